@@ -1,0 +1,329 @@
+"""The channel adapter contract: adapters describe the exchange with a platform, the dispatcher sends it.
+
+An adapter turns one :class:`Part` (a post, or one part of a thread) into an *exchange*: a generator that
+yields each :class:`httpx.Request` to send, receives the matching :class:`httpx.Response`, and finally
+returns a :class:`Receipt` (or raises a classified :class:`~campaign.errors.ChannelError`). Multi-step flows
+(session login, Threads' container then publish, refresh of an expired token) are just more yields::
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        response = yield self.json_request("POST", url, json=payload, headers=auth)
+        self.raise_for_status(response)
+        return Receipt(remote_id=response.json()["id"], url=response.json()["url"])
+
+The dispatcher drives exchanges with the one shared ``httpx.AsyncClient`` (:func:`campaign.exchange.run`);
+the dry-run recorder drives the very same exchange with :meth:`Adapter.fake_response` answers
+(:func:`campaign.exchange.run_dry`). Adapters never send, never sleep and never create clients, so they are
+pure and testable with plain generators or ``httpx.MockTransport``.
+
+Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from campaign.errors import (
+    AmbiguousError,
+    AuthError,
+    ChannelError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+from campaign.secrets import Credentials
+from campaign.textrules import TextRules
+
+T = TypeVar("T")
+#: A generator of requests that receives responses and returns a result.
+Exchange = Generator[httpx.Request, httpx.Response, T]
+
+#: Prefix of every value a dry run invents in place of a server-assigned one (ids, DIDs, CIDs).
+PLACEHOLDER = "dry-run"
+
+
+@dataclass(frozen=True)
+class Account:
+    """One configured account: which adapter, its non-secret settings, and its credentials."""
+
+    name: str
+    channel: str
+    settings: Mapping[str, Any]
+    credentials: Credentials
+    #: Allow plain http to non-loopback hosts (tests against fake servers only).
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """The link a post features, with the card text built from campaign and release data (nothing fetched)."""
+
+    url: str
+    title: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the platform answered for a published part.
+
+    ``data`` carries what a later step needs (Bluesky's ``uri`` and ``cid`` for replies); it must never hold
+    a secret because receipts are stored in the queue.
+    """
+
+    remote_id: str
+    url: str | None = None
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One publishable unit: a whole post, or one part of a thread.
+
+    ``idempotency_key`` is deterministic for (campaign, post, occurrence, channel, account) and the part
+    index, so a retry of the same part carries the same key. ``reply_to`` is the previous part's receipt and
+    ``root`` the first part's (both None for a single post or a thread's first part).
+    """
+
+    post_id: str
+    idempotency_key: str
+    text: str
+    index: int = 0
+    count: int = 1
+    link: LinkCard | None = None
+    reply_to: Receipt | None = None
+    root: Receipt | None = None
+    #: Hashtags in the text, as written (adapters that send tags separately use them).
+    hashtags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What a response said about the account's remaining budget. ``reset_at`` is aware UTC."""
+
+    remaining: int | None
+    reset_at: datetime | None
+    limit: int | None = None
+
+
+class Adapter:
+    """Base class of every channel adapter. Subclasses set the class attributes and implement ``publish``.
+
+    One adapter instance serves one account for the life of a dispatcher, so it may cache a session.
+    """
+
+    #: Entry-point name, as used in campaign files (``channel: mastodon``).
+    name: ClassVar[str]
+    #: Display name.
+    title: ClassVar[str]
+    #: The platform's text rules (shared with renderer, fitter and validator).
+    rules: ClassVar[TextRules]
+    #: Credential names this adapter reads, with what each must hold.
+    credential_names: ClassVar[Mapping[str, str]] = {}
+    #: Settings that must be present in the account block, with what each means.
+    required_settings: ClassVar[Mapping[str, str]] = {}
+    #: Settings that may be present, with what each means.
+    optional_settings: ClassVar[Mapping[str, str]] = {}
+    #: True when the platform itself deduplicates a retried part by our idempotency key, so a retry after an
+    #: ambiguous outcome cannot publish twice (Mastodon's Idempotency-Key, Bluesky's record key).
+    deduplicates: ClassVar[bool] = False
+    #: Where the platform facts this adapter relies on are documented (shown by `channels list --verbose`).
+    docs: ClassVar[str] = ""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+
+    # -- what subclasses implement ------------------------------------------------------------------------
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        """The exchange that publishes ``part``; returns its receipt or raises a ChannelError."""
+        raise NotImplementedError
+
+    def lookup(self, part: Part) -> Exchange[Receipt | None] | None:
+        """An exchange that finds ``part`` if it was already published (for reconciling ``unknown`` posts).
+
+        Returns None when the platform offers no way to look a post up; the exchange returns None when the
+        post is absent.
+        """
+        return None
+
+    def verify(self) -> Exchange[str]:
+        """A harmless authenticated call (never posts); returns who the credentials belong to."""
+        raise NotImplementedError
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        """A plausible success response for a dry run, with server-assigned values marked as placeholders."""
+        raise NotImplementedError
+
+    # -- shared helpers -----------------------------------------------------------------------------------
+
+    def text_rules(self) -> TextRules:
+        """The platform's rules with this account's ``limit`` setting applied."""
+        limit = self.account.settings.get("limit")
+        return self.rules.with_limit(int(limit) if limit is not None else None)
+
+    def secret(self, name: str) -> str:
+        return self.account.credentials.get(name)
+
+    def setting(self, name: str, default: str | None = None) -> str:
+        value = self.account.settings.get(name, default)
+        if value is None:
+            raise PermanentError(f"account {self.account.name!r}: setting {name!r} is missing")
+        return str(value)
+
+    @staticmethod
+    def json_request(
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        """A request with a compact, deterministic JSON body (keys in insertion order, UTF-8, no spaces)."""
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        content: bytes | None = None
+        if json_body is not None:
+            content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+            all_headers["Content-Type"] = "application/json"
+        return httpx.Request(method, url, content=content, headers=all_headers, params=params)
+
+    def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
+        """The rate-limit budget a response reports; the default reads the common header families."""
+        return parse_rate_limit_headers(response.headers, now)
+
+    def raise_for_status(self, response: httpx.Response, *, message: str | None = None) -> None:
+        """Raise the classified error for a non-2xx response (generic HTTP semantics).
+
+        Adapters with platform error codes inspect the body first and call this for the rest.
+        """
+        if response.is_success:
+            return
+        raise classify_status(response, message or platform_message(response), now=datetime.now(UTC))
+
+
+def platform_message(response: httpx.Response, limit: int = 300) -> str:
+    """The error text a platform returned, from common JSON shapes or the raw body, shortened."""
+    text = ""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        for key in ("error_description", "message", "error", "detail", "description", "title"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if isinstance(value, str) and value:
+                text = value
+                break
+    if not text:
+        text = response.text.strip()
+    text = " ".join(text.split())
+    return text[: limit - 1] + "…" if len(text) > limit else text
+
+
+def classify_status(response: httpx.Response, message: str, *, now: datetime) -> ChannelError:
+    """Generic HTTP classification used when a platform has nothing more specific to say.
+
+    - 429, or any status with a ``Retry-After``: rate limited (wait given by the headers)
+    - 401 / 403: credentials rejected (permanent)
+    - 408, 502, 503: transient (the request was not processed)
+    - 500, 504: ambiguous (the platform may have processed it before failing)
+    - other 4xx and 3xx (redirects are never followed with credentials): permanent
+    """
+    status = response.status_code
+    what = f"HTTP {status}" + (f": {message}" if message else "")
+    if status == 429 or (status == 503 and "retry-after" in response.headers):
+        wait = retry_after_seconds(response.headers, now)
+        limit = parse_rate_limit_headers(response.headers, now)
+        retry_at = limit.reset_at if limit and limit.reset_at else None
+        return RateLimitedError(
+            what, retry_after=wait, retry_at=retry_at, status=status, platform_message=message
+        )
+    if status in (401, 403):
+        return AuthError(what, status=status, platform_message=message)
+    if status in (408, 502, 503):
+        return TransientError(what, status=status, platform_message=message)
+    if status in (500, 504):
+        return AmbiguousError(what, status=status, platform_message=message)
+    return PermanentError(what, status=status, platform_message=message)
+
+
+def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date), or None."""
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_reset(raw: str, now: datetime) -> datetime | None:
+    """A rate-limit reset value as an aware UTC time: epoch seconds, ISO 8601, or seconds from now.
+
+    Numbers above 10^9 are epoch seconds (X, Bluesky); smaller numbers are a delta (GitHub-style
+    ``X-RateLimit-Reset-After``, Discord's ``X-RateLimit-Reset-After``); anything else is tried as ISO 8601
+    (Mastodon).
+    """
+    raw = raw.strip()
+    try:
+        number = float(raw)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    if not math.isfinite(number) or number < 0:
+        return None
+    if number >= 1e9:
+        return datetime.fromtimestamp(number, UTC)
+    return now + timedelta(seconds=number)
+
+
+def parse_rate_limit_headers(headers: httpx.Headers, now: datetime) -> RateLimit | None:
+    """Read ``X-RateLimit-*``, ``x-rate-limit-*`` and ``RateLimit-*`` families (case-insensitive)."""
+    for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):
+        remaining = headers.get(prefix + "remaining")
+        reset = headers.get(prefix + "reset") or headers.get(prefix + "reset-after")
+        if remaining is None and reset is None:
+            continue
+        limit = headers.get(prefix + "limit")
+        return RateLimit(
+            remaining=_int_or_none(remaining),
+            reset_at=parse_reset(reset, now) if reset else None,
+            limit=_int_or_none(limit),
+        )
+    return None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value.split(",")[0].split(";")[0]))
+    except ValueError:
+        return None
+
+
+def fake_json(request: httpx.Request, body: Any, status: int = 200) -> httpx.Response:
+    """A dry-run response carrying ``body`` as JSON, bound to ``request``."""
+    return httpx.Response(status, json=body, request=request)

@@ -1,0 +1,13 @@
+"""Discord adapter (SKELETON: text rules only; the exchange is being written)."""
+
+from __future__ import annotations
+
+from campaign import counting
+from campaign.channels.base import Adapter
+from campaign.textrules import TextRules
+
+
+class DiscordAdapter(Adapter):
+    name = "discord"
+    title = "Discord"
+    rules = TextRules(limit=2000, unit='characters', measure=counting.codepoints, max_hashtags=3, markup='markdown')

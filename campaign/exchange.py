@@ -1,0 +1,151 @@
+"""Running an adapter's exchange: over HTTP (:func:`run`) or against a recorder (:func:`run_dry`).
+
+This is the one place where httpx exceptions become our error tree (:func:`map_transport_error`) and the
+one place that enforces the transport policy: https only (plain http only to loopback hosts or where the
+account explicitly allows it for tests), and redirects are never followed (a redirect to another host would
+carry credentials there; adapters see the 3xx and classify it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import httpx
+
+from campaign.channels.base import Adapter, Exchange, Part, RateLimit
+from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
+from campaign.secrets import redact
+
+T = TypeVar("T")
+
+#: Called with each response's rate-limit report, so the dispatcher can hold the account back.
+RateLimitSink = Callable[[RateLimit], None]
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost names and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport_policy(request: httpx.Request, *, allow_http: bool) -> None:
+    """Refuse a request that would leave over plain http to a non-loopback host."""
+    if request.url.scheme == "https":
+        return
+    if request.url.scheme == "http" and (allow_http or is_loopback(request.url.host)):
+        return
+    raise PermanentError(f"refusing to send over {request.url.scheme}:// to {request.url.host} (https only)")
+
+
+def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> ChannelError:
+    """Classify a transport failure by whether the platform may have received the request.
+
+    Nothing was sent (retry is safe): connect errors and timeouts, pool timeouts, write errors (the request
+    was not complete, so no server acts on it). Possibly received (ambiguous): read timeouts, read errors,
+    the server closing the connection without a response, any other protocol error after writing.
+    """
+    where = f"{request.method} {request.url.scheme}://{request.url.host}{request.url.path}"
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteError):
+        return TransientError(f"{kind} before the request was sent ({where})")
+    if isinstance(exc, httpx.WriteTimeout | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return TransientError(f"{kind} while sending ({where})")
+    return AmbiguousError(f"{kind} after the request was sent ({where}); outcome unknown")
+
+
+async def run(
+    exchange: Exchange[T],
+    client: httpx.AsyncClient,
+    adapter: Adapter,
+    *,
+    on_rate_limit: RateLimitSink | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> T:
+    """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
+
+    Every error message is scrubbed of the account's secrets before it leaves.
+    """
+    try:
+        request = next(exchange)
+        while True:
+            check_transport_policy(request, allow_http=adapter.account.allow_http)
+            try:
+                response = await client.send(request, follow_redirects=False)
+                await response.aread()
+            except httpx.TransportError as exc:
+                raise map_transport_error(exc, request) from None
+            if on_rate_limit is not None:
+                limit = adapter.read_rate_limit(response, now())
+                if limit is not None:
+                    on_rate_limit(limit)
+            request = exchange.send(response)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    except ChannelError as exc:
+        secrets = adapter.account.credentials.known_values()
+        exc.args = tuple(redact(str(a), secrets) for a in exc.args)
+        if exc.platform_message:
+            exc.platform_message = redact(exc.platform_message, secrets)
+        raise
+    finally:
+        exchange.close()
+
+
+@dataclass
+class Recording:
+    """What a dry run would have sent, in order, with the fake responses it was answered with."""
+
+    requests: list[httpx.Request] = field(default_factory=list)
+    responses: list[httpx.Response] = field(default_factory=list)
+
+
+def run_dry(exchange: Exchange[T], adapter: Adapter, part: Part | None, recording: Recording) -> T:
+    """Drive ``exchange`` with the adapter's fake responses, recording each request. Sends nothing."""
+    try:
+        request = next(exchange)
+        while True:
+            check_transport_policy(request, allow_http=adapter.account.allow_http)
+            recording.requests.append(request)
+            response = adapter.fake_response(request, part)
+            recording.responses.append(response)
+            request = exchange.send(response)
+    except StopIteration as stop:
+        result: T = stop.value
+        return result
+    finally:
+        exchange.close()
+
+
+def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, object]:
+    """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON)."""
+    import json
+
+    sensitive = {"authorization", "cookie", "x-api-key", "proxy-authorization"}
+    headers: dict[str, str] = {}
+    for name, value in request.headers.multi_items():
+        if name.lower() in ("host", "content-length"):
+            continue
+        headers[name] = "[REDACTED]" if name.lower() in sensitive else redact(value, secrets)
+    raw = request.content.decode("utf-8", errors="replace")
+    body: object = redact(raw, secrets) if raw else None
+    if raw and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(redact(raw, secrets))
+        except ValueError:
+            pass
+    return {
+        "method": request.method,
+        "url": redact(str(request.url), secrets),
+        "headers": headers,
+        "body": body,
+    }

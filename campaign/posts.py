@@ -1,0 +1,75 @@
+"""Planned posts: the concrete, fitted, timed posts a campaign file compiles to, before they are queued.
+
+A :class:`PlannedPost` is what `preview` shows and what `plan`/`apply` compare with the queue. It is a plain
+value: no database, no network. Its identity is (campaign, post key, occurrence, channel, account); its
+idempotency key is derived from that identity alone, so it survives edits of text and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from campaign.channels.base import LinkCard
+
+DEFAULT_LATE_WINDOW = timedelta(hours=24)
+
+
+def idempotency_key(campaign: str, post: str, occurrence: str, channel: str, account: str) -> str:
+    """A stable 32-hex-digit key for one queued post (the same inputs always give the same key)."""
+    raw = "\x1f".join((campaign, post, occurrence, channel, account)).encode("utf-8")
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """One post on one account at one time, with its final text (thread parts when split)."""
+
+    campaign: str
+    post_key: str
+    #: "" for a one-off post; the occurrence's local ISO time (``2027-01-18T09:00``) for recurring ones.
+    occurrence: str
+    channel: str
+    account: str
+    #: Aware UTC time the post is due.
+    scheduled_at: datetime
+    #: IANA zone the time was written in (for display).
+    zone: str
+    #: Final text parts (one for a single post, several for a thread).
+    parts: tuple[str, ...]
+    link: LinkCard | None = None
+    #: Send even when found due after the lateness window (or in the past at apply time).
+    send_late: bool = False
+    late_window: timedelta = DEFAULT_LATE_WINDOW
+    #: Length of each part as the platform counts it, and the limit.
+    lengths: tuple[int, ...] = ()
+    limit: int = 0
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def text(self) -> str:
+        """All parts joined by blank lines (what a person reads as "the post")."""
+        return "\n\n".join(self.parts)
+
+    @property
+    def ident(self) -> tuple[str, str, str, str, str]:
+        return (self.campaign, self.post_key, self.occurrence, self.channel, self.account)
+
+    @property
+    def idempotency_key(self) -> str:
+        return idempotency_key(*self.ident)
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of what would be published (parts and link), not of the time."""
+        link = None if self.link is None else [self.link.url, self.link.title, self.link.description]
+        raw = json.dumps([list(self.parts), link], ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+    @property
+    def label(self) -> str:
+        """Human name: ``post@occurrence/account`` (occurrence omitted for one-off posts)."""
+        occ = f"@{self.occurrence}" if self.occurrence else ""
+        return f"{self.post_key}{occ}/{self.account}"
