@@ -140,6 +140,12 @@ class Credentials:
             _RESOLVED.add(value)
         return value
 
+    def remember(self, value: str) -> None:
+        """Register a secret obtained at run time (a refreshed token) so it is redacted like the others."""
+        if value and not self._placeholder:
+            self._cache.setdefault(f"runtime:{len(self._cache)}", value)
+            _RESOLVED.add(value)
+
     def known_values(self) -> list[str]:
         """Every secret value resolved so far (for redaction)."""
         return [v for v in self._cache.values() if v]

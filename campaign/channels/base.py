@@ -23,7 +23,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -96,6 +96,8 @@ class Part:
     idempotency_key: str
     text: str
     index: int = 0
+    #: Campaign name (webhook payloads carry it).
+    campaign: str = ""
     count: int = 1
     link: LinkCard | None = None
     reply_to: Receipt | None = None
@@ -137,8 +139,10 @@ class Adapter:
     #: Where the platform facts this adapter relies on are documented (shown by `channels list --verbose`).
     docs: ClassVar[str] = ""
 
-    def __init__(self, account: Account) -> None:
+    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         self.account = account
+        #: The dispatcher's clock (aware UTC); adapters read time only through it (signatures, createdAt).
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
 
     # -- what subclasses implement ------------------------------------------------------------------------
 

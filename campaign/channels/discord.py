@@ -1,13 +1,181 @@
-"""Discord adapter (SKELETON: text rules only; the exchange is being written)."""
+"""Discord adapter: post to a channel through a webhook.
+
+Facts relied on (sources in docs/platforms/discord.md):
+
+- Execute Webhook: ``POST /webhooks/{id}/{token}?wait=true`` with JSON ``content`` (up to 2000 characters),
+  ``username``, ``avatar_url``, ``allowed_mentions``; with ``wait=true`` the answer is the created message
+  object (``id``, ``channel_id``). Get Webhook with Token (``GET`` the same URL) needs no other
+  authentication and returns the webhook object without its creator
+  (https://discord.com/developers/docs/resources/webhook#execute-webhook, #get-webhook-with-token).
+- ``allowed_mentions: {"parse": []}`` stops @everyone, @here, role and user pings in the text
+  (https://discord.com/developers/docs/resources/message#allowed-mentions-object).
+- The API counts lengths in Unicode code points (it is Python 3:
+  https://github.com/discord/discord-api-docs/issues/1315); the rules count UTF-16 code units, never fewer,
+  so a fitted text is always accepted.
+- 429 answers carry JSON ``{"message", "retry_after" (seconds, float), "global"}`` and the headers
+  ``Retry-After``, ``X-RateLimit-Reset-After``, ``X-RateLimit-Scope``; every answer carries
+  ``X-RateLimit-Remaining`` / ``-Reset`` / ``-Reset-After`` (https://discord.com/developers/docs/topics/rate-limits).
+- Errors carry JSON ``{"code", "message"}``: 50006 empty message, 50035 invalid form body, 10015 unknown
+  webhook, 50027 invalid webhook token
+  (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Adapter,
+    Exchange,
+    Part,
+    RateLimit,
+    Receipt,
+    classify_status,
+    fake_json,
+    parse_rate_limit_headers,
+    parse_reset,
+)
+from campaign.channels.webhook import secret_url
+from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.textrules import TextRules
+
+#: JSON error codes meaning the webhook (our credential) is gone or its token is wrong.
+AUTH_CODES = frozenset({10015, 50027})
+#: Message flag SUPPRESS_EMBEDS (1 << 2): no link preview.
+SUPPRESS_EMBEDS = 1 << 2
 
 
 class DiscordAdapter(Adapter):
+    """Execute the webhook with ``wait=true`` so the receipt carries the message id."""
+
     name = "discord"
     title = "Discord"
-    rules = TextRules(limit=2000, unit='characters', measure=counting.codepoints, max_hashtags=3, markup='markdown')
+    rules = TextRules(
+        limit=2000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="markdown"
+    )
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "webhook_url": "the webhook URL (https://discord.com/api/webhooks/<id>/<token>), itself the secret",
+    }
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "guild_id": "the server's id, for message links (https://discord.com/channels/<guild>/<channel>/<id>)",
+        "username": "display name for the posts (default: the webhook's name)",
+        "avatar_url": "avatar image URL for the posts (default: the webhook's avatar)",
+        "thread_id": "post into this thread of the webhook's channel",
+        "link_preview": "false to suppress the link embed (default: Discord previews links)",
+    }
+    deduplicates = False
+    docs = "https://discord.com/developers/docs/resources/webhook#execute-webhook"
+
+    def _url(self) -> httpx.URL:
+        return secret_url(self, "webhook_url", placeholder="https://discord.com/api/webhooks/0/dry-run")
+
+    def payload(self, part: Part) -> dict[str, Any]:
+        """The Execute Webhook body: content, never pinging anyone, with the optional display overrides."""
+        body: dict[str, Any] = {"content": part.text, "allowed_mentions": {"parse": []}}
+        for key in ("username", "avatar_url"):
+            value = self.account.settings.get(key)
+            if value:
+                body[key] = str(value)
+        preview = self.account.settings.get("link_preview")
+        if preview is False or str(preview).strip().lower() in ("0", "false", "no", "off"):
+            body["flags"] = SUPPRESS_EMBEDS
+        return body
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        params = {"wait": "true"}
+        thread = self.account.settings.get("thread_id")
+        if thread is not None:
+            params["thread_id"] = str(thread)
+        url = self._url().copy_merge_params(params)
+        response = yield self.json_request("POST", str(url), json_body=self.payload(part))
+        if not response.is_success:
+            raise self._classify(response)
+        try:
+            message = response.json()
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not message.get("id"):
+            raise AmbiguousError(f"Discord answered HTTP {response.status_code} without the message")
+        message_id, channel_id = str(message["id"]), str(message.get("channel_id") or "")
+        guild = message.get("guild_id") or self.account.settings.get("guild_id")
+        link = None
+        if guild and channel_id:
+            link = f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
+        data = {"channel_id": channel_id, "message_id": message_id}
+        return Receipt(remote_id=message_id, url=link, data=data)
+
+    def _classify(self, response: httpx.Response) -> ChannelError:
+        now = datetime.now(UTC)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return classify_status(response, " ".join(response.text.split())[:200], now=now)
+        code, message = body.get("code"), str(body.get("message") or "")
+        what = f"Discord HTTP {response.status_code}" + (f" (code {code})" if code is not None else "")
+        what += f": {message}" if message else ""
+        if response.status_code == 429:
+            wait = _seconds(body.get("retry_after"))
+            if wait is None:
+                wait = _seconds(response.headers.get("x-ratelimit-reset-after"))
+            if wait is None:
+                wait = _seconds(response.headers.get("retry-after"))
+            scope = "global" if body.get("global") else response.headers.get("x-ratelimit-scope", "webhook")
+            return RateLimitedError(
+                f"{what} ({scope} rate limit)", retry_after=wait, status=429, platform_message=message
+            )
+        if code in AUTH_CODES or response.status_code in (401, 403):
+            return AuthError(what, status=response.status_code, platform_message=message)
+        if 400 <= response.status_code < 500:
+            return PermanentError(what, status=response.status_code, platform_message=message)
+        return classify_status(response, message, now=now)
+
+    def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
+        """Prefer ``X-RateLimit-Reset-After`` (relative, immune to clock skew) over the epoch ``-Reset``."""
+        limit = parse_rate_limit_headers(response.headers, now)
+        after = response.headers.get("x-ratelimit-reset-after")
+        if limit is not None and after:
+            return RateLimit(remaining=limit.remaining, reset_at=parse_reset(after, now), limit=limit.limit)
+        return limit
+
+    def verify(self) -> Exchange[str]:
+        url = self._url()
+        response = yield httpx.Request("GET", str(url), headers={"Accept": "application/json"})
+        if not response.is_success:
+            raise self._classify(response)
+        hook = response.json()
+        # The webhook object also carries its token: only name and channel are reported.
+        where = f"channel {hook.get('channel_id')}, guild {hook.get('guild_id')}"
+        return f"webhook {hook.get('name')!r} ({where})"
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        if request.method == "GET":
+            hook = {"id": "0", "type": 1, "name": PLACEHOLDER, "channel_id": f"{PLACEHOLDER}-channel"}
+            return fake_json(request, hook)
+        text = part.text if part else ""
+        message = {
+            "id": f"{PLACEHOLDER}-message",
+            "type": 0,
+            "channel_id": f"{PLACEHOLDER}-channel",
+            "content": text,
+            "webhook_id": f"{PLACEHOLDER}-webhook",
+        }
+        return fake_json(request, message)
+
+
+def _seconds(value: object) -> float | None:
+    """A non-negative number of seconds from a JSON number or a header, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, number)

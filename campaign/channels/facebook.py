@@ -1,13 +1,224 @@
-"""Facebook Page adapter (SKELETON: text rules only; the exchange is being written)."""
+"""Facebook Page adapter: Graph API ``POST https://graph.facebook.com/{version}/{page-id}/feed``.
+
+Facts relied on (each checked against the cited source):
+
+- A Page post is ``POST /{page-id}/feed`` with ``message`` (and ``link``) and a Page access token; the
+  answer is ``{"id": "{page-id}_{post-id}"}`` (https://developers.facebook.com/docs/pages/getting-started,
+  https://developers.facebook.com/docs/graph-api/reference/page/feed). Link previews are scraped by
+  Facebook; the card fields ``name``/``description`` were deprecated, so only ``link`` is sent
+  (https://developers.facebook.com/docs/graph-api/reference/v2.12/post, "Limitations").
+- The token may travel in the ``Authorization: Bearer`` header instead of the URL, which Graph accepts
+  (https://github.com/restfb/restfb/issues/1107, https://github.com/huandu/facebook/pull/205); we never
+  put it in a URL, so it cannot end up in logged URLs.
+- Errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``. Codes: 1 unknown
+  and 2 service (temporary: retry), 4/17/32/613 throttling, 10 and 200-299 permissions, 102/190 token
+  invalid or expired, 100 invalid parameter, 341 application limit, 368 temporarily blocked for policy
+  violations, 506 duplicate post, 1609005 link error
+  (https://developers.facebook.com/docs/graph-api/guides/error-handling). Business-use-case throttling
+  answers 80001-80014 (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/).
+- Page-token requests are under Business Use Case limits; ``X-Business-Use-Case-Usage`` is
+  ``{"<id>": [{"type", "call_count", "total_cputime", "total_time", "estimated_time_to_regain_access"}]}``
+  with usage in percent and the wait in minutes; ``X-App-Usage`` / ``X-Page-Usage`` carry the percentages
+  (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/).
+- The text limit of 63,206 characters is not in Meta's reference; it is the long-standing published
+  figure (https://ferryman.io/character-limits/facebook).
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Account,
+    Adapter,
+    Exchange,
+    Part,
+    RateLimit,
+    Receipt,
+    classify_status,
+    fake_json,
+    platform_message,
+    retry_after_seconds,
+)
+from campaign.errors import (
+    AmbiguousError,
+    AuthError,
+    ChannelError,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
 from campaign.textrules import TextRules
+
+GRAPH = "https://graph.facebook.com"
+#: The Graph API version the reference documents now; accounts override it with ``graph_version``.
+DEFAULT_VERSION = "v26.0"
+
+_AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
+_THROTTLE_CODES = frozenset({4, 17, 32, 341, 613}) | frozenset(range(80001, 80015))
+_TRANSIENT_CODES = frozenset({1, 2})
+#: Duplicate post, policy block, invalid parameter, link scrape failure: all fail again unchanged.
+_PERMANENT_CODES = frozenset({100, 368, 506, 1609005})
+_USAGE_HEADERS = ("x-business-use-case-usage", "x-page-usage", "x-app-usage")
+
+
+def graph_error(response: httpx.Response, *, now: datetime) -> ChannelError:
+    """Classify a Meta Graph error (Facebook and Threads share the format) by code, then by HTTP status.
+
+    Known codes first; an unlisted code of type ``OAuthException`` is a credentials problem ("the login
+    status or access token has expired, been revoked, or is otherwise invalid").
+    """
+    body = _json(response).get("error")
+    error = body if isinstance(body, Mapping) else {}
+    message = str(error.get("error_user_msg") or error.get("message") or platform_message(response))
+    message = " ".join(message.split())[:300]
+    code = error.get("code")
+    subcode = error.get("error_subcode")
+    status = response.status_code
+    what = f"HTTP {status}, Graph error {code}" + (f"/{subcode}" if subcode else "") + f": {message}"
+    if not isinstance(code, int):
+        return classify_status(response, message, now=now)
+    if code in _THROTTLE_CODES:
+        wait = retry_after_seconds(response.headers, now)
+        usage = usage_report(response.headers, now)
+        retry_at = usage.reset_at if usage and wait is None else None
+        return RateLimitedError(
+            what, retry_at=retry_at, retry_after=wait, status=status, platform_message=message
+        )
+    if code in _TRANSIENT_CODES or error.get("is_transient") is True:
+        return TransientError(what, status=status, platform_message=message)
+    if code in _PERMANENT_CODES:
+        return PermanentError(what, status=status, platform_message=message)
+    if code in _AUTH_CODES or error.get("type") == "OAuthException":
+        return AuthError(what, status=status, platform_message=message)
+    generic = classify_status(response, message, now=now)
+    generic.args = (what,)
+    return generic
+
+
+def usage_report(headers: httpx.Headers, now: datetime) -> RateLimit | None:
+    """Meta's usage headers as a RateLimit: ``remaining``/``limit`` in percent of the budget, ``reset_at``
+    from ``estimated_time_to_regain_access`` (minutes) when the platform gave one."""
+    highest: float | None = None
+    regain_minutes = 0.0
+    for name in _USAGE_HEADERS:
+        raw = headers.get(name)
+        if not raw:
+            continue
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            continue
+        entries: list[Mapping[str, Any]] = []
+        if isinstance(parsed, Mapping) and "call_count" in parsed:
+            entries.append(parsed)
+        elif isinstance(parsed, Mapping):
+            for value in parsed.values():
+                entries.extend(
+                    e for e in (value if isinstance(value, list) else []) if isinstance(e, Mapping)
+                )
+        for entry in entries:
+            for key in ("call_count", "total_cputime", "total_time"):
+                number = entry.get(key)
+                if isinstance(number, int | float):
+                    highest = max(highest or 0.0, float(number))
+            regain = entry.get("estimated_time_to_regain_access")
+            if isinstance(regain, int | float):
+                regain_minutes = max(regain_minutes, float(regain))
+    if highest is None and regain_minutes == 0:
+        return None
+    remaining = max(0, 100 - int(highest or 0))
+    reset_at = now + timedelta(minutes=regain_minutes) if regain_minutes > 0 else None
+    return RateLimit(remaining=remaining, reset_at=reset_at, limit=100)
 
 
 class FacebookAdapter(Adapter):
+    """Publishes posts to a Facebook Page as the Page (no threads)."""
+
     name = "facebook"
     title = "Facebook Page"
-    rules = TextRules(limit=63206, unit='characters', measure=counting.codepoints, max_hashtags=3)
+    rules = TextRules(limit=63206, unit="characters", measure=counting.codepoints, max_hashtags=3)
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "token": "Page access token (pages_manage_posts, pages_read_engagement; CREATE_CONTENT task)",
+    }
+    required_settings: ClassVar[Mapping[str, str]] = {"page_id": "the numeric ID of the Facebook Page"}
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "graph_version": f"Graph API version, e.g. {DEFAULT_VERSION} (default)",
+    }
+    deduplicates = False
+    docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
+
+    def __init__(self, account: Account) -> None:
+        super().__init__(account)
+        #: The wall clock, for waits given in minutes (tests inject a fixed one).
+        self.clock: Callable[[], datetime] = _utcnow
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        page = self.setting("page_id")
+        fields = {"message": part.text}
+        if part.link is not None:
+            fields["link"] = part.link.url
+        response = yield self._form("POST", f"{self._base()}/{page}/feed", fields)
+        if not response.is_success:
+            raise graph_error(response, now=self.clock())
+        post_id = _json(response).get("id")
+        if not isinstance(post_id, str) or not post_id:
+            raise AmbiguousError(f"HTTP {response.status_code} without a post id; outcome unknown")
+        return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    def verify(self) -> Exchange[str]:
+        page = self.setting("page_id")
+        request = self.json_request(
+            "GET", f"{self._base()}/{page}", params={"fields": "id,name"}, headers=self._auth()
+        )
+        response = yield request
+        if not response.is_success:
+            raise graph_error(response, now=self.clock())
+        body = _json(response)
+        return f"{body.get('name', '?')} (page {body.get('id', page)})"
+
+    def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
+        return usage_report(response.headers, now)
+
+    def _base(self) -> str:
+        return f"{GRAPH}/{self.setting('graph_version', DEFAULT_VERSION)}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret('token')}"}
+
+    def _form(self, method: str, url: str, fields: Mapping[str, str]) -> httpx.Request:
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+            **self._auth(),
+        }
+        return httpx.Request(method, url, content=urlencode(fields).encode("ascii"), headers=headers)
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        page = self.account.settings.get("page_id", PLACEHOLDER)
+        if request.method == "POST" and request.url.path.endswith("/feed"):
+            index = part.index if part else 0
+            return fake_json(request, {"id": f"{page}_{PLACEHOLDER}-{index}"})
+        if request.method == "GET":
+            return fake_json(request, {"id": str(page), "name": PLACEHOLDER})
+        return fake_json(request, {"error": {"message": "no dry-run answer", "code": 100}}, 400)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

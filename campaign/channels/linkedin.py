@@ -1,13 +1,247 @@
-"""LinkedIn adapter (SKELETON: text rules only; the exchange is being written)."""
+"""LinkedIn adapter: the versioned Posts API ``POST https://api.linkedin.com/rest/posts``.
+
+Facts relied on (each checked against the cited source):
+
+- Every call sends ``LinkedIn-Version: YYYYMM`` and ``X-Restli-Protocol-Version: 2.0.0``; a post is
+  ``{author, commentary, visibility, distribution{feedDistribution, targetEntities,
+  thirdPartyDistributionChannels}, lifecycleState, isReshareDisabledByAuthor}``; an article (link card)
+  post adds ``content.article{source, title, description}`` whose fields the caller sets, since LinkedIn
+  does not scrape the URL (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/
+  shares/posts-api, https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads/
+  advertising-targeting/version/article-ads-integrations). Success is 201 with the new post's URN in the
+  ``x-restli-id`` header; the post is viewed at ``https://www.linkedin.com/feed/update/{urn}/``.
+- Versions are retired after about a year, and a retired one answers 426 ``NONEXISTENT_VERSION``
+  (https://github.com/PipedreamHQ/pipedream/issues/18398, https://github.com/ComposioHQ/composio/issues/3113);
+  ``202606`` is documented (https://learn.microsoft.com/en-us/linkedin/marketing/versioning).
+- ``commentary`` is in the "little text" format: ``\\ | { } @ [ ] ( ) < > # * _ ~`` are reserved and
+  must be backslash-escaped to be plain text; ``{hashtag|\\#|tag}`` is the hashtag template
+  (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/little-text-format).
+  Unescaped reserved characters silently truncate the post
+  (https://github.com/PipedreamHQ/pipedream/issues/17353); LinkedIn strips the escapes when rendering
+  (https://github.com/gitroomhq/postiz-app/issues/1847).
+- A repeated post answers 422 with ``DUPLICATE_POST`` / "Content is a duplicate of urn:li:share:..."
+  (https://github.com/Arisamiga/Linkedin-RSS/issues/5).
+- Limits are daily per application and per member, reset at midnight UTC, unpublished, and signalled
+  only by 429 (https://learn.microsoft.com/en-us/linkedin/shared/api-guide/concepts/rate-limits).
+- ``GET https://api.linkedin.com/v2/userinfo`` (OpenID Connect, scopes ``openid profile``) names the
+  member: ``sub``, ``name`` (https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/
+  sign-in-with-linkedin-v2).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, ClassVar
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Account,
+    Adapter,
+    Exchange,
+    Part,
+    Receipt,
+    classify_status,
+    fake_json,
+    platform_message,
+    retry_after_seconds,
+)
+from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.textrules import TextRules
+
+POSTS_URL = "https://api.linkedin.com/rest/posts"
+USERINFO_URL = "https://api.linkedin.com/v2/userinfo"
+ORGANIZATIONS_URL = "https://api.linkedin.com/rest/organizations"
+#: A version LinkedIn documents as active; accounts override it with the ``version`` setting.
+DEFAULT_VERSION = "202606"
+
+#: Characters the little text format reserves (escaped with a backslash to be plain text).
+RESERVED = frozenset("\\|{}@[]()<>#*_~")
+# A hashtag: "#" not glued to a preceding word, then a word with at least one letter. A word containing
+# "_" stays plain text, because "_" is itself reserved and LinkedIn documents no escaping inside templates.
+# URLs are matched first so that a fragment ("page#part") is never taken for a hashtag.
+_TOKEN = re.compile(r"(?P<url>https?://\S+)|(?<![\w#&])#(?P<tag>\w+)")
+_URN = re.compile(r"^urn:li:(person|organization):([^:\s]+)$")
+
+
+def little_text(text: str) -> str:
+    """``text`` in LinkedIn's little text format: hashtags as ``{hashtag|\\#|tag}``, reserved chars escaped.
+
+    Everything else, URLs included, is escaped character by character, so what readers see is exactly
+    ``text`` (an unescaped reserved character would silently truncate the post). ``#1`` (no letter),
+    ``#snake_case`` and a URL's ``#fragment`` stay literal text.
+    """
+    out: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(text):
+        word = match.group("tag")
+        if word is None or "_" in word or not any(ch.isalpha() for ch in word):
+            continue  # a URL, or a "#" that is not a hashtag: escaped with the surrounding text
+        out.append(_escape(text[position : match.start()]))
+        out.append("{hashtag|\\#|" + word + "}")
+        position = match.end()
+    out.append(_escape(text[position:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in RESERVED else ch for ch in text)
 
 
 class LinkedInAdapter(Adapter):
+    """Publishes single posts (LinkedIn has no threads) as a member or an organization page."""
+
     name = "linkedin"
     title = "LinkedIn"
-    rules = TextRules(limit=3000, unit='characters', measure=counting.codepoints, max_hashtags=5, hashtag_case='camel')
+    # 3000 characters of commentary; LinkedIn has no reply-chain threads.
+    rules = TextRules(
+        limit=3000,
+        unit="UTF-16 code units",
+        measure=counting.utf16_units,
+        max_hashtags=5,
+        hashtag_case="camel",
+    )
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "token": "OAuth 2.0 access token (w_member_social for a person, w_organization_social for a page)",
+    }
+    required_settings: ClassVar[Mapping[str, str]] = {
+        "author": "who posts: urn:li:person:ID or urn:li:organization:ID",
+    }
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "version": f"LinkedIn-Version header, YYYYMM (default {DEFAULT_VERSION}; retired after ~1 year)",
+    }
+    deduplicates = False
+    docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
+
+    def __init__(self, account: Account) -> None:
+        super().__init__(account)
+        #: The wall clock, for the midnight-UTC reset of a 429 (tests inject a fixed one).
+        self.clock: Callable[[], datetime] = _utcnow
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        body: dict[str, Any] = {
+            "author": self._author(),
+            "commentary": little_text(part.text),
+            "visibility": "PUBLIC",
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
+            "lifecycleState": "PUBLISHED",
+            "isReshareDisabledByAuthor": False,
+        }
+        if part.link is not None:
+            article = {"source": part.link.url, "title": part.link.title or part.link.url}
+            if part.link.description:
+                article["description"] = part.link.description
+            body["content"] = {"article": article}
+        response = yield self.json_request("POST", POSTS_URL, json_body=body, headers=self._headers())
+        if response.status_code != 201:
+            raise self._error(response)
+        urn = response.headers.get("x-restli-id", "").strip()
+        if not urn:
+            raise AmbiguousError(
+                "LinkedIn answered 201 without an x-restli-id header; post id unknown", status=201
+            )
+        return Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+
+    def verify(self) -> Exchange[str]:
+        kind, ident = self._author_parts()
+        if kind == "person":
+            response = yield self.json_request("GET", USERINFO_URL, headers=self._headers(versioned=False))
+            if not response.is_success:
+                raise self._error(response)
+            info = _json(response)
+            sub = str(info.get("sub", ""))
+            if sub and sub != ident:
+                raise AuthError(
+                    f"the token belongs to urn:li:person:{sub}, not to the author {self._author()}"
+                )
+            return f"{info.get('name', '?')} (urn:li:person:{sub or ident})"
+        response = yield self.json_request("GET", f"{ORGANIZATIONS_URL}/{ident}", headers=self._headers())
+        if not response.is_success:
+            raise self._error(response)
+        return f"{_json(response).get('localizedName', '?')} (urn:li:organization:{ident})"
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def _author(self) -> str:
+        return self.setting("author").strip()
+
+    def _author_parts(self) -> tuple[str, str]:
+        match = _URN.match(self._author())
+        if match is None:
+            raise PermanentError(
+                f"account {self.account.name!r}: author must be urn:li:person:ID or urn:li:organization:ID"
+            )
+        return match.group(1), match.group(2)
+
+    def _headers(self, *, versioned: bool = True) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.secret('token')}", "X-Restli-Protocol-Version": "2.0.0"}
+        if versioned:
+            headers["LinkedIn-Version"] = self.setting("version", DEFAULT_VERSION)
+        return headers
+
+    def _error(self, response: httpx.Response) -> ChannelError:
+        status = response.status_code
+        message = platform_message(response)
+        body = _json(response)
+        if status == 422 and ("DUPLICATE_POST" in response.text or "duplicate" in message.lower()):
+            return PermanentError(f"HTTP 422: {message}", status=status, platform_message=message)
+        if status == 426:
+            return PermanentError(
+                f"HTTP 426: {message} (set a current LinkedIn-Version with the account's `version` setting)",
+                status=status,
+                platform_message=message,
+            )
+        if status == 429:
+            now = self.clock()
+            wait = retry_after_seconds(response.headers, now)
+            # Daily limits reset at midnight UTC; without Retry-After that is the earliest safe retry.
+            retry_at = (
+                None if wait is not None else datetime.combine(now.date() + timedelta(days=1), time(), UTC)
+            )
+            return RateLimitedError(
+                f"HTTP 429: {message}", retry_at=retry_at, retry_after=wait, platform_message=message
+            )
+        if status in (401, 403):
+            code = body.get("code") or body.get("serviceErrorCode") or ""
+            return AuthError(
+                f"HTTP {status}: {message}" + (f" ({code})" if code else ""),
+                status=status,
+                platform_message=message,
+            )
+        return classify_status(response, message, now=self.clock())
+
+    # -- dry run -------------------------------------------------------------------------------------------
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/rest/posts":
+            index = part.index if part else 0
+            urn = f"urn:li:share:{PLACEHOLDER}-{index}"
+            return httpx.Response(201, headers={"x-restli-id": urn}, request=request)
+        if request.url.path == "/v2/userinfo":
+            _, ident = self._author_parts()
+            return fake_json(request, {"sub": ident, "name": PLACEHOLDER})
+        if request.url.path.startswith("/rest/organizations/"):
+            return fake_json(
+                request, {"id": request.url.path.rsplit("/", 1)[1], "localizedName": PLACEHOLDER}
+            )
+        return fake_json(request, {"message": f"no dry-run answer for {request.url.path}"}, 404)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,13 +1,202 @@
-"""Mastodon adapter (SKELETON: text rules only; the exchange is being written)."""
+"""Mastodon adapter: one status per part, thread parts as replies, deduplicated by ``Idempotency-Key``.
+
+Platform facts (each checked against the source named):
+
+- ``POST /api/v1/statuses`` with ``Authorization: Bearer <token>``; parameters ``status``, ``visibility``
+  (public, unlisted, private, direct), ``language`` (ISO 639-1), ``in_reply_to_id``; 200 returns a Status
+  whose ``id`` and ``url`` we keep. 401 ``{"error": "The access token is invalid"}``, 422
+  ``{"error": "Validation failed: Text can't be blank"}``.
+  https://docs.joinmastodon.org/methods/statuses/#create
+- ``Idempotency-Key``: "prevent duplicate submissions of the same status ... Idempotency keys are stored
+  for up to 1 hour." (same page). A retry within the hour returns the first status instead of a new one.
+- Rate limits: ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset`` where Reset is an
+  ISO 8601 time (Mastodon writes ``iso8601(6)``); 300 requests per 5 minutes per account by default.
+  https://docs.joinmastodon.org/api/rate-limits/ and mastodon/mastodon
+  app/controllers/concerns/rate_limit_headers.rb
+- ``GET /api/v1/accounts/verify_credentials`` returns the token's account (``acct``, ``url``).
+  https://docs.joinmastodon.org/methods/accounts/#verify_credentials
+- ``GET /api/v2/instance``: ``configuration.statuses.max_characters`` is the instance's limit (500 on a
+  stock server). https://docs.joinmastodon.org/entities/Instance/#max_characters
+- JSON request bodies are accepted wherever form data is. https://docs.joinmastodon.org/client/intro/
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Adapter,
+    Exchange,
+    Part,
+    Receipt,
+    classify_status,
+    fake_json,
+    platform_message,
+)
+from campaign.errors import AmbiguousError, ChannelError, PermanentError
 from campaign.textrules import TextRules
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
 class MastodonAdapter(Adapter):
+    """Publishes to one Mastodon account (``instance`` + ``token``)."""
+
     name = "mastodon"
     title = "Mastodon"
-    rules = TextRules(limit=500, unit='characters', measure=counting.mastodon_length, threads=True, max_hashtags=4, hashtag_case='camel')
+    # 500 is the stock limit (Instance configuration.statuses.max_characters); instances configured otherwise
+    # set `limit` on the account. Every URL counts as 23 characters (characters_reserved_per_url).
+    rules = TextRules(
+        limit=500,
+        unit="characters",
+        measure=counting.mastodon_length,
+        threads=True,
+        max_hashtags=4,
+        hashtag_case="camel",
+    )
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "token": "an access token with the write:statuses and read:accounts scopes"
+    }
+    required_settings: ClassVar[Mapping[str, str]] = {
+        "instance": "the server's base URL, e.g. https://mastodon.social"
+    }
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "visibility": "public (default), unlisted, private or direct",
+        "language": "ISO 639-1 code of the posts, e.g. en",
+        "limit": "the instance's character limit when it is not 500",
+    }
+    deduplicates = True
+    docs = "https://docs.joinmastodon.org/methods/statuses/#create"
+
+    # -- requests -----------------------------------------------------------------------------------------
+
+    def _base(self) -> str:
+        instance = self.setting("instance").rstrip("/")
+        if not instance.startswith(("https://", "http://")):
+            raise PermanentError(f"account {self.account.name!r}: instance must be a URL like https://host")
+        return instance
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret('token')}"}
+
+    def status_payload(self, part: Part) -> dict[str, Any]:
+        """The JSON body of ``POST /api/v1/statuses`` for ``part``."""
+        visibility = self.setting("visibility", "public")
+        if visibility not in VISIBILITIES:
+            raise PermanentError(
+                f"account {self.account.name!r}: visibility must be one of {', '.join(VISIBILITIES)}"
+            )
+        body: dict[str, Any] = {"status": part.text, "visibility": visibility}
+        language = self.account.settings.get("language")
+        if language:
+            body["language"] = str(language)
+        if part.reply_to is not None:
+            body["in_reply_to_id"] = part.reply_to.remote_id
+        return body
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        """Post ``part`` (a reply to ``part.reply_to`` for later thread parts).
+
+        The part's idempotency key goes in ``Idempotency-Key`` so a retry within Mastodon's one-hour window
+        returns the status already created instead of a duplicate.
+        """
+        request = self.json_request(
+            "POST",
+            f"{self._base()}/api/v1/statuses",
+            json_body=self.status_payload(part),
+            headers={**self._auth(), "Idempotency-Key": part.idempotency_key},
+        )
+        response = yield request
+        self._raise_for_error(response)
+        # A 2xx without a readable status may still have created one: ambiguous, and safe to retry within
+        # the idempotency window.
+        status = _json_object(response, AmbiguousError)
+        status_id = status.get("id")
+        if not isinstance(status_id, str) or not status_id:
+            raise AmbiguousError("Mastodon answered without a status id", status=response.status_code)
+        url = status.get("url") or status.get("uri")
+        return Receipt(remote_id=status_id, url=url if isinstance(url, str) else None, data={"id": status_id})
+
+    def verify(self) -> Exchange[str]:
+        """``verify_credentials``, then the instance's character limit (reported, never posted).
+
+        Returns ``@user@host``, plus a warning when the account's limit exceeds what the instance allows.
+        """
+        base = self._base()
+        response = yield self.json_request(
+            "GET", f"{base}/api/v1/accounts/verify_credentials", headers=self._auth()
+        )
+        self._raise_for_error(response)
+        account = _json_object(response)
+        who = f"@{account.get('acct') or account.get('username') or '?'}@{httpx.URL(base).host}"
+
+        instance = yield self.json_request("GET", f"{base}/api/v2/instance")
+        if not instance.is_success:  # servers before 4.0 have no v2 instance: the identity is what matters
+            return who
+        max_chars: Any = _json_object(instance)
+        for key in ("configuration", "statuses", "max_characters"):
+            max_chars = max_chars.get(key) if isinstance(max_chars, dict) else None
+        if not isinstance(max_chars, int):
+            return who
+        limit = self.text_rules().limit
+        if limit > max_chars:
+            return f"{who} (instance limit {max_chars} characters, but the account's limit is {limit})"
+        return f"{who} (instance limit {max_chars} characters)"
+
+    # lookup(): Mastodon offers no search by idempotency key; the base class's None says so.
+
+    # -- errors -------------------------------------------------------------------------------------------
+
+    def _raise_for_error(self, response: httpx.Response) -> None:
+        """401/403 -> AuthError, 422 -> PermanentError, 429 -> RateLimitedError (ISO reset), 5xx generic."""
+        if response.is_success:
+            return
+        # Mastodon's error bodies are {"error": "..."} (plus "error_description" on OAuth errors).
+        raise classify_status(response, platform_message(response), now=datetime.now(UTC))
+
+    # -- dry run ------------------------------------------------------------------------------------------
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        """Documented success shapes; ids and account names are ``dry-run`` placeholders."""
+        path = request.url.path
+        base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+        if path.endswith("/api/v1/statuses"):
+            key = part.idempotency_key[:12] if part else "0"
+            status_id = f"{PLACEHOLDER}-{key}"
+            return fake_json(
+                request,
+                {
+                    "id": status_id,
+                    "created_at": f"{PLACEHOLDER}-time",
+                    "url": f"{base}/@{PLACEHOLDER}/{status_id}",
+                    "uri": f"{base}/users/{PLACEHOLDER}/statuses/{status_id}",
+                    "content": "",
+                    "in_reply_to_id": part.reply_to.remote_id if part and part.reply_to else None,
+                },
+            )
+        if path.endswith("/verify_credentials"):
+            return fake_json(request, {"id": PLACEHOLDER, "username": PLACEHOLDER, "acct": PLACEHOLDER})
+        if path.endswith("/api/v2/instance"):
+            limit = self.text_rules().limit
+            return fake_json(request, {"configuration": {"statuses": {"max_characters": limit}}})
+        return fake_json(request, {"error": f"no dry-run answer for {path}"}, status=404)
+
+
+def _json_object(response: httpx.Response, error: type[ChannelError] = PermanentError) -> dict[str, Any]:
+    """The response's JSON object; ``error`` when the body is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise error(
+            f"Mastodon answered HTTP {response.status_code} without a JSON object",
+            status=response.status_code,
+        )
+    return body

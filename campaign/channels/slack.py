@@ -1,13 +1,93 @@
-"""Slack adapter (SKELETON: text rules only; the exchange is being written)."""
+"""Slack adapter: post to a channel through an incoming webhook.
+
+Facts relied on (sources in docs/platforms/slack.md):
+
+- The webhook URL (``https://hooks.slack.com/services/T.../B.../...``) is the whole credential; the body is
+  JSON with ``text`` and optionally ``blocks`` and ``unfurl_links``
+  (https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks).
+- Success is HTTP 200 with the plain-text body ``ok``; no message id or timestamp is returned, so a post
+  cannot be linked to, threaded under or looked up later.
+- Failures are a status plus a short plain-text code: 400 ``invalid_payload`` / ``user_not_found`` /
+  ``no_text``, 403 ``action_prohibited`` / ``invalid_token``, 404 ``channel_not_found`` / ``no_service``,
+  410 ``channel_is_archived``, 500 ``rollup_error``
+  (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks).
+- Posting is limited to about one message per second, with short bursts; over it, incoming webhooks answer
+  429 with ``Retry-After`` in seconds (https://api.slack.com/docs/rate-limits).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, classify_status
+from campaign.channels.webhook import secret_url
+from campaign.errors import AuthError, ChannelError, PermanentError
 from campaign.textrules import TextRules
+
+#: Error codes that mean the webhook URL itself is dead or revoked: the credential must be replaced.
+AUTH_CODES = frozenset({"invalid_token", "no_service", "no_team", "no_active_hooks", "team_disabled"})
 
 
 class SlackAdapter(Adapter):
+    """POST ``{"text": ...}`` to the webhook; the receipt's id is synthetic (Slack returns none)."""
+
     name = "slack"
     title = "Slack"
-    rules = TextRules(limit=40000, unit='characters', measure=counting.codepoints, max_hashtags=3, markup='mrkdwn')
+    # Slack truncates message text longer than 40,000 characters (incoming webhooks post the same message
+    # objects): https://api.slack.com/changelog/2018-04-truncating-really-long-messages
+    rules = TextRules(
+        limit=40000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="mrkdwn"
+    )
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "webhook_url": "the incoming webhook URL (https://hooks.slack.com/services/...), itself the secret",
+    }
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "unfurl_links": "false to stop Slack previewing the featured link (default: preview it)",
+    }
+    deduplicates = False
+    docs = "https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks"
+
+    def _url(self) -> httpx.URL:
+        return secret_url(self, "webhook_url", placeholder="https://hooks.slack.com/services/dry-run")
+
+    def payload(self, part: Part) -> dict[str, Any]:
+        """The webhook body: the text, and whether Slack should unfurl the featured link."""
+        body: dict[str, Any] = {"text": part.text}
+        setting = self.account.settings.get("unfurl_links")
+        if setting is not None:
+            body["unfurl_links"] = str(setting).strip().lower() in ("1", "true", "yes", "on")
+        elif part.link is not None:
+            body["unfurl_links"] = True
+        return body
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        url = self._url()
+        response = yield self.json_request("POST", str(url), json_body=self.payload(part))
+        if not response.is_success:
+            raise self._classify(response)
+        # Slack returns no id: the idempotency key is the only stable name this part has.
+        return Receipt(remote_id=f"slack:{part.idempotency_key}", url=None)
+
+    def _classify(self, response: httpx.Response) -> ChannelError:
+        code = " ".join(response.text.split())[:200]
+        what = f"Slack webhook HTTP {response.status_code}" + (f": {code}" if code else "")
+        if code in AUTH_CODES:
+            return AuthError(what, status=response.status_code, platform_message=code)
+        if response.status_code in (400, 403, 404, 410):
+            return PermanentError(what, status=response.status_code, platform_message=code)
+        return classify_status(response, code, now=datetime.now(UTC))
+
+    def verify(self) -> Exchange[str]:
+        # Slack incoming webhooks offer no read-only call: any valid POST publishes a message. So check only
+        # that the credential resolves to a well-formed URL, and send nothing.
+        url = self._url()
+        return f"not verified: Slack incoming webhooks have no harmless check (URL on {url.host} is set)"
+        yield  # pragma: no cover - makes this a generator that sends no request
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        return httpx.Response(200, text="ok", request=request)

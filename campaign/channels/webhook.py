@@ -1,13 +1,193 @@
-"""Generic JSON webhook adapter (SKELETON: text rules only; the exchange is being written)."""
+"""Generic JSON webhook adapter: POST each part, signed, to a URL the user controls.
+
+The request (documented for receivers in docs/platforms/webhook.md)::
+
+    POST <url>
+    Content-Type: application/json
+    Idempotency-Key: <idempotency key>
+    X-Campaign-Timestamp: <Unix seconds>
+    X-Campaign-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>
+
+    {"id": key, "campaign": ..., "post": ..., "channel": "webhook", "account": ..., "text": ...,
+     "part": 1, "parts": 1, "link": {"url", "title", "description"} | null,
+     "reply_to": previous part's remote id | null, "root": first part's remote id | null}
+
+Signing the timestamp together with the body (as Stripe and Slack do) lets a receiver refuse replays: it
+recomputes the HMAC over ``f"{timestamp}.{body}"`` and rejects stale timestamps. The timestamp comes from the
+adapter's injectable ``clock`` so requests are reproducible. A 2xx answer may carry JSON ``{"id", "url"}``;
+otherwise the receipt's id is synthetic (``webhook:<idempotency key>``).
+
+This module also holds :func:`secret_url`, shared by the adapters whose whole URL is the credential
+(Slack, Discord, Teams).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
 from campaign import counting
-from campaign.channels.base import Adapter
+from campaign.channels.base import PLACEHOLDER, Account, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.errors import AmbiguousError, PermanentError
 from campaign.textrules import TextRules
+
+#: Header names of the signature scheme (documented for receivers).
+SIGNATURE_HEADER = "X-Campaign-Signature"
+TIMESTAMP_HEADER = "X-Campaign-Timestamp"
+
+
+def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
+    """The URL held by credential ``name``, checked so that redaction can find it.
+
+    Error messages and ``describe_request`` hide secrets by replacing the credential's exact text, so the
+    URL must be in the canonical form httpx sends (httpx drops a default ``:443`` and lower-cases the host);
+    otherwise the request would show the secret in a form redaction does not recognise, and we refuse it
+    with a message that says what to change (never the value). In dry runs without the environment the
+    credential is a ``<NAME>`` placeholder and ``placeholder`` (a URL containing "dry-run") is used instead.
+    """
+    raw = adapter.secret(name)
+    if raw.startswith("<") and raw.endswith(">"):
+        return httpx.URL(placeholder)
+    what = f"account {adapter.account.name!r}: credential {name!r}"
+    try:
+        url = httpx.URL(raw)
+    except (httpx.InvalidURL, TypeError):
+        raise PermanentError(f"{what} is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise PermanentError(f"{what} must be an absolute https:// URL")
+    if str(url) != raw:
+        hints = []
+        if url.port is None and ":443" in raw.split("/")[2]:
+            hints.append("remove the default port ':443'")
+        if raw.split("/")[2].lower() != raw.split("/")[2]:
+            hints.append("write the host name in lower case")
+        hint = "; ".join(hints) or "write it exactly as a browser shows it"
+        raise PermanentError(f"{what} is not in canonical form ({hint}), so redaction could not find it")
+    return url
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex>``: HMAC-SHA256 keyed with ``secret`` over ``b"<timestamp>." + body``."""
+    mac = hmac.new(secret.encode("utf-8"), str(timestamp).encode("ascii") + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(secret: str, timestamp: str, body: bytes, header: str) -> bool:
+    """What a receiver does: recompute the signature and compare in constant time."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    return hmac.compare_digest(signature(secret, ts, body), header)
 
 
 class WebhookAdapter(Adapter):
+    """POST a documented JSON body to a configured URL, signed with HMAC-SHA256 when a secret is set."""
+
     name = "webhook"
     title = "Generic JSON webhook"
-    rules = TextRules(limit=100000, unit='characters', measure=counting.codepoints)
+    # A receiver of our own choosing: no platform limit; 100,000 code points keeps one request reasonable.
+    rules = TextRules(limit=100000, unit="characters", measure=counting.codepoints, threads=True)
+    credential_names: ClassVar[Mapping[str, str]] = {
+        "secret": "HMAC-SHA256 signing key shared with the receiver (optional; unsigned without it)",
+        "webhook_url": "the receiver's URL, when the URL itself is secret (instead of the `url` setting)",
+    }
+    optional_settings: ClassVar[Mapping[str, str]] = {
+        "url": "the receiver's URL (https; required unless credential webhook_url is set)",
+        "deduplicates": "true if the receiver honours Idempotency-Key (a retry then cannot publish twice)",
+        "verify_url": "a URL answering a signed GET for `campaign channels check` (else check sends nothing)",
+    }
+    docs = "docs/platforms/webhook.md"
+
+    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(account, clock=clock)  # self.clock is the source of X-Campaign-Timestamp
+        # Per account: only the receiver knows whether it deduplicates (the dispatcher reads the instance).
+        self.__dict__["deduplicates"] = _truthy(account.settings.get("deduplicates"))
+
+    def _url(self) -> httpx.URL:
+        if self.account.credentials.has("webhook_url"):
+            return secret_url(self, "webhook_url", placeholder="https://webhook.invalid/dry-run")
+        url = httpx.URL(self.setting("url"))
+        if url.scheme not in ("http", "https") or not url.host:
+            raise PermanentError(f"account {self.account.name!r}: setting 'url' must be an absolute URL")
+        return url
+
+    def _signed_headers(self, key: str | None, body: bytes) -> dict[str, str]:
+        timestamp = int(self.clock().timestamp())
+        headers = {TIMESTAMP_HEADER: str(timestamp)}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        if self.account.credentials.has("secret"):
+            headers[SIGNATURE_HEADER] = signature(self.secret("secret"), timestamp, body)
+        return headers
+
+    def payload(self, part: Part) -> dict[str, Any]:
+        """The documented JSON body for ``part`` (``part`` is 1-based, ``parts`` the thread's length)."""
+        link = None
+        if part.link is not None:
+            link = {"url": part.link.url, "title": part.link.title, "description": part.link.description}
+        return {
+            "id": part.idempotency_key,
+            # Part does not carry the campaign name yet; null until it does.
+            "campaign": getattr(part, "campaign", None),
+            "post": part.post_id,
+            "channel": self.name,
+            "account": self.account.name,
+            "text": part.text,
+            "part": part.index + 1,
+            "parts": part.count,
+            "link": link,
+            "reply_to": part.reply_to.remote_id if part.reply_to else None,
+            "root": part.root.remote_id if part.root else None,
+        }
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        url = self._url()
+        request = self.json_request("POST", str(url), json_body=self.payload(part))
+        request.headers.update(self._signed_headers(part.idempotency_key, request.content))
+        response = yield request
+        self.raise_for_status(response)
+        remote_id, public_url = f"webhook:{part.idempotency_key}", None
+        if response.content.strip():
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                if body.get("id") not in (None, ""):
+                    remote_id = str(body["id"])
+                if isinstance(body.get("url"), str) and body["url"]:
+                    public_url = body["url"]
+            elif "json" in response.headers.get("content-type", ""):
+                # The receiver said JSON but sent something else: it did answer 2xx, so the part is
+                # probably published, but we cannot be sure what it accepted.
+                raise AmbiguousError(f"webhook answered HTTP {response.status_code} with unreadable JSON")
+        return Receipt(remote_id=remote_id, url=public_url)
+
+    def verify(self) -> Exchange[str]:
+        url = self._url()
+        verify_url = self.account.settings.get("verify_url")
+        if not verify_url:
+            return f"not verified: no verify_url setting (would POST to {url.host}); nothing was sent"
+        request = httpx.Request("GET", str(verify_url), headers={"Accept": "application/json"})
+        request.headers.update(self._signed_headers(None, b""))
+        response = yield request
+        self.raise_for_status(response)
+        return f"receiver at {request.url.host} answered HTTP {response.status_code}"
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        if request.method == "GET":
+            return fake_json(request, {"ok": True})
+        key = part.idempotency_key if part else "verify"
+        return fake_json(request, {"id": f"{PLACEHOLDER}-{key}", "url": None})
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

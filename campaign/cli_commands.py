@@ -1,0 +1,19 @@
+"""Registers the command groups that live in their own modules on the main `campaign` CLI.
+
+Each module keeps its import light (Click only); the heavy work is imported inside the command functions.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    """Add the queue, channel and daemon commands to ``cli`` (idempotent)."""
+    if "status" in cli.commands:
+        return
+    from campaign import cli_channels, cli_queue
+
+    for command in cli_queue.COMMANDS:
+        cli.add_command(command)
+    cli.add_command(cli_channels.channels)

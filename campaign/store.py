@@ -1,0 +1,1456 @@
+"""The durable queue: the only module that speaks SQL.
+
+The ``posts`` table is the one source of truth for what is due and what was sent. Every status change goes
+through :mod:`campaign.states` and writes a ``post_events`` row in the same transaction. Daemons work on the
+hot path with SQLAlchemy Core statements (no ORM objects, no per-row reloads: PERFORMANCE.md).
+
+Times: every ``now``/``until``/``at`` argument is an aware datetime (any zone; stored as UTC); every time
+returned is aware UTC. Nothing here reads the wall clock: callers pass ``now``. Durations are seconds.
+
+Opening (:meth:`Store.open`): a plain path means SQLite (parent directories are created); any URL with
+``://`` is handed to SQLAlchemy (``postgresql+psycopg://...`` uses the same models). The stored Alembic
+revision is compared with :data:`SCHEMA_HEAD` and Alembic is imported only when they differ: an older
+database is upgraded under the write lock, a newer one raises :class:`SchemaVersionError` untouched.
+
+SQLite settings and why:
+
+- ``journal_mode=WAL``: readers (``campaign status``) never block the daemon's writes, and vice versa.
+- every write transaction is ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe: the driver's own
+  BEGIN is disabled on connect and ours is emitted from the ``begin`` event,
+  https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl),
+  so two writers queue on the busy timeout instead of one failing with "database is locked" when it
+  upgrades a read lock (https://www.sqlite.org/lang_transaction.html). Reads use a deferred BEGIN.
+- ``busy_timeout`` (default 5 s): how long a writer waits for another; past it,
+  :class:`DatabaseLockedError` names the file.
+- ``synchronous=FULL``: in WAL mode, NORMAL may lose the last commits on power loss or OS crash
+  (https://www.sqlite.org/pragma.html#pragma_synchronous). Losing a committed ``sending`` mark could roll a
+  post back to ``claimed``, and lease recovery would then send it again: a duplicate public post. FULL
+  fsyncs the WAL at every commit; the cost (a few hundred microseconds to milliseconds per commit) is small
+  next to an HTTP request per post.
+
+Claims are one statement, ``UPDATE posts ... WHERE id IN (SELECT ... ORDER BY next_attempt_at LIMIT n)
+RETURNING ...`` (SQLite >= 3.35, https://www.sqlite.org/lang_returning.html), run inside ``BEGIN
+IMMEDIATE``; on PostgreSQL the inner SELECT adds ``FOR UPDATE SKIP LOCKED``. The inner SELECT walks the
+partial index ``ix_posts_due`` in due order and skips blocked or paused accounts and paused campaigns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, Row
+
+from campaign.channels.base import LinkCard, Receipt
+from campaign.errors import (
+    DatabaseLockedError,
+    IllegalTransitionError,
+    PostNotFoundError,
+    SchemaVersionError,
+    StoreError,
+)
+from campaign.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
+from campaign.posts import PlannedPost
+from campaign.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, PAUSABLE, PLANNABLE, Status, sources
+
+logger = logging.getLogger(__name__)
+
+#: The newest Alembic revision this code knows (tests check it equals the migrations' head).
+SCHEMA_HEAD = "0002"
+#: Where the queue lives unless ``--db`` or ``CAMPAIGN_DB`` says otherwise (relative to the working dir).
+DEFAULT_DB = "db/campaign.db"
+ENV_DB = "CAMPAIGN_DB"
+#: Actor of changes made by `apply`.
+APPLY_ACTOR = "apply"
+
+
+class LeaseLostError(StoreError):
+    """The caller's lease on a post is gone (expired and recovered, or another owner): do not send it."""
+
+
+# ---------------------------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class ClaimedPost:
+    """Everything a dispatcher needs to send one claimed post (times aware UTC)."""
+
+    id: int
+    campaign: str
+    post_key: str
+    occurrence: str
+    channel: str
+    account: str
+    parts: tuple[str, ...]
+    link: LinkCard | None
+    idempotency_key: str
+    #: Receipts of parts already published, in part order (resume at ``len(part_receipts)``).
+    part_receipts: tuple[Receipt, ...]
+    #: Attempts started before this claim.
+    attempts: int
+    scheduled_at: datetime
+    #: When this attempt became due (scheduled time, retry time, or "now" of an explicit retry).
+    due_at: datetime
+    send_late: bool
+    late_window: timedelta
+    lease_owner: str
+    lease_expires_at: datetime
+
+    def is_late(self, now: datetime) -> bool:
+        """True when the post was due more than its lateness window before ``now`` and may not send late."""
+        return not self.send_late and now - self.due_at > self.late_window
+
+
+@dataclass(frozen=True)
+class QueuedPost:
+    """One queued post as stored (for `show`, `status` and the planner)."""
+
+    id: int
+    campaign: str
+    post_key: str
+    occurrence: str
+    channel: str
+    account: str
+    scheduled_at: datetime
+    zone: str
+    parts: tuple[str, ...]
+    link: LinkCard | None
+    content_hash: str
+    idempotency_key: str
+    status: str
+    previous_status: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    remote_id: str | None
+    remote_url: str | None
+    part_receipts: tuple[Receipt, ...]
+    last_error: str | None
+    send_late: bool
+    late_window: timedelta
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def ident(self) -> tuple[str, str, str, str, str]:
+        return (self.campaign, self.post_key, self.occurrence, self.channel, self.account)
+
+    @property
+    def label(self) -> str:
+        occ = f"@{self.occurrence}" if self.occurrence else ""
+        return f"{self.post_key}{occ}/{self.account}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as ISO 8601 UTC)."""
+        return {
+            "id": self.id,
+            "campaign": self.campaign,
+            "post_key": self.post_key,
+            "occurrence": self.occurrence,
+            "channel": self.channel,
+            "account": self.account,
+            "scheduled_at": _iso(self.scheduled_at),
+            "zone": self.zone,
+            "parts": list(self.parts),
+            "link": _link_json(self.link),
+            "content_hash": self.content_hash,
+            "idempotency_key": self.idempotency_key,
+            "status": self.status,
+            "attempts": self.attempts,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "lease_owner": self.lease_owner,
+            "lease_expires_at": _iso(self.lease_expires_at),
+            "remote_id": self.remote_id,
+            "remote_url": self.remote_url,
+            "part_receipts": [_receipt_json(r) for r in self.part_receipts],
+            "last_error": self.last_error,
+            "send_late": self.send_late,
+            "late_window_seconds": int(self.late_window.total_seconds()),
+            "created_at": _iso(self.created_at),
+            "updated_at": _iso(self.updated_at),
+        }
+
+
+@dataclass(frozen=True)
+class PostEventView:
+    """One line of a post's history."""
+
+    at: datetime
+    from_status: str | None
+    to_status: str
+    actor: str
+    reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": _iso(self.at),
+            "from": self.from_status,
+            "to": self.to_status,
+            "actor": self.actor,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Shared per-account state. ``sent_today`` counts sends on the UTC day ``counter_day``."""
+
+    account: str
+    blocked_until: datetime | None
+    block_reason: str | None
+    paused: bool
+    counter_day: str | None
+    sent_today: int
+
+    def sent_on(self, now: datetime) -> int:
+        """Posts sent on the UTC day of ``now`` (0 when the counter is from another day)."""
+        return self.sent_today if self.counter_day == now.astimezone(UTC).date().isoformat() else 0
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """What :meth:`Store.recover_expired` did: ids back to ``scheduled``, ids now ``unknown``."""
+
+    requeued: tuple[int, ...] = ()
+    unknown: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """Ids changed by :meth:`Store.apply_changes`; ``skipped`` says which were changed by others meanwhile."""
+
+    added: tuple[int, ...] = ()
+    updated: tuple[int, ...] = ()
+    readded: tuple[int, ...] = ()
+    cancelled: tuple[int, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> int:
+        return len(self.added) + len(self.updated) + len(self.readded) + len(self.cancelled)
+
+
+@dataclass(frozen=True)
+class Update:
+    """A planned rewrite of queued post ``post_id`` (seen as ``seen_status`` at ``seen_updated_at``)."""
+
+    post_id: int
+    seen_status: str
+    seen_updated_at: datetime
+    post: PlannedPost
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A planned cancel of queued post ``post_id`` (seen as ``seen_status`` at ``seen_updated_at``)."""
+
+    post_id: int
+    seen_status: str
+    seen_updated_at: datetime
+    reason: str = "removed from the campaign file"
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _link_json(link: LinkCard | None) -> dict[str, str] | None:
+    if link is None:
+        return None
+    return {"url": link.url, "title": link.title, "description": link.description}
+
+
+def _link_from(raw: Any) -> LinkCard | None:
+    if not raw:
+        return None
+    return LinkCard(url=raw["url"], title=raw.get("title", ""), description=raw.get("description", ""))
+
+
+def _receipt_json(receipt: Receipt) -> dict[str, Any]:
+    return {"remote_id": receipt.remote_id, "url": receipt.url, "data": dict(receipt.data)}
+
+
+def _receipts_from(raw: Any) -> tuple[Receipt, ...]:
+    return tuple(
+        Receipt(remote_id=r["remote_id"], url=r.get("url"), data=dict(r.get("data") or {})) for r in raw or ()
+    )
+
+
+def _aware(value: datetime, name: str = "now") -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must be an aware datetime, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: ``url``, else ``$CAMPAIGN_DB``, else ``db/campaign.db`` (a plain path: SQLite)."""
+    raw = url or os.environ.get(ENV_DB) or DEFAULT_DB
+    if "://" in raw:
+        return raw
+    return "sqlite:///" + str(Path(raw).expanduser().absolute())
+
+
+def migrations_dir() -> Path:
+    """The Alembic script directory shipped as ``campaign.migrations`` (``db/migrations`` in the source)."""
+    from importlib.resources import files
+
+    return Path(str(files("campaign.migrations")))
+
+
+def _planned_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
+    """Column values describing ``post`` (content and time; not status)."""
+    scheduled = _aware(post.scheduled_at, "scheduled_at")
+    return {
+        "scheduled_at": scheduled,
+        "zone": post.zone,
+        "parts": list(post.parts),
+        "link": _link_json(post.link),
+        "content_hash": post.content_hash,
+        "send_late": post.send_late,
+        "late_window_seconds": int(post.late_window.total_seconds()),
+        # A past time is only planned for send-late posts: then it is due now (DECISIONS.md).
+        "next_attempt_at": max(scheduled, now),
+        "updated_at": now,
+    }
+
+
+_CLAIM_COLUMNS = (
+    POSTS.c.id,
+    POSTS.c.campaign,
+    POSTS.c.post_key,
+    POSTS.c.occurrence,
+    POSTS.c.channel,
+    POSTS.c.account,
+    POSTS.c.parts,
+    POSTS.c.link,
+    POSTS.c.idempotency_key,
+    POSTS.c.part_receipts,
+    POSTS.c.attempts,
+    POSTS.c.scheduled_at,
+    POSTS.c.next_attempt_at,
+    POSTS.c.send_late,
+    POSTS.c.late_window_seconds,
+    POSTS.c.lease_owner,
+    POSTS.c.lease_expires_at,
+    POSTS.c.previous_status,
+)
+
+
+def _queued(row: Row[Any]) -> QueuedPost:
+    m = row._mapping
+    return QueuedPost(
+        id=m["id"],
+        campaign=m["campaign"],
+        post_key=m["post_key"],
+        occurrence=m["occurrence"],
+        channel=m["channel"],
+        account=m["account"],
+        scheduled_at=m["scheduled_at"],
+        zone=m["zone"],
+        parts=tuple(m["parts"]),
+        link=_link_from(m["link"]),
+        content_hash=m["content_hash"],
+        idempotency_key=m["idempotency_key"],
+        status=m["status"],
+        previous_status=m["previous_status"],
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        lease_owner=m["lease_owner"],
+        lease_expires_at=m["lease_expires_at"],
+        remote_id=m["remote_id"],
+        remote_url=m["remote_url"],
+        part_receipts=_receipts_from(m["part_receipts"]),
+        last_error=m["last_error"],
+        send_late=bool(m["send_late"]),
+        late_window=timedelta(seconds=m["late_window_seconds"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+def _sqlite_error_name(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorname", "") or ""
+    return ""
+
+
+def _unwritable(where: str) -> bool:
+    path = Path(where)
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def translate_error(exc: BaseException, where: str) -> StoreError:
+    """Map a driver error to the one exception tree (the single translation point for SQL errors)."""
+    name = _sqlite_error_name(exc)
+    detail = str(getattr(exc, "orig", exc)).strip() or type(exc).__name__
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return DatabaseLockedError(f"{where}: database is locked by another process ({detail})")
+    if name.startswith("SQLITE_READONLY") or (name.startswith("SQLITE_CANTOPEN") and _unwritable(where)):
+        return StoreError(
+            f"{where}: the queue database is read-only (the file and its folder must be writable: SQLite "
+            f"keeps -wal and -shm files beside it) ({detail})"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StoreError(f"{where}: not a usable queue database, file left as it is ({detail})")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(f"{where}: cannot open the queue database ({detail})")
+    return StoreError(f"{where}: database error ({detail})")
+
+
+# ---------------------------------------------------------------------------------------------- store
+
+
+class Store:
+    """The queue database. Create with :meth:`open`; close with :meth:`close` (or use as a context manager).
+
+    One ``Store`` may be used by one thread at a time; open one per process (after ``fork``).
+    """
+
+    def __init__(self, engine: Engine, url: str, where: str) -> None:
+        self.engine = engine
+        self.url = url
+        #: What error messages call the database (the file path for SQLite).
+        self.where = where
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    # -- opening --------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str | None = None, *, busy_timeout: float = 5.0) -> Store:
+        """Open (creating or upgrading) the queue at ``url`` (see :func:`resolve_url`).
+
+        ``busy_timeout`` is how many seconds a write waits for another process's write transaction.
+        Raises :class:`SchemaVersionError` for a newer schema, :class:`DatabaseLockedError` past the busy
+        timeout, and :class:`StoreError` for a file that cannot be used (read-only, corrupt, not ours).
+        """
+        full = resolve_url(url)
+        sa_url = sa.engine.make_url(full)
+        if sa_url.get_backend_name() == "sqlite":
+            database = sa_url.database or ""
+            where = database
+            if database and database != ":memory:":
+                path = Path(database)
+                if path.is_dir():
+                    raise StoreError(f"{database}: is a directory, not a queue database")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"{database}: cannot create its directory ({exc})") from exc
+            engine = sa.create_engine(full, connect_args={"timeout": busy_timeout})
+            _install_sqlite_hooks(engine, busy_timeout)
+        else:
+            where = sa_url.render_as_string(hide_password=True)
+            engine = sa.create_engine(full, pool_pre_ping=True)
+        store = cls(engine, full, where)
+        try:
+            store._prepare()
+        except BaseException:
+            engine.dispose()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _prepare(self) -> None:
+        """Check the schema revision (fast path: one SELECT) and migrate when it is older than ours."""
+        with self._read() as conn:
+            revision, has_tables = _stored_revision(conn)
+        if revision == SCHEMA_HEAD:
+            self._enable_wal()
+            return
+        known = _known_revisions()
+        if revision is not None and revision not in known:
+            raise SchemaVersionError(
+                f"{self.where}: schema revision {revision!r} is newer than this campaign understands "
+                f"(newest known: {SCHEMA_HEAD}); upgrade campaign. The database was not changed."
+            )
+        if revision is None and has_tables:
+            raise StoreError(f"{self.where}: not a campaign queue database (it has other tables)")
+        self._enable_wal()
+        with self._write() as conn:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            revision, _ = _stored_revision(conn)
+            if revision != SCHEMA_HEAD:
+                logger.info("migrating queue database", extra={"action": "migrate", "from": revision})
+                _run_migrations(conn)
+
+    def _enable_wal(self) -> None:
+        if not self.is_sqlite:
+            return
+        with self._translate(), self.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            # Outside any transaction (the mode cannot change inside one); persistent in the file.
+            mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()
+            if not mode or str(mode[0]).lower() != "wal":
+                raise StoreError(f"{self.where}: cannot switch the database to WAL mode (got {mode})")
+
+    # -- transactions ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            raise translate_error(exc, self.where) from exc
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.where) from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self._translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (deferred BEGIN on SQLite: takes no write lock)."""
+        with (
+            self._translate(),
+            self.engine.connect().execution_options(campaign_begin="DEFERRED") as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    # -- transitions (all status changes pass here) ----------------------------------------------------
+
+    def _move(
+        self,
+        conn: Connection,
+        post_id: int,
+        to: Status,
+        *,
+        expect: Sequence[Status],
+        now: datetime,
+        actor: str,
+        reason: str | None = None,
+        owner: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        extra_where: Sequence[sa.ColumnElement[bool]] = (),
+    ) -> Row[Any]:
+        """Move one post from one of ``expect`` to ``to`` and log it; leased states must match ``owner``.
+
+        Raises PostNotFoundError, LeaseLostError, or IllegalTransitionError (the post is left unchanged).
+        """
+        p = POSTS
+        froms = sources(to, among=expect)
+        leased = [s for s in froms if s in LEASED]
+        free = [s for s in froms if s not in LEASED]
+        conds: list[sa.ColumnElement[bool]] = []
+        if free:
+            conds.append(p.c.status.in_([s.value for s in free]))
+        if leased:
+            conds.append(sa.and_(p.c.status.in_([s.value for s in leased]), p.c.lease_owner == owner))
+        stmt = (
+            sa.update(p)
+            .where(p.c.id == post_id, sa.or_(*conds), *extra_where)
+            .values({"updated_at": now, **(values or {}), "status": to.value, "previous_status": p.c.status})
+            .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
+        )
+        row = conn.execute(stmt).first()
+        if row is None:
+            self._diagnose(conn, post_id, to, froms, owner)
+        assert row is not None
+        conn.execute(
+            sa.insert(EVENTS),
+            {
+                "post_id": post_id,
+                "at": now,
+                "from_status": row.previous_status,
+                "to_status": to.value,
+                "actor": actor,
+                "reason": reason,
+            },
+        )
+        return row
+
+    def _diagnose(
+        self, conn: Connection, post_id: int, to: Status, froms: Sequence[Status], owner: str | None
+    ) -> None:
+        row = conn.execute(
+            sa.select(POSTS.c.status, POSTS.c.lease_owner).where(POSTS.c.id == post_id)
+        ).first()
+        if row is None:
+            raise PostNotFoundError(f"no queued post with id {post_id}")
+        if owner is not None and any(s in LEASED for s in froms) and row.lease_owner != owner:
+            # The caller once claimed it (recovery or another daemon moved it on since): a lost lease,
+            # not a bug. A caller that never held it is making an illegal change (below).
+            had_it = conn.execute(
+                sa.select(EVENTS.c.id)
+                .where(EVENTS.c.post_id == post_id, EVENTS.c.actor == owner, EVENTS.c.to_status == "claimed")
+                .limit(1)
+            ).first()
+            if had_it is not None or row.status in froms:
+                raise LeaseLostError(
+                    f"post {post_id}: lease is held by {row.lease_owner or 'nobody'}, not {owner} "
+                    f"(status {row.status})"
+                )
+        if row.status in froms:
+            raise StoreError(f"post {post_id}: changed by another process meanwhile (now {row.status})")
+        wanted = ", ".join(s.value for s in froms)
+        raise IllegalTransitionError(
+            f"post {post_id} is {row.status}; only {wanted} posts can become {to.value}"
+        )
+
+    def _events(
+        self,
+        conn: Connection,
+        rows: Iterable[Row[Any]],
+        to: Status,
+        now: datetime,
+        actor: str,
+        reason: str | None = None,
+    ) -> list[int]:
+        params = [
+            {
+                "post_id": r.id,
+                "at": now,
+                "from_status": r.previous_status,
+                "to_status": to.value,
+                "actor": actor,
+                "reason": reason,
+            }
+            for r in rows
+        ]
+        if params:
+            conn.execute(sa.insert(EVENTS), params)
+        return [p["post_id"] for p in params]
+
+    def _bump(self, conn: Connection) -> None:
+        conn.execute(sa.update(QUEUE).where(QUEUE.c.id == 1).values(revision=QUEUE.c.revision + 1))
+
+    # -- daemon hot path ------------------------------------------------------------------------------
+
+    def claim_due(self, now: datetime, owner: str, lease_seconds: float, limit: int) -> list[ClaimedPost]:
+        """Lease up to ``limit`` posts due at or before ``now``, earliest first, in one atomic statement.
+
+        Skips accounts blocked past ``now`` or paused, and paused campaigns. The lease lasts
+        ``lease_seconds`` from ``now`` (extend it with :meth:`heartbeat`). Each claimed post is logged with
+        ``owner`` as actor.
+        """
+        now = _aware(now)
+        if limit <= 0:
+            return []
+        p = POSTS
+        expires = now + timedelta(seconds=lease_seconds)
+        held = sa.select(ACCOUNTS.c.account).where(
+            sa.or_(ACCOUNTS.c.paused == sa.true(), ACCOUNTS.c.blocked_until > now)
+        )
+        paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
+        due = (
+            sa.select(p.c.id)
+            # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
+            .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now)
+            .where(p.c.account.not_in(held), p.c.campaign.not_in(paused))
+            .order_by(p.c.next_attempt_at, p.c.id)
+            .limit(limit)
+            .correlate(None)
+        )
+        if not self.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(p)
+            .where(p.c.id.in_(due))
+            .values(
+                status=Status.CLAIMED.value,
+                previous_status=p.c.status,
+                lease_owner=owner,
+                lease_expires_at=expires,
+                updated_at=now,
+            )
+            .returning(*_CLAIM_COLUMNS)
+        )
+        with self._write() as conn:
+            rows = conn.execute(stmt).all()
+            self._events(conn, rows, Status.CLAIMED, now, owner)
+        claimed = [
+            ClaimedPost(
+                id=r.id,
+                campaign=r.campaign,
+                post_key=r.post_key,
+                occurrence=r.occurrence,
+                channel=r.channel,
+                account=r.account,
+                parts=tuple(r.parts),
+                link=_link_from(r.link),
+                idempotency_key=r.idempotency_key,
+                part_receipts=_receipts_from(r.part_receipts),
+                attempts=r.attempts,
+                scheduled_at=r.scheduled_at,
+                due_at=r.next_attempt_at,
+                send_late=bool(r.send_late),
+                late_window=timedelta(seconds=r.late_window_seconds),
+                lease_owner=r.lease_owner,
+                lease_expires_at=r.lease_expires_at,
+            )
+            for r in rows
+        ]
+        claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
+        return claimed
+
+    def mark_sending(self, post_id: int, *, owner: str, now: datetime) -> None:
+        """claimed -> sending, counting an attempt. Commit happens before the caller may send anything.
+
+        Raises LeaseLostError when ``owner`` no longer holds the lease (then do not send).
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                Status.SENDING,
+                expect=(Status.CLAIMED,),
+                now=now,
+                actor=owner,
+                owner=owner,
+                values={"attempts": POSTS.c.attempts + 1},
+            )
+
+    def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
+        """Store the receipt of thread part ``index`` (0-based) so a resumed send starts at ``index + 1``.
+
+        Allowed while ``sending`` or ``unknown`` (a receipt that arrives after the lease was recovered is
+        still the truth). Parts are recorded in order; recording the same index again replaces it.
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(POSTS.c.status, POSTS.c.part_receipts).where(POSTS.c.id == post_id)
+            ).first()
+            if row is None:
+                raise PostNotFoundError(f"no queued post with id {post_id}")
+            if row.status not in (Status.SENDING, Status.UNKNOWN):
+                raise IllegalTransitionError(
+                    f"post {post_id} is {row.status}; parts are recorded while sending"
+                )
+            receipts = list(row.part_receipts or [])
+            if not 0 <= index <= len(receipts):
+                raise IllegalTransitionError(
+                    f"post {post_id}: part {index} recorded before part {len(receipts)}"
+                )
+            receipts[index : index + 1] = [_receipt_json(receipt)]
+            conn.execute(
+                sa.update(POSTS).where(POSTS.c.id == post_id).values(part_receipts=receipts, updated_at=now)
+            )
+
+    def mark_sent(self, post_id: int, receipt: Receipt, *, owner: str, now: datetime) -> None:
+        """sending (leased by ``owner``) or unknown -> sent, with the post's receipt (a thread's first part).
+
+        Counts the send in the account's daily counter (UTC day of ``now``).
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            row = self._move(
+                conn,
+                post_id,
+                Status.SENT,
+                expect=(Status.SENDING, Status.UNKNOWN),
+                now=now,
+                actor=owner,
+                owner=owner,
+                values={
+                    "remote_id": receipt.remote_id,
+                    "remote_url": receipt.url,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "last_error": None,
+                },
+            )
+            self._count_send(conn, row.account, now)
+
+    def mark_retry(
+        self, post_id: int, next_attempt_at: datetime, error: str, *, owner: str, now: datetime
+    ) -> None:
+        """sending or claimed (leased by ``owner``) -> retry_wait until ``next_attempt_at``.
+
+        Only for outcomes where nothing (more) was published: transient errors, or a deferral before sending.
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                Status.RETRY_WAIT,
+                expect=(Status.SENDING, Status.CLAIMED),
+                now=now,
+                actor=owner,
+                owner=owner,
+                reason=error,
+                values={
+                    "next_attempt_at": _aware(next_attempt_at, "next_attempt_at"),
+                    "last_error": error,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+            )
+
+    def mark_failed(self, post_id: int, error: str, *, owner: str, now: datetime) -> None:
+        """sending or claimed (leased by ``owner``) -> failed (permanent: a person must act)."""
+        self._finish(post_id, Status.FAILED, (Status.SENDING, Status.CLAIMED), error, owner, now)
+
+    def mark_unknown(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
+        """sending (leased by ``owner``) -> unknown: the request may have been received."""
+        self._finish(post_id, Status.UNKNOWN, (Status.SENDING,), reason, owner, now)
+
+    def mark_missed(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
+        """claimed (leased by ``owner``) -> missed: found due later than its lateness window."""
+        self._finish(post_id, Status.MISSED, (Status.CLAIMED,), reason, owner, now)
+
+    def _finish(
+        self, post_id: int, to: Status, expect: Sequence[Status], error: str, owner: str, now: datetime
+    ) -> None:
+        now = _aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                to,
+                expect=expect,
+                now=now,
+                actor=owner,
+                owner=owner,
+                reason=error,
+                values={"last_error": error, "lease_owner": None, "lease_expires_at": None},
+            )
+
+    def release(self, post_ids: Iterable[int], *, owner: str, now: datetime) -> list[int]:
+        """claimed (leased by ``owner``) -> scheduled, keeping their due time (a daemon shutting down).
+
+        Posts already ``sending`` are not released (their outcome is pending). Returns the released ids.
+        """
+        now = _aware(now)
+        ids = list(post_ids)
+        if not ids:
+            return []
+        p = POSTS
+        sources(Status.SCHEDULED, among=(Status.CLAIMED,))
+        stmt = (
+            sa.update(p)
+            .where(p.c.id.in_(ids), p.c.status == Status.CLAIMED.value, p.c.lease_owner == owner)
+            .values(
+                status=Status.SCHEDULED.value,
+                previous_status=p.c.status,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(p.c.id, p.c.previous_status)
+        )
+        with self._write() as conn:
+            rows = conn.execute(stmt).all()
+            released = self._events(conn, rows, Status.SCHEDULED, now, owner, "released")
+            if released:
+                self._bump(conn)
+        return sorted(released)
+
+    def heartbeat(self, owner: str, until: datetime, *, now: datetime) -> int:
+        """Extend every lease ``owner`` holds to ``until``; returns how many posts it still holds.
+
+        ``now`` guards against reviving a lease that already expired (those are left for recovery).
+        """
+        now, until = _aware(now), _aware(until, "until")
+        p = POSTS
+        stmt = (
+            sa.update(p)
+            .where(
+                p.c.lease_owner == owner,
+                p.c.status.in_([s.value for s in LEASED]),
+                p.c.lease_expires_at >= now,
+            )
+            .values(lease_expires_at=until)
+        )
+        with self._write() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def recover_expired(self, now: datetime, *, actor: str = "recovery") -> Recovered:
+        """Leases expired before ``now``: claimed -> scheduled (not sent), sending -> unknown."""
+        now = _aware(now)
+        p = POSTS
+        sources(Status.SCHEDULED, among=(Status.CLAIMED,))
+        sources(Status.UNKNOWN, among=(Status.SENDING,))
+        # The literal status term matches ix_posts_lease's WHERE.
+        expired = sa.and_(sa.text(_LEASED_SQL), p.c.lease_expires_at < now)
+        with self._write() as conn:
+            requeued = conn.execute(
+                sa.update(p)
+                .where(expired, p.c.status == Status.CLAIMED.value)
+                .values(
+                    status=Status.SCHEDULED.value,
+                    previous_status=p.c.status,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(p.c.id, p.c.previous_status)
+            ).all()
+            unknown = conn.execute(
+                sa.update(p)
+                .where(expired, p.c.status == Status.SENDING.value)
+                .values(
+                    status=Status.UNKNOWN.value,
+                    previous_status=p.c.status,
+                    last_error=sa.literal("lease expired while sending (") + p.c.lease_owner + ")",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                )
+                .returning(p.c.id, p.c.previous_status)
+            ).all()
+            a = self._events(conn, requeued, Status.SCHEDULED, now, actor, "lease expired before sending")
+            b = self._events(conn, unknown, Status.UNKNOWN, now, actor, "lease expired while sending")
+            if a or b:
+                self._bump(conn)
+        return Recovered(requeued=tuple(sorted(a)), unknown=tuple(sorted(b)))
+
+    def next_due_at(self, now: datetime) -> datetime | None:
+        """When a claim could next succeed (UTC), or None when nothing is waiting.
+
+        The earliest due post of an account that is not held, or the end of a block that holds an account
+        with waiting posts. May be at or before ``now`` (then claim right away).
+        """
+        now = _aware(now)
+        p, a = POSTS, ACCOUNTS
+        held = sa.select(a.c.account).where(sa.or_(a.c.paused == sa.true(), a.c.blocked_until > now))
+        paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
+        first = (
+            sa.select(p.c.next_attempt_at)
+            .where(sa.text(CLAIMABLE_SQL), p.c.account.not_in(held), p.c.campaign.not_in(paused))
+            .order_by(p.c.next_attempt_at)
+            .limit(1)
+        )
+        blocked = (
+            sa.select(sa.func.min(a.c.blocked_until))
+            .where(a.c.blocked_until > now, a.c.paused == sa.false())
+            .where(
+                sa.exists().where(p.c.account == a.c.account, p.c.status.in_([s.value for s in CLAIMABLE]))
+            )
+        )
+        with self._read() as conn:
+            due = conn.execute(first).scalar()
+            unblock = conn.execute(blocked).scalar()
+        times = [_from_db(t) for t in (due, unblock) if t is not None]
+        return min(times) if times else None
+
+    # -- shared account state -------------------------------------------------------------------------
+
+    def block_account(
+        self, account: str, until: datetime, *, now: datetime, reason: str | None = None
+    ) -> None:
+        """Hold every claim for ``account`` until ``until`` (UTC); a later block already stored wins."""
+        now, until = _aware(now), _aware(until, "until")
+        with self._write() as conn:
+            current = self._account_row(conn, account, now)
+            if current.blocked_until is not None and _from_db(current.blocked_until) >= until:
+                return
+            conn.execute(
+                sa.update(ACCOUNTS)
+                .where(ACCOUNTS.c.account == account)
+                .values(blocked_until=until, block_reason=reason, updated_at=now)
+            )
+
+    def account_state(self, account: str) -> AccountInfo | None:
+        """The shared state of ``account`` (None when nothing was ever recorded for it)."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        if row is None:
+            return None
+        return AccountInfo(
+            account=row.account,
+            blocked_until=row.blocked_until,
+            block_reason=row.block_reason,
+            paused=bool(row.paused),
+            counter_day=row.counter_day,
+            sent_today=row.sent_today,
+        )
+
+    def _account_row(self, conn: Connection, account: str, now: datetime) -> Row[Any]:
+        """The account's row, created when missing (inside the caller's write transaction)."""
+        row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        if row is None:
+            conn.execute(
+                sa.insert(ACCOUNTS),
+                {"account": account, "paused": False, "sent_today": 0, "updated_at": now},
+            )
+            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        assert row is not None
+        return row
+
+    def _count_send(self, conn: Connection, account: str, now: datetime) -> None:
+        day = now.date().isoformat()
+        a = ACCOUNTS
+        updated = conn.execute(
+            sa.update(a)
+            .where(a.c.account == account)
+            .values(
+                sent_today=sa.case((a.c.counter_day == day, a.c.sent_today + 1), else_=1),
+                counter_day=day,
+                updated_at=now,
+            )
+        ).rowcount
+        if not updated:
+            conn.execute(
+                sa.insert(a),
+                {"account": account, "paused": False, "counter_day": day, "sent_today": 1, "updated_at": now},
+            )
+
+    def queue_revision(self) -> int:
+        """A counter bumped by apply, cancel, retry, pause, resume, release and recovery (cheap to poll)."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(QUEUE.c.revision).where(QUEUE.c.id == 1)).scalar_one())
+
+    # -- people (CLI) ---------------------------------------------------------------------------------
+
+    def get_post(self, post_id: int) -> QueuedPost:
+        """One post; raises PostNotFoundError."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(POSTS).where(POSTS.c.id == post_id)).first()
+        if row is None:
+            raise PostNotFoundError(f"no queued post with id {post_id}")
+        return _queued(row)
+
+    def history(self, post_id: int) -> list[PostEventView]:
+        """The post's status changes, oldest first."""
+        e = EVENTS
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(e.c.at, e.c.from_status, e.c.to_status, e.c.actor, e.c.reason)
+                .where(e.c.post_id == post_id)
+                .order_by(e.c.id)
+            ).all()
+        return [PostEventView(r.at, r.from_status, r.to_status, r.actor, r.reason) for r in rows]
+
+    def counts(self, campaign: str | None = None) -> dict[str, int]:
+        """Number of posts per status (only statuses that occur)."""
+        p = POSTS
+        stmt = sa.select(p.c.status, sa.func.count()).group_by(p.c.status)
+        if campaign is not None:
+            stmt = stmt.where(p.c.campaign == campaign)
+        with self._read() as conn:
+            return {status: int(n) for status, n in conn.execute(stmt).all()}
+
+    def upcoming(self, campaign: str | None = None, limit: int = 10) -> list[QueuedPost]:
+        """The next ``limit`` waiting (scheduled or retry_wait) posts, earliest due first."""
+        p = POSTS
+        stmt = sa.select(p).where(sa.text(CLAIMABLE_SQL)).order_by(p.c.next_attempt_at, p.c.id).limit(limit)
+        if campaign is not None:
+            stmt = stmt.where(p.c.campaign == campaign)
+        with self._read() as conn:
+            return [_queued(r) for r in conn.execute(stmt).all()]
+
+    def cancel(
+        self, post_ids: Iterable[int], *, now: datetime, actor: str = "cli", reason: str = "cancelled"
+    ) -> None:
+        """Cancel every listed post (scheduled, retry_wait, paused or unknown), all or none."""
+        now = _aware(now)
+        with self._write() as conn:
+            for post_id in post_ids:
+                self._move(
+                    conn,
+                    post_id,
+                    Status.CANCELLED,
+                    expect=sources(Status.CANCELLED),
+                    now=now,
+                    actor=actor,
+                    reason=reason,
+                )
+            self._bump(conn)
+
+    def retry(self, post_ids: Iterable[int], *, now: datetime, actor: str = "cli") -> None:
+        """failed, unknown or missed -> scheduled, due at ``now`` (all or none).
+
+        For ``unknown`` posts this is the person's word that sending again is acceptable.
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            for post_id in post_ids:
+                self._move(
+                    conn,
+                    post_id,
+                    Status.SCHEDULED,
+                    expect=(Status.FAILED, Status.UNKNOWN, Status.MISSED),
+                    now=now,
+                    actor=actor,
+                    reason="explicit retry",
+                    values={"next_attempt_at": now},
+                )
+            self._bump(conn)
+
+    def pause(
+        self, *, campaign: str | None = None, account: str | None = None, now: datetime, actor: str = "cli"
+    ) -> list[int]:
+        """Pause a campaign or an account: its waiting posts become paused, and claims skip it from now on.
+
+        Posts `apply` adds later to a paused campaign or account are added as paused. Returns moved ids.
+        """
+        now = _aware(now)
+        scope = self._scope(campaign, account)
+        p = POSTS
+        stmt = (
+            sa.update(p)
+            .where(scope, p.c.status.in_([s.value for s in sources(Status.PAUSED, among=PAUSABLE)]))
+            .values(status=Status.PAUSED.value, previous_status=p.c.status, updated_at=now)
+            .returning(p.c.id, p.c.previous_status)
+        )
+        with self._write() as conn:
+            self._set_paused(conn, campaign, account, True, now)
+            rows = conn.execute(stmt).all()
+            moved = self._events(conn, rows, Status.PAUSED, now, actor, "paused")
+            self._bump(conn)
+        return sorted(moved)
+
+    def resume(
+        self, *, campaign: str | None = None, account: str | None = None, now: datetime, actor: str = "cli"
+    ) -> list[int]:
+        """Undo :meth:`pause`: paused posts not still held by the other kind of pause become scheduled.
+
+        They keep their due time; the daemon's lateness rule decides whether they are still worth sending.
+        """
+        now = _aware(now)
+        scope = self._scope(campaign, account)
+        p = POSTS
+        still_accounts = sa.select(ACCOUNTS.c.account).where(ACCOUNTS.c.paused == sa.true())
+        still_campaigns = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
+        stmt = (
+            sa.update(p)
+            .where(
+                scope,
+                p.c.status.in_([s.value for s in sources(Status.SCHEDULED, among=(Status.PAUSED,))]),
+                p.c.account.not_in(still_accounts),
+                p.c.campaign.not_in(still_campaigns),
+            )
+            .values(status=Status.SCHEDULED.value, previous_status=p.c.status, updated_at=now)
+            .returning(p.c.id, p.c.previous_status)
+        )
+        with self._write() as conn:
+            self._set_paused(conn, campaign, account, False, now)
+            rows = conn.execute(stmt).all()
+            moved = self._events(conn, rows, Status.SCHEDULED, now, actor, "resumed")
+            self._bump(conn)
+        return sorted(moved)
+
+    @staticmethod
+    def _scope(campaign: str | None, account: str | None) -> sa.ColumnElement[bool]:
+        if (campaign is None) == (account is None):
+            raise StoreError("pause/resume takes exactly one of a campaign or an account")
+        if campaign is not None:
+            return POSTS.c.campaign == campaign
+        return POSTS.c.account == account
+
+    def _set_paused(
+        self, conn: Connection, campaign: str | None, account: str | None, paused: bool, now: datetime
+    ) -> None:
+        if account is not None:
+            self._account_row(conn, account, now)
+            conn.execute(
+                sa.update(ACCOUNTS).where(ACCOUNTS.c.account == account).values(paused=paused, updated_at=now)
+            )
+            return
+        c = CAMPAIGNS
+        done = conn.execute(
+            sa.update(c).where(c.c.campaign == campaign).values(paused=paused, updated_at=now)
+        ).rowcount
+        if not done:
+            conn.execute(sa.insert(c), {"campaign": campaign, "paused": paused, "updated_at": now})
+
+    def paused_scope(self, campaign: str) -> tuple[bool, frozenset[str]]:
+        """(is ``campaign`` paused, the set of paused accounts)."""
+        with self._read() as conn:
+            return self._paused_scope(conn, campaign)
+
+    @staticmethod
+    def _paused_scope(conn: Connection, campaign: str) -> tuple[bool, frozenset[str]]:
+        c_paused = conn.execute(
+            sa.select(CAMPAIGNS.c.paused).where(CAMPAIGNS.c.campaign == campaign)
+        ).scalar()
+        accounts = conn.execute(sa.select(ACCOUNTS.c.account).where(ACCOUNTS.c.paused == sa.true())).scalars()
+        return bool(c_paused), frozenset(accounts)
+
+    # -- planner support ------------------------------------------------------------------------------
+
+    def campaign_posts(self, campaign: str) -> list[QueuedPost]:
+        """Every queued post of ``campaign`` (any status), by id."""
+        p = POSTS
+        with self._read() as conn:
+            rows = conn.execute(sa.select(p).where(p.c.campaign == campaign).order_by(p.c.id)).all()
+        return [_queued(r) for r in rows]
+
+    def cancelled_by(self, post_ids: Iterable[int]) -> dict[int, str]:
+        """For each listed post, the actor of its latest event (who cancelled a cancelled post)."""
+        ids = list(post_ids)
+        result: dict[int, str] = {}
+        e = EVENTS
+        with self._read() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                latest = (
+                    sa.select(sa.func.max(e.c.id)).where(e.c.post_id.in_(chunk)).group_by(e.c.post_id)
+                ).scalar_subquery()
+                rows = conn.execute(sa.select(e.c.post_id, e.c.actor).where(e.c.id.in_(latest))).all()
+                result.update({r.post_id: r.actor for r in rows})
+        return result
+
+    def apply_changes(
+        self,
+        *,
+        add: Sequence[PlannedPost] = (),
+        update: Sequence[Update] = (),
+        readd: Sequence[Update] = (),
+        cancel: Sequence[Cancel] = (),
+        now: datetime,
+        actor: str = APPLY_ACTOR,
+    ) -> ApplyResult:
+        """Make exactly these changes in one write transaction, re-validating each against the queue.
+
+        An update, re-add or cancel whose post changed status or was touched since it was planned (seen
+        status and ``updated_at``) is skipped, never overwritten; an add whose key exists is skipped.
+        New posts of a paused campaign or account are added as paused.
+        """
+        now = _aware(now)
+        p = POSTS
+        added: list[int] = []
+        updated: list[int] = []
+        readded: list[int] = []
+        cancelled: list[int] = []
+        skipped: list[str] = []
+        with self._write() as conn:
+            paused_by_campaign: dict[str, tuple[bool, frozenset[str]]] = {}
+
+            def is_paused(post: PlannedPost) -> bool:
+                if post.campaign not in paused_by_campaign:
+                    paused_by_campaign[post.campaign] = self._paused_scope(conn, post.campaign)
+                c_paused, accounts = paused_by_campaign[post.campaign]
+                return c_paused or post.account in accounts
+
+            if add:
+                added, dup = self._insert(conn, add, now, actor, is_paused)
+                skipped.extend(f"{key}: already queued" for key in dup)
+            for up in update:
+                row = conn.execute(
+                    sa.update(p)
+                    .where(
+                        p.c.id == up.post_id,
+                        p.c.status == up.seen_status,
+                        p.c.status.in_([s.value for s in PLANNABLE]),
+                        p.c.updated_at == up.seen_updated_at,
+                    )
+                    .values(_update_values(up.post, now))
+                    .returning(p.c.id)
+                ).first()
+                if row is None:
+                    skipped.append(f"post {up.post_id}: changed meanwhile")
+                else:
+                    updated.append(up.post_id)
+            for up in readd:
+                to = Status.PAUSED if is_paused(up.post) else Status.SCHEDULED
+                try:
+                    self._move(
+                        conn,
+                        up.post_id,
+                        to,
+                        expect=(Status.CANCELLED,),
+                        now=now,
+                        actor=actor,
+                        reason="back in the campaign file",
+                        values=_planned_values(up.post, now),
+                        extra_where=(p.c.updated_at == up.seen_updated_at,),
+                    )
+                    readded.append(up.post_id)
+                except (IllegalTransitionError, StoreError):
+                    skipped.append(f"post {up.post_id}: changed meanwhile")
+            for c in cancel:
+                try:
+                    self._move(
+                        conn,
+                        c.post_id,
+                        Status.CANCELLED,
+                        expect=(Status(c.seen_status),),
+                        now=now,
+                        actor=actor,
+                        reason=c.reason,
+                        extra_where=(p.c.updated_at == c.seen_updated_at,),
+                    )
+                    cancelled.append(c.post_id)
+                except (IllegalTransitionError, StoreError):
+                    skipped.append(f"post {c.post_id}: changed meanwhile")
+            if added or updated or readded or cancelled:
+                self._bump(conn)
+        return ApplyResult(
+            added=tuple(added),
+            updated=tuple(updated),
+            readded=tuple(readded),
+            cancelled=tuple(cancelled),
+            skipped=tuple(skipped),
+        )
+
+    def _insert(
+        self,
+        conn: Connection,
+        posts: Sequence[PlannedPost],
+        now: datetime,
+        actor: str,
+        is_paused: Any,
+    ) -> tuple[list[int], list[str]]:
+        rows = []
+        for post in posts:
+            status = Status.PAUSED if is_paused(post) else Status.SCHEDULED
+            rows.append(
+                {
+                    "campaign": post.campaign,
+                    "post_key": post.post_key,
+                    "occurrence": post.occurrence,
+                    "channel": post.channel,
+                    "account": post.account,
+                    "idempotency_key": post.idempotency_key,
+                    "status": status.value,
+                    "previous_status": None,
+                    "attempts": 0,
+                    "part_receipts": [],
+                    "created_at": now,
+                    **_planned_values(post, now),
+                }
+            )
+        stmt = self._insert_ignoring_duplicates().returning(
+            POSTS.c.id, POSTS.c.idempotency_key, POSTS.c.status
+        )
+        ids: list[int] = []
+        events: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        # SQLAlchemy batches an executemany with RETURNING into multi-row INSERTs ("insertmanyvalues").
+        for start in range(0, len(rows), 5000):
+            result = conn.execute(stmt, rows[start : start + 5000])
+            for r in result.all():
+                ids.append(r.id)
+                seen.add(r.idempotency_key)
+                events.append(
+                    {
+                        "post_id": r.id,
+                        "at": now,
+                        "from_status": None,
+                        "to_status": r.status,
+                        "actor": actor,
+                        "reason": "added",
+                    }
+                )
+        if events:
+            conn.execute(sa.insert(EVENTS), events)
+        duplicates = [row["idempotency_key"] for row in rows if row["idempotency_key"] not in seen]
+        return ids, duplicates
+
+    def _insert_ignoring_duplicates(self) -> Any:
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(POSTS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(POSTS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+_LEASED_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in LEASED) + ")"
+
+
+def _update_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
+    values = _planned_values(post, now)
+    due = values.pop("next_attempt_at")
+    # A retry_wait post keeps its backoff when that ends later than the new time.
+    values["next_attempt_at"] = sa.case(
+        (
+            sa.and_(POSTS.c.status == Status.RETRY_WAIT.value, POSTS.c.next_attempt_at > due),
+            POSTS.c.next_attempt_at,
+        ),
+        else_=sa.literal(due, POSTS.c.next_attempt_at.type),
+    )
+    return values
+
+
+def _from_db(value: Any) -> datetime:
+    """Aggregates (min) bypass the column type on SQLite and come back as text; normalise to aware UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------------------------- schema
+
+
+def _stored_revision(conn: Connection) -> tuple[str | None, bool]:
+    """(the Alembic revision stored, whether the database has any table at all)."""
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("alembic_version"):
+        return None, bool(inspector.get_table_names())
+    revisions = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(revisions) != 1:
+        return ("+".join(sorted(revisions)) or None), True
+    return str(revisions[0]), True
+
+
+def _alembic_config(conn: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if conn is not None:
+        config.attributes["connection"] = conn
+    return config
+
+
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config())
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def _run_migrations(conn: Connection, target: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(conn), target)
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+    """The pysqlite recipe: we emit BEGIN (IMMEDIATE for writes), plus per-connection pragmas."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Disable the driver's own implicit BEGIN so ours is the only one (and DDL stays transactional).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("campaign_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as the CLI prints it."""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False)

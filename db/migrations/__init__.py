@@ -1,0 +1,1 @@
+"""Alembic migrations of the queue database (shipped as ``campaign.migrations``; see campaign.store)."""

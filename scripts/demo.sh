@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: the example campaign derived from the HKSTP release, rehearsed end to
+# end in dry-run on a simulated clock (nothing is sent; a throwaway SQLite queue).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+exec campaign simulate schedules/hkstp-innovation-mixer-us.yaml "$@"

@@ -1,0 +1,247 @@
+"""Queue benchmarks: apply at scale, claim cost against queue size, and the store against raw sqlite3.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_store.py [--quick]`` (``--quick``: reduced sizes for CI).
+Absolute numbers vary 15-30% between sessions on these machines (PERFORMANCE.md), so every comparison is a
+ratio measured in the same run. Targets (issue 3):
+
+- plan + apply of 100,000 posts in < 20 s (peak RSS printed);
+- claim-and-complete at 1,000,000 rows no more than 1.5x slower per post than at 10,000 rows;
+- claim-and-complete through the store at >= 0.5x the throughput of raw ``sqlite3`` running the same
+  statements with the same settings (WAL, synchronous=FULL, BEGIN IMMEDIATE).
+
+The campaign compiler is not involved: the 100,000 planned posts are built directly (3 channels, thread
+parts on one), which is what the compiler hands to the planner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from campaign import planner
+from campaign.channels.base import LinkCard, Receipt
+from campaign.posts import PlannedPost
+from campaign.store import Store
+
+T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
+FMT = "%Y-%m-%d %H:%M:%S.%f"
+BATCH = 100
+
+
+def rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def desired_posts(n: int) -> list[PlannedPost]:
+    channels = ("mastodon", "bluesky", "x")
+    link = LinkCard("https://example.org/launch", "Launch", "What we launched")
+    posts = []
+    for i in range(n):
+        channel = channels[i % 3]
+        parts = (f"Post {i} text with a #hashtag and some words.",) * (2 if channel == "x" else 1)
+        posts.append(
+            PlannedPost(
+                campaign="big",
+                post_key=f"post{i // 100}",
+                occurrence=(T0 + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M"),
+                channel=channel,
+                account=f"{channel}_main",
+                scheduled_at=T0 + timedelta(minutes=i),
+                zone="Europe/Berlin",
+                parts=parts,
+                link=link,
+            )
+        )
+    return posts
+
+
+def bench_apply(folder: Path, n: int) -> dict[str, float]:
+    posts = desired_posts(n)
+    rss_before = rss_mb()
+    with Store.open(str(folder / "apply.db")) as store:
+        start = time.perf_counter()
+        plan = planner.plan(store, "big", posts, T0 - timedelta(days=1))
+        planned = time.perf_counter()
+        result = planner.apply(store, plan)
+        applied = time.perf_counter()
+        assert len(result.added) == n
+        again = planner.plan(store, "big", posts, T0 - timedelta(days=1))
+        assert again.is_empty
+        noop = time.perf_counter() - applied
+    return {
+        "posts": n,
+        "plan_s": planned - start,
+        "apply_s": applied - planned,
+        "total_s": applied - start,
+        "replan_noop_s": noop,
+        "peak_rss_mb": rss_mb(),
+        "rss_before_mb": rss_before,
+    }
+
+
+def build_queue(path: Path, rows: int, due: int) -> None:
+    """A queue of ``rows`` posts: ``due`` due now, half of the rest sent, half scheduled in the future."""
+    Store.open(str(path)).close()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=OFF")  # building only; the measured runs use the store's settings
+    raw.execute("BEGIN")
+    created = (T0 - timedelta(days=30)).strftime(FMT)
+
+    def row(i: int) -> tuple[object, ...]:
+        if i < due:
+            status, at, nxt = "scheduled", T0 - timedelta(seconds=i), (T0 - timedelta(seconds=i)).strftime(FMT)
+        elif i % 2:
+            status, at, nxt = "sent", T0 - timedelta(days=1, seconds=i), None
+        else:
+            status, at = "scheduled", T0 + timedelta(days=1, seconds=i)
+            nxt = at.strftime(FMT)
+        return (
+            "bench", f"p{i}", "", "mastodon", f"acct{i % 8}", at.strftime(FMT), "UTC", '["hello"]', None,
+            "h", f"key{i}", status, 0, nxt, "[]", 0, 86400, created, created,
+        )
+
+    sql = (
+        "INSERT INTO posts (campaign, post_key, occurrence, channel, account, scheduled_at, zone, parts, link, "
+        "content_hash, idempotency_key, status, attempts, next_attempt_at, part_receipts, send_late, "
+        "late_window_seconds, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    )
+    step = 50_000
+    for start in range(0, rows, step):
+        raw.executemany(sql, (row(i) for i in range(start, min(rows, start + step))))
+    raw.execute("COMMIT")
+    raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
+
+
+def run_store(path: Path, now: datetime) -> tuple[int, float]:
+    owner = "daemon:bench:1"
+    done = 0
+    with Store.open(str(path)) as store:
+        start = time.perf_counter()
+        while batch := store.claim_due(now, owner, 300, BATCH):
+            for post in batch:
+                store.mark_sending(post.id, owner=owner, now=now)
+                store.mark_sent(post.id, Receipt(f"r{post.id}"), owner=owner, now=now)
+            done += len(batch)
+        return done, time.perf_counter() - start
+
+
+RAW_CLAIM = (
+    "UPDATE posts SET status='claimed', previous_status=posts.status, lease_owner=?, lease_expires_at=?, "
+    "updated_at=? WHERE posts.id IN (SELECT posts.id FROM posts WHERE status IN ('scheduled', 'retry_wait') "
+    "AND posts.next_attempt_at <= ? AND posts.account NOT IN (SELECT account_state.account FROM account_state "
+    "WHERE account_state.paused = 1 OR account_state.blocked_until > ?) AND posts.campaign NOT IN "
+    "(SELECT campaign_state.campaign FROM campaign_state WHERE campaign_state.paused = 1) "
+    "ORDER BY posts.next_attempt_at, posts.id LIMIT ?) RETURNING id, campaign, post_key, occurrence, channel, "
+    "account, parts, link, idempotency_key, part_receipts, attempts, scheduled_at, next_attempt_at, send_late, "
+    "late_window_seconds, lease_owner, lease_expires_at, previous_status"
+)
+RAW_EVENT = "INSERT INTO post_events (post_id, at, from_status, to_status, actor, reason) VALUES (?,?,?,?,?,?)"
+RAW_SENDING = (
+    "UPDATE posts SET updated_at=?, attempts=attempts+1, status='sending', previous_status=posts.status "
+    "WHERE posts.id = ? AND posts.status IN ('claimed') AND posts.lease_owner = ? "
+    "RETURNING id, previous_status, account, campaign"
+)
+RAW_SENT = (
+    "UPDATE posts SET updated_at=?, remote_id=?, remote_url=?, lease_owner=NULL, lease_expires_at=NULL, "
+    "last_error=NULL, status='sent', previous_status=posts.status WHERE posts.id = ? AND "
+    "(posts.status IN ('unknown') OR (posts.status IN ('sending') AND posts.lease_owner = ?)) "
+    "RETURNING id, previous_status, account, campaign"
+)
+RAW_COUNT = (
+    "UPDATE account_state SET sent_today=CASE WHEN account_state.counter_day = ? THEN sent_today + 1 ELSE 1 END, "
+    "counter_day=?, updated_at=? WHERE account_state.account = ?"
+)
+RAW_COUNT_NEW = (
+    "INSERT INTO account_state (account, paused, counter_day, sent_today, updated_at) VALUES (?, 0, ?, 1, ?)"
+)
+
+
+def run_raw(path: Path, now: datetime) -> tuple[int, float]:
+    """The same statements as the store's hot path, hand-written on the stdlib driver."""
+    owner = "daemon:bench:1"
+    conn = sqlite3.connect(path, isolation_level=None, timeout=5)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    ts = now.strftime(FMT)
+    lease = (now + timedelta(seconds=300)).strftime(FMT)
+    day = now.date().isoformat()
+    done = 0
+    start = time.perf_counter()
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        rows = conn.execute(RAW_CLAIM, (owner, lease, ts, ts, ts, BATCH)).fetchall()
+        conn.executemany(RAW_EVENT, [(r[0], ts, r[17], "claimed", owner, None) for r in rows])
+        conn.execute("COMMIT")
+        if not rows:
+            break
+        for r in rows:
+            json.loads(r[6]), json.loads(r[9])  # the store decodes parts and receipts too
+            conn.execute("BEGIN IMMEDIATE")
+            got = conn.execute(RAW_SENDING, (ts, r[0], owner)).fetchone()
+            conn.execute(RAW_EVENT, (r[0], ts, got[1], "sending", owner, None))
+            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            got = conn.execute(RAW_SENT, (ts, f"r{r[0]}", None, r[0], owner)).fetchone()
+            conn.execute(RAW_EVENT, (r[0], ts, got[1], "sent", owner, None))
+            if conn.execute(RAW_COUNT, (day, day, ts, got[2])).rowcount == 0:
+                conn.execute(RAW_COUNT_NEW, (got[2], day, ts))
+            conn.execute("COMMIT")
+        done += len(rows)
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return done, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
+    args = parser.parse_args()
+    apply_n = 10_000 if args.quick else 100_000
+    small, large = (10_000, 100_000) if args.quick else (10_000, 1_000_000)
+    due = 1_000 if args.quick else 3_000
+    folder = Path(tempfile.mkdtemp(prefix="bench_store_"))
+    try:
+        a = bench_apply(folder, apply_n)
+        print(
+            f"apply {a['posts']:,} posts: plan {a['plan_s']:.2f} s + apply {a['apply_s']:.2f} s = "
+            f"{a['total_s']:.2f} s (target < 20 s at 100,000; {a['posts'] / a['total_s']:,.0f} posts/s); "
+            f"re-plan (no-op) {a['replan_noop_s']:.2f} s; peak RSS {a['peak_rss_mb']:.0f} MB "
+            f"(before {a['rss_before_mb']:.0f} MB)"
+        )
+        results = {}
+        for rows in (small, large):
+            path = folder / f"q{rows}.db"
+            build_queue(path, rows, due)
+            shutil.copy(path, folder / f"raw{rows}.db")
+            n, secs = run_store(path, T0)
+            assert n == due, n
+            results[rows] = secs / n
+            print(f"store claim+complete at {rows:>9,} rows: {n / secs:8,.0f} posts/s")
+        ratio = results[large] / results[small]
+        print(f"per-post time {large:,} vs {small:,} rows: {ratio:.2f}x (target <= 1.5x)")
+        raw_n, raw_secs = run_raw(folder / f"raw{small}.db", T0)
+        assert raw_n == due
+        store_rate, raw_rate = 1 / results[small], raw_n / raw_secs
+        print(
+            f"raw sqlite3 claim+complete at {small:,} rows: {raw_rate:8,.0f} posts/s; "
+            f"store/raw throughput {store_rate / raw_rate:.2f}x (target >= 0.5x)"
+        )
+        ok = ratio <= 1.5 and store_rate / raw_rate >= 0.5 and (args.quick or a["total_s"] < 20)
+        print("targets met" if ok else "TARGETS MISSED")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

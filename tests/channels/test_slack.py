@@ -1,0 +1,151 @@
+"""Slack incoming-webhook adapter, table-driven through httpx.MockTransport and campaign.exchange.run.
+
+Shapes: https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks (JSON ``text``,
+``unfurl_links``; success is ``200 ok``), error strings and statuses from
+https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks, and 429 with
+``Retry-After`` from https://api.slack.com/docs/rate-limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from campaign.channels.base import LinkCard, Part, Receipt
+from campaign.channels.slack import SlackAdapter
+from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.exchange import Recording, describe_request, run_dry
+from tests.channels.conftest import Script, Step, make_account, respond, run_with
+
+HOOK = "https://hooks.slack.com/services/T0CANARY/B0CANARY/canarySlackSecret123"
+TEXT = "Our new rail line opens on 18 January. https://example.org/rail"
+LINK = LinkCard(url="https://example.org/rail", title="New rail line")
+KEY = "0123456789abcdef0123456789abcdef"
+PART = Part(post_id="p1", idempotency_key=KEY, text=TEXT, link=LINK)
+OK = Receipt(remote_id=f"slack:{KEY}", url=None)
+
+
+@dataclass
+class Case:
+    id: str
+    response: httpx.Response
+    expect: Receipt | type[ChannelError]
+    body: dict[str, Any] = field(default_factory=lambda: {"text": TEXT, "unfurl_links": True})
+    part: Part = PART
+    settings: dict[str, Any] = field(default_factory=dict)
+    check: Callable[[Any], Any] | None = None
+
+
+CASES = [
+    Case("posted: 200 ok", respond(200, text="ok"), OK),
+    Case(
+        "no link: plain text only",
+        respond(200, text="ok"),
+        OK,
+        body={"text": "Plain."},
+        part=Part(post_id="p1", idempotency_key=KEY, text="Plain."),
+    ),
+    Case(
+        "unfurl_links setting wins",
+        respond(200, text="ok"),
+        OK,
+        body={"text": TEXT, "unfurl_links": False},
+        settings={"unfurl_links": "false"},
+    ),
+    Case(
+        "invalid_payload is permanent",
+        respond(400, text="invalid_payload"),
+        PermanentError,
+        check=lambda e: e.platform_message == "invalid_payload",
+    ),
+    Case("no_text is permanent", respond(400, text="no_text"), PermanentError),
+    Case("action_prohibited is permanent (not auth)", respond(403, text="action_prohibited"), PermanentError),
+    Case("invalid_token: the URL is dead", respond(403, text="invalid_token"), AuthError),
+    Case("no_service: the webhook was removed", respond(404, text="no_service"), AuthError),
+    Case("channel_not_found is permanent", respond(404, text="channel_not_found"), PermanentError),
+    Case("channel_is_archived (410) is permanent", respond(410, text="channel_is_archived"), PermanentError),
+    Case(
+        "posting_to_general_channel_denied is permanent",
+        respond(403, text="posting_to_general_channel_denied"),
+        PermanentError,
+    ),
+    Case(
+        "429 waits Retry-After seconds",
+        respond(429, text="rate_limited", headers={"Retry-After": "30"}),
+        RateLimitedError,
+        check=lambda e: e.retry_after == 30.0,
+    ),
+    Case("rollup_error (500) may have posted", respond(500, text="rollup_error"), AmbiguousError),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_publish(case: Case) -> None:
+    adapter = SlackAdapter(make_account("slack", case.settings, {"webhook_url": HOOK}))
+    script = Script([Step("POST", HOOK, case.response, json=case.body)])
+    if isinstance(case.expect, Receipt):
+        result: Any = run_with(script, adapter.publish(case.part), adapter)
+        assert result == case.expect
+    else:
+        with pytest.raises(case.expect) as info:
+            run_with(script, adapter.publish(case.part), adapter)
+        result = info.value
+        assert type(result) is case.expect
+        assert HOOK not in str(result)
+    script.assert_done()
+    if case.check:
+        assert case.check(result)
+
+
+def test_thread_parts_are_refused_by_rules() -> None:
+    # Incoming webhooks return no message timestamp, so nothing can be threaded: the fitter must not split.
+    assert SlackAdapter.rules.threads is False
+
+
+def test_verify_sends_nothing() -> None:
+    adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": HOOK}))
+    script = Script([])
+    note = run_with(script, adapter.verify(), adapter)
+    assert note.startswith("not verified") and "hooks.slack.com" in note and HOOK not in note
+    assert script.requests == []
+
+
+def test_dry_run_and_placeholder_credentials() -> None:
+    adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": HOOK}))
+    recording = Recording()
+    assert run_dry(adapter.publish(PART), adapter, PART, recording) == OK
+    assert recording.responses[0].text == "ok"
+    # A preview without the environment: the placeholder credential becomes a "dry-run" URL.
+    cfg_account = make_account("slack", {}, {"webhook_url": "<SLACK_HOOK>"})
+    placeholder = SlackAdapter(cfg_account)
+    recording = Recording()
+    run_dry(placeholder.publish(PART), placeholder, PART, recording)
+    assert str(recording.requests[0].url) == "https://hooks.slack.com/services/dry-run"
+
+
+def test_non_canonical_url_is_refused_without_echo() -> None:
+    upper = "https://HOOKS.slack.com/services/T0/B0/canarySlackSecret123"
+    adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": upper}))
+    with pytest.raises(PermanentError) as info:
+        run_with(Script([]), adapter.publish(PART), adapter)
+    assert "lower case" in str(info.value) and "canarySlackSecret123" not in str(info.value)
+
+
+def read_error(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadError("connection reset", request=request)
+
+
+def test_canary_url_never_leaks() -> None:
+    adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": HOOK}))
+    with pytest.raises(AmbiguousError) as info:
+        run_with(Script([Step("POST", HOOK, read_error)]), adapter.publish(PART), adapter)
+    assert "canarySlackSecret123" not in str(info.value)
+    recording = Recording()
+    receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
+    described = describe_request(recording.requests[0], adapter.account.credentials.known_values())
+    assert "canarySlackSecret123" not in repr(described) and described["url"] == "[REDACTED]"
+    assert "canarySlackSecret123" not in repr(receipt)

@@ -1,0 +1,394 @@
+"""X adapter, table-driven over httpx.MockTransport and the real exchange runner.
+
+Request and response shapes follow X's documentation:
+https://docs.x.com/x-api/posts/creation-of-a-post (POST /2/tweets),
+https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code (refresh grant),
+https://docs.x.com/fundamentals/rate-limits (x-rate-limit-* headers, 429),
+https://docs.x.com/x-api/users/lookup/integrate (GET /2/users/me);
+the duplicate-content 403 body is the one X returns (https://github.com/akrherz/iembot/issues/163).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+
+from campaign.channels.base import Account, Part, Receipt
+from campaign.channels.x import XAdapter
+from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.exchange import Recording, describe_request, run, run_dry
+from campaign.oauth import TokenSet
+from campaign.secrets import Credentials, SecretRef
+
+TOKEN = "canary-x-access-7f3a9c"
+REFRESH = "canary-x-refresh-51be0d"
+CLIENT_SECRET = "canary-x-client-secret-a11c"
+NEW_ACCESS = "new-access-token-2b"
+NEW_REFRESH = "new-refresh-token-2b"
+RESET = 1_900_000_000  # epoch seconds, as X sends them
+
+PART = Part(post_id="p1", idempotency_key="k" * 32, text="Launch day! https://example.org")
+
+
+def make_adapter(settings: dict[str, Any] | None = None, *, refresh: bool = True) -> XAdapter:
+    refs = {"token": SecretRef(env="X_TOKEN")}
+    env = {"X_TOKEN": TOKEN, "X_REFRESH": REFRESH, "X_SECRET": CLIENT_SECRET}
+    if refresh:
+        refs["refresh_token"] = SecretRef(env="X_REFRESH")
+        refs["client_secret"] = SecretRef(env="X_SECRET")
+    base = {"username": "acme", "client_id": "client-123"} if refresh else {"username": "acme"}
+    account = Account(
+        name="acct",
+        channel="x",
+        settings={**base, **(settings or {})},
+        credentials=Credentials(refs, account="acct", environ=env),
+    )
+    return XAdapter(account)
+
+
+def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def drive(
+    adapter: XAdapter, exchange: Any, responses: list[httpx.Response]
+) -> tuple[list[httpx.Request], Any]:
+    """Run ``exchange`` over a MockTransport answering ``responses`` in order; return requests and outcome."""
+    sent: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return queue.pop(0)
+
+    async def go() -> Any:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            try:
+                return await run(exchange, client, adapter)
+            except ChannelError as exc:
+                return exc
+
+    return sent, asyncio.run(go())
+
+
+CREATED = reply(201, {"data": {"id": "1346889436626259968", "text": PART.text}})
+DUPLICATE = reply(
+    403,
+    {
+        "detail": "You are not allowed to create a Tweet with duplicate content.",
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+    },
+)
+NOT_ENROLLED = reply(
+    403,
+    {
+        "client_id": "21423516",
+        "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and tokens"
+        " from a Twitter developer App that is attached to a Project.",
+        "title": "Client Forbidden",
+        "required_enrollment": "Standard Basic",
+        "reason": "client-not-enrolled",
+        "type": "https://api.twitter.com/2/problems/client-forbidden",
+    },
+)
+NOT_PERMITTED = reply(
+    403,
+    {
+        "detail": "You are not permitted to perform this action.",
+        "type": "about:blank",
+        "title": "Forbidden",
+        "status": 403,
+    },
+)
+UNAUTHORIZED = reply(
+    401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+)
+RATE_LIMITED = reply(
+    429,
+    {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+    {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(RESET)},
+)
+DAILY_CAP = reply(
+    429,
+    {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+    {
+        "x-rate-limit-limit": "100",
+        "x-rate-limit-remaining": "97",
+        "x-rate-limit-reset": str(RESET),
+        "x-user-limit-24hour-limit": "17",
+        "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(RESET + 50_000),
+    },
+)
+TOKENS = reply(
+    200,
+    {
+        "token_type": "bearer",
+        "expires_in": 7200,
+        "access_token": NEW_ACCESS,
+        "scope": "tweet.read tweet.write users.read offline.access",
+        "refresh_token": NEW_REFRESH,
+    },
+)
+INVALID_GRANT = reply(
+    400, {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
+)
+
+
+@dataclass
+class Case:
+    id: str
+    responses: list[httpx.Response]
+    #: An exception class the exchange must raise, or a Receipt it must return.
+    expect: type[ChannelError] | Receipt
+    part: Part = PART
+    settings: dict[str, Any] = field(default_factory=dict)
+    refresh: bool = True
+    #: Extra assertions; a check may also return a bool, which must be true.
+    check: Callable[[list[httpx.Request], Any], object] | None = None
+
+
+def check_refresh(sent: list[httpx.Request], outcome: Any) -> None:
+    first, token_call, again = sent
+    assert first.headers["authorization"] == f"Bearer {TOKEN}"
+    assert (token_call.method, str(token_call.url)) == ("POST", "https://api.x.com/2/oauth2/token")
+    basic = base64.b64encode(f"client-123:{CLIENT_SECRET}".encode()).decode()
+    assert token_call.headers["authorization"] == f"Basic {basic}"
+    assert token_call.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert parse_qs(token_call.content.decode()) == {
+        "grant_type": ["refresh_token"],
+        "refresh_token": [REFRESH],
+        "client_id": ["client-123"],
+    }
+    assert again.headers["authorization"] == f"Bearer {NEW_ACCESS}"
+    assert again.content == first.content
+
+
+def check_rate(expected: datetime) -> Callable[[list[httpx.Request], Any], None]:
+    def check(sent: list[httpx.Request], outcome: Any) -> None:
+        assert outcome.retry_at == expected
+
+    return check
+
+
+def check_message(fragment: str) -> Callable[[list[httpx.Request], Any], None]:
+    def check(sent: list[httpx.Request], outcome: Any) -> None:
+        assert fragment in str(outcome)
+
+    return check
+
+
+CASES = [
+    Case(
+        "success",
+        [CREATED],
+        Receipt(remote_id="1346889436626259968", url="https://x.com/acme/status/1346889436626259968"),
+    ),
+    Case(
+        "success-no-username",
+        [CREATED],
+        Receipt(remote_id="1346889436626259968", url="https://x.com/i/web/status/1346889436626259968"),
+        settings={"username": None},
+    ),
+    Case(
+        "duplicate-is-permanent-not-auth",
+        [DUPLICATE],
+        PermanentError,
+        check=lambda s, o: type(o) is PermanentError and "duplicate content" in str(o),
+    ),
+    Case("client-forbidden-is-auth", [NOT_ENROLLED], AuthError),
+    Case(
+        "other-403-is-permanent",
+        [NOT_PERMITTED],
+        PermanentError,
+        check=lambda s, o: type(o) is PermanentError,
+    ),
+    Case(
+        "401-refresh-then-success",
+        [UNAUTHORIZED, TOKENS, CREATED],
+        Receipt(remote_id="1346889436626259968", url="https://x.com/acme/status/1346889436626259968"),
+        check=check_refresh,
+    ),
+    Case(
+        "401-refresh-only-once",
+        [UNAUTHORIZED, TOKENS, UNAUTHORIZED],
+        AuthError,
+        check=lambda s, o: len(s) == 3,
+    ),
+    Case(
+        "401-refresh-rejected", [UNAUTHORIZED, INVALID_GRANT], AuthError, check=check_message("re-authorise")
+    ),
+    Case(
+        "401-without-refresh-credentials",
+        [UNAUTHORIZED],
+        AuthError,
+        refresh=False,
+        check=lambda s, o: len(s) == 1 and "no refresh_token" in str(o),
+    ),
+    Case(
+        "429-waits-for-x-rate-limit-reset",
+        [RATE_LIMITED],
+        RateLimitedError,
+        check=check_rate(datetime.fromtimestamp(RESET, UTC)),
+    ),
+    Case(
+        "429-daily-cap-waits-for-24h-reset",
+        [DAILY_CAP],
+        RateLimitedError,
+        check=check_rate(datetime.fromtimestamp(RESET + 50_000, UTC)),
+    ),
+    Case(
+        "400-is-permanent",
+        [
+            reply(
+                400,
+                {
+                    "errors": [{"message": "text too long"}],
+                    "title": "Invalid Request",
+                    "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request",
+                },
+            )
+        ],
+        PermanentError,
+    ),
+    Case(
+        "503-is-transient",
+        [reply(503, {"title": "Service Unavailable"})],
+        ChannelError,
+        check=lambda s, o: o.retryable and not isinstance(o, RateLimitedError),
+    ),
+    Case("500-is-ambiguous", [reply(500, {"title": "Internal Server Error"})], AmbiguousError),
+    Case("201-without-id-is-ambiguous", [reply(201, {"data": {}})], AmbiguousError),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_publish(case: Case) -> None:
+    adapter = make_adapter(case.settings, refresh=case.refresh)
+    sent, outcome = drive(adapter, adapter.publish(case.part), case.responses)
+    if isinstance(case.expect, Receipt):
+        assert outcome == case.expect
+    else:
+        assert isinstance(outcome, case.expect), outcome
+        assert TOKEN not in str(outcome) and REFRESH not in str(outcome)
+    post = sent[0]
+    assert (post.method, str(post.url)) == ("POST", "https://api.x.com/2/tweets")
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"
+    assert post.headers["content-type"] == "application/json"
+    assert json.loads(post.content) == {"text": PART.text}
+    assert len(sent) == len(case.responses)
+    if case.check:
+        assert case.check(sent, outcome) in (None, True), case.id
+
+
+def test_thread_part_replies_to_previous_receipt() -> None:
+    adapter = make_adapter()
+    first = Receipt(remote_id="111", url="https://x.com/acme/status/111")
+    second = Part(
+        post_id="p1", idempotency_key="k" * 32, text="2/2", index=1, count=2, reply_to=first, root=first
+    )
+    sent, outcome = drive(adapter, adapter.publish(second), [CREATED])
+    assert json.loads(sent[0].content) == {"text": "2/2", "reply": {"in_reply_to_tweet_id": "111"}}
+    assert outcome.remote_id == "1346889436626259968"
+
+
+def test_refreshed_tokens_are_kept_and_reported() -> None:
+    adapter = make_adapter()
+    seen: list[TokenSet] = []
+    adapter.on_tokens = seen.append
+    drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    assert [t.refresh_token for t in seen] == [NEW_REFRESH]
+    assert NEW_REFRESH not in repr(seen[0]) and NEW_ACCESS not in repr(seen[0])
+    # The next exchange starts with the new access token and would refresh with the rotated refresh token.
+    sent, _ = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    assert sent[0].headers["authorization"] == f"Bearer {NEW_ACCESS}"
+    assert parse_qs(sent[1].content.decode())["refresh_token"] == [NEW_REFRESH]
+
+
+def test_public_client_refresh_has_no_basic_auth() -> None:
+    account = Account(
+        name="acct",
+        channel="x",
+        settings={"client_id": "client-123"},
+        credentials=Credentials(
+            {"token": SecretRef(env="T"), "refresh_token": SecretRef(env="R")},
+            account="acct",
+            environ={"T": TOKEN, "R": REFRESH},
+        ),
+    )
+    adapter = XAdapter(account)
+    sent, outcome = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    assert "authorization" not in sent[1].headers
+    assert isinstance(outcome, Receipt)
+
+
+def test_read_rate_limit_reports_the_15_minute_window() -> None:
+    adapter = make_adapter()
+    response = reply(
+        200,
+        {},
+        {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "99", "x-rate-limit-reset": str(RESET)},
+    )
+    limit = adapter.read_rate_limit(response, datetime(2026, 1, 1, tzinfo=UTC))
+    assert limit is not None
+    assert (limit.limit, limit.remaining, limit.reset_at) == (100, 99, datetime.fromtimestamp(RESET, UTC))
+    assert adapter.read_rate_limit(reply(200, {}), datetime(2026, 1, 1, tzinfo=UTC)) is None
+
+
+def test_verify() -> None:
+    adapter = make_adapter()
+    sent, outcome = drive(
+        adapter,
+        adapter.verify(),
+        [reply(200, {"data": {"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}})],
+    )
+    assert outcome == "@XDevelopers (user id 2244994945)"
+    assert (sent[0].method, str(sent[0].url)) == ("GET", "https://api.x.com/2/users/me")
+    assert sent[0].content == b""
+
+
+def test_lookup_is_not_possible() -> None:
+    assert make_adapter().lookup(PART) is None
+    assert XAdapter.deduplicates is False
+
+
+def test_dry_run_uses_placeholders() -> None:
+    adapter = make_adapter()
+    recording = Recording()
+    receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
+    assert "dry-run" in receipt.remote_id
+    assert receipt.url == f"https://x.com/acme/status/{receipt.remote_id}"
+    assert [str(r.url) for r in recording.requests] == ["https://api.x.com/2/tweets"]
+    assert "dry-run" in run_dry(adapter.verify(), adapter, None, Recording())
+
+
+def test_canary_never_leaks() -> None:
+    adapter = make_adapter()
+    secrets = [TOKEN, REFRESH, CLIENT_SECRET]
+    echo = reply(403, {"detail": f"Bad token {TOKEN}", "type": "about:blank"})
+    sent, outcome = drive(adapter, adapter.publish(PART), [echo])
+    assert isinstance(outcome, PermanentError) and "[REDACTED]" in str(outcome)
+    assert TOKEN not in str(outcome) and TOKEN not in (outcome.platform_message or "")
+    # Tokens granted by a refresh are scrubbed too (they are not among the resolved credentials).
+    echo_new = reply(403, {"detail": f"Bad token {NEW_ACCESS} {NEW_REFRESH}", "type": "about:blank"})
+    sent, outcome = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, echo_new])
+    for secret in (*secrets, NEW_ACCESS, NEW_REFRESH):
+        assert secret not in str(outcome) and secret not in (outcome.platform_message or "")
+    sent, receipt = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    for request in sent:
+        described = json.dumps(describe_request(request, adapter.account.credentials.known_values()))
+        for secret in secrets:
+            assert secret not in described
+    assert all(secret not in repr(receipt) for secret in secrets)

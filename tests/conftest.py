@@ -1,0 +1,62 @@
+"""Shared fixtures: a small valid campaign written into a temporary folder, ready to be broken by tests."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RELEASE = ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt"
+EXAMPLE = ROOT / "schedules" / "hkstp-innovation-mixer-us.yaml"
+
+MINI_CAMPAIGN = """\
+campaign: mini
+release: release.txt
+templates: templates
+zone: Asia/Hong_Kong
+start: "2030-03-02 09:00"
+hashtags: ["#HKSTP", "#InnovationMixer"]
+link: https://www.hkstp.org
+threads: [x]
+accounts:
+  main_x:
+    channel: x
+    credentials:
+      token: MINI_X_TOKEN
+  main_mastodon:
+    channel: mastodon
+    instance: https://mastodon.example
+    credentials:
+      token: MINI_MASTODON_TOKEN
+posts:
+  - key: launch
+    when: "+0d 09:00"
+  - key: quote
+    when: "+1d 10:30"
+    accounts: [main_mastodon]
+"""
+
+LAUNCH_TEMPLATE = "{{ release.title | shorten(200) }}\n\n{{ link }}\n\n{{ tags | hashtags }}\n"
+QUOTE_TEMPLATE = "“{{ release.quotes[0].text | shorten(300) }}” — {{ release.quotes[0].speaker }}\n"
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Callable[..., Path]:
+    """Write the mini campaign (optionally with replaced YAML or templates); returns the campaign file path."""
+
+    def write(yaml_text: str = MINI_CAMPAIGN, templates: dict[str, str] | None = None) -> Path:
+        (tmp_path / "release.txt").write_bytes(RELEASE.read_bytes())
+        folder = tmp_path / "templates"
+        folder.mkdir(exist_ok=True)
+        files = {"launch.j2": LAUNCH_TEMPLATE, "quote.j2": QUOTE_TEMPLATE}
+        files.update(templates or {})
+        for name, body in files.items():
+            (folder / name).write_text(textwrap.dedent(body), encoding="utf-8")
+        path = tmp_path / "mini.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,106 @@
+"""Every bad input gives one clear line naming the file (and line or post), the right exit code, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from campaign.cli import main
+from tests.conftest import MINI_CAMPAIGN
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def only_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("campaign: error:")]
+    assert lines, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
+    # (case id, YAML text, templates, substrings the one error line must contain)
+    ("malformed yaml", MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: [Asia/Hong_Kong"), {},
+     ["mini.yaml:", "invalid YAML"]),
+    ("unknown channel", MINI_CAMPAIGN.replace("channel: mastodon", "channel: myspace"), {},
+     ["mini.yaml:16", "unknown channel 'myspace'"]),
+    ("unknown account", MINI_CAMPAIGN.replace("accounts: [main_mastodon]", "accounts: [nobody]"), {},
+     ["mini.yaml:", "unknown account 'nobody'"]),
+    ("missing template", MINI_CAMPAIGN.replace("key: quote", "key: quote\n    template: nothere"), {},
+     ["post 'quote' on main_mastodon", "nothere"]),
+    ("template syntax error", MINI_CAMPAIGN, {"launch.j2": "{{ release.title }\n"},
+     ["launch.j2:1", "syntax error"]),
+    ("undefined variable", MINI_CAMPAIGN, {"launch.j2": "{{ release.titel }}\n"},
+     ["launch.j2", "titel"]),
+    ("unknown time zone", MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: Mars/Olympus"), {},
+     ["mini.yaml:4", "unknown time zone 'Mars/Olympus'"]),
+    ("over limit without threads", MINI_CAMPAIGN.replace("threads: [x]", "threads: []"),
+     {"launch.j2": "{{ release.lead }} {{ release.lead }}\n"},
+     ["post 'launch'", "main_x", "> limit 280"]),
+    ("release missing", MINI_CAMPAIGN.replace("release: release.txt", "release: nothere.txt"), {},
+     ["nothere.txt"]),
+    ("inline credential", MINI_CAMPAIGN.replace("token: MINI_X_TOKEN", "token: sk-live-abc123def456"), {},
+     ["mini.yaml:11", "credential 'token'", "never written"]),
+    ("bad time", MINI_CAMPAIGN.replace('when: "+1d 10:30"', 'when: "2030-02-30 09:00"'), {},
+     ["post 'quote'", "2030-02-30"]),
+]
+
+
+@pytest.mark.parametrize(("case", "yaml_text", "templates", "needles"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("command", ["check", "preview"])
+def test_bad_input_is_one_clear_line(
+    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str], case: str, yaml_text: str,
+    templates: dict[str, str], needles: list[str], command: str,
+) -> None:
+    path = mini(yaml_text, templates)
+    code, _out, err = run_cli([command, str(path), "--now", "2030-01-01T00:00:00Z"], capsys)
+    assert code == 1, (case, err)
+    line = only_error_line(err)
+    for needle in needles:
+        assert needle in line, (case, line)
+    assert "sk-live-abc123def456" not in err
+
+
+def test_unreadable_release(mini: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    path = mini()
+    (path.parent / "release.txt").write_bytes(b"\x00\x01\x02binary\xff")
+    code, _out, err = run_cli(["check", str(path)], capsys)
+    assert code == 1
+    assert "release.txt" in only_error_line(err)
+
+
+def test_missing_campaign_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run_cli(["check", str(tmp_path / "none.yaml")], capsys)
+    assert code == 1
+    assert "none.yaml" in only_error_line(err)
+
+
+def test_usage_error_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run_cli(["preview", "x.yaml", "--format", "pdf"], capsys)
+    assert code == 2
+    assert "Traceback" not in err
+
+
+def test_no_traceback_in_a_real_process(mini: Callable[..., Path]) -> None:
+    path = mini(MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: Nowhere/Land"))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.run([sys.executable, "-m", "campaign.cli", "check", str(path)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[0].startswith("campaign: error: ")
+    assert "Traceback" not in proc.stderr
+    debug = subprocess.run([sys.executable, "-m", "campaign.cli", "--debug", "check", str(path)],
+                           capture_output=True, text=True, env=env, timeout=60)
+    assert "Traceback" in debug.stderr
