@@ -161,6 +161,8 @@ def preview(file: Path, fmt: str, channel: tuple[str, ...], requests: bool, star
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
+    for error in doc["errors"]:
+        click.echo(f"campaign: error: {error['message']}", err=True)
     if doc["errors"]:
         sys.exit(1)
 

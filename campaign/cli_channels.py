@@ -6,7 +6,6 @@ httpx and the exchange runner are imported inside the commands that need them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,6 +148,8 @@ def check_command(campaign_file: str, account: str | None, db: str | None, timeo
     async def main() -> list[CheckResult]:
         async with httpx.AsyncClient(timeout=timeout) as client:
             return await check_accounts(accounts, client, account)
+
+    import asyncio
 
     results = asyncio.run(main())
     for result in results:

@@ -15,7 +15,7 @@ from typing import Any
 from campaign import channels
 from campaign.channels.base import LinkCard
 from campaign.config import AccountConfig, Campaign, PostConfig, Variant, load_campaign
-from campaign.errors import CampaignError, ReleaseError, ScheduleError, TemplateError
+from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, TemplateError
 from campaign.posts import PlannedPost
 from campaign.render import Renderer, add_utm
 
@@ -123,6 +123,9 @@ def compile_campaign(
                 parts, lengths, limit, link, warnings = _render_and_fit(
                     renderer, campaign, post, account, variant, base_context, fit
                 )
+            except FitError as exc:  # its message already names the post and account
+                result.errors.append(_located(exc, f"{display}:{post.line}"))
+                continue
             except CampaignError as exc:
                 result.errors.append(_located(exc, where))
                 continue
@@ -270,7 +273,7 @@ def _render_and_fit(
     if not text:
         raise TemplateError("rendered text is empty")
     fitted = fit(text, rules, allow_thread=campaign.threads_allowed(post, account) and rules.threads,
-                 post=post.key, channel=account.channel)
+                 post=post.key, channel=f"{account.name} ({account.channel})")
     warnings = list(fitted.warnings)
     link = None
     if link_url:

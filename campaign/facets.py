@@ -5,8 +5,8 @@
 
 * mentions: ``(^|\\s|\\()@([a-zA-Z0-9.-]+)\\b`` whose handle ends in ``.<known TLD>`` (or ``.test``);
 * links: ``https?://\\S+`` or a bare ``domain.tld\\S*`` after start, white space or ``(``; a bare domain
-  needs a known TLD and becomes ``https://domain``; one trailing ``.,;:!?`` is stripped, then one ``)`` when the link
-  holds no ``(``;
+  needs a known TLD and becomes ``https://domain``; one trailing ``.,;:!?`` is stripped, then one ``)``
+  when the link holds no ``(``;
 * tags: ``#`` or full-width ``＃`` after start or white space, not followed by U+FE0F (keycap), made of
   non-space characters with at least one that is neither digit nor punctuation; trailing punctuation is
   stripped and tags over 64 graphemes are dropped;

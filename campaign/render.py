@@ -11,7 +11,8 @@ rendered without HTML autoescape; compiled templates are cached per environment.
 Context: ``release`` (the parsed press release), ``campaign``, ``channel`` (name, title, limit, unit, markup),
 ``account`` (name, handle and non-secret settings), ``post`` (key, link, hashtags, vars), ``link`` (the
 post's link, UTM-tagged), ``tags`` (the post's hashtags then the campaign's) and ``vars`` (campaign vars
-overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``.
+overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``; test: ``containing``
+(``release.sentences | select("containing", "NVIDIA") | first``).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Renderer:
         self.env.filters["utm"] = _utm_filter
         self.env.filters["shorten"] = _shorten_filter
         self.env.filters["first_sentence"] = first_sentence
+        self.env.tests["containing"] = lambda value, part: str(part) in str(value)
         self._inline: dict[str, jinja2.Template] = {}
         self._lookup: dict[tuple[str, str, str], str] = {}
 

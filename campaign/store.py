@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ from campaign.errors import (
 )
 from campaign.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
 from campaign.posts import PlannedPost
-from campaign.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, PAUSABLE, PLANNABLE, Status, sources
+from campaign.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, PAUSABLE, PLANNABLE, Status, sources, sql_in
 
 logger = logging.getLogger(__name__)
 
@@ -415,6 +416,75 @@ def translate_error(exc: BaseException, where: str) -> StoreError:
     return StoreError(f"{where}: database error ({detail})")
 
 
+# ---------------------------------------------------------------------------------------------- statements
+
+_INSERT_EVENT = sa.insert(EVENTS)
+_INCREMENT_ATTEMPTS = POSTS.c.attempts + 1
+#: Store.defer: a deferral after ``sending`` gives back the attempt mark_sending counted.
+_REFUND_ATTEMPT = sa.case(
+    (POSTS.c.status == Status.SENDING.value, POSTS.c.attempts - 1), else_=POSTS.c.attempts
+)
+_MOVE_CACHE: dict[tuple[Any, ...], sa.Update] = {}
+
+
+@cache
+def _sources(to: Status, expect: tuple[Status, ...]) -> tuple[Status, ...]:
+    return sources(to, among=expect)
+
+
+def _move_statement(
+    to: Status,
+    froms: tuple[Status, ...],
+    values: Mapping[str, Any],
+    extra_where: Sequence[sa.ColumnElement[bool]],
+) -> sa.Update:
+    """``UPDATE posts SET status=to ... WHERE id=:p_id AND status IN froms (leased ones: owned by :p_owner)``.
+
+    Plain values become bind parameters named ``p_<column>``; SQL expressions are embedded.
+    """
+    p = POSTS
+    leased = [s for s in froms if s in LEASED]
+    free = [s for s in froms if s not in LEASED]
+    # Literal IN lists: the states are constants, and expanding bind parameters cost per execution.
+    conds: list[sa.ColumnElement[bool]] = []
+    if free:
+        conds.append(sa.text(sql_in(free)))
+    if leased:
+        conds.append(sa.and_(sa.text(sql_in(leased)), p.c.lease_owner == sa.bindparam("p_owner")))
+    sets: dict[str, Any] = {"updated_at": sa.bindparam("p_updated_at", type_=p.c.updated_at.type)}
+    for key, value in values.items():
+        sets[key] = (
+            value if isinstance(value, sa.ClauseElement) else sa.bindparam(f"p_{key}", type_=p.c[key].type)
+        )
+    sets.update(status=to.value, previous_status=p.c.status)
+    return (
+        sa.update(p)
+        .where(p.c.id == sa.bindparam("p_id"), sa.or_(*conds), *extra_where)
+        .values(sets)
+        .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
+    )
+
+
+_COUNT_SEND = (
+    sa.update(ACCOUNTS)
+    .where(ACCOUNTS.c.account == sa.bindparam("p_account"))
+    .values(
+        sent_today=sa.case(
+            (ACCOUNTS.c.counter_day == sa.bindparam("p_day"), ACCOUNTS.c.sent_today + 1), else_=1
+        ),
+        counter_day=sa.bindparam("p_day"),
+        updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
+    )
+)
+_COUNT_SEND_NEW = sa.insert(ACCOUNTS).values(
+    account=sa.bindparam("p_account"),
+    paused=False,
+    counter_day=sa.bindparam("p_day"),
+    sent_today=1,
+    updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
+)
+
+
 # ---------------------------------------------------------------------------------------------- store
 
 
@@ -430,6 +500,7 @@ class Store:
         #: What error messages call the database (the file path for SQLite).
         self.where = where
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._conns: dict[str, Connection] = {}
 
     # -- opening --------------------------------------------------------------------------------------
 
@@ -454,7 +525,10 @@ class Store:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise StoreError(f"{database}: cannot create its directory ({exc})") from exc
-            engine = sa.create_engine(full, connect_args={"timeout": busy_timeout})
+            # AUTOCOMMIT: SQLAlchemy emits no BEGIN/COMMIT of its own; _transaction() does.
+            engine = sa.create_engine(
+                full, connect_args={"timeout": busy_timeout}, isolation_level="AUTOCOMMIT"
+            )
             _install_sqlite_hooks(engine, busy_timeout)
         else:
             where = sa_url.render_as_string(hide_password=True)
@@ -469,6 +543,9 @@ class Store:
 
     def close(self) -> None:
         """Release every connection."""
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
         self.engine.dispose()
 
     def __enter__(self) -> Store:
@@ -522,21 +599,49 @@ class Store:
         except sqlite3.Error as exc:
             raise translate_error(exc, self.where) from exc
 
+    def _connection(self, kind: str) -> Connection:
+        # One long-lived connection per kind: checking one out of the pool per transaction costs more
+        # than the statements of a hot-path transaction (bench_store.py).
+        conn = self._conns.get(kind)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._conns[kind] = self.engine.connect()
+        return conn
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-        with self._translate(), self.engine.connect() as conn, conn.begin():
+        with self._transaction("write", "BEGIN IMMEDIATE") as conn:
             yield conn
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         """A read transaction (deferred BEGIN on SQLite: takes no write lock)."""
-        with (
-            self._translate(),
-            self.engine.connect().execution_options(campaign_begin="DEFERRED") as conn,
-            conn.begin(),
-        ):
+        with self._transaction("read", "BEGIN DEFERRED") as conn:
             yield conn
+
+    @contextmanager
+    def _transaction(self, kind: str, begin: str) -> Iterator[Connection]:
+        try:
+            conn = self._connection(kind)
+            if not self.is_sqlite:
+                with conn.begin():
+                    yield conn
+                return
+            # SQLite: the engine runs in driver autocommit (SQLAlchemy's documented pysqlite recipe
+            # replaces the driver's BEGIN with ours); we emit BEGIN/COMMIT on the driver connection, which
+            # also keeps SQLAlchemy's per-statement event dispatch off the hot path.
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            raise translate_error(exc, self.where) from exc
 
     # -- transitions (all status changes pass here) ----------------------------------------------------
 
@@ -558,27 +663,27 @@ class Store:
 
         Raises PostNotFoundError, LeaseLostError, or IllegalTransitionError (the post is left unchanged).
         """
-        p = POSTS
-        froms = sources(to, among=expect)
-        leased = [s for s in froms if s in LEASED]
-        free = [s for s in froms if s not in LEASED]
-        conds: list[sa.ColumnElement[bool]] = []
-        if free:
-            conds.append(p.c.status.in_([s.value for s in free]))
-        if leased:
-            conds.append(sa.and_(p.c.status.in_([s.value for s in leased]), p.c.lease_owner == owner))
-        stmt = (
-            sa.update(p)
-            .where(p.c.id == post_id, sa.or_(*conds), *extra_where)
-            .values({"updated_at": now, **(values or {}), "status": to.value, "previous_status": p.c.status})
-            .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
-        )
-        row = conn.execute(stmt).first()
+        froms = _sources(to, tuple(expect))
+        values = dict(values or {})
+        params: dict[str, Any] = {"p_id": post_id, "p_owner": owner, "p_updated_at": now}
+        if extra_where:
+            stmt = _move_statement(to, froms, values, extra_where)
+        else:
+            # Cache by shape: module-level SQL expressions (like _INCREMENT_ATTEMPTS) keep their identity.
+            shape = tuple(
+                sorted((k, id(v) if isinstance(v, sa.ClauseElement) else 0) for k, v in values.items())
+            )
+            key = (to, froms, shape)
+            stmt = _MOVE_CACHE.get(key)
+            if stmt is None:
+                stmt = _MOVE_CACHE[key] = _move_statement(to, froms, values, ())
+        params.update({f"p_{k}": v for k, v in values.items() if not isinstance(v, sa.ClauseElement)})
+        row = conn.execute(stmt, params).first()
         if row is None:
             self._diagnose(conn, post_id, to, froms, owner)
         assert row is not None
         conn.execute(
-            sa.insert(EVENTS),
+            _INSERT_EVENT,
             {
                 "post_id": post_id,
                 "at": now,
@@ -639,7 +744,7 @@ class Store:
             for r in rows
         ]
         if params:
-            conn.execute(sa.insert(EVENTS), params)
+            conn.execute(_INSERT_EVENT, params)
         return [p["post_id"] for p in params]
 
     def _bump(self, conn: Connection) -> None:
@@ -729,7 +834,7 @@ class Store:
                 now=now,
                 actor=owner,
                 owner=owner,
-                values={"attempts": POSTS.c.attempts + 1},
+                values={"attempts": _INCREMENT_ATTEMPTS},
             )
 
     def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
@@ -888,14 +993,21 @@ class Store:
         with self._write() as conn:
             return int(conn.execute(stmt).rowcount)
 
-    def recover_expired(self, now: datetime, *, actor: str = "recovery") -> Recovered:
-        """Leases expired before ``now``: claimed -> scheduled (not sent), sending -> unknown."""
+    def recover_expired(
+        self, now: datetime, *, actor: str = "recovery", expired_before: datetime | None = None
+    ) -> Recovered:
+        """Leases expired before ``now``: claimed -> scheduled (not sent), sending -> unknown.
+
+        ``expired_before`` (default ``now``) moves the cut-off: a lone SQLite daemon holding the daemon lock
+        knows every lease is a dead process's and passes a time after every lease (dispatcher, issue 5).
+        """
         now = _aware(now)
+        cutoff = now if expired_before is None else _aware(expired_before, "expired_before")
         p = POSTS
         sources(Status.SCHEDULED, among=(Status.CLAIMED,))
         sources(Status.UNKNOWN, among=(Status.SENDING,))
         # The literal status term matches ix_posts_lease's WHERE.
-        expired = sa.and_(sa.text(_LEASED_SQL), p.c.lease_expires_at < now)
+        expired = sa.and_(sa.text(_LEASED_SQL), p.c.lease_expires_at < cutoff)
         with self._write() as conn:
             requeued = conn.execute(
                 sa.update(p)
@@ -1003,26 +1115,80 @@ class Store:
 
     def _count_send(self, conn: Connection, account: str, now: datetime) -> None:
         day = now.date().isoformat()
-        a = ACCOUNTS
-        updated = conn.execute(
-            sa.update(a)
-            .where(a.c.account == account)
-            .values(
-                sent_today=sa.case((a.c.counter_day == day, a.c.sent_today + 1), else_=1),
-                counter_day=day,
-                updated_at=now,
-            )
-        ).rowcount
-        if not updated:
-            conn.execute(
-                sa.insert(a),
-                {"account": account, "paused": False, "counter_day": day, "sent_today": 1, "updated_at": now},
-            )
+        params = {"p_account": account, "p_day": day, "p_now": now}
+        if not conn.execute(_COUNT_SEND, params).rowcount:
+            conn.execute(_COUNT_SEND_NEW, params)
 
     def queue_revision(self) -> int:
         """A counter bumped by apply, cancel, retry, pause, resume, release and recovery (cheap to poll)."""
         with self._read() as conn:
             return int(conn.execute(sa.select(QUEUE.c.revision).where(QUEUE.c.id == 1)).scalar_one())
+
+    # -- dispatcher support (issue 5) -----------------------------------------------------------------
+
+    def defer(self, post_id: int, until: datetime, reason: str, *, owner: str, now: datetime) -> None:
+        """claimed or sending (leased by ``owner``) -> retry_wait until ``until``, refunding the attempt.
+
+        For waits that are not failures and where nothing (more) was published: a rate limit or quota, or a
+        daemon stopping between thread parts. Unlike :meth:`mark_retry` it does not count an attempt.
+        """
+        now = _aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                Status.RETRY_WAIT,
+                expect=(Status.SENDING, Status.CLAIMED),
+                now=now,
+                actor=owner,
+                owner=owner,
+                reason=reason,
+                values={
+                    "attempts": _REFUND_ATTEMPT,
+                    "next_attempt_at": _aware(until, "until"),
+                    "last_error": reason,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                },
+            )
+
+    def unknown_posts(self, limit: int = 100) -> list[QueuedPost]:
+        """Posts in ``unknown``, oldest change first (for reconciliation)."""
+        p = POSTS
+        stmt = (
+            sa.select(p)
+            .where(p.c.status == Status.UNKNOWN.value)
+            .order_by(p.c.updated_at, p.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [_queued(r) for r in conn.execute(stmt).all()]
+
+    def requeue_unknown(self, post_id: int, *, now: datetime, actor: str, reason: str) -> None:
+        """unknown -> scheduled, due ``now``: a retry proven safe (platform deduplicates, or found absent)."""
+        now = _aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                Status.SCHEDULED,
+                expect=(Status.UNKNOWN,),
+                now=now,
+                actor=actor,
+                reason=reason,
+                values={"next_attempt_at": now},
+            )
+
+    def sent_times(self, account: str, since: datetime) -> list[datetime]:
+        """When each post of ``account`` sent at or after ``since`` became ``sent`` (UTC, oldest first)."""
+        p = POSTS
+        stmt = (
+            sa.select(p.c.updated_at)
+            .where(p.c.account == account, p.c.status == Status.SENT.value, p.c.updated_at >= _aware(since))
+            .order_by(p.c.updated_at)
+        )
+        with self._read() as conn:
+            return [_from_db(t) for t in conn.execute(stmt).scalars()]
 
     # -- people (CLI) ---------------------------------------------------------------------------------
 
@@ -1372,7 +1538,7 @@ class Store:
         return pg_insert(POSTS).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
-_LEASED_SQL = "status IN (" + ", ".join(f"'{s.value}'" for s in LEASED) + ")"
+_LEASED_SQL = sql_in(LEASED)
 
 
 def _update_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
@@ -1434,21 +1600,16 @@ def _run_migrations(conn: Connection, target: str = "head") -> None:
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
-    """The pysqlite recipe: we emit BEGIN (IMMEDIATE for writes), plus per-connection pragmas."""
+    """Per-connection pragmas. Transactions are ours (:meth:`Store._transaction`), the driver's are off."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Disable the driver's own implicit BEGIN so ours is the only one (and DDL stays transactional).
+        # Disable the driver's implicit BEGIN so ours is the only one (and DDL stays transactional).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get("campaign_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def dumps(value: Any) -> str:

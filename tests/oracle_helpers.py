@@ -35,7 +35,12 @@ def run_oracle(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Send ``requests`` (``{"op": ..., "text": ...}``) to tests/oracles/oracle.js; one answer per request."""
     stdin = "".join(json.dumps(r) + "\n" for r in requests)
     proc = subprocess.run(
-        ["node", str(ORACLE_DIR / "oracle.js")], input=stdin, capture_output=True, text=True, check=True, timeout=120
+        ["node", str(ORACLE_DIR / "oracle.js")],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     answers = [json.loads(line) for line in proc.stdout.splitlines()]
     assert len(answers) == len(requests), proc.stderr
@@ -45,5 +50,5 @@ def run_oracle(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def tricky_corpus() -> list[str]:
-    """The hand-written corpus of tricky texts (emoji sequences, CJK, combining marks, URLs, IDN, entities)."""
+    """The hand-written corpus of tricky texts: emoji sequences, CJK, combining marks, URLs, IDN, entities."""
     return [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]

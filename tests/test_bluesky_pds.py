@@ -236,6 +236,10 @@ def test_post_thread_and_republish(pds: dict[str, str], accounts: dict[str, Any]
     lookup = again_adapter.lookup(first)
     assert lookup is not None
     assert drive(lookup, again_adapter) == receipt
+    fresh = make_adapter(pds, accounts["app_password"])  # no session: the repo is named by its handle
+    by_handle = fresh.lookup(first)
+    assert by_handle is not None
+    assert drive(by_handle, fresh) == receipt
     absent = again_adapter.lookup(Part(post_id="never", idempotency_key=secrets.token_hex(16), text="x"))
     assert absent is not None
     assert drive(absent, again_adapter) is None

@@ -71,7 +71,12 @@ def test_sqlite_settings_and_immediate_writes(store: Store) -> None:
         assert raw.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert raw.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     seen: list[str] = []
-    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+    store.queue_revision()
+    store.cancel([], now=T0)  # opens both long-lived connections
+    for conn in store._conns.values():
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.set_trace_callback(seen.append)
     store.claim_due(T0, OWNER, 60, 5)
     store.counts()
     assert seen[0] == "BEGIN IMMEDIATE"

@@ -129,6 +129,8 @@ class Adapter:
     rules: ClassVar[TextRules]
     #: Credential names this adapter reads, with what each must hold.
     credential_names: ClassVar[Mapping[str, str]] = {}
+    #: Credentials from ``credential_names`` that an account may leave out.
+    optional_credentials: ClassVar[frozenset[str]] = frozenset()
     #: Settings that must be present in the account block, with what each means.
     required_settings: ClassVar[Mapping[str, str]] = {}
     #: Settings that may be present, with what each means.

@@ -304,15 +304,10 @@ class BlueskyAdapter(Adapter):
             if facet.kind != "mention":
                 records.append(facet.to_record())
                 continue
+            # Resolving is a request of its own, so campaign.facets.facet_records (synchronous) is not used.
             did = yield from self._resolve(facet.value.lstrip("@"))
-            if did is None:
-                continue
-            records.append(
-                {
-                    "index": {"byteStart": facet.byte_start, "byteEnd": facet.byte_end},
-                    "features": [{"$type": "app.bsky.richtext.facet#mention", "did": did}],
-                }
-            )
+            if did is not None:
+                records.append(facet.to_record(did))
         return records
 
     def _resolve(self, handle: str) -> Exchange[str | None]:

@@ -97,6 +97,7 @@ class WebhookAdapter(Adapter):
         "secret": "HMAC-SHA256 signing key shared with the receiver (optional; unsigned without it)",
         "webhook_url": "the receiver's URL, when the URL itself is secret (instead of the `url` setting)",
     }
+    optional_credentials: ClassVar[frozenset[str]] = frozenset({"secret", "webhook_url"})
     optional_settings: ClassVar[Mapping[str, str]] = {
         "url": "the receiver's URL (https; required unless credential webhook_url is set)",
         "deduplicates": "true if the receiver honours Idempotency-Key (a retry then cannot publish twice)",
@@ -133,8 +134,7 @@ class WebhookAdapter(Adapter):
             link = {"url": part.link.url, "title": part.link.title, "description": part.link.description}
         return {
             "id": part.idempotency_key,
-            # Part does not carry the campaign name yet; null until it does.
-            "campaign": getattr(part, "campaign", None),
+            "campaign": part.campaign or None,
             "post": part.post_id,
             "channel": self.name,
             "account": self.account.name,

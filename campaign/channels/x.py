@@ -91,6 +91,7 @@ class XAdapter(Adapter):
         "refresh_token": "optional: OAuth 2.0 refresh token (scope offline.access), used once on 401",
         "client_secret": "optional: client secret of a confidential client (HTTP Basic on token refresh)",
     }
+    optional_credentials: ClassVar[frozenset[str]] = frozenset({"refresh_token", "client_secret"})
     optional_settings: ClassVar[Mapping[str, str]] = {
         "username": "the account's @handle without @, for receipt URLs (default: x.com/i/web/status/ID)",
         "client_id": "OAuth 2.0 client ID of the app (required to refresh the access token)",

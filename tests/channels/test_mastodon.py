@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import NOW, Script, Step, make_account, respond, run_with
+from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
 
 from campaign.channels.base import Part, RateLimit, Receipt
 from campaign.channels.mastodon import MastodonAdapter

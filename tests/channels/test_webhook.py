@@ -36,10 +36,10 @@ KEY = "0123456789abcdef0123456789abcdef"
 CLOCK = datetime(2027, 1, 18, 9, 0, 0, tzinfo=UTC)
 TS = "1800262800"  # CLOCK as Unix seconds
 LINK = LinkCard(url="https://example.org/rail", title="New rail line", description="Opening day")
-FIRST = Part(post_id="rail-launch", idempotency_key=KEY, text="Part one.", count=2, link=LINK)
+FIRST = Part(post_id="rail-launch", idempotency_key=KEY, text="Part one.", count=2, link=LINK, campaign="rail")
 FIRST_BODY = {
     "id": KEY,
-    "campaign": None,
+    "campaign": "rail",
     "post": "rail-launch",
     "channel": "webhook",
     "account": "acct",
@@ -80,6 +80,7 @@ SECOND = Part(
     count=2,
     reply_to=Receipt("r-1"),
     root=Receipt("r-1"),
+    campaign="rail",
 )
 SECOND_BODY = {
     **FIRST_BODY,

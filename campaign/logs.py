@@ -1,0 +1,140 @@
+"""Structured logging for the daemon, with every resolved secret scrubbed from every record.
+
+Records carry structured fields through ``extra=`` (:data:`FIELDS`: ``post_id``, ``campaign``, ``channel``,
+``account``, ``attempt``, ``outcome`` and a few more); :class:`KeyValueFormatter` writes them as
+``key=value`` pairs and :class:`JsonFormatter` as one JSON object per line.
+
+Secrets: :class:`RedactingFilter` applies :func:`campaign.secrets.redact_resolved` to the message, its
+arguments and every string field of each record, and the formatters scrub their final output once more
+(tracebacks are formatted after filters run). The filter is installed on the *handler*, not on a logger:
+logger filters do not see records that propagate from child loggers, and httpx logs each request URL at
+INFO on its own logger (``HTTP Request: POST https://api.telegram.org/bot<token>/sendMessage``,
+https://www.python-httpx.org/logging/), where Telegram's bot token is part of the URL path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from campaign.secrets import redact_resolved
+
+#: Structured fields the formatters print when a record carries them, in this order.
+FIELDS = (
+    "post_id",
+    "campaign",
+    "channel",
+    "account",
+    "part",
+    "attempt",
+    "outcome",
+    "remote_id",
+    "next_attempt_at",
+    "until",
+    "error",
+    "action",
+)
+
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class RedactingFilter(logging.Filter):
+    """Scrubs every secret this process has resolved from a record (message, args and string fields).
+
+    The message is rendered first (``getMessage``) and the args dropped, so a secret passed as an argument
+    is scrubbed as well. Always returns True: it edits records, it never drops them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed format string: keep what we have
+            message = str(record.msg)
+        record.msg = redact_resolved(message)
+        record.args = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                record.__dict__[key] = redact_resolved(value)
+        return True
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    data = record.__dict__
+    out = {key: data[key] for key in FIELDS if data.get(key) is not None}
+    for key, value in data.items():
+        if key not in _STANDARD and key not in out and not key.startswith("_") and value is not None:
+            out[key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class KeyValueFormatter(logging.Formatter):
+    """``2030-03-02T01:00:00.123Z INFO campaign.dispatcher: sent post_id=7 channel=x outcome=sent``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        parts = [when.replace("+00:00", "Z"), record.levelname, f"{record.name}:", record.getMessage()]
+        for key, value in _fields(record).items():
+            text = str(_plain(value))
+            if not text or any(ch.isspace() or ch in '"=' for ch in text):
+                text = json.dumps(text, ensure_ascii=False)
+            parts.append(f"{key}={text}")
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return redact_resolved(line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``time``, ``level``, ``logger``, ``message``, then the structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({key: _plain(value) for key, value in _fields(record).items()})
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return redact_resolved(json.dumps(data, ensure_ascii=False))
+
+
+def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
+    """A stream handler (stderr by default) with the redacting filter and the chosen formatter."""
+    if fmt not in ("text", "json"):
+        raise ValueError(f"log format must be text or json, not {fmt!r}")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    return handler
+
+
+def configure(fmt: str = "text", level: str | int = "INFO", stream: TextIO | None = None) -> logging.Handler:
+    """Route every log record (ours, httpx's, APScheduler's) through one redacting handler on the root.
+
+    Replaces the root logger's handlers; returns the handler (tests capture its stream). httpcore's DEBUG
+    chatter and APScheduler's per-job INFO lines are kept at WARNING: the dispatcher logs each outcome.
+    """
+    handler = make_handler(fmt, stream)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    return handler

@@ -1,0 +1,114 @@
+"""Benchmark: fitting rendered posts for every channel, and our X counter against twitter-text-parser.
+
+Run ``python tests/benchmarks/bench_fit.py`` (10,000 posts) or ``--quick`` (1,000, for CI). Prints the fit
+rate over all channels' rules and the x_length rate beside ``twitter_text.parse_tweet`` measured in the same
+run, with their ratio (absolute numbers vary 15-30% between runs on these machines; compare ratios).
+Target: fitting well above 10,000 posts/s, so that rendering plus fitting reaches 10,000 posts/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from campaign.counting import x_length  # noqa: E402
+from campaign.errors import FitError  # noqa: E402
+from campaign.fit import fit  # noqa: E402
+from campaign.textrules import TextRules  # noqa: E402
+
+CHANNELS = ["x", "bluesky", "mastodon", "threads", "linkedin", "facebook", "telegram", "slack", "discord", "teams"]
+
+SENTENCES = [
+    "Acme 2.0 ships today with faster sync, an offline mode and a new dashboard.",
+    "Read the full story at https://acme.com/blog/acme-2-0-launch and tell us what you think!",
+    "Built with feedback from over 250 customers in 14 countries 🌍.",
+    "Join us at the launch party on 3 March in Hong Kong 🎉 — details on acme.com/events.",
+    "Thanks to @alice.bsky.social and the whole team 👩🏽‍💻👨‍👩‍👧 for the long nights.",
+    "Die neue Version ist schneller, übersichtlicher und läuft auch ohne Netz.",
+    "新しいダッシュボードで、すべてのプロジェクトを一目で確認できます。",
+    "Questions? Write to hello@acme.com or visit https://t.co/abc123XYZ.",
+]
+TAGS = ["#Acme", "#Launch", "#SaaS", "#Productivity", "#HongKong", "#Startup"]
+
+
+def channel_rules() -> dict[str, TextRules]:
+    """Each channel module's declared ``rules`` (an adapter class attribute)."""
+    found: dict[str, TextRules] = {}
+    for name in CHANNELS:
+        module = importlib.import_module(f"campaign.channels.{name}")
+        for value in vars(module).values():
+            rules = getattr(value, "rules", None)
+            if isinstance(value, type) and isinstance(rules, TextRules):
+                found[name] = rules
+                break
+    return found
+
+
+def make_posts(count: int, seed: int = 1) -> list[str]:
+    rng = random.Random(seed)
+    posts = []
+    for _ in range(count):
+        body = " ".join(rng.choice(SENTENCES) for _ in range(rng.choice([1, 2, 3, 4, 6])))
+        tags = " ".join(rng.sample(TAGS, rng.randint(0, 4)))
+        posts.append(f"{body} {tags}".strip())
+    return posts
+
+
+def rate(fn: Callable[[], int], seconds: float = 0.0) -> tuple[int, float]:
+    start = time.perf_counter()
+    done = fn()
+    return done, done / max(time.perf_counter() - start, 1e-9)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 posts and fewer oracle calls (for CI)")
+    args = parser.parse_args(argv)
+    n_posts = 1_000 if args.quick else 10_000
+    n_oracle = 100 if args.quick else 1_000
+
+    rules = channel_rules()
+    posts = make_posts(n_posts)
+    names = list(rules)
+    outcome = {"single": 0, "thread": 0, "dropped": 0, "error": 0}
+
+    def fit_all() -> int:
+        for i, text in enumerate(posts):
+            name = names[i % len(names)]
+            try:
+                result = fit(text, rules[name], allow_thread=True, post=f"p{i}", channel=name)
+            except FitError:
+                outcome["error"] += 1
+                continue
+            outcome["thread" if len(result.parts) > 1 else "single"] += 1
+            outcome["dropped"] += bool(result.dropped_hashtags)
+        return len(posts)
+
+    done, fit_rate = rate(fit_all)
+    print(f"fit: {done} posts over {len(names)} channels: {fit_rate:,.0f} posts/s  {outcome}")
+
+    x_posts = [p[:280] for p in posts]
+    _, ours = rate(lambda: sum(1 for p in x_posts if x_length(p) >= 0))
+    try:
+        import twitter_text
+    except ImportError:
+        print(f"x_length: {ours:,.0f} calls/s (twitter-text-parser not installed: no ratio)")
+        return 0
+    sample = x_posts[:n_oracle]
+    mismatches = sum(x_length(p) != twitter_text.parse_tweet(p).weightedLength for p in sample)
+    _, theirs = rate(lambda: sum(1 for p in sample if twitter_text.parse_tweet(p).weightedLength >= 0))
+    print(f"x_length: {ours:,.0f} calls/s; twitter_text.parse_tweet: {theirs:,.0f} calls/s; ratio {ours / theirs:.1f}x")
+    print(f"x_length vs parse_tweet on {len(sample)} posts: {mismatches} mismatches")
+    print(f"fit rate vs 10,000 posts/s target: {fit_rate / 10_000:.2f}x")
+    return 1 if mismatches else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,663 @@
+"""A loopback fake platform: Mastodon's statuses endpoint and a JSON webhook receiver, with injected faults.
+
+It is a real HTTP/1.1 server (hand-written on :mod:`asyncio` protocols, keep-alive, ~no per-request
+overhead: PERFORMANCE.md measured such a loop at 25-32k requests/s here) so tests exercise the real client
+stack. Run it in-process (:class:`ServerThread`: its own thread and event loop) or as a separate process
+(:class:`ServerProcess`, or ``python -m tests.fakeplatform.server --port 0 --log FILE``, which prints its
+port on the first line of stdout) so that benchmarks do not share the GIL with the client.
+
+Behaviour (each fact from the source named):
+
+- ``POST /api/v1/statuses`` with ``Authorization: Bearer <token>``, JSON or form body (``status``,
+  ``visibility``, ``language``, ``in_reply_to_id``): 200 with a Status (``id``, ``created_at``, ``url``,
+  ``uri``, ``content``, ``visibility``, ``language``, ``in_reply_to_id``, ``account``); 401
+  ``{"error": "The access token is invalid"}``; 422 ``{"error": "Validation failed: Text can't be blank"}``;
+  404 when ``in_reply_to_id`` names no status. https://docs.joinmastodon.org/methods/statuses/#create
+- ``Idempotency-Key``: Mastodon keeps ``idempotency:status:<account>:<key>`` for 3,600 s and answers a
+  repeated key with the status it created first (mastodon/mastodon app/services/post_status_service.rb).
+  Here keys are scoped per token (one token is one account) and the window is a constructor argument.
+- Rate limits: Mastodon answers 429 ``{"error": "Too many requests"}`` with ``X-RateLimit-Limit``,
+  ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (ISO 8601 with microseconds) and puts the same headers
+  on every throttled API answer; its windows are aligned to multiples of the period
+  (config/initializers/rack_attack.rb, app/controllers/concerns/rate_limit_headers.rb). X sends
+  ``x-rate-limit-limit/-remaining/-reset`` with the reset in Unix epoch seconds
+  (https://docs.x.com/fundamentals/rate-limits); Bluesky ``RateLimit-Limit/-Remaining/-Reset`` (epoch
+  seconds) and ``RateLimit-Policy`` (atproto packages/xrpc-server/src/rate-limiter.ts); ``Retry-After`` is
+  delta-seconds or an HTTP-date (RFC 9110 section 10.2.3).
+- ``GET /api/v1/accounts/verify_credentials`` and ``GET /api/v2/instance`` (for ``channels check``).
+- ``POST /hooks/<name>``: a webhook receiver honouring ``Idempotency-Key`` per hook; answers ``{"id","url"}``.
+
+Faults (:class:`Fault`) are chosen when a request's headers have arrived, per account (the bearer token, or
+the hook name for webhooks) and per count of matching requests (``after``/``times``); set them through the
+constructor, :meth:`FakePlatform.add_fault`, or ``POST /_control``. Every request is recorded
+(:class:`RequestRecord`) in memory and, with ``log_path``, as one JSON line each; a server started on an
+existing log replays it, so statuses and idempotency keys survive a restart of the server.
+
+Control endpoint (never recorded, never faulted, no auth): ``POST /_control`` with any of
+``{"faults": [...]}`` (replace), ``{"add_faults": [...]}``, ``{"rate_limit": {...} | null}``,
+``{"reset": true}``; ``GET /_control/stats``; ``GET /_control/log`` (``{"records": [...]}``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email.utils
+import json
+import math
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from html import escape
+from http import HTTPStatus
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Rate-limit header styles: which header family a 429 (and, for the families, every answer) carries.
+STYLES = ("retry-after", "retry-after-date", "mastodon", "x", "bluesky")
+Style = Literal["retry-after", "retry-after-date", "mastodon", "x", "bluesky"]
+FaultKind = Literal["status", "rate_limit", "delay", "hang", "reset_before_body", "reset_after_body", "auth"]
+FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
+
+STATUSES_PATH = "/api/v1/statuses"
+HOOKS_PREFIX = "/hooks/"
+CONTROL_PREFIX = "/_control"
+#: Mastodon's idempotency window (post_status_service.rb: ``redis.setex(..., 3_600, ...)``).
+MASTODON_IDEMPOTENCY_WINDOW = 3600.0
+_MAX_HEAD = 64 * 1024
+
+
+# ------------------------------------------------------------------------------------------------ values
+
+
+@dataclass
+class Fault:
+    """One injected fault, applied to matching requests.
+
+    A request matches when ``account`` is None or equals the request's account (bearer token, or the hook
+    name of ``/hooks/<name>``) and ``path`` is None or a prefix of its path. The first ``after`` matching
+    requests pass untouched; the next ``times`` (None: all later ones) get the fault. Kinds:
+
+    - ``status``: answer ``status`` (e.g. 500, 502, 503) with ``{"error": ...}``; with ``create`` the status
+      is created first (a platform that failed after doing the work: the ambiguous 500).
+    - ``rate_limit``: answer 429 in header ``style``, asking to wait ``wait`` seconds; requests of the same
+      account before that moment are answered 429 again and recorded as violations.
+    - ``delay``: answer normally after ``delay`` real seconds.
+    - ``hang``: read the whole request, process it when ``create`` (the default), and never answer (the
+      client's read timeout fires); the connection stays open until the client closes it.
+    - ``reset_before_body``: reset the connection (RST) as soon as the headers are read; nothing is created.
+    - ``reset_after_body``: read the body, create the status, then reset without answering (ambiguous).
+    - ``auth``: answer 401 ``{"error": "The access token is invalid"}``.
+    """
+
+    kind: FaultKind
+    account: str | None = None
+    path: str | None = None
+    after: int = 0
+    times: int | None = 1
+    status: int = 503
+    style: Style = "retry-after"
+    wait: float = 1.0
+    delay: float = 0.0
+    create: bool = False
+    #: Matching requests seen so far (counts toward ``after`` and ``times``).
+    seen: int = 0
+    #: Requests this fault was applied to.
+    applied: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(FAULT_KINDS)})")
+        if self.style not in STYLES:
+            raise ValueError(f"unknown rate-limit style {self.style!r} (one of {', '.join(STYLES)})")
+        if self.kind == "hang" and "create" not in self._given:
+            self.create = True
+
+    # Which fields the caller set explicitly (so ``hang`` can default ``create`` to True).
+    _given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    @classmethod
+    def make(cls, kind: FaultKind, **kwargs: Any) -> Fault:
+        """Build a fault; unlike the constructor, remembers that ``create`` was given explicitly."""
+        return cls(kind=kind, _given=frozenset(kwargs), **kwargs)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fault:
+        known = {f.name for f in fields(cls)} - {"seen", "applied", "_given"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
+        kwargs = {k: v for k, v in data.items() if k != "kind"}
+        return cls.make(data["kind"], **kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("_given")
+        return data
+
+    def matches(self, account: str, path: str) -> bool:
+        return (self.account is None or self.account == account) and (
+            self.path is None or path.startswith(self.path)
+        )
+
+    def take(self) -> bool:
+        """Count one matching request; True when the fault applies to it."""
+        self.seen += 1
+        if self.seen <= self.after:
+            return False
+        if self.times is not None and self.applied >= self.times:
+            return False
+        self.applied += 1
+        return True
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    """A budget of ``limit`` requests per account per ``window`` seconds, windows aligned to multiples of
+    ``window`` on the server's clock (as Rack::Attack does for Mastodon). ``style`` picks the headers."""
+
+    limit: int
+    window: float
+    style: Style = "mastodon"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RateLimitPolicy:
+        return cls(limit=int(data["limit"]), window=float(data["window"]), style=data.get("style", "mastodon"))
+
+
+@dataclass
+class RequestRecord:
+    """One request as the server saw it. ``time`` is the server clock (epoch seconds) when its headers
+    arrived; ``status`` is None when it was never answered (hang, reset)."""
+
+    seq: int
+    time: float
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: str | None
+    account: str
+    idempotency_key: str | None
+    status: int | None = None
+    created: bool = False
+    replayed: bool = False
+    status_id: str | None = None
+    fault: str | None = None
+    #: Sent while a 429 the server had answered for this account still asked to wait.
+    violation: bool = False
+
+
+@dataclass
+class Reply:
+    """What to do with a request: answer (maybe after ``delay``), hang, or reset."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    action: Literal["answer", "hang", "reset"] = "answer"
+    delay: float = 0.0
+
+
+@dataclass
+class Pending:
+    """A request whose headers were read and whose fate was decided; waiting for its body."""
+
+    record: RequestRecord | None
+    fault: Fault | None
+    #: A reply decided from the headers alone (429, 401), or None to process the body.
+    early: Reply | None = None
+    rate_headers: list[tuple[str, str]] = field(default_factory=list)
+    host: str = "localhost"
+    #: The path (used for control requests, which have no record).
+    path: str = ""
+
+
+def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Reply(status=status, body=data, headers=[("Content-Type", "application/json; charset=utf-8"), *headers])
+
+
+def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
+    return _json(status, {"error": message}, headers)
+
+
+def _iso(ts: float, digits: int = 3) -> str:
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds" if digits == 6 else "milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+# ------------------------------------------------------------------------------------------------ platform
+
+
+class FakePlatform:
+    """The platform's state and rules: statuses, idempotency keys, rate limits, faults, the request log.
+
+    Thread-safe: the server thread calls :meth:`begin`/:meth:`finish`; tests may call everything else from
+    their own thread. ``clock`` returns epoch seconds; inject one to share a simulated clock with the
+    dispatcher under test (delays and hangs still use real time).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        tokens: Mapping[str, str] | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+        faults: Iterable[Fault] = (),
+        idempotency_window: float = MASTODON_IDEMPOTENCY_WINDOW,
+        log_path: Path | None = None,
+        keep_log: bool = True,
+        max_characters: int = 500,
+    ) -> None:
+        self.clock = clock
+        self.tokens = dict(tokens) if tokens is not None else None
+        self.rate_limit = rate_limit
+        self.faults: list[Fault] = list(faults)
+        self.idempotency_window = idempotency_window
+        self.keep_log = keep_log
+        self.max_characters = max_characters
+        self._lock = threading.Lock()
+        self._reset_state()
+        self._log_file = None
+        if log_path is not None:
+            if log_path.exists():
+                self._replay(log_path)
+            self._log_file = log_path.open("a", encoding="utf-8", buffering=1)
+
+    def _reset_state(self) -> None:
+        self._records: list[RequestRecord] = []
+        self._seq = 0
+        self._created = 0
+        self._next_id = 110_000_000_000_000_000
+        #: status id -> Status JSON
+        self._statuses: dict[str, dict[str, Any]] = {}
+        #: (account, key) -> (status id, created at)
+        self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self._per_key: Counter[str] = Counter()
+        self._windows: dict[str, tuple[int, int]] = {}  # account -> (window index, count)
+        self._blocked_until: dict[str, float] = {}
+        self._blocked_style: dict[str, Style] = {}
+        self._violations = 0
+        self._usernames: dict[str, str] = {}
+
+    def close(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    # -- configuration (any thread) ----------------------------------------------------------------------
+
+    def add_fault(self, fault: Fault) -> Fault:
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def set_faults(self, faults: Iterable[Fault]) -> None:
+        with self._lock:
+            self.faults = list(faults)
+
+    def set_rate_limit(self, policy: RateLimitPolicy | None) -> None:
+        with self._lock:
+            self.rate_limit = policy
+            self._windows.clear()
+
+    def reset(self) -> None:
+        """Forget everything: statuses, keys, log, faults, rate-limit state (the policy stays)."""
+        with self._lock:
+            self.faults = []
+            self._reset_state()
+
+    # -- observation (any thread) ------------------------------------------------------------------------
+
+    @property
+    def records(self) -> list[RequestRecord]:
+        """The request log so far (a snapshot, in arrival order)."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def statuses(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._statuses.values())
+
+    def created_per_key(self) -> dict[str, int]:
+        """Statuses created per idempotency key ("" for requests without one)."""
+        with self._lock:
+            return dict(self._per_key)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self._seq,
+                "created": self._created,
+                "per_key": dict(self._per_key),
+                "duplicates": sorted(k for k, n in self._per_key.items() if n > 1 and k),
+                "violations": self._violations,
+                "faults": [f.to_json() for f in self.faults],
+            }
+
+    # -- request handling (server thread) ----------------------------------------------------------------
+
+    def begin(self, method: str, target: str, headers: Mapping[str, str]) -> Pending:
+        """Decide a request's fate from its headers (rate limits, blocked accounts, faults)."""
+        path = urlsplit(target).path
+        host = headers.get("host", "localhost")
+        if path.startswith(CONTROL_PREFIX):
+            return Pending(record=None, fault=None, host=host, path=path)
+        account = _account_of(path, headers)
+        with self._lock:
+            now = self.clock()
+            self._seq += 1
+            record = RequestRecord(
+                seq=self._seq,
+                time=now,
+                method=method,
+                path=path,
+                headers=dict(headers),
+                body=None,
+                account=account,
+                idempotency_key=headers.get("idempotency-key"),
+            )
+            pending = Pending(record=record, fault=None, host=host)
+            blocked = self._blocked_until.get(account)
+            if blocked is not None and now < blocked:
+                record.violation = True
+                self._violations += 1
+                pending.early = self._too_many(account, blocked, now, self._blocked_style.get(account))
+                return pending
+            policy = self.rate_limit
+            if policy is not None and account:
+                index = int(now // policy.window)
+                win, count = self._windows.get(account, (index, 0))
+                count = count + 1 if win == index else 1
+                self._windows[account] = (index, count)
+                reset = (index + 1) * policy.window
+                if count > policy.limit:
+                    advertised = self._advertise(policy.style, reset, now)
+                    self._block(account, advertised, policy.style)
+                    pending.early = self._too_many(account, advertised, now, policy.style)
+                    return pending
+                pending.rate_headers = _limit_headers(
+                    policy.style, policy.limit, policy.limit - count, reset, now, policy.window, final=False
+                )
+            for fault in self.faults:
+                if fault.matches(account, path) and fault.take():
+                    pending.fault = fault
+                    record.fault = fault.kind
+                    break
+            fault = pending.fault
+            if fault is not None and fault.kind == "rate_limit":
+                advertised = self._advertise(fault.style, now + fault.wait, now)
+                self._block(account, advertised, fault.style)
+                pending.early = self._too_many(account, advertised, now, fault.style)
+            elif fault is not None and fault.kind == "auth":
+                pending.early = _error(401, "The access token is invalid")
+            elif fault is not None and fault.kind == "reset_before_body":
+                pending.early = Reply(action="reset")
+            return pending
+
+    def finish(self, pending: Pending, body: bytes) -> Reply:
+        """Process a request whose body has arrived; record it and return what to send."""
+        record = pending.record
+        if record is None:
+            return self._control(pending.path, body)
+        with self._lock:
+            reply = pending.early
+            if reply is None or reply.action != "reset":
+                record.body = body.decode("utf-8", errors="replace")
+            if reply is None:
+                fault = pending.fault
+                work = fault is None or fault.kind in ("delay", "reset_after_body") or fault.create
+                reply = self._serve(record, body, pending.host) if work else Reply()
+                if fault is not None and fault.kind == "status":
+                    reply = _error(fault.status, HTTPStatus(fault.status).phrase)
+                elif fault is not None and fault.kind == "delay":
+                    reply.delay = fault.delay
+                elif fault is not None and fault.kind == "hang":
+                    reply = Reply(action="hang")
+                elif fault is not None and fault.kind == "reset_after_body":
+                    reply = Reply(action="reset")
+                if reply.action == "answer" and record.path.startswith("/api/"):
+                    reply.headers.extend(pending.rate_headers)
+            record.status = reply.status if reply.action == "answer" else None
+            self._log(record)
+            return reply
+
+    # -- internals (lock held) ---------------------------------------------------------------------------
+
+    def _block(self, account: str, until: float, style: Style) -> None:
+        self._blocked_until[account] = until
+        self._blocked_style[account] = style
+
+    @staticmethod
+    def _advertise(style: Style, reset: float, now: float) -> float:
+        """The reset moment as the header will state it (whole seconds where the format has no fraction)."""
+        if style == "mastodon":
+            return math.ceil(reset * 1e6) / 1e6
+        if style == "retry-after":
+            return now + math.ceil(reset - now)
+        return float(math.ceil(reset))
+
+    def _too_many(self, account: str, until: float, now: float, style: Style | None) -> Reply:
+        policy = self.rate_limit
+        limit = policy.limit if policy is not None else 300
+        window = policy.window if policy is not None else 300.0
+        headers = _limit_headers(style or "retry-after", limit, 0, until, now, window, final=True)
+        return _error(429, "Too many requests", headers)
+
+    def _serve(self, record: RequestRecord, body: bytes, host: str) -> Reply:
+        method, path = record.method, record.path
+        if path == STATUSES_PATH and method == "POST":
+            return self._post_status(record, body, host)
+        if path.startswith(HOOKS_PREFIX) and method == "POST":
+            return self._post_hook(record, body, host)
+        if path == "/api/v1/accounts/verify_credentials" and method == "GET":
+            token = self._auth(record)
+            if token is None:
+                return _error(401, "The access token is invalid")
+            user = self._username(token)
+            return _json(200, {"id": user, "username": user, "acct": user, "url": f"http://{host}/@{user}"})
+        if path == "/api/v2/instance" and method == "GET":
+            return _json(200, {"domain": host, "configuration": {"statuses": {"max_characters": self.max_characters}}})
+        return _error(404, "Record not found")
+
+    def _auth(self, record: RequestRecord) -> str | None:
+        auth = record.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:].strip():
+            return None
+        token = auth[7:].strip()
+        if self.tokens is not None and token not in self.tokens:
+            return None
+        return token
+
+    def _username(self, token: str) -> str:
+        if self.tokens is not None:
+            return self.tokens[token]
+        return self._usernames.setdefault(token, f"user{len(self._usernames) + 1}")
+
+    def _post_status(self, record: RequestRecord, body: bytes, host: str) -> Reply:
+        token = self._auth(record)
+        if token is None:
+            return _error(401, "The access token is invalid")
+        params = _params(record.headers.get("content-type", ""), body)
+        if params is None:
+            return _error(400, "Error occurred while parsing request parameters.")
+        now = record.time
+        key = record.idempotency_key
+        if key:
+            known = self._idempotency.get((token, key))
+            if known is not None and now - known[1] < self.idempotency_window:
+                record.replayed = True
+                record.status_id = known[0]
+                return _json(200, self._statuses[known[0]])
+        text = str(params.get("status") or "")
+        if not text.strip():
+            return _error(422, "Validation failed: Text can't be blank")
+        if len(text) > self.max_characters:
+            return _error(422, f"Validation failed: Text character limit of {self.max_characters} exceeded")
+        reply_to = params.get("in_reply_to_id")
+        if reply_to and str(reply_to) not in self._statuses:
+            return _error(404, "The post you are trying to reply to does not appear to exist.")
+        user = self._username(token)
+        status = self._create(record, token, key, now)
+        status.update(
+            {
+                "url": f"http://{host}/@{user}/{status['id']}",
+                "uri": f"http://{host}/users/{user}/statuses/{status['id']}",
+                "content": f"<p>{escape(text)}</p>",
+                "visibility": str(params.get("visibility") or "public"),
+                "language": params.get("language"),
+                "in_reply_to_id": str(reply_to) if reply_to else None,
+                "account": {"id": user, "username": user, "acct": user},
+            }
+        )
+        return _json(200, status)
+
+    def _post_hook(self, record: RequestRecord, body: bytes, host: str) -> Reply:
+        account = record.account
+        key = record.idempotency_key
+        if key:
+            known = self._idempotency.get((account, key))
+            if known is not None and record.time - known[1] < self.idempotency_window:
+                record.replayed = True
+                record.status_id = known[0]
+                return _json(200, self._statuses[known[0]])
+        try:
+            json.loads(body)
+        except ValueError:
+            return _error(400, "body is not JSON")
+        status = self._create(record, account, key, record.time)
+        status["url"] = f"http://{host}{record.path}/{status['id']}"
+        return _json(200, status)
+
+    def _create(self, record: RequestRecord, account: str, key: str | None, now: float) -> dict[str, Any]:
+        self._next_id += 1
+        status_id = str(self._next_id)
+        status: dict[str, Any] = {"id": status_id, "created_at": _iso(now)}
+        self._statuses[status_id] = status
+        if key:
+            self._idempotency[(account, key)] = (status_id, now)
+        self._per_key[key or ""] += 1
+        self._created += 1
+        record.created = True
+        record.status_id = status_id
+        return status
+
+    def _log(self, record: RequestRecord) -> None:
+        if self.keep_log:
+            self._records.append(record)
+        if self._log_file is not None:
+            self._log_file.write(json.dumps(asdict(record), ensure_ascii=False) + "\n")
+
+    def _replay(self, path: Path) -> None:
+        """Rebuild statuses and idempotency keys from an earlier run's log (created records only)."""
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except ValueError:
+                    continue  # a line torn by a crash of the server itself
+                self._seq = max(self._seq, int(data["seq"]))
+                if not data.get("created"):
+                    continue
+                record = RequestRecord(**data)
+                account = record.account
+                status_id = str(record.status_id)
+                self._next_id = max(self._next_id, int(status_id))
+                self._statuses[status_id] = {"id": status_id, "created_at": _iso(record.time)}
+                if record.idempotency_key:
+                    self._idempotency[(account, record.idempotency_key)] = (status_id, record.time)
+                self._per_key[record.idempotency_key or ""] += 1
+                self._created += 1
+
+    def _control(self, path: str, body: bytes) -> Reply:
+        if path == f"{CONTROL_PREFIX}/stats":
+            return _json(200, self.stats())
+        if path == f"{CONTROL_PREFIX}/log":
+            return _json(200, {"records": [asdict(r) for r in self.records]})
+        if path != CONTROL_PREFIX:
+            return _error(404, "no such control path")
+        try:
+            data = json.loads(body or b"{}")
+            if data.get("reset"):
+                self.reset()
+            if "faults" in data:
+                self.set_faults(Fault.from_json(f) for f in data["faults"])
+            for item in data.get("add_faults", []):
+                self.add_fault(Fault.from_json(item))
+            if "rate_limit" in data:
+                raw = data["rate_limit"]
+                self.set_rate_limit(None if raw is None else RateLimitPolicy.from_json(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error(400, f"bad control request: {exc}")
+        return _json(200, self.stats())
+
+
+def _account_of(path: str, headers: Mapping[str, str]) -> str:
+    """Who a request is from: its bearer token, or the hook name of ``/hooks/<name>``."""
+    if path.startswith(HOOKS_PREFIX):
+        return path[len(HOOKS_PREFIX) :].split("/", 1)[0]
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() if auth.startswith("Bearer ") else ""
+
+
+def _params(content_type: str, body: bytes) -> dict[str, Any] | None:
+    """Mastodon accepts JSON and form bodies alike (https://docs.joinmastodon.org/client/intro/)."""
+    if not body:
+        return {}
+    try:
+        if "json" in content_type:
+            data = json.loads(body)
+            return data if isinstance(data, dict) else None
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _limit_headers(
+    style: Style, limit: int, remaining: int, reset: float, now: float, window: float, *, final: bool
+) -> list[tuple[str, str]]:
+    """Rate-limit headers in ``style``; ``final`` for a 429 (Retry-After styles only speak then)."""
+    if style == "mastodon":
+        return [
+            ("X-RateLimit-Limit", str(limit)),
+            ("X-RateLimit-Remaining", str(remaining)),
+            ("X-RateLimit-Reset", _iso(reset, 6)),
+        ]
+    if style == "x":
+        return [
+            ("x-rate-limit-limit", str(limit)),
+            ("x-rate-limit-remaining", str(remaining)),
+            ("x-rate-limit-reset", str(math.ceil(reset))),
+        ]
+    if style == "bluesky":
+        return [
+            ("RateLimit-Limit", str(limit)),
+            ("RateLimit-Remaining", str(remaining)),
+            ("RateLimit-Reset", str(math.ceil(reset))),
+            ("RateLimit-Policy", f"{limit};w={math.ceil(window)}"),
+        ]
+    if not final:
+        return []
+    if style == "retry-after":
+        return [("Retry-After", str(math.ceil(reset - now)))]
+    return [("Retry-After", email.utils.formatdate(math.ceil(reset), usegmt=True))]

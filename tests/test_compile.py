@@ -1,0 +1,137 @@
+"""Compiling campaigns: schedule x render x fit, overrides, zones, past times, errors collected."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from campaign.compile import compile_campaign
+from campaign.config import load_campaign
+from tests.conftest import MINI_CAMPAIGN
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_mini_campaign_compiles_to_one_post_per_account_and_time(mini: Callable[..., Path]) -> None:
+    compiled = compile_campaign(str(mini()), now=NOW)
+    assert compiled.ok, compiled.errors
+    labels = [(p.post_key, p.account, p.scheduled_at.isoformat()) for p in compiled.posts]
+    assert labels == [
+        ("launch", "main_mastodon", "2030-03-02T01:00:00+00:00"),
+        ("launch", "main_x", "2030-03-02T01:00:00+00:00"),
+        ("quote", "main_mastodon", "2030-03-03T02:30:00+00:00"),
+    ]
+    launch_x = compiled.posts[1]
+    assert launch_x.parts[0].startswith("Meetings with NVIDIA")
+    assert "utm_source=x&utm_medium=social&utm_campaign=mini&utm_content=launch" in launch_x.parts[0]
+    assert launch_x.lengths[0] <= launch_x.limit == 280
+    assert launch_x.link is not None and launch_x.link.title.startswith("Meetings with NVIDIA")
+
+
+def test_idempotency_key_survives_text_and_time_edits(mini: Callable[..., Path]) -> None:
+    first = compile_campaign(str(mini()), now=NOW).posts
+    edited = MINI_CAMPAIGN.replace('"+0d 09:00"', '"+0d 11:00"')
+    second = compile_campaign(str(mini(edited, {"launch.j2": "Other text {{ link }}"})), now=NOW).posts
+    assert [p.idempotency_key for p in first] == [p.idempotency_key for p in second]
+    assert first[0].content_hash != second[0].content_hash
+
+
+def test_audience_zone_and_overrides(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace(
+        '  - key: quote\n    when: "+1d 10:30"',
+        '  - key: quote\n    when: "+1d 10:30"\n    zone: America/Los_Angeles\n'
+        '    overrides:\n      main_mastodon: {when: "+2d 08:00", hashtags: ["#Override"]}',
+    )
+    compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
+    assert compiled.ok, compiled.errors
+    quote = next(p for p in compiled.posts if p.post_key == "quote")
+    # start 2030-03-02 09:00 HKT is 2030-03-01 17:00 in LA; +2d 08:00 LA (PST, UTC-8) = 2030-03-03 16:00 UTC
+    assert quote.zone == "America/Los_Angeles"
+    assert quote.scheduled_at == datetime(2030, 3, 3, 16, 0, tzinfo=UTC)
+
+
+def test_skip_override_and_channel_filter(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace(
+        '  - key: launch\n    when: "+0d 09:00"',
+        '  - key: launch\n    when: "+0d 09:00"\n    overrides:\n      mastodon: {skip: true}',
+    )
+    path = mini(yaml_text)
+    assert [p.account for p in compile_campaign(str(path), now=NOW).posts if p.post_key == "launch"] == ["main_x"]
+    only = compile_campaign(str(path), now=NOW, only_channels=["mastodon"]).posts
+    assert {p.channel for p in only} == {"mastodon"}
+
+
+def test_past_times_warn_in_preview_and_fail_at_apply(mini: Callable[..., Path]) -> None:
+    path = mini()
+    late = datetime(2031, 1, 1, tzinfo=UTC)
+    preview = compile_campaign(str(path), now=late)
+    assert preview.ok
+    assert all(any("in the past" in w for w in p.warnings) for p in preview.posts)
+    applied = compile_campaign(str(path), now=late, strict_past=True)
+    assert len(applied.errors) == 3
+    assert all("send_late" in str(e) for e in applied.errors)
+
+
+def test_send_late_goes_out_at_once_when_applied(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace('    when: "+1d 10:30"', '    when: "+1d 10:30"\n    send_late: true')
+    late = datetime(2031, 1, 1, tzinfo=UTC)
+    compiled = compile_campaign(str(mini(yaml_text)), now=late, strict_past=True)
+    quote = [p for p in compiled.posts if p.post_key == "quote"]
+    assert quote and quote[0].scheduled_at == late and quote[0].send_late
+
+
+def test_start_override_shifts_offsets(mini: Callable[..., Path]) -> None:
+    compiled = compile_campaign(str(mini()), now=NOW, start="2030-06-01 09:00")
+    assert compiled.posts[0].scheduled_at == datetime(2030, 6, 1, 1, 0, tzinfo=UTC)
+
+
+def test_long_text_becomes_a_numbered_thread_where_allowed(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace("threads: [x]", "threads: [x, mastodon]")
+    compiled = compile_campaign(
+        str(mini(yaml_text, {"launch.j2": "{{ release.lead }} {{ release.quotes[0].text }}"})), now=NOW)
+    assert compiled.ok, compiled.errors
+    x = next(p for p in compiled.posts if p.account == "main_x")
+    assert len(x.parts) > 1
+    assert all(length <= 280 for length in x.lengths)
+    assert x.parts[0].endswith(f"(1/{len(x.parts)})")
+
+
+def test_errors_are_collected_per_post_not_raised(mini: Callable[..., Path]) -> None:
+    compiled = compile_campaign(str(mini(MINI_CAMPAIGN, {"launch.j2": "{{ nope }}", "quote.j2": "{{ nada }}"})),
+                                now=NOW)
+    messages = sorted(str(e) for e in compiled.errors)
+    assert len(messages) == 3  # launch on two accounts, quote on one
+    assert all("mini.yaml:" in m for m in messages)
+
+
+def test_recurrence_occurrences_have_keys(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace(
+        '    when: "+1d 10:30"', '    when: {cron: "0 9 * * MON", count: 3}')
+    compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
+    quotes = [p for p in compiled.posts if p.post_key == "quote"]
+    assert [p.occurrence for p in quotes] == ["2030-03-04T09:00", "2030-03-11T09:00", "2030-03-18T09:00"]
+    assert len({p.idempotency_key for p in quotes}) == 3
+
+
+def test_slots_never_double_book_an_account(mini: Callable[..., Path]) -> None:
+    yaml_text = MINI_CAMPAIGN.replace(
+        "    instance: https://mastodon.example",
+        '    instance: https://mastodon.example\n    slots: {days: [mon, tue, wed, thu, fri], times: ["09:00", "12:30"]}',
+    ).replace('    when: "+1d 10:30"', '    when: next free slot') + (
+        '  - key: more\n    template: quote\n    when: next free slot\n    accounts: [main_mastodon]\n'
+        '  - key: fixed\n    template: quote\n    when: "2030-03-04 09:00"\n    accounts: [main_mastodon]\n')
+    compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
+    assert compiled.ok, compiled.errors
+    times = [p.scheduled_at for p in compiled.posts if p.account == "main_mastodon"]
+    assert len(times) == len(set(times)) == 4
+    # 2030-03-02 is a Saturday: slots start Monday 03-04; 09:00 is taken by `fixed`, so 12:30 and Tuesday 09:00
+    slot_posts = sorted(p.scheduled_at for p in compiled.posts if p.post_key in ("quote", "more"))
+    assert slot_posts == [datetime(2030, 3, 4, 4, 30, tzinfo=UTC), datetime(2030, 3, 5, 1, 0, tzinfo=UTC)]
+
+
+def test_threads_allowed_resolution(mini: Callable[..., Path]) -> None:
+    campaign = load_campaign(mini())
+    post = campaign.posts[0]
+    assert campaign.threads_allowed(post, campaign.accounts["main_x"])
+    assert not campaign.threads_allowed(post, campaign.accounts["main_mastodon"])

@@ -1,0 +1,85 @@
+"""Template rendering: sandbox, strict undefined, lookup order, filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaign import channels
+from campaign.errors import TemplateError
+from campaign.render import Renderer, add_utm, camel_case, format_hashtags, shorten, tidy
+
+
+def make(tmp_path: Path, files: dict[str, str]) -> Renderer:
+    for name, body in files.items():
+        (tmp_path / name).write_text(body, encoding="utf-8")
+    return Renderer(tmp_path)
+
+
+def test_lookup_order_account_then_channel_then_generic(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {"p.j2": "generic", "p.x.j2": "channel", "p.acct.j2": "account"})
+    assert renderer.template_name("p", "x", "acct") == "p.acct.j2"
+    assert renderer.template_name("p", "x", "other") == "p.x.j2"
+    assert renderer.template_name("p", "mastodon", "other") == "p.j2"
+
+
+def test_missing_template_names_candidates(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {})
+    with pytest.raises(TemplateError, match=r"nope\.acct\.j2, nope\.x\.j2, nope\.j2"):
+        renderer.template_name("nope", "x", "acct")
+
+
+def test_strict_undefined_names_file_and_line(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {"p.j2": "line one\n{{ release.nothing }}\n"})
+    with pytest.raises(TemplateError) as info:
+        renderer.render_file("p.j2", {"release": {"title": "T"}})
+    assert "p.j2:2" in str(info.value)
+    assert "nothing" in str(info.value)
+
+
+def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {"p.j2": "ok\n{% if %}\n"})
+    with pytest.raises(TemplateError, match=r"p\.j2:2: template syntax error"):
+        renderer.render_file("p.j2", {})
+
+
+def test_sandbox_blocks_unsafe_attribute_access(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {"p.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}"})
+    with pytest.raises(TemplateError):
+        renderer.render_file("p.j2", {})
+
+
+def test_no_html_autoescape_for_plain_text(tmp_path: Path) -> None:
+    renderer = make(tmp_path, {"p.j2": "{{ text }}"})
+    assert renderer.render_file("p.j2", {"text": "R&D <b>"}) == "R&D <b>"
+
+
+def test_camel_case_and_hashtag_policy() -> None:
+    assert camel_case("#innovation_mixer") == "#InnovationMixer"
+    assert camel_case("#technology") == "#Technology"
+    assert camel_case("#HKSTP") == "#HKSTP"
+    threads = channels.load("threads").rules  # one topic tag per post
+    assert format_hashtags(["#a", "#b"], threads) == "#a"
+    mastodon = channels.load("mastodon").rules  # CamelCase for screen readers
+    assert format_hashtags(["talent", "#talent", "#siliconvalley"], mastodon) == "#Talent #Siliconvalley"
+    assert format_hashtags(["#a", "b", "#c"], None, limit=2) == "#a #b"
+
+
+def test_utm_keeps_existing_query_and_replaces_old_utm() -> None:
+    url = add_utm("https://example.org/news?id=7&utm_source=old#top", source="x", campaign="c", content="launch")
+    assert url == "https://example.org/news?id=7&utm_source=x&utm_medium=social&utm_campaign=c&utm_content=launch#top"
+    assert add_utm("mailto:a@b.c", source="x", campaign="c") == "mailto:a@b.c"
+
+
+def test_shorten_counts_with_the_platform_measure() -> None:
+    x = channels.load("x").rules
+    text = "字" * 200  # CJK weighs 2 on X
+    short = shorten(text, 100, x)
+    assert x.measure(short) <= 100
+    assert shorten("a few short words here", 100, x) == "a few short words here"
+    assert shorten("alpha beta gamma delta", 12, None) == "alpha beta…"
+
+
+def test_tidy_collapses_blank_runs() -> None:
+    assert tidy("a  \n\n\n\nb\n\n") == "a\n\nb"
