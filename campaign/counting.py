@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 
 import regex
@@ -50,12 +51,39 @@ _GRAPHEME = regex.compile(r"\X")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
+# Characters that may join a neighbour into one cluster (UAX #29), and emoji; every other character is a
+# cluster boundary on both sides unless a neighbour is one of these.
+_CLUSTERING = regex.compile(
+    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}\p{GCB=Regional_Indicator}\p{GCB=L}"
+    r"\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}\p{GCB=CR}\p{GCB=LF}\p{GCB=Control}\p{Extended_Pictographic}]+"
+)
+
+
+def _cluster_chunks(text: str) -> Iterator[str]:
+    """Pieces of ``text`` made of whole clusters, outside of which every character is a cluster of its own:
+    each run of clustering characters with one neighbour on either side (overlapping pieces merged)."""
+    start = end = -1
+    for m in _CLUSTERING.finditer(text):
+        s, e = max(m.start() - 1, 0), m.end() + 1
+        if s < end:
+            end = e
+            continue
+        if end > 0:
+            yield text[start:end]
+        start, end = s, e
+    if end > 0:
+        yield text[start:end]
+
+
 def graphemes(text: str) -> int:
     """Number of extended grapheme clusters (UAX #29, as the ``regex`` module's ``\\X`` finds them)."""
     if text.isascii():
         # In ASCII every character is its own cluster except CR LF, which is one (UAX #29 rule GB3).
         return len(text) - text.count("\r\n")
-    return len(_GRAPHEME.findall(text))
+    total = len(text)
+    for chunk in _cluster_chunks(text):
+        total -= len(chunk) - len(_GRAPHEME.findall(chunk))
+    return total
 
 
 def codepoints(text: str) -> int:
@@ -357,20 +385,13 @@ def _url_entities(js: str, *, protocol_only: bool = False) -> dict[int, int]:
     return out
 
 
-def _js_to_cp(js: str) -> list[int]:
-    """Map from each UTF-16 index of ``js`` (and its end) to the index of the code point it belongs to."""
-    out: list[int] = []
-    cp = -1
-    prev_high = False
-    for ch in js:
-        if not (prev_high and "\udc00" <= ch <= "\udfff"):
-            cp += 1  # a low surrogate after a high one belongs to the code point the high one began
-            prev_high = "\ud800" <= ch <= "\udbff"
-        else:
-            prev_high = False
-        out.append(cp)
-    out.append(cp + 1)
-    return out
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+
+
+def _js_to_cp(js: str) -> Callable[[int], int]:
+    """Map a UTF-16 index of ``js`` to the index of its code point (a low surrogate maps to its pair)."""
+    starts = [m.start() for m in _SURROGATE_PAIR.finditer(js)]
+    return lambda i: i - bisect_right(starts, i - 1)
 
 
 def x_url_spans(text: str) -> list[tuple[int, int]]:
@@ -384,7 +405,7 @@ def x_url_spans(text: str) -> list[tuple[int, int]]:
     if js is norm:
         return [(s, min(s + n, len(norm))) for s, n in entities]
     to_cp = _js_to_cp(js)
-    return [(to_cp[s], to_cp[min(s + n, len(js))]) for s, n in entities]
+    return [(to_cp(s), to_cp(min(s + n, len(js)))) for s, n in entities]
 
 
 def _urls_to_cp(js: str, urls: dict[int, int]) -> dict[int, int] | None:
@@ -400,7 +421,7 @@ def _urls_to_cp(js: str, urls: dict[int, int]) -> dict[int, int] | None:
     if any(mid_pair(s + n) for s, n in urls.items()):
         return None
     to_cp = _js_to_cp(js)
-    return {to_cp[s]: to_cp[s + n] - to_cp[s] for s, n in urls.items() if not mid_pair(s)}
+    return {to_cp(s): to_cp(s + n) - to_cp(s) for s, n in urls.items() if not mid_pair(s)}
 
 
 def _all_emoji_js(norm: str) -> dict[int, int]:
@@ -576,10 +597,10 @@ def threads_length(text: str) -> int:
     """Length of ``text`` as Threads counts it: an emoji counts its UTF-8 bytes, the rest its code points."""
     if text.isascii() or not _THREADS_EMOJI_TEST.search(text):
         return len(text)
-    total = 0
-    for cluster in _GRAPHEME.findall(text):
-        if _THREADS_EMOJI_TEST.search(cluster):
-            total += len(cluster.encode("utf-8"))
-        else:
-            total += len(cluster)
+    total = len(text)
+    for chunk in _cluster_chunks(text):
+        if _THREADS_EMOJI_TEST.search(chunk):
+            for cluster in _GRAPHEME.findall(chunk):
+                if _THREADS_EMOJI_TEST.search(cluster):
+                    total += len(cluster.encode("utf-8")) - len(cluster)
     return total

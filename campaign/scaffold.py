@@ -118,7 +118,7 @@ def _yaml_str(text: str) -> str:
 
 
 def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str], start: str, zone: str) -> str:
-    tags = " ".join(release.hashtags[:3]) if release.hashtags else ""
+    tags = ", ".join(_yaml_str(t) for t in release.hashtags[:3]) if release.hashtags else ""
     link = release.urls[0] if release.urls else None
     lines = [
         f"# Campaign derived from {release_rel.name} by `campaign init`. Review, then: campaign preview <this file>",
@@ -130,7 +130,7 @@ def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str],
         "late_window: 24h",
     ]
     if tags:
-        lines.append(f"hashtags: {tags}   # added to every post; each channel caps how many it shows")
+        lines.append(f"hashtags: [{tags}]   # added to every post; each channel caps how many it shows")
     if link:
         lines.append(f"link: {link}")
     lines.append(f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]"
@@ -147,7 +147,10 @@ def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str],
         if adapter.credential_names:
             lines.append("    credentials:   # environment variable names, never the secrets themselves")
             for cred in adapter.credential_names:
-                lines.append(f"      {cred}: {f'MAIN_{chan}_{cred}'.upper()}")
+                line = f"      {cred}: {f'MAIN_{chan}_{cred}'.upper()}"
+                if cred in adapter.optional_credentials:
+                    line = f"      # {cred}: {f'MAIN_{chan}_{cred}'.upper()}   (optional)"
+                lines.append(line)
     lines.append("")
     lines.append("posts:")
     posts: list[tuple[str, str, str]] = [("launch", "+0d 09:00", "the news, with the link")]

@@ -7,33 +7,25 @@ of states allowed to move to the target, so an illegal row can never match). Eac
 
 ::
 
-                     apply (add)
-                          │
-                          ▼      pause             resume
-     ┌──────────────▶ scheduled ─────────▶ paused ─────────┐
-     │ release,       │  ▲  ▲ ◀──────────────────────────────┘
-     │ lease expired  │  │  │ retry (explicit)   ┌─────────┐
-     │                │  │  └────────────────────┤ failed  │◀───────────┐
-     │          claim │  │ retry / reconciled    └─────────┘            │ permanent error
-     │                ▼  │ absent / dedup                 ▲             │ (or cannot send)
-     └────────────  claimed ──────────────────────────────┼─────────────┤
-                  │  │  ▲                                 │             │
-      too late    │  │  │ claim                           │             │
-      ┌───────────┘  │  │                                 │             │
-      ▼              │  └──────── retry_wait ◀────────────┼──── transient error / deferred
-    missed ◀─────────┼───────────── (too late)            │             │
-                     │ mark_sending                       │             │
-                     ▼                                    │             │
-                  sending ──────────────────────────────── ────────────┘
-                     │  │ crash, lease expired, ambiguous error
-                     │  ▼
-                     │ unknown ──▶ sent (reconciled: found; a late receipt)
-                     ▼
-                    sent
+      apply ─▶ scheduled ◀─────────────── release / lease expired ──────────────┐
+                │  ▲  │                                                        │
+          pause │  │  │ claim (next_attempt_at <= now)                         │
+                ▼  │  ▼                                                        │
+             paused│ claimed ─── lease expired / too late / cannot send ───────┤
+          resume ──┘  │  │          (-> scheduled)  (-> missed)  (-> failed)    │
+                      │  └── deferred (account rate limited) ──▶ retry_wait ───┘ claim again
+          mark_sending│                                            ▲
+                      ▼                                            │ transient error
+                   sending ────────────────────────────────────────┘
+                    │   │  └── permanent error ──▶ failed
+          mark_sent │   └── ambiguous error / crash (lease expired) ──▶ unknown
+                    ▼                                                   │
+                   sent ◀──────────── reconciled: found (late receipt) ─┘
 
-    cancel: scheduled, retry_wait, paused, unknown ──▶ cancelled
-    cancelled ──▶ scheduled | paused   only when `apply` cancelled it and the post is back in the file
-    missed, failed, unknown ──▶ scheduled   explicit `campaign retry` (due now)
+    retry (a person, due now):    failed | unknown | missed ──▶ scheduled
+    cancel (a person or apply):   scheduled | retry_wait | paused | unknown ──▶ cancelled
+    back in the campaign file:    cancelled (by apply only) ──▶ scheduled | paused
+    pause / lateness:             retry_wait ──▶ paused | missed (like scheduled)
 
 The authoritative form is :data:`TRANSITIONS` below; the diagram is its picture. ``sent``, ``cancelled``,
 ``missed`` and ``failed`` are final for the daemon (only a person or `apply` moves them, as listed).

@@ -446,7 +446,7 @@ def _move_statement(
     leased = [s for s in froms if s in LEASED]
     free = [s for s in froms if s not in LEASED]
     # Literal IN lists: the states are constants, and expanding bind parameters cost per execution.
-    conds: list[sa.ColumnElement[bool]] = []
+    conds: list[sa.ColumnElement[bool] | sa.TextClause] = []
     if free:
         conds.append(sa.text(sql_in(free)))
     if leased:
@@ -674,9 +674,10 @@ class Store:
                 sorted((k, id(v) if isinstance(v, sa.ClauseElement) else 0) for k, v in values.items())
             )
             key = (to, froms, shape)
-            stmt = _MOVE_CACHE.get(key)
-            if stmt is None:
-                stmt = _MOVE_CACHE[key] = _move_statement(to, froms, values, ())
+            cached = _MOVE_CACHE.get(key)
+            if cached is None:
+                cached = _MOVE_CACHE[key] = _move_statement(to, froms, values, ())
+            stmt = cached
         params.update({f"p_{k}": v for k, v in values.items() if not isinstance(v, sa.ClauseElement)})
         row = conn.execute(stmt, params).first()
         if row is None:

@@ -10,9 +10,11 @@ Forms of ``when`` (:func:`parse_when`)
     A local wall time in the zone in force (also ``T`` as separator, seconds, or an explicit UTC offset
     such as ``Z`` / ``+01:00``, which pins the instant). YAML timestamps (``datetime`` objects) too.
 ``"+2d 09:00"``, ``"+1w 17:30"``, ``"+3h"``, ``"+90m"``, ``"+1d 2h"``, ``"-1d 09:00"``
-    An offset from the campaign start. Weeks and days are *calendar* units: the start's local date (in the
-    zone in force) plus N days, at the given wall time or else at the start's wall time, so ``+1d 09:00`` is
-    09:00 local even across a DST change. Hours and minutes are *elapsed* time (``+3h`` is three real hours
+    An offset from the campaign start. Weeks and days are *calendar* units. With a time of day, the day is
+    the campaign's day N (the start's date in the campaign's own zone, plus N days) at that wall time in the
+    zone in force: ``+3d 09:00`` with ``zone: America/Los_Angeles`` is 09:00 in Los Angeles on the campaign's
+    day 3, and ``+1d 09:00`` is 09:00 local even across a DST change. Without a time of day, the start's wall
+    time in the zone in force plus N days. Hours and minutes are *elapsed* time (``+3h`` is three real hours
     after the start, whatever the clocks do). A time of day goes only with days/weeks.
 ``{cron: "0 9 * * MON-FRI", start, end, count}`` / ``{rrule: "FREQ=WEEKLY;BYDAY=TU,TH;BYHOUR=9", ...}``
     A recurrence. ``start``/``end`` are absolute times or offsets; ``start`` defaults to the campaign start;
@@ -663,7 +665,8 @@ def _resolve_point(
     base = start.astimezone(zone)
     local, utc, note = base, base.astimezone(UTC), None
     if point.time_of_day is not None:
-        wall = datetime.combine(base.date() + timedelta(days=point.days), point.time_of_day)
+        # The campaign's day N is counted in the start's own zone (the campaign's), not the post's.
+        wall = datetime.combine(start.date() + timedelta(days=point.days), point.time_of_day)
         local, utc, note = _resolve_wall(wall, zone)
     elif point.days:
         local, utc, note = _resolve_wall(base.replace(tzinfo=None) + timedelta(days=point.days), zone)

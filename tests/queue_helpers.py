@@ -34,5 +34,7 @@ def planned(
     )
 
 
-def many(n: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1), **kw: object) -> list[PlannedPost]:
+def many(
+    n: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1), **kw: object
+) -> list[PlannedPost]:
     return [planned(f"p{i}", at=start + i * step, text=f"post {i}", **kw) for i in range(n)]  # type: ignore[arg-type]

@@ -46,9 +46,9 @@ def test_audience_zone_and_overrides(mini: Callable[..., Path]) -> None:
     compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
     assert compiled.ok, compiled.errors
     quote = next(p for p in compiled.posts if p.post_key == "quote")
-    # start 2030-03-02 09:00 HKT is 2030-03-01 17:00 in LA; +2d 08:00 LA (PST, UTC-8) = 2030-03-03 16:00 UTC
+    # campaign day 2 is 2030-03-04 (counted from the start date in Hong Kong); 08:00 in LA (UTC-8) is 16:00 UTC
     assert quote.zone == "America/Los_Angeles"
-    assert quote.scheduled_at == datetime(2030, 3, 3, 16, 0, tzinfo=UTC)
+    assert quote.scheduled_at == datetime(2030, 3, 4, 16, 0, tzinfo=UTC)
 
 
 def test_skip_override_and_channel_filter(mini: Callable[..., Path]) -> None:
@@ -57,7 +57,9 @@ def test_skip_override_and_channel_filter(mini: Callable[..., Path]) -> None:
         '  - key: launch\n    when: "+0d 09:00"\n    overrides:\n      mastodon: {skip: true}',
     )
     path = mini(yaml_text)
-    assert [p.account for p in compile_campaign(str(path), now=NOW).posts if p.post_key == "launch"] == ["main_x"]
+    assert [p.account for p in compile_campaign(str(path), now=NOW).posts if p.post_key == "launch"] == [
+        "main_x"
+    ]
     only = compile_campaign(str(path), now=NOW, only_channels=["mastodon"]).posts
     assert {p.channel for p in only} == {"mastodon"}
 
@@ -89,7 +91,8 @@ def test_start_override_shifts_offsets(mini: Callable[..., Path]) -> None:
 def test_long_text_becomes_a_numbered_thread_where_allowed(mini: Callable[..., Path]) -> None:
     yaml_text = MINI_CAMPAIGN.replace("threads: [x]", "threads: [x, mastodon]")
     compiled = compile_campaign(
-        str(mini(yaml_text, {"launch.j2": "{{ release.lead }} {{ release.quotes[0].text }}"})), now=NOW)
+        str(mini(yaml_text, {"launch.j2": "{{ release.lead }} {{ release.quotes[0].text }}"})), now=NOW
+    )
     assert compiled.ok, compiled.errors
     x = next(p for p in compiled.posts if p.account == "main_x")
     assert len(x.parts) > 1
@@ -98,16 +101,16 @@ def test_long_text_becomes_a_numbered_thread_where_allowed(mini: Callable[..., P
 
 
 def test_errors_are_collected_per_post_not_raised(mini: Callable[..., Path]) -> None:
-    compiled = compile_campaign(str(mini(MINI_CAMPAIGN, {"launch.j2": "{{ nope }}", "quote.j2": "{{ nada }}"})),
-                                now=NOW)
+    compiled = compile_campaign(
+        str(mini(MINI_CAMPAIGN, {"launch.j2": "{{ nope }}", "quote.j2": "{{ nada }}"})), now=NOW
+    )
     messages = sorted(str(e) for e in compiled.errors)
     assert len(messages) == 3  # launch on two accounts, quote on one
     assert all("mini.yaml:" in m for m in messages)
 
 
 def test_recurrence_occurrences_have_keys(mini: Callable[..., Path]) -> None:
-    yaml_text = MINI_CAMPAIGN.replace(
-        '    when: "+1d 10:30"', '    when: {cron: "0 9 * * MON", count: 3}')
+    yaml_text = MINI_CAMPAIGN.replace('    when: "+1d 10:30"', '    when: {cron: "0 9 * * MON", count: 3}')
     compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
     quotes = [p for p in compiled.posts if p.post_key == "quote"]
     assert [p.occurrence for p in quotes] == ["2030-03-04T09:00", "2030-03-11T09:00", "2030-03-18T09:00"]
@@ -118,9 +121,10 @@ def test_slots_never_double_book_an_account(mini: Callable[..., Path]) -> None:
     yaml_text = MINI_CAMPAIGN.replace(
         "    instance: https://mastodon.example",
         '    instance: https://mastodon.example\n    slots: {days: [mon, tue, wed, thu, fri], times: ["09:00", "12:30"]}',
-    ).replace('    when: "+1d 10:30"', '    when: next free slot') + (
-        '  - key: more\n    template: quote\n    when: next free slot\n    accounts: [main_mastodon]\n'
-        '  - key: fixed\n    template: quote\n    when: "2030-03-04 09:00"\n    accounts: [main_mastodon]\n')
+    ).replace('    when: "+1d 10:30"', "    when: next free slot") + (
+        "  - key: more\n    template: quote\n    when: next free slot\n    accounts: [main_mastodon]\n"
+        '  - key: fixed\n    template: quote\n    when: "2030-03-04 09:00"\n    accounts: [main_mastodon]\n'
+    )
     compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
     assert compiled.ok, compiled.errors
     times = [p.scheduled_at for p in compiled.posts if p.account == "main_mastodon"]

@@ -47,11 +47,12 @@ def test_revision_1_database_upgrades_without_loss(tmp_path: Path) -> None:
         "INSERT INTO posts (id, campaign, post_key, occurrence, channel, account, scheduled_at, zone, parts, "
         "link, content_hash, idempotency_key, status, attempts, next_attempt_at, part_receipts, last_error, "
         "send_late, late_window_seconds, created_at, updated_at) VALUES "
-        "(1, 'launch', 'p1', '', 'mastodon', 'main', '2027-01-18 09:00:00.000000', 'UTC', ?, NULL, 'h1', 'k1', "
-        "'scheduled', 0, '2027-01-18 09:00:00.000000', '[]', NULL, 0, 86400, "
+        "(1, 'launch', 'p1', '', 'mastodon', 'main', '2027-01-18 09:00:00.000000', 'UTC', ?, NULL, 'h1', "
+        "'k1', 'scheduled', 0, '2027-01-18 09:00:00.000000', '[]', NULL, 0, 86400, "
         "'2027-01-01 00:00:00.000000', '2027-01-01 00:00:00.000000'),"
-        "(2, 'launch', 'p2', '', 'bluesky', 'main', '2027-01-18 10:00:00.000000', 'UTC', ?, NULL, 'h2', 'k2', "
-        "'sent', 1, NULL, ?, NULL, 0, 86400, '2027-01-01 00:00:00.000000', '2027-01-01 00:00:00.000000')",
+        "(2, 'launch', 'p2', '', 'bluesky', 'main', '2027-01-18 10:00:00.000000', 'UTC', ?, NULL, 'h2', "
+        "'k2', 'sent', 1, NULL, ?, NULL, 0, 86400, '2027-01-01 00:00:00.000000', "
+        "'2027-01-01 00:00:00.000000')",
         (json.dumps(["héllo"]), json.dumps(["two", "parts"]), json.dumps([{"remote_id": "r1"}])),
     )
     raw.execute(
@@ -111,7 +112,9 @@ def test_migrations_ship_in_the_package() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert config["package-dir"] == {"campaign.migrations": "db/migrations"}
     # packages are listed (a mapped package cannot be found by packages.find): every package must be there.
-    found = {"campaign." + ".".join(p.parent.relative_to(ROOT / "campaign").parts) for p in
-             (ROOT / "campaign").rglob("__init__.py")}
+    found = {
+        "campaign." + ".".join(p.parent.relative_to(ROOT / "campaign").parts)
+        for p in (ROOT / "campaign").rglob("__init__.py")
+    }
     found = {name.rstrip(".") for name in found} | {"campaign.migrations", "campaign.migrations.versions"}
     assert found <= set(config["packages"])

@@ -173,7 +173,9 @@ edit = st.tuples(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(edit, max_size=25))
-def test_any_edit_sequence_leaves_one_live_post_per_identity(tmp_path: Path, steps: list[tuple[str, str, str, int]]) -> None:
+def test_any_edit_sequence_leaves_one_live_post_per_identity(
+    tmp_path: Path, steps: list[tuple[str, str, str, int]]
+) -> None:
     db = tmp_path / f"prop-{abs(hash(tuple(steps)))}.db"
     file: dict[tuple[str, str], tuple[str, int]] = {}
     with Store.open(str(db)) as store:

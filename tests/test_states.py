@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -86,9 +87,9 @@ def test_sources_drive_set_based_statements() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path) -> Iterator[Store]:
     s = Store.open(str(tmp_path / "q.db"))
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
@@ -123,7 +124,12 @@ def test_every_store_transition_writes_one_event(store: Store) -> None:
     [b2] = store.claim_due(T0 + timedelta(days=3), owner, 60, 10)
     store.mark_missed(b2.id, "too late", owner=owner, now=T0 + timedelta(days=3))
     assert [t for _, t in _statuses(store, b.id)] == [
-        "scheduled", "claimed", "sending", "retry_wait", "claimed", "missed"
+        "scheduled",
+        "claimed",
+        "sending",
+        "retry_wait",
+        "claimed",
+        "missed",
     ]
     assert store.get_post(b.id).attempts == 1
 

@@ -105,7 +105,11 @@ def test_claim_returns_due_posts_in_order_with_a_lease(store: Store) -> None:
 
 def test_claim_skips_blocked_and_paused_accounts_and_campaigns(store: Store) -> None:
     store.apply_changes(
-        add=[planned("a", account="x"), planned("b", account="y"), planned("c", account="z", campaign="other")],
+        add=[
+            planned("a", account="x"),
+            planned("b", account="y"),
+            planned("c", account="z", campaign="other"),
+        ],
         now=EARLY,
     )
     store.block_account("x", T0 + timedelta(minutes=10), now=T0, reason="429")
@@ -257,7 +261,9 @@ def test_release_and_failures(store: Store) -> None:
 def test_next_due_and_revision(store: Store) -> None:
     assert store.next_due_at(T0) is None
     r0 = store.queue_revision()
-    store.apply_changes(add=[planned("a", at=T0 + timedelta(hours=2)), planned("b", at=T0 + timedelta(hours=1))], now=T0)
+    store.apply_changes(
+        add=[planned("a", at=T0 + timedelta(hours=2)), planned("b", at=T0 + timedelta(hours=1))], now=T0
+    )
     assert store.next_due_at(T0) == T0 + timedelta(hours=1)
     store.pause(campaign="launch", now=T0)
     assert store.next_due_at(T0) is None
@@ -311,9 +317,8 @@ def test_damaged_database_is_reported_and_left_alone(db: Path) -> None:
     data[100:] = b"\xff" * (len(data) - 100)  # valid header, garbage pages
     db.write_bytes(bytes(data))
     before = digest(db)
-    with pytest.raises(StoreError):
-        with Store.open(str(db)) as store:
-            store.counts()
+    with pytest.raises(StoreError), Store.open(str(db)) as store:
+        store.counts()
     assert digest(db) == before
 
 
@@ -359,9 +364,8 @@ def test_read_only_file_is_reported(tmp_path: Path) -> None:
     before = digest(db)
     immutable = _make_read_only([db, folder])
     try:
-        with pytest.raises(StoreError, match=str(db)) as info:
-            with Store.open(str(db)) as store:
-                store.cancel([1], now=T0)
+        with pytest.raises(StoreError, match=str(db)) as info, Store.open(str(db)) as store:
+            store.cancel([1], now=T0)
         assert "the queue database is read-only" in str(info.value)
     finally:
         if immutable:
@@ -399,9 +403,10 @@ print("done", result.changed, flush=True)
 def _snapshot(db: Path) -> list[tuple[Any, ...]]:
     raw = sqlite3.connect(db)
     try:
-        return raw.execute("SELECT id, status, scheduled_at, parts FROM posts ORDER BY id").fetchall() + raw.execute(
-            "SELECT count(*) FROM post_events"
-        ).fetchall()
+        return (
+            raw.execute("SELECT id, status, scheduled_at, parts FROM posts ORDER BY id").fetchall()
+            + raw.execute("SELECT count(*) FROM post_events").fetchall()
+        )
     finally:
         raw.close()
 

@@ -132,8 +132,8 @@ def build_queue(path: Path, rows: int, due: int) -> None:
         )
 
     sql = (
-        "INSERT INTO posts (campaign, post_key, occurrence, channel, account, scheduled_at, zone, parts, link, "
-        "content_hash, idempotency_key, status, attempts, next_attempt_at, part_receipts, send_late, "
+        "INSERT INTO posts (campaign, post_key, occurrence, channel, account, scheduled_at, zone, parts, "
+        "link, content_hash, idempotency_key, status, attempts, next_attempt_at, part_receipts, send_late, "
         "late_window_seconds, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     )
     step = 50_000
@@ -163,12 +163,13 @@ def store_batches(path: Path, now: datetime) -> Iterator[float]:
 RAW_CLAIM = (
     "UPDATE posts SET status='claimed', previous_status=posts.status, lease_owner=?, lease_expires_at=?, "
     "updated_at=? WHERE posts.id IN (SELECT posts.id FROM posts WHERE status IN ('scheduled', 'retry_wait') "
-    "AND posts.next_attempt_at <= ? AND posts.account NOT IN (SELECT account_state.account FROM account_state "
-    "WHERE account_state.paused = 1 OR account_state.blocked_until > ?) AND posts.campaign NOT IN "
-    "(SELECT campaign_state.campaign FROM campaign_state WHERE campaign_state.paused = 1) "
-    "ORDER BY posts.next_attempt_at, posts.id LIMIT ?) RETURNING id, campaign, post_key, occurrence, channel, "
-    "account, parts, link, idempotency_key, part_receipts, attempts, scheduled_at, next_attempt_at, send_late, "
-    "late_window_seconds, lease_owner, lease_expires_at, previous_status"
+    "AND posts.next_attempt_at <= ? AND posts.account NOT IN (SELECT account_state.account "
+    "FROM account_state WHERE account_state.paused = 1 OR account_state.blocked_until > ?) "
+    "AND posts.campaign NOT IN (SELECT campaign_state.campaign FROM campaign_state "
+    "WHERE campaign_state.paused = 1) "
+    "ORDER BY posts.next_attempt_at, posts.id LIMIT ?) RETURNING id, campaign, post_key, occurrence, "
+    "channel, account, parts, link, idempotency_key, part_receipts, attempts, scheduled_at, "
+    "next_attempt_at, send_late, late_window_seconds, lease_owner, lease_expires_at, previous_status"
 )
 RAW_EVENT = (
     "INSERT INTO post_events (post_id, at, from_status, to_status, actor, reason) VALUES (?,?,?,?,?,?)"
@@ -185,8 +186,8 @@ RAW_SENT = (
     "RETURNING id, previous_status, account, campaign"
 )
 RAW_COUNT = (
-    "UPDATE account_state SET sent_today=CASE WHEN account_state.counter_day = ? THEN sent_today + 1 ELSE 1 END, "
-    "counter_day=?, updated_at=? WHERE account_state.account = ?"
+    "UPDATE account_state SET sent_today=CASE WHEN account_state.counter_day = ? "
+    "THEN sent_today + 1 ELSE 1 END, counter_day=?, updated_at=? WHERE account_state.account = ?"
 )
 RAW_COUNT_NEW = (
     "INSERT INTO account_state (account, paused, counter_day, sent_today, updated_at) VALUES (?, 0, ?, 1, ?)"

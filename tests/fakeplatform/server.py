@@ -116,7 +116,8 @@ class Fault:
     style: Style = "retry-after"
     wait: float = 1.0
     delay: float = 0.0
-    create: bool = False
+    #: Create the status before failing (None: True for ``hang``, False otherwise).
+    create: bool | None = None
     #: Matching requests seen so far (counts toward ``after`` and ``times``).
     seen: int = 0
     #: Requests this fault was applied to.
@@ -127,30 +128,19 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r} (one of {', '.join(FAULT_KINDS)})")
         if self.style not in STYLES:
             raise ValueError(f"unknown rate-limit style {self.style!r} (one of {', '.join(STYLES)})")
-        if self.kind == "hang" and "create" not in self._given:
-            self.create = True
-
-    # Which fields the caller set explicitly (so ``hang`` can default ``create`` to True).
-    _given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
-
-    @classmethod
-    def make(cls, kind: FaultKind, **kwargs: Any) -> Fault:
-        """Build a fault; unlike the constructor, remembers that ``create`` was given explicitly."""
-        return cls(kind=kind, _given=frozenset(kwargs), **kwargs)
+        if self.create is None:
+            self.create = self.kind == "hang"
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Fault:
-        known = {f.name for f in fields(cls)} - {"seen", "applied", "_given"}
+        known = {f.name for f in fields(cls)} - {"seen", "applied"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields: {', '.join(sorted(unknown))}")
-        kwargs = {k: v for k, v in data.items() if k != "kind"}
-        return cls.make(data["kind"], **kwargs)
+        return cls(**data)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("_given")
-        return data
+        return asdict(self)
 
     def matches(self, account: str, path: str) -> bool:
         return (self.account is None or self.account == account) and (
@@ -179,7 +169,9 @@ class RateLimitPolicy:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RateLimitPolicy:
-        return cls(limit=int(data["limit"]), window=float(data["window"]), style=data.get("style", "mastodon"))
+        return cls(
+            limit=int(data["limit"]), window=float(data["window"]), style=data.get("style", "mastodon")
+        )
 
 
 @dataclass
@@ -231,7 +223,9 @@ class Pending:
 
 def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
     data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Reply(status=status, body=data, headers=[("Content-Type", "application/json; charset=utf-8"), *headers])
+    return Reply(
+        status=status, body=data, headers=[("Content-Type", "application/json; charset=utf-8"), *headers]
+    )
 
 
 def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -239,7 +233,9 @@ def _error(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -
 
 
 def _iso(ts: float, digits: int = 3) -> str:
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="microseconds" if digits == 6 else "milliseconds")
+    text = datetime.fromtimestamp(ts, UTC).isoformat(
+        timespec="microseconds" if digits == 6 else "milliseconds"
+    )
     return text.replace("+00:00", "Z")
 
 
@@ -397,10 +393,10 @@ class FakePlatform:
                 pending.rate_headers = _limit_headers(
                     policy.style, policy.limit, policy.limit - count, reset, now, policy.window, final=False
                 )
-            for fault in self.faults:
-                if fault.matches(account, path) and fault.take():
-                    pending.fault = fault
-                    record.fault = fault.kind
+            for candidate in self.faults:
+                if candidate.matches(account, path) and candidate.take():
+                    pending.fault = candidate
+                    record.fault = candidate.kind
                     break
             fault = pending.fault
             if fault is not None and fault.kind == "rate_limit":
@@ -424,7 +420,7 @@ class FakePlatform:
                 record.body = body.decode("utf-8", errors="replace")
             if reply is None:
                 fault = pending.fault
-                work = fault is None or fault.kind in ("delay", "reset_after_body") or fault.create
+                work = fault is None or fault.kind in ("delay", "reset_after_body") or bool(fault.create)
                 reply = self._serve(record, body, pending.host) if work else Reply()
                 if fault is not None and fault.kind == "status":
                     reply = _error(fault.status, HTTPStatus(fault.status).phrase)
@@ -475,7 +471,9 @@ class FakePlatform:
             user = self._username(token)
             return _json(200, {"id": user, "username": user, "acct": user, "url": f"http://{host}/@{user}"})
         if path == "/api/v2/instance" and method == "GET":
-            return _json(200, {"domain": host, "configuration": {"statuses": {"max_characters": self.max_characters}}})
+            return _json(
+                200, {"domain": host, "configuration": {"statuses": {"max_characters": self.max_characters}}}
+            )
         return _error(404, "Record not found")
 
     def _auth(self, record: RequestRecord) -> str | None:
@@ -661,3 +659,349 @@ def _limit_headers(
     if style == "retry-after":
         return [("Retry-After", str(math.ceil(reset - now)))]
     return [("Retry-After", email.utils.formatdate(math.ceil(reset), usegmt=True))]
+
+
+# ------------------------------------------------------------------------------------------------ HTTP
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: parse requests (Content-Length bodies), answer in order, keep alive."""
+
+    def __init__(self, server: _Server) -> None:
+        self.server = server
+        self.platform = server.platform
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting: tuple[Pending, int, bool] | None = None  # headers read, body not yet complete
+        self.busy = False  # a delayed answer or a hang holds the connection
+        self.timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if not self.busy:
+            self._process()
+
+    def _process(self) -> None:
+        while self.transport is not None and not self.busy:
+            if self.waiting is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(self.buffer) > _MAX_HEAD:
+                        self._send(_error(431, "Request Header Fields Too Large"), keep_alive=False)
+                    return
+                head = bytes(self.buffer[:end]).decode("latin-1")
+                del self.buffer[: end + 4]
+                lines = head.split("\r\n")
+                try:
+                    method, target, version = lines[0].split(" ", 2)
+                except ValueError:
+                    self._send(_error(400, "bad request line"), keep_alive=False)
+                    return
+                headers: dict[str, str] = {}
+                for line in lines[1:]:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                if "chunked" in headers.get("transfer-encoding", "").lower():
+                    self._send(_error(411, "Length Required"), keep_alive=False)
+                    return
+                connection = headers.get("connection", "").lower()
+                keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
+                pending = self.platform.begin(method, target, headers)
+                if pending.early is not None and pending.early.action == "reset":
+                    self.platform.finish(pending, b"")
+                    self._reset()
+                    return
+                self.waiting = (pending, int(headers.get("content-length") or 0), keep_alive)
+            pending, length, keep_alive = self.waiting
+            if len(self.buffer) < length:
+                return
+            body = bytes(self.buffer[:length])
+            del self.buffer[:length]
+            self.waiting = None
+            reply = self.platform.finish(pending, body)
+            if reply.action == "reset":
+                self._reset()
+                return
+            if reply.action == "hang":
+                self.busy = True  # never answer; the client's read timeout ends it
+                return
+            if reply.delay > 0:
+                self.busy = True
+                loop = asyncio.get_running_loop()
+                self.timer = loop.call_later(reply.delay, self._send_later, reply, keep_alive)
+                return
+            self._send(reply, keep_alive=keep_alive)
+
+    def _send_later(self, reply: Reply, keep_alive: bool) -> None:
+        self.timer = None
+        self.busy = False
+        self._send(reply, keep_alive=keep_alive)
+        self._process()
+
+    def _send(self, reply: Reply, *, keep_alive: bool) -> None:
+        if self.transport is None:
+            return
+        head = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}"]
+        head.extend(f"{name}: {value}" for name, value in reply.headers)
+        head.append(f"Content-Length: {len(reply.body)}")
+        if not keep_alive:
+            head.append("Connection: close")
+        self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + reply.body)
+        if not keep_alive:
+            self.transport.close()
+            self.transport = None
+
+    def _reset(self) -> None:
+        """Abort with a TCP RST (SO_LINGER 0), as a crashing or load-shedding server would."""
+        if self.transport is None:
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+        self.transport = None
+
+
+class _Server:
+    def __init__(self, platform: FakePlatform) -> None:
+        self.platform = platform
+        self.connections: set[_Connection] = set()
+        self.server: asyncio.Server | None = None
+
+    async def start(self, host: str, port: int) -> int:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(lambda: _Connection(self), host, port, backlog=1024)
+        sockname: tuple[str, int] = self.server.sockets[0].getsockname()
+        return sockname[1]
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self.server is not None:
+            await self.server.wait_closed()
+
+
+class ServerThread:
+    """Run a :class:`FakePlatform` on 127.0.0.1 in a background thread with its own event loop.
+
+    Use as a context manager; ``url`` is ``http://127.0.0.1:<port>``.
+    """
+
+    def __init__(
+        self, platform: FakePlatform | None = None, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.platform = platform or FakePlatform()
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server = _Server(self.platform)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self._thread = threading.Thread(target=self._run, name="fakeplatform", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise RuntimeError("fake platform did not start") from self._error
+        return self
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self.port = loop.run_until_complete(self._server.start(self.host, self.port))
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._server.stop())
+            loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self.platform.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServerProcess:
+    """Run the server as a child process (``python -m tests.fakeplatform.server``) and talk to its
+    control endpoint. ``args`` are extra command-line options (``--rate-limit``, ``--fault``, ``--uvloop``).
+    """
+
+    def __init__(self, *, log: Path | None = None, args: Sequence[str] = (), keep_log: bool = True) -> None:
+        self.log = log
+        self.args = list(args)
+        self.keep_log = keep_log
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+        self._client: httpx.Client | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 15.0) -> ServerProcess:
+        cmd = [sys.executable, "-m", "tests.fakeplatform.server", "--port", str(self.port)]
+        if self.log is not None:
+            cmd += ["--log", str(self.log)]
+        if not self.keep_log:
+            cmd.append("--no-keep-log")
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        }
+        self.process = subprocess.Popen(
+            [*cmd, *self.args], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"fake platform process did not report its port (got {line!r})")
+        self.port = int(line)
+        self._client = httpx.Client(base_url=self.url, timeout=10)
+        return self
+
+    def control(self, **body: Any) -> dict[str, Any]:
+        """``POST /_control`` with ``body`` (faults, add_faults, rate_limit, reset); returns the stats."""
+        assert self._client is not None
+        response = self._client.post(CONTROL_PREFIX, json=body)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+    def stats(self) -> dict[str, Any]:
+        assert self._client is not None
+        result: dict[str, Any] = self._client.get(f"{CONTROL_PREFIX}/stats").raise_for_status().json()
+        return result
+
+    def records(self) -> list[RequestRecord]:
+        assert self._client is not None
+        data = self._client.get(f"{CONTROL_PREFIX}/log").raise_for_status().json()
+        return [RequestRecord(**r) for r in data["records"]]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def read_log(path: Path) -> Iterator[RequestRecord]:
+    """The records of a JSONL log written with ``--log`` (a torn last line is skipped)."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                yield RequestRecord(**json.loads(line))
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def _parse_rate_limit(raw: str) -> RateLimitPolicy:
+    """``LIMIT/WINDOW[/STYLE]``, e.g. ``300/300/mastodon``."""
+    parts = raw.split("/")
+    style = parts[2] if len(parts) > 2 else "mastodon"
+    if style not in STYLES:
+        raise argparse.ArgumentTypeError(f"style must be one of {', '.join(STYLES)}")
+    return RateLimitPolicy(limit=int(parts[0]), window=float(parts[1]), style=style)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fakeplatform.server", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (printed on stdout)")
+    parser.add_argument("--log", type=Path, help="append every request as a JSON line (replayed at start)")
+    parser.add_argument("--no-keep-log", action="store_true", help="do not keep records in memory")
+    parser.add_argument("--rate-limit", type=_parse_rate_limit, help="LIMIT/WINDOW[/STYLE] per account")
+    parser.add_argument("--fault", action="append", default=[], help="a Fault as JSON (repeatable)")
+    parser.add_argument("--idempotency-window", type=float, default=MASTODON_IDEMPOTENCY_WINDOW)
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    args = parser.parse_args(argv)
+    platform = FakePlatform(
+        rate_limit=args.rate_limit,
+        faults=[Fault.from_json(json.loads(f)) for f in args.fault],
+        idempotency_window=args.idempotency_window,
+        log_path=args.log,
+        keep_log=not args.no_keep_log,
+    )
+    server = _Server(platform)
+
+    async def serve() -> None:
+        port = await server.start(args.host, args.port)
+        print(port, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(serve())
+    else:
+        asyncio.run(serve())
+    platform.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The dry-run preview: JSON schema, Markdown, text, --requests with secrets redacted (canary values)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from campaign.cli import main
+from tests.conftest import EXAMPLE
+
+CANARIES = {
+    "HKSTP_X_TOKEN": "canary-x-token-3141592653",
+    "HKSTP_X_REFRESH_TOKEN": "canary-x-refresh-2718281828",
+    "HKSTP_LINKEDIN_TOKEN": "canary-linkedin-1618033988",
+    "HKSTP_MASTODON_TOKEN": "canary-mastodon-1414213562",
+    "HKSTP_BLUESKY_APP_PASSWORD": "canary-bsky-pass-1732050807",
+    "HKSTP_FACEBOOK_PAGE_TOKEN": "canary-fb-token-2236067977",
+    "HKSTP_THREADS_TOKEN": "canary-threads-2645751311",
+    "HKSTP_TELEGRAM_BOT_TOKEN": "123456:canary-telegram-AAAAAAAAAAAA",
+    "HKSTP_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/canaryslack123",
+    "HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
+    "HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
+}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_schema_of_the_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(
+        ["preview", str(EXAMPLE), "--format", "json", "--now", "2026-12-01T00:00:00Z"], capsys
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc) == {"schema", "campaign", "posts", "errors"}
+    assert doc["schema"] == 1 and doc["errors"] == []
+    assert doc["campaign"]["name"] == "hkstp-innovation-mixer-us"
+    assert set(doc["campaign"]["channels"]) >= {
+        "x",
+        "linkedin",
+        "mastodon",
+        "bluesky",
+        "facebook",
+        "threads",
+        "telegram",
+        "slack",
+        "discord",
+    }
+    required = {
+        "post",
+        "channel",
+        "scheduled_at",
+        "local_time",
+        "text",
+        "parts",
+        "length",
+        "limit",
+        "warnings",
+    }
+    for post in doc["posts"]:
+        assert required <= set(post)
+        assert post["scheduled_at"].endswith("Z")
+        assert post["length"] <= post["limit"]
+        assert "request" not in post and "requests" not in post
+    # times: the US-audience post is at 09:00 Los Angeles
+    stanford = next(p for p in doc["posts"] if p["post"] == "stanford" and p["channel"] == "x")
+    assert stanford["local_time"].startswith("2027-01-21T09:00:00-08:00")
+    assert stanford["scheduled_at"] == "2027-01-21T17:00:00Z"
+
+
+def test_requests_are_exact_and_redacted(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in CANARIES.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run(
+        ["preview", str(EXAMPLE), "--format", "json", "--requests", "--now", "2026-12-01T00:00:00Z"], capsys
+    )
+    assert code == 0, err
+    for value in CANARIES.values():
+        assert value not in out and value not in err
+    doc = json.loads(out)
+    x_launch = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "x")
+    (request,) = x_launch["requests"]
+    assert request["method"] == "POST" and request["url"] == "https://api.x.com/2/tweets"
+    assert request["headers"]["authorization"].endswith("[REDACTED]")
+    assert request["body"]["text"] == x_launch["text"]
+    mastodon = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "mastodon")
+    assert mastodon["requests"][0]["headers"]["idempotency-key"]
+    bluesky = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "bluesky")
+    urls = [r["url"] for r in bluesky["requests"]]
+    assert urls[-1].endswith("/xrpc/com.atproto.repo.createRecord")
+    record = bluesky["requests"][-1]["body"]["record"]
+    assert record["text"] == bluesky["text"]
+    assert record["embed"]["external"]["uri"].startswith("https://www.hkstp.org/")
+
+
+def test_thread_parts_chain_reply_ids_in_requests(
+    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mini(templates={"launch.j2": "{{ release.lead }} {{ release.quotes[0].text }}"})
+    code, out, _err = run(
+        [
+            "preview",
+            str(path),
+            "--format",
+            "json",
+            "--requests",
+            "--channel",
+            "x",
+            "--now",
+            "2030-01-01T00:00:00Z",
+        ],
+        capsys,
+    )
+    assert code == 0
+    (post,) = json.loads(out)["posts"]
+    assert len(post["parts"]) == len(post["requests"]) > 1
+    assert "reply" not in post["requests"][0]["body"]
+    assert post["requests"][1]["body"]["reply"]["in_reply_to_tweet_id"]
+
+
+def test_markdown_is_a_ci_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(
+        ["preview", str(EXAMPLE), "--format", "markdown", "--now", "2026-12-01T00:00:00Z"], capsys
+    )
+    assert code == 0
+    assert out.startswith("## ✅ Campaign preview: `hkstp-innovation-mixer-us`")
+    assert "| channel | posts | longest | limit | warnings |" in out
+    assert out.count("<details>") == out.count("</details>") > 40
+
+
+def test_markdown_lists_errors_and_exit_1(
+    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mini(templates={"quote.j2": "{{ oops }}"})
+    code, out, err = run(
+        ["preview", str(path), "--format", "markdown", "--now", "2030-01-01T00:00:00Z"], capsys
+    )
+    assert code == 1
+    assert out.startswith("## ❌") and "### Errors" in out and "oops" in out
+    assert err.count("campaign: error:") == 1
+
+
+def test_text_output_and_channel_filter(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(
+        ["preview", str(EXAMPLE), "--channel", "bluesky", "--now", "2026-12-01T00:00:00Z"], capsys
+    )
+    assert code == 0
+    assert "bluesky/hkstp_bluesky" in out and "x/hkstp_x" not in out
+    assert "/300 graphemes" in out
+
+
+def test_output_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "preview.json"
+    code, _out, _err = run(
+        ["preview", str(EXAMPLE), "--format", "json", "-o", str(target), "--now", "2026-12-01T00:00:00Z"],
+        capsys,
+    )
+    assert code == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["schema"] == 1
+
+
+def test_example_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(["check", str(EXAMPLE), "--now", "2026-12-01T00:00:00Z"], capsys)
+    assert code == 0
+    assert "0 errors" in out
