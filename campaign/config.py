@@ -317,6 +317,11 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
             for cname, value in creds_node.items()
         }
         adapter = channels.load(channel)
+        unknown_creds = [c for c in credentials if c not in adapter.credential_names]
+        if unknown_creds:
+            raise check.fail(f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
+                             f"(expected: {', '.join(adapter.credential_names)})",
+                             creds_node.line_of(unknown_creds[0]))
         missing = [c for c in adapter.credential_names
                    if c not in credentials and c not in adapter.optional_credentials]
         if missing:
@@ -325,11 +330,6 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
                 " (each an environment variable name)",
                 body.line,
             )
-        unknown_creds = [c for c in credentials if c not in adapter.credential_names]
-        if unknown_creds:
-            raise check.fail(f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
-                             f"(expected: {', '.join(adapter.credential_names)})",
-                             creds_node.line_of(unknown_creds[0]))
         settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
         for key in adapter.required_settings:
             if key not in settings:

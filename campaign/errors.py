@@ -19,6 +19,7 @@ with ``--debug``). Messages name the file (and line) or the post they are about,
     │   ├── DatabaseLockedError        another process holds the lock (or a second daemon on SQLite)
     │   ├── SchemaVersionError         the database was written by a newer `campaign`
     │   ├── PostNotFoundError          no queued post with that id
+    │   ├── LeaseLostError             our lease on a post is gone (recovered or taken over): do not send it
     │   └── IllegalTransitionError     a state change the post state machine forbids (a bug: it raises)
     └── ChannelError                   what sending one post (or thread part) to a platform ended in
         ├── PermanentError             will fail again unchanged: auth, validation, duplicate content
@@ -108,6 +109,10 @@ class PostNotFoundError(StoreError):
     """No queued post has the given id."""
 
 
+class LeaseLostError(StoreError):
+    """The caller's lease on a post is gone (expired and recovered, or another owner): do not send it."""
+
+
 class IllegalTransitionError(StoreError):
     """A post state change the state machine forbids. Always a bug in the caller."""
 
@@ -173,6 +178,7 @@ __all__ = [
     "DatabaseLockedError",
     "FitError",
     "IllegalTransitionError",
+    "LeaseLostError",
     "PermanentError",
     "PostNotFoundError",
     "RateLimitedError",

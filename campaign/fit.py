@@ -100,6 +100,7 @@ def _pack(body: str, rules: TextRules, n: int, numbering: bool) -> list[tuple[in
     words, sentence_ends = _words(body)
     parts: list[tuple[int, int]] = []
     i = 0
+    guess = max(1, len(words) // max(n, 1))
     while i < len(words):
         suffix = _suffix(len(parts) + 1, n, numbering)
 
@@ -108,7 +109,20 @@ def _pack(body: str, rules: TextRules, n: int, numbering: bool) -> list[tuple[in
 
         if not fits(i + 1):
             raise _Unfittable(body[words[i][0] : words[i][1]])
-        lo, hi = i + 1, len(words)  # fits(lo) holds; find the largest k <= hi that fits
+        # Largest k such that words[i:k] fit: gallop from the previous part's size, then bisect.
+        lo, hi = i + 1, len(words)  # fits(lo) holds; the answer lies in [lo, hi]
+        probe = min(i + guess, hi)
+        if probe > lo:
+            if fits(probe):
+                lo, step = probe, guess
+                while lo < hi:
+                    nxt = min(lo + step, hi)
+                    if not fits(nxt):
+                        hi = nxt - 1
+                        break
+                    lo, step = nxt, step * 2
+            else:
+                hi = probe - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if fits(mid):
@@ -121,6 +135,7 @@ def _pack(body: str, rules: TextRules, n: int, numbering: bool) -> list[tuple[in
             if cut is not None and (cut - i) * 2 >= k - i:
                 k = cut
         parts.append((words[i][0], words[k - 1][1]))
+        guess = max(1, k - i)
         i = k
     return parts
 
@@ -132,7 +147,9 @@ def _thread(text: str, rules: TextRules, numbering: bool) -> tuple[list[str], li
     body = text[:body_end].rstrip()
     if not body:
         raise _Unfittable(text.strip())
-    n = 1
+    # Guess the part count from the body's length, so that usually a single packing pass is needed.
+    room = max(rules.limit - len(_suffix(9, 9, numbering)), 1)
+    n = max(1, -(-rules.measure(body) // room))
     spans = _pack(body, rules, n, numbering)
     for _ in range(8):
         if len(spans) <= n:
@@ -167,8 +184,8 @@ def fit(
     and dropping the trailing hashtags is not enough, or a single token is longer than the limit.
     """
     length = rules.measure(text)
-    if rules.fits(text):
-        return Fitted((text,), (length,), rules.limit, (), ())
+    if length <= rules.limit and (rules.max_bytes is None or len(text.encode("utf-8")) <= rules.max_bytes):
+        return Fitted((text,), (length,), rules.limit, (), ())  # rules.fits(text), measured once
     limit_note = f"{channel} limit {rules.limit} {rules.unit}"
     dropped: list[str] = []
     warnings: list[str] = []

@@ -56,6 +56,7 @@ from campaign.channels.base import LinkCard, Receipt
 from campaign.errors import (
     DatabaseLockedError,
     IllegalTransitionError,
+    LeaseLostError,
     PostNotFoundError,
     SchemaVersionError,
     StoreError,
@@ -73,10 +74,6 @@ DEFAULT_DB = "db/campaign.db"
 ENV_DB = "CAMPAIGN_DB"
 #: Actor of changes made by `apply`.
 APPLY_ACTOR = "apply"
-
-
-class LeaseLostError(StoreError):
-    """The caller's lease on a post is gone (expired and recovered, or another owner): do not send it."""
 
 
 # ---------------------------------------------------------------------------------------------- values

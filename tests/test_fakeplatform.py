@@ -11,8 +11,15 @@ import httpx
 import pytest
 
 from campaign.channels.base import parse_rate_limit_headers, retry_after_seconds
-from tests.fakeplatform import STYLES, FakePlatform, Fault, RateLimitPolicy, ServerProcess, ServerThread
-from tests.fakeplatform.server import read_log
+from tests.fakeplatform.server import (
+    STYLES,
+    FakePlatform,
+    Fault,
+    RateLimitPolicy,
+    ServerProcess,
+    ServerThread,
+    read_log,
+)
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole multiple of 60 s
 

@@ -1,0 +1,73 @@
+"""Credentials: references only in files, lazy resolution, redaction everywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaign.errors import CredentialsError, CredentialsInFileError
+from campaign.secrets import Credentials, SecretRef, parse_ref, redact, redact_resolved
+
+
+def ref(raw: object, tmp_path: Path) -> SecretRef:
+    return parse_ref("token", raw, base_dir=tmp_path, file="c.yaml", line=7)
+
+
+def test_accepted_reference_forms(tmp_path: Path) -> None:
+    assert ref("MASTODON_TOKEN", tmp_path) == SecretRef(env="MASTODON_TOKEN")
+    assert ref({"env": "X_TOKEN"}, tmp_path) == SecretRef(env="X_TOKEN")
+    assert ref({"file": "secrets/x"}, tmp_path) == SecretRef(file=tmp_path / "secrets/x")
+
+
+@pytest.mark.parametrize("raw", ["sk-live-123456", "ghp_abcdefABCDEF1234", "lower_case_name", "Bearer abc"])
+def test_values_are_refused_without_echoing_them(tmp_path: Path, raw: str) -> None:
+    with pytest.raises(CredentialsInFileError) as info:
+        ref(raw, tmp_path)
+    assert "c.yaml:7" in str(info.value)
+    assert raw not in str(info.value)
+
+
+def test_resolution_from_env_file_var_and_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "tok"
+    secret_file.write_text("  from-file-secret\n", encoding="utf-8")
+    creds = Credentials(
+        {"a": SecretRef(env="A"), "b": SecretRef(env="B"), "c": SecretRef(file=secret_file)},
+        account="acct",
+        environ={"A": "env-secret-value", "B_FILE": str(secret_file)},
+    )
+    assert creds.get("a") == "env-secret-value"
+    assert creds.get("b") == "from-file-secret"
+    assert creds.get("c") == "from-file-secret"
+    assert "env-secret-value" not in repr(creds)
+    assert sorted(creds.known_values()) == ["env-secret-value", "from-file-secret", "from-file-secret"]
+
+
+def test_missing_secret_names_the_variable_only(tmp_path: Path) -> None:
+    creds = Credentials({"a": SecretRef(env="MISSING_TOKEN")}, account="acct", environ={})
+    with pytest.raises(CredentialsError, match="account 'acct': environment variable MISSING_TOKEN is not set"):
+        creds.get("a")
+    with pytest.raises(CredentialsError, match="no credential 'zzz'"):
+        creds.get("zzz")
+    empty = tmp_path / "empty"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(CredentialsError, match="is empty"):
+        Credentials({"a": SecretRef(file=empty)}, account="acct", environ={}).get("a")
+
+
+def test_placeholders_for_dry_runs_are_never_registered() -> None:
+    creds = Credentials({"token": SecretRef(env="T")}, account="acct", environ={"T": "real-value-xyz"},
+                        placeholder=True)
+    assert creds.get("token") == "<T>"
+    assert creds.known_values() == ["<T>"]
+    assert redact_resolved("real-value-xyz") == "real-value-xyz"  # never resolved, so nothing to scrub
+
+
+def test_redaction_longest_first_and_process_wide() -> None:
+    assert redact("token abcdef and abcdefgh", ["abcdef", "abcdefgh"]) == "token [REDACTED] and [REDACTED]"
+    assert redact("short ab", ["ab"]) == "short ab"  # too short to be a credential
+    creds = Credentials({"t": SecretRef(env="T")}, account="a", environ={"T": "canary-process-wide-42"})
+    creds.get("t")
+    assert redact_resolved("GET /botcanary-process-wide-42/sendMessage") == "GET /bot[REDACTED]/sendMessage"
+    creds.remember("refreshed-token-canary-99")
+    assert "refreshed" not in redact_resolved("Bearer refreshed-token-canary-99")
