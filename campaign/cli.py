@@ -1,6 +1,7 @@
 """The `campaign` command line (Click).
 
-Exit codes: 0 clean, 1 campaign errors (invalid file, template, schedule, fit, queue, channel), 2 usage errors.
+Exit codes: 0 clean, 1 campaign errors (invalid file, template, schedule, fit, queue, channel),
+2 usage errors.
 Every failure prints one line ``campaign: error: ...`` to stderr; ``--debug`` shows the traceback instead.
 Commands that need no database (`check`, `preview`, `measure`, `release show`, `init`) never import SQLModel.
 """
@@ -48,7 +49,7 @@ def _now(value: str | None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-# -- derive ---------------------------------------------------------------------------------------------------
+# -- derive ------------------------------------------------------------------------------------------
 
 
 @cli.group()
@@ -82,37 +83,64 @@ def release_show(file: Path, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--from-release", "release_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The press release to derive the campaign from.")
+@click.option(
+    "--from-release",
+    "release_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The press release to derive the campaign from.",
+)
 @click.option("--name", help="Campaign name (default: from the release file name).")
-@click.option("--dir", "root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Project folder that holds schedules/ and templates/.")
-@click.option("--channels", "channel_list", default=None,
-              help="Comma-separated channels (default: x,linkedin,mastodon,bluesky,facebook,threads,telegram,"
-                   "slack,discord).")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder that holds schedules/ and templates/.",
+)
+@click.option(
+    "--channels",
+    "channel_list",
+    default=None,
+    help="Comma-separated channels (default: x,linkedin,mastodon,bluesky,facebook,threads,telegram,"
+    "slack,discord).",
+)
 @click.option("--start", help="Campaign start, local time (default: next Monday 09:00).")
 @click.option("--zone", default="UTC", show_default=True, help="IANA time zone of the campaign.")
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
-def init(release_file: Path, name: str | None, root: Path, channel_list: str | None, start: str | None,
-         zone: str, force: bool) -> None:
+def init(
+    release_file: Path,
+    name: str | None,
+    root: Path,
+    channel_list: str | None,
+    start: str | None,
+    zone: str,
+    force: bool,
+) -> None:
     """Derive a working campaign (schedule and templates) from a press release."""
     from campaign.scaffold import scaffold
 
     chans = [c.strip() for c in channel_list.split(",")] if channel_list else None
-    written = scaffold(release_file, root=root, name=name, channels=chans, start=start, zone=zone, force=force)
+    written = scaffold(
+        release_file, root=root, name=name, channels=chans, start=start, zone=zone, force=force
+    )
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"next: campaign check {written[0]}")
 
 
-# -- fill and preview -----------------------------------------------------------------------------------------
+# -- fill and preview --------------------------------------------------------------------------------
 
 
-def _compile(file: Path, start: str | None, now: str | None, channel: tuple[str, ...] = (),
-             strict_past: bool = False) -> Any:
+def _compile(
+    file: Path, start: str | None, now: str | None, channel: tuple[str, ...] = (), strict_past: bool = False
+) -> Any:
     from campaign.compile import compile_campaign
 
-    return compile_campaign(str(file), start=start, now=_now(now), only_channels=channel, strict_past=strict_past)
+    return compile_campaign(
+        str(file), start=start, now=_now(now), only_channels=channel, strict_past=strict_past
+    )
 
 
 @cli.command()
@@ -132,20 +160,40 @@ def check(file: Path, start: str | None, now: str | None) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "html"]),
+    default="text",
+    show_default=True,
+)
 @click.option("--channel", multiple=True, help="Only these channels (repeatable).")
 @click.option("--requests", is_flag=True, help="Show the exact HTTP requests each adapter would send.")
 @click.option("--start", help="Shift the campaign to start at this local time.")
 @click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
-def preview(file: Path, fmt: str, channel: tuple[str, ...], requests: bool, start: str | None, now: str | None,
-            output: Path | None) -> None:
+@click.option("--db", help="Also show each post's state in this queue (URL or SQLite path).")
+def preview(
+    file: Path,
+    fmt: str,
+    channel: tuple[str, ...],
+    requests: bool,
+    start: str | None,
+    now: str | None,
+    output: Path | None,
+    db: str | None,
+) -> None:
     """Show every post exactly as it would be published (a dry run; sends nothing)."""
     from campaign import preview as preview_mod
 
     compiled = _compile(file, start, now, channel)
     doc = preview_mod.build(compiled, requests=requests)
+    if db is not None and doc["campaign"] is not None:
+        from campaign.html_preview import attach_queue_state
+        from campaign.store import Store
+
+        with Store.open(db) as store:
+            attach_queue_state(doc, store.campaign_posts(doc["campaign"]["name"]))
     if fmt == "json":
         text = preview_mod.to_json(doc)
     elif fmt == "markdown":
@@ -170,7 +218,9 @@ def preview(file: Path, fmt: str, channel: tuple[str, ...], requests: bool, star
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--channel", "chans", multiple=True, help="Only these channels (repeatable; default: all).")
-@click.option("--jsonl", is_flag=True, help="Read one JSON string per line on stdin; write one JSON object per line.")
+@click.option(
+    "--jsonl", is_flag=True, help="Read one JSON string per line on stdin; write one JSON object per line."
+)
 def measure(text: str | None, chans: tuple[str, ...], jsonl: bool) -> None:
     """Length of TEXT as each platform counts it, against its limit."""
     import json
@@ -193,8 +243,12 @@ def measure(text: str | None, chans: tuple[str, ...], jsonl: bool) -> None:
                 raise UsageError(f"stdin line {number}: expected a JSON string")
             for name, rule in rules.items():
                 length = rule.measure(item)
-                click.echo(json.dumps({"channel": name, "length": length, "limit": rule.limit,
-                                       "fits": rule.fits(item)}, ensure_ascii=False))
+                click.echo(
+                    json.dumps(
+                        {"channel": name, "length": length, "limit": rule.limit, "fits": rule.fits(item)},
+                        ensure_ascii=False,
+                    )
+                )
         return
     if text is None:
         if sys.stdin.isatty():

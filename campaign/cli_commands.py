@@ -12,8 +12,10 @@ def register(cli: click.Group) -> None:
     """Add the queue, channel and daemon commands to ``cli`` (idempotent)."""
     if "status" in cli.commands:
         return
-    from campaign import cli_channels, cli_queue
+    from campaign import cli_channels, cli_daemon, cli_queue
 
+    for command in cli_daemon.COMMANDS:
+        cli.add_command(command)
     for command in cli_queue.COMMANDS:
         cli.add_command(command)
     cli.add_command(cli_channels.channels)

@@ -59,7 +59,8 @@ def compile_campaign(
 
     ``now`` (aware) decides which times are in the past: with ``strict_past`` (apply) a past time is an error
     unless the post says ``send_late``; otherwise (check, preview) it is a warning. ``start`` overrides the
-    campaign's start (``--start``). ``occupied`` are (account, UTC time) slots already used by other campaigns.
+    campaign's start (``--start``). ``occupied`` are (account, UTC time) slots already used by other
+    campaigns.
     A ConfigError in the file itself is raised, since nothing else can be checked without it.
     """
     from campaign import timespec
@@ -103,7 +104,8 @@ def compile_campaign(
         if acct.slots:
             try:
                 slot_specs[acct.name] = timespec.parse_slots(
-                    acct.slots, default_zone=timespec.resolve_zone(acct.zone or campaign.zone))
+                    acct.slots, default_zone=timespec.resolve_zone(acct.zone or campaign.zone)
+                )
             except ScheduleError as exc:
                 result.errors.append(_located(exc, f"{display}:{acct.line}: slots of {acct.name}"))
     slots = timespec.SlotAllocator(slot_specs, occupied=set(occupied))
@@ -143,8 +145,12 @@ def compile_campaign(
                 continue
             try:
                 expansion = timespec.expand(
-                    spec, zone=timespec.resolve_zone(zone_name), start=campaign_start, now=expand_now,
-                    horizon=horizon_at, send_late=send_late,
+                    spec,
+                    zone=timespec.resolve_zone(zone_name),
+                    start=campaign_start,
+                    now=expand_now,
+                    horizon=horizon_at,
+                    send_late=send_late,
                 )
             except ScheduleError as exc:
                 result.errors.append(_located(exc, where))
@@ -159,8 +165,13 @@ def compile_campaign(
         where = f"{display}:{post.line}: post {post.key!r} on {account.name}"
         try:
             expansion = timespec.expand(
-                spec, zone=timespec.resolve_zone(made[5]), start=campaign_start, now=expand_now,
-                horizon=horizon_at, slots=slots, account=account.name,
+                spec,
+                zone=timespec.resolve_zone(made[5]),
+                start=campaign_start,
+                now=expand_now,
+                horizon=horizon_at,
+                slots=slots,
+                account=account.name,
             )
         except ScheduleError as exc:
             result.errors.append(_located(exc, where))
@@ -172,8 +183,17 @@ def compile_campaign(
     return result
 
 
-def _add(result: Compiled, campaign: Campaign, post: PostConfig, account: AccountConfig, occ: Any,
-         made: tuple[Any, ...], now: datetime, strict_past: bool, where: str) -> None:
+def _add(
+    result: Compiled,
+    campaign: Campaign,
+    post: PostConfig,
+    account: AccountConfig,
+    occ: Any,
+    made: tuple[Any, ...],
+    now: datetime,
+    strict_past: bool,
+    where: str,
+) -> None:
     parts, lengths, limit, link, warnings, zone_name, send_late = made
     warnings = list(warnings)
     scheduled = occ.at
@@ -181,24 +201,28 @@ def _add(result: Compiled, campaign: Campaign, post: PostConfig, account: Accoun
         warnings.append(occ.note)
     if scheduled < now and not strict_past:
         # (under strict_past, timespec already refused it or moved it to now with a note)
-        warnings.append(f"{occ.local:%Y-%m-%d %H:%M} {zone_name} is in the past: "
-                        + ("it would be sent at once (send_late)" if send_late else "apply would refuse it"))
-    result.posts.append(PlannedPost(
-        campaign=campaign.name,
-        post_key=post.key,
-        occurrence=occ.key,
-        channel=account.channel,
-        account=account.name,
-        scheduled_at=scheduled,
-        zone=zone_name,
-        parts=tuple(parts),
-        link=link,
-        send_late=send_late,
-        late_window=campaign.late_window,
-        lengths=tuple(lengths),
-        limit=limit,
-        warnings=tuple(warnings),
-    ))
+        warnings.append(
+            f"{occ.local:%Y-%m-%d %H:%M} {zone_name} is in the past: "
+            + ("it would be sent at once (send_late)" if send_late else "apply would refuse it")
+        )
+    result.posts.append(
+        PlannedPost(
+            campaign=campaign.name,
+            post_key=post.key,
+            occurrence=occ.key,
+            channel=account.channel,
+            account=account.name,
+            scheduled_at=scheduled,
+            zone=zone_name,
+            parts=tuple(parts),
+            link=link,
+            send_late=send_late,
+            late_window=campaign.late_window,
+            lengths=tuple(lengths),
+            limit=limit,
+            warnings=tuple(warnings),
+        )
+    )
 
 
 def _variant(post: PostConfig, account: AccountConfig) -> Variant:
@@ -247,16 +271,24 @@ def _render_and_fit(
     raw_link = variant.link or post.link or campaign.link
     link_url = None
     if raw_link:
-        link_url = add_utm(raw_link, source=account.channel, campaign=campaign.name, content=post.key) \
-            if campaign.utm else raw_link
+        link_url = (
+            add_utm(raw_link, source=account.channel, campaign=campaign.name, content=post.key)
+            if campaign.utm
+            else raw_link
+        )
     tags = list(variant.hashtags if variant.hashtags is not None else post.hashtags) + list(campaign.hashtags)
     release = base_context["release"]
     vars_ = {**campaign.vars, **post.vars, **variant.vars}
     context = {
         **base_context,
         "channel": {
-            "name": account.channel, "title": adapter.title, "limit": rules.limit, "unit": rules.unit,
-            "markup": rules.markup, "threads": rules.threads, "rules": rules,
+            "name": account.channel,
+            "title": adapter.title,
+            "limit": rules.limit,
+            "unit": rules.unit,
+            "markup": rules.markup,
+            "threads": rules.threads,
+            "rules": rules,
         },
         "account": {"name": account.name, **{k: v for k, v in account.settings.items()}},
         "post": {"key": post.key, "link": link_url, "hashtags": tags, "vars": vars_},
@@ -264,21 +296,37 @@ def _render_and_fit(
         "tags": tags,
         "vars": vars_,
     }
-    text_source = variant.text if variant.text is not None else (post.text if variant.template is None else None)
+    text_source = (
+        variant.text if variant.text is not None else (post.text if variant.template is None else None)
+    )
     if text_source is not None:
         text = renderer.render_string(text_source, context, where=f"{campaign.display}:{post.line}")
     else:
-        name = renderer.template_name(variant.template or post.template or post.key, account.channel, account.name)
+        name = renderer.template_name(
+            variant.template or post.template or post.key, account.channel, account.name
+        )
         text = renderer.render_file(name, context)
     if not text:
         raise TemplateError("rendered text is empty")
-    fitted = fit(text, rules, allow_thread=campaign.threads_allowed(post, account) and rules.threads,
-                 post=post.key, channel=f"{account.name} ({account.channel})")
+    fitted = fit(
+        text,
+        rules,
+        allow_thread=campaign.threads_allowed(post, account) and rules.threads,
+        post=post.key,
+        channel=f"{account.name} ({account.channel})",
+    )
     warnings = list(fitted.warnings)
     link = None
     if link_url:
         title = post.link_title or campaign.link_title or (getattr(release, "title", None) or "")
-        description = post.link_description or campaign.link_description or (
-            (getattr(release, "subtitle", None) or getattr(release, "lead", None) or "") if release else "")
+        description = (
+            post.link_description
+            or campaign.link_description
+            or (
+                (getattr(release, "subtitle", None) or getattr(release, "lead", None) or "")
+                if release
+                else ""
+            )
+        )
         link = LinkCard(url=link_url, title=title, description=description)
     return list(fitted.parts), list(fitted.lengths), fitted.limit, link, warnings

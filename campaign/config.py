@@ -1,9 +1,9 @@
 """Campaign files (``schedules/*.yaml``): loading and validating them into plain, typed values.
 
 Every problem is a :class:`~campaign.errors.ConfigError` naming ``file:line``. Validation needs no network and
-no credentials; channel names are checked against the installed adapters (entry points) and credentials only as
-*references* (environment variable names or secret files, never values). See README "Campaign files" for the
-full schema; ``campaign init --from-release`` writes a complete example.
+no credentials; channel names are checked against the installed adapters (entry points) and credentials
+only as *references* (environment variable names or secret files, never values). See README
+"Campaign files" for the full schema; ``campaign init --from-release`` writes a complete example.
 """
 
 from __future__ import annotations
@@ -44,8 +44,21 @@ CAMPAIGN_KEYS = {
 }
 ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
 POST_KEYS = {
-    "key", "template", "text", "when", "accounts", "channels", "link", "link_title", "link_description",
-    "hashtags", "send_late", "zone", "vars", "overrides", "threads",
+    "key",
+    "template",
+    "text",
+    "when",
+    "accounts",
+    "channels",
+    "link",
+    "link_title",
+    "link_description",
+    "hashtags",
+    "send_late",
+    "zone",
+    "vars",
+    "overrides",
+    "threads",
 }
 OVERRIDE_KEYS = {"template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late"}
 
@@ -228,7 +241,9 @@ def load_campaign(path: str | Path) -> Campaign:
     name = check.string(root, "campaign", "the campaign", required=True)
     assert name is not None
     if not _KEY.match(name):
-        raise check.fail(f"campaign name {name!r} may use letters, digits, '.', '_' and '-'", root.line_of("campaign"))
+        raise check.fail(
+            f"campaign name {name!r} may use letters, digits, '.', '_' and '-'", root.line_of("campaign")
+        )
     release_raw = check.string(root, "release", "the campaign")
     release = (base / release_raw) if release_raw else None
     templates_raw = check.string(root, "templates", "the campaign")
@@ -252,8 +267,10 @@ def load_campaign(path: str | Path) -> Campaign:
     threads = check.strings(root, "threads", "the campaign") or ()
     for item in threads:
         if item not in accounts and item not in channels.names():
-            raise check.fail(f"'threads' names {item!r}, which is neither an account nor a channel",
-                             root.line_of("threads"))
+            raise check.fail(
+                f"'threads' names {item!r}, which is neither an account nor a channel",
+                root.line_of("threads"),
+            )
     alerts = check.string(root, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
         raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
@@ -287,7 +304,9 @@ def _check_zone(check: _Checker, zone: str, line: int) -> None:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise check.fail(f"unknown time zone {zone!r} (use an IANA name such as Europe/London)", line) from None
+        raise check.fail(
+            f"unknown time zone {zone!r} (use an IANA name such as Europe/London)", line
+        ) from None
 
 
 def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, AccountConfig]:
@@ -310,8 +329,11 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
                 body.line_of("channel"),
             )
         creds_raw = body.get("credentials") or {}
-        creds_node = check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials")) \
-            if creds_raw else Node()
+        creds_node = (
+            check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials"))
+            if creds_raw
+            else Node()
+        )
         credentials = {
             cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
             for cname, value in creds_node.items()
@@ -319,11 +341,16 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
         adapter = channels.load(channel)
         unknown_creds = [c for c in credentials if c not in adapter.credential_names]
         if unknown_creds:
-            raise check.fail(f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
-                             f"(expected: {', '.join(adapter.credential_names)})",
-                             creds_node.line_of(unknown_creds[0]))
-        missing = [c for c in adapter.credential_names
-                   if c not in credentials and c not in adapter.optional_credentials]
+            raise check.fail(
+                f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
+                f"(expected: {', '.join(adapter.credential_names)})",
+                creds_node.line_of(unknown_creds[0]),
+            )
+        missing = [
+            c
+            for c in adapter.credential_names
+            if c not in credentials and c not in adapter.optional_credentials
+        ]
         if missing:
             raise check.fail(
                 f"account {name!r} ({channel}) needs credentials: {', '.join(missing)}"
@@ -333,8 +360,10 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
         settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
         for key in adapter.required_settings:
             if key not in settings:
-                raise check.fail(f"account {name!r} ({channel}) needs setting {key!r}: "
-                                 f"{adapter.required_settings[key]}", body.line)
+                raise check.fail(
+                    f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
+                    body.line,
+                )
         allowed = set(adapter.required_settings) | set(adapter.optional_settings)
         for key in settings:
             if allowed and key not in allowed:
@@ -344,7 +373,9 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
                     body.line_of(key),
                 )
             if isinstance(settings[key], str) and _looks_secret(key):
-                raise check.fail(f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key))
+                raise check.fail(
+                    f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
+                )
         zone = check.string(body, "zone", f"account {name!r}")
         if zone:
             _check_zone(check, zone, body.line_of("zone"))
@@ -401,14 +432,17 @@ def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfi
             raise check.fail(f"{what} needs 'when'", line)
         targets = _targets(check, body, what, accounts)
         overrides: dict[str, Variant] = {}
-        raw_over = body.get("overrides") or {}
-        if raw_over:
-            raw_over = check.mapping(raw_over, f"'overrides' of {what}", body.line_of("overrides"))
+        raw_over = Node()
+        if body.get("overrides"):
+            raw_over = check.mapping(body["overrides"], f"'overrides' of {what}", body.line_of("overrides"))
         for target, obody in raw_over.items():
             oline = raw_over.line_of(target)
             if target not in accounts and target not in {a.channel for a in accounts.values()}:
-                raise check.fail(f"{what}: override for {target!r}, which is neither an account nor a channel "
-                                 "used by this campaign", oline)
+                raise check.fail(
+                    f"{what}: override for {target!r}, which is neither an account nor a channel "
+                    "used by this campaign",
+                    oline,
+                )
             obody = check.mapping(obody, f"override {target!r} of {what}", oline)
             check.keys(obody, OVERRIDE_KEYS, f"override {target!r} of {what}")
             zone = check.string(obody, "zone", what)
@@ -453,7 +487,9 @@ def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfi
     return tuple(posts)
 
 
-def _targets(check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
+def _targets(
+    check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
+) -> tuple[str, ...]:
     """The accounts a post goes to: ``accounts:`` by name and/or ``channels:`` (every account on them)."""
     names = check.strings(body, "accounts", what)
     chans = check.strings(body, "channels", what)
@@ -462,21 +498,24 @@ def _targets(check: _Checker, body: Node, what: str, accounts: Mapping[str, Acco
     result: list[str] = []
     for name in names or ():
         if name not in accounts:
-            raise check.fail(f"{what}: unknown account {name!r} (defined: {', '.join(accounts)})",
-                             body.line_of("accounts"))
+            raise check.fail(
+                f"{what}: unknown account {name!r} (defined: {', '.join(accounts)})", body.line_of("accounts")
+            )
         result.append(name)
     used = {a.channel for a in accounts.values()}
     for chan in chans or ():
         if chan not in used:
             known = channels.names()
-            hint = "no account of this campaign uses it" if chan in known else f"installed: {', '.join(known)}"
+            hint = (
+                "no account of this campaign uses it" if chan in known else f"installed: {', '.join(known)}"
+            )
             raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
 
 
 def collect(fn: Any, errors: list[CampaignError], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; on a CampaignError append it to ``errors`` and return None (preview collects all errors)."""
+    """Call ``fn``; on a CampaignError append it to ``errors`` and return None (to collect all errors)."""
     try:
         return fn(*args, **kwargs)
     except CampaignError as exc:

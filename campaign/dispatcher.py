@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -73,7 +74,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from campaign.alerts import Alert, Alerts
+from campaign.alerts import DEFAULT_INTERVAL, Alert, Alerts
 from campaign.channels.base import Adapter, Exchange, Part, RateLimit, Receipt
 from campaign.errors import (
     AmbiguousError,
@@ -127,6 +128,18 @@ class AccountDirectory(Protocol):
     def alert_adapter(self, campaign: str) -> Adapter | None:
         """The adapter of the campaign's ``alerts:`` account, or None."""
         ...
+
+
+def _construct(cls: type[Adapter], account: Any, clock: Callable[[], datetime] | None) -> Adapter:
+    """``cls(account, clock=clock)``; adapters whose ``__init__`` predates the ``clock`` keyword get the
+    clock assigned afterwards (the contract's attribute), so the dispatcher's clock reaches every adapter."""
+    if clock is None:
+        return cls(account)
+    if "clock" in inspect.signature(cls.__init__).parameters:
+        return cls(account, clock=clock)
+    made = cls(account)
+    made.clock = clock
+    return made
 
 
 class CampaignDirectory:
@@ -200,7 +213,7 @@ class CampaignDirectory:
         from campaign import channels
 
         runtime = config.to_account(environ=self.environ, placeholder=self.placeholder)
-        made = channels.load(config.channel)(runtime, clock=self.clock)
+        made = _construct(channels.load(config.channel), runtime, self.clock)
         self._adapters[(campaign, account)] = (config, made)
         return made
 
@@ -241,6 +254,8 @@ class DispatchConfig:
     dry_run: bool = False
     #: Unknown posts examined per dispatch.
     reconcile_limit: int = 1000
+    #: At most one alert message per alert account per this interval.
+    alert_interval: timedelta = DEFAULT_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -339,7 +354,9 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng
         self.on_outcome = on_outcome
-        self.alerts = alerts if alerts is not None else Alerts(accounts.alert_adapter, self._send_alert)
+        self.alerts = alerts or Alerts(
+            accounts.alert_adapter, self._send_alert, interval=config.alert_interval
+        )
         self.owner = config.owner
         self._global = asyncio.Semaphore(config.concurrency)
         self._per_channel: dict[str, asyncio.Semaphore] = {}
@@ -430,9 +447,10 @@ class Dispatcher:
 
     async def _guarded(self, post: ClaimedPost) -> None:
         try:
-            async with self._global, self._semaphore(self._per_channel, post.channel, self.config.per_channel):
-                async with self._semaphore(self._per_account, post.account, self.config.per_account):
-                    await self._send_post(post)
+            channel = self._semaphore(self._per_channel, post.channel, self.config.per_channel)
+            account = self._semaphore(self._per_account, post.account, self.config.per_account)
+            async with self._global, channel, account:
+                await self._send_post(post)
         except StoreError as exc:
             # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
             logger.warning("post %d: %s", post.id, exc, extra=self._extra(post, outcome="store_error"))
@@ -471,6 +489,11 @@ class Dispatcher:
             adapter = self.accounts.adapter(post.campaign, post.account)
         except CampaignError as exc:
             self._defer_config(post, exc, sending=False)
+            return
+        except Exception as exc:  # an adapter that cannot even be built: a bug, but keep the post safe
+            logger.exception("post %d: cannot build its adapter", post.id, extra=self._extra(post))
+            problem = ConfigError(f"adapter error: {type(exc).__name__}: {exc}")
+            self._defer_config(post, problem, sending=False)
             return
         held = self._held_until(post, adapter, now, first=not receipts)
         if held is not None:
@@ -606,7 +629,9 @@ class Dispatcher:
         now = self.clock()
         until = policy.next_attempt_at(now, attempt, self.rng)
         self.store.mark_retry(post.id, until, message, owner=self.owner, now=now)
-        self._done(post, "retry", detail=message, parts_sent=parts_sent, attempt=attempt, next_attempt_at=until)
+        self._done(
+            post, "retry", detail=message, parts_sent=parts_sent, attempt=attempt, next_attempt_at=until
+        )
 
     def _failed(self, post: ClaimedPost, attempt: int, reason: str, parts_sent: int) -> None:
         self.store.mark_failed(post.id, reason, owner=self.owner, now=self.clock())
@@ -648,7 +673,8 @@ class Dispatcher:
             next_attempt_at=next_attempt_at,
         )
         if log:
-            level = logging.INFO if outcome in ("sent", "deferred", "released", "requeued") else logging.WARNING
+            quiet = ("sent", "deferred", "released", "requeued", "reconciled")
+            level = logging.INFO if outcome in quiet else logging.WARNING
             text = f"post {post.id} {result.label} {outcome}" + (f": {detail}" if detail else "")
             logger.log(
                 level, text,
@@ -710,9 +736,9 @@ class Dispatcher:
 
     def _rate_sink(self, account: str) -> Callable[[RateLimit], None]:
         def sink(limit: RateLimit) -> None:
-            if limit.remaining is not None and limit.remaining <= 0 and limit.reset_at is not None:
-                if limit.reset_at > self.clock():
-                    self._block(account, limit.reset_at, "rate-limit budget exhausted")
+            exhausted = limit.remaining is not None and limit.remaining <= 0
+            if exhausted and limit.reset_at is not None and limit.reset_at > self.clock():
+                self._block(account, limit.reset_at, "rate-limit budget exhausted")
 
         return sink
 
@@ -730,9 +756,8 @@ class Dispatcher:
         from campaign.exchange import run
 
         assert self.client is not None
-        return await run(
-            exchange, self.client, adapter, on_rate_limit=self._rate_sink(adapter.account.name), now=self.clock
-        )
+        sink = self._rate_sink(adapter.account.name)
+        return await run(exchange, self.client, adapter, on_rate_limit=sink, now=self.clock)
 
     async def _send_alert(self, adapter: Adapter, part: Part) -> Receipt:
         return await self._exchange(adapter.publish(part), adapter, part)
@@ -761,7 +786,8 @@ class Dispatcher:
             try:
                 await self._resolve(post, now)
             except StoreError as exc:
-                logger.warning("unknown post %d: %s", post.id, exc, extra=self._extra(post, action="reconcile"))
+                extra = self._extra(post, action="reconcile")
+                logger.warning("unknown post %d: %s", post.id, exc, extra=extra)
 
     async def _resolve(self, post: QueuedPost, now: datetime) -> None:
         try:
@@ -827,7 +853,10 @@ class Dispatcher:
 
     def _needs_person(self, post: QueuedPost, why: str) -> None:
         self._reconcile_after[post.id] = _FOREVER
-        reason = f"{post.last_error or 'outcome unknown'}; {why}: check the platform, then `campaign retry {post.id}`"
+        reason = (
+            f"{post.last_error or 'outcome unknown'}; {why}: "
+            f"check the platform, then `campaign retry {post.id}`"
+        )
         self._emit(post, "unknown", detail=reason, parts_sent=len(post.part_receipts))
         self._alert(post, "unknown", reason)
 

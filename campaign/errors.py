@@ -81,12 +81,20 @@ class ScheduleError(CampaignError):
 class FitError(CampaignError):
     """A rendered post exceeds its platform limit and threads are not allowed on that channel."""
 
-    def __init__(self, *, post: str, channel: str, length: int, limit: int, detail: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        post: str,
+        channel: str,
+        length: int,
+        limit: int,
+        detail: str = "",
+        thread_allowed: bool = False,
+    ) -> None:
         self.post, self.channel, self.length, self.limit = post, channel, length, limit
+        why = "" if thread_allowed else " and threads are not allowed"
         extra = f" ({detail})" if detail else ""
-        super().__init__(
-            f"post {post!r} on {channel}: {length} > limit {limit} and threads are not allowed{extra}"
-        )
+        super().__init__(f"post {post!r} on {channel}: {length} > limit {limit}{why}{extra}")
 
 
 class CredentialsError(CampaignError):
@@ -126,7 +134,9 @@ class ChannelError(CampaignError):
 
     retryable: bool = False
 
-    def __init__(self, message: str, *, status: int | None = None, platform_message: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, platform_message: str | None = None
+    ) -> None:
         self.status = status
         self.platform_message = platform_message
         super().__init__(message)
@@ -183,8 +193,8 @@ __all__ = [
     "PostNotFoundError",
     "RateLimitedError",
     "ReleaseError",
-    "SchemaVersionError",
     "ScheduleError",
+    "SchemaVersionError",
     "StoreError",
     "TemplateError",
     "TransientError",

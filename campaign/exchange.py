@@ -8,7 +8,9 @@ carry credentials there; adapters see the 3xx and classify it).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -128,7 +130,6 @@ def run_dry(exchange: Exchange[T], adapter: Adapter, part: Part | None, recordin
 
 def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, object]:
     """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON)."""
-    import json
 
     sensitive = {"authorization", "cookie", "x-api-key", "proxy-authorization"}
     headers: dict[str, str] = {}
@@ -139,10 +140,8 @@ def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, ob
     raw = request.content.decode("utf-8", errors="replace")
     body: object = redact(raw, secrets) if raw else None
     if raw and request.headers.get("content-type", "").startswith("application/json"):
-        try:
+        with contextlib.suppress(ValueError):
             body = json.loads(redact(raw, secrets))
-        except ValueError:
-            pass
     return {
         "method": request.method,
         "url": redact(str(request.url), secrets),

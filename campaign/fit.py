@@ -210,6 +210,7 @@ def fit(
             length=length,
             limit=rules.limit,
             detail=f"{exc.token[:40]!r} alone is longer than the limit",
+            thread_allowed=True,
         ) from None
     warnings = [f"dropped trailing hashtag {tag} to fit the {limit_note}" for tag in thread_dropped]
     if len(parts) > 1:

@@ -37,6 +37,8 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from campaign.preview import display_handle
+
 __all__ = ["QueueRow", "Segment", "attach_queue_state", "display_handle", "highlight", "to_html"]
 
 #: How each channel is named on the page (third-party channels show their own name).
@@ -86,31 +88,6 @@ def attach_queue_state(doc: dict[str, Any], rows: Iterable[QueueRow]) -> int:
     return matched
 
 
-def display_handle(channel: str, settings: Mapping[str, Any]) -> str | None:
-    """The public handle an account's settings imply, for display (None when they do not name one).
-
-    An explicit ``handle`` setting wins on any channel; otherwise X ``username``, Bluesky ``handle``,
-    Mastodon ``username`` on ``instance``, Threads ``username`` and a Telegram ``@channel`` chat id.
-    """
-    handle = settings.get("handle")
-    if isinstance(handle, str) and handle:
-        return handle if handle.startswith("@") else f"@{handle}"
-    username = settings.get("username")
-    if channel == "mastodon" and isinstance(username, str) and username:
-        host = urlsplit(str(settings.get("instance", ""))).hostname
-        return f"@{username.lstrip('@')}@{host}" if host else f"@{username.lstrip('@')}"
-    if channel in ("x", "threads") and isinstance(username, str) and username:
-        return f"@{username.lstrip('@')}"
-    if channel == "telegram":
-        for key in ("chat_username", "chat_id"):
-            value = settings.get(key)
-            if isinstance(value, str) and value.startswith("@"):
-                return value
-            if key == "chat_username" and isinstance(value, str) and value:
-                return f"@{value}"
-    return None
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Highlighting
 # ----------------------------------------------------------------------------------------------------------
@@ -144,11 +121,11 @@ def _spans(text: str, channel: str) -> list[tuple[int, int, str]]:
     from campaign.facets import link_spans
 
     if channel != "x":
-        return [(s.start, s.end, s.kind) for s in link_spans(text, channel)]
+        return [(s.start, s.end, str(s.kind)) for s in link_spans(text, channel)]
     # X finds its entities on the NFC form of the text (twitter-text parseTweet normalises first), so all
     # of its spans are computed there and mapped back onto the text as written.
     norm = unicodedata.normalize("NFC", text)
-    spans = [(s.start, s.end, s.kind) for s in link_spans(norm, channel)]
+    spans = [(s.start, s.end, str(s.kind)) for s in link_spans(norm, channel)]
     if norm == text:
         return spans
     back = _nfc_to_original(text, norm)
@@ -217,8 +194,8 @@ def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
     at = _when(post["campaign_time"], campaign_zone)
     local = _when(post["local_time"], post["zone"])
     # The audience's time is worth showing when it reads differently from the campaign's.
-    audience = local if (local["time"], local["date"], local["abbr"]) != (at["time"], at["date"], at["abbr"]) \
-        else None
+    reads = ("time", "date", "abbr")
+    audience = local if any(local[k] != at[k] for k in reads) else None
     lengths = post.get("lengths") or [post.get("length", 0)]
     parts = []
     for index, text in enumerate(post["parts"]):
@@ -304,6 +281,7 @@ def _csp_hash(source: str) -> str:
 def _template() -> Any:
     """The compiled page template (Jinja2 is imported here, on the first render only)."""
     import jinja2
+    from markupsafe import Markup  # Jinja2's own dependency
 
     env = jinja2.Environment(
         loader=jinja2.FunctionLoader(lambda name: _asset(name)),
@@ -314,8 +292,8 @@ def _template() -> Any:
     )
     css, js = _asset("preview.css"), _asset("preview.js")
     env.globals.update(
-        css=jinja2.utils.markupsafe.Markup(css),
-        js=jinja2.utils.markupsafe.Markup(js),
+        css=Markup(css),
+        js=Markup(js),
         csp=f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; img-src data:; "
         "base-uri 'none'; form-action 'none'",
     )
@@ -338,7 +316,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         day["cards"].sort(key=lambda c: c["at"]["iso"])
     page: str = _template().render(
         campaign={"name": camp.get("name") or "campaign", "file": camp.get("file"), "zone": zone,
-                  "start": camp.get("start")},
+                  "start": _when(camp["start"], zone) if camp.get("start") else None},
         days=[days[d] for d in sorted(days)],
         summary=_summary(cards, doc.get("errors", [])),
         errors=[e["message"] for e in doc.get("errors", [])],

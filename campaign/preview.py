@@ -7,13 +7,14 @@ JSON schema (stable; ``schema`` is bumped on any incompatible change)::
       "campaign": {"name", "file", "zone", "start" (ISO, campaign zone), "posts": N, "channels": [...]},
       "posts": [{
           "id": "launch/hkstp_x" (post key, @occurrence when recurring, /account),
-          "post", "occurrence", "channel", "account",
+          "post", "occurrence", "channel", "account", "handle" (public handle for display, or null),
           "scheduled_at": "2027-01-18T01:00:00Z" (UTC), "local_time": "2027-01-18T09:00:00+08:00" (post zone),
           "zone", "campaign_time" (campaign zone),
           "text" (parts joined by blank lines), "parts": [...], "length" (longest part), "lengths": [...],
           "limit", "unit", "warnings": [...], "link": {"url","title","description"} | null,
           "idempotency_key",
-          "requests": [{"method","url","headers","body"}] (only with --requests; secrets redacted)
+          "requests": [{"method","url","headers","body"}] (only with --requests; secrets redacted),
+          "queue": {"status", "remote_url", "id"} | null (only with --db: the post's state in the queue)
       }],
       "errors": [{"message"}]
     }
@@ -23,12 +24,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from campaign.compile import Compiled
-from campaign.posts import PlannedPost
+if TYPE_CHECKING:
+    from campaign.compile import Compiled
+    from campaign.posts import PlannedPost
 
 SCHEMA = 1
 
@@ -55,6 +59,9 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
             "occurrence": post.occurrence or None,
             "channel": post.channel,
             "account": post.account,
+            "handle": None
+            if campaign is None
+            else display_handle(post.channel, campaign.accounts[post.account].settings),
             "scheduled_at": _iso_utc(post.scheduled_at),
             "local_time": local.isoformat(),
             "zone": post.zone,
@@ -66,8 +73,9 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
             "limit": post.limit,
             "unit": _unit(post.channel),
             "warnings": list(post.warnings),
-            "link": None if post.link is None else {
-                "url": post.link.url, "title": post.link.title, "description": post.link.description},
+            "link": None
+            if post.link is None
+            else {"url": post.link.url, "title": post.link.title, "description": post.link.description},
             "idempotency_key": post.idempotency_key,
         }
         if recorder is not None:
@@ -83,7 +91,9 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
         posts.append(item)
     return {
         "schema": SCHEMA,
-        "campaign": None if campaign is None else {
+        "campaign": None
+        if campaign is None
+        else {
             "name": campaign.name,
             "file": campaign.display,
             "zone": campaign.zone,
@@ -94,6 +104,31 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
         "posts": posts,
         "errors": [{"message": str(e)} for e in compiled.errors],
     }
+
+
+def display_handle(channel: str, settings: Mapping[str, Any]) -> str | None:
+    """The public handle an account's settings imply, for display (None when they do not name one).
+
+    An explicit ``handle`` setting wins on any channel; otherwise X ``username``, Bluesky ``handle``,
+    Mastodon ``username`` on ``instance``, Threads ``username`` and a Telegram ``@channel`` chat id.
+    """
+    handle = settings.get("handle")
+    if isinstance(handle, str) and handle:
+        return handle if handle.startswith("@") else f"@{handle}"
+    username = settings.get("username")
+    if channel == "mastodon" and isinstance(username, str) and username:
+        host = urlsplit(str(settings.get("instance", ""))).hostname
+        return f"@{username.lstrip('@')}@{host}" if host else f"@{username.lstrip('@')}"
+    if channel in ("x", "threads") and isinstance(username, str) and username:
+        return f"@{username.lstrip('@')}"
+    if channel == "telegram":
+        for key in ("chat_username", "chat_id"):
+            value = settings.get(key)
+            if isinstance(value, str) and value.startswith("@"):
+                return value
+            if key == "chat_username" and isinstance(value, str) and value:
+                return f"@{value}"
+    return None
 
 
 def _unit(channel: str) -> str:
@@ -124,7 +159,9 @@ class _Recorder:
         for index, text in enumerate(post.parts):
             part = Part(
                 post_id=post_id(post),
-                idempotency_key=f"{post.idempotency_key}-{index}" if len(post.parts) > 1 else post.idempotency_key,
+                idempotency_key=f"{post.idempotency_key}-{index}"
+                if len(post.parts) > 1
+                else post.idempotency_key,
                 text=text,
                 index=index,
                 count=len(post.parts),
@@ -148,14 +185,18 @@ def to_text(doc: dict[str, Any]) -> str:
     lines: list[str] = []
     camp = doc["campaign"]
     if camp:
-        lines.append(f"Campaign {camp['name']} ({camp['file']}), zone {camp['zone']}, start {camp['start']}: "
-                     f"{camp['posts']} posts on {', '.join(camp['channels'])}")
+        lines.append(
+            f"Campaign {camp['name']} ({camp['file']}), zone {camp['zone']}, start {camp['start']}: "
+            f"{camp['posts']} posts on {', '.join(camp['channels'])}"
+        )
         lines.append("")
     for post in doc["posts"]:
         local = datetime.fromisoformat(post["local_time"])
-        head = (f"{local:%a %Y-%m-%d %H:%M} {post['zone']} ({post['scheduled_at']})  "
-                f"{post['channel']}/{post['account']}  {post['post']}"
-                + (f" @{post['occurrence']}" if post["occurrence"] else ""))
+        head = (
+            f"{local:%a %Y-%m-%d %H:%M} {post['zone']} ({post['scheduled_at']})  "
+            f"{post['channel']}/{post['account']}  {post['post']}"
+            + (f" @{post['occurrence']}" if post["occurrence"] else "")
+        )
         lines.append(head)
         count = len(post["parts"])
         for index, (part, length) in enumerate(zip(post["parts"], post["lengths"], strict=True)):
@@ -169,8 +210,11 @@ def to_text(doc: dict[str, Any]) -> str:
             for name, value in request["headers"].items():
                 lines.append(f"  >   {name}: {value}")
             if request["body"] is not None:
-                body = request["body"] if isinstance(request["body"], str) else json.dumps(
-                    request["body"], ensure_ascii=False)
+                body = (
+                    request["body"]
+                    if isinstance(request["body"], str)
+                    else json.dumps(request["body"], ensure_ascii=False)
+                )
                 lines.append(f"  >   {body}")
         lines.append("")
     for error in doc["errors"]:
@@ -204,14 +248,18 @@ def to_markdown(doc: dict[str, Any]) -> str:
         out.append("|---|---:|---:|---:|---:|")
         for channel in sorted(per_channel):
             items = [p for p in doc["posts"] if p["channel"] == channel]
-            out.append(f"| {channel} | {per_channel[channel]} | {max(p['length'] for p in items)} | "
-                       f"{items[0]['limit']} | {sum(len(p['warnings']) for p in items)} |")
+            out.append(
+                f"| {channel} | {per_channel[channel]} | {max(p['length'] for p in items)} | "
+                f"{items[0]['limit']} | {sum(len(p['warnings']) for p in items)} |"
+            )
         out.append("")
     for post in doc["posts"]:
         local = datetime.fromisoformat(post["local_time"])
         flag = " ⚠️" if post["warnings"] else ""
-        out.append(f"<details><summary>{local:%Y-%m-%d %H:%M} {post['zone']} · <b>{post['channel']}</b> "
-                   f"{post['account']} · {post['post']} · {post['length']}/{post['limit']}{flag}</summary>")
+        out.append(
+            f"<details><summary>{local:%Y-%m-%d %H:%M} {post['zone']} · <b>{post['channel']}</b> "
+            f"{post['account']} · {post['post']} · {post['length']}/{post['limit']}{flag}</summary>"
+        )
         out.append("")
         for index, part in enumerate(post["parts"]):
             if len(post["parts"]) > 1:
@@ -227,8 +275,11 @@ def to_markdown(doc: dict[str, Any]) -> str:
             out.extend(f"{k}: {v}" for k, v in request["headers"].items())
             if request["body"] is not None:
                 out.append("")
-                out.append(request["body"] if isinstance(request["body"], str)
-                           else json.dumps(request["body"], ensure_ascii=False, indent=2))
+                out.append(
+                    request["body"]
+                    if isinstance(request["body"], str)
+                    else json.dumps(request["body"], ensure_ascii=False, indent=2)
+                )
             out.append("```")
         out.append("")
         out.append("</details>")

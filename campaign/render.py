@@ -11,7 +11,8 @@ rendered without HTML autoescape; compiled templates are cached per environment.
 Context: ``release`` (the parsed press release), ``campaign``, ``channel`` (name, title, limit, unit, markup),
 ``account`` (name, handle and non-secret settings), ``post`` (key, link, hashtags, vars), ``link`` (the
 post's link, UTM-tagged), ``tags`` (the post's hashtags then the campaign's) and ``vars`` (campaign vars
-overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``; test: ``containing``
+overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``;
+test: ``containing``
 (``release.sentences | select("containing", "NVIDIA") | first``).
 """
 
@@ -35,7 +36,8 @@ _TRAILING_WS = re.compile(r"[ \t]+\n")
 
 
 def camel_case(tag: str) -> str:
-    """``#innovation_mixer`` / ``#innovation mixer`` -> ``#InnovationMixer``; ``#technology`` -> ``#Technology``.
+    """``#innovation_mixer`` or ``#innovation mixer`` -> ``#InnovationMixer``; ``#technology`` ->
+    ``#Technology``.
 
     Tags already mixed-case (``#InnovationMixer``, ``#HKSTP``) keep their capitals: we cannot know word
     boundaries inside a run of lower-case letters, so we only capitalise the first letter of each part.
@@ -45,9 +47,10 @@ def camel_case(tag: str) -> str:
     return "#" + "".join(p[:1].upper() + p[1:] for p in parts)
 
 
-def format_hashtags(tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None,
-                    case: str | None = None) -> str:
-    """Hashtags as the channel prefers them: de-duplicated (case-insensitive), capped, cased, space-separated."""
+def format_hashtags(
+    tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
+) -> str:
+    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated."""
     seen: set[str] = set()
     out: list[str] = []
     style = case or (rules.hashtag_case if rules else "as-is")
@@ -67,7 +70,9 @@ def format_hashtags(tags: Iterable[str], rules: TextRules | None, *, limit: int 
     return " ".join(out)
 
 
-def add_utm(url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None) -> str:
+def add_utm(
+    url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
+) -> str:
     """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -141,7 +146,8 @@ class Renderer:
                     break
             else:
                 raise TemplateError(
-                    f"{self.folder}: no template for {template!r} on {account} (looked for {', '.join(candidates)})"
+                    f"{self.folder}: no template for {template!r} on {account} "
+                    f"(looked for {', '.join(candidates)})"
                 )
             self._lookup[key] = found
         return found
@@ -190,7 +196,9 @@ def _rules(ctx: Any) -> TextRules | None:
 
 
 @jinja2.pass_context
-def _hashtags_filter(ctx: Any, tags: Sequence[str] | str, limit: int | None = None, case: str | None = None) -> str:
+def _hashtags_filter(
+    ctx: Any, tags: Sequence[str] | str, limit: int | None = None, case: str | None = None
+) -> str:
     if isinstance(tags, str):
         tags = tags.split()
     return format_hashtags(tags, _rules(ctx), limit=limit, case=case)
@@ -200,8 +208,9 @@ def _hashtags_filter(ctx: Any, tags: Sequence[str] | str, limit: int | None = No
 def _utm_filter(ctx: Any, url: str, content: str | None = None) -> str:
     channel = ctx.get("channel") or {}
     campaign = ctx.get("campaign") or {}
-    return add_utm(str(url), source=str(channel.get("name", "")), campaign=str(campaign.get("name", "")),
-                   content=content)
+    return add_utm(
+        str(url), source=str(channel.get("name", "")), campaign=str(campaign.get("name", "")), content=content
+    )
 
 
 @jinja2.pass_context

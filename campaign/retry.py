@@ -38,7 +38,7 @@ class RetryPolicy:
             raise ValueError("retry policy needs max_attempts >= 1")
 
     def ceiling(self, attempt: int) -> float:
-        """The largest delay after failed attempt number ``attempt`` (1-based): ``min(cap, base * 2**(n-1))``."""
+        """The largest delay after failed attempt ``attempt`` (1-based): ``min(cap, base * 2**(n-1))``."""
         if attempt < 1:
             raise ValueError("attempt numbers start at 1")
         # Cap the exponent first so huge attempt numbers cannot overflow a float.

@@ -15,7 +15,17 @@ from typing import Any
 
 from campaign.errors import ConfigError, UsageError
 
-DEFAULT_CHANNELS = ["x", "linkedin", "mastodon", "bluesky", "facebook", "threads", "telegram", "slack", "discord"]
+DEFAULT_CHANNELS = [
+    "x",
+    "linkedin",
+    "mastodon",
+    "bluesky",
+    "facebook",
+    "threads",
+    "telegram",
+    "slack",
+    "discord",
+]
 #: Channels on which a post that is still too long after dropping hashtags becomes a thread.
 THREAD_CHANNELS = ["x", "mastodon", "bluesky", "threads"]
 
@@ -117,24 +127,29 @@ def _yaml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str], start: str, zone: str) -> str:
+def _schedule_yaml(
+    release: Any, name: str, release_rel: Path, chans: list[str], start: str, zone: str
+) -> str:
     tags = ", ".join(_yaml_str(t) for t in release.hashtags[:3]) if release.hashtags else ""
     link = release.urls[0] if release.urls else None
     lines = [
-        f"# Campaign derived from {release_rel.name} by `campaign init`. Review, then: campaign preview <this file>",
+        f"# Campaign derived from {release_rel.name} by `campaign init`.",
+        "# Review it, then: campaign preview <this file>",
         f"campaign: {name}",
         f"release: {release_rel.as_posix()}",
         f"templates: ../templates/{name}",
         f"zone: {zone}",
-        f"start: \"{start}\"",
+        f'start: "{start}"',
         "late_window: 24h",
     ]
     if tags:
         lines.append(f"hashtags: [{tags}]   # added to every post; each channel caps how many it shows")
     if link:
         lines.append(f"link: {link}")
-    lines.append(f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]"
-                 "   # long posts may become threads here")
+    lines.append(
+        f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]"
+        "   # long posts may become threads here"
+    )
     lines.append("")
     lines.append("accounts:")
     for chan in chans:
@@ -142,8 +157,10 @@ def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str],
         lines.append(f"  main_{chan}:")
         lines.append(f"    channel: {chan}")
         for key in adapter.required_settings:
-            lines.append(f"    {key}: {_yaml_str(str(SETTING_EXAMPLES.get(key, 'change-me')))}"
-                         f"   # {adapter.required_settings[key]}")
+            lines.append(
+                f"    {key}: {_yaml_str(str(SETTING_EXAMPLES.get(key, 'change-me')))}"
+                f"   # {adapter.required_settings[key]}"
+            )
         if adapter.credential_names:
             lines.append("    credentials:   # environment variable names, never the secrets themselves")
             for cred in adapter.credential_names:
@@ -164,7 +181,7 @@ def _schedule_yaml(release: Any, name: str, release_rel: Path, chans: list[str],
         posts.append(("about", f"+{3 + min(len(release.figures), 3)}d 17:30", "who we are"))
     for key, when, what in posts:
         lines.append(f"  - key: {key}   # {what}")
-        lines.append(f"    when: \"{when}\"")
+        lines.append(f'    when: "{when}"')
     return "\n".join(lines) + "\n"
 
 

@@ -1,9 +1,9 @@
-"""Credentials: referenced by environment variable (or secret file) name, resolved only when a request is built.
+"""Credentials: referenced by environment variable (or secret file), resolved only when a request is built.
 
 A campaign file names where a secret lives, never the secret itself::
 
     credentials:
-      token: MASTODON_TOKEN              # environment variable MASTODON_TOKEN (or file named by MASTODON_TOKEN_FILE)
+      token: MASTODON_TOKEN              # variable MASTODON_TOKEN (or the file named by MASTODON_TOKEN_FILE)
       app_password: {file: secrets/bsky} # a secret file, relative to the campaign file
 
 Values are held only in :class:`Credentials` and handed to adapters on request. :func:`redact` replaces every
@@ -122,7 +122,7 @@ class Credentials:
         return name in self._refs
 
     def get(self, name: str) -> str:
-        """The secret called ``name``. Raises CredentialsError naming the account and variable, never a value."""
+        """The secret called ``name``. Raises CredentialsError naming account and variable, never a value."""
         if name in self._cache:
             return self._cache[name]
         ref = self._refs.get(name)

@@ -32,6 +32,25 @@ Claims are one statement, ``UPDATE posts ... WHERE id IN (SELECT ... ORDER BY ne
 RETURNING ...`` (SQLite >= 3.35, https://www.sqlite.org/lang_returning.html), run inside ``BEGIN
 IMMEDIATE``; on PostgreSQL the inner SELECT adds ``FOR UPDATE SKIP LOCKED``. The inner SELECT walks the
 partial index ``ix_posts_due`` in due order and skips blocked or paused accounts and paused campaigns.
+
+PostgreSQL (several daemons on one queue; every difference from SQLite lives in this module):
+
+- Transactions are READ COMMITTED (the server's default). A claim locks the rows it takes with ``FOR UPDATE
+  SKIP LOCKED``, so concurrent claims never wait for each other and never hand out a row twice: a row
+  another transaction holds is skipped, and a row changed and committed meanwhile is re-checked against the
+  claim's WHERE before it is locked (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+- A claim with ``per_account`` (at most n posts of an account in flight, across every daemon) first takes a
+  transaction-level advisory lock, ``pg_advisory_xact_lock`` (released at commit,
+  https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS): in READ COMMITTED
+  each statement sees what was committed before it began, so the claim statement that follows sees every
+  earlier claim and its in-flight count is exact. On SQLite ``BEGIN IMMEDIATE`` serialises claims already.
+- Lease recovery locks expired rows with ``SKIP LOCKED`` too: two daemons recovering at once, or a recovery
+  racing a heartbeat, never deadlock; a skipped row is recovered on the next pass.
+- Migrations run under an advisory lock, so daemons started together on an empty database migrate once.
+- Every change that should wake the daemons (apply, cancel, retry, pause, resume, release, recovery) bumps
+  ``queue_state.revision`` and, in the same transaction, sends ``NOTIFY campaign_queue`` (delivered at
+  commit, https://www.postgresql.org/docs/current/sql-notify.html). :meth:`Store.watch` returns a
+  :class:`ChangeWatcher` for it; on SQLite the watcher polls the revision.
 """
 
 from __future__ import annotations
@@ -40,7 +59,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -74,6 +93,13 @@ DEFAULT_DB = "db/campaign.db"
 ENV_DB = "CAMPAIGN_DB"
 #: Actor of changes made by `apply`.
 APPLY_ACTOR = "apply"
+#: The PostgreSQL channel on which every revision bump is announced (payload: the new revision).
+NOTIFY_CHANNEL = "campaign_queue"
+#: pg_advisory_xact_lock keys (any bigint unique to this application): per-account-limited claims, migrations.
+_CLAIM_LOCK = 0x63616D7061696701
+_MIGRATE_LOCK = 0x63616D7061696702
+#: Due rows a per-account-limited claim looks at per post it may return (see :meth:`Store.claim_due`).
+_PREFIX_FACTOR = 8
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -395,10 +421,29 @@ def _unwritable(where: str) -> bool:
     return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
 
 
+#: PostgreSQL SQLSTATEs that mean "another transaction is in the way" (lock_not_available, deadlock_detected,
+#: serialization_failure; https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_PG_LOCKED = {"55P03": "lock not available", "40P01": "deadlock", "40001": "serialization failure"}
+
+
+def _pg_sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
 def translate_error(exc: BaseException, where: str) -> StoreError:
     """Map a driver error to the one exception tree (the single translation point for SQL errors)."""
     name = _sqlite_error_name(exc)
     detail = str(getattr(exc, "orig", exc)).strip() or type(exc).__name__
+    state = _pg_sqlstate(exc)
+    if state in _PG_LOCKED:
+        return DatabaseLockedError(f"{where}: {_PG_LOCKED[state]} with another process ({detail})")
+    if state is not None and state.startswith(("08", "57P")):  # connection exception, server shutdown
+        return StoreError(f"{where}: lost the connection to the database server ({detail})")
+    if state is None and isinstance(exc, sa.exc.OperationalError) and not isinstance(exc.orig, sqlite3.Error):
+        # psycopg reports a refused or failed connection without a SQLSTATE.
+        return StoreError(f"{where}: cannot connect to the database server ({detail})")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLockedError(f"{where}: database is locked by another process ({detail})")
     if name.startswith("SQLITE_READONLY") or (name.startswith("SQLITE_CANTOPEN") and _unwritable(where)):
@@ -497,6 +542,7 @@ class Store:
         #: What error messages call the database (the file path for SQLite).
         self.where = where
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.is_postgres = engine.dialect.name == "postgresql"
         self._conns: dict[str, Connection] = {}
 
     # -- opening --------------------------------------------------------------------------------------
@@ -568,6 +614,9 @@ class Store:
             raise StoreError(f"{self.where}: not a campaign queue database (it has other tables)")
         self._enable_wal()
         with self._write() as conn:
+            if self.is_postgres:
+                # SQLite's BEGIN IMMEDIATE is the write lock; PostgreSQL needs one to migrate only once.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATE_LOCK)))
             # Re-read under the write lock: another process may have migrated meanwhile.
             revision, _ = _stored_revision(conn)
             if revision != SCHEMA_HEAD:
@@ -746,36 +795,50 @@ class Store:
         return [p["post_id"] for p in params]
 
     def _bump(self, conn: Connection) -> None:
-        conn.execute(sa.update(QUEUE).where(QUEUE.c.id == 1).values(revision=QUEUE.c.revision + 1))
+        stmt = sa.update(QUEUE).where(QUEUE.c.id == 1).values(revision=QUEUE.c.revision + 1)
+        if not self.is_postgres:
+            conn.execute(stmt)
+            return
+        revision = conn.execute(stmt.returning(QUEUE.c.revision)).scalar_one()
+        # Delivered to every LISTENing daemon when (and only if) this transaction commits.
+        conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(revision))))
 
     # -- daemon hot path ------------------------------------------------------------------------------
 
-    def claim_due(self, now: datetime, owner: str, lease_seconds: float, limit: int) -> list[ClaimedPost]:
+    def claim_due(
+        self, now: datetime, owner: str, lease_seconds: float, limit: int, *, per_account: int | None = None
+    ) -> list[ClaimedPost]:
         """Lease up to ``limit`` posts due at or before ``now``, earliest first, in one atomic statement.
 
         Skips accounts blocked past ``now`` or paused, and paused campaigns. The lease lasts
         ``lease_seconds`` from ``now`` (extend it with :meth:`heartbeat`). Each claimed post is logged with
         ``owner`` as actor.
+
+        ``per_account`` (optional) caps the posts of one account in flight (``claimed`` or ``sending``, by
+        any owner in any process) after the claim: an account already at the cap gets nothing, one below it
+        gets its earliest due posts up to the cap. Claims with a cap look at the first ``8 * limit`` due
+        posts of accounts below their cap, so a claim may return fewer than ``limit`` while more are due.
         """
         now = _aware(now)
         if limit <= 0:
             return []
+        if per_account is not None and per_account <= 0:
+            raise ValueError(f"per_account must be positive, got {per_account}")
         p = POSTS
         expires = now + timedelta(seconds=lease_seconds)
-        held = sa.select(ACCOUNTS.c.account).where(
-            sa.or_(ACCOUNTS.c.paused == sa.true(), ACCOUNTS.c.blocked_until > now)
-        )
-        paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
         due = (
             sa.select(p.c.id)
             # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
             .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now)
-            .where(p.c.account.not_in(held), p.c.campaign.not_in(paused))
             .order_by(p.c.next_attempt_at, p.c.id)
             .limit(limit)
             .correlate(None)
         )
-        if not self.is_sqlite:
+        if per_account is None:
+            due = due.where(*_claimable_accounts(now))
+        else:
+            due = due.where(p.c.id.in_(_under_cap(now, per_account, limit * _PREFIX_FACTOR)))
+        if self.is_postgres:
             due = due.with_for_update(skip_locked=True)
         stmt = (
             sa.update(p)
@@ -790,6 +853,9 @@ class Store:
             .returning(*_CLAIM_COLUMNS)
         )
         with self._write() as conn:
+            if per_account is not None and self.is_postgres:
+                # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_CLAIM_LOCK)))
             rows = conn.execute(stmt).all()
             self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [
@@ -1006,10 +1072,21 @@ class Store:
         sources(Status.UNKNOWN, among=(Status.SENDING,))
         # The literal status term matches ix_posts_lease's WHERE.
         expired = sa.and_(sa.text(_LEASED_SQL), p.c.lease_expires_at < cutoff)
+
+        def rows_in(status: Status) -> sa.ColumnElement[bool]:
+            if not self.is_postgres:
+                return sa.and_(expired, p.c.status == status.value)
+            # Lock without waiting: a row another transaction holds (a heartbeat, another daemon's
+            # recovery, the owner's own mark) is left for the next pass instead of risking a deadlock.
+            locked = (
+                sa.select(p.c.id).where(expired, p.c.status == status.value).with_for_update(skip_locked=True)
+            )
+            return sa.and_(p.c.id.in_(locked), expired, p.c.status == status.value)
+
         with self._write() as conn:
             requeued = conn.execute(
                 sa.update(p)
-                .where(expired, p.c.status == Status.CLAIMED.value)
+                .where(rows_in(Status.CLAIMED))
                 .values(
                     status=Status.SCHEDULED.value,
                     previous_status=p.c.status,
@@ -1021,7 +1098,7 @@ class Store:
             ).all()
             unknown = conn.execute(
                 sa.update(p)
-                .where(expired, p.c.status == Status.SENDING.value)
+                .where(rows_in(Status.SENDING))
                 .values(
                     status=Status.UNKNOWN.value,
                     previous_status=p.c.status,
@@ -1038,22 +1115,25 @@ class Store:
                 self._bump(conn)
         return Recovered(requeued=tuple(sorted(a)), unknown=tuple(sorted(b)))
 
-    def next_due_at(self, now: datetime) -> datetime | None:
+    def next_due_at(self, now: datetime, *, per_account: int | None = None) -> datetime | None:
         """When a claim could next succeed (UTC), or None when nothing is waiting.
 
         The earliest due post of an account that is not held, or the end of a block that holds an account
-        with waiting posts. May be at or before ``now`` (then claim right away).
+        with waiting posts. May be at or before ``now`` (then claim right away). With ``per_account``
+        (as given to :meth:`claim_due`), accounts at their cap of posts in flight are left out: their next
+        post becomes claimable when a post in flight ends, which this query cannot date (the daemon that
+        holds it claims the next one itself; others notice at their safety tick).
         """
         now = _aware(now)
         p, a = POSTS, ACCOUNTS
-        held = sa.select(a.c.account).where(sa.or_(a.c.paused == sa.true(), a.c.blocked_until > now))
-        paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
         first = (
             sa.select(p.c.next_attempt_at)
-            .where(sa.text(CLAIMABLE_SQL), p.c.account.not_in(held), p.c.campaign.not_in(paused))
+            .where(sa.text(CLAIMABLE_SQL), *_claimable_accounts(now))
             .order_by(p.c.next_attempt_at)
             .limit(1)
         )
+        if per_account is not None:
+            first = first.where(_in_flight(p.c.account) < per_account)
         blocked = (
             sa.select(sa.func.min(a.c.blocked_until))
             .where(a.c.blocked_until > now, a.c.paused == sa.false())
@@ -1121,6 +1201,23 @@ class Store:
         """A counter bumped by apply, cancel, retry, pause, resume, release and recovery (cheap to poll)."""
         with self._read() as conn:
             return int(conn.execute(sa.select(QUEUE.c.revision).where(QUEUE.c.id == 1)).scalar_one())
+
+    def watch(self, *, poll_seconds: float = 1.0) -> ChangeWatcher:
+        """A :class:`ChangeWatcher` on this queue (close it, or use it as a context manager).
+
+        PostgreSQL: LISTENs on its own connection. SQLite: polls :meth:`queue_revision` every
+        ``poll_seconds`` while waiting.
+        """
+        return ChangeWatcher(self, poll_seconds=poll_seconds)
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a change by any process; True when one happened meanwhile.
+
+        One-shot convenience (opens and closes a watcher, so only changes made during the call count);
+        a daemon keeps one :meth:`watch` open instead.
+        """
+        with self.watch() as watcher:
+            return watcher.wait(timeout)
 
     # -- dispatcher support (issue 5) -----------------------------------------------------------------
 
@@ -1355,6 +1452,66 @@ class Store:
         accounts = conn.execute(sa.select(ACCOUNTS.c.account).where(ACCOUNTS.c.paused == sa.true())).scalars()
         return bool(c_paused), frozenset(accounts)
 
+    # -- bulk copy (`campaign db copy`) ----------------------------------------------------------------
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per copied table (:data:`COPY_TABLES`)."""
+        count = sa.func.count()
+        with self._read() as conn:
+            return {t.name: conn.execute(sa.select(count).select_from(t)).scalar_one() for t in COPY_TABLES}
+
+    def holds_queue_data(self) -> bool:
+        """True when any post, event, account or campaign state is stored (the revision row aside)."""
+        counts = self.row_counts()
+        return any(n for name, n in counts.items() if name != QUEUE.name)
+
+    @contextmanager
+    def snapshot(self, batch: int = 5000) -> Iterator[Callable[[str], Iterator[list[dict[str, Any]]]]]:
+        """A consistent read of the whole queue: yields ``rows(table)``, which streams that table's rows in
+        primary-key order as column dicts, ``batch`` at a time, all from one snapshot (SQLite: one read
+        transaction in WAL mode; PostgreSQL: REPEATABLE READ READ ONLY, server-side cursors)."""
+        with self._read() as conn:
+            if self.is_postgres:
+                # Must be the transaction's first statement
+                # (https://www.postgresql.org/docs/current/sql-set-transaction.html).
+                conn.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+
+            def rows(name: str) -> Iterator[list[dict[str, Any]]]:
+                table = _COPY_BY_NAME[name]
+                stmt = sa.select(table).order_by(*table.primary_key.columns)
+                result = conn.execution_options(yield_per=batch).execute(stmt)
+                for part in result.mappings().partitions(batch):
+                    yield [dict(r) for r in part]
+
+            yield rows
+
+    def replace_all(self, rows: Callable[[str], Iterable[Sequence[Mapping[str, Any]]]]) -> None:
+        """Replace the whole queue with ``rows(table)`` for each of :data:`COPY_TABLES` (ids kept), in one
+        write transaction; then move id sequences past the copied ids (PostgreSQL) and announce a change.
+
+        Callers check emptiness and daemon locks first (:mod:`campaign.dbcopy`).
+        """
+        with self._write() as conn:
+            for table in reversed(COPY_TABLES):  # children first (post_events references posts)
+                conn.execute(sa.delete(table))
+            for table in COPY_TABLES:
+                for batch in rows(table.name):
+                    if batch:
+                        conn.execute(sa.insert(table), list(batch))
+            if self.is_postgres:
+                for table in (POSTS, EVENTS):
+                    # SERIAL ids: the next id handed out must follow the copied ones.
+                    conn.execute(
+                        sa.text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
+            if conn.execute(sa.select(QUEUE.c.id).where(QUEUE.c.id == 1)).first() is None:
+                conn.execute(sa.insert(QUEUE), {"id": 1, "revision": 0})
+            self._bump(conn)
+        logger.info("queue replaced by a copy", extra={"action": "copy"})
+
     # -- planner support ------------------------------------------------------------------------------
 
     def campaign_posts(self, campaign: str) -> list[QueuedPost]:
@@ -1537,6 +1694,51 @@ class Store:
 
 
 _LEASED_SQL = sql_in(LEASED)
+#: What `campaign db copy` copies, parents first (the Alembic version table is each database's own).
+COPY_TABLES: tuple[sa.Table, ...] = (POSTS, EVENTS, ACCOUNTS, CAMPAIGNS, QUEUE)
+_COPY_BY_NAME = {t.name: t for t in COPY_TABLES}
+
+
+def _claimable_accounts(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """Post terms: its account is neither paused nor blocked past ``now``, its campaign not paused."""
+    a, p = ACCOUNTS, POSTS
+    held = sa.select(a.c.account).where(sa.or_(a.c.paused == sa.true(), a.c.blocked_until > now))
+    paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
+    return (p.c.account.not_in(held), p.c.campaign.not_in(paused))
+
+
+def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """Posts of ``account`` (a correlated column) that are claimed or sending, by anyone."""
+    busy = POSTS.alias("busy")
+    return (
+        sa.select(sa.func.count())
+        .select_from(busy)
+        # ix_posts_account_status (account, status) answers this with an index range.
+        .where(busy.c.account == account, busy.c.status.in_([s.value for s in LEASED]))
+        .scalar_subquery()
+    )
+
+
+def _under_cap(now: datetime, cap: int, prefix: int) -> sa.Select[Any]:
+    """Ids a capped claim may take: among the first ``prefix`` due posts of accounts below ``cap`` in flight,
+    each account's earliest ``cap - in_flight``. Window functions may not share a query level with FOR
+    UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT."""
+    p = POSTS
+    head = (
+        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, _in_flight(p.c.account).label("busy"))
+        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
+        .where(_in_flight(p.c.account) < cap)
+        .order_by(p.c.next_attempt_at, p.c.id)
+        .limit(prefix)
+        .subquery("head")
+    )
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=head.c.account, order_by=(head.c.next_attempt_at, head.c.id))
+        .label("rank")
+    )
+    ranked = sa.select(head.c.id, head.c.busy, rank).subquery("ranked")
+    return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
 
 
 def _update_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
@@ -1608,6 +1810,148 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.close()
+
+
+# ---------------------------------------------------------------------------------------------- watching
+
+
+class ChangeWatcher:
+    """Notices queue changes made by any process (apply, cancel, retry, pause, resume, release, recovery).
+
+    Every such change bumps ``queue_state.revision`` (:meth:`Store.queue_revision`); on PostgreSQL the same
+    transaction sends ``NOTIFY campaign_queue``, which this watcher LISTENs for on a dedicated autocommit
+    connection, so a daemon on another machine wakes within milliseconds of the commit. On SQLite (one
+    machine) it compares the revision, reading it at most every ``poll_seconds`` while waiting.
+
+    For a daemon's event loop, either ``await watcher.wait_async(timeout)`` in a task, or register
+    :meth:`fileno` with ``loop.add_reader`` and call :meth:`changed` when it is readable (re-read
+    :meth:`fileno` afterwards: it changes when a lost connection is re-opened). Keep the safety tick: a
+    notification sent while the watcher was reconnecting is lost (then :meth:`changed` reports a change,
+    so nothing is missed, only noticed later).
+
+    A spurious True (a change that needs nothing from the caller) is possible; a missed change is not,
+    as long as the caller looks at the queue after every True. Not thread-safe. Raises nothing but
+    :class:`StoreError` (a SQLite revision read that fails).
+    """
+
+    def __init__(self, store: Store, *, poll_seconds: float = 1.0) -> None:
+        self.store = store
+        self.poll_seconds = poll_seconds
+        self._conn: Any = None  # psycopg.Connection (PostgreSQL only)
+        self._revision: int | None = None
+        if store.is_postgres:
+            self._listen()
+        else:
+            self._revision = store.queue_revision()
+
+    def _listen(self) -> None:
+        # Through the engine's pool (same URL and connect arguments), detached: it lives outside the pool.
+        raw = self.store.engine.raw_connection()
+        raw.detach()
+        conn: Any = raw.driver_connection
+        try:
+            conn.autocommit = True  # NOTIFY is delivered between transactions; LISTEN must not sit in one
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        except Exception:
+            raw.close()
+            raise
+        self._conn = conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken: nothing to release
+                logger.debug("closing a broken LISTEN connection failed", exc_info=True)
+
+    def fileno(self) -> int | None:
+        """A descriptor that becomes readable when a notification may be waiting (None on SQLite, or while
+        the PostgreSQL connection is lost: then poll :meth:`changed`)."""
+        if self._conn is None:
+            return None
+        return int(self._conn.fileno())
+
+    def changed(self) -> bool:
+        """Never blocks: True when the queue changed since the last call (or the watcher was created)."""
+        if not self.store.is_postgres:
+            revision = self.store.queue_revision()
+            seen, self._revision = self._revision, revision
+            return revision != seen
+        return self._drain(0.0)
+
+    def _drain(self, timeout: float) -> bool:
+        if self._conn is None:
+            try:
+                self._listen()
+            except Exception as exc:
+                logger.warning("cannot LISTEN for queue changes: %s", exc, extra={"action": "listen"})
+                return False
+            # Changes made while the connection was down were not announced to us: report one.
+            return True
+        try:
+            got = list(self._conn.notifies(timeout=timeout, stop_after=1))
+            if got:  # take whatever else arrived in the same packets, without waiting
+                got.extend(self._conn.notifies(timeout=0))
+        except Exception as exc:
+            logger.warning("lost the LISTEN connection: %s", exc, extra={"action": "listen"})
+            self._drop()
+            return True
+        return bool(got)
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True as soon as a change is seen."""
+        if self.store.is_postgres:
+            return self._drain(max(0.0, timeout))
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.changed():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self.poll_seconds, left))
+
+    async def wait_async(self, timeout: float) -> bool:
+        """Like :meth:`wait` without blocking the running event loop."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self.changed():
+                return True
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            fd = self.fileno()
+            if fd is None:
+                await asyncio.sleep(min(self.poll_seconds, left))
+                continue
+            ready: asyncio.Future[None] = loop.create_future()
+
+            def readable(future: asyncio.Future[None] = ready) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            loop.add_reader(fd, readable)
+            try:
+                await asyncio.wait_for(ready, left)
+            except TimeoutError:
+                pass
+            finally:
+                loop.remove_reader(fd)
+
+    def close(self) -> None:
+        self._drop()
+
+    def __enter__(self) -> ChangeWatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def dumps(value: Any) -> str:

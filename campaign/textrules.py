@@ -1,4 +1,4 @@
-"""A platform's text rules, declared as data that the renderer, the fitter, the validator and the adapters read.
+"""A platform's text rules, declared as data that the renderer, fitter, validator and adapters all read.
 
 Each channel module declares one :class:`TextRules`; an account may narrow or widen the limit
 (``limit:`` in the campaign file, e.g. a Mastodon instance configured for 1000) through :meth:`with_limit`.

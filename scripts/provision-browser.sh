@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Install Debian's Chromium and its WebDriver (for tests/test_html_browser.py), unless both are present.
-# Idempotent and quick when installed: it only runs apt when /usr/bin/chromium or /usr/bin/chromedriver is
-# missing, and then runs `apt-get update` once. Needs root (CI and the developer machines run as root).
-# No browser is ever downloaded outside Debian's packages (the browser test drives /usr/bin/chromium).
+# Install Debian's Chromium, its WebDriver and a colour emoji font (for tests/test_html_browser.py and the
+# README screenshot), unless they are present. Idempotent and quick when installed: apt runs only when
+# something is missing, and then `apt-get update` runs once. Needs root (CI and the developer machines run
+# as root; otherwise sudo). No browser is ever downloaded outside Debian's packages.
 set -euo pipefail
 
-if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
-  echo "provision-browser: $(/usr/bin/chromium --version 2>/dev/null || echo chromium) already installed"
+PACKAGES=(chromium chromium-driver fonts-noto-color-emoji)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ] && [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+  echo "provision-browser: chromium, chromium-driver and fonts-noto-color-emoji already installed"
   exit 0
 fi
 
@@ -16,6 +24,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
-$SUDO apt-get install -y -q chromium chromium-driver
-/usr/bin/chromium --version
+$SUDO apt-get install -y -q "${PACKAGES[@]}"
+# The Debian wrapper script of chromium prints a harmless shell warning on some machines: hide stderr.
+/usr/bin/chromium --version 2>/dev/null
 /usr/bin/chromedriver --version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -45,7 +46,7 @@ QUOTE_TEMPLATE = "“{{ release.quotes[0].text | shorten(300) }}” — {{ relea
 
 @pytest.fixture
 def mini(tmp_path: Path) -> Callable[..., Path]:
-    """Write the mini campaign (optionally with replaced YAML or templates); returns the campaign file path."""
+    """Write the mini campaign (optionally with other YAML or templates); returns the campaign file path."""
 
     def write(yaml_text: str = MINI_CAMPAIGN, templates: dict[str, str] | None = None) -> Path:
         (tmp_path / "release.txt").write_bytes(RELEASE.read_bytes())
@@ -60,3 +61,21 @@ def mini(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+REAL_SERVER_MARKERS = ("postgres", "pds", "oracle", "browser")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI=true a test that needs a real server (PostgreSQL, the PDS, Node oracles, Chromium) must run:
+    a skip there means the provisioning step failed, so it is reported as a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        report.skipped
+        and os.environ.get("CI") == "true"
+        and any(item.get_closest_marker(name) for name in REAL_SERVER_MARKERS)
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, but {item.nodeid} needs a real server: {report.longrepr}"

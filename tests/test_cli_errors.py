@@ -1,4 +1,4 @@
-"""Every bad input gives one clear line naming the file (and line or post), the right exit code, no traceback."""
+"""Every bad input: one clear line naming the file (and line or post), the right exit code, no traceback."""
 
 from __future__ import annotations
 
@@ -32,37 +32,80 @@ def only_error_line(err: str) -> str:
 
 CASES: list[tuple[str, str, dict[str, str], list[str]]] = [
     # (case id, YAML text, templates, substrings the one error line must contain)
-    ("malformed yaml", MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: [Asia/Hong_Kong"), {},
-     ["mini.yaml:", "invalid YAML"]),
-    ("unknown channel", MINI_CAMPAIGN.replace("channel: mastodon", "channel: myspace"), {},
-     ["mini.yaml:15", "unknown channel 'myspace'"]),
-    ("unknown account", MINI_CAMPAIGN.replace("accounts: [main_mastodon]", "accounts: [nobody]"), {},
-     ["mini.yaml:", "unknown account 'nobody'"]),
-    ("missing template", MINI_CAMPAIGN.replace("key: quote", "key: quote\n    template: nothere"), {},
-     ["post 'quote' on main_mastodon", "nothere"]),
-    ("template syntax error", MINI_CAMPAIGN, {"launch.j2": "{{ release.title }\n"},
-     ["launch.j2:1", "syntax error"]),
-    ("undefined variable", MINI_CAMPAIGN, {"launch.j2": "{{ release.titel }}\n"},
-     ["launch.j2", "titel"]),
-    ("unknown time zone", MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: Mars/Olympus"), {},
-     ["mini.yaml:4", "unknown time zone 'Mars/Olympus'"]),
-    ("over limit without threads", MINI_CAMPAIGN.replace("threads: [x]", "threads: []"),
-     {"launch.j2": "{{ release.lead }} {{ release.lead }}\n"},
-     ["mini.yaml:20", "post 'launch' on main_x (x)", "> limit 280"]),
-    ("release missing", MINI_CAMPAIGN.replace("release: release.txt", "release: nothere.txt"), {},
-     ["nothere.txt"]),
-    ("inline credential", MINI_CAMPAIGN.replace("token: MINI_X_TOKEN", "token: sk-live-abc123def456"), {},
-     ["mini.yaml:13", "credential 'token'", "never written"]),
-    ("bad time", MINI_CAMPAIGN.replace('when: "+1d 10:30"', 'when: "2030-02-30 09:00"'), {},
-     ["post 'quote'", "2030-02-30"]),
+    (
+        "malformed yaml",
+        MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: [Asia/Hong_Kong"),
+        {},
+        ["mini.yaml:", "invalid YAML"],
+    ),
+    (
+        "unknown channel",
+        MINI_CAMPAIGN.replace("channel: mastodon", "channel: myspace"),
+        {},
+        ["mini.yaml:15", "unknown channel 'myspace'"],
+    ),
+    (
+        "unknown account",
+        MINI_CAMPAIGN.replace("accounts: [main_mastodon]", "accounts: [nobody]"),
+        {},
+        ["mini.yaml:", "unknown account 'nobody'"],
+    ),
+    (
+        "missing template",
+        MINI_CAMPAIGN.replace("key: quote", "key: quote\n    template: nothere"),
+        {},
+        ["post 'quote' on main_mastodon", "nothere"],
+    ),
+    (
+        "template syntax error",
+        MINI_CAMPAIGN,
+        {"launch.j2": "{{ release.title }\n"},
+        ["launch.j2:1", "syntax error"],
+    ),
+    ("undefined variable", MINI_CAMPAIGN, {"launch.j2": "{{ release.titel }}\n"}, ["launch.j2", "titel"]),
+    (
+        "unknown time zone",
+        MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: Mars/Olympus"),
+        {},
+        ["mini.yaml:4", "unknown time zone 'Mars/Olympus'"],
+    ),
+    (
+        "over limit without threads",
+        MINI_CAMPAIGN.replace("threads: [x]", "threads: []"),
+        {"launch.j2": "{{ release.lead }} {{ release.lead }}\n"},
+        ["mini.yaml:20", "post 'launch' on main_x (x)", "> limit 280"],
+    ),
+    (
+        "release missing",
+        MINI_CAMPAIGN.replace("release: release.txt", "release: nothere.txt"),
+        {},
+        ["nothere.txt"],
+    ),
+    (
+        "inline credential",
+        MINI_CAMPAIGN.replace("token: MINI_X_TOKEN", "token: sk-live-abc123def456"),
+        {},
+        ["mini.yaml:13", "credential 'token'", "never written"],
+    ),
+    (
+        "bad time",
+        MINI_CAMPAIGN.replace('when: "+1d 10:30"', 'when: "2030-02-30 09:00"'),
+        {},
+        ["post 'quote'", "2030-02-30"],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("case", "yaml_text", "templates", "needles"), CASES, ids=[c[0] for c in CASES])
 @pytest.mark.parametrize("command", ["check", "preview"])
 def test_bad_input_is_one_clear_line(
-    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str], case: str, yaml_text: str,
-    templates: dict[str, str], needles: list[str], command: str,
+    mini: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    yaml_text: str,
+    templates: dict[str, str],
+    needles: list[str],
+    command: str,
 ) -> None:
     path = mini(yaml_text, templates)
     code, _out, err = run_cli([command, str(path), "--now", "2030-01-01T00:00:00Z"], capsys)
@@ -96,11 +139,21 @@ def test_usage_error_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_traceback_in_a_real_process(mini: Callable[..., Path]) -> None:
     path = mini(MINI_CAMPAIGN.replace("zone: Asia/Hong_Kong", "zone: Nowhere/Land"))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    proc = subprocess.run([sys.executable, "-m", "campaign.cli", "check", str(path)],
-                          capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "campaign.cli", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[0].startswith("campaign: error: ")
     assert "Traceback" not in proc.stderr
-    debug = subprocess.run([sys.executable, "-m", "campaign.cli", "--debug", "check", str(path)],
-                           capture_output=True, text=True, env=env, timeout=60)
+    debug = subprocess.run(
+        [sys.executable, "-m", "campaign.cli", "--debug", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "Traceback" in debug.stderr

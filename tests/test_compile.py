@@ -46,7 +46,7 @@ def test_audience_zone_and_overrides(mini: Callable[..., Path]) -> None:
     compiled = compile_campaign(str(mini(yaml_text)), now=NOW)
     assert compiled.ok, compiled.errors
     quote = next(p for p in compiled.posts if p.post_key == "quote")
-    # campaign day 2 is 2030-03-04 (counted from the start date in Hong Kong); 08:00 in LA (UTC-8) is 16:00 UTC
+    # campaign day 2 is 2030-03-04 (counted from the start date in Hong Kong); 08:00 in LA is 16:00 UTC
     assert quote.zone == "America/Los_Angeles"
     assert quote.scheduled_at == datetime(2030, 3, 4, 16, 0, tzinfo=UTC)
 
@@ -120,7 +120,8 @@ def test_recurrence_occurrences_have_keys(mini: Callable[..., Path]) -> None:
 def test_slots_never_double_book_an_account(mini: Callable[..., Path]) -> None:
     yaml_text = MINI_CAMPAIGN.replace(
         "    instance: https://mastodon.example",
-        '    instance: https://mastodon.example\n    slots: {days: [mon, tue, wed, thu, fri], times: ["09:00", "12:30"]}',
+        "    instance: https://mastodon.example\n"
+        '    slots: {days: [mon, tue, wed, thu, fri], times: ["09:00", "12:30"]}',
     ).replace('    when: "+1d 10:30"', "    when: next free slot") + (
         "  - key: more\n    template: quote\n    when: next free slot\n    accounts: [main_mastodon]\n"
         '  - key: fixed\n    template: quote\n    when: "2030-03-04 09:00"\n    accounts: [main_mastodon]\n'
@@ -129,7 +130,7 @@ def test_slots_never_double_book_an_account(mini: Callable[..., Path]) -> None:
     assert compiled.ok, compiled.errors
     times = [p.scheduled_at for p in compiled.posts if p.account == "main_mastodon"]
     assert len(times) == len(set(times)) == 4
-    # 2030-03-02 is a Saturday: slots start Monday 03-04; 09:00 is taken by `fixed`, so 12:30 and Tuesday 09:00
+    # 2030-03-02 is a Saturday: slots start Monday 03-04; 09:00 is taken by `fixed`: 12:30 and Tuesday 09:00
     slot_posts = sorted(p.scheduled_at for p in compiled.posts if p.post_key in ("quote", "more"))
     assert slot_posts == [datetime(2030, 3, 4, 4, 30, tzinfo=UTC), datetime(2030, 3, 5, 1, 0, tzinfo=UTC)]
 

@@ -34,13 +34,23 @@ def test_the_mini_campaign_loads(mini: Callable[..., Path]) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("campaign: mini", "campaign: mini\nchanels: [x]", r"mini\.yaml:2: unknown key 'chanels' in the campaign"),
+        (
+            "campaign: mini",
+            "campaign: mini\nchanels: [x]",
+            r"mini\.yaml:2: unknown key 'chanels' in the campaign",
+        ),
         ("campaign: mini\n", "", "the campaign needs 'campaign'"),
         ("    instance: https://mastodon.example\n", "", r"needs setting 'instance'"),
-        ("    instance: https://mastodon.example", "    instance: https://mastodon.example\n    colour: red",
-         r"mini\.yaml:17: unknown setting 'colour'"),
-        ("    instance: https://mastodon.example", "    instance: https://mastodon.example\n    api_token: abc",
-         r"unknown setting 'api_token'"),
+        (
+            "    instance: https://mastodon.example",
+            "    instance: https://mastodon.example\n    colour: red",
+            r"mini\.yaml:17: unknown setting 'colour'",
+        ),
+        (
+            "    instance: https://mastodon.example",
+            "    instance: https://mastodon.example\n    api_token: abc",
+            r"unknown setting 'api_token'",
+        ),
         ("      token: MINI_X_TOKEN\n", "      tokn: MINI_X_TOKEN\n", r"unknown credential 'tokn'"),
         ("  - key: quote", "  - key: launch", r"duplicate post key 'launch' \(first at line 20\)"),
         ('    when: "+1d 10:30"\n', "", r"post 'quote' needs 'when'"),
@@ -50,7 +60,11 @@ def test_the_mini_campaign_loads(mini: Callable[..., Path]) -> None:
     ],
 )
 def test_validation_messages(mini: Callable[..., Path], old: str, new: str, message: str) -> None:
-    text = MINI_CAMPAIGN if old != "late_window" else MINI_CAMPAIGN.replace("threads:", "late_window: soon\nthreads:")
+    text = (
+        MINI_CAMPAIGN
+        if old != "late_window"
+        else MINI_CAMPAIGN.replace("threads:", "late_window: soon\nthreads:")
+    )
     if old != "late_window":
         assert old in text
         text = text.replace(old, new, 1)

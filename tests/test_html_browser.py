@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the script form: the shared doc builders
-from test_html_preview import example_doc  # noqa: E402
+from test_html_preview import example_doc
 
-from campaign.html_preview import to_html  # noqa: E402
+from campaign.html_preview import to_html
 
 pytestmark = pytest.mark.browser
 
@@ -144,7 +144,8 @@ def test_day_filter_and_calendar_show_one_day(page: Any, doc: dict[str, Any]) ->
     per_day = Counter(p["campaign_time"][:10] for p in doc["posts"])
     day = sorted(per_day)[-1]
     Select(page.find_element(By.ID, "filter-day")).select_by_value(day)
-    assert sorted(visible_cards(page)) == sorted(p["id"] for p in doc["posts"] if p["campaign_time"][:10] == day)
+    on_day = [p["id"] for p in doc["posts"] if p["campaign_time"][:10] == day]
+    assert sorted(visible_cards(page)) == sorted(on_day)
     assert shown_count(page) == per_day[day] < len(doc["posts"])
     # Day and channel filters combine.
     channel = next(p["channel"] for p in doc["posts"] if p["campaign_time"][:10] == day)
@@ -192,7 +193,8 @@ def main(argv: list[str]) -> int:
     if reason:
         print(f"cannot take the screenshot: {reason}", file=sys.stderr)
         return 1
-    target = Path(argv[1] if len(argv) > 1 else "docs/preview.png")
+    target = Path(argv[1] if len(argv) > 1 else "docs/preview.png").resolve()
+    os.chdir(Path(__file__).resolve().parent.parent)  # the page names the campaign file from the project
     with tempfile.TemporaryDirectory(prefix="campaign-preview-") as tmp:
         page = Path(tmp) / "preview.html"
         page.write_text(to_html(example_doc(Path(tmp))), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""The HTML preview page, without a browser: structure, escaping, highlighting, summary, queue state, no network.
+"""The HTML preview page without a browser: structure, escaping, highlighting, summary, queue state.
 
 The page is parsed with the standard library's HTMLParser into a small tree, so assertions read elements and
 attributes rather than searching the markup as text.
@@ -7,6 +7,7 @@ attributes rather than searching the markup as text.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -77,8 +79,10 @@ MASTO_TEXT = "👩‍💻 日本語のテキスト #タグ https://example.com/p
 SCRIPT_TEXT = "Join us <script>alert(1)</script> & <b>bold</b> https://www.hkstp.org"
 
 
-def _planned(channel: str, account: str, key: str, at: datetime, parts: tuple[str, ...], *, zone: str = HK,
-             link: LinkCard | None = None, warnings: tuple[str, ...] = (), occurrence: str = "") -> PlannedPost:
+def _planned(
+    channel: str, account: str, key: str, at: datetime, parts: tuple[str, ...], *, zone: str = HK,
+    link: LinkCard | None = None, warnings: tuple[str, ...] = (), occurrence: str = "",
+) -> PlannedPost:
     rules = channels.load(channel).rules
     return PlannedPost(
         campaign="html-demo", post_key=key, occurrence=occurrence, channel=channel, account=account,
@@ -100,8 +104,8 @@ def demo_posts() -> list[PlannedPost]:
                                                  "3/ https://www.hkstp.org/figures"),
                  warnings=("split into a thread of 3 parts",)),
         _planned("bluesky", "hk_bsky", "figures", day2, ("Over 250 start-ups and 30 investors #HKSTP",)),
-        _planned("x", "hk_x", "weekly", day3, ("Weekly recap " + "x" * 290,), zone=NY, occurrence="2027-01-20T12:30",
-                 warnings=("too long: 303/280",)),
+        _planned("x", "hk_x", "weekly", day3, ("Weekly recap " + "x" * 290,), zone=NY,
+                 occurrence="2027-01-20T12:30", warnings=("too long: 303/280",)),
     ]
 
 
@@ -111,7 +115,7 @@ def demo_doc(tmp: Path) -> dict[str, Any]:
     path.write_text(TEST_CAMPAIGN, encoding="utf-8")
     campaign = load_campaign(path)
     compiled = Compiled(campaign, posts=demo_posts(), errors=[ConfigError("a broken <template> here")],
-                        start=datetime(2027, 1, 18, 9, 0, tzinfo=UTC).astimezone())
+                        start=datetime(2027, 1, 18, 9, 0, tzinfo=ZoneInfo(HK)))
     return preview.build(compiled)
 
 
@@ -122,7 +126,8 @@ def example_doc(tmp: Path) -> dict[str, Any]:
     if EXAMPLE.exists():
         from campaign.compile import compile_campaign
 
-        return preview.build(compile_campaign(str(EXAMPLE), now=EXAMPLE_NOW))
+        # Relative, so that the page names the file as a user would type it.
+        return preview.build(compile_campaign(os.path.relpath(EXAMPLE), now=EXAMPLE_NOW))
     return demo_doc(tmp)
 
 
@@ -189,7 +194,8 @@ def parse(html: str) -> Node:
     builder = _Builder()
     builder.feed(html)
     builder.close()
-    assert builder.stack == [builder.root], "unclosed elements: " + ", ".join(n.tag for n in builder.stack[1:])
+    unclosed = [n.tag for n in builder.stack[1:]]
+    assert not unclosed, f"unclosed elements: {unclosed}"
     return builder.root
 
 
@@ -232,6 +238,7 @@ def test_card_shows_account_time_text_length_link_card_and_warnings(doc: dict[st
     assert card.one(cls="name").text() == "hk_masto"
     assert card.one(cls="handle").text() == "hk_masto"  # no handle in the document: the account name
     assert card.one(cls="platform").text() == "Mastodon"
+    assert page.one("p", "meta").one("time").text() == "Mon 18 Jan 2027 09:00 HKT"
     assert card.one(cls="campaign-time").text() == "09:30 HKT"
     # The audience (New York) reads the same moment as the evening before.
     assert "Sun 17 Jan 20:30 EST" in card.one(cls="audience-time").text()
@@ -268,7 +275,8 @@ def test_over_limit_parts_are_marked(page: Node) -> None:
     card = page.one("article", data_post_id="weekly@2027-01-20T12:30/hk_x")
     assert "over" in card.one("p", "length").classes
     assert card.one(cls="post-key").text() == "weekly @2027-01-20T12:30"
-    assert all("over" not in p.classes for p in page.one("article", data_post_id="launch/hk_x").all("p", "length"))
+    fits = page.one("article", data_post_id="launch/hk_x")
+    assert all("over" not in p.classes for p in fits.all("p", "length"))
 
 
 def test_filters_list_every_channel_and_day(doc: dict[str, Any], page: Node) -> None:
@@ -280,10 +288,11 @@ def test_filters_list_every_channel_and_day(doc: dict[str, Any], page: Node) -> 
     assert page.one(id="shown-count").text() == "7"
 
 
-def test_summary_counts_posts_per_channel_and_day_warnings_and_errors(doc: dict[str, Any], page: Node) -> None:
+def test_summary_counts_per_channel_and_day_warnings_and_errors(doc: dict[str, Any], page: Node) -> None:
     posts = doc["posts"]
+    warnings = sum(len(p["warnings"]) for p in posts)
     assert page.one(id="total-posts").attrs["data-count"] == str(len(posts))
-    assert page.one(id="total-warnings").attrs["data-count"] == str(sum(len(p["warnings"]) for p in posts)) == "3"
+    assert page.one(id="total-warnings").attrs["data-count"] == str(warnings) == "3"
     assert page.one(id="total-errors").attrs["data-count"] == "1"
     per_channel = {row.attrs["data-channel"]: int(row.all("td")[0].attrs["data-count"])
                    for row in page.one("table", id="per-channel").all("tr") if "data-channel" in row.attrs}
@@ -305,7 +314,7 @@ def test_summary_counts_posts_per_channel_and_day_warnings_and_errors(doc: dict[
 
 
 def test_a_campaign_without_errors_or_posts_renders() -> None:
-    empty = {"schema": 1, "campaign": None, "posts": [], "errors": []}
+    empty: dict[str, Any] = {"schema": 1, "campaign": None, "posts": [], "errors": []}
     root = parse(to_html(empty))
     assert root.all("article") == [] and root.all(id="errors") == []
     assert root.one(id="total-posts").attrs["data-count"] == "0"
@@ -330,6 +339,26 @@ def test_text_from_posts_is_escaped_never_markup(doc: dict[str, Any]) -> None:
     assert root.one("span", "campaign-name").text() == "<script>alert('name')</script>"
     # Attribute values are escaped too (the link card's URL holds "&").
     assert 'href="https://www.hkstp.org/mixer?utm_source=x&amp;lang=en"' in html
+
+
+def test_a_release_and_a_template_with_markup_show_as_text(mini: Callable[..., Path]) -> None:
+    """End to end (release -> template -> compile -> preview document -> page): markup stays text."""
+    from campaign.compile import compile_campaign
+
+    path = mini(templates={"launch.j2": "{{ release.title }} <img src=x onerror=alert(2)>\n\n{{ link }}\n"})
+    release = path.parent / "release.txt"
+    title, rest = release.read_text(encoding="utf-8").split("\n", 1)
+    release.write_text("<script>alert(1)</script> " + title + "\n" + rest, encoding="utf-8")
+    doc = preview.build(compile_campaign(str(path), now=datetime(2030, 1, 1, tzinfo=UTC)))
+    assert doc["errors"] == []
+    html = to_html(doc)
+    root = parse(html)
+    assert len(root.all("script")) == 1 and root.all("img") == []
+    launch = [c for c in root.all("article", "card") if c.attrs["data-post-id"].startswith("launch/")]
+    assert launch and all("<script>alert(1)</script>" in card_text(c) for c in launch)
+    for post in doc["posts"]:
+        assert card_text(root.one("article", data_post_id=post["id"])) == post["text"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
 
 
 def test_the_page_loads_nothing_from_the_network(doc: dict[str, Any]) -> None:
@@ -359,8 +388,8 @@ def test_only_http_links_become_hrefs() -> None:
     doc = {"schema": 1, "campaign": None, "errors": [], "posts": [{
         "id": "p/a", "post": "p", "occurrence": None, "channel": "x", "account": "a",
         "scheduled_at": "2027-01-18T01:00:00Z", "local_time": "2027-01-18T01:00:00+00:00", "zone": "UTC",
-        "campaign_time": "2027-01-18T01:00:00+00:00", "text": "t", "parts": ["t"], "length": 1, "lengths": [1],
-        "limit": 280, "unit": "weighted characters", "warnings": [],
+        "campaign_time": "2027-01-18T01:00:00+00:00", "text": "t", "parts": ["t"], "length": 1,
+        "lengths": [1], "limit": 280, "unit": "weighted characters", "warnings": [],
         "link": {"url": "javascript:alert(1)", "title": "t", "description": ""}, "idempotency_key": "k",
         "queue": {"status": "sent", "remote_url": "javascript:alert(2)", "id": 1},
     }]}
@@ -402,12 +431,14 @@ HIGHLIGHT_CASES: list[tuple[str, str, Callable[[str], list[tuple[str, int, str]]
                                       at(t, "mention", "@hkstp.bsky.social"),
                                       ("link", t.rindex("hkstp.org"), "hkstp.org")]),
     ("mastodon", MASTO_TEXT, lambda t: [at(t, "tag", "#タグ"), at(t, "link", "https://example.com/p?q=1"),
-                                        at(t, "mention", "@alice@mastodon.social"), at(t, "mention", "@bob")]),
+                                        at(t, "mention", "@alice@mastodon.social"),
+                                        at(t, "mention", "@bob")]),
     # Other channels: http(s) URLs only (no tags or mentions become links there).
     ("linkedin", "Visit https://www.hkstp.org/a. #HKSTP @someone", lambda t: [
         at(t, "link", "https://www.hkstp.org/a")]),
     # X links bare domains too, and never a tag glued to a word or a mention in an e-mail address.
-    ("x", "😀 hkstp.org/zh 和#tag mail a@b.co #ok", lambda t: [at(t, "link", "hkstp.org/zh"), at(t, "tag", "#ok")]),
+    ("x", "😀 hkstp.org/zh 和#tag mail a@b.co #ok", lambda t: [at(t, "link", "hkstp.org/zh"),
+                                                              at(t, "tag", "#ok")]),
 ]
 
 

@@ -10,8 +10,12 @@ import pytest
 from campaign.cli import main
 
 
-def run(args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None = None,
-        monkeypatch: pytest.MonkeyPatch | None = None) -> tuple[int, str, str]:
+def run(
+    args: list[str],
+    capsys: pytest.CaptureFixture[str],
+    stdin: str | None = None,
+    monkeypatch: pytest.MonkeyPatch | None = None,
+) -> tuple[int, str, str]:
     if stdin is not None:
         assert monkeypatch is not None
         monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
@@ -25,8 +29,12 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str], stdin: str | None =
 
 def test_jsonl_round_trip(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     lines = [json.dumps("Hello https://example.com 🇭🇰"), json.dumps("字" * 150)]
-    code, out, _ = run(["measure", "--jsonl", "--channel", "x", "--channel", "bluesky", "--channel", "mastodon"],
-                       capsys, "\n".join(lines) + "\n", monkeypatch)
+    code, out, _ = run(
+        ["measure", "--jsonl", "--channel", "x", "--channel", "bluesky", "--channel", "mastodon"],
+        capsys,
+        "\n".join(lines) + "\n",
+        monkeypatch,
+    )
     assert code == 0
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0] == {"channel": "x", "length": 6 + 23 + 1 + 2, "limit": 280, "fits": True}
@@ -44,7 +52,9 @@ def test_text_table_for_all_channels(capsys: pytest.CaptureFixture[str]) -> None
     assert "bytes" in next(line for line in out.splitlines() if line.startswith("bluesky"))
 
 
-def test_bad_jsonl_is_a_usage_error(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_jsonl_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     code, _, err = run(["measure", "--jsonl"], capsys, "not json\n", monkeypatch)
     assert code == 2 and "stdin line 1: not JSON" in err
     code, _, err = run(["measure", "--jsonl"], capsys, "42\n", monkeypatch)

@@ -174,3 +174,30 @@ def test_example_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(["check", str(EXAMPLE), "--now", "2026-12-01T00:00:00Z"], capsys)
     assert code == 0
     assert "0 errors" in out
+
+
+def test_db_shows_queue_state_and_live_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from campaign import planner
+    from campaign.channels.base import Receipt
+    from campaign.compile import compile_campaign
+    from campaign.store import Store
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    db = str(tmp_path / "q.db")
+    compiled = compile_campaign(str(EXAMPLE), now=now, strict_past=True)
+    with Store.open(db) as store:
+        planner.apply(store, planner.plan(store, "hkstp-innovation-mixer-us", compiled.posts, now), now=now)
+        due = compiled.posts[0].scheduled_at
+        (claimed, *_rest) = store.claim_due(due, "test", 60, 1)
+        store.mark_sending(claimed.id, owner="test", now=due)
+        store.mark_sent(claimed.id, Receipt("42", "https://example.social/@hkstp/42"), owner="test", now=due)
+    code, out, _err = run(["preview", str(EXAMPLE), "--format", "json", "--db", db,
+                           "--now", "2026-12-01T00:00:00Z"], capsys)
+    assert code == 0
+    posts = json.loads(out)["posts"]
+    statuses = sorted(p["queue"]["status"] for p in posts)
+    assert statuses.count("sent") == 1 and statuses.count("scheduled") == len(posts) - 1
+    sent = next(p for p in posts if p["queue"]["status"] == "sent")
+    assert sent["queue"]["remote_url"] == "https://example.social/@hkstp/42"

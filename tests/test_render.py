@@ -67,8 +67,13 @@ def test_camel_case_and_hashtag_policy() -> None:
 
 
 def test_utm_keeps_existing_query_and_replaces_old_utm() -> None:
-    url = add_utm("https://example.org/news?id=7&utm_source=old#top", source="x", campaign="c", content="launch")
-    assert url == "https://example.org/news?id=7&utm_source=x&utm_medium=social&utm_campaign=c&utm_content=launch#top"
+    url = add_utm(
+        "https://example.org/news?id=7&utm_source=old#top", source="x", campaign="c", content="launch"
+    )
+    assert (
+        url
+        == "https://example.org/news?id=7&utm_source=x&utm_medium=social&utm_campaign=c&utm_content=launch#top"
+    )
     assert add_utm("mailto:a@b.c", source="x", campaign="c") == "mailto:a@b.c"
 
 

@@ -18,17 +18,46 @@ RELEASES = Path(__file__).parent / "data" / "releases"
 
 
 def test_init_from_the_real_release_passes_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["init", "--from-release", str(RELEASE), "--dir", str(tmp_path), "--name", "demo",
-                 "--zone", "Asia/Hong_Kong", "--start", "2030-01-07 09:00"])
+    code = main(
+        [
+            "init",
+            "--from-release",
+            str(RELEASE),
+            "--dir",
+            str(tmp_path),
+            "--name",
+            "demo",
+            "--zone",
+            "Asia/Hong_Kong",
+            "--start",
+            "2030-01-07 09:00",
+        ]
+    )
     assert code == 0
     schedule = tmp_path / "schedules" / "demo.yaml"
     assert f"wrote {schedule}" in capsys.readouterr().out
     campaign = load_campaign(schedule)
     assert campaign.hashtags == ("#HKSTP", "#InnovationMixer", "#technology")
-    assert [p.key for p in campaign.posts] == ["launch", "quote", "figure-1", "figure-2", "figure-3", "people",
-                                              "about"]
+    assert [p.key for p in campaign.posts] == [
+        "launch",
+        "quote",
+        "figure-1",
+        "figure-2",
+        "figure-3",
+        "people",
+        "about",
+    ]
     assert {a.channel for a in campaign.accounts.values()} >= {
-        "x", "linkedin", "mastodon", "bluesky", "facebook", "threads", "telegram", "slack", "discord"}
+        "x",
+        "linkedin",
+        "mastodon",
+        "bluesky",
+        "facebook",
+        "threads",
+        "telegram",
+        "slack",
+        "discord",
+    }
     code = main(["check", str(schedule), "--now", "2029-12-01T00:00:00Z"])
     assert code == 0
     compiled = compile_campaign(str(schedule))
@@ -39,10 +68,15 @@ def test_init_from_the_real_release_passes_check(tmp_path: Path, capsys: pytest.
     assert len(times) == len(compiled.posts)
 
 
-@pytest.mark.parametrize("release", sorted(p.name for p in RELEASES.glob("*.md")) + ["hkstp-zh.txt"])
+@pytest.mark.parametrize("release", [*sorted(p.name for p in RELEASES.glob("*.md")), "hkstp-zh.txt"])
 def test_init_from_other_layouts(tmp_path: Path, release: str) -> None:
-    written = scaffold(RELEASES / release, root=tmp_path, name="other", channels=["x", "mastodon", "linkedin"],
-                       today=date(2029, 12, 1))
+    written = scaffold(
+        RELEASES / release,
+        root=tmp_path,
+        name="other",
+        channels=["x", "mastodon", "linkedin"],
+        today=date(2029, 12, 1),
+    )
     compiled = compile_campaign(str(written[0]))
     assert compiled.ok, [str(e) for e in compiled.errors]
     assert compiled.posts

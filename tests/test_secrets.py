@@ -45,7 +45,9 @@ def test_resolution_from_env_file_var_and_file(tmp_path: Path) -> None:
 
 def test_missing_secret_names_the_variable_only(tmp_path: Path) -> None:
     creds = Credentials({"a": SecretRef(env="MISSING_TOKEN")}, account="acct", environ={})
-    with pytest.raises(CredentialsError, match="account 'acct': environment variable MISSING_TOKEN is not set"):
+    with pytest.raises(
+        CredentialsError, match="account 'acct': environment variable MISSING_TOKEN is not set"
+    ):
         creds.get("a")
     with pytest.raises(CredentialsError, match="no credential 'zzz'"):
         creds.get("zzz")
@@ -56,8 +58,9 @@ def test_missing_secret_names_the_variable_only(tmp_path: Path) -> None:
 
 
 def test_placeholders_for_dry_runs_are_never_registered() -> None:
-    creds = Credentials({"token": SecretRef(env="T")}, account="acct", environ={"T": "real-value-xyz"},
-                        placeholder=True)
+    creds = Credentials(
+        {"token": SecretRef(env="T")}, account="acct", environ={"T": "real-value-xyz"}, placeholder=True
+    )
     assert creds.get("token") == "<T>"
     assert creds.known_values() == ["<T>"]
     assert redact_resolved("real-value-xyz") == "real-value-xyz"  # never resolved, so nothing to scrub

@@ -212,7 +212,7 @@ class Adapter:
         """
         if response.is_success:
             return
-        raise classify_status(response, message or platform_message(response), now=datetime.now(UTC))
+        raise classify_status(response, message or platform_message(response), now=self.clock())
 
 
 def platform_message(response: httpx.Response, limit: int = 300) -> str:

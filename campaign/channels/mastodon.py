@@ -23,7 +23,6 @@ Platform facts (each checked against the source named):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -158,7 +157,7 @@ class MastodonAdapter(Adapter):
         if response.is_success:
             return
         # Mastodon's error bodies are {"error": "..."} (plus "error_description" on OAuth errors).
-        raise classify_status(response, platform_message(response), now=datetime.now(UTC))
+        raise classify_status(response, platform_message(response), now=self.clock())
 
     # -- dry run ------------------------------------------------------------------------------------------
 

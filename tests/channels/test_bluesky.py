@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
 
 from campaign.channels.base import LinkCard, Part, RateLimit, Receipt
 from campaign.channels.bluesky import BlueskyAdapter
@@ -34,6 +33,7 @@ from campaign.errors import (
 )
 from campaign.exchange import Recording, describe_request, run_dry
 from campaign.tid import is_valid
+from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
 
 PASSWORD = "canary-bsky-app-password-93c1"
 SERVICE = "https://pds.example"

@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
 
 from campaign.channels.base import Part, RateLimit, Receipt
 from campaign.channels.mastodon import MastodonAdapter
@@ -30,6 +29,7 @@ from campaign.errors import (
     TransientError,
 )
 from campaign.exchange import Recording, describe_request, run_dry
+from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
 
 TOKEN = "canary-mastodon-token-5e0b7d"
 BASE = "https://mastodon.example"

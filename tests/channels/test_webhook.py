@@ -36,7 +36,9 @@ KEY = "0123456789abcdef0123456789abcdef"
 CLOCK = datetime(2027, 1, 18, 9, 0, 0, tzinfo=UTC)
 TS = "1800262800"  # CLOCK as Unix seconds
 LINK = LinkCard(url="https://example.org/rail", title="New rail line", description="Opening day")
-FIRST = Part(post_id="rail-launch", idempotency_key=KEY, text="Part one.", count=2, link=LINK, campaign="rail")
+FIRST = Part(
+    post_id="rail-launch", idempotency_key=KEY, text="Part one.", count=2, link=LINK, campaign="rail"
+)
 FIRST_BODY = {
     "id": KEY,
     "campaign": "rail",

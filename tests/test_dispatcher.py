@@ -1,0 +1,557 @@
+"""The dispatch core on a real SQLite queue, with httpx.MockTransport platforms and an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from queue_helpers import T0, planned
+
+from campaign.channels.base import Account, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.channels.mastodon import MastodonAdapter
+from campaign.channels.webhook import WebhookAdapter
+from campaign.counting import codepoints
+from campaign.dispatcher import DispatchConfig, Dispatcher, Outcome, Quota
+from campaign.errors import ConfigError
+from campaign.posts import PlannedPost
+from campaign.retry import RetryPolicy
+from campaign.secrets import Credentials, SecretRef
+from campaign.store import Store
+from campaign.textrules import TextRules
+
+OWNER = "daemon:test:1"
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+def mastodon(name: str, clock: Clock, token: str = "tok-mastodon-1234") -> MastodonAdapter:
+    creds = Credentials({"token": SecretRef(env="TOK")}, account=name, environ={"TOK": token})
+    return MastodonAdapter(Account(name, "mastodon", {"instance": "https://m.example"}, creds), clock=clock)
+
+
+def webhook(name: str, clock: Clock, *, dedup: bool = False, url: str = "https://hook.example/in") -> WebhookAdapter:
+    settings: dict[str, Any] = {"url": url, "deduplicates": dedup}
+    return WebhookAdapter(Account(name, "webhook", settings, Credentials({}, account=name)), clock=clock)
+
+
+class Searchable(Adapter):
+    """A tiny adapter whose platform can be searched by idempotency key (no deduplication)."""
+
+    name = "searchable"
+    title = "Searchable"
+    rules = TextRules(limit=1000, unit="characters", measure=codepoints)
+    base = "https://search.example"
+    published: ClassVar[dict[str, str]] = {}
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        response = yield self.json_request("POST", f"{self.base}/posts", json_body={"key": part.idempotency_key})
+        self.raise_for_status(response)
+        return Receipt(remote_id=response.json()["id"])
+
+    def lookup(self, part: Part) -> Exchange[Receipt | None]:
+        response = yield self.json_request("GET", f"{self.base}/posts/{part.idempotency_key}")
+        if response.status_code == 404:
+            return None
+        self.raise_for_status(response)
+        return Receipt(remote_id=response.json()["id"])
+
+    def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        return fake_json(request, {"id": "dry-run-1"})
+
+
+class Directory:
+    def __init__(self, adapters: dict[str, Adapter], alert: Adapter | None = None) -> None:
+        self.adapters = adapters
+        self.alert = alert
+
+    def adapter(self, campaign: str, account: str) -> Adapter:
+        if account not in self.adapters:
+            raise ConfigError(f"no account {account!r}")
+        return self.adapters[account]
+
+    def alert_adapter(self, campaign: str) -> Adapter | None:
+        return self.alert
+
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Platform:
+    """A MockTransport that records every request with the simulated time it was sent at."""
+
+    def __init__(self, clock: Clock, handler: Handler) -> None:
+        self.clock = clock
+        self.handler = handler
+        self.requests: list[tuple[datetime, httpx.Request]] = []
+        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._handle))
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((self.clock(), request))
+        return self.handler(request)
+
+    def bodies(self, host: str | None = None) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for _, r in self.requests if host is None or r.url.host == host]
+
+
+def status_ok(request: httpx.Request) -> httpx.Response:
+    """Mastodon-like success: a new status id per request (or the same one for a repeated key)."""
+    body = json.loads(request.content) if request.content else {}
+    key = request.headers.get("idempotency-key", "x")
+    sid = f"s-{key[-6:]}"
+    return httpx.Response(200, json={"id": sid, "url": f"https://m.example/@a/{sid}", "echo": body})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(str(tmp_path / "q.db"))
+    yield s
+    s.close()
+
+
+def queue(store: Store, *posts: PlannedPost) -> list[int]:
+    return list(store.apply_changes(add=posts, now=T0 - timedelta(days=1)).added)
+
+
+def make(
+    store: Store,
+    clock: Clock,
+    adapters: dict[str, Adapter],
+    platform: Platform | None,
+    *,
+    alert: Adapter | None = None,
+    outcomes: list[Outcome] | None = None,
+    rng: Callable[[], float] = lambda: 0.5,
+    **config: Any,
+) -> Dispatcher:
+    sink = outcomes.append if outcomes is not None else None
+    return Dispatcher(
+        store,
+        Directory(adapters, alert),
+        DispatchConfig(owner=OWNER, **config),
+        client=platform.client if platform else None,
+        clock=clock,
+        rng=rng,
+        on_outcome=sink,
+    )
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# ---------------------------------------------------------------------------------------------- success
+
+
+def test_due_posts_are_sent_with_receipts_and_idempotency_keys(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, status_ok)
+    a, b = queue(store, planned("p1", account="m1"), planned("p2", account="m1", at=T0 + timedelta(hours=1)))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+
+    wake = run(d.dispatch_due(clock.now))
+
+    assert store.get_post(a).status == "sent"
+    assert store.get_post(a).remote_id and store.get_post(a).remote_url
+    assert store.get_post(b).status == "scheduled"
+    assert wake == T0 + timedelta(hours=1)
+    (_, request), = platform.requests
+    assert request.headers["Idempotency-Key"] == store.get_post(a).idempotency_key
+    assert request.headers["Authorization"] == "Bearer tok-mastodon-1234"
+    assert store.account_state("m1").sent_today == 1  # type: ignore[union-attr]
+
+
+def test_thread_parts_go_in_order_each_replying_to_the_previous(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("t", account="m1", text=("one", "two", "three")))
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+
+    post = store.get_post(pid)
+    assert post.status == "sent"
+    bodies = platform.bodies()
+    assert [b["status"] for b in bodies] == ["one", "two", "three"]
+    ids = [r.remote_id for r in post.part_receipts]
+    assert "in_reply_to_id" not in bodies[0]
+    assert [b["in_reply_to_id"] for b in bodies[1:]] == ids[:2]
+    keys = [r.headers["Idempotency-Key"] for _, r in platform.requests]
+    assert keys == [f"{post.idempotency_key}-{i}" for i in range(3)]
+    assert post.remote_id == ids[0]
+
+
+def test_a_crash_mid_thread_resumes_at_the_next_part(store: Store) -> None:
+    clock = Clock()
+    (pid,) = queue(store, planned("t", account="m1", text=("one", "two", "three")))
+    # A daemon claimed it, published part 1, recorded it, then died.
+    (_claimed,) = store.claim_due(clock.now, "daemon:dead:9", 60, 10)
+    store.mark_sending(pid, owner="daemon:dead:9", now=clock.now)
+    store.record_part(pid, 0, Receipt(remote_id="first", url="https://m.example/@a/first"), now=clock.now)
+
+    clock.advance(minutes=2)
+    platform = Platform(clock, status_ok)
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    d.recover(clock.now)  # lease expired: sending -> unknown
+    assert store.get_post(pid).status == "unknown"
+    run(d.dispatch_due(clock.now))  # Mastodon deduplicates: requeued, then resumed
+
+    post = store.get_post(pid)
+    assert post.status == "sent"
+    bodies = platform.bodies()
+    assert [b["status"] for b in bodies] == ["two", "three"]
+    assert bodies[0]["in_reply_to_id"] == "first"
+    assert bodies[1]["in_reply_to_id"] == post.part_receipts[1].remote_id
+    assert post.remote_id == "first"
+
+
+# ---------------------------------------------------------------------------------------------- failures
+
+
+def test_transient_errors_back_off_with_full_jitter_then_fail(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(503, json={"error": "maintenance"}))
+    (pid,) = queue(store, planned("p", account="m1"))
+    policy = RetryPolicy(base=60, cap=600, max_attempts=3)
+    draws = iter([0.999, 0.0])
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, retry=policy, rng=lambda: next(draws),
+             outcomes=outcomes)
+
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and post.attempts == 1
+    assert post.next_attempt_at is not None
+    wait = (post.next_attempt_at - clock.now).total_seconds()
+    assert 59 < wait <= 60  # draw 0.999 of the first ceiling (base)
+    assert "maintenance" in (post.last_error or "")
+
+    clock.now = post.next_attempt_at
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and post.attempts == 2
+    assert post.next_attempt_at == clock.now  # draw 0.0: retry at once
+
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "failed" and post.attempts == 3
+    assert "gave up after 3 attempts" in (post.last_error or "")
+    assert [o.outcome for o in outcomes] == ["retry", "retry", "failed"]
+    assert len(platform.requests) == 3
+
+
+def test_permanent_error_fails_at_once_with_the_platform_message(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(422, json={"error": "Validation failed: Text too long"}))
+    (pid,) = queue(store, planned("p", account="m1"))
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "failed" and post.attempts == 1
+    assert "Validation failed: Text too long" in (post.last_error or "")
+
+
+def test_rate_limit_blocks_the_account_until_reset_while_others_flow(store: Store) -> None:
+    clock = Clock()
+    reset = T0 + timedelta(minutes=10)
+    limited = {"on": True}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "m.example" and limited["on"]:
+            limited["on"] = False
+            return httpx.Response(
+                429,
+                headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset.isoformat()},
+                json={"error": "Too many requests"},
+            )
+        if request.url.host == "hook.example":
+            return httpx.Response(200, json={"id": "h1"})
+        return status_ok(request)
+
+    platform = Platform(clock, handler)
+    a1, a2, b1 = queue(
+        store,
+        planned("a1", account="m1"),
+        planned("a2", account="m1", at=T0 + timedelta(seconds=1)),
+        planned("b1", account="w1", channel="webhook", at=T0 + timedelta(seconds=2)),
+    )
+    d = make(store, clock, {"m1": mastodon("m1", clock), "w1": webhook("w1", clock)}, platform)
+    clock.advance(seconds=5)
+    wake = run(d.dispatch_due(clock.now))
+
+    assert store.get_post(b1).status == "sent"  # the other account kept flowing
+    assert store.get_post(a1).status == "retry_wait"
+    assert store.get_post(a2).status == "retry_wait"
+    assert store.get_post(a1).attempts == 0  # a rate limit is not an attempt
+    assert store.get_post(a1).next_attempt_at == reset
+    assert store.account_state("m1").blocked_until == reset  # type: ignore[union-attr]
+    assert wake == reset
+    assert sum(1 for _, r in platform.requests if r.url.host == "m.example") == 1
+
+    clock.now = reset - timedelta(seconds=1)
+    run(d.dispatch_due(clock.now))
+    assert sum(1 for _, r in platform.requests if r.url.host == "m.example") == 1
+
+    clock.now = reset
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(a1).status == "sent" and store.get_post(a2).status == "sent"
+    times = [t for t, r in platform.requests if r.url.host == "m.example"]
+    assert times[0] == T0 + timedelta(seconds=5)
+    assert all(t >= reset for t in times[1:])
+
+
+def test_budget_exhausted_on_a_success_holds_the_next_post(store: Store) -> None:
+    clock = Clock()
+    reset = T0 + timedelta(minutes=5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        response = status_ok(request)
+        response.headers["X-RateLimit-Remaining"] = "0"
+        response.headers["X-RateLimit-Reset"] = reset.isoformat()
+        return response
+
+    platform = Platform(clock, handler)
+    first, second = queue(store, planned("a", account="m1"), planned("b", account="m1"))
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+    assert store.get_post(first).status == "sent"
+    assert store.get_post(second).status == "retry_wait"
+    assert store.get_post(second).next_attempt_at == reset
+    assert len(platform.requests) == 1
+
+
+def test_quota_holds_the_account_for_a_moving_window(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(200, json={"id": "ok"}))
+    ids = queue(store, *(planned(f"p{i}", account="w1", channel="webhook", at=T0) for i in range(3)))
+    d = make(store, clock, {"w1": webhook("w1", clock)}, platform, quotas={"webhook": Quota(2)})
+    run(d.dispatch_due(clock.now))
+    statuses = [store.get_post(i).status for i in ids]
+    assert statuses.count("sent") == 2 and statuses.count("retry_wait") == 1
+    held = next(store.get_post(i) for i in ids if store.get_post(i).status == "retry_wait")
+    assert held.next_attempt_at == T0 + timedelta(hours=24)
+    assert len(platform.requests) == 2
+
+
+# ---------------------------------------------------------------------------------------------- unknown
+
+
+def test_ambiguous_outcome_goes_unknown_and_waits_for_a_person(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(500, text="oops"))
+    (pid,) = queue(store, planned("p", account="w1", channel="webhook"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"w1": webhook("w1", clock)}, platform, outcomes=outcomes)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+    clock.advance(hours=1)
+    run(d.dispatch_due(clock.now))
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"  # never straight back to sending
+    assert len(platform.requests) == 1
+    assert [o.outcome for o in outcomes] == ["unknown", "unknown"]  # the second: "needs a person"
+    assert "campaign retry" in outcomes[-1].detail
+
+
+def test_deduplicating_platform_is_retried_with_the_same_key(store: Store) -> None:
+    clock = Clock()
+    answers = iter([httpx.Response(504, text="gateway timeout")])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return next(answers, None) or status_ok(request)
+
+    platform = Platform(clock, handler)
+    (pid,) = queue(store, planned("p", account="m1"))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+    clock.advance(minutes=1)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "sent"
+    keys = {r.headers["Idempotency-Key"] for _, r in platform.requests}
+    assert keys == {store.get_post(pid).idempotency_key} and len(platform.requests) == 2
+
+
+def test_webhook_dedup_is_read_from_the_instance(store: Store) -> None:
+    clock = Clock()
+    answers = iter([httpx.Response(500, text="?")])
+    platform = Platform(clock, lambda r: next(answers, None) or httpx.Response(200, json={"id": "ok"}))
+    (pid,) = queue(store, planned("p", account="w1", channel="webhook"))
+    d = make(store, clock, {"w1": webhook("w1", clock, dedup=True)}, platform)
+    run(d.dispatch_due(clock.now))
+    run(d.dispatch_due(clock.advance(seconds=1)))
+    assert store.get_post(pid).status == "sent"
+    assert len({r.headers["Idempotency-Key"] for _, r in platform.requests}) == 1
+
+
+def test_mastodon_dedup_window_passed_waits_for_a_person(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(504, text="timeout"))
+    (pid,) = queue(store, planned("p", account="m1"))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    run(d.dispatch_due(clock.now))
+    d2 = make(store, clock, {"m1": mastodon("m1", clock)}, platform)  # e.g. a restart 2 h later
+    clock.advance(hours=2)
+    run(d2.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+    assert len(platform.requests) == 1
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_lookup_reconciles_an_unknown_post(store: Store, published: bool) -> None:
+    clock = Clock()
+    state = {"posts": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            state["posts"] += 1
+            if state["posts"] == 1:
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(200, json={"id": "new"})
+        if published:
+            return httpx.Response(200, json={"id": "found"})
+        return httpx.Response(404, json={"error": "not found"})
+
+    platform = Platform(clock, handler)
+    (pid,) = queue(store, planned("p", account="s1", channel="searchable"))
+    adapter = Searchable(Account("s1", "searchable", {}, Credentials({}, account="s1")), clock=clock)
+    d = make(store, clock, {"s1": adapter}, platform)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+    run(d.dispatch_due(clock.advance(minutes=1)))
+    post = store.get_post(pid)
+    assert post.status == "sent"
+    assert post.remote_id == ("found" if published else "new")
+    assert state["posts"] == (1 if published else 2)
+
+
+# ---------------------------------------------------------------------------------------------- lateness
+
+
+@pytest.mark.parametrize(
+    ("late_by", "send_late", "expected"),
+    [(timedelta(hours=23), False, "sent"), (timedelta(hours=25), False, "missed"), (timedelta(hours=25), True, "sent")],
+)
+def test_lateness_window(store: Store, late_by: timedelta, send_late: bool, expected: str) -> None:
+    clock = Clock(T0 + late_by)
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("p", account="m1", send_late=send_late))
+    outcomes: list[Outcome] = []
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes).dispatch_due(clock.now))
+    assert store.get_post(pid).status == expected
+    assert len(platform.requests) == (0 if expected == "missed" else 1)
+    if expected == "missed":
+        assert "lateness window" in outcomes[0].detail
+
+
+def test_lateness_counts_real_hours_across_a_dst_change(store: Store) -> None:
+    """09:00 New York the day before the spring change, found at 09:30 local the next day: 23.5 h late."""
+    ny = ZoneInfo("America/New_York")
+    due = datetime(2027, 3, 13, 9, 0, tzinfo=ny).astimezone(UTC)
+    found = datetime(2027, 3, 14, 9, 30, tzinfo=ny).astimezone(UTC)
+    assert found - due == timedelta(hours=23, minutes=30)
+    clock = Clock(found)
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("p", account="m1", at=due))
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+    assert store.get_post(pid).status == "sent"
+
+
+def test_missing_account_config_defers_instead_of_dropping(store: Store) -> None:
+    clock = Clock()
+    (pid,) = queue(store, planned("p", account="ghost"))
+    d = make(store, clock, {}, Platform(clock, status_ok))
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and post.attempts == 0
+    assert post.next_attempt_at == T0 + timedelta(minutes=5)
+    assert "no account 'ghost'" in (post.last_error or "")
+
+
+# ---------------------------------------------------------------------------------------------- alerts
+
+
+def test_alerts_are_batched_and_an_alert_failure_never_alerts(store: Store) -> None:
+    clock = Clock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "alerts.example":
+            return httpx.Response(200, json={"id": "alert"})
+        return httpx.Response(403, json={"error": "forbidden"})
+
+    platform = Platform(clock, handler)
+    ids = queue(store, planned("a", account="m1"), planned("b", account="m1"),
+                planned("c", account="m1", at=T0 + timedelta(minutes=1)))
+    alert = webhook("alerts", clock, url="https://alerts.example/hook")
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, alert=alert)
+    run(d.dispatch_due(clock.now))
+    alerts = [json.loads(r.content) for _, r in platform.requests if r.url.host == "alerts.example"]
+    assert len(alerts) == 1  # both failures of this round in one message
+    assert "2 posts need attention" in alerts[0]["text"]
+    assert f"#{ids[0]}" in alerts[0]["text"] and f"#{ids[1]}" in alerts[0]["text"]
+
+    clock.advance(minutes=1)
+    run(d.dispatch_due(clock.now))  # c fails; within 15 minutes: held back
+    assert sum(1 for _, r in platform.requests if r.url.host == "alerts.example") == 1
+    clock.advance(minutes=15)
+    run(d.dispatch_due(clock.now))
+    sent = [json.loads(r.content)["text"] for _, r in platform.requests if r.url.host == "alerts.example"]
+    assert len(sent) == 2 and f"#{ids[2]}" in sent[1]
+
+    # The alert account itself fails: logged, retried later, never reported as an alert.
+    platform.handler = lambda r: httpx.Response(500 if r.url.host == "alerts.example" else 403, text="down")
+    (pid,) = queue(store, planned("d", account="m1", at=clock.now))
+    clock.advance(minutes=16)
+    run(d.dispatch_due(clock.now))
+    clock.advance(minutes=16)
+    run(d.dispatch_due(clock.now))
+    alert_requests = [r for _, r in platform.requests if r.url.host == "alerts.example"]
+    assert len(alert_requests) == 4  # one try per interval, nothing more
+    assert store.get_post(pid).status == "failed"
+    assert next(iter(d.alerts._batches.values())).failures == 2
+
+
+# ---------------------------------------------------------------------------------------------- shutdown
+
+
+def test_stop_between_thread_parts_defers_without_losing_receipts(store: Store) -> None:
+    clock = Clock()
+    (pid,) = queue(store, planned("t", account="m1", text=("one", "two")))
+    holder: dict[str, Dispatcher] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        holder["d"].request_stop()  # SIGTERM arrives while part 1 is on the wire
+        return status_ok(request)
+
+    platform = Platform(clock, handler)
+    holder["d"] = d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and len(post.part_receipts) == 1 and post.attempts == 0
+    d2 = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    platform.handler = status_ok
+    run(d2.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "sent"
+    assert [b["status"] for b in platform.bodies()] == ["one", "two"]
+
+
+def test_dry_run_sends_nothing(store: Store) -> None:
+    clock = Clock()
+    (pid,) = queue(store, planned("t", account="m1", text=("one", "two")))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, None, dry_run=True)
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "sent" and post.remote_id and post.remote_id.startswith("dry-run")
+    assert d.dry_requests == 2
