@@ -134,8 +134,8 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               default=Path("schedules"), show_default=True,
               help="Folder of campaign files (*.yaml) that configure the queued posts' accounts.")
 @click.option("--dry-run", is_flag=True,
-              help="Send nothing: run every exchange against fake responses with placeholder credentials. "
-                   "Outcomes are still recorded in the queue: point --db at a copy.")
+              help="Send nothing: run every exchange against fake responses with placeholder credentials, "
+                   "on a throwaway copy of the queue (the real queue is never changed).")
 @click.option("--once", is_flag=True, help="Dispatch what is due now, then exit (cron, CI).")
 @click.option("--tick", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
               help="Seconds between safety ticks (queue changes by other processes are noticed then).")

@@ -43,6 +43,8 @@ CAMPAIGN_KEYS = {
     "posts": "the posts",
 }
 ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
+#: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
+GENERIC_SETTINGS = {"daily_quota": "at most this many posts on this account in any 24 hours"}
 POST_KEYS = {
     "key",
     "template",
@@ -364,7 +366,7 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
                     f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
                     body.line,
                 )
-        allowed = set(adapter.required_settings) | set(adapter.optional_settings)
+        allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
         for key in settings:
             if allowed and key not in allowed:
                 raise check.fail(
@@ -379,6 +381,11 @@ def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, Account
         zone = check.string(body, "zone", f"account {name!r}")
         if zone:
             _check_zone(check, zone, body.line_of("zone"))
+        quota = body.get("daily_quota")
+        if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota <= 0):
+            raise check.fail(
+                f"'daily_quota' of account {name!r} must be a positive number", body.line_of("daily_quota")
+            )
         limit = body.get("limit")
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0):
             raise check.fail(f"'limit' of account {name!r} must be a positive number", body.line_of("limit"))

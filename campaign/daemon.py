@@ -311,6 +311,9 @@ def serve(options: DaemonOptions) -> None:
 
     if not options.campaigns.is_dir():
         raise ConfigError(f"campaigns folder {options.campaigns} does not exist (use --campaigns DIR)")
+    if options.dry_run:
+        _serve_dry(options)
+        return
     with Store.open(options.db) as store:
         lock = lock_for(store)
         if lock is not None:
@@ -320,6 +323,36 @@ def serve(options: DaemonOptions) -> None:
         finally:
             if lock is not None:
                 lock.release()
+
+
+def _serve_dry(options: DaemonOptions) -> None:
+    """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts.
+
+    SQLite queues are copied with SQLite's online backup (safe while a real daemon runs); other databases are
+    copied into a temporary SQLite file through :mod:`campaign.dbcopy`.
+    """
+    import sqlite3
+    import tempfile
+
+    from campaign.store import Store, resolve_url
+
+    url = resolve_url(options.db)
+    with tempfile.TemporaryDirectory(prefix="campaign-dry-run-") as tmp:
+        copy = Path(tmp) / "queue.db"
+        if url.startswith("sqlite:///"):
+            source_path = Path(url.removeprefix("sqlite:///"))
+            if source_path.exists():
+                with sqlite3.connect(f"file:{source_path}?mode=ro", uri=True) as source, \
+                        sqlite3.connect(copy) as target:
+                    source.backup(target)
+        else:
+            from campaign.dbcopy import copy_queue
+
+            copy_queue(url, str(copy))
+        logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
+                       extra={"action": "start"})
+        with Store.open(str(copy)) as store:
+            asyncio.run(_serve(store, options))
 
 
 async def _serve(store: Store, options: DaemonOptions) -> None:
@@ -340,11 +373,6 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
         dry_run=options.dry_run,
         alert_interval=options.alert_interval,
     )
-    if options.dry_run:
-        logger.warning(
-            "dry run: nothing is sent, but outcomes are recorded in %s with placeholder receipts",
-            store.where, extra={"action": "start"},
-        )
     client = None if options.dry_run else make_client(options.concurrency)
     try:
         dispatcher = Dispatcher(store, directory, config, client=client, clock=wall_clock)

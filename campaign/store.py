@@ -1847,8 +1847,8 @@ class ChangeWatcher:
     def _listen(self) -> None:
         # Through the engine's pool (same URL and connect arguments), detached: it lives outside the pool.
         raw = self.store.engine.raw_connection()
+        conn: Any = raw.driver_connection  # read before detach(), which clears it
         raw.detach()
-        conn: Any = raw.driver_connection
         try:
             conn.autocommit = True  # NOTIFY is delivered between transactions; LISTEN must not sit in one
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")

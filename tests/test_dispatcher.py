@@ -46,7 +46,9 @@ def mastodon(name: str, clock: Clock, token: str = "tok-mastodon-1234") -> Masto
     return MastodonAdapter(Account(name, "mastodon", {"instance": "https://m.example"}, creds), clock=clock)
 
 
-def webhook(name: str, clock: Clock, *, dedup: bool = False, url: str = "https://hook.example/in") -> WebhookAdapter:
+def webhook(
+    name: str, clock: Clock, *, dedup: bool = False, url: str = "https://hook.example/in"
+) -> WebhookAdapter:
     settings: dict[str, Any] = {"url": url, "deduplicates": dedup}
     return WebhookAdapter(Account(name, "webhook", settings, Credentials({}, account=name)), clock=clock)
 
@@ -61,7 +63,8 @@ class Searchable(Adapter):
     published: ClassVar[dict[str, str]] = {}
 
     def publish(self, part: Part) -> Exchange[Receipt]:
-        response = yield self.json_request("POST", f"{self.base}/posts", json_body={"key": part.idempotency_key})
+        body = {"key": part.idempotency_key}
+        response = yield self.json_request("POST", f"{self.base}/posts", json_body=body)
         self.raise_for_status(response)
         return Receipt(remote_id=response.json()["id"])
 
@@ -256,7 +259,8 @@ def test_transient_errors_back_off_with_full_jitter_then_fail(store: Store) -> N
 
 def test_permanent_error_fails_at_once_with_the_platform_message(store: Store) -> None:
     clock = Clock()
-    platform = Platform(clock, lambda r: httpx.Response(422, json={"error": "Validation failed: Text too long"}))
+    answer = httpx.Response(422, json={"error": "Validation failed: Text too long"})
+    platform = Platform(clock, lambda r: answer)
     (pid,) = queue(store, planned("p", account="m1"))
     run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
     post = store.get_post(pid)
@@ -442,14 +446,19 @@ def test_lookup_reconciles_an_unknown_post(store: Store, published: bool) -> Non
 
 @pytest.mark.parametrize(
     ("late_by", "send_late", "expected"),
-    [(timedelta(hours=23), False, "sent"), (timedelta(hours=25), False, "missed"), (timedelta(hours=25), True, "sent")],
+    [
+        (timedelta(hours=23), False, "sent"),
+        (timedelta(hours=25), False, "missed"),
+        (timedelta(hours=25), True, "sent"),
+    ],
 )
 def test_lateness_window(store: Store, late_by: timedelta, send_late: bool, expected: str) -> None:
     clock = Clock(T0 + late_by)
     platform = Platform(clock, status_ok)
     (pid,) = queue(store, planned("p", account="m1", send_late=send_late))
     outcomes: list[Outcome] = []
-    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes).dispatch_due(clock.now))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    run(d.dispatch_due(clock.now))
     assert store.get_post(pid).status == expected
     assert len(platform.requests) == (0 if expected == "missed" else 1)
     if expected == "missed":

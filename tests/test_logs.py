@@ -1,4 +1,4 @@
-"""Structured logs never carry a secret: httpx's own request lines included (Telegram's token is in the URL)."""
+"""Structured logs never carry a secret, httpx request lines included (Telegram puts its token in URLs)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def test_key_value_and_json_formats_carry_the_structured_fields() -> None:
     )
     text = logs.KeyValueFormatter().format(record)
     assert text.endswith(
-        'campaign.dispatcher: post 7 sent post_id=7 campaign=mini channel=x account="main x" attempt=1 outcome=sent'
+        "campaign.dispatcher: post 7 sent "
+        'post_id=7 campaign=mini channel=x account="main x" attempt=1 outcome=sent'
     )
     data = json.loads(logs.JsonFormatter().format(record))
     assert data["message"] == "post 7 sent"

@@ -1,4 +1,4 @@
-"""The retry policy: exponential ceilings, full jitter within them, a cap, and a bounded number of attempts."""
+"""The retry policy: exponential ceilings, full jitter within them, a cap, a bounded number of attempts."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXAMPLE
 
 from campaign.cli import cli
 from campaign.cli_commands import register
+from campaign.dispatcher import Outcome
 from campaign.simulate import default_start, simulate
 from campaign.store import Store
 
@@ -49,6 +49,7 @@ posts:
     accounts: [hook]
 """
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "schedules" / "hkstp-innovation-mixer-us.yaml"
 NOW = datetime(2030, 3, 1, tzinfo=UTC)
 START = ["--start", "2030-03-09 09:00", "--now", "2030-03-01T00:00:00Z"]
 
@@ -61,7 +62,7 @@ def small(tmp_path: Path) -> Path:
 
 
 def test_small_campaign_rehearses_every_post_in_order(small: Path) -> None:
-    seen = []
+    seen: list[Outcome] = []
     report = simulate(small, start="2030-03-09 09:00", now=NOW, on_dispatch=seen.append)
     assert report.posts == 6 and report.ok, report.dispatches
     assert [d.outcome for d in report.dispatches] == ["sent"] * 6

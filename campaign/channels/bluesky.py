@@ -118,9 +118,7 @@ class BlueskyAdapter(Adapter):
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account)
-        #: Source of ``createdAt`` and of "now" for rate-limit waits (tests inject a fixed clock).
-        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        super().__init__(account, clock=clock)  # self.clock: createdAt and "now" for rate-limit waits
         self._session: Session | None = None
         self._dids: dict[str, str | None] = {}
 

@@ -156,10 +156,8 @@ class FacebookAdapter(Adapter):
     deduplicates = False
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
 
-    def __init__(self, account: Account) -> None:
-        super().__init__(account)
-        #: The wall clock, for waits given in minutes (tests inject a fixed one).
-        self.clock: Callable[[], datetime] = _utcnow
+    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(account, clock=clock or _utcnow)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         page = self.setting("page_id")

@@ -117,10 +117,8 @@ class LinkedInAdapter(Adapter):
     deduplicates = False
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
 
-    def __init__(self, account: Account) -> None:
-        super().__init__(account)
-        #: The wall clock, for the midnight-UTC reset of a 429 (tests inject a fixed one).
-        self.clock: Callable[[], datetime] = _utcnow
+    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(account, clock=clock or _utcnow)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         body: dict[str, Any] = {

@@ -99,8 +99,8 @@ class XAdapter(Adapter):
     deduplicates = False
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
 
-    def __init__(self, account: Account) -> None:
-        super().__init__(account)
+    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(account, clock=clock)
         self._tokens: TokenSet | None = None
         #: Called with every newly granted token pair (persist ``refresh_token``: X rotates it).
         self.on_tokens: Callable[[TokenSet], None] | None = None

@@ -1,0 +1,266 @@
+"""The store's contract, run against SQLite and a real PostgreSQL server alike (APScheduler's style).
+
+Every test takes ``url`` (a fresh, empty queue on each back end) and uses only :class:`Store`'s public API,
+except where a test reads the tables to check an invariant. PostgreSQL cases are marked ``postgres``; they
+skip without ``CAMPAIGN_TEST_PG_URL`` (fail under CI=true, see tests/pg.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from pg import drop_database, new_database, pg_template, pg_url  # noqa: F401  (fixtures)
+from queue_helpers import T0, many, planned
+
+from campaign.channels.base import Receipt
+from campaign.errors import LeaseLostError, StoreError
+from campaign.models import METADATA
+from campaign.store import SCHEMA_HEAD, Store
+
+OWNER = "daemon:a:1"
+EARLY = T0 - timedelta(days=1)
+LATER = T0 + timedelta(days=1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "q.db")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    with Store.open(url) as s:
+        yield s
+
+
+def in_flight_per_account(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT account, COUNT(*) FROM posts WHERE status IN ('claimed', 'sending') GROUP BY account"
+            )
+        ).all()
+    return {r[0]: int(r[1]) for r in rows}
+
+
+# -- schema -------------------------------------------------------------------------------------------
+
+
+def test_migrated_schema_equals_the_models(store: Store) -> None:
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), METADATA)
+        version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert diff == [] and version == SCHEMA_HEAD
+
+
+def test_values_round_trip(store: Store) -> None:
+    post = planned("t", text=("héllo 👋", "two"), at=datetime(2027, 1, 18, 10, 0, tzinfo=UTC))
+    store.apply_changes(add=[post], now=EARLY)
+    [queued] = store.campaign_posts("launch")
+    assert queued.parts == ("héllo 👋", "two") and queued.scheduled_at == post.scheduled_at
+    assert queued.scheduled_at.tzinfo == UTC and queued.created_at == EARLY
+    again = store.apply_changes(add=[post], now=EARLY)  # the unique idempotency key: skipped, not an error
+    assert again.added == () and len(again.skipped) == 1
+
+
+# -- claims -------------------------------------------------------------------------------------------
+
+
+def test_claims_are_due_ordered_leased_and_exclusive(store: Store) -> None:
+    store.apply_changes(add=many(5), now=EARLY)
+    first = store.claim_due(T0 + timedelta(minutes=2), OWNER, 90, 10)
+    assert [c.post_key for c in first] == ["p0", "p1", "p2"]
+    assert first[0].lease_owner == OWNER and first[0].lease_expires_at == T0 + timedelta(minutes=2, seconds=90)
+    assert store.claim_due(T0 + timedelta(minutes=2), "other", 90, 10) == []
+    assert [c.post_key for c in store.claim_due(LATER, "other", 90, 10)] == ["p3", "p4"]
+    assert [e.to_status for e in store.history(first[0].id)] == ["scheduled", "claimed"]
+
+
+def test_claims_skip_blocked_and_paused(store: Store) -> None:
+    store.apply_changes(
+        add=[planned("a", account="x"), planned("b", account="y"), planned("c", campaign="other")], now=EARLY
+    )
+    store.block_account("x", T0 + timedelta(minutes=10), now=T0, reason="429")
+    store.pause(account="y", now=T0)
+    store.pause(campaign="other", now=T0)
+    assert store.claim_due(T0, OWNER, 60, 10) == []
+    assert store.next_due_at(T0) == T0 + timedelta(minutes=10)
+    assert [c.account for c in store.claim_due(T0 + timedelta(minutes=10), OWNER, 60, 10)] == ["x"]
+
+
+def test_per_account_cap_counts_posts_in_flight_of_every_owner(store: Store) -> None:
+    posts = [planned(f"a{i}", account="a", at=T0 + timedelta(seconds=i)) for i in range(4)]
+    posts += [planned(f"b{i}", account="b", at=T0 + timedelta(seconds=10 + i)) for i in range(2)]
+    store.apply_changes(add=posts, now=EARLY)
+    got = store.claim_due(LATER, "d1", 60, 10, per_account=2)
+    assert [c.post_key for c in got] == ["a0", "a1", "b0", "b1"]
+    assert store.claim_due(LATER, "d2", 60, 10, per_account=2) == []  # both accounts at their cap
+    assert store.next_due_at(LATER, per_account=2) is None
+    assert store.next_due_at(LATER) == T0 + timedelta(seconds=2)  # uncapped: a2 is due
+    store.mark_sending(got[0].id, owner="d1", now=T0)
+    store.mark_sent(got[0].id, Receipt("r"), owner="d1", now=T0)
+    [a2] = store.claim_due(LATER, "d2", 60, 10, per_account=2)  # a has one in flight: one more
+    assert a2.post_key == "a2"
+    store.release([got[1].id], owner="d1", now=T0)
+    assert [c.post_key for c in store.claim_due(LATER, "d2", 60, 10, per_account=1)] == []  # a2 in flight
+    with pytest.raises(ValueError):
+        store.claim_due(LATER, "d2", 60, 10, per_account=0)
+
+
+def _claimer(url: str, owner: str, cap: int | None, out: Any) -> None:
+    got: list[int] = []
+    worst = 0
+    with Store.open(url, busy_timeout=30) as store:
+        while batch := store.claim_due(LATER, owner, 60, 5, per_account=cap):
+            for post in batch:
+                store.mark_sending(post.id, owner=owner, now=T0)
+                if cap is not None:
+                    worst = max(worst, *in_flight_per_account(store).values())
+                store.mark_sent(post.id, Receipt(f"r{post.id}"), owner=owner, now=T0)
+                got.append(post.id)
+    out.put((got, worst))
+
+
+@pytest.mark.parametrize("cap", [None, 1])
+def test_several_processes_take_every_post_exactly_once(url: str, cap: int | None) -> None:
+    accounts = [f"acct{i}" for i in range(6)]
+    with Store.open(url) as store:
+        store.apply_changes(
+            add=[
+                planned(f"p{i}", account=accounts[i % len(accounts)], at=T0 + timedelta(seconds=i))
+                for i in range(300)
+            ],
+            now=EARLY,
+        )
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(url, f"w{i}", cap, out)) for i in range(3)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    ids = sorted(i for got, _ in results for i in got)
+    assert ids == list(range(1, 301))
+    if cap is not None:
+        # Every worker looked at the whole table while it held a post: never two of one account in flight.
+        assert max(worst for _, worst in results) == 1
+    with Store.open(url) as store:
+        assert store.counts() == {"sent": 300}
+        assert sum(store.account_state(a).sent_today for a in accounts) == 300  # type: ignore[union-attr]
+
+
+# -- leases and recovery ------------------------------------------------------------------------------
+
+
+def test_a_dead_owners_leases_are_recovered_by_another(store: Store) -> None:
+    store.apply_changes(add=many(3), now=EARLY)
+    a, b, c = store.claim_due(T0 + timedelta(minutes=5), "dead", 60, 3)
+    store.mark_sending(a.id, owner="dead", now=T0)
+    assert store.heartbeat("dead", T0 + timedelta(minutes=2), now=T0) == 3
+    assert store.recover_expired(T0 + timedelta(minutes=1)).requeued == ()  # still alive then
+    done = store.recover_expired(T0 + timedelta(minutes=3), actor="daemon:b:2")
+    assert done.requeued == (b.id, c.id) and done.unknown == (a.id,)
+    assert store.get_post(a.id).status == "unknown"  # ambiguous: never sent again automatically
+    with pytest.raises(LeaseLostError):
+        store.mark_sending(b.id, owner="dead", now=T0 + timedelta(minutes=3))
+    again = store.claim_due(T0 + timedelta(minutes=3), "daemon:b:2", 60, 10)
+    assert [p.id for p in again] == [b.id, c.id]
+    assert store.history(a.id)[-1].actor == "daemon:b:2"
+
+
+# -- change notification ------------------------------------------------------------------------------
+
+
+def test_watcher_sees_changes_from_other_connections_but_not_daemon_work(url: str) -> None:
+    with Store.open(url) as daemon_store, Store.open(url) as cli_store:
+        with daemon_store.watch(poll_seconds=0.01) as watcher:
+            assert watcher.changed() is False
+            cli_store.apply_changes(add=many(2), now=EARLY)
+            assert watcher.wait(10) is True
+            assert watcher.changed() is False  # consumed
+            [c, _] = daemon_store.claim_due(LATER, OWNER, 60, 2)
+            daemon_store.mark_sending(c.id, owner=OWNER, now=T0)
+            daemon_store.mark_failed(c.id, "HTTP 422", owner=OWNER, now=T0)
+            assert watcher.wait(0.05) is False  # a daemon's own work wakes nobody
+            cli_store.retry([c.id], now=T0)
+            assert watcher.wait(10) is True
+            cli_store.pause(campaign="launch", now=T0)
+            cli_store.resume(campaign="launch", now=T0)
+            assert watcher.wait(10) is True
+            assert watcher.wait(0.05) is False
+
+
+def test_watcher_wakes_an_event_loop(url: str) -> None:
+    async def scenario(store: Store, other: Store) -> tuple[bool, bool]:
+        with store.watch(poll_seconds=0.01) as watcher:
+            idle = await watcher.wait_async(0.05)
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.05, lambda: other.apply_changes(add=many(1), now=EARLY))
+            woke = await watcher.wait_async(10)
+            return idle, woke
+
+    with Store.open(url) as store, Store.open(url) as other:
+        assert asyncio.run(scenario(store, other)) == (False, True)
+
+
+@pytest.mark.postgres
+def test_postgres_watcher_exposes_a_descriptor_and_survives_a_lost_connection(pg_url: str) -> None:  # noqa: F811
+    with Store.open(pg_url) as store, store.watch() as watcher:
+        fd = watcher.fileno()
+        assert isinstance(fd, int) and fd >= 0
+        with store.engine.connect() as conn:  # end the LISTEN session from the server side
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"))
+            conn.commit()
+        assert watcher.wait(5) is True  # the loss is reported as a (possible) change
+        assert watcher.changed() is True  # re-opened: changes meanwhile were not announced
+        store.apply_changes(add=many(1), now=EARLY)
+        assert watcher.wait(10) is True and watcher.fileno() is not None
+
+
+# -- opening ------------------------------------------------------------------------------------------
+
+
+def _opener(url: str, out: Any) -> None:
+    try:
+        with Store.open(url, busy_timeout=30) as store:
+            out.put(store.queue_revision())
+    except Exception as exc:  # reported to the test
+        out.put(repr(exc))
+
+
+@pytest.mark.postgres
+def test_daemons_started_together_on_an_empty_postgres_database_migrate_once() -> None:
+    name, url = new_database("template0")  # empty: no schema at all
+    try:
+        ctx = multiprocessing.get_context("spawn")
+        out = ctx.Queue()
+        procs = [ctx.Process(target=_opener, args=(url, out)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+        assert results == [0, 0, 0, 0]
+    finally:
+        drop_database(name)
+
+
+@pytest.mark.postgres
+def test_unreachable_server_is_a_store_error(pg_url: str) -> None:  # noqa: F811
+    dead = sa.engine.make_url(pg_url).set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
+    with pytest.raises(StoreError, match="cannot connect to the database server"):
+        Store.open(dead)
