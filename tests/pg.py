@@ -14,10 +14,19 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
 
 ENV = "CAMPAIGN_TEST_PG_URL"
 _counter = itertools.count()
@@ -83,3 +92,116 @@ def pg_url(pg_template: str) -> Iterator[str]:
     name, url = new_database(pg_template)
     yield url
     drop_database(name)
+
+
+# ---------------------------------------------------------------------------------------------- daemon fleets
+
+
+class Fleet:
+    """A queue, the loopback fake platform in its own process, and ``campaign daemon`` processes.
+
+    The campaign file ``load.yaml`` in ``workdir/campaigns`` defines ``accounts`` Mastodon accounts on the
+    fake platform (account ``acctN`` authenticates with token ``token-acctN``, so the platform's per-account
+    bookkeeping follows the queue's). Posts are queued straight through :meth:`Store.apply_changes`.
+    """
+
+    def __init__(self, db: str, workdir: Path, *, accounts: int = 20) -> None:
+        self.db = db
+        self.workdir = workdir
+        self.accounts = [f"acct{i}" for i in range(accounts)]
+        self.platform: Any = None
+        self.daemons: list[subprocess.Popen[bytes]] = []
+        self.keys: list[str] = []
+
+    def start_platform(self) -> None:
+        from tests.fakeplatform.server import ServerProcess
+
+        self.platform = ServerProcess(log=self.workdir / "platform.jsonl").start()
+        folder = self.workdir / "campaigns"
+        folder.mkdir(exist_ok=True)
+        lines = ["campaign: load", "zone: UTC", 'start: "2030-01-01 09:00"', "accounts:"]
+        for name in self.accounts:
+            lines += [
+                f"  {name}:",
+                "    channel: mastodon",
+                f"    instance: {self.platform.url}",
+                "    credentials:",
+                f"      token: LOAD_TOKEN_{name.upper()}",
+            ]
+        lines += ["posts:", "  - key: hello", '    when: "+0d 09:00"', "    text: Hello"]
+        (folder / "load.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def enqueue(self, n: int, *, now: datetime | None = None) -> None:
+        """Queue ``n`` one-part posts, round-robin over the accounts, all due now."""
+        from campaign.posts import PlannedPost
+        from campaign.store import Store
+
+        now = now or datetime.now(UTC)
+        posts = [
+            PlannedPost(
+                campaign="load",
+                post_key=f"p{len(self.keys) + i}",
+                occurrence="",
+                channel="mastodon",
+                account=self.accounts[i % len(self.accounts)],
+                scheduled_at=now,
+                zone="UTC",
+                parts=(f"Load post {len(self.keys) + i}",),
+            )
+            for i in range(n)
+        ]
+        with Store.open(self.db) as store:
+            result = store.apply_changes(add=posts, now=now)
+        assert len(result.added) == n, result.skipped[:3]
+        self.keys += [p.idempotency_key for p in posts]
+
+    def start_daemon(self, *args: str) -> subprocess.Popen[bytes]:
+        assert self.platform is not None
+        env = {**os.environ, **{f"LOAD_TOKEN_{a.upper()}": f"token-{a}" for a in self.accounts}}
+        env.pop("CAMPAIGN_DB", None)
+        log = (self.workdir / f"daemon{len(self.daemons)}.log").open("wb")
+        cmd = [
+            sys.executable, "-m", "campaign.cli", "daemon", "--db", self.db,
+            "--campaigns", str(self.workdir / "campaigns"), "--log-level", "WARNING", *args,
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        log.close()
+        self.daemons.append(proc)
+        return proc
+
+    def counts(self) -> dict[str, int]:
+        from campaign.store import Store
+
+        with Store.open(self.db) as store:
+            return store.counts()
+
+    def wait_for(self, sent: int, *, timeout: float, poll: float = 0.2) -> dict[str, int]:
+        """Poll the queue until ``sent`` posts are sent (AssertionError with the daemons' logs past ``timeout``)."""
+        from campaign.store import Store
+
+        deadline = time.monotonic() + timeout
+        with Store.open(self.db) as store:
+            while True:
+                counts = store.counts()
+                if counts.get("sent", 0) >= sent:
+                    return counts
+                if time.monotonic() > deadline:
+                    logs = "\n".join(
+                        p.read_text(errors="replace")[-2000:] for p in sorted(self.workdir.glob("daemon*.log"))
+                    )
+                    raise AssertionError(f"only {counts} after {timeout} s; daemon logs:\n{logs}")
+                time.sleep(poll)
+
+    def stop(self) -> None:
+        for proc in self.daemons:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.daemons:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.platform is not None:
+            self.platform.stop()
+            self.platform = None

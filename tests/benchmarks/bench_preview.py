@@ -22,7 +22,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "schedules" / "hkstp-innovation-mixer-us.yaml"
-CHANNELS = ["x", "bluesky", "mastodon", "threads", "linkedin", "facebook", "telegram", "slack", "discord", "teams"]
+CHANNELS = [
+    "x",
+    "bluesky",
+    "mastodon",
+    "threads",
+    "linkedin",
+    "facebook",
+    "telegram",
+    "slack",
+    "discord",
+    "teams",
+]
 SETTINGS = {
     "mastodon": "    instance: https://mastodon.example\n",
     "bluesky": "    handle: bench.bsky.social\n",
@@ -31,8 +42,15 @@ SETTINGS = {
     "telegram": '    chat_id: "@bench"\n',
 }
 CREDENTIALS = {
-    "x": "token", "bluesky": "app_password", "mastodon": "token", "threads": "token", "linkedin": "token",
-    "facebook": "token", "telegram": "token", "slack": "webhook_url", "discord": "webhook_url",
+    "x": "token",
+    "bluesky": "app_password",
+    "mastodon": "token",
+    "threads": "token",
+    "linkedin": "token",
+    "facebook": "token",
+    "telegram": "token",
+    "slack": "webhook_url",
+    "discord": "webhook_url",
     "teams": "webhook_url",
 }
 
@@ -55,18 +73,30 @@ def generated_campaign(folder: Path, posts: int) -> Path:
         "{{ link }}\n\n{{ tags | hashtags }}\n",
         encoding="utf-8",
     )
-    (folder / "release.txt").write_bytes((ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt").read_bytes())
+    (folder / "release.txt").write_bytes(
+        (ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt").read_bytes()
+    )
     lines = [
-        "campaign: bench", "release: release.txt", "templates: templates", "zone: Asia/Hong_Kong",
-        'start: "2030-01-06 09:00"', 'hashtags: ["#HKSTP", "#InnovationMixer", "#technology"]',
-        "link: https://www.hkstp.org", "threads: [x, bluesky, mastodon, threads]", "accounts:",
+        "campaign: bench",
+        "release: release.txt",
+        "templates: templates",
+        "zone: Asia/Hong_Kong",
+        'start: "2030-01-06 09:00"',
+        'hashtags: ["#HKSTP", "#InnovationMixer", "#technology"]',
+        "link: https://www.hkstp.org",
+        "threads: [x, bluesky, mastodon, threads]",
+        "accounts:",
     ]
     for channel in CHANNELS:
-        lines.append(f"  bench_{channel}:\n    channel: {channel}\n{SETTINGS.get(channel, '')}"
-                     f"    credentials:\n      {CREDENTIALS[channel]}: BENCH_{channel.upper()}")
+        lines.append(
+            f"  bench_{channel}:\n    channel: {channel}\n{SETTINGS.get(channel, '')}"
+            f"    credentials:\n      {CREDENTIALS[channel]}: BENCH_{channel.upper()}"
+        )
     lines.append("posts:")
     for n in range(posts):
-        lines.append(f'  - key: p{n}\n    template: p\n    when: "+{n // 8}d {9 + n % 8}:00"\n    vars: {{n: {n}}}')
+        lines.append(
+            f'  - key: p{n}\n    template: p\n    when: "+{n // 8}d {9 + n % 8}:00"\n    vars: {{n: {n}}}'
+        )
     path = folder / "bench.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -97,10 +127,13 @@ def main() -> None:
     preview = timed([*campaign, "preview", str(EXAMPLE)], runs)
     print(f"preview of the example: {preview * 1000:.0f} ms (median of {runs})")
     print(f"  vs `import campaign` ({bare * 1000:.0f} ms): {preview / bare:.2f}x")
-    print(f"  vs `import sqlmodel, httpx, jinja2, apscheduler` ({heavy * 1000:.0f} ms): {preview / heavy:.2f}x"
-          "  (target <= 1.0x)")
+    print(
+        f"  vs `import sqlmodel, httpx, jinja2, apscheduler` ({heavy * 1000:.0f} ms): {preview / heavy:.2f}x"
+        "  (target <= 1.0x)"
+    )
     count, elapsed = render_and_fit_rate(125 if quick else 1000)
-    print(f"render and fit: {count} posts in {elapsed:.2f} s = {count / elapsed:,.0f} posts/s  (target >= 10,000)")
+    rate = count / elapsed
+    print(f"render and fit: {count} posts in {elapsed:.2f} s = {rate:,.0f} posts/s  (target >= 10,000)")
 
 
 if __name__ == "__main__":

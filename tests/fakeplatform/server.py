@@ -63,7 +63,7 @@ from html import escape
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STYLES = ("retry-after", "retry-after-date", "mastodon", "x", "bluesky")
 Style = Literal["retry-after", "retry-after-date", "mastodon", "x", "bluesky"]
 FaultKind = Literal["status", "rate_limit", "delay", "hang", "reset_before_body", "reset_after_body", "auth"]
-FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 STATUSES_PATH = "/api/v1/statuses"
 HOOKS_PREFIX = "/hooks/"
