@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from campaign import __version__
+from campaign.cli_options import parse_now
 from campaign.errors import CampaignError, UsageError
 
 DEBUG = False
@@ -38,15 +38,6 @@ def cli(debug: bool) -> None:
     DEBUG = debug or bool(os.environ.get("CAMPAIGN_DEBUG"))
 
 
-def _now(value: str | None) -> datetime:
-    """``--now`` (tests, rehearsals) or the wall clock, aware UTC."""
-    if not value:
-        return datetime.now(UTC)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--now: invalid ISO time {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # -- derive ------------------------------------------------------------------------------------------
@@ -139,7 +130,7 @@ def _compile(
     from campaign.compile import compile_campaign
 
     return compile_campaign(
-        str(file), start=start, now=_now(now), only_channels=channel, strict_past=strict_past
+        str(file), start=start, now=parse_now(now), only_channels=channel, strict_past=strict_past
     )
 
 

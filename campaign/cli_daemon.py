@@ -13,37 +13,17 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from campaign.errors import UsageError
+from campaign.cli_options import db_option, json_option, now_option, parse_now
 
-_db_option = click.option(
-    "--db",
-    "db",
-    envvar="CAMPAIGN_DB",
-    default="db/campaign.db",
-    show_default=True,
-    metavar="URL",
-    help="Queue database: a file path (SQLite) or a SQLAlchemy URL. Env: CAMPAIGN_DB.",
-)
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-_now_option = click.option("--now", "now_text", hidden=True, help="Use this ISO time instead of the clock.")
 
-
-def _now(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--now: invalid ISO time {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
@@ -76,15 +56,15 @@ def _plan(file: Path, db: str, start: str | None, now: datetime) -> tuple[Any, A
 
 @click.command("plan")
 @_file_arg
-@_db_option
+@db_option
 @_start_option
-@_json_option
-@_now_option
+@json_option
+@now_option
 def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | None) -> None:
     """Show what `apply` would change in the queue for FILE (changes nothing)."""
     from campaign import planner
 
-    store, result = _plan(file, db, start, _now(now_text))
+    store, result = _plan(file, db, start, parse_now(now_text))
     store.close()
     if as_json:
         click.echo(json.dumps(planner.plan_to_json(result), ensure_ascii=False, indent=2))
@@ -94,15 +74,15 @@ def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | 
 
 @click.command("apply")
 @_file_arg
-@_db_option
+@db_option
 @_start_option
-@_json_option
-@_now_option
+@json_option
+@now_option
 def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str | None) -> None:
     """Queue FILE's posts: add new ones, update changed waiting ones, cancel removed ones."""
     from campaign import planner
 
-    now = _now(now_text)
+    now = parse_now(now_text)
     store, result = _plan(file, db, start, now)
     try:
         applied = planner.apply(store, result, now=now)
@@ -129,7 +109,7 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 
 
 @click.command("daemon")
-@_db_option
+@db_option
 @click.option("--campaigns", "campaigns", type=click.Path(file_okay=False, path_type=Path),
               default=Path("schedules"), show_default=True,
               help="Folder of campaign files (*.yaml) that configure the queued posts' accounts.")
@@ -183,8 +163,8 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
 @click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
-@_json_option
-@_now_option
+@json_option
+@now_option
 def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, now_text: str | None) -> None:
     """Rehearse FILE: queue it in a temporary database and run the real dispatcher, dry, on a fast clock."""
     from campaign import simulate as sim
@@ -206,7 +186,7 @@ def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, 
 
     zone = load_campaign(file).zone
     report = sim.simulate(
-        file, start=start, now=_now(now_text), speed=speed, on_dispatch=show, on_progress=tick
+        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick
     )
     if progress:
         click.echo("\r\x1b[K", nl=False, err=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from campaign.cli_options import db_option, json_option, now_option, parse_now
 from campaign.errors import UsageError
 
 if TYPE_CHECKING:
@@ -21,27 +22,7 @@ if TYPE_CHECKING:
 
 ACTOR = "cli"
 
-_db_option = click.option(
-    "--db",
-    "db",
-    envvar="CAMPAIGN_DB",
-    default="db/campaign.db",
-    show_default=True,
-    metavar="URL",
-    help="Queue database: a file path (SQLite) or a SQLAlchemy URL. Env: CAMPAIGN_DB.",
-)
-_now_option = click.option("--now", "now_text", hidden=True, help="Use this ISO time instead of the clock.")
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
-
-def _now(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--now: invalid ISO time {value!r}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _open(db: str) -> Store:
@@ -60,8 +41,8 @@ def _echo_json(data: Any) -> None:
 
 @click.command("status")
 @click.argument("campaign", required=False)
-@_db_option
-@_json_option
+@db_option
+@json_option
 @click.option("--limit", default=10, show_default=True, help="How many upcoming posts to list.")
 def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
     """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN)."""
@@ -84,8 +65,8 @@ def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
 
 @click.command("show")
 @click.argument("post_id", type=int)
-@_db_option
-@_json_option
+@db_option
+@json_option
 def show(post_id: int, db: str, as_json: bool) -> None:
     """Show one queued post with its history."""
     with _open(db) as store:
@@ -120,26 +101,26 @@ def show(post_id: int, db: str, as_json: bool) -> None:
 
 @click.command("cancel")
 @click.argument("post_ids", type=int, nargs=-1, required=True)
-@_db_option
-@_now_option
+@db_option
+@now_option
 def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
     """Cancel queued posts (scheduled, waiting to retry, paused, or unknown). All or none."""
     with _open(db) as store:
-        store.cancel(post_ids, now=_now(now_text), actor=ACTOR, reason="cancelled by campaign cancel")
+        store.cancel(post_ids, now=parse_now(now_text), actor=ACTOR, reason="cancelled by campaign cancel")
     click.echo(f"Cancelled {len(post_ids)} post{'s' if len(post_ids) != 1 else ''}.")
 
 
 @click.command("retry")
 @click.argument("post_ids", type=int, nargs=-1, required=True)
-@_db_option
-@_now_option
+@db_option
+@now_option
 def retry(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
     """Queue failed, missed or unknown posts again, due now. All or none.
 
     For an unknown post this may publish it twice: check the platform first.
     """
     with _open(db) as store:
-        store.retry(post_ids, now=_now(now_text), actor=ACTOR)
+        store.retry(post_ids, now=parse_now(now_text), actor=ACTOR)
     click.echo(f"Queued {len(post_ids)} post{'s' if len(post_ids) != 1 else ''} again, due now.")
 
 
@@ -151,13 +132,13 @@ def _scope(campaign: str | None, account: str | None) -> None:
 @click.command("pause")
 @click.option("--campaign", default=None, help="Pause this campaign.")
 @click.option("--account", default=None, help="Pause this account (in every campaign).")
-@_db_option
-@_now_option
+@db_option
+@now_option
 def pause(campaign: str | None, account: str | None, db: str, now_text: str | None) -> None:
     """Pause a campaign or an account: nothing of it is sent until `resume`."""
     _scope(campaign, account)
     with _open(db) as store:
-        moved = store.pause(campaign=campaign, account=account, now=_now(now_text), actor=ACTOR)
+        moved = store.pause(campaign=campaign, account=account, now=parse_now(now_text), actor=ACTOR)
     what = f"campaign {campaign!r}" if campaign else f"account {account!r}"
     click.echo(f"Paused {what}: {len(moved)} waiting post{'s' if len(moved) != 1 else ''} held.")
 
@@ -165,13 +146,13 @@ def pause(campaign: str | None, account: str | None, db: str, now_text: str | No
 @click.command("resume")
 @click.option("--campaign", default=None, help="Resume this campaign.")
 @click.option("--account", default=None, help="Resume this account.")
-@_db_option
-@_now_option
+@db_option
+@now_option
 def resume(campaign: str | None, account: str | None, db: str, now_text: str | None) -> None:
     """Resume a paused campaign or account (posts long overdue may then be marked missed)."""
     _scope(campaign, account)
     with _open(db) as store:
-        moved = store.resume(campaign=campaign, account=account, now=_now(now_text), actor=ACTOR)
+        moved = store.resume(campaign=campaign, account=account, now=parse_now(now_text), actor=ACTOR)
     what = f"campaign {campaign!r}" if campaign else f"account {account!r}"
     click.echo(f"Resumed {what}: {len(moved)} post{'s' if len(moved) != 1 else ''} scheduled again.")
 

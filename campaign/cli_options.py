@@ -1,0 +1,35 @@
+"""Options and helpers shared by every `campaign` command module (Click only: importing this is light)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from campaign.errors import UsageError
+
+#: ``--db URL``: the queue database (a plain path means SQLite).
+db_option = click.option(
+    "--db",
+    "db",
+    envvar="CAMPAIGN_DB",
+    default="db/campaign.db",
+    show_default=True,
+    metavar="URL",
+    help="Queue database: a file path (SQLite) or a SQLAlchemy URL. Env: CAMPAIGN_DB.",
+)
+#: ``--json``: machine-readable output.
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+#: ``--now`` (hidden): replaces the wall clock, for tests and rehearsals.
+now_option = click.option("--now", "now_text", hidden=True, help="Use this ISO time instead of the clock.")
+
+
+def parse_now(value: str | None) -> datetime:
+    """``--now`` as an aware UTC time (naive input is UTC), or the wall clock when not given."""
+    if not value:
+        return datetime.now(UTC)
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: invalid ISO time {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
