@@ -52,27 +52,31 @@ def _admin(url: str) -> sa.Engine:
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
 
 
+def create_template(url: str) -> str:
+    """Create a database migrated to the current schema head on the server of ``url``; returns its name."""
+    from campaign.store import Store
+
+    name = f"campaign_tmpl_{os.getpid()}"
+    with _admin(url).connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    Store.open(_with_database(url, name)).close()  # migrates; close() disposes every connection
+    return name
+
+
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """Name of a database migrated to the current schema head (dropped at the end of the session)."""
-    from campaign.store import Store
-
     url = server_url()
-    name = f"campaign_tmpl_{os.getpid()}"
-    admin = _admin(url)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    Store.open(_with_database(url, name)).close()  # migrates; close() disposes every connection
+    name = create_template(url)
     yield name
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_database(name, url)
 
 
-def new_database(template: str) -> tuple[str, str]:
-    """(name, URL) of a fresh database cloned from ``template``."""
-    url = server_url()
+def new_database(template: str, url: str | None = None) -> tuple[str, str]:
+    """(name, URL) of a fresh database cloned from ``template`` (on the server of ``url``, default the
+    test server)."""
+    url = url or server_url()
     name = f"campaign_t{os.getpid()}_{next(_counter)}"
     with _admin(url).connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -80,9 +84,9 @@ def new_database(template: str) -> tuple[str, str]:
     return name, _with_database(url, name)
 
 
-def drop_database(name: str) -> None:
+def drop_database(name: str, url: str | None = None) -> None:
     # WITH (FORCE) (PostgreSQL 13+) ends sessions a test left open, e.g. a daemon it killed.
-    with _admin(server_url()).connect() as conn:
+    with _admin(url or server_url()).connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
@@ -176,7 +180,7 @@ class Fleet:
             return store.counts()
 
     def wait_for(self, sent: int, *, timeout: float, poll: float = 0.2) -> dict[str, int]:
-        """Poll the queue until ``sent`` posts are sent (AssertionError with the daemons' logs past ``timeout``)."""
+        """Poll until ``sent`` posts are sent; past ``timeout``, AssertionError with the daemons' logs."""
         from campaign.store import Store
 
         deadline = time.monotonic() + timeout
@@ -186,9 +190,8 @@ class Fleet:
                 if counts.get("sent", 0) >= sent:
                     return counts
                 if time.monotonic() > deadline:
-                    logs = "\n".join(
-                        p.read_text(errors="replace")[-2000:] for p in sorted(self.workdir.glob("daemon*.log"))
-                    )
+                    files = sorted(self.workdir.glob("daemon*.log"))
+                    logs = "\n".join(p.read_text(errors="replace")[-2000:] for p in files)
                     raise AssertionError(f"only {counts} after {timeout} s; daemon logs:\n{logs}")
                 time.sleep(poll)
 

@@ -107,7 +107,7 @@ def test_a_target_with_a_queue_is_refused_unless_forced(tmp_path: Path) -> None:
     fill(src)
     with Store.open(dst) as s:
         s.apply_changes(add=[planned("mine")], now=EARLY)
-    with pytest.raises(StoreError, match="already holds a queue .1 posts.*--force"):
+    with pytest.raises(StoreError, match=r"already holds a queue \(1 posts.*--force"):
         copy_queue(src, dst)
     assert snapshot(dst)["counts"]["posts"] == 1
     copy_queue(src, dst, force=True)

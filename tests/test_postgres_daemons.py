@@ -1,4 +1,5 @@
-"""Three `campaign daemon` processes share one PostgreSQL queue of 10,000 posts and the loopback fake platform.
+"""Three `campaign daemon` processes share one PostgreSQL queue of 10,000 posts and the loopback fake
+platform.
 
 The fake platform's request log is the witness: every queued post's idempotency key created exactly one
 status, and no status was created for anything else. The second test SIGKILLs one daemon midway: the
@@ -40,16 +41,11 @@ def fleet(pg_url: str, tmp_path: Path) -> Iterator[Fleet]:  # noqa: F811
 
 def check_exactly_once(fleet: Fleet) -> Counter[str]:
     """Every post sent, each key created exactly one status on the platform; returns sent-by-owner counts."""
+    sent_by = "SELECT actor, COUNT(*) FROM post_events WHERE to_status = 'sent' GROUP BY actor"
     with Store.open(fleet.db) as store:
         assert store.counts() == {"sent": POSTS}
         with store.engine.connect() as conn:
-            owners = Counter(
-                dict(
-                    conn.execute(
-                        sa.text("SELECT actor, COUNT(*) FROM post_events WHERE to_status = 'sent' GROUP BY actor")
-                    ).all()
-                )
-            )
+            owners: Counter[str] = Counter({actor: int(n) for actor, n in conn.execute(sa.text(sent_by))})
             remote_ids = conn.execute(sa.text("SELECT COUNT(DISTINCT remote_id) FROM posts")).scalar_one()
     assert remote_ids == POSTS
     stats = fleet.platform.stats()
@@ -69,7 +65,8 @@ def test_three_daemons_send_every_post_exactly_once(fleet: Fleet) -> None:
     owners = check_exactly_once(fleet)
     assert len(owners) == DAEMONS, owners  # all three took part
     assert fleet.platform.stats()["requests"] == POSTS  # no fault injected: one request per post
-    print(f"\n{POSTS} posts by {DAEMONS} daemons in {elapsed:.1f} s ({POSTS / elapsed:.0f}/s): {dict(owners)}")
+    rate = POSTS / elapsed
+    print(f"\n{POSTS} posts by {DAEMONS} daemons in {elapsed:.1f} s ({rate:.0f}/s): {dict(owners)}")
 
 
 def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) -> None:
@@ -87,9 +84,8 @@ def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) 
             sa.text("SELECT COUNT(*) FROM post_events WHERE reason LIKE 'lease expired%'")
         ).scalar_one()
         dead = f"daemon:%:{victim.pid}"
-        by_victim = conn.execute(
-            sa.text("SELECT COUNT(*) FROM post_events WHERE to_status = 'claimed' AND actor LIKE :a"), {"a": dead}
-        ).scalar_one()
+        claims = "SELECT COUNT(*) FROM post_events WHERE to_status = 'claimed' AND actor LIKE :a"
+        by_victim = conn.execute(sa.text(claims), {"a": dead}).scalar_one()
     assert by_victim > 0 and len(owners) >= 2
     # The victim held a batch when it died (daemons drain backlogs in full batches): it was recovered.
     assert recovered > 0

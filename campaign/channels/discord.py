@@ -23,7 +23,7 @@ Facts relied on (sources in docs/platforms/discord.md):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -111,7 +111,7 @@ class DiscordAdapter(Adapter):
         return Receipt(remote_id=message_id, url=link, data=data)
 
     def _classify(self, response: httpx.Response) -> ChannelError:
-        now = datetime.now(UTC)
+        now = self.clock()
         try:
             body = response.json()
         except ValueError:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -157,7 +157,7 @@ class FacebookAdapter(Adapter):
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock or _utcnow)
+        super().__init__(account, clock=clock)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         page = self.setting("page_id")
@@ -209,9 +209,6 @@ class FacebookAdapter(Adapter):
             return fake_json(request, {"id": str(page), "name": PLACEHOLDER})
         return fake_json(request, {"error": {"message": "no dry-run answer", "code": 100}}, 400)
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class LinkedInAdapter(Adapter):
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock or _utcnow)
+        super().__init__(account, clock=clock)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         body: dict[str, Any] = {
@@ -232,9 +232,6 @@ class LinkedInAdapter(Adapter):
             )
         return fake_json(request, {"message": f"no dry-run answer for {request.url.path}"}, 404)
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -18,7 +18,6 @@ Facts relied on (sources in docs/platforms/slack.md):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -80,7 +79,7 @@ class SlackAdapter(Adapter):
             return AuthError(what, status=response.status_code, platform_message=code)
         if response.status_code in (400, 403, 404, 410):
             return PermanentError(what, status=response.status_code, platform_message=code)
-        return classify_status(response, code, now=datetime.now(UTC))
+        return classify_status(response, code, now=self.clock())
 
     def verify(self) -> Exchange[str]:
         # Slack incoming webhooks offer no read-only call: any valid POST publishes a message. So check only

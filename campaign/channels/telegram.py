@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -136,7 +135,7 @@ class TelegramAdapter(Adapter):
     def _classify(self, response: httpx.Response, body: dict[str, Any] | None) -> ChannelError:
         status = response.status_code
         if body is None:
-            return classify_status(response, "", now=datetime.now(UTC))
+            return classify_status(response, "", now=self.clock())
         code = body.get("error_code") if isinstance(body.get("error_code"), int) else status
         description = str(body.get("description") or "")
         raw_params = body.get("parameters")
@@ -157,7 +156,7 @@ class TelegramAdapter(Adapter):
             return AuthError(what, status=status, platform_message=description)
         if code == 400 or (200 <= status < 300):
             return PermanentError(what, status=status, platform_message=description)
-        return classify_status(response, description, now=datetime.now(UTC))
+        return classify_status(response, description, now=self.clock())
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
         if request.url.path.endswith("/getMe"):

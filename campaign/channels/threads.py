@@ -27,7 +27,7 @@ in ``Receipt.data`` for reconciliation by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -74,7 +74,7 @@ class ThreadsAdapter(Adapter):
     docs = "https://developers.facebook.com/documentation/threads/posts"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock or _utcnow)
+        super().__init__(account, clock=clock)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         user = self.setting("user_id", "me")
@@ -176,9 +176,6 @@ class ThreadsAdapter(Adapter):
             return fake_json(request, {"status": "FINISHED", "id": path.rsplit("/", 1)[1]})
         return fake_json(request, {"id": f"{PLACEHOLDER}-user", "username": PLACEHOLDER})
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

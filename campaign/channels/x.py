@@ -30,7 +30,7 @@ idempotency guarantee (its window is undocumented and a thread part may legitima
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -179,7 +179,7 @@ class XAdapter(Adapter):
         # scrubs from errors; scrub them here in case the platform echoes one.
         message = redact(platform_message(response), self._granted_tokens())
         problem = _problem(response)
-        now = datetime.now(UTC)
+        now = self.clock()
         if status == 429:
             limit = self.read_rate_limit(response, now)
             retry_at = limit.reset_at if limit else None

@@ -1,0 +1,169 @@
+"""PostgreSQL queue benchmarks: daemon throughput with 1, 2 and 3 daemons against one daemon on SQLite, and
+claim latency with a large queue.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_postgres.py [--quick]`` with ``CAMPAIGN_TEST_PG_URL`` set
+(scripts/provision.sh starts a server). ``--quick`` (CI) uses 1,000 posts per run and 100,000 queued rows;
+the full run 10,000 posts and 1,000,000 rows. Without a server it says so and exits 0 (1 under CI=true).
+
+Throughput: each configuration gets a fresh queue and a fresh fake platform process (tests/fakeplatform),
+real ``campaign daemon`` processes, and is timed from the first claim to the last send as recorded in the
+queue's history (process start-up excluded). Ratios are to one PostgreSQL daemon, measured in the same run
+(PERFORMANCE.md: absolute numbers drift 15-30% between sessions). On a 2-core machine the daemons, the
+server and PostgreSQL share the cores, so more daemons mostly add contention; the numbers say how much.
+
+Claim latency: ``claim_due`` of 64 posts (then marking them sent, as a daemon does) against a queue of
+N due posts inserted with one ``INSERT ... SELECT generate_series``, with and without the per-account cap,
+compared with the same on a queue of 10,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+import sqlalchemy as sa  # noqa: E402
+
+from campaign.channels.base import Receipt  # noqa: E402
+from campaign.store import Store  # noqa: E402
+
+T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
+OWNER = "bench"
+
+
+def server() -> str | None:
+    url = os.environ.get("CAMPAIGN_TEST_PG_URL")
+    if not url:
+        print("bench_postgres: skipped: CAMPAIGN_TEST_PG_URL is not set (scripts/provision.sh starts one)")
+        if os.environ.get("CI", "").lower() == "true":
+            sys.exit(1)
+    return url
+
+
+def throughput(db: str, daemons: int, posts: int, workdir: Path) -> float:
+    """Posts per second sent by ``daemons`` daemons draining ``posts`` posts from ``db``."""
+    from pg import Fleet
+
+    fleet = Fleet(db, workdir)
+    fleet.start_platform()
+    try:
+        fleet.enqueue(posts)
+        for _ in range(daemons):
+            fleet.start_daemon("--concurrency", "16", "--tick", "0.5")
+        fleet.wait_for(posts, timeout=1800, poll=0.25)
+    finally:
+        fleet.stop()
+    with Store.open(db) as store, store.engine.connect() as conn:
+        first, last = conn.execute(
+            sa.text(
+                "SELECT MIN(CASE WHEN to_status = 'claimed' THEN at END), "
+                "MAX(CASE WHEN to_status = 'sent' THEN at END) FROM post_events"
+            )
+        ).one()
+    span = (_aware(last) - _aware(first)).total_seconds()
+    return posts / span
+
+
+def _aware(value: datetime | str) -> datetime:
+    # MIN/MAX bypass the column type on SQLite and come back as text (naive UTC).
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def fill(store: Store, rows: int, accounts: int = 50) -> None:
+    """``rows`` due posts spread over ``accounts`` accounts, written by the server itself."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO posts (campaign, post_key, occurrence, channel, account, scheduled_at, zone, "
+                "parts, link, content_hash, idempotency_key, status, attempts, next_attempt_at, "
+                "part_receipts, send_late, late_window_seconds, created_at, updated_at) "
+                "SELECT 'big', 'p' || g, '', 'mastodon', 'acct' || (g % :accounts), "
+                ":t0 + g * interval '1 second', 'UTC', '[\"text\"]'::json, NULL, 'h', md5(g::text), "
+                "'scheduled', 0, :t0 + g * interval '1 second', '[]'::json, true, 86400, :t0, :t0 "
+                "FROM generate_series(1, :rows) AS g"
+            ),
+            {"rows": rows, "accounts": accounts, "t0": T0},
+        )
+        conn.execute(sa.text("ANALYZE posts"))
+
+
+def claim_latency(store: Store, rounds: int, per_account: int | None) -> float:
+    """Median milliseconds of one claim of 64 due posts (each round's posts are then sent and gone)."""
+    now = T0 + timedelta(days=365)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        batch = store.claim_due(now, OWNER, 300, 64, per_account=per_account)
+        times.append((time.perf_counter() - start) * 1000)
+        for post in batch:
+            store.mark_sending(post.id, owner=OWNER, now=now)
+            store.mark_sent(post.id, Receipt(str(post.id)), owner=OWNER, now=now)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
+    args = parser.parse_args()
+    url = server()
+    if url is None:
+        return 0
+    from pg import create_template, drop_database, new_database
+
+    posts = 1_000 if args.quick else 10_000
+    big = 100_000 if args.quick else 1_000_000
+    template = create_template(url)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-pg-") as tmp:
+            rates: dict[str, float] = {}
+            for daemons in (1, 2, 3):
+                name, db = new_database(template, url)
+                work = Path(tmp) / f"pg{daemons}"
+                work.mkdir()
+                try:
+                    rates[f"postgres x{daemons}"] = throughput(db, daemons, posts, work)
+                finally:
+                    drop_database(name, url)
+            work = Path(tmp) / "sqlite"
+            work.mkdir()
+            rates["sqlite x1"] = throughput(str(work / "q.db"), 1, posts, work)
+            base = rates["postgres x1"]
+            print(f"daemon throughput, {posts} posts each (ratio to one PostgreSQL daemon):")
+            for label, rate in rates.items():
+                print(f"  {label:<12} {rate:8.0f} posts/s  {rate / base:5.2f}x")
+
+            print(f"claim of 64 posts, median ms (then each marked sent), {big:,} vs 10,000 queued:")
+            for cap in (None, 1):
+                results = []
+                for size in (10_000, big):
+                    name, db = new_database(template, url)
+                    try:
+                        with Store.open(db) as store:
+                            start = time.perf_counter()
+                            fill(store, size)
+                            filled = time.perf_counter() - start
+                            results.append(claim_latency(store, 20, cap))
+                    finally:
+                        drop_database(name, url)
+                label = "uncapped" if cap is None else f"per_account={cap}"
+                print(
+                    f"  {label:<15} {results[0]:7.2f} ms at 10,000  {results[1]:7.2f} ms at {big:,} "
+                    f"({results[1] / results[0]:.2f}x; filling took {filled:.1f} s)"
+                )
+    finally:
+        drop_database(template, url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
