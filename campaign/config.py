@@ -13,12 +13,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from campaign import channels
-from campaign.errors import CampaignError, ConfigError
+from campaign.errors import ConfigError
 from campaign.secrets import Credentials, SecretRef, parse_ref
 from campaign.yamlfile import Node, NodeList, load_yaml
+
+if TYPE_CHECKING:
+    from campaign.channels.base import Account
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
@@ -80,7 +83,7 @@ class AccountConfig:
 
     def to_account(
         self, *, environ: Mapping[str, str] | None = None, placeholder: bool = False, allow_http: bool = False
-    ) -> Any:
+    ) -> Account:
         """The runtime :class:`campaign.channels.base.Account` (imports the adapter layer)."""
         from campaign.channels.base import Account
 
@@ -520,11 +523,3 @@ def _targets(
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
 
-
-def collect(fn: Any, errors: list[CampaignError], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn``; on a CampaignError append it to ``errors`` and return None (to collect all errors)."""
-    try:
-        return fn(*args, **kwargs)
-    except CampaignError as exc:
-        errors.append(exc)
-        return None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from campaign.channels.base import LinkCard
+from campaign.channels.base import LinkCard, Part, Receipt
 
 DEFAULT_LATE_WINDOW = timedelta(hours=24)
 
@@ -73,3 +75,44 @@ class PlannedPost:
         """Human name: ``post@occurrence/account`` (occurrence omitted for one-off posts)."""
         occ = f"@{self.occurrence}" if self.occurrence else ""
         return f"{self.post_key}{occ}/{self.account}"
+
+
+class Publishable(Protocol):
+    """What :func:`part_for` needs of a post: a PlannedPost or a queued one."""
+
+    @property
+    def campaign(self) -> str: ...
+    @property
+    def post_key(self) -> str: ...
+    @property
+    def occurrence(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def parts(self) -> tuple[str, ...]: ...
+    @property
+    def link(self) -> LinkCard | None: ...
+    @property
+    def idempotency_key(self) -> str: ...
+
+
+def part_for(post: Publishable, index: int, receipts: Sequence[Receipt]) -> Part:
+    """Thread part ``index`` of ``post``, given the receipts of the parts before it.
+
+    The one place parts are built, so a dry run (preview --requests) and the daemon send the same requests:
+    a thread's parts get ``<key>-<index>`` idempotency keys, the link card goes on the first part, and each
+    later part replies to the previous one with the first as root.
+    """
+    count = len(post.parts)
+    occ = f"@{post.occurrence}" if post.occurrence else ""
+    return Part(
+        post_id=f"{post.post_key}{occ}/{post.account}",
+        idempotency_key=f"{post.idempotency_key}-{index}" if count > 1 else post.idempotency_key,
+        text=post.parts[index],
+        index=index,
+        campaign=post.campaign,
+        count=count,
+        link=post.link if index == 0 else None,
+        reply_to=receipts[index - 1] if index > 0 else None,
+        root=receipts[0] if index > 0 else None,
+    )

@@ -147,31 +147,18 @@ class _Recorder:
 
     def requests_for(self, post: PlannedPost) -> list[dict[str, Any]]:
         from campaign import channels
-        from campaign.channels.base import Part
         from campaign.exchange import Recording, describe_request, run_dry
+        from campaign.posts import part_for
 
         adapter = self.adapters.get(post.account)
         if adapter is None:
             account = self.campaign.accounts[post.account].to_account(placeholder=True)
             adapter = self.adapters[post.account] = channels.load(post.channel)(account)
         recording = Recording()
-        root = previous = None
-        for index, text in enumerate(post.parts):
-            part = Part(
-                post_id=post_id(post),
-                idempotency_key=f"{post.idempotency_key}-{index}"
-                if len(post.parts) > 1
-                else post.idempotency_key,
-                text=text,
-                index=index,
-                count=len(post.parts),
-                link=post.link if index == 0 else None,
-                reply_to=previous,
-                root=root,
-            )
-            receipt = run_dry(adapter.publish(part), adapter, part, recording)
-            root = root or receipt
-            previous = receipt
+        receipts: list[Any] = []
+        for index in range(len(post.parts)):
+            part = part_for(post, index, receipts)
+            receipts.append(run_dry(adapter.publish(part), adapter, part, recording))
         secrets = adapter.account.credentials.known_values()
         return [describe_request(r, secrets) for r in recording.requests]
 

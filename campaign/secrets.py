@@ -81,16 +81,11 @@ def parse_ref(name: str, raw: object, *, base_dir: Path, file: str, line: int | 
             file=file,
             line=line,
         )
-    raise ConfigErrorForRef(name, file=file, line=line)
-
-
-class ConfigErrorForRef(CredentialsInFileError):
-    def __init__(self, name: str, *, file: str, line: int | None) -> None:
-        super().__init__(
-            f"credential {name!r} must be an environment variable name, {{env: NAME}} or {{file: PATH}}",
-            file=file,
-            line=line,
-        )
+    raise CredentialsInFileError(
+        f"credential {name!r} must be an environment variable name, {{env: NAME}} or {{file: PATH}}",
+        file=file,
+        line=line,
+    )
 
 
 class Credentials:
