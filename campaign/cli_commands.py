@@ -9,13 +9,15 @@ import click
 
 
 def register(cli: click.Group) -> None:
-    """Add the queue, channel and daemon commands to ``cli`` (idempotent)."""
+    """Add the queue, daemon, channel and database commands to ``cli`` (idempotent)."""
     if "status" in cli.commands:
         return
-    from campaign import cli_channels, cli_daemon, cli_queue
+    from campaign import cli_channels, cli_daemon, cli_db, cli_queue
 
     for command in cli_daemon.COMMANDS:
         cli.add_command(command)
     for command in cli_queue.COMMANDS:
         cli.add_command(command)
     cli.add_command(cli_channels.channels)
+    for command in cli_db.COMMANDS:
+        cli.add_command(command)

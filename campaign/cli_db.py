@@ -8,15 +8,7 @@ from __future__ import annotations
 
 import click
 
-_db_option = click.option(
-    "--db",
-    "db",
-    envvar="CAMPAIGN_DB",
-    default="db/campaign.db",
-    show_default=True,
-    metavar="URL",
-    help="Queue database: a file path (SQLite) or a SQLAlchemy URL. Env: CAMPAIGN_DB.",
-)
+from campaign.cli_options import db_option
 
 
 @click.group("db")
@@ -39,7 +31,7 @@ def copy(source: str, target: str, force: bool) -> None:
 
 
 @db.command("upgrade")
-@_db_option
+@db_option
 def upgrade(db: str) -> None:
     """Create the queue database or bring its schema to this version (every command also does this)."""
     from campaign.store import SCHEMA_HEAD, Store

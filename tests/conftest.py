@@ -8,6 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI runs property tests with a fixed seed, so a run never fails or passes by luck; locally they explore.
+settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
+
+pytest_plugins = ["tests.pg"]  # the PostgreSQL fixtures (pg_template, pg_url)
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt"

@@ -6,7 +6,7 @@ import random
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
@@ -169,6 +169,7 @@ _JS_ONLY = [
     "http://☃.net/",
     "🚀a.com",
     "😀-b.com/x",
+    "\u200d.t.co/abc",
 ]
 
 
@@ -181,6 +182,9 @@ def _texts(pieces: list[str], count: int, seed: int) -> list[str]:
 @given(st.lists(st.sampled_from(_COMMON + _EMOJI), min_size=0, max_size=30).map("".join))
 def test_x_length_matches_pypi_port(text: str) -> None:
     twitter_text = pytest.importorskip("twitter_text")
+    # The port and the JS reference disagree on a zero-width joiner right before a domain ("\u200d.t.co/abc":
+    # JS 25, the port 10); we follow JS, which test_x_length_matches_npm_twitter_text checks (_JS_ONLY).
+    assume("\u200d." not in text)
     assert x_length(text) == twitter_text.parse_tweet(text).weightedLength
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pg import pg_template, pg_url  # noqa: F401  (fixtures)
 from queue_helpers import T0, many, planned
 
 from campaign import cli_db
@@ -78,7 +77,7 @@ def test_sqlite_to_sqlite_keeps_everything(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_sqlite_to_postgres_and_back(tmp_path: Path, pg_url: str) -> None:  # noqa: F811
+def test_sqlite_to_postgres_and_back(tmp_path: Path, pg_url: str) -> None:
     src, back = str(tmp_path / "a.db"), str(tmp_path / "back.db")
     fill(src)
     before = snapshot(src)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from pg import Fleet, pg_template, pg_url  # noqa: F401  (fixtures)
 
 from campaign.store import Store
 from tests.fakeplatform.server import read_log
+from tests.pg import Fleet
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ DAEMON_ARGS = ("--concurrency", "16", "--tick", "0.5", "--lease", "5", "--grace"
 
 
 @pytest.fixture
-def fleet(pg_url: str, tmp_path: Path) -> Iterator[Fleet]:  # noqa: F811
+def fleet(pg_url: str, tmp_path: Path) -> Iterator[Fleet]:
     fleet = Fleet(pg_url, tmp_path)
     fleet.start_platform()
     try:

@@ -18,13 +18,13 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from pg import drop_database, new_database, pg_template, pg_url  # noqa: F401  (fixtures)
 from queue_helpers import T0, many, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
 from campaign.models import METADATA
 from campaign.store import SCHEMA_HEAD, Store
+from tests.pg import drop_database, new_database
 
 OWNER = "daemon:a:1"
 EARLY = T0 - timedelta(days=1)
@@ -223,7 +223,7 @@ def test_watcher_wakes_an_event_loop(url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_watcher_exposes_a_descriptor_and_survives_a_lost_connection(pg_url: str) -> None:  # noqa: F811
+def test_postgres_watcher_exposes_a_descriptor_and_survives_a_lost_connection(pg_url: str) -> None:
     with Store.open(pg_url) as store, store.watch() as watcher:
         fd = watcher.fileno()
         assert isinstance(fd, int) and fd >= 0
@@ -266,7 +266,7 @@ def test_daemons_started_together_on_an_empty_postgres_database_migrate_once() -
 
 
 @pytest.mark.postgres
-def test_unreachable_server_is_a_store_error(pg_url: str) -> None:  # noqa: F811
+def test_unreachable_server_is_a_store_error(pg_url: str) -> None:
     dead = sa.engine.make_url(pg_url).set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
     with pytest.raises(StoreError, match="cannot connect to the database server"):
         Store.open(dead)

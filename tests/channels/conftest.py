@@ -1,15 +1,21 @@
 """Shared helpers for the table-driven adapter tests (apprise style: a table of cases, one tester).
 
 - :func:`make_account` builds an :class:`Account` whose secrets come from a private environment mapping.
+- :func:`respond` builds a canned response; :func:`raising` a handler that fails with a transport error.
 - :class:`Step` is one expected request (method, URL, optional exact JSON body and headers) with the canned
   response to answer it; :class:`Script` is an ``httpx.MockTransport`` handler that checks each request
   against the next step, so a test states the whole exchange in order.
 - :func:`run_with` drives an adapter exchange through :func:`campaign.exchange.run` with a real
-  ``httpx.AsyncClient`` over that transport, collecting every rate-limit report.
+  ``httpx.AsyncClient`` over that transport, collecting every rate-limit report; :func:`settle` does the same
+  but returns a ChannelError instead of raising it, and :func:`drive` answers with a plain list of responses
+  (for tests that check the requests afterwards) and returns what was sent with the outcome.
+- :func:`assert_outcome` compares an outcome with a table's expectation (a value, or a ChannelError class);
+  :class:`ResponseCase` is one row of a :func:`drive` table, with the checks :func:`exactly`,
+  :func:`mentions` and :func:`retries_at`.
+- :func:`assert_hidden` and :func:`describe` serve the canary-secret tests.
 
-Test modules in this directory import them with ``from conftest import ...``: pytest (default "prepend"
-import mode, no ``__init__.py`` here) loads this file as the module ``conftest`` right before it imports the
-test modules beside it.
+Test modules in this directory import them with ``from tests.channels.conftest import ...`` (the project's
+``pythonpath`` setting puts the repository root on ``sys.path``).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any, TypeVar
 import httpx
 
 from campaign.channels.base import Account, Adapter, Exchange, RateLimit
-from campaign.exchange import run
+from campaign.errors import ChannelError, RateLimitedError
+from campaign.exchange import describe_request, run
 from campaign.secrets import Credentials, SecretRef
 
 T = TypeVar("T")
@@ -57,6 +64,15 @@ def respond(
     if text is not None:
         return httpx.Response(status, text=text, headers=headers)
     return httpx.Response(status, json=body, headers=headers)
+
+
+def raising(exc: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
+    """A handler (or :attr:`Step.response`) that fails with ``exc``, as a broken connection would."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc("simulated", request=request)
+
+    return handler
 
 
 @dataclass
@@ -126,3 +142,122 @@ def run_with(
             )
 
     return asyncio.run(go())
+
+
+def settle(
+    handler: Callable[[httpx.Request], httpx.Response],
+    exchange: Exchange[T],
+    adapter: Adapter,
+    *,
+    limits: list[RateLimit] | None = None,
+    now: Callable[[], datetime] = lambda: NOW,
+) -> T | ChannelError:
+    """Like :func:`run_with`, but a ChannelError is returned rather than raised (others propagate)."""
+    try:
+        return run_with(handler, exchange, adapter, limits=limits, now=now)
+    except ChannelError as exc:
+        return exc
+
+
+def drive(
+    adapter: Adapter,
+    exchange: Exchange[T],
+    responses: Sequence[httpx.Response],
+    *,
+    limits: list[RateLimit] | None = None,
+) -> tuple[list[httpx.Request], T | ChannelError]:
+    """Run ``exchange`` with ``responses`` answering its requests in order, whatever they ask for.
+
+    Returns the requests sent (for the test to check afterwards) and the result or the ChannelError. A
+    request beyond the last response fails the test.
+    """
+    sent: list[httpx.Request] = []
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        assert queue, f"unexpected request #{len(sent)}: {request.method} {request.url}"
+        return queue.pop(0)
+
+    return sent, settle(handler, exchange, adapter, limits=limits)
+
+
+def assert_outcome(outcome: object, expect: object, *, exact: bool = False) -> None:
+    """``expect`` a ChannelError class: ``outcome`` is an instance of it (``exact``: of that very class).
+
+    Any other ``expect`` (a receipt, a string, None): ``outcome`` equals it.
+    """
+    if isinstance(expect, type) and issubclass(expect, ChannelError):
+        assert isinstance(outcome, expect), outcome
+        if exact:
+            assert type(outcome) is expect, outcome
+    else:
+        assert outcome == expect
+
+
+#: An extra assertion on a :class:`ResponseCase`: called with the requests sent and the outcome; it may
+#: assert, or return a bool that must be true.
+Check = Callable[[list[httpx.Request], Any], object]
+
+
+@dataclass
+class ResponseCase:
+    """One row of a :func:`drive` table: the platform's responses in order and what must come of them."""
+
+    id: str
+    responses: list[httpx.Response]
+    #: A ChannelError class the exchange must raise (an instance of it), or the value it must return.
+    expect: Any
+    #: Account settings on top of the module's defaults.
+    settings: dict[str, Any] = field(default_factory=dict)
+    check: Check | None = None
+
+    def run(self, adapter: Adapter, exchange: Exchange[Any]) -> tuple[list[httpx.Request], Any]:
+        """Drive ``exchange`` with this row's responses, assert the expectation and the check; return both."""
+        sent, outcome = drive(adapter, exchange, self.responses)
+        assert_outcome(outcome, self.expect)
+        if self.check is not None:
+            assert self.check(sent, outcome) in (None, True), self.id
+        return sent, outcome
+
+
+def exactly(cls: type[ChannelError], *fragments: str) -> Check:
+    """Check: the outcome is of class ``cls`` itself (not a subclass) and its message has each fragment."""
+
+    def check(sent: list[httpx.Request], outcome: Any) -> None:
+        assert type(outcome) is cls, outcome
+        for fragment in fragments:
+            assert fragment in str(outcome), (fragment, str(outcome))
+
+    return check
+
+
+def mentions(fragment: str) -> Check:
+    """Check: the outcome's text contains ``fragment``."""
+
+    def check(sent: list[httpx.Request], outcome: Any) -> None:
+        assert fragment in str(outcome), (fragment, str(outcome))
+
+    return check
+
+
+def retries_at(when: datetime) -> Check:
+    """Check: the outcome is a rate-limit error that may be retried at ``when``."""
+
+    def check(sent: list[httpx.Request], outcome: Any) -> None:
+        assert isinstance(outcome, RateLimitedError), outcome
+        assert outcome.retry_at == when
+
+    return check
+
+
+def assert_hidden(error: ChannelError, *secrets: str) -> None:
+    """No secret appears in the error's message or in the platform message it carries."""
+    for secret in secrets:
+        assert secret not in str(error)
+        assert secret not in (error.platform_message or "")
+
+
+def describe(adapter: Adapter, request: httpx.Request) -> dict[str, object]:
+    """``request`` as the dry-run report shows it, with every secret the adapter resolved so far redacted."""
+    return describe_request(request, adapter.account.credentials.known_values())

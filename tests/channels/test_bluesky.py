@@ -31,9 +31,21 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run_dry
+from campaign.exchange import Recording, run_dry
 from campaign.tid import is_valid
-from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
+from tests.channels.conftest import (
+    NOW,
+    Script,
+    Step,
+    assert_hidden,
+    assert_outcome,
+    describe,
+    make_account,
+    raising,
+    respond,
+    run_with,
+    settle,
+)
 
 PASSWORD = "canary-bsky-app-password-93c1"
 SERVICE = "https://pds.example"
@@ -122,13 +134,18 @@ def record(**extra: Any) -> dict[str, Any]:
     }
 
 
+def create_body(post: dict[str, Any], rkey: str = RKEY) -> dict[str, Any]:
+    """The createRecord input that stores ``post`` under ``rkey`` in the account's repository."""
+    return {"repo": DID, "collection": "app.bsky.feed.post", "rkey": rkey, "record": post}
+
+
 def create(response: httpx.Response | None = None, *, token: str = "access-1", body: Any = None) -> Step:
     return Step(
         "POST",
         CREATE,
         response
         or respond(200, {"uri": URI, "cid": CID, "commit": {"cid": "bafy-commit", "rev": "3n33oj46vmk26"}}),
-        json=body or {"repo": DID, "collection": "app.bsky.feed.post", "rkey": RKEY, "record": record()},
+        json=body or create_body(record()),
         headers={"Authorization": f"Bearer {token}"},
     )
 
@@ -181,14 +198,7 @@ CASES = [
         [
             resolve_bob(),
             login(),
-            create(
-                body={
-                    "repo": DID,
-                    "collection": "app.bsky.feed.post",
-                    "rkey": RKEY,
-                    "record": record(langs=["de"]),
-                }
-            ),
+            create(body=create_body(record(langs=["de"]))),
         ],
         settings={"language": "de"},
     ),
@@ -197,17 +207,15 @@ CASES = [
         [
             create(
                 respond(200, {"uri": REPLY_URI, "cid": REPLY_CID}),
-                body={
-                    "repo": DID,
-                    "collection": "app.bsky.feed.post",
-                    "rkey": REPLY_RKEY,
-                    "record": {
+                body=create_body(
+                    {
                         "$type": "app.bsky.feed.post",
                         "text": "Part two.",
                         "createdAt": CREATED_AT,
                         "reply": {"root": {"uri": URI, "cid": CID}, "parent": {"uri": URI, "cid": CID}},
                     },
-                },
+                    REPLY_RKEY,
+                ),
             )
         ],
         part=REPLY,
@@ -223,14 +231,7 @@ CASES = [
         [
             resolve_bob(xrpc_error(400, "InvalidRequest", "Unable to resolve handle")),
             login(),
-            create(
-                body={
-                    "repo": DID,
-                    "collection": "app.bsky.feed.post",
-                    "rkey": RKEY,
-                    "record": record(facets=[TAG, LINK]),
-                }
-            ),
+            create(body=create_body(record(facets=[TAG, LINK]))),
         ],
     ),
     Case(
@@ -375,7 +376,7 @@ CASES = [
     ),
     Case(
         "read timeout on create: ambiguous (a retry reuses the key)",
-        [resolve_bob(), login(), create(lambda r: (_ for _ in ()).throw(httpx.ReadTimeout("t", request=r)))],
+        [resolve_bob(), login(), create(raising(httpx.ReadTimeout))],
         error=AmbiguousError,
     ),
     Case("plain http service: refused", [], settings={"service": "http://pds.example"}, error=PermanentError),
@@ -389,16 +390,12 @@ def test_publish(case: Case) -> None:
         assert run_with(Script([login()]), bsky.verify(), bsky) == f"@{HANDLE} ({DID})"
     script = Script(case.steps)
     limits: list[RateLimit] = []
-    if case.error is None:
-        assert run_with(script, bsky.publish(case.part), bsky, limits=limits) == case.receipt
-    else:
-        with pytest.raises(case.error) as info:
-            run_with(script, bsky.publish(case.part), bsky, limits=limits)
-        assert type(info.value) is case.error
-        assert case.message in str(info.value)
-        if case.retry_at is not None:
-            assert isinstance(info.value, RateLimitedError)
-            assert info.value.retry_at == case.retry_at
+    outcome = settle(script, bsky.publish(case.part), bsky, limits=limits)
+    assert_outcome(outcome, case.error or case.receipt, exact=True)
+    assert case.message in str(outcome)
+    if case.retry_at is not None:
+        assert isinstance(outcome, RateLimitedError)
+        assert outcome.retry_at == case.retry_at
     script.assert_done()
     if case.limits is not None:
         assert limits == case.limits
@@ -518,13 +515,11 @@ def test_canary_secret_never_leaks() -> None:
     echo = login(xrpc_error(401, "AuthenticationRequired", f"bad password {PASSWORD}"))
     with pytest.raises(AuthError) as info:
         run_with(Script([resolve_bob(), echo]), bsky.publish(PART), bsky)
-    assert PASSWORD not in str(info.value)
-    assert PASSWORD not in (info.value.platform_message or "")
+    assert_hidden(info.value, PASSWORD)
 
     recording = Recording()
     receipt = run_dry(bsky.publish(PART), bsky, PART, recording)
-    secrets = bsky.account.credentials.known_values()
-    described = json.dumps([describe_request(r, secrets) for r in recording.requests])
+    described = json.dumps([describe(bsky, r) for r in recording.requests])
     assert PASSWORD not in described
     assert "[REDACTED]" in described
     assert PASSWORD not in repr(receipt)

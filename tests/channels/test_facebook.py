@@ -7,10 +7,7 @@ usage headers (https://developers.facebook.com/docs/graph-api/overview/rate-limi
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,18 +15,27 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from campaign.channels.base import Account, LinkCard, Part, Receipt
+from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.facebook import FacebookAdapter, usage_report
 from campaign.errors import (
     AmbiguousError,
     AuthError,
-    ChannelError,
     PermanentError,
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run, run_dry
-from campaign.secrets import Credentials, SecretRef
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import ResponseCase as Case
+from tests.channels.conftest import (
+    assert_hidden,
+    describe,
+    drive,
+    exactly,
+    make_account,
+    mentions,
+    respond,
+    retries_at,
+)
 
 TOKEN = "canary-fb-page-token-0c4e71"
 PAGE = "104832967715566"
@@ -46,19 +52,8 @@ LINKED = Part(
 
 
 def make_adapter(settings: dict[str, Any] | None = None) -> FacebookAdapter:
-    account = Account(
-        name="acct",
-        channel="facebook",
-        settings={"page_id": PAGE, **(settings or {})},
-        credentials=Credentials({"token": SecretRef(env="FB")}, account="acct", environ={"FB": TOKEN}),
-    )
-    adapter = FacebookAdapter(account)
-    adapter.clock = lambda: NOW
-    return adapter
-
-
-def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
+    account = make_account("facebook", {"page_id": PAGE, **(settings or {})}, {"token": TOKEN})
+    return FacebookAdapter(account, clock=lambda: NOW)
 
 
 def graph(
@@ -80,25 +75,7 @@ def graph(
     }
     if subcode is not None:
         error["error_subcode"] = subcode
-    return reply(status, {"error": error}, headers)
-
-
-def drive(adapter: FacebookAdapter, exchange: Any, responses: list[httpx.Response]) -> tuple[list[Any], Any]:
-    sent: list[httpx.Request] = []
-    queue = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return queue.pop(0)
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            try:
-                return await run(exchange, client, adapter)
-            except ChannelError as exc:
-                return exc
-
-    return sent, asyncio.run(go())
+    return respond(status, {"error": error}, headers)
 
 
 BUC = json.dumps(
@@ -114,26 +91,8 @@ BUC = json.dumps(
         ]
     }
 )
-CREATED = reply(200, {"id": f"{PAGE}_1234567890"})
+CREATED = respond(200, {"id": f"{PAGE}_1234567890"})
 RECEIPT = Receipt(remote_id=f"{PAGE}_1234567890", url=f"https://www.facebook.com/{PAGE}_1234567890")
-
-
-@dataclass
-class Case:
-    id: str
-    responses: list[httpx.Response]
-    expect: type[ChannelError] | Receipt
-    part: Part = PART
-    settings: dict[str, Any] = field(default_factory=dict)
-    #: Extra assertions; a check may also return a bool, which must be true.
-    check: Callable[[list[httpx.Request], Any], object] | None = None
-
-
-def exactly(cls: type[ChannelError]) -> Callable[[list[httpx.Request], Any], None]:
-    def check(sent: list[httpx.Request], outcome: Any) -> None:
-        assert type(outcome) is cls, outcome
-
-    return check
 
 
 CASES = [
@@ -142,7 +101,7 @@ CASES = [
         "190-expired-token-is-auth",
         [graph(400, 190, "Error validating access token: Session has expired", subcode=463)],
         AuthError,
-        check=lambda s, o: "Graph error 190/463" in str(o),
+        check=mentions("Graph error 190/463"),
     ),
     Case(
         "200-permission-is-auth",
@@ -166,7 +125,7 @@ CASES = [
         "32-page-throttle-uses-buc-estimate",
         [graph(400, 32, "(#32) Page request limit reached", headers={"x-business-use-case-usage": BUC})],
         RateLimitedError,
-        check=lambda s, o: o.retry_at == NOW + timedelta(minutes=19),
+        check=retries_at(NOW + timedelta(minutes=19)),
     ),
     Case(
         "80001-buc-throttle",
@@ -179,7 +138,7 @@ CASES = [
             )
         ],
         RateLimitedError,
-        check=lambda s, o: o.retry_at == NOW + timedelta(minutes=19),
+        check=retries_at(NOW + timedelta(minutes=19)),
     ),
     Case(
         "613-with-retry-after",
@@ -218,8 +177,8 @@ CASES = [
         TransientError,
         check=exactly(TransientError),
     ),
-    Case("no-graph-body-500-is-ambiguous", [reply(500, None)], AmbiguousError),
-    Case("200-without-id-is-ambiguous", [reply(200, {})], AmbiguousError),
+    Case("no-graph-body-500-is-ambiguous", [respond(500, None)], AmbiguousError),
+    Case("200-without-id-is-ambiguous", [respond(200, {})], AmbiguousError),
     Case(
         "graph-version-setting",
         [CREATED],
@@ -233,11 +192,7 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_publish(case: Case) -> None:
     adapter = make_adapter(case.settings)
-    sent, outcome = drive(adapter, adapter.publish(case.part), case.responses)
-    if isinstance(case.expect, Receipt):
-        assert outcome == case.expect
-    else:
-        assert isinstance(outcome, case.expect), outcome
+    sent, _ = case.run(adapter, adapter.publish(PART))
     (post,) = sent
     assert post.method == "POST"
     assert post.url.path.endswith(f"/{PAGE}/feed") and post.url.query == b""
@@ -246,8 +201,6 @@ def test_publish(case: Case) -> None:
     assert parse_qs(post.content.decode()) == {"message": [PART.text]}
     if "graph_version" not in case.settings:
         assert str(post.url) == FEED
-    if case.check:
-        assert case.check(sent, outcome) in (None, True), case.id
 
 
 def test_link_card_sends_the_link() -> None:
@@ -274,12 +227,12 @@ def test_usage_report() -> None:
     assert usage_report(httpx.Headers({"x-app-usage": "not json"}), NOW) is None
     assert usage_report(httpx.Headers(), NOW) is None
     adapter = make_adapter()
-    assert adapter.read_rate_limit(reply(200, {}, {"x-business-use-case-usage": BUC}), NOW) == limit
+    assert adapter.read_rate_limit(respond(200, {}, {"x-business-use-case-usage": BUC}), NOW) == limit
 
 
 def test_verify() -> None:
     adapter = make_adapter()
-    sent, outcome = drive(adapter, adapter.verify(), [reply(200, {"id": PAGE, "name": "Example Page"})])
+    sent, outcome = drive(adapter, adapter.verify(), [respond(200, {"id": PAGE, "name": "Example Page"})])
     assert outcome == f"Example Page (page {PAGE})"
     assert (sent[0].method, str(sent[0].url)) == (
         "GET",
@@ -309,8 +262,8 @@ def test_canary_never_leaks() -> None:
     echo = graph(400, 100, f"Invalid parameter access_token={TOKEN}")
     sent, outcome = drive(adapter, adapter.publish(PART), [echo])
     assert isinstance(outcome, PermanentError)
-    assert TOKEN not in str(outcome) and TOKEN not in (outcome.platform_message or "")
-    described = json.dumps(describe_request(sent[0], adapter.account.credentials.known_values()))
+    assert_hidden(outcome, TOKEN)
+    described = json.dumps(describe(adapter, sent[0]))
     assert TOKEN not in described and TOKEN not in str(sent[0].url)
     _, receipt = drive(adapter, adapter.publish(PART), [CREATED])
     assert TOKEN not in repr(receipt)

@@ -10,21 +10,18 @@ OpenID Connect userinfo endpoint; error bodies are the ones LinkedIn returns
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
-from campaign.channels.base import Account, LinkCard, Part, Receipt
+from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.linkedin import DEFAULT_VERSION, LinkedInAdapter, little_text
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, describe_request, run, run_dry
-from campaign.secrets import Credentials, SecretRef
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import ResponseCase as Case
+from tests.channels.conftest import assert_hidden, describe, drive, exactly, make_account, mentions, respond
 
 TOKEN = "canary-linkedin-93d1e4"
 AUTHOR = "urn:li:organization:2414183"
@@ -40,37 +37,8 @@ LINKED = Part(
 
 
 def make_adapter(settings: dict[str, Any] | None = None) -> LinkedInAdapter:
-    account = Account(
-        name="acct",
-        channel="linkedin",
-        settings={"author": AUTHOR, **(settings or {})},
-        credentials=Credentials({"token": SecretRef(env="LI")}, account="acct", environ={"LI": TOKEN}),
-    )
-    adapter = LinkedInAdapter(account)
-    adapter.clock = lambda: NOW
-    return adapter
-
-
-def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def drive(adapter: LinkedInAdapter, exchange: Any, responses: list[httpx.Response]) -> tuple[list[Any], Any]:
-    sent: list[httpx.Request] = []
-    queue = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return queue.pop(0)
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            try:
-                return await run(exchange, client, adapter)
-            except ChannelError as exc:
-                return exc
-
-    return sent, asyncio.run(go())
+    account = make_account("linkedin", {"author": AUTHOR, **(settings or {})}, {"token": TOKEN})
+    return LinkedInAdapter(account, clock=lambda: NOW)
 
 
 # -- little text ---------------------------------------------------------------------------------------------
@@ -100,8 +68,8 @@ def test_little_text(text: str, expected: str) -> None:
 
 # -- publish -------------------------------------------------------------------------------------------------
 
-CREATED = reply(201, None, {"x-restli-id": "urn:li:share:6844785523593134080"})
-DUPLICATE = reply(
+CREATED = respond(201, None, {"x-restli-id": "urn:li:share:6844785523593134080"})
+DUPLICATE = respond(
     422,
     {
         "errorDetailType": "com.linkedin.common.error.BadRequest",
@@ -115,10 +83,10 @@ DUPLICATE = reply(
         "status": 422,
     },
 )
-SUNSET = reply(
+SUNSET = respond(
     426, {"status": 426, "code": "NONEXISTENT_VERSION", "message": "Requested version 20240901 is not active"}
 )
-EXPIRED = reply(
+EXPIRED = respond(
     401,
     {
         "status": 401,
@@ -127,7 +95,7 @@ EXPIRED = reply(
         "message": "The token used in the request has been revoked by the user",
     },
 )
-FORBIDDEN = reply(
+FORBIDDEN = respond(
     403,
     {
         "status": 403,
@@ -136,20 +104,9 @@ FORBIDDEN = reply(
         "message": "Not enough permissions to access: partnerApiPostsExternal.CREATE.20260601",
     },
 )
-THROTTLED = reply(
+THROTTLED = respond(
     429, {"status": 429, "message": "Resource level throttle limit for calls to this resource is reached."}
 )
-
-
-@dataclass
-class Case:
-    id: str
-    responses: list[httpx.Response]
-    expect: type[ChannelError] | Receipt
-    part: Part = PART
-    settings: dict[str, Any] = field(default_factory=dict)
-    #: Extra assertions; a check may also return a bool, which must be true.
-    check: Callable[[list[httpx.Request], Any], object] | None = None
 
 
 def expected_body(part: Part) -> dict[str, Any]:
@@ -179,15 +136,15 @@ CASES = [
         "duplicate-is-permanent",
         [DUPLICATE],
         PermanentError,
-        check=lambda s, o: type(o) is PermanentError and "duplicate" in str(o),
+        check=exactly(PermanentError, "duplicate"),
     ),
     Case(
         "sunset-version-is-permanent-with-hint",
         [SUNSET],
         PermanentError,
-        check=lambda s, o: "`version` setting" in str(o),
+        check=mentions("`version` setting"),
     ),
-    Case("401-is-auth", [EXPIRED], AuthError, check=lambda s, o: "REVOKED_ACCESS_TOKEN" in str(o)),
+    Case("401-is-auth", [EXPIRED], AuthError, check=mentions("REVOKED_ACCESS_TOKEN")),
     Case("403-is-auth", [FORBIDDEN], AuthError),
     Case(
         "429-waits-until-midnight-utc",
@@ -197,19 +154,19 @@ CASES = [
     ),
     Case(
         "429-honours-retry-after",
-        [reply(429, {"message": "slow down"}, {"Retry-After": "120"})],
+        [respond(429, {"message": "slow down"}, {"Retry-After": "120"})],
         RateLimitedError,
         check=lambda s, o: o.retry_after == 120 and o.retry_at is None,
     ),
-    Case("400-is-permanent", [reply(400, {"status": 400, "message": "Invalid author"})], PermanentError),
+    Case("400-is-permanent", [respond(400, {"status": 400, "message": "Invalid author"})], PermanentError),
     Case(
         "503-is-transient",
-        [reply(503, {"status": 503, "message": "unavailable"})],
+        [respond(503, {"status": 503, "message": "unavailable"})],
         ChannelError,
         check=lambda s, o: o.retryable and not isinstance(o, RateLimitedError),
     ),
-    Case("504-is-ambiguous", [reply(504, {"message": "gateway timeout"})], AmbiguousError),
-    Case("201-without-id-is-ambiguous", [reply(201)], AmbiguousError),
+    Case("504-is-ambiguous", [respond(504, {"message": "gateway timeout"})], AmbiguousError),
+    Case("201-without-id-is-ambiguous", [respond(201)], AmbiguousError),
     Case(
         "version-setting",
         [CREATED],
@@ -223,21 +180,15 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_publish(case: Case) -> None:
     adapter = make_adapter(case.settings)
-    sent, outcome = drive(adapter, adapter.publish(case.part), case.responses)
-    if isinstance(case.expect, Receipt):
-        assert outcome == case.expect
-    else:
-        assert isinstance(outcome, case.expect), outcome
+    sent, _ = case.run(adapter, adapter.publish(PART))
     (post,) = sent
     assert (post.method, str(post.url)) == ("POST", "https://api.linkedin.com/rest/posts")
     assert post.headers["authorization"] == f"Bearer {TOKEN}"
     assert post.headers["x-restli-protocol-version"] == "2.0.0"
     assert post.headers["linkedin-version"] == case.settings.get("version", DEFAULT_VERSION)
     assert post.headers["content-type"] == "application/json"
-    assert json.loads(post.content) == expected_body(case.part)
+    assert json.loads(post.content) == expected_body(PART)
     assert json.loads(post.content)["commentary"] == r"Launch \(v2\) is out! {hashtag|\#|OpenSource}"
-    if case.check:
-        assert case.check(sent, outcome) in (None, True), case.id
 
 
 def test_link_card_is_an_article() -> None:
@@ -268,12 +219,14 @@ def test_link_card_without_title_uses_the_url() -> None:
 
 def test_verify_person_checks_the_token_owner() -> None:
     adapter = make_adapter({"author": "urn:li:person:782bbtaQ"})
-    userinfo = reply(200, {"sub": "782bbtaQ", "name": "John Doe", "given_name": "John", "family_name": "Doe"})
+    userinfo = respond(
+        200, {"sub": "782bbtaQ", "name": "John Doe", "given_name": "John", "family_name": "Doe"}
+    )
     sent, outcome = drive(adapter, adapter.verify(), [userinfo])
     assert outcome == "John Doe (urn:li:person:782bbtaQ)"
     assert (sent[0].method, str(sent[0].url)) == ("GET", "https://api.linkedin.com/v2/userinfo")
     assert sent[0].headers["authorization"] == f"Bearer {TOKEN}"
-    other = reply(200, {"sub": "someoneElse", "name": "Jane"})
+    other = respond(200, {"sub": "someoneElse", "name": "Jane"})
     _, outcome = drive(adapter, adapter.verify(), [other])
     assert isinstance(outcome, AuthError) and "someoneElse" in str(outcome)
 
@@ -281,7 +234,7 @@ def test_verify_person_checks_the_token_owner() -> None:
 def test_verify_organization() -> None:
     adapter = make_adapter()
     sent, outcome = drive(
-        adapter, adapter.verify(), [reply(200, {"id": 2414183, "localizedName": "Devtestco"})]
+        adapter, adapter.verify(), [respond(200, {"id": 2414183, "localizedName": "Devtestco"})]
     )
     assert outcome == "Devtestco (urn:li:organization:2414183)"
     assert str(sent[0].url) == "https://api.linkedin.com/rest/organizations/2414183"
@@ -312,11 +265,11 @@ def test_dry_run_uses_placeholders() -> None:
 
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
-    echo = reply(400, {"status": 400, "message": f"bad header Bearer {TOKEN}"})
+    echo = respond(400, {"status": 400, "message": f"bad header Bearer {TOKEN}"})
     sent, outcome = drive(adapter, adapter.publish(PART), [echo])
     assert isinstance(outcome, PermanentError)
-    assert TOKEN not in str(outcome) and TOKEN not in (outcome.platform_message or "")
-    described = json.dumps(describe_request(sent[0], adapter.account.credentials.known_values()))
+    assert_hidden(outcome, TOKEN)
+    described = json.dumps(describe(adapter, sent[0]))
     assert TOKEN not in described
     _, receipt = drive(adapter, adapter.publish(PART), [CREATED])
     assert TOKEN not in repr(receipt)

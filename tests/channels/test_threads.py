@@ -9,10 +9,7 @@ container status (https://developers.facebook.com/docs/threads/troubleshooting),
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,18 +17,18 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from campaign.channels.base import Account, LinkCard, Part, Receipt
+from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.threads import ThreadsAdapter
 from campaign.errors import (
     AmbiguousError,
     AuthError,
-    ChannelError,
     PermanentError,
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run, run_dry
-from campaign.secrets import Credentials, SecretRef
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import ResponseCase as Case
+from tests.channels.conftest import assert_hidden, describe, drive, exactly, make_account, respond
 
 TOKEN = "canary-threads-token-8e21ab"
 USER = "1234567"
@@ -42,62 +39,22 @@ PART = Part(post_id="p1", idempotency_key="k" * 32, text="Release 2 is out #Open
 
 
 def make_adapter(settings: dict[str, Any] | None = None) -> ThreadsAdapter:
-    account = Account(
-        name="acct",
-        channel="threads",
-        settings={"user_id": USER, **(settings or {})},
-        credentials=Credentials({"token": SecretRef(env="TH")}, account="acct", environ={"TH": TOKEN}),
-    )
-    adapter = ThreadsAdapter(account)
-    adapter.clock = lambda: NOW
-    return adapter
-
-
-def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
+    account = make_account("threads", {"user_id": USER, **(settings or {})}, {"token": TOKEN})
+    return ThreadsAdapter(account, clock=lambda: NOW)
 
 
 def graph(status: int, code: int, message: str, **extra: Any) -> httpx.Response:
-    return reply(
+    return respond(
         status,
         {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbC", **extra}},
     )
 
 
-def drive(adapter: ThreadsAdapter, exchange: Any, responses: list[httpx.Response]) -> tuple[list[Any], Any]:
-    sent: list[httpx.Request] = []
-    queue = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return queue.pop(0)
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            try:
-                return await run(exchange, client, adapter)
-            except ChannelError as exc:
-                return exc
-
-    return sent, asyncio.run(go())
-
-
-CONTAINER = reply(200, {"id": "17889615691921648"})
-FINISHED = reply(200, {"status": "FINISHED", "id": "17889615691921648"})
-IN_PROGRESS = reply(200, {"status": "IN_PROGRESS", "id": "17889615691921648"})
-PUBLISHED = reply(200, {"id": "1234567890"})
+CONTAINER = respond(200, {"id": "17889615691921648"})
+FINISHED = respond(200, {"status": "FINISHED", "id": "17889615691921648"})
+IN_PROGRESS = respond(200, {"status": "IN_PROGRESS", "id": "17889615691921648"})
+PUBLISHED = respond(200, {"id": "1234567890"})
 RECEIPT = Receipt(remote_id="1234567890", data={"container_id": "17889615691921648"})
-
-
-@dataclass
-class Case:
-    id: str
-    responses: list[httpx.Response]
-    expect: type[ChannelError] | Receipt
-    part: Part = PART
-    settings: dict[str, Any] = field(default_factory=dict)
-    #: Extra assertions; a check may also return a bool, which must be true.
-    check: Callable[[list[httpx.Request], Any], object] | None = None
 
 
 def check_flow(sent: list[httpx.Request], outcome: Any) -> None:
@@ -130,13 +87,13 @@ CASES = [
     ),
     Case(
         "container-error-is-permanent",
-        [CONTAINER, reply(200, {"status": "ERROR", "id": "17889615691921648", "error_message": "UNKNOWN"})],
+        [CONTAINER, respond(200, {"status": "ERROR", "id": "17889615691921648", "error_message": "UNKNOWN"})],
         PermanentError,
         check=lambda s, o: len(s) == 2 and "UNKNOWN" in str(o),
     ),
     Case(
         "container-expired-is-transient",
-        [CONTAINER, reply(200, {"status": "EXPIRED", "id": "1"})],
+        [CONTAINER, respond(200, {"status": "EXPIRED", "id": "1"})],
         TransientError,
     ),
     Case(
@@ -149,24 +106,26 @@ CASES = [
         "create-invalid-parameter-is-permanent",
         [graph(400, 100, "Param text must be at most 500 characters")],
         PermanentError,
-        check=lambda s, o: type(o) is PermanentError,
+        check=exactly(PermanentError),
     ),
     Case(
         "publish-limit-is-rate-limited",
         [CONTAINER, FINISHED, graph(400, 4, "Application request limit reached", is_transient=True)],
         RateLimitedError,
     ),
-    Case("publish-500-is-ambiguous", [CONTAINER, FINISHED, reply(500, {"message": "oops"})], AmbiguousError),
-    Case("publish-without-id-is-ambiguous", [CONTAINER, FINISHED, reply(200, {})], AmbiguousError),
+    Case(
+        "publish-500-is-ambiguous", [CONTAINER, FINISHED, respond(500, {"message": "oops"})], AmbiguousError
+    ),
+    Case("publish-without-id-is-ambiguous", [CONTAINER, FINISHED, respond(200, {})], AmbiguousError),
     Case(
         "create-without-id-is-transient",
-        [reply(200, {})],
+        [respond(200, {})],
         TransientError,
-        check=lambda s, o: type(o) is TransientError,
+        check=exactly(TransientError),
     ),
     Case(
         "status-read-failure-is-classified",
-        [CONTAINER, reply(503, {"message": "unavailable"})],
+        [CONTAINER, respond(503, {"message": "unavailable"})],
         TransientError,
     ),
 ]
@@ -175,19 +134,13 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_publish(case: Case) -> None:
     adapter = make_adapter(case.settings)
-    sent, outcome = drive(adapter, adapter.publish(case.part), case.responses)
-    if isinstance(case.expect, Receipt):
-        assert outcome == case.expect
-    else:
-        assert isinstance(outcome, case.expect), outcome
+    sent, _ = case.run(adapter, adapter.publish(PART))
     create = sent[0]
     assert (create.method, str(create.url)) == ("POST", f"{API}/{USER}/threads")
     assert create.headers["authorization"] == f"Bearer {TOKEN}"
     assert create.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(create.content.decode()) == {"media_type": ["TEXT"], "text": [PART.text]}
     assert len(sent) == len(case.responses)
-    if case.check:
-        assert case.check(sent, outcome) in (None, True), case.id
 
 
 def test_thread_part_replies_to_previous_media() -> None:
@@ -220,18 +173,15 @@ def test_link_card_is_a_link_attachment() -> None:
 
 
 def test_default_user_is_me() -> None:
-    adapter = make_adapter()
-    adapter.account = Account(
-        name="acct", channel="threads", settings={}, credentials=adapter.account.credentials
-    )
+    adapter = ThreadsAdapter(make_account("threads", {}, {"token": TOKEN}), clock=lambda: NOW)
     sent, _ = drive(adapter, adapter.publish(PART), [CONTAINER, FINISHED, PUBLISHED])
     assert str(sent[0].url) == f"{API}/me/threads" and str(sent[2].url) == f"{API}/me/threads_publish"
 
 
 def test_verify_reports_profile_and_publishing_quota() -> None:
     adapter = make_adapter()
-    profile = reply(200, {"id": USER, "username": "threadsapitestuser"})
-    limit = reply(
+    profile = respond(200, {"id": USER, "username": "threadsapitestuser"})
+    limit = respond(
         200, {"data": [{"quota_usage": 4, "config": {"quota_total": 250, "quota_duration": 86400}}]}
     )
     sent, outcome = drive(adapter, adapter.verify(), [profile, limit])
@@ -266,9 +216,9 @@ def test_canary_never_leaks() -> None:
     echo = graph(400, 100, f"Invalid parameter access_token={TOKEN}")
     sent, outcome = drive(adapter, adapter.publish(PART), [echo])
     assert isinstance(outcome, PermanentError)
-    assert TOKEN not in str(outcome) and TOKEN not in (outcome.platform_message or "")
+    assert_hidden(outcome, TOKEN)
     sent, receipt = drive(adapter, adapter.publish(PART), [CONTAINER, FINISHED, PUBLISHED])
     for request in sent:
-        described = json.dumps(describe_request(request, adapter.account.credentials.known_values()))
+        described = json.dumps(describe(adapter, request))
         assert TOKEN not in described and TOKEN not in str(request.url)
     assert TOKEN not in repr(receipt)

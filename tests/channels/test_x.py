@@ -10,11 +10,9 @@ the duplicate-content 403 body is the one X returns (https://github.com/akrherz/
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -22,12 +20,22 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from campaign.channels.base import Account, Part, Receipt
+from campaign.channels.base import Part, Receipt
 from campaign.channels.x import XAdapter
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, describe_request, run, run_dry
+from campaign.exchange import Recording, run_dry
 from campaign.oauth import TokenSet
-from campaign.secrets import Credentials, SecretRef
+from tests.channels.conftest import (
+    ResponseCase,
+    assert_hidden,
+    describe,
+    drive,
+    exactly,
+    make_account,
+    mentions,
+    respond,
+    retries_at,
+)
 
 TOKEN = "canary-x-access-7f3a9c"
 REFRESH = "canary-x-refresh-51be0d"
@@ -40,48 +48,17 @@ PART = Part(post_id="p1", idempotency_key="k" * 32, text="Launch day! https://ex
 
 
 def make_adapter(settings: dict[str, Any] | None = None, *, refresh: bool = True) -> XAdapter:
-    refs = {"token": SecretRef(env="X_TOKEN")}
-    env = {"X_TOKEN": TOKEN, "X_REFRESH": REFRESH, "X_SECRET": CLIENT_SECRET}
+    """An account with the refresh credentials (a confidential client), or with the access token only."""
+    secrets = {"token": TOKEN}
+    base = {"username": "acme"}
     if refresh:
-        refs["refresh_token"] = SecretRef(env="X_REFRESH")
-        refs["client_secret"] = SecretRef(env="X_SECRET")
-    base = {"username": "acme", "client_id": "client-123"} if refresh else {"username": "acme"}
-    account = Account(
-        name="acct",
-        channel="x",
-        settings={**base, **(settings or {})},
-        credentials=Credentials(refs, account="acct", environ=env),
-    )
-    return XAdapter(account)
+        secrets |= {"refresh_token": REFRESH, "client_secret": CLIENT_SECRET}
+        base["client_id"] = "client-123"
+    return XAdapter(make_account("x", {**base, **(settings or {})}, secrets))
 
 
-def reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, json=body, headers=headers)
-
-
-def drive(
-    adapter: XAdapter, exchange: Any, responses: list[httpx.Response]
-) -> tuple[list[httpx.Request], Any]:
-    """Run ``exchange`` over a MockTransport answering ``responses`` in order; return requests and outcome."""
-    sent: list[httpx.Request] = []
-    queue = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return queue.pop(0)
-
-    async def go() -> Any:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            try:
-                return await run(exchange, client, adapter)
-            except ChannelError as exc:
-                return exc
-
-    return sent, asyncio.run(go())
-
-
-CREATED = reply(201, {"data": {"id": "1346889436626259968", "text": PART.text}})
-DUPLICATE = reply(
+CREATED = respond(201, {"data": {"id": "1346889436626259968", "text": PART.text}})
+DUPLICATE = respond(
     403,
     {
         "detail": "You are not allowed to create a Tweet with duplicate content.",
@@ -90,7 +67,7 @@ DUPLICATE = reply(
         "status": 403,
     },
 )
-NOT_ENROLLED = reply(
+NOT_ENROLLED = respond(
     403,
     {
         "client_id": "21423516",
@@ -102,7 +79,7 @@ NOT_ENROLLED = reply(
         "type": "https://api.twitter.com/2/problems/client-forbidden",
     },
 )
-NOT_PERMITTED = reply(
+NOT_PERMITTED = respond(
     403,
     {
         "detail": "You are not permitted to perform this action.",
@@ -111,15 +88,15 @@ NOT_PERMITTED = reply(
         "status": 403,
     },
 )
-UNAUTHORIZED = reply(
+UNAUTHORIZED = respond(
     401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
 )
-RATE_LIMITED = reply(
+RATE_LIMITED = respond(
     429,
     {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
     {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(RESET)},
 )
-DAILY_CAP = reply(
+DAILY_CAP = respond(
     429,
     {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
     {
@@ -131,7 +108,7 @@ DAILY_CAP = reply(
         "x-user-limit-24hour-reset": str(RESET + 50_000),
     },
 )
-TOKENS = reply(
+TOKENS = respond(
     200,
     {
         "token_type": "bearer",
@@ -141,22 +118,15 @@ TOKENS = reply(
         "refresh_token": NEW_REFRESH,
     },
 )
-INVALID_GRANT = reply(
+INVALID_GRANT = respond(
     400, {"error": "invalid_request", "error_description": "Value passed for the token was invalid."}
 )
 
 
 @dataclass
-class Case:
-    id: str
-    responses: list[httpx.Response]
-    #: An exception class the exchange must raise, or a Receipt it must return.
-    expect: type[ChannelError] | Receipt
-    part: Part = PART
-    settings: dict[str, Any] = field(default_factory=dict)
+class Case(ResponseCase):
+    #: Whether the account has the credentials to refresh its access token.
     refresh: bool = True
-    #: Extra assertions; a check may also return a bool, which must be true.
-    check: Callable[[list[httpx.Request], Any], object] | None = None
 
 
 def check_refresh(sent: list[httpx.Request], outcome: Any) -> None:
@@ -175,20 +145,6 @@ def check_refresh(sent: list[httpx.Request], outcome: Any) -> None:
     assert again.content == first.content
 
 
-def check_rate(expected: datetime) -> Callable[[list[httpx.Request], Any], None]:
-    def check(sent: list[httpx.Request], outcome: Any) -> None:
-        assert outcome.retry_at == expected
-
-    return check
-
-
-def check_message(fragment: str) -> Callable[[list[httpx.Request], Any], None]:
-    def check(sent: list[httpx.Request], outcome: Any) -> None:
-        assert fragment in str(outcome)
-
-    return check
-
-
 CASES = [
     Case(
         "success",
@@ -205,14 +161,14 @@ CASES = [
         "duplicate-is-permanent-not-auth",
         [DUPLICATE],
         PermanentError,
-        check=lambda s, o: type(o) is PermanentError and "duplicate content" in str(o),
+        check=exactly(PermanentError, "duplicate content"),
     ),
     Case("client-forbidden-is-auth", [NOT_ENROLLED], AuthError),
     Case(
         "other-403-is-permanent",
         [NOT_PERMITTED],
         PermanentError,
-        check=lambda s, o: type(o) is PermanentError,
+        check=exactly(PermanentError),
     ),
     Case(
         "401-refresh-then-success",
@@ -226,9 +182,7 @@ CASES = [
         AuthError,
         check=lambda s, o: len(s) == 3,
     ),
-    Case(
-        "401-refresh-rejected", [UNAUTHORIZED, INVALID_GRANT], AuthError, check=check_message("re-authorise")
-    ),
+    Case("401-refresh-rejected", [UNAUTHORIZED, INVALID_GRANT], AuthError, check=mentions("re-authorise")),
     Case(
         "401-without-refresh-credentials",
         [UNAUTHORIZED],
@@ -240,18 +194,18 @@ CASES = [
         "429-waits-for-x-rate-limit-reset",
         [RATE_LIMITED],
         RateLimitedError,
-        check=check_rate(datetime.fromtimestamp(RESET, UTC)),
+        check=retries_at(datetime.fromtimestamp(RESET, UTC)),
     ),
     Case(
         "429-daily-cap-waits-for-24h-reset",
         [DAILY_CAP],
         RateLimitedError,
-        check=check_rate(datetime.fromtimestamp(RESET + 50_000, UTC)),
+        check=retries_at(datetime.fromtimestamp(RESET + 50_000, UTC)),
     ),
     Case(
         "400-is-permanent",
         [
-            reply(
+            respond(
                 400,
                 {
                     "errors": [{"message": "text too long"}],
@@ -265,23 +219,20 @@ CASES = [
     ),
     Case(
         "503-is-transient",
-        [reply(503, {"title": "Service Unavailable"})],
+        [respond(503, {"title": "Service Unavailable"})],
         ChannelError,
         check=lambda s, o: o.retryable and not isinstance(o, RateLimitedError),
     ),
-    Case("500-is-ambiguous", [reply(500, {"title": "Internal Server Error"})], AmbiguousError),
-    Case("201-without-id-is-ambiguous", [reply(201, {"data": {}})], AmbiguousError),
+    Case("500-is-ambiguous", [respond(500, {"title": "Internal Server Error"})], AmbiguousError),
+    Case("201-without-id-is-ambiguous", [respond(201, {"data": {}})], AmbiguousError),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_publish(case: Case) -> None:
     adapter = make_adapter(case.settings, refresh=case.refresh)
-    sent, outcome = drive(adapter, adapter.publish(case.part), case.responses)
-    if isinstance(case.expect, Receipt):
-        assert outcome == case.expect
-    else:
-        assert isinstance(outcome, case.expect), outcome
+    sent, outcome = case.run(adapter, adapter.publish(PART))
+    if not isinstance(case.expect, Receipt):
         assert TOKEN not in str(outcome) and REFRESH not in str(outcome)
     post = sent[0]
     assert (post.method, str(post.url)) == ("POST", "https://api.x.com/2/tweets")
@@ -289,8 +240,6 @@ def test_publish(case: Case) -> None:
     assert post.headers["content-type"] == "application/json"
     assert json.loads(post.content) == {"text": PART.text}
     assert len(sent) == len(case.responses)
-    if case.check:
-        assert case.check(sent, outcome) in (None, True), case.id
 
 
 def test_thread_part_replies_to_previous_receipt() -> None:
@@ -318,16 +267,7 @@ def test_refreshed_tokens_are_kept_and_reported() -> None:
 
 
 def test_public_client_refresh_has_no_basic_auth() -> None:
-    account = Account(
-        name="acct",
-        channel="x",
-        settings={"client_id": "client-123"},
-        credentials=Credentials(
-            {"token": SecretRef(env="T"), "refresh_token": SecretRef(env="R")},
-            account="acct",
-            environ={"T": TOKEN, "R": REFRESH},
-        ),
-    )
+    account = make_account("x", {"client_id": "client-123"}, {"token": TOKEN, "refresh_token": REFRESH})
     adapter = XAdapter(account)
     sent, outcome = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
     assert "authorization" not in sent[1].headers
@@ -336,7 +276,7 @@ def test_public_client_refresh_has_no_basic_auth() -> None:
 
 def test_read_rate_limit_reports_the_15_minute_window() -> None:
     adapter = make_adapter()
-    response = reply(
+    response = respond(
         200,
         {},
         {"x-rate-limit-limit": "100", "x-rate-limit-remaining": "99", "x-rate-limit-reset": str(RESET)},
@@ -344,7 +284,7 @@ def test_read_rate_limit_reports_the_15_minute_window() -> None:
     limit = adapter.read_rate_limit(response, datetime(2026, 1, 1, tzinfo=UTC))
     assert limit is not None
     assert (limit.limit, limit.remaining, limit.reset_at) == (100, 99, datetime.fromtimestamp(RESET, UTC))
-    assert adapter.read_rate_limit(reply(200, {}), datetime(2026, 1, 1, tzinfo=UTC)) is None
+    assert adapter.read_rate_limit(respond(200, {}), datetime(2026, 1, 1, tzinfo=UTC)) is None
 
 
 def test_verify() -> None:
@@ -352,7 +292,7 @@ def test_verify() -> None:
     sent, outcome = drive(
         adapter,
         adapter.verify(),
-        [reply(200, {"data": {"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}})],
+        [respond(200, {"data": {"id": "2244994945", "name": "X Developers", "username": "XDevelopers"}})],
     )
     assert outcome == "@XDevelopers (user id 2244994945)"
     assert (sent[0].method, str(sent[0].url)) == ("GET", "https://api.x.com/2/users/me")
@@ -377,18 +317,17 @@ def test_dry_run_uses_placeholders() -> None:
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
     secrets = [TOKEN, REFRESH, CLIENT_SECRET]
-    echo = reply(403, {"detail": f"Bad token {TOKEN}", "type": "about:blank"})
+    echo = respond(403, {"detail": f"Bad token {TOKEN}", "type": "about:blank"})
     sent, outcome = drive(adapter, adapter.publish(PART), [echo])
     assert isinstance(outcome, PermanentError) and "[REDACTED]" in str(outcome)
-    assert TOKEN not in str(outcome) and TOKEN not in (outcome.platform_message or "")
+    assert_hidden(outcome, TOKEN)
     # Tokens granted by a refresh are scrubbed too (they are not among the resolved credentials).
-    echo_new = reply(403, {"detail": f"Bad token {NEW_ACCESS} {NEW_REFRESH}", "type": "about:blank"})
+    echo_new = respond(403, {"detail": f"Bad token {NEW_ACCESS} {NEW_REFRESH}", "type": "about:blank"})
     sent, outcome = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, echo_new])
-    for secret in (*secrets, NEW_ACCESS, NEW_REFRESH):
-        assert secret not in str(outcome) and secret not in (outcome.platform_message or "")
+    assert_hidden(outcome, *secrets, NEW_ACCESS, NEW_REFRESH)
     sent, receipt = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
     for request in sent:
-        described = json.dumps(describe_request(request, adapter.account.credentials.known_values()))
+        described = json.dumps(describe(adapter, request))
         for secret in secrets:
             assert secret not in described
     assert all(secret not in repr(receipt) for secret in secrets)
