@@ -242,6 +242,34 @@ class AccountInfo:
         return self.sent_today if self.counter_day == now.astimezone(UTC).date().isoformat() else 0
 
 
+#: The kinds of :class:`Mark`, each the batch form of one single-post method (:meth:`Store.write_marks`).
+MARK_KINDS = ("sending", "sent", "retry", "defer", "failed", "unknown", "missed")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One hot-path state change for :meth:`Store.write_marks`; ``kind`` names the single-post method it
+    batches: ``sending`` (:meth:`Store.mark_sending`), ``sent`` (:meth:`Store.mark_sent` with
+    ``receipts[0]``; ``receipts``, every part's receipt in order, also become ``part_receipts``), ``retry``
+    (:meth:`Store.mark_retry` until ``until``), ``defer`` (:meth:`Store.defer` until ``until``), ``failed``,
+    ``unknown``, ``missed`` (with ``reason``). ``now`` is when it happened (aware)."""
+
+    post_id: int
+    kind: str
+    now: datetime
+    reason: str = ""
+    until: datetime | None = None
+    receipts: tuple[Receipt, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in MARK_KINDS:
+            raise ValueError(f"unknown mark kind {self.kind!r} (one of {', '.join(MARK_KINDS)})")
+        if self.kind in ("retry", "defer") and self.until is None:
+            raise ValueError(f"a {self.kind} mark needs until")
+        if self.kind == "sent" and not self.receipts:
+            raise ValueError("a sent mark needs the receipts")
+
+
 @dataclass(frozen=True)
 class Recovered:
     """What :meth:`Store.recover_expired` did: ids back to ``scheduled``, ids now ``unknown``."""
@@ -1246,6 +1274,57 @@ class Store:
                     "lease_expires_at": None,
                 },
             )
+
+    def write_marks(self, marks: Sequence[Mark], *, owner: str) -> list[StoreError | None]:
+        """Apply ``marks`` in order in ONE write transaction (group commit: one fsync for all of them).
+
+        Each mark goes through the same transition as its single-post method (:class:`Mark`), leased by
+        ``owner``, with its event row. A mark its post refuses (lease lost, illegal transition, no such post)
+        leaves that post unchanged and does not stop the others: the result holds, per mark, None or that
+        error. A database failure raises :class:`StoreError` and commits nothing.
+        """
+        errors: list[StoreError | None] = []
+        if not marks:
+            return errors
+        with self._write() as conn:
+            for mark in marks:
+                try:
+                    self._apply_mark(conn, mark, owner)
+                except StoreError as exc:  # raised before the post's row changed: the others go on
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+        return errors
+
+    def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
+        """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
+        now = _aware(mark.now)
+        done = {"lease_owner": None, "lease_expires_at": None}
+        if mark.kind == "sending":
+            self._move(conn, mark.post_id, Status.SENDING, expect=(Status.CLAIMED,), now=now, actor=owner,
+                       owner=owner, values={"attempts": _INCREMENT_ATTEMPTS})
+        elif mark.kind == "sent":
+            first = mark.receipts[0]
+            values = {"remote_id": first.remote_id, "remote_url": first.url, "last_error": None, **done,
+                      "part_receipts": [_receipt_json(r) for r in mark.receipts]}
+            row = self._move(conn, mark.post_id, Status.SENT, expect=(Status.SENDING, Status.UNKNOWN),
+                             now=now, actor=owner, owner=owner, values=values)
+            self._count_send(conn, row.account, now)
+        elif mark.kind in ("retry", "defer"):
+            assert mark.until is not None
+            values = {"next_attempt_at": _aware(mark.until, "until"), "last_error": mark.reason, **done}
+            if mark.kind == "defer":
+                values["attempts"] = _REFUND_ATTEMPT
+            self._move(conn, mark.post_id, Status.RETRY_WAIT, expect=(Status.SENDING, Status.CLAIMED),
+                       now=now, actor=owner, owner=owner, reason=mark.reason, values=values)
+        else:
+            to, expect = {
+                "failed": (Status.FAILED, (Status.SENDING, Status.CLAIMED)),
+                "unknown": (Status.UNKNOWN, (Status.SENDING,)),
+                "missed": (Status.MISSED, (Status.CLAIMED,)),
+            }[mark.kind]
+            self._move(conn, mark.post_id, to, expect=expect, now=now, actor=owner, owner=owner,
+                       reason=mark.reason, values={"last_error": mark.reason, **done})
 
     def unknown_posts(self, limit: int = 100) -> list[QueuedPost]:
         """Posts in ``unknown``, oldest change first (for reconciliation)."""

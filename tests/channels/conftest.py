@@ -12,7 +12,7 @@
 - :func:`assert_outcome` compares an outcome with a table's expectation (a value, or a ChannelError class);
   :class:`ResponseCase` is one row of a :func:`drive` table, with the checks :func:`exactly`,
   :func:`mentions` and :func:`retries_at`.
-- :func:`assert_hidden` and :func:`describe` serve the canary-secret tests.
+- :func:`assert_hidden`, :func:`echo_is_hidden` and :func:`describe` serve the canary-secret tests.
 
 Test modules in this directory import them with ``from tests.channels.conftest import ...`` (the project's
 ``pythonpath`` setting puts the repository root on ``sys.path``).
@@ -256,6 +256,23 @@ def assert_hidden(error: ChannelError, *secrets: str) -> None:
     for secret in secrets:
         assert secret not in str(error)
         assert secret not in (error.platform_message or "")
+
+
+def echo_is_hidden(
+    adapter: Adapter,
+    exchange: Exchange[Any],
+    responses: Sequence[httpx.Response],
+    error: type[ChannelError],
+    *secrets: str,
+) -> tuple[list[httpx.Request], ChannelError]:
+    """Drive an exchange the platform fails with a body that echoes secrets back.
+
+    The outcome must be an ``error`` that shows none of ``secrets``; returns the requests sent and the error.
+    """
+    sent, outcome = drive(adapter, exchange, responses)
+    assert isinstance(outcome, error), outcome
+    assert_hidden(outcome, *secrets)
+    return sent, outcome
 
 
 def describe(adapter: Adapter, request: httpx.Request) -> dict[str, object]:

@@ -26,8 +26,18 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run_dry
-from tests.channels.conftest import NOW, Script, Step, make_account, respond, run_with
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import (
+    NOW,
+    Script,
+    Step,
+    assert_outcome,
+    describe,
+    make_account,
+    respond,
+    run_with,
+    settle,
+)
 
 SECRET = "canaryDiscordToken-abc_123"
 HOOK = f"https://discord.com/api/webhooks/1111222233334444/{SECRET}"
@@ -141,14 +151,10 @@ CASES = [
 def test_publish(case: Case) -> None:
     adapter = DiscordAdapter(make_account("discord", case.settings, {"webhook_url": HOOK}))
     script = Script([Step("POST", HOOK, case.response, json=case.body, params=case.params)])
-    if isinstance(case.expect, Receipt):
-        result: Any = run_with(script, adapter.publish(PART), adapter)
-        assert result == case.expect
-    else:
-        with pytest.raises(case.expect) as info:
-            run_with(script, adapter.publish(PART), adapter)
-        result = info.value
-        assert type(result) is case.expect and SECRET not in str(result)
+    result = settle(script, adapter.publish(PART), adapter)
+    assert_outcome(result, case.expect, exact=True)
+    if isinstance(result, ChannelError):
+        assert SECRET not in str(result)
     script.assert_done()
     if case.check:
         assert case.check(result)
@@ -189,7 +195,7 @@ def test_dry_run_placeholders_and_canary() -> None:
     receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
     assert receipt.remote_id == "dry-run-message"
     assert receipt.url == "https://discord.com/channels/9999/dry-run-channel/dry-run-message"
-    described = describe_request(recording.requests[0], adapter.account.credentials.known_values())
+    described = describe(adapter, recording.requests[0])
     assert SECRET not in repr(described) and described["url"] == "[REDACTED]?wait=true"
     assert described["body"] == BODY
     assert SECRET not in repr(receipt)

@@ -27,9 +27,9 @@ from campaign.errors import (
 from campaign.exchange import Recording, run_dry
 from tests.channels.conftest import ResponseCase as Case
 from tests.channels.conftest import (
-    assert_hidden,
     describe,
     drive,
+    echo_is_hidden,
     exactly,
     make_account,
     mentions,
@@ -260,9 +260,7 @@ def test_dry_run_uses_placeholders() -> None:
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
     echo = graph(400, 100, f"Invalid parameter access_token={TOKEN}")
-    sent, outcome = drive(adapter, adapter.publish(PART), [echo])
-    assert isinstance(outcome, PermanentError)
-    assert_hidden(outcome, TOKEN)
+    sent, _ = echo_is_hidden(adapter, adapter.publish(PART), [echo], PermanentError, TOKEN)
     described = json.dumps(describe(adapter, sent[0]))
     assert TOKEN not in described and TOKEN not in str(sent[0].url)
     _, receipt = drive(adapter, adapter.publish(PART), [CREATED])

@@ -21,7 +21,7 @@ from campaign.channels.linkedin import DEFAULT_VERSION, LinkedInAdapter, little_
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.exchange import Recording, run_dry
 from tests.channels.conftest import ResponseCase as Case
-from tests.channels.conftest import assert_hidden, describe, drive, exactly, make_account, mentions, respond
+from tests.channels.conftest import describe, drive, echo_is_hidden, exactly, make_account, mentions, respond
 
 TOKEN = "canary-linkedin-93d1e4"
 AUTHOR = "urn:li:organization:2414183"
@@ -266,9 +266,7 @@ def test_dry_run_uses_placeholders() -> None:
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
     echo = respond(400, {"status": 400, "message": f"bad header Bearer {TOKEN}"})
-    sent, outcome = drive(adapter, adapter.publish(PART), [echo])
-    assert isinstance(outcome, PermanentError)
-    assert_hidden(outcome, TOKEN)
+    sent, _ = echo_is_hidden(adapter, adapter.publish(PART), [echo], PermanentError, TOKEN)
     described = json.dumps(describe(adapter, sent[0]))
     assert TOKEN not in described
     _, receipt = drive(adapter, adapter.publish(PART), [CREATED])

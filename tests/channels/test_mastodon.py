@@ -195,7 +195,9 @@ CASES = [
         "read timeout: ambiguous", [Step("POST", STATUSES, raising(httpx.ReadTimeout))], error=AmbiguousError
     ),
     Case(
-        "connect error: transient", [Step("POST", STATUSES, raising(httpx.ConnectError))], error=TransientError
+        "connect error: transient",
+        [Step("POST", STATUSES, raising(httpx.ConnectError))],
+        error=TransientError,
     ),
     Case(
         "bad visibility: refused before sending",

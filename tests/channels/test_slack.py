@@ -18,8 +18,18 @@ import pytest
 from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.slack import SlackAdapter
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, describe_request, run_dry
-from tests.channels.conftest import Script, Step, make_account, respond, run_with
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import (
+    Script,
+    Step,
+    assert_outcome,
+    describe,
+    make_account,
+    raising,
+    respond,
+    run_with,
+    settle,
+)
 
 HOOK = "https://hooks.slack.com/services/T0CANARY/B0CANARY/canarySlackSecret123"
 TEXT = "Our new rail line opens on 18 January. https://example.org/rail"
@@ -87,14 +97,9 @@ CASES = [
 def test_publish(case: Case) -> None:
     adapter = SlackAdapter(make_account("slack", case.settings, {"webhook_url": HOOK}))
     script = Script([Step("POST", HOOK, case.response, json=case.body)])
-    if isinstance(case.expect, Receipt):
-        result: Any = run_with(script, adapter.publish(case.part), adapter)
-        assert result == case.expect
-    else:
-        with pytest.raises(case.expect) as info:
-            run_with(script, adapter.publish(case.part), adapter)
-        result = info.value
-        assert type(result) is case.expect
+    result = settle(script, adapter.publish(case.part), adapter)
+    assert_outcome(result, case.expect, exact=True)
+    if isinstance(result, ChannelError):
         assert HOOK not in str(result)
     script.assert_done()
     if case.check:
@@ -135,17 +140,13 @@ def test_non_canonical_url_is_refused_without_echo() -> None:
     assert "lower case" in str(info.value) and "canarySlackSecret123" not in str(info.value)
 
 
-def read_error(request: httpx.Request) -> httpx.Response:
-    raise httpx.ReadError("connection reset", request=request)
-
-
 def test_canary_url_never_leaks() -> None:
     adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": HOOK}))
     with pytest.raises(AmbiguousError) as info:
-        run_with(Script([Step("POST", HOOK, read_error)]), adapter.publish(PART), adapter)
+        run_with(Script([Step("POST", HOOK, raising(httpx.ReadError))]), adapter.publish(PART), adapter)
     assert "canarySlackSecret123" not in str(info.value)
     recording = Recording()
     receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
-    described = describe_request(recording.requests[0], adapter.account.credentials.known_values())
+    described = describe(adapter, recording.requests[0])
     assert "canarySlackSecret123" not in repr(described) and described["url"] == "[REDACTED]"
     assert "canarySlackSecret123" not in repr(receipt)

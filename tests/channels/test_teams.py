@@ -25,8 +25,17 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run_dry
-from tests.channels.conftest import Script, Step, make_account, respond, run_with
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import (
+    Script,
+    Step,
+    assert_outcome,
+    describe,
+    make_account,
+    respond,
+    run_with,
+    settle,
+)
 
 SIG = "canaryTeamsSig_0123456789"
 HOOK = (
@@ -111,14 +120,12 @@ CASES = [
 def test_publish(case: Case) -> None:
     adapter = TeamsAdapter(make_account("teams", {}, {"webhook_url": HOOK}))
     script = Script([Step("POST", HOOK, case.response, json=WITH_LINK)])
-    if isinstance(case.expect, Receipt):
-        assert run_with(script, adapter.publish(PART), adapter) == case.expect
-    else:
-        with pytest.raises(case.expect) as info:
-            run_with(script, adapter.publish(PART), adapter)
-        assert type(info.value) is case.expect and SIG not in str(info.value)
-        if case.expect is RateLimitedError:
-            assert info.value.retry_after == 12.0  # type: ignore[attr-defined]
+    result = settle(script, adapter.publish(PART), adapter)
+    assert_outcome(result, case.expect, exact=True)
+    if isinstance(result, ChannelError):
+        assert SIG not in str(result)
+    if isinstance(result, RateLimitedError):
+        assert result.retry_after == 12.0
     script.assert_done()
 
 
@@ -164,6 +171,6 @@ def test_verify_sends_nothing_and_dry_run_canary() -> None:
     recording = Recording()
     receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
     assert receipt == RECEIPT and recording.responses[0].status_code == 202
-    described = describe_request(recording.requests[0], adapter.account.credentials.known_values())
+    described = describe(adapter, recording.requests[0])
     assert SIG not in repr(described) and described["url"] == "[REDACTED]"
     assert described["body"] == WITH_LINK

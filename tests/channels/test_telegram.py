@@ -26,9 +26,20 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run_dry
+from campaign.exchange import Recording, run_dry
 from campaign.secrets import redact_resolved
-from tests.channels.conftest import Script, Step, make_account, respond, run_with
+from tests.channels.conftest import (
+    Script,
+    Step,
+    assert_hidden,
+    assert_outcome,
+    describe,
+    make_account,
+    raising,
+    respond,
+    run_with,
+    settle,
+)
 
 TOKEN = "987654321:canary-TgToken_9f8e7d"
 SEND = f"https://api.telegram.org/bot{TOKEN}/sendMessage"
@@ -59,13 +70,6 @@ class Case:
     part: Part = PART
     settings: dict[str, Any] = field(default_factory=lambda: {"chat_id": "@railnews"})
     check: Callable[[Any], Any] | None = None
-
-
-def raises(exc: type[BaseException]) -> Callable[[httpx.Request], httpx.Response]:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise exc("boom", request=request)  # type: ignore[call-arg]
-
-    return handler
 
 
 FIRST = {"chat_id": "@railnews", "text": TEXT, "link_preview_options": {"url": LINK.url}}
@@ -188,10 +192,12 @@ CASES = [
     ),
     Case(
         "read timeout after sending is ambiguous",
-        [Step("POST", SEND, raises(httpx.ReadTimeout))],
+        [Step("POST", SEND, raising(httpx.ReadTimeout))],
         AmbiguousError,
     ),
-    Case("connection refused is transient", [Step("POST", SEND, raises(httpx.ConnectError))], TransientError),
+    Case(
+        "connection refused is transient", [Step("POST", SEND, raising(httpx.ConnectError))], TransientError
+    ),
 ]
 
 
@@ -199,16 +205,10 @@ CASES = [
 def test_publish(case: Case) -> None:
     adapter = TelegramAdapter(make_account("telegram", case.settings, {"token": TOKEN}))
     script = Script(case.steps)
-    if isinstance(case.expect, Receipt):
-        receipt = run_with(script, adapter.publish(case.part), adapter)
-        assert receipt == case.expect
-        result: Any = receipt
-    else:
-        with pytest.raises(case.expect) as info:
-            run_with(script, adapter.publish(case.part), adapter)
-        assert type(info.value) is case.expect
-        result = info.value
-        assert TOKEN not in str(result) and TOKEN not in (result.platform_message or "")
+    result = settle(script, adapter.publish(case.part), adapter)
+    assert_outcome(result, case.expect, exact=True)
+    if isinstance(result, ChannelError):
+        assert_hidden(result, TOKEN)
     script.assert_done()
     assert script.requests[0].headers["content-type"] == "application/json"
     if case.check:
@@ -238,19 +238,17 @@ def test_dry_run_uses_placeholders() -> None:
 
 def test_canary_token_never_leaks() -> None:
     adapter = TelegramAdapter(make_account("telegram", {"chat_id": "@railnews"}, {"token": TOKEN}))
-    secrets = adapter.account.credentials.known_values()
     # The platform echoing the request back must not leak it either.
     echo = error(400, f"Bad Request: cannot parse {SEND}")
     with pytest.raises(PermanentError) as info:
         run_with(Script([Step("POST", SEND, echo)]), adapter.publish(PART), adapter)
-    assert TOKEN not in str(info.value) and TOKEN not in (info.value.platform_message or "")
+    assert_hidden(info.value, TOKEN)
     with pytest.raises(AmbiguousError) as timeout:
-        run_with(Script([Step("POST", SEND, raises(httpx.ReadTimeout))]), adapter.publish(PART), adapter)
+        run_with(Script([Step("POST", SEND, raising(httpx.ReadTimeout))]), adapter.publish(PART), adapter)
     assert TOKEN not in str(timeout.value)
     recording = Recording()
     receipt = run_dry(adapter.publish(PART), adapter, PART, recording)
-    secrets = adapter.account.credentials.known_values()
-    described = describe_request(recording.requests[0], secrets)
+    described = describe(adapter, recording.requests[0])
     assert TOKEN not in repr(described) and "[REDACTED]" in str(described["url"])
     assert TOKEN not in repr(receipt)
 

@@ -28,7 +28,7 @@ from campaign.errors import (
 )
 from campaign.exchange import Recording, run_dry
 from tests.channels.conftest import ResponseCase as Case
-from tests.channels.conftest import assert_hidden, describe, drive, exactly, make_account, respond
+from tests.channels.conftest import describe, drive, echo_is_hidden, exactly, make_account, respond
 
 TOKEN = "canary-threads-token-8e21ab"
 USER = "1234567"
@@ -214,9 +214,7 @@ def test_dry_run_walks_the_whole_flow_with_placeholders() -> None:
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
     echo = graph(400, 100, f"Invalid parameter access_token={TOKEN}")
-    sent, outcome = drive(adapter, adapter.publish(PART), [echo])
-    assert isinstance(outcome, PermanentError)
-    assert_hidden(outcome, TOKEN)
+    echo_is_hidden(adapter, adapter.publish(PART), [echo], PermanentError, TOKEN)
     sent, receipt = drive(adapter, adapter.publish(PART), [CONTAINER, FINISHED, PUBLISHED])
     for request in sent:
         described = json.dumps(describe(adapter, request))

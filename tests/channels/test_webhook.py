@@ -27,8 +27,18 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, describe_request, run_dry
-from tests.channels.conftest import Script, Step, make_account, respond, run_with
+from campaign.exchange import Recording, run_dry
+from tests.channels.conftest import (
+    Script,
+    Step,
+    assert_hidden,
+    assert_outcome,
+    describe,
+    make_account,
+    respond,
+    run_with,
+    settle,
+)
 
 URL = "https://hooks.example.org/campaign"
 SECRET = "canary-webhook-signing-key-42"
@@ -136,12 +146,7 @@ def test_publish(case: Case) -> None:
             )
         ]
     )
-    if isinstance(case.expect, Receipt):
-        assert run_with(script, adapter.publish(case.part), adapter) == case.expect
-    else:
-        with pytest.raises(case.expect) as info:
-            run_with(script, adapter.publish(case.part), adapter)
-        assert type(info.value) is case.expect
+    assert_outcome(settle(script, adapter.publish(case.part), adapter), case.expect, exact=True)
     script.assert_done()
     request = script.requests[0]
     expected = hmac.new(SECRET.encode(), TS.encode() + b"." + request.content, hashlib.sha256).hexdigest()
@@ -172,7 +177,7 @@ def test_unsigned_without_secret_and_secret_url_credential() -> None:
     script = Script([Step("POST", hidden, respond(200, {"id": "x"}), json=FIRST_BODY)])
     assert run_with(script, adapter.publish(FIRST), adapter) == Receipt("x")
     assert "X-Campaign-Signature" not in script.requests[0].headers
-    described = describe_request(script.requests[0], adapter.account.credentials.known_values())
+    described = describe(adapter, script.requests[0])
     assert described["url"] == "[REDACTED]"
 
 
@@ -213,9 +218,9 @@ def test_canary_secret_never_leaks() -> None:
     recording = Recording()
     receipt = run_dry(adapter.publish(FIRST), adapter, FIRST, recording)
     assert receipt.remote_id == f"dry-run-{KEY}"
-    described = describe_request(recording.requests[0], adapter.account.credentials.known_values())
+    described = describe(adapter, recording.requests[0])
     assert SECRET not in repr(described) and SECRET not in repr(receipt)
     echo = respond(400, {"error": f"bad key {SECRET}"})
     with pytest.raises(PermanentError) as info:
         run_with(Script([Step("POST", URL, echo)]), adapter.publish(FIRST), adapter)
-    assert SECRET not in str(info.value) and SECRET not in (info.value.platform_message or "")
+    assert_hidden(info.value, SECRET)
