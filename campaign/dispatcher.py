@@ -14,8 +14,9 @@ Sending one post:
    over its quota is deferred until the block ends; a deferral is not an attempt. No request goes to an
    account before its reset time, and other accounts keep flowing.
 3. ``claimed -> sending`` is committed before the first byte is sent. Thread parts go strictly in order,
-   each part's receipt feeding the next (``reply_to``/``root``) and stored with ``record_part`` at once, so
-   a restart resumes at the next part.
+   each part's receipt feeding the next (``reply_to``/``root``) and stored with ``record_part`` before the
+   next part is sent, so a restart resumes at the next part. The last part's receipt (a single post's
+   only one) travels with the ``sent`` mark.
 4. Outcomes: every part published -> ``sent``. :class:`~campaign.errors.RateLimitedError` -> account
    blocked until ``retry_at`` (or now + ``retry_after``), post deferred. Other
    :class:`~campaign.errors.TransientError` -> ``retry_wait`` after full-jitter backoff
@@ -58,7 +59,15 @@ last) and an absent one is retried. An automatic retry is allowed only while att
 posts that wait for a person are reported to the campaign's alert account (:mod:`campaign.alerts`), as are
 ``failed`` and ``missed`` ones.
 
-Store calls are synchronous and short (SQLite in WAL mode); they run on the event loop between requests.
+Group commit: the hot-path state writes (``sending`` and every outcome) of all posts in flight share
+transactions (:meth:`Store.write_marks`, through :class:`_GroupWriter`): a ``sending`` mark is committed
+at the next turn of the event loop together with whatever else is queued by then, and the post's request
+waits for that commit; outcomes ride along, or go within ``commit_delay`` seconds, and are reported only
+once committed. One fsync then serves many posts instead of three per post. Crash windows stay safe: a
+post whose request completed but whose outcome was not yet written is still ``sending`` and recovers as
+``unknown`` (the same as a crash while its request was out): never sent twice, and retried with the same
+key where the platform deduplicates. Store calls are synchronous and short (SQLite in WAL mode); they
+run on the event loop's thread (a :class:`Store` serves one thread at a time).
 """
 
 from __future__ import annotations
@@ -71,6 +80,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -86,13 +96,14 @@ from campaign.errors import (
     StoreError,
     TransientError,
 )
+from campaign.posts import part_for
 from campaign.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
 
     from campaign.config import AccountConfig, Campaign
-    from campaign.store import ClaimedPost, QueuedPost, Store
+    from campaign.store import ClaimedPost, Mark, QueuedPost, Store
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -256,6 +267,10 @@ class DispatchConfig:
     reconcile_limit: int = 1000
     #: At most one alert message per alert account per this interval.
     alert_interval: timedelta = DEFAULT_INTERVAL
+    #: Group commit: an outcome waits at most this many seconds (or until ``commit_rows`` are queued) to
+    #: share a transaction with others; a ``sending`` mark waits only for the next turn of the event loop.
+    commit_delay: float = 0.01
+    commit_rows: int = 256
 
 
 @dataclass(frozen=True)
@@ -285,21 +300,6 @@ class Outcome:
         return f"{self.post_key}{occ}/{self.account}"
 
 
-def part_for(post: ClaimedPost | QueuedPost, index: int, receipts: tuple[Receipt, ...]) -> Part:
-    """Thread part ``index`` of ``post`` with the receipts of the parts before it (as preview builds it)."""
-    count = len(post.parts)
-    occ = f"@{post.occurrence}" if post.occurrence else ""
-    return Part(
-        post_id=f"{post.post_key}{occ}/{post.account}",
-        idempotency_key=f"{post.idempotency_key}-{index}" if count > 1 else post.idempotency_key,
-        text=post.parts[index],
-        index=index,
-        campaign=post.campaign,
-        count=count,
-        link=post.link if index == 0 else None,
-        reply_to=receipts[index - 1] if index > 0 else None,
-        root=receipts[0] if index > 0 else None,
-    )
 
 
 class _Tracked:
@@ -324,6 +324,133 @@ class _Tracked:
 
 class _Stopping(Exception):
     """Internal: the dispatcher was asked to stop before the next part."""
+
+
+def _mark(post_id: int, kind: str, now: datetime, reason: str = "", **kw: Any) -> Mark:
+    # Imported here: a Store (hence campaign.store) exists before any dispatcher writes, and importing
+    # this module stays free of SQLAlchemy.
+    from campaign.store import Mark
+
+    return Mark(post_id, kind, now, reason, **kw)
+
+
+@dataclass
+class _Queued:
+    mark: Mark
+    #: Resolved once the mark is committed (``sending`` marks: the request may leave only then).
+    waiter: asyncio.Future[None] | None = None
+    #: Called after the commit with None or the error that refused this mark (outcome marks).
+    then: Callable[[StoreError | None], None] | None = None
+    #: Committed (a ``sending`` waiter cancelled afterwards must give its post back).
+    written: bool = False
+
+
+class _GroupWriter:
+    """Group commit for the hot path: the state writes of many posts share one transaction (one fsync).
+
+    ``sending`` marks are awaited: they are written at the next turn of the event loop with everything
+    queued by then, and only after that commit may the post's request leave (the rule that makes a crash
+    end in ``unknown``, never in a second publication). Outcome marks (sent, retry, deferred, failed,
+    unknown, missed) are not awaited: they ride along with the next ``sending`` marks, or go after
+    ``delay`` seconds or once ``rows`` are queued; their ``then`` runs after the commit, so an outcome is
+    reported (logged, counted, alerted) only once it is durable. A crash before an outcome is written
+    leaves its post ``sending``: recovered as ``unknown``, which is what it was while the request was out.
+
+    Writes run on the event loop's thread (the :class:`Store` is used by one thread at a time). A failed
+    transaction fails its ``sending`` waiters (those posts are not sent) and keeps the outcomes queued
+    for the next write.
+    """
+
+    def __init__(self, store: Store, owner: str, *, delay: float, rows: int) -> None:
+        self.store = store
+        self.owner = owner
+        self.delay = delay
+        self.rows = rows
+        self._queue: list[_Queued] = []
+        self._handle: asyncio.Handle | None = None
+        self._due = 0.0
+
+    async def sending(self, mark: Mark, *, cancelled: Callable[[], None]) -> None:
+        """Queue a ``sending`` mark and return once it is committed (raises its StoreError otherwise).
+
+        If the caller is cancelled before the write, the mark is withdrawn (the post stays ``claimed``);
+        cancelled after it (the post is ``sending`` and nothing left), ``cancelled()`` runs first.
+        """
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        entry = _Queued(mark, waiter=waiter)
+        self._queue.append(entry)
+        self._schedule(loop, 0.0)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if entry in self._queue:
+                self._queue.remove(entry)
+            elif entry.written:
+                cancelled()
+            raise
+
+    def finish(self, mark: Mark, then: Callable[[StoreError | None], None]) -> None:
+        """Queue an outcome mark; ``then(None | error)`` runs after it was written."""
+        self._queue.append(_Queued(mark, then=then))
+        loop = asyncio.get_running_loop()
+        self._schedule(loop, 0.0 if len(self._queue) >= self.rows else self.delay)
+
+    @property
+    def pending(self) -> int:
+        """Marks queued and not yet written."""
+        return len(self._queue)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        when = loop.time() + delay
+        if self._handle is not None:
+            if self._due <= when:
+                return  # an earlier write is already due
+            self._handle.cancel()
+        self._due = when
+        soon = delay <= 0
+        self._handle = loop.call_soon(self._write_soon) if soon else loop.call_at(when, self._write_soon)
+
+    def _write_soon(self) -> None:
+        self._handle = None
+        try:
+            self.write()
+        except StoreError as exc:
+            logger.error("writing post states failed, will retry: %s", exc, extra={"action": "write"})
+            if self._queue:
+                self._schedule(asyncio.get_running_loop(), max(self.delay, 0.5))
+
+    def write(self) -> None:
+        """Write everything queued now, in one transaction on this thread. Raises StoreError when the
+        transaction fails (the outcomes stay queued); marks the store refused go to their ``then``."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        batch, self._queue = self._queue, []
+        if not batch:
+            return
+        try:
+            errors = self.store.write_marks([e.mark for e in batch], owner=self.owner)
+        except StoreError as exc:
+            self._queue[:0] = [e for e in batch if e.waiter is None]
+            for entry in batch:
+                if entry.waiter is not None and not entry.waiter.done():
+                    entry.waiter.set_exception(exc)
+            raise
+        for entry, error in zip(batch, errors, strict=True):
+            entry.written = error is None
+            if entry.waiter is not None:
+                if entry.waiter.done():  # its task was cancelled meanwhile
+                    continue
+                if error is None:
+                    entry.waiter.set_result(None)
+                else:
+                    entry.waiter.set_exception(error)
+            elif entry.then is not None:
+                try:
+                    entry.then(error)
+                except Exception:  # a bug in a report must not lose the other posts' reports
+                    logger.exception("post %d: reporting its outcome failed", entry.mark.post_id)
 
 
 class Dispatcher:
@@ -359,6 +486,7 @@ class Dispatcher:
         )
         self.owner = config.owner
         self._global = asyncio.Semaphore(config.concurrency)
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._per_channel: dict[str, asyncio.Semaphore] = {}
         self._per_account: dict[str, asyncio.Semaphore] = {}
         #: Account -> UTC time before which nothing may be sent to it (mirrors account_state).
@@ -367,6 +495,7 @@ class Dispatcher:
         self._reconcile_after: dict[int, datetime] = {}
         self._in_flight: set[int] = set()
         self._stopping = False
+        self._writer = _GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
         #: Requests a dry run would have sent (dry runs only).
         self.dry_requests = 0
 
@@ -376,24 +505,42 @@ class Dispatcher:
         """Claim and send everything due at ``now``; return when to wake next (None: nothing waits).
 
         Loops while full batches come back, so a backlog is drained in one call. Unknown posts are
-        examined first and alert batches flushed last.
+        examined first and alert batches flushed last. Raises StoreError when state writes keep failing
+        (outcomes stay queued and are written first by the next call).
         """
         now = now.astimezone(UTC)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # asyncio primitives belong to the loop that first waits on them; nothing is held between calls,
+            # so a dispatcher driven from successive loops (asyncio.run per step) gets fresh ones.
+            self._loop = loop
+            self._global = asyncio.Semaphore(self.config.concurrency)
+            self._per_channel.clear()
+            self._per_account.clear()
+        self._writer.write()  # outcomes a failed write left queued (raises StoreError if it fails again)
         await self._reconcile(now)
         while not self._stopping:
-            batch = self.store.claim_due(now, self.owner, self.config.lease_seconds, self.config.batch_size)
+            # per_account: the cap holds across daemons too (the store counts every daemon's in-flight posts)
+            batch = self.store.claim_due(
+                now, self.owner, self.config.lease_seconds, self.config.batch_size,
+                per_account=self.config.per_account,
+            )
             if not batch:
                 break
             await self._send_batch(batch)
-            if len(batch) < self.config.batch_size:
-                break
+            # Claim again even after a short batch: the per-account cap held back posts of accounts that had
+            # one in flight, and those are free now.
             now = max(now, self.clock())
+        # Outcomes a failed write kept queued: raise (the daemon retries at its next tick) rather than
+        # return with the queue behind what was sent.
+        self._writer.write()
         await self.alerts.flush(max(now, self.clock()))
         return self.next_wake()
 
     def next_wake(self) -> datetime | None:
         """The earliest of: the queue's next due time (or block end), an alert flush, an unknown lookup."""
-        times = [t for t in (self.store.next_due_at(self.clock()), self.alerts.next_flush_at()) if t]
+        due = self.store.next_due_at(self.clock(), per_account=self.config.per_account)
+        times = [t for t in (due, self.alerts.next_flush_at()) if t]
         times.extend(t for t in self._reconcile_after.values() if t != _FOREVER)
         return min(times) if times else None
 
@@ -427,6 +574,10 @@ class Dispatcher:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+            try:
+                self._writer.write()  # every outcome of the batch, before deciding what was never started
+            except StoreError as exc:
+                logger.error("writing post states failed: %s", exc, extra={"action": "write"})
             leftover = self._in_flight.intersection(p.id for p in batch)
             if leftover:
                 # Still claimed (never started): give them back so another run picks them up.
@@ -471,7 +622,6 @@ class Dispatcher:
     # -- one post -----------------------------------------------------------------------------------------
 
     async def _send_post(self, post: ClaimedPost) -> None:
-        store, owner = self.store, self.owner
         if self._stopping:
             return  # left in _in_flight: released by _send_batch
         now = self.clock()
@@ -481,9 +631,7 @@ class Dispatcher:
                 f"found due {_ago(now - post.due_at)} after {_when(post.due_at)}, later than its "
                 f"lateness window ({_ago(post.late_window)})"
             )
-            store.mark_missed(post.id, reason, owner=owner, now=now)
-            self._done(post, "missed", detail=reason)
-            self._alert(post, "missed", reason)
+            self._finish(post, _mark(post.id, "missed", now, reason), "missed", alert=True, detail=reason)
             return
         try:
             adapter = self.accounts.adapter(post.campaign, post.account)
@@ -495,14 +643,16 @@ class Dispatcher:
             problem = ConfigError(f"adapter error: {type(exc).__name__}: {exc}")
             self._defer_config(post, problem, sending=False)
             return
-        held = self._held_until(post, adapter, now, first=not receipts)
+        held = await self._held_until(post, adapter, now, first=not receipts)
         if held is not None:
             until, why = held
-            store.defer(post.id, until, why, owner=owner, now=now)
-            self._done(post, "deferred", detail=why, next_attempt_at=until)
+            mark = _mark(post.id, "defer", now, why, until=until)
+            self._finish(post, mark, "deferred", detail=why, next_attempt_at=until)
             return
 
-        store.mark_sending(post.id, owner=owner, now=now)
+        # Durably `sending` before the first byte leaves (group-committed with other posts' marks).
+        stopped = partial(self._defer, post, now, "daemon stopped before sending", len(receipts))
+        await self._writer.sending(_mark(post.id, "sending", now), cancelled=stopped)
         attempt = post.attempts + 1
         index = len(receipts)
         tracked = _Tracked()
@@ -517,11 +667,14 @@ class Dispatcher:
                 part = part_for(post, index, receipts)
                 tracked = _Tracked()
                 receipt = await self._exchange(tracked.wrap(adapter.publish(part)), adapter, part)
-                store.record_part(post.id, index, receipt, now=self.clock())
                 receipts = (*receipts, receipt)
                 index += 1
-                if index < len(post.parts) and self._stopping:
-                    raise _Stopping
+                if index < len(post.parts):
+                    # The next part replies to this one: its receipt is made durable first, so a crash can
+                    # never make recovery send this part again. The last receipt travels with `sent`.
+                    self.store.record_part(post.id, index - 1, receipt, now=self.clock())
+                    if self._stopping:
+                        raise _Stopping
         except _Stopping:
             self._defer(post, self.clock(), "daemon stopped between thread parts", len(receipts))
             return
@@ -529,9 +682,7 @@ class Dispatcher:
             # The daemon's grace period ran out with a request in flight: nobody knows whether it landed.
             now = self.clock()
             if tracked.requests:
-                reason = "daemon stopped while a request was in flight"
-                store.mark_unknown(post.id, reason, owner=owner, now=now)
-                self._done(post, "unknown", detail=reason, parts_sent=len(receipts))
+                self._unknown(post, "daemon stopped while a request was in flight", len(receipts), 0)
             else:
                 self._defer(post, now, "daemon stopped", len(receipts))
             raise
@@ -546,35 +697,29 @@ class Dispatcher:
             self._failed(post, attempt, _message(exc), len(receipts))
             return
         except AmbiguousError as exc:
-            reason = _message(exc)
-            store.mark_unknown(post.id, reason, owner=owner, now=self.clock())
-            self._done(post, "unknown", detail=reason, parts_sent=len(receipts), attempt=attempt)
+            self._unknown(post, _message(exc), len(receipts), attempt)
             return
         except CampaignError as exc:
             if tracked.requests:
-                reason = f"{exc} (after a request was sent)"
-                store.mark_unknown(post.id, reason, owner=owner, now=self.clock())
-                self._done(post, "unknown", detail=reason, parts_sent=len(receipts), attempt=attempt)
+                self._unknown(post, f"{exc} (after a request was sent)", len(receipts), attempt)
             else:
                 self._defer_config(post, exc, sending=True, parts_sent=len(receipts))
             return
         except Exception as exc:
-            now = self.clock()
             if tracked.requests:
                 reason = f"internal error after a request was sent: {type(exc).__name__}: {exc}"
-                store.mark_unknown(post.id, reason, owner=owner, now=now)
-                self._done(post, "unknown", detail=reason, parts_sent=len(receipts), attempt=attempt)
+                self._unknown(post, reason, len(receipts), attempt)
             else:
                 self._failed(post, attempt, f"internal error: {type(exc).__name__}: {exc}", len(receipts))
             logger.exception("post %d: unexpected error while sending", post.id, extra=self._extra(post))
             return
         first = receipts[0]
-        store.mark_sent(post.id, first, owner=owner, now=self.clock())
-        self._done(
-            post, "sent", parts_sent=len(receipts), attempt=attempt, remote_id=first.remote_id, url=first.url
+        self._finish(
+            post, _mark(post.id, "sent", self.clock(), receipts=receipts), "sent",
+            parts_sent=len(receipts), attempt=attempt, remote_id=first.remote_id, url=first.url,
         )
 
-    def _held_until(
+    async def _held_until(
         self, post: ClaimedPost, adapter: Adapter, now: datetime, *, first: bool
     ) -> tuple[datetime, str] | None:
         """Why and until when ``post`` may not be sent now (rate-limit block or quota), or None."""
@@ -584,6 +729,7 @@ class Dispatcher:
         quota = self._quota(post.channel, adapter)
         if quota is None or not first:
             return None
+        self._writer.write()  # the quota counts sends: the ones still queued must be in the table
         times = self.store.sent_times(post.account, now - quota.window)
         if len(times) < quota.limit:
             return None
@@ -603,9 +749,24 @@ class Dispatcher:
 
     # -- outcomes -----------------------------------------------------------------------------------------
 
+    def _finish(self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False, **kw: Any) -> None:
+        """Queue ``mark`` with the group writer; once it is committed, report ``outcome`` (and alert)."""
+
+        def then(error: StoreError | None) -> None:
+            if error is not None:
+                # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
+                logger.warning("post %d: %s", post.id, error, extra=self._extra(post, outcome="store_error"))
+                self._in_flight.discard(post.id)
+                return
+            self._done(post, outcome, **kw)
+            if alert:
+                self._alert(post, mark.kind, mark.reason)
+
+        self._writer.finish(mark, then)
+
     def _defer(self, post: ClaimedPost, until: datetime, reason: str, parts_sent: int) -> None:
-        self.store.defer(post.id, until, reason, owner=self.owner, now=self.clock())
-        self._done(post, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until)
+        mark = _mark(post.id, "defer", self.clock(), reason, until=until)
+        self._finish(post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until)
 
     def _defer_config(
         self, post: ClaimedPost, exc: CampaignError, *, sending: bool, parts_sent: int = 0
@@ -613,12 +774,14 @@ class Dispatcher:
         now = self.clock()
         until = now + self.config.config_retry
         reason = f"cannot send: {exc}"
-        self.store.defer(post.id, until, reason, owner=self.owner, now=now)
         logger.error(
             "post %d deferred: %s", post.id, reason,
             extra=self._extra(post, outcome="deferred", next_attempt_at=until),
         )
-        self._done(post, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until, log=False)
+        mark = _mark(post.id, "defer", now, reason, until=until)
+        self._finish(
+            post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until, log=False
+        )
 
     def _transient(self, post: ClaimedPost, attempt: int, exc: TransientError, parts_sent: int) -> None:
         policy = self.config.retry
@@ -628,15 +791,22 @@ class Dispatcher:
             return
         now = self.clock()
         until = policy.next_attempt_at(now, attempt, self.rng)
-        self.store.mark_retry(post.id, until, message, owner=self.owner, now=now)
-        self._done(
-            post, "retry", detail=message, parts_sent=parts_sent, attempt=attempt, next_attempt_at=until
+        self._finish(
+            post, _mark(post.id, "retry", now, message, until=until), "retry",
+            detail=message, parts_sent=parts_sent, attempt=attempt, next_attempt_at=until,
         )
 
     def _failed(self, post: ClaimedPost, attempt: int, reason: str, parts_sent: int) -> None:
-        self.store.mark_failed(post.id, reason, owner=self.owner, now=self.clock())
-        self._done(post, "failed", detail=reason, parts_sent=parts_sent, attempt=attempt)
-        self._alert(post, "failed", reason)
+        self._finish(
+            post, _mark(post.id, "failed", self.clock(), reason), "failed", alert=True,
+            detail=reason, parts_sent=parts_sent, attempt=attempt,
+        )
+
+    def _unknown(self, post: ClaimedPost, reason: str, parts_sent: int, attempt: int) -> None:
+        self._finish(
+            post, _mark(post.id, "unknown", self.clock(), reason), "unknown",
+            detail=reason, parts_sent=parts_sent, attempt=attempt,
+        )
 
     def _done(self, post: ClaimedPost, outcome: str, *, log: bool = True, **kw: Any) -> None:
         self._in_flight.discard(post.id)

@@ -2,7 +2,9 @@
 
 ``delay(attempt)`` is drawn uniformly from ``[0, min(cap, base * 2 ** (attempt - 1))]`` ("Full Jitter",
 https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/): spreading retries over the
-whole window keeps many posts that failed together (a platform outage) from retrying together.
+whole window keeps many posts that failed together (a platform outage) from retrying together. The draw is
+raised to ``floor`` (1 s): a retry is never due in the same instant it failed, so one dispatch pass never
+hammers a failing platform with a post's whole attempt budget.
 
 Why not a retry library (tenacity, backoff, stamina)? They wrap a *live call* and keep the attempt count
 and the sleep in the calling process. Here a retry is a row in the queue: the dispatcher records the
@@ -30,10 +32,13 @@ class RetryPolicy:
     base: float = 30.0
     cap: float = 3600.0
     max_attempts: int = 5
+    floor: float = 1.0
 
     def __post_init__(self) -> None:
         if self.base <= 0 or self.cap < self.base:
             raise ValueError("retry policy needs 0 < base <= cap")
+        if not 0 <= self.floor <= self.base:
+            raise ValueError("retry policy needs 0 <= floor <= base")
         if self.max_attempts < 1:
             raise ValueError("retry policy needs max_attempts >= 1")
 
@@ -45,11 +50,11 @@ class RetryPolicy:
         return min(self.cap, self.base * 2.0 ** min(attempt - 1, 64))
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        """Seconds to wait after failed attempt ``attempt``: uniform in ``[0, ceiling]``.
+        """Seconds to wait after failed attempt ``attempt``: uniform in ``[0, ceiling]``, at least ``floor``.
 
         ``rng`` returns a float in [0, 1) (injectable for tests and simulations).
         """
-        return rng() * self.ceiling(attempt)
+        return max(self.floor, rng() * self.ceiling(attempt))
 
     def exhausted(self, attempts: int) -> bool:
         """True when ``attempts`` attempts have been made and no more are allowed."""

@@ -1305,8 +1305,10 @@ class Store:
                        owner=owner, values={"attempts": _INCREMENT_ATTEMPTS})
         elif mark.kind == "sent":
             first = mark.receipts[0]
-            values = {"remote_id": first.remote_id, "remote_url": first.url, "last_error": None, **done,
-                      "part_receipts": [_receipt_json(r) for r in mark.receipts]}
+            values: dict[str, Any] = {
+                "remote_id": first.remote_id, "remote_url": first.url, "last_error": None, **done,
+                "part_receipts": [_receipt_json(r) for r in mark.receipts],
+            }
             row = self._move(conn, mark.post_id, Status.SENT, expect=(Status.SENDING, Status.UNKNOWN),
                              now=now, actor=owner, owner=owner, values=values)
             self._count_send(conn, row.account, now)

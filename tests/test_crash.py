@@ -1,8 +1,9 @@
 """Crash tests: the real daemon as a subprocess, SIGKILLed at random moments, against the fake platform.
 
 1,000 Mastodon posts over five accounts are due at once. The daemon (``campaign daemon``) is killed with
-SIGKILL a few times at seeded random moments and restarted; at the end no post may be lost (each is
-``sent``, or ``unknown`` with a reason) and none may be published twice (the fake platform, which honours
+SIGKILL a few times at seeded random moments and restarted (the whole run once per ``--transport``); at the
+end no post may be lost (each is ``sent``, or ``unknown`` with a reason) and none may be published twice
+(the fake platform, which honours
 ``Idempotency-Key`` like Mastodon and runs in its own process for the whole test, counts statuses created per
 key). A second test checks that SIGTERM ends the daemon within a bound and leaves no post leased.
 """
@@ -81,8 +82,9 @@ def world(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, Path]]:
         yield server, campaigns, db
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
-    world: tuple[ServerProcess, Path, Path], tmp_path: Path
+    world: tuple[ServerProcess, Path, Path], tmp_path: Path, transport: str
 ) -> None:
     server, campaigns, db = world
     # Slow every answer a little so each run of the daemon has requests in flight when it is killed.
@@ -92,7 +94,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
     killed_while_sending = 0
     for _ in range(KILLS):
         before = server.stats()["requests"]
-        daemon = start_daemon(db, campaigns, log)
+        daemon = start_daemon(db, campaigns, log, "--transport", transport)
         time.sleep(rng.uniform(0.6, 1.6))  # imports take ~0.5 s; then it is sending
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(10)
@@ -102,7 +104,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
     print("after the kills:", interrupted, "kills while sending:", killed_while_sending)
     assert interrupted.get("sent", 0) < POSTS, "every post went out before the last kill"
 
-    daemon = start_daemon(db, campaigns, log)
+    daemon = start_daemon(db, campaigns, log, "--transport", transport)
     try:
         final = wait_settled(db, timeout=40)
     finally:

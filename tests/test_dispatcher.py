@@ -19,7 +19,7 @@ from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.webhook import WebhookAdapter
 from campaign.counting import codepoints
 from campaign.dispatcher import DispatchConfig, Dispatcher, Outcome, Quota
-from campaign.errors import ConfigError
+from campaign.errors import ConfigError, DatabaseLockedError
 from campaign.posts import PlannedPost
 from campaign.retry import RetryPolicy
 from campaign.secrets import Credentials, SecretRef
@@ -247,8 +247,9 @@ def test_transient_errors_back_off_with_full_jitter_then_fail(store: Store) -> N
     run(d.dispatch_due(clock.now))
     post = store.get_post(pid)
     assert post.status == "retry_wait" and post.attempts == 2
-    assert post.next_attempt_at == clock.now  # draw 0.0: retry at once
+    assert post.next_attempt_at == clock.now + timedelta(seconds=1)  # draw 0.0: the 1 s floor
 
+    clock.now = post.next_attempt_at
     run(d.dispatch_due(clock.now))
     post = store.get_post(pid)
     assert post.status == "failed" and post.attempts == 3
@@ -298,7 +299,9 @@ def test_rate_limit_blocks_the_account_until_reset_while_others_flow(store: Stor
 
     assert store.get_post(b1).status == "sent"  # the other account kept flowing
     assert store.get_post(a1).status == "retry_wait"
-    assert store.get_post(a2).status == "retry_wait"
+    # a2 was never claimed: the per-account cap (1) kept it queued while a1 was in flight, and the claim skips
+    # the blocked account until the reset
+    assert store.get_post(a2).status == "scheduled"
     assert store.get_post(a1).attempts == 0  # a rate limit is not an attempt
     assert store.get_post(a1).next_attempt_at == reset
     assert store.account_state("m1").blocked_until == reset  # type: ignore[union-attr]
@@ -330,9 +333,12 @@ def test_budget_exhausted_on_a_success_holds_the_next_post(store: Store) -> None
     platform = Platform(clock, handler)
     first, second = queue(store, planned("a", account="m1"), planned("b", account="m1"))
     run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
     assert store.get_post(first).status == "sent"
-    assert store.get_post(second).status == "retry_wait"
-    assert store.get_post(second).next_attempt_at == reset
+    # the second was held back by the per-account cap, then the claim skipped the account blocked until reset
+    assert store.get_post(second).status == "scheduled"
+    assert store.account_state("m1").blocked_until == reset  # type: ignore[union-attr]
+    assert d.next_wake() == reset
     assert len(platform.requests) == 1
 
 
@@ -564,3 +570,91 @@ def test_dry_run_sends_nothing(store: Store) -> None:
     post = store.get_post(pid)
     assert post.status == "sent" and post.remote_id and post.remote_id.startswith("dry-run")
     assert d.dry_requests == 2
+
+
+# ---------------------------------------------------------------------------------------------- group commit
+
+
+def test_state_writes_are_group_committed_and_sending_is_durable_before_each_request(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    accounts = [f"m{i}" for i in range(20)]
+    ids = queue(store, *(planned(f"p{i}", account=a) for i, a in enumerate(accounts)),
+                planned("t", account="m0", text=("one", "two", "three")))
+    seen_at_request: list[tuple[str, int]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = request.headers["Idempotency-Key"]
+        post = next(store.get_post(i) for i in ids if key.startswith(store.get_post(i).idempotency_key))
+        seen_at_request.append((post.status, len(post.part_receipts)))
+        return status_ok(request)
+
+    async def later(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)  # answers arrive on a later turn of the loop, as over a network
+        return handler(request)
+
+    platform = Platform(clock, handler)
+    platform.client = httpx.AsyncClient(transport=httpx.MockTransport(later))
+    transactions: list[int] = []
+    write_marks = store.write_marks
+    monkeypatch.setattr(store, "write_marks", lambda marks, **kw: transactions.append(len(marks)) or
+                        write_marks(marks, **kw))
+    monkeypatch.setattr(store, "mark_sending", None)  # the hot path no longer writes post by post
+    monkeypatch.setattr(store, "mark_sent", None)
+    adapters: dict[str, Adapter] = {a: mastodon(a, clock) for a in accounts}
+    d = make(store, clock, adapters, platform, concurrency=20, per_channel=20)
+
+    run(d.dispatch_due(clock.now))
+
+    assert {store.get_post(i).status for i in ids} == {"sent"}
+    # 21 posts, 23 requests: every request found its post durably `sending`, and each thread part found
+    # the receipts of the parts before it stored.
+    assert len(seen_at_request) == 23 and {s for s, _ in seen_at_request} == {"sending"}
+    assert sorted(n for _, n in seen_at_request)[-3:] == [0, 1, 2]
+    assert sum(transactions) == 2 * 21  # one sending and one outcome mark per post ...
+    assert len(transactions) <= 6  # ... in a handful of transactions, not 42
+    thread = store.get_post(ids[-1])
+    assert len(thread.part_receipts) == 3 and thread.remote_id == thread.part_receipts[0].remote_id
+    single = store.get_post(ids[0])
+    assert single.part_receipts and single.part_receipts[0].remote_id == single.remote_id
+
+
+def test_an_outcome_whose_write_failed_is_written_by_the_next_dispatch(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    write_marks = store.write_marks
+    calls = {"n": 0}
+
+    def flaky(marks: Any, **kw: Any) -> Any:
+        calls["n"] += 1
+        if any(m.kind == "sent" for m in marks) and calls["n"] < 4:
+            raise DatabaseLockedError("q.db: database is locked by another process")
+        return write_marks(marks, **kw)
+
+    monkeypatch.setattr(store, "write_marks", flaky)
+    with pytest.raises(DatabaseLockedError):
+        run(d.dispatch_due(clock.now))  # the daemon logs this and tries again at its next tick
+    assert store.get_post(pid).status == "sending" and outcomes == []  # reported only once durable
+    run(d.dispatch_due(clock.advance(seconds=3)))
+    assert store.get_post(pid).status == "sent" and [o.outcome for o in outcomes] == ["sent"]
+    assert len(platform.requests) == 1
+
+
+def test_a_failed_sending_write_sends_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock()
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("p", account="m1"))
+
+    def locked(marks: Any, **kw: Any) -> Any:
+        raise DatabaseLockedError("q.db: database is locked by another process")
+
+    monkeypatch.setattr(store, "write_marks", locked)
+    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
+    # Nothing left; the post stays claimed and its lease expires into recovery (back to scheduled).
+    assert platform.requests == [] and store.get_post(pid).status == "claimed"

@@ -5,6 +5,8 @@ resets and idempotency windows are exact; only read timeouts and slow answers ta
 Each test drives :meth:`Dispatcher.dispatch_due` the way the daemon does (call, then sleep until the wake
 time it returns) with a bounded number of steps, then checks the post's final state, the number of
 requests the platform saw, and that nothing was published twice (statuses created per idempotency key).
+Every scenario runs through each transport the daemon offers (``--transport``): httpx's own and
+:class:`campaign.transport.AiohttpTransport`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from campaign.exchange import map_transport_error
 from campaign.posts import PlannedPost
 from campaign.retry import RetryPolicy
 from campaign.store import QueuedPost, Store
+from campaign.transport import AiohttpTransport
 from tests.fakeplatform.accounts import FakeDirectory, token
 from tests.fakeplatform.server import (
     STYLES,
@@ -65,6 +68,8 @@ class Harness:
     platform: FakePlatform
     store: Store
     directory: FakeDirectory
+    #: Builds the client's transport (None: httpx's default).
+    transport: Callable[[], httpx.AsyncBaseTransport | None] = lambda: None
     outcomes: list[Outcome] = field(default_factory=list)
 
     def add(self, *keys: str, account: str = "main", at: datetime = T0) -> list[int]:
@@ -101,7 +106,7 @@ class Harness:
 
     async def _run(self, policy: RetryPolicy, until_final: list[int] | None) -> int:
         timeout = httpx.Timeout(5.0, read=READ_TIMEOUT)
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, transport=self.transport()) as client:
             dispatcher = Dispatcher(
                 self.store,
                 self.directory,
@@ -127,12 +132,19 @@ class Harness:
         return all(p.status in ("sent", "failed") or p.id in waiting_for_person for p in posts)
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
+#: The daemon's transports (``campaign daemon --transport``), by name.
+TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport | None]] = {
+    "httpx": lambda: None,
+    "aiohttp": AiohttpTransport,
+}
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def harness(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
     clock = SimClock()
     platform = FakePlatform(clock=clock.epoch)
     with ServerThread(platform) as server, Store.open(str(tmp_path / "queue.db")) as store:
-        yield Harness(clock, platform, store, FakeDirectory(server.url, clock.now))
+        yield Harness(clock, platform, store, FakeDirectory(server.url, clock.now), TRANSPORTS[request.param])
 
 
 def created_once(h: Harness) -> None:
@@ -313,6 +325,8 @@ _AIOHTTP_MAPPING = pytest.mark.xfail(
             _aiohttp_transport, "reset_after_body", id="httpx_aiohttp-reset", marks=_AIOHTTP_MAPPING
         ),
         pytest.param(_aiohttp_transport, "hang", id="httpx_aiohttp-timeout"),
+        pytest.param(AiohttpTransport, "reset_after_body", id="campaign_aiohttp-reset"),
+        pytest.param(AiohttpTransport, "hang", id="campaign_aiohttp-timeout"),
     ],
 )
 def test_transport_reports_a_request_that_may_have_landed_as_ambiguous(

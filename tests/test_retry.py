@@ -19,7 +19,8 @@ def test_ceilings_double_up_to_the_cap() -> None:
 
 def test_full_jitter_spans_zero_to_the_ceiling() -> None:
     policy = RetryPolicy(base=10, cap=1000)
-    assert policy.delay(3, rng=lambda: 0.0) == 0.0
+    assert policy.delay(3, rng=lambda: 0.0) == 1.0  # the floor: never due in the instant it failed
+    assert RetryPolicy(base=10, cap=1000, floor=0).delay(3, rng=lambda: 0.0) == 0.0
     assert policy.delay(3, rng=lambda: 0.5) == 20.0
     assert policy.delay(3, rng=lambda: 0.999999) == pytest.approx(40.0, abs=1e-3)
 
@@ -28,7 +29,7 @@ def test_full_jitter_spans_zero_to_the_ceiling() -> None:
 def test_delay_is_always_within_bounds(attempt: int, draw: float) -> None:
     policy = RetryPolicy(base=5, cap=900)
     delay = policy.delay(attempt, rng=lambda: draw)
-    assert 0 <= delay <= min(900, 5 * 2 ** (attempt - 1))
+    assert 1 <= delay <= min(900, 5 * 2 ** (attempt - 1))
 
 
 def test_next_attempt_time_and_exhaustion() -> None:
@@ -42,11 +43,13 @@ def test_next_attempt_time_and_exhaustion() -> None:
 def test_real_randomness_stays_in_bounds() -> None:
     policy = RetryPolicy(base=1, cap=8)
     delays = [policy.delay(4) for _ in range(500)]
-    assert all(0 <= d <= 8 for d in delays)
+    assert all(1 <= d <= 8 for d in delays)
     assert max(delays) - min(delays) > 4  # spread over the window, not a constant
 
 
-@pytest.mark.parametrize("kw", [{"base": 0}, {"base": 10, "cap": 5}, {"max_attempts": 0}])
+@pytest.mark.parametrize(
+    "kw", [{"base": 0}, {"base": 10, "cap": 5}, {"max_attempts": 0}, {"floor": -1}, {"base": 1, "floor": 2}]
+)
 def test_invalid_policies_are_refused(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**kw)  # type: ignore[arg-type]

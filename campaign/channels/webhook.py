@@ -41,6 +41,10 @@ SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"
 
 
+#: Shorter paths ("/", "/hook") are not secret enough to redact on their own without mangling ordinary text.
+MIN_SECRET_PATH = 12
+
+
 def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
     """The URL held by credential ``name``, checked so that redaction can find it.
 
@@ -68,6 +72,11 @@ def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
             hints.append("write the host name in lower case")
         hint = "; ".join(hints) or "write it exactly as a browser shows it"
         raise PermanentError(f"{what} is not in canonical form ({hint}), so redaction could not find it")
+    # The path (with its query) is the secret part of a webhook URL; servers and proxies echo it alone
+    # ("POST /services/T0/B0/XXXX failed"), so it is redacted on its own too.
+    path = url.raw_path.decode("ascii")
+    if len(path) >= MIN_SECRET_PATH:
+        adapter.account.credentials.remember(path)
     return url
 
 

@@ -1,0 +1,163 @@
+"""Store.write_marks (group commit): the same transitions as the single-post methods, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from queue_helpers import T0, planned
+
+from campaign.channels.base import Receipt
+from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
+from campaign.store import Mark, Store
+
+OWNER = "daemon:test:1"
+NOW = T0 + timedelta(seconds=5)
+UNTIL = T0 + timedelta(minutes=10)
+R1 = Receipt(remote_id="r1", url="https://m.example/@a/r1", data={"cid": "c1"})
+R2 = Receipt(remote_id="r2", url="https://m.example/@a/r2")
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two identical queues: one driven through the single-post methods, one through write_marks."""
+    pair = (Store.open(str(tmp_path / "single.db")), Store.open(str(tmp_path / "batch.db")))
+    for store in pair:
+        store.apply_changes(
+            add=[planned("solo"), planned("thread", text=("one", "two"), account="other")],
+            now=T0 - timedelta(days=1),
+        )
+        store.claim_due(T0, OWNER, 60, 10)
+    yield pair
+    for store in pair:
+        store.close()
+
+
+def state(store: Store, post_id: int) -> tuple[Any, ...]:
+    post = store.get_post(post_id)
+    events = [(e.at, e.from_status, e.to_status, e.actor, e.reason) for e in store.history(post_id)]
+    return (
+        post.status, post.attempts, post.next_attempt_at, post.lease_owner, post.lease_expires_at,
+        post.remote_id, post.remote_url, post.part_receipts, post.last_error, post.updated_at, events,
+    )
+
+
+Single = Callable[[Store, int], object]
+
+
+def sending(s: Store, i: int) -> None:
+    s.mark_sending(i, owner=OWNER, now=NOW)
+
+
+#: (name, what the single-post methods do, in order, the same as marks), for a post that was just claimed.
+CASES: list[tuple[str, list[Single], Callable[[int], list[Mark]]]] = [
+    (
+        "sent",
+        [
+            sending,
+            lambda s, i: s.record_part(i, 0, R1, now=NOW),
+            lambda s, i: s.mark_sent(i, R1, owner=OWNER, now=NOW),
+        ],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "sent", NOW, receipts=(R1,))],
+    ),
+    (
+        "retry",
+        [sending, lambda s, i: s.mark_retry(i, UNTIL, "503", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "retry", NOW, "503", until=UNTIL)],
+    ),
+    (
+        "defer-after-sending",
+        [sending, lambda s, i: s.defer(i, UNTIL, "rate limited", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "defer", NOW, "rate limited", until=UNTIL)],
+    ),
+    (
+        "defer-claimed",
+        [lambda s, i: s.defer(i, UNTIL, "quota", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "defer", NOW, "quota", until=UNTIL)],
+    ),
+    (
+        "failed",
+        [sending, lambda s, i: s.mark_failed(i, "401", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "failed", NOW, "401")],
+    ),
+    (
+        "unknown",
+        [sending, lambda s, i: s.mark_unknown(i, "reset", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "unknown", NOW, "reset")],
+    ),
+    (
+        "missed",
+        [lambda s, i: s.mark_missed(i, "too late", owner=OWNER, now=NOW)],
+        lambda i: [Mark(i, "missed", NOW, "too late")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "single", "marks"), CASES, ids=[c[0] for c in CASES])
+def test_marks_leave_exactly_what_the_single_post_methods_leave(
+    stores: tuple[Store, Store], name: str, single: list[Single], marks: Callable[[int], list[Mark]]
+) -> None:
+    one, batch = stores
+    for step in single:
+        step(one, 1)
+    assert batch.write_marks(marks(1), owner=OWNER) == [None] * len(marks(1))
+    assert state(batch, 1) == state(one, 1)
+    assert batch.account_state("main") == one.account_state("main")  # the daily send counter too
+
+
+def test_a_sent_thread_keeps_every_receipt(stores: tuple[Store, Store]) -> None:
+    one, batch = stores
+    one.mark_sending(2, owner=OWNER, now=NOW)
+    one.record_part(2, 0, R1, now=NOW)
+    one.record_part(2, 1, R2, now=NOW)
+    one.mark_sent(2, R1, owner=OWNER, now=NOW)
+    batch.mark_sending(2, owner=OWNER, now=NOW)
+    batch.record_part(2, 0, R1, now=NOW)  # non-final parts are recorded before the next is sent
+    assert batch.write_marks([Mark(2, "sent", NOW, receipts=(R1, R2))], owner=OWNER) == [None]
+    assert state(batch, 2) == state(one, 2)
+    assert batch.get_post(2).part_receipts == (R1, R2)
+
+
+def test_a_refused_mark_leaves_its_post_alone_and_the_others_commit(stores: tuple[Store, Store]) -> None:
+    _, store = stores
+    errors = store.write_marks(
+        [
+            Mark(1, "sending", NOW),
+            Mark(2, "sending", NOW),
+            Mark(2, "sent", NOW, receipts=(R1,)),  # not sending by this owner: its lease is not ours
+            Mark(99, "failed", NOW, "x"),
+            Mark(1, "missed", NOW, "x"),  # sending posts cannot be missed
+        ],
+        owner="daemon:other:2",
+    )
+    assert isinstance(errors[0], LeaseLostError) and isinstance(errors[1], LeaseLostError)
+    assert isinstance(errors[2], IllegalTransitionError | LeaseLostError)
+    assert isinstance(errors[3], PostNotFoundError)
+    assert errors[4] is not None
+    assert store.get_post(1).status == store.get_post(2).status == "claimed"
+
+    errors = store.write_marks(
+        [Mark(1, "sending", NOW), Mark(1, "missed", NOW, "late"), Mark(2, "sending", NOW)], owner=OWNER
+    )
+    assert errors[0] is None and isinstance(errors[1], IllegalTransitionError) and errors[2] is None
+    assert store.get_post(1).status == store.get_post(2).status == "sending"
+
+
+def test_a_failing_mark_rolls_the_whole_transaction_back(stores: tuple[Store, Store]) -> None:
+    _, store = stores
+    naive = NOW.replace(tzinfo=None)
+    with pytest.raises(ValueError, match="aware"):
+        store.write_marks([Mark(1, "sending", NOW), Mark(2, "sending", naive)], owner=OWNER)
+    assert store.get_post(1).status == "claimed" and store.get_post(1).attempts == 0
+
+
+def test_marks_are_checked_when_made() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        Mark(1, "published", NOW)
+    with pytest.raises(ValueError, match="until"):
+        Mark(1, "retry", NOW, "503")
+    with pytest.raises(ValueError, match="receipts"):
+        Mark(1, "sent", NOW)

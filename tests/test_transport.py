@@ -1,0 +1,245 @@
+"""campaign.transport.AiohttpTransport: httpx semantics on aiohttp, and "nothing was sent" only when certain.
+
+A tiny loopback HTTP/1.1 server written here on asyncio streams answers each request from a script
+(answer bytes, close without answering, never answer), so every phase of a failure can be produced exactly.
+The fault matrix of the dispatcher (tests/test_faults.py) runs through this transport as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+import httpx
+import pytest
+
+from campaign.errors import AmbiguousError, TransientError
+from campaign.exchange import map_transport_error
+from campaign.transport import AiohttpTransport, _NoRetry, map_aiohttp_error
+
+HANG = b"hang"
+CLOSE = b"close"
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Script:
+    """Answers requests in order (the last answer repeats); records every request it read."""
+
+    answers: list[bytes]
+    seen: list[Seen] = field(default_factory=list)
+
+    def next(self) -> bytes:
+        return self.answers[min(len(self.seen) - 1, len(self.answers) - 1)]
+
+
+def ok(body: bytes = b'{"id": "1"}', *extra: str) -> bytes:
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}", *extra]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@asynccontextmanager
+async def serve(script: Script) -> AsyncIterator[str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    return
+                line, *rest = head.decode("latin-1").split("\r\n")
+                headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                method, path, _ = line.split(" ")
+                script.seen.append(Seen(method, path, headers, body))
+                answer = script.next()
+                if answer == HANG:
+                    await asyncio.sleep(3600)
+                if answer == CLOSE:  # the request was read in full: the platform may have acted on it
+                    writer.transport.abort()
+                    return
+                writer.write(answer)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+
+
+def client(**kw: object) -> httpx.AsyncClient:
+    limits = kw.pop("limits", httpx.Limits())
+    assert isinstance(limits, httpx.Limits)
+    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), **kw)  # type: ignore[arg-type]
+
+
+def run(coro: object) -> object:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+# -- semantics -----------------------------------------------------------------------------------------
+
+
+def test_sends_exactly_the_request_httpx_built_and_returns_the_answer() -> None:
+    script = Script([ok(b'{"id": "42"}', "X-RateLimit-Remaining: 7")])
+
+    async def go() -> httpx.Response:
+        async with serve(script) as url, client(headers={"User-Agent": "campaign/t"}) as c:
+            return await c.post(f"{url}/api/v1/statuses?x=%2F", json={"status": "héllo"},
+                                headers={"Idempotency-Key": "k"})
+
+    response = run(go())
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == 200 and response.json() == {"id": "42"}
+    assert response.headers["x-ratelimit-remaining"] == "7"
+    assert response.http_version == "HTTP/1.1" and response.reason_phrase == "OK"
+    (seen,) = script.seen
+    assert (seen.method, seen.path) == ("POST", "/api/v1/statuses?x=%2F")  # not re-encoded
+    assert seen.body == '{"status":"héllo"}'.encode()
+    assert seen.headers["user-agent"] == "campaign/t" and seen.headers["idempotency-key"] == "k"
+    assert seen.headers["content-type"] == "application/json"
+    assert seen.headers["accept-encoding"] == "gzip, deflate"  # httpx's, not aiohttp's
+
+
+def test_redirects_are_returned_not_followed_and_cookies_are_not_stored() -> None:
+    redirect = b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n"
+    script = Script([redirect, ok()])
+
+    async def go() -> httpx.Response:
+        async with serve(script) as url, AiohttpTransport() as transport:
+            first = await transport.handle_async_request(httpx.Request("GET", f"{url}/a"))
+            await transport.handle_async_request(httpx.Request("GET", f"{url}/b"))
+            return first
+
+    first = run(go())
+    assert isinstance(first, httpx.Response)
+    assert first.status_code == 302 and first.headers["location"] == "/elsewhere"
+    assert [s.path for s in script.seen] == ["/a", "/b"]
+    assert "cookie" not in script.seen[1].headers
+
+
+def test_compressed_answers_are_decoded_by_httpx() -> None:
+    packed = gzip.compress(b'{"id": "z"}')
+    script = Script([ok(packed, "Content-Encoding: gzip")])
+
+    async def go() -> object:
+        async with serve(script) as url, client() as c:
+            return (await c.get(url)).json()
+
+    assert run(go()) == {"id": "z"}
+
+
+# -- "nothing was sent" versus "maybe received" ----------------------------------------------------------
+
+
+def classify(exc: httpx.TransportError) -> type:
+    return type(map_transport_error(exc, httpx.Request("POST", "http://127.0.0.1/")))
+
+
+def test_connection_refused_is_a_connect_error() -> None:
+    async def go() -> None:
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        async with client() as c:
+            with pytest.raises(httpx.ConnectError) as caught:
+                await c.post(f"http://127.0.0.1:{port}/", content=b"x")
+            assert classify(caught.value) is TransientError
+
+    run(go())
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_close_after_the_request_was_read_is_ambiguous_and_never_resent(method: str) -> None:
+    """aiohttp would silently resend a PUT once on a kept-alive connection (aio-libs/aiohttp#10790)."""
+    script = Script([ok(), CLOSE])
+
+    async def go() -> None:
+        async with serve(script) as url, client() as c:
+            await c.get(f"{url}/warm")  # a kept-alive connection, as in steady dispatch
+            with pytest.raises(httpx.TransportError) as caught:
+                await c.request(method, f"{url}/publish", content=b"post")
+            assert classify(caught.value) is AmbiguousError
+
+    run(go())
+    assert [s.path for s in script.seen] == ["/warm", "/publish"]  # sent once
+
+
+def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not() -> None:
+    script = Script([HANG])
+
+    async def go() -> None:
+        # aiohttp has one timeout for "pool wait + connect": pool + connect (0.2 s) bounds the wait.
+        timeout = httpx.Timeout(5.0, read=0.6, connect=0.1, pool=0.1)
+        async with serve(script) as url, client(timeout=timeout, limits=httpx.Limits(max_connections=1)) as c:
+            first = asyncio.create_task(c.post(f"{url}/one", content=b"1"))
+            await asyncio.sleep(0.05)  # the only connection is now busy
+            with pytest.raises(httpx.ConnectTimeout) as pooled:
+                await c.post(f"{url}/two", content=b"2")
+            assert classify(pooled.value) is TransientError
+            with pytest.raises(httpx.ReadTimeout) as read:
+                await first
+            assert classify(read.value) is AmbiguousError
+
+    run(go())
+    assert [s.path for s in script.seen] == ["/one"]
+
+
+def test_a_malformed_answer_is_ambiguous() -> None:
+    script = Script([b"NOT HTTP AT ALL\r\n\r\n"])
+
+    async def go() -> None:
+        async with serve(script) as url, client() as c:
+            with pytest.raises(httpx.RemoteProtocolError) as caught:
+                await c.post(url, content=b"x")
+            assert classify(caught.value) is AmbiguousError
+
+    run(go())
+
+
+Case = tuple[Callable[[], BaseException], type[httpx.TransportError], type]
+
+
+@pytest.mark.parametrize(
+    ("make", "mapped", "meaning"),
+    [
+        (lambda: aiohttp.ConnectionTimeoutError("pool"), httpx.ConnectTimeout, TransientError),
+        (lambda: aiohttp.ClientOSError(None, "Can not write request body for http://x/"), httpx.WriteError,
+         TransientError),
+        (lambda: aiohttp.ClientConnectionError("Failed to send bytes into the underlying connection c"),
+         httpx.WriteError, TransientError),
+        (lambda: aiohttp.SocketTimeoutError("read"), httpx.ReadTimeout, AmbiguousError),
+        (lambda: TimeoutError(), httpx.ReadTimeout, AmbiguousError),
+        (lambda: aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, AmbiguousError),
+        (lambda: _NoRetry(aiohttp.ServerDisconnectedError()), httpx.RemoteProtocolError, AmbiguousError),
+        (lambda: aiohttp.ClientPayloadError("short body"), httpx.RemoteProtocolError, AmbiguousError),
+        (lambda: aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError, AmbiguousError),
+        (lambda: _NoRetry(aiohttp.ClientOSError(104, "reset")), httpx.ReadError, AmbiguousError),
+        (lambda: aiohttp.ClientConnectionResetError("Cannot write to closing transport"), httpx.ReadError,
+         AmbiguousError),
+        (lambda: aiohttp.ClientError("anything else"), httpx.RemoteProtocolError, AmbiguousError),
+    ],
+)
+def test_error_mapping(
+    make: Callable[[], BaseException], mapped: type[httpx.TransportError], meaning: type
+) -> None:
+    request = httpx.Request("POST", "https://example.social/api")
+    error = map_aiohttp_error(make(), request)
+    assert type(error) is mapped and error.request is request
+    assert classify(error) is meaning
