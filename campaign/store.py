@@ -916,18 +916,7 @@ class Store:
 
         Raises LeaseLostError when ``owner`` no longer holds the lease (then do not send).
         """
-        now = _aware(now)
-        with self._write() as conn:
-            self._move(
-                conn,
-                post_id,
-                Status.SENDING,
-                expect=(Status.CLAIMED,),
-                now=now,
-                actor=owner,
-                owner=owner,
-                values={"attempts": _INCREMENT_ATTEMPTS},
-            )
+        self._mark_one(Mark(post_id, "sending", now), owner)
 
     def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
         """Store the receipt of thread part ``index`` (0-based) so a resumed send starts at ``index + 1``.
@@ -988,53 +977,26 @@ class Store:
 
         Only for outcomes where nothing (more) was published: transient errors, or a deferral before sending.
         """
-        now = _aware(now)
-        with self._write() as conn:
-            self._move(
-                conn,
-                post_id,
-                Status.RETRY_WAIT,
-                expect=(Status.SENDING, Status.CLAIMED),
-                now=now,
-                actor=owner,
-                owner=owner,
-                reason=error,
-                values={
-                    "next_attempt_at": _aware(next_attempt_at, "next_attempt_at"),
-                    "last_error": error,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                },
-            )
+        self._mark_one(Mark(post_id, "retry", now, reason=error, until=next_attempt_at), owner)
 
     def mark_failed(self, post_id: int, error: str, *, owner: str, now: datetime) -> None:
         """sending or claimed (leased by ``owner``) -> failed (permanent: a person must act)."""
-        self._finish(post_id, Status.FAILED, (Status.SENDING, Status.CLAIMED), error, owner, now)
+        self._mark_one(Mark(post_id, "failed", now, reason=error), owner)
 
     def mark_unknown(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
         """sending (leased by ``owner``) -> unknown: the request may have been received."""
-        self._finish(post_id, Status.UNKNOWN, (Status.SENDING,), reason, owner, now)
+        self._mark_one(Mark(post_id, "unknown", now, reason=reason), owner)
 
     def mark_missed(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
         """claimed (leased by ``owner``) -> missed: found due later than its lateness window."""
-        self._finish(post_id, Status.MISSED, (Status.CLAIMED,), reason, owner, now)
+        self._mark_one(Mark(post_id, "missed", now, reason=reason), owner)
 
-    def _finish(
-        self, post_id: int, to: Status, expect: Sequence[Status], error: str, owner: str, now: datetime
-    ) -> None:
-        now = _aware(now)
+    def _mark_one(self, mark: Mark, owner: str) -> None:
+        """One mark in its own write transaction (the single-post methods; :meth:`write_marks` batches)."""
         with self._write() as conn:
-            self._move(
-                conn,
-                post_id,
-                to,
-                expect=expect,
-                now=now,
-                actor=owner,
-                owner=owner,
-                reason=error,
-                values={"last_error": error, "lease_owner": None, "lease_expires_at": None},
-            )
+            self._apply_mark(conn, mark, owner)
+
+
 
     def release(self, post_ids: Iterable[int], *, owner: str, now: datetime) -> list[int]:
         """claimed (leased by ``owner``) -> scheduled, keeping their due time (a daemon shutting down).
@@ -1255,25 +1217,7 @@ class Store:
         For waits that are not failures and where nothing (more) was published: a rate limit or quota, or a
         daemon stopping between thread parts. Unlike :meth:`mark_retry` it does not count an attempt.
         """
-        now = _aware(now)
-        with self._write() as conn:
-            self._move(
-                conn,
-                post_id,
-                Status.RETRY_WAIT,
-                expect=(Status.SENDING, Status.CLAIMED),
-                now=now,
-                actor=owner,
-                owner=owner,
-                reason=reason,
-                values={
-                    "attempts": _REFUND_ATTEMPT,
-                    "next_attempt_at": _aware(until, "until"),
-                    "last_error": reason,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                },
-            )
+        self._mark_one(Mark(post_id, "defer", now, reason=reason, until=until), owner)
 
     def write_marks(self, marks: Sequence[Mark], *, owner: str) -> list[StoreError | None]:
         """Apply ``marks`` in order in ONE write transaction (group commit: one fsync for all of them).

@@ -25,7 +25,7 @@ from campaign.release import (
 )
 
 DATA = Path(__file__).parent / "data" / "releases"
-HKSTP = Path(__file__).resolve().parents[2] / "shared" / "releases" / "hkstp-innovation-mixer-us-2024.txt"
+HKSTP = Path(__file__).resolve().parents[1] / "releases" / "hkstp-innovation-mixer-us-2024.txt"
 
 
 def _phrases(release: Release) -> list[str]:
