@@ -281,7 +281,7 @@ def main() -> int:
         with Store.open(str(paths[large])) as store:
             assert store.counts().get("sent", 0) == due + (large - due) // 2  # every due post completed
         ok = ratio <= 1.5 and store_rate / raw_rate >= 0.5 and (args.quick or a["total_s"] < 20)
-        # Reported, never enforced: the machine is shared and noisy (a ratio near a target flips between runs).
+        # Reported, never enforced: the machine is shared and noisy (a ratio near a target flips per run).
         print("targets met" if ok else "targets missed in this run")
         return 0
     finally:
