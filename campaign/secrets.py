@@ -135,6 +135,37 @@ class Credentials:
             _RESOLVED.add(value)
         return value
 
+    def rotate(self, name: str, value: str) -> bool:
+        """Replace secret ``name`` with a value the platform just issued (X rotates refresh tokens).
+
+        The new value is used from now on by this process and redacted like the others, and it is written
+        back where the secret lives when that is a file (``{file: PATH}`` or ``$NAME_FILE``), atomically and
+        readable by the owner only, so a restart keeps working. Returns False when it could not be persisted
+        (an environment variable: the caller must tell the operator, without the value).
+        """
+        ref = self._refs.get(name)
+        if ref is None or not value or self._placeholder:
+            return False
+        self._cache[name] = value
+        _RESOLVED.add(value)
+        path = ref.file
+        if path is None and ref.env:
+            file_var = self._environ.get(f"{ref.env}_FILE")
+            path = Path(file_var) if file_var and not self._environ.get(ref.env) else None
+        if path is None:
+            return False
+        tmp = path.with_name(f".{path.name}.new")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(value + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            return False
+        return True
+
     def remember(self, value: str) -> None:
         """Register a secret obtained at run time (a refreshed token) so it is redacted like the others."""
         if value and not self._placeholder:

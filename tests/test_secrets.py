@@ -74,3 +74,31 @@ def test_redaction_longest_first_and_process_wide() -> None:
     assert redact_resolved("GET /botcanary-process-wide-42/sendMessage") == "GET /bot[REDACTED]/sendMessage"
     creds.remember("refreshed-token-canary-99")
     assert "refreshed" not in redact_resolved("Bearer refreshed-token-canary-99")
+
+
+def test_rotated_secrets_are_used_persisted_to_files_and_redacted(tmp_path: Path) -> None:
+    refresh = tmp_path / "refresh"
+    refresh.write_text("old-refresh-value\n", encoding="utf-8")
+    via_env_file = tmp_path / "token"
+    via_env_file.write_text("old-access-value\n", encoding="utf-8")
+    creds = Credentials(
+        {
+            "refresh_token": SecretRef(file=refresh),
+            "token": SecretRef(env="TOK"),
+            "other": SecretRef(env="OTHER"),
+        },
+        account="acct",
+        environ={"TOK_FILE": str(via_env_file), "OTHER": "plain-env-value"},
+    )
+    assert creds.get("refresh_token") == "old-refresh-value"
+    assert creds.rotate("refresh_token", "new-refresh-canary-1") is True
+    assert creds.get("refresh_token") == "new-refresh-canary-1"
+    assert refresh.read_text(encoding="utf-8") == "new-refresh-canary-1\n"
+    assert refresh.stat().st_mode & 0o777 == 0o600
+    assert creds.rotate("token", "new-access-canary-2") is True
+    assert via_env_file.read_text(encoding="utf-8").strip() == "new-access-canary-2"
+    # an environment variable cannot be written back: used in memory, reported as not persisted
+    assert creds.rotate("other", "new-other-canary-3") is False
+    assert creds.get("other") == "new-other-canary-3"
+    assert redact_resolved("x new-refresh-canary-1 new-other-canary-3") == "x [REDACTED] [REDACTED]"
+    assert not list(tmp_path.glob(".*.new"))  # no temporary file left behind

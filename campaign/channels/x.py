@@ -29,6 +29,7 @@ idempotency guarantee (its window is undocumented and a thread part may legitima
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -71,6 +72,8 @@ _AUTH_PROBLEMS = (
 #: Header families X reports budgets in, most specific window first.
 _LIMIT_FAMILIES = ("x-rate-limit-", "x-user-limit-24hour-", "x-app-limit-24hour-")
 
+
+logger = logging.getLogger(__name__)
 
 class XAdapter(Adapter):
     """Publishes posts and threads on X with an OAuth 2.0 user-context token, refreshing it once on 401.
@@ -138,11 +141,27 @@ class XAdapter(Adapter):
             expires_in=tokens.expires_in,
             scope=tokens.scope,
         )
+        self._keep(self._tokens)
         if self.on_tokens is not None:
             self.on_tokens(self._tokens)
         return (yield self.json_request(method, url, json_body=body, headers=self._auth()))
 
     # -- tokens --------------------------------------------------------------------------------------------
+
+    def _keep(self, tokens: TokenSet) -> None:
+        """Persist a rotated pair where the credentials live (secret files); warn where they cannot be."""
+        credentials = self.account.credentials
+        lost = []
+        for name, value in (("token", tokens.access_token), ("refresh_token", tokens.refresh_token)):
+            if value and credentials.has(name) and not credentials.rotate(name, value):
+                lost.append(name)
+        if "refresh_token" in lost:
+            logger.warning(
+                "account %s: X issued a new refresh token, which cannot be written back to an environment "
+                "variable; give refresh_token as a secret file ({file: PATH} or $NAME_FILE) so a restart "
+                "keeps working",
+                self.account.name,
+            )
 
     def _auth(self) -> dict[str, str]:
         token = self._tokens.access_token if self._tokens else self.secret("token")

@@ -14,17 +14,19 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
-from campaign.channels.base import Part, Receipt
+from campaign.channels.base import Account, Part, Receipt
 from campaign.channels.x import XAdapter
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.exchange import Recording, run_dry
 from campaign.oauth import TokenSet
+from campaign.secrets import Credentials, SecretRef
 from tests.channels.conftest import (
     ResponseCase,
     assert_hidden,
@@ -265,6 +267,33 @@ def test_refreshed_tokens_are_kept_and_reported() -> None:
     sent, _ = drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
     assert sent[0].headers["authorization"] == f"Bearer {NEW_ACCESS}"
     assert parse_qs(sent[1].content.decode())["refresh_token"] == [NEW_REFRESH]
+
+
+def test_rotated_tokens_are_written_back_to_secret_files(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    refresh_file = tmp_path / "x-refresh"
+    refresh_file.write_text(REFRESH + "\n", encoding="utf-8")
+    creds = Credentials(
+        {
+            "token": SecretRef(env="T"),
+            "refresh_token": SecretRef(file=refresh_file),
+            "client_secret": SecretRef(env="S"),
+        },
+        account="acct",
+        environ={"T": TOKEN, "S": CLIENT_SECRET},
+    )
+    adapter = XAdapter(Account("acct", "x", {"client_id": "client-123"}, creds))
+    drive(adapter, adapter.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    # a restart reads the rotated refresh token; the access token lives in an environment variable, so
+    # only it stays in memory (no warning: the refresh token, the one that matters, was persisted)
+    assert refresh_file.read_text(encoding="utf-8").strip() == NEW_REFRESH
+    assert "cannot be written back" not in caplog.text
+    env_only = make_adapter()
+    with caplog.at_level("WARNING"):
+        drive(env_only, env_only.publish(PART), [UNAUTHORIZED, TOKENS, CREATED])
+    assert "give refresh_token as a secret file" in caplog.text
+    assert NEW_REFRESH not in caplog.text
 
 
 def test_public_client_refresh_has_no_basic_auth() -> None:
