@@ -546,13 +546,6 @@ _COUNT_SEND = (
         updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
     )
 )
-_COUNT_SEND_NEW = sa.insert(ACCOUNTS).values(
-    account=sa.bindparam("p_account"),
-    paused=False,
-    counter_day=sa.bindparam("p_day"),
-    sent_today=1,
-    updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
-)
 
 
 # ---------------------------------------------------------------------------------------------- store
@@ -1173,10 +1166,7 @@ class Store:
         """The account's row, created when missing (inside the caller's write transaction)."""
         row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
         if row is None:
-            conn.execute(
-                sa.insert(ACCOUNTS),
-                {"account": account, "paused": False, "sent_today": 0, "updated_at": now},
-            )
+            self._ensure_account(conn, account, now)
             row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
         assert row is not None
         return row
@@ -1185,7 +1175,9 @@ class Store:
         day = now.date().isoformat()
         params = {"p_account": account, "p_day": day, "p_now": now}
         if not conn.execute(_COUNT_SEND, params).rowcount:
-            conn.execute(_COUNT_SEND_NEW, params)
+            # First send of this account: create its row (race-free), then count as usual.
+            self._ensure_account(conn, account, now)
+            conn.execute(_COUNT_SEND, params)
 
     def queue_revision(self) -> int:
         """A counter bumped by apply, cancel, retry, pause, resume, release and recovery (cheap to poll)."""
@@ -1458,11 +1450,11 @@ class Store:
             )
             return
         c = CAMPAIGNS
-        done = conn.execute(
-            sa.update(c).where(c.c.campaign == campaign).values(paused=paused, updated_at=now)
-        ).rowcount
-        if not done:
-            conn.execute(sa.insert(c), {"campaign": campaign, "paused": paused, "updated_at": now})
+        conn.execute(  # race-free creation (two machines may pause at once on PostgreSQL)
+            self._insert_ignoring_duplicates(c, "campaign"),
+            {"campaign": campaign, "paused": paused, "updated_at": now},
+        )
+        conn.execute(sa.update(c).where(c.c.campaign == campaign).values(paused=paused, updated_at=now))
 
     def paused_scope(self, campaign: str) -> tuple[bool, frozenset[str]]:
         """(is ``campaign`` paused, the set of paused accounts)."""
@@ -1708,14 +1700,23 @@ class Store:
         duplicates = [row["idempotency_key"] for row in rows if row["idempotency_key"] not in seen]
         return ids, duplicates
 
-    def _insert_ignoring_duplicates(self) -> Any:
+    def _insert_ignoring_duplicates(self, table: sa.Table = POSTS, key: str = "idempotency_key") -> Any:
+        """``INSERT ... ON CONFLICT (key) DO NOTHING`` in this database's dialect (race-free on PostgreSQL,
+        where two daemons may create the same row at once)."""
         if self.is_sqlite:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            return sqlite_insert(POSTS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(POSTS).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+
+    def _ensure_account(self, conn: Connection, account: str, now: datetime) -> None:
+        """Create the account's state row if it does not exist (several daemons may try at once)."""
+        conn.execute(
+            self._insert_ignoring_duplicates(ACCOUNTS, "account"),
+            {"account": account, "paused": False, "sent_today": 0, "updated_at": now},
+        )
 
 
 _LEASED_SQL = sql_in(LEASED)

@@ -32,7 +32,9 @@ DAEMON_ARGS = ("--concurrency", "16", "--tick", "0.5", "--lease", "5", "--grace"
 
 @pytest.fixture
 def fleet(pg_url: str, tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(pg_url, tmp_path)
+    # More accounts than one daemon claims at once (its batch): with the per-account cap (1 in flight per
+    # account across daemons) a single daemon can then never hold every account, so all three get work.
+    fleet = Fleet(pg_url, tmp_path, accounts=100)
     fleet.start_platform()
     try:
         yield fleet
