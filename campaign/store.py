@@ -1395,12 +1395,7 @@ class Store:
             .values(status=Status.PAUSED.value, previous_status=p.c.status, updated_at=now)
             .returning(p.c.id, p.c.previous_status)
         )
-        with self._write() as conn:
-            self._set_paused(conn, campaign, account, True, now)
-            rows = conn.execute(stmt).all()
-            moved = self._events(conn, rows, Status.PAUSED, now, actor, "paused")
-            self._bump(conn)
-        return sorted(moved)
+        return self._pause_change(stmt, campaign, account, paused=True, now=now, actor=actor)
 
     def resume(
         self, *, campaign: str | None = None, account: str | None = None, now: datetime, actor: str = "cli"
@@ -1425,10 +1420,17 @@ class Store:
             .values(status=Status.SCHEDULED.value, previous_status=p.c.status, updated_at=now)
             .returning(p.c.id, p.c.previous_status)
         )
+        return self._pause_change(stmt, campaign, account, paused=False, now=now, actor=actor)
+
+    def _pause_change(
+        self, stmt: Any, campaign: str | None, account: str | None, *, paused: bool, now: datetime, actor: str
+    ) -> list[int]:
+        """Record the pause flag and move the posts ``stmt`` selects, with events, in one transaction."""
+        to, reason = (Status.PAUSED, "paused") if paused else (Status.SCHEDULED, "resumed")
         with self._write() as conn:
-            self._set_paused(conn, campaign, account, False, now)
+            self._set_paused(conn, campaign, account, paused, now)
             rows = conn.execute(stmt).all()
-            moved = self._events(conn, rows, Status.SCHEDULED, now, actor, "resumed")
+            moved = self._events(conn, rows, to, now, actor, reason)
             self._bump(conn)
         return sorted(moved)
 
