@@ -29,7 +29,7 @@ with ``--debug``). Messages name the file (and line) or the post they are about,
         └── AmbiguousError             the request may have been received: sent or not, we do not know
 
 Adapters raise the ``ChannelError`` subclasses after reading a response; transport failures (httpx
-exceptions) are mapped to them in one place, :func:`campaign.exchange.map_transport_error`.
+exceptions) are mapped to them in one place, :func:`campaign.http.exchange.map_transport_error`.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ def _plain(value: Any) -> Any:
 
 
 class KeyValueFormatter(logging.Formatter):
-    """``2030-03-02T01:00:00.123Z INFO campaign.dispatcher: sent post_id=7 channel=x outcome=sent``."""
+    """``2030-03-02T01:00:00.123Z INFO campaign.dispatch.dispatcher: sent post_id=7 channel=x
+    outcome=sent``."""
 
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -54,7 +54,7 @@ def _admin(url: str) -> sa.Engine:
 
 def create_template(url: str) -> str:
     """Create a database migrated to the current schema head on the server of ``url``; returns its name."""
-    from campaign.store import Store
+    from campaign.queue.store import Store
 
     name = f"campaign_tmpl_{os.getpid()}"
     with _admin(url).connect() as conn:
@@ -137,8 +137,8 @@ class Fleet:
 
     def enqueue(self, n: int, *, now: datetime | None = None) -> None:
         """Queue ``n`` one-part posts, round-robin over the accounts, all due now."""
-        from campaign.posts import PlannedPost
-        from campaign.store import Store
+        from campaign.plan.posts import PlannedPost
+        from campaign.queue.store import Store
 
         now = now or datetime.now(UTC)
         posts = [
@@ -174,14 +174,14 @@ class Fleet:
         return proc
 
     def counts(self) -> dict[str, int]:
-        from campaign.store import Store
+        from campaign.queue.store import Store
 
         with Store.open(self.db) as store:
             return store.counts()
 
     def wait_for(self, sent: int, *, timeout: float, poll: float = 0.2) -> dict[str, int]:
         """Poll until ``sent`` posts are sent; past ``timeout``, AssertionError with the daemons' logs."""
-        from campaign.store import Store
+        from campaign.queue.store import Store
 
         deadline = time.monotonic() + timeout
         with Store.open(self.db) as store:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from campaign.posts import PlannedPost
+from campaign.plan.posts import PlannedPost
 
 T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ tests/pds/start.js starts both on loopback in a temporary data directory (see it
 below runs it once per session; it needs Node and ``npm ci --prefix tests/pds``. Without them the tests
 skip, except under ``CI=true`` where a skip is a failure (DECISIONS.md: real-server tests must run in CI).
 
-What is checked through OUR adapter and :func:`campaign.exchange.run` with a real httpx.AsyncClient:
+What is checked through OUR adapter and :func:`campaign.http.exchange.run` with a real httpx.AsyncClient:
 the post's text, facets (UTF-8 byte offsets), link card, the thread's reply refs, that publishing the same
 part again (same record key) returns the same record instead of a duplicate, lookup, and verify.
 """
@@ -28,7 +28,7 @@ import pytest
 
 from campaign.channels.base import Account, Exchange, LinkCard, Part, Receipt
 from campaign.channels.bluesky import BlueskyAdapter
-from campaign.exchange import run
+from campaign.http.exchange import run
 from campaign.secrets import Credentials, SecretRef
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""`campaign channels list` and `campaign channels check` (campaign/cli_channels.py)."""
+"""`campaign channels list` and `campaign channels check` (campaign/cli/channels.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 from click.testing import CliRunner
 
 from campaign.channels.base import Account
-from campaign.cli_channels import CheckResult, channels, check_accounts, describe_adapters, format_result
+from campaign.cli.channels import CheckResult, channels, check_accounts, describe_adapters, format_result
 from campaign.secrets import Credentials, SecretRef
 
 TG_TOKEN = "987654321:canary-check-token_x"
@@ -101,7 +101,7 @@ def test_check_verifies_each_account_without_posting() -> None:
 
 def test_importing_the_command_module_stays_light() -> None:
     code = (
-        "import sys, campaign.cli_channels; "
+        "import sys, campaign.cli.channels; "
         "print(sorted(m for m in sys.modules if m.startswith(('httpx', 'sqlalchemy', 'campaign.channels.'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from campaign.compile import compile_campaign
-from campaign.config import load_campaign
+from campaign.plan.compile import compile_campaign
+from campaign.source.config import load_campaign
 from tests.conftest import MINI_CAMPAIGN
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign.config import load_campaign, parse_duration
 from campaign.errors import ConfigError
-from campaign.yamlfile import load_yaml
+from campaign.source.config import load_campaign, parse_duration
+from campaign.source.yamlfile import load_yaml
 from tests.conftest import MINI_CAMPAIGN
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
-from campaign import _twitter_data, counting
-from campaign.counting import (
+from campaign.text import _twitter_data, counting
+from campaign.text.counting import (
     codepoints,
     graphemes,
     mastodon_length,
@@ -93,7 +93,7 @@ def test_x_url_spans_index_the_nfc_text() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 # Pieces for generated texts. For the PyPI port we leave out what it is known to count differently from the
-# JavaScript reference (see campaign.counting): CR, bare ©/®, Emoji 12+ sequences, IDN domains, and emoji
+# JavaScript reference (see campaign.text.counting): CR, bare ©/®, Emoji 12+ sequences, IDN domains, and emoji
 # glued to domain-like text (JS matches surrogate halves there).
 _COMMON = [
     "hello",

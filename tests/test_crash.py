@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign.store import Store
+from campaign.queue.store import Store
 from tests.conftest import RELEASE
 from tests.fakeplatform.accounts import mastodon_posts, token_env, write_campaign
 from tests.fakeplatform.server import ServerProcess, read_log

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from queue_helpers import planned
 
-from campaign.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
-from campaign.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
+from campaign.dispatch.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
+from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
 from campaign.errors import DatabaseLockedError
-from campaign.store import Store
+from campaign.queue.store import Store
 
 CAMPAIGN = """\
 campaign: hooks

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 from queue_helpers import T0, many, planned
 
-from campaign import cli_db
 from campaign.channels.base import Receipt
-from campaign.daemon import LOCK_SUFFIX, DaemonLock
-from campaign.dbcopy import copy_queue
+from campaign.cli import db as cli_db
+from campaign.dispatch.daemon import LOCK_SUFFIX, DaemonLock
 from campaign.errors import DatabaseLockedError, StoreError
-from campaign.store import Store
+from campaign.queue.copy import copy_queue
+from campaign.queue.store import Store
 
 EARLY = T0 - timedelta(days=1)
 

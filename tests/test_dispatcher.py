@@ -14,17 +14,17 @@ import httpx
 import pytest
 from queue_helpers import T0, planned
 
-from campaign.channels.base import Account, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.channels.base import Account, Adapter, Exchange, Part, Quota, Receipt, fake_json
 from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.webhook import WebhookAdapter
-from campaign.counting import codepoints
-from campaign.dispatcher import DispatchConfig, Dispatcher, Outcome, Quota
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.retry import RetryPolicy
 from campaign.errors import ConfigError, DatabaseLockedError
-from campaign.posts import PlannedPost
-from campaign.retry import RetryPolicy
+from campaign.plan.posts import PlannedPost
+from campaign.queue.store import Store
 from campaign.secrets import Credentials, SecretRef
-from campaign.store import Store
-from campaign.textrules import TextRules
+from campaign.text.counting import codepoints
+from campaign.text.rules import TextRules
 
 OWNER = "daemon:test:1"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
-from campaign.facets import Facet, Span, detect_facets, facet_records, link_spans
+from campaign.text.facets import Facet, Span, detect_facets, facet_records, link_spans
 
 
 def _facets(text: str) -> list[tuple[str, str, str]]:

@@ -6,7 +6,7 @@ Each test drives :meth:`Dispatcher.dispatch_due` the way the daemon does (call, 
 time it returns) with a bounded number of steps, then checks the post's final state, the number of
 requests the platform saw, and that nothing was published twice (statuses created per idempotency key).
 Every scenario runs through each transport the daemon offers (``--transport``): httpx's own and
-:class:`campaign.transport.AiohttpTransport`.
+:class:`campaign.http.transport.AiohttpTransport`.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from campaign.dispatcher import DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.retry import RetryPolicy
 from campaign.errors import AmbiguousError
-from campaign.exchange import map_transport_error
-from campaign.posts import PlannedPost
-from campaign.retry import RetryPolicy
-from campaign.store import QueuedPost, Store
-from campaign.transport import AiohttpTransport
+from campaign.http.exchange import map_transport_error
+from campaign.http.transport import AiohttpTransport
+from campaign.plan.posts import PlannedPost
+from campaign.queue.store import QueuedPost, Store
 from tests.fakeplatform.accounts import FakeDirectory, token
 from tests.fakeplatform.server import (
     STYLES,

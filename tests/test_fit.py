@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign import counting
 from campaign.errors import FitError
-from campaign.fit import Fitted, fit, trailing_hashtags
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.fit import Fitted, fit, trailing_hashtags
+from campaign.text.rules import TextRules
 
 X = TextRules(limit=280, unit="weighted characters", measure=counting.x_length, threads=True)
 SMALL = TextRules(limit=60, unit="graphemes", measure=counting.graphemes, max_bytes=120, threads=True)

@@ -26,7 +26,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for the script form: the shared doc builders
 from test_html_preview import example_doc
 
-from campaign.html_preview import to_html
+from campaign.plan.html_preview import to_html
 
 pytestmark = pytest.mark.browser
 

@@ -22,14 +22,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from campaign import channels, preview
+from campaign import channels
 from campaign.channels.base import LinkCard
-from campaign.compile import Compiled
-from campaign.config import load_campaign
 from campaign.errors import ConfigError
-from campaign.facets import detect_facets
-from campaign.html_preview import Segment, attach_queue_state, display_handle, highlight, to_html
-from campaign.posts import PlannedPost
+from campaign.plan import preview
+from campaign.plan.compile import Compiled
+from campaign.plan.html_preview import Segment, attach_queue_state, display_handle, highlight, to_html
+from campaign.plan.posts import PlannedPost
+from campaign.source.config import load_campaign
+from campaign.text.facets import detect_facets
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "schedules" / "hkstp-innovation-mixer-us.yaml"
@@ -124,7 +125,7 @@ def demo_doc(tmp: Path) -> dict[str, Any]:
 def example_doc(tmp: Path) -> dict[str, Any]:
     """The project's example campaign's preview document when it exists, else the test campaign's."""
     if EXAMPLE.exists():
-        from campaign.compile import compile_campaign
+        from campaign.plan.compile import compile_campaign
 
         # Relative, so that the page names the file as a user would type it.
         return preview.build(compile_campaign(os.path.relpath(EXAMPLE), now=EXAMPLE_NOW))
@@ -343,7 +344,7 @@ def test_text_from_posts_is_escaped_never_markup(doc: dict[str, Any]) -> None:
 
 def test_a_release_and_a_template_with_markup_show_as_text(mini: Callable[..., Path]) -> None:
     """End to end (release -> template -> compile -> preview document -> page): markup stays text."""
-    from campaign.compile import compile_campaign
+    from campaign.plan.compile import compile_campaign
 
     path = mini(templates={"launch.j2": "{{ release.title }} <img src=x onerror=alert(2)>\n\n{{ link }}\n"})
     release = path.parent / "release.txt"
@@ -523,7 +524,7 @@ def test_without_the_queue_cards_show_no_queue_state(page: Node) -> None:
 
 def test_queue_state_from_a_real_store(doc: dict[str, Any], tmp_path: Path) -> None:
     from campaign.channels.base import Receipt
-    from campaign.store import Store
+    from campaign.queue.store import Store
 
     posts = demo_posts()
     store = Store.open(str(tmp_path / "q.db"))
@@ -581,7 +582,7 @@ def test_example_campaign_page(tmp_path: Path) -> None:
 
 
 def test_import_is_light_and_jinja2_loads_on_first_render() -> None:
-    code = ("import sys, campaign.html_preview as h; assert 'jinja2' not in sys.modules; "
+    code = ("import sys, campaign.plan.html_preview as h; assert 'jinja2' not in sys.modules; "
             "assert 'sqlalchemy' not in sys.modules and 'httpx' not in sys.modules; "
             "h.to_html({'schema': 1, 'campaign': None, 'posts': [], 'errors': []}); "
             "assert 'jinja2' in sys.modules and 'sqlalchemy' not in sys.modules")

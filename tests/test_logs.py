@@ -14,7 +14,7 @@ import pytest
 from campaign import logs
 from campaign.channels.base import Account, Part
 from campaign.channels.telegram import TelegramAdapter
-from campaign.exchange import run
+from campaign.http.exchange import run
 from campaign.secrets import Credentials, SecretRef
 
 CANARY = "7013257469:AAFcanaryCANARYcanary_token-1234567"
@@ -72,13 +72,13 @@ def test_secrets_in_args_fields_and_tracebacks_are_redacted(captured: io.StringI
 
 def test_key_value_and_json_formats_carry_the_structured_fields() -> None:
     record = logging.makeLogRecord(
-        {"name": "campaign.dispatcher", "levelname": "INFO", "levelno": 20, "msg": "post 7 sent",
+        {"name": "campaign.dispatch.dispatcher", "levelname": "INFO", "levelno": 20, "msg": "post 7 sent",
          "post_id": 7, "campaign": "mini", "channel": "x", "account": "main x", "attempt": 1,
          "outcome": "sent"}
     )
     text = logs.KeyValueFormatter().format(record)
     assert text.endswith(
-        "campaign.dispatcher: post 7 sent "
+        "campaign.dispatch.dispatcher: post 7 sent "
         'post_id=7 campaign=mini channel=x account="main x" attempt=1 outcome=sent'
     )
     data = json.loads(logs.JsonFormatter().format(record))

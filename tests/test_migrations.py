@@ -17,9 +17,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from queue_helpers import T0
 
-from campaign import store as store_module
-from campaign.models import METADATA
-from campaign.store import SCHEMA_HEAD, Store
+from campaign.queue import store as store_module
+from campaign.queue.models import METADATA
+from campaign.queue.store import SCHEMA_HEAD, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +87,7 @@ def test_opening_a_current_database_does_not_load_alembic(tmp_path: Path) -> Non
     db = tmp_path / "q.db"
     Store.open(str(db)).close()
     code = (
-        "import sys\nfrom campaign.store import Store\n"
+        "import sys\nfrom campaign.queue.store import Store\n"
         f"Store.open({str(db)!r}).close()\nprint('alembic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -96,7 +96,7 @@ def test_opening_a_current_database_does_not_load_alembic(tmp_path: Path) -> Non
 
 def test_two_processes_creating_the_database_at_once(tmp_path: Path) -> None:
     db = tmp_path / "race.db"
-    code = f"from campaign.store import Store\nStore.open({str(db)!r}, busy_timeout=30).close()"
+    code = f"from campaign.queue.store import Store\nStore.open({str(db)!r}, busy_timeout=30).close()"
     procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(3)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     with Store.open(str(db)) as store:

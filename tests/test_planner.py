@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from queue_helpers import T0, many, planned
 
-from campaign import planner
 from campaign.channels.base import Receipt
 from campaign.errors import ConfigError, ScheduleError
-from campaign.store import Store
+from campaign.queue import planner
+from campaign.queue.store import Store
 
 NOW = T0 - timedelta(days=1)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from campaign.store import Store
+from campaign.queue.store import Store
 from tests.fakeplatform.server import read_log
 from tests.pg import Fleet
 

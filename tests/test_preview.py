@@ -179,10 +179,10 @@ def test_example_passes_check(capsys: pytest.CaptureFixture[str]) -> None:
 def test_db_shows_queue_state_and_live_links(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from datetime import UTC, datetime
 
-    from campaign import planner
     from campaign.channels.base import Receipt
-    from campaign.compile import compile_campaign
-    from campaign.store import Store
+    from campaign.plan.compile import compile_campaign
+    from campaign.queue import planner
+    from campaign.queue.store import Store
 
     now = datetime(2026, 12, 1, tzinfo=UTC)
     db = str(tmp_path / "q.db")

@@ -1,4 +1,5 @@
-"""Tests of campaign.release: the real (damaged) HKSTP release, our fixtures, splitting rules, failures."""
+"""Tests of campaign.source.release: the real (damaged) HKSTP release, our fixtures, splitting rules,
+failures."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaign.errors import ReleaseError
-from campaign.release import (
+from campaign.source.release import (
     Dateline,
     Figure,
     Organization,
@@ -612,7 +613,7 @@ def test_figures(sentence: str, phrases: tuple[str, ...]) -> None:
 
 def test_import_is_light() -> None:
     code = (
-        "import sys, campaign.release; "
+        "import sys, campaign.source.release; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'sqlalchemy', 'sqlmodel', 'httpx', 'jinja2', 'pydantic', 'apscheduler', 'yaml', 'click'}))"
     )

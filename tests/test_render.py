@@ -8,7 +8,7 @@ import pytest
 
 from campaign import channels
 from campaign.errors import TemplateError
-from campaign.render import Renderer, add_utm, camel_case, format_hashtags, shorten, tidy
+from campaign.text.render import Renderer, add_utm, camel_case, format_hashtags, shorten, tidy
 
 
 def make(tmp_path: Path, files: dict[str, str]) -> Renderer:

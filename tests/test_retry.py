@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaign.retry import RetryPolicy
+from campaign.dispatch.retry import RetryPolicy
 
 
 def test_ceilings_double_up_to_the_cap() -> None:

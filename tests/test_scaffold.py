@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from campaign.cli import main
-from campaign.compile import compile_campaign
-from campaign.config import load_campaign
 from campaign.errors import UsageError
-from campaign.scaffold import scaffold
+from campaign.plan.compile import compile_campaign
+from campaign.source.config import load_campaign
+from campaign.source.scaffold import scaffold
 from tests.conftest import RELEASE
 
 RELEASES = Path(__file__).parent / "data" / "releases"

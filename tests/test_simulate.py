@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from campaign.cli import cli
-from campaign.cli_commands import register
-from campaign.dispatcher import Outcome
-from campaign.simulate import default_start, simulate
-from campaign.store import Store
+from campaign.cli.commands import register
+from campaign.dispatch.dispatcher import Outcome
+from campaign.dispatch.simulate import default_start, simulate
+from campaign.queue.store import Store
 
 SMALL = """\
 campaign: small

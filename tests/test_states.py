@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from queue_helpers import T0, planned
 
-from campaign import states
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError
-from campaign.states import TRANSITIONS, Status
-from campaign.store import Store
+from campaign.queue import states
+from campaign.queue.states import TRANSITIONS, Status
+from campaign.queue.store import Store
 
 S = Status
 

@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from queue_helpers import T0, many, planned
 
-from campaign import cli_queue
 from campaign.channels.base import LinkCard, Receipt
+from campaign.cli import queue as cli_queue
 from campaign.errors import DatabaseLockedError, PostNotFoundError, SchemaVersionError, StoreError
-from campaign.posts import PlannedPost
-from campaign.store import LeaseLostError, Store, resolve_url
+from campaign.plan.posts import PlannedPost
+from campaign.queue.store import LeaseLostError, Store, resolve_url
 
 OWNER = "daemon:host:1"
 EARLY = T0 - timedelta(days=1)  # "now" at apply time
@@ -388,8 +388,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 sys.path.insert(0, sys.argv[2])
 from queue_helpers import T0, many
-from campaign.store import Store
-from campaign import planner
+from campaign.queue.store import Store
+from campaign.queue import planner
 store = Store.open(sys.argv[1])
 desired = many(3000, start=T0 + timedelta(days=1))  # the file changed: new times for all, new posts
 desired = [p for p in desired if p.post_key != "p5"]
@@ -487,8 +487,8 @@ def test_cli_commands(db: Path) -> None:
 def test_cli_queue_import_is_light() -> None:
     code = textwrap.dedent(
         """
-        import sys, campaign.cli_queue
-        heavy = [m for m in ("sqlalchemy", "sqlmodel", "alembic", "campaign.store") if m in sys.modules]
+        import sys, campaign.cli.queue
+        heavy = [m for m in ("sqlalchemy", "sqlmodel", "alembic", "campaign.queue.store") if m in sys.modules]
         print(heavy)
         """
     )

@@ -22,8 +22,8 @@ from queue_helpers import T0, many, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
-from campaign.models import METADATA
-from campaign.store import SCHEMA_HEAD, Store
+from campaign.queue.models import METADATA
+from campaign.queue.store import SCHEMA_HEAD, Store
 from tests.pg import drop_database, new_database
 
 OWNER = "daemon:a:1"

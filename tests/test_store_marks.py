@@ -12,7 +12,7 @@ from queue_helpers import T0, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
-from campaign.store import Mark, Store
+from campaign.queue.store import Mark, Store
 
 OWNER = "daemon:test:1"
 NOW = T0 + timedelta(seconds=5)

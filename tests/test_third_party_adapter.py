@@ -31,7 +31,7 @@ import asyncio, json, sys
 import httpx
 from campaign import channels
 from campaign.channels.base import Account, Part
-from campaign.exchange import run
+from campaign.http.exchange import run
 from campaign.secrets import Credentials, SecretRef
 
 cls = channels.load("pigeon")

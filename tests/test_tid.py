@@ -12,7 +12,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from campaign.tid import DERIVED_BASE_US, DERIVED_SPAN_US, decode, encode, is_valid, tid_for_key, timestamp
+from campaign.channels.tid import (
+    DERIVED_BASE_US,
+    DERIVED_SPAN_US,
+    decode,
+    encode,
+    is_valid,
+    tid_for_key,
+    timestamp,
+)
 
 
 def test_known_vectors() -> None:

@@ -1,4 +1,5 @@
-"""Tests for campaign.timespec: every `when` form, DST gaps and folds, past times, slots, and properties."""
+"""Tests for campaign.schedule.timespec: every `when` form, DST gaps and folds, past times, slots, and
+properties."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign.errors import ScheduleError
-from campaign.timespec import (
+from campaign.schedule.timespec import (
     At,
     Expansion,
     NextSlot,

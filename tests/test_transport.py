@@ -1,4 +1,5 @@
-"""campaign.transport.AiohttpTransport: httpx semantics on aiohttp, and "nothing was sent" only when certain.
+"""campaign.http.transport.AiohttpTransport: httpx semantics on aiohttp, and "nothing was sent" only when
+certain.
 
 A tiny loopback HTTP/1.1 server written here on asyncio streams answers each request from a script
 (answer bytes, close without answering, never answer), so every phase of a failure can be produced exactly.
@@ -18,8 +19,8 @@ import httpx
 import pytest
 
 from campaign.errors import AmbiguousError, TransientError
-from campaign.exchange import map_transport_error
-from campaign.transport import AiohttpTransport, _NoRetry, map_aiohttp_error
+from campaign.http.exchange import map_transport_error
+from campaign.http.transport import AiohttpTransport, _NoRetry, map_aiohttp_error
 
 HANG = b"hang"
 CLOSE = b"close"

@@ -10,9 +10,11 @@ returns a :class:`Receipt` (or raises a classified :class:`~campaign.errors.Chan
         self.raise_for_status(response)
         return Receipt(remote_id=response.json()["id"], url=response.json()["url"])
 
-The dispatcher drives exchanges with the one shared ``httpx.AsyncClient`` (:func:`campaign.exchange.run`);
+The dispatcher drives exchanges with the one shared ``httpx.AsyncClient``
+(:func:`campaign.http.exchange.run`);
 the dry-run recorder drives the very same exchange with :meth:`Adapter.fake_response` answers
-(:func:`campaign.exchange.run_dry`). Adapters never send, never sleep and never create clients, so they are
+(:func:`campaign.http.exchange.run_dry`). Adapters never send, never sleep and never create clients, so they
+are
 pure and testable with plain generators or ``httpx.MockTransport``.
 
 Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
@@ -39,7 +41,7 @@ from campaign.errors import (
     TransientError,
 )
 from campaign.secrets import Credentials
-from campaign.textrules import TextRules
+from campaign.text.rules import TextRules
 
 T = TypeVar("T")
 #: A generator of requests that receives responses and returns a result.
@@ -107,6 +109,14 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """At most ``limit`` posts per account in any moving ``window``."""
+
+    limit: int
+    window: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
 class RateLimit:
     """What a response said about the account's remaining budget. ``reset_at`` is aware UTC."""
 
@@ -136,8 +146,15 @@ class Adapter:
     #: Settings that may be present, with what each means.
     optional_settings: ClassVar[Mapping[str, str]] = {}
     #: True when the platform itself deduplicates a retried part by our idempotency key, so a retry after an
-    #: ambiguous outcome cannot publish twice (Mastodon's Idempotency-Key, Bluesky's record key).
-    deduplicates: ClassVar[bool] = False
+    #: ambiguous outcome cannot publish twice (Mastodon's Idempotency-Key, Bluesky's record key). Adapters
+    #: whose answer depends on the account (a webhook receiver) override :attr:`deduplicates` instead.
+    dedup_by_key: ClassVar[bool] = False
+    #: How long the platform keeps deduplicating a key; None where it never forgets (Bluesky's record keys).
+    #: After the window an ``unknown`` post is looked up or left to a person, never retried blindly.
+    dedup_window: ClassVar[timedelta | None] = None
+    #: The platform's documented publishing quota per account, if any (Threads: 250 per moving 24 hours).
+    #: An account's ``daily_quota`` setting overrides it.
+    default_quota: ClassVar[Quota | None] = None
     #: Where the platform facts this adapter relies on are documented (shown by `channels list --verbose`).
     docs: ClassVar[str] = ""
 
@@ -145,6 +162,11 @@ class Adapter:
         self.account = account
         #: The dispatcher's clock (aware UTC); adapters read time only through it (signatures, createdAt).
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+
+    @property
+    def deduplicates(self) -> bool:
+        """Whether a retry of an ambiguous outcome for this account cannot publish twice."""
+        return self.dedup_by_key
 
     # -- what subclasses implement ------------------------------------------------------------------------
 

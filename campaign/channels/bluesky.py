@@ -19,7 +19,8 @@ Platform facts (each checked against the source named):
   https://github.com/bluesky-social/atproto/blob/main/lexicons/app/bsky/feed/post.json;
   https://docs.bsky.app/docs/advanced-guides/post-richtext, https://docs.bsky.app/docs/advanced-guides/posts
 - Record keys of posts are TIDs (https://atproto.com/specs/record-key); ours are derived from the part's
-  idempotency key (:mod:`campaign.tid`), so a retry targets the same record. The reference PDS answers a
+  idempotency key (:mod:`campaign.channels.tid`), so a retry targets the same record. The reference PDS
+  answers a
   create on a taken key with 500 ``InternalServerError``, so after any failed create we read the key back
   (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure.
 - Errors are ``{"error": <name>, "message": <text>}`` (https://atproto.com/specs/xrpc). Rate limits:
@@ -41,7 +42,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Account,
@@ -55,6 +55,7 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.tid import tid_for_key
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -63,8 +64,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.textrules import TextRules
-from campaign.tid import tid_for_key
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 POST = "app.bsky.feed.post"
 DEFAULT_SERVICE = "https://bsky.social"
@@ -114,7 +115,8 @@ class BlueskyAdapter(Adapter):
         "service": f"the account's PDS or entryway URL (default {DEFAULT_SERVICE})",
         "language": "language tag of the posts (langs), e.g. en",
     }
-    deduplicates = True
+    #: Record keys derive from the idempotency key and never expire: a retry targets the same record.
+    dedup_by_key = True
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
@@ -295,14 +297,15 @@ class BlueskyAdapter(Adapter):
 
     def _facets(self, text: str) -> Exchange[list[dict[str, Any]]]:
         """Facet records for links, tags and (resolvable) mentions in ``text``, in byte order."""
-        from campaign.facets import detect_facets  # the shared detector (links, tags, mentions)
+        from campaign.text.facets import detect_facets  # the shared detector (links, tags, mentions)
 
         records: list[dict[str, Any]] = []
         for facet in detect_facets(text):
             if facet.kind != "mention":
                 records.append(facet.to_record())
                 continue
-            # Resolving is a request of its own, so campaign.facets.facet_records (synchronous) is not used.
+            # Resolving is a request of its own, so campaign.text.facets.facet_records (synchronous) is not
+            # used.
             did = yield from self._resolve(facet.value.lstrip("@"))
             if did is not None:
                 records.append(facet.to_record(did))

@@ -28,7 +28,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Adapter,
@@ -43,7 +42,8 @@ from campaign.channels.base import (
 )
 from campaign.channels.webhook import secret_url
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 #: JSON error codes meaning the webhook (our credential) is gone or its token is wrong.
 AUTH_CODES = frozenset({10015, 50027})
@@ -69,7 +69,6 @@ class DiscordAdapter(Adapter):
         "thread_id": "post into this thread of the webhook's channel",
         "link_preview": "false to suppress the link embed (default: Discord previews links)",
     }
-    deduplicates = False
     docs = "https://discord.com/developers/docs/resources/webhook#execute-webhook"
 
     def _url(self) -> httpx.URL:

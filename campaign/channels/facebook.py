@@ -34,7 +34,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Account,
@@ -56,7 +55,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 GRAPH = "https://graph.facebook.com"
 #: The Graph API version the reference documents now; accounts override it with ``graph_version``.
@@ -153,7 +153,6 @@ class FacebookAdapter(Adapter):
     optional_settings: ClassVar[Mapping[str, str]] = {
         "graph_version": f"Graph API version, e.g. {DEFAULT_VERSION} (default)",
     }
-    deduplicates = False
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:

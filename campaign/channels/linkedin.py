@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Account,
@@ -51,7 +50,8 @@ from campaign.channels.base import (
     retry_after_seconds,
 )
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 POSTS_URL = "https://api.linkedin.com/rest/posts"
 USERINFO_URL = "https://api.linkedin.com/v2/userinfo"
@@ -114,7 +114,6 @@ class LinkedInAdapter(Adapter):
     optional_settings: ClassVar[Mapping[str, str]] = {
         "version": f"LinkedIn-Version header, YYYYMM (default {DEFAULT_VERSION}; retired after ~1 year)",
     }
-    deduplicates = False
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:

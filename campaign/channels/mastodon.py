@@ -23,11 +23,11 @@ Platform facts (each checked against the source named):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Adapter,
@@ -39,7 +39,8 @@ from campaign.channels.base import (
     platform_message,
 )
 from campaign.errors import AmbiguousError, ChannelError, PermanentError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
@@ -70,7 +71,9 @@ class MastodonAdapter(Adapter):
         "language": "ISO 639-1 code of the posts, e.g. en",
         "limit": "the instance's character limit when it is not 500",
     }
-    deduplicates = True
+    dedup_by_key = True
+    #: Mastodon keeps idempotency keys "for up to 1 hour" (https://docs.joinmastodon.org/methods/statuses/#create).
+    dedup_window = timedelta(hours=1)
     docs = "https://docs.joinmastodon.org/methods/statuses/#create"
 
     # -- requests -----------------------------------------------------------------------------------------

@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, classify_status
 from campaign.channels.webhook import secret_url
 from campaign.errors import AuthError, ChannelError, PermanentError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 #: Error codes that mean the webhook URL itself is dead or revoked: the credential must be replaced.
 AUTH_CODES = frozenset({"invalid_token", "no_service", "no_team", "no_active_hooks", "team_disabled"})
@@ -48,7 +48,6 @@ class SlackAdapter(Adapter):
     optional_settings: ClassVar[Mapping[str, str]] = {
         "unfurl_links": "false to stop Slack previewing the featured link (default: preview it)",
     }
-    deduplicates = False
     docs = "https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks"
 
     def _url(self) -> httpx.URL:

@@ -25,11 +25,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import Adapter, Exchange, Part, Receipt
 from campaign.channels.webhook import secret_url
 from campaign.errors import PermanentError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 #: The documented cap on one message, in bytes of the request body (conservatively 28,000, not 28 KiB).
 MAX_MESSAGE_BYTES = 28000
@@ -54,7 +54,6 @@ class TeamsAdapter(Adapter):
     optional_settings: ClassVar[Mapping[str, str]] = {
         "link_title": "label of the button that opens the featured link (default: the link card's title)",
     }
-    deduplicates = False
     docs = "https://learn.microsoft.com/en-us/connectors/teams/#microsoft-teams-webhook"
 
     def _url(self) -> httpx.URL:

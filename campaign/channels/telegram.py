@@ -23,10 +23,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Receipt, classify_status, fake_json
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 API = "https://api.telegram.org"
 # BotFather tokens look like "123456789:AAE...": digits, a colon, then URL-safe characters. Anything else
@@ -59,7 +59,6 @@ class TelegramAdapter(Adapter):
         "message_thread_id": "forum topic to post in (supergroups with topics)",
         "disable_notification": "true to send silently",
     }
-    deduplicates = False
     docs = "https://core.telegram.org/bots/api#sendmessage"
 
     def _method_url(self, method: str) -> str:

@@ -33,20 +33,21 @@ from urllib.parse import urlencode
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Account,
     Adapter,
     Exchange,
     Part,
+    Quota,
     RateLimit,
     Receipt,
     fake_json,
 )
 from campaign.channels.facebook import graph_error, usage_report
 from campaign.errors import AmbiguousError, PermanentError, TransientError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 API = "https://graph.threads.net/v1.0"
 #: How many times the exchange reads a container's status before giving up. The dispatcher sends the
@@ -70,8 +71,10 @@ class ThreadsAdapter(Adapter):
         "user_id": "Threads user ID that publishes (default: me, the token's own profile)",
         "status_checks": f"container status reads before giving up (default {DEFAULT_STATUS_CHECKS})",
     }
-    deduplicates = False
     docs = "https://developers.facebook.com/documentation/threads/posts"
+    #: 250 API-published posts per profile in a moving 24 hours
+    #: (https://developers.facebook.com/docs/threads/overview/#rate-limiting).
+    default_quota = Quota(250)
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import PLACEHOLDER, Account, Adapter, Exchange, Part, Receipt, fake_json
 from campaign.errors import AmbiguousError, PermanentError
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 #: Header names of the signature scheme (documented for receivers).
 SIGNATURE_HEADER = "X-Campaign-Signature"
@@ -116,8 +116,11 @@ class WebhookAdapter(Adapter):
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)  # self.clock is the source of X-Campaign-Timestamp
-        # Per account: only the receiver knows whether it deduplicates (the dispatcher reads the instance).
-        self.__dict__["deduplicates"] = _truthy(account.settings.get("deduplicates"))
+
+    @property
+    def deduplicates(self) -> bool:
+        """Per account: only the receiver knows whether it honours ``Idempotency-Key``."""
+        return _truthy(self.account.settings.get("deduplicates"))
 
     def _url(self) -> httpx.URL:
         if self.account.credentials.has("webhook_url"):

@@ -36,7 +36,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign import counting
 from campaign.channels.base import (
     PLACEHOLDER,
     Account,
@@ -50,10 +49,11 @@ from campaign.channels.base import (
     parse_reset,
     platform_message,
 )
+from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.secrets import redact
-from campaign.textrules import TextRules
+from campaign.text import counting
+from campaign.text.rules import TextRules
 
 API = "https://api.x.com/2"
 TWEETS_URL = f"{API}/tweets"
@@ -99,7 +99,6 @@ class XAdapter(Adapter):
         "username": "the account's @handle without @, for receipt URLs (default: x.com/i/web/status/ID)",
         "client_id": "OAuth 2.0 client ID of the app (required to refresh the access token)",
     }
-    deduplicates = False
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:

@@ -1,1 +1,1 @@
-"""Alembic migrations of the queue database (shipped as ``campaign.migrations``; see campaign.store)."""
+"""Alembic migrations of the queue database (shipped as ``campaign.migrations``; see campaign.queue.store)."""

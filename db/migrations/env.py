@@ -1,4 +1,4 @@
-"""Alembic environment: run migrations on the connection :mod:`campaign.store` hands in.
+"""Alembic environment: run migrations on the connection :mod:`campaign.queue.store` hands in.
 
 The store opens its own (``BEGIN IMMEDIATE``) transaction and passes the connection as
 ``config.attributes["connection"]`` (the Alembic cookbook's "sharing a connection" recipe,
@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 config = context.config
 connection = config.attributes.get("connection")
 if not isinstance(connection, Connection):
-    raise RuntimeError("campaign migrations run through campaign.store (pass a connection)")
+    raise RuntimeError("campaign migrations run through campaign.queue.store (pass a connection)")
 
 context.configure(connection=connection, target_metadata=None, render_as_batch=True)
 with context.begin_transaction():

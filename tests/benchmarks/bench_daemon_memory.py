@@ -31,7 +31,7 @@ FMT = "%Y-%m-%d %H:%M:%S.%f"  # how the store's UTCDateTime columns are written 
 
 def build_queue(path: Path, rows: int) -> float:
     """``rows`` scheduled Mastodon posts over 50 accounts, due from tomorrow on; returns seconds taken."""
-    from campaign.store import Store
+    from campaign.queue.store import Store
 
     start = time.perf_counter()
     Store.open(str(path)).close()  # schema and migrations exactly as the daemon expects them

@@ -8,8 +8,8 @@ Benchmarks print; they never assert on time.
 
 1. Throughput: N posts (5,000) over A accounts (50), no rate limits, C requests in flight (50):
    - the dispatcher core (claim, mark sending, POST, mark sent, on a real SQLite file, state writes group-
-     committed) with the daemon's own client (:func:`campaign.daemon.make_client`) on each of its
-     transports (``aiohttp``: :class:`campaign.transport.AiohttpTransport`, the default; ``httpx``),
+     committed) with the daemon's own client (:func:`campaign.dispatch.daemon.make_client`) on each of its
+     transports (``aiohttp``: :class:`campaign.http.transport.AiohttpTransport`, the default; ``httpx``),
      ``per_account`` 1 and ``concurrency`` C;
    - a bare ``httpx.AsyncClient`` on the same transport sending the same requests (built by the same
      adapter beforehand) from C workers;
@@ -49,12 +49,12 @@ sys.path.insert(0, str(ROOT))  # run as a script: make `tests.fakeplatform` impo
 import httpx  # noqa: E402
 
 from campaign.channels.base import Part  # noqa: E402
-from campaign.daemon import TRANSPORTS as DAEMON_TRANSPORTS  # noqa: E402
-from campaign.daemon import make_client, wall_clock  # noqa: E402
-from campaign.dispatcher import DispatchConfig, Dispatcher  # noqa: E402
+from campaign.dispatch.daemon import TRANSPORTS as DAEMON_TRANSPORTS  # noqa: E402
+from campaign.dispatch.daemon import make_client, wall_clock  # noqa: E402
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher  # noqa: E402
 from campaign.errors import AmbiguousError  # noqa: E402
-from campaign.exchange import map_transport_error  # noqa: E402
-from campaign.store import Store  # noqa: E402
+from campaign.http.exchange import map_transport_error  # noqa: E402
+from campaign.queue.store import Store  # noqa: E402
 from tests.conftest import RELEASE  # noqa: E402
 from tests.fakeplatform.accounts import FakeDirectory, mastodon_posts, token_env, write_campaign  # noqa: E402
 from tests.fakeplatform.server import ServerProcess, read_log  # noqa: E402

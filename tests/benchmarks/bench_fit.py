@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from campaign.counting import x_length
 from campaign.errors import FitError
-from campaign.fit import fit
-from campaign.textrules import TextRules
+from campaign.text.counting import x_length
+from campaign.text.fit import fit
+from campaign.text.rules import TextRules
 
 CHANNELS = [
     "x", "bluesky", "mastodon", "threads", "linkedin", "facebook", "telegram", "slack", "discord", "teams",

@@ -33,7 +33,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import sqlalchemy as sa  # noqa: E402
 
 from campaign.channels.base import Receipt  # noqa: E402
-from campaign.store import Store  # noqa: E402
+from campaign.queue.store import Store  # noqa: E402
 
 T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
 OWNER = "bench"

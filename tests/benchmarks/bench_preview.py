@@ -105,7 +105,7 @@ def generated_campaign(folder: Path, posts: int) -> Path:
 def render_and_fit_rate(posts: int) -> tuple[int, float]:
     from datetime import UTC, datetime
 
-    from campaign.compile import compile_campaign
+    from campaign.plan.compile import compile_campaign
 
     with tempfile.TemporaryDirectory() as tmp:
         path = generated_campaign(Path(tmp), posts)

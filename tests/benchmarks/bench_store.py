@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from campaign import planner
 from campaign.channels.base import LinkCard, Receipt
-from campaign.posts import PlannedPost
-from campaign.store import Store
+from campaign.plan.posts import PlannedPost
+from campaign.queue import planner
+from campaign.queue.store import Store
 
 T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
 FMT = "%Y-%m-%d %H:%M:%S.%f"

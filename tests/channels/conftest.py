@@ -5,7 +5,7 @@
 - :class:`Step` is one expected request (method, URL, optional exact JSON body and headers) with the canned
   response to answer it; :class:`Script` is an ``httpx.MockTransport`` handler that checks each request
   against the next step, so a test states the whole exchange in order.
-- :func:`run_with` drives an adapter exchange through :func:`campaign.exchange.run` with a real
+- :func:`run_with` drives an adapter exchange through :func:`campaign.http.exchange.run` with a real
   ``httpx.AsyncClient`` over that transport, collecting every rate-limit report; :func:`settle` does the same
   but returns a ChannelError instead of raising it, and :func:`drive` answers with a plain list of responses
   (for tests that check the requests afterwards) and returns what was sent with the outcome.
@@ -31,7 +31,7 @@ import httpx
 
 from campaign.channels.base import Account, Adapter, Exchange, RateLimit
 from campaign.errors import ChannelError, RateLimitedError
-from campaign.exchange import describe_request, run
+from campaign.http.exchange import describe_request, run
 from campaign.secrets import Credentials, SecretRef
 
 T = TypeVar("T")
@@ -130,7 +130,7 @@ def run_with(
     limits: list[RateLimit] | None = None,
     now: Callable[[], datetime] = lambda: NOW,
 ) -> T:
-    """Run ``exchange`` through :func:`campaign.exchange.run` over a MockTransport serving ``handler``.
+    """Run ``exchange`` through :func:`campaign.http.exchange.run` over a MockTransport serving ``handler``.
 
     Rate-limit reports are appended to ``limits`` when given.
     """

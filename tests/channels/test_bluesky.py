@@ -23,6 +23,7 @@ import pytest
 
 from campaign.channels.base import LinkCard, Part, RateLimit, Receipt
 from campaign.channels.bluesky import BlueskyAdapter
+from campaign.channels.tid import is_valid
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -31,8 +32,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
-from campaign.tid import is_valid
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
     NOW,
     Script,

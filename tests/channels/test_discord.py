@@ -1,4 +1,4 @@
-"""Discord webhook adapter, table-driven through httpx.MockTransport and campaign.exchange.run.
+"""Discord webhook adapter, table-driven through httpx.MockTransport and campaign.http.exchange.run.
 
 Shapes: https://discord.com/developers/docs/resources/webhook#execute-webhook (``wait=true`` returns the
 message object), #get-webhook-with-token, the rate-limit response and headers of
@@ -26,7 +26,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
     NOW,
     Script,

@@ -19,7 +19,7 @@ import pytest
 from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.linkedin import DEFAULT_VERSION, LinkedInAdapter, little_text
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import ResponseCase as Case
 from tests.channels.conftest import describe, drive, echo_is_hidden, exactly, make_account, mentions, respond
 
@@ -251,7 +251,7 @@ def test_no_lookup_no_threads() -> None:
     adapter = make_adapter()
     assert adapter.lookup(PART) is None
     assert LinkedInAdapter.rules.threads is False
-    assert LinkedInAdapter.deduplicates is False
+    assert LinkedInAdapter.dedup_by_key is False
 
 
 def test_dry_run_uses_placeholders() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -28,7 +28,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
     NOW,
     Script,
@@ -280,7 +280,8 @@ def test_verify_rejected_token() -> None:
 
 def test_lookup_is_not_offered() -> None:
     assert adapter().lookup(PART) is None
-    assert MastodonAdapter.deduplicates is True
+    assert MastodonAdapter.dedup_by_key is True
+    assert MastodonAdapter.dedup_window == timedelta(hours=1)
 
 
 def test_dry_run_marks_server_values() -> None:

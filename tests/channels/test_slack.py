@@ -1,4 +1,4 @@
-"""Slack incoming-webhook adapter, table-driven through httpx.MockTransport and campaign.exchange.run.
+"""Slack incoming-webhook adapter, table-driven through httpx.MockTransport and campaign.http.exchange.run.
 
 Shapes: https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks (JSON ``text``,
 ``unfurl_links``; success is ``200 ok``), error strings and statuses from
@@ -18,7 +18,7 @@ import pytest
 from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.slack import SlackAdapter
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
     Script,
     Step,

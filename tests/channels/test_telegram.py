@@ -1,4 +1,4 @@
-"""Telegram adapter, table-driven through httpx.MockTransport and campaign.exchange.run.
+"""Telegram adapter, table-driven through httpx.MockTransport and campaign.http.exchange.run.
 
 Request and response shapes follow the Bot API documentation:
 https://core.telegram.org/bots/api#making-requests (the ``ok``/``result``/``error_code``/``description``
@@ -26,7 +26,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from campaign.secrets import redact_resolved
 from tests.channels.conftest import (
     Script,

@@ -26,7 +26,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import ResponseCase as Case
 from tests.channels.conftest import describe, drive, echo_is_hidden, exactly, make_account, respond
 

@@ -27,7 +27,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from campaign.exchange import Recording, run_dry
+from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
     Script,
     Step,
@@ -182,7 +182,7 @@ def test_unsigned_without_secret_and_secret_url_credential() -> None:
 
 
 def test_deduplicates_is_per_account() -> None:
-    assert WebhookAdapter.deduplicates is False
+    assert WebhookAdapter.dedup_by_key is False
     assert adapter_for().deduplicates is False
     assert adapter_for(settings={"url": URL, "deduplicates": True}).deduplicates is True
     assert adapter_for(settings={"url": URL, "deduplicates": "true"}).deduplicates is True

@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from campaign.channels.base import Account, Part, Receipt
+from campaign.channels.oauth import TokenSet
 from campaign.channels.x import XAdapter
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.exchange import Recording, run_dry
-from campaign.oauth import TokenSet
+from campaign.http.exchange import Recording, run_dry
 from campaign.secrets import Credentials, SecretRef
 from tests.channels.conftest import (
     ResponseCase,
@@ -331,7 +331,7 @@ def test_verify() -> None:
 
 def test_lookup_is_not_possible() -> None:
     assert make_adapter().lookup(PART) is None
-    assert XAdapter.deduplicates is False
+    assert XAdapter.dedup_by_key is False
 
 
 def test_dry_run_uses_placeholders() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from campaign.channels.base import Account, Adapter
 from campaign.channels.mastodon import MastodonAdapter
-from campaign.posts import PlannedPost
+from campaign.plan.posts import PlannedPost
 from campaign.secrets import Credentials, SecretRef
 
 
@@ -20,7 +20,7 @@ def token(account: str) -> str:
 class FakeDirectory:
     """Every account is a Mastodon account on ``url``; one adapter per account, built on first use.
 
-    Satisfies :class:`campaign.dispatcher.AccountDirectory`; campaigns have no alert account.
+    Satisfies :class:`campaign.dispatch.dispatcher.AccountDirectory`; campaigns have no alert account.
     """
 
     def __init__(self, url: str, clock: Callable[[], datetime] | None = None) -> None:

@@ -12,8 +12,8 @@ from typing import ClassVar
 import httpx
 
 from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Receipt, fake_json
-from campaign.counting import codepoints
-from campaign.textrules import TextRules
+from campaign.text.counting import codepoints
+from campaign.text.rules import TextRules
 
 
 class PigeonAdapter(Adapter):

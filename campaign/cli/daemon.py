@@ -1,0 +1,203 @@
+"""Queue-feeding and sending commands: ``plan``, ``apply``, ``daemon``, ``simulate`` (:data:`COMMANDS`).
+
+Importing this module is light (Click only); the store, dispatcher and APScheduler are imported inside the
+commands.
+
+``campaign daemon`` finds the account configuration of queued posts in campaign files: every ``*.yaml``
+(and ``*.yml``) in ``--campaigns DIR`` (default ``schedules/``), matched by the campaign name stored with
+each post. The folder is re-read whenever the queue changes (for example after `campaign apply`). A queued
+post whose campaign or account is not found there is deferred and logged as an error, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from campaign.cli.options import db_option, json_option, now_option, parse_now
+
+_file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
+
+
+
+def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
+    """Compile with past times as errors; print every error as one line and exit 1 if there is any."""
+    from campaign.plan.compile import compile_campaign
+
+    compiled = compile_campaign(str(file), start=start, now=now, strict_past=True)
+    if compiled.errors:
+        from campaign.secrets import redact_resolved
+
+        for error in compiled.errors:
+            click.echo(f"campaign: error: {redact_resolved(str(error))}", err=True)
+        click.echo(f"{file}: {len(compiled.errors)} errors; nothing was changed", err=True)
+        sys.exit(1)
+    return compiled
+
+
+def _plan(file: Path, db: str, start: str | None, now: datetime) -> tuple[Any, Any]:
+    from campaign.queue import planner
+    from campaign.queue.store import Store
+
+    compiled = _compile_for_queue(file, start, now)
+    store = Store.open(db)
+    try:
+        return store, planner.plan(store, compiled.campaign.name, compiled.posts, now)
+    except BaseException:
+        store.close()
+        raise
+
+
+@click.command("plan")
+@_file_arg
+@db_option
+@_start_option
+@json_option
+@now_option
+def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | None) -> None:
+    """Show what `apply` would change in the queue for FILE (changes nothing)."""
+    from campaign.queue import planner
+
+    store, result = _plan(file, db, start, parse_now(now_text))
+    store.close()
+    if as_json:
+        click.echo(json.dumps(planner.plan_to_json(result), ensure_ascii=False, indent=2))
+    else:
+        click.echo(planner.format_plan(result))
+
+
+@click.command("apply")
+@_file_arg
+@db_option
+@_start_option
+@json_option
+@now_option
+def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str | None) -> None:
+    """Queue FILE's posts: add new ones, update changed waiting ones, cancel removed ones."""
+    from campaign.queue import planner
+
+    now = parse_now(now_text)
+    store, result = _plan(file, db, start, now)
+    try:
+        applied = planner.apply(store, result, now=now)
+    finally:
+        store.close()
+    if as_json:
+        data = planner.plan_to_json(result)
+        data["applied"] = {
+            "added": list(applied.added),
+            "updated": list(applied.updated),
+            "readded": list(applied.readded),
+            "cancelled": list(applied.cancelled),
+            "skipped": list(applied.skipped),
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(planner.format_plan(result))
+    click.echo(
+        f"Applied: {len(applied.added) + len(applied.readded)} added, {len(applied.updated)} updated, "
+        f"{len(applied.cancelled)} cancelled."
+    )
+    for note in applied.skipped:
+        click.echo(f"  skipped {note}")
+
+
+@click.command("daemon")
+@db_option
+@click.option("--campaigns", "campaigns", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("schedules"), show_default=True,
+              help="Folder of campaign files (*.yaml) that configure the queued posts' accounts.")
+@click.option("--dry-run", is_flag=True,
+              help="Send nothing: run every exchange against fake responses with placeholder credentials, "
+                   "on a throwaway copy of the queue (the real queue is never changed).")
+@click.option("--once", is_flag=True, help="Dispatch what is due now, then exit (cron, CI).")
+@click.option("--tick", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
+              help="Seconds between safety ticks (queue changes by other processes are noticed then).")
+@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True,
+              help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Posts in flight at once.")
+@click.option("--per-account", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Posts in flight at once per account.")
+@click.option("--lease", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Seconds a claim lasts without a heartbeat.")
+@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Attempts before a transiently failing post is marked failed.")
+@click.option("--alert-interval", type=click.FloatRange(min=0), default=15.0, show_default=True,
+              help="Minutes between two alert messages to the same alert account.")
+@click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
+              help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              default="INFO", show_default=True)
+def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
+           per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
+           log_format: str, log_level: str) -> None:
+    """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue."""
+    from campaign import logs
+    from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
+
+    logs.configure(log_format, log_level)
+    serve(
+        DaemonOptions(
+            db=db,
+            campaigns=campaigns,
+            dry_run=dry_run,
+            once=once,
+            timing=DaemonTiming(tick=tick, grace=grace, recover_every=max(tick, lease / 5)),
+            concurrency=concurrency,
+            per_account=per_account,
+            lease_seconds=lease,
+            max_attempts=max_attempts,
+            alert_interval=timedelta(minutes=alert_interval),
+            transport=transport,
+        )
+    )
+
+
+@click.command("simulate")
+@_file_arg
+@click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Simulated seconds per real second (default: as fast as possible).")
+@json_option
+@now_option
+def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, now_text: str | None) -> None:
+    """Rehearse FILE: queue it in a temporary database and run the real dispatcher, dry, on a fast clock."""
+    from campaign.dispatch import simulate as sim
+
+    progress = sys.stderr.isatty() and not as_json
+
+    def show(outcome: Any) -> None:
+        if as_json:
+            return
+        if progress:
+            click.echo("\r\x1b[K", nl=False, err=True)
+        click.echo(sim.format_outcome(outcome, zone))
+
+    def tick(at: datetime, done: int, total: int) -> None:
+        if progress:
+            click.echo(f"\r\x1b[K{sim.local(at, zone)}  {done}/{total} posts done", nl=False, err=True)
+
+    from campaign.source.config import load_campaign
+
+    zone = load_campaign(file).zone
+    report = sim.simulate(
+        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick
+    )
+    if progress:
+        click.echo("\r\x1b[K", nl=False, err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(sim.format_summary(report))
+
+
+#: The commands this module adds to the main group, in data-flow order.
+COMMANDS = [plan, apply, daemon, simulate]

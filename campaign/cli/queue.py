@@ -1,0 +1,166 @@
+"""Queue commands: ``status``, ``show``, ``cancel``, ``retry``, ``pause``, ``resume``.
+
+Register them on the main group with :func:`register` (or take :data:`COMMANDS`). Importing this module is
+light (Click only): SQLModel and the store are imported inside the commands. Every command takes ``--db
+URL`` (default ``$CAMPAIGN_DB``, else ``db/campaign.db``) and raises only :mod:`campaign.errors` errors.
+Changes are logged with actor ``cli``. ``--now`` (ISO 8601, hidden) replaces the wall clock for tests.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.errors import UsageError
+
+if TYPE_CHECKING:
+    from campaign.queue.store import Store
+
+ACTOR = "cli"
+
+
+
+
+def _open(db: str) -> Store:
+    from campaign.queue.store import Store
+
+    return Store.open(db)
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.command("status")
+@click.argument("campaign", required=False)
+@db_option
+@json_option
+@click.option("--limit", default=10, show_default=True, help="How many upcoming posts to list.")
+def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
+    """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN)."""
+    with _open(db) as store:
+        counts = store.counts(campaign)
+        upcoming = store.upcoming(campaign, limit=limit)
+    if as_json:
+        _echo_json({"campaign": campaign, "counts": counts, "next": [p.to_json() for p in upcoming]})
+        return
+    title = f"Campaign {campaign!r}" if campaign else "All campaigns"
+    total = sum(counts.values())
+    click.echo(f"{title}: {total} post{'s' if total != 1 else ''}")
+    for state in sorted(counts):
+        click.echo(f"  {state:<11} {counts[state]:>7}")
+    if upcoming:
+        click.echo("Next due:")
+        for p in upcoming:
+            click.echo(f"  #{p.id:<6} {_when(p.next_attempt_at)}  {p.channel:<9} {p.label} ({p.status})")
+
+
+@click.command("show")
+@click.argument("post_id", type=int)
+@db_option
+@json_option
+def show(post_id: int, db: str, as_json: bool) -> None:
+    """Show one queued post with its history."""
+    with _open(db) as store:
+        post = store.get_post(post_id)
+        events = store.history(post_id)
+    if as_json:
+        _echo_json({**post.to_json(), "history": [e.to_json() for e in events]})
+        return
+    click.echo(f"#{post.id} {post.label} on {post.channel} (campaign {post.campaign!r}): {post.status}")
+    click.echo(f"  scheduled  {_when(post.scheduled_at)} (written in {post.zone})")
+    if post.next_attempt_at and post.status in ("scheduled", "retry_wait"):
+        click.echo(f"  due        {_when(post.next_attempt_at)}")
+    click.echo(f"  attempts   {post.attempts}")
+    if post.remote_url or post.remote_id:
+        click.echo(f"  published  {post.remote_url or post.remote_id}")
+    if post.last_error:
+        click.echo(f"  error      {post.last_error}")
+    for index, part in enumerate(post.parts):
+        head = f"  part {index + 1}/{len(post.parts)}" if len(post.parts) > 1 else "  text"
+        done = " (published)" if index < len(post.part_receipts) else ""
+        click.echo(f"{head}{done}:")
+        for line in part.splitlines() or [""]:
+            click.echo(f"    {line}")
+    if post.link:
+        click.echo(f"  link       {post.link.url}")
+    click.echo("History:")
+    for e in events:
+        change = f"{e.from_status or '(new)'} -> {e.to_status}"
+        reason = f": {e.reason}" if e.reason else ""
+        click.echo(f"  {_when(e.at)}  {change:<24} by {e.actor}{reason}")
+
+
+@click.command("cancel")
+@click.argument("post_ids", type=int, nargs=-1, required=True)
+@db_option
+@now_option
+def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
+    """Cancel queued posts (scheduled, waiting to retry, paused, or unknown). All or none."""
+    with _open(db) as store:
+        store.cancel(post_ids, now=parse_now(now_text), actor=ACTOR, reason="cancelled by campaign cancel")
+    click.echo(f"Cancelled {len(post_ids)} post{'s' if len(post_ids) != 1 else ''}.")
+
+
+@click.command("retry")
+@click.argument("post_ids", type=int, nargs=-1, required=True)
+@db_option
+@now_option
+def retry(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
+    """Queue failed, missed or unknown posts again, due now. All or none.
+
+    For an unknown post this may publish it twice: check the platform first.
+    """
+    with _open(db) as store:
+        store.retry(post_ids, now=parse_now(now_text), actor=ACTOR)
+    click.echo(f"Queued {len(post_ids)} post{'s' if len(post_ids) != 1 else ''} again, due now.")
+
+
+def _scope(campaign: str | None, account: str | None) -> None:
+    if (campaign is None) == (account is None):
+        raise UsageError("give exactly one of --campaign C or --account A")
+
+
+@click.command("pause")
+@click.option("--campaign", default=None, help="Pause this campaign.")
+@click.option("--account", default=None, help="Pause this account (in every campaign).")
+@db_option
+@now_option
+def pause(campaign: str | None, account: str | None, db: str, now_text: str | None) -> None:
+    """Pause a campaign or an account: nothing of it is sent until `resume`."""
+    _scope(campaign, account)
+    with _open(db) as store:
+        moved = store.pause(campaign=campaign, account=account, now=parse_now(now_text), actor=ACTOR)
+    what = f"campaign {campaign!r}" if campaign else f"account {account!r}"
+    click.echo(f"Paused {what}: {len(moved)} waiting post{'s' if len(moved) != 1 else ''} held.")
+
+
+@click.command("resume")
+@click.option("--campaign", default=None, help="Resume this campaign.")
+@click.option("--account", default=None, help="Resume this account.")
+@db_option
+@now_option
+def resume(campaign: str | None, account: str | None, db: str, now_text: str | None) -> None:
+    """Resume a paused campaign or account (posts long overdue may then be marked missed)."""
+    _scope(campaign, account)
+    with _open(db) as store:
+        moved = store.resume(campaign=campaign, account=account, now=parse_now(now_text), actor=ACTOR)
+    what = f"campaign {campaign!r}" if campaign else f"account {account!r}"
+    click.echo(f"Resumed {what}: {len(moved)} post{'s' if len(moved) != 1 else ''} scheduled again.")
+
+
+COMMANDS: tuple[click.Command, ...] = (status, show, cancel, retry, pause, resume)
+
+
+def register(group: click.Group) -> None:
+    """Add the queue commands to ``group``."""
+    for command in COMMANDS:
+        group.add_command(command)

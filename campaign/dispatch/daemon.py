@@ -1,0 +1,433 @@
+"""The long-running daemon: APScheduler is its clock, the posts table its queue, the dispatcher its work.
+
+``campaign daemon`` (see :mod:`campaign.cli.daemon`) builds one :class:`Daemon`:
+
+- **Lock**: on a SQLite queue only one daemon may run. It holds an exclusive ``fcntl.flock`` on
+  ``<db>.daemon.lock`` for its whole life; the kernel drops the lock when the process dies, however it
+  dies, so a crash never leaves a stale lock. A second daemon gets :class:`DatabaseLockedError` naming the
+  holder's pid. (Several daemons are for PostgreSQL, whose claims use ``FOR UPDATE SKIP LOCKED``; no lock
+  is taken there.)
+- **Recovery** on start: expired leases go back (``claimed -> scheduled``, ``sending -> unknown``). Holding
+  the SQLite lock proves every lease belongs to a dead process, so all of them are recovered at once.
+- **Clock**: an ``AsyncIOScheduler`` with the default memory job store (nothing durable lives there) runs
+  two jobs: a one-shot ``wake`` at the dispatcher's next wake time, re-armed after every dispatch, and a
+  periodic ``tick`` (``--tick``, default 3 s) that polls :meth:`Store.queue_revision` so posts added by
+  `campaign apply` from another process (or retried, resumed, cancelled) re-arm the wake-up, re-reads the
+  campaign files when the queue changed, and recovers expired leases. Jobs only set an event; one loop
+  runs :meth:`Dispatcher.dispatch_due`, so dispatches never overlap.
+- **Signals**: SIGTERM or SIGINT stops claiming and starting parts; requests in flight get ``--grace``
+  seconds (default 20) to finish, then are cancelled (a post whose request was cancelled on the wire
+  becomes ``unknown``); claimed posts that never started are released to ``scheduled``. A second signal
+  cancels at once.
+- ``--once`` dispatches what is due now (draining any backlog), flushes alerts and exits: for cron and CI.
+
+The HTTP client is created here, once: ``follow_redirects=False`` (a redirect could carry credentials to
+another host; adapters classify 3xx), explicit timeouts, and a connection pool sized to the concurrency.
+``--transport`` picks what carries its requests: ``aiohttp`` (the default,
+:class:`campaign.http.transport.AiohttpTransport`: several times faster here, with the same "maybe received"
+error mapping; tests/test_faults.py runs every fault through both) or ``httpx`` (httpx's own pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from campaign.errors import DatabaseLockedError, StoreError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from campaign.dispatch.dispatcher import CampaignDirectory, Dispatcher
+    from campaign.queue.store import Store
+
+logger = logging.getLogger(__name__)
+
+LOCK_SUFFIX = ".daemon.lock"
+
+
+def wall_clock() -> datetime:
+    """The real time, aware UTC (the only clock the daemon reads)."""
+    return datetime.now(UTC)
+
+
+def default_owner() -> str:
+    """``daemon:HOST:PID``: the lease owner and event actor of this process."""
+    return f"daemon:{socket.gethostname()}:{os.getpid()}"
+
+
+class DaemonLock:
+    """An exclusive, non-blocking ``flock`` on ``path``, held until :meth:`release` or process exit."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise DatabaseLockedError naming the pid that holds it."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise DatabaseLockedError(
+                f"another campaign daemon (pid {holder}) is already running on this queue "
+                f"(lock {self.path}); only one daemon may use a SQLite queue"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    def __enter__(self) -> DaemonLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def lock_for(store: Store) -> DaemonLock | None:
+    """The single-daemon lock of a SQLite file queue (None for PostgreSQL and in-memory SQLite)."""
+    if not store.is_sqlite or not store.where or store.where == ":memory:":
+        return None
+    return DaemonLock(Path(store.where + LOCK_SUFFIX))
+
+
+#: What may carry the shared client's requests (``campaign daemon --transport``), the default first.
+TRANSPORTS = ("aiohttp", "httpx")
+
+
+def make_client(
+    concurrency: int, *, timeout: float = 30.0, transport: str = TRANSPORTS[0]
+) -> httpx.AsyncClient:
+    """The one shared client: no redirects, bounded pool, connect 10 s / other phases ``timeout`` s.
+
+    ``transport``: ``aiohttp`` (:class:`campaign.http.transport.AiohttpTransport`) or ``httpx`` (its own
+    pool).
+    """
+    import httpx
+
+    from campaign import __version__
+
+    limits = httpx.Limits(max_connections=max(4, concurrency * 2), max_keepalive_connections=concurrency)
+    carrier: httpx.AsyncBaseTransport | None = None
+    if transport == "aiohttp":
+        from campaign.http.transport import AiohttpTransport
+
+        carrier = AiohttpTransport(limits=limits)
+    elif transport != "httpx":
+        raise ValueError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout, connect=10.0),
+        limits=limits,
+        transport=carrier,
+        headers={"User-Agent": f"campaign/{__version__}"},
+    )
+
+
+@dataclass(frozen=True)
+class DaemonTiming:
+    """Seconds: the safety tick, the grace period after SIGTERM, how often leases are recovered."""
+
+    tick: float = 3.0
+    grace: float = 20.0
+    recover_every: float = 60.0
+
+
+class Daemon:
+    """Wakes the dispatcher at the right times until stopped (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        directory: CampaignDirectory | None = None,
+        *,
+        timing: DaemonTiming = DaemonTiming(),
+        clock: Callable[[], datetime] = wall_clock,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.directory = directory
+        self.timing = timing
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._current: asyncio.Task[datetime | None] | None = None
+        self._revision: int | None = None
+        self._armed_at: datetime | None = None
+        self._last_recovery = datetime.min.replace(tzinfo=UTC)
+        self._scheduler: Any = None
+
+    # -- control ------------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Begin a graceful stop (a second call cancels in-flight work at once)."""
+        current = self._current
+        if self._stopping:
+            if current is not None and not current.done():
+                current.cancel()
+            return
+        self._stopping = True
+        logger.info("stopping: finishing requests in flight", extra={"action": "stop"})
+        self.dispatcher.request_stop()
+        self._wake.set()
+        if current is not None and not current.done():
+            asyncio.get_running_loop().call_later(self.timing.grace, current.cancel)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+
+    # -- runs ---------------------------------------------------------------------------------------------
+
+    async def run_once(self) -> None:
+        """Recover, dispatch everything due now, flush alerts, return."""
+        self._install_signals()
+        self._recover(all_leases=True)
+        await self._dispatch()
+        await self.dispatcher.alerts.flush(self.clock(), force=True)
+
+    async def run(self) -> None:
+        """Run until :meth:`stop` (SIGTERM/SIGINT)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        self._install_signals()
+        self._recover(all_leases=True)
+        self._revision = self.store.queue_revision()
+        scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
+        scheduler.add_job(
+            self._tick, IntervalTrigger(seconds=self.timing.tick), id="tick", misfire_grace_time=None
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        # PostgreSQL: LISTEN for `campaign apply` & co. from any machine (NOTIFY campaign_queue); SQLite has
+        # one machine, and the safety tick polls its revision.
+        listener = asyncio.create_task(self._listen()) if self.store.is_postgres else None
+        logger.info("daemon started", extra={"action": "start"})
+        self._wake.set()
+        try:
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._stopping:
+                    break
+                self._arm(await self._dispatch())
+        finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener
+            scheduler.shutdown(wait=False)
+            self._scheduler = None
+            # Anything reported but not yet delivered goes out now (one message per alert account).
+            with contextlib.suppress(Exception):
+                flush = self.dispatcher.alerts.flush(self.clock(), force=True)
+                await asyncio.wait_for(flush, self.timing.grace)
+            logger.info("daemon stopped", extra={"action": "stop"})
+
+    async def _dispatch(self) -> datetime | None:
+        self._current = asyncio.create_task(self.dispatcher.dispatch_due(self.clock()))
+        try:
+            return await self._current
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            return None
+        except StoreError as exc:
+            # The database was busy or unreachable: say so and try again on the next tick.
+            logger.error("dispatch failed: %s", exc, extra={"action": "dispatch"})
+            return self.clock() + timedelta(seconds=self.timing.tick)
+        finally:
+            self._current = None
+
+    def _arm(self, when: datetime | None) -> None:
+        """Schedule the one-shot wake-up at ``when`` (now if already past; none when nothing waits)."""
+        from apscheduler.triggers.date import DateTrigger
+
+        self._armed_at = when
+        scheduler = self._scheduler
+        if scheduler is None or self._stopping:
+            return
+        if when is None:
+            with contextlib.suppress(Exception):
+                scheduler.remove_job("wake")
+            return
+        if when <= self.clock():
+            self._wake.set()
+            return
+        scheduler.add_job(
+            self._fire, DateTrigger(run_date=when), id="wake", replace_existing=True, misfire_grace_time=None
+        )
+
+    async def _fire(self) -> None:
+        # A coroutine job runs on the event loop (a plain function would run in a worker thread).
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        """Wake the dispatcher as soon as another process changes the queue (PostgreSQL LISTEN/NOTIFY)."""
+        with self.store.watch() as watcher:
+            while not self._stopping:
+                try:
+                    changed = await watcher.wait_async(self.timing.tick)
+                except StoreError as exc:  # the watcher reconnects; the safety tick covers the gap
+                    logger.error("listen: %s", exc, extra={"action": "listen"})
+                    await asyncio.sleep(self.timing.tick)
+                    continue
+                if changed and not self._stopping:
+                    self._revision = self.store.queue_revision()
+                    if self.directory is not None:
+                        self.directory.refresh()
+                    self._wake.set()
+
+    async def _tick(self) -> None:
+        """Safety tick: notice queue changes made by other processes, recover leases, catch a lost wake-up."""
+        if self._stopping:
+            return
+        now = self.clock()
+        try:
+            revision = self.store.queue_revision()
+            if (now - self._last_recovery).total_seconds() >= self.timing.recover_every:
+                self._recover(all_leases=False)
+        except StoreError as exc:
+            logger.error("tick: %s", exc, extra={"action": "tick"})
+            return
+        if revision != self._revision:
+            self._revision = revision
+            if self.directory is not None:
+                self.directory.refresh()
+            self._wake.set()
+        elif self._armed_at is not None and self._armed_at <= now:
+            self._wake.set()
+
+    def _recover(self, *, all_leases: bool) -> None:
+        now = self.clock()
+        # all_leases only where the single-daemon lock proves every lease is a dead process's.
+        self.dispatcher.recover(now, all_leases=all_leases and self.store.is_sqlite)
+        self._last_recovery = now
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """Everything ``campaign daemon`` takes (see :func:`serve`)."""
+
+    db: str | None = None
+    campaigns: Path = Path("schedules")
+    dry_run: bool = False
+    once: bool = False
+    timing: DaemonTiming = DaemonTiming()
+    concurrency: int = 16
+    per_account: int = 1
+    lease_seconds: float = 300.0
+    max_attempts: int = 5
+    alert_interval: timedelta = timedelta(minutes=15)
+    owner: str | None = None
+    #: What carries HTTP requests: one of :data:`TRANSPORTS`.
+    transport: str = TRANSPORTS[0]
+
+
+def serve(options: DaemonOptions) -> None:
+    """Open the queue, take the lock, and run the daemon (or one pass with ``once``) to its end.
+
+    Raises DatabaseLockedError when another daemon holds a SQLite queue, StoreError for an unusable
+    database, ConfigError when the campaigns folder does not exist.
+    """
+    from campaign.errors import ConfigError
+    from campaign.queue.store import Store
+
+    if not options.campaigns.is_dir():
+        raise ConfigError(f"campaigns folder {options.campaigns} does not exist (use --campaigns DIR)")
+    if options.dry_run:
+        _serve_dry(options)
+        return
+    with Store.open(options.db) as store:
+        lock = lock_for(store)
+        if lock is not None:
+            lock.acquire()
+        try:
+            asyncio.run(_serve(store, options))
+        finally:
+            if lock is not None:
+                lock.release()
+
+
+def _serve_dry(options: DaemonOptions) -> None:
+    """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts.
+
+    SQLite queues are copied with SQLite's online backup (safe while a real daemon runs); other databases are
+    copied into a temporary SQLite file through :mod:`campaign.queue.copy`.
+    """
+    import sqlite3
+    import tempfile
+
+    from campaign.queue.store import Store, resolve_url
+
+    url = resolve_url(options.db)
+    with tempfile.TemporaryDirectory(prefix="campaign-dry-run-") as tmp:
+        copy = Path(tmp) / "queue.db"
+        if url.startswith("sqlite:///"):
+            source_path = Path(url.removeprefix("sqlite:///"))
+            if source_path.exists():
+                with sqlite3.connect(f"file:{source_path}?mode=ro", uri=True) as source, \
+                        sqlite3.connect(copy) as target:
+                    source.backup(target)
+        else:
+            from campaign.queue.copy import copy_queue
+
+            copy_queue(url, str(copy))
+        logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
+                       extra={"action": "start"})
+        with Store.open(str(copy)) as store:
+            asyncio.run(_serve(store, options))
+
+
+async def _serve(store: Store, options: DaemonOptions) -> None:
+    from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
+    from campaign.dispatch.retry import RetryPolicy
+
+    directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)
+    if not directory.campaigns:
+        logger.warning("no campaign file loaded from %s", options.campaigns, extra={"action": "load"})
+    config = DispatchConfig(
+        owner=options.owner or default_owner(),
+        lease_seconds=options.lease_seconds,
+        heartbeat_seconds=max(1.0, options.lease_seconds / 5),
+        concurrency=options.concurrency,
+        per_account=options.per_account,
+        batch_size=max(8, options.concurrency * 4),
+        retry=RetryPolicy(max_attempts=options.max_attempts),
+        dry_run=options.dry_run,
+        alert_interval=options.alert_interval,
+    )
+    client = None if options.dry_run else make_client(options.concurrency, transport=options.transport)
+    try:
+        dispatcher = Dispatcher(store, directory, config, client=client, clock=wall_clock)
+        daemon = Daemon(store, dispatcher, directory, timing=options.timing)
+        if options.once:
+            await daemon.run_once()
+        else:
+            await daemon.run()
+    finally:
+        if client is not None:
+            await client.aclose()

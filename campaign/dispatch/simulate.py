@@ -1,0 +1,238 @@
+"""Rehearse a whole campaign in seconds: the real dispatcher core, dry-run, on a simulated clock.
+
+:func:`simulate` compiles the campaign file, applies it (through :mod:`campaign.queue.planner`) into a
+temporary
+SQLite queue, and drives :meth:`campaign.dispatch.dispatcher.Dispatcher.dispatch_due` with a simulated clock
+that
+jumps to each next wake time (``speed``: simulated seconds per real second; None: as fast as possible).
+Every exchange runs against the adapters' fake responses with placeholder credentials: nothing leaves the
+machine and no secret is read. Lateness windows, thread order, quotas and alerts behave as in the daemon.
+
+``start`` defaults to *now rounded up to the next whole hour* in the campaign's zone, so the example
+campaign can be rehearsed whatever today's date is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher, Outcome
+
+#: A runaway guard: no real campaign needs this many dispatch rounds.
+MAX_ROUNDS = 1_000_000
+
+
+class SimClock:
+    """A settable clock (aware UTC); the dispatcher reads it, the simulation moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class SimulationReport:
+    """What a simulation did: every dispatch outcome, plus the compile's warnings and skipped occurrences."""
+
+    campaign: str
+    zone: str
+    start: datetime
+    posts: int
+    dispatches: list[Outcome] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    alerts: int = 0
+    requests: int = 0
+    end: datetime | None = None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for d in self.dispatches if d.outcome == outcome)
+
+    @property
+    def sent_by_channel(self) -> dict[str, int]:
+        counts = Counter(d.channel for d in self.dispatches if d.outcome == "sent")
+        return dict(sorted(counts.items()))
+
+    @property
+    def missed(self) -> list[Outcome]:
+        return [d for d in self.dispatches if d.outcome == "missed"]
+
+    @property
+    def ok(self) -> bool:
+        """True when every queued post was sent."""
+        return self.count("sent") == self.posts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "campaign": self.campaign,
+            "zone": self.zone,
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "posts": self.posts,
+            "dispatches": [outcome_json(d, self.zone) for d in self.dispatches],
+            "summary": {
+                "sent": self.count("sent"),
+                "sent_by_channel": self.sent_by_channel,
+                "missed": self.count("missed"),
+                "failed": self.count("failed"),
+                "unknown": self.count("unknown"),
+                "deferred": self.count("deferred"),
+                "warnings": self.warnings,
+                "alerts": self.alerts,
+                "requests": self.requests,
+            },
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def local(value: datetime, zone: str) -> str:
+    """``2027-01-18 09:00 HKT``: a time in the campaign's zone."""
+    moment = value.astimezone(ZoneInfo(zone))
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname()}"
+
+
+def outcome_json(d: Outcome, zone: str) -> dict[str, Any]:
+    return {
+        "at": _iso(d.at),
+        "local": local(d.at, zone),
+        "channel": d.channel,
+        "account": d.account,
+        "post": d.label,
+        "parts": d.parts,
+        "outcome": d.outcome,
+        "detail": d.detail or None,
+        "remote_id": d.remote_id,
+        "next_attempt_at": _iso(d.next_attempt_at),
+    }
+
+
+def format_outcome(d: Outcome, zone: str) -> str:
+    """One line per dispatch: time in the campaign zone, channel/account, post, parts, outcome."""
+    parts = f"{d.parts} part{'s' if d.parts != 1 else ''}"
+    detail = f"  ({d.detail})" if d.detail and d.outcome != "sent" else ""
+    where = f"{d.channel}/{d.account}"
+    return f"{local(d.at, zone)}  {where:<28} {d.post_key + _occ(d):<40} {parts:<8} {d.outcome}{detail}"
+
+
+def _occ(d: Outcome) -> str:
+    return f"@{d.occurrence}" if d.occurrence else ""
+
+
+def format_summary(report: SimulationReport) -> str:
+    lines = [
+        f"Simulated {report.campaign!r} from {local(report.start, report.zone)}"
+        + (f" to {local(report.end, report.zone)}" if report.end else "")
+        + f": {report.count('sent')} of {report.posts} posts sent, {report.requests} requests recorded"
+        " (dry run: nothing left the machine).",
+    ]
+    for channel, n in report.sent_by_channel.items():
+        lines.append(f"  {channel:<10} {n:>5} sent")
+    for outcome in ("missed", "failed", "unknown"):
+        if report.count(outcome):
+            lines.append(f"  {outcome}: {report.count(outcome)}")
+    if report.alerts:
+        lines.append(f"  alert messages: {report.alerts}")
+    lines.append(f"Warnings: {len(report.warnings)}")
+    lines.extend(f"  {w}" for w in report.warnings)
+    return "\n".join(lines)
+
+
+def default_start(now: datetime, zone: str) -> str:
+    """``now`` rounded up to the next whole hour in ``zone``, as ``YYYY-MM-DD HH:MM``."""
+    moment = now.astimezone(ZoneInfo(zone))
+    rounded = moment.replace(minute=0, second=0, microsecond=0)
+    if rounded < moment:
+        rounded += timedelta(hours=1)
+    return f"{rounded:%Y-%m-%d %H:%M}"
+
+
+def simulate(
+    path: str | Path,
+    *,
+    start: str | None = None,
+    now: datetime | None = None,
+    speed: float | None = None,
+    on_dispatch: Callable[[Outcome], None] | None = None,
+    on_progress: Callable[[datetime, int, int], None] | None = None,
+) -> SimulationReport:
+    """Compile, queue and rehearse ``path``. Raises the compile's first error if it has any.
+
+    ``now`` (aware, default the wall clock) is when the rehearsal pretends to begin; ``on_dispatch`` sees
+    each outcome as it happens, ``on_progress(sim_time, done, total)`` after each dispatch round.
+    """
+    from campaign.plan.compile import compile_campaign
+    from campaign.source.config import load_campaign
+
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    campaign = load_campaign(path)
+    compiled = compile_campaign(campaign, start=start or default_start(now, campaign.zone), now=now)
+    if compiled.errors:
+        raise compiled.errors[0]
+    assert compiled.campaign is not None
+    begin = min([now, *(p.scheduled_at for p in compiled.posts)])
+    report = SimulationReport(
+        campaign=campaign.name,
+        zone=campaign.zone,
+        start=compiled.start or begin,
+        posts=len(compiled.posts),
+        warnings=[f"{p.label} on {p.channel}: {w}" for p in compiled.posts for w in p.warnings],
+    )
+    with tempfile.TemporaryDirectory(prefix="campaign-simulate-") as tmp:
+        asyncio.run(_run(compiled, Path(tmp) / "queue.db", begin, speed, report, on_dispatch, on_progress))
+    return report
+
+
+async def _run(
+    compiled: Any,
+    db: Path,
+    begin: datetime,
+    speed: float | None,
+    report: SimulationReport,
+    on_dispatch: Callable[[Outcome], None] | None,
+    on_progress: Callable[[datetime, int, int], None] | None,
+) -> None:
+    from campaign.queue import planner
+    from campaign.queue.store import Store
+
+    clock = SimClock(begin)
+    with Store.open(str(db)) as store:
+        plan = planner.plan(store, compiled.campaign.name, compiled.posts, begin)
+        planner.apply(store, plan, now=begin)
+
+        def record(outcome: Outcome) -> None:
+            report.dispatches.append(outcome)
+            if on_dispatch is not None:
+                on_dispatch(outcome)
+
+        directory = CampaignDirectory([compiled.campaign], placeholder=True, clock=clock)
+        config = DispatchConfig(owner="simulate", dry_run=True)
+        # A fixed jitter draw keeps a rehearsal reproducible.
+        dispatcher = Dispatcher(store, directory, config, clock=clock, rng=lambda: 0.5, on_outcome=record)
+        done = 0
+        for _ in range(MAX_ROUNDS):
+            wake = await dispatcher.dispatch_due(clock.now)
+            done = sum(store.counts().get(s, 0) for s in ("sent", "failed", "missed", "cancelled"))
+            if on_progress is not None:
+                on_progress(clock.now, done, report.posts)
+            if wake is None:
+                break
+            target = max(wake, clock.now + timedelta(microseconds=1))
+            if speed:
+                await asyncio.sleep(min((target - clock.now).total_seconds() / speed, 3600.0))
+            clock.now = target
+        await dispatcher.alerts.flush(clock.now, force=True)
+        report.alerts = len(dispatcher.alerts.sent)
+        report.requests = dispatcher.dry_requests
+        report.end = clock.now

@@ -1,0 +1,167 @@
+"""The queue's tables (SQLModel): posts, their history, and state shared by every daemon.
+
+All times are aware UTC datetimes in Python (:class:`UTCDateTime` stores naive UTC on SQLite and
+``timestamptz`` on PostgreSQL, and always hands back aware UTC). The schema is created and changed only by
+the Alembic migrations under ``db/migrations`` (shipped as ``campaign.migrations``); a test checks that the
+migrated schema equals these models.
+
+Invariants kept by :mod:`campaign.queue.store` (the only module that writes these tables):
+
+- ``next_attempt_at`` is when the post is next due (UTC). For ``scheduled`` and ``retry_wait`` posts it is
+  what the claim compares with ``now``; the partial index ``ix_posts_due`` covers exactly those rows.
+- ``lease_owner``/``lease_expires_at`` are set only while ``claimed`` or ``sending``.
+- ``idempotency_key`` is unique: one row per (campaign, post, occurrence, channel, account), forever.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+from campaign.queue.states import CLAIMABLE_SQL, LEASED, sql_in
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime. Naive values are refused: every time in the queue is explicit about its zone."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the queue (times must be aware)")
+        # SQLite's DATETIME ignores tzinfo when formatting, so convert to UTC first on every dialect.
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Post(SQLModel, table=True):
+    """One post on one account at one time (a thread is one post with several parts)."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        # The claim's index: due rows in due order, only for claimable states (a small index even when the
+        # table holds a million sent posts). The WHERE is the very text the claim uses.
+        sa.Index(
+            "ix_posts_due",
+            "next_attempt_at",
+            sqlite_where=sa.text(CLAIMABLE_SQL),
+            postgresql_where=sa.text(CLAIMABLE_SQL),
+        ),
+        sa.Index(
+            "ix_posts_lease",
+            "lease_expires_at",
+            sqlite_where=sa.text(sql_in(LEASED)),
+            postgresql_where=sa.text(sql_in(LEASED)),
+        ),
+        sa.Index("ux_posts_idempotency_key", "idempotency_key", unique=True),
+        sa.Index("ix_posts_campaign_status", "campaign", "status"),
+        sa.Index("ix_posts_account_status", "account", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign: str = Field(sa_type=sa.String(200))
+    post_key: str = Field(sa_type=sa.String(200))
+    #: "" for a one-off post, else the occurrence's local ISO time.
+    occurrence: str = Field(default="", sa_type=sa.String(64))
+    channel: str = Field(sa_type=sa.String(64))
+    account: str = Field(sa_type=sa.String(200))
+    scheduled_at: datetime = _utc()
+    #: IANA zone the time was written in (display only).
+    zone: str = Field(default="UTC", sa_type=sa.String(64))
+    #: Thread parts, JSON list of str.
+    parts: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    #: ``{"url", "title", "description"}`` or null.
+    link: dict[str, str] | None = Field(default=None, sa_type=sa.JSON)
+    content_hash: str = Field(sa_type=sa.String(64))
+    idempotency_key: str = Field(sa_type=sa.String(64))
+    status: str = Field(sa_type=sa.String(16))
+    #: The state before the current one (lets a set-based claim log its events: RETURNING gives new values).
+    previous_status: str | None = Field(default=None, sa_type=sa.String(16))
+    #: Send attempts started (incremented when a post enters ``sending``).
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc(default=None)
+    lease_owner: str | None = Field(default=None, sa_type=sa.String(200))
+    lease_expires_at: datetime | None = _utc(default=None)
+    remote_id: str | None = Field(default=None, sa_type=sa.String(500))
+    remote_url: str | None = Field(default=None, sa_type=sa.String(2000))
+    #: Receipts of thread parts already published: JSON list of {"remote_id", "url", "data"}, index = part.
+    part_receipts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
+    send_late: bool = False
+    late_window_seconds: int = 86400
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class PostEvent(SQLModel, table=True):
+    """One status change of one post (creation has ``from_status`` null)."""
+
+    __tablename__ = "post_events"
+    __table_args__ = (sa.Index("ix_post_events_post", "post_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id")
+    at: datetime = _utc()
+    from_status: str | None = Field(default=None, sa_type=sa.String(16))
+    to_status: str = Field(sa_type=sa.String(16))
+    #: "apply", "cli", "daemon:HOST:PID", ...
+    actor: str = Field(sa_type=sa.String(200))
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class AccountState(SQLModel, table=True):
+    """Per-account state shared by every daemon: rate-limit block, pause, and today's send counter."""
+
+    __tablename__ = "account_state"
+
+    account: str = Field(primary_key=True, sa_type=sa.String(200))
+    #: Claims skip the account until this UTC time.
+    blocked_until: datetime | None = _utc(default=None)
+    block_reason: str | None = Field(default=None, sa_type=sa.Text)
+    paused: bool = False
+    #: UTC date (YYYY-MM-DD) that ``sent_today`` counts.
+    counter_day: str | None = Field(default=None, sa_type=sa.String(10))
+    sent_today: int = 0
+    updated_at: datetime = _utc()
+
+
+class CampaignState(SQLModel, table=True):
+    """Per-campaign pause flag (posts `apply` adds to a paused campaign are added as paused)."""
+
+    __tablename__ = "campaign_state"
+
+    campaign: str = Field(primary_key=True, sa_type=sa.String(200))
+    paused: bool = False
+    updated_at: datetime = _utc()
+
+
+class QueueState(SQLModel, table=True):
+    """A single row whose ``revision`` is bumped by every change made outside a daemon's own work."""
+
+    __tablename__ = "queue_state"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = 0
+
+
+POSTS: sa.Table = Post.__table__  # type: ignore[attr-defined]
+EVENTS: sa.Table = PostEvent.__table__  # type: ignore[attr-defined]
+ACCOUNTS: sa.Table = AccountState.__table__  # type: ignore[attr-defined]
+CAMPAIGNS: sa.Table = CampaignState.__table__  # type: ignore[attr-defined]
+QUEUE: sa.Table = QueueState.__table__  # type: ignore[attr-defined]
+METADATA = SQLModel.metadata

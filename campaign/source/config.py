@@ -1,0 +1,525 @@
+"""Campaign files (``schedules/*.yaml``): loading and validating them into plain, typed values.
+
+Every problem is a :class:`~campaign.errors.ConfigError` naming ``file:line``. Validation needs no network and
+no credentials; channel names are checked against the installed adapters (entry points) and credentials
+only as *references* (environment variable names or secret files, never values). See README
+"Campaign files" for the full schema; ``campaign init --from-release`` writes a complete example.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from campaign import channels
+from campaign.errors import ConfigError
+from campaign.secrets import Credentials, SecretRef, parse_ref
+from campaign.source.yamlfile import Node, NodeList, load_yaml
+
+if TYPE_CHECKING:
+    from campaign.channels.base import Account
+
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+CAMPAIGN_KEYS = {
+    "campaign": "campaign name (its identity in the queue)",
+    "release": "press release file, relative to this file",
+    "templates": "template folder, relative to this file (default ../templates/<campaign>)",
+    "zone": "IANA time zone of the campaign (e.g. Asia/Hong_Kong)",
+    "start": "campaign start, local time in `zone` (offsets like +2d 09:00 count from it)",
+    "hashtags": "default hashtags for every post",
+    "link": "default link featured by posts",
+    "link_title": "title of the link card (default: the release title)",
+    "link_description": "description of the link card (default: the release subtitle or lead)",
+    "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
+    "late_window": "how late a post may still go out (default 24h)",
+    "threads": "channels or accounts on which long posts may become threads",
+    "alerts": "account that receives failure alerts",
+    "vars": "extra values for templates",
+    "accounts": "the accounts posts go to",
+    "posts": "the posts",
+}
+ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
+#: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
+GENERIC_SETTINGS = {"daily_quota": "at most this many posts on this account in any 24 hours"}
+POST_KEYS = {
+    "key",
+    "template",
+    "text",
+    "when",
+    "accounts",
+    "channels",
+    "link",
+    "link_title",
+    "link_description",
+    "hashtags",
+    "send_late",
+    "zone",
+    "vars",
+    "overrides",
+    "threads",
+}
+OVERRIDE_KEYS = {"template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late"}
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """One account as written in the campaign file (settings hold everything that is not structural)."""
+
+    name: str
+    channel: str
+    settings: Mapping[str, Any]
+    credentials: Mapping[str, SecretRef]
+    zone: str | None
+    slots: Mapping[str, Any] | None
+    threads: bool | None
+    line: int
+
+    def to_account(
+        self, *, environ: Mapping[str, str] | None = None, placeholder: bool = False, allow_http: bool = False
+    ) -> Account:
+        """The runtime :class:`campaign.channels.base.Account` (imports the adapter layer)."""
+        from campaign.channels.base import Account
+
+        creds = Credentials(self.credentials, account=self.name, environ=environ, placeholder=placeholder)
+        return Account(self.name, self.channel, self.settings, creds, allow_http=allow_http)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What may differ per channel or account: an override block."""
+
+    template: str | None = None
+    text: str | None = None
+    when: Any = None
+    hashtags: tuple[str, ...] | None = None
+    link: str | None = None
+    zone: str | None = None
+    skip: bool = False
+    send_late: bool | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PostConfig:
+    """One post of the campaign as written: what, when, where."""
+
+    key: str
+    template: str | None
+    text: str | None
+    when: Any
+    accounts: tuple[str, ...]
+    link: str | None
+    link_title: str | None
+    link_description: str | None
+    hashtags: tuple[str, ...]
+    send_late: bool
+    zone: str | None
+    vars: Mapping[str, Any]
+    overrides: Mapping[str, Variant]
+    threads: bool | None
+    line: int
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A validated campaign file."""
+
+    name: str
+    path: Path
+    display: str
+    release: Path | None
+    templates: Path
+    zone: str
+    start: str
+    hashtags: tuple[str, ...]
+    link: str | None
+    link_title: str | None
+    link_description: str | None
+    utm: bool
+    late_window: timedelta
+    threads: frozenset[str]
+    alerts: str | None
+    vars: Mapping[str, Any]
+    accounts: Mapping[str, AccountConfig]
+    posts: tuple[PostConfig, ...]
+
+    def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
+        """Whether a too-long text may become a thread for this post on this account."""
+        if post.threads is not None:
+            return post.threads
+        if account.threads is not None:
+            return account.threads
+        return account.channel in self.threads or account.name in self.threads
+
+
+class _Checker:
+    """Small helpers that raise ConfigError with file and line."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+
+    def fail(self, message: str, line: int | None) -> ConfigError:
+        return ConfigError(message, file=self.display, line=line)
+
+    def mapping(self, value: Any, what: str, line: int) -> Node:
+        if not isinstance(value, Node):
+            raise self.fail(f"{what} must be a mapping", line)
+        return value
+
+    def keys(self, node: Node, allowed: set[str] | Mapping[str, str], what: str) -> None:
+        for key in node:
+            if key not in allowed:
+                raise self.fail(
+                    f"unknown key {key!r} in {what} (expected one of: {', '.join(sorted(allowed))})",
+                    node.line_of(key),
+                )
+
+    def string(self, node: Node, key: str, what: str, *, required: bool = False) -> str | None:
+        if key not in node or node[key] is None:
+            if required:
+                raise self.fail(f"{what} needs {key!r}", node.line)
+            return None
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise self.fail(f"{key!r} in {what} must be a string", node.line_of(key))
+        return str(value)
+
+    def boolean(self, node: Node, key: str, what: str) -> bool | None:
+        if key not in node or node[key] is None:
+            return None
+        if not isinstance(node[key], bool):
+            raise self.fail(f"{key!r} in {what} must be true or false", node.line_of(key))
+        return bool(node[key])
+
+    def strings(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
+        if key not in node or node[key] is None:
+            return None
+        value = node[key]
+        if isinstance(value, str):
+            value = value.split()
+        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+            raise self.fail(f"{key!r} in {what} must be a list of strings", node.line_of(key))
+        return tuple(str(v) for v in value)
+
+    def hashtags(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
+        tags = self.strings(node, key, what)
+        if tags is None:
+            return None
+        out = []
+        for tag in tags:
+            bare = tag.lstrip("#＃")
+            if not bare or any(ch.isspace() for ch in bare):
+                raise self.fail(f"invalid hashtag {tag!r} in {what}", node.line_of(key))
+            out.append("#" + bare)
+        return tuple(out)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds. Raises ValueError."""
+    if text.strip().isdigit():
+        return timedelta(seconds=int(text))
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
+    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line."""
+    path = Path(path)
+    display = str(path)
+    check = _Checker(display)
+    root = load_yaml(path, display=display)
+    if root is None:
+        raise check.fail("the file is empty", None)
+    root = check.mapping(root, "a campaign file", 1)
+    check.keys(root, CAMPAIGN_KEYS, "the campaign")
+    base = path.parent
+
+    name = check.string(root, "campaign", "the campaign", required=True)
+    assert name is not None
+    if not _KEY.match(name):
+        raise check.fail(
+            f"campaign name {name!r} may use letters, digits, '.', '_' and '-'", root.line_of("campaign")
+        )
+    release_raw = check.string(root, "release", "the campaign")
+    release = (base / release_raw) if release_raw else None
+    templates_raw = check.string(root, "templates", "the campaign")
+    templates = base / (templates_raw or f"../templates/{name}")
+    zone = check.string(root, "zone", "the campaign", required=True)
+    assert zone is not None
+    _check_zone(check, zone, root.line_of("zone"))
+    start = check.string(root, "start", "the campaign", required=True)
+    assert start is not None
+    late_raw = check.string(root, "late_window", "the campaign")
+    try:
+        late_window = parse_duration(late_raw) if late_raw else timedelta(hours=24)
+    except ValueError as exc:
+        raise check.fail(str(exc), root.line_of("late_window")) from None
+    utm = check.boolean(root, "utm", "the campaign")
+    vars_ = root.get("vars") or {}
+    if not isinstance(vars_, dict):
+        raise check.fail("'vars' must be a mapping", root.line_of("vars"))
+
+    accounts = _load_accounts(check, root, base)
+    threads = check.strings(root, "threads", "the campaign") or ()
+    for item in threads:
+        if item not in accounts and item not in channels.names():
+            raise check.fail(
+                f"'threads' names {item!r}, which is neither an account nor a channel",
+                root.line_of("threads"),
+            )
+    alerts = check.string(root, "alerts", "the campaign")
+    if alerts is not None and alerts not in accounts:
+        raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
+
+    posts = _load_posts(check, root, accounts)
+    return Campaign(
+        name=name,
+        path=path,
+        display=display,
+        release=release,
+        templates=templates,
+        zone=zone,
+        start=start,
+        hashtags=check.hashtags(root, "hashtags", "the campaign") or (),
+        link=check.string(root, "link", "the campaign"),
+        link_title=check.string(root, "link_title", "the campaign"),
+        link_description=check.string(root, "link_description", "the campaign"),
+        utm=True if utm is None else utm,
+        late_window=late_window,
+        threads=frozenset(threads),
+        alerts=alerts,
+        vars=dict(vars_),
+        accounts=accounts,
+        posts=posts,
+    )
+
+
+def _check_zone(check: _Checker, zone: str, line: int) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise check.fail(
+            f"unknown time zone {zone!r} (use an IANA name such as Europe/London)", line
+        ) from None
+
+
+def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, AccountConfig]:
+    raw = root.get("accounts")
+    if not raw:
+        raise check.fail("the campaign needs 'accounts'", root.line)
+    raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
+    known = channels.names()
+    accounts: dict[str, AccountConfig] = {}
+    for name, body in raw.items():
+        line = raw.line_of(name)
+        if not _KEY.match(name):
+            raise check.fail(f"account name {name!r} may use letters, digits, '.', '_' and '-'", line)
+        body = check.mapping(body, f"account {name!r}", line)
+        channel = check.string(body, "channel", f"account {name!r}", required=True)
+        assert channel is not None
+        if channel not in known:
+            raise check.fail(
+                f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
+                body.line_of("channel"),
+            )
+        creds_raw = body.get("credentials") or {}
+        creds_node = (
+            check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials"))
+            if creds_raw
+            else Node()
+        )
+        credentials = {
+            cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
+            for cname, value in creds_node.items()
+        }
+        adapter = channels.load(channel)
+        unknown_creds = [c for c in credentials if c not in adapter.credential_names]
+        if unknown_creds:
+            raise check.fail(
+                f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
+                f"(expected: {', '.join(adapter.credential_names)})",
+                creds_node.line_of(unknown_creds[0]),
+            )
+        missing = [
+            c
+            for c in adapter.credential_names
+            if c not in credentials and c not in adapter.optional_credentials
+        ]
+        if missing:
+            raise check.fail(
+                f"account {name!r} ({channel}) needs credentials: {', '.join(missing)}"
+                " (each an environment variable name)",
+                body.line,
+            )
+        settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
+        for key in adapter.required_settings:
+            if key not in settings:
+                raise check.fail(
+                    f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
+                    body.line,
+                )
+        allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
+        for key in settings:
+            if allowed and key not in allowed:
+                raise check.fail(
+                    f"unknown setting {key!r} for {channel} account {name!r} "
+                    f"(expected: {', '.join(sorted(allowed | ACCOUNT_KEYS))})",
+                    body.line_of(key),
+                )
+            if isinstance(settings[key], str) and _looks_secret(key):
+                raise check.fail(
+                    f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
+                )
+        zone = check.string(body, "zone", f"account {name!r}")
+        if zone:
+            _check_zone(check, zone, body.line_of("zone"))
+        quota = body.get("daily_quota")
+        if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota <= 0):
+            raise check.fail(
+                f"'daily_quota' of account {name!r} must be a positive number", body.line_of("daily_quota")
+            )
+        limit = body.get("limit")
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0):
+            raise check.fail(f"'limit' of account {name!r} must be a positive number", body.line_of("limit"))
+        if limit is not None:
+            settings["limit"] = limit
+        slots = body.get("slots")
+        if slots is not None:
+            slots = check.mapping(slots, f"'slots' of account {name!r}", body.line_of("slots"))
+        accounts[name] = AccountConfig(
+            name=name,
+            channel=channel,
+            settings=settings,
+            credentials=credentials,
+            zone=zone,
+            slots=slots,
+            threads=check.boolean(body, "threads", f"account {name!r}"),
+            line=line,
+        )
+    return accounts
+
+
+def _looks_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("token", "secret", "password", "api_key", "apikey"))
+
+
+def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[PostConfig, ...]:
+    raw = root.get("posts")
+    if not raw:
+        raise check.fail("the campaign needs 'posts'", root.line)
+    if not isinstance(raw, NodeList):
+        raise check.fail("'posts' must be a list", root.line_of("posts"))
+    seen: dict[str, int] = {}
+    posts = []
+    for index, body in enumerate(raw):
+        line = raw.line_of(index)
+        body = check.mapping(body, "each post", line)
+        key = check.string(body, "key", "a post", required=True)
+        assert key is not None
+        what = f"post {key!r}"
+        check.keys(body, POST_KEYS, what)
+        if not _KEY.match(key):
+            raise check.fail(f"{what}: key may use letters, digits, '.', '_' and '-'", body.line_of("key"))
+        if key in seen:
+            raise check.fail(f"duplicate post key {key!r} (first at line {seen[key]})", body.line_of("key"))
+        seen[key] = line
+        template = check.string(body, "template", what)
+        text = check.string(body, "text", what)
+        if template is None and text is None:
+            template = key
+        if "when" not in body:
+            raise check.fail(f"{what} needs 'when'", line)
+        targets = _targets(check, body, what, accounts)
+        overrides: dict[str, Variant] = {}
+        raw_over = Node()
+        if body.get("overrides"):
+            raw_over = check.mapping(body["overrides"], f"'overrides' of {what}", body.line_of("overrides"))
+        for target, obody in raw_over.items():
+            oline = raw_over.line_of(target)
+            if target not in accounts and target not in {a.channel for a in accounts.values()}:
+                raise check.fail(
+                    f"{what}: override for {target!r}, which is neither an account nor a channel "
+                    "used by this campaign",
+                    oline,
+                )
+            obody = check.mapping(obody, f"override {target!r} of {what}", oline)
+            check.keys(obody, OVERRIDE_KEYS, f"override {target!r} of {what}")
+            zone = check.string(obody, "zone", what)
+            if zone:
+                _check_zone(check, zone, obody.line_of("zone"))
+            overrides[target] = Variant(
+                template=check.string(obody, "template", what),
+                text=check.string(obody, "text", what),
+                when=obody.get("when"),
+                hashtags=check.hashtags(obody, "hashtags", what),
+                link=check.string(obody, "link", what),
+                zone=zone,
+                skip=bool(check.boolean(obody, "skip", what)),
+                send_late=check.boolean(obody, "send_late", what),
+                vars=dict(obody.get("vars") or {}),
+            )
+        zone = check.string(body, "zone", what)
+        if zone:
+            _check_zone(check, zone, body.line_of("zone"))
+        vars_ = body.get("vars") or {}
+        if not isinstance(vars_, dict):
+            raise check.fail(f"'vars' of {what} must be a mapping", body.line_of("vars"))
+        posts.append(
+            PostConfig(
+                key=key,
+                template=template,
+                text=text,
+                when=body["when"],
+                accounts=targets,
+                link=check.string(body, "link", what),
+                link_title=check.string(body, "link_title", what),
+                link_description=check.string(body, "link_description", what),
+                hashtags=check.hashtags(body, "hashtags", what) or (),
+                send_late=bool(check.boolean(body, "send_late", what)),
+                zone=zone,
+                vars=dict(vars_),
+                overrides=overrides,
+                threads=check.boolean(body, "threads", what),
+                line=line,
+            )
+        )
+    return tuple(posts)
+
+
+def _targets(
+    check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
+) -> tuple[str, ...]:
+    """The accounts a post goes to: ``accounts:`` by name and/or ``channels:`` (every account on them)."""
+    names = check.strings(body, "accounts", what)
+    chans = check.strings(body, "channels", what)
+    if names is None and chans is None:
+        return tuple(accounts)  # every account of the campaign
+    result: list[str] = []
+    for name in names or ():
+        if name not in accounts:
+            raise check.fail(
+                f"{what}: unknown account {name!r} (defined: {', '.join(accounts)})", body.line_of("accounts")
+            )
+        result.append(name)
+    used = {a.channel for a in accounts.values()}
+    for chan in chans or ():
+        if chan not in used:
+            known = channels.names()
+            hint = (
+                "no account of this campaign uses it" if chan in known else f"installed: {', '.join(known)}"
+            )
+            raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
+        result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
+    return tuple(dict.fromkeys(result))
+

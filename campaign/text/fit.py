@@ -1,0 +1,224 @@
+"""Fit a rendered post into a platform's limit: as is, without trailing hashtags, or as a numbered thread.
+
+:func:`fit` tries, in order:
+
+1. the text as is, when ``rules.fits`` it (length limit and byte cap);
+2. the text without its trailing hashtags, dropped one at a time from the end (only the run of hashtag
+   tokens that ends the text; a tag inside a sentence is never touched, and nothing is ever cut mid-token);
+3. when the channel may thread (``allow_thread`` and ``rules.threads``), a thread of the *whole* text: the
+   body is split at sentence ends, then between words, never inside a token (so never inside a URL, hashtag
+   or mention); every part carries `` (i/n)`` (unless ``numbering`` is off) and fits with it. The trailing
+   hashtags go at the end of the last part, as in the text; those that do not fit there are dropped from the
+   end (recorded as dropped), rather than sent as a part of bare hashtags;
+4. otherwise :class:`campaign.errors.FitError`.
+
+Sentence ends are found by a simple rule (a token ending in ``.``, ``!``, ``?``, ``…`` or CJK ``。！？``,
+possibly followed by closing quotes or brackets, and line breaks) rather than a linguistic segmenter: the
+text is our own rendered template output, and a wrong guess only moves a split to another word boundary,
+never breaks a token.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import regex
+
+from campaign.errors import FitError
+from campaign.text.rules import TextRules
+
+__all__ = ["Fitted", "fit", "trailing_hashtags"]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A post fitted to its channel: ``parts`` are the texts to publish (one, or a thread in order).
+
+    ``lengths[i]`` is ``rules.measure(parts[i])``; ``limit`` the limit used; ``dropped_hashtags`` the tags
+    removed (with their ``#``), last one first; ``warnings`` human-readable notes for the preview and log.
+    """
+
+    parts: tuple[str, ...]
+    lengths: tuple[int, ...]
+    limit: int
+    dropped_hashtags: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+# Tokens: runs of non-space characters, also ended by CJK sentence punctuation (such text has no spaces).
+_TOKEN = re.compile(r"[^\s。！？]*[。！？]+|[^\s。！？]+")
+# A hashtag token: # or full-width ＃, then non-space characters, at least one of them neither a digit nor
+# punctuation (the rule Bluesky's and X's extractors share: "#2024" is no tag).
+_HASHTAG = regex.compile(r"[#\uff03](?=\S*[^\d\s\p{P}])\S+")
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]»]*\Z")
+
+
+def trailing_hashtags(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` spans of the hashtag tokens that end ``text`` (the trailing run), in text order.
+
+    A text made only of hashtags keeps its first one out of the run, so dropping the run never empties it.
+    """
+    tokens = [m.span() for m in _TOKEN.finditer(text)]
+    run: list[tuple[int, int]] = []
+    for start, end in reversed(tokens[1:]):
+        if not _HASHTAG.fullmatch(text, start, end):
+            break
+        run.append((start, end))
+    run.reverse()
+    return run
+
+
+def _suffix(i: int, n: int, numbering: bool) -> str:
+    return f" ({i}/{n})" if numbering else ""
+
+
+def _words(body: str) -> tuple[list[tuple[int, int]], list[bool]]:
+    """Token spans of ``body`` and, for each, whether a sentence ends after it (final punctuation or a line
+    break before the next token)."""
+    spans = [m.span() for m in _TOKEN.finditer(body)]
+    ends = [
+        bool(_SENTENCE_END.search(body, s, e)) or (i + 1 < len(spans) and "\n" in body[e : spans[i + 1][0]])
+        for i, (s, e) in enumerate(spans)
+    ]
+    if ends:
+        ends[-1] = True
+    return spans, ends
+
+
+class _Unfittable(Exception):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
+def _pack(body: str, rules: TextRules, n: int, numbering: bool) -> list[tuple[int, int]]:
+    """Split ``body`` into part spans, each fitting with its `` (i/n)`` suffix.
+
+    Each part takes as many tokens as fit (found by bisection: measuring is the costly step), then gives
+    back the tokens after the last sentence end it holds, unless that would leave it less than half full.
+    """
+    words, sentence_ends = _words(body)
+    parts: list[tuple[int, int]] = []
+    i = 0
+    guess = max(1, len(words) // max(n, 1))
+    while i < len(words):
+        suffix = _suffix(len(parts) + 1, n, numbering)
+
+        def fits(k: int, first: int = i, suffix: str = suffix) -> bool:
+            return rules.fits(body[words[first][0] : words[k - 1][1]] + suffix)
+
+        if not fits(i + 1):
+            raise _Unfittable(body[words[i][0] : words[i][1]])
+        # Largest k such that words[i:k] fit: gallop from the previous part's size, then bisect.
+        lo, hi = i + 1, len(words)  # fits(lo) holds; the answer lies in [lo, hi]
+        probe = min(i + guess, hi)
+        if probe > lo:
+            if fits(probe):
+                lo, step = probe, guess
+                while lo < hi:
+                    nxt = min(lo + step, hi)
+                    if not fits(nxt):
+                        hi = nxt - 1
+                        break
+                    lo, step = nxt, step * 2
+            else:
+                hi = probe - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid - 1
+        k = lo
+        if not sentence_ends[k - 1]:
+            cut = next((j for j in range(k - 1, i, -1) if sentence_ends[j - 1]), None)
+            if cut is not None and (cut - i) * 2 >= k - i:
+                k = cut
+        parts.append((words[i][0], words[k - 1][1]))
+        guess = max(1, k - i)
+        i = k
+    return parts
+
+
+def _thread(text: str, rules: TextRules, numbering: bool) -> tuple[list[str], list[str]]:
+    """The thread for ``text``: its parts (with suffixes) and the trailing hashtags that had to go."""
+    tags = trailing_hashtags(text)
+    body_end = tags[0][0] if tags else len(text)
+    body = text[:body_end].rstrip()
+    if not body:
+        raise _Unfittable(text.strip())
+    # Guess the part count from the body's length, so that usually a single packing pass is needed.
+    room = max(rules.limit - len(_suffix(9, 9, numbering)), 1)
+    n = max(1, -(-rules.measure(body) // room))
+    spans = _pack(body, rules, n, numbering)
+    for _ in range(8):
+        if len(spans) <= n:
+            break
+        n = len(spans)  # the suffix width depends on n: pack again with the count found
+        spans = _pack(body, rules, n, numbering)
+    n = len(spans)  # fewer parts than packed for only narrows the suffix; checked below
+    parts = [body[s:e] for s, e in spans]
+    # Trailing hashtags: as many as fit at the end of the last part, keeping the text's own separators.
+    dropped: list[str] = []
+    keep = list(tags)
+    while keep:
+        candidate = parts[-1] + text[len(body) : keep[-1][1]]
+        if rules.fits(candidate + _suffix(n, n, numbering)):
+            parts[-1] = candidate
+            break
+        start, end = keep.pop()
+        dropped.append(text[start:end])
+    final = [p + _suffix(i, n, numbering) for i, p in enumerate(parts, 1)] if n > 1 else parts
+    for part in final:
+        if not rules.fits(part):
+            raise _Unfittable(part)
+    return final, dropped
+
+
+def fit(
+    text: str, rules: TextRules, *, allow_thread: bool, post: str, channel: str, numbering: bool = True
+) -> Fitted:
+    """Fit ``text`` for ``channel`` (see the module docstring for the order of attempts).
+
+    Raises :class:`FitError` when the text cannot fit: threads are not allowed (or the platform has none)
+    and dropping the trailing hashtags is not enough, or a single token is longer than the limit.
+    """
+    length = rules.measure(text)
+    if length <= rules.limit and (rules.max_bytes is None or len(text.encode("utf-8")) <= rules.max_bytes):
+        return Fitted((text,), (length,), rules.limit, (), ())  # rules.fits(text), measured once
+    limit_note = f"{channel} limit {rules.limit} {rules.unit}"
+    dropped: list[str] = []
+    warnings: list[str] = []
+    shorter = text
+    for start, end in reversed(trailing_hashtags(text)):
+        dropped.append(text[start:end])
+        warnings.append(f"dropped trailing hashtag {text[start:end]} to fit the {limit_note}")
+        shorter = text[:start].rstrip()
+        if rules.fits(shorter):
+            return Fitted((shorter,), (rules.measure(shorter),), rules.limit, tuple(dropped), tuple(warnings))
+    if not (allow_thread and rules.threads):
+        notes = [f"even without {len(dropped)} trailing hashtag(s)"] if dropped else []
+        if not rules.threads:
+            notes.append(f"{channel} has no threads")
+        raise FitError(post=post, channel=channel, length=length, limit=rules.limit, detail="; ".join(notes))
+    try:
+        parts, thread_dropped = _thread(text, rules, numbering)
+    except _Unfittable as exc:
+        raise FitError(
+            post=post,
+            channel=channel,
+            length=length,
+            limit=rules.limit,
+            detail=f"{exc.token[:40]!r} alone is longer than the limit",
+            thread_allowed=True,
+        ) from None
+    warnings = [f"dropped trailing hashtag {tag} to fit the {limit_note}" for tag in thread_dropped]
+    if len(parts) > 1:
+        warnings.append(f"split into a thread of {len(parts)} parts to fit the {limit_note}")
+    return Fitted(
+        tuple(parts),
+        tuple(rules.measure(p) for p in parts),
+        rules.limit,
+        tuple(thread_dropped),
+        tuple(warnings),
+    )

@@ -1,0 +1,218 @@
+"""Rendering post templates: Jinja2 in a sandbox, strict about undefined names, with channel-aware filters.
+
+Template lookup for post ``P`` (template name ``T``, default ``P``) on account ``A`` of channel ``C``, in the
+campaign's template folder, first match wins::
+
+    T.A.j2   ->   T.C.j2   ->   T.j2
+
+(an inline ``text:`` in the campaign file is a template string and needs no file). Plain-text channels are
+rendered without HTML autoescape; compiled templates are cached per environment.
+
+Context: ``release`` (the parsed press release), ``campaign``, ``channel`` (name, title, limit, unit, markup),
+``account`` (name, handle and non-secret settings), ``post`` (key, link, hashtags, vars), ``link`` (the
+post's link, UTM-tagged), ``tags`` (the post's hashtags then the campaign's) and ``vars`` (campaign vars
+overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``;
+test: ``containing``
+(``release.sentences | select("containing", "NVIDIA") | first``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from campaign.errors import TemplateError
+from campaign.text.rules import TextRules
+
+_CAMEL_SPLIT = re.compile(r"[\s_\-]+")
+_BLANKS = re.compile(r"\n{3,}")
+_TRAILING_WS = re.compile(r"[ \t]+\n")
+
+
+def camel_case(tag: str) -> str:
+    """``#innovation_mixer`` or ``#innovation mixer`` -> ``#InnovationMixer``; ``#technology`` ->
+    ``#Technology``.
+
+    Tags already mixed-case (``#InnovationMixer``, ``#HKSTP``) keep their capitals: we cannot know word
+    boundaries inside a run of lower-case letters, so we only capitalise the first letter of each part.
+    """
+    bare = tag.lstrip("#")
+    parts = [p for p in _CAMEL_SPLIT.split(bare) if p]
+    return "#" + "".join(p[:1].upper() + p[1:] for p in parts)
+
+
+def format_hashtags(
+    tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
+) -> str:
+    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated."""
+    seen: set[str] = set()
+    out: list[str] = []
+    style = case or (rules.hashtag_case if rules else "as-is")
+    cap = limit if limit is not None else (rules.max_hashtags if rules else None)
+    for raw in tags:
+        tag = "#" + str(raw).strip().lstrip("#＃")
+        if tag == "#" or tag.lower() in seen:
+            continue
+        seen.add(tag.lower())
+        if style == "camel":
+            tag = camel_case(tag)
+        elif style == "lower":
+            tag = tag.lower()
+        out.append(tag)
+        if cap is not None and len(out) >= cap:
+            break
+    return " ".join(out)
+
+
+def add_utm(
+    url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
+) -> str:
+    """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    query += [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
+    if content:
+        query.append(("utm_content", content))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+
+
+def shorten(text: str, length: int, rules: TextRules | None, end: str = "…") -> str:
+    """``text`` cut at a word boundary so that it measures at most ``length`` by the channel's own count."""
+    measure = rules.measure if rules else len
+    text = " ".join(str(text).split())
+    if measure(text) <= length:
+        return text
+    words = text.split(" ")
+    while words:
+        words.pop()
+        candidate = " ".join(words).rstrip(",;:-–—") + end
+        if measure(candidate) <= length:
+            return candidate
+    return ""
+
+
+def first_sentence(text: str) -> str:
+    from campaign.text.sentences import split_sentences
+
+    sentences = split_sentences(str(text))
+    return sentences[0] if sentences else str(text)
+
+
+def tidy(text: str) -> str:
+    """Rendered text tidied: trailing spaces removed, at most one blank line in a row, ends stripped."""
+    return _BLANKS.sub("\n\n", _TRAILING_WS.sub("\n", text)).strip()
+
+
+class Renderer:
+    """Renders one campaign's templates. Holds one sandboxed Jinja environment (compiled templates cached)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # plain-text channels: no HTML escaping
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=False,
+            cache_size=-1,
+        )
+        self.env.filters["hashtags"] = _hashtags_filter
+        self.env.filters["utm"] = _utm_filter
+        self.env.filters["shorten"] = _shorten_filter
+        self.env.filters["first_sentence"] = first_sentence
+        self.env.tests["containing"] = lambda value, part: str(part) in str(value)
+        self._inline: dict[str, jinja2.Template] = {}
+        self._lookup: dict[tuple[str, str, str], str] = {}
+
+    def template_name(self, template: str, channel: str, account: str) -> str:
+        """The template file used for ``template`` on ``account`` (lookup order in the module docstring)."""
+        key = (template, channel, account)
+        found = self._lookup.get(key)
+        if found is None:
+            candidates = [f"{template}.{account}.j2", f"{template}.{channel}.j2", f"{template}.j2"]
+            for name in candidates:
+                if (self.folder / name).is_file():
+                    found = name
+                    break
+            else:
+                raise TemplateError(
+                    f"{self.folder}: no template for {template!r} on {account} "
+                    f"(looked for {', '.join(candidates)})"
+                )
+            self._lookup[key] = found
+        return found
+
+    def render_file(self, name: str, context: Mapping[str, Any]) -> str:
+        where = str(self.folder / name)
+        try:
+            template = self.env.get_template(name)
+            return tidy(template.render(context))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{where}:{_error_line(exc, name)}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{where}: {exc}") from None
+
+    def render_string(self, source: str, context: Mapping[str, Any], *, where: str) -> str:
+        try:
+            template = self._inline.get(source)
+            if template is None:
+                template = self._inline[source] = self.env.from_string(source)
+            return tidy(template.render(context))
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateError(f"{where}: {exc.message}") from None
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{where}: {exc}") from None
+
+
+def _error_line(exc: BaseException, name: str) -> str:
+    """The template line an exception was raised from (Jinja rewrites tracebacks to template lines)."""
+    tb = exc.__traceback__
+    line = "?"
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = str(tb.tb_lineno)
+        tb = tb.tb_next
+    return line
+
+
+def _rules(ctx: Any) -> TextRules | None:
+    channel = ctx.get("channel")
+    rules = channel.get("rules") if isinstance(channel, Mapping) else None
+    return rules if isinstance(rules, TextRules) else None
+
+
+@jinja2.pass_context
+def _hashtags_filter(
+    ctx: Any, tags: Sequence[str] | str, limit: int | None = None, case: str | None = None
+) -> str:
+    if isinstance(tags, str):
+        tags = tags.split()
+    return format_hashtags(tags, _rules(ctx), limit=limit, case=case)
+
+
+@jinja2.pass_context
+def _utm_filter(ctx: Any, url: str, content: str | None = None) -> str:
+    channel = ctx.get("channel") or {}
+    campaign = ctx.get("campaign") or {}
+    return add_utm(
+        str(url), source=str(channel.get("name", "")), campaign=str(campaign.get("name", "")), content=content
+    )
+
+
+@jinja2.pass_context
+def _shorten_filter(ctx: Any, text: str, length: int, end: str = "…") -> str:
+    return shorten(text, length, _rules(ctx), end)
