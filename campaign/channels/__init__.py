@@ -5,6 +5,10 @@ own::
 
     [project.entry-points."campaign.channels"]
     myplatform = "my_package.module:MyAdapter"
+
+Owns the adapter contract (`base`), shared helpers, and one module per platform. Adapters describe exchanges
+(requests and how to read their responses); they never send, sleep or read the wall clock.
+May import: the foundation modules, `campaign.text` and `campaign.schedule`; never `campaign.http` or later.
 """
 
 from __future__ import annotations
