@@ -1,6 +1,7 @@
 """HTTP: the one place requests leave the process.
 
-Owns running the exchanges that adapters describe (`exchange`: over the shared `httpx.AsyncClient`, or the dry-run
+Owns running the exchanges that adapters describe (`exchange`: over the shared `httpx.AsyncClient`, or the
+dry-run
 recorder), the mapping of httpx errors to the exception tree, and the daemon's aiohttp-backed transport.
 May import: the foundation modules, `campaign.text`, `campaign.schedule` and the adapter contract
 (`campaign.channels.base`), never a platform adapter by name.
