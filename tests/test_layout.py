@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("source",),
     ("plan",),
     ("queue",),
-    ("dispatch",),
+    ("dispatch", "report"),
     ("cli",),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
