@@ -12,9 +12,9 @@ from queue_helpers import T0, many, planned
 
 from campaign.channels.base import Receipt
 from campaign.cli import db as cli_db
-from campaign.dispatch.daemon import LOCK_SUFFIX, DaemonLock
 from campaign.errors import DatabaseLockedError, StoreError
 from campaign.queue.copy import copy_queue
+from campaign.queue.lock import LOCK_SUFFIX, DaemonLock
 from campaign.queue.store import Store
 
 EARLY = T0 - timedelta(days=1)

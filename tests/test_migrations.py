@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from queue_helpers import T0
 
-from campaign.queue import store as store_module
+from campaign.queue import schema
 from campaign.queue.models import METADATA
 from campaign.queue.store import SCHEMA_HEAD, Store
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_head_constant_matches_the_migrations() -> None:
-    script = ScriptDirectory.from_config(store_module._alembic_config())
+    script = ScriptDirectory.from_config(schema.alembic_config())
     assert script.get_heads() == [SCHEMA_HEAD]
     assert len(list(script.walk_revisions())) >= 2
 
@@ -33,7 +33,7 @@ def test_head_constant_matches_the_migrations() -> None:
 def _engine_at(path: Path, revision: str) -> sa.Engine:
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
-        store_module._run_migrations(conn, revision)
+        schema.run_migrations(conn, revision)
     return engine
 
 

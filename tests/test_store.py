@@ -484,6 +484,17 @@ def test_cli_commands(db: Path) -> None:
     assert "Queued 1 post again" in _cli("retry", str(c.id), "--db", url).output
 
 
+def test_queue_values_planner_and_lock_do_not_load_sqlalchemy() -> None:
+    code = textwrap.dedent(
+        """
+        import sys, campaign.queue.values, campaign.queue.planner, campaign.queue.lock
+        print([m for m in ("sqlalchemy", "alembic", "campaign.queue.store") if m in sys.modules])
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_cli_queue_import_is_light() -> None:
     code = textwrap.dedent(
         """

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from queue_helpers import T0, many, planned
+from sqlalchemy.engine.reflection import Inspector
 
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
@@ -262,6 +264,88 @@ def test_daemons_started_together_on_an_empty_postgres_database_migrate_once() -
             p.join(timeout=60)
         assert results == [0, 0, 0, 0]
     finally:
+        drop_database(name)
+
+
+def _fresh_empty(backend: str, tmp_path: Path, round_: int) -> tuple[str, Callable[[], None]]:
+    """(URL, cleanup) of a database with no schema at all."""
+    if backend == "sqlite":
+        return str(tmp_path / f"empty{round_}.db"), lambda: None
+    name, url = new_database("template0")
+    return url, lambda: drop_database(name)
+
+
+def _open_together(url: str, openers: int) -> list[object]:
+    """Open ``url`` from ``openers`` threads released by one barrier; each one's revision or exception."""
+    barrier = threading.Barrier(openers)
+    results: list[object] = []
+
+    def open_at_once() -> None:
+        barrier.wait(timeout=60)
+        try:
+            with Store.open(url, busy_timeout=30) as store:
+                results.append(store.queue_revision())
+        except Exception as exc:  # reported to the test
+            results.append(exc)
+
+    threads = [threading.Thread(target=open_at_once) for _ in range(openers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_openers_released_together_on_an_empty_database_all_succeed(backend: str, tmp_path: Path) -> None:
+    """Several openers released by one barrier, five times over: each round migrates once, none fails."""
+    for round_ in range(5):
+        url, cleanup = _fresh_empty(backend, tmp_path, round_)
+        try:
+            assert _open_together(url, 4) == [0] * 4, f"round {round_}"
+        finally:
+            cleanup()
+
+
+@pytest.mark.postgres
+def test_an_opener_whose_look_straddles_another_openers_migration_is_not_fooled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replays, step by step, the interleaving that made daemons started together fail with "not a campaign
+    queue database": opener L finds no ``alembic_version``; opener E migrates and commits; only then does L
+    list the tables (READ COMMITTED: each statement sees the latest commits) and finds tables without a
+    version. L must re-check under the migration lock instead of refusing the database."""
+    name, url = new_database("template0")
+    looked, migrated = threading.Event(), threading.Event()
+    late: list[threading.Thread] = []
+    errors: list[Exception] = []
+    original = Inspector.get_table_names
+
+    def get_table_names(self: Inspector, *args: Any, **kw: Any) -> list[str]:
+        if threading.current_thread() is late[0] and not looked.is_set():
+            looked.set()  # L has seen no alembic_version; hold it here until E has committed
+            assert migrated.wait(timeout=60)
+        return original(self, *args, **kw)
+
+    def open_late() -> None:
+        try:
+            Store.open(url).close()
+        except Exception as exc:  # reported to the test
+            errors.append(exc)
+
+    monkeypatch.setattr(Inspector, "get_table_names", get_table_names)
+    try:
+        late.append(threading.Thread(target=open_late))
+        late[0].start()
+        assert looked.wait(timeout=60)
+        Store.open(url).close()  # E: migrates the empty database while L is between its two looks
+        migrated.set()
+        late[0].join(timeout=60)
+        assert not late[0].is_alive() and errors == []
+        with Store.open(url) as store:
+            assert store.queue_revision() == 0
+    finally:
+        migrated.set()
         drop_database(name)
 
 

@@ -42,7 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from campaign.errors import DatabaseLockedError, StoreError
+from campaign.errors import StoreError
+from campaign.queue.lock import LOCK_SUFFIX, DaemonLock, lock_for  # noqa: F401 (the lock lives in queue/lock.py)
 
 if TYPE_CHECKING:
     import httpx
@@ -51,8 +52,6 @@ if TYPE_CHECKING:
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
-
-LOCK_SUFFIX = ".daemon.lock"
 
 
 def wall_clock() -> datetime:
@@ -63,51 +62,6 @@ def wall_clock() -> datetime:
 def default_owner() -> str:
     """``daemon:HOST:PID``: the lease owner and event actor of this process."""
     return f"daemon:{socket.gethostname()}:{os.getpid()}"
-
-
-class DaemonLock:
-    """An exclusive, non-blocking ``flock`` on ``path``, held until :meth:`release` or process exit."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        """Take the lock or raise DatabaseLockedError naming the pid that holds it."""
-        import fcntl
-
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise DatabaseLockedError(
-                f"another campaign daemon (pid {holder}) is already running on this queue "
-                f"(lock {self.path}); only one daemon may use a SQLite queue"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor drops the flock
-            self._fd = None
-
-    def __enter__(self) -> DaemonLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def lock_for(store: Store) -> DaemonLock | None:
-    """The single-daemon lock of a SQLite file queue (None for PostgreSQL and in-memory SQLite)."""
-    if not store.is_sqlite or not store.where or store.where == ":memory:":
-        return None
-    return DaemonLock(Path(store.where + LOCK_SUFFIX))
 
 
 #: What may carry the shared client's requests (``campaign daemon --transport``), the default first.

@@ -1,9 +1,8 @@
-"""Queue: the one layer that speaks SQL (SQLite, or PostgreSQL when several daemons share a queue).
+"""The durable queue: what is queued, its states, and the one SQL layer (``Store``) over SQLite or PostgreSQL.
 
-Owns the tables (`models`), the post state machine (`states`), the store (claims and leases, marks, admin
-commands, dialect code, schema check, change watcher), plan/apply against the queue (`planner`), the daemon
-lock
-and whole-queue copies (`copy`).
-May import: everything to its left (foundation, text, schedule, channels, http, source, plan); never dispatch
-or cli.
+Owns the ``posts``/``post_events``/state tables (``models``), the post state machine (``states``), the store
+split by concern behind the facade :class:`campaign.queue.store.Store` (see its module docstring for the
+map), the planner that diffs a campaign file against the queue (``planner``), ``campaign db copy``
+(``copy``) and the single-daemon lock of a SQLite queue (``lock``). May import foundation, text, schedule,
+channels, http, source and plan; never dispatch or cli.
 """

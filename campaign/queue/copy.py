@@ -8,10 +8,9 @@ Rules:
 
 - The target must hold no queue data (posts, events, account or campaign state) unless ``force``; then its
   contents are replaced. Nothing is merged: ids are the source's.
-- A SQLite end must not be in use by a daemon: its single-daemon lock
-(:func:`campaign.dispatch.daemon.lock_for`) is
-  taken for the whole copy, so a running daemon makes the copy fail with :class:`DatabaseLockedError`, and no
-  daemon can start on it meanwhile. A PostgreSQL end has no such lock: stop its daemons first.
+- A SQLite end must not be in use by a daemon: its single-daemon lock (:func:`campaign.queue.lock.lock_for`)
+  is taken for the whole copy, so a running daemon makes the copy fail with :class:`DatabaseLockedError`, and
+  no daemon can start on it meanwhile. A PostgreSQL end has no such lock: stop its daemons first.
 - The source is read in one snapshot and the target written in one transaction: a failed copy leaves the
   target as it was. Afterwards the row counts of both are compared.
 
@@ -56,7 +55,7 @@ def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> Copy
     is not given, or when the copy does not verify; :class:`DatabaseLockedError` when a daemon holds a
     SQLite end. The source is never changed (beyond a schema upgrade by opening it).
     """
-    from campaign.dispatch.daemon import lock_for
+    from campaign.queue.lock import lock_for
     from campaign.queue.store import Store, resolve_url
 
     if resolve_url(source_url) == resolve_url(target_url):

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 from campaign.errors import ConfigError, ScheduleError
 from campaign.plan.posts import PlannedPost
 from campaign.queue.states import PLANNABLE, Status
+from campaign.queue.values import APPLY_ACTOR, ApplyResult, Cancel, QueuedPost, Update
 
 if TYPE_CHECKING:
-    from campaign.queue.store import ApplyResult, QueuedPost, Store
+    from campaign.queue.store import Store
 
 
 @dataclass(frozen=True)
@@ -95,23 +96,41 @@ def _check_time(post: PlannedPost, now: datetime) -> None:
         )
 
 
+@dataclass
+class _Sorting:
+    """The piles :func:`plan` sorts posts into, filled in place."""
+
+    add: list[PlannedPost] = field(default_factory=list)
+    readd: list[Change] = field(default_factory=list)
+    update: list[Change] = field(default_factory=list)
+    cancel: list[Change] = field(default_factory=list)
+    unchanged: list[QueuedPost] = field(default_factory=list)
+    untouchable: list[Change] = field(default_factory=list)
+
+    def plan(self, campaign: str, now: datetime) -> Plan:
+        return Plan(
+            campaign=campaign,
+            now=now,
+            add=tuple(self.add),
+            readd=tuple(self.readd),
+            update=tuple(self.update),
+            cancel=tuple(self.cancel),
+            unchanged=tuple(self.unchanged),
+            untouchable=tuple(self.untouchable),
+        )
+
+
 def plan(store: Store, campaign: str, desired: Sequence[PlannedPost], now: datetime) -> Plan:
     """Sort ``desired`` (all posts of ``campaign``) against the queue; changes nothing.
 
     Raises ConfigError for a post of another campaign or a duplicate identity, and ScheduleError for a new
     or moved post whose time is before ``now`` unless it may be sent late.
     """
-    from campaign.queue.store import APPLY_ACTOR
-
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     queued = {q.idempotency_key: q for q in store.campaign_posts(campaign)}
     cancelled_by = store.cancelled_by(q.id for q in queued.values() if q.status == Status.CANCELLED)
-    add: list[PlannedPost] = []
-    readd: list[Change] = []
-    update: list[Change] = []
-    unchanged: list[QueuedPost] = []
-    untouchable: list[Change] = []
+    piles = _Sorting()
     wanted: set[str] = set()
     for post in desired:
         if post.campaign != campaign:
@@ -120,49 +139,43 @@ def plan(store: Store, campaign: str, desired: Sequence[PlannedPost], now: datet
         if key in wanted:
             raise ConfigError(f"post {post.label} on {post.channel} appears twice in campaign {campaign!r}")
         wanted.add(key)
-        old = queued.get(key)
-        if old is None:
-            _check_time(post, now)
-            add.append(post)
-        elif old.status == Status.CANCELLED:
-            if cancelled_by.get(old.id) == APPLY_ACTOR:
-                _check_time(post, now)
-                readd.append(Change(old, post))
-            else:
-                untouchable.append(Change(old, post, "cancelled by a person (campaign cancel)"))
-        elif old.status not in PLANNABLE or old.part_receipts:
-            why = "parts already published" if old.status in PLANNABLE else f"already {old.status}"
-            untouchable.append(Change(old, post, why))
-        elif _same(old, post):
-            unchanged.append(old)
-        else:
-            if post.scheduled_at != old.scheduled_at:
-                _check_time(post, now)
-            update.append(Change(old, post))
-    cancel: list[Change] = []
+        _sort_wanted(piles, post, queued.get(key), cancelled_by, now)
     for key, old in queued.items():
         if key in wanted or old.status == Status.CANCELLED:
             continue
         if old.status in PLANNABLE:
-            cancel.append(Change(old, None, "removed from the campaign file"))
+            piles.cancel.append(Change(old, None, "removed from the campaign file"))
         else:
-            untouchable.append(Change(old, None, f"removed from the file but already {old.status}"))
-    return Plan(
-        campaign=campaign,
-        now=now,
-        add=tuple(add),
-        readd=tuple(readd),
-        update=tuple(update),
-        cancel=tuple(cancel),
-        unchanged=tuple(unchanged),
-        untouchable=tuple(untouchable),
-    )
+            piles.untouchable.append(Change(old, None, f"removed from the file but already {old.status}"))
+    return piles.plan(campaign, now)
+
+
+def _sort_wanted(
+    piles: _Sorting, post: PlannedPost, old: QueuedPost | None, cancelled_by: dict[int, str], now: datetime
+) -> None:
+    """Put one post of the file on its pile, given what is queued under its key (``old``)."""
+    if old is None:
+        _check_time(post, now)
+        piles.add.append(post)
+    elif old.status == Status.CANCELLED:
+        if cancelled_by.get(old.id) == APPLY_ACTOR:
+            _check_time(post, now)
+            piles.readd.append(Change(old, post))
+        else:
+            piles.untouchable.append(Change(old, post, "cancelled by a person (campaign cancel)"))
+    elif old.status not in PLANNABLE or old.part_receipts:
+        why = "parts already published" if old.status in PLANNABLE else f"already {old.status}"
+        piles.untouchable.append(Change(old, post, why))
+    elif _same(old, post):
+        piles.unchanged.append(old)
+    else:
+        if post.scheduled_at != old.scheduled_at:
+            _check_time(post, now)
+        piles.update.append(Change(old, post))
 
 
 def apply(store: Store, plan: Plan, *, now: datetime | None = None) -> ApplyResult:
     """Make exactly the plan's changes in one transaction (at ``now``, default the plan's ``now``)."""
-    from campaign.queue.store import Cancel, Update
-
     def as_update(change: Change) -> Update:
         assert change.new is not None
         return Update(change.old.id, change.old.status, change.old.updated_at, change.new)

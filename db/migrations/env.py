@@ -1,4 +1,4 @@
-"""Alembic environment: run migrations on the connection :mod:`campaign.queue.store` hands in.
+"""Alembic environment: run migrations on the connection :mod:`campaign.queue.schema` hands in.
 
 The store opens its own (``BEGIN IMMEDIATE``) transaction and passes the connection as
 ``config.attributes["connection"]`` (the Alembic cookbook's "sharing a connection" recipe,

@@ -1,0 +1,321 @@
+"""Claims and leases: the daemons' side of the queue (claim, heartbeat, release, recovery, next wake time).
+
+A claim is one statement, ``UPDATE posts ... WHERE id IN (SELECT ... ORDER BY next_attempt_at LIMIT n)
+RETURNING ...`` (SQLite >= 3.35, https://www.sqlite.org/lang_returning.html), run inside ``BEGIN
+IMMEDIATE``; on PostgreSQL the inner SELECT adds ``FOR UPDATE SKIP LOCKED``. The inner SELECT walks the
+partial index ``ix_posts_due`` in due order and skips blocked or paused accounts and paused campaigns.
+
+PostgreSQL (several daemons on one queue):
+
+- Transactions are READ COMMITTED (the server's default). A claim locks the rows it takes with ``FOR UPDATE
+  SKIP LOCKED``, so concurrent claims never wait for each other and never hand out a row twice: a row
+  another transaction holds is skipped, and a row changed and committed meanwhile is re-checked against the
+  claim's WHERE before it is locked (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
+- A claim with ``per_account`` (at most n posts of an account in flight, across every daemon) first takes a
+  transaction-level advisory lock, ``pg_advisory_xact_lock`` (released at commit,
+  https://www.postgresql.org/docs/current/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS): in READ COMMITTED
+  each statement sees what was committed before it began, so the claim statement that follows sees every
+  earlier claim and its in-flight count is exact. On SQLite ``BEGIN IMMEDIATE`` serialises claims already.
+- Lease recovery locks expired rows with ``SKIP LOCKED`` too: two daemons recovering at once, or a recovery
+  racing a heartbeat, never deadlock; a skipped row is recovered on the next pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from campaign.queue.core import StoreCore
+from campaign.queue.models import ACCOUNTS, CAMPAIGNS, POSTS
+from campaign.queue.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, Status, sources, sql_in
+from campaign.queue.values import ClaimedPost, Recovered, aware, from_db, link_from, receipts_from
+
+#: pg_advisory_xact_lock key serialising per-account-limited claims (any bigint unique to campaign).
+CLAIM_LOCK = 0x63616D7061696701
+#: Due rows a per-account-limited claim looks at per post it may return (see :meth:`Claims.claim_due`).
+PREFIX_FACTOR = 8
+
+_LEASED_SQL = sql_in(LEASED)
+
+_CLAIM_COLUMNS = (
+    POSTS.c.id,
+    POSTS.c.campaign,
+    POSTS.c.post_key,
+    POSTS.c.occurrence,
+    POSTS.c.channel,
+    POSTS.c.account,
+    POSTS.c.parts,
+    POSTS.c.link,
+    POSTS.c.idempotency_key,
+    POSTS.c.part_receipts,
+    POSTS.c.attempts,
+    POSTS.c.scheduled_at,
+    POSTS.c.next_attempt_at,
+    POSTS.c.send_late,
+    POSTS.c.late_window_seconds,
+    POSTS.c.lease_owner,
+    POSTS.c.lease_expires_at,
+    POSTS.c.previous_status,
+)
+
+
+def _claimable_accounts(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """Post terms: its account is neither paused nor blocked past ``now``, its campaign not paused."""
+    a, p = ACCOUNTS, POSTS
+    held = sa.select(a.c.account).where(sa.or_(a.c.paused == sa.true(), a.c.blocked_until > now))
+    paused = sa.select(CAMPAIGNS.c.campaign).where(CAMPAIGNS.c.paused == sa.true())
+    return (p.c.account.not_in(held), p.c.campaign.not_in(paused))
+
+
+def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+    """Posts of ``account`` (a correlated column) that are claimed or sending, by anyone."""
+    busy = POSTS.alias("busy")
+    return (
+        sa.select(sa.func.count())
+        .select_from(busy)
+        # ix_posts_account_status (account, status) answers this with an index range.
+        .where(busy.c.account == account, busy.c.status.in_([s.value for s in LEASED]))
+        .scalar_subquery()
+    )
+
+
+def _under_cap(now: datetime, cap: int, prefix: int) -> sa.Select[Any]:
+    """Ids a capped claim may take: among the first ``prefix`` due posts of accounts below ``cap`` in flight,
+    each account's earliest ``cap - in_flight``. Window functions may not share a query level with FOR
+    UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT."""
+    p = POSTS
+    head = (
+        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, _in_flight(p.c.account).label("busy"))
+        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
+        .where(_in_flight(p.c.account) < cap)
+        .order_by(p.c.next_attempt_at, p.c.id)
+        .limit(prefix)
+        .subquery("head")
+    )
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=head.c.account, order_by=(head.c.next_attempt_at, head.c.id))
+        .label("rank")
+    )
+    ranked = sa.select(head.c.id, head.c.busy, rank).subquery("ranked")
+    return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
+
+
+def _claimed(r: Row[Any]) -> ClaimedPost:
+    return ClaimedPost(
+        id=r.id,
+        campaign=r.campaign,
+        post_key=r.post_key,
+        occurrence=r.occurrence,
+        channel=r.channel,
+        account=r.account,
+        parts=tuple(r.parts),
+        link=link_from(r.link),
+        idempotency_key=r.idempotency_key,
+        part_receipts=receipts_from(r.part_receipts),
+        attempts=r.attempts,
+        scheduled_at=r.scheduled_at,
+        due_at=r.next_attempt_at,
+        send_late=bool(r.send_late),
+        late_window=timedelta(seconds=r.late_window_seconds),
+        lease_owner=r.lease_owner,
+        lease_expires_at=r.lease_expires_at,
+    )
+
+
+class Claims(StoreCore):
+    """Claims, leases and recovery (mixed into :class:`campaign.queue.store.Store`)."""
+
+    def claim_due(
+        self, now: datetime, owner: str, lease_seconds: float, limit: int, *, per_account: int | None = None
+    ) -> list[ClaimedPost]:
+        """Lease up to ``limit`` posts due at or before ``now``, earliest first, in one atomic statement.
+
+        Skips accounts blocked past ``now`` or paused, and paused campaigns. The lease lasts
+        ``lease_seconds`` from ``now`` (extend it with :meth:`heartbeat`). Each claimed post is logged with
+        ``owner`` as actor.
+
+        ``per_account`` (optional) caps the posts of one account in flight (``claimed`` or ``sending``, by
+        any owner in any process) after the claim: an account already at the cap gets nothing, one below it
+        gets its earliest due posts up to the cap. Claims with a cap look at the first ``8 * limit`` due
+        posts of accounts below their cap, so a claim may return fewer than ``limit`` while more are due.
+        """
+        now = aware(now)
+        if limit <= 0:
+            return []
+        if per_account is not None and per_account <= 0:
+            raise ValueError(f"per_account must be positive, got {per_account}")
+        p = POSTS
+        stmt = (
+            sa.update(p)
+            .where(p.c.id.in_(self._due_ids(now, limit, per_account)))
+            .values(
+                status=Status.CLAIMED.value,
+                previous_status=p.c.status,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                updated_at=now,
+            )
+            .returning(*_CLAIM_COLUMNS)
+        )
+        with self._write() as conn:
+            if per_account is not None and self.is_postgres:
+                # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
+            rows = conn.execute(stmt).all()
+            self._events(conn, rows, Status.CLAIMED, now, owner)
+        claimed = [_claimed(r) for r in rows]
+        claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
+        return claimed
+
+    def _due_ids(self, now: datetime, limit: int, per_account: int | None) -> sa.Select[Any]:
+        """The claim's inner SELECT: ids of the first ``limit`` claimable due posts (locked on PostgreSQL)."""
+        p = POSTS
+        due = (
+            sa.select(p.c.id)
+            # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
+            .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now)
+            .order_by(p.c.next_attempt_at, p.c.id)
+            .limit(limit)
+            .correlate(None)
+        )
+        if per_account is None:
+            due = due.where(*_claimable_accounts(now))
+        else:
+            due = due.where(p.c.id.in_(_under_cap(now, per_account, limit * PREFIX_FACTOR)))
+        if self.is_postgres:
+            due = due.with_for_update(skip_locked=True)
+        return due
+
+    def release(self, post_ids: Iterable[int], *, owner: str, now: datetime) -> list[int]:
+        """claimed (leased by ``owner``) -> scheduled, keeping their due time (a daemon shutting down).
+
+        Posts already ``sending`` are not released (their outcome is pending). Returns the released ids.
+        """
+        now = aware(now)
+        ids = list(post_ids)
+        if not ids:
+            return []
+        p = POSTS
+        sources(Status.SCHEDULED, among=(Status.CLAIMED,))
+        stmt = (
+            sa.update(p)
+            .where(p.c.id.in_(ids), p.c.status == Status.CLAIMED.value, p.c.lease_owner == owner)
+            .values(
+                status=Status.SCHEDULED.value,
+                previous_status=p.c.status,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(p.c.id, p.c.previous_status)
+        )
+        with self._write() as conn:
+            rows = conn.execute(stmt).all()
+            released = self._events(conn, rows, Status.SCHEDULED, now, owner, "released")
+            if released:
+                self._bump(conn)
+        return sorted(released)
+
+    def heartbeat(self, owner: str, until: datetime, *, now: datetime) -> int:
+        """Extend every lease ``owner`` holds to ``until``; returns how many posts it still holds.
+
+        ``now`` guards against reviving a lease that already expired (those are left for recovery).
+        """
+        now, until = aware(now), aware(until, "until")
+        p = POSTS
+        stmt = (
+            sa.update(p)
+            .where(
+                p.c.lease_owner == owner,
+                p.c.status.in_([s.value for s in LEASED]),
+                p.c.lease_expires_at >= now,
+            )
+            .values(lease_expires_at=until)
+        )
+        with self._write() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    def recover_expired(
+        self, now: datetime, *, actor: str = "recovery", expired_before: datetime | None = None
+    ) -> Recovered:
+        """Leases expired before ``now``: claimed -> scheduled (not sent), sending -> unknown.
+
+        ``expired_before`` (default ``now``) moves the cut-off: a lone SQLite daemon holding the daemon lock
+        knows every lease is a dead process's and passes a time after every lease (dispatcher, issue 5).
+        """
+        now = aware(now)
+        cutoff = now if expired_before is None else aware(expired_before, "expired_before")
+        p = POSTS
+        sources(Status.SCHEDULED, among=(Status.CLAIMED,))
+        sources(Status.UNKNOWN, among=(Status.SENDING,))
+        done = {"previous_status": p.c.status, "lease_owner": None, "lease_expires_at": None}
+        lost = sa.literal("lease expired while sending (") + p.c.lease_owner + ")"
+        with self._write() as conn:
+            requeued = conn.execute(
+                sa.update(p)
+                .where(self._expired(Status.CLAIMED, cutoff))
+                .values(status=Status.SCHEDULED.value, updated_at=now, **done)
+                .returning(p.c.id, p.c.previous_status)
+            ).all()
+            unknown = conn.execute(
+                sa.update(p)
+                .where(self._expired(Status.SENDING, cutoff))
+                .values(status=Status.UNKNOWN.value, last_error=lost, updated_at=now, **done)
+                .returning(p.c.id, p.c.previous_status)
+            ).all()
+            a = self._events(conn, requeued, Status.SCHEDULED, now, actor, "lease expired before sending")
+            b = self._events(conn, unknown, Status.UNKNOWN, now, actor, "lease expired while sending")
+            if a or b:
+                self._bump(conn)
+        return Recovered(requeued=tuple(sorted(a)), unknown=tuple(sorted(b)))
+
+    def _expired(self, status: Status, cutoff: datetime) -> sa.ColumnElement[bool]:
+        """Posts in ``status`` whose lease expired before ``cutoff`` (on PostgreSQL: that this transaction
+        could lock without waiting)."""
+        p = POSTS
+        # The literal status term matches ix_posts_lease's WHERE.
+        expired = sa.and_(sa.text(_LEASED_SQL), p.c.lease_expires_at < cutoff)
+        if not self.is_postgres:
+            return sa.and_(expired, p.c.status == status.value)
+        # Lock without waiting: a row another transaction holds (a heartbeat, another daemon's recovery,
+        # the owner's own mark) is left for the next pass instead of risking a deadlock.
+        in_status = sa.and_(expired, p.c.status == status.value)
+        locked = sa.select(p.c.id).where(in_status).with_for_update(skip_locked=True)
+        return sa.and_(p.c.id.in_(locked), in_status)
+
+    def next_due_at(self, now: datetime, *, per_account: int | None = None) -> datetime | None:
+        """When a claim could next succeed (UTC), or None when nothing is waiting.
+
+        The earliest due post of an account that is not held, or the end of a block that holds an account
+        with waiting posts. May be at or before ``now`` (then claim right away). With ``per_account``
+        (as given to :meth:`claim_due`), accounts at their cap of posts in flight are left out: their next
+        post becomes claimable when a post in flight ends, which this query cannot date (the daemon that
+        holds it claims the next one itself; others notice at their safety tick).
+        """
+        now = aware(now)
+        p, a = POSTS, ACCOUNTS
+        first = (
+            sa.select(p.c.next_attempt_at)
+            .where(sa.text(CLAIMABLE_SQL), *_claimable_accounts(now))
+            .order_by(p.c.next_attempt_at)
+            .limit(1)
+        )
+        if per_account is not None:
+            first = first.where(_in_flight(p.c.account) < per_account)
+        blocked = (
+            sa.select(sa.func.min(a.c.blocked_until))
+            .where(a.c.blocked_until > now, a.c.paused == sa.false())
+            .where(
+                sa.exists().where(p.c.account == a.c.account, p.c.status.in_([s.value for s in CLAIMABLE]))
+            )
+        )
+        with self._read() as conn:
+            due = conn.execute(first).scalar()
+            unblock = conn.execute(blocked).scalar()
+        times = [from_db(t) for t in (due, unblock) if t is not None]
+        return min(times) if times else None

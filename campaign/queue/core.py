@@ -1,0 +1,328 @@
+"""The base of the store: connections, transactions, and the one place a post's status changes.
+
+:class:`StoreCore` holds the engine and the long-lived connections, runs read and write transactions
+(translating driver errors), moves a post between statuses with its ``post_events`` row
+(:meth:`StoreCore._move`, checked against :mod:`campaign.queue.states`), and bumps the queue revision that
+wakes the daemons. The concern mixins (:mod:`~campaign.queue.claims`, :mod:`~campaign.queue.marks`,
+:mod:`~campaign.queue.admin`, :mod:`~campaign.queue.apply`) build on it; :class:`campaign.queue.store.Store`
+composes them.
+
+Every change that should wake the daemons (apply, cancel, retry, pause, resume, release, recovery) bumps
+``queue_state.revision`` and, on PostgreSQL, sends ``NOTIFY campaign_queue`` in the same transaction
+(delivered at commit, https://www.postgresql.org/docs/current/sql-notify.html).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, Row
+
+from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
+from campaign.queue.dialect import insert_ignoring_duplicates, translate_error
+from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
+from campaign.queue.states import LEASED, Status, sources, sql_in
+from campaign.queue.values import QueuedPost, link_from, receipts_from
+
+#: The PostgreSQL channel on which every revision bump is announced (payload: the new revision).
+NOTIFY_CHANNEL = "campaign_queue"
+
+_INSERT_EVENT = sa.insert(EVENTS)
+_MOVE_CACHE: dict[tuple[Any, ...], sa.Update] = {}
+
+
+@cache
+def _sources(to: Status, expect: tuple[Status, ...]) -> tuple[Status, ...]:
+    return sources(to, among=expect)
+
+
+def _move_statement(
+    to: Status,
+    froms: tuple[Status, ...],
+    values: Mapping[str, Any],
+    extra_where: Sequence[sa.ColumnElement[bool]],
+) -> sa.Update:
+    """``UPDATE posts SET status=to ... WHERE id=:p_id AND status IN froms (leased ones: owned by :p_owner)``.
+
+    Plain values become bind parameters named ``p_<column>``; SQL expressions are embedded.
+    """
+    p = POSTS
+    leased = [s for s in froms if s in LEASED]
+    free = [s for s in froms if s not in LEASED]
+    # Literal IN lists: the states are constants, and expanding bind parameters cost per execution.
+    conds: list[sa.ColumnElement[bool] | sa.TextClause] = []
+    if free:
+        conds.append(sa.text(sql_in(free)))
+    if leased:
+        conds.append(sa.and_(sa.text(sql_in(leased)), p.c.lease_owner == sa.bindparam("p_owner")))
+    sets: dict[str, Any] = {"updated_at": sa.bindparam("p_updated_at", type_=p.c.updated_at.type)}
+    for key, value in values.items():
+        sets[key] = (
+            value if isinstance(value, sa.ClauseElement) else sa.bindparam(f"p_{key}", type_=p.c[key].type)
+        )
+    sets.update(status=to.value, previous_status=p.c.status)
+    return (
+        sa.update(p)
+        .where(p.c.id == sa.bindparam("p_id"), sa.or_(*conds), *extra_where)
+        .values(sets)
+        .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
+    )
+
+
+def queued_from(row: Row[Any]) -> QueuedPost:
+    """A whole ``posts`` row as a :class:`QueuedPost`."""
+    m = row._mapping
+    return QueuedPost(
+        id=m["id"],
+        campaign=m["campaign"],
+        post_key=m["post_key"],
+        occurrence=m["occurrence"],
+        channel=m["channel"],
+        account=m["account"],
+        scheduled_at=m["scheduled_at"],
+        zone=m["zone"],
+        parts=tuple(m["parts"]),
+        link=link_from(m["link"]),
+        content_hash=m["content_hash"],
+        idempotency_key=m["idempotency_key"],
+        status=m["status"],
+        previous_status=m["previous_status"],
+        attempts=m["attempts"],
+        next_attempt_at=m["next_attempt_at"],
+        lease_owner=m["lease_owner"],
+        lease_expires_at=m["lease_expires_at"],
+        remote_id=m["remote_id"],
+        remote_url=m["remote_url"],
+        part_receipts=receipts_from(m["part_receipts"]),
+        last_error=m["last_error"],
+        send_late=bool(m["send_late"]),
+        late_window=timedelta(seconds=m["late_window_seconds"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def paused_scope_in(conn: Connection, campaign: str) -> tuple[bool, frozenset[str]]:
+    """(is ``campaign`` paused, the set of paused accounts), read on ``conn``."""
+    c_paused = conn.execute(sa.select(CAMPAIGNS.c.paused).where(CAMPAIGNS.c.campaign == campaign)).scalar()
+    accounts = conn.execute(sa.select(ACCOUNTS.c.account).where(ACCOUNTS.c.paused == sa.true())).scalars()
+    return bool(c_paused), frozenset(accounts)
+
+
+class StoreCore:
+    """Connections, transactions and status changes shared by every part of :class:`Store`.
+
+    One instance may be used by one thread at a time; open one per process (after ``fork``).
+    """
+
+    def __init__(self, engine: Engine, url: str, where: str) -> None:
+        self.engine = engine
+        self.url = url
+        #: What error messages call the database (the file path for SQLite).
+        self.where = where
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self._conns: dict[str, Connection] = {}
+
+    # -- transactions ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            raise translate_error(exc, self.where) from exc
+        except sqlite3.Error as exc:
+            raise translate_error(exc, self.where) from exc
+
+    def _connection(self, kind: str) -> Connection:
+        # One long-lived connection per kind: checking one out of the pool per transaction costs more
+        # than the statements of a hot-path transaction (bench_store.py).
+        conn = self._conns.get(kind)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._conns[kind] = self.engine.connect()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self._transaction("write", "BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A read transaction (deferred BEGIN on SQLite: takes no write lock)."""
+        with self._transaction("read", "BEGIN DEFERRED") as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, kind: str, begin: str) -> Iterator[Connection]:
+        try:
+            conn = self._connection(kind)
+            if not self.is_sqlite:
+                with conn.begin():
+                    yield conn
+                return
+            # SQLite: the engine runs in driver autocommit (SQLAlchemy's documented pysqlite recipe
+            # replaces the driver's BEGIN with ours); we emit BEGIN/COMMIT on the driver connection, which
+            # also keeps SQLAlchemy's per-statement event dispatch off the hot path.
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+            raise translate_error(exc, self.where) from exc
+
+    # -- transitions (all status changes pass here) ----------------------------------------------------
+
+    def _move(
+        self,
+        conn: Connection,
+        post_id: int,
+        to: Status,
+        *,
+        expect: Sequence[Status],
+        now: datetime,
+        actor: str,
+        reason: str | None = None,
+        owner: str | None = None,
+        values: Mapping[str, Any] | None = None,
+        extra_where: Sequence[sa.ColumnElement[bool]] = (),
+    ) -> Row[Any]:
+        """Move one post from one of ``expect`` to ``to`` and log it; leased states must match ``owner``.
+
+        Raises PostNotFoundError, LeaseLostError, or IllegalTransitionError (the post is left unchanged).
+        """
+        froms = _sources(to, tuple(expect))
+        values = dict(values or {})
+        params: dict[str, Any] = {"p_id": post_id, "p_owner": owner, "p_updated_at": now}
+        if extra_where:
+            stmt = _move_statement(to, froms, values, extra_where)
+        else:
+            # Cache by shape: module-level SQL expressions (marks' attempt increment) keep their identity.
+            shape = tuple(
+                sorted((k, id(v) if isinstance(v, sa.ClauseElement) else 0) for k, v in values.items())
+            )
+            key = (to, froms, shape)
+            cached = _MOVE_CACHE.get(key)
+            if cached is None:
+                cached = _MOVE_CACHE[key] = _move_statement(to, froms, values, ())
+            stmt = cached
+        params.update({f"p_{k}": v for k, v in values.items() if not isinstance(v, sa.ClauseElement)})
+        row = conn.execute(stmt, params).first()
+        if row is None:
+            self._diagnose(conn, post_id, to, froms, owner)
+        assert row is not None
+        conn.execute(
+            _INSERT_EVENT,
+            {
+                "post_id": post_id,
+                "at": now,
+                "from_status": row.previous_status,
+                "to_status": to.value,
+                "actor": actor,
+                "reason": reason,
+            },
+        )
+        return row
+
+    def _diagnose(
+        self, conn: Connection, post_id: int, to: Status, froms: Sequence[Status], owner: str | None
+    ) -> None:
+        row = conn.execute(
+            sa.select(POSTS.c.status, POSTS.c.lease_owner).where(POSTS.c.id == post_id)
+        ).first()
+        if row is None:
+            raise PostNotFoundError(f"no queued post with id {post_id}")
+        if owner is not None and any(s in LEASED for s in froms) and row.lease_owner != owner:
+            # The caller once claimed it (recovery or another daemon moved it on since): a lost lease,
+            # not a bug. A caller that never held it is making an illegal change (below).
+            had_it = conn.execute(
+                sa.select(EVENTS.c.id)
+                .where(EVENTS.c.post_id == post_id, EVENTS.c.actor == owner, EVENTS.c.to_status == "claimed")
+                .limit(1)
+            ).first()
+            if had_it is not None or row.status in froms:
+                raise LeaseLostError(
+                    f"post {post_id}: lease is held by {row.lease_owner or 'nobody'}, not {owner} "
+                    f"(status {row.status})"
+                )
+        if row.status in froms:
+            raise StoreError(f"post {post_id}: changed by another process meanwhile (now {row.status})")
+        wanted = ", ".join(s.value for s in froms)
+        raise IllegalTransitionError(
+            f"post {post_id} is {row.status}; only {wanted} posts can become {to.value}"
+        )
+
+    def _events(
+        self,
+        conn: Connection,
+        rows: Iterable[Row[Any]],
+        to: Status,
+        now: datetime,
+        actor: str,
+        reason: str | None = None,
+    ) -> list[int]:
+        """Log a bulk move of ``rows`` (each with ``id`` and ``previous_status``) to ``to``; their ids."""
+        params = [
+            {
+                "post_id": r.id,
+                "at": now,
+                "from_status": r.previous_status,
+                "to_status": to.value,
+                "actor": actor,
+                "reason": reason,
+            }
+            for r in rows
+        ]
+        if params:
+            conn.execute(_INSERT_EVENT, params)
+        return [p["post_id"] for p in params]
+
+    def _bump(self, conn: Connection) -> None:
+        stmt = sa.update(QUEUE).where(QUEUE.c.id == 1).values(revision=QUEUE.c.revision + 1)
+        if not self.is_postgres:
+            conn.execute(stmt)
+            return
+        revision = conn.execute(stmt.returning(QUEUE.c.revision)).scalar_one()
+        # Delivered to every LISTENing daemon when (and only if) this transaction commits.
+        conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(revision))))
+
+    def queue_revision(self) -> int:
+        """A counter bumped by apply, cancel, retry, pause, resume, release and recovery (cheap to poll)."""
+        with self._read() as conn:
+            return int(conn.execute(sa.select(QUEUE.c.revision).where(QUEUE.c.id == 1)).scalar_one())
+
+    # -- state rows -----------------------------------------------------------------------------------
+
+    def _insert_ignoring_duplicates(self, table: sa.Table = POSTS, key: str = "idempotency_key") -> Any:
+        """``INSERT ... ON CONFLICT (key) DO NOTHING`` in this database's dialect."""
+        return insert_ignoring_duplicates(self.engine.dialect.name, table, key)
+
+    def _ensure_account(self, conn: Connection, account: str, now: datetime) -> None:
+        """Create the account's state row if it does not exist (several daemons may try at once)."""
+        conn.execute(
+            self._insert_ignoring_duplicates(ACCOUNTS, "account"),
+            {"account": account, "paused": False, "sent_today": 0, "updated_at": now},
+        )
+
+    def _account_row(self, conn: Connection, account: str, now: datetime) -> Row[Any]:
+        """The account's row, created when missing (inside the caller's write transaction)."""
+        row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        if row is None:
+            self._ensure_account(conn, account, now)
+            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        assert row is not None
+        return row

@@ -1,0 +1,164 @@
+"""What differs between SQLite and PostgreSQL below the store: URLs, engines, pragmas and driver errors.
+
+SQLite settings and why:
+
+- ``journal_mode=WAL``: readers (``campaign status``) never block the daemon's writes, and vice versa.
+- every write transaction is ``BEGIN IMMEDIATE`` (SQLAlchemy's documented pysqlite recipe: the driver's own
+  BEGIN is disabled on connect and ours is emitted by :class:`campaign.queue.core.StoreCore`,
+  https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl),
+  so two writers queue on the busy timeout instead of one failing with "database is locked" when it
+  upgrades a read lock (https://www.sqlite.org/lang_transaction.html). Reads use a deferred BEGIN.
+- ``busy_timeout`` (default 5 s): how long a writer waits for another; past it,
+  :class:`DatabaseLockedError` names the file.
+- ``synchronous=FULL``: in WAL mode, NORMAL may lose the last commits on power loss or OS crash
+  (https://www.sqlite.org/pragma.html#pragma_synchronous). Losing a committed ``sending`` mark could roll a
+  post back to ``claimed``, and lease recovery would then send it again: a duplicate public post. FULL
+  fsyncs the WAL at every commit; the cost (a few hundred microseconds to milliseconds per commit) is small
+  next to an HTTP request per post.
+
+PostgreSQL engines use the server's default READ COMMITTED and ``pool_pre_ping`` (a daemon outlives
+server restarts). :func:`translate_error` is the single point where driver errors of either database
+become the exception tree of :mod:`campaign.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from campaign.errors import DatabaseLockedError, StoreError
+
+#: Where the queue lives unless ``--db`` or ``CAMPAIGN_DB`` says otherwise (relative to the working dir).
+DEFAULT_DB = "db/campaign.db"
+ENV_DB = "CAMPAIGN_DB"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The database URL: ``url``, else ``$CAMPAIGN_DB``, else ``db/campaign.db`` (a plain path: SQLite)."""
+    raw = url or os.environ.get(ENV_DB) or DEFAULT_DB
+    if "://" in raw:
+        return raw
+    return "sqlite:///" + str(Path(raw).expanduser().absolute())
+
+
+def create_engine(full_url: str, busy_timeout: float) -> tuple[Engine, str]:
+    """(engine, what error messages call the database) for a URL from :func:`resolve_url`.
+
+    SQLite: the file's parent directories are created; StoreError for a directory or an uncreatable
+    parent. The engine runs in driver autocommit: the store emits BEGIN/COMMIT itself.
+    """
+    sa_url = sa.engine.make_url(full_url)
+    if sa_url.get_backend_name() != "sqlite":
+        return sa.create_engine(full_url, pool_pre_ping=True), sa_url.render_as_string(hide_password=True)
+    database = sa_url.database or ""
+    if database and database != ":memory:":
+        path = Path(database)
+        if path.is_dir():
+            raise StoreError(f"{database}: is a directory, not a queue database")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{database}: cannot create its directory ({exc})") from exc
+    # AUTOCOMMIT: SQLAlchemy emits no BEGIN/COMMIT of its own; StoreCore._transaction() does.
+    engine = sa.create_engine(full_url, connect_args={"timeout": busy_timeout}, isolation_level="AUTOCOMMIT")
+    _install_sqlite_hooks(engine, busy_timeout)
+    return engine, database
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
+    """Per-connection pragmas. Transactions are the store's, the driver's are off."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Disable the driver's implicit BEGIN so ours is the only one (and DDL stays transactional).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+
+def enable_wal(engine: Engine, where: str) -> None:
+    """Switch a SQLite database to WAL mode (persistent in the file); nothing on other databases."""
+    if engine.dialect.name != "sqlite":
+        return
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            # Outside any transaction (the mode cannot change inside one).
+            mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()
+    except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        raise translate_error(exc, where) from exc
+    if not mode or str(mode[0]).lower() != "wal":
+        raise StoreError(f"{where}: cannot switch the database to WAL mode (got {mode})")
+
+
+def insert_ignoring_duplicates(dialect: str, table: sa.Table, key: str) -> Any:
+    """``INSERT ... ON CONFLICT (key) DO NOTHING`` in ``dialect`` (race-free on PostgreSQL, where two
+    daemons may create the same row at once)."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=[key])
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table).on_conflict_do_nothing(index_elements=[key])
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+
+def _sqlite_error_name(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorname", "") or ""
+    return ""
+
+
+def _unwritable(where: str) -> bool:
+    path = Path(where)
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+#: PostgreSQL SQLSTATEs that mean "another transaction is in the way" (lock_not_available, deadlock_detected,
+#: serialization_failure; https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_PG_LOCKED = {"55P03": "lock not available", "40P01": "deadlock", "40001": "serialization failure"}
+
+
+def _pg_sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def translate_error(exc: BaseException, where: str) -> StoreError:
+    """Map a driver error to the one exception tree (the single translation point for SQL errors)."""
+    name = _sqlite_error_name(exc)
+    detail = str(getattr(exc, "orig", exc)).strip() or type(exc).__name__
+    state = _pg_sqlstate(exc)
+    if state in _PG_LOCKED:
+        return DatabaseLockedError(f"{where}: {_PG_LOCKED[state]} with another process ({detail})")
+    if state is not None and state.startswith(("08", "57P")):  # connection exception, server shutdown
+        return StoreError(f"{where}: lost the connection to the database server ({detail})")
+    if state is None and isinstance(exc, sa.exc.OperationalError) and not isinstance(exc.orig, sqlite3.Error):
+        # psycopg reports a refused or failed connection without a SQLSTATE.
+        return StoreError(f"{where}: cannot connect to the database server ({detail})")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return DatabaseLockedError(f"{where}: database is locked by another process ({detail})")
+    if name.startswith("SQLITE_READONLY") or (name.startswith("SQLITE_CANTOPEN") and _unwritable(where)):
+        return StoreError(
+            f"{where}: the queue database is read-only (the file and its folder must be writable: SQLite "
+            f"keeps -wal and -shm files beside it) ({detail})"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+        return StoreError(f"{where}: not a usable queue database, file left as it is ({detail})")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(f"{where}: cannot open the queue database ({detail})")
+    return StoreError(f"{where}: database error ({detail})")

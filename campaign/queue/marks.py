@@ -1,0 +1,271 @@
+"""Marks: what happened to a claimed post (sending, sent, retry, defer, failed, unknown, missed), one at a
+time or batched in one transaction (:meth:`Marks.write_marks`: one fsync for many), and the per-account
+state the dispatcher's pacing reads and writes (blocks, daily counters, :meth:`Marks.sent_times` for quotas).
+
+A mark on a leased post must come from the lease's owner; a mark its post refuses raises
+:class:`LeaseLostError` or :class:`IllegalTransitionError` and leaves the post unchanged
+(:meth:`campaign.queue.core.StoreCore._move`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from campaign.channels.base import Receipt
+from campaign.errors import IllegalTransitionError, PostNotFoundError, StoreError
+from campaign.queue.core import StoreCore, queued_from
+from campaign.queue.models import ACCOUNTS, POSTS
+from campaign.queue.states import Status
+from campaign.queue.values import AccountInfo, Mark, QueuedPost, aware, from_db, receipt_json
+
+_INCREMENT_ATTEMPTS = POSTS.c.attempts + 1
+#: A deferral after ``sending`` gives back the attempt mark_sending counted.
+_REFUND_ATTEMPT = sa.case(
+    (POSTS.c.status == Status.SENDING.value, POSTS.c.attempts - 1), else_=POSTS.c.attempts
+)
+_COUNT_SEND = (
+    sa.update(ACCOUNTS)
+    .where(ACCOUNTS.c.account == sa.bindparam("p_account"))
+    .values(
+        sent_today=sa.case(
+            (ACCOUNTS.c.counter_day == sa.bindparam("p_day"), ACCOUNTS.c.sent_today + 1), else_=1
+        ),
+        counter_day=sa.bindparam("p_day"),
+        updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
+    )
+)
+#: For the kinds that only set ``last_error``: (new status, statuses it may come from).
+_PLAIN_MARKS = {
+    "failed": (Status.FAILED, (Status.SENDING, Status.CLAIMED)),
+    "unknown": (Status.UNKNOWN, (Status.SENDING,)),
+    "missed": (Status.MISSED, (Status.CLAIMED,)),
+}
+
+
+class Marks(StoreCore):
+    """Outcomes of claimed posts and shared account state (mixed into :class:`campaign.queue.store.Store`)."""
+
+    def mark_sending(self, post_id: int, *, owner: str, now: datetime) -> None:
+        """claimed -> sending, counting an attempt. Commit happens before the caller may send anything.
+
+        Raises LeaseLostError when ``owner`` no longer holds the lease (then do not send).
+        """
+        self._mark_one(Mark(post_id, "sending", now), owner)
+
+    def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
+        """Store the receipt of thread part ``index`` (0-based) so a resumed send starts at ``index + 1``.
+
+        Allowed while ``sending`` or ``unknown`` (a receipt that arrives after the lease was recovered is
+        still the truth). Parts are recorded in order; recording the same index again replaces it.
+        """
+        now = aware(now)
+        with self._write() as conn:
+            row = conn.execute(
+                sa.select(POSTS.c.status, POSTS.c.part_receipts).where(POSTS.c.id == post_id)
+            ).first()
+            if row is None:
+                raise PostNotFoundError(f"no queued post with id {post_id}")
+            if row.status not in (Status.SENDING, Status.UNKNOWN):
+                raise IllegalTransitionError(
+                    f"post {post_id} is {row.status}; parts are recorded while sending"
+                )
+            receipts = list(row.part_receipts or [])
+            if not 0 <= index <= len(receipts):
+                raise IllegalTransitionError(
+                    f"post {post_id}: part {index} recorded before part {len(receipts)}"
+                )
+            receipts[index : index + 1] = [receipt_json(receipt)]
+            conn.execute(
+                sa.update(POSTS).where(POSTS.c.id == post_id).values(part_receipts=receipts, updated_at=now)
+            )
+
+    def mark_sent(self, post_id: int, receipt: Receipt, *, owner: str, now: datetime) -> None:
+        """sending (leased by ``owner``) or unknown -> sent, with the post's receipt (a thread's first part).
+
+        Counts the send in the account's daily counter (UTC day of ``now``).
+        """
+        now = aware(now)
+        with self._write() as conn:
+            row = self._move(
+                conn,
+                post_id,
+                Status.SENT,
+                expect=(Status.SENDING, Status.UNKNOWN),
+                now=now,
+                actor=owner,
+                owner=owner,
+                values={
+                    "remote_id": receipt.remote_id,
+                    "remote_url": receipt.url,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "last_error": None,
+                },
+            )
+            self._count_send(conn, row.account, now)
+
+    def mark_retry(
+        self, post_id: int, next_attempt_at: datetime, error: str, *, owner: str, now: datetime
+    ) -> None:
+        """sending or claimed (leased by ``owner``) -> retry_wait until ``next_attempt_at``.
+
+        Only for outcomes where nothing (more) was published: transient errors, or a deferral before sending.
+        """
+        self._mark_one(Mark(post_id, "retry", now, reason=error, until=next_attempt_at), owner)
+
+    def mark_failed(self, post_id: int, error: str, *, owner: str, now: datetime) -> None:
+        """sending or claimed (leased by ``owner``) -> failed (permanent: a person must act)."""
+        self._mark_one(Mark(post_id, "failed", now, reason=error), owner)
+
+    def mark_unknown(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
+        """sending (leased by ``owner``) -> unknown: the request may have been received."""
+        self._mark_one(Mark(post_id, "unknown", now, reason=reason), owner)
+
+    def mark_missed(self, post_id: int, reason: str, *, owner: str, now: datetime) -> None:
+        """claimed (leased by ``owner``) -> missed: found due later than its lateness window."""
+        self._mark_one(Mark(post_id, "missed", now, reason=reason), owner)
+
+    def _mark_one(self, mark: Mark, owner: str) -> None:
+        """One mark in its own write transaction (the single-post methods; :meth:`write_marks` batches)."""
+        with self._write() as conn:
+            self._apply_mark(conn, mark, owner)
+
+    def defer(self, post_id: int, until: datetime, reason: str, *, owner: str, now: datetime) -> None:
+        """claimed or sending (leased by ``owner``) -> retry_wait until ``until``, refunding the attempt.
+
+        For waits that are not failures and where nothing (more) was published: a rate limit or quota, or a
+        daemon stopping between thread parts. Unlike :meth:`mark_retry` it does not count an attempt.
+        """
+        self._mark_one(Mark(post_id, "defer", now, reason=reason, until=until), owner)
+
+    def write_marks(self, marks: Sequence[Mark], *, owner: str) -> list[StoreError | None]:
+        """Apply ``marks`` in order in ONE write transaction (group commit: one fsync for all of them).
+
+        Each mark goes through the same transition as its single-post method (:class:`Mark`), leased by
+        ``owner``, with its event row. A mark its post refuses (lease lost, illegal transition, no such post)
+        leaves that post unchanged and does not stop the others: the result holds, per mark, None or that
+        error. A database failure raises :class:`StoreError` and commits nothing.
+        """
+        errors: list[StoreError | None] = []
+        if not marks:
+            return errors
+        with self._write() as conn:
+            for mark in marks:
+                try:
+                    self._apply_mark(conn, mark, owner)
+                except StoreError as exc:  # raised before the post's row changed: the others go on
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+        return errors
+
+    def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
+        """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
+        now = aware(mark.now)
+        done = {"lease_owner": None, "lease_expires_at": None}
+        if mark.kind == "sending":
+            self._move(conn, mark.post_id, Status.SENDING, expect=(Status.CLAIMED,), now=now, actor=owner,
+                       owner=owner, values={"attempts": _INCREMENT_ATTEMPTS})
+        elif mark.kind == "sent":
+            first = mark.receipts[0]
+            values: dict[str, Any] = {
+                "remote_id": first.remote_id, "remote_url": first.url, "last_error": None, **done,
+                "part_receipts": [receipt_json(r) for r in mark.receipts],
+            }
+            row = self._move(conn, mark.post_id, Status.SENT, expect=(Status.SENDING, Status.UNKNOWN),
+                             now=now, actor=owner, owner=owner, values=values)
+            self._count_send(conn, row.account, now)
+        elif mark.kind in ("retry", "defer"):
+            assert mark.until is not None
+            values = {"next_attempt_at": aware(mark.until, "until"), "last_error": mark.reason, **done}
+            if mark.kind == "defer":
+                values["attempts"] = _REFUND_ATTEMPT
+            self._move(conn, mark.post_id, Status.RETRY_WAIT, expect=(Status.SENDING, Status.CLAIMED),
+                       now=now, actor=owner, owner=owner, reason=mark.reason, values=values)
+        else:
+            to, expect = _PLAIN_MARKS[mark.kind]
+            self._move(conn, mark.post_id, to, expect=expect, now=now, actor=owner, owner=owner,
+                       reason=mark.reason, values={"last_error": mark.reason, **done})
+
+    def unknown_posts(self, limit: int = 100) -> list[QueuedPost]:
+        """Posts in ``unknown``, oldest change first (for reconciliation)."""
+        p = POSTS
+        stmt = (
+            sa.select(p)
+            .where(p.c.status == Status.UNKNOWN.value)
+            .order_by(p.c.updated_at, p.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [queued_from(r) for r in conn.execute(stmt).all()]
+
+    def requeue_unknown(self, post_id: int, *, now: datetime, actor: str, reason: str) -> None:
+        """unknown -> scheduled, due ``now``: a retry proven safe (platform deduplicates, or found absent)."""
+        now = aware(now)
+        with self._write() as conn:
+            self._move(
+                conn,
+                post_id,
+                Status.SCHEDULED,
+                expect=(Status.UNKNOWN,),
+                now=now,
+                actor=actor,
+                reason=reason,
+                values={"next_attempt_at": now},
+            )
+
+    def sent_times(self, account: str, since: datetime) -> list[datetime]:
+        """When each post of ``account`` sent at or after ``since`` became ``sent`` (UTC, oldest first)."""
+        p = POSTS
+        stmt = (
+            sa.select(p.c.updated_at)
+            .where(p.c.account == account, p.c.status == Status.SENT.value, p.c.updated_at >= aware(since))
+            .order_by(p.c.updated_at)
+        )
+        with self._read() as conn:
+            return [from_db(t) for t in conn.execute(stmt).scalars()]
+
+    # -- shared account state -------------------------------------------------------------------------
+
+    def block_account(
+        self, account: str, until: datetime, *, now: datetime, reason: str | None = None
+    ) -> None:
+        """Hold every claim for ``account`` until ``until`` (UTC); a later block already stored wins."""
+        now, until = aware(now), aware(until, "until")
+        with self._write() as conn:
+            current = self._account_row(conn, account, now)
+            if current.blocked_until is not None and from_db(current.blocked_until) >= until:
+                return
+            conn.execute(
+                sa.update(ACCOUNTS)
+                .where(ACCOUNTS.c.account == account)
+                .values(blocked_until=until, block_reason=reason, updated_at=now)
+            )
+
+    def account_state(self, account: str) -> AccountInfo | None:
+        """The shared state of ``account`` (None when nothing was ever recorded for it)."""
+        with self._read() as conn:
+            row = conn.execute(sa.select(ACCOUNTS).where(ACCOUNTS.c.account == account)).first()
+        if row is None:
+            return None
+        return AccountInfo(
+            account=row.account,
+            blocked_until=row.blocked_until,
+            block_reason=row.block_reason,
+            paused=bool(row.paused),
+            counter_day=row.counter_day,
+            sent_today=row.sent_today,
+        )
+
+    def _count_send(self, conn: Connection, account: str, now: datetime) -> None:
+        day = now.date().isoformat()
+        params = {"p_account": account, "p_day": day, "p_now": now}
+        if not conn.execute(_COUNT_SEND, params).rowcount:
+            # First send of this account: create its row (race-free), then count as usual.
+            self._ensure_account(conn, account, now)
+            conn.execute(_COUNT_SEND, params)
