@@ -6,18 +6,19 @@ returns a :class:`Receipt` (or raises a classified :class:`~campaign.errors.Chan
 (session login, Threads' container then publish, refresh of an expired token) are just more yields::
 
     def publish(self, part: Part) -> Exchange[Receipt]:
-        response = yield self.json_request("POST", url, json=payload, headers=auth)
+        response = yield self.json_request("POST", url, json_body=payload, headers=auth)
         self.raise_for_status(response)
         return Receipt(remote_id=response.json()["id"], url=response.json()["url"])
 
 The dispatcher drives exchanges with the one shared ``httpx.AsyncClient``
-(:func:`campaign.http.exchange.run`);
-the dry-run recorder drives the very same exchange with :meth:`Adapter.fake_response` answers
-(:func:`campaign.http.exchange.run_dry`). Adapters never send, never sleep and never create clients, so they
-are
-pure and testable with plain generators or ``httpx.MockTransport``.
+(:func:`campaign.http.exchange.run`); the dry-run recorder drives the very same exchange with
+:meth:`Adapter.fake_response` answers (:func:`campaign.http.exchange.run_dry`). Adapters never send, never
+sleep and never create clients, so they are pure and testable with plain generators or
+``httpx.MockTransport``.
 
 Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
+Every installed adapter must pass the contract suite :mod:`campaign.channels.contract`; shared building
+blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.channels.helpers`.
 """
 
 from __future__ import annotations

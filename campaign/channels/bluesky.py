@@ -55,6 +55,7 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.helpers import require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
     AmbiguousError,
@@ -234,7 +235,7 @@ class BlueskyAdapter(Adapter):
 
         response, session = yield from self._authed(create)
         if response.is_success:
-            body = _json_object(response, AmbiguousError)
+            body = require_json_object(response, AmbiguousError)
             uri, cid = body.get("uri"), body.get("cid")
             if not isinstance(uri, str) or not isinstance(cid, str):
                 raise AmbiguousError("createRecord answered without uri and cid", status=response.status_code)
@@ -290,7 +291,7 @@ class BlueskyAdapter(Adapter):
         response, _ = yield from self._authed(get_session)
         if not response.is_success:
             raise self._error(response, "getSession", before_write=True)
-        body = _json_object(response, PermanentError)
+        body = require_json_object(response, PermanentError)
         return f"@{body.get('handle')} ({body.get('did')})"
 
     # -- facets -------------------------------------------------------------------------------------------
@@ -320,7 +321,7 @@ class BlueskyAdapter(Adapter):
         )
         did: str | None = None
         if response.is_success:
-            value = _json_object(response, TransientError).get("did")
+            value = require_json_object(response, TransientError).get("did")
             did = value if isinstance(value, str) and value.startswith("did:") else None
         elif response.status_code != 400:  # 400: no such handle (HandleNotFound / InvalidRequest)
             raise self._error(response, "resolveHandle", before_write=True)
@@ -419,18 +420,8 @@ def _xrpc_error(response: httpx.Response) -> tuple[str, str]:
     )
 
 
-def _json_object(response: httpx.Response, error: type[ChannelError]) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise error(f"HTTP {response.status_code} without a JSON object", status=response.status_code)
-    return body
-
-
 def _read_session(response: httpx.Response) -> Session:
-    body = _json_object(response, TransientError)
+    body = require_json_object(response, TransientError)
     fields = [body.get(k) for k in ("accessJwt", "refreshJwt", "did", "handle")]
     if not all(isinstance(f, str) and f for f in fields):
         raise TransientError("the session answer lacks accessJwt, refreshJwt, did or handle")

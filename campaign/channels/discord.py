@@ -40,7 +40,7 @@ from campaign.channels.base import (
     parse_rate_limit_headers,
     parse_reset,
 )
-from campaign.channels.webhook import secret_url
+from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.text import counting
 from campaign.text.rules import TextRules
