@@ -49,6 +49,7 @@ from campaign.channels.base import (
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     parse_rate_limit_headers,
@@ -119,6 +120,11 @@ class BlueskyAdapter(Adapter):
     #: Record keys derive from the idempotency key and never expire: a retry targets the same record.
     dedup_by_key = True
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
+    sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
+    #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
+    login_paths = frozenset(
+        {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
+    )
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)  # self.clock: createdAt and "now" for rate-limit waits

@@ -33,7 +33,16 @@ from urllib.parse import urlencode
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, RateLimit, Receipt, fake_json
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Adapter,
+    Exchange,
+    Part,
+    RateLimit,
+    Receipt,
+    SampleAccount,
+    fake_json,
+)
 from campaign.channels.helpers import graph_error, json_object, usage_report
 from campaign.errors import AmbiguousError
 from campaign.text import counting
@@ -58,6 +67,7 @@ class FacebookAdapter(Adapter):
         "graph_version": f"Graph API version, e.g. {DEFAULT_VERSION} (default)",
     }
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
+    sample_account = SampleAccount(settings={"page_id": "1234567890"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         page = self.setting("page_id")

@@ -43,6 +43,7 @@ from campaign.channels.base import (
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     platform_message,
@@ -115,6 +116,7 @@ class LinkedInAdapter(Adapter):
         "version": f"LinkedIn-Version header, YYYYMM (default {DEFAULT_VERSION}; retired after ~1 year)",
     }
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
+    sample_account = SampleAccount(settings={"author": "urn:li:person:contract"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         body: dict[str, Any] = {

@@ -34,6 +34,7 @@ from campaign.channels.base import (
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     platform_message,
@@ -76,6 +77,7 @@ class MastodonAdapter(Adapter):
     #: Mastodon keeps idempotency keys "for up to 1 hour" (https://docs.joinmastodon.org/methods/statuses/#create).
     dedup_window = timedelta(hours=1)
     docs = "https://docs.joinmastodon.org/methods/statuses/#create"
+    sample_account = SampleAccount(settings={"instance": "https://mastodon.example"})
 
     # -- requests -----------------------------------------------------------------------------------------
 

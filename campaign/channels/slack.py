@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import Adapter, Exchange, Part, Receipt, classify_status
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.errors import AuthError, ChannelError, PermanentError
 from campaign.text import counting
@@ -49,6 +49,9 @@ class SlackAdapter(Adapter):
         "unfurl_links": "false to stop Slack previewing the featured link (default: preview it)",
     }
     docs = "https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks"
+    sample_account = SampleAccount(
+        credentials={"webhook_url": "https://hooks.slack.com/services/T0/B0/{token}"}
+    )
 
     def _url(self) -> httpx.URL:
         return secret_url(self, "webhook_url", placeholder="https://hooks.slack.com/services/dry-run")

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import Adapter, Exchange, Part, Receipt
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.errors import PermanentError
 from campaign.text import counting
@@ -55,6 +55,11 @@ class TeamsAdapter(Adapter):
         "link_title": "label of the button that opens the featured link (default: the link card's title)",
     }
     docs = "https://learn.microsoft.com/en-us/connectors/teams/#microsoft-teams-webhook"
+    sample_account = SampleAccount(
+        credentials={
+            "webhook_url": "https://example.logic.azure.com/workflows/{token}/triggers/manual/invoke"
+        }
+    )
 
     def _url(self) -> httpx.URL:
         return secret_url(

@@ -31,7 +31,16 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Account, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Account,
+    Adapter,
+    Exchange,
+    Part,
+    Receipt,
+    SampleAccount,
+    fake_json,
+)
 from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, PermanentError
 from campaign.text import counting
@@ -75,6 +84,13 @@ class WebhookAdapter(Adapter):
         "verify_url": "a URL answering a signed GET for `campaign channels check` (else check sends nothing)",
     }
     docs = "docs/platforms/webhook.md"
+    sample_account = SampleAccount(
+        settings={
+            "url": "https://hooks.example.com/campaign",
+            "verify_url": "https://hooks.example.com/health",
+        },
+        credentials={"secret": "{canary}"},
+    )
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)  # self.clock is the source of X-Campaign-Timestamp

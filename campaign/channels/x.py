@@ -101,6 +101,8 @@ class XAdapter(Adapter):
         "client_id": "OAuth 2.0 client ID of the app (required to refresh the access token)",
     }
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
+    #: The OAuth 2.0 token refresh verify() may need before it can read the profile.
+    login_paths = frozenset({"/2/oauth2/token"})
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)
