@@ -7,10 +7,13 @@ platform-specific cases.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from campaign import channels
 from campaign.channels import contract
+from campaign.http.exchange import Recording, describe_request, run_dry
 
 
 @pytest.mark.parametrize("check", contract.CHECKS, ids=lambda check: check.__name__)
@@ -27,3 +30,20 @@ def test_every_built_in_adapter_is_checked() -> None:
         "webhook", "x",
     }  # fmt: skip
     assert built_in <= set(channels.names())
+
+
+@pytest.mark.parametrize("name", channels.names())
+def test_dry_run_report_hides_every_secret(name: str) -> None:
+    """What `preview --requests` shows of a dry run with real credentials holds none of them, in any form.
+
+    The contract proves secrets travel only verbatim; this proves the report's redaction then finds them.
+    """
+    cls = channels.load(name)
+    adapter = contract.sample_adapter(cls, placeholder=False)
+    recording = Recording()
+    run_dry(adapter.publish(contract.FIRST), adapter, contract.FIRST, recording)
+    run_dry(adapter.verify(), adapter, None, recording)
+    secrets = contract.secret_values(cls) | contract.canaries(cls)
+    for request in recording.requests:
+        described = json.dumps(describe_request(request, adapter.account.credentials.known_values()))
+        assert not contract.find_secrets(described, secrets), described
