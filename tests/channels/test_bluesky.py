@@ -39,7 +39,6 @@ from tests.channels.conftest import (
     Step,
     assert_hidden,
     assert_outcome,
-    describe,
     make_account,
     raising,
     respond,
@@ -516,13 +515,6 @@ def test_canary_secret_never_leaks() -> None:
     with pytest.raises(AuthError) as info:
         run_with(Script([resolve_bob(), echo]), bsky.publish(PART), bsky)
     assert_hidden(info.value, PASSWORD)
-
-    recording = Recording()
-    receipt = run_dry(bsky.publish(PART), bsky, PART, recording)
-    described = json.dumps([describe(bsky, r) for r in recording.requests])
-    assert PASSWORD not in described
-    assert "[REDACTED]" in described
-    assert PASSWORD not in repr(receipt)
 
     fresh = adapter()
     real = run_with(Script([resolve_bob(), login(), create()]), fresh.publish(PART), fresh)

@@ -35,7 +35,6 @@ from tests.channels.conftest import (
     Step,
     assert_hidden,
     assert_outcome,
-    describe,
     make_account,
     raising,
     respond,
@@ -176,12 +175,6 @@ CASES = [
             RateLimit(remaining=0, reset_at=datetime(2027, 1, 18, 9, 4, 30, 500000, tzinfo=UTC), limit=300)
         ],
     ),
-    Case(
-        "503: transient",
-        [Step("POST", STATUSES, respond(503, text="Service Unavailable"))],
-        error=TransientError,
-    ),
-    Case("502: transient", [Step("POST", STATUSES, respond(502, text="Bad Gateway"))], error=TransientError),
     Case("500: ambiguous", [Step("POST", STATUSES, respond(500, {"error": "boom"}))], error=AmbiguousError),
     Case(
         "504: ambiguous", [Step("POST", STATUSES, respond(504, text="Gateway Timeout"))], error=AmbiguousError
@@ -305,13 +298,6 @@ def test_canary_secret_never_leaks() -> None:
     with pytest.raises(AuthError) as info:
         run_with(Script([echo]), mastodon.publish(PART), mastodon)
     assert_hidden(info.value, TOKEN)
-
-    recording = Recording()
-    receipt = run_dry(mastodon.publish(PART), mastodon, PART, recording)
-    described = json.dumps(describe(mastodon, recording.requests[0]))
-    assert TOKEN not in described
-    assert "[REDACTED]" in described
-    assert TOKEN not in repr(receipt)
 
     ok = Step("POST", STATUSES, respond(200, status("1")))
     assert TOKEN not in repr(run_with(Script([ok]), mastodon.publish(PART), mastodon))

