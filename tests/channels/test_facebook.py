@@ -25,8 +25,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from tests.channels.conftest import ResponseCase as Case
 from tests.channels.conftest import (
+    Case,
     drive,
     echo_is_hidden,
     exactly,

@@ -26,8 +26,7 @@ from campaign.errors import (
     TransientError,
 )
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import ResponseCase as Case
-from tests.channels.conftest import drive, echo_is_hidden, exactly, make_account, respond
+from tests.channels.conftest import Case, drive, echo_is_hidden, exactly, make_account, respond
 
 TOKEN = "canary-threads-token-8e21ab"
 USER = "1234567"
@@ -139,7 +138,7 @@ def test_publish(case: Case) -> None:
     assert create.headers["authorization"] == f"Bearer {TOKEN}"
     assert create.headers["content-type"] == "application/x-www-form-urlencoded"
     assert parse_qs(create.content.decode()) == {"media_type": ["TEXT"], "text": [PART.text]}
-    assert len(sent) == len(case.responses)
+    assert len(sent) == len(case.answers)
 
 
 def test_thread_part_replies_to_previous_media() -> None:
