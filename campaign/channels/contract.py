@@ -91,7 +91,7 @@ def second_part(previous: Receipt) -> Part:
 
 
 def canaries(cls: type[Adapter]) -> dict[str, str]:
-    """The canary value of each credential of the sample account (before its template is applied)."""
+    """Two canaries per sample credential: ``name`` fills ``{canary}``, ``name:token`` fills ``{token}``."""
     names = _sample_credentials(cls)
     return {
         name: f"Canary{index}{cls.name.capitalize()}+/=" + "Qv7" * 3 for index, name in enumerate(names)
