@@ -5,6 +5,9 @@ own::
 
     [project.entry-points."campaign.channels"]
     myplatform = "my_package.module:MyAdapter"
+
+Every adapter, built in or not, must pass the contract suite :mod:`campaign.channels.contract`
+(``python -m campaign.channels.contract myplatform``); the contract itself is :mod:`campaign.channels.base`.
 """
 
 from __future__ import annotations
