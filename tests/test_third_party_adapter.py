@@ -4,7 +4,8 @@ tests/data/thirdparty_adapter/ is a tiny installable package (``campaign-pigeon`
 ``pigeon = "campaign_pigeon:PigeonAdapter"`` in the ``campaign.channels`` group. It is installed offline with
 pip (``--no-build-isolation --no-index --no-deps``, the build backend being already in this environment)
 into a temporary ``--target`` folder that only the subprocesses see on ``PYTHONPATH``; the test session
-itself and the project's virtualenv are left untouched.
+itself and the project's virtualenv are left untouched. The adapter contract suite
+(:mod:`campaign.channels.contract`) runs over it the way a third-party package would run it.
 """
 
 from __future__ import annotations
@@ -158,3 +159,44 @@ def test_publish_one_part_through_the_third_party_adapter(site: Path, loft: str)
         },
         {"path": "/whoami", "auth": f"Bearer {TOKEN}"},
     ]
+
+
+def test_the_contract_suite_passes_on_the_third_party_adapter(site: Path) -> None:
+    from campaign.channels.contract import CHECKS
+
+    result = subprocess.run(
+        [sys.executable, "-m", "campaign.channels.contract", "pigeon"],
+        env=env_with(site),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [f"pigeon: {check.__name__}: ok" for check in CHECKS]
+
+
+def test_the_contract_suite_reports_a_broken_third_party_adapter(site: Path, tmp_path: Path) -> None:
+    """An adapter whose verify publishes fails the suite, with a line naming the check and the request."""
+    (tmp_path / "broken_pigeon.py").write_text(
+        "from campaign_pigeon import PigeonAdapter\n"
+        "class BrokenPigeon(PigeonAdapter):\n"
+        "    def verify(self):\n"
+        "        url = self.setting('loft') + '/coops'\n"
+        "        yield self.json_request('POST', url, json_body={'message': 'ping'}, headers=self._auth())\n"
+        "        return 'posted a ping'\n",
+        encoding="utf-8",
+    )
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from broken_pigeon import BrokenPigeon;"
+        "from campaign.channels import contract;"
+        "print(dict(contract.run_checks(BrokenPigeon))['verify_never_posts'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check, str(tmp_path)],
+        env=env_with(site),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "verify sent POST /coops" in result.stdout

@@ -6,9 +6,12 @@ own::
     [project.entry-points."campaign.channels"]
     myplatform = "my_package.module:MyAdapter"
 
-Owns the adapter contract (`base`), shared helpers, and one module per platform. Adapters describe exchanges
+Owns the adapter contract (`base`), shared helpers (`helpers`), the contract suite (`contract`) and one module
+per platform. Adapters describe exchanges
 (requests and how to read their responses); they never send, sleep or read the wall clock.
 May import: the foundation modules, `campaign.text` and `campaign.schedule`; never `campaign.http` or later.
+Every adapter, built in or not, must pass the contract suite :mod:`campaign.channels.contract`
+(``python -m campaign.channels.contract myplatform``); the contract itself is :mod:`campaign.channels.base`.
 """
 
 from __future__ import annotations

@@ -6,18 +6,19 @@ returns a :class:`Receipt` (or raises a classified :class:`~campaign.errors.Chan
 (session login, Threads' container then publish, refresh of an expired token) are just more yields::
 
     def publish(self, part: Part) -> Exchange[Receipt]:
-        response = yield self.json_request("POST", url, json=payload, headers=auth)
+        response = yield self.json_request("POST", url, json_body=payload, headers=auth)
         self.raise_for_status(response)
         return Receipt(remote_id=response.json()["id"], url=response.json()["url"])
 
 The dispatcher drives exchanges with the one shared ``httpx.AsyncClient``
-(:func:`campaign.http.exchange.run`);
-the dry-run recorder drives the very same exchange with :meth:`Adapter.fake_response` answers
-(:func:`campaign.http.exchange.run_dry`). Adapters never send, never sleep and never create clients, so they
-are
-pure and testable with plain generators or ``httpx.MockTransport``.
+(:func:`campaign.http.exchange.run`); the dry-run recorder drives the very same exchange with
+:meth:`Adapter.fake_response` answers (:func:`campaign.http.exchange.run_dry`). Adapters never send, never
+sleep and never create clients, so they are pure and testable with plain generators or
+``httpx.MockTransport``.
 
 Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
+Every installed adapter must pass the contract suite :mod:`campaign.channels.contract`; shared building
+blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.channels.helpers`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,21 @@ class Part:
 
 
 @dataclass(frozen=True)
+class SampleAccount:
+    """A minimal valid account of an adapter, used by the contract suite (:mod:`campaign.channels.contract`).
+
+    ``credentials`` names the credentials the sample has, each with a template in which the suite puts a
+    canary value: ``{canary}`` (letters, digits and ``+/=``) or ``{token}`` (letters, digits, ``_`` and ``-``
+    only, for a platform whose format allows no more, or where the secret sits in a URL). None (the
+    default) means every required credential, each just ``{canary}``. Settings must point at the platform's
+    real https hosts or reserved example names; nothing is ever sent to them.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    credentials: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Quota:
     """At most ``limit`` posts per account in any moving ``window``."""
 
@@ -157,6 +173,11 @@ class Adapter:
     default_quota: ClassVar[Quota | None] = None
     #: Where the platform facts this adapter relies on are documented (shown by `channels list --verbose`).
     docs: ClassVar[str] = ""
+    #: URL paths of the platform's documented login or session calls (Bluesky's createSession, an OAuth
+    #: token refresh): the only requests other than GET and HEAD that :meth:`verify` may send.
+    login_paths: ClassVar[frozenset[str]] = frozenset()
+    #: A minimal valid account for the contract suite; the default has only the required credentials.
+    sample_account: ClassVar[SampleAccount] = SampleAccount()
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         self.account = account
@@ -183,7 +204,10 @@ class Adapter:
         return None
 
     def verify(self) -> Exchange[str]:
-        """A harmless authenticated call (never posts); returns who the credentials belong to."""
+        """A harmless authenticated call; returns who the credentials belong to.
+
+        Never publishes: only GET and HEAD requests, plus the documented login calls in :attr:`login_paths`.
+        """
         raise NotImplementedError
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:

@@ -49,12 +49,14 @@ from campaign.channels.base import (
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     parse_rate_limit_headers,
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.helpers import require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
     AmbiguousError,
@@ -118,6 +120,11 @@ class BlueskyAdapter(Adapter):
     #: Record keys derive from the idempotency key and never expire: a retry targets the same record.
     dedup_by_key = True
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
+    sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
+    #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
+    login_paths = frozenset(
+        {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
+    )
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)  # self.clock: createdAt and "now" for rate-limit waits
@@ -234,7 +241,7 @@ class BlueskyAdapter(Adapter):
 
         response, session = yield from self._authed(create)
         if response.is_success:
-            body = _json_object(response, AmbiguousError)
+            body = require_json_object(response, AmbiguousError)
             uri, cid = body.get("uri"), body.get("cid")
             if not isinstance(uri, str) or not isinstance(cid, str):
                 raise AmbiguousError("createRecord answered without uri and cid", status=response.status_code)
@@ -290,7 +297,7 @@ class BlueskyAdapter(Adapter):
         response, _ = yield from self._authed(get_session)
         if not response.is_success:
             raise self._error(response, "getSession", before_write=True)
-        body = _json_object(response, PermanentError)
+        body = require_json_object(response, PermanentError)
         return f"@{body.get('handle')} ({body.get('did')})"
 
     # -- facets -------------------------------------------------------------------------------------------
@@ -320,7 +327,7 @@ class BlueskyAdapter(Adapter):
         )
         did: str | None = None
         if response.is_success:
-            value = _json_object(response, TransientError).get("did")
+            value = require_json_object(response, TransientError).get("did")
             did = value if isinstance(value, str) and value.startswith("did:") else None
         elif response.status_code != 400:  # 400: no such handle (HandleNotFound / InvalidRequest)
             raise self._error(response, "resolveHandle", before_write=True)
@@ -419,18 +426,8 @@ def _xrpc_error(response: httpx.Response) -> tuple[str, str]:
     )
 
 
-def _json_object(response: httpx.Response, error: type[ChannelError]) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise error(f"HTTP {response.status_code} without a JSON object", status=response.status_code)
-    return body
-
-
 def _read_session(response: httpx.Response) -> Session:
-    body = _json_object(response, TransientError)
+    body = require_json_object(response, TransientError)
     fields = [body.get(k) for k in ("accessJwt", "refreshJwt", "did", "handle")]
     if not all(isinstance(f, str) and f for f in fields):
         raise TransientError("the session answer lacks accessJwt, refreshJwt, did or handle")

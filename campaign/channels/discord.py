@@ -35,12 +35,13 @@ from campaign.channels.base import (
     Part,
     RateLimit,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     parse_rate_limit_headers,
     parse_reset,
 )
-from campaign.channels.webhook import secret_url
+from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -70,6 +71,7 @@ class DiscordAdapter(Adapter):
         "link_preview": "false to suppress the link embed (default: Discord previews links)",
     }
     docs = "https://discord.com/developers/docs/resources/webhook#execute-webhook"
+    sample_account = SampleAccount(credentials={"webhook_url": "https://discord.com/api/webhooks/1/{token}"})
 
     def _url(self) -> httpx.URL:
         return secret_url(self, "webhook_url", placeholder="https://discord.com/api/webhooks/0/dry-run")

@@ -26,118 +26,31 @@ Facts relied on (each checked against the cited source):
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from datetime import datetime
+from typing import ClassVar
 from urllib.parse import urlencode
 
 import httpx
 
 from campaign.channels.base import (
     PLACEHOLDER,
-    Account,
     Adapter,
     Exchange,
     Part,
     RateLimit,
     Receipt,
-    classify_status,
+    SampleAccount,
     fake_json,
-    platform_message,
-    retry_after_seconds,
 )
-from campaign.errors import (
-    AmbiguousError,
-    AuthError,
-    ChannelError,
-    PermanentError,
-    RateLimitedError,
-    TransientError,
-)
+from campaign.channels.helpers import graph_error, json_object, usage_report
+from campaign.errors import AmbiguousError
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
 GRAPH = "https://graph.facebook.com"
 #: The Graph API version the reference documents now; accounts override it with ``graph_version``.
 DEFAULT_VERSION = "v26.0"
-
-_AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
-_THROTTLE_CODES = frozenset({4, 17, 32, 341, 613}) | frozenset(range(80001, 80015))
-_TRANSIENT_CODES = frozenset({1, 2})
-#: Duplicate post, policy block, invalid parameter, link scrape failure: all fail again unchanged.
-_PERMANENT_CODES = frozenset({100, 368, 506, 1609005})
-_USAGE_HEADERS = ("x-business-use-case-usage", "x-page-usage", "x-app-usage")
-
-
-def graph_error(response: httpx.Response, *, now: datetime) -> ChannelError:
-    """Classify a Meta Graph error (Facebook and Threads share the format) by code, then by HTTP status.
-
-    Known codes first; an unlisted code of type ``OAuthException`` is a credentials problem ("the login
-    status or access token has expired, been revoked, or is otherwise invalid").
-    """
-    body = _json(response).get("error")
-    error = body if isinstance(body, Mapping) else {}
-    message = str(error.get("error_user_msg") or error.get("message") or platform_message(response))
-    message = " ".join(message.split())[:300]
-    code = error.get("code")
-    subcode = error.get("error_subcode")
-    status = response.status_code
-    what = f"HTTP {status}, Graph error {code}" + (f"/{subcode}" if subcode else "") + f": {message}"
-    if not isinstance(code, int):
-        return classify_status(response, message, now=now)
-    if code in _THROTTLE_CODES:
-        wait = retry_after_seconds(response.headers, now)
-        usage = usage_report(response.headers, now)
-        retry_at = usage.reset_at if usage and wait is None else None
-        return RateLimitedError(
-            what, retry_at=retry_at, retry_after=wait, status=status, platform_message=message
-        )
-    if code in _TRANSIENT_CODES or error.get("is_transient") is True:
-        return TransientError(what, status=status, platform_message=message)
-    if code in _PERMANENT_CODES:
-        return PermanentError(what, status=status, platform_message=message)
-    if code in _AUTH_CODES or error.get("type") == "OAuthException":
-        return AuthError(what, status=status, platform_message=message)
-    generic = classify_status(response, message, now=now)
-    generic.args = (what,)
-    return generic
-
-
-def usage_report(headers: httpx.Headers, now: datetime) -> RateLimit | None:
-    """Meta's usage headers as a RateLimit: ``remaining``/``limit`` in percent of the budget, ``reset_at``
-    from ``estimated_time_to_regain_access`` (minutes) when the platform gave one."""
-    highest: float | None = None
-    regain_minutes = 0.0
-    for name in _USAGE_HEADERS:
-        raw = headers.get(name)
-        if not raw:
-            continue
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            continue
-        entries: list[Mapping[str, Any]] = []
-        if isinstance(parsed, Mapping) and "call_count" in parsed:
-            entries.append(parsed)
-        elif isinstance(parsed, Mapping):
-            for value in parsed.values():
-                entries.extend(
-                    e for e in (value if isinstance(value, list) else []) if isinstance(e, Mapping)
-                )
-        for entry in entries:
-            for key in ("call_count", "total_cputime", "total_time"):
-                number = entry.get(key)
-                if isinstance(number, int | float):
-                    highest = max(highest or 0.0, float(number))
-            regain = entry.get("estimated_time_to_regain_access")
-            if isinstance(regain, int | float):
-                regain_minutes = max(regain_minutes, float(regain))
-    if highest is None and regain_minutes == 0:
-        return None
-    remaining = max(0, 100 - int(highest or 0))
-    reset_at = now + timedelta(minutes=regain_minutes) if regain_minutes > 0 else None
-    return RateLimit(remaining=remaining, reset_at=reset_at, limit=100)
 
 
 class FacebookAdapter(Adapter):
@@ -154,9 +67,7 @@ class FacebookAdapter(Adapter):
         "graph_version": f"Graph API version, e.g. {DEFAULT_VERSION} (default)",
     }
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
-
-    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock)
+    sample_account = SampleAccount(settings={"page_id": "1234567890"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         page = self.setting("page_id")
@@ -166,7 +77,7 @@ class FacebookAdapter(Adapter):
         response = yield self._form("POST", f"{self._base()}/{page}/feed", fields)
         if not response.is_success:
             raise graph_error(response, now=self.clock())
-        post_id = _json(response).get("id")
+        post_id = json_object(response).get("id")
         if not isinstance(post_id, str) or not post_id:
             raise AmbiguousError(f"HTTP {response.status_code} without a post id; outcome unknown")
         return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
@@ -179,7 +90,7 @@ class FacebookAdapter(Adapter):
         response = yield request
         if not response.is_success:
             raise graph_error(response, now=self.clock())
-        body = _json(response)
+        body = json_object(response)
         return f"{body.get('name', '?')} (page {body.get('id', page)})"
 
     def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
@@ -207,12 +118,3 @@ class FacebookAdapter(Adapter):
         if request.method == "GET":
             return fake_json(request, {"id": str(page), "name": PLACEHOLDER})
         return fake_json(request, {"error": {"message": "no dry-run answer", "code": 100}}, 400)
-
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

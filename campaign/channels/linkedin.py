@@ -31,7 +31,7 @@ Facts relied on (each checked against the cited source):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
 
@@ -39,16 +39,17 @@ import httpx
 
 from campaign.channels.base import (
     PLACEHOLDER,
-    Account,
     Adapter,
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.helpers import fake_not_found, json_object
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -115,9 +116,7 @@ class LinkedInAdapter(Adapter):
         "version": f"LinkedIn-Version header, YYYYMM (default {DEFAULT_VERSION}; retired after ~1 year)",
     }
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
-
-    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock)
+    sample_account = SampleAccount(settings={"author": "urn:li:person:contract"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         body: dict[str, Any] = {
@@ -153,7 +152,7 @@ class LinkedInAdapter(Adapter):
             response = yield self.json_request("GET", USERINFO_URL, headers=self._headers(versioned=False))
             if not response.is_success:
                 raise self._error(response)
-            info = _json(response)
+            info = json_object(response)
             sub = str(info.get("sub", ""))
             if sub and sub != ident:
                 raise AuthError(
@@ -163,7 +162,7 @@ class LinkedInAdapter(Adapter):
         response = yield self.json_request("GET", f"{ORGANIZATIONS_URL}/{ident}", headers=self._headers())
         if not response.is_success:
             raise self._error(response)
-        return f"{_json(response).get('localizedName', '?')} (urn:li:organization:{ident})"
+        return f"{json_object(response).get('localizedName', '?')} (urn:li:organization:{ident})"
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -187,7 +186,7 @@ class LinkedInAdapter(Adapter):
     def _error(self, response: httpx.Response) -> ChannelError:
         status = response.status_code
         message = platform_message(response)
-        body = _json(response)
+        body = json_object(response)
         if status == 422 and ("DUPLICATE_POST" in response.text or "duplicate" in message.lower()):
             return PermanentError(f"HTTP 422: {message}", status=status, platform_message=message)
         if status == 426:
@@ -229,13 +228,4 @@ class LinkedInAdapter(Adapter):
             return fake_json(
                 request, {"id": request.url.path.rsplit("/", 1)[1], "localizedName": PLACEHOLDER}
             )
-        return fake_json(request, {"message": f"no dry-run answer for {request.url.path}"}, 404)
-
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return fake_not_found(request, key="message")

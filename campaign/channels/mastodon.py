@@ -34,11 +34,13 @@ from campaign.channels.base import (
     Exchange,
     Part,
     Receipt,
+    SampleAccount,
     classify_status,
     fake_json,
     platform_message,
 )
-from campaign.errors import AmbiguousError, ChannelError, PermanentError
+from campaign.channels.helpers import fake_not_found, require_json_object
+from campaign.errors import AmbiguousError, PermanentError
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -75,6 +77,7 @@ class MastodonAdapter(Adapter):
     #: Mastodon keeps idempotency keys "for up to 1 hour" (https://docs.joinmastodon.org/methods/statuses/#create).
     dedup_window = timedelta(hours=1)
     docs = "https://docs.joinmastodon.org/methods/statuses/#create"
+    sample_account = SampleAccount(settings={"instance": "https://mastodon.example"})
 
     # -- requests -----------------------------------------------------------------------------------------
 
@@ -118,7 +121,7 @@ class MastodonAdapter(Adapter):
         self._raise_for_error(response)
         # A 2xx without a readable status may still have created one: ambiguous, and safe to retry within
         # the idempotency window.
-        status = _json_object(response, AmbiguousError)
+        status = require_json_object(response, AmbiguousError, who="Mastodon")
         status_id = status.get("id")
         if not isinstance(status_id, str) or not status_id:
             raise AmbiguousError("Mastodon answered without a status id", status=response.status_code)
@@ -135,13 +138,13 @@ class MastodonAdapter(Adapter):
             "GET", f"{base}/api/v1/accounts/verify_credentials", headers=self._auth()
         )
         self._raise_for_error(response)
-        account = _json_object(response)
+        account = require_json_object(response, PermanentError, who="Mastodon")
         who = f"@{account.get('acct') or account.get('username') or '?'}@{httpx.URL(base).host}"
 
         instance = yield self.json_request("GET", f"{base}/api/v2/instance")
         if not instance.is_success:  # servers before 4.0 have no v2 instance: the identity is what matters
             return who
-        max_chars: Any = _json_object(instance)
+        max_chars: Any = require_json_object(instance, PermanentError, who="Mastodon")
         for key in ("configuration", "statuses", "max_characters"):
             max_chars = max_chars.get(key) if isinstance(max_chars, dict) else None
         if not isinstance(max_chars, int):
@@ -187,18 +190,4 @@ class MastodonAdapter(Adapter):
         if path.endswith("/api/v2/instance"):
             limit = self.text_rules().limit
             return fake_json(request, {"configuration": {"statuses": {"max_characters": limit}}})
-        return fake_json(request, {"error": f"no dry-run answer for {path}"}, status=404)
-
-
-def _json_object(response: httpx.Response, error: type[ChannelError] = PermanentError) -> dict[str, Any]:
-    """The response's JSON object; ``error`` when the body is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise error(
-            f"Mastodon answered HTTP {response.status_code} without a JSON object",
-            status=response.status_code,
-        )
-    return body
+        return fake_not_found(request)

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import Adapter, Exchange, Part, Receipt
-from campaign.channels.webhook import secret_url
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount
+from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.errors import PermanentError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -55,6 +55,11 @@ class TeamsAdapter(Adapter):
         "link_title": "label of the button that opens the featured link (default: the link card's title)",
     }
     docs = "https://learn.microsoft.com/en-us/connectors/teams/#microsoft-teams-webhook"
+    sample_account = SampleAccount(
+        credentials={
+            "webhook_url": "https://example.logic.azure.com/workflows/{token}/triggers/manual/invoke"
+        }
+    )
 
     def _url(self) -> httpx.URL:
         return secret_url(
@@ -101,8 +106,8 @@ class TeamsAdapter(Adapter):
     def verify(self) -> Exchange[str]:
         # A Workflows trigger has no read-only call: any accepted POST runs the flow and posts a card.
         url = self._url()
-        return f"not verified: Teams workflow webhooks have no harmless check (URL on {url.host} is set)"
-        yield  # pragma: no cover - makes this a generator that sends no request
+        message = f"not verified: Teams workflow webhooks have no harmless check (URL on {url.host} is set)"
+        return (yield from sent_nothing(message))
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
         return httpx.Response(202, request=request)

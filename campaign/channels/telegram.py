@@ -23,7 +23,16 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Receipt, classify_status, fake_json
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Adapter,
+    Exchange,
+    Part,
+    Receipt,
+    SampleAccount,
+    classify_status,
+    fake_json,
+)
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -60,6 +69,9 @@ class TelegramAdapter(Adapter):
         "disable_notification": "true to send silently",
     }
     docs = "https://core.telegram.org/bots/api#sendmessage"
+    sample_account = SampleAccount(
+        settings={"chat_id": "@contract_news"}, credentials={"token": "123456:{token}"}
+    )
 
     def _method_url(self, method: str) -> str:
         token = self.secret("token")

@@ -16,7 +16,7 @@ Facts relied on (each checked against the cited source):
   reports the usage (https://developers.facebook.com/docs/threads/overview/).
 - The API is at ``graph.threads.net`` (or ``graph.threads.com``) ``/v1.0``; ``GET /me?fields=id,username``
   names the token's profile (https://developers.facebook.com/documentation/threads/threads-profiles).
-- Errors use the Graph format, classified by :func:`campaign.channels.facebook.graph_error`.
+- Errors use the Graph format, classified by :func:`campaign.channels.helpers.graph_error`.
 
 The receipt carries the media id but no URL: a permalink needs one more ``GET`` after the post is live,
 and a transport failure on that call would be reported by the runner as a failure of the whole exchange
@@ -26,25 +26,15 @@ in ``Receipt.data`` for reconciliation by hand.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
 
-from campaign.channels.base import (
-    PLACEHOLDER,
-    Account,
-    Adapter,
-    Exchange,
-    Part,
-    Quota,
-    RateLimit,
-    Receipt,
-    fake_json,
-)
-from campaign.channels.facebook import graph_error, usage_report
+from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Quota, RateLimit, Receipt, fake_json
+from campaign.channels.helpers import graph_error, json_object, usage_report
 from campaign.errors import AmbiguousError, PermanentError, TransientError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -76,9 +66,6 @@ class ThreadsAdapter(Adapter):
     #: (https://developers.facebook.com/docs/threads/overview/#rate-limiting).
     default_quota = Quota(250)
 
-    def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(account, clock=clock)
-
     def publish(self, part: Part) -> Exchange[Receipt]:
         user = self.setting("user_id", "me")
         fields = {"media_type": "TEXT", "text": part.text}
@@ -95,7 +82,7 @@ class ThreadsAdapter(Adapter):
             response = yield self._get(f"{API}/{container}", {"fields": "status,error_message"})
             if not response.is_success:
                 raise graph_error(response, now=self.clock())
-            body = _json(response)
+            body = json_object(response)
             status = str(body.get("status", ""))
             if status != "IN_PROGRESS":
                 break
@@ -121,12 +108,12 @@ class ThreadsAdapter(Adapter):
         me = yield self._get(f"{API}/{self.setting('user_id', 'me')}", {"fields": "id,username"})
         if not me.is_success:
             raise graph_error(me, now=self.clock())
-        profile = _json(me)
+        profile = json_object(me)
         user_id = str(profile.get("id", ""))
         limit = yield self._get(f"{API}/{user_id}/threads_publishing_limit", {"fields": "quota_usage,config"})
         if not limit.is_success:
             raise graph_error(limit, now=self.clock())
-        data = _json(limit).get("data")
+        data = json_object(limit).get("data")
         usage = data[0] if isinstance(data, list) and data and isinstance(data[0], Mapping) else {}
         raw_config = usage.get("config")
         config: Mapping[str, Any] = raw_config if isinstance(raw_config, Mapping) else {}
@@ -155,7 +142,7 @@ class ThreadsAdapter(Adapter):
         """The ``id`` of a success body. A publish step without one may have published (ambiguous)."""
         if not response.is_success:
             raise graph_error(response, now=self.clock())
-        value = _json(response).get("id")
+        value = json_object(response).get("id")
         if isinstance(value, str | int) and str(value):
             return str(value)
         error = AmbiguousError if ambiguous else TransientError
@@ -178,12 +165,3 @@ class ThreadsAdapter(Adapter):
         if request.url.params.get("fields") == "status,error_message":
             return fake_json(request, {"status": "FINISHED", "id": path.rsplit("/", 1)[1]})
         return fake_json(request, {"id": f"{PLACEHOLDER}-user", "username": PLACEHOLDER})
-
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

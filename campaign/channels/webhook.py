@@ -17,8 +17,8 @@ recomputes the HMAC over ``f"{timestamp}.{body}"`` and rejects stale timestamps.
 adapter's injectable ``clock`` so requests are reproducible. A 2xx answer may carry JSON ``{"id", "url"}``;
 otherwise the receipt's id is synthetic (``webhook:<idempotency key>``).
 
-This module also holds :func:`secret_url`, shared by the adapters whose whole URL is the credential
-(Slack, Discord, Teams).
+A ``webhook_url`` credential (a URL that is itself the secret) is checked by
+:func:`campaign.channels.helpers.secret_url`, as Slack's, Discord's and Teams' are.
 """
 
 from __future__ import annotations
@@ -31,7 +31,17 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Account, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Account,
+    Adapter,
+    Exchange,
+    Part,
+    Receipt,
+    SampleAccount,
+    fake_json,
+)
+from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, PermanentError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -39,45 +49,6 @@ from campaign.text.rules import TextRules
 #: Header names of the signature scheme (documented for receivers).
 SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"
-
-
-#: Shorter paths ("/", "/hook") are not secret enough to redact on their own without mangling ordinary text.
-MIN_SECRET_PATH = 12
-
-
-def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
-    """The URL held by credential ``name``, checked so that redaction can find it.
-
-    Error messages and ``describe_request`` hide secrets by replacing the credential's exact text, so the
-    URL must be in the canonical form httpx sends (httpx drops a default ``:443`` and lower-cases the host);
-    otherwise the request would show the secret in a form redaction does not recognise, and we refuse it
-    with a message that says what to change (never the value). In dry runs without the environment the
-    credential is a ``<NAME>`` placeholder and ``placeholder`` (a URL containing "dry-run") is used instead.
-    """
-    raw = adapter.secret(name)
-    if raw.startswith("<") and raw.endswith(">"):
-        return httpx.URL(placeholder)
-    what = f"account {adapter.account.name!r}: credential {name!r}"
-    try:
-        url = httpx.URL(raw)
-    except (httpx.InvalidURL, TypeError):
-        raise PermanentError(f"{what} is not a valid URL") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise PermanentError(f"{what} must be an absolute https:// URL")
-    if str(url) != raw:
-        hints = []
-        if url.port is None and ":443" in raw.split("/")[2]:
-            hints.append("remove the default port ':443'")
-        if raw.split("/")[2].lower() != raw.split("/")[2]:
-            hints.append("write the host name in lower case")
-        hint = "; ".join(hints) or "write it exactly as a browser shows it"
-        raise PermanentError(f"{what} is not in canonical form ({hint}), so redaction could not find it")
-    # The path (with its query) is the secret part of a webhook URL; servers and proxies echo it alone
-    # ("POST /services/T0/B0/XXXX failed"), so it is redacted on its own too.
-    path = url.raw_path.decode("ascii")
-    if len(path) >= MIN_SECRET_PATH:
-        adapter.account.credentials.remember(path)
-    return url
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -113,6 +84,13 @@ class WebhookAdapter(Adapter):
         "verify_url": "a URL answering a signed GET for `campaign channels check` (else check sends nothing)",
     }
     docs = "docs/platforms/webhook.md"
+    sample_account = SampleAccount(
+        settings={
+            "url": "https://hooks.example.com/campaign",
+            "verify_url": "https://hooks.example.com/health",
+        },
+        credentials={"secret": "{canary}"},
+    )
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)  # self.clock is the source of X-Campaign-Timestamp

@@ -49,6 +49,7 @@ from campaign.channels.base import (
     parse_reset,
     platform_message,
 )
+from campaign.channels.helpers import fake_not_found, json_object
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.secrets import redact
@@ -100,6 +101,8 @@ class XAdapter(Adapter):
         "client_id": "OAuth 2.0 client ID of the app (required to refresh the access token)",
     }
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
+    #: The OAuth 2.0 token refresh verify() may need before it can read the profile.
+    login_paths = frozenset({"/2/oauth2/token"})
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(account, clock=clock)
@@ -196,7 +199,7 @@ class XAdapter(Adapter):
         # Tokens granted by a refresh are not among the account's resolved credentials, which the runner
         # scrubs from errors; scrub them here in case the platform echoes one.
         message = redact(platform_message(response), self._granted_tokens())
-        problem = _problem(response)
+        problem = json_object(response)
         now = self.clock()
         if status == 429:
             limit = self.read_rate_limit(response, now)
@@ -248,15 +251,7 @@ class XAdapter(Adapter):
             return fake_json(
                 request, {"data": {"id": f"{PLACEHOLDER}-user", "name": PLACEHOLDER, "username": username}}
             )
-        return fake_json(request, {"error": f"no dry-run answer for {request.url.path}"}, 404)
-
-
-def _problem(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+        return fake_not_found(request)
 
 
 def _data_field(response: httpx.Response, name: str) -> str:

@@ -57,7 +57,7 @@ def describe_adapters() -> list[dict[str, Any]]:
             unit=rules.unit,
             max_bytes=rules.max_bytes,
             threads=rules.threads,
-            deduplicates=bool(cls.deduplicates),
+            deduplicates=cls.dedup_by_key,  # the class-level fact; per-account answers need an account
             credentials=dict(cls.credential_names),
             required_settings=dict(cls.required_settings),
             optional_settings=dict(cls.optional_settings),

@@ -10,8 +10,8 @@
   but returns a ChannelError instead of raising it, and :func:`drive` answers with a plain list of responses
   (for tests that check the requests afterwards) and returns what was sent with the outcome.
 - :func:`assert_outcome` compares an outcome with a table's expectation (a value, or a ChannelError class);
-  :class:`ResponseCase` is one row of a :func:`drive` table, with the checks :func:`exactly`,
-  :func:`mentions` and :func:`retries_at`.
+  :class:`Case` is one row of every adapter's table (scripted steps or plain responses), with the checks
+  :func:`exactly`, :func:`mentions` and :func:`retries_at`.
 - :func:`assert_hidden`, :func:`echo_is_hidden` and :func:`describe` serve the canary-secret tests.
 
 Test modules in this directory import them with ``from tests.channels.conftest import ...`` (the project's
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from campaign.channels.base import Account, Adapter, Exchange, RateLimit
+from campaign.channels.base import Account, Adapter, Exchange, Part, RateLimit
 from campaign.errors import ChannelError, RateLimitedError
 from campaign.http.exchange import describe_request, run
 from campaign.secrets import Credentials, SecretRef
@@ -195,27 +195,54 @@ def assert_outcome(outcome: object, expect: object, *, exact: bool = False) -> N
         assert outcome == expect
 
 
-#: An extra assertion on a :class:`ResponseCase`: called with the requests sent and the outcome; it may
-#: assert, or return a bool that must be true.
+#: An extra assertion on a :class:`Case`: called with the requests sent and the outcome; it may assert, or
+#: return a bool that must be true.
 Check = Callable[[list[httpx.Request], Any], object]
 
 
 @dataclass
-class ResponseCase:
-    """One row of a :func:`drive` table: the platform's responses in order and what must come of them."""
+class Case:
+    """One row of an adapter's table (the one Case type of these tests): answers in order, and the outcome.
+
+    ``answers`` are :class:`Step` objects (each request is checked as it is sent, and every step must be
+    used) or plain responses (answered whatever is asked; ``check`` inspects the requests afterwards).
+    """
 
     id: str
-    responses: list[httpx.Response]
-    #: A ChannelError class the exchange must raise (an instance of it), or the value it must return.
+    answers: Sequence[Step] | Sequence[httpx.Response]
+    #: A ChannelError class the exchange must raise (that very class), or the value it must return.
     expect: Any
+    #: The part to publish; None means the module's default part.
+    part: Part | None = None
     #: Account settings on top of the module's defaults.
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Text the outcome must contain.
+    message: str = ""
+    #: When a RateLimitedError outcome may be retried.
+    retry_at: datetime | None = None
+    #: Every rate-limit report the exchange must produce (None: not checked).
+    limits: list[RateLimit] | None = None
     check: Check | None = None
 
     def run(self, adapter: Adapter, exchange: Exchange[Any]) -> tuple[list[httpx.Request], Any]:
-        """Drive ``exchange`` with this row's responses, assert the expectation and the check; return both."""
-        sent, outcome = drive(adapter, exchange, self.responses)
-        assert_outcome(outcome, self.expect)
+        """Drive ``exchange`` with this row's answers, check every expectation; return (requests, outcome)."""
+        limits: list[RateLimit] = []
+        if all(isinstance(answer, Step) for answer in self.answers):
+            script = Script([answer for answer in self.answers if isinstance(answer, Step)])
+            outcome = settle(script, exchange, adapter, limits=limits)
+            script.assert_done()
+            sent = script.requests
+        else:
+            responses = [answer for answer in self.answers if isinstance(answer, httpx.Response)]
+            assert len(responses) == len(self.answers), f"{self.id}: mixes steps and plain responses"
+            sent, outcome = drive(adapter, exchange, responses, limits=limits)
+        assert_outcome(outcome, self.expect, exact=True)
+        assert self.message in str(outcome), (self.message, str(outcome))
+        if self.retry_at is not None:
+            assert isinstance(outcome, RateLimitedError), outcome
+            assert outcome.retry_at == self.retry_at
+        if self.limits is not None:
+            assert limits == self.limits
         if self.check is not None:
             assert self.check(sent, outcome) in (None, True), self.id
         return sent, outcome

@@ -18,10 +18,8 @@ import pytest
 
 from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.linkedin import DEFAULT_VERSION, LinkedInAdapter, little_text
-from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
-from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import ResponseCase as Case
-from tests.channels.conftest import describe, drive, echo_is_hidden, exactly, make_account, mentions, respond
+from campaign.errors import AmbiguousError, AuthError, PermanentError, RateLimitedError
+from tests.channels.conftest import Case, drive, echo_is_hidden, exactly, make_account, mentions, respond
 
 TOKEN = "canary-linkedin-93d1e4"
 AUTHOR = "urn:li:organization:2414183"
@@ -159,12 +157,6 @@ CASES = [
         check=lambda s, o: o.retry_after == 120 and o.retry_at is None,
     ),
     Case("400-is-permanent", [respond(400, {"status": 400, "message": "Invalid author"})], PermanentError),
-    Case(
-        "503-is-transient",
-        [respond(503, {"status": 503, "message": "unavailable"})],
-        ChannelError,
-        check=lambda s, o: o.retryable and not isinstance(o, RateLimitedError),
-    ),
     Case("504-is-ambiguous", [respond(504, {"message": "gateway timeout"})], AmbiguousError),
     Case("201-without-id-is-ambiguous", [respond(201)], AmbiguousError),
     Case(
@@ -254,20 +246,7 @@ def test_no_lookup_no_threads() -> None:
     assert LinkedInAdapter.dedup_by_key is False
 
 
-def test_dry_run_uses_placeholders() -> None:
-    adapter = make_adapter()
-    recording = Recording()
-    receipt = run_dry(adapter.publish(LINKED), adapter, LINKED, recording)
-    assert receipt.remote_id == "urn:li:share:dry-run-0"
-    assert [str(r.url) for r in recording.requests] == ["https://api.linkedin.com/rest/posts"]
-    assert "dry-run" in run_dry(adapter.verify(), adapter, None, Recording())
-
-
 def test_canary_never_leaks() -> None:
     adapter = make_adapter()
     echo = respond(400, {"status": 400, "message": f"bad header Bearer {TOKEN}"})
-    sent, _ = echo_is_hidden(adapter, adapter.publish(PART), [echo], PermanentError, TOKEN)
-    described = json.dumps(describe(adapter, sent[0]))
-    assert TOKEN not in described
-    _, receipt = drive(adapter, adapter.publish(PART), [CREATED])
-    assert TOKEN not in repr(receipt)
+    echo_is_hidden(adapter, adapter.publish(PART), [echo], PermanentError, TOKEN)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,23 +20,18 @@ from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.webhook import WebhookAdapter, signature, verify_signature
 from campaign.errors import (
     AmbiguousError,
-    AuthError,
-    ChannelError,
     PermanentError,
-    RateLimitedError,
-    TransientError,
 )
 from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
+    Case,
     Script,
     Step,
     assert_hidden,
-    assert_outcome,
     describe,
     make_account,
     respond,
     run_with,
-    settle,
 )
 
 URL = "https://hooks.example.org/campaign"
@@ -75,15 +69,6 @@ def adapter_for(
     return WebhookAdapter(account, clock=lambda: CLOCK)
 
 
-@dataclass
-class Case:
-    id: str
-    response: httpx.Response
-    expect: Receipt | type[ChannelError]
-    part: Part = FIRST
-    body: dict[str, Any] = field(default_factory=lambda: FIRST_BODY)
-
-
 SECOND = Part(
     post_id="rail-launch",
     idempotency_key="f" * 32,
@@ -104,51 +89,42 @@ SECOND_BODY = {
     "root": "r-1",
 }
 
+
+def post(response: httpx.Response, body: dict[str, Any] = FIRST_BODY) -> Step:
+    """The signed request a row expects, answered with ``response``."""
+    return Step("POST", URL, response, json=body, headers={"X-Campaign-Timestamp": TS})
+
+
 CASES = [
     Case(
         "receiver answers id and url",
-        respond(201, {"id": "r-1", "url": "https://intranet.example/r-1"}),
+        [post(respond(201, {"id": "r-1", "url": "https://intranet.example/r-1"}))],
         Receipt("r-1", "https://intranet.example/r-1"),
     ),
-    Case("empty 204: synthetic id", httpx.Response(204), Receipt(f"webhook:{KEY}")),
+    Case("empty 204: synthetic id", [post(httpx.Response(204))], Receipt(f"webhook:{KEY}")),
     Case(
         "thread part names the previous and first parts",
-        respond(200, {"id": "r-2"}),
+        [post(respond(200, {"id": "r-2"}), body=SECOND_BODY)],
         Receipt("r-2"),
         part=SECOND,
-        body=SECOND_BODY,
     ),
-    Case("plain-text 200 is fine", respond(200, text="accepted"), Receipt(f"webhook:{KEY}")),
+    Case("plain-text 200 is fine", [post(respond(200, text="accepted"))], Receipt(f"webhook:{KEY}")),
     Case(
         "broken JSON with a JSON content type is ambiguous",
-        httpx.Response(200, content=b"{oops", headers={"Content-Type": "application/json"}),
+        [post(httpx.Response(200, content=b"{oops", headers={"Content-Type": "application/json"}))],
         AmbiguousError,
     ),
-    Case("422 is permanent", respond(422, {"error": "text too long"}), PermanentError),
-    Case("401 is auth", respond(401, {"error": "bad signature"}), AuthError),
-    Case("429 waits Retry-After", respond(429, {}, {"Retry-After": "5"}), RateLimitedError),
-    Case("503 is transient", respond(503, text="down"), TransientError),
-    Case("500 is ambiguous", respond(500, text="oops"), AmbiguousError),
+    Case("422 is permanent", [post(respond(422, {"error": "text too long"}))], PermanentError),
+    Case("500 is ambiguous", [post(respond(500, text="oops"))], AmbiguousError),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_publish(case: Case) -> None:
     adapter = adapter_for()
-    script = Script(
-        [
-            Step(
-                "POST",
-                URL,
-                case.response,
-                json=case.body,
-                headers={"Idempotency-Key": case.part.idempotency_key, "X-Campaign-Timestamp": TS},
-            )
-        ]
-    )
-    assert_outcome(settle(script, adapter.publish(case.part), adapter), case.expect, exact=True)
-    script.assert_done()
-    request = script.requests[0]
+    part = case.part or FIRST
+    (request,), _ = case.run(adapter, adapter.publish(part))
+    assert request.headers["Idempotency-Key"] == part.idempotency_key
     expected = hmac.new(SECRET.encode(), TS.encode() + b"." + request.content, hashlib.sha256).hexdigest()
     assert request.headers["X-Campaign-Signature"] == f"sha256={expected}"
 
@@ -218,8 +194,6 @@ def test_canary_secret_never_leaks() -> None:
     recording = Recording()
     receipt = run_dry(adapter.publish(FIRST), adapter, FIRST, recording)
     assert receipt.remote_id == f"dry-run-{KEY}"
-    described = describe(adapter, recording.requests[0])
-    assert SECRET not in repr(described) and SECRET not in repr(receipt)
     echo = respond(400, {"error": f"bad key {SECRET}"})
     with pytest.raises(PermanentError) as info:
         run_with(Script([Step("POST", URL, echo)]), adapter.publish(FIRST), adapter)

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Receipt, fake_json
+from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Receipt, SampleAccount, fake_json
 from campaign.text.counting import codepoints
 from campaign.text.rules import TextRules
 
@@ -22,6 +22,8 @@ class PigeonAdapter(Adapter):
     rules = TextRules(limit=140, unit="characters", measure=codepoints)
     credential_names: ClassVar[Mapping[str, str]] = {"token": "the loft's bearer token"}
     required_settings: ClassVar[Mapping[str, str]] = {"loft": "base URL of the pigeon loft"}
+    #: The account the contract suite (campaign.channels.contract) checks the adapter with.
+    sample_account = SampleAccount(settings={"loft": "https://loft.example"})
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('token')}"}
