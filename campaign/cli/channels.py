@@ -57,7 +57,8 @@ def describe_adapters() -> list[dict[str, Any]]:
             unit=rules.unit,
             max_bytes=rules.max_bytes,
             threads=rules.threads,
-            deduplicates=bool(cls.deduplicates),
+            # the class-level fact; an account may override it (a webhook receiver that honours keys)
+            deduplicates=bool(cls.dedup_by_key),
             credentials=dict(cls.credential_names),
             required_settings=dict(cls.required_settings),
             optional_settings=dict(cls.optional_settings),
