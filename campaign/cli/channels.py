@@ -1,7 +1,7 @@
 """``campaign channels``: list the installed channel adapters and check accounts' credentials.
 
-The lead registers :data:`channels` on the main ``campaign`` group. Importing this module is light: adapters,
-httpx and the exchange runner are imported inside the commands that need them.
+The main ``campaign`` group loads :data:`channels` from here when it runs. Importing this module is light:
+adapters, httpx and the exchange runner are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -165,5 +165,5 @@ def format_result(result: CheckResult) -> str:
     return f"{result.account:<16} {result.channel:<10} {status:<6} {result.detail}"
 
 
-if __name__ == "__main__":  # ``python -m campaign.cli.channels`` (tests; the lead wires the main CLI)
+if __name__ == "__main__":  # ``python -m campaign.cli.channels``: the group on its own
     channels()
