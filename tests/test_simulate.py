@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from campaign.cli import cli
-from campaign.cli.commands import register
 from campaign.dispatch.dispatcher import Outcome
 from campaign.dispatch.simulate import default_start, simulate
 from campaign.queue.store import Store
@@ -80,7 +79,6 @@ def test_small_campaign_rehearses_every_post_in_order(small: Path) -> None:
 
 
 def test_simulate_cli_json_and_text(small: Path) -> None:
-    register(cli)
     runner = CliRunner()
     result = runner.invoke(cli, ["simulate", str(small), "--json", *START])
     assert result.exit_code == 0, result.output
@@ -110,7 +108,6 @@ def test_the_example_campaign_rehearses_whatever_today_is() -> None:
 
 
 def test_plan_then_apply_then_apply_again(small: Path, tmp_path: Path) -> None:
-    register(cli)
     runner = CliRunner()
     db = str(tmp_path / "q.db")
     now = ["--now", "2030-03-01T00:00:00Z", "--db", db]
@@ -128,7 +125,6 @@ def test_plan_then_apply_then_apply_again(small: Path, tmp_path: Path) -> None:
 
 
 def test_apply_with_past_times_changes_nothing(small: Path, tmp_path: Path) -> None:
-    register(cli)
     db = str(tmp_path / "q.db")
     result = CliRunner().invoke(cli, ["apply", str(small), "--db", db, "--now", "2031-01-01T00:00:00Z"])
     assert result.exit_code == 1

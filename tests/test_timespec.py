@@ -674,3 +674,17 @@ def test_expanding_100k_occurrences_is_cheap(
     assert all(a.at < b.at for a, b in pairwise(result))
     # Not a timing target (~0.5 s here): a guard against an accidentally quadratic expansion.
     assert elapsed < 30
+
+
+def test_the_timespec_facade_exports_every_value_and_entry_point() -> None:
+    from campaign.schedule import slots, timespec, values
+
+    assert timespec.__all__ == sorted(timespec.__all__, key=lambda n: (not n.isupper(), n))
+    assert all(hasattr(timespec, name) for name in timespec.__all__)
+    defined = {
+        name
+        for module in (values, slots)
+        for name, obj in vars(module).items()
+        if isinstance(obj, type) and obj.__module__ == module.__name__ and not name.startswith("_")
+    }
+    assert defined <= set(timespec.__all__)

@@ -1,7 +1,7 @@
 """``campaign channels``: list the installed channel adapters and check accounts' credentials.
 
-The lead registers :data:`channels` on the main ``campaign`` group. Importing this module is light: adapters,
-httpx and the exchange runner are imported inside the commands that need them.
+The main ``campaign`` group loads :data:`channels` from here when it runs. Importing this module is light:
+adapters, httpx and the exchange runner are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def describe_adapters() -> list[dict[str, Any]]:
             unit=rules.unit,
             max_bytes=rules.max_bytes,
             threads=rules.threads,
-            deduplicates=cls.dedup_by_key,  # the class-level fact; per-account answers need an account
+            # the class-level fact; an account may override it (a webhook receiver that honours keys)
+            deduplicates=bool(cls.dedup_by_key),
             credentials=dict(cls.credential_names),
             required_settings=dict(cls.required_settings),
             optional_settings=dict(cls.optional_settings),
@@ -164,5 +165,5 @@ def format_result(result: CheckResult) -> str:
     return f"{result.account:<16} {result.channel:<10} {status:<6} {result.detail}"
 
 
-if __name__ == "__main__":  # ``python -m campaign.cli.channels`` (tests; the lead wires the main CLI)
+if __name__ == "__main__":  # ``python -m campaign.cli.channels``: the group on its own
     channels()

@@ -1,4 +1,4 @@
-"""Queue-feeding and sending commands: ``plan``, ``apply``, ``daemon``, ``simulate`` (:data:`COMMANDS`).
+"""Queue-feeding and sending commands: ``plan``, ``apply``, ``daemon``, ``simulate``.
 
 Importing this module is light (Click only); the store, dispatcher and APScheduler are imported inside the
 commands.
@@ -197,7 +197,3 @@ def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, 
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
     click.echo(sim.format_summary(report))
-
-
-#: The commands this module adds to the main group, in data-flow order.
-COMMANDS = [plan, apply, daemon, simulate]

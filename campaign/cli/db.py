@@ -1,4 +1,4 @@
-"""Database commands: ``campaign db copy`` and ``campaign db upgrade`` (:data:`COMMANDS`).
+"""Database commands: ``campaign db copy`` and ``campaign db upgrade``.
 
 Importing this module is light (Click only); the store is imported inside the commands. Database arguments
 are file paths (SQLite) or SQLAlchemy URLs such as ``postgresql+psycopg://user@host/dbname``.
@@ -38,7 +38,3 @@ def upgrade(db: str) -> None:
 
     with Store.open(db) as store:
         click.echo(f"{store.where}: schema at revision {SCHEMA_HEAD}")
-
-
-#: The commands this module adds to the main group.
-COMMANDS: tuple[click.Command, ...] = (db,)

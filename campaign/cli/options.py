@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import click
 
 from campaign.errors import UsageError
+
+
+@dataclass
+class CliState:
+    """What one run of `campaign` carries in its Click context object (``ctx.obj``), set by the root group."""
+
+    #: ``--debug`` (or ``$CAMPAIGN_DEBUG``): let a CampaignError's traceback through instead of one line.
+    debug: bool = False
+
 
 #: ``--db URL``: the queue database (a plain path means SQLite).
 db_option = click.option(

@@ -1,8 +1,9 @@
 """Queue commands: ``status``, ``show``, ``cancel``, ``retry``, ``pause``, ``resume``.
 
-Register them on the main group with :func:`register` (or take :data:`COMMANDS`). Importing this module is
-light (Click only): SQLModel and the store are imported inside the commands. Every command takes ``--db
-URL`` (default ``$CAMPAIGN_DB``, else ``db/campaign.db``) and raises only :mod:`campaign.errors` errors.
+The main group loads them lazily; :func:`register` mounts them on another group (tests). Importing this
+module is light (Click only): SQLModel and the store are imported inside the commands. Every command takes
+``--db URL`` (default ``$CAMPAIGN_DB``, else ``db/campaign.db``) and raises only :mod:`campaign.errors`
+errors.
 Changes are logged with actor ``cli``. ``--now`` (ISO 8601, hidden) replaces the wall clock for tests.
 """
 
@@ -21,8 +22,6 @@ if TYPE_CHECKING:
     from campaign.queue.store import Store
 
 ACTOR = "cli"
-
-
 
 
 def _open(db: str) -> Store:

@@ -3,6 +3,11 @@
 This is the middle of the data flow (release -> templates -> fitted posts) and needs no database or network.
 Errors are *collected* (one per post and account at most) so that `check` and `preview` report every problem
 in one run; a campaign with any error must not be applied.
+
+The steps, in order: :func:`_prepare` (release, template folder, campaign start: an error here stops the
+compile), then for every post on every account :meth:`_Compilation.render` (template -> :class:`Rendered`)
+and :meth:`_Compilation.schedule` (``when`` -> occurrences -> :class:`PlannedPost`). Posts on
+``next free slot`` are placed last, after every explicit time has taken its slot.
 """
 
 from __future__ import annotations
@@ -16,8 +21,12 @@ from campaign import channels
 from campaign.channels.base import LinkCard
 from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, TemplateError
 from campaign.plan.posts import PlannedPost
+from campaign.schedule import timespec
+from campaign.schedule.timespec import NextSlot, Occurrence, SlotAllocator
 from campaign.source.config import AccountConfig, Campaign, PostConfig, Variant, load_campaign
+from campaign.text.fit import Fitted, fit
 from campaign.text.render import Renderer, add_utm
+from campaign.text.rules import TextRules
 
 #: How far ahead open-ended recurrences are expanded (a stored horizon keeps a second apply a no-op).
 DEFAULT_HORIZON = timedelta(days=92)
@@ -31,12 +40,46 @@ class Compiled:
     posts: list[PlannedPost] = field(default_factory=list)
     errors: list[CampaignError] = field(default_factory=list)
     start: datetime | None = None  # aware, campaign zone
-    #: Past occurrences of recurrences that apply will not queue: (post key, account, Occurrence).
-    skipped: list[tuple[str, str, Any]] = field(default_factory=list)
+    #: Past occurrences of recurrences that apply will not queue: (post key, account, occurrence).
+    skipped: list[tuple[str, str, Occurrence]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One post's text for one account, fitted to its channel, with its link card (shared by its times)."""
+
+    fitted: Fitted
+    link: LinkCard | None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """One post on one account, rendered, with the schedule settings in force for it."""
+
+    post: PostConfig
+    account: AccountConfig
+    rendered: Rendered
+    #: IANA name of the zone in force (variant, post, account, then campaign).
+    zone: str
+    send_late: bool
+    #: ``file:line: post 'k' on account``, prefixed to its errors.
+    where: str
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """The campaign-wide inputs of scheduling, fixed once the campaign start is known."""
+
+    start: datetime  # aware, campaign zone
+    now: datetime  # aware; decides what is in the past
+    #: The ``now`` handed to expansion: outside apply, past times are warnings, so nothing is past there.
+    expand_now: datetime
+    horizon: datetime  # aware UTC
+    strict_past: bool
 
 
 def _located(exc: CampaignError, where: str) -> CampaignError:
@@ -63,14 +106,30 @@ def compile_campaign(
     campaigns.
     A ConfigError in the file itself is raised, since nothing else can be checked without it.
     """
-    from campaign.schedule import timespec
-    from campaign.text.fit import fit
-
     campaign = source if not isinstance(source, str) else load_campaign(source)
     now = now or datetime.now(UTC)
     result = Compiled(campaign)
-    display = campaign.display
+    prepared = _prepare(campaign, start, result)
+    if prepared is None:
+        return result
+    release, campaign_start = prepared
+    result.start = campaign_start
+    timing = _Timing(
+        start=campaign_start,
+        now=now,
+        expand_now=now if strict_past else datetime(1970, 1, 1, tzinfo=UTC),
+        horizon=campaign_start.astimezone(UTC) + horizon,
+        strict_past=strict_past,
+    )
+    run = _Compilation(campaign, result, release, timing, _slot_allocator(campaign, occupied, result))
+    run.compile(set(only_channels))
+    result.posts.sort(key=lambda p: (p.scheduled_at, p.post_key, p.account, p.occurrence))
+    return result
 
+
+def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[Any, datetime] | None:
+    """(release or None, aware campaign start), or None after recording the error that stops the compile."""
+    display = campaign.display
     release = None
     if campaign.release is not None:
         from campaign.source.release import load_release
@@ -79,11 +138,10 @@ def compile_campaign(
             release = load_release(campaign.release)
         except ReleaseError as exc:
             result.errors.append(_located(exc, display))
-            return result
+            return None
     if not campaign.templates.is_dir() and any(p.text is None for p in campaign.posts):
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))
-        return result
-
+        return None
     zone = timespec.resolve_zone(campaign.zone)
     try:
         campaign_start = timespec.resolve_start(campaign.start, zone=zone)
@@ -91,14 +149,14 @@ def compile_campaign(
             campaign_start = timespec.resolve_start(start, zone=zone, file_start=campaign_start)
     except ScheduleError as exc:
         result.errors.append(_located(exc, f"{display}: start"))
-        return result
-    result.start = campaign_start
-    horizon_at = campaign_start.astimezone(UTC) + horizon
-    # Outside apply, past times are reported as warnings, so expand as if nothing were past yet.
-    expand_now = now if strict_past else datetime(1970, 1, 1, tzinfo=UTC)
+        return None
+    return release, campaign_start
 
-    renderer = Renderer(campaign.templates)
-    wanted = set(only_channels)
+
+def _slot_allocator(
+    campaign: Campaign, occupied: Iterable[tuple[str, datetime]], result: Compiled
+) -> SlotAllocator:
+    """The posting slots of every account that has ``slots:``; an invalid block is an error of its own."""
     slot_specs = {}
     for acct in campaign.accounts.values():
         if acct.slots:
@@ -107,122 +165,138 @@ def compile_campaign(
                     acct.slots, default_zone=timespec.resolve_zone(acct.zone or campaign.zone)
                 )
             except ScheduleError as exc:
-                result.errors.append(_located(exc, f"{display}:{acct.line}: slots of {acct.name}"))
-    slots = timespec.SlotAllocator(slot_specs, occupied=set(occupied))
-    deferred: list[tuple[PostConfig, AccountConfig, Any, Any]] = []
-    base_context = _campaign_context(campaign, release, campaign_start)
+                result.errors.append(_located(exc, f"{campaign.display}:{acct.line}: slots of {acct.name}"))
+    return SlotAllocator(slot_specs, occupied=set(occupied))
 
-    for post in campaign.posts:
-        for account_name in post.accounts:
-            account = campaign.accounts[account_name]
-            if wanted and account.channel not in wanted:
-                continue
-            variant = _variant(post, account)
-            if variant.skip:
-                continue
-            where = f"{display}:{post.line}: post {post.key!r} on {account.name}"
-            try:
-                parts, lengths, limit, link, warnings = _render_and_fit(
-                    renderer, campaign, post, account, variant, base_context, fit
-                )
-            except FitError as exc:  # its message already names the post and account
-                result.errors.append(_located(exc, f"{display}:{post.line}"))
-                continue
-            except CampaignError as exc:
-                result.errors.append(_located(exc, where))
-                continue
-            zone_name = variant.zone or post.zone or account.zone or campaign.zone
-            when = variant.when if variant.when is not None else post.when
-            send_late = variant.send_late if variant.send_late is not None else post.send_late
-            made = (parts, lengths, limit, link, warnings, zone_name, send_late)
-            try:
-                spec = timespec.parse_when(when)
-            except ScheduleError as exc:
-                result.errors.append(_located(exc, where))
-                continue
-            if isinstance(spec, timespec.NextSlot):
-                deferred.append((post, account, spec, made))
-                continue
-            try:
-                expansion = timespec.expand(
-                    spec,
-                    zone=timespec.resolve_zone(zone_name),
-                    start=campaign_start,
-                    now=expand_now,
-                    horizon=horizon_at,
-                    send_late=send_late,
-                )
-            except ScheduleError as exc:
-                result.errors.append(_located(exc, where))
-                continue
-            if expansion.skipped:
-                result.skipped.extend((post.key, account.name, occ) for occ in expansion.skipped)
-            for occ in expansion.occurrences:
-                slots.occupy(account.name, occ.at)
-                _add(result, campaign, post, account, occ, made, now, strict_past, where)
 
-    for post, account, spec, made in deferred:
+class _Compilation:
+    """One compile run: renders and schedules every post on every account into ``result``."""
+
+    def __init__(
+        self, campaign: Campaign, result: Compiled, release: Any, timing: _Timing, slots: SlotAllocator
+    ) -> None:
+        self.campaign = campaign
+        self.result = result
+        self.timing = timing
+        self.slots = slots
+        self.renderer = Renderer(campaign.templates)
+        self.base_context = _campaign_context(campaign, release, timing.start)
+        #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
+        self.deferred: list[tuple[_Target, NextSlot]] = []
+
+    def compile(self, wanted: set[str]) -> None:
+        """Render and schedule each (post, account) in file order, then place the deferred slot posts."""
+        for post in self.campaign.posts:
+            for account_name in post.accounts:
+                account = self.campaign.accounts[account_name]
+                if wanted and account.channel not in wanted:
+                    continue
+                variant = _variant(post, account)
+                if variant.skip:
+                    continue
+                target = self.render(post, account, variant)
+                if target is not None:
+                    self.schedule(target, variant.when if variant.when is not None else post.when)
+        for target, spec in self.deferred:
+            self.place_in_slot(target, spec)
+
+    def render(self, post: PostConfig, account: AccountConfig, variant: Variant) -> _Target | None:
+        """The rendered target, or None after recording its error."""
+        display = self.campaign.display
         where = f"{display}:{post.line}: post {post.key!r} on {account.name}"
+        try:
+            rendered = _render_and_fit(
+                self.renderer, self.campaign, post, account, variant, self.base_context
+            )
+        except FitError as exc:  # its message already names the post and account
+            self.result.errors.append(_located(exc, f"{display}:{post.line}"))
+            return None
+        except CampaignError as exc:
+            self.result.errors.append(_located(exc, where))
+            return None
+        return _Target(
+            post=post,
+            account=account,
+            rendered=rendered,
+            zone=variant.zone or post.zone or account.zone or self.campaign.zone,
+            send_late=variant.send_late if variant.send_late is not None else post.send_late,
+            where=where,
+        )
+
+    def schedule(self, target: _Target, when: Any) -> None:
+        """Expand ``when`` and add a planned post per occurrence (slot posts are deferred)."""
+        timing = self.timing
+        try:
+            spec = timespec.parse_when(when)
+            if isinstance(spec, NextSlot):
+                self.deferred.append((target, spec))
+                return
+            expansion = timespec.expand(
+                spec,
+                zone=timespec.resolve_zone(target.zone),
+                start=timing.start,
+                now=timing.expand_now,
+                horizon=timing.horizon,
+                send_late=target.send_late,
+            )
+        except ScheduleError as exc:
+            self.result.errors.append(_located(exc, target.where))
+            return
+        post, account = target.post, target.account
+        self.result.skipped.extend((post.key, account.name, occ) for occ in expansion.skipped)
+        for occ in expansion.occurrences:
+            self.slots.occupy(account.name, occ.at)
+            self.add(target, occ)
+
+    def place_in_slot(self, target: _Target, spec: NextSlot) -> None:
+        """Give a ``next free slot`` post the account's next free slot."""
+        timing = self.timing
         try:
             expansion = timespec.expand(
                 spec,
-                zone=timespec.resolve_zone(made[5]),
-                start=campaign_start,
-                now=expand_now,
-                horizon=horizon_at,
-                slots=slots,
-                account=account.name,
+                zone=timespec.resolve_zone(target.zone),
+                start=timing.start,
+                now=timing.expand_now,
+                horizon=timing.horizon,
+                slots=self.slots,
+                account=target.account.name,
             )
         except ScheduleError as exc:
-            result.errors.append(_located(exc, where))
-            continue
+            self.result.errors.append(_located(exc, target.where))
+            return
         for occ in expansion.occurrences:
-            _add(result, campaign, post, account, occ, made, now, strict_past, where)
+            self.add(target, occ)
 
-    result.posts.sort(key=lambda p: (p.scheduled_at, p.post_key, p.account, p.occurrence))
-    return result
-
-
-def _add(
-    result: Compiled,
-    campaign: Campaign,
-    post: PostConfig,
-    account: AccountConfig,
-    occ: Any,
-    made: tuple[Any, ...],
-    now: datetime,
-    strict_past: bool,
-    where: str,
-) -> None:
-    parts, lengths, limit, link, warnings, zone_name, send_late = made
-    warnings = list(warnings)
-    scheduled = occ.at
-    if occ.note:
-        warnings.append(occ.note)
-    if scheduled < now and not strict_past:
-        # (under strict_past, timespec already refused it or moved it to now with a note)
-        warnings.append(
-            f"{occ.local:%Y-%m-%d %H:%M} {zone_name} is in the past: "
-            + ("it would be sent at once (send_late)" if send_late else "apply would refuse it")
+    def add(self, target: _Target, occ: Occurrence) -> None:
+        """Record ``target`` at ``occ`` as a planned post, with its warnings (DST move, past time)."""
+        fitted = target.rendered.fitted
+        warnings = list(fitted.warnings)
+        if occ.note:
+            warnings.append(occ.note)
+        if occ.at < self.timing.now and not self.timing.strict_past:
+            # (under strict_past, timespec already refused it or moved it to now with a note)
+            warnings.append(
+                f"{occ.local:%Y-%m-%d %H:%M} {target.zone} is in the past: "
+                + ("it would be sent at once (send_late)" if target.send_late else "apply would refuse it")
+            )
+        self.result.posts.append(
+            PlannedPost(
+                campaign=self.campaign.name,
+                post_key=target.post.key,
+                occurrence=occ.key,
+                channel=target.account.channel,
+                account=target.account.name,
+                scheduled_at=occ.at,
+                zone=target.zone,
+                parts=tuple(fitted.parts),
+                link=target.rendered.link,
+                send_late=target.send_late,
+                late_window=self.campaign.late_window,
+                lengths=tuple(fitted.lengths),
+                limit=fitted.limit,
+                warnings=tuple(warnings),
+            )
         )
-    result.posts.append(
-        PlannedPost(
-            campaign=campaign.name,
-            post_key=post.key,
-            occurrence=occ.key,
-            channel=account.channel,
-            account=account.name,
-            scheduled_at=scheduled,
-            zone=zone_name,
-            parts=tuple(parts),
-            link=link,
-            send_late=send_late,
-            late_window=campaign.late_window,
-            lengths=tuple(lengths),
-            limit=limit,
-            warnings=tuple(warnings),
-        )
-    )
 
 
 def _variant(post: PostConfig, account: AccountConfig) -> Variant:
@@ -263,27 +337,53 @@ def _render_and_fit(
     account: AccountConfig,
     variant: Variant,
     base_context: Mapping[str, Any],
-    fit: Any,
-) -> tuple[list[str], list[int], int, LinkCard | None, list[str]]:
+) -> Rendered:
+    """Render the post's template for ``account`` and fit it to the channel. Raises CampaignError."""
     adapter = channels.load(account.channel)
     limit_setting = account.settings.get("limit")
     rules = adapter.rules.with_limit(int(limit_setting) if limit_setting is not None else None)
+    link_url = _link_url(campaign, post, account, variant)
+    context = _post_context(base_context, post, account, variant, campaign, rules, adapter.title, link_url)
+    text = _render_text(renderer, campaign, post, account, variant, context)
+    fitted = fit(
+        text,
+        rules,
+        allow_thread=campaign.threads_allowed(post, account) and rules.threads,
+        post=post.key,
+        channel=f"{account.name} ({account.channel})",
+    )
+    card = _link_card(campaign, post, base_context["release"], link_url) if link_url else None
+    return Rendered(fitted, card)
+
+
+def _link_url(campaign: Campaign, post: PostConfig, account: AccountConfig, variant: Variant) -> str | None:
+    """The link featured by the post (variant, post, then campaign), with UTM parameters unless turned off."""
     raw_link = variant.link or post.link or campaign.link
-    link_url = None
-    if raw_link:
-        link_url = (
-            add_utm(raw_link, source=account.channel, campaign=campaign.name, content=post.key)
-            if campaign.utm
-            else raw_link
-        )
+    if not raw_link:
+        return None
+    if not campaign.utm:
+        return raw_link
+    return add_utm(raw_link, source=account.channel, campaign=campaign.name, content=post.key)
+
+
+def _post_context(
+    base_context: Mapping[str, Any],
+    post: PostConfig,
+    account: AccountConfig,
+    variant: Variant,
+    campaign: Campaign,
+    rules: TextRules,
+    title: str,
+    link_url: str | None,
+) -> dict[str, Any]:
+    """The template context of one post on one account (see README "Templates" for its names)."""
     tags = list(variant.hashtags if variant.hashtags is not None else post.hashtags) + list(campaign.hashtags)
-    release = base_context["release"]
     vars_ = {**campaign.vars, **post.vars, **variant.vars}
-    context = {
+    return {
         **base_context,
         "channel": {
             "name": account.channel,
-            "title": adapter.title,
+            "title": title,
             "limit": rules.limit,
             "unit": rules.unit,
             "markup": rules.markup,
@@ -296,6 +396,17 @@ def _render_and_fit(
         "tags": tags,
         "vars": vars_,
     }
+
+
+def _render_text(
+    renderer: Renderer,
+    campaign: Campaign,
+    post: PostConfig,
+    account: AccountConfig,
+    variant: Variant,
+    context: Mapping[str, Any],
+) -> str:
+    """The inline ``text:`` or the template file in force, rendered; an empty result is a TemplateError."""
     text_source = (
         variant.text if variant.text is not None else (post.text if variant.template is None else None)
     )
@@ -308,25 +419,15 @@ def _render_and_fit(
         text = renderer.render_file(name, context)
     if not text:
         raise TemplateError("rendered text is empty")
-    fitted = fit(
-        text,
-        rules,
-        allow_thread=campaign.threads_allowed(post, account) and rules.threads,
-        post=post.key,
-        channel=f"{account.name} ({account.channel})",
+    return text
+
+
+def _link_card(campaign: Campaign, post: PostConfig, release: Any, link_url: str) -> LinkCard:
+    """The link card, from the post's or campaign's texts, else the release's title and subtitle or lead."""
+    title = post.link_title or campaign.link_title or (getattr(release, "title", None) or "")
+    description = (
+        post.link_description
+        or campaign.link_description
+        or ((getattr(release, "subtitle", None) or getattr(release, "lead", None) or "") if release else "")
     )
-    warnings = list(fitted.warnings)
-    link = None
-    if link_url:
-        title = post.link_title or campaign.link_title or (getattr(release, "title", None) or "")
-        description = (
-            post.link_description
-            or campaign.link_description
-            or (
-                (getattr(release, "subtitle", None) or getattr(release, "lead", None) or "")
-                if release
-                else ""
-            )
-        )
-        link = LinkCard(url=link_url, title=title, description=description)
-    return list(fitted.parts), list(fitted.lengths), fitted.limit, link, warnings
+    return LinkCard(url=link_url, title=title, description=description)

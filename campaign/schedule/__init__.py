@@ -1,7 +1,5 @@
-"""Schedule: when posts go out, as aware UTC instants.
+"""When posts go out: ``when:`` forms, zones and DST, recurrences, posting slots (no I/O, no wall clock).
 
-Owns parsing `when:` (absolute times, day offsets, cron, RFC 5545 rules, posting slots), time zones with
-explicit
-DST gap and fold rules, and recurrence expansion to a stored horizon.
-May import: the foundation modules and `campaign.text`.
+Import the public names from :mod:`campaign.schedule.timespec`. May import only the foundation
+(``campaign.errors``) and ``text``; nothing here reads files, the network or the clock.
 """

@@ -231,6 +231,20 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
+@dataclass(frozen=True)
+class _Header:
+    """The campaign's own scalar keys, validated (everything but accounts, posts, threads and alerts)."""
+
+    name: str
+    release: Path | None
+    templates: Path
+    zone: str
+    start: str
+    late_window: timedelta
+    utm: bool
+    vars: Mapping[str, Any]
+
+
 def load_campaign(path: str | Path) -> Campaign:
     """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line."""
     path = Path(path)
@@ -241,8 +255,37 @@ def load_campaign(path: str | Path) -> Campaign:
         raise check.fail("the file is empty", None)
     root = check.mapping(root, "a campaign file", 1)
     check.keys(root, CAMPAIGN_KEYS, "the campaign")
-    base = path.parent
+    head = _load_header(check, root, path.parent)
+    accounts = _load_accounts(check, root, path.parent)
+    threads = _load_threads(check, root, accounts)
+    alerts = check.string(root, "alerts", "the campaign")
+    if alerts is not None and alerts not in accounts:
+        raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
+    posts = _load_posts(check, root, accounts)
+    return Campaign(
+        name=head.name,
+        path=path,
+        display=display,
+        release=head.release,
+        templates=head.templates,
+        zone=head.zone,
+        start=head.start,
+        hashtags=check.hashtags(root, "hashtags", "the campaign") or (),
+        link=check.string(root, "link", "the campaign"),
+        link_title=check.string(root, "link_title", "the campaign"),
+        link_description=check.string(root, "link_description", "the campaign"),
+        utm=head.utm,
+        late_window=head.late_window,
+        threads=frozenset(threads),
+        alerts=alerts,
+        vars=head.vars,
+        accounts=accounts,
+        posts=posts,
+    )
 
+
+def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
+    """Name, release, templates, zone, start, late_window, utm and vars, checked in that order."""
     name = check.string(root, "campaign", "the campaign", required=True)
     assert name is not None
     if not _KEY.match(name):
@@ -250,9 +293,7 @@ def load_campaign(path: str | Path) -> Campaign:
             f"campaign name {name!r} may use letters, digits, '.', '_' and '-'", root.line_of("campaign")
         )
     release_raw = check.string(root, "release", "the campaign")
-    release = (base / release_raw) if release_raw else None
     templates_raw = check.string(root, "templates", "the campaign")
-    templates = base / (templates_raw or f"../templates/{name}")
     zone = check.string(root, "zone", "the campaign", required=True)
     assert zone is not None
     _check_zone(check, zone, root.line_of("zone"))
@@ -267,8 +308,20 @@ def load_campaign(path: str | Path) -> Campaign:
     vars_ = root.get("vars") or {}
     if not isinstance(vars_, dict):
         raise check.fail("'vars' must be a mapping", root.line_of("vars"))
+    return _Header(
+        name=name,
+        release=(base / release_raw) if release_raw else None,
+        templates=base / (templates_raw or f"../templates/{name}"),
+        zone=zone,
+        start=start,
+        late_window=late_window,
+        utm=True if utm is None else utm,
+        vars=dict(vars_),
+    )
 
-    accounts = _load_accounts(check, root, base)
+
+def _load_threads(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
+    """The campaign's ``threads:``: account or channel names on which long posts may become threads."""
     threads = check.strings(root, "threads", "the campaign") or ()
     for item in threads:
         if item not in accounts and item not in channels.names():
@@ -276,31 +329,7 @@ def load_campaign(path: str | Path) -> Campaign:
                 f"'threads' names {item!r}, which is neither an account nor a channel",
                 root.line_of("threads"),
             )
-    alerts = check.string(root, "alerts", "the campaign")
-    if alerts is not None and alerts not in accounts:
-        raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
-
-    posts = _load_posts(check, root, accounts)
-    return Campaign(
-        name=name,
-        path=path,
-        display=display,
-        release=release,
-        templates=templates,
-        zone=zone,
-        start=start,
-        hashtags=check.hashtags(root, "hashtags", "the campaign") or (),
-        link=check.string(root, "link", "the campaign"),
-        link_title=check.string(root, "link_title", "the campaign"),
-        link_description=check.string(root, "link_description", "the campaign"),
-        utm=True if utm is None else utm,
-        late_window=late_window,
-        threads=frozenset(threads),
-        alerts=alerts,
-        vars=dict(vars_),
-        accounts=accounts,
-        posts=posts,
-    )
+    return threads
 
 
 def _check_zone(check: _Checker, zone: str, line: int) -> None:
@@ -314,104 +343,124 @@ def _check_zone(check: _Checker, zone: str, line: int) -> None:
         ) from None
 
 
+# -- accounts -------------------------------------------------------------------------------------------
+
+
 def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, AccountConfig]:
     raw = root.get("accounts")
     if not raw:
         raise check.fail("the campaign needs 'accounts'", root.line)
     raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
     known = channels.names()
-    accounts: dict[str, AccountConfig] = {}
-    for name, body in raw.items():
-        line = raw.line_of(name)
-        if not _KEY.match(name):
-            raise check.fail(f"account name {name!r} may use letters, digits, '.', '_' and '-'", line)
-        body = check.mapping(body, f"account {name!r}", line)
-        channel = check.string(body, "channel", f"account {name!r}", required=True)
-        assert channel is not None
-        if channel not in known:
-            raise check.fail(
-                f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
-                body.line_of("channel"),
-            )
-        creds_raw = body.get("credentials") or {}
-        creds_node = (
-            check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials"))
-            if creds_raw
-            else Node()
+    return {
+        name: _load_account(check, name, body, raw.line_of(name), known, base) for name, body in raw.items()
+    }
+
+
+def _load_account(
+    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path
+) -> AccountConfig:
+    """One account block; checks run in a fixed order, so the first problem in the block is the one named."""
+    if not _KEY.match(name):
+        raise check.fail(f"account name {name!r} may use letters, digits, '.', '_' and '-'", line)
+    body = check.mapping(body, f"account {name!r}", line)
+    channel = check.string(body, "channel", f"account {name!r}", required=True)
+    assert channel is not None
+    if channel not in known:
+        raise check.fail(
+            f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
+            body.line_of("channel"),
         )
-        credentials = {
-            cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
-            for cname, value in creds_node.items()
-        }
-        adapter = channels.load(channel)
-        unknown_creds = [c for c in credentials if c not in adapter.credential_names]
-        if unknown_creds:
+    credentials = _account_credentials(check, name, channel, body, base)
+    settings = _account_settings(check, name, channel, body)
+    zone = check.string(body, "zone", f"account {name!r}")
+    if zone:
+        _check_zone(check, zone, body.line_of("zone"))
+    for key in ("daily_quota", "limit"):
+        value = body.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+            raise check.fail(f"{key!r} of account {name!r} must be a positive number", body.line_of(key))
+    if body.get("limit") is not None:
+        settings["limit"] = body["limit"]
+    slots = body.get("slots")
+    if slots is not None:
+        slots = check.mapping(slots, f"'slots' of account {name!r}", body.line_of("slots"))
+    return AccountConfig(
+        name=name,
+        channel=channel,
+        settings=settings,
+        credentials=credentials,
+        zone=zone,
+        slots=slots,
+        threads=check.boolean(body, "threads", f"account {name!r}"),
+        line=line,
+    )
+
+
+def _account_credentials(
+    check: _Checker, name: str, channel: str, body: Node, base: Path
+) -> dict[str, SecretRef]:
+    """The account's credential references: each one the adapter reads, and none it requires missing."""
+    creds_raw = body.get("credentials") or {}
+    creds_node = (
+        check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials"))
+        if creds_raw
+        else Node()
+    )
+    credentials = {
+        cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
+        for cname, value in creds_node.items()
+    }
+    adapter = channels.load(channel)  # (cached) after the references, so a secret in the file is named first
+    unknown_creds = [c for c in credentials if c not in adapter.credential_names]
+    if unknown_creds:
+        raise check.fail(
+            f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
+            f"(expected: {', '.join(adapter.credential_names)})",
+            creds_node.line_of(unknown_creds[0]),
+        )
+    missing = [
+        c for c in adapter.credential_names if c not in credentials and c not in adapter.optional_credentials
+    ]
+    if missing:
+        raise check.fail(
+            f"account {name!r} ({channel}) needs credentials: {', '.join(missing)}"
+            " (each an environment variable name)",
+            body.line,
+        )
+    return credentials
+
+
+def _account_settings(check: _Checker, name: str, channel: str, body: Node) -> dict[str, Any]:
+    """The account's non-structural keys: the adapter's required ones present, none unknown, none a secret."""
+    adapter = channels.load(channel)
+    settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
+    for key in adapter.required_settings:
+        if key not in settings:
             raise check.fail(
-                f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
-                f"(expected: {', '.join(adapter.credential_names)})",
-                creds_node.line_of(unknown_creds[0]),
-            )
-        missing = [
-            c
-            for c in adapter.credential_names
-            if c not in credentials and c not in adapter.optional_credentials
-        ]
-        if missing:
-            raise check.fail(
-                f"account {name!r} ({channel}) needs credentials: {', '.join(missing)}"
-                " (each an environment variable name)",
+                f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
                 body.line,
             )
-        settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
-        for key in adapter.required_settings:
-            if key not in settings:
-                raise check.fail(
-                    f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
-                    body.line,
-                )
-        allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
-        for key in settings:
-            if allowed and key not in allowed:
-                raise check.fail(
-                    f"unknown setting {key!r} for {channel} account {name!r} "
-                    f"(expected: {', '.join(sorted(allowed | ACCOUNT_KEYS))})",
-                    body.line_of(key),
-                )
-            if isinstance(settings[key], str) and _looks_secret(key):
-                raise check.fail(
-                    f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
-                )
-        zone = check.string(body, "zone", f"account {name!r}")
-        if zone:
-            _check_zone(check, zone, body.line_of("zone"))
-        quota = body.get("daily_quota")
-        if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota <= 0):
+    allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
+    for key in settings:
+        if allowed and key not in allowed:
             raise check.fail(
-                f"'daily_quota' of account {name!r} must be a positive number", body.line_of("daily_quota")
+                f"unknown setting {key!r} for {channel} account {name!r} "
+                f"(expected: {', '.join(sorted(allowed | ACCOUNT_KEYS))})",
+                body.line_of(key),
             )
-        limit = body.get("limit")
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0):
-            raise check.fail(f"'limit' of account {name!r} must be a positive number", body.line_of("limit"))
-        if limit is not None:
-            settings["limit"] = limit
-        slots = body.get("slots")
-        if slots is not None:
-            slots = check.mapping(slots, f"'slots' of account {name!r}", body.line_of("slots"))
-        accounts[name] = AccountConfig(
-            name=name,
-            channel=channel,
-            settings=settings,
-            credentials=credentials,
-            zone=zone,
-            slots=slots,
-            threads=check.boolean(body, "threads", f"account {name!r}"),
-            line=line,
-        )
-    return accounts
+        if isinstance(settings[key], str) and _looks_secret(key):
+            raise check.fail(
+                f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
+            )
+    return settings
 
 
 def _looks_secret(key: str) -> bool:
     return any(word in key.lower() for word in ("token", "secret", "password", "api_key", "apikey"))
+
+
+# -- posts ----------------------------------------------------------------------------------------------
 
 
 def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[PostConfig, ...]:
@@ -420,81 +469,99 @@ def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfi
         raise check.fail("the campaign needs 'posts'", root.line)
     if not isinstance(raw, NodeList):
         raise check.fail("'posts' must be a list", root.line_of("posts"))
-    seen: dict[str, int] = {}
-    posts = []
-    for index, body in enumerate(raw):
-        line = raw.line_of(index)
-        body = check.mapping(body, "each post", line)
-        key = check.string(body, "key", "a post", required=True)
-        assert key is not None
-        what = f"post {key!r}"
-        check.keys(body, POST_KEYS, what)
-        if not _KEY.match(key):
-            raise check.fail(f"{what}: key may use letters, digits, '.', '_' and '-'", body.line_of("key"))
-        if key in seen:
-            raise check.fail(f"duplicate post key {key!r} (first at line {seen[key]})", body.line_of("key"))
-        seen[key] = line
-        template = check.string(body, "template", what)
-        text = check.string(body, "text", what)
-        if template is None and text is None:
-            template = key
-        if "when" not in body:
-            raise check.fail(f"{what} needs 'when'", line)
-        targets = _targets(check, body, what, accounts)
-        overrides: dict[str, Variant] = {}
-        raw_over = Node()
-        if body.get("overrides"):
-            raw_over = check.mapping(body["overrides"], f"'overrides' of {what}", body.line_of("overrides"))
-        for target, obody in raw_over.items():
-            oline = raw_over.line_of(target)
-            if target not in accounts and target not in {a.channel for a in accounts.values()}:
-                raise check.fail(
-                    f"{what}: override for {target!r}, which is neither an account nor a channel "
-                    "used by this campaign",
-                    oline,
-                )
-            obody = check.mapping(obody, f"override {target!r} of {what}", oline)
-            check.keys(obody, OVERRIDE_KEYS, f"override {target!r} of {what}")
-            zone = check.string(obody, "zone", what)
-            if zone:
-                _check_zone(check, zone, obody.line_of("zone"))
-            overrides[target] = Variant(
-                template=check.string(obody, "template", what),
-                text=check.string(obody, "text", what),
-                when=obody.get("when"),
-                hashtags=check.hashtags(obody, "hashtags", what),
-                link=check.string(obody, "link", what),
-                zone=zone,
-                skip=bool(check.boolean(obody, "skip", what)),
-                send_late=check.boolean(obody, "send_late", what),
-                vars=dict(obody.get("vars") or {}),
+    seen: dict[str, int] = {}  # post key -> line of its first use
+    return tuple(
+        _load_post(check, body, raw.line_of(index), seen, accounts) for index, body in enumerate(raw)
+    )
+
+
+def _load_post(
+    check: _Checker, body: Any, line: int, seen: dict[str, int], accounts: Mapping[str, AccountConfig]
+) -> PostConfig:
+    """One post; records its key in ``seen`` (a key used twice is an error naming the first line)."""
+    body = check.mapping(body, "each post", line)
+    key = check.string(body, "key", "a post", required=True)
+    assert key is not None
+    what = f"post {key!r}"
+    check.keys(body, POST_KEYS, what)
+    if not _KEY.match(key):
+        raise check.fail(f"{what}: key may use letters, digits, '.', '_' and '-'", body.line_of("key"))
+    if key in seen:
+        raise check.fail(f"duplicate post key {key!r} (first at line {seen[key]})", body.line_of("key"))
+    seen[key] = line
+    template = check.string(body, "template", what)
+    text = check.string(body, "text", what)
+    if template is None and text is None:
+        template = key
+    if "when" not in body:
+        raise check.fail(f"{what} needs 'when'", line)
+    targets = _targets(check, body, what, accounts)
+    overrides = _load_overrides(check, body, what, accounts)
+    zone = check.string(body, "zone", what)
+    if zone:
+        _check_zone(check, zone, body.line_of("zone"))
+    vars_ = body.get("vars") or {}
+    if not isinstance(vars_, dict):
+        raise check.fail(f"'vars' of {what} must be a mapping", body.line_of("vars"))
+    return PostConfig(
+        key=key,
+        template=template,
+        text=text,
+        when=body["when"],
+        accounts=targets,
+        link=check.string(body, "link", what),
+        link_title=check.string(body, "link_title", what),
+        link_description=check.string(body, "link_description", what),
+        hashtags=check.hashtags(body, "hashtags", what) or (),
+        send_late=bool(check.boolean(body, "send_late", what)),
+        zone=zone,
+        vars=dict(vars_),
+        overrides=overrides,
+        threads=check.boolean(body, "threads", what),
+        line=line,
+    )
+
+
+def _load_overrides(
+    check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
+) -> dict[str, Variant]:
+    """A post's ``overrides:``, keyed by the account or channel each one is for."""
+    raw_over = Node()
+    if body.get("overrides"):
+        raw_over = check.mapping(body["overrides"], f"'overrides' of {what}", body.line_of("overrides"))
+    used = {a.channel for a in accounts.values()}
+    overrides: dict[str, Variant] = {}
+    for target, obody in raw_over.items():
+        oline = raw_over.line_of(target)
+        if target not in accounts and target not in used:
+            raise check.fail(
+                f"{what}: override for {target!r}, which is neither an account nor a channel "
+                "used by this campaign",
+                oline,
             )
-        zone = check.string(body, "zone", what)
-        if zone:
-            _check_zone(check, zone, body.line_of("zone"))
-        vars_ = body.get("vars") or {}
-        if not isinstance(vars_, dict):
-            raise check.fail(f"'vars' of {what} must be a mapping", body.line_of("vars"))
-        posts.append(
-            PostConfig(
-                key=key,
-                template=template,
-                text=text,
-                when=body["when"],
-                accounts=targets,
-                link=check.string(body, "link", what),
-                link_title=check.string(body, "link_title", what),
-                link_description=check.string(body, "link_description", what),
-                hashtags=check.hashtags(body, "hashtags", what) or (),
-                send_late=bool(check.boolean(body, "send_late", what)),
-                zone=zone,
-                vars=dict(vars_),
-                overrides=overrides,
-                threads=check.boolean(body, "threads", what),
-                line=line,
-            )
+        overrides[target] = _load_override(
+            check, target, check.mapping(obody, f"override {target!r} of {what}", oline), what
         )
-    return tuple(posts)
+    return overrides
+
+
+def _load_override(check: _Checker, target: str, obody: Node, what: str) -> Variant:
+    """One override block (its errors name the post, ``what``)."""
+    check.keys(obody, OVERRIDE_KEYS, f"override {target!r} of {what}")
+    zone = check.string(obody, "zone", what)
+    if zone:
+        _check_zone(check, zone, obody.line_of("zone"))
+    return Variant(
+        template=check.string(obody, "template", what),
+        text=check.string(obody, "text", what),
+        when=obody.get("when"),
+        hashtags=check.hashtags(obody, "hashtags", what),
+        link=check.string(obody, "link", what),
+        zone=zone,
+        skip=bool(check.boolean(obody, "skip", what)),
+        send_late=check.boolean(obody, "send_late", what),
+        vars=dict(obody.get("vars") or {}),
+    )
 
 
 def _targets(
@@ -522,4 +589,3 @@ def _targets(
             raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
-

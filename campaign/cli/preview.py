@@ -1,0 +1,157 @@
+"""Reviewing commands: ``check``, ``preview`` and ``measure`` (no network, no credentials).
+
+Importing this module is light (Click only). None of these commands imports SQLModel, except ``preview
+--db``, which opens the queue to show each post's state.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from campaign.cli.options import parse_now
+from campaign.errors import UsageError
+
+if TYPE_CHECKING:
+    from campaign.plan.compile import Compiled
+    from campaign.text.rules import TextRules
+
+
+def _compile(
+    file: Path, start: str | None, now: str | None, channel: tuple[str, ...] = (), strict_past: bool = False
+) -> Compiled:
+    from campaign.plan.compile import compile_campaign
+
+    return compile_campaign(
+        str(file), start=start, now=parse_now(now), only_channels=channel, strict_past=strict_past
+    )
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--start", help="Shift the campaign to start at this local time.")
+@click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
+def check(file: Path, start: str | None, now: str | None) -> None:
+    """Validate a campaign without network or credentials (exit 1 on any error)."""
+    compiled = _compile(file, start, now)
+    for error in compiled.errors:
+        click.echo(f"campaign: error: {error}", err=True)
+    warnings = sum(len(p.warnings) for p in compiled.posts)
+    click.echo(f"{file}: {len(compiled.posts)} posts, {warnings} warnings, {len(compiled.errors)} errors")
+    if compiled.errors:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--channel", multiple=True, help="Only these channels (repeatable).")
+@click.option("--requests", is_flag=True, help="Show the exact HTTP requests each adapter would send.")
+@click.option("--start", help="Shift the campaign to start at this local time.")
+@click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file.")
+@click.option("--db", help="Also show each post's state in this queue (URL or SQLite path).")
+def preview(
+    file: Path,
+    fmt: str,
+    channel: tuple[str, ...],
+    requests: bool,
+    start: str | None,
+    now: str | None,
+    output: Path | None,
+    db: str | None,
+) -> None:
+    """Show every post exactly as it would be published (a dry run; sends nothing)."""
+    from campaign.plan import preview as preview_mod
+
+    compiled = _compile(file, start, now, channel)
+    doc = preview_mod.build(compiled, requests=requests)
+    if db is not None and doc["campaign"] is not None:
+        from campaign.plan.html_preview import attach_queue_state
+        from campaign.queue.store import Store
+
+        with Store.open(db) as store:
+            attach_queue_state(doc, store.campaign_posts(doc["campaign"]["name"]))
+    if fmt == "json":
+        text = preview_mod.to_json(doc)
+    elif fmt == "markdown":
+        text = preview_mod.to_markdown(doc)
+    elif fmt == "html":
+        from campaign.plan.html_preview import to_html
+
+        text = to_html(doc)
+    else:
+        text = preview_mod.to_text(doc)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text)
+    for error in doc["errors"]:
+        click.echo(f"campaign: error: {error['message']}", err=True)
+    if doc["errors"]:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--channel", "chans", multiple=True, help="Only these channels (repeatable; default: all).")
+@click.option(
+    "--jsonl", is_flag=True, help="Read one JSON string per line on stdin; write one JSON object per line."
+)
+def measure(text: str | None, chans: tuple[str, ...], jsonl: bool) -> None:
+    """Length of TEXT as each platform counts it, against its limit."""
+    from campaign import channels
+
+    names = list(chans) or channels.names()
+    rules = {name: channels.load(name).rules for name in names}
+    if jsonl:
+        if text is not None:
+            raise UsageError("give TEXT or --jsonl, not both")
+        _measure_jsonl(rules)
+        return
+    if text is None:
+        if sys.stdin.isatty():
+            raise UsageError("give TEXT, pipe text on stdin, or use --jsonl")
+        text = sys.stdin.read().rstrip("\n")
+    width = max(len(n) for n in rules)
+    for name, rule in rules.items():
+        length = rule.measure(text)
+        fits = "fits" if rule.fits(text) else "TOO LONG"
+        extra = ""
+        if rule.max_bytes is not None:
+            extra = f", {len(text.encode('utf-8'))}/{rule.max_bytes} bytes"
+        click.echo(f"{name:<{width}}  {length:>6}/{rule.limit:<6} {rule.unit}{extra}  {fits}")
+
+
+def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
+    """``measure --jsonl``: one JSON string per stdin line in, one JSON object per channel and line out."""
+    import json
+
+    for number, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError:
+            raise UsageError(f"stdin line {number}: not JSON") from None
+        if not isinstance(item, str):
+            raise UsageError(f"stdin line {number}: expected a JSON string")
+        for name, rule in rules.items():
+            length = rule.measure(item)
+            click.echo(
+                json.dumps(
+                    {"channel": name, "length": length, "limit": rule.limit, "fits": rule.fits(item)},
+                    ensure_ascii=False,
+                )
+            )

@@ -1,0 +1,89 @@
+"""Deriving commands: ``campaign release show`` (parse a press release) and ``campaign init`` (scaffold).
+
+Importing this module is light (Click only); the release parser and the scaffold are imported inside the
+commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def release() -> None:
+    """Read press releases."""
+
+
+@release.command("show")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def release_show(file: Path, fmt: str) -> None:
+    """Parse a press release and show its structured fields."""
+    import json
+
+    from campaign.source.release import load_release
+
+    parsed = load_release(file)
+    data = parsed.to_dict()
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        if isinstance(value, list | tuple):
+            click.echo(f"{key}: ({len(value)})")
+            for item in value:
+                click.echo(f"  - {json.dumps(item, ensure_ascii=False) if isinstance(item, dict) else item}")
+        elif isinstance(value, dict):
+            click.echo(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+        else:
+            click.echo(f"{key}: {value}")
+
+
+@click.command()
+@click.option(
+    "--from-release",
+    "release_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The press release to derive the campaign from.",
+)
+@click.option("--name", help="Campaign name (default: from the release file name).")
+@click.option(
+    "--dir",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project folder that holds schedules/ and templates/.",
+)
+@click.option(
+    "--channels",
+    "channel_list",
+    default=None,
+    help="Comma-separated channels (default: x,linkedin,mastodon,bluesky,facebook,threads,telegram,"
+    "slack,discord).",
+)
+@click.option("--start", help="Campaign start, local time (default: next Monday 09:00).")
+@click.option("--zone", default="UTC", show_default=True, help="IANA time zone of the campaign.")
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(
+    release_file: Path,
+    name: str | None,
+    root: Path,
+    channel_list: str | None,
+    start: str | None,
+    zone: str,
+    force: bool,
+) -> None:
+    """Derive a working campaign (schedule and templates) from a press release."""
+    from campaign.source.scaffold import scaffold
+
+    chans = [c.strip() for c in channel_list.split(",")] if channel_list else None
+    written = scaffold(
+        release_file, root=root, name=name, channels=chans, start=start, zone=zone, force=force
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: campaign check {written[0]}")
