@@ -35,7 +35,7 @@ Platform facts (each checked against the source named):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -48,6 +48,7 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     Receipt,
     SampleAccount,
     classify_status,
@@ -56,7 +57,7 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
-from campaign.channels.helpers import require_json_object
+from campaign.channels.helpers import read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
     AmbiguousError,
@@ -92,6 +93,15 @@ class Session:
         return f"Session(did={self.did!r}, handle={self.handle!r})"
 
 
+#: app.bsky.feed.defs#postView counts under our names.
+POST_VIEW_COUNTS = {
+    "likeCount": "likes",
+    "repostCount": "reposts",
+    "replyCount": "replies",
+    "quoteCount": "quotes",
+    "bookmarkCount": "bookmarks",
+}
+
 class BlueskyAdapter(Adapter):
     """Publishes to one Bluesky account (``handle`` + ``app_password``) on its PDS (``service``)."""
 
@@ -121,6 +131,8 @@ class BlueskyAdapter(Adapter):
     dedup_by_key = True
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
     sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
+    metrics_batch = 25  # app.bsky.feed.getPosts takes up to 25 URIs
+    metrics_scopes = "an app password (getPosts is read through the account's PDS, which proxies the AppView)"
     #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
     login_paths = frozenset(
         {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
@@ -283,6 +295,29 @@ class BlueskyAdapter(Adapter):
             params={"repo": repo, "collection": POST, "rkey": rkey},
         )
 
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``app.bsky.feed.getPosts`` (up to 25 URIs): like, repost, reply and quote counts; a URI missing
+        from the answer is a deleted post (https://docs.bsky.app/docs/api/app-bsky-feed-get-posts)."""
+        uris = [r.remote_id for r in receipts]
+
+        def get_posts(session: Session) -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                self._xrpc("app.bsky.feed.getPosts"),
+                params=[("uris", uri) for uri in uris],
+                headers={"Accept": "application/json", **self._bearer(session.access_jwt)},
+            )
+
+        response, _ = yield from self._authed(get_posts)
+        if not response.is_success:
+            raise self._error(response, "getPosts", before_write=True)
+        body = require_json_object(response, PermanentError)
+        found: PostMetrics = dict.fromkeys(uris)
+        for view in body.get("posts") or ():
+            if isinstance(view, dict) and view.get("uri") in found:
+                found[str(view["uri"])] = read_counts(view, POST_VIEW_COUNTS)
+        return found
+
     def verify(self) -> Exchange[str]:
         """``@handle (did)``: getSession on a cached session, otherwise createSession. Never posts."""
         if self._session is None:
@@ -382,6 +417,10 @@ class BlueskyAdapter(Adapter):
                     "did": did,
                 },
             )
+        if nsid == "app.bsky.feed.getPosts":
+            zero = dict.fromkeys(POST_VIEW_COUNTS, 0)
+            views = [{"uri": uri, **zero} for uri in request.url.params.get_list("uris")]
+            return fake_json(request, {"posts": views})
         if nsid == "com.atproto.server.getSession":
             return fake_json(request, {"handle": handle, "did": did})
         if nsid == "com.atproto.identity.resolveHandle":

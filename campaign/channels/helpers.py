@@ -200,3 +200,27 @@ def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
     if len(path) >= MIN_SECRET_PATH:
         adapter.account.credentials.remember(path)
     return url
+
+
+def read_counts(body: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, int]:
+    """The counts in ``body`` under the platform's field names, renamed to ours (``names``: theirs -> ours).
+
+    A field that is missing or not a whole number is left out: a count the platform did not give is unknown,
+    never zero.
+    """
+    counts: dict[str, int] = {}
+    for theirs, ours in names.items():
+        value = body.get(theirs)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            counts[ours] = value
+    return counts
+
+
+def graph_object_gone(response: httpx.Response) -> bool:
+    """True when a Meta Graph answer says the object does not exist (any more): HTTP 404, or Graph error 100
+    with subcode 33 ("Unsupported get request. Object with ID ... does not exist")."""
+    if response.status_code == 404:
+        return True
+    body = json_object(response).get("error")
+    error = body if isinstance(body, Mapping) else {}
+    return error.get("code") == 100 and error.get("error_subcode") == 33
