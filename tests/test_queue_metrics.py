@@ -85,7 +85,12 @@ def test_results_plan_the_next_reading_and_keep_history(store: Store) -> None:
     store.record_metrics([MetricResult(pid, values={"likes": 9})], now=T0 + timedelta(days=7))
     assert store.next_metrics_at() is None  # every stage read
     samples = store.metric_samples("launch")
-    assert [(s.metric, s.value) for s in samples] == [("likes", 2), ("likes", 5), ("reposts", 1), ("likes", 9)]
+    assert [(s.metric, s.value) for s in samples] == [
+        ("likes", 2),
+        ("likes", 5),
+        ("reposts", 1),
+        ("likes", 9),
+    ]
 
 
 def test_a_reading_after_downtime_covers_the_stages_it_missed(store: Store) -> None:
