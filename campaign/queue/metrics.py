@@ -79,6 +79,8 @@ class SentRow:
     parts: tuple[str, ...]
     link_url: str | None
     gone: bool
+    #: The IANA zone the post's time was written in.
+    zone: str
 
 
 class Metrics(StoreCore):
@@ -234,6 +236,7 @@ class Metrics(StoreCore):
                     p.c.remote_url,
                     p.c.parts,
                     p.c.link,
+                    p.c.zone,
                     sent_at.label("sent_at"),
                     s.c.gone,
                 )
@@ -252,6 +255,7 @@ class Metrics(StoreCore):
                 parts=tuple(r.parts or ()),
                 link_url=(r.link or {}).get("url"),
                 gone=bool(r.gone),
+                zone=r.zone,
             )
             for r in rows
             if r.sent_at is not None
