@@ -1,5 +1,5 @@
-"""`campaign report` on a real SQLite queue: sent posts with samples read back, every format, clear errors; and
-the HTML report in a real headless browser (no console errors, charts drawn, nothing fetched)."""
+"""`campaign report` on a real SQLite queue: sent posts with samples read back, every format, clear errors;
+and the HTML report in a real headless browser (no console errors, charts drawn, nothing fetched)."""
 
 from __future__ import annotations
 
