@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import httpx
 import pytest
 from queue_helpers import T0, planned
 
+from campaign import channels
 from campaign.channels.base import Account, Adapter, Exchange, Part, Quota, Receipt, fake_json
 from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.webhook import WebhookAdapter
@@ -658,3 +661,34 @@ def test_a_failed_sending_write_sends_nothing(store: Store, monkeypatch: pytest.
     run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
     # Nothing left; the post stays claimed and its lease expires into recovery (back to scheduled).
     assert platform.requests == [] and store.get_post(pid).status == "claimed"
+
+
+# ---------------------------------------------------------------------------------------------- layering
+
+
+def test_the_dispatch_package_names_no_platform() -> None:
+    """Platform facts are declared by adapters; the dispatcher and its helpers know no platform by name."""
+    package = Path(__file__).resolve().parent.parent / "campaign" / "dispatch"
+    # One-letter names (x) are skipped: they match variables, not prose about a platform.
+    names = [n for n in channels.names() if len(n) > 1]
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b", re.IGNORECASE)
+    for path in sorted(package.glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found = pattern.search(line)
+            assert found is None, f"{path.name}:{number} names a platform ({found.group(0)}): {line.strip()}"
+
+
+def test_the_core_imports_neither_campaign_files_nor_the_concrete_store() -> None:
+    """Only campaigns.py reads campaign files; the core reaches the queue through its store protocol."""
+    package = Path(__file__).resolve().parent.parent / "campaign" / "dispatch"
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        if path.name != "campaigns.py":
+            assert "campaign.source.config" not in modules, f"{path.name} imports campaign files"
+    core = ast.parse((package / "dispatcher.py").read_text(encoding="utf-8"))
+    store_names = {
+        alias.name for node in ast.walk(core)
+        if isinstance(node, ast.ImportFrom) and node.module == "campaign.queue.store" for alias in node.names
+    }
+    assert "Store" not in store_names

@@ -66,9 +66,9 @@ from campaign.channels.base import Adapter, Exchange, Part, Quota, Receipt
 from campaign.dispatch.alerts import DEFAULT_INTERVAL, Alerts
 from campaign.dispatch.decide import Action, Decision, Stopping, decide
 from campaign.dispatch.holds import AccountHolds
+from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
 from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
-from campaign.dispatch.report import Outcome, Reporter, ago, extra, when
 from campaign.dispatch.retry import RetryPolicy
 from campaign.dispatch.writer import GroupWriter, make_mark
 from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
@@ -190,10 +190,10 @@ class Dispatcher:
             accounts.alert_adapter, self._send_alert, interval=config.alert_interval
         )
         self.owner = config.owner
-        self.report = Reporter(self.alerts, clock, on_outcome)
+        self.reporter = Reporter(self.alerts, clock, on_outcome)
         self.holds = AccountHolds(store, clock)
         self.reconciler = Reconciler(
-            store, accounts, config, owner=self.owner, holds=self.holds, reporter=self.report,
+            store, accounts, config, owner=self.owner, holds=self.holds, reporter=self.reporter,
             run=self._exchange, clock=clock, stopping=lambda: self._stopping,
         )
         self._global = asyncio.Semaphore(config.concurrency)
@@ -290,7 +290,7 @@ class Dispatcher:
                 released = self.store.release(leftover, owner=self.owner, now=self.clock())
                 for post in batch:
                     if post.id in released:
-                        self.report.emit(post, "released", detail="dispatcher stopping")
+                        self.reporter.emit(post, "released", detail="dispatcher stopping")
             self._in_flight.difference_update(p.id for p in batch)
 
     async def _heartbeat(self) -> None:
@@ -496,9 +496,9 @@ class Dispatcher:
                 # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
                 logger.warning("post %d: %s", post.id, error, extra=extra(post, outcome="store_error"))
                 return
-            self.report.emit(post, outcome, **kw)
+            self.reporter.emit(post, outcome, **kw)
             if alert:
-                self.report.alert(post, mark.kind, mark.reason)
+                self.reporter.alert(post, mark.kind, mark.reason)
 
         self._writer.finish(mark, then)
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from campaign.dispatch.report import when
+from campaign.dispatch.outcomes import when
 
 if TYPE_CHECKING:
     from campaign.channels.base import RateLimit

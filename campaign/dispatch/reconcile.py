@@ -29,15 +29,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from campaign.dispatch.decide import Action, Policy, decide, describe
-from campaign.dispatch.report import ago, extra, when
+from campaign.dispatch.outcomes import ago, extra, when
 from campaign.errors import CampaignError, ChannelError, StoreError
 from campaign.plan.posts import part_for
 
 if TYPE_CHECKING:
     from campaign.channels.base import Adapter, Exchange, Part
     from campaign.dispatch.holds import AccountHolds
+    from campaign.dispatch.outcomes import Reporter
     from campaign.dispatch.ports import AccountDirectory, DispatchStore
-    from campaign.dispatch.report import Reporter
     from campaign.queue.store import QueuedPost
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ class Reconciler:
         if self.settings.retry.exhausted(post.attempts):
             self._needs_person(post, f"no attempts left ({post.attempts}) for an automatic retry")
             return
-        if adapter.deduplicates:  # an instance property: the webhook adapter answers per account
+        if adapter.deduplicates:  # an instance property: an adapter may answer per account
             self._retry_deduplicated(post, adapter, now)
             return
         await self._look_up(post, adapter, now)
