@@ -167,10 +167,10 @@ class Reconciler:
         except ChannelError as exc:
             # A lookup changes no post state: whatever the error, look again later; a rate limit also
             # holds the account (the same decision a send would make).
-            decision = decide(exc, requests_sent=True, attempt=post.attempts, now=self.clock(),
-                              policy=self.settings)
+            at = self.clock()
+            decision = decide(exc, requests_sent=True, attempt=post.attempts, now=at, policy=self.settings)
             if decision.action is Action.RATE_LIMITED and decision.until is not None:
-                self.holds.extend(post.account, decision.until, decision.reason, self.clock())
+                self.holds.extend(post.account, decision.until, decision.reason, at)
             self.after[post.id] = now + self.settings.lookup_retry
             logger.warning("lookup of unknown post %d failed: %s", post.id, describe(exc), extra=extra(post))
             return
