@@ -168,7 +168,7 @@ class XAdapter(Adapter):
         response = yield self.json_request(method, url, json_body=body, headers=self._auth())
         if response.status_code != 401 or not self._can_refresh():
             return response
-        tokens = parse_token_response((yield self._refresh_request()))
+        tokens = parse_token_response((yield self._refresh_request()), now=self.clock())
         self._tokens = TokenSet(
             access_token=tokens.access_token,
             # X rotates refresh tokens; keep the old one only if the server did not send a new one.

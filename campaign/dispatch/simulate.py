@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.campaigns import CampaignDirectory, load_campaign_file
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 
 #: A runaway guard: no real campaign needs this many dispatch rounds.
 MAX_ROUNDS = 1_000_000
@@ -173,10 +174,8 @@ def simulate(
     each outcome as it happens, ``on_progress(sim_time, done, total)`` after each dispatch round.
     """
     from campaign.plan.compile import compile_campaign
-    from campaign.source.config import load_campaign
-
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    campaign = load_campaign(path)
+    campaign = load_campaign_file(path)
     compiled = compile_campaign(campaign, start=start or default_start(now, campaign.zone), now=now)
     if compiled.errors:
         raise compiled.errors[0]
