@@ -48,7 +48,8 @@ from campaign.queue.lock import LOCK_SUFFIX, DaemonLock, lock_for  # noqa: F401 
 if TYPE_CHECKING:
     import httpx
 
-    from campaign.dispatch.dispatcher import CampaignDirectory, Dispatcher
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import Dispatcher
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
@@ -357,7 +358,8 @@ def _serve_dry(options: DaemonOptions) -> None:
 
 
 async def _serve(store: Store, options: DaemonOptions) -> None:
-    from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.retry import RetryPolicy
 
     directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)

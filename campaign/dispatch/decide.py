@@ -161,3 +161,33 @@ def describe(error: ChannelError) -> str:
     if error.platform_message and error.platform_message not in text:
         text += f" ({error.platform_message})"
     return text
+
+
+@dataclass(frozen=True)
+class ReadDecision:
+    """What a failed metrics read means (:func:`decide_read`): wait for the account's budget (``until``; not
+    a failure), or retry later with backoff (``error``; counted as a failure of that reading)."""
+
+    until: datetime | None = None
+    error: str | None = None
+
+
+def decide_read(error: CampaignError, *, now: datetime, wait: timedelta) -> ReadDecision:
+    """What ``error`` ending a metrics read at ``now`` means. Pure.
+
+    A read publishes nothing, so there is no ``unknown`` here and nothing is ever an attempt of a post:
+
+    ===================================  ======================================================
+    :class:`RateLimitedError`            wait until the platform's reset (default ``wait``)
+    any other :class:`CampaignError`     a failed reading, retried later with backoff
+    ===================================  ======================================================
+    """
+    if isinstance(error, RateLimitedError):
+        if error.retry_at is not None:
+            until = error.retry_at
+        elif error.retry_after is not None:
+            until = now + timedelta(seconds=error.retry_after)
+        else:
+            until = now + wait
+        return ReadDecision(until=max(until, now).astimezone(UTC))
+    return ReadDecision(error=describe(error) if isinstance(error, ChannelError) else str(error))

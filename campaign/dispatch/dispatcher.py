@@ -77,25 +77,14 @@ from campaign.plan.posts import part_for
 if TYPE_CHECKING:
     import httpx
 
-    from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.queue.store import ClaimedPost, Mark
 
 __all__ = [
-    "AccountDirectory", "CampaignDirectory", "DispatchConfig", "DispatchStore", "Dispatcher", "Outcome",
+    "AccountDirectory", "DispatchConfig", "DispatchStore", "Dispatcher", "Outcome",
 ]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def __getattr__(name: str) -> Any:
-    # Compatibility for callers that still import CampaignDirectory from here (daemon.py, older tests):
-    # loaded on first use, so the core itself never imports the campaign-file side.
-    if name == "CampaignDirectory":
-        from campaign.dispatch.campaigns import CampaignDirectory
-
-        return CampaignDirectory
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

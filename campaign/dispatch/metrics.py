@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from campaign.channels.base import Adapter, PostMetrics, RateLimit, Receipt
-from campaign.errors import CampaignError, ChannelError, RateLimitedError
+from campaign.dispatch.decide import decide_read
+from campaign.errors import CampaignError
 from campaign.http import exchange as runner
 
 if TYPE_CHECKING:
@@ -141,18 +142,18 @@ class MetricsCollector:
             async with self._slots:
                 stats.requests += 1
                 found = await self._exchange(adapter, list(roots.values()), now, limits)
-        except RateLimitedError as exc:
-            until = exc.retry_at or now + timedelta(seconds=exc.retry_after or DEFAULT_WAIT)
-            return results + [MetricResult(pid, retry_at=until) for pid in roots], until
-        except ChannelError as exc:
+        except CampaignError as exc:
+            decision = decide_read(exc, now=now, wait=timedelta(seconds=DEFAULT_WAIT))
+            if decision.until is not None:
+                return results + [MetricResult(pid, retry_at=decision.until) for pid in roots], decision.until
             logger.warning(
                 "metrics of %d posts of %s not read: %s",
                 len(roots),
                 adapter.account.name,
-                exc,
+                decision.error,
                 extra={"action": "metrics_failed", "account": adapter.account.name},
             )
-            return results + [MetricResult(pid, error=str(exc)) for pid in roots], None
+            return results + [MetricResult(pid, error=decision.error) for pid in roots], None
         results += [_result(pid, receipt, found) for pid, receipt in roots.items()]
         low = next((lim for lim in limits if self._nearly_spent(lim)), None)
         return results, (low.reset_at if low is not None else None)
