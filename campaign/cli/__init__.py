@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "pause": "campaign.cli.queue:pause",
     "resume": "campaign.cli.queue:resume",
     "report": "campaign.cli.report:report",
+    "metrics": "campaign.cli.report:metrics",
     "channels": "campaign.cli.channels:channels",
     "db": "campaign.cli.db:db",
 }

@@ -133,12 +133,14 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="Minutes between two alert messages to the same alert account.")
 @click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
               help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
+@click.option("--metrics/--no-metrics", default=True, show_default=True,
+              help="Read sent posts' counts back on each campaign's `metrics:` schedule (after publishing).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True)
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
            per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
-           log_format: str, log_level: str) -> None:
+           metrics: bool, log_format: str, log_level: str) -> None:
     """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue."""
     from campaign import logs
     from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
@@ -157,6 +159,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             max_attempts=max_attempts,
             alert_interval=timedelta(minutes=alert_interval),
             transport=transport,
+            metrics=metrics,
         )
     )
 

@@ -1,8 +1,8 @@
 """Results commands: ``report`` (what a campaign achieved) and ``metrics collect`` (one reading pass by hand).
 
 Importing this module is light (Click only); the store, the report and the adapters are imported inside the
-commands. ``report`` only reads the queue; ``metrics collect`` reads the platforms (``--dry-run``: shows the
-requests and sends nothing).
+commands. ``report`` only reads the queue; ``metrics collect`` reads the platforms and records what they
+say.
 """
 
 from __future__ import annotations
@@ -55,3 +55,56 @@ def report(campaign: str, db: str, now_text: str | None, fmt: str, output: Path 
         raise UsageError(f"-o {output}: directory {output.parent} does not exist")
     output.write_text(text, encoding="utf-8")
     click.echo(f"wrote {output} ({len(built.posts)} posts)")
+
+
+@click.group("metrics")
+def metrics() -> None:
+    """Read sent posts' counts back from the platforms (the daemon does this on its own)."""
+
+
+@metrics.command("collect")
+@click.argument("campaign", required=False)
+@db_option
+@now_option
+@click.option(
+    "--campaigns",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("schedules"),
+    show_default=True,
+    help="Folder of campaign files (accounts and their credentials).",
+)
+def collect(campaign: str | None, db: str, now_text: str | None, campaigns: Path) -> None:
+    """One pass by hand: read every reading that is due (of CAMPAIGN, or all), and record it.
+
+    To see the reads without sending them, use `campaign daemon --dry-run --once` (it works on a throwaway
+    copy of the queue) or `campaign simulate`.
+    """
+    import asyncio
+
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.daemon import make_client
+    from campaign.dispatch.metrics import MetricsCollector
+    from campaign.errors import ConfigError
+    from campaign.queue.store import Store
+
+    if not campaigns.is_dir():
+        raise ConfigError(f"campaigns folder {campaigns} does not exist (use --campaigns DIR)")
+    now = parse_now(now_text)
+    directory = CampaignDirectory(folder=campaigns)
+
+    async def one_pass(store: Store) -> str:
+        client = make_client(4)
+        try:
+            offsets = directory.metrics_offsets
+            collector = MetricsCollector(store, directory, offsets_for=offsets, client=client)
+            stats = await collector.collect_due(now, campaign=campaign)
+        finally:
+            await client.aclose()
+        return (
+            f"{stats.posts} readings in {stats.requests} requests: {stats.gone} posts gone, "
+            f"{stats.failed} failed (retried later), {stats.deferred} waiting for a rate limit"
+        )
+
+    with Store.open(db) as store:
+        summary = asyncio.run(one_pass(store))
+    click.echo(summary)

@@ -112,3 +112,12 @@ class CampaignDirectory:
     def zone(self, campaign: str) -> str:
         camp = self.campaigns.get(campaign)
         return camp.zone if camp is not None else "UTC"
+
+    def metrics_offsets(self, campaign: str) -> tuple[int, ...]:
+        """Seconds after publication of each metrics reading of ``campaign`` (its ``metrics:``; the default
+        schedule when its file is gone, so a post already sent is still measured)."""
+        from campaign.source.config import DEFAULT_METRICS
+
+        camp = self.campaigns.get(campaign)
+        offsets = camp.metrics if camp is not None else DEFAULT_METRICS
+        return tuple(int(o.total_seconds()) for o in offsets)

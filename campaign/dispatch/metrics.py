@@ -39,7 +39,9 @@ DEFAULT_WAIT = 900
 
 class MetricsStore(Protocol):
     def schedule_sent(self, now: datetime, offsets_for: Callable[[str], Sequence[int]]) -> int: ...
-    def claim_metrics(self, now: datetime, *, limit: int = 100, lease: float = 600.0) -> list[MetricTask]: ...
+    def claim_metrics(
+        self, now: datetime, *, limit: int = 100, lease: float = 600.0, campaign: str | None = None
+    ) -> list[MetricTask]: ...
     def record_metrics(self, results: Sequence[MetricResult], *, now: datetime) -> None: ...
     def next_metrics_at(self) -> datetime | None: ...
 
@@ -84,12 +86,12 @@ class MetricsCollector:
         self.fake = fake
         self._slots = asyncio.Semaphore(concurrency)
 
-    async def collect_due(self, now: datetime) -> CollectStats:
-        """One pass: schedule new readings, read what is due, record it."""
+    async def collect_due(self, now: datetime, *, campaign: str | None = None) -> CollectStats:
+        """One pass: schedule new readings, read what is due (of one ``campaign`` if given), record it."""
 
         stats = CollectStats()
         self.store.schedule_sent(now, self.offsets_for)
-        tasks = self.store.claim_metrics(now, limit=self.claim_limit)
+        tasks = self.store.claim_metrics(now, limit=self.claim_limit, campaign=campaign)
         if not tasks:
             return stats
         by_account: dict[tuple[str, str], list[MetricTask]] = defaultdict(list)

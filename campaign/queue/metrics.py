@@ -143,13 +143,17 @@ class Metrics(StoreCore):
                 conn.execute(sa.update(QUEUE).where(QUEUE.c.id == 1).values(metrics_cursor=max(settled)))
         return len(values)
 
-    def claim_metrics(self, now: datetime, *, limit: int = 100, lease: float = 600.0) -> list[MetricTask]:
-        """Due readings (oldest first), leased for ``lease`` seconds; accounts blocked for publishing wait."""
+    def claim_metrics(
+        self, now: datetime, *, limit: int = 100, lease: float = 600.0, campaign: str | None = None
+    ) -> list[MetricTask]:
+        """Due readings (oldest first; of one ``campaign`` if given), leased for ``lease`` seconds; accounts
+        blocked for publishing wait."""
         s, p, a = METRIC_SCHEDULE, POSTS, ACCOUNTS
         blocked = sa.select(a.c.account).where(a.c.blocked_until > now)
         due = (
             sa.select(s.c.post_id)
             .where(s.c.next_at.is_not(None), s.c.next_at <= now, s.c.account.not_in(blocked))
+            .where(sa.true() if campaign is None else s.c.campaign == campaign)
             .order_by(s.c.next_at)
             .limit(limit)
         )

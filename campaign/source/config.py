@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+#: When a sent post's counts are read back unless the campaign says otherwise: 1 hour, 1 day, 1 week.
+DEFAULT_METRICS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+MAX_METRICS_AFTER = timedelta(days=365)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 CAMPAIGN_KEYS = {
@@ -39,6 +42,7 @@ CAMPAIGN_KEYS = {
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
     "late_window": "how late a post may still go out (default 24h)",
+    "metrics": "when to read sent posts' counts back, after publication (default [1h, 24h, 7d]; false)",
     "threads": "channels or accounts on which long posts may become threads",
     "alerts": "account that receives failure alerts",
     "vars": "extra values for templates",
@@ -148,7 +152,9 @@ class Campaign:
     alerts: str | None
     vars: Mapping[str, Any]
     accounts: Mapping[str, AccountConfig]
+    #: When each sent post's counts are read back, after its publication (empty: never).
     posts: tuple[PostConfig, ...]
+    metrics: tuple[timedelta, ...] = DEFAULT_METRICS
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -281,6 +287,7 @@ def load_campaign(path: str | Path) -> Campaign:
         vars=head.vars,
         accounts=accounts,
         posts=posts,
+        metrics=_load_metrics(check, root),
     )
 
 
@@ -318,6 +325,31 @@ def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
         utm=True if utm is None else utm,
         vars=dict(vars_),
     )
+
+
+def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:
+    """``metrics: [1h, 24h, 7d]`` (readings after publication, in increasing order) or ``false`` (never)."""
+    raw = root.get("metrics")
+    line = root.line_of("metrics")
+    if raw is None:
+        return DEFAULT_METRICS
+    if raw is False:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
+        raise check.fail("'metrics' must be a list of durations like [1h, 24h, 7d], or false", line)
+    offsets: list[timedelta] = []
+    for item in raw:
+        try:
+            offset = parse_duration(str(item))
+        except ValueError as exc:
+            raise check.fail(f"metrics: {exc}", line) from None
+        if offset <= timedelta(0) or offset > MAX_METRICS_AFTER or (offsets and offset <= offsets[-1]):
+            raise check.fail(
+                f"metrics: {item!r} must come after publication and after the reading before it, within 365d",
+                line,
+            )
+        offsets.append(offset)
+    return tuple(offsets)
 
 
 def _load_threads(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
