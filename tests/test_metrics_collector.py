@@ -73,6 +73,9 @@ class Directory:
             self.built[account] = made
         return self.built[account]
 
+    def alert_adapter(self, campaign: str) -> Adapter | None:
+        return None
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
@@ -186,7 +189,7 @@ def test_channels_without_a_read_api_are_finished_at_once(store: Store) -> None:
 def test_a_rehearsal_invents_growing_counts_without_any_request(store: Store) -> None:
     send(store, 1, "mastodon_main")
     platform = Platform()
-    fake = FakeEngagement(lambda remote_id: T0)
+    fake = FakeEngagement()
 
     async def go(at: datetime) -> None:
         made = MetricsCollector(store, Directory(platform), offsets_for=lambda c: DEFAULT_OFFSETS, fake=fake)
@@ -196,3 +199,39 @@ def test_a_rehearsal_invents_growing_counts_without_any_request(store: Store) ->
     asyncio.run(go(T0 + timedelta(days=1)))
     values = [s.value for s in store.metric_samples("c") if s.metric == "views"]
     assert platform.requests == [] and len(values) == 2 and 0 < values[0] < values[1]
+
+
+def test_a_rate_limited_metrics_read_never_holds_back_a_due_post(store: Store) -> None:
+    """The platform refuses reads (429) while posts fall due: the posts go out on time, the reads wait."""
+    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
+
+    send(store, 2, "mastodon_main")
+    due = T0 + HOUR
+    later = many(3, account="mastodon_main", channel="mastodon", start=due, step=timedelta(0), campaign="c")
+    store.apply_changes(add=[p.__class__(**{**p.__dict__, "post_key": "later-" + p.post_key}) for p in later],
+                        now=T0)
+    platform = Platform()
+    platform.limited_until = due + HOUR
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":  # publishing is never limited here
+            platform.requests.append(request)
+            return httpx.Response(200, json={"id": f"s{len(platform.requests)}", "url": "https://m/1"})
+        return platform(request)
+
+    async def go() -> None:
+        platform.now = due
+        directory = Directory(platform)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            config = DispatchConfig(owner=OWNER)
+            dispatcher = Dispatcher(store, directory, config, client=client, clock=lambda: due)
+            made = MetricsCollector(store, directory, offsets_for=lambda c: DEFAULT_OFFSETS, client=client)
+            collecting = asyncio.create_task(made.collect_due(due))
+            await dispatcher.dispatch_due(due)
+            await collecting
+
+    asyncio.run(go())
+    assert store.counts("c").get("sent") == 5  # the three due posts went out at their time
+    state = store.account_state("mastodon_main")
+    assert state is None or state.blocked_until is None or state.blocked_until <= due
+    assert likes(store) == [] and store.next_metrics_at() == due + HOUR  # the reads wait for the reset

@@ -169,9 +169,12 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
 @click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
+@click.option("--metrics/--no-metrics", default=True, show_default=True,
+              help="Follow the `metrics:` schedule with invented engagement; end with a sample report.")
 @json_option
 @now_option
-def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, now_text: str | None) -> None:
+def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, as_json: bool,
+             now_text: str | None) -> None:
     """Rehearse FILE: queue it in a temporary database and run the real dispatcher, dry, on a fast clock."""
     from campaign.dispatch import simulate as sim
 
@@ -192,7 +195,8 @@ def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, 
 
     zone = load_campaign(file).zone
     report = sim.simulate(
-        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick
+        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick,
+        metrics=metrics,
     )
     if progress:
         click.echo("\r\x1b[K", nl=False, err=True)
@@ -200,3 +204,8 @@ def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, 
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
     click.echo(sim.format_summary(report))
+    if report.sample_report:
+        click.echo("")
+        click.echo(f"Sample report ({report.readings} metrics readings of invented engagement: a rehearsal "
+                   "reads nothing from any platform; `campaign report` shows the real one)")
+        click.echo(report.sample_report, nl=False)

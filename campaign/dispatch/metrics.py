@@ -135,6 +135,10 @@ class MetricsCollector:
         """One metrics exchange for ``tasks``; also when the account's remaining reads must wait until."""
         from campaign.queue.metrics import MetricResult
 
+        if self.fake is not None:  # a rehearsal: invented counts, no exchange at all
+            fake = self.fake
+            invented = [MetricResult(t.post_id, values=fake.counts(t.post_id, t.sent_at, now)) for t in tasks]
+            return invented, None
         roots = {t.post_id: t.receipts[0] for t in tasks if t.receipts}
         results = [MetricResult(t.post_id, gone=True) for t in tasks if not t.receipts]
         if not roots:
@@ -163,8 +167,6 @@ class MetricsCollector:
     async def _exchange(
         self, adapter: Adapter, receipts: list[Receipt], now: datetime, limits: list[RateLimit]
     ) -> PostMetrics:
-        if self.fake is not None:
-            return self.fake.counts(adapter, receipts, now)
         exchange = adapter.metrics(receipts)
         if self.dry_run or self.client is None:
             return runner.run_dry(exchange, adapter, None, runner.Recording())
@@ -193,28 +195,23 @@ def _result(post_id: int, receipt: Receipt, found: Mapping[str, Mapping[str, int
 
 class FakeEngagement:
     """Invented, plausible counts for rehearsals (``campaign simulate``): deterministic per post, growing with
-    the post's age like real engagement does (fast at first, then levelling off). Never used against a real
-    queue's posts by the daemon; the report of a rehearsal says it is one."""
+    the post's age like real engagement does (fast at first, then levelling off). Only a rehearsal's throwaway
+    queue ever holds them, and its report says the engagement is simulated."""
 
-    def __init__(self, sent_at: Callable[[str], datetime | None], seed: str = "campaign") -> None:
-        self.sent_at = sent_at
+    def __init__(self, seed: str = "campaign") -> None:
         self.seed = seed
 
-    def counts(self, adapter: Adapter, receipts: Sequence[Receipt], now: datetime) -> PostMetrics:
+    def counts(self, post_id: int, sent_at: datetime, now: datetime) -> dict[str, int]:
         import hashlib
         import math
 
-        found: PostMetrics = {}
-        for receipt in receipts:
-            digest = hashlib.sha256(f"{self.seed}:{receipt.remote_id}".encode()).digest()
-            sent = self.sent_at(receipt.remote_id) or now
-            hours = max(0.0, (now - sent).total_seconds() / 3600)
-            grown = 1 - math.exp(-hours / 18)  # about two thirds after 18 hours
-            reach = 200 + int.from_bytes(digest[:2], "big") % 4000
-            found[receipt.remote_id] = {
-                "views": int(reach * grown),
-                "likes": int(reach * grown * (0.01 + digest[2] / 255 * 0.04)),
-                "reposts": int(reach * grown * (0.002 + digest[3] / 255 * 0.01)),
-                "replies": int(reach * grown * (0.001 + digest[4] / 255 * 0.005)),
-            }
-        return found
+        digest = hashlib.sha256(f"{self.seed}:{post_id}".encode()).digest()
+        hours = max(0.0, (now - sent_at).total_seconds() / 3600)
+        grown = 1 - math.exp(-hours / 18)  # about two thirds after 18 hours
+        reach = 200 + int.from_bytes(digest[:2], "big") % 4000
+        return {
+            "views": int(reach * grown),
+            "likes": int(reach * grown * (0.01 + digest[2] / 255 * 0.04)),
+            "reposts": int(reach * grown * (0.002 + digest[3] / 255 * 0.01)),
+            "replies": int(reach * grown * (0.001 + digest[4] / 255 * 0.005)),
+        }
