@@ -132,7 +132,7 @@ class BlueskyAdapter(Adapter):
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
     sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
     metrics_batch = 25  # app.bsky.feed.getPosts takes up to 25 URIs
-    metrics_scopes = "an app password (getPosts is read through the account's PDS, which proxies the AppView)"
+    metrics_scopes = "the app password (getPosts goes through the account's PDS to the AppView)"
     #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
     login_paths = frozenset(
         {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
