@@ -233,6 +233,17 @@ class Adapter:
         """
         raise NotImplementedError
 
+    def followers(self) -> Exchange[int | None]:
+        """An exchange reading how many followers the account has (None where the answer does not say), for
+        engagement per follower in reports. Only GET requests; adapters of platforms that do not give the
+        count do not override it (:attr:`has_followers`)."""
+        raise NotImplementedError
+
+    @property
+    def has_followers(self) -> bool:
+        """True when this adapter can read the account's follower count (it overrides :meth:`followers`)."""
+        return type(self).followers is not Adapter.followers
+
     @property
     def has_metrics(self) -> bool:
         """True when this adapter can read counts back (it overrides :meth:`metrics`)."""

@@ -318,6 +318,24 @@ class BlueskyAdapter(Adapter):
                 found[str(view["uri"])] = read_counts(view, POST_VIEW_COUNTS)
         return found
 
+    def followers(self) -> Exchange[int | None]:
+        """``followersCount`` of ``app.bsky.actor.getProfile`` for the account's own DID
+        (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile)."""
+
+        def get_profile(session: Session) -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                self._xrpc("app.bsky.actor.getProfile"),
+                params={"actor": session.did},
+                headers={"Accept": "application/json", **self._bearer(session.access_jwt)},
+            )
+
+        response, _ = yield from self._authed(get_profile)
+        if not response.is_success:
+            raise self._error(response, "getProfile", before_write=True)
+        count = require_json_object(response, PermanentError).get("followersCount")
+        return count if isinstance(count, int) else None
+
     def verify(self) -> Exchange[str]:
         """``@handle (did)``: getSession on a cached session, otherwise createSession. Never posts."""
         if self._session is None:
@@ -421,6 +439,8 @@ class BlueskyAdapter(Adapter):
             zero = dict.fromkeys(POST_VIEW_COUNTS, 0)
             views = [{"uri": uri, **zero} for uri in request.url.params.get_list("uris")]
             return fake_json(request, {"posts": views})
+        if nsid == "app.bsky.actor.getProfile":
+            return fake_json(request, {"did": did, "handle": handle, "followersCount": 0})
         if nsid == "com.atproto.server.getSession":
             return fake_json(request, {"handle": handle, "did": did})
         if nsid == "com.atproto.identity.resolveHandle":

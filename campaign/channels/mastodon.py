@@ -184,6 +184,15 @@ class MastodonAdapter(Adapter):
             found[receipt.remote_id] = read_counts(status, STATUS_COUNTS)
         return found
 
+    def followers(self) -> Exchange[int | None]:
+        """``followers_count`` of ``verify_credentials`` (https://docs.joinmastodon.org/entities/Account/)."""
+        response = yield self.json_request(
+            "GET", f"{self._base()}/api/v1/accounts/verify_credentials", headers=self._auth()
+        )
+        self._raise_for_error(response)
+        count = require_json_object(response, PermanentError, who="Mastodon").get("followers_count")
+        return count if isinstance(count, int) else None
+
     def _raise_for_error(self, response: httpx.Response) -> None:
         """401/403 -> AuthError, 422 -> PermanentError, 429 -> RateLimitedError (ISO reset), 5xx generic."""
         if response.is_success:

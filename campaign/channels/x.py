@@ -157,6 +157,17 @@ class XAdapter(Adapter):
                 found.setdefault(str(problem.get("resource_id") or problem.get("value")), None)
         return found
 
+    def followers(self) -> Exchange[int | None]:
+        """``public_metrics.followers_count`` of ``GET /2/users/me?user.fields=public_metrics``
+        (https://docs.x.com/x-api/users/user-lookup-me)."""
+        response = yield from self._authorized("GET", f"{ME_URL}?user.fields=public_metrics", None)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_object(response).get("data")
+        public = data.get("public_metrics") if isinstance(data, dict) else None
+        count = public.get("followers_count") if isinstance(public, dict) else None
+        return count if isinstance(count, int) else None
+
     def verify(self) -> Exchange[str]:
         response = yield from self._authorized("GET", ME_URL, None)
         if not response.is_success:

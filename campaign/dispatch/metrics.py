@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: How long to wait after a rate limit that names no reset time (seconds).
 DEFAULT_WAIT = 900
+#: How often an account's follower count is read (with its posts' readings, never on its own).
+FOLLOWERS_EVERY = timedelta(hours=24)
 
 
 class MetricsStore(Protocol):
@@ -44,6 +46,8 @@ class MetricsStore(Protocol):
     ) -> list[MetricTask]: ...
     def record_metrics(self, results: Sequence[MetricResult], *, now: datetime) -> None: ...
     def next_metrics_at(self) -> datetime | None: ...
+    def record_followers(self, account: str, count: int, *, now: datetime) -> None: ...
+    def followers_read_at(self, account: str) -> datetime | None: ...
 
 
 class Adapters(Protocol):
@@ -120,6 +124,8 @@ class MetricsCollector:
         if not adapter.has_metrics:
             return [MetricResult(t.post_id, done=True) for t in tasks]
         results: list[MetricResult] = []
+        if adapter.has_followers and self.fake is None:
+            await self._followers(adapter, key[1], now, stats)
         batch = max(1, adapter.metrics_batch)
         for start in range(0, len(tasks), batch):
             outcome, wait_until = await self._read(adapter, tasks[start : start + batch], now, stats)
@@ -171,6 +177,29 @@ class MetricsCollector:
         if self.dry_run or self.client is None:
             return runner.run_dry(exchange, adapter, None, runner.Recording())
         return await runner.run(exchange, self.client, adapter, on_rate_limit=limits.append, now=lambda: now)
+
+    async def _followers(self, adapter: Adapter, account: str, now: datetime, stats: CollectStats) -> None:
+        """Read the account's follower count when the last reading is older than a day (failures: logged)."""
+        last = self.store.followers_read_at(account)
+        if last is not None and now - last < FOLLOWERS_EVERY:
+            return
+        try:
+            async with self._slots:
+                stats.requests += 1
+                if self.dry_run or self.client is None:
+                    count = runner.run_dry(adapter.followers(), adapter, None, runner.Recording())
+                else:
+                    count = await runner.run(adapter.followers(), self.client, adapter, now=lambda: now)
+        except CampaignError as exc:
+            logger.warning(
+                "followers of %s not read: %s",
+                account,
+                exc,
+                extra={"action": "metrics_failed", "account": account},
+            )
+            return
+        if count is not None:
+            self.store.record_followers(account, count, now=now)
 
     def _nearly_spent(self, limit: RateLimit) -> bool:
         if limit.remaining is None:

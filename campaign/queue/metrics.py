@@ -266,6 +266,30 @@ class Metrics(StoreCore):
         ]
 
 
+    def record_followers(self, account: str, count: int, *, now: datetime) -> None:
+        """Store ``account``'s follower count as read at ``now``."""
+        a = ACCOUNTS
+        with self._write() as conn:
+            self._ensure_account(conn, account, now)
+            conn.execute(sa.update(a).where(a.c.account == account).values(followers=count, followers_at=now))
+
+    def followers_read_at(self, account: str) -> datetime | None:
+        """When ``account``'s follower count was last read (None: never)."""
+        a = ACCOUNTS
+        with self._read() as conn:
+            return conn.execute(sa.select(a.c.followers_at).where(a.c.account == account)).scalar()
+
+    def followers(self, accounts: Sequence[str]) -> dict[str, int]:
+        """The last follower count read for each of ``accounts`` that has one."""
+        a = ACCOUNTS
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(a.c.account, a.c.followers).where(
+                    a.c.account.in_(list(accounts)), a.c.followers.is_not(None)
+                )
+            ).all()
+        return {r.account: int(r.followers) for r in rows}
+
 def _receipts(remote_id: str | None, remote_url: str | None, parts: Any) -> tuple[Receipt, ...]:
     stored = [
         Receipt(remote_id=x.get("remote_id", ""), url=x.get("url"), data=x.get("data") or {})

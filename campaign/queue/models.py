@@ -144,6 +144,9 @@ class AccountState(SQLModel, table=True):
     counter_day: str | None = Field(default=None, sa_type=sa.String(10))
     sent_today: int = 0
     updated_at: datetime = _utc()
+    #: The account's follower count as the platform last said, and when (for engagement per follower).
+    followers: int | None = None
+    followers_at: datetime | None = _utc(default=None)
 
 
 class CampaignState(SQLModel, table=True):

@@ -24,6 +24,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("media_uploads", sa.JSON(), nullable=True))
     with op.batch_alter_table("queue_state") as batch:
         batch.add_column(sa.Column("metrics_cursor", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("account_state") as batch:
+        batch.add_column(sa.Column("followers", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("followers_at", ts, nullable=True))
     op.create_table(
         "post_metrics",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -59,6 +62,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("metric_schedule")
     op.drop_table("post_metrics")
+    with op.batch_alter_table("account_state") as batch:
+        batch.drop_column("followers_at")
+        batch.drop_column("followers")
     with op.batch_alter_table("queue_state") as batch:
         batch.drop_column("metrics_cursor")
     with op.batch_alter_table("posts") as batch:
