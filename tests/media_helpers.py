@@ -31,7 +31,12 @@ def noisy(width: int, height: int, seed: int = 7) -> Image.Image:
 
     rng = random.Random(seed)
     small = Image.new("RGB", (max(1, width // 8), max(1, height // 8)))
-    small.putdata([(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(small.width * small.height)])
+    small.putdata(
+        [
+            (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+            for _ in range(small.width * small.height)
+        ]
+    )
     big = small.resize((width, height), Image.Resampling.BICUBIC)
     return Image.blend(big, Image.effect_noise((width, height), 60).convert("RGB"), 0.35)
 
@@ -60,7 +65,9 @@ def item(path: Path, alt: str = "A test picture", **kw: object) -> MediaItem:
     return MediaItem(file=path, alt=alt, label=path.name, **kw)  # type: ignore[arg-type]
 
 
-def animated_gif(path: Path, frames: int = 6, size: tuple[int, int] = (120, 80), comment: bytes = b"") -> Path:
+def animated_gif(
+    path: Path, frames: int = 6, size: tuple[int, int] = (120, 80), comment: bytes = b""
+) -> Path:
     images = []
     for i in range(frames):
         im = Image.new("RGB", size, (40 * i % 256, 90, 200 - 20 * i % 200))

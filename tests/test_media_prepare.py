@@ -71,7 +71,10 @@ def test_unsupported_types_are_refused_naming_the_type(
     path.write_bytes(content)
     with pytest.raises(MediaError) as caught:
         prepare(item(path), RULES["x"], store)
-    assert str(caught.value) == f"banner.jpg: {found} files are not supported (use JPEG, PNG, WebP, GIF or MP4) (type)"
+    assert (
+        str(caught.value)
+        == f"banner.jpg: {found} files are not supported (use JPEG, PNG, WebP, GIF or MP4) (type)"
+    )
     assert caught.value.rule == "type"
     assert not store.root.exists() or not any(store.root.iterdir())
 
@@ -79,7 +82,9 @@ def test_unsupported_types_are_refused_naming_the_type(
 def test_a_text_file_named_like_an_image_is_refused(tmp_path: Path, store: MediaStore) -> None:
     path = tmp_path / "photo.png"
     path.write_text("not an image at all\n")
-    with pytest.raises(MediaError, match=r"^photo.png: not an image or video file \(unknown type\) \(type\)$"):
+    with pytest.raises(
+        MediaError, match=r"^photo.png: not an image or video file \(unknown type\) \(type\)$"
+    ):
         prepare(item(path), RULES["mastodon"], store)
 
 
@@ -112,8 +117,12 @@ def test_sniff_knows_each_accepted_type() -> None:
 # -- metadata and orientation ------------------------------------------------------------------------------
 
 
-def test_exif_with_gps_is_stripped_losslessly_when_nothing_else_changes(tmp_path: Path, store: MediaStore) -> None:
-    source = save(noisy(64, 48), tmp_path / "gps.jpg", "JPEG", quality=90, exif=exif_with(1, gps=True, camera="X100"))
+def test_exif_with_gps_is_stripped_losslessly_when_nothing_else_changes(
+    tmp_path: Path, store: MediaStore
+) -> None:
+    source = save(
+        noisy(64, 48), tmp_path / "gps.jpg", "JPEG", quality=90, exif=exif_with(1, gps=True, camera="X100")
+    )
     assert Image.open(source).getexif().get_ifd(0x8825), "the fixture must carry GPS"
     prepared = prepare(item(source), RULES["x"], store)
     assert prepared.notes == ("metadata removed (lossless)",)
@@ -126,7 +135,7 @@ def test_orientation_6_comes_out_rotated_with_no_tag(tmp_path: Path, store: Medi
     source = save(two_tone(40, 20), tmp_path / "phone.jpg", "JPEG", quality=95, exif=exif_with(6, gps=True))
     prepared = prepare(item(source), RULES["mastodon"], store)
     out = reopen(prepared.path)
-    # Orientation 6: the stored picture is shown turned 90 degrees clockwise, so its left half (red) is on top.
+    # Orientation 6: the stored picture is shown turned 90 degrees clockwise: its left half (red) on top.
     assert (prepared.width, prepared.height) == out.size == (20, 40)
     assert near(out.getpixel((10, 5)), RED) and near(out.getpixel((10, 35)), BLUE)
     assert 0x0112 not in out.getexif()

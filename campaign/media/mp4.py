@@ -105,8 +105,9 @@ def _top_level(path: Path) -> tuple[str, bytes, bool]:
     return brand, moov, faststart
 
 
-def read_mp4(path: str | Path) -> Mp4Info:
-    """Read an MP4's container facts. Raises :class:`MediaError` (rule ``container``) if it is not one."""
+def read_mp4(path: str | Path, *, name: str | None = None) -> Mp4Info:
+    """Read an MP4's container facts. Raises :class:`MediaError` (rule ``container``, naming the file as
+    ``name`` or the path) if it is not one."""
     p = Path(path)
     try:
         brand, moov, faststart = _top_level(p)
@@ -116,7 +117,7 @@ def read_mp4(path: str | Path) -> Mp4Info:
             raise ValueError("no moov box (an unfinished recording?)")
         return _read_moov(brand, moov, faststart)
     except (ValueError, struct.error, UnicodeDecodeError) as exc:
-        raise MediaError(f"not a readable MP4: {exc}", file=str(path), rule="container") from None
+        raise MediaError(f"not a readable MP4: {exc}", file=name or str(path), rule="container") from None
 
 
 def _read_moov(brand: str, moov: bytes, faststart: bool) -> Mp4Info:

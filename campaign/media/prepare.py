@@ -106,7 +106,7 @@ def _prepare_video(item: MediaItem, mime: str, rules: MediaRules, store: MediaSt
     name = item.name
     if mime != MP4:
         raise MediaError(f"{mime} is not accepted: video must be MP4 (H.264/AAC)", file=name, rule="type")
-    info = read_mp4(item.file)
+    info = read_mp4(item.file, name=name)
     draft = PreparedMedia(
         sha256="",
         mime=MP4,

@@ -155,8 +155,9 @@ class FileSlice:
         for chunk in self:
             yield chunk
 
-    def read(self) -> bytes:
-        """The whole slice in memory (for small parts only, such as one chunk of a chunked upload)."""
+    def read_all(self) -> bytes:
+        """The whole slice in memory (small parts only). Not named ``read``: httpx would take the slice for a
+        file object and call ``read(n)``."""
         return b"".join(self)
 
 
