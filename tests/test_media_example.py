@@ -1,0 +1,35 @@
+"""The example campaign's banner (scripts/make_example_media.py) prepares and checks on every channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from campaign.media.check import check_media
+from campaign.media.model import MediaItem
+from campaign.media.prepare import prepare
+from campaign.media.rules import PLATFORM_MEDIA_RULES
+from campaign.media.store import MediaStore
+
+ROOT = Path(__file__).resolve().parent.parent
+BANNER = ROOT / "schedules" / "media" / "innovation-mixer-us-banner.png"
+ALT = (
+    "Banner on a dark blue background: the words HKSTP Innovation Mixer US tour in large white letters, and "
+    "beneath them, Connecting the US and Hong Kong innovation communities. A dotted arc links a point marked "
+    "Hong Kong on the left to a point marked US West Coast on the right."
+)
+
+
+def test_the_banner_is_small_and_16_by_9() -> None:
+    assert BANNER.stat().st_size < 200_000
+    assert BANNER.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("channel", sorted(PLATFORM_MEDIA_RULES))
+def test_the_banner_prepares_and_passes_every_channel(tmp_path: Path, channel: str) -> None:
+    rules = PLATFORM_MEDIA_RULES[channel]
+    item = MediaItem(file=BANNER, alt=ALT, label="media/innovation-mixer-us-banner.png")
+    prepared = prepare(item, rules, MediaStore(tmp_path))
+    assert (prepared.width, prepared.height) == (1200, 675)
+    assert check_media([prepared], rules, channel, "launch", media_base_url="https://media.example/c") == []
