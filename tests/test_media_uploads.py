@@ -214,6 +214,7 @@ def test_bluesky_upload_blob_streams_the_raw_bytes(bsky_photo: PreparedMedia) ->
         "https://pds.example/xrpc/com.atproto.repo.uploadBlob",
     )
     assert request.headers["content-type"] == "image/jpeg"
+    assert request.headers["host"] == "pds.example"  # a real server refuses a request without Host
     assert request.headers["content-length"] == str(bsky_photo.size) and bsky_photo.size <= 1_000_000
     assert request.content == bsky_photo.path.read_bytes()
     assert result == blob

@@ -62,12 +62,19 @@ def upload_request(
     transfer encoding (Bluesky's uploadBlob and LinkedIn's upload URLs expect a plain body).
     """
     body = part or FileSlice(media.path)
-    all_headers = {"Content-Type": media.mime, "Content-Length": str(body.size), **(headers or {})}
+    target = httpx.URL(url, params=params)
+    # httpx adds its default headers (Host among them) only when it encodes the body itself; with our own
+    # stream we must set Host, or a real server refuses the request.
+    all_headers = {
+        "Host": target.netloc.decode("ascii"),
+        "Content-Type": media.mime,
+        "Content-Length": str(body.size),
+        **(headers or {}),
+    }
     return httpx.Request(
         method,
-        url,
+        target,
         headers=all_headers,
-        params=params,
         stream=FileStream(body),
         extensions={MEDIA: media_extension(media)},
     )
