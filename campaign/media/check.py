@@ -102,17 +102,23 @@ def check_media(
     post_key: str,
     *,
     media_base_url: str | None = None,
+    total: int | None = None,
 ) -> list[MediaIssue]:
-    """Every violation of ``rules`` by the media of post ``post_key`` on ``channel`` (empty: all good)."""
+    """Every violation of ``rules`` by the media of post ``post_key`` on ``channel`` (empty: all good).
+
+    ``total`` is how many items the post asks for when some could not be prepared (they still count
+    towards the platform's item limit); by default, ``len(items)``.
+    """
     issues: list[MediaIssue] = []
 
     def add(file: str, rule: str, message: str) -> None:
         issues.append(MediaIssue(post_key, channel, file, rule, message))
 
+    count = len(items) if total is None else max(total, len(items))
+    if count > rules.max_items:
+        add("", "count", f"{count} media items > {rules.max_items} per post")
     if not items:
         return issues
-    if len(items) > rules.max_items:
-        add("", "count", f"{len(items)} media items > {rules.max_items} per post")
     videos = [m for m in items if m.mime in VIDEO_TYPES]
     if 0 < rules.max_videos < len(videos):
         add("", "count", f"{len(videos)} videos > {rules.max_videos} per post")
