@@ -283,7 +283,8 @@ _THREADS = MediaRules(
         max_bytes=1000 * MB, max_width=1920, min_aspect=0.01, max_aspect=10.0, max_seconds=300.0
     ),
     video_codecs=frozenset({"avc1", "avc3", "hvc1", "hev1"}),
-    # Containers take alt_text; no length is documented.
+    # https://developers.facebook.com/docs/threads/posts/accessibility: containers take alt_text; no length is
+    # documented.
     alt_limit=None,
     docs=(
         "https://developers.facebook.com/docs/threads/overview",
