@@ -33,3 +33,18 @@ def test_the_banner_prepares_and_passes_every_channel(tmp_path: Path, channel: s
     prepared = prepare(item, rules, MediaStore(tmp_path))
     assert (prepared.width, prepared.height) == (1200, 675)
     assert check_media([prepared], rules, channel, "launch", media_base_url="https://media.example/c") == []
+
+
+def test_the_banner_has_a_small_inline_thumbnail_for_the_html_preview(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from campaign.media.preview import thumbnail_data_url
+
+    prepared = prepare(MediaItem(file=BANNER, alt=ALT), PLATFORM_MEDIA_RULES["x"], MediaStore(tmp_path))
+    url = thumbnail_data_url(prepared)
+    assert url is not None and url.startswith("data:image/jpeg;base64,")
+    thumb = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert thumb.size == (480, 270) and len(url) < 40_000
