@@ -48,3 +48,19 @@ def test_the_banner_has_a_small_inline_thumbnail_for_the_html_preview(tmp_path: 
     assert url is not None and url.startswith("data:image/jpeg;base64,")
     thumb = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert thumb.size == (480, 270) and len(url) < 40_000
+
+
+def test_thumbnails_keep_transparency_and_videos_have_none(tmp_path: Path) -> None:
+    from media_helpers import item, write_mp4
+    from PIL import Image
+
+    from campaign.media.preview import thumbnail_data_url
+
+    logo = Image.new("RGBA", (900, 300), (0, 0, 0, 0))
+    logo.paste((200, 30, 30, 255), (100, 100, 800, 200))
+    logo.save(tmp_path / "logo.png")
+    store = MediaStore(tmp_path / "media")
+    prepared = prepare(item(tmp_path / "logo.png"), PLATFORM_MEDIA_RULES["mastodon"], store)
+    assert (thumbnail_data_url(prepared) or "").startswith("data:image/png;base64,")
+    clip = prepare(item(write_mp4(tmp_path / "clip.mp4")), PLATFORM_MEDIA_RULES["mastodon"], store)
+    assert thumbnail_data_url(clip) is None

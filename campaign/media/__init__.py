@@ -4,7 +4,8 @@ Owns each platform's media rules as data (`rules`), preparing a file to fit them
 strip metadata, keep orientation, resize and re-encode images with Pillow; `mp4` reads an MP4's boxes without
 transcoding), the content-addressed media store beside the queue (`store`), the checks that report every
 violation before anything is queued (`check`), the values passed around (`model`: MediaItem, PreparedMedia,
-MediaIssue) and the per-post hook with its cache that `compile` calls (`batch`: MediaPreparer).
+MediaIssue), the per-post hook with its cache that `compile` calls (`batch`: MediaPreparer) and inline
+thumbnails for the HTML preview (`preview`).
 May import: the foundation modules (`campaign.errors`, `campaign.secrets`, `campaign.logs`) and
 `campaign.text` only; it sits in the same layer as `text`. Pillow is imported inside functions, so importing
 this package stays light.
