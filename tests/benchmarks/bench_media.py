@@ -10,13 +10,21 @@ No speed target is set for preparation; the rate is printed beside a reference m
 Pillow's plain decode + encode of the same image (``Image.open().load()`` then ``save(JPEG, quality=85)``),
 which is the least any converter must do. Printed targets are about correctness: every prepared file is
 within its platform's limits and carries no EXIF or GPS.
+
+Then the upload path: a fresh process uploads a 500 MB video (50 MB with ``--quick``; a sparse file) to a
+loopback endpoint through ``httpx.AsyncClient`` with the adapters' streamed body
+(:func:`campaign.channels.upload_media.upload_request`) and reports its peak RSS beside the same process
+uploading 1 KB (issue target: under 150 MB). This is the upload path the daemon will use, measured alone;
+the daemon's own figure belongs in bench_daemon_memory once uploads are wired into the dispatcher.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,10 +78,84 @@ def plain_reencode(data: bytes) -> float:
     return time.perf_counter() - start
 
 
+async def _discard_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A loopback HTTP/1.1 endpoint that reads a request body in chunks, counts it and answers 201."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    left = length
+    while left:
+        left -= len(await reader.read(min(left, 1 << 20)))
+    writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+def upload_child(path: str) -> None:
+    """Upload ``path`` as the daemon would (httpx.AsyncClient, a FileStream body) and print the peak RSS."""
+    import hashlib
+    import resource
+
+    import httpx
+
+    from campaign.channels.upload_media import upload_request
+    from campaign.media.model import PreparedMedia
+
+    file = Path(path)
+    media = PreparedMedia(
+        sha256=hashlib.sha256(path.encode()).hexdigest(), mime="video/mp4", size=file.stat().st_size,
+        width=1280, height=720, path=file, source=file.name,
+    )  # fmt: skip
+
+    async def go() -> int:
+        server = await asyncio.start_server(_discard_server, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(timeout=600) as client:
+            response = await client.send(upload_request("POST", f"http://127.0.0.1:{port}/upload", media))
+        server.close()
+        return response.status_code
+
+    status = asyncio.run(go())
+    # VmHWM is this process image's own peak; ru_maxrss would carry the parent's peak across fork and exec.
+    status_file = Path("/proc/self/status")
+    if status_file.exists():
+        hwm = next(line for line in status_file.read_text().splitlines() if line.startswith("VmHWM:"))
+        peak = int(hwm.split()[1]) * 1024
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(status, peak)
+
+
+def upload_peak_rss(size: int, tmp: Path) -> tuple[int, int]:
+    """(peak RSS uploading a ``size``-byte file, peak RSS uploading 1 KB) in fresh processes, in bytes."""
+    peaks = []
+    for n in (size, 1024):
+        path = tmp / f"upload-{n}.mp4"
+        with open(path, "wb") as f:
+            f.truncate(n)  # sparse: reads as zeros without filling the disk
+        out = subprocess.run(
+            [sys.executable, __file__, "--upload-child", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert out[0] == "201", out
+        peaks.append(int(out[1]))
+        path.unlink()
+    return peaks[0], peaks[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a 3-megapixel source and one round (for CI)")
+    parser.add_argument("--upload-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.upload_child:
+        upload_child(args.upload_child)
+        return 0
     width, height, rounds = (2000, 1500, 1) if args.quick else (4000, 3000, 3)
     data = camera_jpeg(width, height)
     print(
@@ -123,6 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"TARGET no EXIF or GPS in any prepared image: {'NOT met' if leaks else 'met'}")
     for failure in failures:
         print(f"  {failure}")
+
+    video = 50 * 1000 * 1000 if args.quick else 500 * 1000 * 1000
+    with tempfile.TemporaryDirectory() as tmp:
+        peak, base = upload_peak_rss(video, Path(tmp))
+    print(
+        f"upload of a {video / 1e6:,.0f} MB video (httpx.AsyncClient, FileStream body, loopback): peak RSS "
+        f"{peak / 1e6:.0f} MB; the same process uploading 1 KB: {base / 1e6:.0f} MB"
+    )
+    print(f"TARGET peak RSS while uploading the video under 150 MB: {'met' if peak < 150e6 else 'NOT met'}")
+    print(
+        f"TARGET the upload streams (peak RSS within 20 MB of a 1 KB upload): "
+        f"{'met' if peak - base < 20e6 else 'NOT met'}"
+    )
     return 1 if failures else 0
 
 
