@@ -152,7 +152,8 @@ def test_the_default_budget_stops_nested_loops_within_its_two_seconds() -> None:
     ],
 )
 def test_recursion_is_one_clear_error(source: str) -> None:
-    assert "recursion too deep (a recursive macro or a template including itself)" in refused(source)
+    message = refused(source, RenderBudget(seconds=BOUND))  # time plays no part: recursion stops first
+    assert "recursion too deep (a recursive macro or a template including itself)" in message
 
 
 def test_errors_name_the_template_file_and_line() -> None:
@@ -261,3 +262,20 @@ def test_the_budget_is_the_operators_setting(environ: dict[str, str], expected: 
 def test_bad_budget_settings_are_clear_errors(environ: dict[str, str]) -> None:
     with pytest.raises(TemplateError, match=r"CAMPAIGN_RENDER_(MAX_OUTPUT|SECONDS) must be a positive"):
         RenderBudget.from_environ(environ)
+
+
+def test_a_timer_interrupt_that_jinja_cannot_place_is_still_the_time_budget() -> None:
+    """The timer's exception can land where Python keeps no line number; Jinja's traceback rewriting then
+    fails with a TypeError of its own. The render must still report the time budget."""
+    from campaign.text import budget as module
+
+    def interrupted(value: object) -> object:
+        run = module._RUN.get()
+        assert run is not None
+        run.expired = True
+        raise TypeError("'<=' not supported between instances of 'int' and 'NoneType'")
+
+    env = make_env()
+    env.filters["interrupted"] = interrupted
+    with pytest.raises(TemplateError, match=r"^c\.yaml:12: render took longer than its 0\.3 s budget"):
+        render_bounded(env.from_string("{{ 1 | interrupted }}"), {}, budget=FAST, where="c.yaml:12")

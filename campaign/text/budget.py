@@ -41,12 +41,13 @@ import operator
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import jinja2
 from jinja2 import nodes
@@ -113,12 +114,14 @@ class RenderBudget:
 class _Run:
     """The budget of the render in progress (one per render; found through a context variable)."""
 
-    __slots__ = ("active", "budget", "deadline")
+    __slots__ = ("active", "budget", "deadline", "expired")
 
     def __init__(self, budget: RenderBudget) -> None:
         self.budget = budget
         self.deadline = time.monotonic() + budget.seconds
         self.active = True
+        #: Set by the timer before it raises: the exception may surface as another one (below).
+        self.expired = False
 
 
 _RUN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("campaign_render_run", default=None)
@@ -385,6 +388,14 @@ class BudgetedEnvironment(SandboxedEnvironment):
             _too_big(len(owner), limit, "a collection")
         return result
 
+    def handle_exception(self, source: str | None = None) -> NoReturn:
+        # Jinja rewrites tracebacks to template lines by compiling a code object per template frame; for a
+        # RecursionError that is a thousand compiles (longer than the budget), so it is raised bare.
+        error = sys.exc_info()[1]
+        if isinstance(error, RecursionError):
+            raise error.with_traceback(None)
+        super().handle_exception(source)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         _tick()
         return super().getattr(obj, attribute)
@@ -410,6 +421,7 @@ def _alarm(run: _Run) -> Iterator[None]:
 
     def expired(_signum: int, _frame: FrameType | None) -> None:
         if run.active:
+            run.expired = True
             raise RenderBudgetError(
                 f"render took longer than its {run.budget.seconds:g} s budget ({ENV_SECONDS})"
             )
@@ -454,20 +466,8 @@ def render_bounded(
     """
     run = _Run(budget)
     token = _RUN.set(run)
-    chunks: list[str] = []
-    total = 0
     try:
-        with _alarm(run):
-            for chunk in template.generate(context):
-                total += len(chunk)
-                if total > budget.max_output:
-                    raise RenderBudgetError(
-                        f"output is over its budget of {budget.max_output:,} characters per post"
-                        f" ({ENV_MAX_OUTPUT})"
-                    )
-                chunks.append(chunk)
-                _tick()
-            run.active = False
+        return _stream(template, context, run)
     except RenderBudgetError as exc:
         raise TemplateError(f"{_located(where, exc)}: {exc}") from None
     except RecursionError as exc:
@@ -483,6 +483,33 @@ def render_bounded(
     finally:
         run.active = False
         _RUN.reset(token)
+
+
+def _stream(template: jinja2.Template, context: Mapping[str, Any], run: _Run) -> str:
+    """The rendered text, streamed and counted against ``run``'s output budget."""
+    budget = run.budget
+    chunks: list[str] = []
+    total = 0
+    try:
+        with _alarm(run):
+            for chunk in template.generate(context):
+                total += len(chunk)
+                if total > budget.max_output:
+                    raise RenderBudgetError(
+                        f"output is over its budget of {budget.max_output:,} characters per post"
+                        f" ({ENV_MAX_OUTPUT})"
+                    )
+                chunks.append(chunk)
+                _tick()
+            run.active = False
+    except Exception as exc:
+        if run.expired and not isinstance(exc, RenderBudgetError):
+            # The timer's exception can arrive where Python has no line number, and Jinja's traceback
+            # rewriting then fails with an error of its own: the time budget is still what stopped it.
+            raise RenderBudgetError(
+                f"render took longer than its {budget.seconds:g} s budget ({ENV_SECONDS})"
+            ) from None
+        raise
     return "".join(chunks)
 
 
