@@ -186,3 +186,13 @@ def test_the_campaign_file_has_no_say(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="secret_env"):
         load_campaign(path)
+
+
+def test_the_example_campaign_follows_the_default_allow_list() -> None:
+    from campaign.secrets import SecretPolicy
+    from campaign.source.config import load_campaign
+    from tests.conftest import EXAMPLE
+
+    campaign = load_campaign(EXAMPLE, policy=SecretPolicy.from_environ({}))
+    names = {ref.env for account in campaign.accounts.values() for ref in account.credentials.values()}
+    assert names and all(name is not None and name.startswith("CAMPAIGN_") for name in names)
