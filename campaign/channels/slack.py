@@ -82,7 +82,7 @@ class SlackAdapter(Adapter):
         return secret_url(self, "webhook_url", placeholder="https://hooks.slack.com/services/dry-run")
 
     def payload(self, part: Part) -> dict[str, Any]:
-        """The webhook body: the text (escaped for mrkdwn), and whether Slack should unfurl the featured link."""
+        """The webhook body: the text (escaped for mrkdwn) and whether Slack should unfurl the link."""
         body: dict[str, Any] = {"text": escape_text(part.text)}
         setting = self.account.settings.get("unfurl_links")
         if setting is not None:

@@ -147,7 +147,7 @@ def test_canary_url_never_leaks() -> None:
             "see <https://example.org/a?b=1&c=2|Docs & notes> or https://example.org/?x=1&y=2",
             "see <https://example.org/a?b=1&amp;c=2|Docs &amp; notes> or https://example.org/?x=1&amp;y=2",
         ),
-        ("<https://example.org> <mailto:press@example.org>", "<https://example.org> <mailto:press@example.org>"),
+        ("<https://example.org> <mailto:a@example.org>", "<https://example.org> <mailto:a@example.org>"),
         ("<https://example.org/with space>", "&lt;https://example.org/with space&gt;"),
     ],
 )
