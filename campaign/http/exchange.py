@@ -127,7 +127,7 @@ async def run(
 ) -> T:
     """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
 
-    Every error message is scrubbed of the account's secrets before it leaves.
+    Every error message is scrubbed of the account's secrets before it leaves (in dry runs too).
     """
     try:
         request = next(exchange)
@@ -148,13 +148,18 @@ async def run(
         result: T = stop.value
         return result
     except ChannelError as exc:
-        secrets = adapter.account.credentials.known_values()
-        exc.args = tuple(redact(str(a), secrets) for a in exc.args)
-        if exc.platform_message:
-            exc.platform_message = redact(exc.platform_message, secrets)
+        _scrub(exc, adapter)
         raise
     finally:
         exchange.close()
+
+
+def _scrub(exc: ChannelError, adapter: Adapter) -> None:
+    """Redact the account's secrets from ``exc``'s message (messages name URLs, whose paths may be secret)."""
+    secrets = adapter.account.credentials.known_values()
+    exc.args = tuple(redact(str(a), secrets) for a in exc.args)
+    if exc.platform_message:
+        exc.platform_message = redact(exc.platform_message, secrets)
 
 
 @dataclass
@@ -182,6 +187,9 @@ def run_dry(exchange: Exchange[T], adapter: Adapter, part: Part | None, recordin
     except StopIteration as stop:
         result: T = stop.value
         return result
+    except ChannelError as exc:
+        _scrub(exc, adapter)
+        raise
     finally:
         exchange.close()
 
