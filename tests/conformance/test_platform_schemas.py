@@ -14,12 +14,6 @@ escaped Slack text, ...); the negative tests below show they catch each such mis
 from __future__ import annotations
 
 import copy
-import json
-import re
-import shutil
-import subprocess
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,40 +22,19 @@ from jsonschema import Draft202012Validator
 from campaign.channels import contract
 from campaign.http.exchange import Recording, run_dry
 from tests.conformance.platform_requests import (
+    DOCUMENTED,
+    MISSING,
     TRICKY,
     Scenario,
     as_document,
+    bluesky_checks,
+    problems,
     recorded,
     scenarios,
+    schema,
+    stand_in,
+    validate_lexicons,
 )
-
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
-ORACLES = Path(__file__).resolve().parents[1] / "oracles"
-#: Channels with a written schema (the generic ``webhook`` channel is our own format, not a platform's).
-DOCUMENTED = ["discord", "facebook", "linkedin", "mastodon", "slack", "teams", "telegram", "threads", "x"]
-
-
-@cache
-def schema(channel: str) -> dict[str, Any]:
-    loaded = json.loads((SCHEMAS / f"{channel}.json").read_text(encoding="utf-8"))
-    assert isinstance(loaded, dict)
-    return loaded
-
-
-def problems(channel: str, document: dict[str, Any]) -> list[str]:
-    """Why ``document`` (a request) does not conform to ``channel``'s schema; empty when it does."""
-    spec = schema(channel)
-    line = f"{document['method']} {document['url']}"
-    endpoints = [e for e in spec["x-endpoints"] if re.search(e["match"], line)]
-    if len(endpoints) != 1:
-        return [f"{line}: matches {len(endpoints)} documented endpoints (expected exactly one)"]
-    validator = Draft202012Validator({**spec, "$ref": endpoints[0]["schema"]})
-    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
-    found = []
-    for error in errors:
-        where = "/".join(str(p) for p in error.absolute_path) or "(request)"
-        found.append(f"{line}: {where}: {error.message[:300]}")
-    return found
 
 
 def test_schemas_are_valid_and_cite_their_documentation() -> None:
@@ -132,77 +105,13 @@ def test_tricky_text_is_sent_escaped_where_the_platform_requires_it() -> None:
     assert "&lt;!channel&gt;" in tricky["body"]["text"] and "<!channel>" not in tricky["body"]["text"]
 
 
-# -- Bluesky: the published lexicons and the reference validator -------------------------------------------
-
-#: Syntactically valid stand-ins for the ``dry-run`` placeholders a dry run gives server-assigned values
-#: (content ids, repo revisions): the validator checks their syntax, and a placeholder is marked on purpose.
-STAND_INS = {"cid": "bafyreigq3exe2m23sojzoachuyucow4vu7eyatati4uy6scr4ixt6xwlhi", "rev": "3jzfcijpj2z2a"}
-
-
-def _lexicon_oracle_missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed (the lexicon validator runs on Node 18+)"
-    for package in ("@atproto/lexicon", "@atproto/api"):
-        if not (ORACLES / "node_modules" / package / "package.json").is_file():
-            return f"tests/oracles/node_modules/{package} is missing: run `npm ci --prefix tests/oracles`"
-    return None
-
-
-MISSING = _lexicon_oracle_missing()
-
-
-def validate_lexicons(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Run tests/oracles/lexicon_check.js over ``checks`` (``{"kind", "nsid", "value"}``); one answer each."""
-    stdin = "".join(json.dumps(c) + "\n" for c in checks)
-    proc = subprocess.run(
-        ["node", str(ORACLES / "lexicon_check.js")],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        cwd=ORACLES,
-    )
-    answers = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert len(answers) == len(checks), proc.stderr
-    return answers
-
-
-def _stand_in(value: Any) -> Any:
-    """``value`` with each ``dry-run`` placeholder under a key of :data:`STAND_INS` replaced."""
-    if isinstance(value, dict):
-        return {
-            k: STAND_INS[k] if k in STAND_INS and str(v).startswith("dry-run") else _stand_in(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_stand_in(v) for v in value]
-    return value
-
-
-def bluesky_checks(scenario: Scenario) -> list[dict[str, Any]]:
-    """What to validate for each recorded XRPC request: its params or input, and a created record."""
-    checks: list[dict[str, Any]] = []
-    for request in recorded(scenario):
-        document = as_document(request)
-        assert document["headers"].get("user-agent"), document["url"]
-        path = document["url"].split("/xrpc/", 1)
-        assert len(path) == 2, f"not an XRPC call: {document['url']}"
-        nsid = path[1]
-        checks.append({"kind": "params", "nsid": nsid, "value": document["query"]})
-        if document["method"] == "POST" and document["body"] is not None:
-            body = _stand_in(document["body"])
-            checks.append({"kind": "input", "nsid": nsid, "value": body})
-            if nsid == "com.atproto.repo.createRecord":
-                checks.append({"kind": "record", "nsid": body["collection"], "value": body["record"]})
-    return checks
-
+# -- Bluesky ------------------------------------------------------------------------------------------------
 
 @pytest.mark.oracle
 @pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 @pytest.mark.parametrize("scenario", scenarios(["bluesky"]), ids=lambda s: s.id)
 def test_bluesky_dry_run_requests_conform_to_the_lexicons(scenario: Scenario) -> None:
-    checks = bluesky_checks(scenario)
+    checks = bluesky_checks(recorded(scenario))
     kinds = {(c["kind"], c["nsid"]) for c in checks}
     assert ("record", "app.bsky.feed.post") in kinds
     assert ("params", "com.atproto.identity.resolveHandle") in kinds
@@ -225,7 +134,7 @@ def test_bluesky_dry_run_answers_are_documented_shapes() -> None:
     checks = []
     for request, response in zip(recording.requests, recording.responses, strict=True):
         nsid = request.url.path.rsplit("/", 1)[-1]
-        checks.append({"kind": "output", "nsid": nsid, "value": _stand_in(response.json())})
+        checks.append({"kind": "output", "nsid": nsid, "value": stand_in(response.json())})
     answers = validate_lexicons(checks)
     failed = [(c["nsid"], a["error"]) for c, a in zip(checks, answers, strict=True) if not a["ok"]]
     assert failed == []
