@@ -38,16 +38,22 @@ RateLimitSink = Callable[[RateLimit], None]
 
 @functools.cache
 def user_agent() -> str:
-    """``campaign/<version> (+<project URL>)``, the URL being the installed distribution's ``Homepage``
-    (pyproject ``[project.urls]``); just ``campaign/<version>`` while the project declares none."""
+    """Our User-Agent: :func:`format_user_agent` of this version and the installed distribution's URLs."""
     from importlib import metadata
 
     try:
         urls = metadata.metadata("campaign").get_all("Project-URL") or []
     except metadata.PackageNotFoundError:
         urls = []
-    homepage = next((u.split(",", 1)[1].strip() for u in urls if u.lower().startswith("homepage,")), "")
-    return f"campaign/{__version__}" + (f" (+{homepage})" if homepage else "")
+    return format_user_agent(__version__, urls)
+
+
+def format_user_agent(version: str, project_urls: list[str]) -> str:
+    """``campaign/<version> (+<homepage>)``, the homepage taken from ``Project-URL`` metadata entries
+    (``"Homepage, https://..."``, from pyproject ``[project.urls]``); ``campaign/<version>`` without one."""
+    labelled = (entry.partition(",") for entry in project_urls)
+    homepage = next((url.strip() for label, _, url in labelled if label.strip().lower() == "homepage"), "")
+    return f"campaign/{version}" + (f" (+{homepage})" if homepage else "")
 
 
 #: httpx's own User-Agent (``python-httpx/<version>``), which a client carries unless told otherwise.

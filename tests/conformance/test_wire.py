@@ -24,6 +24,7 @@ from campaign.http.exchange import (
     Recording,
     complete_request,
     describe_request,
+    format_user_agent,
     run,
     run_dry,
     url_for_message,
@@ -40,9 +41,17 @@ def discord(url: str) -> DiscordAdapter:
     return DiscordAdapter(make_account("discord", {}, {"webhook_url": url}))
 
 
-def test_user_agent_names_campaign_and_its_version() -> None:
-    agent = user_agent()
-    assert agent == f"campaign/{__version__}" or agent.startswith(f"campaign/{__version__} (+http")
+def test_user_agent_names_campaign_its_version_and_homepage() -> None:
+    assert user_agent() == format_user_agent(__version__, _project_urls())
+    urls = ["Source, https://example.org/src", "Homepage, https://example.org/campaign"]
+    assert format_user_agent("1.2.3", urls) == "campaign/1.2.3 (+https://example.org/campaign)"
+    assert format_user_agent("1.2.3", []) == "campaign/1.2.3"
+
+
+def _project_urls() -> list[str]:
+    from importlib import metadata
+
+    return metadata.metadata("campaign").get_all("Project-URL") or []
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
