@@ -22,7 +22,10 @@ Platform facts (each checked against the source named):
   idempotency key (:mod:`campaign.channels.tid`), so a retry targets the same record. The reference PDS
   answers a
   create on a taken key with 500 ``InternalServerError``, so after any failed create we read the key back
-  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure.
+  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure. Its
+  answer requires ``uri`` and ``value``; ``cid`` is optional (lexicon com.atproto.repo.getRecord,
+  https://github.com/bluesky-social/atproto/blob/main/lexicons/com/atproto/repo/getRecord.json), so a
+  record found without one still counts; only a reply to it needs the cid (a strong ref).
 - Errors are ``{"error": <name>, "message": <text>}`` (https://atproto.com/specs/xrpc). Rate limits:
   ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (epoch seconds), ``RateLimit-Policy``;
   429 ``RateLimitExceeded`` (reference implementation, packages/xrpc-server/src/rate-limiter.ts).
@@ -156,12 +159,12 @@ class BlueskyAdapter(Adapter):
         """The deterministic record key (a TID) of ``part``."""
         return tid_for_key(part.idempotency_key)
 
-    def _receipt(self, uri: str, cid: str) -> Receipt:
+    def _receipt(self, uri: str, cid: str | None) -> Receipt:
+        """The receipt of record ``uri``; ``data`` holds its ``cid`` when the server gave one."""
         handle = self._session.handle if self._session else self.setting("handle")
         rkey = uri.rsplit("/", 1)[-1]
-        return Receipt(
-            remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data={"uri": uri, "cid": cid}
-        )
+        data = {"uri": uri, "cid": cid} if cid else {"uri": uri}
+        return Receipt(remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data=data)
 
     # -- session ------------------------------------------------------------------------------------------
 
@@ -494,8 +497,8 @@ def _read_session(response: httpx.Response) -> Session:
     return Session(access_jwt=access, refresh_jwt=refresh, did=did, handle=handle)
 
 
-def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | None:
-    """``(uri, cid, value)`` of a getRecord success, else None."""
+def _read_record(response: httpx.Response) -> tuple[str, str | None, dict[str, Any]] | None:
+    """``(uri, cid, value)`` of a getRecord success (``cid`` None when absent: it is optional), else None."""
     if not response.is_success:
         return None
     try:
@@ -505,8 +508,8 @@ def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | 
     if not isinstance(body, dict):
         return None
     uri, cid, value = body.get("uri"), body.get("cid"), body.get("value")
-    if isinstance(uri, str) and isinstance(cid, str) and isinstance(value, dict):
-        return uri, cid, value
+    if isinstance(uri, str) and isinstance(value, dict):
+        return uri, (cid if isinstance(cid, str) and cid else None), value
     return None
 
 

@@ -13,7 +13,7 @@ Facts relied on (each checked against the cited source):
 - Errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``. Codes: 1 unknown
   and 2 service (temporary: retry), 4/17/32/613 throttling, 10 and 200-299 permissions, 102/190 token
   invalid or expired, 100 invalid parameter, 341 application limit, 368 temporarily blocked for policy
-  violations, 506 duplicate post, 1609005 link error
+  violations (wait and retry: held back like throttling), 506 duplicate post, 1609005 link error
   (https://developers.facebook.com/docs/graph-api/guides/error-handling). Business-use-case throttling
   answers 80001-80014 (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/).
 - Page-token requests are under Business Use Case limits; ``X-Business-Use-Case-Usage`` is

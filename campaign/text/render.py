@@ -28,6 +28,7 @@ import jinja2
 
 from campaign.errors import TemplateError
 from campaign.text.budget import BudgetedEnvironment, RenderBudget, render_bounded
+from campaign.text.facets import is_hashtag
 from campaign.text.rules import TextRules
 
 _CAMEL_SPLIT = re.compile(r"[\s_\-]+")
@@ -50,11 +51,17 @@ def camel_case(tag: str) -> str:
 def format_hashtags(
     tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
 ) -> str:
-    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated."""
+    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated.
+
+    Only real hashtags count towards the cap (:func:`campaign.text.facets.is_hashtag`): ``#2024`` is plain
+    text to the platforms, so it is written but does not use up one of the channel's hashtag slots.
+    """
+
     seen: set[str] = set()
     out: list[str] = []
     style = case or (rules.hashtag_case if rules else "as-is")
     cap = limit if limit is not None else (rules.max_hashtags if rules else None)
+    counted = 0
     for raw in tags:
         tag = "#" + str(raw).strip().lstrip("#＃")
         if tag == "#" or tag.lower() in seen:
@@ -65,7 +72,8 @@ def format_hashtags(
         elif style == "lower":
             tag = tag.lower()
         out.append(tag)
-        if cap is not None and len(out) >= cap:
+        counted += is_hashtag(tag)
+        if cap is not None and counted >= cap:
             break
     return " ".join(out)
 
