@@ -98,6 +98,7 @@ _END_MARK = _Lazy(
     r"|【完】|［完］|\[(?i:end)\]"
 )
 _RULE = _Lazy(r"(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+")
+_BRACKET_HEADING = _Lazy(r"[■◆●□]\s*[^\n]{1,30}|【[^】\n]{1,30}】")
 _BULLET = _Lazy(r"\s{0,3}(?:[-*+•·]|\d{1,2}[.)])\s+(\S.*)")
 
 
@@ -139,6 +140,10 @@ def items(text: str) -> list[Item]:
         if m:
             flush()
             items.append(Item("heading", m.group(2), len(m.group(1))))
+            continue
+        if _BRACKET_HEADING.fullmatch(stripped):
+            flush()
+            items.append(Item("heading", stripped, 2))
             continue
         b = _BULLET.fullmatch(line)
         if b:

@@ -34,7 +34,13 @@ _PREAMBLE = Lazy(
     r"|pressemitteilung|pressemeldung|presseinformation|communiqué de presse|communiqué|comunicado de prensa"
     r"|nota de prensa|comunicado)\b.{0,40}"
     r"|新聞稿|新闻稿|即時發布|即时发布|即時發佈|報道関係者各位|プレスリリース|ニュースリリース|報道資料"
+    # the issuer's name on a line of its own above a Japanese title
+    r"|(?:株式会社|有限会社|合同会社)[^\s、。，]{1,30}|[^\s、。，]{1,30}(?:株式会社|有限会社)"
 )
+_COMPANY_NAME = Lazy(r"(?:会社名|社名|名称|公司名稱|公司名称)\s*[:：]\s*(?P<name>[^\n]{2,40})")
+_HQ_JA = Lazy(r"本社\s*[:：]\s*(?P<place>[^\s、，,）)]{2,12})")
+_ISSUED_AT = Lazy(r"(?i)issued at (?P<z>HKT|SGT|JST)\b")
+_ISSUED_ZONES = {"HKT": "Asia/Hong_Kong", "SGT": "Asia/Singapore", "JST": "Asia/Tokyo"}
 _ITALIC_LINE = Lazy(r"\s*([*_])(?!\1)[^\n]+\1\s*")
 _FM_TITLE = ("title",)
 _FM_SUBTITLE = ("subtitle", "description", "summary", "excerpt")
@@ -178,7 +184,12 @@ def _body(its: list[Item], i: int) -> tuple[list[str], int]:
             continue
         if it.kind == "para" and paragraphs:
             line = inline(it.text)
-            if sec.about_name(line) is not None or sec.is_stop(line) or sec.org_line(its, i) is not None:
+            if (
+                sec.about_name(line) is not None
+                or sec.is_stop(line)
+                or sec.org_line(its, i) is not None
+                or sec.is_contact_block(it.text)
+            ):
                 break
         if it.kind in ("para", "item"):
             paragraphs.extend(repair(inline(it.text)))
@@ -199,6 +210,7 @@ def _organization(its: list[Item], i: int) -> Organization | None:
         if name is None:
             continue
         about: list[str] = []
+        raw = "\n".join(x.text for x in its[i:] if x.kind in ("para", "item"))
         while i < n and its[i].kind in ("para", "item"):
             line = inline(its[i].text)
             if sec.is_stop(line) or sec.about_name(line) is not None:
@@ -206,6 +218,10 @@ def _organization(its: list[Item], i: int) -> Organization | None:
             about.extend(repair(line))
             i += 1
         text = "\n\n".join(about)
+        if not name and (cm := _COMPANY_NAME.search(raw)) is not None:
+            name = cm.group("name").strip()  # 会社概要 / 会社名：株式会社X
+        if not name:
+            continue
         urls = find_urls(text)
         return Organization(name=name, about=text, url=urls[0] if urls else None)
     return None
@@ -218,7 +234,10 @@ def _contacts(its: list[Item], start: int) -> tuple[list[str], set[int]]:
     i = start
     while i < len(its):
         it = its[i]
-        if it.kind in ("para", "heading") and sec.is_contact(inline(it.text.split("\n", 1)[0])):
+        first = inline(it.text.split("\n", 1)[0])
+        if (it.kind in ("para", "heading") and sec.is_contact(first)) or (
+            it.kind == "para" and sec.is_contact_block(it.text)
+        ):
             used.add(i)
             lines.extend(inline(x) for x in it.text.split("\n") if inline(x))
             i += 1
@@ -307,6 +326,11 @@ def _assemble(
         place = _fm(meta, _FM_PLACE) or ""
         if date is not None or place:
             dl = Dateline(place=place, source="", date=date)
+    if dl is not None and not dl.place and (issued := _ISSUED_AT.search(text)) is not None:
+        dl = replace(dl, zone=_ISSUED_ZONES[issued.group("z").upper()])  # "Issued at HKT 15:30"
+    if dl is not None and not dl.place and dl.zone is None and (hq := _HQ_JA.search(text)) is not None:
+        # 本社：東京都港区: the head office of a Japanese release
+        dl = replace(dl, zone=zone_of(f"{hq.group('place')}, 日本"))
     if dl is not None and dl.place:
         dl = replace(dl, zone=zone_of(dl.place))
         if dl.zone is None:
@@ -346,12 +370,19 @@ def _assemble(
         figures=tuple(figures(sentences + about_sentences)),
         organization=organization,
         language=language,
-        link=link or (organization.url if organization else None),
+        link=link or (organization.url if organization else None) or _body_link(paragraphs),
         contacts=tuple(contacts),
         embargo=emb,
         images=tuple(find_images(text)),
         notices=tuple(notices),
     )
+
+
+def _body_link(paragraphs: list[str]) -> str | None:
+    for p in paragraphs:
+        if found := find_urls(p):
+            return found[0]
+    return None
 
 
 def _ends_date(tail: list[Item]) -> str | None:

@@ -39,7 +39,10 @@ _HON = (
     r"(?:(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Ir|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Dra|Don|Doña)\.?\s+)"
 )
 _HON_ONLY = _Lazy(rf"{_HON}+")
-_SUFFIX = r"(?:,?\s+(?:Sr|Jr)\.|,?\s+(?:II|III|IV)(?!\p{L})|,\s+Ph\.\s?D\.)"
+_SUFFIX = (
+    r"(?:,?\s+(?:Sr|Jr)\.|,?\s+(?:II|III|IV)(?!\p{L})|,\s+(?:Ph\.\s?D\.|M\.D\.|Esq\.)"
+    r"|,\s+(?:PhD|MD|DPhil|MBA|FRS)(?![\p{L}.]))"
+)
 _NAME_WORD = r"\p{Lu}[\p{L}'’\-]*\.?"
 _PARTICLE = r"(?:van|von|de|der|den|da|di|du|del|della|la|le|bin|binti|al)"
 _NAME = rf"{_HON}*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{0,5}}{_SUFFIX}?"
@@ -47,7 +50,7 @@ _ROLE = r"[^\"“”「」]+?"
 _PRE = (
     # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]
     _Lazy(
-        rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
+        rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
         r"\s*[,:：]?\s*"
     ),
     _Lazy(rf"(?:.*?\s)??[Aa]ccording to (?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"),
@@ -75,6 +78,7 @@ _ROLE_WORDS = frozenset(
 _PRONOUNS = frozenset(
     """He She They It We I You Er Sie Es Wir Il Elle Ils Elles Nous Él Ella Ellos Nosotros""".split()  # noqa: SIM905
 )
+_NO_DOT = frozenset({"GmbH", "AG", "SA", "NV", "BV", "PLC", "plc", "Plc", "LLC"})  # written without a period
 _NOT_NAMES = frozenset(
     """The This That A An It Das Der Die Le La Les El Los Las""".split()  # noqa: SIM905
 )
@@ -145,7 +149,8 @@ def _quotes_in(paragraph: str) -> list[Quote]:
             for pattern in _POST:
                 qm = pattern.fullmatch(post)
                 if qm and (found := _attribution(qm)):
-                    if found[1] and post.rstrip().endswith(".") and _abbreviation(found[1].split()[-1]):
+                    last = found[1].split()[-1] if found[1] else ""
+                    if last and post.rstrip().endswith(".") and _abbreviation(last) and last not in _NO_DOT:
                         found = (found[0], found[1] + ".")  # "CTO of Acme Inc." keeps its period
                     break
         if found is None and _JA_POST.match(post):

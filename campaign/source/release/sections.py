@@ -13,7 +13,8 @@ from campaign.text.sentences import CJK, Lazy, abbreviation, squash
 
 _ABOUT = Lazy(
     r"(?:About|ABOUT|Über|ÜBER|Uber|À propos d[e']|A propos d[e']|À PROPOS D[E']|Acerca de|ACERCA DE|Sobre"
-    r"|SOBRE|Informations sur|Qui est)\s*(?P<name>[\p{Lu}\p{Lo}\p{N}][^!?。！？]{1,100}?)\s*[:：]?"
+    r"|SOBRE|Informations sur|Qui est)\s*(?:(?i:the|la|el|los|las|le|les|l'|die|der|das|des|du)\s*)?"
+    r"(?P<name>[\p{Lu}\p{Lo}\p{N}][^!?。！？]{1,100}?)\s*[:：]?"
     r"|(?:關於|关于|有關|有关)\s*(?P<name>[^\s。！？，]{2,40}?)\s*[:：]?"
     r"|[【■〈<]?\s*(?P<name>[^\s【】■。！？]{2,40}?)\s*(?:について|の概要|会社概要)\s*[】〉>]?"
     r"|[【■]?\s*(?:会社概要|企業概要)\s*[】]?\s*(?P<name>)"
@@ -23,7 +24,8 @@ _ABOUT = Lazy(
 _CONTACT_PHRASE = (
     r"(?i:(?:media|press|investor|news)\s+(?:contacts?|enquiries|inquiries|relations|office)"
     r"|for (?:further|more) (?:information|details),? (?:please )?contact"
-    r"|pressekontakt|medienkontakt|contact presse|contacts? médias?|contacto de prensa|contacto para medios)"
+    r"|pressekontakt|medienkontakt|contact presse|contacts? médias?|contacto de prensa|contacto para medios"
+    r"|contact (?:information|details))"
     r"|傳媒查詢|传媒查询|媒體查詢|媒体查询|媒體聯絡|媒体联络|新聞聯絡|新闻联络|傳媒聯絡|传媒联络|傳媒聯繫|媒体联系"
     r"|本件に関するお問い合わせ|報道関係者(?:様)?(?:から)?の?お問い合わせ(?:先)?"
 )
@@ -36,7 +38,11 @@ _CONTACT_START = Lazy(
 )
 _STOP = Lazy(
     r"(?i:forward[- ]looking statements|safe harbou?r|the issuer is solely responsible"
-    r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas)\b.{0,300}"
+    r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas"
+    r"|notes? to editors?|editor'?s'? notes?|hinweis für redaktionen|notes? aux rédactions"
+    r"|nota para (?:los )?editores)"
+    r"\b.{0,300}"
+    r"|編輯注意事項|编辑注意事项|編者按|编者按"
     r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal)\s*(?:[:：].{0,300})?",
     regex.S,
 )
@@ -59,6 +65,19 @@ def about_name(line: str) -> str | None:
 def is_stop(line: str) -> bool:
     """Whether a line starts the contacts or legal boilerplate (the body ends there)."""
     return _STOP.fullmatch(line) is not None or is_contact(line)
+
+
+_PHONE = Lazy(r"(?:\+\d[\d ()-]{6,}\d|\(?\d{3}\)?[ -]\d{3}-\d{4})")
+_EMAIL = Lazy(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?i:email us here)")
+
+
+def is_contact_block(raw: str) -> bool:
+    """A block of short lines with a phone number or an e-mail address: a contact signature without a
+    heading (EIN Presswire and others end with one)."""
+    lines = [ln.strip() for ln in raw.split("\n") if ln.strip()]
+    if len(lines) < 2 or any(len(ln) > 60 or ln.endswith((".", "。")) for ln in lines):
+        return False
+    return any(_PHONE.search(ln) or _EMAIL.search(ln) for ln in lines)
 
 
 def is_contact(line: str) -> bool:
@@ -108,7 +127,7 @@ def is_embargo(line: str) -> bool:
 def embargo(line: str, zone: str | None) -> str | None:
     """ISO 8601 of an embargo line: ``yyyy-mm-dd`` when only a date is written; ``yyyy-mm-ddTHH:MM±hh:mm``
     when a time is written with a zone abbreviation, or with ``zone`` (the dateline's) as fallback; a naive
-    ``yyyy-mm-ddTHH:MM`` when neither is known. None when the line has no date."""
+    ``yyyy-mm-ddTHH:MM:SS`` when neither is known. None when the line has no date."""
     m = _EMBARGO.match(line)
     if m is None:
         return None
