@@ -119,6 +119,11 @@ class Release:
         """Notices of suspected damage in the text (for `campaign check`)."""
         return tuple(n for n in self.notices if n.kind != "missing")
 
+    def warning_lines(self) -> list[str]:
+        """One line per notice, ``FILE:LINE:COL: message`` (``FILE: message`` without a position): what
+        `release show` prints to stderr and `campaign check` may show."""
+        return [f"{self.source}:{n}" if n.line else f"{self.source}: {n}" for n in self.notices]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data (lists, dicts, str, None) in field order; the Jinja context of templates."""
         dl = self.dateline
