@@ -566,7 +566,8 @@ _PIECES = st.sampled_from(
         "March 3, 2026", "2026年5月12日", "le 16 octobre 2025", "29 de mayo de 2024", "12. Mai 2026", '"',
         "“",
         "”", "„", "«", "»", "「", "」", "said", "Dr.", "Jane Doe", "About Acme", "關於", "###", "- ende -",
-        "NNNN", "Ends/", "EMBARGOED UNTIL", "FOR IMMEDIATE RELEASE", "---\n", "title: x\n", "![a](b)",
+        "NNNN", "Ends/", "EMBARGOED UNTIL", "FOR IMMEDIATE RELEASE", "---\n", "title: x\n",
+        "date: 2026-13-45\n", "![a](b)",
         "Media contact:", "press@acme.example", "+852 5555 0101", "■会社概要", "#tag", "9in", "thatattracted",
         "https://acme.example", "Acme", ".", "。", "表示：", "TORONTO (Ontario)",
     ]
@@ -584,3 +585,8 @@ def test_parse_never_raises_on_text(text: str) -> None:
     r.to_dict()
     for q in r.quotes:
         assert q.text
+
+
+def test_front_matter_with_an_impossible_date_is_read_as_text() -> None:
+    r = parse_release("---\ntitle: A\ndate: 2026-13-45\n---\n\nBody text here.")
+    assert r.title is not None  # parsed, never raised

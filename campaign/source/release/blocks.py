@@ -181,7 +181,7 @@ def front_matter(text: str) -> tuple[dict[str, Any], str, int]:
 
     try:
         data = yaml.safe_load(m.group("body"))
-    except yaml.YAMLError:
+    except Exception:  # YAMLError, or ValueError from a date such as 2026-13-45: read the block as text
         return {}, text, 0
     if not isinstance(data, dict):
         return {}, text, 0

@@ -118,18 +118,51 @@ def _parts(place: str) -> list[str]:
     return [p for p in parts if p and regex.search(r"\p{L}", p)]
 
 
-def _cities(name: str, country: str | None, admin: str | None) -> list[tuple[int, str]]:
+_City = tuple[int, str, str, str]  # population, zone, country code, admin1 code
+_scans = [0]
+_index: dict[str, list[_City]] = {}
+
+
+def _build_index() -> None:
+    """Names (case-folded) and alternate names (as written) -> cities. ~0.2 s, so it is built only when a
+    process looks up more than two places (a batch); one `release show` scans the list instead."""
+    for city in _all_cities():
+        rec = (int(city["population"]), str(city["timezone"]), city["countrycode"], city["admin1code"])
+        _index.setdefault(city["name"].casefold(), []).append(rec)
+        for alt in city["alternatenames"]:
+            _index.setdefault(alt, []).append(rec)
+
+
+def _candidates(name: str) -> list[_City]:
     key = name.casefold()
     forms = {name, name.title(), key}  # alternate names are compared as written: casefolding 300,000 is slow
+    if not _index and _scans[0] < 2:
+        _scans[0] += 1
+        found = []
+        for city in _all_cities():
+            alternates = city["alternatenames"]
+            if city["name"].casefold() == key or any(f in alternates for f in forms):
+                found.append(
+                    (int(city["population"]), str(city["timezone"]), city["countrycode"], city["admin1code"])
+                )
+        return found
+    if not _index:
+        _build_index()
+    seen: dict[int, _City] = {}
+    for form in forms:
+        for rec in _index.get(form, ()):
+            seen[id(rec)] = rec
+    return list(seen.values())
+
+
+def _cities(name: str, country: str | None, admin: str | None) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
-    for city in _all_cities():
-        if country is not None and city["countrycode"] != country:
+    for pop, tz, cc, adm in _candidates(name):
+        if country is not None and cc != country:
             continue
-        if admin is not None and country == "US" and city["admin1code"] != admin:
+        if admin is not None and country == "US" and adm != admin:
             continue
-        alternates = city["alternatenames"]
-        if city["name"].casefold() == key or any(f in alternates for f in forms):
-            found.append((int(city["population"]), str(city["timezone"])))
+        found.append((pop, tz))
     return found
 
 
