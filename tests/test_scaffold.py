@@ -198,3 +198,15 @@ def test_business_days() -> None:
 
     assert business_day_offsets(date(2026, 3, 5), 5) == [0, 1, 4, 5, 6]  # Thursday start
     assert business_day_offsets(date(2026, 3, 7), 2) == [2, 3]  # Saturday start: Monday, Tuesday
+
+
+def test_init_starts_after_the_embargo(tmp_path: Path) -> None:
+    # EMBARGOED UNTIL 16:00 GMT, Wednesday 15 April 2026; London is on BST (+01:00) then
+    written = scaffold(LAYOUTS / "research-embargo.txt", root=tmp_path, today=date(2026, 4, 1))
+    campaign = load_campaign(written[0])
+    assert campaign.zone == "Europe/London"
+    compiled = compile_campaign(str(written[0]))
+    assert compiled.ok, [str(e) for e in compiled.errors]
+    first = min(p.scheduled_at for p in compiled.posts)
+    assert first.isoformat() >= "2026-04-15T15:00:00+00:00"
+    assert first.astimezone(ZoneInfo("Europe/London")).date() == date(2026, 4, 16)  # the next 09:00

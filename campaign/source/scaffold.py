@@ -3,6 +3,7 @@
 What the derived campaign is (issue 13):
 
 * Its ``zone`` is the dateline's zone (``--zone`` overrides; UTC with a comment when the release has none).
+  It starts next Monday, or on the first business day at or after the release's embargo.
   Posts fall on business days (Monday to Friday) at working hours of that zone, one post per day, so no
   account ever has two posts at one time.
 * Posts: a launch post (title, and the lead on long-form channels), a quote post (one whole quote with its
@@ -91,6 +92,22 @@ def _slug(text: str) -> str:
 
 def _next_monday(today: date) -> date:
     return today + timedelta(days=(7 - today.weekday()) % 7 or 7)
+
+
+def _first_start(today: date, embargo: str | None, zone: str | None) -> date:
+    """Next Monday, or the first business day whose 09:00 (campaign zone) is not before the embargo."""
+    day = _next_monday(today)
+    if not embargo:
+        return day
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone or "UTC")
+    lifted = datetime.fromisoformat(embargo if "T" in embargo else f"{embargo}T00:00")
+    lifted = lifted if lifted.tzinfo else lifted.replace(tzinfo=tz)
+    while day.weekday() >= 5 or datetime(day.year, day.month, day.day, 9, tzinfo=tz) < lifted:
+        day += timedelta(days=1)
+    return day
 
 
 def business_day_offsets(start: date, count: int) -> list[int]:
@@ -242,7 +259,7 @@ def scaffold(
             raise UsageError(f"unknown channel {chan!r} (installed: {', '.join(known)})")
     zone = zone or (release.dateline.zone if release.dateline is not None else None)
     if start is None:
-        start = f"{_next_monday(today or date.today()).isoformat()} 09:00"
+        start = f"{_first_start(today or date.today(), release.embargo, zone).isoformat()} 09:00"
     start_day = (
         date.fromisoformat(start.strip()[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", start.strip()) else None
     )
@@ -340,7 +357,7 @@ def _schedule_yaml(
         f"zone: {zone}   # the dateline's place"
         if zone
         else "zone: UTC   # the release names no known place: set it",
-        f'start: "{start}"',
+        f'start: "{start}"' + (f"   # not before the embargo ({release.embargo})" if release.embargo else ""),
         "late_window: 24h",
     ]
     if tags:

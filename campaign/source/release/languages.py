@@ -59,7 +59,7 @@ def detect_language(text: str) -> str | None:
         return None
     try:
         found = _detector().detect(sample, model="lite", k=1)
-    except Exception:
+    except Exception:  # a detector failure must not fail the parse: the field is optional
         return None
     if not found:
         return None
