@@ -318,25 +318,9 @@ def _assemble(
     tail: list[Item],
 ) -> Release:
     from campaign.source.release.languages import detect_language
-    from campaign.source.release.places import zone_of
 
     notices: list[Notice] = []
-    if dl is None:
-        date = st.date or (_fm(meta, _FM_DATE) and find_date(str(_fm(meta, _FM_DATE)))) or _ends_date(tail)
-        place = _fm(meta, _FM_PLACE) or ""
-        if date is not None or place:
-            dl = Dateline(place=place, source="", date=date)
-    if dl is not None and not dl.place and (issued := _ISSUED_AT.search(text)) is not None:
-        dl = replace(dl, zone=_ISSUED_ZONES[issued.group("z").upper()])  # "Issued at HKT 15:30"
-    if dl is not None and not dl.place and dl.zone is None and (hq := _HQ_JA.search(text)) is not None:
-        # 本社：東京都港区: the head office of a Japanese release
-        dl = replace(dl, zone=zone_of(f"{hq.group('place')}, 日本"))
-    if dl is not None and dl.place:
-        dl = replace(dl, zone=zone_of(dl.place))
-        if dl.zone is None:
-            notices.append(Notice("missing", f"the dateline's place {dl.place!r} has no known time zone"))
-    elif dl is None:
-        notices.append(Notice("missing", "no dateline found (date and place unknown)"))
+    dl = _complete_dateline(dl, text, meta, st, tail, notices)
     if title is None:
         notices.append(Notice("missing", "no title found: the first line reads as a dateline or body text"))
     if organization is None:
@@ -376,6 +360,32 @@ def _assemble(
         images=tuple(find_images(text)),
         notices=tuple(notices),
     )
+
+
+def _complete_dateline(
+    dl: Dateline | None, text: str, meta: dict[str, Any], st: _State, tail: list[Item], notices: list[Notice]
+) -> Dateline | None:
+    """The dateline with its zone; for a release without one, a date-only dateline from a date line, the
+    front matter or a government end line. Appends a notice for what stays unknown."""
+    from campaign.source.release.places import zone_of
+
+    if dl is None:
+        date = st.date or (_fm(meta, _FM_DATE) and find_date(str(_fm(meta, _FM_DATE)))) or _ends_date(tail)
+        place = _fm(meta, _FM_PLACE) or ""
+        if date is not None or place:
+            dl = Dateline(place=place, source="", date=date)
+    if dl is not None and not dl.place and (issued := _ISSUED_AT.search(text)) is not None:
+        dl = replace(dl, zone=_ISSUED_ZONES[issued.group("z").upper()])  # "Issued at HKT 15:30"
+    if dl is not None and not dl.place and dl.zone is None and (hq := _HQ_JA.search(text)) is not None:
+        # 本社：東京都港区: the head office of a Japanese release
+        dl = replace(dl, zone=zone_of(f"{hq.group('place')}, 日本"))
+    if dl is not None and dl.place:
+        dl = replace(dl, zone=zone_of(dl.place))
+        if dl.zone is None:
+            notices.append(Notice("missing", f"the dateline's place {dl.place!r} has no known time zone"))
+    elif dl is None:
+        notices.append(Notice("missing", "no dateline found (date and place unknown)"))
+    return dl
 
 
 def _body_link(paragraphs: list[str]) -> str | None:
