@@ -215,6 +215,23 @@ CASES = [
         contact="pr@xinghecloud.example",
     ),
     Case(
+        "prnewswire-highlights.txt",
+        title="Brightkite Launches Solar-Powered Delivery Drones in Northern California",
+        dateline=("SAN FRANCISCO", "PRNewswire", "2026-03-03", "America/Los_Angeles"),
+        language="en",
+        lead="Brightkite Inc. today launched",
+        quote=(
+            "Grace O'Neill",
+            "co-founder and chief executive officer of Brightkite",
+            "Rural customers wait",
+        ),
+        organization="Brightkite",
+        link="https://www.prnewswire.com/news-releases/brightkite-launches-solar-powered-delivery-drones-302000000.html",
+        hashtags=(),
+        figure="12 towns",
+        contact="Media contact: Owen Price, +1 415-555-0123, owen@brightkite.example",
+    ),
+    Case(
         "prnewswire-hispanic-es.txt",
         title="Fundación Horizonte Verde abre 15 huertos escolares en Miami",
         dateline=("MIAMI", "PRNewswire", "2024-05-29", "America/New_York"),
@@ -452,6 +469,9 @@ def test_newswire_names(source: str, name: str | None) -> None:
         ("DENVER--News Direct--Acme today said.", "DENVER", "News Direct"),
         ("PARIS, le 16 octobre 2025 – Acme today said.", "PARIS", None),
         ("MADRID, 29 de mayo de 2024 /PRNewswire/ -- Acme today said.", "MADRID", "PRNewswire"),
+        ("LOS ANGELES, CA – March 3, 2026 – Acme today said.", "LOS ANGELES, CA", None),
+        ("LOS ANGELES (March 3, 2026) – Acme today said.", "LOS ANGELES", None),
+        ("NEW YORK, Jan. 05, 2026 (GLOBE NEWSWIRE) -- Acme today said.", "NEW YORK", "GlobeNewswire"),
     ],
 )  # fmt: skip
 def test_dateline_variants(text: str, place: str | None, wire: str | None) -> None:
@@ -590,3 +610,10 @@ def test_parse_never_raises_on_text(text: str) -> None:
 def test_front_matter_with_an_impossible_date_is_read_as_text() -> None:
     r = parse_release("---\ntitle: A\ndate: 2026-13-45\n---\n\nBody text here.")
     assert r.title is not None  # parsed, never raised
+
+
+def test_wire_extras_stay_out_of_the_body() -> None:
+    r = load_release(LAYOUTS / "prnewswire-highlights.txt")
+    assert r.title is not None and r.title.startswith("Brightkite Launches")  # contacts above it skipped
+    assert not any("PRNewsfoto" in p or "View original" in p or "Drones carry" in p for p in r.paragraphs)
+    assert r.link is not None and r.link.startswith("https://www.prnewswire.com/news-releases/")

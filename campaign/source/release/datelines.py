@@ -12,7 +12,8 @@ Layouts (the wire's own conventions; the text after the dateline is the lead):
 * Media OutReach ``PLACE - Media OutReach Newswire - D Month YYYY -`` (hyphens or en dashes);
 * ACCESS Newswire ``PLACE / ACCESS Newswire / Month D, YYYY /``;
 * ACN Newswire ``香港, 2020年1月21日 - (亞太商訊) -``;
-* ``香港 – 2026年5月12日 –``; a place alone, its first part in capitals: ``CAMBRIDGE, England –``;
+* ``香港 – 2026年5月12日 –``, ``LOS ANGELES, CA – March 3, 2026 –``, ``LOS ANGELES (March 3, 2026) –``;
+  a place alone, its first part in capitals: ``CAMBRIDGE, England –``;
 * Chinese bracketed ``（香港，2024年1月25日）``, ``【香港 – 2024年1月25日】``, ``（2024年1月25日，香港）``.
 
 A date on a line of its own, and government end lines (``Ends/Thursday, February 2, 2023``), are found by
@@ -50,8 +51,11 @@ _DATELINES = tuple(
         r"\s*(?:--|[–—])\s*",
         # RALEIGH, NC / ACCESS Newswire / March 3, 2026 / ...
         rf"(?P<place>{_PLACE})\s*{_SLASHED}\s*{DATE}\s*/\s*",
-        # 香港 – 2026年5月12日 – ...
-        rf"(?P<place>[^\W\d_][^\n\-–—,，\d]{{0,40}}?)\s*{_DASH}\s*{DATE}\s*{_DASH}\s*",
+        # 香港 – 2026年5月12日 – ...   LOS ANGELES, CA – March 3, 2026 – ...
+        rf"(?P<place>[^\W\d_][^\n\-–—,，\d]{{0,40}}?(?:[,，]\s*[^\W\d_][^\n\-–—,，\d]{{0,30}}?)?)\s*{_DASH}\s*"
+        rf"{DATE}\s*{_DASH}\s*",
+        # LOS ANGELES (March 3, 2026) – ...
+        rf"(?P<place>{_PLACE})\s*[(（]{DATE}[)）]\s*(?:{_DASH}|[:：])\s*",
         # CAMBRIDGE, England – ... (no date: the place's first part in capitals)
         r"(?P<place>\p{Lu}[\p{Lu}\p{M} .'’]{2,40}(?:,\s*\p{Lu}[\p{L}. ]{1,30}?)?)\s*(?:--|[–—])\s*",
         # （香港，2024年1月25日） or 【香港 – 2024年1月25日】

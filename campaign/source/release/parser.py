@@ -92,6 +92,7 @@ class _State:
     def __init__(self) -> None:
         self.embargo_line: str | None = None
         self.date: str | None = None
+        self.contacts: list[str] = []
         self.notices: list[Notice] = []
 
 
@@ -123,6 +124,12 @@ def _title(its: list[Item], st: _State) -> tuple[str | None, int]:
                 i += 1
                 continue
             return inline(it.text), i + 1
+        if it.kind == "para" and (
+            sec.is_contact(inline(it.text.split("\n", 1)[0])) or sec.is_contact_block(it.text)
+        ):
+            st.contacts.extend(inline(x) for x in it.text.split("\n") if inline(x))
+            i += 1  # media contacts above the title
+            continue
         lines = [ln for ln in it.text.split("\n") if not _is_preamble(inline(ln), st)]
         if not lines:
             i += 1
@@ -150,22 +157,29 @@ def _find_dateline(
     """(dateline, index of the item holding the body start, index of the first subtitle item)."""
     window = 1 if has_subtitle else 3  # plain text: subtitle paragraphs may precede the dateline
     start = i
-    for k in range(i, min(i + window + 1, len(its))):
-        if its[k].kind != "para":
+    paras = 0
+    k = i
+    while k < len(its) and paras <= window and k - i < 16:
+        it = its[k]
+        if it.kind in ("item", "rule") or (it.kind == "heading" and it.level >= 2):
+            k += 1  # "Highlights" bullets between the title and the dateline
+            continue
+        if it.kind != "para":
             break
-        text = inline(its[k].text)
+        text = inline(it.text)
         if (day := date_alone(text)) is not None:  # a government release: a date line of its own
             st.date = st.date or day
             its[k] = Item("rule", "")
             start = k + 1
+            k += 1
             continue
         found = dateline(text)
         if found is not None:
             dl, rest = found
             its[k] = Item("para", rest)
             return dl, k, start
-        if k - i >= window:
-            break
+        paras += 1
+        k += 1
     return None, i, i
 
 
@@ -181,6 +195,9 @@ def _body(its: list[Item], i: int) -> tuple[list[str], int]:
             if sec.about_name(text) is not None or sec.is_stop(text):
                 break
             i += 1  # section headings inside the body are not prose
+            continue
+        if it.kind == "para" and sec.is_photo_caption(inline(it.text)):
+            i += 1  # (PRNewsfoto/Acme Inc.)
             continue
         if it.kind == "para" and paragraphs:
             line = inline(it.text)
@@ -299,6 +316,7 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
     paragraphs, end = _body(its, i)
     organization = _organization(its, end)
     contacts, _ = _contacts(its, end)
+    contacts = st.contacts + contacts
     return _assemble(
         text, source, meta, st, title, subtitle, dl, paragraphs, organization, contacts, its[end:]
     )
@@ -334,6 +352,8 @@ def _assemble(
     urls = [u for u in find_urls(text) if u not in set(find_urls(contact_text))]
     fm_link = _fm(meta, _FM_LINK)
     link = normalise_url(fm_link) if fm_link and URL.match(fm_link) else None
+    if link is None:  # a wire's "View original content: URL" is the release's own page
+        link = next((normalise_url(u) for line in text.split("\n") if (u := sec.release_link(line))), None)
     emb = None
     if st.embargo_line is not None:
         emb = sec.embargo(st.embargo_line, dl.zone if dl else None)

@@ -40,10 +40,12 @@ _STOP = Lazy(
     r"(?i:forward[- ]looking statements|safe harbou?r|the issuer is solely responsible"
     r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas"
     r"|notes? to editors?|editor'?s'? notes?|hinweis für redaktionen|notes? aux rédactions"
-    r"|nota para (?:los )?editores)"
+    r"|nota para (?:los )?editores|legal disclaimer|view (?:the )?original (?:content|press release)"
+    r"|view source version|cision view original content)"
     r"\b.{0,300}"
     r"|編輯注意事項|编辑注意事项|編者按|编者按"
-    r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal)\s*(?:[:：].{0,300})?",
+    r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal|attachments?|related images?"
+    r"|related links?)\s*(?:[:：].{0,300})?",
     regex.S,
 )
 TERMINAL = tuple(".!?:;。！？：；")
@@ -60,6 +62,24 @@ def about_name(line: str) -> str | None:
     if any("." in w and abbreviation(w.strip(".")) is None for w in m.group("name").split()):
         return None
     return squash(m.group("name"))
+
+
+_RELEASE_LINK = Lazy(
+    r"(?i)(?:cision\s+)?(?:view (?:the )?original (?:content|press release)(?: to download multimedia)?"
+    r"|view source version on [\w.]+)\s*(?:on [\w .]+)?[:：]?\s*(?P<url>https?://\S+)"
+)
+_PHOTO_CAPTION = Lazy(r"\((?i:PRNewsfoto|photo|image|foto|photo credit)\b[^()]{0,200}\)")
+
+
+def release_link(line: str) -> str | None:
+    """The release's own URL from a wire's "View original content: URL" line, else None."""
+    m = _RELEASE_LINK.search(line)
+    return m.group("url").rstrip(".,;") if m else None
+
+
+def is_photo_caption(line: str) -> bool:
+    """``(PRNewsfoto/Acme Inc.)``, ``(Photo: ...)``: a caption line, not prose."""
+    return _PHOTO_CAPTION.fullmatch(line.strip()) is not None
 
 
 def is_stop(line: str) -> bool:
