@@ -189,6 +189,19 @@ CASES = [
         contact=None,
     ),
     Case(
+        "newsroom-page.html",
+        title="Quayside Ferries Adds Electric Boats to the Harbour Route",
+        dateline=("SYDNEY", None, "2026-03-04", "Australia/Sydney"),
+        language="en",
+        lead="Quayside Ferries today put three",
+        quote=("Liam Hart", "managing director of Quayside Ferries", "Passengers notice the qui"),
+        organization="Quayside Ferries",
+        link="https://quayside.example",
+        hashtags=(),
+        figure="70 per cent",
+        contact="Media contact: Ruby Tan, media@quayside.example",
+    ),
+    Case(
         "newsdirect-denver.txt",
         title="Summit Outfitters Pledges 1% of Sales to Trail Restoration",
         dateline=("DENVER", "News Direct", None, "America/Denver"),
@@ -617,3 +630,23 @@ def test_wire_extras_stay_out_of_the_body() -> None:
     assert r.title is not None and r.title.startswith("Brightkite Launches")  # contacts above it skipped
     assert not any("PRNewsfoto" in p or "View original" in p or "Drones carry" in p for p in r.paragraphs)
     assert r.link is not None and r.link.startswith("https://www.prnewswire.com/news-releases/")
+
+
+def test_html_page_is_read_as_text() -> None:
+    r = load_release(LAYOUTS / "newsroom-page.html")
+    assert r.images == (Image("An electric ferry at the wharf", "https://quayside.example/img/ferry.jpg"),)
+    assert not any("analytics" in p or "color" in p or "Home" in p for p in r.paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF"),
+        (b"PK\x03\x04\x14\x00word/document.xml\x00", "a Word document"),
+    ],
+)
+def test_pdf_and_word_files_say_what_to_do(tmp_path: Path, data: bytes, says: str) -> None:
+    path = tmp_path / "release.bin"
+    path.write_bytes(data)
+    with pytest.raises(ReleaseError, match=says):
+        load_release(path)

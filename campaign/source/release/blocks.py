@@ -186,3 +186,66 @@ def front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     if not isinstance(data, dict):
         return {}, text, 0
     return {str(k).lower(): v for k, v in data.items()}, text[m.end() :], m.group().count("\n")
+
+
+_HTML_SNIFF = _Lazy(r"(?is)\s*(?:<!doctype html|<html|<body|<p[\s>]|<div[\s>]|<h1[\s>])")
+_BLOCK_TAGS = frozenset(
+    "p div h1 h2 h3 h4 h5 h6 li ul ol table tr blockquote section article header footer".split()  # noqa: SIM905
+)
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether the text is an HTML page or fragment (a release saved from a newsroom web page)."""
+    return _HTML_SNIFF.match(text) is not None
+
+
+def html_to_text(html: str) -> str:
+    """Markdown-ish text of an HTML release: block elements become paragraphs, ``<h1>``-``<h6>`` headings,
+    ``<li>`` bullets, ``<img>`` image references, links keep their target; scripts and styles are dropped.
+    Standard library only (``html.parser``)."""
+    from html.parser import HTMLParser
+
+    out: list[str] = []
+    skip = [0]
+    href: list[str | None] = [None]
+
+    class _Reader(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            a = dict(attrs)
+            if tag in ("script", "style", "head", "nav"):
+                skip[0] += 1
+            elif skip[0]:
+                return
+            elif tag in _BLOCK_TAGS:
+                out.append("\n\n")
+                if tag[0] == "h" and tag[1:].isdigit():
+                    out.append("#" * int(tag[1:]) + " ")
+                elif tag == "li":
+                    out.append("- ")
+            elif tag == "br":
+                out.append("\n")
+            elif tag == "img" and a.get("src"):
+                out.append(f"\n\n![{a.get('alt') or ''}]({a['src']})\n\n")
+            elif tag == "a" and (a.get("href") or "").startswith(("http://", "https://")):
+                out.append("[")
+                href[0] = a["href"]
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in ("script", "style", "head", "nav"):
+                skip[0] = max(0, skip[0] - 1)
+            elif skip[0]:
+                return
+            elif tag in _BLOCK_TAGS:
+                out.append("\n\n")
+            elif tag == "a" and href[0]:
+                out.append(f"]({href[0]})")
+                href[0] = None
+
+        def handle_data(self, data: str) -> None:
+            if not skip[0]:
+                out.append(data.replace("\n", " "))
+
+    reader = _Reader(convert_charrefs=True)
+    reader.feed(html)
+    reader.close()
+    return "".join(out)

@@ -16,8 +16,10 @@ from campaign.source.release.blocks import (
     find_images,
     find_urls,
     front_matter,
+    html_to_text,
     inline,
     items,
+    looks_like_html,
     normalise,
     normalise_url,
 )
@@ -65,6 +67,10 @@ def load_release(path: str | Path) -> Release:
         raise ReleaseError(f"{name}: cannot read release file ({exc.strerror or exc})") from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ReleaseError(f"{name}: release is UTF-16 encoded; save it as UTF-8")
+    if data.startswith(b"%PDF"):
+        raise ReleaseError(f"{name}: a PDF, not a text release: copy its text into a .txt or .md file")
+    if data.startswith(b"PK\x03\x04") and b"word/" in data[:2000]:
+        raise ReleaseError(f"{name}: a Word document: save it as plain text (UTF-8) or Markdown")
     if b"\x00" in data:
         raise ReleaseError(f"{name}: binary file (contains NUL bytes), not a text release")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -227,19 +233,20 @@ def _organization(its: list[Item], i: int) -> Organization | None:
         if name is None:
             continue
         about: list[str] = []
-        raw = "\n".join(x.text for x in its[i:] if x.kind in ("para", "item"))
+        raw: list[str] = []
         while i < n and its[i].kind in ("para", "item"):
             line = inline(its[i].text)
             if sec.is_stop(line) or sec.about_name(line) is not None:
                 break
             about.extend(repair(line))
+            raw.append(its[i].text)
             i += 1
         text = "\n\n".join(about)
-        if not name and (cm := _COMPANY_NAME.search(raw)) is not None:
+        if not name and (cm := _COMPANY_NAME.search("\n".join(raw))) is not None:
             name = cm.group("name").strip()  # 会社概要 / 会社名：株式会社X
         if not name:
             continue
-        urls = find_urls(text)
+        urls = find_urls("\n".join(raw))  # raw: a Markdown link keeps its target
         return Organization(name=name, about=text, url=urls[0] if urls else None)
     return None
 
@@ -283,6 +290,8 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
         raise ReleaseError(f"{source}: release is empty")
     if not text.strip():
         raise ReleaseError(f"{source}: release is empty (only white space)")
+    if looks_like_html(text):
+        text = html_to_text(text)  # a release saved from a newsroom page; positions are the converted text's
     meta, body_text, _ = front_matter(text)
     its = items(body_text)
     st = _State()
