@@ -271,7 +271,7 @@ CASES = [
         organization="Alpenlicht Solar",
         link="https://alpenlicht.example",
         hashtags=("#Alpenlicht", "#Solarenergie"),
-        figure=None,
+        figure="80.000 Balkonkraftwerke",
         contact="presse@alpenlicht.example",
     ),
     Case(
@@ -650,3 +650,35 @@ def test_pdf_and_word_files_say_what_to_do(tmp_path: Path, data: bytes, says: st
     path.write_bytes(data)
     with pytest.raises(ReleaseError, match=says):
         load_release(path)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "phrase"),
+    [
+        ("Die AG hat ein Umschlagzentrum mit 45.000 Quadratmetern eröffnet.", "45.000 Quadratmetern"),
+        ("Une clinique pour 50 000 patients par année.", "50 000 patients"),
+        ("Es kostet 1.234,5 Euro.", "1.234,5 Euro"),
+        ("Esta planta abastecerá a 80 mil hogares.", "80 mil hogares"),
+        ("平台首年預計服務超過3,000家企業。", "超過3,000家"),
+        ("初年度は50社への導入を目指します。", "50社"),
+    ],
+)
+def test_figures_in_other_languages(sentence: str, phrase: str) -> None:
+    r = parse_release("Title\n\n" + sentence)
+    assert phrase in [p for f in r.figures for p in f.phrases]
+
+
+def test_government_chinese_end_and_date_after_it() -> None:
+    r = parse_release(
+        "政府公布計劃延長\n\n政府今日宣布，試驗計劃將延長三年。\n\n完\n\n2023年2月2日（星期四）\n香港時間15時30分\n"
+    )
+    assert r.paragraphs == ("政府今日宣布，試驗計劃將延長三年。",)
+    assert r.dateline is not None and (r.dateline.date, r.dateline.zone) == ("2023-02-02", "Asia/Hong_Kong")
+
+
+def test_preamble_with_a_date() -> None:
+    r = parse_release(
+        "PRESS RELEASE\nFor immediate release: 3 March 2026\n\nGardens open\n\nThe Trust opened gardens."
+    )
+    assert r.title == "Gardens open"
+    assert r.dateline is not None and r.dateline.date == "2026-03-03"

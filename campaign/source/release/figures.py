@@ -9,7 +9,12 @@ from campaign.source.release.model import Figure
 from campaign.text.sentences import Lazy as _Lazy
 from campaign.text.sentences import squash as _squash
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# 1,234.5 (en, zh, ja); 1.234,5 (de, es); 1 234,5 with a (narrow) no-break or plain space (fr)
+_EU_NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?:,\d+)?"
+_NUM = rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_EU_NUM}|\d+(?:\.\d+)?"
+# European thousands and the word after them: "45.000 Quadratmetern", "50 000 patients" (any case: German
+# nouns are capitalised, so the English plural test of _counted_noun_end does not apply).
+_FIG_EU = _Lazy(rf"(?<![\p{{L}}\p{{N}}.,/#:$@\-])(?:{_EU_NUM})(?:\s+[\p{{L}}][\p{{L}}\-]*)?(?![\p{{N}}])")
 _CUR = r"(?:US\$|HK\$|S\$|A\$|C\$|NT\$|RMB\s?|USD\s?|HKD\s?|EUR\s?|GBP\s?|[$€£¥])"
 _SCALE = r"(?:\s(?:million|billion|trillion|thousand|mn|bn)|(?:mn|bn|m|k|M|B|K))(?!\p{L})"
 _UNIT = (
@@ -87,6 +92,8 @@ def _figure_phrases(sentence: str) -> tuple[str, ...]:
             end = _counted_noun_end(m)
             if end is not None:
                 add(m.start(), end, sentence[m.start() : end])
+    for m in _FIG_EU.finditer(sentence):
+        add(m.start(), m.end(), m.group())
     for m in _FIG_CN.finditer(sentence):
         add(m.start(), m.end(), m.group())
     return tuple(p for _, _, p in sorted(found))

@@ -41,8 +41,11 @@ _PREAMBLE = Lazy(
 )
 _COMPANY_NAME = Lazy(r"(?:会社名|社名|名称|公司名稱|公司名称)\s*[:：]\s*(?P<name>[^\n]{2,40})")
 _HQ_JA = Lazy(r"本社\s*[:：]\s*(?P<place>[^\s、，,）)]{2,12})")
-_ISSUED_AT = Lazy(r"(?i)issued at (?P<z>HKT|SGT|JST)\b")
-_ISSUED_ZONES = {"HKT": "Asia/Hong_Kong", "SGT": "Asia/Singapore", "JST": "Asia/Tokyo"}
+_ISSUED_AT = Lazy(r"(?i)issued at (?P<z>HKT|SGT|JST)\b|(?P<z>香港時間|香港时间)\s*\d")
+_ISSUED_ZONES = {
+    "HKT": "Asia/Hong_Kong", "SGT": "Asia/Singapore", "JST": "Asia/Tokyo", "香港時間": "Asia/Hong_Kong",
+    "香港时间": "Asia/Hong_Kong",
+}  # fmt: skip
 _ITALIC_LINE = Lazy(r"\s*([*_])(?!\1)[^\n]+\1\s*")
 _FM_TITLE = ("title",)
 _FM_SUBTITLE = ("subtitle", "description", "summary", "excerpt")
@@ -104,6 +107,7 @@ class _State:
 
 def _is_preamble(line: str, st: _State) -> bool:
     if _PREAMBLE.fullmatch(line):
+        st.date = st.date or find_date(line)  # "For immediate release: 3 March 2026"
         return True
     if sec.is_embargo(line):
         st.embargo_line = st.embargo_line or line
@@ -425,8 +429,16 @@ def _body_link(paragraphs: list[str]) -> str | None:
 
 
 def _ends_date(tail: list[Item]) -> str | None:
-    """The date of a government end line (``Ends/Thursday, February 2, 2023``)."""
+    """The date of a government end line (``Ends/Thursday, February 2, 2023``), or of a date line just
+    after the end mark (``完`` / ``2023年2月2日（星期四）``)."""
+    ended = False
     for it in tail:
         if it.kind == "end" and "/" in it.text:
             return find_date(it.text)
+        if it.kind == "end":
+            ended = True
+        elif ended and it.kind == "para":  # 完 / 2023年2月2日（星期四）
+            first = it.text.strip().split("\n", 1)[0]
+            if (day := date_alone(inline(first))) is not None:
+                return day
     return None
