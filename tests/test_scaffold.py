@@ -210,3 +210,26 @@ def test_init_starts_after_the_embargo(tmp_path: Path) -> None:
     first = min(p.scheduled_at for p in compiled.posts)
     assert first.isoformat() >= "2026-04-15T15:00:00+00:00"
     assert first.astimezone(ZoneInfo("Europe/London")).date() == date(2026, 4, 16)  # the next 09:00
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Only a title here",
+        "HONG KONG SAR - Media OutReach Newswire - 25 January 2024 - Acme opened a shop today.",
+        'Acme opens a shop\n\n"'
+        + "We are very happy. " * 400
+        + '" said Jane Doe, CEO of Acme.\n\nAbout Acme\n\n'
+        + "Acme sells things " * 300
+        + ".",
+        "香港 – 2026年5月12日 – 翠峰今日開業。",
+        "12345 67890\n\nBody text without a title, with a link https://acme.example and #AcmeNews.",
+    ],
+)
+def test_init_on_odd_releases_still_passes_check(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "odd.txt"
+    path.write_text(text, encoding="utf-8")
+    written = scaffold(path, root=tmp_path, today=date(2029, 12, 1))
+    compiled = compile_campaign(str(written[0]))
+    assert compiled.ok, [str(e) for e in compiled.errors][:3]
+    assert all(p.parts and p.parts[0].strip() for p in compiled.posts)

@@ -422,7 +422,9 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
         "launch.j2": (
             "{# Launch post: the release's title, then (long-form channels) its lead. #}\n"
             "{% if channel.limit >= 1000 %}\n"
-            f"{{{{ {headline} }}}}\n" + (f"\n{{{{ {body} }}}}\n" if body else "") + "{% else %}\n"
+            f"{{{{ {headline} | shorten(300) }}}}\n"
+            + (f"\n{{{{ {body} | shorten(channel.limit - 400) }}}}\n" if body else "")
+            + "{% else %}\n"
             f"{{{{ {headline} | shorten(channel.limit - 80) }}}}\n"
             "{% endif %}\n\n"
             "{{ link }}\n\n"
@@ -434,7 +436,8 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
             "{# Quote post: one whole quote of the release and who said it. #}\n"
             f"{{% set q = release.quotes[{plan['quote']}] %}}\n"
             "{% if channel.limit >= 1000 %}\n"
-            f"{w['open']}{{{{ q.text }}}}{w['close']}\n\n{w['dash']}{{{{ q.speaker }}}}"
+            f"{w['open']}{{{{ q.text | shorten(channel.limit - 300) }}}}{w['close']}\n\n"
+            f"{w['dash']}{{{{ q.speaker }}}}"
             f"{{% if q.role %}}{w['sep']}{{{{ q.role }}}}{{% endif %}}\n\n"
             "{% else %}\n"
             f"{w['open']}{{{{ q.text | shorten(channel.limit - 90) }}}}{w['close']} "
@@ -460,7 +463,7 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
         out["about.j2"] = (
             "{# Boilerplate: who the organisation is, with the link. #}\n"
             "{% if channel.limit >= 1000 %}\n"
-            f"{about}{{{{ release.organization.about | first_sentence }}}}\n"
+            f"{about}{{{{ release.organization.about | first_sentence | shorten(channel.limit - 200) }}}}\n"
             "{% else %}\n"
             "{{ release.organization.about | first_sentence | shorten(channel.limit - 60) }}\n"
             "{% endif %}\n\n"
