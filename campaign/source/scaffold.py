@@ -203,7 +203,16 @@ def run_init(
     echo: Callable[[str], None] = print,
     today: date | None = None,
 ) -> list[Path]:
-    """What ``campaign init`` does: scaffold, print ``wrote PATH`` lines and the next command."""
+    """What ``campaign init`` does, so that the CLI only maps its options onto this call.
+
+    Options: ``--from-release FILE`` (required, repeatable: ``release_files``; more than one is a
+    UsageError until campaigns in several languages land), ``--name`` (also the way to derive a second
+    campaign from a release another campaign in ``schedules/`` already uses), ``--dir`` (``root``),
+    ``--channels``, ``--start``, ``--zone`` (None: the dateline's zone, else UTC), ``--force`` (overwrite
+    files, and allow a second campaign for the same release). Prints ``wrote PATH`` per file, then
+    ``next: campaign check SCHEDULE``. Raises UsageError (exit 2) for a refusal, ReleaseError for an
+    unreadable release.
+    """
     if len(release_files) != 1:
         raise UsageError(
             "one --from-release per campaign for now (campaigns in several languages are not supported yet)"
