@@ -42,8 +42,9 @@ _DATELINES = tuple(
         rf"{DATE}\s*{_DASH}\s*",
         # NEW YORK, Jan. 25, 2024 /PRNewswire/ -- ...   BERLIN, 25 January 2024 – ...   香港，2024年1月25日 —
         # 香港, 2020年1月21日 - (亞太商訊) - ...   香港2026年3月3日 /美通社/ -- ...
-        rf"(?P<place>{_PLACE})(?:\s*[,，]\s*|\s*(?=\d{{4}}\s*年)){DATE}\s*"
-        rf"(?:{_SLASHED}|{_BRACKETED}|{_DASH}\s*{_BRACKETED})?\s*(?:{_DASH}|[:：]|$)\s*",
+        # 上海，2026年3月3日电 /美通社/ --   París, 3 de marzo de 2026.– ...
+        rf"(?P<place>{_PLACE})(?:\s*[,，]\s*|\s*(?=\d{{4}}\s*年)){DATE}(?:\s*[电電])?\s*"
+        rf"(?:{_SLASHED}|{_BRACKETED}|{_DASH}\s*{_BRACKETED})?\s*\.?\s*(?:{_DASH}|[:：]|$)\s*",
         # SAN FRANCISCO--(BUSINESS WIRE)--...   NEW YORK, March 3, 2026--(BUSINESS WIRE)--
         rf"(?P<place>{_PLACE})(?:\s*[,，]\s*{DATE})?\s*(?:--|[–—])\s*{_BRACKETED}\s*(?:--|[–—])\s*",
         # DENVER, Colo.--News Direct--...
