@@ -686,3 +686,13 @@ def test_preamble_with_a_date() -> None:
     )
     assert r.title == "Gardens open"
     assert r.dateline is not None and r.dateline.date == "2026-03-03"
+
+
+def test_a_later_surname_is_the_speaker_named_before() -> None:
+    r = parse_release(
+        'Title\n\n"We are ready," said Jane Doe, CEO of Acme.\n\nAcme grew.\n\n"We grew," Doe said.'
+    )
+    assert [(q.speaker, q.role) for q in r.quotes] == [
+        ("Jane Doe", "CEO of Acme"),
+        ("Jane Doe", "CEO of Acme"),
+    ]

@@ -199,4 +199,19 @@ def quotes(paragraphs: list[str] | tuple[str, ...]) -> list[Quote]:
             text = f"{text} {paragraphs[i][1:]}"  # the next paragraph's opening mark only re-opens
         out.extend(_quotes_in(text))
         i += 1
+    return _full_names(out)
+
+
+def _full_names(found: list[Quote]) -> list[Quote]:
+    """A later "Doe said" is the "Jane Doe, CEO of Acme" named before: same speaker, same role."""
+    full: dict[str, Quote] = {}
+    out = []
+    for q in found:
+        words = q.speaker.split()
+        if len(words) == 1 and words[0] in full:
+            first = full[words[0]]
+            q = Quote(speaker=first.speaker, role=q.role or first.role, text=q.text)
+        elif len(words) > 1:
+            full.setdefault(words[-1].rstrip(".,"), q)
+        out.append(q)
     return out
