@@ -206,7 +206,15 @@ def _decide(matches: list[tuple[int, str]]) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def zone_of(place: str) -> str | None:
-    """The IANA zone of a dateline place, or None when unknown or ambiguous (see the module docstring)."""
+    """The IANA zone of a dateline place, or None when unknown or ambiguous (see the module docstring), or
+    when the gazetteer is not installed (the release still parses; its notice says the zone is unknown)."""
+    try:
+        return _zone_of(place)
+    except ImportError:
+        return None
+
+
+def _zone_of(place: str) -> str | None:
     parts = _parts(place)
     if not parts:
         return None
