@@ -213,20 +213,29 @@ def run_init(
     ``next: campaign check SCHEDULE``. Raises UsageError (exit 2) for a refusal, ReleaseError for an
     unreadable release.
     """
-    if len(release_files) != 1:
-        raise UsageError(
-            "one --from-release per campaign for now (campaigns in several languages are not supported yet)"
+    if len(release_files) > 1:
+        from campaign.source.config import CAMPAIGN_KEYS
+
+        if "languages" not in CAMPAIGN_KEYS:  # the campaign file cannot say `languages:` yet
+            raise UsageError(
+                "one --from-release per campaign for now "
+                "(campaigns in several languages are not supported yet)"
+            )
+        written = scaffold_languages(
+            [Path(f) for f in release_files], root=root, name=name, channels=channels, start=start,
+            zone=zone, force=force, today=today,
+        )  # fmt: skip
+    else:
+        written = scaffold(
+            Path(release_files[0]),
+            root=root,
+            name=name,
+            channels=channels,
+            start=start,
+            zone=zone,
+            force=force,
+            today=today,
         )
-    written = scaffold(
-        Path(release_files[0]),
-        root=root,
-        name=name,
-        channels=channels,
-        start=start,
-        zone=zone,
-        force=force,
-        today=today,
-    )
     for path in written:
         echo(f"wrote {path}")
     echo(f"next: campaign check {written[0]}")
@@ -479,3 +488,101 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
             "{{ link }}\n"
         )
     return out
+
+
+def scaffold_languages(
+    release_files: list[Path],
+    *,
+    root: Path,
+    name: str | None = None,
+    channels: list[str] | None = None,
+    start: str | None = None,
+    zone: str | None = None,
+    force: bool = False,
+    today: date | None = None,
+) -> list[Path]:
+    """One campaign from a release and its translations (``--from-release en.txt --from-release zh.txt``).
+
+    Writes the layout issue 13 asks for, which the campaign file accepts once it has ``languages:`` (see
+    :func:`run_init`): ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given),
+    ``release:`` as a map language -> file, accounts per channel and language (``main_x_en``,
+    ``main_x_zh-Hant``) each with ``language:``, templates ``KEY.j2`` for the first language and
+    ``KEY.LANG.j2`` for the others (each adding its own release's hashtags), and posts whose ``accounts:``
+    are the accounts of the languages whose release has that post; a link that differs per language is a
+    per-account ``overrides``. Credentials are per language (``MAIN_X_ZH_HANT_TOKEN``).
+    """
+    from campaign.source.release import load_release
+
+    releases = [load_release(f) for f in release_files]
+    langs = [r.language or f"und-{i}" for i, r in enumerate(releases)]
+    if len(set(langs)) != len(langs):
+        raise UsageError(f"the releases must be in different languages (found {', '.join(langs)})")
+    first = releases[0]
+    name = name or _slug(release_files[0].stem)
+    chans = channels or DEFAULT_CHANNELS
+    zone = zone or next((r.dateline.zone for r in releases if r.dateline and r.dateline.zone), None)
+    start = start or f"{_first_start(today or date.today(), first.embargo, zone).isoformat()} 09:00"
+    schedule = root / "schedules" / f"{name}.yaml"
+    folder = root / "templates" / name
+    plans = [_plan(r) for r in releases]
+    files: dict[str, str] = {}
+    for i, (release, plan) in enumerate(zip(releases, plans, strict=True)):
+        for filename, body in _templates(release, plan).items():
+            # hashtags differ per language: each template adds its own release's
+            body = body.replace(
+                "{{ tags | hashtags }}", "{{ (tags + (release.hashtags[:3] | list)) | hashtags }}"
+            )
+            files[filename if i == 0 else filename.replace(".j2", f".{langs[i]}.j2")] = body
+    targets = [schedule, *(folder / f for f in files)]
+    if not force and (existing := [str(p) for p in targets if p.exists()]):
+        raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
+    accounts = {lang: [f"main_{chan}_{lang}" for chan in chans] for lang in langs}
+    keyed = [{key: kind for key, kind, _ in _posts(r, p)} for r, p in zip(releases, plans, strict=True)]
+    order = list(dict.fromkeys(k for posts in keyed for k in posts))
+    lines = [
+        f"# Campaign derived from {', '.join(f.name for f in release_files)} by `campaign init`.",
+        f"campaign: {name}",
+        f"languages: [{', '.join(langs)}]",
+        "release:",
+        *(f"  {lang}: {_relpath(f.resolve(), schedule.parent.resolve())}"
+          for lang, f in zip(langs, release_files, strict=True)),
+        f"templates: ../templates/{name}",
+        f"zone: {zone or 'UTC'}",
+        f'start: "{start}"',
+        "late_window: 24h",
+    ]  # fmt: skip
+    if first.link:
+        lines.append(f"link: {first.link}")
+    lines += ["", "accounts:"]
+    for lang in langs:
+        for chan in chans:
+            env = f"MAIN_{chan}_".upper()
+            suffix = env + lang.upper().replace("-", "_") + "_"
+            account = [line.replace(env, suffix) for line in _account_lines(chan, None)]
+            account[0] = f"  main_{chan}_{lang}:"
+            account.insert(2, f"    language: {lang}")
+            lines.extend(account)
+    lines += ["", "posts:   # one a business day, at working hours in the campaign's zone"]
+    day0 = date.fromisoformat(start[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", start) else None
+    offsets = business_day_offsets(day0, len(order)) if day0 else list(range(len(order)))
+    for key, day in zip(order, offsets, strict=True):
+        kind = next(posts[key] for posts in keyed if key in posts)
+        lines += [f"  - key: {key}", f'    when: "+{day}d {_WORK_TIMES[kind]}"']
+        users = [a for lang, posts in zip(langs, keyed, strict=True) if key in posts for a in accounts[lang]]
+        if len(users) < sum(len(v) for v in accounts.values()):
+            lines.append(f"    accounts: [{', '.join(users)}]")
+        extra = [
+            f"      {a}: {{link: {release.link}}}"
+            for lang, release in zip(langs[1:], releases[1:], strict=True)
+            if release.link and release.link != first.link
+            for a in accounts[lang]
+            if a in users
+        ]
+        if extra:
+            lines += ["    overrides:", *extra]
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for filename, body in files.items():
+        (folder / filename).write_text(body, encoding="utf-8")
+    return targets

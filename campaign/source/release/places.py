@@ -116,7 +116,15 @@ def _region(part: str) -> tuple[str, str] | None:
 def _parts(place: str) -> list[str]:
     place = _NOISE.sub(" ", place)
     parts = [p.strip(" .,-–—") for p in regex.split(r"[,，/()（）]", place)]
-    return [p for p in parts if p and regex.search(r"\p{L}", p)]
+    parts = [p for p in parts if p and regex.search(r"\p{L}", p)]
+    if len(parts) == 1 and regex.match(r"\p{Han}", parts[0]):
+        # 香港大埔, 中國上海: Chinese writes the region first, without a separator
+        for alias in sorted(
+            (a for a in _COUNTRY_ALIASES if regex.match(r"\p{Han}", a)), key=len, reverse=True
+        ):
+            if parts[0].startswith(alias) and len(parts[0]) > len(alias):
+                return [parts[0][len(alias) :], alias]
+    return parts
 
 
 _City = tuple[int, str, str, str]  # population, zone, country code, admin1 code

@@ -113,7 +113,13 @@ def _attribution(m: regex.Match[str]) -> tuple[str, str] | None:
     return name, role
 
 
+_CN_HONORIFIC = _Lazy(r"(?:博士|教授|先生|女士|小姐|太平紳士|太平绅士|醫生|医生|議員|议员|氏|さん)+$")
+
+
 def _cn_attribution(who: str) -> tuple[str, str]:
+    """(name, role) from 「港燈機械人行政總裁周美玲博士」: the honorific after the name is dropped."""
+    if (hon := _CN_HONORIFIC.search(who)) is not None and hon.start() >= 2:
+        who = who[: hon.start()]
     last = None
     for m in _CN_ROLES.finditer(who):
         last = m
