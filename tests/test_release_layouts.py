@@ -510,6 +510,7 @@ def test_dateline_variants(text: str, place: str | None, wire: str | None) -> No
         ("香港", "Asia/Hong_Kong"),
         ("東京", "Asia/Tokyo"),
         ("LONDON", "Europe/London"),
+        ("香港大埔", "Asia/Hong_Kong"),  # region first, no separator
         ("SPRINGFIELD", None),  # several, in different zones
         ("Nowhereville", None),
         ("UNITED STATES", None),  # a country with several zones and no city
@@ -534,6 +535,7 @@ def test_zone_of_place(place: str, zone: str | None) -> None:
          "directrice d'Acme"),
         ("«Estamos listos», afirmó la Sra. Ana Ruiz, directora de Acme.", None, None),
         ("陳志明表示：「我們已準備就緒。」", "陳志明", ""),
+        ("港燈機械人行政總裁周美玲博士表示：「我們已準備就緒。」", "周美玲", "港燈機械人行政總裁"),
         ("代表取締役の佐藤健一は「準備はできています」と述べています。", "佐藤健一", "代表取締役"),
     ],
 )  # fmt: skip
