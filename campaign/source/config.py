@@ -361,7 +361,7 @@ def _confined(
     line: int | None,
     kind: Kind,
 ) -> Any:
-    """``raw`` (relative to the campaign file) resolved inside the project root if it exists, else as written."""
+    """``raw`` (relative to the campaign file) resolved inside the project root if it exists, else as is."""
     if not raw:
         return None
     path = base / raw
