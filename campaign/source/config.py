@@ -45,6 +45,7 @@ CAMPAIGN_KEYS = {
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
     "late_window": "how late a post may still go out (default 24h)",
+    "embargo": "no post before this local time (ISO 8601; default: the release's EMBARGOED UNTIL, if any)",
     "metrics": "when to read sent posts' counts back, after publication (default [1h, 24h, 7d]; false)",
     "threads": "channels or accounts on which long posts may become threads",
     "alerts": "account that receives failure alerts",
@@ -163,6 +164,8 @@ class Campaign:
     metrics: tuple[timedelta, ...] = DEFAULT_METRICS
     #: The project root every file of the campaign must resolve inside (:mod:`campaign.source.paths`).
     root: Path | None = None
+    #: ``embargo:`` as written (local time in ``zone`` unless it has an offset); compile resolves it.
+    embargo: str | None = None
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -305,6 +308,7 @@ def load_campaign(
         accounts=accounts,
         posts=posts,
         metrics=_load_metrics(check, doc),
+        embargo=check.string(doc, "embargo", "the campaign"),
         root=project,
     )
 
