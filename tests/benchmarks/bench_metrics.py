@@ -2,9 +2,9 @@
 time while it runs.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_metrics.py [--quick]`` (``--quick``: 2,000 posts over 20
-accounts, CI). Everything talks to a loopback HTTP server (aiohttp) standing in for Mastodon (one read per post)
-and X (100 posts per read), through the daemon's own client (``make_client``, the aiohttp transport) and the
-code as shipped: ``MetricsCollector`` with its default slots, the dispatcher with the daemon's settings.
+accounts, CI). Everything talks to a loopback HTTP server (aiohttp) standing in for Mastodon (one read per
+post) and X (100 posts per read), through the daemon's own client (``make_client``, the aiohttp transport) and
+the code as shipped: ``MetricsCollector`` with its default slots, the dispatcher with the daemon's settings.
 
 Reports:
 - requests issued and wall time of a full collection pass (requests must equal what the platforms' batch sizes
@@ -224,7 +224,8 @@ async def run(quick: bool) -> int:
             mastodon = sum(1 for i in range(n) if (i % accounts) % 2 == 0)
             x_accounts = accounts // 2
             x_posts = n - mastodon
-            expected = mastodon + sum(math.ceil(len(range(a, n, accounts)) / 100) for a in range(1, accounts, 2))
+            per_x = [len(range(a, n, accounts)) for a in range(1, accounts, 2)]
+            expected = mastodon + sum(math.ceil(k / 100) for k in per_x)
             print(json.dumps({"posts": read, "requests": platform.reads, "seconds": round(took, 2),
                               "x_accounts": x_accounts, "x_posts": x_posts}))
             report("metrics-batching", platform.reads == expected and read == n,
