@@ -19,6 +19,12 @@ Budget per post (:class:`RenderBudget`; the operator's, never the campaign file'
   the ``center``, ``indent``, ``format``, ``replace`` and ``join`` filters; and after every call, filter,
   operator and ``~`` concatenation otherwise, so a value can at most double past the budget before it is
   refused (``9**(9**9)``, ``'x' * 10**10`` and ``[1] * 10**9`` are refused without being computed).
+* **Text of containers**: before a list, tuple, dict or set becomes text (``{{ value }}`` through
+  ``finalize``, ``~``, ``%``, ``format``, ``join`` and the filters that stringify, custom filters included),
+  the length of that text is estimated, nested containers counted as often as they appear, and refused
+  over the budget: ``{{ [a] * 1000 }}`` with a large ``a``, or a list that holds one large list many times.
+* **All values together**: every value the checked operations build counts against
+  ``64 x`` the size budget per render, so a loop of allowed-size values cannot exhaust memory piecemeal.
 * **Time** is checked at every call, attribute or item access, operator, loop iteration (every ``for`` is
   rewritten to iterate through a checking filter, so ``for`` loops that print nothing are stopped too) and
   output chunk. In the main thread a ``SIGALRM`` interval timer also interrupts long pure-Python work inside
@@ -58,6 +64,9 @@ from campaign.errors import TemplateError
 
 #: Integers bigger than this many bits are refused before they are computed (about 30,000 decimal digits).
 MAX_INT_BITS = 100_000
+#: A render may build at most this many times its value-size limit in values, all together (so a loop of
+#: allowed-size values cannot exhaust memory a piece at a time).
+ALLOCATION_FACTOR = 64
 DEFAULT_MAX_OUTPUT = 1_000_000
 DEFAULT_SECONDS = 2.0
 ENV_MAX_OUTPUT = "CAMPAIGN_RENDER_MAX_OUTPUT"
@@ -114,12 +123,14 @@ class RenderBudget:
 class _Run:
     """The budget of the render in progress (one per render; found through a context variable)."""
 
-    __slots__ = ("active", "budget", "deadline", "expired")
+    __slots__ = ("active", "allocated", "budget", "deadline", "expired")
 
     def __init__(self, budget: RenderBudget) -> None:
         self.budget = budget
         self.deadline = time.monotonic() + budget.seconds
         self.active = True
+        #: Characters and items of every value the render's checked operations built so far.
+        self.allocated = 0
         #: Set by the timer before it raises: the exception may surface as another one (below).
         self.expired = False
 
@@ -148,6 +159,64 @@ def _too_big(size: int, limit: int, what: str) -> None:
         )
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _weight(value: Any, limit: int) -> int:
+    """About how long ``str(value)`` is (an estimate erring long), counted only up to ``limit``.
+
+    Nested containers count every time they appear (``[a] * 1000`` prints ``a`` 1000 times); a container
+    holding itself counts until the limit (a false alarm on purpose: nothing legitimate needs one).
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        kind = type(item)  # exact types first: this loop may visit a million items
+        if kind is str:
+            total += len(item) + 4  # quotes, a comma and a space
+        elif kind is int:
+            total += 2 + item.bit_length() * 3 // 10  # its digits, a comma and a space
+        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, str | bytes | bytearray):
+            total += len(item) + 4
+        elif isinstance(item, _CONTAINERS):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, int):
+            total += 2 + item.bit_length() * 3 // 10
+        else:
+            total += 20  # a float's repr, None, an object's text: an estimate, erring long
+    return total
+
+
+def _check_printable(values: Iterable[Any], limit: int, what: str) -> None:
+    """Refuse containers whose text form (``str()``, JSON) would be over the limit, before it is built."""
+    for value in values:
+        if isinstance(value, _CONTAINERS):
+            _too_big(_weight(value, limit), limit, what)
+
+
+def _account(value: Any, limit: int, what: str) -> None:
+    """Check a value a checked operation built, and count it against the render's allocation budget."""
+    size = _size(value)
+    _too_big(size, limit, what)
+    run = _RUN.get()
+    if run is not None and size:
+        run.allocated += size
+        if run.allocated > limit * ALLOCATION_FACTOR:
+            raise RenderBudgetError(
+                f"the render built over {limit * ALLOCATION_FACTOR:,} characters or items of values in total"
+                f" ({ENV_MAX_OUTPUT} x {ALLOCATION_FACTOR})"
+            )
+
+
 def _int_bits(value: Any) -> int:
     return abs(value).bit_length() if isinstance(value, int) else 0
 
@@ -169,6 +238,8 @@ def _check_mul(left: Any, right: Any, limit: int) -> None:
     for seq, count in ((left, right), (right, left)):
         if isinstance(count, int) and not isinstance(count, bool) and _size(seq):
             _too_big(_size(seq) * max(count, 0), limit, "a repeated value")
+            if isinstance(seq, _CONTAINERS):  # [a] * n holds a n times: its text is n times a's
+                _too_big(_weight(seq, limit) * max(count, 0), limit, "the text of a repeated value")
 
 
 def _check_format_spec(fmt: str, args: Iterable[Any], limit: int) -> None:
@@ -195,6 +266,7 @@ def _format_args(right: Any) -> list[Any]:
 def _check_percent(left: Any, right: Any, limit: int) -> None:
     if isinstance(left, str):
         _check_format_spec(left, _format_args(right), limit)
+        _check_printable(_format_args(right), limit, "a formatted value")
 
 
 def _joined_size(sep: str, items: Any) -> int:
@@ -227,8 +299,11 @@ def _check_str_method(
         _check_replace(text, args[0], args[1], args[2] if len(args) > 2 else -1, limit)
     elif name == "join" and args:
         _too_big(_joined_size(text, args[0]), limit, "a joined string")
+        if isinstance(args[0], list | tuple):
+            _check_printable(args[0], limit, "a joined value")
     elif name in ("format", "format_map"):
         _check_format_spec(text, every, limit)
+        _check_printable(every, limit, "a formatted value")
 
 
 def _check_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
@@ -241,12 +316,24 @@ def _check_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limi
         _too_big(len(owner) + _size(args[0]), limit, "a list")
 
 
+#: Built-in filters that turn their value into text (a custom filter is assumed to, too).
+_STRINGIFYING_FILTERS = frozenset(
+    {
+        "string", "join", "tojson", "pprint", "format", "urlencode", "xmlattr", "e", "escape",
+        "forceescape", "safe", "upper", "lower", "title", "capitalize", "trim", "truncate", "wordwrap",
+        "wordcount", "center", "indent", "replace", "striptags", "urlize",
+    }
+)  # fmt: skip
+
+
 def _check_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
     """Pre-checks for the built-in filters that can amplify their input (``args[0]`` is the value)."""
     if not args:
         return
     value, rest = args[0], args[1:]
     every = (*rest, *kwargs.values())
+    if name == "sum" and isinstance(value, list | tuple):
+        _too_big(sum(_size(item) for item in value), limit, "a sum of sequences")
     if name == "center":
         _check_str_method("center", str(value), rest, kwargs, limit)
     elif name == "indent" and isinstance(value, str):
@@ -260,6 +347,9 @@ def _check_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], l
     elif name == "join" and isinstance(value, list | tuple):
         sep = rest[0] if rest and isinstance(rest[0], str) else ""
         _too_big(_joined_size(sep, value), limit, "a joined string")
+    custom = name not in jinja2.filters.FILTERS and name != _ITER_FILTER
+    if name in _STRINGIFYING_FILTERS or custom:
+        _check_printable((value,), limit, f"the text of the value given to filter {name!r}")
 
 
 def _limit() -> int:
@@ -279,7 +369,7 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         offset = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
         _check_filter(name, args[offset:], kwargs, limit)
         result = func(*args, **kwargs)
-        _too_big(_size(result), limit, f"the result of filter {name!r}")
+        _account(result, limit, f"the result of filter {name!r}")
         return result
 
     guarded._campaign_guarded = True  # type: ignore[attr-defined]
@@ -320,19 +410,39 @@ _BINOPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _checked(value: Any) -> Any:
+def _checked_concat(join: Callable[[Iterable[Any]], str], items: tuple[Any, ...]) -> str:
     _tick()
-    _too_big(_size(value), _limit(), "a concatenated string")
+    limit = _limit()
+    _check_printable(items, limit, "a concatenated value")
+    result = join(items)
+    _account(result, limit, "a concatenated string")
+    return result
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}`` passes here before it becomes text: a huge nested container is refused first."""
+    if isinstance(value, _CONTAINERS):
+        limit = _limit()
+        _too_big(_weight(value, limit), limit, "the text of a printed value")
     return value
 
 
 class _CheckingCodeGenerator(CodeGenerator):
-    """Compiles ``a ~ b`` (a join helper, not an operator Jinja can intercept) so its result is checked."""
+    """Compiles ``a ~ b`` (a join helper, not an operator Jinja can intercept) through a checking helper."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.checked_concat(")
-        super().visit_Concat(node, frame)
-        self.write(")")
+        # Jinja's own choice of join helper (Markup-aware when autoescaping), handed to the checker.
+        if frame.eval_ctx.volatile:
+            join = "(markup_join if context.eval_ctx.volatile else str_join)"
+        elif frame.eval_ctx.autoescape:
+            join = "markup_join"
+        else:
+            join = "str_join"
+        self.write(f"environment.checked_concat({join}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
 
 
 class BudgetedEnvironment(SandboxedEnvironment):
@@ -344,10 +454,13 @@ class BudgetedEnvironment(SandboxedEnvironment):
 
     intercepted_binops = frozenset(_BINOPS)
     code_generator_class = _CheckingCodeGenerator
-    checked_concat = staticmethod(_checked)
+    checked_concat = staticmethod(_checked_concat)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.finalize is not None:  # it would run after str(): too late to protect memory
+            raise TypeError("BudgetedEnvironment sets its own finalize")
+        self.finalize = _finalize
         self.filters = _GuardedFilters()
         self.filters.update(jinja2.filters.FILTERS)
         self.filters[_ITER_FILTER] = _budget_iter
@@ -374,7 +487,7 @@ class BudgetedEnvironment(SandboxedEnvironment):
         elif operator == "%":
             _check_percent(left, right, limit)
         result = _BINOPS[operator](left, right)
-        _too_big(_size(result), limit, f"the result of {operator!r}")
+        _account(result, limit, f"the result of {operator!r}")
         return result
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
@@ -382,7 +495,7 @@ class BudgetedEnvironment(SandboxedEnvironment):
         limit = _limit()
         _check_call(__obj, args, kwargs, limit)
         result = super().call(__context, __obj, *args, **kwargs)
-        _too_big(_size(result), limit, "the result of a call")
+        _account(result, limit, "the result of a call")
         owner = getattr(__obj, "__self__", None)
         if isinstance(owner, list | dict | set):  # append, extend, update, add grow their object
             _too_big(len(owner), limit, "a collection")
