@@ -67,6 +67,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -102,11 +103,13 @@ POST_VIEW_COUNTS = {
     "bookmarkCount": "bookmarks",
 }
 
+
 class BlueskyAdapter(Adapter):
     """Publishes to one Bluesky account (``handle`` + ``app_password``) on its PDS (``service``)."""
 
     name = "bluesky"
     title = "Bluesky"
+    media_rules = PLATFORM_MEDIA_RULES["bluesky"]
     # Lexicon app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (UTF-8 bytes).
     rules = TextRules(
         limit=300,

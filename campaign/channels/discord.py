@@ -43,6 +43,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -57,6 +58,7 @@ class DiscordAdapter(Adapter):
 
     name = "discord"
     title = "Discord"
+    media_rules = PLATFORM_MEDIA_RULES["discord"]
     rules = TextRules(
         limit=2000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="markdown"
     )

@@ -46,6 +46,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
 from campaign.errors import AmbiguousError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -74,11 +75,13 @@ def _post_counts(post: Mapping[str, Any]) -> dict[str, int]:
         counts["reposts"] = count
     return counts
 
+
 class FacebookAdapter(Adapter):
     """Publishes posts to a Facebook Page as the Page (no threads)."""
 
     name = "facebook"
     title = "Facebook Page"
+    media_rules = PLATFORM_MEDIA_RULES["facebook"]
     rules = TextRules(limit=63206, unit="characters", measure=counting.codepoints, max_hashtags=3)
     credential_names: ClassVar[Mapping[str, str]] = {
         "token": "Page access token (pages_manage_posts, pages_read_engagement; CREATE_CONTENT task)",

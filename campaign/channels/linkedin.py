@@ -53,6 +53,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -101,6 +102,7 @@ class LinkedInAdapter(Adapter):
 
     name = "linkedin"
     title = "LinkedIn"
+    media_rules = PLATFORM_MEDIA_RULES["linkedin"]
     # 3000 characters of commentary; LinkedIn has no reply-chain threads.
     rules = TextRules(
         limit=3000,

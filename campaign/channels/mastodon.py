@@ -42,6 +42,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
 from campaign.errors import AmbiguousError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -56,11 +57,13 @@ STATUS_COUNTS = {
     "quotes_count": "quotes",
 }
 
+
 class MastodonAdapter(Adapter):
     """Publishes to one Mastodon account (``instance`` + ``token``)."""
 
     name = "mastodon"
     title = "Mastodon"
+    media_rules = PLATFORM_MEDIA_RULES["mastodon"]
     # 500 is the stock limit (Instance configuration.statuses.max_characters); instances configured otherwise
     # set `limit` on the account. Every URL counts as 23 characters (characters_reserved_per_url).
     rules = TextRules(

@@ -25,6 +25,7 @@ import httpx
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.errors import AuthError, ChannelError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -37,6 +38,7 @@ class SlackAdapter(Adapter):
 
     name = "slack"
     title = "Slack"
+    media_rules = PLATFORM_MEDIA_RULES["slack"]
     # Slack truncates message text longer than 40,000 characters (incoming webhooks post the same message
     # objects): https://api.slack.com/changelog/2018-04-truncating-really-long-messages
     rules = TextRules(

@@ -28,6 +28,7 @@ import httpx
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.errors import PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -42,6 +43,7 @@ class TeamsAdapter(Adapter):
 
     name = "teams"
     title = "Microsoft Teams"
+    media_rules = PLATFORM_MEDIA_RULES["teams"]
     # The limit is on the whole message in bytes; 24,000 UTF-8 bytes of text leaves room for the card's
     # envelope, the link button and JSON escaping. publish() still checks the real body against 28,000.
     rules = TextRules(

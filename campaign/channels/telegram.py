@@ -34,6 +34,7 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -49,6 +50,7 @@ class TelegramAdapter(Adapter):
 
     name = "telegram"
     title = "Telegram"
+    media_rules = PLATFORM_MEDIA_RULES["telegram"]
     # 4096 "characters after entities parsing" (sendMessage). Reports disagree on whether Telegram counts
     # code points or UTF-16 code units; counting UTF-16 units (what entity offsets use) is never longer than
     # the platform's count either way, so a fitted text is always accepted.

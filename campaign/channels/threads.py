@@ -46,6 +46,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
 from campaign.errors import AmbiguousError, PermanentError, TransientError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -76,11 +77,13 @@ def _insight_counts(body: Mapping[str, Any]) -> dict[str, int]:
             counts[str(item["name"])] = value
     return counts
 
+
 class ThreadsAdapter(Adapter):
     """Publishes posts and reply-chain threads on Threads."""
 
     name = "threads"
     title = "Threads"
+    media_rules = PLATFORM_MEDIA_RULES["threads"]
     rules = TextRules(
         limit=500, unit="characters", measure=counting.threads_length, threads=True, max_hashtags=1
     )

@@ -43,6 +43,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import secret_url
 from campaign.errors import AmbiguousError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -71,6 +72,7 @@ class WebhookAdapter(Adapter):
 
     name = "webhook"
     title = "Generic JSON webhook"
+    media_rules = PLATFORM_MEDIA_RULES["webhook"]
     # A receiver of our own choosing: no platform limit; 100,000 code points keeps one request reasonable.
     rules = TextRules(limit=100000, unit="characters", measure=counting.codepoints, threads=True)
     credential_names: ClassVar[Mapping[str, str]] = {

@@ -53,6 +53,7 @@ from campaign.channels.base import (
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.secrets import redact
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -87,6 +88,7 @@ PUBLIC_METRICS = {
     "impression_count": "impressions",
 }
 
+
 class XAdapter(Adapter):
     """Publishes posts and threads on X with an OAuth 2.0 user-context token, refreshing it once on 401.
 
@@ -97,6 +99,7 @@ class XAdapter(Adapter):
 
     name = "x"
     title = "X"
+    media_rules = PLATFORM_MEDIA_RULES["x"]
     # 280 weighted characters, URLs counted as 23 (twitter-text's rules; counting.x_length).
     rules = TextRules(
         limit=280, unit="weighted characters", measure=counting.x_length, threads=True, max_hashtags=2
