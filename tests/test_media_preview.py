@@ -1,5 +1,5 @@
 """Media in previews (issue 14): text, Markdown and JSON list each post's files; the HTML page shows inline
-thumbnails with their alt text and stays one self-contained file; ``--requests`` shows uploads by their facts."""
+thumbnails with their alt text and stays one file; ``--requests`` shows uploads by their facts."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def test_text_markdown_and_json_list_each_posts_media(doc: Callable[..., dict]) 
     assert banner["alt"].startswith("Banner: ") and banner["size"] > 0
     text = preview.to_text(d)
     assert (
-        f"  + media banner.png (image/png, 800x400, {banner['size']:,} bytes, sha256 {banner['sha256'][:16]}…)"
-        in text
+        f"  + media banner.png (image/png, 800x400, {banner['size']:,} bytes, "
+        f"sha256 {banner['sha256'][:16]}…)" in text
     )
     assert "swirl.png (image/png, 64x64" in text and ") decorative" in text
     assert "🖼️ media banner.png" in preview.to_markdown(d)

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from campaign.channels.base import Exchange
+from campaign.channels.base import PLACEHOLDER, Exchange, fake_json
 from campaign.channels.upload_media import DELAY, MEDIA, media_extension, upload_error
 from campaign.errors import PermanentError, TransientError
 from campaign.media.model import PreparedMedia
@@ -72,6 +72,7 @@ def upload_media(
             "total_bytes": media.size,
             "media_category": CATEGORIES[kind_of(media.mime)],
         },
+        media,
     )
     data = _data(init, what, now)
     media_id = str(data.get("id") or "")
@@ -134,8 +135,13 @@ def _wait_processed(
     raise TransientError(f"{what}: media {media_id} is still processing")
 
 
-def _json(method: str, url: str, headers: Mapping[str, str], body: Any) -> httpx.Request:
-    return httpx.Request(method, url, headers={**headers, "Accept": "application/json"}, json=body)
+def _json(
+    method: str, url: str, headers: Mapping[str, str], body: Any, media: PreparedMedia | None = None
+) -> httpx.Request:
+    extensions = {MEDIA: media_extension(media)} if media is not None else None
+    return httpx.Request(
+        method, url, headers={**headers, "Accept": "application/json"}, json=body, extensions=extensions
+    )
 
 
 def _data(
@@ -154,3 +160,24 @@ def _data(
     if empty_ok:
         return {}
     raise TransientError(f"{what}: X answered HTTP {response.status_code} without data")
+
+
+def fake_upload_response(request: httpx.Request) -> httpx.Response | None:
+    """The documented answers to the upload calls in a dry run (ids are placeholders), else None."""
+    path = request.url.path
+    if not path.startswith("/2/media/"):
+        return None
+    info = request.extensions.get(MEDIA, {})
+    media_id = f"{PLACEHOLDER}-media-{str(info.get('sha256', ''))[:12]}"
+    if path.endswith("/initialize"):
+        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}
+        return fake_json(request, {"data": data})
+    if path.endswith("/append"):
+        return httpx.Response(204, request=request)
+    if path.endswith("/finalize"):
+        media_id = path.split("/")[-2]
+        data = {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}
+        return fake_json(request, {"data": data})
+    if path == "/2/media/metadata":
+        return fake_json(request, {"data": {"associated_metadata": True}})
+    return None
