@@ -19,7 +19,7 @@ from datetime import datetime
 import httpx
 
 from campaign.channels.base import classify_status, platform_message
-from campaign.errors import AmbiguousError, ChannelError, TransientError
+from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.store import FileSlice
 
@@ -91,3 +91,14 @@ def upload_error(response: httpx.Response, *, now: datetime, what: str) -> Chann
         )
     error.args = (f"{what}: {error}",)
     return error
+
+
+def public_urls(media: tuple[PreparedMedia, ...], base_url: str | None, platform: str) -> list[str]:
+    """Where a platform that shows media by URL fetches each file: ``media_base_url/<sha256>.<ext>``.
+
+    The files must be served there (copy the media store, ``db/media/``, to that path). Without a base URL
+    the post is refused (`check` reports it first), never sent as text only.
+    """
+    if media and not base_url:
+        raise PermanentError(f"{platform} shows media only from a public URL: set media_base_url")
+    return [m.public_url(base_url or "") for m in media]

@@ -42,6 +42,7 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.helpers import secret_url
+from campaign.channels.upload_media import public_urls
 from campaign.errors import AmbiguousError, PermanentError
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
@@ -124,6 +125,21 @@ class WebhookAdapter(Adapter):
         link = None
         if part.link is not None:
             link = {"url": part.link.url, "title": part.link.title, "description": part.link.description}
+        extra: dict[str, Any] = {}
+        if part.media:  # only then, so receivers written before media see the same body
+            urls = public_urls(part.media, part.media_base_url, "the webhook")
+            extra["media"] = [
+                {
+                    "url": url,
+                    "mime": m.mime,
+                    "size": m.size,
+                    "sha256": m.sha256,
+                    "width": m.width,
+                    "height": m.height,
+                    "alt": m.alt,
+                }
+                for m, url in zip(part.media, urls, strict=True)
+            ]
         return {
             "id": part.idempotency_key,
             "campaign": part.campaign or None,
@@ -136,6 +152,7 @@ class WebhookAdapter(Adapter):
             "link": link,
             "reply_to": part.reply_to.remote_id if part.reply_to else None,
             "root": part.root.remote_id if part.root else None,
+            **extra,
         }
 
     def publish(self, part: Part) -> Exchange[Receipt]:
