@@ -80,9 +80,13 @@ def upload_request(
     )
 
 
-def upload_error(response: httpx.Response, *, now: datetime, what: str) -> ChannelError:
-    """The classified error of a failed upload: as for any request, but never ambiguous (see module doc)."""
-    error = classify_status(response, platform_message(response), now=now)
+def upload_error(
+    response: httpx.Response, *, now: datetime, what: str, error: ChannelError | None = None
+) -> ChannelError:
+    """The classified error of a failed upload: as for any request (or ``error``, the platform's own
+    classification), but never ambiguous (see module doc)."""
+    if error is None:
+        error = classify_status(response, platform_message(response), now=now)
     if isinstance(error, AmbiguousError):
         return TransientError(
             f"{what}: {error} (an upload publishes nothing, so it is retried)",
