@@ -139,3 +139,39 @@ def test_the_queue_keeps_the_media_and_part_for_hands_them_to_the_adapter(
     post = next(c for c in claimed if c.account == "main_mastodon" and c.post_key == "launch")
     part = part_for(post, 0, ())
     assert part.media == planned.media and part.media[0].path.is_file()
+
+
+def test_url_only_channels_need_media_base_url_and_captions_are_fitted(
+    media_campaign: Callable[..., Path], tmp_path: Path
+) -> None:
+    accounts = """\
+  chat:
+    channel: slack
+    credentials:
+      webhook_url: MINI_SLACK_HOOK
+  tg:
+    channel: telegram
+    chat_id: "@mini"
+    credentials:
+      token: MINI_TG_TOKEN
+posts:"""
+    text = WITH_MEDIA.replace("posts:", accounts, 1).replace(
+        'when: "+0d 09:00"\n',
+        'when: "+0d 09:00"\n    text: "{{ release.lead }} {{ release.lead }} {{ release.lead }}"\n'
+        "    accounts: [chat, tg]\n",
+        1,
+    )
+    compiled = compile_campaign(str(media_campaign(text)), now=NOW, media_root=tmp_path / "media")
+    assert [str(e).split(": ", 2)[1:] for e in compiled.errors] == [
+        [
+            "post 'launch' on chat (slack)",
+            "media: slack shows media only from a public URL: set media_base_url (public-url)",
+        ]
+    ]
+    telegram = next(p for p in compiled.posts if p.account == "tg" and p.post_key == "launch")
+    assert telegram.limit == 1024 and all(n <= 1024 for n in telegram.lengths)
+    with_url = text.replace("threads: [x]\n", "threads: [x]\nmedia_base_url: https://media.example/c\n")
+    compiled = compile_campaign(str(media_campaign(with_url)), now=NOW, media_root=tmp_path / "media")
+    assert compiled.ok, compiled.errors
+    slack = next(p for p in compiled.posts if p.account == "chat" and p.post_key == "launch")
+    assert slack.media_base_url == "https://media.example/c" and len(slack.media) == 2
