@@ -47,7 +47,7 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
-from campaign.channels.upload_media import MEDIA, media_extension, upload_error
+from campaign.channels.upload_media import MEDIA, UPLOAD, media_extension, upload_error
 from campaign.errors import AmbiguousError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
@@ -177,7 +177,7 @@ class FacebookAdapter(Adapter):
                 },
                 data=data,
                 files={"source": (media.store_name, file, media.mime)},
-                extensions={MEDIA: media_extension(media)},
+                extensions={MEDIA: media_extension(media), UPLOAD: True},
             )
         what = f"uploading {media.source} to Facebook"
         if not response.is_success:

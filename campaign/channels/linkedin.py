@@ -53,7 +53,7 @@ from campaign.channels.base import (
     retry_after_seconds,
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
-from campaign.channels.upload_media import MEDIA, upload_error, upload_request
+from campaign.channels.upload_media import MEDIA, mark_upload, upload_error, upload_request
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -235,12 +235,14 @@ class LinkedInAdapter(Adapter):
     def _upload_image(self, media: PreparedMedia) -> Exchange[str]:
         """initializeUpload, then PUT the file (streamed from the store); the image URN."""
         what = f"uploading {media.source} to LinkedIn"
-        init = yield self.json_request(
-            "POST",
-            IMAGES_URL,
-            json_body={"initializeUploadRequest": {"owner": self._author()}},
-            headers=self._headers(),
-            params={"action": "initializeUpload"},
+        init = yield mark_upload(
+            self.json_request(
+                "POST",
+                IMAGES_URL,
+                json_body={"initializeUploadRequest": {"owner": self._author()}},
+                headers=self._headers(),
+                params={"action": "initializeUpload"},
+            )
         )
         if not init.is_success:
             raise upload_error(init, now=self.clock(), what=what, error=self._error(init))

@@ -45,7 +45,7 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
-from campaign.channels.upload_media import public_urls
+from campaign.channels.upload_media import mark_upload, public_urls
 from campaign.errors import AmbiguousError, PermanentError, TransientError
 from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
 from campaign.text import counting
@@ -161,7 +161,9 @@ class ThreadsAdapter(Adapter):
             return {**items[0], "text": part.text}
         children = []
         for item in items:
-            child = yield self._form(f"{API}/{user}/threads", {**item, "is_carousel_item": "true"})
+            child = yield mark_upload(
+                self._form(f"{API}/{user}/threads", {**item, "is_carousel_item": "true"})
+            )
             children.append(self._id(child, "carousel item"))
         return {"media_type": "CAROUSEL", "children": ",".join(children), "text": part.text}
 

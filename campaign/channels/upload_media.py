@@ -7,6 +7,7 @@
   "size"}`` so a dry run (``preview --requests``, ``simulate``) can show what would be sent without reading
   the body, and :data:`DELAY` (``"campaign.delay"``, seconds) on a status poll, asking the runner to wait
   that long before sending it (adapters never sleep; the dry-run recorder ignores it).
+- :data:`UPLOAD` (``"campaign.upload"``) marks every request that can publish nothing (uploads, their polls).
 - :func:`upload_error`: an upload is not a post. A failed upload never published anything, so an answer that
   would be *ambiguous* for a post (500, 504) is *transient* for an upload: retrying cannot publish twice.
 """
@@ -27,6 +28,16 @@ from campaign.media.store import FileSlice
 MEDIA = "campaign.media"
 #: Request extension: seconds the runner should wait before sending this request (status polls).
 DELAY = "campaign.delay"
+#: Request extension (True) on a request that can publish nothing (an upload, or a poll of one): a runner
+#: may treat an outcome-unknown transport failure of it as transient. Telegram's and Discord's multipart
+#: requests carry media but are the post itself, so they do not have it.
+UPLOAD = "campaign.upload"
+
+
+def mark_upload(request: httpx.Request) -> httpx.Request:
+    """``request`` flagged with :data:`UPLOAD` (it publishes nothing, whatever happens to it)."""
+    request.extensions[UPLOAD] = True
+    return request
 
 
 class FileStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -76,7 +87,7 @@ def upload_request(
         target,
         headers=all_headers,
         stream=FileStream(body),
-        extensions={MEDIA: media_extension(media)},
+        extensions={MEDIA: media_extension(media), UPLOAD: True},
     )
 
 

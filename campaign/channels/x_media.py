@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from campaign.channels.base import PLACEHOLDER, Exchange, fake_json
-from campaign.channels.upload_media import DELAY, MEDIA, media_extension, upload_error
+from campaign.channels.upload_media import DELAY, MEDIA, UPLOAD, mark_upload, media_extension, upload_error
 from campaign.errors import PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import VIDEO_TYPES, kind_of
@@ -86,11 +86,18 @@ def upload_media(
             headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
             data={"segment_index": str(index)},
             files={"media": (media.store_name, part.read_all(), "application/octet-stream")},
-            extensions={MEDIA: {**media_extension(media), "segment": index, "offset": part.offset}},
+            extensions={
+                MEDIA: {**media_extension(media), "segment": index, "offset": part.offset},
+                UPLOAD: True,
+            },
         )
         _data((yield request), what, now, empty_ok=True)
     final = _data(
-        (yield httpx.Request("POST", f"{base}/2/media/upload/{media_id}/finalize", headers=headers)),
+        (
+            yield mark_upload(
+                httpx.Request("POST", f"{base}/2/media/upload/{media_id}/finalize", headers=headers)
+            )
+        ),
         what,
         now,
     )
@@ -129,7 +136,7 @@ def _wait_processed(
             f"{base}/2/media/upload",
             headers=headers,
             params={"command": "STATUS", "media_id": media_id},
-            extensions={DELAY: float(info.get("check_after_secs") or 1)},
+            extensions={DELAY: float(info.get("check_after_secs") or 1), UPLOAD: True},
         )
         data = _data((yield request), what, now)
     raise TransientError(f"{what}: media {media_id} is still processing")
@@ -138,7 +145,9 @@ def _wait_processed(
 def _json(
     method: str, url: str, headers: Mapping[str, str], body: Any, media: PreparedMedia | None = None
 ) -> httpx.Request:
-    extensions = {MEDIA: media_extension(media)} if media is not None else None
+    extensions: dict[str, object] = {UPLOAD: True}
+    if media is not None:
+        extensions[MEDIA] = media_extension(media)
     return httpx.Request(
         method, url, headers={**headers, "Accept": "application/json"}, json=body, extensions=extensions
     )

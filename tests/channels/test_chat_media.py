@@ -21,6 +21,7 @@ from campaign.channels.base import Receipt
 from campaign.channels.discord import DiscordAdapter
 from campaign.channels.slack import SlackAdapter
 from campaign.channels.teams import TeamsAdapter
+from campaign.channels.upload_media import UPLOAD
 from campaign.channels.telegram import TelegramAdapter
 from campaign.errors import PermanentError
 from tests.channels.conftest import drive, make_account, respond
@@ -54,6 +55,7 @@ def test_telegram_sends_one_photo_with_its_caption(tmp_path: Path) -> None:
     )
     assert isinstance(outcome, Receipt) and outcome.url == "https://t.me/railnews/7"
     assert sent[0].url.path.endswith("/sendPhoto")
+    assert UPLOAD not in sent[0].extensions  # upload and post in one request: its outcome is the post's
     fields = multipart_fields(sent[0])
     assert fields["photo"] == image.path.read_bytes() and fields["chat_id"] == b"@railnews"
     assert fields["caption"].decode() == "HKSTP heads to the US West Coast"

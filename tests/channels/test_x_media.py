@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from campaign.channels.base import Receipt
+from campaign.channels.upload_media import UPLOAD
 from campaign.errors import TransientError
 from tests.channels.conftest import drive, respond
 from tests.channels.media_parts import ALT, media_part, photo
@@ -47,6 +48,8 @@ def test_an_image_is_uploaded_described_and_attached(tmp_path: Path) -> None:
     assert image.path.read_bytes() in sent[1].read()
     assert json.loads(sent[3].content)["metadata"] == {"alt_text": {"text": ALT}}
     assert json.loads(sent[4].content)["media"] == {"media_ids": ["710511363345354753"]}
+    # Every upload call is flagged as one that can publish nothing; the post is not.
+    assert [bool(r.extensions.get(UPLOAD)) for r in sent] == [True, True, True, True, False]
 
 
 def test_an_upload_failure_is_transient_and_posts_nothing(tmp_path: Path) -> None:
