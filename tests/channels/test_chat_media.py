@@ -21,8 +21,8 @@ from campaign.channels.base import Receipt
 from campaign.channels.discord import DiscordAdapter
 from campaign.channels.slack import SlackAdapter
 from campaign.channels.teams import TeamsAdapter
-from campaign.channels.upload_media import UPLOAD
 from campaign.channels.telegram import TelegramAdapter
+from campaign.channels.upload_media import UPLOAD
 from campaign.errors import PermanentError
 from tests.channels.conftest import drive, make_account, respond
 from tests.channels.media_parts import ALT, media_part, photo
