@@ -95,7 +95,8 @@ class PostMediaPlanner:
             from campaign.media.batch import MediaPreparer
             from campaign.media.store import MediaStore
 
-            self._preparer = MediaPreparer(MediaStore(self.root or default_media_root()))
+            # Absolute: the queue keeps each file's path, and the daemon may run from another directory.
+            self._preparer = MediaPreparer(MediaStore((self.root or default_media_root()).absolute()))
         prepared, issues = self._preparer.prepare_post(
             items, rules, channel, post_key, media_base_url=self.campaign.media_base_url
         )
