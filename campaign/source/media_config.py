@@ -40,6 +40,19 @@ class MediaSpec:
     line: int
 
 
+def _confined(check: _Checker, base: Path, file: str, line: int | None, project: Path | None) -> Path:
+    """A media file inside the campaign's project root (:mod:`campaign.source.paths`: symlinks resolved
+    first, no /proc, /sys or /dev, regular files only); a missing one is reported when it is prepared."""
+    import os
+
+    from campaign.source.paths import resolve_inside
+
+    path = base / file
+    if not os.path.lexists(path) or project is None:
+        return path
+    return resolve_inside(project, file, "media", campaign_file=check.display, line=line, base=base)
+
+
 def with_media(check: _Checker, root: Node, campaign: Campaign, base: Path) -> Campaign:
     """``campaign`` with the ``media:``/``link_image:`` of every post and override, and ``media_base_url``.
 
@@ -47,6 +60,7 @@ def with_media(check: _Checker, root: Node, campaign: Campaign, base: Path) -> C
     """
     from dataclasses import replace
 
+    project = campaign.root
     base_url = check.string(root, "media_base_url", "the campaign")
     if base_url is not None and not base_url.startswith("https://"):
         raise check.fail("'media_base_url' must be an https:// URL", root.line_of("media_base_url"))
@@ -61,21 +75,23 @@ def with_media(check: _Checker, root: Node, campaign: Campaign, base: Path) -> C
                 owhat = f"{what} (override {target!r})"
                 overrides[target] = replace(
                     variant,
-                    media=_media_list(check, obody, owhat, base) if "media" in obody else None,
-                    link_image=_link_image(check, obody, owhat, base),
+                    media=_media_list(check, obody, owhat, base, project) if "media" in obody else None,
+                    link_image=_link_image(check, obody, owhat, base, project),
                 )
         posts.append(
             replace(
                 post,
-                media=_media_list(check, body, what, base),
-                link_image=_link_image(check, body, what, base),
+                media=_media_list(check, body, what, base, project),
+                link_image=_link_image(check, body, what, base, project),
                 overrides=overrides,
             )
         )
     return replace(campaign, posts=tuple(posts), media_base_url=base_url)
 
 
-def _media_list(check: _Checker, body: Node, what: str, base: Path) -> tuple[MediaSpec, ...]:
+def _media_list(
+    check: _Checker, body: Node, what: str, base: Path, project: Path | None
+) -> tuple[MediaSpec, ...]:
     raw = body.get("media")
     if raw is None:
         return ()
@@ -83,18 +99,21 @@ def _media_list(check: _Checker, body: Node, what: str, base: Path) -> tuple[Med
         raise check.fail(
             f"'media' of {what} must be a list of items with file: and alt:", body.line_of("media")
         )
-    return tuple(_media_item(check, item, raw.line_of(i), what, base) for i, item in enumerate(raw))
+    return tuple(_media_item(check, item, raw.line_of(i), what, base, project) for i, item in enumerate(raw))
 
 
-def _link_image(check: _Checker, body: Node, what: str, base: Path) -> MediaSpec | None:
+def _link_image(check: _Checker, body: Node, what: str, base: Path, project: Path | None) -> MediaSpec | None:
     file = check.string(body, "link_image", what)
     if file is None:
         return None
     # A link card's thumbnail repeats the card's title: it is decorative by nature.
-    return MediaSpec(base / file, file, "", True, None, frozenset(), body.line_of("link_image"))
+    line = body.line_of("link_image")
+    return MediaSpec(_confined(check, base, file, line, project), file, "", True, None, frozenset(), line)
 
 
-def _media_item(check: _Checker, raw: Any, line: int, what: str, base: Path) -> MediaSpec:
+def _media_item(
+    check: _Checker, raw: Any, line: int, what: str, base: Path, project: Path | None
+) -> MediaSpec:
     item = check.mapping(raw, f"each media item of {what}", line)
     check.keys(item, MEDIA_KEYS, f"a media item of {what}")
     file = check.string(item, "file", f"a media item of {what}", required=True)
@@ -117,4 +136,5 @@ def _media_item(check: _Checker, raw: Any, line: int, what: str, base: Path) -> 
             )
         focus = (float(focus[0]), float(focus[1]))
     skip = check.strings(item, "skip", f"media {file!r} of {what}") or ()
-    return MediaSpec(base / file, file, alt, decorative, focus, frozenset(skip), item.line)
+    path = _confined(check, base, file, item.line, project)
+    return MediaSpec(path, file, alt, decorative, focus, frozenset(skip), item.line)

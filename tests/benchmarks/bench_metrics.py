@@ -1,5 +1,5 @@
-"""Metrics collection (issue 15): reading back 10,000 sent posts over 50 accounts, and whether due posts stay on
-time while it runs.
+"""Metrics collection (issue 15): reading back 10,000 sent posts over 50 accounts, and whether due posts stay
+on time while it runs.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_metrics.py [--quick]`` (``--quick``: 2,000 posts over 20
 accounts, CI). Everything talks to a loopback HTTP server (aiohttp) standing in for Mastodon (one read per
