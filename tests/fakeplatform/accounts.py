@@ -66,9 +66,9 @@ def mastodon_posts(
 def write_campaign(folder: Path, url: str, *, name: str, accounts: int, release: Path) -> Path:
     """A valid campaign file in ``folder`` whose accounts ``acct0`` .. are Mastodon accounts on ``url``.
 
-    Account ``acctN`` reads its token from ``$CAMPAIGN_FAKE_TOKEN_N`` (see :func:`token_env`). The file's own single
-    post is never applied: tests and benchmarks queue posts through the store, and the daemon only needs the
-    file to find each queued post's account.
+    Account ``acctN`` reads its token from ``$CAMPAIGN_FAKE_TOKEN_N`` (see :func:`token_env`; the name follows
+    the default credential allow-list). The file's own single post is never applied: tests and benchmarks
+    queue posts through the store, and the daemon only needs the file to find each queued post's account.
     """
     (folder / "release.txt").write_bytes(release.read_bytes())
     templates = folder / "templates"
