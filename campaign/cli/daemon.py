@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.cli.options import MAX_SECONDS, FiniteFloat, db_option, json_option, now_option, parse_now
 
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
@@ -117,19 +117,20 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="Send nothing: run every exchange against fake responses with placeholder credentials, "
                    "on a throwaway copy of the queue (the real queue is never changed).")
 @click.option("--once", is_flag=True, help="Dispatch what is due now, then exit (cron, CI).")
-@click.option("--tick", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
+@click.option("--tick", type=FiniteFloat(min=0.05, max=MAX_SECONDS), default=3.0, show_default=True,
               help="Seconds between safety ticks (queue changes by other processes are noticed then).")
-@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True,
+@click.option("--grace", type=FiniteFloat(min=0, max=MAX_SECONDS), default=20.0, show_default=True,
               help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=16, show_default=True,
               help="Posts in flight at once.")
-@click.option("--per-account", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--per-account", type=click.IntRange(min=1, max=10_000), default=1, show_default=True,
               help="Posts in flight at once per account.")
-@click.option("--lease", type=click.FloatRange(min=1), default=300.0, show_default=True,
+@click.option("--lease", type=FiniteFloat(min=1, max=MAX_SECONDS), default=300.0, show_default=True,
               help="Seconds a claim lasts without a heartbeat.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--max-attempts", type=click.IntRange(min=1, max=1_000), default=5, show_default=True,
               help="Attempts before a transiently failing post is marked failed.")
-@click.option("--alert-interval", type=click.FloatRange(min=0), default=15.0, show_default=True,
+@click.option("--alert-interval", type=FiniteFloat(min=0, max=MAX_SECONDS / 60), default=15.0,
+              show_default=True,
               help="Minutes between two alert messages to the same alert account.")
 @click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
               help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
@@ -164,7 +165,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
 @click.command("simulate")
 @_file_arg
 @click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--speed", type=FiniteFloat(min=0, min_open=True, max=1e9), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
 @json_option
 @now_option

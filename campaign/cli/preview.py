@@ -80,7 +80,7 @@ def preview(
         from campaign.plan.html_preview import attach_queue_state
         from campaign.queue.store import Store
 
-        with Store.open(db) as store:
+        with Store.open(db, create=False) as store:
             attach_queue_state(doc, store.campaign_posts(doc["campaign"]["name"]))
     if fmt == "json":
         text = preview_mod.to_json(doc)
@@ -93,7 +93,7 @@ def preview(
     else:
         text = preview_mod.to_text(doc)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        _write_output(output, text + "\n")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
@@ -123,7 +123,11 @@ def measure(text: str | None, chans: tuple[str, ...], jsonl: bool) -> None:
     if text is None:
         if sys.stdin.isatty():
             raise UsageError("give TEXT, pipe text on stdin, or use --jsonl")
-        text = sys.stdin.read().rstrip("\n")
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        text = _decode_stdin(raw).rstrip("\n")
+        _check_unicode(text, "stdin")
+    else:
+        _check_unicode(text, "TEXT")
     width = max(len(n) for n in rules)
     for name, rule in rules.items():
         length = rule.measure(text)
@@ -138,7 +142,9 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
     """``measure --jsonl``: one JSON string per stdin line in, one JSON object per channel and line out."""
     import json
 
-    for number, line in enumerate(sys.stdin, 1):
+    # Bytes, so that invalid UTF-8 is named; a text stdin (tests, embedding) is taken as it is.
+    for number, raw in enumerate(getattr(sys.stdin, "buffer", sys.stdin), 1):
+        line = _decode_stdin(raw, f"stdin line {number}")
         if not line.strip():
             continue
         try:
@@ -147,6 +153,7 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
             raise UsageError(f"stdin line {number}: not JSON") from None
         if not isinstance(item, str):
             raise UsageError(f"stdin line {number}: expected a JSON string")
+        _check_unicode(item, f"stdin line {number}")
         for name, rule in rules.items():
             length = rule.measure(item)
             click.echo(
@@ -155,3 +162,35 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
                     ensure_ascii=False,
                 )
             )
+
+
+def _decode_stdin(data: bytes | str, what: str = "stdin") -> str:
+    """``data`` as UTF-8, or a UsageError naming the first bad byte (counting needs real text)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _check_unicode(text: str, what: str) -> None:
+    """Refuse lone surrogates: no platform accepts them (invalid UTF-8 on the command line, or ``"\\ud800"``
+    in JSON, arrives as one), and UTF-8 and UTF-16 counts of them are undefined."""
+    for index, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise UsageError(
+                f"{what}: not valid Unicode text (a lone surrogate U+{ord(char):04X} at character {index}; "
+                "invalid UTF-8 on the command line arrives as one)"
+            )
+
+
+def _write_output(output: Path, text: str) -> None:
+    """Write ``-o`` output; a missing folder or an unwritable file is one line, not a traceback."""
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if not output.parent.is_dir():
+            reason = f"its folder {output.parent} does not exist"
+        raise UsageError(f"-o {output}: cannot write ({reason})") from None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.cli.options import POST_ID, db_option, json_option, now_option, parse_now
 from campaign.errors import UsageError
 
 if TYPE_CHECKING:
@@ -25,9 +25,10 @@ ACTOR = "cli"
 
 
 def _open(db: str) -> Store:
+    """The existing queue at ``db``: these commands never create one (a typo in --db is an error)."""
     from campaign.queue.store import Store
 
-    return Store.open(db)
+    return Store.open(db, create=False)
 
 
 def _when(value: datetime | None) -> str:
@@ -42,7 +43,10 @@ def _echo_json(data: Any) -> None:
 @click.argument("campaign", required=False)
 @db_option
 @json_option
-@click.option("--limit", default=10, show_default=True, help="How many upcoming posts to list.")
+@click.option(
+    "--limit", type=click.IntRange(min=0, max=10_000), default=10, show_default=True,
+    help="How many upcoming posts to list.",
+)
 def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
     """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN)."""
     with _open(db) as store:
@@ -63,7 +67,7 @@ def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
 
 
 @click.command("show")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @db_option
 @json_option
 def show(post_id: int, db: str, as_json: bool) -> None:
@@ -99,7 +103,7 @@ def show(post_id: int, db: str, as_json: bool) -> None:
 
 
 @click.command("cancel")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POST_ID, nargs=-1, required=True)
 @db_option
 @now_option
 def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
@@ -110,7 +114,7 @@ def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
 
 
 @click.command("retry")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POST_ID, nargs=-1, required=True)
 @db_option
 @now_option
 def retry(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:

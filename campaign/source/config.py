@@ -221,14 +221,23 @@ class _Checker:
         return tuple(out)
 
 
+#: The longest duration a campaign file may give (late windows, gaps): beyond it is surely a typo.
+MAX_DURATION = timedelta(days=100 * 365)
+
+
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds. Raises ValueError."""
+    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds, at most :data:`MAX_DURATION`. Raises ValueError."""
     if text.strip().isdigit():
-        return timedelta(seconds=int(text))
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
-    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        seconds = int(text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
+        seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    # Checked on the integer: timedelta itself overflows (OverflowError) near 2.7 million years.
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION.days // 365} years")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
