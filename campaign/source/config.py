@@ -208,6 +208,13 @@ class _Checker:
             raise self.fail(f"{key!r} in {what} must be a list of strings", node.line_of(key))
         return tuple(str(v) for v in value)
 
+    def variables(self, node: Node, what: str) -> dict[str, Any]:
+        """``vars:`` of ``node``: a mapping of names (absent or empty: no variables)."""
+        value = node.get("vars") or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise self.fail(f"'vars' of {what} must be a mapping of names to values", node.line_of("vars"))
+        return dict(value)
+
     def hashtags(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
         tags = self.strings(node, key, what)
         if tags is None:
@@ -569,7 +576,7 @@ def _load_override(check: _Checker, target: str, obody: Node, what: str) -> Vari
         zone=zone,
         skip=bool(check.boolean(obody, "skip", what)),
         send_late=check.boolean(obody, "send_late", what),
-        vars=dict(obody.get("vars") or {}),
+        vars=check.variables(obody, f"override {target!r} of {what}"),
     )
 
 

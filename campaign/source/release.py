@@ -34,6 +34,7 @@ from typing import Any
 import regex
 
 from campaign.errors import ReleaseError
+from campaign.source.files import FileRefused, read_regular
 from campaign.text.sentences import CJK as _CJK
 from campaign.text.sentences import URL as _URL
 from campaign.text.sentences import Lazy as _Lazy
@@ -150,11 +151,13 @@ def load_release(path: str | Path) -> Release:
     p = Path(path)
     name = str(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p)
     except FileNotFoundError as exc:
         raise ReleaseError(f"{name}: release file not found") from exc
     except IsADirectoryError as exc:
         raise ReleaseError(f"{name}: is a directory, not a release file") from exc
+    except FileRefused as exc:
+        raise ReleaseError(f"{name}: release file refused: {exc.strerror}") from None
     except OSError as exc:
         raise ReleaseError(f"{name}: cannot read release file ({exc.strerror or exc})") from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
