@@ -31,6 +31,14 @@ def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
     from campaign.plan.compile import compile_campaign
 
     compiled = compile_campaign(str(file), start=start, now=now, strict_past=True)
+    if compiled.campaign is not None:
+        from campaign.errors import CampaignError
+        from campaign.source.names import check_unique_name
+
+        try:
+            check_unique_name(file, compiled.campaign.name)
+        except CampaignError as exc:
+            compiled.errors.append(exc)
     if compiled.errors:
         from campaign.secrets import redact_resolved
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from campaign.cli.options import parse_now
-from campaign.errors import UsageError
+from campaign.errors import CampaignError, UsageError
 
 if TYPE_CHECKING:
     from campaign.plan.compile import Compiled
@@ -35,15 +35,39 @@ def _compile(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--start", help="Shift the campaign to start at this local time.")
 @click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
-def check(file: Path, start: str | None, now: str | None) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (for CI).")
+def check(file: Path, start: str | None, now: str | None, strict: bool) -> None:
     """Validate a campaign without network or credentials (exit 1 on any error)."""
     compiled = _compile(file, start, now)
+    if compiled.campaign is not None:
+        from campaign.source.names import check_unique_name
+
+        try:
+            check_unique_name(file, compiled.campaign.name)
+        except CampaignError as exc:
+            compiled.errors.append(exc)
     for error in compiled.errors:
         click.echo(f"campaign: error: {error}", err=True)
-    warnings = sum(len(p.warnings) for p in compiled.posts)
+    silent = [] if compiled.errors else _silent_posts(compiled)
+    for key in silent:
+        click.echo(
+            f"campaign: warning: {file}: post {key!r} has no occurrence: its schedule never fires "
+            "(or every account skips it)",
+            err=True,
+        )
+    warnings = sum(len(p.warnings) for p in compiled.posts) + len(silent)
     click.echo(f"{file}: {len(compiled.posts)} posts, {warnings} warnings, {len(compiled.errors)} errors")
-    if compiled.errors:
+    if compiled.errors or (strict and warnings):
         sys.exit(1)
+
+
+def _silent_posts(compiled: Compiled) -> list[str]:
+    """Keys of posts in the file that yield no queued post and no past occurrence (an rrule that never
+    matches a date, such as February 30th): almost surely a mistake, and "0 posts" alone hides it."""
+    if compiled.campaign is None:
+        return []
+    fired = {p.post_key for p in compiled.posts} | {key for key, _account, _occ in compiled.skipped}
+    return [post.key for post in compiled.campaign.posts if post.key not in fired]
 
 
 @click.command()
