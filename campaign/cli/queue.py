@@ -31,8 +31,28 @@ def _open(db: str) -> Store:
     return Store.open(db, create=False)
 
 
-def _when(value: datetime | None) -> str:
-    return "-" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+def _when(value: datetime | None, zone: str | None = None) -> str:
+    """``2027-01-18 09:00 HKT (01:00 UTC)``: local time in ``zone`` with the zone, then UTC; UTC alone when
+    the zone is UTC, unknown or not given. The UTC date is repeated only when it differs."""
+    if value is None:
+        return "-"
+    utc = value.astimezone(UTC)
+    local = _local(utc, zone)
+    if local is None:
+        return f"{utc:%Y-%m-%d %H:%M:%S} UTC"
+    utc_text = f"{utc:%H:%M} UTC" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({utc_text})"
+
+
+def _local(utc: datetime, zone: str | None) -> datetime | None:
+    if not zone or zone == "UTC":
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return utc.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _echo_json(data: Any) -> None:
@@ -63,7 +83,8 @@ def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
     if upcoming:
         click.echo("Next due:")
         for p in upcoming:
-            click.echo(f"  #{p.id:<6} {_when(p.next_attempt_at)}  {p.channel:<9} {p.label} ({p.status})")
+            due = _when(p.next_attempt_at, p.zone)
+            click.echo(f"  #{p.id:<6} {due}  {p.channel:<9} {p.label} ({p.status})")
 
 
 @click.command("show")
@@ -79,9 +100,9 @@ def show(post_id: int, db: str, as_json: bool) -> None:
         _echo_json({**post.to_json(), "history": [e.to_json() for e in events]})
         return
     click.echo(f"#{post.id} {post.label} on {post.channel} (campaign {post.campaign!r}): {post.status}")
-    click.echo(f"  scheduled  {_when(post.scheduled_at)} (written in {post.zone})")
+    click.echo(f"  scheduled  {_when(post.scheduled_at, post.zone)}, written in {post.zone}")
     if post.next_attempt_at and post.status in ("scheduled", "retry_wait"):
-        click.echo(f"  due        {_when(post.next_attempt_at)}")
+        click.echo(f"  due        {_when(post.next_attempt_at, post.zone)}")
     click.echo(f"  attempts   {post.attempts}")
     if post.remote_url or post.remote_id:
         click.echo(f"  published  {post.remote_url or post.remote_id}")
@@ -99,7 +120,7 @@ def show(post_id: int, db: str, as_json: bool) -> None:
     for e in events:
         change = f"{e.from_status or '(new)'} -> {e.to_status}"
         reason = f": {e.reason}" if e.reason else ""
-        click.echo(f"  {_when(e.at)}  {change:<24} by {e.actor}{reason}")
+        click.echo(f"  {_when(e.at, post.zone)}  {change:<24} by {e.actor}{reason}")
 
 
 @click.command("cancel")
