@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from queue_helpers import planned
 
+from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
-from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
 from campaign.errors import DatabaseLockedError
 from campaign.queue.store import Store
 

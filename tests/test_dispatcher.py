@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ import httpx
 import pytest
 from queue_helpers import T0, planned
 
+from campaign import channels
 from campaign.channels.base import Account, Adapter, Exchange, Part, Quota, Receipt, fake_json
 from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.webhook import WebhookAdapter
@@ -447,6 +450,88 @@ def test_lookup_reconciles_an_unknown_post(store: Store, published: bool) -> Non
     assert state["posts"] == (1 if published else 2)
 
 
+def test_a_rate_limited_lookup_holds_the_account_and_looks_again_after_the_hold(store: Store) -> None:
+    clock = Clock()
+    lookups: list[datetime] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            raise httpx.ReadTimeout("slow", request=request)
+        lookups.append(clock.now)
+        if len(lookups) == 1:
+            return httpx.Response(429, headers={"Retry-After": "600"}, json={"error": "slow down"})
+        return httpx.Response(200, json={"id": "found"})
+
+    platform = Platform(clock, handler)
+    (pid,) = queue(store, planned("p", account="s1", channel="searchable"))
+    adapter = Searchable(Account("s1", "searchable", {}, Credentials({}, account="s1")), clock=clock)
+    d = make(store, clock, {"s1": adapter}, platform)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+
+    run(d.dispatch_due(clock.advance(minutes=1)))  # the lookup is rate limited: the post stays unknown
+    held = clock.now + timedelta(seconds=600)
+    assert store.get_post(pid).status == "unknown" and len(lookups) == 1
+    assert store.account_state("s1").blocked_until == held  # type: ignore[union-attr]
+    run(d.dispatch_due(clock.advance(minutes=5)))  # lookup_retry has passed, the hold has not
+    assert len(lookups) == 1
+    clock.now = held
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert lookups == [T0 + timedelta(minutes=1), held]
+    assert post.status == "sent" and post.remote_id == "found"
+
+
+class Broken(Searchable):
+    """An adapter with a bug: it raises a KeyError, after its request left or before any did."""
+
+    name = "broken"
+    after_request = True
+
+    def publish(self, part: Part) -> Exchange[Receipt]:
+        if self.after_request:
+            yield self.json_request("POST", f"{self.base}/posts", json_body={"key": part.idempotency_key})
+        raise KeyError("id")
+
+
+@pytest.mark.parametrize(("after_request", "expected"), [(True, "unknown"), (False, "failed")])
+def test_a_bug_in_an_adapter_is_contained_and_logged_with_its_traceback(
+    store: Store, caplog: pytest.LogCaptureFixture, after_request: bool, expected: str
+) -> None:
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(200, json={"id": "1"}))
+    (pid,) = queue(store, planned("p", account="b1", channel="broken"))
+    adapter = Broken(Account("b1", "broken", {}, Credentials({}, account="b1")), clock=clock)
+    adapter.after_request = after_request
+    outcomes: list[Outcome] = []
+    run(make(store, clock, {"b1": adapter}, platform, outcomes=outcomes).dispatch_due(clock.now))
+    assert store.get_post(pid).status == expected
+    assert [o.outcome for o in outcomes] == [expected] and "KeyError" in outcomes[0].detail
+    assert len(platform.requests) == (1 if after_request else 0)
+    assert "unexpected error while sending" in caplog.text and "Traceback" in caplog.text
+
+
+def test_an_adapter_that_cannot_be_built_defers_the_post(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Exploding(Directory):
+        def adapter(self, campaign: str, account: str) -> Adapter:
+            raise RuntimeError("boom")
+
+    clock = Clock()
+    (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = Dispatcher(store, Exploding({}), DispatchConfig(owner=OWNER, dry_run=True), clock=clock,
+                   on_outcome=outcomes.append)
+    run(d.dispatch_due(clock.now))
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and post.attempts == 0  # a deferral, not an attempt
+    assert post.next_attempt_at == clock.now + timedelta(minutes=5)
+    assert [o.outcome for o in outcomes] == ["deferred"]
+    assert "adapter error: RuntimeError: boom" in outcomes[0].detail
+    assert "cannot build its adapter" in caplog.text
+
+
 # ---------------------------------------------------------------------------------------------- lateness
 
 
@@ -658,3 +743,34 @@ def test_a_failed_sending_write_sends_nothing(store: Store, monkeypatch: pytest.
     run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
     # Nothing left; the post stays claimed and its lease expires into recovery (back to scheduled).
     assert platform.requests == [] and store.get_post(pid).status == "claimed"
+
+
+# ---------------------------------------------------------------------------------------------- layering
+
+
+def test_the_dispatch_package_names_no_platform() -> None:
+    """Platform facts are declared by adapters; the dispatcher and its helpers know no platform by name."""
+    package = Path(__file__).resolve().parent.parent / "campaign" / "dispatch"
+    # One-letter names (x) are skipped: they match variables, not prose about a platform.
+    names = [n for n in channels.names() if len(n) > 1]
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b", re.IGNORECASE)
+    for path in sorted(package.glob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            found = pattern.search(line)
+            assert found is None, f"{path.name}:{number} names a platform ({found.group(0)}): {line.strip()}"
+
+
+def test_the_core_imports_neither_campaign_files_nor_the_concrete_store() -> None:
+    """Only campaigns.py reads campaign files; the core reaches the queue through its store protocol."""
+    package = Path(__file__).resolve().parent.parent / "campaign" / "dispatch"
+    for path in sorted(package.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        if path.name != "campaigns.py":
+            assert "campaign.source.config" not in modules, f"{path.name} imports campaign files"
+    core = ast.parse((package / "dispatcher.py").read_text(encoding="utf-8"))
+    store_names = {
+        alias.name for node in ast.walk(core)
+        if isinstance(node, ast.ImportFrom) and node.module == "campaign.queue.store" for alias in node.names
+    }
+    assert "Store" not in store_names

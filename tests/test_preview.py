@@ -12,17 +12,17 @@ from campaign.cli import main
 from tests.conftest import EXAMPLE
 
 CANARIES = {
-    "HKSTP_X_TOKEN": "canary-x-token-3141592653",
-    "HKSTP_X_REFRESH_TOKEN": "canary-x-refresh-2718281828",
-    "HKSTP_LINKEDIN_TOKEN": "canary-linkedin-1618033988",
-    "HKSTP_MASTODON_TOKEN": "canary-mastodon-1414213562",
-    "HKSTP_BLUESKY_APP_PASSWORD": "canary-bsky-pass-1732050807",
-    "HKSTP_FACEBOOK_PAGE_TOKEN": "canary-fb-token-2236067977",
-    "HKSTP_THREADS_TOKEN": "canary-threads-2645751311",
-    "HKSTP_TELEGRAM_BOT_TOKEN": "123456:canary-telegram-AAAAAAAAAAAA",
-    "HKSTP_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/canaryslack123",
-    "HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
-    "HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
+    "CAMPAIGN_HKSTP_X_TOKEN": "canary-x-token-3141592653",
+    "CAMPAIGN_HKSTP_X_REFRESH_TOKEN": "canary-x-refresh-2718281828",
+    "CAMPAIGN_HKSTP_LINKEDIN_TOKEN": "canary-linkedin-1618033988",
+    "CAMPAIGN_HKSTP_MASTODON_TOKEN": "canary-mastodon-1414213562",
+    "CAMPAIGN_HKSTP_BLUESKY_APP_PASSWORD": "canary-bsky-pass-1732050807",
+    "CAMPAIGN_HKSTP_FACEBOOK_PAGE_TOKEN": "canary-fb-token-2236067977",
+    "CAMPAIGN_HKSTP_THREADS_TOKEN": "canary-threads-2645751311",
+    "CAMPAIGN_HKSTP_TELEGRAM_BOT_TOKEN": "123456:canary-telegram-AAAAAAAAAAAA",
+    "CAMPAIGN_HKSTP_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/canaryslack123",
+    "CAMPAIGN_HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
+    "CAMPAIGN_HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
 }
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -124,6 +124,22 @@ class SampleAccount:
     credentials: Mapping[str, str] | None = None
 
 
+#: The names a ``metrics`` exchange reports counts under (each platform's own names map onto these):
+#: interactions (their sum is a post's engagement) and reach (views, impressions; never added to engagement).
+METRIC_NAMES: tuple[str, ...] = (
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "bookmarks",
+    "clicks",
+    "views",
+    "impressions",
+)
+#: What a ``metrics`` exchange returns: counts by remote id; None for a post the platform says is gone.
+PostMetrics = dict[str, dict[str, int] | None]
+
+
 @dataclass(frozen=True)
 class Quota:
     """At most ``limit`` posts per account in any moving ``window``."""
@@ -168,6 +184,10 @@ class Adapter:
     #: How long the platform keeps deduplicating a key; None where it never forgets (Bluesky's record keys).
     #: After the window an ``unknown`` post is looked up or left to a person, never retried blindly.
     dedup_window: ClassVar[timedelta | None] = None
+    #: How many posts one ``metrics`` request may ask about (X: 100 ids, Bluesky: 25 URIs; 1: one each).
+    metrics_batch: ClassVar[int] = 1
+    #: What the credentials need for ``metrics`` (scopes, permissions), or why the platform has no read API.
+    metrics_scopes: ClassVar[str] = "no API to read a post's counts back"
     #: The platform's documented publishing quota per account, if any (Threads: 250 per moving 24 hours).
     #: An account's ``daily_quota`` setting overrides it.
     default_quota: ClassVar[Quota | None] = None
@@ -202,6 +222,32 @@ class Adapter:
         post is absent.
         """
         return None
+
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """An exchange that reads the public counts of published posts (at most :attr:`metrics_batch`).
+
+        Returns counts under :data:`METRIC_NAMES` keyed by each receipt's ``remote_id`` (a count the platform
+        does not give is left out, never reported as 0), and None for a post the platform says no longer
+        exists. Raises a ChannelError like :meth:`publish` (a rate limit as RateLimitedError). Only GET
+        requests. Adapters of platforms without a read API do not override it (:attr:`has_metrics`).
+        """
+        raise NotImplementedError
+
+    def followers(self) -> Exchange[int | None]:
+        """An exchange reading how many followers the account has (None where the answer does not say), for
+        engagement per follower in reports. Only GET requests; adapters of platforms that do not give the
+        count do not override it (:attr:`has_followers`)."""
+        raise NotImplementedError
+
+    @property
+    def has_followers(self) -> bool:
+        """True when this adapter can read the account's follower count (it overrides :meth:`followers`)."""
+        return type(self).followers is not Adapter.followers
+
+    @property
+    def has_metrics(self) -> bool:
+        """True when this adapter can read counts back (it overrides :meth:`metrics`)."""
+        return type(self).metrics is not Adapter.metrics
 
     def verify(self) -> Exchange[str]:
         """A harmless authenticated call; returns who the credentials belong to.

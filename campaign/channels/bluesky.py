@@ -22,7 +22,10 @@ Platform facts (each checked against the source named):
   idempotency key (:mod:`campaign.channels.tid`), so a retry targets the same record. The reference PDS
   answers a
   create on a taken key with 500 ``InternalServerError``, so after any failed create we read the key back
-  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure.
+  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure. Its
+  answer requires ``uri`` and ``value``; ``cid`` is optional (lexicon com.atproto.repo.getRecord,
+  https://github.com/bluesky-social/atproto/blob/main/lexicons/com/atproto/repo/getRecord.json), so a
+  record found without one still counts; only a reply to it needs the cid (a strong ref).
 - Errors are ``{"error": <name>, "message": <text>}`` (https://atproto.com/specs/xrpc). Rate limits:
   ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (epoch seconds), ``RateLimit-Policy``;
   429 ``RateLimitExceeded`` (reference implementation, packages/xrpc-server/src/rate-limiter.ts).
@@ -35,7 +38,7 @@ Platform facts (each checked against the source named):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -48,6 +51,7 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     Receipt,
     SampleAccount,
     classify_status,
@@ -56,7 +60,7 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
-from campaign.channels.helpers import require_json_object
+from campaign.channels.helpers import read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
     AmbiguousError,
@@ -92,6 +96,15 @@ class Session:
         return f"Session(did={self.did!r}, handle={self.handle!r})"
 
 
+#: app.bsky.feed.defs#postView counts under our names.
+POST_VIEW_COUNTS = {
+    "likeCount": "likes",
+    "repostCount": "reposts",
+    "replyCount": "replies",
+    "quoteCount": "quotes",
+    "bookmarkCount": "bookmarks",
+}
+
 class BlueskyAdapter(Adapter):
     """Publishes to one Bluesky account (``handle`` + ``app_password``) on its PDS (``service``)."""
 
@@ -121,6 +134,8 @@ class BlueskyAdapter(Adapter):
     dedup_by_key = True
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
     sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
+    metrics_batch = 25  # app.bsky.feed.getPosts takes up to 25 URIs
+    metrics_scopes = "the app password (getPosts goes through the account's PDS to the AppView)"
     #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
     login_paths = frozenset(
         {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
@@ -144,12 +159,12 @@ class BlueskyAdapter(Adapter):
         """The deterministic record key (a TID) of ``part``."""
         return tid_for_key(part.idempotency_key)
 
-    def _receipt(self, uri: str, cid: str) -> Receipt:
+    def _receipt(self, uri: str, cid: str | None) -> Receipt:
+        """The receipt of record ``uri``; ``data`` holds its ``cid`` when the server gave one."""
         handle = self._session.handle if self._session else self.setting("handle")
         rkey = uri.rsplit("/", 1)[-1]
-        return Receipt(
-            remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data={"uri": uri, "cid": cid}
-        )
+        data = {"uri": uri, "cid": cid} if cid else {"uri": uri}
+        return Receipt(remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data=data)
 
     # -- session ------------------------------------------------------------------------------------------
 
@@ -283,6 +298,47 @@ class BlueskyAdapter(Adapter):
             params={"repo": repo, "collection": POST, "rkey": rkey},
         )
 
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``app.bsky.feed.getPosts`` (up to 25 URIs): like, repost, reply and quote counts; a URI missing
+        from the answer is a deleted post (https://docs.bsky.app/docs/api/app-bsky-feed-get-posts)."""
+        uris = [r.remote_id for r in receipts]
+
+        def get_posts(session: Session) -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                self._xrpc("app.bsky.feed.getPosts"),
+                params=[("uris", uri) for uri in uris],
+                headers={"Accept": "application/json", **self._bearer(session.access_jwt)},
+            )
+
+        response, _ = yield from self._authed(get_posts)
+        if not response.is_success:
+            raise self._error(response, "getPosts", before_write=True)
+        body = require_json_object(response, PermanentError)
+        found: PostMetrics = dict.fromkeys(uris)
+        for view in body.get("posts") or ():
+            if isinstance(view, dict) and view.get("uri") in found:
+                found[str(view["uri"])] = read_counts(view, POST_VIEW_COUNTS)
+        return found
+
+    def followers(self) -> Exchange[int | None]:
+        """``followersCount`` of ``app.bsky.actor.getProfile`` for the account's own DID
+        (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile)."""
+
+        def get_profile(session: Session) -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                self._xrpc("app.bsky.actor.getProfile"),
+                params={"actor": session.did},
+                headers={"Accept": "application/json", **self._bearer(session.access_jwt)},
+            )
+
+        response, _ = yield from self._authed(get_profile)
+        if not response.is_success:
+            raise self._error(response, "getProfile", before_write=True)
+        count = require_json_object(response, PermanentError).get("followersCount")
+        return count if isinstance(count, int) else None
+
     def verify(self) -> Exchange[str]:
         """``@handle (did)``: getSession on a cached session, otherwise createSession. Never posts."""
         if self._session is None:
@@ -382,6 +438,12 @@ class BlueskyAdapter(Adapter):
                     "did": did,
                 },
             )
+        if nsid == "app.bsky.feed.getPosts":
+            zero = dict.fromkeys(POST_VIEW_COUNTS, 0)
+            views = [{"uri": uri, **zero} for uri in request.url.params.get_list("uris")]
+            return fake_json(request, {"posts": views})
+        if nsid == "app.bsky.actor.getProfile":
+            return fake_json(request, {"did": did, "handle": handle, "followersCount": 0})
         if nsid == "com.atproto.server.getSession":
             return fake_json(request, {"handle": handle, "did": did})
         if nsid == "com.atproto.identity.resolveHandle":
@@ -435,8 +497,8 @@ def _read_session(response: httpx.Response) -> Session:
     return Session(access_jwt=access, refresh_jwt=refresh, did=did, handle=handle)
 
 
-def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | None:
-    """``(uri, cid, value)`` of a getRecord success, else None."""
+def _read_record(response: httpx.Response) -> tuple[str, str | None, dict[str, Any]] | None:
+    """``(uri, cid, value)`` of a getRecord success (``cid`` None when absent: it is optional), else None."""
     if not response.is_success:
         return None
     try:
@@ -446,8 +508,8 @@ def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | 
     if not isinstance(body, dict):
         return None
     uri, cid, value = body.get("uri"), body.get("cid"), body.get("value")
-    if isinstance(uri, str) and isinstance(cid, str) and isinstance(value, dict):
-        return uri, cid, value
+    if isinstance(uri, str) and isinstance(value, dict):
+        return uri, (cid if isinstance(cid, str) and cid else None), value
     return None
 
 

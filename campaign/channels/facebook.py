@@ -13,7 +13,7 @@ Facts relied on (each checked against the cited source):
 - Errors are ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``. Codes: 1 unknown
   and 2 service (temporary: retry), 4/17/32/613 throttling, 10 and 200-299 permissions, 102/190 token
   invalid or expired, 100 invalid parameter, 341 application limit, 368 temporarily blocked for policy
-  violations, 506 duplicate post, 1609005 link error
+  violations (wait and retry: held back like throttling), 506 duplicate post, 1609005 link error
   (https://developers.facebook.com/docs/graph-api/guides/error-handling). Business-use-case throttling
   answers 80001-80014 (https://developers.facebook.com/docs/graph-api/overview/rate-limiting/).
 - Page-token requests are under Business Use Case limits; ``X-Business-Use-Case-Usage`` is
@@ -26,9 +26,9 @@ Facts relied on (each checked against the cited source):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
@@ -38,12 +38,13 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     RateLimit,
     Receipt,
     SampleAccount,
     fake_json,
 )
-from campaign.channels.helpers import graph_error, json_object, usage_report
+from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
 from campaign.errors import AmbiguousError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -52,6 +53,26 @@ GRAPH = "https://graph.facebook.com"
 #: The Graph API version the reference documents now; accounts override it with ``graph_version``.
 DEFAULT_VERSION = "v26.0"
 
+
+#: What a metrics read asks of a Page post: the share count and the totals of reactions and comments.
+POST_FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
+
+
+def _post_counts(post: Mapping[str, Any]) -> dict[str, int]:
+    """Reactions -> likes, comments -> replies, shares -> reposts (a missing edge is left out)."""
+    counts: dict[str, int] = {}
+    for edge, ours in (("reactions", "likes"), ("comments", "replies")):
+        value = post.get(edge)
+        summary = value.get("summary") if isinstance(value, Mapping) else None
+        total = summary.get("total_count") if isinstance(summary, Mapping) else None
+        if isinstance(total, int):
+            counts[ours] = total
+    shares = post.get("shares")
+    # Graph leaves `shares` out of a post nobody shared.
+    count = shares.get("count") if isinstance(shares, Mapping) else 0
+    if isinstance(count, int):
+        counts["reposts"] = count
+    return counts
 
 class FacebookAdapter(Adapter):
     """Publishes posts to a Facebook Page as the Page (no threads)."""
@@ -67,6 +88,7 @@ class FacebookAdapter(Adapter):
         "graph_version": f"Graph API version, e.g. {DEFAULT_VERSION} (default)",
     }
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
+    metrics_scopes = "pages_read_engagement (reactions, comments, shares of the Page's posts)"
     sample_account = SampleAccount(settings={"page_id": "1234567890"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
@@ -81,6 +103,26 @@ class FacebookAdapter(Adapter):
         if not isinstance(post_id, str) or not post_id:
             raise AmbiguousError(f"HTTP {response.status_code} without a post id; outcome unknown")
         return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
+
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``GET /{post-id}?fields=shares,reactions.summary(total_count),comments.summary(total_count)`` per
+        post (https://developers.facebook.com/docs/graph-api/reference/post#edges); a missing object is
+        gone."""
+        found: PostMetrics = {}
+        for receipt in receipts:
+            response = yield self.json_request(
+                "GET",
+                f"{self._base()}/{receipt.remote_id}",
+                params={"fields": POST_FIELDS},
+                headers=self._auth(),
+            )
+            if graph_object_gone(response):
+                found[receipt.remote_id] = None
+                continue
+            if not response.is_success:
+                raise graph_error(response, now=self.clock())
+            found[receipt.remote_id] = _post_counts(json_object(response))
+        return found
 
     def verify(self) -> Exchange[str]:
         page = self.setting("page_id")
@@ -115,6 +157,10 @@ class FacebookAdapter(Adapter):
         if request.method == "POST" and request.url.path.endswith("/feed"):
             index = part.index if part else 0
             return fake_json(request, {"id": f"{page}_{PLACEHOLDER}-{index}"})
+        if request.method == "GET" and request.url.params.get("fields") == POST_FIELDS:
+            zero = {"data": [], "summary": {"total_count": 0}}
+            post = {"id": request.url.path.rsplit("/", 1)[1], "shares": {"count": 0}}
+            return fake_json(request, {**post, "reactions": zero, "comments": zero})
         if request.method == "GET":
             return fake_json(request, {"id": str(page), "name": PLACEHOLDER})
         return fake_json(request, {"error": {"message": "no dry-run answer", "code": 100}}, 400)

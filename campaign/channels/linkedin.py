@@ -31,9 +31,10 @@ Facts relied on (each checked against the cited source):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import httpx
 
@@ -42,6 +43,7 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     Receipt,
     SampleAccount,
     classify_status,
@@ -49,12 +51,13 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
-from campaign.channels.helpers import fake_not_found, json_object
+from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
 POSTS_URL = "https://api.linkedin.com/rest/posts"
+SOCIAL_ACTIONS_URL = "https://api.linkedin.com/rest/socialActions"
 USERINFO_URL = "https://api.linkedin.com/v2/userinfo"
 ORGANIZATIONS_URL = "https://api.linkedin.com/rest/organizations"
 #: A version LinkedIn documents as active; accounts override it with the ``version`` setting.
@@ -116,6 +119,7 @@ class LinkedInAdapter(Adapter):
         "version": f"LinkedIn-Version header, YYYYMM (default {DEFAULT_VERSION}; retired after ~1 year)",
     }
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
+    metrics_scopes = "r_organization_social (organisation posts); r_member_social (members, restricted)"
     sample_account = SampleAccount(settings={"author": "urn:li:person:contract"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
@@ -145,6 +149,30 @@ class LinkedInAdapter(Adapter):
                 "LinkedIn answered 201 without an x-restli-id header; post id unknown", status=201
             )
         return Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``GET /rest/socialActions/{urn}`` per post: likes and comments; 404 means the post is gone
+        (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/network-update-social-actions)."""
+        found: PostMetrics = {}
+        for receipt in receipts:
+            url = f"{SOCIAL_ACTIONS_URL}/{quote(receipt.remote_id, safe='')}"
+            response = yield self.json_request("GET", url, headers=self._headers())
+            if response.status_code in (404, 410):
+                found[receipt.remote_id] = None
+                continue
+            if not response.is_success:
+                raise self._error(response)
+            body = json_object(response)
+            likes = body.get("likesSummary")
+            comments = body.get("commentsSummary")
+            counts = read_counts(likes if isinstance(likes, dict) else {}, {"totalLikes": "likes"})
+            counts |= read_counts(
+                comments if isinstance(comments, dict) else {},
+                # Later names win: every comment where LinkedIn counts them all, else the first-level ones.
+                {"totalFirstLevelComments": "replies", "aggregatedTotalComments": "replies"},
+            )
+            found[receipt.remote_id] = counts
+        return found
 
     def verify(self) -> Exchange[str]:
         kind, ident = self._author_parts()
@@ -221,6 +249,9 @@ class LinkedInAdapter(Adapter):
             index = part.index if part else 0
             urn = f"urn:li:share:{PLACEHOLDER}-{index}"
             return httpx.Response(201, headers={"x-restli-id": urn}, request=request)
+        if request.method == "GET" and request.url.path.startswith("/rest/socialActions/"):
+            summary = {"likesSummary": {"totalLikes": 0}, "commentsSummary": {"aggregatedTotalComments": 0}}
+            return fake_json(request, summary)
         if request.url.path == "/v2/userinfo":
             _, ident = self._author_parts()
             return fake_json(request, {"sub": ident, "name": PLACEHOLDER})

@@ -22,7 +22,7 @@ Platform facts (each checked against the source named):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -33,19 +33,28 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     Receipt,
     SampleAccount,
     classify_status,
     fake_json,
     platform_message,
 )
-from campaign.channels.helpers import fake_not_found, require_json_object
+from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
 from campaign.errors import AmbiguousError, PermanentError
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
+
+#: Status counts (https://docs.joinmastodon.org/entities/Status/) under our names.
+STATUS_COUNTS = {
+    "favourites_count": "likes",
+    "reblogs_count": "reposts",
+    "replies_count": "replies",
+    "quotes_count": "quotes",
+}
 
 class MastodonAdapter(Adapter):
     """Publishes to one Mastodon account (``instance`` + ``token``)."""
@@ -78,6 +87,7 @@ class MastodonAdapter(Adapter):
     dedup_window = timedelta(hours=1)
     docs = "https://docs.joinmastodon.org/methods/statuses/#create"
     sample_account = SampleAccount(settings={"instance": "https://mastodon.example"})
+    metrics_scopes = "read:statuses (GET /api/v1/statuses/:id)"
 
     # -- requests -----------------------------------------------------------------------------------------
 
@@ -157,6 +167,31 @@ class MastodonAdapter(Adapter):
     # lookup(): Mastodon offers no search by idempotency key; the base class's None says so.
 
     # -- errors -------------------------------------------------------------------------------------------
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``GET /api/v1/statuses/:id`` per status: replies, reblogs and favourites (and quotes where the
+        server counts them); 404 means the status is gone
+        (https://docs.joinmastodon.org/methods/statuses/#get, https://docs.joinmastodon.org/entities/Status/)."""
+        found: PostMetrics = {}
+        for receipt in receipts:
+            response = yield self.json_request(
+                "GET", f"{self._base()}/api/v1/statuses/{receipt.remote_id}", headers=self._auth()
+            )
+            if response.status_code in (404, 410):
+                found[receipt.remote_id] = None
+                continue
+            self._raise_for_error(response)
+            status = require_json_object(response, PermanentError, who="Mastodon")
+            found[receipt.remote_id] = read_counts(status, STATUS_COUNTS)
+        return found
+
+    def followers(self) -> Exchange[int | None]:
+        """``followers_count`` of ``verify_credentials`` (https://docs.joinmastodon.org/entities/Account/)."""
+        response = yield self.json_request(
+            "GET", f"{self._base()}/api/v1/accounts/verify_credentials", headers=self._auth()
+        )
+        self._raise_for_error(response)
+        count = require_json_object(response, PermanentError, who="Mastodon").get("followers_count")
+        return count if isinstance(count, int) else None
 
     def _raise_for_error(self, response: httpx.Response) -> None:
         """401/403 -> AuthError, 422 -> PermanentError, 429 -> RateLimitedError (ISO reset), 5xx generic."""
@@ -185,6 +220,11 @@ class MastodonAdapter(Adapter):
                     "in_reply_to_id": part.reply_to.remote_id if part and part.reply_to else None,
                 },
             )
+        if request.method == "GET" and "/api/v1/statuses/" in path:
+            status_id = path.rsplit("/", 1)[-1]
+            counts = {"replies_count": 0, "reblogs_count": 0, "favourites_count": 0}
+            url = f"{base}/@{PLACEHOLDER}/{status_id}"
+            return fake_json(request, {"id": status_id, "url": url, **counts})
         if path.endswith("/verify_credentials"):
             return fake_json(request, {"id": PLACEHOLDER, "username": PLACEHOLDER, "acct": PLACEHOLDER})
         if path.endswith("/api/v2/instance"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlencode
 
 import httpx
@@ -58,8 +58,11 @@ def refresh_request(
     return httpx.Request("POST", token_url, content=body.encode("ascii"), headers=headers)
 
 
-def parse_token_response(response: httpx.Response) -> TokenSet:
+def parse_token_response(response: httpx.Response, *, now: datetime) -> TokenSet:
     """The granted tokens, or the classified reason there are none.
+
+    ``now`` (aware UTC, from the adapter's clock) anchors a rate-limit wait given as seconds from now; this
+    module never reads the wall clock.
 
     - 400/401 (``invalid_grant``, ``invalid_request``, ``unauthorized_client``): the refresh token or the
       client credentials were rejected; only a person re-authorising the app can fix that -> AuthError.
@@ -93,7 +96,7 @@ def parse_token_response(response: httpx.Response) -> TokenSet:
             status=status,
             platform_message=message,
         )
-    error: ChannelError = classify_status(response, message, now=datetime.now(UTC))
+    error: ChannelError = classify_status(response, message, now=now)
     if isinstance(error, AmbiguousError):
         error = TransientError(f"token refresh failed: {error}", status=status, platform_message=message)
     raise error

@@ -26,15 +26,25 @@ in ``Receipt.data`` for reconciliation by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Adapter, Exchange, Part, Quota, RateLimit, Receipt, fake_json
-from campaign.channels.helpers import graph_error, json_object, usage_report
+from campaign.channels.base import (
+    PLACEHOLDER,
+    Adapter,
+    Exchange,
+    Part,
+    PostMetrics,
+    Quota,
+    RateLimit,
+    Receipt,
+    fake_json,
+)
+from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
 from campaign.errors import AmbiguousError, PermanentError, TransientError
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -45,6 +55,26 @@ API = "https://graph.threads.net/v1.0"
 #: containers are normally FINISHED at the first read.
 DEFAULT_STATUS_CHECKS = 3
 
+
+#: The media insights a metrics read asks for; their names are already ours.
+INSIGHTS = "views,likes,replies,reposts,quotes"
+
+
+def _insight_counts(body: Mapping[str, Any]) -> dict[str, int]:
+    """``{"data": [{"name": "likes", "values": [{"value": 3}]}, ...]}`` -> ``{"likes": 3, ...}``."""
+    counts: dict[str, int] = {}
+    for item in body.get("data") or ():
+        if not isinstance(item, Mapping):
+            continue
+        values = item.get("values")
+        total = item.get("total_value")
+        first = values[0] if isinstance(values, list) and values else None
+        value = first.get("value") if isinstance(first, Mapping) else None
+        if value is None and isinstance(total, Mapping):
+            value = total.get("value")
+        if isinstance(value, int) and item.get("name") in INSIGHTS.split(","):
+            counts[str(item["name"])] = value
+    return counts
 
 class ThreadsAdapter(Adapter):
     """Publishes posts and reply-chain threads on Threads."""
@@ -62,6 +92,7 @@ class ThreadsAdapter(Adapter):
         "status_checks": f"container status reads before giving up (default {DEFAULT_STATUS_CHECKS})",
     }
     docs = "https://developers.facebook.com/documentation/threads/posts"
+    metrics_scopes = "threads_basic, threads_manage_insights (media insights)"
     #: 250 API-published posts per profile in a moving 24 hours
     #: (https://developers.facebook.com/docs/threads/overview/#rate-limiting).
     default_quota = Quota(250)
@@ -103,6 +134,20 @@ class ThreadsAdapter(Adapter):
         published = yield self._form(f"{API}/{user}/threads_publish", {"creation_id": container})
         media = self._id(published, "media", ambiguous=True)
         return Receipt(remote_id=media, data={"container_id": container})
+
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``GET /{media-id}/insights?metric=views,likes,replies,reposts,quotes`` per post
+        (https://developers.facebook.com/documentation/threads/insights); a missing object is gone."""
+        found: PostMetrics = {}
+        for receipt in receipts:
+            response = yield self._get(f"{API}/{receipt.remote_id}/insights", {"metric": INSIGHTS})
+            if graph_object_gone(response):
+                found[receipt.remote_id] = None
+                continue
+            if not response.is_success:
+                raise graph_error(response, now=self.clock())
+            found[receipt.remote_id] = _insight_counts(json_object(response))
+        return found
 
     def verify(self) -> Exchange[str]:
         me = yield self._get(f"{API}/{self.setting('user_id', 'me')}", {"fields": "id,username"})
@@ -162,6 +207,10 @@ class ThreadsAdapter(Adapter):
                 request,
                 {"data": [{"quota_usage": 0, "config": {"quota_total": 250, "quota_duration": 86400}}]},
             )
+        if path.endswith("/insights"):
+            names = request.url.params.get("metric", "").split(",")
+            data = [{"name": n, "period": "lifetime", "values": [{"value": 0}]} for n in names if n]
+            return fake_json(request, {"data": data})
         if request.url.params.get("fields") == "status,error_message":
             return fake_json(request, {"status": "FINISHED", "id": path.rsplit("/", 1)[1]})
         return fake_json(request, {"id": f"{PLACEHOLDER}-user", "username": PLACEHOLDER})

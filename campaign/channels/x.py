@@ -30,7 +30,7 @@ idempotency guarantee (its window is undocumented and a thread part may legitima
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -42,6 +42,7 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     Part,
+    PostMetrics,
     RateLimit,
     Receipt,
     classify_status,
@@ -49,7 +50,7 @@ from campaign.channels.base import (
     parse_reset,
     platform_message,
 )
-from campaign.channels.helpers import fake_not_found, json_object
+from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.secrets import redact
@@ -76,6 +77,16 @@ _LIMIT_FAMILIES = ("x-rate-limit-", "x-user-limit-24hour-", "x-app-limit-24hour-
 
 logger = logging.getLogger(__name__)
 
+#: ``public_metrics`` fields (https://docs.x.com/x-api/fundamentals/metrics) under our names.
+PUBLIC_METRICS = {
+    "like_count": "likes",
+    "retweet_count": "reposts",
+    "reply_count": "replies",
+    "quote_count": "quotes",
+    "bookmark_count": "bookmarks",
+    "impression_count": "impressions",
+}
+
 class XAdapter(Adapter):
     """Publishes posts and threads on X with an OAuth 2.0 user-context token, refreshing it once on 401.
 
@@ -101,6 +112,8 @@ class XAdapter(Adapter):
         "client_id": "OAuth 2.0 client ID of the app (required to refresh the access token)",
     }
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
+    metrics_batch = 100  # GET /2/tweets takes up to 100 ids
+    metrics_scopes = "tweet.read users.read (public_metrics; impression_count is given to the author)"
     #: The OAuth 2.0 token refresh verify() may need before it can read the profile.
     login_paths = frozenset({"/2/oauth2/token"})
 
@@ -124,6 +137,37 @@ class XAdapter(Adapter):
         where = f"{username}/status" if username else "i/web/status"
         return Receipt(remote_id=post_id, url=f"https://x.com/{where}/{post_id}")
 
+    def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
+        """``GET /2/tweets?ids=...&tweet.fields=public_metrics`` (up to 100 ids); ids the answer lists under
+        ``errors`` as not found are gone (https://docs.x.com/x-api/posts/get-posts-by-ids,
+        https://docs.x.com/x-api/fundamentals/metrics)."""
+        ids = ",".join(r.remote_id for r in receipts)
+        url = f"{TWEETS_URL}?ids={ids}&tweet.fields=public_metrics"
+        response = yield from self._authorized("GET", url, None)
+        if not response.is_success:
+            raise self._error(response)
+        body = json_object(response)
+        found: PostMetrics = {}
+        for post in body.get("data") or ():
+            if isinstance(post, dict) and isinstance(post.get("id"), str):
+                public = post.get("public_metrics")
+                found[post["id"]] = read_counts(public if isinstance(public, dict) else {}, PUBLIC_METRICS)
+        for problem in body.get("errors") or ():
+            if isinstance(problem, dict) and "not-found" in str(problem.get("type", "")):
+                found.setdefault(str(problem.get("resource_id") or problem.get("value")), None)
+        return found
+
+    def followers(self) -> Exchange[int | None]:
+        """``public_metrics.followers_count`` of ``GET /2/users/me?user.fields=public_metrics``
+        (https://docs.x.com/x-api/users/user-lookup-me)."""
+        response = yield from self._authorized("GET", f"{ME_URL}?user.fields=public_metrics", None)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_object(response).get("data")
+        public = data.get("public_metrics") if isinstance(data, dict) else None
+        count = public.get("followers_count") if isinstance(public, dict) else None
+        return count if isinstance(count, int) else None
+
     def verify(self) -> Exchange[str]:
         response = yield from self._authorized("GET", ME_URL, None)
         if not response.is_success:
@@ -135,7 +179,7 @@ class XAdapter(Adapter):
         response = yield self.json_request(method, url, json_body=body, headers=self._auth())
         if response.status_code != 401 or not self._can_refresh():
             return response
-        tokens = parse_token_response((yield self._refresh_request()))
+        tokens = parse_token_response((yield self._refresh_request()), now=self.clock())
         self._tokens = TokenSet(
             access_token=tokens.access_token,
             # X rotates refresh tokens; keep the old one only if the server did not send a new one.
@@ -246,6 +290,11 @@ class XAdapter(Adapter):
             index = part.index if part else 0
             text = part.text if part else ""
             return fake_json(request, {"data": {"id": f"{PLACEHOLDER}-post-{index}", "text": text}}, 201)
+        if request.method == "GET" and request.url.path == "/2/tweets":
+            ids = request.url.params.get("ids", "").split(",")
+            zero = dict.fromkeys(PUBLIC_METRICS, 0)
+            posts = [{"id": i, "text": "", "public_metrics": zero} for i in ids if i]
+            return fake_json(request, {"data": posts})
         if request.url.path == "/2/users/me":
             username = self.account.settings.get("username") or PLACEHOLDER
             return fake_json(

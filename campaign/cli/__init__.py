@@ -8,7 +8,8 @@ An exception outside :mod:`campaign.errors` is a bug; it too becomes one line (n
 The root group loads each command's module only when that command runs (:class:`~.lazy.LazyGroup`), one
 module per command group: :mod:`.release` (``release show``, ``init``), :mod:`.preview` (``check``,
 ``preview``, ``measure``), :mod:`.daemon` (``plan``, ``apply``, ``daemon``, ``simulate``), :mod:`.queue`
-(``status`` ... ``resume``), :mod:`.channels` and :mod:`.db`. Commands that need no database (`check`,
+(``status`` ... ``resume``), :mod:`.report` (``report``, ``metrics``), :mod:`.channels` and :mod:`.db`.
+Commands that need no database (`check`,
 `preview`, `measure`, `release show`, `init`) never import SQLModel. Per-run state (``--debug``) travels
 in the Click context object (:class:`~.options.CliState`), never in a module global.
 """
@@ -45,6 +46,8 @@ COMMANDS: dict[str, str] = {
     "retry": "campaign.cli.queue:retry",
     "pause": "campaign.cli.queue:pause",
     "resume": "campaign.cli.queue:resume",
+    "report": "campaign.cli.report:report",
+    "metrics": "campaign.cli.report:metrics",
     "channels": "campaign.cli.channels:channels",
     "db": "campaign.cli.db:db",
 }

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from campaign.cli.options import MAX_SECONDS, FiniteFloat, db_option, json_option, now_option, parse_now
+from campaign.errors import UsageError
 
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
@@ -142,12 +143,14 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="Minutes between two alert messages to the same alert account.")
 @click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
               help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
+@click.option("--metrics/--no-metrics", default=True, show_default=True,
+              help="Read sent posts' counts back on each campaign's `metrics:` schedule (after publishing).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True)
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
            per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
-           log_format: str, log_level: str) -> None:
+           metrics: bool, log_format: str, log_level: str) -> None:
     """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue."""
     from campaign import logs
     from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
@@ -166,6 +169,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             max_attempts=max_attempts,
             alert_interval=timedelta(minutes=alert_interval),
             transport=transport,
+            metrics=metrics,
         )
     )
 
@@ -175,9 +179,14 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
 @click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
 @click.option("--speed", type=FiniteFloat(min=0, min_open=True, max=1e9), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
+@click.option("--metrics/--no-metrics", default=True, show_default=True,
+              help="Follow the `metrics:` schedule with invented engagement; end with a sample report.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the sample report to FILE (.html, .md, .json or .csv; text otherwise).")
 @json_option
 @now_option
-def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, now_text: str | None) -> None:
+def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, report_file: Path | None,
+             as_json: bool, now_text: str | None) -> None:
     """Rehearse FILE: queue it in a temporary database and run the real dispatcher, dry, on a fast clock."""
     from campaign.dispatch import simulate as sim
 
@@ -196,13 +205,38 @@ def simulate(file: Path, start: str | None, speed: float | None, as_json: bool, 
 
     from campaign.source.config import load_campaign
 
+    if report_file is not None and not report_file.parent.is_dir():
+        raise UsageError(f"--report {report_file}: directory {report_file.parent} does not exist")
     zone = load_campaign(file).zone
     report = sim.simulate(
-        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick
+        file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick,
+        metrics=metrics,
     )
     if progress:
         click.echo("\r\x1b[K", nl=False, err=True)
+    if report_file is not None and report.built_report is not None:
+        _write_report(report.built_report, report_file)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
     click.echo(sim.format_summary(report))
+    if report.sample_report:
+        click.echo("")
+        click.echo(f"Sample report ({report.readings} metrics readings of invented engagement: a rehearsal "
+                   "reads nothing from any platform; `campaign report` shows the real one)")
+        click.echo(report.sample_report, nl=False)
+
+
+def _write_report(built: Any, target: Path) -> None:
+    """The report in the format its file name says (.html, .md, .json, .csv; plain text otherwise)."""
+    from campaign.report import formats
+
+    suffix = target.suffix.lower()
+    if suffix in (".html", ".htm"):
+        from campaign.report.html import to_html
+
+        text = to_html(built)
+    else:
+        writers = {".md": formats.to_markdown, ".json": formats.to_json, ".csv": formats.to_csv}
+        text = writers.get(suffix, formats.to_text)(built)
+    target.write_text(text, encoding="utf-8")

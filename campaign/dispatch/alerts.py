@@ -1,9 +1,9 @@
 """Failure alerts: failed, unknown and missed posts reported to a campaign's ``alerts:`` account, batched.
 
-A campaign file may name one of its accounts (typically a Slack, Teams, Discord or webhook account) under
-``alerts:``. The dispatcher :meth:`Alerts.report`\\ s every post that ends ``failed``, ``unknown`` or
-``missed``; :meth:`Alerts.flush` sends at most one message per alert account per ``interval`` (default 15
-minutes), listing every post reported since the last message.
+A campaign file may name one of its accounts (typically a team chat) under ``alerts:``. The dispatcher
+:meth:`Alerts.report`\\ s every post that ends ``failed``, ``unknown`` or ``missed``; :meth:`Alerts.flush`
+sends at most one message per alert account per ``interval`` (default 15 minutes), listing every post
+reported since the last message.
 
 No loops: an alert is sent through the adapter directly (never queued as a post), and the failure of an
 alert message is only logged, never reported as an alert. An undelivered batch is kept for the next flush

@@ -48,7 +48,9 @@ from campaign.queue.lock import LOCK_SUFFIX, DaemonLock, lock_for  # noqa: F401 
 if TYPE_CHECKING:
     import httpx
 
-    from campaign.dispatch.dispatcher import CampaignDirectory, Dispatcher
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import Dispatcher
+    from campaign.dispatch.metrics import MetricsCollector
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class DaemonTiming:
     tick: float = 3.0
     grace: float = 20.0
     recover_every: float = 60.0
+    #: How often newly sent posts are looked for, to schedule their metrics readings.
+    metrics_every: float = 60.0
 
 
 class Daemon:
@@ -117,8 +121,13 @@ class Daemon:
         *,
         timing: DaemonTiming = DaemonTiming(),
         clock: Callable[[], datetime] = wall_clock,
+        collector: MetricsCollector | None = None,
     ) -> None:
         self.store = store
+        #: Reads sent posts' counts back when no post is due (None: metrics are off).
+        self.collector = collector
+        self._metrics: asyncio.Task[None] | None = None
+        self._last_metrics = datetime.min.replace(tzinfo=UTC)
         self.dispatcher = dispatcher
         self.directory = directory
         self.timing = timing
@@ -160,6 +169,8 @@ class Daemon:
         self._install_signals()
         self._recover(all_leases=True)
         await self._dispatch()
+        if self.collector is not None:
+            await self._collect()
         await self.dispatcher.alerts.flush(self.clock(), force=True)
 
     async def run(self) -> None:
@@ -187,8 +198,14 @@ class Daemon:
                 self._wake.clear()
                 if self._stopping:
                     break
-                self._arm(await self._dispatch())
+                when = await self._dispatch()
+                self._start_metrics(when)
+                self._arm(_earliest(when, self._metrics_due()))
         finally:
+            if self._metrics is not None:
+                self._metrics.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._metrics
             if listener is not None:
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -215,6 +232,48 @@ class Daemon:
             return self.clock() + timedelta(seconds=self.timing.tick)
         finally:
             self._current = None
+
+    # -- metrics (issue 15): after publishing, never instead of it ----------------------------------------
+
+    def _start_metrics(self, next_post: datetime | None) -> None:
+        """Start a metrics pass in the background when one is due and no post is due now."""
+        busy = self._metrics is not None and not self._metrics.done()
+        if self.collector is None or self._stopping or busy:
+            return
+        now = self.clock()
+        if next_post is not None and next_post <= now:
+            return  # posting first: the loop comes straight back for the due posts
+        due = self._metrics_due()
+        if self._metrics_looked_before(now) or (due is not None and due <= now):
+            self._metrics = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        assert self.collector is not None
+        self._last_metrics = self.clock()
+        try:
+            stats = await self.collector.collect_due(self._last_metrics)
+        except StoreError as exc:
+            logger.error("metrics: %s", exc, extra={"action": "metrics"})
+            return
+        if stats.posts:
+            logger.info(
+                "metrics read for %d posts in %d requests (%d gone, %d failed, %d deferred)",
+                stats.posts, stats.requests, stats.gone, stats.failed, stats.deferred,
+                extra={"action": "metrics", "posts": stats.posts, "requests": stats.requests},
+            )
+        self._wake.set()  # re-arm for the next reading
+
+    def _metrics_looked_before(self, now: datetime) -> bool:
+        """True when the last look for newly sent posts is older than ``metrics_every``."""
+        return (now - self._last_metrics).total_seconds() >= self.timing.metrics_every
+
+    def _metrics_due(self) -> datetime | None:
+        if self.collector is None:
+            return None
+        try:
+            return self.collector.next_wake()
+        except StoreError:
+            return None
 
     def _arm(self, when: datetime | None) -> None:
         """Schedule the one-shot wake-up at ``when`` (now if already past; none when nothing waits)."""
@@ -274,6 +333,8 @@ class Daemon:
             self._wake.set()
         elif self._armed_at is not None and self._armed_at <= now:
             self._wake.set()
+        elif self.collector is not None and self._metrics_looked_before(now):
+            self._wake.set()  # look for newly sent posts to schedule their readings
 
     def _recover(self, *, all_leases: bool) -> None:
         now = self.clock()
@@ -299,6 +360,8 @@ class DaemonOptions:
     owner: str | None = None
     #: What carries HTTP requests: one of :data:`TRANSPORTS`.
     transport: str = TRANSPORTS[0]
+    #: Read sent posts' counts back (each campaign's ``metrics:`` schedule); off with ``--no-metrics``.
+    metrics: bool = True
 
 
 def serve(options: DaemonOptions) -> None:
@@ -357,7 +420,8 @@ def _serve_dry(options: DaemonOptions) -> None:
 
 
 async def _serve(store: Store, options: DaemonOptions) -> None:
-    from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.retry import RetryPolicy
 
     directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)
@@ -377,7 +441,15 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
     client = None if options.dry_run else make_client(options.concurrency, transport=options.transport)
     try:
         dispatcher = Dispatcher(store, directory, config, client=client, clock=wall_clock)
-        daemon = Daemon(store, dispatcher, directory, timing=options.timing)
+        collector = None
+        if options.metrics:
+            from campaign.dispatch.metrics import MetricsCollector
+
+            offsets = directory.metrics_offsets
+            collector = MetricsCollector(
+                store, directory, offsets_for=offsets, client=client, dry_run=options.dry_run
+            )
+        daemon = Daemon(store, dispatcher, directory, timing=options.timing, collector=collector)
         if options.once:
             await daemon.run_once()
         else:
@@ -385,3 +457,8 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
     finally:
         if client is not None:
             await client.aclose()
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return min(known) if known else None

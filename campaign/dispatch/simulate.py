@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign.dispatch.dispatcher import CampaignDirectory, DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.campaigns import CampaignDirectory, load_campaign_file
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 
 #: A runaway guard: no real campaign needs this many dispatch rounds.
 MAX_ROUNDS = 1_000_000
@@ -53,6 +54,13 @@ class SimulationReport:
     alerts: int = 0
     requests: int = 0
     end: datetime | None = None
+    #: Metrics readings made with invented engagement (0 when the rehearsal left metrics out).
+    readings: int = 0
+    #: The campaign report built from the rehearsal's invented engagement, as text and as JSON.
+    sample_report: str = ""
+    sample_report_json: dict[str, Any] | None = None
+    #: The built report itself (:class:`campaign.report.build.Report`), for other formats.
+    built_report: Any = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for d in self.dispatches if d.outcome == outcome)
@@ -89,7 +97,9 @@ class SimulationReport:
                 "warnings": self.warnings,
                 "alerts": self.alerts,
                 "requests": self.requests,
+                "metrics_readings": self.readings,
             },
+            "sample_report": self.sample_report_json,
         }
 
 
@@ -166,17 +176,18 @@ def simulate(
     speed: float | None = None,
     on_dispatch: Callable[[Outcome], None] | None = None,
     on_progress: Callable[[datetime, int, int], None] | None = None,
+    metrics: bool = True,
 ) -> SimulationReport:
     """Compile, queue and rehearse ``path``. Raises the compile's first error if it has any.
 
     ``now`` (aware, default the wall clock) is when the rehearsal pretends to begin; ``on_dispatch`` sees
     each outcome as it happens, ``on_progress(sim_time, done, total)`` after each dispatch round.
+    ``metrics``: after publishing, go on along the campaign's ``metrics:`` schedule with invented engagement
+    (:class:`~campaign.dispatch.metrics.FakeEngagement`) and end with a sample report.
     """
     from campaign.plan.compile import compile_campaign
-    from campaign.source.config import load_campaign
-
     now = (now or datetime.now(UTC)).astimezone(UTC)
-    campaign = load_campaign(path)
+    campaign = load_campaign_file(path)
     compiled = compile_campaign(campaign, start=start or default_start(now, campaign.zone), now=now)
     if compiled.errors:
         raise compiled.errors[0]
@@ -190,49 +201,84 @@ def simulate(
         warnings=[f"{p.label} on {p.channel}: {w}" for p in compiled.posts for w in p.warnings],
     )
     with tempfile.TemporaryDirectory(prefix="campaign-simulate-") as tmp:
-        asyncio.run(_run(compiled, Path(tmp) / "queue.db", begin, speed, report, on_dispatch, on_progress))
+        run = _Run(compiled, Path(tmp) / "queue.db", begin, speed, report, on_dispatch, on_progress, metrics)
+        asyncio.run(_run(run))
     return report
 
 
-async def _run(
-    compiled: Any,
-    db: Path,
-    begin: datetime,
-    speed: float | None,
-    report: SimulationReport,
-    on_dispatch: Callable[[Outcome], None] | None,
-    on_progress: Callable[[datetime, int, int], None] | None,
-) -> None:
+@dataclass
+class _Run:
+    """One rehearsal's inputs."""
+
+    compiled: Any
+    db: Path
+    begin: datetime
+    speed: float | None
+    report: SimulationReport
+    on_dispatch: Callable[[Outcome], None] | None
+    on_progress: Callable[[datetime, int, int], None] | None
+    metrics: bool
+
+
+async def _run(run: _Run) -> None:
+    from campaign.dispatch.metrics import FakeEngagement, MetricsCollector
     from campaign.queue import planner
     from campaign.queue.store import Store
 
-    clock = SimClock(begin)
-    with Store.open(str(db)) as store:
-        plan = planner.plan(store, compiled.campaign.name, compiled.posts, begin)
-        planner.apply(store, plan, now=begin)
+    report, compiled = run.report, run.compiled
+    clock = SimClock(run.begin)
+    with Store.open(str(run.db)) as store:
+        plan = planner.plan(store, compiled.campaign.name, compiled.posts, run.begin)
+        planner.apply(store, plan, now=run.begin)
 
         def record(outcome: Outcome) -> None:
             report.dispatches.append(outcome)
-            if on_dispatch is not None:
-                on_dispatch(outcome)
+            if run.on_dispatch is not None:
+                run.on_dispatch(outcome)
 
         directory = CampaignDirectory([compiled.campaign], placeholder=True, clock=clock)
         config = DispatchConfig(owner="simulate", dry_run=True)
         # A fixed jitter draw keeps a rehearsal reproducible.
         dispatcher = Dispatcher(store, directory, config, clock=clock, rng=lambda: 0.5, on_outcome=record)
-        done = 0
+        collector = None
+        if run.metrics:
+            fake = FakeEngagement(seed=compiled.campaign.name)
+            collector = MetricsCollector(store, directory, offsets_for=directory.metrics_offsets, fake=fake)
         for _ in range(MAX_ROUNDS):
             wake = await dispatcher.dispatch_due(clock.now)
+            if wake is None:
+                report.end = report.end or clock.now
             done = sum(store.counts().get(s, 0) for s in ("sent", "failed", "missed", "cancelled"))
-            if on_progress is not None:
-                on_progress(clock.now, done, report.posts)
+            if run.on_progress is not None:
+                run.on_progress(clock.now, done, report.posts)
+            if collector is not None:
+                # Every sent post is scheduled at once: rescanning recent events is harmless.
+                store.schedule_sent(clock.now, directory.metrics_offsets, settle=0)
+                report.readings += (await collector.collect_due(clock.now)).posts
+                wake = min([t for t in (wake, collector.next_wake()) if t is not None], default=None)
             if wake is None:
                 break
             target = max(wake, clock.now + timedelta(microseconds=1))
-            if speed:
-                await asyncio.sleep(min((target - clock.now).total_seconds() / speed, 3600.0))
+            if run.speed:
+                await asyncio.sleep(min((target - clock.now).total_seconds() / run.speed, 3600.0))
             clock.now = target
         await dispatcher.alerts.flush(clock.now, force=True)
         report.alerts = len(dispatcher.alerts.sent)
         report.requests = dispatcher.dry_requests
-        report.end = clock.now
+        report.end = report.end or clock.now
+        if report.readings:
+            _sample_report(store, compiled.campaign.name, clock.now, report)
+
+
+def _sample_report(store: Any, campaign: str, now: datetime, report: SimulationReport) -> None:
+    """The campaign report of the rehearsal (engagement invented), as text and JSON."""
+    import json
+
+    from campaign.report import formats
+    from campaign.report.build import build_report
+    from campaign.report.gather import report_input
+
+    built = build_report(report_input(store, campaign, now=now))
+    report.built_report = built
+    report.sample_report = formats.to_text(built)
+    report.sample_report_json = json.loads(formats.to_json(built))

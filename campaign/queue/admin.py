@@ -18,14 +18,14 @@ from sqlalchemy.engine import Connection
 
 from campaign.errors import PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, paused_scope_in, queued_from
-from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
+from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, METRIC_SCHEDULE, POST_METRICS, POSTS, QUEUE
 from campaign.queue.states import CLAIMABLE_SQL, PAUSABLE, Status, sources
 from campaign.queue.values import PostEventView, QueuedPost, aware
 
 logger = logging.getLogger(__name__)
 
 #: What `campaign db copy` copies, parents first (the Alembic version table is each database's own).
-COPY_TABLES: tuple[sa.Table, ...] = (POSTS, EVENTS, ACCOUNTS, CAMPAIGNS, QUEUE)
+COPY_TABLES: tuple[sa.Table, ...] = (POSTS, EVENTS, ACCOUNTS, CAMPAIGNS, QUEUE, POST_METRICS, METRIC_SCHEDULE)
 _COPY_BY_NAME = {t.name: t for t in COPY_TABLES}
 
 

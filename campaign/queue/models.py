@@ -102,6 +102,12 @@ class Post(SQLModel, table=True):
     #: Receipts of thread parts already published: JSON list of {"remote_id", "url", "data"}, index = part.
     part_receipts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
     last_error: str | None = Field(default=None, sa_type=sa.Text)
+    #: Prepared media of the first part: JSON list of {"sha256", "mime", "size", "width", "height", "alt",
+    #: ...} (the files live content-addressed in the media store beside the queue).
+    media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
+    #: Upload results by media hash, kept so a restart after an upload does not upload again:
+    #: JSON list of {"sha256", "remote_id", "uploaded_at", "expires_at"}.
+    media_uploads: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     send_late: bool = False
     late_window_seconds: int = 86400
     created_at: datetime = _utc()
@@ -138,6 +144,9 @@ class AccountState(SQLModel, table=True):
     counter_day: str | None = Field(default=None, sa_type=sa.String(10))
     sent_today: int = 0
     updated_at: datetime = _utc()
+    #: The account's follower count as the platform last said, and when (for engagement per follower).
+    followers: int | None = None
+    followers_at: datetime | None = _utc(default=None)
 
 
 class CampaignState(SQLModel, table=True):
@@ -157,6 +166,52 @@ class QueueState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     revision: int = 0
+    #: The last ``post_events.id`` scanned for newly sent posts to schedule metrics readings for.
+    metrics_cursor: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PostMetric(SQLModel, table=True):
+    """One value read back from a platform at one moment; history is kept (a report shows growth)."""
+
+    __tablename__ = "post_metrics"
+    __table_args__ = (sa.Index("ix_post_metrics_post", "post_id", "collected_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="posts.id")
+    #: A normalised name (campaign.report.metrics.METRICS): likes, reposts, replies, quotes, views, ...
+    metric: str = Field(sa_type=sa.String(32))
+    value: int = Field(sa_type=sa.BigInteger)
+    collected_at: datetime = _utc()
+
+
+class MetricSchedule(SQLModel, table=True):
+    """When a sent post's metrics are read next. ``next_at`` is null once every reading is done (or the
+    platform said the post is gone); a claim moves ``next_at`` forward by a lease, so a crash mid-collection
+    only delays the reading."""
+
+    __tablename__ = "metric_schedule"
+    __table_args__ = (
+        sa.Index(
+            "ix_metric_schedule_due",
+            "next_at",
+            sqlite_where=sa.text("next_at IS NOT NULL"),
+            postgresql_where=sa.text("next_at IS NOT NULL"),
+        ),
+    )
+
+    post_id: int = Field(primary_key=True, foreign_key="posts.id")
+    campaign: str = Field(sa_type=sa.String(200))
+    account: str = Field(sa_type=sa.String(200))
+    channel: str = Field(sa_type=sa.String(64))
+    sent_at: datetime = _utc()
+    #: Seconds after ``sent_at`` of each reading (the campaign's ``metrics:`` setting when it was scheduled).
+    offsets: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    #: Readings done.
+    stage: int = 0
+    next_at: datetime | None = _utc(default=None)
+    failures: int = 0
+    gone: bool = False
+    last_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
 POSTS: sa.Table = Post.__table__  # type: ignore[attr-defined]
@@ -164,4 +219,6 @@ EVENTS: sa.Table = PostEvent.__table__  # type: ignore[attr-defined]
 ACCOUNTS: sa.Table = AccountState.__table__  # type: ignore[attr-defined]
 CAMPAIGNS: sa.Table = CampaignState.__table__  # type: ignore[attr-defined]
 QUEUE: sa.Table = QueueState.__table__  # type: ignore[attr-defined]
+POST_METRICS: sa.Table = PostMetric.__table__  # type: ignore[attr-defined]
+METRIC_SCHEDULE: sa.Table = MetricSchedule.__table__  # type: ignore[attr-defined]
 METADATA = SQLModel.metadata

@@ -28,6 +28,7 @@ module                 concern
 ``marks``              outcomes of claimed posts, batched marks, account blocks and counters
 ``admin``              people's commands (show, cancel, retry, pause, resume) and whole-queue copy
 ``apply``              the planner's reads and the one transaction that applies a plan
+``metrics``            readings of sent posts: scheduling, claiming due ones, samples (issue 15)
 ``watcher``            :class:`ChangeWatcher`: LISTEN/NOTIFY on PostgreSQL, polling on SQLite
 =====================  ==========================================================================
 
@@ -54,6 +55,7 @@ from campaign.queue.claims import Claims
 from campaign.queue.core import NOTIFY_CHANNEL
 from campaign.queue.dialect import DEFAULT_DB, ENV_DB, create_engine, resolve_url, translate_error
 from campaign.queue.marks import Marks
+from campaign.queue.metrics import Metrics
 from campaign.queue.schema import SCHEMA_HEAD, ensure_schema, migrations_dir
 from campaign.queue.values import (
     APPLY_ACTOR,
@@ -103,7 +105,7 @@ __all__ = [
 ]
 
 
-class Store(Claims, Marks, Admin, Apply):
+class Store(Claims, Marks, Admin, Apply, Metrics):
     """The queue database. Create with :meth:`open`; close with :meth:`close` (or use as a context manager).
 
     One ``Store`` may be used by one thread at a time; open one per process (after ``fork``).

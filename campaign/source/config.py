@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from campaign import channels
 from campaign.errors import ConfigError
-from campaign.secrets import Credentials, SecretRef, parse_ref
+from campaign.http.destinations import check_account_urls
+from campaign.secrets import Credentials, SecretPolicy, SecretRef, parse_ref
+from campaign.source.paths import find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+#: When a sent post's counts are read back unless the campaign says otherwise: 1 hour, 1 day, 1 week.
+DEFAULT_METRICS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
+MAX_METRICS_AFTER = timedelta(days=365)
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 CAMPAIGN_KEYS = {
@@ -39,6 +44,7 @@ CAMPAIGN_KEYS = {
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
     "late_window": "how late a post may still go out (default 24h)",
+    "metrics": "when to read sent posts' counts back, after publication (default [1h, 24h, 7d]; false)",
     "threads": "channels or accounts on which long posts may become threads",
     "alerts": "account that receives failure alerts",
     "vars": "extra values for templates",
@@ -47,7 +53,10 @@ CAMPAIGN_KEYS = {
 }
 ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
 #: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
-GENERIC_SETTINGS = {"daily_quota": "at most this many posts on this account in any 24 hours"}
+GENERIC_SETTINGS = {
+    "daily_quota": "at most this many posts on this account in any 24 hours",
+    "private_network": "true to allow destinations in private address ranges (an intranet webhook)",
+}
 POST_KEYS = {
     "key",
     "template",
@@ -148,7 +157,11 @@ class Campaign:
     alerts: str | None
     vars: Mapping[str, Any]
     accounts: Mapping[str, AccountConfig]
+    #: When each sent post's counts are read back, after its publication (empty: never).
     posts: tuple[PostConfig, ...]
+    metrics: tuple[timedelta, ...] = DEFAULT_METRICS
+    #: The project root every file of the campaign must resolve inside (:mod:`campaign.source.paths`).
+    root: Path | None = None
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -261,23 +274,32 @@ class _Header:
     vars: Mapping[str, Any]
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line."""
+def load_campaign(
+    path: str | Path, *, root: str | Path | None = None, policy: SecretPolicy | None = None
+) -> Campaign:
+    """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line.
+
+    Untrusted input: ``release`` and ``templates`` must resolve inside the project root (``root``, else the
+    file's git work tree, else its parent's parent); credentials may only name what the operator's
+    ``policy`` allows (default: :meth:`SecretPolicy.from_environ`); destination settings are checked
+    (:func:`campaign.http.destinations.check_account_urls`).
+    """
     path = Path(path)
     display = str(path)
     check = _Checker(display)
-    root = load_yaml(path, display=display)
-    if root is None:
+    doc = load_yaml(path, display=display)
+    if doc is None:
         raise check.fail("the file is empty", None)
-    root = check.mapping(root, "a campaign file", 1)
-    check.keys(root, CAMPAIGN_KEYS, "the campaign")
-    head = _load_header(check, root, path.parent)
-    accounts = _load_accounts(check, root, path.parent)
-    threads = _load_threads(check, root, accounts)
-    alerts = check.string(root, "alerts", "the campaign")
+    doc = check.mapping(doc, "a campaign file", 1)
+    check.keys(doc, CAMPAIGN_KEYS, "the campaign")
+    project = find_project_root(path, root)
+    head = _load_header(check, doc, path, project)
+    accounts = _load_accounts(check, doc, path.parent, policy or SecretPolicy.from_environ())
+    threads = _load_threads(check, doc, accounts)
+    alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
-        raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
-    posts = _load_posts(check, root, accounts)
+        raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
+    posts = _load_posts(check, doc, accounts)
     return Campaign(
         name=head.name,
         path=path,
@@ -286,10 +308,10 @@ def load_campaign(path: str | Path) -> Campaign:
         templates=head.templates,
         zone=head.zone,
         start=head.start,
-        hashtags=check.hashtags(root, "hashtags", "the campaign") or (),
-        link=check.string(root, "link", "the campaign"),
-        link_title=check.string(root, "link_title", "the campaign"),
-        link_description=check.string(root, "link_description", "the campaign"),
+        hashtags=check.hashtags(doc, "hashtags", "the campaign") or (),
+        link=check.string(doc, "link", "the campaign"),
+        link_title=check.string(doc, "link_title", "the campaign"),
+        link_description=check.string(doc, "link_description", "the campaign"),
         utm=head.utm,
         late_window=head.late_window,
         threads=frozenset(threads),
@@ -297,10 +319,12 @@ def load_campaign(path: str | Path) -> Campaign:
         vars=head.vars,
         accounts=accounts,
         posts=posts,
+        metrics=_load_metrics(check, doc),
+        root=project,
     )
 
 
-def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
+def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Header:
     """Name, release, templates, zone, start, late_window, utm and vars, checked in that order."""
     name = check.string(root, "campaign", "the campaign", required=True)
     assert name is not None
@@ -324,16 +348,58 @@ def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
     vars_ = root.get("vars") or {}
     if not isinstance(vars_, dict):
         raise check.fail("'vars' must be a mapping", root.line_of("vars"))
+    base = path.parent
+    release = None
+    if release_raw:
+        line = root.line_of("release")
+        display = check.display
+        release = resolve_inside(project, release_raw, "release", campaign_file=display, line=line, base=base)
+    templates = base / (templates_raw or f"../templates/{name}")
+    if templates_raw or templates.exists():  # a missing default folder is reported when a template is needed
+        templates = resolve_inside(
+            project,
+            templates_raw or f"../templates/{name}",
+            "templates",
+            campaign_file=check.display,
+            line=root.line_of("templates") if templates_raw else None,
+            base=base,
+            kind="dir",
+        )
     return _Header(
         name=name,
-        release=(base / release_raw) if release_raw else None,
-        templates=base / (templates_raw or f"../templates/{name}"),
+        release=release,
+        templates=templates,
         zone=zone,
         start=start,
         late_window=late_window,
         utm=True if utm is None else utm,
         vars=dict(vars_),
     )
+
+
+def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:
+    """``metrics: [1h, 24h, 7d]`` (readings after publication, in increasing order) or ``false`` (never)."""
+    raw = root.get("metrics")
+    line = root.line_of("metrics")
+    if raw is None:
+        return DEFAULT_METRICS
+    if raw is False:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(x, str | int) for x in raw):
+        raise check.fail("'metrics' must be a list of durations like [1h, 24h, 7d], or false", line)
+    offsets: list[timedelta] = []
+    for item in raw:
+        try:
+            offset = parse_duration(str(item))
+        except ValueError as exc:
+            raise check.fail(f"metrics: {exc}", line) from None
+        if offset <= timedelta(0) or offset > MAX_METRICS_AFTER or (offsets and offset <= offsets[-1]):
+            raise check.fail(
+                f"metrics: {item!r} must come after publication and after the reading before it, within 365d",
+                line,
+            )
+        offsets.append(offset)
+    return tuple(offsets)
 
 
 def _load_threads(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
@@ -362,19 +428,22 @@ def _check_zone(check: _Checker, zone: str, line: int) -> None:
 # -- accounts -------------------------------------------------------------------------------------------
 
 
-def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, AccountConfig]:
+def _load_accounts(
+    check: _Checker, root: Node, base: Path, policy: SecretPolicy
+) -> dict[str, AccountConfig]:
     raw = root.get("accounts")
     if not raw:
         raise check.fail("the campaign needs 'accounts'", root.line)
     raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
     known = channels.names()
     return {
-        name: _load_account(check, name, body, raw.line_of(name), known, base) for name, body in raw.items()
+        name: _load_account(check, name, body, raw.line_of(name), known, base, policy)
+        for name, body in raw.items()
     }
 
 
 def _load_account(
-    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path
+    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path, policy: SecretPolicy
 ) -> AccountConfig:
     """One account block; checks run in a fixed order, so the first problem in the block is the one named."""
     if not _KEY.match(name):
@@ -387,7 +456,7 @@ def _load_account(
             f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
             body.line_of("channel"),
         )
-    credentials = _account_credentials(check, name, channel, body, base)
+    credentials = _account_credentials(check, name, channel, body, base, policy)
     settings = _account_settings(check, name, channel, body)
     zone = check.string(body, "zone", f"account {name!r}")
     if zone:
@@ -414,7 +483,7 @@ def _load_account(
 
 
 def _account_credentials(
-    check: _Checker, name: str, channel: str, body: Node, base: Path
+    check: _Checker, name: str, channel: str, body: Node, base: Path, policy: SecretPolicy
 ) -> dict[str, SecretRef]:
     """The account's credential references: each one the adapter reads, and none it requires missing."""
     creds_raw = body.get("credentials") or {}
@@ -427,6 +496,8 @@ def _account_credentials(
         cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
         for cname, value in creds_node.items()
     }
+    for cname, ref in credentials.items():  # the operator's allow-list, never the campaign file's
+        policy.check(ref, credential=cname, account=name, file=check.display, line=creds_node.line_of(cname))
     adapter = channels.load(channel)  # (cached) after the references, so a secret in the file is named first
     unknown_creds = [c for c in credentials if c not in adapter.credential_names]
     if unknown_creds:
@@ -469,6 +540,9 @@ def _account_settings(check: _Checker, name: str, channel: str, body: Node) -> d
             raise check.fail(
                 f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
             )
+    # Destinations are checked now (`check` time), not only at send: schemes, metadata and private addresses,
+    # look-alikes, credentials or tokens in URLs.
+    check_account_urls(settings, account=name, file=check.display, line_of=body.line_of)
     return settings
 
 
