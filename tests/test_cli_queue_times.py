@@ -56,3 +56,18 @@ def test_a_date_change_repeats_the_utc_date(
     capsys.readouterr()
     assert main(["status", "--db", db]) == 0
     assert "2030-03-02 07:00 HKT (2030-03-01 23:00 UTC)" in capsys.readouterr().out
+
+
+def test_status_lists_campaign_files_the_daemon_would_skip(
+    queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = Path(queue).parent
+    (folder / "broken.yaml").write_text("campaign: [oops\n", encoding="utf-8")
+    (folder / "twin.yaml").write_text((folder / "mini.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["status", "--db", queue, "--campaigns", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"Campaign file skipped by the daemon: {folder / 'broken.yaml'}:2: invalid YAML" in out
+    clash = [line for line in out.splitlines() if "campaign name 'mini' is declared by" in line]
+    assert len(clash) == 2 and all("mini.yaml" in line and "twin.yaml" in line for line in clash)
+    assert "All campaigns: 3 posts" in out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -67,14 +68,33 @@ def _echo_json(data: Any) -> None:
     "--limit", type=click.IntRange(min=0, max=10_000), default=10, show_default=True,
     help="How many upcoming posts to list.",
 )
-def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
-    """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN)."""
+@click.option(
+    "--campaigns", type=click.Path(file_okay=False, path_type=Path), default=Path("schedules"),
+    show_default=True, help="The daemon's folder of campaign files: broken ones are listed.",
+)
+def status(campaign: str | None, db: str, as_json: bool, limit: int, campaigns: Path) -> None:
+    """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN).
+
+    Also checks the campaign files the daemon reads (``--campaigns``, when the folder exists) and lists
+    every one it would skip, with its error.
+    """
     with _open(db) as store:
         counts = store.counts(campaign)
         upcoming = store.upcoming(campaign, limit=limit)
+    broken: dict[str, str] = {}
+    if campaigns.is_dir():
+        from campaign.source.names import scan_folder
+
+        broken = scan_folder(campaigns)[1]
     if as_json:
-        _echo_json({"campaign": campaign, "counts": counts, "next": [p.to_json() for p in upcoming]})
+        _echo_json(
+            {"campaign": campaign, "counts": counts, "next": [p.to_json() for p in upcoming],
+             "broken_campaign_files": broken}
+        )
         return
+    for path, error in broken.items():
+        named = error if error.startswith(path) else f"{path}: {error}"
+        click.echo(f"Campaign file skipped by the daemon: {named}")
     title = f"Campaign {campaign!r}" if campaign else "All campaigns"
     total = sum(counts.values())
     click.echo(f"{title}: {total} post{'s' if total != 1 else ''}")

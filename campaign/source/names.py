@@ -58,3 +58,24 @@ def check_unique_name(path: Path, name: str) -> None:
     others = [p for p in campaign_files(path.parent) if p.resolve() != here and declared_name(p) == name]
     if others:
         raise clash_error(name, [path, *others])
+
+
+def scan_folder(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Load every campaign file of ``folder`` as the daemon does: (campaign name -> its file, broken file
+    -> its one-line error). A name declared by several files makes each of them broken (none is used)."""
+    from campaign.source.config import load_campaign
+
+    loaded: dict[str, list[Path]] = {}
+    broken: dict[str, str] = {}
+    for path in campaign_files(folder):
+        try:
+            campaign = load_campaign(path)
+        except CampaignError as exc:
+            broken[str(path)] = str(exc)
+            continue
+        loaded.setdefault(campaign.name, []).append(path)
+    for name, paths in loaded.items():
+        if len(paths) > 1:
+            for path in paths:
+                broken[str(path)] = str(clash_error(name, paths))
+    return {name: paths[0] for name, paths in loaded.items() if len(paths) == 1}, broken
