@@ -8,10 +8,11 @@ rather than hiding behind the guard. A hypothesis test fuzzes the options of the
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,9 @@ CASES = [
     Case("db copy from a typo",
          ["db", "copy", "--from", "{dir}/typo.db", "--to", "{dir}/queue.db", "--force"],
          needles=("typo.db", "no queue database here"), absent=("typo.db",)),
+    Case("plan against a typo creates nothing",
+         ["plan", "{dir}/mini.yaml", "--now", NOW, "--db", "{dir}/t/q.db", "--start", "garbage"],
+         needles=("invalid",), absent=("t",)),
     Case("show on an empty file", ["show", "1", "--db", "{dir}/empty.db"],
          needles=("holds no campaign queue",)),
     # -- numbers out of range
@@ -155,6 +159,16 @@ CASES = [
     Case("second file reusing a name: apply", ["apply", "{dir}/other.yaml", "--now", NOW, "--db",
                                                "{dir}/queue.db"], needles=("other.yaml", "mini.yaml")),
 ]
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """`daemon` configures the root logger (its handler holds this test's stderr): put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

@@ -71,3 +71,13 @@ def test_status_lists_campaign_files_the_daemon_would_skip(
     clash = [line for line in out.splitlines() if "campaign name 'mini' is declared by" in line]
     assert len(clash) == 2 and all("mini.yaml" in line and "twin.yaml" in line for line in clash)
     assert "All campaigns: 3 posts" in out
+
+
+def test_plan_reads_a_missing_queue_as_empty_and_creates_nothing(
+    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = mini()
+    db = path.parent / "sub" / "queue.db"
+    assert main(["plan", str(path), "--now", NOW, "--db", str(db)]) == 0
+    assert "3 to add" in capsys.readouterr().out
+    assert not db.parent.exists()

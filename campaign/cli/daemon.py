@@ -11,6 +11,7 @@ post whose campaign or account is not found there is deferred and logged as an e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import datetime, timedelta
@@ -50,17 +51,32 @@ def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
     return compiled
 
 
-def _plan(file: Path, db: str, start: str | None, now: datetime) -> tuple[Any, Any]:
+def _plan(file: Path, db: str, start: str | None, now: datetime, *, create: bool = True) -> tuple[Any, Any]:
     from campaign.queue import planner
     from campaign.queue.store import Store
 
     compiled = _compile_for_queue(file, start, now)
-    store = Store.open(db)
+    store = Store.open(db, create=create)
     try:
         return store, planner.plan(store, compiled.campaign.name, compiled.posts, now)
     except BaseException:
         store.close()
         raise
+
+
+def _queue_to_read(db: str, stack: contextlib.ExitStack) -> tuple[str, bool]:
+    """``db``, or an empty scratch queue (removed with ``stack``) when ``db`` names a SQLite file that does
+    not exist yet: `plan` only reads, so it plans against "nothing queued" and creates nothing.
+    The flag says whether the returned queue may be created (only the scratch one)."""
+    import tempfile
+
+    from campaign.queue.store import resolve_url
+
+    url = resolve_url(db)
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        return db, False
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-plan-"))
+    return str(Path(scratch) / "empty.db"), True
 
 
 @click.command("plan")
@@ -73,8 +89,10 @@ def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | 
     """Show what `apply` would change in the queue for FILE (changes nothing)."""
     from campaign.queue import planner
 
-    store, result = _plan(file, db, start, parse_now(now_text))
-    store.close()
+    with contextlib.ExitStack() as stack:
+        queue, scratch = _queue_to_read(db, stack)
+        store, result = _plan(file, queue, start, parse_now(now_text), create=scratch)
+        store.close()
     if as_json:
         click.echo(json.dumps(planner.plan_to_json(result), ensure_ascii=False, indent=2))
     else:
