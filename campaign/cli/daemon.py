@@ -194,7 +194,8 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
 
 @click.command("simulate")
 @_file_arg
-@click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
+@click.option("--start", help="Campaign start, local time (default: the file's own when still ahead, else "
+              "the next day on its weekday and time).")
 @click.option("--speed", type=FiniteFloat(min=0, min_open=True, max=1e9), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
