@@ -13,14 +13,12 @@ import pytest
 
 from campaign.errors import ConfigError, CredentialsInFileError
 from campaign.http.destinations import (
-    changed_pairs,
     check_account_urls,
     check_destination,
     classify_address,
-    credential_destinations,
-    describe_changes,
     parse_ipv4_loose,
 )
+from campaign.plan.destinations import changed_pairs, credential_destinations, describe_changes
 
 ACCEPTED = [
     "https://mastodon.social",

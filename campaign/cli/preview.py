@@ -48,6 +48,10 @@ def check(file: Path, start: str | None, now: str | None, strict: bool) -> None:
             compiled.errors.append(exc)
     for error in compiled.errors:
         click.echo(f"campaign: error: {error}", err=True)
+    for line in compiled.release_warnings:  # damage in the release: fix it in the templates that quote it
+        click.echo(f"campaign: warning: {line}", err=True)
+    if compiled.embargo is not None:
+        click.echo(f"embargo: no post before {compiled.embargo:%Y-%m-%d %H:%M} UTC")
     silent = [] if compiled.errors else _silent_posts(compiled)
     for key in silent:
         click.echo(

@@ -42,6 +42,10 @@ class Compiled:
     start: datetime | None = None  # aware, campaign zone
     #: Past occurrences of recurrences that apply will not queue: (post key, account, occurrence).
     skipped: list[tuple[str, str, Occurrence]] = field(default_factory=list)
+    #: What the release parser noticed (glued words, lost superscripts, ...): ``FILE:LINE:COL: ...``.
+    release_warnings: list[str] = field(default_factory=list)
+    #: No post may go out before this (aware UTC): the campaign's ``embargo:``, else the release's.
+    embargo: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -123,8 +127,44 @@ def compile_campaign(
     )
     run = _Compilation(campaign, result, release, timing, _slot_allocator(campaign, occupied, result))
     run.compile(set(only_channels))
+    _apply_embargo(campaign, release, result)
     result.posts.sort(key=lambda p: (p.scheduled_at, p.post_key, p.account, p.occurrence))
     return result
+
+
+def _embargo_time(raw: str, zone: str) -> datetime:
+    """An ISO 8601 time; without an offset it is local time in ``zone``. Raises ValueError."""
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
+
+
+def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
+    """The campaign's ``embargo:`` (else the release's): every post carries it, and one before it is an error
+    whatever ``send_late`` says (the claim enforces it again, whatever the queue says)."""
+    import dataclasses
+
+    raw = campaign.embargo or (getattr(release, "embargo", None) if release is not None else None)
+    if not raw:
+        return
+    try:
+        embargo = _embargo_time(str(raw), campaign.zone)
+    except ValueError:
+        where = "embargo:" if campaign.embargo else "the release's embargo"
+        result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is not a time"))
+        return
+    result.embargo = embargo.astimezone(UTC)
+    for i, post in enumerate(result.posts):
+        if post.scheduled_at < result.embargo:
+            result.errors.append(
+                ScheduleError(
+                    f"{campaign.display}: {post.label} on {post.channel} at "
+                    f"{post.scheduled_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is before the embargo "
+                    f"({result.embargo:%Y-%m-%d %H:%M} UTC)"
+                )
+            )
+        result.posts[i] = dataclasses.replace(post, not_before=result.embargo)
 
 
 def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[Any, datetime] | None:
@@ -139,6 +179,7 @@ def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[A
         except ReleaseError as exc:
             result.errors.append(_located(exc, display))
             return None
+        result.release_warnings = list(release.warning_lines())
     if not campaign.templates.is_dir() and any(p.text is None for p in campaign.posts):
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))
         return None

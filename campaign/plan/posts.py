@@ -11,8 +11,8 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from campaign.channels.base import LinkCard, Part, Receipt
 
@@ -49,6 +49,8 @@ class PlannedPost:
     lengths: tuple[int, ...] = ()
     limit: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: Never sent before this (aware UTC): the campaign's or the release's embargo, enforced by the claim too.
+    not_before: datetime | None = None
 
     @property
     def text(self) -> str:
@@ -65,9 +67,12 @@ class PlannedPost:
 
     @property
     def content_hash(self) -> str:
-        """Hash of what would be published (parts and link), not of the time."""
+        """Hash of what would be published (parts and link) and of its embargo, not of the time."""
         link = None if self.link is None else [self.link.url, self.link.title, self.link.description]
-        raw = json.dumps([list(self.parts), link], ensure_ascii=False, separators=(",", ":"))
+        what: list[Any] = [list(self.parts), link]
+        if self.not_before is not None:  # appended only when set, so hashes without an embargo never change
+            what.append(self.not_before.astimezone(UTC).isoformat())
+        raw = json.dumps(what, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
     @property

@@ -38,8 +38,9 @@ def _planned_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
         "content_hash": post.content_hash,
         "send_late": post.send_late,
         "late_window_seconds": int(post.late_window.total_seconds()),
+        "not_before": post.not_before,
         # A past time is only planned for send-late posts: then it is due now (DECISIONS.md).
-        "next_attempt_at": max(scheduled, now),
+        "next_attempt_at": max(scheduled, now, post.not_before or scheduled),
         "updated_at": now,
     }
 

@@ -178,7 +178,7 @@ class Claims(StoreCore):
         due = (
             sa.select(p.c.id)
             # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
-            .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now)
+            .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, _not_embargoed(now))
             .order_by(p.c.next_attempt_at, p.c.id)
             .limit(limit)
             .correlate(None)
@@ -299,10 +299,14 @@ class Claims(StoreCore):
         """
         now = aware(now)
         p, a = POSTS, ACCOUNTS
+        # An embargoed post is due when both its time and its embargo have come.
+        when = sa.case(
+            (p.c.not_before > p.c.next_attempt_at, p.c.not_before), else_=p.c.next_attempt_at
+        ).label("when")
         first = (
-            sa.select(p.c.next_attempt_at)
+            sa.select(when)
             .where(sa.text(CLAIMABLE_SQL), *_claimable_accounts(now))
-            .order_by(p.c.next_attempt_at)
+            .order_by(when)
             .limit(1)
         )
         if per_account is not None:
@@ -319,3 +323,8 @@ class Claims(StoreCore):
             unblock = conn.execute(blocked).scalar()
         times = [from_db(t) for t in (due, unblock) if t is not None]
         return min(times) if times else None
+
+
+def _not_embargoed(now: datetime) -> sa.ColumnElement[bool]:
+    """Posts whose embargo (``not_before``) has passed, or that have none."""
+    return sa.or_(POSTS.c.not_before.is_(None), POSTS.c.not_before <= now)

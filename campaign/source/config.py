@@ -8,6 +8,7 @@ only as *references* (environment variable names or secret files, never values).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from campaign import channels
 from campaign.errors import ConfigError
 from campaign.http.destinations import check_account_urls
 from campaign.secrets import Credentials, SecretPolicy, SecretRef, parse_ref
-from campaign.source.paths import find_project_root, resolve_inside
+from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ CAMPAIGN_KEYS = {
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
     "late_window": "how late a post may still go out (default 24h)",
+    "embargo": "no post before this local time (ISO 8601; default: the release's EMBARGOED UNTIL, if any)",
     "metrics": "when to read sent posts' counts back, after publication (default [1h, 24h, 7d]; false)",
     "threads": "channels or accounts on which long posts may become threads",
     "alerts": "account that receives failure alerts",
@@ -162,6 +164,8 @@ class Campaign:
     metrics: tuple[timedelta, ...] = DEFAULT_METRICS
     #: The project root every file of the campaign must resolve inside (:mod:`campaign.source.paths`).
     root: Path | None = None
+    #: ``embargo:`` as written (local time in ``zone`` unless it has an offset); compile resolves it.
+    embargo: str | None = None
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -320,6 +324,7 @@ def load_campaign(
         accounts=accounts,
         posts=posts,
         metrics=_load_metrics(check, doc),
+        embargo=check.string(doc, "embargo", "the campaign"),
         root=project,
     )
 
@@ -349,22 +354,12 @@ def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Hea
     if not isinstance(vars_, dict):
         raise check.fail("'vars' must be a mapping", root.line_of("vars"))
     base = path.parent
-    release = None
-    if release_raw:
-        line = root.line_of("release")
-        display = check.display
-        release = resolve_inside(project, release_raw, "release", campaign_file=display, line=line, base=base)
-    templates = base / (templates_raw or f"../templates/{name}")
-    if templates_raw or templates.exists():  # a missing default folder is reported when a template is needed
-        templates = resolve_inside(
-            project,
-            templates_raw or f"../templates/{name}",
-            "templates",
-            campaign_file=check.display,
-            line=root.line_of("templates") if templates_raw else None,
-            base=base,
-            kind="dir",
-        )
+    # Files are confined to the project root when they exist; a missing one is reported when it is needed
+    # (compile), so the daemon, which needs neither, can still load the file.
+    release = _confined(check, project, base, release_raw, "release", root.line_of("release"), "file")
+    templates_as_written = templates_raw or f"../templates/{name}"
+    line = root.line_of("templates") if templates_raw else None
+    templates = _confined(check, project, base, templates_as_written, "templates", line, "dir")
     return _Header(
         name=name,
         release=release,
@@ -375,6 +370,24 @@ def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Hea
         utm=True if utm is None else utm,
         vars=dict(vars_),
     )
+
+
+def _confined(
+    check: _Checker,
+    project: Path,
+    base: Path,
+    raw: str | None,
+    key: str,
+    line: int | None,
+    kind: Kind,
+) -> Any:
+    """``raw`` (relative to the campaign file) resolved inside the project root if it exists, else as is."""
+    if not raw:
+        return None
+    path = base / raw
+    if not os.path.lexists(path):
+        return path
+    return resolve_inside(project, raw, key, campaign_file=check.display, line=line, base=base, kind=kind)
 
 
 def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:

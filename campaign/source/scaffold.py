@@ -186,9 +186,19 @@ def existing_campaigns_for(release_file: Path, root: Path) -> list[Path]:
         except (OSError, UnicodeDecodeError):
             continue
         m = re.search(r"(?m)^release:\s*[\"']?([^\"'#\n]+?)[\"']?\s*(?:#.*)?$", text)
-        if m and (schedule.parent / m.group(1).strip()).resolve() == target:
+        if m and _same_release((schedule.parent / m.group(1).strip()).resolve(), target):
             found.append(schedule)
     return found
+
+
+def _same_release(used: Path, wanted: Path) -> bool:
+    """The same file, or the copy `init` made of it inside the project (same name, same bytes)."""
+    if used == wanted:
+        return True
+    try:
+        return used.name == wanted.name and used.read_bytes() == wanted.read_bytes()
+    except OSError:
+        return False
 
 
 def run_init(
@@ -293,13 +303,14 @@ def scaffold(
             raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
     schedule.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
+    release_file, copied = _release_in_project(release_file, schedule, force=force)
     release_rel = Path(_relpath(release_file.resolve(), schedule.parent.resolve()))
     schedule.write_text(
         _schedule_yaml(release, name, release_rel, chans, start, zone, plan, start_day), encoding="utf-8"
     )
     for filename, body in templates.items():
         (folder / filename).write_text(body, encoding="utf-8")
-    return targets
+    return [*targets, release_file] if copied else targets
 
 
 def _plan(release: Any) -> dict[str, Any]:
@@ -328,6 +339,26 @@ def _known_channels() -> list[str]:
     from campaign import channels as registry
 
     return registry.names()
+
+
+def _release_in_project(release_file: Path, schedule: Path, *, force: bool) -> tuple[Path, bool]:
+    """The release as the campaign will name it: inside the campaign's project root (every file a campaign
+    names must be, :mod:`campaign.source.paths`), copied into ``releases/`` there when it is outside.
+    Returns the path and whether it was copied."""
+    import shutil
+
+    from campaign.source.paths import find_project_root
+
+    project = find_project_root(schedule)
+    real = release_file.resolve()
+    if real.is_relative_to(project):
+        return release_file, False
+    target = project / "releases" / real.name
+    if target.exists() and target.read_bytes() != real.read_bytes() and not force:
+        raise UsageError(f"{target} exists and differs from {release_file} (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(real, target)
+    return target, True
 
 
 def _relpath(target: Path, base: Path) -> str:

@@ -1,5 +1,5 @@
-"""Media attached to posts (content-addressed, with their upload results) and the metrics read back after
-publication: a time series of samples and the schedule of the next readings.
+"""Media attached to posts (content-addressed, with their upload results), embargoes (``not_before``), and
+the metrics read back after publication: a time series of samples and the schedule of the next readings.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,6 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table("posts") as batch:
         batch.add_column(sa.Column("media", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("media_uploads", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("not_before", ts, nullable=True))
     with op.batch_alter_table("queue_state") as batch:
         batch.add_column(sa.Column("metrics_cursor", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("account_state") as batch:
@@ -68,5 +69,6 @@ def downgrade() -> None:
     with op.batch_alter_table("queue_state") as batch:
         batch.drop_column("metrics_cursor")
     with op.batch_alter_table("posts") as batch:
+        batch.drop_column("not_before")
         batch.drop_column("media_uploads")
         batch.drop_column("media")
