@@ -169,12 +169,16 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
            per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
            metrics: bool, log_format: str, log_level: str) -> None:
-    """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue."""
+    """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue.
+
+    With --once, prints one line saying what the pass did and exits 1 when a post failed, was missed or is
+    unknown, or a campaign file could not be loaded (something waits for a person).
+    """
     from campaign import logs
     from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
 
     logs.configure(log_format, log_level)
-    serve(
+    summary = serve(
         DaemonOptions(
             db=db,
             campaigns=campaigns,
@@ -190,6 +194,10 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             metrics=metrics,
         )
     )
+    if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person
+        click.echo(f"daemon --once: {summary.line()}")
+        if summary.exit_code:
+            sys.exit(summary.exit_code)
 
 
 @click.command("simulate")
