@@ -25,14 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from campaign.dispatch.campaigns import CampaignDirectory, load_campaign_file
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
-
-if TYPE_CHECKING:
-    from campaign.source.config import Campaign
 
 #: A runaway guard: no real campaign needs this many dispatch rounds.
 MAX_ROUNDS = 1_000_000
@@ -183,20 +180,19 @@ def default_start(now: datetime, zone: str, *, like: datetime | None = None) -> 
     return f"{rounded:%Y-%m-%d %H:%M}"
 
 
-def rehearsal_start(campaign: Campaign, now: datetime) -> str | None:
-    """The ``--start`` a rehearsal uses when none is given (rules in the module docstring); None: the file's
-    own dates."""
+def rehearsal_start(file_start: str, zone: str, now: datetime) -> str | None:
+    """The ``--start`` a rehearsal uses when none is given, for a campaign whose ``start:`` is
+    ``file_start`` in ``zone`` (rules in the module docstring); None: the file's own dates."""
     from campaign.errors import CampaignError
     from campaign.schedule.timespec import resolve_start
 
-    zone = ZoneInfo(campaign.zone)
     try:
-        file_start = resolve_start(campaign.start, zone=zone)
+        start = resolve_start(file_start, zone=ZoneInfo(zone))
     except CampaignError:
-        return default_start(now, campaign.zone)  # e.g. a relative start: compile reports it
-    if file_start >= now:
+        return default_start(now, zone)  # e.g. a relative start: compile reports it
+    if start >= now:
         return None
-    return default_start(now, campaign.zone, like=file_start)
+    return default_start(now, zone, like=start)
 
 
 #: Compiling "as of" this instant asks for no past-time warnings: the simulated clock starts at the earliest
@@ -224,7 +220,7 @@ def simulate(
     from campaign.plan.compile import compile_campaign
     now = (now or datetime.now(UTC)).astimezone(UTC)
     campaign = load_campaign_file(path)
-    start = start or rehearsal_start(campaign, now)
+    start = start or rehearsal_start(campaign.start, campaign.zone, now)
     compiled = compile_campaign(campaign, start=start, now=_BEFORE_ANY_POST)
     if compiled.errors:
         raise compiled.errors[0]
