@@ -31,6 +31,11 @@ TEMPLATES = {
     "post.j2": "line one\n{{ 'x' * 10**10 }}",
 }
 FAST = RenderBudget(seconds=0.3)
+#: ``s``, a string of the largest allowed size, held 1000 times by list ``l`` (no value is over budget yet).
+MANY_S = "{% set s = 'x' * 1000000 %}{% set l = [] %}{% for i in range(1000) %}{{ l.append(s) }}{% endfor %}"
+#: ``a``, a list of 100,000 numbers (allowed), and ``l`` holding it 100 times (its text: about 70 MB).
+BIG_A = "{% set a = range(100000) | list %}"
+MANY_A = BIG_A + "{% set l = [] %}{% for i in range(100) %}{{ l.append(a) }}{% endfor %}"
 #: Generous bound on any hostile render (the budget is 0.3 s): only a hang or a near-hang exceeds it.
 BOUND = 5.0
 
@@ -78,8 +83,8 @@ def refused(source: str, budget: RenderBudget = FAST) -> str:
         ("{{ '%9999999999d' | format(1) }}", "format width or precision"),
         ("{% set s = 'x' * 100000 %}{{ s.replace('x', s) }}", "a replaced string would be"),
         ("{% set s = 'x' * 100000 %}{{ s | replace('x', s) }}", "a replaced string would be"),
-        ("{% set s = 'x' * 1000000 %}{{ ''.join([s] * 1000) }}", "a joined string would be"),
-        ("{% set s = 'x' * 1000000 %}{{ ([s] * 1000) | join }}", "a joined string would be"),
+        (f"{MANY_S}{{{{ ''.join(l) }}}}", "a joined string would be"),
+        (f"{MANY_S}{{{{ l | join }}}}", "a joined string would be"),
         ("{{ ('x\n' * 400000) | indent(1000) }}", "an indented string would be"),
         ("{{ lipsum(10**9) }}", "lipsum is limited"),
         # growth by doubling, one step at a time
@@ -92,7 +97,23 @@ def refused(source: str, budget: RenderBudget = FAST) -> str:
             "a concatenation would be 1,048,576",
         ),
         ("{% set l = [1] %}{% for i in range(64) %}{{ l.extend(l) }}{% endfor %}", "a list would be"),
-        ("{% set l = [1] %}{% for i in range(64) %}{{ l.extend(l * 1) }}{% endfor %}", "would be"),
+        ("{% set l = [1] %}{% for i in range(64) %}{{ l.extend(l + []) }}{% endfor %}", "would be"),
+        # the text of containers, estimated before it is built
+        (f"{BIG_A}{{{{ [a] * 1000 }}}}", "the text of a repeated value would be"),
+        (f"{MANY_A}{{{{ l }}}}", "the text of a printed value would be"),
+        (f"{MANY_A}{{% for x in [l] %}}{{{{ x }}}}{{% endfor %}}", "the text of a printed value would be"),
+        (f"{MANY_A}{{{{ l | string }}}}", "the text of the value given to filter 'string'"),
+        (f"{MANY_A}{{{{ l | tojson }}}}", "the text of the value given to filter 'tojson'"),
+        (f"{MANY_A}{{{{ l | first_sentence }}}}", "given to filter 'first_sentence'"),  # custom filters too
+        (f"{MANY_A}{{{{ 'x' ~ l }}}}", "a concatenated value would be"),
+        (f"{MANY_A}{{{{ '%s' % (l,) }}}}", "a formatted value would be"),
+        (f"{MANY_A}{{{{ '{{}}'.format(l) }}}}", "a formatted value would be"),
+        (f"{MANY_A}{{{{ l | sum(start=[]) }}}}", "a sum of sequences would be"),
+        # allowed-size values, built again and again
+        (
+            "{% for i in range(100000) %}{{ ('x' * 999999) | length }}{% endfor %}",
+            "the render built over 64,000,000 characters or items of values in total",
+        ),
         (
             "{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
             "a product of integers over 100,000 bits",
@@ -102,7 +123,7 @@ def refused(source: str, budget: RenderBudget = FAST) -> str:
     ],
 )
 def test_huge_values_are_refused_before_they_are_built(source: str, reason: str) -> None:
-    message = refused(source)
+    message = refused(source, RenderBudget(seconds=BOUND / 2))  # the size checks must stop these, not time
     assert message.startswith("c.yaml:12: ")
     assert reason in message
 

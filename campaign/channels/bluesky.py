@@ -60,6 +60,13 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.bluesky_media import (
+    external_embed,
+    fake_blob_response,
+    images_embed,
+    upload_blob,
+    video_embed,
+)
 from campaign.channels.helpers import read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
@@ -70,6 +77,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.media.model import PreparedMedia
+from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -105,11 +114,13 @@ POST_VIEW_COUNTS = {
     "bookmarkCount": "bookmarks",
 }
 
+
 class BlueskyAdapter(Adapter):
     """Publishes to one Bluesky account (``handle`` + ``app_password``) on its PDS (``service``)."""
 
     name = "bluesky"
     title = "Bluesky"
+    media_rules = PLATFORM_MEDIA_RULES["bluesky"]
     # Lexicon app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (UTF-8 bytes).
     rules = TextRules(
         limit=300,
@@ -214,15 +225,22 @@ class BlueskyAdapter(Adapter):
 
     # -- publishing ---------------------------------------------------------------------------------------
 
-    def post_record(self, part: Part, facets: list[dict[str, Any]]) -> dict[str, Any]:
-        """The ``app.bsky.feed.post`` record for ``part`` (``createdAt`` from the adapter's clock)."""
+    def post_record(
+        self, part: Part, facets: list[dict[str, Any]], embed: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``app.bsky.feed.post`` record for ``part`` (``createdAt`` from the adapter's clock).
+
+        ``embed`` (images, a video, or a link card with an uploaded thumbnail) replaces the plain link card.
+        """
         record: dict[str, Any] = {"$type": POST, "text": part.text, "createdAt": _iso_ms(self.clock())}
         language = self.account.settings.get("language")
         if language:
             record["langs"] = [str(language)]
         if facets:
             record["facets"] = facets
-        if part.link is not None:
+        if embed is not None:
+            record["embed"] = embed
+        elif part.link is not None:
             record["embed"] = {
                 "$type": "app.bsky.embed.external",
                 "external": {
@@ -244,7 +262,8 @@ class BlueskyAdapter(Adapter):
         """
         rkey = self.record_key(part)
         facets = yield from self._facets(part.text)
-        record = self.post_record(part, facets)
+        embed = yield from self._media_embed(part)
+        record = self.post_record(part, facets, embed)
 
         def create(session: Session) -> httpx.Request:
             return self.json_request(
@@ -276,6 +295,35 @@ class BlueskyAdapter(Adapter):
                 status=response.status_code,
             )
         return self._receipt(uri, cid)
+
+    def _media_embed(self, part: Part) -> Exchange[dict[str, Any] | None]:
+        """Upload the part's media (or its link thumbnail) as blobs and return the embed that shows them.
+
+        Images go in ``app.bsky.embed.images`` (alt text and ``aspectRatio``), a video in
+        ``app.bsky.embed.video``; a post's embed is one of them, so with media the link stays in the text
+        (a facet) and has no card. Without media, ``link_image`` becomes the card's ``thumb``.
+        """
+        if part.media:
+            blobs = []
+            for media in part.media:
+                blobs.append((media, (yield from self._upload(media))))
+            if len(blobs) == 1 and blobs[0][0].mime in VIDEO_TYPES:
+                return video_embed(*blobs[0])
+            return images_embed(blobs)
+        if part.link is not None and part.link_image is not None:
+            thumb = yield from self._upload(part.link_image)
+            return external_embed(part.link.url, part.link.title, part.link.description, thumb)
+        return None
+
+    def _upload(self, media: PreparedMedia) -> Exchange[dict[str, Any]]:
+        """uploadBlob with the cached session (logged in first if none); a stale session is renewed once."""
+        service = self.setting("service", DEFAULT_SERVICE).rstrip("/")
+        session = self._session if self._session is not None else (yield from self._login())
+        try:
+            return (yield from upload_blob(service, self._bearer(session.access_jwt), media, now=self.clock))
+        except AuthError:
+            session = yield from self._login()
+            return (yield from upload_blob(service, self._bearer(session.access_jwt), media, now=self.clock))
 
     def lookup(self, part: Part) -> Exchange[Receipt | None]:
         """Find ``part`` by its record key (getRecord needs no session: the handle names the repo)."""
@@ -450,6 +498,9 @@ class BlueskyAdapter(Adapter):
             return fake_json(
                 request, {"did": f"did:plc:{PLACEHOLDER}-{request.url.params.get('handle', '')}"}
             )
+        blob = fake_blob_response(request)
+        if blob is not None:
+            return blob
         if nsid == "com.atproto.repo.createRecord":
             body = json.loads(request.content)
             uri = f"at://{body['repo']}/{body['collection']}/{body['rkey']}"

@@ -27,8 +27,10 @@ Facts relied on (sources in docs/platforms/discord.md):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -48,7 +50,9 @@ from campaign.channels.base import (
     parse_reset,
 )
 from campaign.channels.helpers import MIN_SECRET_PATH, secret_url
+from campaign.channels.upload_media import MEDIA, media_extension
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -81,6 +85,7 @@ class DiscordAdapter(Adapter):
 
     name = "discord"
     title = "Discord"
+    media_rules = PLATFORM_MEDIA_RULES["discord"]
     rules = TextRules(
         limit=2000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="markdown"
     )
@@ -124,12 +129,19 @@ class DiscordAdapter(Adapter):
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:
+        """Execute the webhook (``wait=true``); with media, multipart ``payload_json`` (whose ``attachments``
+        give each file's ``description``, its alt text) and ``files[n]``, streamed from the media store
+        (https://discord.com/developers/docs/reference#uploading-files). One request: upload and post."""
         params = {"wait": "true"}
         thread = self.account.settings.get("thread_id")
         if thread is not None:
             params["thread_id"] = str(thread)
         url = self._url().copy_merge_params(params)
-        response = yield self.json_request("POST", str(url), json_body=self.payload(part))
+        if part.media:
+            with ExitStack() as files:
+                response = yield self._media_request(str(url), part, files)
+        else:
+            response = yield self.json_request("POST", str(url), json_body=self.payload(part))
         if not response.is_success:
             raise self._classify(response)
         try:
@@ -145,6 +157,29 @@ class DiscordAdapter(Adapter):
             link = f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
         data = {"channel_id": channel_id, "message_id": message_id}
         return Receipt(remote_id=message_id, url=link, data=data)
+
+    def _media_request(self, url: str, part: Part, files: ExitStack) -> httpx.Request:
+        payload = self.payload(part)
+        payload["attachments"] = [
+            {"id": i, "filename": m.store_name, **({"description": m.alt} if m.alt else {})}
+            for i, m in enumerate(part.media)
+        ]
+        upload = {
+            f"files[{i}]": (m.store_name, files.enter_context(open(m.path, "rb")), m.mime)  # noqa: SIM115
+            for i, m in enumerate(part.media)
+        }
+        first = part.media[0]
+        return httpx.Request(
+            "POST",
+            url,
+            headers={
+                "Accept": "application/json",
+                "Content-Type": f"multipart/form-data; boundary=campaign-{first.sha256[:32]}",
+            },
+            data={"payload_json": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))},
+            files=upload,
+            extensions={MEDIA: {**media_extension(first), "files": [m.source for m in part.media]}},
+        )
 
     def _classify(self, response: httpx.Response) -> ChannelError:
         now = self.clock()

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 
 from campaign.channels.base import PLACEHOLDER, Exchange, fake_json
-from campaign.channels.upload_media import DELAY, MEDIA, media_extension, upload_error
+from campaign.channels.upload_media import DELAY, MEDIA, UPLOAD, media_extension, upload_error
 from campaign.errors import PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 
@@ -78,7 +78,7 @@ def upload_request(base: str, headers: Mapping[str, str], media: PreparedMedia, 
         },
         data=data,
         files={"file": (media.store_name, file, media.mime)},
-        extensions={MEDIA: media_extension(media)},
+        extensions={MEDIA: media_extension(media), UPLOAD: True},
     )
 
 
@@ -107,7 +107,7 @@ def upload_media(
             "GET",
             f"{base}/api/v1/media/{attachment.id}",
             headers={**headers, "Accept": "application/json"},
-            extensions={DELAY: delay},
+            extensions={DELAY: delay, UPLOAD: True},
         )
         response = yield request
         if response.status_code == 206:

@@ -30,7 +30,9 @@ import httpx
 
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
 from campaign.channels.helpers import secret_url, sent_nothing
+from campaign.channels.upload_media import public_urls
 from campaign.errors import AuthError, ChannelError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -62,6 +64,7 @@ class SlackAdapter(Adapter):
 
     name = "slack"
     title = "Slack"
+    media_rules = PLATFORM_MEDIA_RULES["slack"]
     # Slack truncates message text longer than 40,000 characters (incoming webhooks post the same message
     # objects): https://api.slack.com/changelog/2018-04-truncating-really-long-messages
     rules = TextRules(
@@ -89,6 +92,18 @@ class SlackAdapter(Adapter):
             body["unfurl_links"] = str(setting).strip().lower() in ("1", "true", "yes", "on")
         elif part.link is not None:
             body["unfurl_links"] = True
+        if part.media:
+            # Image blocks by URL (incoming webhooks cannot upload files); "text" stays the notification
+            # fallback. https://docs.slack.dev/reference/block-kit/blocks/image-block
+            urls = public_urls(part.media, part.media_base_url, "Slack")
+            blocks: list[dict[str, Any]] = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": part.text}}
+            ]
+            blocks.extend(
+                {"type": "image", "image_url": url, "alt_text": m.alt or "decorative image"}
+                for m, url in zip(part.media, urls, strict=True)
+            )
+            body["blocks"] = blocks
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:

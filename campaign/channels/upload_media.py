@@ -7,6 +7,7 @@
   "size"}`` so a dry run (``preview --requests``, ``simulate``) can show what would be sent without reading
   the body, and :data:`DELAY` (``"campaign.delay"``, seconds) on a status poll, asking the runner to wait
   that long before sending it (adapters never sleep; the dry-run recorder ignores it).
+- :data:`UPLOAD` (``"campaign.upload"``) marks every request that can publish nothing (uploads, their polls).
 - :func:`upload_error`: an upload is not a post. A failed upload never published anything, so an answer that
   would be *ambiguous* for a post (500, 504) is *transient* for an upload: retrying cannot publish twice.
 """
@@ -19,7 +20,7 @@ from datetime import datetime
 import httpx
 
 from campaign.channels.base import classify_status, platform_message
-from campaign.errors import AmbiguousError, ChannelError, TransientError
+from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.store import FileSlice
 
@@ -27,6 +28,16 @@ from campaign.media.store import FileSlice
 MEDIA = "campaign.media"
 #: Request extension: seconds the runner should wait before sending this request (status polls).
 DELAY = "campaign.delay"
+#: Request extension (True) on a request that can publish nothing (an upload, or a poll of one): a runner
+#: may treat an outcome-unknown transport failure of it as transient. Telegram's and Discord's multipart
+#: requests carry media but are the post itself, so they do not have it.
+UPLOAD = "campaign.upload"
+
+
+def mark_upload(request: httpx.Request) -> httpx.Request:
+    """``request`` flagged with :data:`UPLOAD` (it publishes nothing, whatever happens to it)."""
+    request.extensions[UPLOAD] = True
+    return request
 
 
 class FileStream(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -76,13 +87,17 @@ def upload_request(
         target,
         headers=all_headers,
         stream=FileStream(body),
-        extensions={MEDIA: media_extension(media)},
+        extensions={MEDIA: media_extension(media), UPLOAD: True},
     )
 
 
-def upload_error(response: httpx.Response, *, now: datetime, what: str) -> ChannelError:
-    """The classified error of a failed upload: as for any request, but never ambiguous (see module doc)."""
-    error = classify_status(response, platform_message(response), now=now)
+def upload_error(
+    response: httpx.Response, *, now: datetime, what: str, error: ChannelError | None = None
+) -> ChannelError:
+    """The classified error of a failed upload: as for any request (or ``error``, the platform's own
+    classification), but never ambiguous (see module doc)."""
+    if error is None:
+        error = classify_status(response, platform_message(response), now=now)
     if isinstance(error, AmbiguousError):
         return TransientError(
             f"{what}: {error} (an upload publishes nothing, so it is retried)",
@@ -91,3 +106,14 @@ def upload_error(response: httpx.Response, *, now: datetime, what: str) -> Chann
         )
     error.args = (f"{what}: {error}",)
     return error
+
+
+def public_urls(media: tuple[PreparedMedia, ...], base_url: str | None, platform: str) -> list[str]:
+    """Where a platform that shows media by URL fetches each file: ``media_base_url/<sha256>.<ext>``.
+
+    The files must be served there (copy the media store, ``db/media/``, to that path). Without a base URL
+    the post is refused (`check` reports it first), never sent as text only.
+    """
+    if media and not base_url:
+        raise PermanentError(f"{platform} shows media only from a public URL: set media_base_url")
+    return [m.public_url(base_url or "") for m in media]

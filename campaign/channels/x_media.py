@@ -28,8 +28,8 @@ from typing import Any
 
 import httpx
 
-from campaign.channels.base import Exchange
-from campaign.channels.upload_media import DELAY, MEDIA, media_extension, upload_error
+from campaign.channels.base import PLACEHOLDER, Exchange, fake_json
+from campaign.channels.upload_media import DELAY, MEDIA, UPLOAD, mark_upload, media_extension, upload_error
 from campaign.errors import PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import VIDEO_TYPES, kind_of
@@ -72,6 +72,7 @@ def upload_media(
             "total_bytes": media.size,
             "media_category": CATEGORIES[kind_of(media.mime)],
         },
+        media,
     )
     data = _data(init, what, now)
     media_id = str(data.get("id") or "")
@@ -85,11 +86,18 @@ def upload_media(
             headers={**headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
             data={"segment_index": str(index)},
             files={"media": (media.store_name, part.read_all(), "application/octet-stream")},
-            extensions={MEDIA: {**media_extension(media), "segment": index, "offset": part.offset}},
+            extensions={
+                MEDIA: {**media_extension(media), "segment": index, "offset": part.offset},
+                UPLOAD: True,
+            },
         )
         _data((yield request), what, now, empty_ok=True)
     final = _data(
-        (yield httpx.Request("POST", f"{base}/2/media/upload/{media_id}/finalize", headers=headers)),
+        (
+            yield mark_upload(
+                httpx.Request("POST", f"{base}/2/media/upload/{media_id}/finalize", headers=headers)
+            )
+        ),
         what,
         now,
     )
@@ -128,14 +136,21 @@ def _wait_processed(
             f"{base}/2/media/upload",
             headers=headers,
             params={"command": "STATUS", "media_id": media_id},
-            extensions={DELAY: float(info.get("check_after_secs") or 1)},
+            extensions={DELAY: float(info.get("check_after_secs") or 1), UPLOAD: True},
         )
         data = _data((yield request), what, now)
     raise TransientError(f"{what}: media {media_id} is still processing")
 
 
-def _json(method: str, url: str, headers: Mapping[str, str], body: Any) -> httpx.Request:
-    return httpx.Request(method, url, headers={**headers, "Accept": "application/json"}, json=body)
+def _json(
+    method: str, url: str, headers: Mapping[str, str], body: Any, media: PreparedMedia | None = None
+) -> httpx.Request:
+    extensions: dict[str, object] = {UPLOAD: True}
+    if media is not None:
+        extensions[MEDIA] = media_extension(media)
+    return httpx.Request(
+        method, url, headers={**headers, "Accept": "application/json"}, json=body, extensions=extensions
+    )
 
 
 def _data(
@@ -154,3 +169,24 @@ def _data(
     if empty_ok:
         return {}
     raise TransientError(f"{what}: X answered HTTP {response.status_code} without data")
+
+
+def fake_upload_response(request: httpx.Request) -> httpx.Response | None:
+    """The documented answers to the upload calls in a dry run (ids are placeholders), else None."""
+    path = request.url.path
+    if not path.startswith("/2/media/"):
+        return None
+    info = request.extensions.get(MEDIA, {})
+    media_id = f"{PLACEHOLDER}-media-{str(info.get('sha256', ''))[:12]}"
+    if path.endswith("/initialize"):
+        data: dict[str, Any] = {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}
+        return fake_json(request, {"data": data})
+    if path.endswith("/append"):
+        return httpx.Response(204, request=request)
+    if path.endswith("/finalize"):
+        media_id = path.split("/")[-2]
+        data = {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}
+        return fake_json(request, {"data": data})
+    if path == "/2/media/metadata":
+        return fake_json(request, {"data": {"associated_metadata": True}})
+    return None

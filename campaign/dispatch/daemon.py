@@ -126,8 +126,11 @@ class Daemon:
         collector: MetricsCollector | None = None,
     ) -> None:
         self.store = store
-        #: Reads sent posts' counts back when no post is due (None: metrics are off).
+        #: Reads sent posts' counts back when no post is due (None: metrics are off); its reads wait while a
+        #: dispatch pass runs.
         self.collector = collector
+        if collector is not None and collector.busy is None:
+            collector.busy = lambda: self._current is not None
         self._metrics: asyncio.Task[None] | None = None
         self._last_metrics = datetime.min.replace(tzinfo=UTC)
         self.dispatcher = dispatcher

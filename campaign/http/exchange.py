@@ -201,7 +201,11 @@ def run_dry(exchange: Exchange[T], adapter: Adapter, part: Part | None, recordin
 
 
 def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, object]:
-    """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON)."""
+    """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON).
+
+    An upload (a request carrying ``extensions["campaign.media"]``) is shown by what it sends, never by its
+    bytes: ``body`` is ``{"upload": {"file", "mime", "size", "sha256", ...}, "content_type": ...}``.
+    """
 
     sensitive = {"authorization", "cookie", "x-api-key", "proxy-authorization"}
     headers: dict[str, str] = {}
@@ -209,8 +213,16 @@ def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, ob
         if name.lower() in ("host", "content-length"):
             continue
         headers[name] = "[REDACTED]" if name.lower() in sensitive else redact(value, secrets)
+    upload = request.extensions.get("campaign.media")
+    if isinstance(upload, dict):
+        body: object = {
+            "upload": {key: upload[key] for key in sorted(upload)},
+            "content_type": request.headers.get("content-type", "").split(";")[0],
+        }
+        return {"method": request.method, "url": redact(str(request.url), secrets), "headers": headers,
+                "body": body}  # fmt: skip
     raw = request.content.decode("utf-8", errors="replace")
-    body: object = redact(raw, secrets) if raw else None
+    body = redact(raw, secrets) if raw else None
     if raw and request.headers.get("content-type", "").startswith("application/json"):
         with contextlib.suppress(ValueError):
             body = json.loads(redact(raw, secrets))

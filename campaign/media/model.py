@@ -87,3 +87,49 @@ class MediaIssue:
         if self.file:
             where += f": {self.file}"
         return f"{where}: {self.message} ({self.rule})"
+
+
+#: The keys a prepared file keeps in the queue (``posts.media``), enough to send it again after a restart.
+_JSON_FIELDS = (
+    "sha256", "mime", "size", "width", "height", "source", "alt", "decorative", "frames", "duration"
+)  # fmt: skip
+
+
+def media_to_json(
+    media: tuple[PreparedMedia, ...], link_image: PreparedMedia | None = None, base_url: str | None = None
+) -> list[dict[str, object]] | None:
+    """A post's media as stored in ``posts.media`` (None when it has none); the link image has a ``role``,
+    and every item carries the campaign's ``media_base_url`` (``base_url``)."""
+    if not media and link_image is None:
+        return None
+
+    def one(item: PreparedMedia, role: str) -> dict[str, object]:
+        data: dict[str, object] = {name: getattr(item, name) for name in _JSON_FIELDS}
+        data.update(role=role, path=str(item.path), focus=list(item.focus) if item.focus else None)
+        data["base_url"] = base_url
+        return data
+
+    items = [one(m, "media") for m in media]
+    if link_image is not None:
+        items.append(one(link_image, "link_image"))
+    return items
+
+
+def media_from_json(raw: object) -> tuple[tuple[PreparedMedia, ...], PreparedMedia | None, str | None]:
+    """The inverse of :func:`media_to_json`: (media, link image, media_base_url)."""
+    media: list[PreparedMedia] = []
+    link_image = None
+    base_url = None
+    for data in raw if isinstance(raw, list) else ():
+        base_url = data.get("base_url") or base_url
+        focus = data.get("focus")
+        item = PreparedMedia(
+            **{name: data[name] for name in _JSON_FIELDS if name in data},
+            path=Path(data["path"]),
+            focus=(float(focus[0]), float(focus[1])) if focus else None,
+        )
+        if data.get("role") == "link_image":
+            link_image = item
+        else:
+            media.append(item)
+    return tuple(media), link_image, base_url

@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from campaign.media.model import media_from_json
 from campaign.queue.core import StoreCore
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, POSTS
 from campaign.queue.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, Status, sources, sql_in
@@ -50,6 +51,7 @@ _CLAIM_COLUMNS = (
     POSTS.c.account,
     POSTS.c.parts,
     POSTS.c.link,
+    POSTS.c.media,
     POSTS.c.idempotency_key,
     POSTS.c.part_receipts,
     POSTS.c.attempts,
@@ -106,6 +108,7 @@ def _under_cap(now: datetime, cap: int, prefix: int) -> sa.Select[Any]:
 
 
 def _claimed(r: Row[Any]) -> ClaimedPost:
+    media, link_image, media_base_url = media_from_json(r.media)
     return ClaimedPost(
         id=r.id,
         campaign=r.campaign,
@@ -124,6 +127,9 @@ def _claimed(r: Row[Any]) -> ClaimedPost:
         late_window=timedelta(seconds=r.late_window_seconds),
         lease_owner=r.lease_owner,
         lease_expires_at=r.lease_expires_at,
+        media=media,
+        link_image=link_image,
+        media_base_url=media_base_url,
     )
 
 

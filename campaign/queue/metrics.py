@@ -144,7 +144,13 @@ class Metrics(StoreCore):
         return len(values)
 
     def claim_metrics(
-        self, now: datetime, *, limit: int = 100, lease: float = 600.0, campaign: str | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        lease: float = 600.0,
+        campaign: str | None = None,
+        account: str | None = None,
     ) -> list[MetricTask]:
         """Due readings (oldest first; of one ``campaign`` if given), leased for ``lease`` seconds; accounts
         blocked for publishing wait."""
@@ -154,6 +160,7 @@ class Metrics(StoreCore):
             sa.select(s.c.post_id)
             .where(s.c.next_at.is_not(None), s.c.next_at <= now, s.c.account.not_in(blocked))
             .where(sa.true() if campaign is None else s.c.campaign == campaign)
+            .where(sa.true() if account is None else s.c.account == account)
             .order_by(s.c.next_at)
             .limit(limit)
         )

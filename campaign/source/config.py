@@ -25,6 +25,7 @@ from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
     from campaign.channels.base import Account
+    from campaign.source.media_config import MediaSpec
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
@@ -52,6 +53,7 @@ CAMPAIGN_KEYS = {
     "vars": "extra values for templates",
     "accounts": "the accounts posts go to",
     "posts": "the posts",
+    "media_base_url": "public https URL serving the media store's files (platforms that fetch media by URL)",
 }
 ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
 #: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
@@ -75,8 +77,12 @@ POST_KEYS = {
     "vars",
     "overrides",
     "threads",
+    "media",
+    "link_image",
 }
-OVERRIDE_KEYS = {"template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late"}
+OVERRIDE_KEYS = {
+    "template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late", "media", "link_image"
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,9 @@ class Variant:
     skip: bool = False
     send_late: bool | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    #: Replaces the post's ``media`` list on this channel or account (None: the post's list).
+    media: tuple[MediaSpec, ...] | None = None
+    link_image: MediaSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,9 @@ class PostConfig:
     overrides: Mapping[str, Variant]
     threads: bool | None
     line: int
+    media: tuple[MediaSpec, ...] = ()
+    #: Thumbnail of the link card, where the platform builds the card from an uploaded image.
+    link_image: MediaSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +178,8 @@ class Campaign:
     root: Path | None = None
     #: ``embargo:`` as written (local time in ``zone`` unless it has an offset); compile resolves it.
     embargo: str | None = None
+    #: Public https URL serving the media store's files (``<url>/<sha256>.<ext>``), for URL-only platforms.
+    media_base_url: str | None = None
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -304,7 +318,7 @@ def load_campaign(
     if alerts is not None and alerts not in accounts:
         raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
     posts = _load_posts(check, doc, accounts)
-    return Campaign(
+    campaign = Campaign(
         name=head.name,
         path=path,
         display=display,
@@ -327,6 +341,9 @@ def load_campaign(
         embargo=check.string(doc, "embargo", "the campaign"),
         root=project,
     )
+    from campaign.source.media_config import with_media
+
+    return with_media(check, doc, campaign, path.parent)
 
 
 def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Header:

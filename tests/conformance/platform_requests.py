@@ -172,7 +172,12 @@ def problems(channel: str, document: dict[str, Any]) -> list[str]:
 
 #: Syntactically valid stand-ins for the ``dry-run`` placeholders a dry run gives server-assigned values
 #: (content ids, repo revisions): the validator checks their syntax, and a placeholder is marked on purpose.
-STAND_INS = {"cid": "bafyreigq3exe2m23sojzoachuyucow4vu7eyatati4uy6scr4ixt6xwlhi", "rev": "3jzfcijpj2z2a"}
+STAND_INS = {
+    "cid": "bafyreigq3exe2m23sojzoachuyucow4vu7eyatati4uy6scr4ixt6xwlhi",
+    "rev": "3jzfcijpj2z2a",
+    # a blob ref in a dry run (an uploaded image): a raw-codec CID as the PDS gives
+    "$link": "bafkreibme22gw2h7y2h7tg2fhqotaqjucnbc24deqo72b6mkl2egezxhvy",
+}
 
 
 def _lexicon_oracle_missing() -> str | None:

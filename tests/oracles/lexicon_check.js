@@ -4,12 +4,14 @@
 // on stdin and writes one JSON line per input: {"ok": true} or {"ok": false, "error": "..."}.
 'use strict';
 const readline = require('readline');
-const { Lexicons } = require('@atproto/lexicon');
+const { Lexicons, jsonToLex } = require('@atproto/lexicon');
 const { schemas } = require('@atproto/api');
 
 const lexicons = new Lexicons(schemas);
 
-function check(req) {
+function check(raw) {
+  // JSON as sent on the wire -> lexicon values (a blob's {"$link": cid} becomes a BlobRef), as the PDS does.
+  const req = { ...raw, value: jsonToLex(raw.value) };
   if (!lexicons.getDef(req.nsid)) throw new Error(`no lexicon ${req.nsid}`);
   if (req.kind === 'params') lexicons.assertValidXrpcParams(req.nsid, req.value);
   else if (req.kind === 'input') lexicons.assertValidXrpcInput(req.nsid, req.value);
