@@ -239,6 +239,13 @@ class _Checker:
             raise self.fail(f"{key!r} in {what} must be a list of strings", node.line_of(key))
         return tuple(str(v) for v in value)
 
+    def variables(self, node: Node, what: str) -> dict[str, Any]:
+        """``vars:`` of ``node``: a mapping of names (absent or empty: no variables)."""
+        value = node.get("vars") or {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise self.fail(f"'vars' of {what} must be a mapping of names to values", node.line_of("vars"))
+        return dict(value)
+
     def hashtags(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
         tags = self.strings(node, key, what)
         if tags is None:
@@ -252,14 +259,23 @@ class _Checker:
         return tuple(out)
 
 
+#: The longest duration a campaign file may give (late windows, gaps): beyond it is surely a typo.
+MAX_DURATION = timedelta(days=100 * 365)
+
+
 def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds. Raises ValueError."""
+    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds, at most :data:`MAX_DURATION`. Raises ValueError."""
     if text.strip().isdigit():
-        return timedelta(seconds=int(text))
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
-    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+        seconds = int(text)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
+        seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    # Checked on the integer: timedelta itself overflows (OverflowError) near 2.7 million years.
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"duration {text!r} is longer than {MAX_DURATION.days // 365} years")
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -664,7 +680,7 @@ def _load_override(check: _Checker, target: str, obody: Node, what: str) -> Vari
         zone=zone,
         skip=bool(check.boolean(obody, "skip", what)),
         send_late=check.boolean(obody, "send_late", what),
-        vars=dict(obody.get("vars") or {}),
+        vars=check.variables(obody, f"override {target!r} of {what}"),
     )
 
 
