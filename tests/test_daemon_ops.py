@@ -11,13 +11,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from queue_helpers import planned
 
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonTiming
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.dispatch.summary import PassSummary
 from campaign.queue.store import Store
+from tests.helpers.queue import planned
 
 HOOKS = """\
 campaign: {name}

@@ -18,7 +18,8 @@ from campaign.channels.base import Adapter
 from campaign.errors import CampaignError, ConfigError
 
 if TYPE_CHECKING:
-    from campaign.source.config import AccountConfig, Campaign
+    from campaign.source.accounts import AccountConfig
+    from campaign.source.config import Campaign
 
 logger = logging.getLogger(__name__)
 
