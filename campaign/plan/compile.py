@@ -227,7 +227,7 @@ class _Compilation:
         self.result = result
         self.timing = timing
         self.slots = slots
-        self.renderer = Renderer(campaign.templates)
+        self.renderer = Renderer(campaign.templates, loader=_confined_loader(campaign))
         self.base_context = _campaign_context(campaign, release, timing.start)
         #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
         self.deferred: list[tuple[_Target, NextSlot]] = []
@@ -500,3 +500,11 @@ def _link_card(campaign: Campaign, post: PostConfig, release: Any, link_url: str
         or ((getattr(release, "subtitle", None) or getattr(release, "lead", None) or "") if release else "")
     )
     return LinkCard(url=link_url, title=title, description=description)
+
+
+def _confined_loader(campaign: Campaign) -> Any:
+    """The campaign's templates, confined to its project root (see :mod:`campaign.source.paths`)."""
+    from campaign.source.paths import ConfinedLoader, find_project_root
+
+    root = campaign.root if campaign.root is not None else find_project_root(campaign.path)
+    return ConfinedLoader(root, campaign.templates, origin=campaign.display)
