@@ -220,8 +220,9 @@ def test_a_rate_limited_metrics_read_never_holds_back_a_due_post(store: Store) -
     send(store, 2, "mastodon_main")
     due = T0 + HOUR
     later = many(3, account="mastodon_main", channel="mastodon", start=due, step=timedelta(0), campaign="c")
-    store.apply_changes(add=[p.__class__(**{**p.__dict__, "post_key": "later-" + p.post_key}) for p in later],
-                        now=T0)
+    store.apply_changes(
+        add=[p.__class__(**{**p.__dict__, "post_key": "later-" + p.post_key}) for p in later], now=T0
+    )
     platform = Platform()
     platform.limited_until = due + HOUR
 
@@ -257,3 +258,56 @@ def test_followers_are_read_at_most_daily_with_the_posts_readings(store: Store) 
     assert platform.follower_reads == 1 and store.followers(["mastodon_main"]) == {"mastodon_main": 250}
     collect(store, platform, T0 + timedelta(days=1, hours=1))
     assert platform.follower_reads == 2
+
+
+def test_counts_read_from_the_loopback_fake_platform_grow_over_time(store: Store) -> None:
+    """The same collector over real HTTP: the loopback fake Mastodon's counts grow with its (simulated)
+    clock, and each reading sees them grown; the daemon's own client carries the requests."""
+    from campaign.dispatch.daemon import make_client
+    from tests.fakeplatform.server import FakePlatform, ServerThread
+    from tests.helpers.clock import Clock
+
+    clock = Clock(T0)
+    with ServerThread(FakePlatform(clock=clock.epoch)) as server:
+        with httpx.Client() as c:  # publish two statuses on the fake platform, as the dispatcher would
+            ids = [
+                c.post(
+                    f"{server.url}/api/v1/statuses",
+                    json={"status": f"p{i}"},
+                    headers={"Authorization": "Bearer t"},
+                ).json()["id"]
+                for i in range(2)
+            ]
+        store.apply_changes(
+            add=many(2, account="mastodon_main", channel="mastodon", step=timedelta(0), campaign="c"),
+            now=T0 - HOUR,
+        )
+        for claimed, remote in zip(store.claim_due(T0, OWNER, 90, 2), ids, strict=True):
+            store.mark_sending(claimed.id, owner=OWNER, now=T0)
+            store.mark_sent(claimed.id, Receipt(remote_id=remote), owner=OWNER, now=T0)
+
+        class Loopback(Directory):
+            def adapter(self, campaign: str, account: str) -> Adapter:
+                made = channels.load("mastodon")(
+                    make_account(
+                        "mastodon", {"instance": server.url}, {"token": "t"}, name=account, allow_http=True
+                    )
+                )
+                made.clock = clock
+                return made
+
+        async def read(at: datetime) -> int:
+            clock.now = at
+            client = make_client(4)
+            async with client:
+                made = MetricsCollector(
+                    store, Loopback(Platform()), offsets_for=lambda c: DEFAULT_OFFSETS, client=client
+                )
+                return (await made.collect_due(at)).posts
+
+        assert asyncio.run(read(T0 + HOUR)) == 2
+        assert asyncio.run(read(T0 + timedelta(days=1))) == 2
+    likes_by_post: dict[int, list[int]] = {}
+    for post_id, value in likes(store):
+        likes_by_post.setdefault(post_id, []).append(value)
+    assert all(values == [6, 144] for values in likes_by_post.values())  # one like per 10 minutes of age

@@ -13,6 +13,9 @@ Behaviour (each fact from the source named):
   ``uri``, ``content``, ``visibility``, ``language``, ``in_reply_to_id``, ``account``); 401
   ``{"error": "The access token is invalid"}``; 422 ``{"error": "Validation failed: Text can't be blank"}``;
   404 when ``in_reply_to_id`` names no status. https://docs.joinmastodon.org/methods/statuses/#create
+- ``GET /api/v1/statuses/:id``: the Status with ``favourites_count``, ``reblogs_count`` and ``replies_count``,
+  which grow with the platform's clock since the status was created (engagement for the metrics collector);
+  404 ``{"error": "Record not found"}`` for an unknown id. https://docs.joinmastodon.org/methods/statuses/#get
 - ``Idempotency-Key``: Mastodon keeps ``idempotency:status:<account>:<key>`` for 3,600 s and answers a
   repeated key with the status it created first (mastodon/mastodon app/services/post_status_service.rb).
   Here keys are scoped per token (one token is one account) and the window is a constructor argument.
@@ -296,6 +299,7 @@ class FakePlatform:
         self._next_id = 110_000_000_000_000_000
         #: status id -> Status JSON
         self._statuses: dict[str, dict[str, Any]] = {}
+        self._created_at: dict[str, float] = {}
         #: (account, key) -> (status id, created at)
         self._idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._per_key: Counter[str] = Counter()
@@ -513,6 +517,8 @@ class FakePlatform:
                 return _error(401, "The access token is invalid")
             user = self._username(token)
             return _json(200, {"id": user, "username": user, "acct": user, "url": f"http://{host}/@{user}"})
+        if path.startswith(STATUSES_PATH + "/") and method == "GET":
+            return self._get_status(record, path.rsplit("/", 1)[-1])
         if path == "/api/v2/instance" and method == "GET":
             return _json(
                 200, {"domain": host, "configuration": {"statuses": {"max_characters": self.max_characters}}}
@@ -571,6 +577,22 @@ class FakePlatform:
         )
         return _json(200, status)
 
+    def _get_status(self, record: RequestRecord, status_id: str) -> Reply:
+        """A status with counts that grow with the platform's clock (engagement for the metrics collector):
+        one favourite per 10 minutes since it was created, a reblog per hour, a reply per 3 hours."""
+        if self._auth(record) is None:
+            return _error(401, "The access token is invalid")
+        status = self._statuses.get(status_id)
+        if status is None:
+            return _error(404, "Record not found")
+        age = max(0.0, record.time - self._created_at.get(status_id, record.time))
+        counts = {
+            "favourites_count": int(age // 600),
+            "reblogs_count": int(age // 3600),
+            "replies_count": int(age // 10800),
+        }
+        return _json(200, {**status, **counts})
+
     def _post_hook(self, record: RequestRecord, body: bytes, host: str) -> Reply:
         account = record.account
         key = record.idempotency_key
@@ -593,6 +615,7 @@ class FakePlatform:
         status_id = str(self._next_id)
         status: dict[str, Any] = {"id": status_id, "created_at": _iso(now)}
         self._statuses[status_id] = status
+        self._created_at[status_id] = now
         if key:
             self._idempotency[(account, key)] = (status_id, now)
         self._per_key[key or ""] += 1
