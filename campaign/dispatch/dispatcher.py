@@ -527,9 +527,11 @@ class Dispatcher:
                 detail=reason, parts_sent=parts, attempt=attempt,
             )
         elif decision.action is Action.UNKNOWN:
+            # Its re-examination is scheduled once the mark is durable (reconcile.py says when).
             self._finish(
                 post, make_mark(post.id, "unknown", now, reason), "unknown",
                 detail=reason, parts_sent=parts, attempt=attempt,
+                committed=partial(self.reconciler.expect, post, post.attempts + 1, now),
             )
         else:  # DEFER, RATE_LIMITED: not an attempt
             assert decision.until is not None
@@ -551,8 +553,12 @@ class Dispatcher:
             post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until, log=log
         )
 
-    def _finish(self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False, **kw: Any) -> None:
-        """Queue ``mark`` with the group writer; once it is committed, report ``outcome`` (and alert)."""
+    def _finish(
+        self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False,
+        committed: Callable[[], object] | None = None, **kw: Any,
+    ) -> None:
+        """Queue ``mark`` with the group writer; once it is committed, run ``committed`` and report
+        ``outcome`` (and alert)."""
 
         def then(error: StoreError | None) -> None:
             self._concluded.discard(post.id)
@@ -561,6 +567,10 @@ class Dispatcher:
                 # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
                 logger.warning("post %d: %s", post.id, error, extra=extra(post, outcome="store_error"))
                 return
+            if committed is not None:
+                committed()
+            if self._pool is not None:
+                self._pool.wake()  # the store no longer counts this post in flight: its account may go on
             self.reporter.emit(post, outcome, **kw)
             if alert:
                 self.reporter.alert(post, mark.kind, mark.reason)

@@ -2,6 +2,10 @@
 time or batched in one transaction (:meth:`Marks.write_marks`: one fsync for many), and the per-account
 state the dispatcher's pacing reads and writes (blocks, daily counters, :meth:`Marks.sent_times` for quotas).
 
+A post marked ``unknown`` bumps the queue revision (and NOTIFYs on PostgreSQL): it waits for
+re-examination, which any daemon may do (recovery's ``sending -> unknown`` bumps it too). Other marks are
+the daemon's own work and wake nobody.
+
 A mark on a leased post must come from the lease's owner; a mark its post refuses raises
 :class:`LeaseLostError` or :class:`IllegalTransitionError` and leaves the post unchanged
 (:meth:`campaign.queue.core.StoreCore._move`).
@@ -134,6 +138,8 @@ class Marks(StoreCore):
         """One mark in its own write transaction (the single-post methods; :meth:`write_marks` batches)."""
         with self._write() as conn:
             self._apply_mark(conn, mark, owner)
+            if mark.kind == "unknown":
+                self._bump(conn)
 
     def defer(self, post_id: int, until: datetime, reason: str, *, owner: str, now: datetime) -> None:
         """claimed or sending (leased by ``owner``) -> retry_wait until ``until``, refunding the attempt.
@@ -155,6 +161,7 @@ class Marks(StoreCore):
         if not marks:
             return errors
         with self._write() as conn:
+            unknown = False
             for mark in marks:
                 try:
                     self._apply_mark(conn, mark, owner)
@@ -162,6 +169,9 @@ class Marks(StoreCore):
                     errors.append(exc)
                 else:
                     errors.append(None)
+                    unknown = unknown or mark.kind == "unknown"
+            if unknown:
+                self._bump(conn)
         return errors
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
