@@ -8,11 +8,11 @@ account's); every other account keeps moving.
 How the pool is fed:
 
 - **Claims refill a local ready list** of posts claimed but not started, in due order. The pool claims when
-  fewer than ``prefetch`` ready posts could start, asking for enough to bring the ready list back to
-  ``concurrency + prefetch`` posts; so slots are refilled without waiting for the database, and a claim
-  (one transaction) serves many posts. Ready posts whose channel or account is at its cap do not count: they
-  wait without keeping other channels from being claimed (their number is bounded by the store's
-  per-account cap, which counts claimed posts).
+  the ready posts that could start no longer cover the free slots, or fall below half a turnover of the
+  slots, asking for enough to fill the free slots and ``prefetch`` more; so slots are refilled without
+  waiting for the database, and a claim (one transaction) serves many posts. Ready posts whose channel or
+  account is at its cap do not count: they wait without keeping other channels from being claimed
+  (their number is bounded by the store's per-account cap, which counts claimed posts).
 - **Slots** (:class:`Slots`): ``concurrency`` posts in flight overall, ``per_channel`` per channel,
   ``per_account`` per account. A ready post whose channel or account is full is passed over, never waited
   behind.
@@ -162,13 +162,16 @@ class SendPool:
             await self._drain()
 
     def _fill(self) -> None:
-        """Claim when too few ready posts could start (their channel and account not at the cap)."""
+        """Claim when fewer ready posts could start (channel not at its cap) than one turnover of the slots
+        needs; then claim enough for the free slots plus ``prefetch``, so a claim serves many posts."""
         if self._dry:
             return
         startable = sum(1 for p in self.ready if not self.slots.channel_full(p.channel))
-        if startable >= self.prefetch or self.slots.free + self.prefetch - startable <= 0:
+        if startable >= max(1, min(self.slots.total, self.prefetch) // 2) and self.slots.free <= startable:
             return
         want = self.slots.free + self.prefetch - startable
+        if want <= 0:
+            return
         self.claims += 1
         batch = self._claim(want)
         if not batch:
