@@ -14,6 +14,8 @@ with ``--debug``). Messages name the file (and line) or the post they are about,
     ├── TemplateError                  missing template, syntax error, undefined variable
     ├── ScheduleError                  bad time spec, unknown zone, time in the past
     ├── FitError                       a post over its platform limit that may not become a thread
+    ├── MediaError                     a media file that cannot be read, is of a refused type, or cannot be
+    │                                  made to fit a platform's limits (names the file and the rule)
     ├── CredentialsError               a secret that is missing from the environment or its file
     ├── StoreError                     the queue database cannot be used
     │   ├── DatabaseLockedError        another process holds the lock (or a second daemon on SQLite)
@@ -95,6 +97,18 @@ class FitError(CampaignError):
         why = "" if thread_allowed else " and threads are not allowed"
         extra = f" ({detail})" if detail else ""
         super().__init__(f"post {post!r} on {channel}: {length} > limit {limit}{why}{extra}")
+
+
+class MediaError(CampaignError):
+    """A media file cannot be read, is of a type a platform refuses, or cannot be made to fit its limits.
+
+    ``str()`` reads ``FILE: message (rule)``: one line naming the file and the rule violated. ``rule`` is a
+    short stable name (``type``, ``bytes``, ``pixels``, ``duration``, ``codec``, ``animation``, ...).
+    """
+
+    def __init__(self, message: str, *, file: str, rule: str) -> None:
+        self.message, self.file, self.rule = message, file, rule
+        super().__init__(f"{file}: {message} ({rule})")
 
 
 class CredentialsError(CampaignError):
@@ -189,6 +203,7 @@ __all__ = [
     "FitError",
     "IllegalTransitionError",
     "LeaseLostError",
+    "MediaError",
     "PermanentError",
     "PostNotFoundError",
     "RateLimitedError",

@@ -3,26 +3,71 @@
 A campaign file names where a secret lives, never the secret itself::
 
     credentials:
-      token: MASTODON_TOKEN              # variable MASTODON_TOKEN (or the file named by MASTODON_TOKEN_FILE)
-      app_password: {file: secrets/bsky} # a secret file, relative to the campaign file
+      token: CAMPAIGN_MASTODON_TOKEN     # variable CAMPAIGN_MASTODON_TOKEN (or the file named by ..._FILE)
+      app_password: {file: /run/secrets/bsky}   # a secret file (relative paths: from the campaign file)
 
 Values are held only in :class:`Credentials` and handed to adapters on request. :func:`redact` replaces every
-known secret value in a string, and every place that prints or stores requests or errors goes through it.
+known secret value in a string, in every form it takes in transit, and every place that prints or stores
+requests or errors goes through it.
+
+**Which secrets a campaign may use is the operator's decision** (:class:`SecretPolicy`), read from the
+environment of the process (CLI, daemon, CI job); nothing in a campaign file can widen it:
+
+* ``CAMPAIGN_SECRET_ENV``: comma-separated environment variable names or shell-style patterns a credential
+  may name (``CAMPAIGN_*,HKSTP_X_TOKEN``). Default ``CAMPAIGN_*``: an operator exposes a variable to
+  campaign files by giving it that prefix, as front-end build tools expose only ``VITE_*``/``NEXT_PUBLIC_*``
+  variables, so ``OTHER_TEAM_DB_PASSWORD`` is out of reach. Set it to an empty value to allow no variable.
+  ``campaign``'s own settings (:data:`RESERVED_ENV`: the database URL, these settings, test fixtures) are
+  never credentials, even under ``*``.
+* ``CAMPAIGN_SECRETS_DIR``: the folders (``os.pathsep``-separated) secret files may come from; a
+  ``{file: PATH}`` must resolve, symlinks followed, to a regular file inside one. Default: systemd's
+  ``$CREDENTIALS_DIRECTORY`` when set, ``/run/secrets`` (Docker, Kubernetes) and
+  ``~/.config/campaign/secrets``. A ``NAME_FILE`` variable is the operator's own and is not restricted.
+
+A reference outside the list is a :class:`~campaign.errors.ConfigError` naming the campaign file, line and
+credential (:meth:`SecretPolicy.check`).
 """
 
 from __future__ import annotations
 
+import base64
+import fnmatch
+import functools
+import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus, urlsplit
 
-from campaign.errors import CredentialsError, CredentialsInFileError
+from campaign.errors import ConfigError, CredentialsError, CredentialsInFileError
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 REDACTED = "[REDACTED]"
+ENV_ALLOW = "CAMPAIGN_SECRET_ENV"
+ENV_DIRS = "CAMPAIGN_SECRETS_DIR"
+DEFAULT_ENV_PATTERNS: tuple[str, ...] = ("CAMPAIGN_*",)
+#: ``campaign``'s own settings: never usable as credentials (the database URL may hold a password).
+RESERVED_ENV = (
+    "CAMPAIGN_DB*",
+    "CAMPAIGN_SECRET_ENV",
+    "CAMPAIGN_SECRETS_DIR",
+    "CAMPAIGN_RENDER_*",
+    "CAMPAIGN_DEBUG",
+    "CAMPAIGN_LOG*",
+    "CAMPAIGN_TEST_*",
+    "CAMPAIGN_PDS_*",
+)
+_PATTERN = re.compile(r"^[A-Z0-9_*?]+$")
+#: Shortest secret replaced by redaction (shorter ones would mangle ordinary text), and the shortest
+#: derived form (a URL's path, a base64 fragment) replaced on its own.
+MIN_SECRET = 4
+MIN_DERIVED = 8
+MIN_SECRET_PATH = 12
 
+_MAX_SECRET_BYTES = 65536
 # Every secret value this process has resolved; log records and error messages are scrubbed of them.
 _RESOLVED: set[str] = set()
 
@@ -53,26 +98,45 @@ class SecretRef:
 
 def _read_secret_file(path: Path, what: str) -> str:
     try:
-        value = path.read_text(encoding="utf-8").strip()
+        # Non-blocking and regular files only: a FIFO or device named as a secret must not hang the daemon.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise CredentialsError(f"{what} {path} is not a regular file")
+            data = handle.read(_MAX_SECRET_BYTES + 1)
     except OSError as exc:
         raise CredentialsError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    if len(data) > _MAX_SECRET_BYTES:
+        raise CredentialsError(f"{what} {path} is larger than {_MAX_SECRET_BYTES} bytes")
+    try:
+        value = data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise CredentialsError(f"{what} {path} is not UTF-8 text") from None
     if not value:
         raise CredentialsError(f"{what} {path} is empty")
     return value
 
 
-def parse_ref(name: str, raw: object, *, base_dir: Path, file: str, line: int | None) -> SecretRef:
+def parse_ref(
+    name: str,
+    raw: object,
+    *,
+    base_dir: Path,
+    file: str,
+    line: int | None,
+    policy: SecretPolicy | None = None,
+    account: str | None = None,
+) -> SecretRef:
     """Turn a campaign file's credential entry into a SecretRef, refusing anything that looks like a value.
 
-    Accepted: ``NAME`` (an environment variable name), ``{env: NAME}``, ``{file: PATH}``.
+    Accepted: ``NAME`` (an environment variable name), ``{env: NAME}``, ``{file: PATH}``. With ``policy``
+    the reference must also be on the operator's allow-list (:meth:`SecretPolicy.check`).
     """
-    if isinstance(raw, str) and ENV_NAME.match(raw):
-        return SecretRef(env=raw)
-    if isinstance(raw, Mapping) and len(raw) == 1:
-        if isinstance(raw.get("env"), str) and ENV_NAME.match(raw["env"]):
-            return SecretRef(env=raw["env"])
-        if isinstance(raw.get("file"), str):
-            return SecretRef(file=(base_dir / raw["file"]))
+    ref = _ref_of(raw, base_dir)
+    if ref is not None:
+        if policy is not None:
+            policy.check(ref, credential=name, account=account, file=file, line=line)
+        return ref
     if isinstance(raw, str):
         # Never echo the value: it may be the secret itself.
         raise CredentialsInFileError(
@@ -86,6 +150,112 @@ def parse_ref(name: str, raw: object, *, base_dir: Path, file: str, line: int | 
         file=file,
         line=line,
     )
+
+
+def _ref_of(raw: object, base_dir: Path) -> SecretRef | None:
+    if isinstance(raw, str) and ENV_NAME.match(raw):
+        return SecretRef(env=raw)
+    if isinstance(raw, Mapping) and len(raw) == 1:
+        if isinstance(raw.get("env"), str) and ENV_NAME.match(raw["env"]):
+            return SecretRef(env=raw["env"])
+        if isinstance(raw.get("file"), str):
+            return SecretRef(file=(base_dir / raw["file"]))
+    return None
+
+
+def _default_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
+    dirs = [Path(environ["CREDENTIALS_DIRECTORY"])] if environ.get("CREDENTIALS_DIRECTORY") else []
+    dirs.append(Path("/run/secrets"))
+    home = environ.get("HOME")
+    if home:
+        dirs.append(Path(home) / ".config" / "campaign" / "secrets")
+    return tuple(dirs)
+
+
+@dataclass(frozen=True)
+class SecretPolicy:
+    """The operator's allow-list of credential references (rules and defaults in the module docstring)."""
+
+    env_patterns: tuple[str, ...] = DEFAULT_ENV_PATTERNS
+    dirs: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> SecretPolicy:
+        """The policy of this process: ``CAMPAIGN_SECRET_ENV`` and ``CAMPAIGN_SECRETS_DIR``, else defaults.
+
+        Raises :class:`~campaign.errors.ConfigError` naming the variable for a malformed pattern.
+        """
+        env = os.environ if environ is None else environ
+        patterns = DEFAULT_ENV_PATTERNS
+        if ENV_ALLOW in env:
+            patterns = tuple(p.strip() for p in env[ENV_ALLOW].split(",") if p.strip())
+            for pattern in patterns:
+                if not _PATTERN.match(pattern):
+                    raise ConfigError(
+                        f"{ENV_ALLOW}: {pattern!r} is not a variable name or pattern (A-Z, 0-9, _, *, ?)"
+                    )
+        raw_dirs = env.get(ENV_DIRS)
+        dirs = (
+            tuple(Path(d).expanduser() for d in raw_dirs.split(os.pathsep) if d.strip())
+            if raw_dirs is not None
+            else _default_dirs(env)
+        )
+        return cls(env_patterns=patterns, dirs=dirs)
+
+    def allows_env(self, name: str) -> bool:
+        """Whether a credential may name environment variable ``name``."""
+        if any(fnmatch.fnmatchcase(name, reserved) for reserved in RESERVED_ENV):
+            return False
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.env_patterns)
+
+    def file_problem(self, path: Path) -> str | None:
+        """Why secret file ``path`` is refused, or None. Symlinks are resolved before the check."""
+        try:
+            real = Path(os.path.realpath(path, strict=True))
+        except OSError:
+            real = Path(os.path.realpath(path))
+            inside = any(real.is_relative_to(os.path.realpath(d)) for d in self.dirs)
+            return None if inside else self._outside(real)  # missing: reported when it is read
+        if not any(real.is_relative_to(os.path.realpath(d)) for d in self.dirs):
+            return self._outside(real)
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            return f"secret file {path} is not a regular file"
+        return None
+
+    def _outside(self, real: Path) -> str:
+        where = ", ".join(str(d) for d in self.dirs) or "none allowed"
+        return f"secret file {real} is outside the secrets folders ({ENV_DIRS}: {where})"
+
+    def check(
+        self,
+        ref: SecretRef,
+        *,
+        credential: str,
+        account: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """Raise ConfigError (naming file, line, account and credential, never a value) unless allowed."""
+        whose = f"credential {credential!r}" + (f" of account {account!r}" if account else "")
+        if ref.env is not None:
+            if not self.allows_env(ref.env):
+                allowed = ", ".join(self.env_patterns) or "none"
+                reserved = (
+                    " (reserved for campaign's own settings)"
+                    if any(fnmatch.fnmatchcase(ref.env, r) for r in RESERVED_ENV)
+                    else ""
+                )
+                raise ConfigError(
+                    f"{whose}: environment variable {ref.env} is not on the operator's allow-list"
+                    f"{reserved} ({ENV_ALLOW}: {allowed})",
+                    file=file,
+                    line=line,
+                )
+            return
+        assert ref.file is not None
+        problem = self.file_problem(ref.file)
+        if problem is not None:
+            raise ConfigError(f"{whose}: {problem}", file=file, line=line)
 
 
 class Credentials:
@@ -186,11 +356,75 @@ def redact_resolved(text: str) -> str:
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of every secret (longest first) replaced by ``[REDACTED]``.
+    """``text`` with every secret, in every form it takes in transit, replaced by ``[REDACTED]``.
 
-    Secrets shorter than 4 characters are ignored: replacing them would mangle ordinary text and they are
-    not real credentials.
+    Forms (:func:`secret_forms`): as is; JSON-escaped (as inside a JSON string, ASCII-escaped or not);
+    URL-encoded (``quote`` with and without ``/`` safe, ``quote_plus``); base64 and URL-safe base64 at every
+    byte alignment, so the secret is found inside ``base64("user:" + secret)`` of HTTP Basic auth; and for a
+    secret that is a URL, the URL without its query and its path alone (servers echo ``POST /path``).
+    Longest forms are replaced first. Secrets shorter than 4 characters are ignored (replacing them would
+    mangle ordinary text; they are not real credentials), as are derived forms shorter than 8 (base64
+    fragments) or 12 (URL paths) characters.
     """
-    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    for form in _all_forms(frozenset(s for s in secrets if len(s) >= MIN_SECRET)):
+        if form in text:
+            text = text.replace(form, REDACTED)
     return text
+
+
+@functools.lru_cache(maxsize=256)
+def _all_forms(secrets: frozenset[str]) -> tuple[str, ...]:
+    """The forms of every secret, longest first (cached: logging redacts every record with the same set)."""
+    forms: set[str] = set()
+    for secret in secrets:
+        forms.update(secret_forms(secret))
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def secret_forms(secret: str) -> frozenset[str]:
+    """Every form of ``secret`` that :func:`redact` replaces (see there). Cached: computed once per secret."""
+    forms: set[str] = set()
+    for base in {secret} | _url_forms(secret):
+        forms.add(base)
+        forms.add(json.dumps(base)[1:-1])
+        forms.add(json.dumps(base, ensure_ascii=False)[1:-1])
+        forms.update({quote(base), quote(base, safe=""), quote_plus(base), quote_plus(base, safe="/")})
+    forms.update(_base64_forms(secret.encode("utf-8")))
+    return frozenset(f for f in forms if len(f) >= MIN_SECRET)
+
+
+def _base64_forms(data: bytes) -> set[str]:
+    """The base64 characters determined by ``data`` alone, at each of the three byte alignments.
+
+    Base64 maps 3 bytes to 4 characters, so inside a longer encoded string the secret's bytes start at
+    offset 0, 1 or 2 of a group; the groups made only of the secret's bytes encode identically whatever
+    surrounds them.
+    """
+    forms = set()
+    for offset in range(3):
+        padded = b"\0" * offset + data
+        whole = (
+            len(padded) // 3 * 4
+        )  # characters of complete groups (the last partial one depends on what follows)
+        start = 4 if offset else 0  # the first group mixes in what precedes the secret
+        for encoded in (base64.b64encode(padded), base64.urlsafe_b64encode(padded)):
+            chunk = encoded[start:whole].decode("ascii")
+            if len(chunk) >= MIN_DERIVED:
+                forms.add(chunk)
+    return forms
+
+
+def _url_forms(secret: str) -> set[str]:
+    """For a secret that is a URL: the URL without its query, and its path (with and without the query)."""
+    try:
+        parts = urlsplit(secret)
+    except ValueError:
+        return set()
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return set()
+    forms = {f"{parts.scheme}://{parts.netloc}{parts.path}"}
+    for path in (parts.path, f"{parts.path}?{parts.query}" if parts.query else parts.path):
+        if len(path) >= MIN_SECRET_PATH:
+            forms.add(path)
+    return forms

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,12 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI") == "true":
     settings.load_profile("ci")
+
+# The operator's credential allow-list (campaign/secrets.py). The suite's campaigns name many variables and
+# keep secret files in temporary folders, so the suite allows them; the policy itself is tested with explicit
+# environments (tests/test_secrets_policy.py), and the example campaign against the default one.
+os.environ.setdefault("CAMPAIGN_SECRET_ENV", "*")
+os.environ.setdefault("CAMPAIGN_SECRETS_DIR", tempfile.gettempdir())
 
 pytest_plugins = ["tests.pg"]  # the PostgreSQL fixtures (pg_template, pg_url)
 

@@ -275,3 +275,53 @@ def test_receipts_are_plain_data(pds: dict[str, str], accounts: dict[str, Any]) 
     assert isinstance(receipt, Receipt)
     assert accounts["app_password"] not in repr(receipt)
     assert set(receipt.data) == {"uri", "cid"}
+
+
+BANNER = Path(__file__).resolve().parent.parent / "schedules" / "media" / "innovation-mixer-us-banner.png"
+BANNER_ALT = (
+    "Banner on a dark blue background: the words HKSTP Innovation Mixer US tour in large white letters"
+)
+
+
+def _blob_bytes(base: str, did: str, cid: str) -> httpx.Response:
+    response = httpx.get(f"{base}/xrpc/com.atproto.sync.getBlob", params={"did": did, "cid": cid}, timeout=30)
+    assert response.is_success, response.text
+    return response
+
+
+def test_publish_with_an_image_and_a_link_card_thumbnail(
+    pds: dict[str, str], accounts: dict[str, Any], tmp_path: Path
+) -> None:
+    """The adapter's own publish uploads the media (issue 14); the PDS keeps the blobs and the alt text."""
+    from campaign.media.model import MediaItem
+    from campaign.media.prepare import prepare
+    from campaign.media.rules import PLATFORM_MEDIA_RULES
+    from campaign.media.store import MediaStore
+
+    base, did = pds["pds"], accounts["alice"]["did"]
+    store = MediaStore(tmp_path / "media")
+    banner = prepare(
+        MediaItem(BANNER, alt=BANNER_ALT, label="banner.png"), PLATFORM_MEDIA_RULES["bluesky"], store
+    )
+    adapter = make_adapter(pds, accounts["app_password"])
+
+    with_image = Part(
+        post_id="launch", idempotency_key=secrets.token_hex(16), text="Launch day", media=(banner,)
+    )
+    value = get_record(base, drive(adapter.publish(with_image), adapter).remote_id)["value"]
+    (image,) = value["embed"]["images"]
+    assert value["embed"]["$type"] == "app.bsky.embed.images"
+    assert image["alt"] == BANNER_ALT
+    assert image["aspectRatio"] == {"width": banner.width, "height": banner.height}
+    assert (image["image"]["mimeType"], image["image"]["size"]) == (banner.mime, banner.size)
+    stored = _blob_bytes(base, did, image["image"]["ref"]["$link"])
+    assert stored.content == banner.path.read_bytes()
+
+    with_card = Part(
+        post_id="card", idempotency_key=secrets.token_hex(16), text="Read more", link=CARD, link_image=banner
+    )
+    value = get_record(base, drive(adapter.publish(with_card), adapter).remote_id)["value"]
+    external = value["embed"]["external"]
+    assert value["embed"]["$type"] == "app.bsky.embed.external" and external["uri"] == CARD.url
+    assert (external["thumb"]["mimeType"], external["thumb"]["size"]) == ("image/png", banner.size)
+    assert len(_blob_bytes(base, did, external["thumb"]["ref"]["$link"]).content) == banner.size

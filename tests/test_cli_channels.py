@@ -144,3 +144,11 @@ def test_check_command_reads_the_campaign_file(mini: Callable[..., Path]) -> Non
     assert only.exit_code == 0 and only.output.split()[:3] == ["team_chat", "slack", "ok"]
     unknown = CliRunner().invoke(channels, ["check", str(path), "nobody"], env=env)
     assert unknown.exit_code == 2 and "no account 'nobody'" in unknown.output
+
+
+def test_list_says_which_channels_can_read_counts_back() -> None:
+    from campaign.cli.channels import describe_adapters
+
+    rows = {r["name"]: r for r in describe_adapters()}
+    assert rows["mastodon"]["metrics"] is True and "read:statuses" in rows["mastodon"]["metrics_scopes"]
+    assert rows["slack"]["metrics"] is False and "no API" in rows["slack"]["metrics_scopes"]

@@ -1,11 +1,15 @@
 """Crash tests: the real daemon as a subprocess, SIGKILLed at random moments, against the fake platform.
 
 1,000 Mastodon posts over five accounts are due at once. The daemon (``campaign daemon``) is killed with
-SIGKILL a few times at seeded random moments and restarted (the whole run once per ``--transport``); at the
-end no post may be lost (each is ``sent``, or ``unknown`` with a reason) and none may be published twice
-(the fake platform, which honours
-``Idempotency-Key`` like Mastodon and runs in its own process for the whole test, counts statuses created per
-key). A second test checks that SIGTERM ends the daemon within a bound and leaves no post leased.
+SIGKILL a few times at seeded random points of its progress and restarted (the whole run once per
+``--transport``); at the end no post may be lost (each is ``sent``, or ``unknown`` with a reason) and none may
+be published twice (the fake platform, which honours ``Idempotency-Key`` like Mastodon and runs in its own
+process for the whole test, counts statuses created per key). A second test checks that SIGTERM ends the
+daemon within a bound and leaves no post leased.
+
+No step waits for a guessed time: the fake platform holds requests (a ``hang`` fault from a seeded request
+on) and the test kills when the platform reports that it holds them, so every kill lands mid-request however
+slow the machine is.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from campaign.queue.store import Store
 from tests.conftest import RELEASE
 from tests.fakeplatform.accounts import mastodon_posts, token_env, write_campaign
-from tests.fakeplatform.server import ServerProcess, read_log
+from tests.fakeplatform.server import STATUSES_PATH, ServerProcess, read_log
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,6 +42,8 @@ KILLS = 4
 SEED = 20270118
 #: Statuses still in the daemon's hands (or waiting for it); a settled queue has none of them.
 PENDING = ("scheduled", "claimed", "sending", "retry_wait")
+#: Bound on any one wait (a hang), seconds: far above the slowest run seen on a loaded machine.
+HANG = 300.0
 
 
 def daemon_env() -> dict[str, str]:
@@ -56,13 +64,29 @@ def counts(db: Path) -> dict[str, int]:
         return store.counts()
 
 
-def wait_settled(db: Path, timeout: float) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
-    while True:
+def wait_settled(db: Path, daemon: subprocess.Popen[bytes], log: Path) -> dict[str, int]:
+    """The queue's counts once no post is pending any more (the daemon must keep running meanwhile)."""
+
+    def settled() -> dict[str, int] | None:
+        assert daemon.poll() is None, f"the daemon exited: {log.read_text(errors='replace')[-2000:]}"
         now = counts(db)
-        if not any(now.get(s) for s in PENDING) or time.monotonic() > deadline:
-            return now
-        time.sleep(0.2)
+        return None if any(now.get(s) for s in PENDING) else now
+
+    return wait_until(settled, what="the queue to settle", timeout=HANG, interval=0.2)
+
+
+def wait_for_platform(
+    server: ServerProcess, daemon: subprocess.Popen[bytes], log: Path, **at_least: int
+) -> dict[str, Any]:
+    """The platform's stats once its counters reach ``at_least``, failing early if the daemon dies."""
+    deadline = time.monotonic() + HANG
+    while True:
+        try:
+            return server.wait_for(5.0, **at_least)
+        except TimeoutError:
+            assert daemon.poll() is None, f"the daemon exited: {log.read_text(errors='replace')[-2000:]}"
+            if time.monotonic() > deadline:
+                raise
 
 
 @pytest.fixture
@@ -87,26 +111,33 @@ def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
     world: tuple[ServerProcess, Path, Path], tmp_path: Path, transport: str
 ) -> None:
     server, campaigns, db = world
-    # Slow every answer a little so each run of the daemon has requests in flight when it is killed.
-    server.control(faults=[{"kind": "delay", "delay": 0.01, "times": None}])
     rng = random.Random(SEED)
     log = tmp_path / "daemon.log"
     killed_while_sending = 0
     for _ in range(KILLS):
-        before = server.stats()["requests"]
+        # The seeded moment: from a random status request of this run on, the platform holds each request
+        # unanswered (having created the status first, or not: both halves of "maybe received"); the kill
+        # comes as soon as it holds one, while other accounts' requests are at whatever stage they reached.
+        after, held, create = rng.randint(0, 60), 1, rng.random() < 0.5
+        hang = {"kind": "hang", "path": STATUSES_PATH, "after": after, "times": None, "create": create}
+        before = server.control(faults=[hang])["hung"]
         daemon = start_daemon(db, campaigns, log, "--transport", transport)
-        time.sleep(rng.uniform(0.6, 1.6))  # imports take ~0.5 s; then it is sending
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait(10)
-        killed_while_sending += server.stats()["requests"] > before
-    assert killed_while_sending, "no kill happened while the daemon was sending: the test proved nothing"
+        try:
+            wait_for_platform(server, daemon, log, hung=before + held)
+        finally:
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait(10)
+        killed_while_sending += server.stats()["hung"] >= before + held
+    assert killed_while_sending == KILLS, "a kill did not happen while the daemon was sending"
     interrupted = counts(db)
     print("after the kills:", interrupted, "kills while sending:", killed_while_sending)
+    # At most 61 statuses are answered per run: plenty of posts are left for the restarted daemon.
     assert interrupted.get("sent", 0) < POSTS, "every post went out before the last kill"
 
+    server.control(faults=[])
     daemon = start_daemon(db, campaigns, log, "--transport", transport)
     try:
-        final = wait_settled(db, timeout=40)
+        final = wait_settled(db, daemon, log)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(15)
@@ -132,13 +163,12 @@ def test_sigterm_ends_the_daemon_within_a_bound_and_leaves_nothing_leased(
     world: tuple[ServerProcess, Path, Path], tmp_path: Path
 ) -> None:
     server, campaigns, db = world
-    # Every answer takes 5 s: when SIGTERM comes, requests are in flight and posts are claimed but unstarted.
-    server.control(faults=[{"kind": "delay", "delay": 5.0, "times": None}])
-    daemon = start_daemon(db, campaigns, tmp_path / "daemon.log", "--grace", "1")
-    deadline = time.monotonic() + 15
-    while server.stats()["requests"] == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.stats()["requests"] > 0, "the daemon never sent anything"
+    # No answer ever comes: when SIGTERM comes, requests are in flight and posts are claimed but unstarted.
+    server.control(faults=[{"kind": "hang", "times": None}])
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(db, campaigns, log, "--grace", "1")
+    # One request per account (the per-account cap) is held: the daemon can start nothing more.
+    wait_for_platform(server, daemon, log, hung=ACCOUNTS)
     stopped_at = time.monotonic()
     daemon.send_signal(signal.SIGTERM)
     code = daemon.wait(10)  # the bound: grace (1 s) plus shutdown, far below 10 s
@@ -147,6 +177,7 @@ def test_sigterm_ends_the_daemon_within_a_bound_and_leaves_nothing_leased(
     final = counts(db)
     print(f"SIGTERM: exit {code} after {took:.2f} s; {final}")
     assert not final.get("claimed") and not final.get("sending"), final
-    in_flight = server.stats()["requests"]  # none can finish: each answer takes 5 s, the grace is 1 s
+    in_flight = server.stats()["requests"]  # none can finish: no answer ever comes
+    assert in_flight == ACCOUNTS
     # Posts whose request was cut off are unknown (with a reason); every other one went back to scheduled.
     assert final == {"unknown": in_flight, "scheduled": POSTS - in_flight}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -14,15 +15,17 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from queue_helpers import planned
 
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
-from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.errors import DatabaseLockedError
 from campaign.queue.store import Store
+from tests.waiting import HANG, wait_until
 
 CAMPAIGN = """\
 campaign: hooks
@@ -117,15 +120,34 @@ def test_daemon_once_dry_run_subprocess(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- SIGTERM
 
 
+class Hanging(NamedTuple):
+    url: str
+    #: Set once a request's first bytes have arrived.
+    received: threading.Event
+
+
 @pytest.fixture
-def hanging_server() -> Iterator[str]:
+def hanging_server() -> Iterator[Hanging]:
     """A loopback HTTP server that reads requests and never answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    server.settimeout(0.2)
+    server.settimeout(0.2)  # how often the thread looks at `stop`
     stop = threading.Event()
+    received = threading.Event()
     conns: list[socket.socket] = []
+
+    def read_one(conn: socket.socket) -> None:
+        conn.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                if conn.recv(65536):
+                    received.set()
+                return
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     def serve() -> None:
         while not stop.is_set():
@@ -134,10 +156,11 @@ def hanging_server() -> Iterator[str]:
             except OSError:
                 continue
             conns.append(conn)
+            read_one(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/in"
+    yield Hanging(f"http://127.0.0.1:{server.getsockname()[1]}/in", received)
     stop.set()
     thread.join(5)
     for conn in conns:
@@ -145,9 +168,11 @@ def hanging_server() -> Iterator[str]:
     server.close()
 
 
-def test_sigterm_settles_in_flight_posts_within_the_grace_period(tmp_path: Path, hanging_server: str) -> None:
+def test_sigterm_settles_in_flight_posts_within_the_grace_period(
+    tmp_path: Path, hanging_server: Hanging
+) -> None:
     db = tmp_path / "q.db"
-    campaigns = write_campaign(tmp_path / "schedules", url=hanging_server)
+    campaigns = write_campaign(tmp_path / "schedules", url=hanging_server.url)
     first, second = queue_due(db, "a", "b")
     proc = subprocess.Popen(
         campaign_cmd("daemon", "--db", str(db), "--campaigns", str(campaigns),
@@ -155,11 +180,10 @@ def test_sigterm_settles_in_flight_posts_within_the_grace_period(tmp_path: Path,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while statuses(db, [first])[0] != "sending":
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the daemon never started sending"
-            time.sleep(0.05)
+        # The request is on the wire (the server has its bytes) and its post is marked sending.
+        wait_until(lambda: hanging_server.received.is_set() or proc.poll() is not None, what="a request")
+        assert proc.poll() is None, proc.communicate()[1]
+        wait_until(lambda: statuses(db, [first])[0] == "sending", what="post a to be sending")
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=15)
@@ -179,32 +203,67 @@ def test_sigterm_settles_in_flight_posts_within_the_grace_period(tmp_path: Path,
 # ---------------------------------------------------------------------------------------------- in process
 
 
-def _daemon(db: Path, campaigns: Path, *, tick: float) -> tuple[Daemon, Store]:
+class Signals(logging.Handler):
+    """What an in-process daemon signals, as events: its "idle" log record, and each post it sent."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.idle = asyncio.Event()
+        #: The wake-up the daemon had armed when it first said it was idle.
+        self.idle_until: datetime | None = None
+        self.sent: dict[int, asyncio.Event] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "action", None) == "idle" and not self.idle.is_set():
+            self.idle_until = getattr(record, "until", None)
+            self.idle.set()
+
+    def outcome(self, outcome: Outcome) -> None:
+        if outcome.outcome == "sent":
+            self.sent_event(outcome.post_id).set()
+
+    def sent_event(self, post_id: int) -> asyncio.Event:
+        return self.sent.setdefault(post_id, asyncio.Event())
+
+
+@pytest.fixture
+def signals() -> Iterator[Signals]:
+    handler = Signals()
+    logger = logging.getLogger("campaign.dispatch.daemon")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _daemon(db: Path, campaigns: Path, signals: Signals, *, tick: float) -> tuple[Daemon, Store]:
     store = Store.open(str(db))
     directory = CampaignDirectory(folder=campaigns, placeholder=True)
     dispatcher = Dispatcher(store, directory, DispatchConfig(owner="daemon:test", dry_run=True),
-                            clock=lambda: datetime.now(UTC))
+                            clock=lambda: datetime.now(UTC), on_outcome=signals.outcome)
     return Daemon(store, dispatcher, directory, timing=DaemonTiming(tick=tick, grace=1)), store
 
 
-async def _wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
+async def _until(event: asyncio.Event, what: str) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), HANG)
+    except TimeoutError:
+        raise AssertionError(f"waited {HANG:.0f} s for {what}") from None
 
 
-def test_wake_job_fires_at_the_due_time(tmp_path: Path) -> None:
+def test_wake_job_fires_at_the_due_time(tmp_path: Path, signals: Signals) -> None:
     """A long tick: only the one-shot APScheduler wake-up can send the post on time."""
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")
     due_at = datetime.now(UTC) + timedelta(seconds=1)
     (pid,) = queue_due(db, "a", at=due_at)
-    daemon, store = _daemon(db, campaigns, tick=60)
+    daemon, store = _daemon(db, campaigns, signals, tick=60)
 
     async def scenario() -> datetime:
         task = asyncio.create_task(daemon.run())
-        await _wait_for(lambda: store.get_post(pid).status == "sent")
+        await _until(signals.sent_event(pid), "the post to be sent")
         daemon.stop()
         await task
         return store.get_post(pid).updated_at
@@ -214,18 +273,20 @@ def test_wake_job_fires_at_the_due_time(tmp_path: Path) -> None:
     assert due_at <= sent_at < due_at + timedelta(seconds=5)
 
 
-def test_posts_applied_by_another_process_are_noticed(tmp_path: Path) -> None:
+def test_posts_applied_by_another_process_are_noticed(tmp_path: Path, signals: Signals) -> None:
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")
     Store.open(str(db)).close()
-    daemon, store = _daemon(db, campaigns, tick=0.1)
+    daemon, store = _daemon(db, campaigns, signals, tick=0.1)
     ids: list[int] = []
 
     async def scenario() -> None:
         task = asyncio.create_task(daemon.run())
-        await asyncio.sleep(0.3)  # idle: nothing queued, no wake-up armed
+        await _until(signals.idle, "the daemon to be idle")  # nothing queued, no wake-up armed
+        assert signals.idle_until is None
         ids.extend(queue_due(db, "late"))  # another connection, like `campaign apply`
-        await _wait_for(lambda: store.get_post(ids[0]).status == "sent")
+        await _until(signals.sent_event(ids[0]), "the late post to be sent")
+        assert store.get_post(ids[0]).status == "sent"
         daemon.stop()
         await task
 

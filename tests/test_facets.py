@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
-from campaign.text.facets import Facet, Span, detect_facets, facet_records, link_spans
+from campaign.channels.bluesky import BlueskyAdapter
+from campaign.text.facets import Facet, Span, detect_facets, facet_records, is_hashtag, link_spans
+from campaign.text.render import format_hashtags
 
 
 def _facets(text: str) -> list[tuple[str, str, str]]:
@@ -189,3 +191,48 @@ def test_detect_facets_matches_npm_atproto_api() -> None:
         if ours != theirs:
             mismatches.append((text, ours, theirs))
     assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    ("token", "tag"),
+    [
+        ("#2024", False),  # digits only: no tag on Bluesky (nor X, nor Mastodon)
+        ("＃2024", False),
+        ("#", False),
+        ("#!!", False),
+        ("#️⃣", False),
+        ("#2024_", False),  # "_" is punctuation to Bluesky's \p{P}
+        ("#1st", True),
+        ("#launch!", True),  # trailing punctuation is stripped, the tag remains
+        ("＃全角", True),
+        ("#café", True),
+        ("launch", False),
+    ],
+)
+def test_is_hashtag(token: str, tag: bool) -> None:
+    assert is_hashtag(token) is tag
+
+
+def test_non_tags_do_not_use_up_hashtag_slots() -> None:
+    bluesky = BlueskyAdapter.rules
+    assert bluesky.max_hashtags == 3
+    # "#2024" is written (it is the text asked for) but is not a tag, so three real tags still follow.
+    assert format_hashtags(["2024", "AI", "Robotics", "HK", "More"], bluesky) == "#2024 #AI #Robotics #HK"
+    assert format_hashtags(["AI", "2024", "Robotics"], None, limit=1) == "#AI"
+
+
+@pytest.mark.oracle
+@requires_node_oracle
+def test_is_hashtag_matches_npm_atproto_api() -> None:
+    rng = random.Random(11)
+    tails = ["2024", "1st", "a", "_", "-", ".", "!", "é", "\u0301", "日", "\ufe0f", "\u200d", "0", "$", "😀"]
+    tokens = [p for p in _PIECES if p.startswith(("#", "＃"))] + [
+        rng.choice("#＃") + "".join(rng.choice(tails) for _ in range(rng.randint(0, 4))) for _ in range(400)
+    ]
+    answers = run_oracle([{"op": "facets", "text": t} for t in tokens])
+    for token, answer in zip(tokens, answers, strict=True):
+        theirs = any(
+            f["byteStart"] == 0 and f["features"][0]["$type"] == "app.bsky.richtext.facet#tag"
+            for f in answer["facets"]
+        )
+        assert is_hashtag(token) is theirs, token

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -312,6 +313,33 @@ def test_control_endpoint(client: httpx.Client, server: ServerThread) -> None:
     assert client.get("/_control/stats").json()["per_key"] == {"k1": 1}
     client.post("/_control", json={"reset": True})
     assert client.get("/_control/stats").json()["requests"] == 0
+
+
+def test_wait_answers_once_the_counters_are_reached(client: httpx.Client, server: ServerThread) -> None:
+    """``GET /_control/wait`` answers with the stats the moment every named counter has its value."""
+    answers: list[httpx.Response] = []
+
+    def wait() -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as patient:
+            answers.append(patient.get("/_control/wait", params={"requests": 2, "hung": 1, "timeout": 100}))
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    assert post(client, key="a").status_code == 200
+    client.post("/_control", json={"faults": [{"kind": "hang"}]})
+    with (
+        httpx.Client(base_url=server.url, timeout=httpx.Timeout(5, read=0.2)) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        post(impatient, key="b")  # held: never answered
+    waiter.join(120)
+    (answer,) = answers
+    assert answer.status_code == 200
+    assert (answer.json()["requests"], answer.json()["hung"]) == (2, 1)
+    timed_out = client.get("/_control/wait", params={"created": 99, "timeout": 0.1})
+    assert timed_out.status_code == 504 and timed_out.json()["created"] == 2  # the hung one was created
+    assert client.get("/_control/wait", params={"nope": 1}).status_code == 400
+    assert server.platform.wait_for(0, requests=2) == (True, server.platform.stats())
 
 
 def test_log_file_survives_a_restart(tmp_path: Path, clock: Clock) -> None:

@@ -35,6 +35,11 @@ class Platform:
         self.requests: list[httpx.Request] = []
         self.limited_until: datetime | None = None
         self.gone: set[str] = set()
+        self.follower_reads = 0
+
+    def reads(self) -> list[httpx.Request]:
+        """The requests for posts' counts (not the account's followers)."""
+        return [r for r in self.requests if not r.url.path.endswith(("/verify_credentials", "/users/me"))]
 
     def likes(self, remote_id: str) -> int:
         return int((self.now - T0) / HOUR) + int(remote_id.lstrip("r"))
@@ -45,6 +50,12 @@ class Platform:
             reset = self.limited_until.isoformat()
             headers = {"x-ratelimit-reset": reset}
             return httpx.Response(429, json={"error": "Too many requests"}, headers=headers)
+        if request.url.path.endswith(("/verify_credentials", "/users/me")):
+            self.follower_reads += 1
+            if request.url.host == "api.x.com":
+                me = {"id": "1", "public_metrics": {"followers_count": 900}}
+                return httpx.Response(200, json={"data": me})
+            return httpx.Response(200, json={"id": "1", "followers_count": 250})
         if request.url.host == "api.x.com":
             ids = request.url.params["ids"].split(",")
             data = [
@@ -130,7 +141,8 @@ def test_x_reads_a_hundred_posts_per_request(store: Store) -> None:
     send(store, 150, "x_main")
     platform = Platform()
     assert collect(store, platform, T0 + HOUR) == 150
-    assert [len(r.url.params["ids"].split(",")) for r in platform.requests] == [100, 50]
+    assert [len(r.url.params["ids"].split(",")) for r in platform.reads()] == [100, 50]
+    assert store.followers(["x_main"]) == {"x_main": 900}
 
 
 def test_a_rate_limited_read_defers_metrics_but_never_publishing(store: Store) -> None:
@@ -138,7 +150,7 @@ def test_a_rate_limited_read_defers_metrics_but_never_publishing(store: Store) -
     platform = Platform()
     platform.limited_until = T0 + 2 * HOUR
     assert collect(store, platform, T0 + HOUR) == 3
-    assert len(platform.requests) == 1  # the first 429 stops the account's reads for this pass
+    assert len(platform.requests) == 2  # followers, then the first 429 stops the account's reads
     state = store.account_state("mastodon_main")
     assert state is None or state.blocked_until is None  # publishing was never held back
     assert likes(store) == []
@@ -156,7 +168,7 @@ def test_a_deleted_post_is_recorded_as_gone_and_never_read_again(store: Store) -
     assert rows == {1: True, 2: False}
     platform.requests.clear()
     collect(store, platform, T0 + timedelta(days=1))
-    assert [r.url.path.rsplit("/", 1)[-1] for r in platform.requests] == ["r2"]
+    assert [r.url.path.rsplit("/", 1)[-1] for r in platform.reads()] == ["r2"]
 
 
 def test_a_crash_mid_collection_loses_nothing(store: Store) -> None:
@@ -235,3 +247,13 @@ def test_a_rate_limited_metrics_read_never_holds_back_a_due_post(store: Store) -
     state = store.account_state("mastodon_main")
     assert state is None or state.blocked_until is None or state.blocked_until <= due
     assert likes(store) == [] and store.next_metrics_at() == due + HOUR  # the reads wait for the reset
+
+
+def test_followers_are_read_at_most_daily_with_the_posts_readings(store: Store) -> None:
+    send(store, 1, "mastodon_main")
+    platform = Platform()
+    collect(store, platform, T0 + HOUR)
+    collect(store, platform, T0 + 2 * HOUR)  # nothing due: no followers read either
+    assert platform.follower_reads == 1 and store.followers(["mastodon_main"]) == {"mastodon_main": 250}
+    collect(store, platform, T0 + timedelta(days=1, hours=1))
+    assert platform.follower_reads == 2

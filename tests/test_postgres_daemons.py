@@ -10,6 +10,7 @@ Idempotency-Key, which Mastodon and the fake platform deduplicate) and still not
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from campaign.queue.store import Store
 from tests.fakeplatform.server import read_log
 from tests.pg import Fleet
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -40,6 +42,12 @@ def fleet(pg_url: str, tmp_path: Path) -> Iterator[Fleet]:
         yield fleet
     finally:
         fleet.stop()
+
+
+def stopped(pid: int) -> bool:
+    """True once the kernel has stopped ``pid`` (state ``T`` in /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
 def check_exactly_once(fleet: Fleet) -> Counter[str]:
@@ -80,27 +88,29 @@ def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) 
     held_sql = sa.text(
         "SELECT lease_owner, id FROM posts WHERE lease_owner IS NOT NULL AND status IN ('claimed', 'sending')"
     )
-    # Freeze every daemon (SIGSTOP), see who holds leases right now, and pick one of those as the victim:
-    # the test always exercises recovery, whatever the scheduler did (no timing luck in what is asserted).
+    # Freeze every daemon (SIGSTOP, and wait until the kernel reports each one stopped), see who holds leases
+    # right now, and pick one of those as the victim: the test always exercises recovery, whatever the
+    # scheduler did (no timing luck in what is asserted).
     by_pid = {proc.pid: proc for proc in fleet.daemons}
-    held: list[int] = []
-    victim = None
+
+    def frozen_holder(conn: sa.Connection) -> tuple[subprocess.Popen[bytes], list[int]] | None:
+        for proc in fleet.daemons:
+            proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: all(stopped(proc.pid) for proc in fleet.daemons), what="the daemons to stop")
+        leases: dict[int, list[int]] = {}
+        for owner, post_id in conn.execute(held_sql):
+            leases.setdefault(int(owner.rsplit(":", 1)[1]), []).append(post_id)
+        conn.rollback()
+        holders = [pid for pid in leases if pid in by_pid]
+        if holders:
+            return by_pid[holders[0]], leases[holders[0]]
+        for proc in fleet.daemons:  # nobody holds a lease at this instant: let them run a little
+            proc.send_signal(signal.SIGCONT)
+        return None
+
     with Store.open(fleet.db) as store, store.engine.connect() as conn:
-        for _ in range(400):
-            for proc in fleet.daemons:
-                proc.send_signal(signal.SIGSTOP)
-            leases: dict[int, list[int]] = {}
-            for owner, post_id in conn.execute(held_sql):
-                leases.setdefault(int(owner.rsplit(":", 1)[1]), []).append(post_id)
-            conn.rollback()
-            holders = [pid for pid in leases if pid in by_pid]
-            if holders:
-                victim, held = by_pid[holders[0]], leases[holders[0]]
-                break
-            for proc in fleet.daemons:
-                proc.send_signal(signal.SIGCONT)
-            time.sleep(0.02)
-    assert victim is not None and held, "no daemon held a lease while frozen"
+        victim, held = wait_until(lambda: frozen_holder(conn), what="a daemon holding a lease while frozen")
+    assert held
     dead = f"daemon:%:{victim.pid}"
     victim.kill()  # SIGKILL: no release, no last heartbeat
     victim.wait()

@@ -12,17 +12,17 @@ from campaign.cli import main
 from tests.conftest import EXAMPLE
 
 CANARIES = {
-    "HKSTP_X_TOKEN": "canary-x-token-3141592653",
-    "HKSTP_X_REFRESH_TOKEN": "canary-x-refresh-2718281828",
-    "HKSTP_LINKEDIN_TOKEN": "canary-linkedin-1618033988",
-    "HKSTP_MASTODON_TOKEN": "canary-mastodon-1414213562",
-    "HKSTP_BLUESKY_APP_PASSWORD": "canary-bsky-pass-1732050807",
-    "HKSTP_FACEBOOK_PAGE_TOKEN": "canary-fb-token-2236067977",
-    "HKSTP_THREADS_TOKEN": "canary-threads-2645751311",
-    "HKSTP_TELEGRAM_BOT_TOKEN": "123456:canary-telegram-AAAAAAAAAAAA",
-    "HKSTP_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/canaryslack123",
-    "HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
-    "HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
+    "CAMPAIGN_HKSTP_X_TOKEN": "canary-x-token-3141592653",
+    "CAMPAIGN_HKSTP_X_REFRESH_TOKEN": "canary-x-refresh-2718281828",
+    "CAMPAIGN_HKSTP_LINKEDIN_TOKEN": "canary-linkedin-1618033988",
+    "CAMPAIGN_HKSTP_MASTODON_TOKEN": "canary-mastodon-1414213562",
+    "CAMPAIGN_HKSTP_BLUESKY_APP_PASSWORD": "canary-bsky-pass-1732050807",
+    "CAMPAIGN_HKSTP_FACEBOOK_PAGE_TOKEN": "canary-fb-token-2236067977",
+    "CAMPAIGN_HKSTP_THREADS_TOKEN": "canary-threads-2645751311",
+    "CAMPAIGN_HKSTP_TELEGRAM_BOT_TOKEN": "123456:canary-telegram-AAAAAAAAAAAA",
+    "CAMPAIGN_HKSTP_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/canaryslack123",
+    "CAMPAIGN_HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
+    "CAMPAIGN_HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
 }
 
 
@@ -90,18 +90,27 @@ def test_requests_are_exact_and_redacted(
         assert value not in out and value not in err
     doc = json.loads(out)
     x_launch = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "x")
-    (request,) = x_launch["requests"]
+    # The launch post carries the campaign's banner: its upload comes first (shown by its facts, not bytes).
+    *uploads, request = x_launch["requests"]
+    assert [u["url"].split("/2/media/")[1] for u in uploads][0::3] == ["upload/initialize", "metadata"]
+    assert uploads[0]["body"]["upload"]["file"] == "media/innovation-mixer-us-banner.png"
     assert request["method"] == "POST" and request["url"] == "https://api.x.com/2/tweets"
     assert request["headers"]["authorization"].endswith("[REDACTED]")
     assert request["body"]["text"] == x_launch["text"]
+    assert request["body"]["media"] == {"media_ids": ["dry-run-media-" + x_launch["media"][0]["sha256"][:12]]}
     mastodon = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "mastodon")
-    assert mastodon["requests"][0]["headers"]["idempotency-key"]
+    assert mastodon["requests"][-1]["headers"]["idempotency-key"]
     bluesky = next(p for p in doc["posts"] if p["post"] == "launch" and p["channel"] == "bluesky")
     urls = [r["url"] for r in bluesky["requests"]]
     assert urls[-1].endswith("/xrpc/com.atproto.repo.createRecord")
     record = bluesky["requests"][-1]["body"]["record"]
     assert record["text"] == bluesky["text"]
-    assert record["embed"]["external"]["uri"].startswith("https://www.hkstp.org/")
+    assert record["embed"]["$type"] == "app.bsky.embed.images"  # the banner; the link stays in the text
+    assert record["embed"]["images"][0]["alt"].startswith("Banner on a dark blue background")
+    quote = next(p for p in doc["posts"] if p["post"] == "quote" and p["channel"] == "bluesky")
+    assert quote["requests"][-1]["body"]["record"]["embed"]["external"]["uri"].startswith(
+        "https://www.hkstp.org/"
+    )
 
 
 def test_thread_parts_chain_reply_ids_in_requests(
@@ -193,8 +202,9 @@ def test_db_shows_queue_state_and_live_links(tmp_path: Path, capsys: pytest.Capt
         (claimed, *_rest) = store.claim_due(due, "test", 60, 1)
         store.mark_sending(claimed.id, owner="test", now=due)
         store.mark_sent(claimed.id, Receipt("42", "https://example.social/@hkstp/42"), owner="test", now=due)
-    code, out, _err = run(["preview", str(EXAMPLE), "--format", "json", "--db", db,
-                           "--now", "2026-12-01T00:00:00Z"], capsys)
+    code, out, _err = run(
+        ["preview", str(EXAMPLE), "--format", "json", "--db", db, "--now", "2026-12-01T00:00:00Z"], capsys
+    )
     assert code == 0
     posts = json.loads(out)["posts"]
     statuses = sorted(p["queue"]["status"] for p in posts)

@@ -56,7 +56,11 @@ def test_hkstp_title_subtitle_dateline(hkstp: Release) -> None:
     assert hkstp.subtitle is not None
     assert hkstp.subtitle.startswith("HKSTP met with representatives from the US tech sector")
     assert hkstp.dateline == Dateline(
-        place="HONG KONG SAR", source="Media OutReach Newswire", date="2024-01-25"
+        place="HONG KONG SAR",
+        source="Media OutReach Newswire",
+        date="2024-01-25",
+        zone="Asia/Hong_Kong",
+        newswire="Media OutReach",
     )
     assert hkstp.source == str(HKSTP)
 
@@ -176,12 +180,15 @@ def test_to_dict_is_json_ready_with_stable_keys(hkstp: Release) -> None:
     d = hkstp.to_dict()
     assert list(d) == [
         "source", "title", "subtitle", "dateline", "lead", "paragraphs", "sentences",
-        "quotes", "hashtags", "urls", "figures", "organization",
+        "quotes", "hashtags", "urls", "figures", "organization", "language", "link", "contacts",
+        "embargo", "images", "notices",
     ]  # fmt: skip
     assert d["dateline"] == {
         "place": "HONG KONG SAR",
         "source": "Media OutReach Newswire",
         "date": "2024-01-25",
+        "zone": "Asia/Hong_Kong",
+        "newswire": "Media OutReach",
     }
     assert d["quotes"][0] == {"speaker": "Albert Wong", "role": "CEO of HKSTP", "text": hkstp.quotes[0].text}
     assert d["figures"][0] == {"sentence": hkstp.figures[0].sentence, "phrases": ["over 40", "over 250"]}
@@ -200,7 +207,9 @@ def test_markdown_prnewswire_release() -> None:
         r.subtitle
         == "New autonomous picker handles over 1,200 items an hour and ships to U.S. customers in March"
     )
-    assert r.dateline == Dateline("SAN FRANCISCO", "PRNewswire", "2024-01-25")
+    assert r.dateline == Dateline(
+        "SAN FRANCISCO", "PRNewswire", "2024-01-25", "America/Los_Angeles", "PRNewswire"
+    )
     assert r.lead == (
         "Acme Robotics Inc. today announced Atlas, an autonomous warehouse picker that cuts average "
         "order-fulfilment time by 35% in early trials."
@@ -221,6 +230,7 @@ def test_markdown_prnewswire_release() -> None:
         name="Acme Robotics Inc.",
         about="Acme Robotics Inc. builds autonomous machines for logistics. Founded in 2016, the company "
         "employs over 300 people in 4 countries. See https://acme-robotics.example for details.",
+        url="https://acme-robotics.example",
     )
     assert not any("builds autonomous machines" in s or "Sam Lee" in s for s in r.sentences)
     assert (
@@ -254,7 +264,7 @@ def test_markdown_bold_dateline_italic_subtitle_about_line() -> None:
     r = load_release(DATA / "acme-bold-dateline.md")
     assert r.title == "Acme Health Opens Research Centre in Singapore"  # "FOR IMMEDIATE RELEASE" skipped
     assert r.subtitle == "The S$20 million facility will host around 80 scientists by 2026"
-    assert r.dateline == Dateline("SINGAPORE", "", "2024-03-04")
+    assert r.dateline == Dateline("SINGAPORE", "", "2024-03-04", "Asia/Singapore")
     assert (
         r.lead
         == "Acme Health today opened a research centre in Singapore's one-north district, its first in Asia."
@@ -269,7 +279,7 @@ def test_markdown_bold_dateline_italic_subtitle_about_line() -> None:
             "We expect our first joint projects to start this summer.",
         ),
         Quote(
-            "Prof. Lim Wei Ling",
+            "Lim Wei Ling",  # the honorific "Prof." is not part of the name
             "Dean of Medicine at NUS",
             "This partnership brings industry and academia under one roof.",
         ),
@@ -289,7 +299,9 @@ def test_chinese_release() -> None:
     r = load_release(DATA / "hkstp-zh.txt")
     assert r.title == "香港科技園公司率團訪問美國西岸 與NVIDIA、Google及Linkedin探討合作機遇"
     assert r.subtitle is not None and r.subtitle.startswith("科技園公司「創新匯聚」美國之旅")
-    assert r.dateline == Dateline("香港", "Media OutReach Newswire", "2024-01-25")
+    assert r.dateline == Dateline(
+        "香港", "Media OutReach Newswire", "2024-01-25", "Asia/Hong_Kong", "Media OutReach"
+    )
     assert (
         r.lead == "香港科技園公司（科技園公司）早前展開「創新匯聚」美國西岸之旅，"
         "連繫中美兩地創新社群，並展示亞洲的蓬勃機遇。"
@@ -318,27 +330,42 @@ def test_chinese_release() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("標題\n\n（香港，2024年1月25日）香港科技園公司今日宣布。", Dateline("香港", "", "2024-01-25")),
-        ("標題\n\n（2024年1月25日，香港）香港科技園公司今日宣布。", Dateline("香港", "", "2024-01-25")),
-        ("標題\n\n香港，2024年1月25日 — 香港科技園公司今日宣布。", Dateline("香港", "", "2024-01-25")),
-        ("標題\n\n【香港 – 2024年1月25日】香港科技園公司今日宣布。", Dateline("香港", "", "2024-01-25")),
+        (
+            "標題\n\n（香港，2024年1月25日）香港科技園公司今日宣布。",
+            Dateline("香港", "", "2024-01-25", "Asia/Hong_Kong"),
+        ),
+        (
+            "標題\n\n（2024年1月25日，香港）香港科技園公司今日宣布。",
+            Dateline("香港", "", "2024-01-25", "Asia/Hong_Kong"),
+        ),
+        (
+            "標題\n\n香港，2024年1月25日 — 香港科技園公司今日宣布。",
+            Dateline("香港", "", "2024-01-25", "Asia/Hong_Kong"),
+        ),
+        (
+            "標題\n\n【香港 – 2024年1月25日】香港科技園公司今日宣布。",
+            Dateline("香港", "", "2024-01-25", "Asia/Hong_Kong"),
+        ),
         (
             "Title\n\nLONDON, 25 January 2024 (GLOBE NEWSWIRE) -- Acme today said.",
-            Dateline("LONDON", "GLOBE NEWSWIRE", "2024-01-25"),
+            Dateline("LONDON", "GLOBE NEWSWIRE", "2024-01-25", "Europe/London", "GlobeNewswire"),
         ),
         (
             "Title\n\nSAN FRANCISCO--(BUSINESS WIRE)--Acme today said.",
-            Dateline("SAN FRANCISCO", "BUSINESS WIRE", None),
+            Dateline("SAN FRANCISCO", "BUSINESS WIRE", None, "America/Los_Angeles", "Business Wire"),
         ),
         (
             "Title\n\nBERLIN, Thursday, February 29, 2024 – Acme today said.",
-            Dateline("BERLIN", "", "2024-02-29"),
+            Dateline("BERLIN", "", "2024-02-29", "Europe/Berlin"),
         ),
         (
             "Title\n\nAUSTIN, Texas, Sept. 3, 2024 /PRNewswire/ -- Acme today said.",
-            Dateline("AUSTIN, Texas", "PRNewswire", "2024-09-03"),
+            Dateline("AUSTIN, Texas", "PRNewswire", "2024-09-03", "America/Chicago", "PRNewswire"),
         ),
-        ("Title\n\nPARIS, February 30, 2024 - Acme today said.", Dateline("PARIS", "", None)),  # no such day
+        (
+            "Title\n\nPARIS, February 30, 2024 - Acme today said.",
+            Dateline("PARIS", "", None, "Europe/Paris"),
+        ),  # no such day
         ("Title\n\nAcme today said, on January 25, 2024, that it grew.", None),
     ],
 )
@@ -358,7 +385,7 @@ def test_crlf_bom_and_ends_marker() -> None:
     assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw  # guard: the fixture really is CRLF + BOM
     r = load_release(path)
     assert r.title == "Globex Opens Second Data Centre in Dublin"
-    assert r.dateline == Dateline("DUBLIN", "", "2024-02-12")
+    assert r.dateline == Dateline("DUBLIN", "", "2024-02-12", "Europe/Dublin")
     assert (
         r.lead == "Globex Ltd. has opened its second data centre in Dublin, adding 12 megawatts of capacity."
     )
@@ -377,7 +404,10 @@ def test_crlf_bom_and_ends_marker() -> None:
     )
     assert r.urls == ("https://globex.example/dublin",)
     dumped = json.dumps(r.to_dict(), ensure_ascii=False)
-    assert "\\r" not in dumped and "\ufeff" not in dumped and "press@" not in dumped
+    assert "\\r" not in dumped and "\ufeff" not in dumped
+    # contacts are kept apart, never in the text fields that posts use
+    assert any("press@" in c for c in r.contacts)
+    assert "press@" not in json.dumps([r.paragraphs, r.sentences, r.organization.about, r.urls])
     # The same text with LF only, or with lone CR line ends, parses the same.
     text = raw.decode("utf-8-sig")
     assert parse_release(text.replace("\r\n", "\n"), source=str(path)) == r
@@ -395,7 +425,6 @@ def test_crlf_bom_and_ends_marker() -> None:
         ("blank.txt", "only white space"),
         ("binary.bin", "binary file"),
         ("latin1.txt", "not UTF-8"),
-        ("no-title.txt", "no title"),
         ("does-not-exist.txt", "not found"),
     ],
 )
@@ -426,11 +455,21 @@ def test_load_directory_and_utf16(tmp_path: Path) -> None:
         "x" * 301 + "\n\nBody.",
         "FOR IMMEDIATE RELEASE\n",
         "12345 67890\n\nBody.",
+        "https://acme.example/news\n\nBody.",
     ],
 )
-def test_no_title(text: str) -> None:
-    with pytest.raises(ReleaseError, match=r"^<string>: no title"):
-        parse_release(text)
+def test_no_title_is_a_notice_not_an_error(text: str) -> None:
+    # issue 13: a release with text never fails to parse (this replaces the former "no title" errors)
+    r = parse_release(text)
+    assert r.title is None
+    assert any(n.kind == "missing" and "no title" in n.message for n in r.notices)
+
+
+def test_release_starting_with_its_dateline_has_no_title_but_parses() -> None:
+    r = load_release(DATA / "no-title.txt")
+    assert r.title is None
+    assert r.dateline is not None and r.dateline.date == "2024-01-25"
+    assert r.lead.startswith("A release that starts with its dateline")
 
 
 def test_parse_release_names_its_source() -> None:
@@ -526,8 +565,10 @@ def test_parse_release_never_fails_other_than_release_error(text: str) -> None:
         r = parse_release(text)
     except ReleaseError as exc:
         assert "\n" not in str(exc)
+        # issue 13: only empty, white-space-only or binary text is an error
+        assert not text.lstrip("\ufeff").strip() or "\x00" in text
         return
-    assert r.title
+    assert r.title is None or r.title
     json.dumps(r.to_dict())
     for figure in r.figures:
         assert all(p in figure.sentence for p in figure.phrases)

@@ -9,6 +9,7 @@ The fault matrix of the dispatcher (tests/test_faults.py) runs through this tran
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from campaign.http.transport import AiohttpTransport, _NoRetry, map_aiohttp_erro
 
 HANG = b"hang"
 CLOSE = b"close"
+#: Seconds any wait may take before the test calls it a hang.
+HANG_BOUND = 120.0
 
 
 @dataclass
@@ -40,9 +43,21 @@ class Script:
 
     answers: list[bytes]
     seen: list[Seen] = field(default_factory=list)
+    arrival: asyncio.Event = field(default_factory=asyncio.Event)
 
     def next(self) -> bytes:
         return self.answers[min(len(self.seen) - 1, len(self.answers) - 1)]
+
+    def record(self, seen: Seen) -> None:
+        self.seen.append(seen)
+        self.arrival.set()
+
+    async def wait_seen(self, count: int) -> None:
+        """Return once ``count`` requests have been read (the timeout only bounds a hang)."""
+        async with asyncio.timeout(HANG_BOUND):
+            while len(self.seen) < count:
+                self.arrival.clear()
+                await self.arrival.wait()
 
 
 def ok(body: bytes = b'{"id": "1"}', *extra: str) -> bytes:
@@ -63,7 +78,7 @@ async def serve(script: Script) -> AsyncIterator[str]:
                 headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 method, path, _ = line.split(" ")
-                script.seen.append(Seen(method, path, headers, body))
+                script.record(Seen(method, path, headers, body))
                 answer = script.next()
                 if answer == HANG:
                     await asyncio.sleep(3600)
@@ -187,19 +202,25 @@ def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not() -> None:
 
     async def go() -> None:
         # aiohttp has one timeout for "pool wait + connect": pool + connect (0.2 s) bounds the wait.
-        timeout = httpx.Timeout(5.0, read=0.6, connect=0.1, pool=0.1)
+        timeout = httpx.Timeout(5.0, read=0.3, connect=0.1, pool=0.1)
         async with serve(script) as url, client(timeout=timeout, limits=httpx.Limits(max_connections=1)) as c:
-            first = asyncio.create_task(c.post(f"{url}/one", content=b"1"))
-            await asyncio.sleep(0.05)  # the only connection is now busy
+            # The first request holds the only connection for as long as the test needs it.
+            busy = timeout.as_dict() | {"read": HANG_BOUND}
+            first = asyncio.create_task(c.post(f"{url}/one", content=b"1", timeout=httpx.Timeout(**busy)))
+            await script.wait_seen(1)  # the server has it: the only connection is busy
             with pytest.raises(httpx.ConnectTimeout) as pooled:
                 await c.post(f"{url}/two", content=b"2")
             assert classify(pooled.value) is TransientError
-            with pytest.raises(httpx.ReadTimeout) as read:
+            first.cancel()  # frees the connection (aiohttp closes it)
+            with contextlib.suppress(asyncio.CancelledError):
                 await first
+            patient = httpx.Timeout(HANG_BOUND, read=0.3)  # only the read timeout can end it
+            with pytest.raises(httpx.ReadTimeout) as read:
+                await c.post(f"{url}/three", content=b"3", timeout=patient)  # read, never answered
             assert classify(read.value) is AmbiguousError
 
     run(go())
-    assert [s.path for s in script.seen] == ["/one"]
+    assert [s.path for s in script.seen] == ["/one", "/three"]  # the pool-timed-out request never left
 
 
 def test_a_malformed_answer_is_ambiguous() -> None:

@@ -41,6 +41,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.media.model import PreparedMedia
+from campaign.media.rules import MediaRules
 from campaign.secrets import Credentials
 from campaign.text.rules import TextRules
 
@@ -107,6 +109,12 @@ class Part:
     root: Receipt | None = None
     #: Hashtags in the text, as written (adapters that send tags separately use them).
     hashtags: tuple[str, ...] = ()
+    #: Media to attach (first part only): prepared, content-addressed files with their alt text, in order.
+    media: tuple[PreparedMedia, ...] = ()
+    #: The link card's thumbnail (first part only), where the platform builds the card from an upload.
+    link_image: PreparedMedia | None = None
+    #: Public https URL serving the media store (``media_base_url``), for platforms that fetch by URL.
+    media_base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +177,10 @@ class Adapter:
     title: ClassVar[str]
     #: The platform's text rules (shared with renderer, fitter and validator).
     rules: ClassVar[TextRules]
+    #: The platform's media rules (:data:`campaign.media.rules.PLATFORM_MEDIA_RULES`), read by `check` and
+    #: `preview` before anything is queued. The default allows no media at all, so an adapter that does not
+    #: declare how it attaches media makes a post with ``media:`` a check error, never a text-only post.
+    media_rules: ClassVar[MediaRules] = MediaRules(platform="", max_items=0, types=frozenset())
     #: Credential names this adapter reads, with what each must hold.
     credential_names: ClassVar[Mapping[str, str]] = {}
     #: Credentials from ``credential_names`` that an account may leave out.
@@ -232,6 +244,17 @@ class Adapter:
         requests. Adapters of platforms without a read API do not override it (:attr:`has_metrics`).
         """
         raise NotImplementedError
+
+    def followers(self) -> Exchange[int | None]:
+        """An exchange reading how many followers the account has (None where the answer does not say), for
+        engagement per follower in reports. Only GET requests; adapters of platforms that do not give the
+        count do not override it (:attr:`has_followers`)."""
+        raise NotImplementedError
+
+    @property
+    def has_followers(self) -> bool:
+        """True when this adapter can read the account's follower count (it overrides :meth:`followers`)."""
+        return type(self).followers is not Adapter.followers
 
     @property
     def has_metrics(self) -> bool:

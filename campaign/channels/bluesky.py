@@ -22,7 +22,10 @@ Platform facts (each checked against the source named):
   idempotency key (:mod:`campaign.channels.tid`), so a retry targets the same record. The reference PDS
   answers a
   create on a taken key with 500 ``InternalServerError``, so after any failed create we read the key back
-  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure.
+  (``com.atproto.repo.getRecord``; absent is 400 ``RecordNotFound``) before classifying the failure. Its
+  answer requires ``uri`` and ``value``; ``cid`` is optional (lexicon com.atproto.repo.getRecord,
+  https://github.com/bluesky-social/atproto/blob/main/lexicons/com/atproto/repo/getRecord.json), so a
+  record found without one still counts; only a reply to it needs the cid (a strong ref).
 - Errors are ``{"error": <name>, "message": <text>}`` (https://atproto.com/specs/xrpc). Rate limits:
   ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` (epoch seconds), ``RateLimit-Policy``;
   429 ``RateLimitExceeded`` (reference implementation, packages/xrpc-server/src/rate-limiter.ts).
@@ -57,6 +60,13 @@ from campaign.channels.base import (
     platform_message,
     retry_after_seconds,
 )
+from campaign.channels.bluesky_media import (
+    external_embed,
+    fake_blob_response,
+    images_embed,
+    upload_blob,
+    video_embed,
+)
 from campaign.channels.helpers import read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.errors import (
@@ -67,6 +77,8 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.media.model import PreparedMedia
+from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -102,11 +114,13 @@ POST_VIEW_COUNTS = {
     "bookmarkCount": "bookmarks",
 }
 
+
 class BlueskyAdapter(Adapter):
     """Publishes to one Bluesky account (``handle`` + ``app_password``) on its PDS (``service``)."""
 
     name = "bluesky"
     title = "Bluesky"
+    media_rules = PLATFORM_MEDIA_RULES["bluesky"]
     # Lexicon app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (UTF-8 bytes).
     rules = TextRules(
         limit=300,
@@ -132,7 +146,7 @@ class BlueskyAdapter(Adapter):
     docs = "https://docs.bsky.app/docs/advanced-guides/posts"
     sample_account = SampleAccount(settings={"handle": "contract.bsky.social"})
     metrics_batch = 25  # app.bsky.feed.getPosts takes up to 25 URIs
-    metrics_scopes = "an app password (getPosts is read through the account's PDS, which proxies the AppView)"
+    metrics_scopes = "the app password (getPosts goes through the account's PDS to the AppView)"
     #: Logging in is how a session is checked (createSession; refreshSession renews a stale one).
     login_paths = frozenset(
         {"/xrpc/com.atproto.server.createSession", "/xrpc/com.atproto.server.refreshSession"}
@@ -156,12 +170,12 @@ class BlueskyAdapter(Adapter):
         """The deterministic record key (a TID) of ``part``."""
         return tid_for_key(part.idempotency_key)
 
-    def _receipt(self, uri: str, cid: str) -> Receipt:
+    def _receipt(self, uri: str, cid: str | None) -> Receipt:
+        """The receipt of record ``uri``; ``data`` holds its ``cid`` when the server gave one."""
         handle = self._session.handle if self._session else self.setting("handle")
         rkey = uri.rsplit("/", 1)[-1]
-        return Receipt(
-            remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data={"uri": uri, "cid": cid}
-        )
+        data = {"uri": uri, "cid": cid} if cid else {"uri": uri}
+        return Receipt(remote_id=uri, url=f"https://bsky.app/profile/{handle}/post/{rkey}", data=data)
 
     # -- session ------------------------------------------------------------------------------------------
 
@@ -211,15 +225,22 @@ class BlueskyAdapter(Adapter):
 
     # -- publishing ---------------------------------------------------------------------------------------
 
-    def post_record(self, part: Part, facets: list[dict[str, Any]]) -> dict[str, Any]:
-        """The ``app.bsky.feed.post`` record for ``part`` (``createdAt`` from the adapter's clock)."""
+    def post_record(
+        self, part: Part, facets: list[dict[str, Any]], embed: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The ``app.bsky.feed.post`` record for ``part`` (``createdAt`` from the adapter's clock).
+
+        ``embed`` (images, a video, or a link card with an uploaded thumbnail) replaces the plain link card.
+        """
         record: dict[str, Any] = {"$type": POST, "text": part.text, "createdAt": _iso_ms(self.clock())}
         language = self.account.settings.get("language")
         if language:
             record["langs"] = [str(language)]
         if facets:
             record["facets"] = facets
-        if part.link is not None:
+        if embed is not None:
+            record["embed"] = embed
+        elif part.link is not None:
             record["embed"] = {
                 "$type": "app.bsky.embed.external",
                 "external": {
@@ -241,7 +262,8 @@ class BlueskyAdapter(Adapter):
         """
         rkey = self.record_key(part)
         facets = yield from self._facets(part.text)
-        record = self.post_record(part, facets)
+        embed = yield from self._media_embed(part)
+        record = self.post_record(part, facets, embed)
 
         def create(session: Session) -> httpx.Request:
             return self.json_request(
@@ -273,6 +295,35 @@ class BlueskyAdapter(Adapter):
                 status=response.status_code,
             )
         return self._receipt(uri, cid)
+
+    def _media_embed(self, part: Part) -> Exchange[dict[str, Any] | None]:
+        """Upload the part's media (or its link thumbnail) as blobs and return the embed that shows them.
+
+        Images go in ``app.bsky.embed.images`` (alt text and ``aspectRatio``), a video in
+        ``app.bsky.embed.video``; a post's embed is one of them, so with media the link stays in the text
+        (a facet) and has no card. Without media, ``link_image`` becomes the card's ``thumb``.
+        """
+        if part.media:
+            blobs = []
+            for media in part.media:
+                blobs.append((media, (yield from self._upload(media))))
+            if len(blobs) == 1 and blobs[0][0].mime in VIDEO_TYPES:
+                return video_embed(*blobs[0])
+            return images_embed(blobs)
+        if part.link is not None and part.link_image is not None:
+            thumb = yield from self._upload(part.link_image)
+            return external_embed(part.link.url, part.link.title, part.link.description, thumb)
+        return None
+
+    def _upload(self, media: PreparedMedia) -> Exchange[dict[str, Any]]:
+        """uploadBlob with the cached session (logged in first if none); a stale session is renewed once."""
+        service = self.setting("service", DEFAULT_SERVICE).rstrip("/")
+        session = self._session if self._session is not None else (yield from self._login())
+        try:
+            return (yield from upload_blob(service, self._bearer(session.access_jwt), media, now=self.clock))
+        except AuthError:
+            session = yield from self._login()
+            return (yield from upload_blob(service, self._bearer(session.access_jwt), media, now=self.clock))
 
     def lookup(self, part: Part) -> Exchange[Receipt | None]:
         """Find ``part`` by its record key (getRecord needs no session: the handle names the repo)."""
@@ -317,6 +368,24 @@ class BlueskyAdapter(Adapter):
             if isinstance(view, dict) and view.get("uri") in found:
                 found[str(view["uri"])] = read_counts(view, POST_VIEW_COUNTS)
         return found
+
+    def followers(self) -> Exchange[int | None]:
+        """``followersCount`` of ``app.bsky.actor.getProfile`` for the account's own DID
+        (https://docs.bsky.app/docs/api/app-bsky-actor-get-profile)."""
+
+        def get_profile(session: Session) -> httpx.Request:
+            return httpx.Request(
+                "GET",
+                self._xrpc("app.bsky.actor.getProfile"),
+                params={"actor": session.did},
+                headers={"Accept": "application/json", **self._bearer(session.access_jwt)},
+            )
+
+        response, _ = yield from self._authed(get_profile)
+        if not response.is_success:
+            raise self._error(response, "getProfile", before_write=True)
+        count = require_json_object(response, PermanentError).get("followersCount")
+        return count if isinstance(count, int) else None
 
     def verify(self) -> Exchange[str]:
         """``@handle (did)``: getSession on a cached session, otherwise createSession. Never posts."""
@@ -421,12 +490,17 @@ class BlueskyAdapter(Adapter):
             zero = dict.fromkeys(POST_VIEW_COUNTS, 0)
             views = [{"uri": uri, **zero} for uri in request.url.params.get_list("uris")]
             return fake_json(request, {"posts": views})
+        if nsid == "app.bsky.actor.getProfile":
+            return fake_json(request, {"did": did, "handle": handle, "followersCount": 0})
         if nsid == "com.atproto.server.getSession":
             return fake_json(request, {"handle": handle, "did": did})
         if nsid == "com.atproto.identity.resolveHandle":
             return fake_json(
                 request, {"did": f"did:plc:{PLACEHOLDER}-{request.url.params.get('handle', '')}"}
             )
+        blob = fake_blob_response(request)
+        if blob is not None:
+            return blob
         if nsid == "com.atproto.repo.createRecord":
             body = json.loads(request.content)
             uri = f"at://{body['repo']}/{body['collection']}/{body['rkey']}"
@@ -474,8 +548,8 @@ def _read_session(response: httpx.Response) -> Session:
     return Session(access_jwt=access, refresh_jwt=refresh, did=did, handle=handle)
 
 
-def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | None:
-    """``(uri, cid, value)`` of a getRecord success, else None."""
+def _read_record(response: httpx.Response) -> tuple[str, str | None, dict[str, Any]] | None:
+    """``(uri, cid, value)`` of a getRecord success (``cid`` None when absent: it is optional), else None."""
     if not response.is_success:
         return None
     try:
@@ -485,8 +559,8 @@ def _read_record(response: httpx.Response) -> tuple[str, str, dict[str, Any]] | 
     if not isinstance(body, dict):
         return None
     uri, cid, value = body.get("uri"), body.get("cid"), body.get("value")
-    if isinstance(uri, str) and isinstance(cid, str) and isinstance(value, dict):
-        return uri, cid, value
+    if isinstance(uri, str) and isinstance(value, dict):
+        return uri, (cid if isinstance(cid, str) and cid else None), value
     return None
 
 

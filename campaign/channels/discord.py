@@ -7,6 +7,11 @@ Facts relied on (sources in docs/platforms/discord.md):
   object (``id``, ``channel_id``). Get Webhook with Token (``GET`` the same URL) needs no other
   authentication and returns the webhook object without its creator
   (https://discord.com/developers/docs/resources/webhook#execute-webhook, #get-webhook-with-token).
+- Requests name an API version, ``https://discord.com/api/v{version}/...``; an unversioned URL (as Discord's
+  own "Copy Webhook URL" gives) is served by a default version that is deprecated, so the webhook URL is
+  rewritten to v10, the current version (https://discord.com/developers/docs/reference#api-versioning).
+  Every request carries a User-Agent, which Discord requires
+  (https://discord.com/developers/docs/reference#user-agent; added by :mod:`campaign.http.exchange`).
 - ``allowed_mentions: {"parse": []}`` stops @everyone, @here, role and user pings in the text
   (https://discord.com/developers/docs/resources/message#allowed-mentions-object).
 - The API counts lengths in Unicode code points (it is Python 3:
@@ -22,7 +27,10 @@ Facts relied on (sources in docs/platforms/discord.md):
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -41,8 +49,10 @@ from campaign.channels.base import (
     parse_rate_limit_headers,
     parse_reset,
 )
-from campaign.channels.helpers import secret_url
+from campaign.channels.helpers import MIN_SECRET_PATH, secret_url
+from campaign.channels.upload_media import MEDIA, media_extension
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -50,6 +60,24 @@ from campaign.text.rules import TextRules
 AUTH_CODES = frozenset({10015, 50027})
 #: Message flag SUPPRESS_EMBEDS (1 << 2): no link preview.
 SUPPRESS_EMBEDS = 1 << 2
+#: The API version every request names (https://discord.com/developers/docs/reference#api-versioning).
+API_VERSION = 10
+#: A webhook path with or without a version: ``/api/webhooks/<id>/<token>``, ``/api/v9/webhooks/...``.
+_WEBHOOK_PATH = re.compile(r"/api(?:/v\d+)?/webhooks/(?P<rest>.+)")
+
+
+def versioned_webhook_url(url: httpx.URL) -> httpx.URL:
+    """``url`` with its path on API v10 (``/api/v10/webhooks/<id>/<token>``); other paths are unchanged.
+
+    Accepts a URL with or without a version (``/api/webhooks/...``, ``/api/v9/webhooks/...``) and keeps
+    the host (discord.com, ptb., canary.), the query and the raw percent-encoding of the token.
+    """
+    raw_path = url.raw_path.decode("ascii").split("?", 1)[0]
+    match = _WEBHOOK_PATH.fullmatch(raw_path)
+    if match is None:
+        return url
+    query = url.raw_path.decode("ascii")[len(raw_path) :]
+    return url.copy_with(raw_path=f"/api/v{API_VERSION}/webhooks/{match['rest']}{query}".encode("ascii"))
 
 
 class DiscordAdapter(Adapter):
@@ -57,11 +85,13 @@ class DiscordAdapter(Adapter):
 
     name = "discord"
     title = "Discord"
+    media_rules = PLATFORM_MEDIA_RULES["discord"]
     rules = TextRules(
         limit=2000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="markdown"
     )
     credential_names: ClassVar[Mapping[str, str]] = {
-        "webhook_url": "the webhook URL (https://discord.com/api/webhooks/<id>/<token>), itself the secret",
+        "webhook_url": "the webhook URL (https://discord.com/api/webhooks/<id>/<token>), itself the secret;"
+        " sent on API v10 whether or not it names a version",
     }
     optional_settings: ClassVar[Mapping[str, str]] = {
         "guild_id": "the server's id, for message links (https://discord.com/channels/<guild>/<channel>/<id>)",
@@ -74,7 +104,17 @@ class DiscordAdapter(Adapter):
     sample_account = SampleAccount(credentials={"webhook_url": "https://discord.com/api/webhooks/1/{token}"})
 
     def _url(self) -> httpx.URL:
-        return secret_url(self, "webhook_url", placeholder="https://discord.com/api/webhooks/0/dry-run")
+        """The webhook URL on API v10. A rewritten path is registered as a secret too, because redaction
+        knows only the exact text of the credential (see :func:`campaign.channels.helpers.secret_url`)."""
+        given = secret_url(self, "webhook_url", placeholder="https://discord.com/api/webhooks/0/dry-run")
+        url = versioned_webhook_url(given)
+        if url != given:
+            known = self.account.credentials.known_values()
+            path = url.raw_path.decode("ascii")
+            for secret in (str(url), path if len(path) >= MIN_SECRET_PATH else ""):
+                if secret and secret not in known:
+                    self.account.credentials.remember(secret)
+        return url
 
     def payload(self, part: Part) -> dict[str, Any]:
         """The Execute Webhook body: content, never pinging anyone, with the optional display overrides."""
@@ -89,12 +129,19 @@ class DiscordAdapter(Adapter):
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:
+        """Execute the webhook (``wait=true``); with media, multipart ``payload_json`` (whose ``attachments``
+        give each file's ``description``, its alt text) and ``files[n]``, streamed from the media store
+        (https://discord.com/developers/docs/reference#uploading-files). One request: upload and post."""
         params = {"wait": "true"}
         thread = self.account.settings.get("thread_id")
         if thread is not None:
             params["thread_id"] = str(thread)
         url = self._url().copy_merge_params(params)
-        response = yield self.json_request("POST", str(url), json_body=self.payload(part))
+        if part.media:
+            with ExitStack() as files:
+                response = yield self._media_request(str(url), part, files)
+        else:
+            response = yield self.json_request("POST", str(url), json_body=self.payload(part))
         if not response.is_success:
             raise self._classify(response)
         try:
@@ -110,6 +157,29 @@ class DiscordAdapter(Adapter):
             link = f"https://discord.com/channels/{guild}/{channel_id}/{message_id}"
         data = {"channel_id": channel_id, "message_id": message_id}
         return Receipt(remote_id=message_id, url=link, data=data)
+
+    def _media_request(self, url: str, part: Part, files: ExitStack) -> httpx.Request:
+        payload = self.payload(part)
+        payload["attachments"] = [
+            {"id": i, "filename": m.store_name, **({"description": m.alt} if m.alt else {})}
+            for i, m in enumerate(part.media)
+        ]
+        upload = {
+            f"files[{i}]": (m.store_name, files.enter_context(open(m.path, "rb")), m.mime)  # noqa: SIM115
+            for i, m in enumerate(part.media)
+        }
+        first = part.media[0]
+        return httpx.Request(
+            "POST",
+            url,
+            headers={
+                "Accept": "application/json",
+                "Content-Type": f"multipart/form-data; boundary=campaign-{first.sha256[:32]}",
+            },
+            data={"payload_json": json.dumps(payload, ensure_ascii=False, separators=(",", ":"))},
+            files=upload,
+            extensions={MEDIA: {**media_extension(first), "files": [m.source for m in part.media]}},
+        )
 
     def _classify(self, response: httpx.Response) -> ChannelError:
         now = self.clock()

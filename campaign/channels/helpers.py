@@ -80,11 +80,18 @@ def sent_nothing(result: T) -> Exchange[T]:
 
 # -- Meta Graph API (Facebook, Threads) --------------------------------------------------------------------
 
-_AUTH_CODES = frozenset({102, 190, 10}) | frozenset(range(200, 300))
+# Codes from the Graph API error table (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+#: 3 capability, 10 and 200-299 permission, 102 session, 190 access token: the operator must act.
+_AUTH_CODES = frozenset({3, 10, 102, 190}) | frozenset(range(200, 300))
+#: Throttling: 4 app, 17 user, 32 page, 341 application limit, 613 calls; 80001-80014 business use cases.
 _THROTTLE_CODES = frozenset({4, 17, 32, 341, 613}) | frozenset(range(80001, 80015))
+#: 368 "temporarily blocked for policies violations": the table says to wait and retry, so the account is
+#: held back like a throttled one rather than the post being failed.
+_BLOCKED_CODES = frozenset({368})
+#: 1 unknown ("possibly a temporary issue") and 2 service ("temporary issue due to downtime").
 _TRANSIENT_CODES = frozenset({1, 2})
-#: Duplicate post, policy block, invalid parameter, link scrape failure: all fail again unchanged.
-_PERMANENT_CODES = frozenset({100, 368, 506, 1609005})
+#: Invalid parameter, duplicate post, link scrape failure: each fails again unchanged.
+_PERMANENT_CODES = frozenset({100, 506, 1609005})
 _USAGE_HEADERS = ("x-business-use-case-usage", "x-page-usage", "x-app-usage")
 
 
@@ -92,8 +99,9 @@ def graph_error(response: httpx.Response, *, now: datetime) -> ChannelError:
     """Classify a Meta Graph error (Facebook and Threads share the format) by code, then by HTTP status.
 
     Codes (https://developers.facebook.com/docs/graph-api/guides/error-handling): 1 and 2 temporary;
-    4/17/32/341/613 and 80001-80014 throttling; 10, 102, 190 and 200-299 permissions or token; 100, 368, 506
-    and 1609005 fail again unchanged. An unlisted code of type ``OAuthException`` is a credentials problem
+    4/17/32/341/613 and 80001-80014 throttling, and 368 (a temporary policy block) held back the same way;
+    3, 10, 102, 190 and 200-299 capability, permissions or token; 100, 506 and 1609005 fail again
+    unchanged. An unlisted code of type ``OAuthException`` is a credentials problem
     ("the login status or access token has expired, been revoked, or is otherwise invalid").
     """
     body = json_object(response).get("error")
@@ -106,7 +114,7 @@ def graph_error(response: httpx.Response, *, now: datetime) -> ChannelError:
     what = f"HTTP {status}, Graph error {code}" + (f"/{subcode}" if subcode else "") + f": {message}"
     if not isinstance(code, int):
         return classify_status(response, message, now=now)
-    if code in _THROTTLE_CODES:
+    if code in _THROTTLE_CODES or code in _BLOCKED_CODES:
         wait = retry_after_seconds(response.headers, now)
         usage = usage_report(response.headers, now)
         retry_at = usage.reset_at if usage and wait is None else None

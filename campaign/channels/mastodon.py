@@ -41,7 +41,9 @@ from campaign.channels.base import (
     platform_message,
 )
 from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
+from campaign.channels.mastodon_media import fake_media_response, upload_media
 from campaign.errors import AmbiguousError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -56,11 +58,13 @@ STATUS_COUNTS = {
     "quotes_count": "quotes",
 }
 
+
 class MastodonAdapter(Adapter):
     """Publishes to one Mastodon account (``instance`` + ``token``)."""
 
     name = "mastodon"
     title = "Mastodon"
+    media_rules = PLATFORM_MEDIA_RULES["mastodon"]
     # 500 is the stock limit (Instance configuration.statuses.max_characters); instances configured otherwise
     # set `limit` on the account. Every URL counts as 23 characters (characters_reserved_per_url).
     rules = TextRules(
@@ -100,8 +104,8 @@ class MastodonAdapter(Adapter):
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('token')}"}
 
-    def status_payload(self, part: Part) -> dict[str, Any]:
-        """The JSON body of ``POST /api/v1/statuses`` for ``part``."""
+    def status_payload(self, part: Part, media_ids: Sequence[str] = ()) -> dict[str, Any]:
+        """The JSON body of ``POST /api/v1/statuses`` for ``part`` (with its uploaded ``media_ids``)."""
         visibility = self.setting("visibility", "public")
         if visibility not in VISIBILITIES:
             raise PermanentError(
@@ -113,18 +117,26 @@ class MastodonAdapter(Adapter):
             body["language"] = str(language)
         if part.reply_to is not None:
             body["in_reply_to_id"] = part.reply_to.remote_id
+        if media_ids:
+            body["media_ids"] = list(media_ids)
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         """Post ``part`` (a reply to ``part.reply_to`` for later thread parts).
 
         The part's idempotency key goes in ``Idempotency-Key`` so a retry within Mastodon's one-hour window
-        returns the status already created instead of a duplicate.
+        returns the status already created instead of a duplicate. The part's media are uploaded first
+        (:mod:`campaign.channels.mastodon_media`: ``POST /api/v2/media`` with ``description`` and ``focus``,
+        polled while processing); a failed upload publishes nothing, so it is a transient error.
         """
+        media_ids = []
+        for media in part.media:
+            uploaded = yield from upload_media(self._base(), self._auth(), media, now=self.clock)
+            media_ids.append(uploaded.id)
         request = self.json_request(
             "POST",
             f"{self._base()}/api/v1/statuses",
-            json_body=self.status_payload(part),
+            json_body=self.status_payload(part, media_ids),
             headers={**self._auth(), "Idempotency-Key": part.idempotency_key},
         )
         response = yield request
@@ -184,6 +196,15 @@ class MastodonAdapter(Adapter):
             found[receipt.remote_id] = read_counts(status, STATUS_COUNTS)
         return found
 
+    def followers(self) -> Exchange[int | None]:
+        """``followers_count`` of ``verify_credentials`` (https://docs.joinmastodon.org/entities/Account/)."""
+        response = yield self.json_request(
+            "GET", f"{self._base()}/api/v1/accounts/verify_credentials", headers=self._auth()
+        )
+        self._raise_for_error(response)
+        count = require_json_object(response, PermanentError, who="Mastodon").get("followers_count")
+        return count if isinstance(count, int) else None
+
     def _raise_for_error(self, response: httpx.Response) -> None:
         """401/403 -> AuthError, 422 -> PermanentError, 429 -> RateLimitedError (ISO reset), 5xx generic."""
         if response.is_success:
@@ -197,6 +218,9 @@ class MastodonAdapter(Adapter):
         """Documented success shapes; ids and account names are ``dry-run`` placeholders."""
         path = request.url.path
         base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+        uploaded = fake_media_response(request)
+        if uploaded is not None:
+            return uploaded
         if path.endswith("/api/v1/statuses"):
             key = part.idempotency_key[:12] if part else "0"
             status_id = f"{PLACEHOLDER}-{key}"

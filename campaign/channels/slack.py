@@ -11,12 +11,18 @@ Facts relied on (sources in docs/platforms/slack.md):
   ``no_text``, 403 ``action_prohibited`` / ``invalid_token``, 404 ``channel_not_found`` / ``no_service``,
   410 ``channel_is_archived``, 500 ``rollup_error``
   (https://api.slack.com/changelog/2016-05-17-changes-to-errors-for-incoming-webhooks).
+- ``text`` is mrkdwn, in which ``&``, ``<`` and ``>`` are control characters: they must be sent as
+  ``&amp;``, ``&lt;`` and ``&gt;``, or ``<`` starts a link, a mention or ``<!channel>``
+  (https://api.slack.com/reference/surfaces/formatting#escaping). Only a link written in Slack's own syntax,
+  ``<https://...>`` or ``<https://...|label>`` (templates may write it for ``markup == "mrkdwn"``), is kept
+  as a link; its ``&`` is escaped as Slack writes it.
 - Posting is limited to about one message per second, with short bursts; over it, incoming webhooks answer
   429 with ``Retry-After`` in seconds (https://api.slack.com/docs/rate-limits).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -24,12 +30,33 @@ import httpx
 
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
 from campaign.channels.helpers import secret_url, sent_nothing
+from campaign.channels.upload_media import public_urls
 from campaign.errors import AuthError, ChannelError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
 #: Error codes that mean the webhook URL itself is dead or revoked: the credential must be replaced.
 AUTH_CODES = frozenset({"invalid_token", "no_service", "no_team", "no_active_hooks", "team_disabled"})
+#: A link in Slack's syntax: ``<https://...>``, ``<mailto:...>``, optionally ``|label``; no space in the URL.
+_LINK = re.compile(r"<(?:https?://|mailto:)[^\s<>|]+(?:\|[^<>]*)?>")
+
+
+def escape_text(text: str) -> str:
+    """``text`` as mrkdwn that shows exactly ``text``: ``&``, ``<``, ``>`` escaped, except the brackets of
+    links written in Slack's syntax (so no ``<!channel>``, ``<@U123>`` or stray tag reaches Slack)."""
+
+    def plain(chunk: str) -> str:
+        return chunk.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+    out: list[str] = []
+    end = 0
+    for link in _LINK.finditer(text):
+        out.append(plain(text[end : link.start()]))
+        out.append("<" + link.group()[1:-1].replace("&", "&amp;") + ">")
+        end = link.end()
+    out.append(plain(text[end:]))
+    return "".join(out)
 
 
 class SlackAdapter(Adapter):
@@ -37,6 +64,7 @@ class SlackAdapter(Adapter):
 
     name = "slack"
     title = "Slack"
+    media_rules = PLATFORM_MEDIA_RULES["slack"]
     # Slack truncates message text longer than 40,000 characters (incoming webhooks post the same message
     # objects): https://api.slack.com/changelog/2018-04-truncating-really-long-messages
     rules = TextRules(
@@ -57,13 +85,25 @@ class SlackAdapter(Adapter):
         return secret_url(self, "webhook_url", placeholder="https://hooks.slack.com/services/dry-run")
 
     def payload(self, part: Part) -> dict[str, Any]:
-        """The webhook body: the text, and whether Slack should unfurl the featured link."""
-        body: dict[str, Any] = {"text": part.text}
+        """The webhook body: the text (escaped for mrkdwn) and whether Slack should unfurl the link."""
+        body: dict[str, Any] = {"text": escape_text(part.text)}
         setting = self.account.settings.get("unfurl_links")
         if setting is not None:
             body["unfurl_links"] = str(setting).strip().lower() in ("1", "true", "yes", "on")
         elif part.link is not None:
             body["unfurl_links"] = True
+        if part.media:
+            # Image blocks by URL (incoming webhooks cannot upload files); "text" stays the notification
+            # fallback. https://docs.slack.dev/reference/block-kit/blocks/image-block
+            urls = public_urls(part.media, part.media_base_url, "Slack")
+            blocks: list[dict[str, Any]] = [
+                {"type": "section", "text": {"type": "mrkdwn", "text": part.text}}
+            ]
+            blocks.extend(
+                {"type": "image", "image_url": url, "alt_text": m.alt or "decorative image"}
+                for m, url in zip(part.media, urls, strict=True)
+            )
+            body["blocks"] = blocks
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:

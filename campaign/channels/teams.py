@@ -27,7 +27,9 @@ import httpx
 
 from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount
 from campaign.channels.helpers import secret_url, sent_nothing
+from campaign.channels.upload_media import public_urls
 from campaign.errors import PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -42,6 +44,7 @@ class TeamsAdapter(Adapter):
 
     name = "teams"
     title = "Microsoft Teams"
+    media_rules = PLATFORM_MEDIA_RULES["teams"]
     # The limit is on the whole message in bytes; 24,000 UTF-8 bytes of text leaves room for the card's
     # envelope, the link button and JSON escaping. publish() still checks the real body against 28,000.
     rules = TextRules(
@@ -75,6 +78,11 @@ class TeamsAdapter(Adapter):
             "version": CARD_VERSION,
             "body": body,
         }
+        # Images by URL (https://adaptivecards.io/explorer/Image.html): cards cannot carry uploads.
+        urls = public_urls(part.media, part.media_base_url, "Teams")
+        body.extend(
+            {"type": "Image", "url": url, "altText": m.alt} for m, url in zip(part.media, urls, strict=True)
+        )
         if part.link is not None:
             title = self.account.settings.get("link_title") or part.link.title or part.link.url
             if part.link.description:

@@ -17,8 +17,10 @@ the daemon must filter that logger (see tests/channels/test_telegram.py).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from contextlib import ExitStack
 from typing import Any, ClassVar
 
 import httpx
@@ -33,7 +35,9 @@ from campaign.channels.base import (
     classify_status,
     fake_json,
 )
+from campaign.channels.upload_media import MEDIA, media_extension
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES, kind_of
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -42,6 +46,12 @@ API = "https://api.telegram.org"
 # would be percent-encoded in the URL and then escape redaction, so it is refused.
 _TOKEN = re.compile(r"^[0-9]+:[A-Za-z0-9_-]+$")
 _NUMERIC = re.compile(r"^-?[0-9]+$")
+#: The method and file field that send one file of each kind.
+_SINGLE = {
+    "image": ("sendPhoto", "photo"),
+    "gif": ("sendAnimation", "animation"),
+    "video": ("sendVideo", "video"),
+}
 
 
 class TelegramAdapter(Adapter):
@@ -49,6 +59,7 @@ class TelegramAdapter(Adapter):
 
     name = "telegram"
     title = "Telegram"
+    media_rules = PLATFORM_MEDIA_RULES["telegram"]
     # 4096 "characters after entities parsing" (sendMessage). Reports disagree on whether Telegram counts
     # code points or UTF-16 code units; counting UTF-16 units (what entity offsets use) is never longer than
     # the platform's count either way, so a fitted text is always accepted.
@@ -103,9 +114,19 @@ class TelegramAdapter(Adapter):
         return body
 
     def publish(self, part: Part) -> Exchange[Receipt]:
-        url = self._method_url("sendMessage")
-        response = yield self.json_request("POST", url, json_body=self.payload(part))
+        """``sendMessage``; with media, ``sendPhoto``/``sendVideo``/``sendAnimation`` (one file) or
+        ``sendMediaGroup`` (an album of 2-10, the caption on the first item), multipart with the files
+        streamed from the media store. Upload and post are one request here, so its failures classify as a
+        post's (https://core.telegram.org/bots/api#sendphoto, #sendmediagroup, #sending-files)."""
+        if part.media:
+            with ExitStack() as files:
+                response = yield self._media_request(part, files)
+        else:
+            url = self._method_url("sendMessage")
+            response = yield self.json_request("POST", url, json_body=self.payload(part))
         message = self._result(response)
+        if isinstance(message, list) and message:  # sendMediaGroup answers the album's messages
+            message = message[0]
         if not isinstance(message, dict) or "message_id" not in message:
             raise AmbiguousError("Telegram answered ok without a message id; the message may have been sent")
         message_id = str(message["message_id"])
@@ -119,6 +140,49 @@ class TelegramAdapter(Adapter):
         if chat.get("id") is not None:
             data["chat_id"] = str(chat["id"])
         return Receipt(remote_id=message_id, url=link, data=data)
+
+    def _media_request(self, part: Part, files: ExitStack) -> httpx.Request:
+        """The multipart request sending ``part``'s media with its text as the caption."""
+        body = self.payload(part)
+        text = body.pop("text")
+        body.pop("link_preview_options", None)  # captions have no link preview
+        parse_mode = body.get("parse_mode")
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
+        opened = {
+            f"file{i}": (m.store_name, files.enter_context(open(m.path, "rb")), m.mime)  # noqa: SIM115 (closed by ExitStack)
+            for i, m in enumerate(part.media)
+        }
+        if len(part.media) == 1:
+            media = part.media[0]
+            method, field = _SINGLE[kind_of(media.mime)]
+            fields["caption"] = text
+            upload = {field: opened["file0"]}
+        else:
+            album = []
+            for i, media in enumerate(part.media):
+                entry: dict[str, Any] = {"type": "video" if media.mime in VIDEO_TYPES else "photo",
+                                         "media": f"attach://file{i}"}  # fmt: skip
+                if i == 0:
+                    entry["caption"] = text
+                    if parse_mode:
+                        entry["parse_mode"] = parse_mode
+                album.append(entry)
+            method, upload = "sendMediaGroup", opened
+            fields.pop("parse_mode", None)
+            fields["media"] = json.dumps(album, ensure_ascii=False)
+        first = part.media[0]
+        boundary = f"campaign-{first.sha256[:32]}"
+        return httpx.Request(
+            "POST",
+            self._method_url(method),
+            headers={
+                "Accept": "application/json",
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+            data=fields,
+            files=upload,
+            extensions={MEDIA: {**media_extension(first), "files": [m.source for m in part.media]}},
+        )
 
     def verify(self) -> Exchange[str]:
         url = self._method_url("getMe")
@@ -179,6 +243,8 @@ class TelegramAdapter(Adapter):
             chat["username"] = chat_setting[1:]
         index = part.index if part else 0
         message = {"message_id": f"{PLACEHOLDER}-message-{index + 1}", "date": 0, "chat": chat}
+        if request.url.path.endswith("/sendMediaGroup"):
+            return fake_json(request, {"ok": True, "result": [message]})
         return fake_json(request, {"ok": True, "result": message})
 
 

@@ -45,7 +45,9 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
+from campaign.channels.upload_media import mark_upload, public_urls
 from campaign.errors import AmbiguousError, PermanentError, TransientError
+from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -76,11 +78,13 @@ def _insight_counts(body: Mapping[str, Any]) -> dict[str, int]:
             counts[str(item["name"])] = value
     return counts
 
+
 class ThreadsAdapter(Adapter):
     """Publishes posts and reply-chain threads on Threads."""
 
     name = "threads"
     title = "Threads"
+    media_rules = PLATFORM_MEDIA_RULES["threads"]
     rules = TextRules(
         limit=500, unit="characters", measure=counting.threads_length, threads=True, max_hashtags=1
     )
@@ -98,12 +102,20 @@ class ThreadsAdapter(Adapter):
     default_quota = Quota(250)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
+        """Container (TEXT, IMAGE/VIDEO by URL, or a CAROUSEL of item containers), status, publish.
+
+        Threads fetches media from ``image_url``/``video_url`` (``media_base_url``/<sha256>.<ext>), with
+        ``alt_text`` (https://developers.facebook.com/docs/threads/posts#carousel-posts,
+        https://developers.facebook.com/docs/threads/posts/accessibility).
+        """
         user = self.setting("user_id", "me")
         fields = {"media_type": "TEXT", "text": part.text}
+        if part.media:
+            fields = yield from self._media_fields(user, part)
+        elif part.link is not None:
+            fields["link_attachment"] = part.link.url
         if part.reply_to is not None:
             fields["reply_to_id"] = part.reply_to.remote_id
-        if part.link is not None:
-            fields["link_attachment"] = part.link.url
         created = yield self._form(f"{API}/{user}/threads", fields)
         container = self._id(created, "container")
 
@@ -134,6 +146,26 @@ class ThreadsAdapter(Adapter):
         published = yield self._form(f"{API}/{user}/threads_publish", {"creation_id": container})
         media = self._id(published, "media", ambiguous=True)
         return Receipt(remote_id=media, data={"container_id": container})
+
+    def _media_fields(self, user: str, part: Part) -> Exchange[dict[str, str]]:
+        """The post container's fields for ``part``'s media (item containers first, for a carousel)."""
+        urls = public_urls(part.media, part.media_base_url, "Threads")
+        items = []
+        for media, url in zip(part.media, urls, strict=True):
+            video = media.mime in VIDEO_TYPES
+            item = {"media_type": "VIDEO" if video else "IMAGE", ("video_url" if video else "image_url"): url}
+            if media.alt:
+                item["alt_text"] = media.alt
+            items.append(item)
+        if len(items) == 1:
+            return {**items[0], "text": part.text}
+        children = []
+        for item in items:
+            child = yield mark_upload(
+                self._form(f"{API}/{user}/threads", {**item, "is_carousel_item": "true"})
+            )
+            children.append(self._id(child, "carousel item"))
+        return {"media_type": "CAROUSEL", "children": ",".join(children), "text": part.text}
 
     def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
         """``GET /{media-id}/insights?metric=views,likes,replies,reposts,quotes`` per post

@@ -42,7 +42,9 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.helpers import secret_url
+from campaign.channels.upload_media import public_urls
 from campaign.errors import AmbiguousError, PermanentError
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules
 
@@ -71,6 +73,7 @@ class WebhookAdapter(Adapter):
 
     name = "webhook"
     title = "Generic JSON webhook"
+    media_rules = PLATFORM_MEDIA_RULES["webhook"]
     # A receiver of our own choosing: no platform limit; 100,000 code points keeps one request reasonable.
     rules = TextRules(limit=100000, unit="characters", measure=counting.codepoints, threads=True)
     credential_names: ClassVar[Mapping[str, str]] = {
@@ -122,6 +125,21 @@ class WebhookAdapter(Adapter):
         link = None
         if part.link is not None:
             link = {"url": part.link.url, "title": part.link.title, "description": part.link.description}
+        extra: dict[str, Any] = {}
+        if part.media:  # only then, so receivers written before media see the same body
+            urls = public_urls(part.media, part.media_base_url, "the webhook")
+            extra["media"] = [
+                {
+                    "url": url,
+                    "mime": m.mime,
+                    "size": m.size,
+                    "sha256": m.sha256,
+                    "width": m.width,
+                    "height": m.height,
+                    "alt": m.alt,
+                }
+                for m, url in zip(part.media, urls, strict=True)
+            ]
         return {
             "id": part.idempotency_key,
             "campaign": part.campaign or None,
@@ -134,6 +152,7 @@ class WebhookAdapter(Adapter):
             "link": link,
             "reply_to": part.reply_to.remote_id if part.reply_to else None,
             "root": part.root.remote_id if part.root else None,
+            **extra,
         }
 
     def publish(self, part: Part) -> Exchange[Receipt]:

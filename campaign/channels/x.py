@@ -52,7 +52,10 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
+from campaign.channels.x_media import XMedia, fake_upload_response, upload_media
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.media.model import PreparedMedia
+from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.secrets import redact
 from campaign.text import counting
 from campaign.text.rules import TextRules
@@ -87,6 +90,7 @@ PUBLIC_METRICS = {
     "impression_count": "impressions",
 }
 
+
 class XAdapter(Adapter):
     """Publishes posts and threads on X with an OAuth 2.0 user-context token, refreshing it once on 401.
 
@@ -97,6 +101,7 @@ class XAdapter(Adapter):
 
     name = "x"
     title = "X"
+    media_rules = PLATFORM_MEDIA_RULES["x"]
     # 280 weighted characters, URLs counted as 23 (twitter-text's rules; counting.x_length).
     rules = TextRules(
         limit=280, unit="weighted characters", measure=counting.x_length, threads=True, max_hashtags=2
@@ -126,9 +131,15 @@ class XAdapter(Adapter):
     # -- exchanges -----------------------------------------------------------------------------------------
 
     def publish(self, part: Part) -> Exchange[Receipt]:
+        """Upload the part's media (v2 chunked upload, alt text as metadata), then ``POST /2/tweets``."""
         body: dict[str, Any] = {"text": part.text}
         if part.reply_to is not None:
             body["reply"] = {"in_reply_to_tweet_id": part.reply_to.remote_id}
+        media_ids = []
+        for media in part.media:
+            media_ids.append((yield from self._upload(media)).id)
+        if media_ids:
+            body["media"] = {"media_ids": media_ids}
         response = yield from self._authorized("POST", TWEETS_URL, body)
         if response.status_code not in (200, 201):
             raise self._error(response)
@@ -157,17 +168,43 @@ class XAdapter(Adapter):
                 found.setdefault(str(problem.get("resource_id") or problem.get("value")), None)
         return found
 
+    def followers(self) -> Exchange[int | None]:
+        """``public_metrics.followers_count`` of ``GET /2/users/me?user.fields=public_metrics``
+        (https://docs.x.com/x-api/users/user-lookup-me)."""
+        response = yield from self._authorized("GET", f"{ME_URL}?user.fields=public_metrics", None)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_object(response).get("data")
+        public = data.get("public_metrics") if isinstance(data, dict) else None
+        count = public.get("followers_count") if isinstance(public, dict) else None
+        return count if isinstance(count, int) else None
+
     def verify(self) -> Exchange[str]:
         response = yield from self._authorized("GET", ME_URL, None)
         if not response.is_success:
             raise self._error(response)
         return f"@{_data_field(response, 'username')} (user id {_data_field(response, 'id')})"
 
+    def _upload(self, media: PreparedMedia) -> Exchange[XMedia]:
+        """One media upload; refused credentials are refreshed once (if possible) and the upload redone."""
+        try:
+            return (yield from upload_media(self._auth(), media, now=self.clock))
+        except AuthError:
+            if not self._can_refresh():
+                raise
+        yield from self._renew()
+        return (yield from upload_media(self._auth(), media, now=self.clock))
+
     def _authorized(self, method: str, url: str, body: Any) -> Exchange[httpx.Response]:
         """Send with the current access token; on 401 refresh it once (if possible) and send again."""
         response = yield self.json_request(method, url, json_body=body, headers=self._auth())
         if response.status_code != 401 or not self._can_refresh():
             return response
+        yield from self._renew()
+        return (yield self.json_request(method, url, json_body=body, headers=self._auth()))
+
+    def _renew(self) -> Exchange[None]:
+        """Refresh the access token (X rotates the refresh token too) and keep the new pair."""
         tokens = parse_token_response((yield self._refresh_request()), now=self.clock())
         self._tokens = TokenSet(
             access_token=tokens.access_token,
@@ -179,7 +216,6 @@ class XAdapter(Adapter):
         self._keep(self._tokens)
         if self.on_tokens is not None:
             self.on_tokens(self._tokens)
-        return (yield self.json_request(method, url, json_body=body, headers=self._auth()))
 
     # -- tokens --------------------------------------------------------------------------------------------
 
@@ -275,6 +311,9 @@ class XAdapter(Adapter):
     # -- dry run -------------------------------------------------------------------------------------------
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        uploaded = fake_upload_response(request)
+        if uploaded is not None:
+            return uploaded
         if request.method == "POST" and request.url.path == "/2/tweets":
             index = part.index if part else 0
             text = part.text if part else ""

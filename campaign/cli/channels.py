@@ -39,6 +39,7 @@ def describe_adapters() -> list[dict[str, Any]]:
     broken third-party package is visible rather than hiding the others.
     """
     from campaign import channels
+    from campaign.channels.base import Adapter
 
     values = {ep.name: ep.value for ep in entry_points(group=channels.GROUP)}
     rows: list[dict[str, Any]] = []
@@ -63,6 +64,9 @@ def describe_adapters() -> list[dict[str, Any]]:
             required_settings=dict(cls.required_settings),
             optional_settings=dict(cls.optional_settings),
             docs=cls.docs,
+            # Whether `campaign report` can show this channel's counts (the adapter overrides metrics()).
+            metrics=cls.metrics is not Adapter.metrics,
+            metrics_scopes=cls.metrics_scopes,
         )
         rows.append(row)
     return rows
@@ -123,6 +127,8 @@ def list_command(as_json: bool) -> None:
             f"{'':<10} credentials: {', '.join(row['credentials']) or '-'};"
             f" required settings: {', '.join(row['required_settings']) or '-'}"
         )
+        reads = f"yes ({row['metrics_scopes']})" if row["metrics"] else f"no ({row['metrics_scopes']})"
+        click.echo(f"{'':<10} metrics: {reads}")
 
 
 @channels.command("check")

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.errors import UsageError
 
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 _start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
@@ -171,10 +172,12 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
               help="Simulated seconds per real second (default: as fast as possible).")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
               help="Follow the `metrics:` schedule with invented engagement; end with a sample report.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the sample report to FILE (.html, .md, .json or .csv; text otherwise).")
 @json_option
 @now_option
-def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, as_json: bool,
-             now_text: str | None) -> None:
+def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, report_file: Path | None,
+             as_json: bool, now_text: str | None) -> None:
     """Rehearse FILE: queue it in a temporary database and run the real dispatcher, dry, on a fast clock."""
     from campaign.dispatch import simulate as sim
 
@@ -193,6 +196,8 @@ def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, 
 
     from campaign.source.config import load_campaign
 
+    if report_file is not None and not report_file.parent.is_dir():
+        raise UsageError(f"--report {report_file}: directory {report_file.parent} does not exist")
     zone = load_campaign(file).zone
     report = sim.simulate(
         file, start=start, now=parse_now(now_text), speed=speed, on_dispatch=show, on_progress=tick,
@@ -200,6 +205,8 @@ def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, 
     )
     if progress:
         click.echo("\r\x1b[K", nl=False, err=True)
+    if report_file is not None and report.built_report is not None:
+        _write_report(report.built_report, report_file)
     if as_json:
         click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         return
@@ -209,3 +216,18 @@ def simulate(file: Path, start: str | None, speed: float | None, metrics: bool, 
         click.echo(f"Sample report ({report.readings} metrics readings of invented engagement: a rehearsal "
                    "reads nothing from any platform; `campaign report` shows the real one)")
         click.echo(report.sample_report, nl=False)
+
+
+def _write_report(built: Any, target: Path) -> None:
+    """The report in the format its file name says (.html, .md, .json, .csv; plain text otherwise)."""
+    from campaign.report import formats
+
+    suffix = target.suffix.lower()
+    if suffix in (".html", ".htm"):
+        from campaign.report.html import to_html
+
+        text = to_html(built)
+    else:
+        writers = {".md": formats.to_markdown, ".json": formats.to_json, ".csv": formats.to_csv}
+        text = writers.get(suffix, formats.to_text)(built)
+    target.write_text(text, encoding="utf-8")

@@ -40,6 +40,10 @@ def check(file: Path, start: str | None, now: str | None) -> None:
     compiled = _compile(file, start, now)
     for error in compiled.errors:
         click.echo(f"campaign: error: {error}", err=True)
+    for line in compiled.release_warnings:  # damage in the release: fix it in the templates that quote it
+        click.echo(f"campaign: warning: {line}", err=True)
+    if compiled.embargo is not None:
+        click.echo(f"embargo: no post before {compiled.embargo:%Y-%m-%d %H:%M} UTC")
     warnings = sum(len(p.warnings) for p in compiled.posts)
     click.echo(f"{file}: {len(compiled.posts)} posts, {warnings} warnings, {len(compiled.errors)} errors")
     if compiled.errors:

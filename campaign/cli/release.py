@@ -39,13 +39,16 @@ def release_show(file: Path, fmt: str) -> None:
             click.echo(f"{key}: {json.dumps(value, ensure_ascii=False)}")
         else:
             click.echo(f"{key}: {value}")
+    for line in parsed.warning_lines():
+        click.echo(f"warning: {line}", err=True)
 
 
 @click.command()
 @click.option(
     "--from-release",
-    "release_file",
+    "release_files",
     required=True,
+    multiple=True,
     type=click.Path(dir_okay=False, path_type=Path),
     help="The press release to derive the campaign from.",
 )
@@ -66,24 +69,28 @@ def release_show(file: Path, fmt: str) -> None:
     "slack,discord).",
 )
 @click.option("--start", help="Campaign start, local time (default: next Monday 09:00).")
-@click.option("--zone", default="UTC", show_default=True, help="IANA time zone of the campaign.")
-@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.option("--zone", help="IANA time zone of the campaign (default: the release dateline's).")
+@click.option("--force", is_flag=True, help="Overwrite existing files, even another campaign's release.")
 def init(
-    release_file: Path,
+    release_files: tuple[Path, ...],
     name: str | None,
     root: Path,
     channel_list: str | None,
     start: str | None,
-    zone: str,
+    zone: str | None,
     force: bool,
 ) -> None:
     """Derive a working campaign (schedule and templates) from a press release."""
-    from campaign.source.scaffold import scaffold
+    from campaign.source.scaffold import run_init
 
     chans = [c.strip() for c in channel_list.split(",")] if channel_list else None
-    written = scaffold(
-        release_file, root=root, name=name, channels=chans, start=start, zone=zone, force=force
+    run_init(
+        release_files,
+        root=root,
+        name=name,
+        channels=chans,
+        start=start,
+        zone=zone,
+        force=force,
+        echo=click.echo,
     )
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(f"next: campaign check {written[0]}")

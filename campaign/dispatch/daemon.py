@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import httpx
 
     from campaign.dispatch.campaigns import CampaignDirectory
-    from campaign.dispatch.dispatcher import Dispatcher
+    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.metrics import MetricsCollector
     from campaign.queue.store import Store
 
@@ -124,8 +124,11 @@ class Daemon:
         collector: MetricsCollector | None = None,
     ) -> None:
         self.store = store
-        #: Reads sent posts' counts back when no post is due (None: metrics are off).
+        #: Reads sent posts' counts back when no post is due (None: metrics are off); its reads wait while a
+        #: dispatch pass runs.
         self.collector = collector
+        if collector is not None and collector.busy is None:
+            collector.busy = lambda: self._current is not None
         self._metrics: asyncio.Task[None] | None = None
         self._last_metrics = datetime.min.replace(tzinfo=UTC)
         self.dispatcher = dispatcher
@@ -201,6 +204,9 @@ class Daemon:
                 when = await self._dispatch()
                 self._start_metrics(when)
                 self._arm(_earliest(when, self._metrics_due()))
+                if not self._wake.is_set():
+                    # The one signal that the daemon has caught up (tests wait for it instead of sleeping).
+                    logger.debug("idle", extra={"action": "idle", "until": self._armed_at})
         finally:
             if self._metrics is not None:
                 self._metrics.cancel()
@@ -419,15 +425,12 @@ def _serve_dry(options: DaemonOptions) -> None:
             asyncio.run(_serve(store, options))
 
 
-async def _serve(store: Store, options: DaemonOptions) -> None:
-    from campaign.dispatch.campaigns import CampaignDirectory
-    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
+def dispatch_config(options: DaemonOptions) -> DispatchConfig:
+    """The dispatcher settings ``campaign daemon`` runs with for ``options`` (benchmarks measure these)."""
+    from campaign.dispatch.dispatcher import DispatchConfig
     from campaign.dispatch.retry import RetryPolicy
 
-    directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)
-    if not directory.campaigns:
-        logger.warning("no campaign file loaded from %s", options.campaigns, extra={"action": "load"})
-    config = DispatchConfig(
+    return DispatchConfig(
         owner=options.owner or default_owner(),
         lease_seconds=options.lease_seconds,
         heartbeat_seconds=max(1.0, options.lease_seconds / 5),
@@ -438,6 +441,16 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
         dry_run=options.dry_run,
         alert_interval=options.alert_interval,
     )
+
+
+async def _serve(store: Store, options: DaemonOptions) -> None:
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import Dispatcher
+
+    directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)
+    if not directory.campaigns:
+        logger.warning("no campaign file loaded from %s", options.campaigns, extra={"action": "load"})
+    config = dispatch_config(options)
     client = None if options.dry_run else make_client(options.concurrency, transport=options.transport)
     try:
         dispatcher = Dispatcher(store, directory, config, client=client, clock=wall_clock)

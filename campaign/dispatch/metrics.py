@@ -35,15 +35,27 @@ logger = logging.getLogger(__name__)
 
 #: How long to wait after a rate limit that names no reset time (seconds).
 DEFAULT_WAIT = 900
+#: How often a read waiting for publishing to finish looks again (seconds).
+BUSY_POLL = 0.05
+#: How often an account's follower count is read (with its posts' readings, never on its own).
+FOLLOWERS_EVERY = timedelta(hours=24)
 
 
 class MetricsStore(Protocol):
     def schedule_sent(self, now: datetime, offsets_for: Callable[[str], Sequence[int]]) -> int: ...
     def claim_metrics(
-        self, now: datetime, *, limit: int = 100, lease: float = 600.0, campaign: str | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        lease: float = 600.0,
+        campaign: str | None = None,
+        account: str | None = None,
     ) -> list[MetricTask]: ...
     def record_metrics(self, results: Sequence[MetricResult], *, now: datetime) -> None: ...
     def next_metrics_at(self) -> datetime | None: ...
+    def record_followers(self, account: str, count: int, *, now: datetime) -> None: ...
+    def followers_read_at(self, account: str) -> datetime | None: ...
 
 
 class Adapters(Protocol):
@@ -74,6 +86,7 @@ class MetricsCollector:
         claim_limit: int = 200,
         reserve: float = 0.2,
         fake: FakeEngagement | None = None,
+        busy: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
@@ -84,12 +97,15 @@ class MetricsCollector:
         self.reserve = reserve
         #: Rehearsals (``simulate``): invented counts instead of any exchange.
         self.fake = fake
+        #: True while publishing has work (the daemon's dispatch pass): reads wait for it to end.
+        self.busy = busy
         self._slots = asyncio.Semaphore(concurrency)
 
     async def collect_due(self, now: datetime, *, campaign: str | None = None) -> CollectStats:
         """One pass: schedule new readings, read what is due (of one ``campaign`` if given), record it."""
 
         stats = CollectStats()
+        await self._wait_for_posting()
         self.store.schedule_sent(now, self.offsets_for)
         tasks = self.store.claim_metrics(now, limit=self.claim_limit, campaign=campaign)
         if not tasks:
@@ -121,6 +137,12 @@ class MetricsCollector:
             return [MetricResult(t.post_id, done=True) for t in tasks]
         results: list[MetricResult] = []
         batch = max(1, adapter.metrics_batch)
+        if batch > 1 and len(tasks) % batch:  # fill the last request: the claim spread its rows over accounts
+            more = self.store.claim_metrics(now, limit=batch - len(tasks) % batch, account=key[1])
+            tasks = tasks + [t for t in more if t.campaign == key[0]]
+            results += [MetricResult(t.post_id, retry_at=now) for t in more if t.campaign != key[0]]
+        if adapter.has_followers and self.fake is None:
+            await self._followers(adapter, key[1], now, stats)
         for start in range(0, len(tasks), batch):
             outcome, wait_until = await self._read(adapter, tasks[start : start + batch], now, stats)
             results += outcome
@@ -143,6 +165,7 @@ class MetricsCollector:
         results = [MetricResult(t.post_id, gone=True) for t in tasks if not t.receipts]
         if not roots:
             return results, None
+        await self._wait_for_posting()
         limits: list[RateLimit] = []
         try:
             async with self._slots:
@@ -171,6 +194,34 @@ class MetricsCollector:
         if self.dry_run or self.client is None:
             return runner.run_dry(exchange, adapter, None, runner.Recording())
         return await runner.run(exchange, self.client, adapter, on_rate_limit=limits.append, now=lambda: now)
+
+    async def _followers(self, adapter: Adapter, account: str, now: datetime, stats: CollectStats) -> None:
+        """Read the account's follower count when the last reading is older than a day (failures: logged)."""
+        last = self.store.followers_read_at(account)
+        if last is not None and now - last < FOLLOWERS_EVERY:
+            return
+        try:
+            async with self._slots:
+                stats.requests += 1
+                if self.dry_run or self.client is None:
+                    count = runner.run_dry(adapter.followers(), adapter, None, runner.Recording())
+                else:
+                    count = await runner.run(adapter.followers(), self.client, adapter, now=lambda: now)
+        except CampaignError as exc:
+            logger.warning(
+                "followers of %s not read: %s",
+                account,
+                exc,
+                extra={"action": "metrics_failed", "account": account},
+            )
+            return
+        if count is not None:
+            self.store.record_followers(account, count, now=now)
+
+    async def _wait_for_posting(self) -> None:
+        """Posting first: while a dispatch pass runs, reads (and their SQL) wait."""
+        while self.busy is not None and self.busy():
+            await asyncio.sleep(BUSY_POLL)
 
     def _nearly_spent(self, limit: RateLimit) -> bool:
         if limit.remaining is None:

@@ -59,6 +59,8 @@ class SimulationReport:
     #: The campaign report built from the rehearsal's invented engagement, as text and as JSON.
     sample_report: str = ""
     sample_report_json: dict[str, Any] | None = None
+    #: The built report itself (:class:`campaign.report.build.Report`), for other formats.
+    built_report: Any = None
 
     def count(self, outcome: str) -> int:
         return sum(1 for d in self.dispatches if d.outcome == outcome)
@@ -277,5 +279,6 @@ def _sample_report(store: Any, campaign: str, now: datetime, report: SimulationR
     from campaign.report.gather import report_input
 
     built = build_report(report_input(store, campaign, now=now))
+    report.built_report = built
     report.sample_report = formats.to_text(built)
     report.sample_report_json = json.loads(formats.to_json(built))

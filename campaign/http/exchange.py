@@ -4,11 +4,18 @@ This is the one place where httpx exceptions become our error tree (:func:`map_t
 one place that enforces the transport policy: https only (plain http only to loopback hosts or where the
 account explicitly allows it for tests), and redirects are never followed (a redirect to another host would
 carry credentials there; adapters see the 3xx and classify it).
+
+It is also the one place that completes a request for the wire (:func:`complete_request`): adapters build
+bare ``httpx.Request`` objects, and ``AsyncClient.send`` does not add the client's default headers (httpx
+merges those only in ``build_request``), so without this no ``User-Agent`` would reach the platform. Discord
+refuses API calls without one (https://discord.com/developers/docs/reference#user-agent). Dry runs complete
+their requests the same way, so previews show what would be sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 from collections.abc import Callable
@@ -18,6 +25,7 @@ from typing import TypeVar
 
 import httpx
 
+from campaign import __version__
 from campaign.channels.base import Adapter, Exchange, Part, RateLimit
 from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.secrets import redact
@@ -26,6 +34,55 @@ T = TypeVar("T")
 
 #: Called with each response's rate-limit report, so the dispatcher can hold the account back.
 RateLimitSink = Callable[[RateLimit], None]
+
+
+@functools.cache
+def user_agent() -> str:
+    """Our User-Agent: :func:`format_user_agent` of this version and the installed distribution's URLs."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("campaign").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        urls = []
+    return format_user_agent(__version__, urls)
+
+
+def format_user_agent(version: str, project_urls: list[str]) -> str:
+    """``campaign/<version> (+<homepage>)``, the homepage taken from ``Project-URL`` metadata entries
+    (``"Homepage, https://..."``, from pyproject ``[project.urls]``); ``campaign/<version>`` without one."""
+    labelled = (entry.partition(",") for entry in project_urls)
+    homepage = next((url.strip() for label, _, url in labelled if label.strip().lower() == "homepage"), "")
+    return f"campaign/{version}" + (f" (+{homepage})" if homepage else "")
+
+
+#: httpx's own User-Agent (``python-httpx/<version>``), which a client carries unless told otherwise.
+_HTTPX_AGENT = "python-httpx/"
+
+
+def complete_request(request: httpx.Request, defaults: httpx.Headers | None = None) -> httpx.Request:
+    """``request`` with each of ``defaults`` (a client's default headers) it lacks, and a User-Agent.
+
+    The adapter's own headers win. The User-Agent is the client's unless that is httpx's library default,
+    which names the library rather than us; then (and in dry runs, which have no client) it is
+    :func:`user_agent`. Changes ``request`` in place and returns it.
+    """
+    for name, value in (defaults or httpx.Headers()).multi_items():
+        if name.lower() == "user-agent" and value.startswith(_HTTPX_AGENT):
+            continue
+        if name not in request.headers:
+            request.headers[name] = value
+    if "user-agent" not in request.headers:
+        request.headers["User-Agent"] = user_agent()
+    return request
+
+
+def url_for_message(url: httpx.URL) -> str:
+    """``scheme://host[:port]/path`` of ``url`` for error messages: the port kept (a test server on :2583
+    is not the one on :443), user info, query and fragment left out."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{host}{port}{url.path}"
 
 
 def is_loopback(host: str) -> bool:
@@ -45,7 +102,9 @@ def check_transport_policy(request: httpx.Request, *, allow_http: bool) -> None:
         return
     if request.url.scheme == "http" and (allow_http or is_loopback(request.url.host)):
         return
-    raise PermanentError(f"refusing to send over {request.url.scheme}:// to {request.url.host} (https only)")
+    raise PermanentError(
+        f"refusing to send over {request.url.scheme}:// to {url_for_message(request.url)} (https only)"
+    )
 
 
 def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> ChannelError:
@@ -55,7 +114,7 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
     was not complete, so no server acts on it). Possibly received (ambiguous): read timeouts, read errors,
     the server closing the connection without a response, any other protocol error after writing.
     """
-    where = f"{request.method} {request.url.scheme}://{request.url.host}{request.url.path}"
+    where = f"{request.method} {url_for_message(request.url)}"
     kind = type(exc).__name__
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout | httpx.WriteError):
         return TransientError(f"{kind} before the request was sent ({where})")
@@ -74,12 +133,13 @@ async def run(
 ) -> T:
     """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
 
-    Every error message is scrubbed of the account's secrets before it leaves.
+    Every error message is scrubbed of the account's secrets before it leaves (in dry runs too).
     """
     try:
         request = next(exchange)
         while True:
             check_transport_policy(request, allow_http=adapter.account.allow_http)
+            complete_request(request, client.headers)
             try:
                 response = await client.send(request, follow_redirects=False)
                 await response.aread()
@@ -94,13 +154,18 @@ async def run(
         result: T = stop.value
         return result
     except ChannelError as exc:
-        secrets = adapter.account.credentials.known_values()
-        exc.args = tuple(redact(str(a), secrets) for a in exc.args)
-        if exc.platform_message:
-            exc.platform_message = redact(exc.platform_message, secrets)
+        _scrub(exc, adapter)
         raise
     finally:
         exchange.close()
+
+
+def _scrub(exc: ChannelError, adapter: Adapter) -> None:
+    """Redact the account's secrets from ``exc``'s message (messages name URLs, whose paths may be secret)."""
+    secrets = adapter.account.credentials.known_values()
+    exc.args = tuple(redact(str(a), secrets) for a in exc.args)
+    if exc.platform_message:
+        exc.platform_message = redact(exc.platform_message, secrets)
 
 
 @dataclass
@@ -112,24 +177,35 @@ class Recording:
 
 
 def run_dry(exchange: Exchange[T], adapter: Adapter, part: Part | None, recording: Recording) -> T:
-    """Drive ``exchange`` with the adapter's fake responses, recording each request. Sends nothing."""
+    """Drive ``exchange`` with the adapter's fake responses, recording each request. Sends nothing.
+
+    The recorded requests are completed as :func:`run` completes them (User-Agent included), so a preview
+    shows the headers that would go out.
+    """
     try:
         request = next(exchange)
         while True:
             check_transport_policy(request, allow_http=adapter.account.allow_http)
-            recording.requests.append(request)
+            recording.requests.append(complete_request(request))
             response = adapter.fake_response(request, part)
             recording.responses.append(response)
             request = exchange.send(response)
     except StopIteration as stop:
         result: T = stop.value
         return result
+    except ChannelError as exc:
+        _scrub(exc, adapter)
+        raise
     finally:
         exchange.close()
 
 
 def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, object]:
-    """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON)."""
+    """A JSON-ready view of a request with secrets redacted: method, url, headers, body (text or JSON).
+
+    An upload (a request carrying ``extensions["campaign.media"]``) is shown by what it sends, never by its
+    bytes: ``body`` is ``{"upload": {"file", "mime", "size", "sha256", ...}, "content_type": ...}``.
+    """
 
     sensitive = {"authorization", "cookie", "x-api-key", "proxy-authorization"}
     headers: dict[str, str] = {}
@@ -137,8 +213,16 @@ def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, ob
         if name.lower() in ("host", "content-length"):
             continue
         headers[name] = "[REDACTED]" if name.lower() in sensitive else redact(value, secrets)
+    upload = request.extensions.get("campaign.media")
+    if isinstance(upload, dict):
+        body: object = {
+            "upload": {key: upload[key] for key in sorted(upload)},
+            "content_type": request.headers.get("content-type", "").split(";")[0],
+        }
+        return {"method": request.method, "url": redact(str(request.url), secrets), "headers": headers,
+                "body": body}  # fmt: skip
     raw = request.content.decode("utf-8", errors="replace")
-    body: object = redact(raw, secrets) if raw else None
+    body = redact(raw, secrets) if raw else None
     if raw and request.headers.get("content-type", "").startswith("application/json"):
         with contextlib.suppress(ValueError):
             body = json.loads(redact(raw, secrets))

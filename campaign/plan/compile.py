@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from campaign import channels
 from campaign.channels.base import LinkCard
 from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, TemplateError
+from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.plan.posts import PlannedPost
 from campaign.schedule import timespec
 from campaign.schedule.timespec import NextSlot, Occurrence, SlotAllocator
@@ -42,6 +44,10 @@ class Compiled:
     start: datetime | None = None  # aware, campaign zone
     #: Past occurrences of recurrences that apply will not queue: (post key, account, occurrence).
     skipped: list[tuple[str, str, Occurrence]] = field(default_factory=list)
+    #: What the release parser noticed (glued words, lost superscripts, ...): ``FILE:LINE:COL: ...``.
+    release_warnings: list[str] = field(default_factory=list)
+    #: No post may go out before this (aware UTC): the campaign's ``embargo:``, else the release's.
+    embargo: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -54,6 +60,7 @@ class Rendered:
 
     fitted: Fitted
     link: LinkCard | None
+    media: PostMedia = NO_MEDIA
 
 
 @dataclass(frozen=True)
@@ -97,13 +104,15 @@ def compile_campaign(
     horizon: timedelta = DEFAULT_HORIZON,
     only_channels: Iterable[str] = (),
     occupied: Iterable[tuple[str, datetime]] = (),
+    media_root: Path | None = None,
 ) -> Compiled:
     """Compile a campaign file (path) or an already loaded Campaign.
 
     ``now`` (aware) decides which times are in the past: with ``strict_past`` (apply) a past time is an error
     unless the post says ``send_late``; otherwise (check, preview) it is a warning. ``start`` overrides the
     campaign's start (``--start``). ``occupied`` are (account, UTC time) slots already used by other
-    campaigns.
+    campaigns. ``media_root`` is the media store (default: beside the queue, see
+    :func:`campaign.plan.media.default_media_root`); it is written only when a post has media.
     A ConfigError in the file itself is raised, since nothing else can be checked without it.
     """
     campaign = source if not isinstance(source, str) else load_campaign(source)
@@ -122,9 +131,46 @@ def compile_campaign(
         strict_past=strict_past,
     )
     run = _Compilation(campaign, result, release, timing, _slot_allocator(campaign, occupied, result))
+    run.media = PostMediaPlanner(campaign, media_root)
     run.compile(set(only_channels))
+    _apply_embargo(campaign, release, result)
     result.posts.sort(key=lambda p: (p.scheduled_at, p.post_key, p.account, p.occurrence))
     return result
+
+
+def _embargo_time(raw: str, zone: str) -> datetime:
+    """An ISO 8601 time; without an offset it is local time in ``zone``. Raises ValueError."""
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
+
+
+def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
+    """The campaign's ``embargo:`` (else the release's): every post carries it, and one before it is an error
+    whatever ``send_late`` says (the claim enforces it again, whatever the queue says)."""
+    import dataclasses
+
+    raw = campaign.embargo or (getattr(release, "embargo", None) if release is not None else None)
+    if not raw:
+        return
+    try:
+        embargo = _embargo_time(str(raw), campaign.zone)
+    except ValueError:
+        where = "embargo:" if campaign.embargo else "the release's embargo"
+        result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is not a time"))
+        return
+    result.embargo = embargo.astimezone(UTC)
+    for i, post in enumerate(result.posts):
+        if post.scheduled_at < result.embargo:
+            result.errors.append(
+                ScheduleError(
+                    f"{campaign.display}: {post.label} on {post.channel} at "
+                    f"{post.scheduled_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC is before the embargo "
+                    f"({result.embargo:%Y-%m-%d %H:%M} UTC)"
+                )
+            )
+        result.posts[i] = dataclasses.replace(post, not_before=result.embargo)
 
 
 def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[Any, datetime] | None:
@@ -139,6 +185,7 @@ def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[A
         except ReleaseError as exc:
             result.errors.append(_located(exc, display))
             return None
+        result.release_warnings = list(release.warning_lines())
     if not campaign.templates.is_dir() and any(p.text is None for p in campaign.posts):
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))
         return None
@@ -183,6 +230,7 @@ class _Compilation:
         self.base_context = _campaign_context(campaign, release, timing.start)
         #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
         self.deferred: list[tuple[_Target, NextSlot]] = []
+        self.media = PostMediaPlanner(campaign)
 
     def compile(self, wanted: set[str]) -> None:
         """Render and schedule each (post, account) in file order, then place the deferred slot posts."""
@@ -206,7 +254,7 @@ class _Compilation:
         where = f"{display}:{post.line}: post {post.key!r} on {account.name}"
         try:
             rendered = _render_and_fit(
-                self.renderer, self.campaign, post, account, variant, self.base_context
+                self.renderer, self.campaign, post, account, variant, self.base_context, self.media
             )
         except FitError as exc:  # its message already names the post and account
             self.result.errors.append(_located(exc, f"{display}:{post.line}"))
@@ -214,6 +262,8 @@ class _Compilation:
         except CampaignError as exc:
             self.result.errors.append(_located(exc, where))
             return None
+        for error in rendered.media.errors:  # the post is still planned, so preview shows it with its errors
+            self.result.errors.append(_located(error, f"{where} ({account.channel})"))
         return _Target(
             post=post,
             account=account,
@@ -270,7 +320,8 @@ class _Compilation:
     def add(self, target: _Target, occ: Occurrence) -> None:
         """Record ``target`` at ``occ`` as a planned post, with its warnings (DST move, past time)."""
         fitted = target.rendered.fitted
-        warnings = list(fitted.warnings)
+        media = target.rendered.media
+        warnings = list(fitted.warnings) + list(media.warnings)
         if occ.note:
             warnings.append(occ.note)
         if occ.at < self.timing.now and not self.timing.strict_past:
@@ -295,6 +346,9 @@ class _Compilation:
                 lengths=tuple(fitted.lengths),
                 limit=fitted.limit,
                 warnings=tuple(warnings),
+                media=media.media,
+                link_image=media.link_image if target.rendered.link is not None else None,
+                media_base_url=self.campaign.media_base_url,
             )
         )
 
@@ -337,14 +391,28 @@ def _render_and_fit(
     account: AccountConfig,
     variant: Variant,
     base_context: Mapping[str, Any],
+    media_planner: PostMediaPlanner | None = None,
 ) -> Rendered:
-    """Render the post's template for ``account`` and fit it to the channel. Raises CampaignError."""
+    """Render the post's template for ``account``, prepare its media and fit the text to the channel (to the
+    caption limit where the post carries media and the platform has one). Raises CampaignError."""
     adapter = channels.load(account.channel)
     limit_setting = account.settings.get("limit")
     rules = adapter.rules.with_limit(int(limit_setting) if limit_setting is not None else None)
     link_url = _link_url(campaign, post, account, variant)
     context = _post_context(base_context, post, account, variant, campaign, rules, adapter.title, link_url)
     text = _render_text(renderer, campaign, post, account, variant, context)
+    media = NO_MEDIA
+    if media_planner is not None:
+        media = media_planner.plan(
+            post,
+            account,
+            variant,
+            adapter.media_rules,
+            lambda alt, line: renderer.render_string(alt, context, where=f"{campaign.display}:{line}"),
+        )
+    caption_limit = adapter.media_rules.caption_limit
+    if media.media and caption_limit is not None and caption_limit < rules.limit:
+        rules = rules.with_limit(caption_limit)
     fitted = fit(
         text,
         rules,
@@ -353,7 +421,7 @@ def _render_and_fit(
         channel=f"{account.name} ({account.channel})",
     )
     card = _link_card(campaign, post, base_context["release"], link_url) if link_url else None
-    return Rendered(fitted, card)
+    return Rendered(fitted, card, media)
 
 
 def _link_url(campaign: Campaign, post: PostConfig, account: AccountConfig, variant: Variant) -> str | None:

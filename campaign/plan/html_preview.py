@@ -208,6 +208,8 @@ def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
             "length": length,
             "over": bool(post["limit"]) and length > post["limit"],
             "link": post.get("link") if index == 0 else None,  # adapters attach the card to the first part
+            "media": [_figure(m) for m in post.get("media") or ()] if index == 0 else [],
+            "link_image": _figure(post["link_image"]) if index == 0 and post.get("link_image") else None,
         })
     link = post.get("link")
     queue = post.get("queue")
@@ -233,6 +235,32 @@ def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
             "status": queue["status"], "id": queue.get("id"), "remote_url": queue.get("remote_url"),
             "href": _safe_url(queue.get("remote_url")),
         },
+    }
+
+
+@cache
+def _thumbnail(path: str, sha256: str, mime: str) -> str | None:
+    """A data-URL thumbnail of a prepared file (None for video, or when the file is gone)."""
+    from pathlib import Path
+
+    from campaign.media.model import PreparedMedia
+    from campaign.media.preview import thumbnail_data_url
+
+    media = PreparedMedia(sha256=sha256, mime=mime, size=0, width=0, height=0, path=Path(path), source="")
+    try:
+        return thumbnail_data_url(media)
+    except OSError:
+        return None
+
+
+def _figure(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A card's view of one prepared file: an inline thumbnail (the page stays one file) and its alt text."""
+    return {
+        "src": _thumbnail(entry["path"], entry["sha256"], entry["mime"]),
+        "alt": entry["alt"],
+        "decorative": entry["decorative"],
+        "file": entry["file"],
+        "facts": f"{entry['mime']}, {entry['width']}x{entry['height']}, {entry['size']:,} bytes",
     }
 
 

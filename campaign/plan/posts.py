@@ -11,10 +11,11 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from campaign.channels.base import LinkCard, Part, Receipt
+from campaign.media.model import PreparedMedia
 
 DEFAULT_LATE_WINDOW = timedelta(hours=24)
 
@@ -49,6 +50,14 @@ class PlannedPost:
     lengths: tuple[int, ...] = ()
     limit: int = 0
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: Never sent before this (aware UTC): the campaign's or the release's embargo, enforced by the claim too.
+    not_before: datetime | None = None
+    #: Media of the first part, prepared for this channel (content-addressed in the media store).
+    media: tuple[PreparedMedia, ...] = ()
+    #: The link card's thumbnail, prepared for this channel (None: none, or the platform takes none).
+    link_image: PreparedMedia | None = None
+    #: ``media_base_url`` of the campaign (for platforms that fetch media by URL).
+    media_base_url: str | None = None
 
     @property
     def text(self) -> str:
@@ -65,9 +74,17 @@ class PlannedPost:
 
     @property
     def content_hash(self) -> str:
-        """Hash of what would be published (parts and link), not of the time."""
+        """Hash of what would be published (parts, link, media bytes and alt text) and of its embargo, not of
+        the time. Posts without media or embargo hash as they did before either existed, so old queues show no
+        change."""
         link = None if self.link is None else [self.link.url, self.link.title, self.link.description]
-        raw = json.dumps([list(self.parts), link], ensure_ascii=False, separators=(",", ":"))
+        content: list[Any] = [list(self.parts), link]
+        if self.media or self.link_image is not None:
+            content.append([[m.sha256, m.alt, list(m.focus or ())] for m in self.media])
+            content.append(self.link_image.sha256 if self.link_image else None)
+        if self.not_before is not None:
+            content.append(self.not_before.astimezone(UTC).isoformat())
+        raw = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
     @property
@@ -94,14 +111,20 @@ class Publishable(Protocol):
     def link(self) -> LinkCard | None: ...
     @property
     def idempotency_key(self) -> str: ...
+    @property
+    def media(self) -> tuple[PreparedMedia, ...]: ...
+    @property
+    def link_image(self) -> PreparedMedia | None: ...
+    @property
+    def media_base_url(self) -> str | None: ...
 
 
 def part_for(post: Publishable, index: int, receipts: Sequence[Receipt]) -> Part:
     """Thread part ``index`` of ``post``, given the receipts of the parts before it.
 
     The one place parts are built, so a dry run (preview --requests) and the daemon send the same requests:
-    a thread's parts get ``<key>-<index>`` idempotency keys, the link card goes on the first part, and each
-    later part replies to the previous one with the first as root.
+    a thread's parts get ``<key>-<index>`` idempotency keys, the link card and the media go on the first
+    part, and each later part replies to the previous one with the first as root.
     """
     count = len(post.parts)
     occ = f"@{post.occurrence}" if post.occurrence else ""
@@ -115,4 +138,7 @@ def part_for(post: Publishable, index: int, receipts: Sequence[Receipt]) -> Part
         link=post.link if index == 0 else None,
         reply_to=receipts[index - 1] if index > 0 else None,
         root=receipts[0] if index > 0 else None,
+        media=post.media if index == 0 else (),
+        link_image=post.link_image if index == 0 else None,
+        media_base_url=post.media_base_url,
     )

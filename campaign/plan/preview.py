@@ -13,6 +13,9 @@ JSON schema (stable; ``schema`` is bumped on any incompatible change)::
           "text" (parts joined by blank lines), "parts": [...], "length" (longest part), "lengths": [...],
           "limit", "unit", "warnings": [...], "link": {"url","title","description"} | null,
           "idempotency_key",
+          "media": [{"file", "mime", "size", "sha256", "width", "height", "duration", "alt", "decorative",
+                     "path", "notes"}] (prepared for this channel; first part),
+          "link_image": the same shape | null (the link card's thumbnail, where the platform takes one),
           "requests": [{"method","url","headers","body"}] (only with --requests; secrets redacted),
           "queue": {"status", "remote_url", "id"} | null (only with --db: the post's state in the queue)
       }],
@@ -31,6 +34,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from campaign.media.model import PreparedMedia
     from campaign.plan.compile import Compiled
     from campaign.plan.posts import PlannedPost
 
@@ -52,32 +56,7 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
     posts = []
     recorder = _Recorder(compiled) if requests else None
     for post in compiled.posts:
-        local = post.scheduled_at.astimezone(ZoneInfo(post.zone))
-        item: dict[str, Any] = {
-            "id": post_id(post),
-            "post": post.post_key,
-            "occurrence": post.occurrence or None,
-            "channel": post.channel,
-            "account": post.account,
-            "handle": None
-            if campaign is None
-            else display_handle(post.channel, campaign.accounts[post.account].settings),
-            "scheduled_at": _iso_utc(post.scheduled_at),
-            "local_time": local.isoformat(),
-            "zone": post.zone,
-            "campaign_time": post.scheduled_at.astimezone(campaign_zone).isoformat(),
-            "text": post.text,
-            "parts": list(post.parts),
-            "length": max(post.lengths) if post.lengths else 0,
-            "lengths": list(post.lengths),
-            "limit": post.limit,
-            "unit": _unit(post.channel),
-            "warnings": list(post.warnings),
-            "link": None
-            if post.link is None
-            else {"url": post.link.url, "title": post.link.title, "description": post.link.description},
-            "idempotency_key": post.idempotency_key,
-        }
+        item = _post_item(post, campaign, campaign_zone)
         if recorder is not None:
             try:
                 item["requests"] = recorder.requests_for(post)
@@ -104,6 +83,72 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
         "posts": posts,
         "errors": [{"message": str(e)} for e in compiled.errors],
     }
+
+
+def _post_item(post: PlannedPost, campaign: Any, campaign_zone: Any) -> dict[str, Any]:
+    """One post of the preview document, without its requests."""
+    local = post.scheduled_at.astimezone(ZoneInfo(post.zone))
+    item: dict[str, Any] = {
+        "id": post_id(post),
+        "post": post.post_key,
+        "occurrence": post.occurrence or None,
+        "channel": post.channel,
+        "account": post.account,
+        "handle": None
+        if campaign is None
+        else display_handle(post.channel, campaign.accounts[post.account].settings),
+        "scheduled_at": _iso_utc(post.scheduled_at),
+        "local_time": local.isoformat(),
+        "zone": post.zone,
+        "campaign_time": post.scheduled_at.astimezone(campaign_zone).isoformat(),
+        "text": post.text,
+        "parts": list(post.parts),
+        "length": max(post.lengths) if post.lengths else 0,
+        "lengths": list(post.lengths),
+        "limit": post.limit,
+        "unit": _unit(post.channel),
+        "warnings": list(post.warnings),
+        "link": None
+        if post.link is None
+        else {"url": post.link.url, "title": post.link.title, "description": post.link.description},
+        "idempotency_key": post.idempotency_key,
+        "media": [media_entry(m) for m in post.media],
+        "link_image": media_entry(post.link_image) if post.link_image else None,
+    }
+    return item
+
+
+def media_entry(media: PreparedMedia) -> dict[str, Any]:
+    """One prepared file as the preview shows it (``path``: where the media store keeps it)."""
+    return {
+        "file": media.source,
+        "mime": media.mime,
+        "size": media.size,
+        "sha256": media.sha256,
+        "width": media.width,
+        "height": media.height,
+        "duration": media.duration,
+        "alt": media.alt,
+        "decorative": media.decorative,
+        "path": str(media.path),
+        "notes": list(media.notes),
+    }
+
+
+def media_line(entry: Mapping[str, Any]) -> str:
+    """One line naming a prepared file: name, type, pixels, bytes, hash and alt text."""
+    alt = "decorative" if entry["decorative"] and not entry["alt"] else f"alt: {entry['alt']}"
+    return (
+        f"{entry['file']} ({entry['mime']}, {entry['width']}x{entry['height']}, {entry['size']:,} bytes, "
+        f"sha256 {entry['sha256'][:16]}…) {alt}"
+    )
+
+
+def _media_lines(post: Mapping[str, Any]) -> list[str]:
+    lines = [f"media {media_line(entry)}" for entry in post.get("media", [])]
+    if post.get("link_image"):
+        lines.append(f"link image {media_line(post['link_image'])}")
+    return lines
 
 
 def display_handle(channel: str, settings: Mapping[str, Any]) -> str | None:
@@ -190,6 +235,7 @@ def to_text(doc: dict[str, Any]) -> str:
             label = f"  [{index + 1}/{count}] " if count > 1 else "  "
             lines.append(f"{label}{length}/{post['limit']} {post['unit']}")
             lines.extend("    | " + line for line in part.splitlines() or [""])
+        lines.extend(f"  + {line}" for line in _media_lines(post))
         for warning in post["warnings"]:
             lines.append(f"  ! {warning}")
         for request in post.get("requests", []):
@@ -254,6 +300,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
             out.append("```text")
             out.append(part.replace("```", "`\u200b``"))
             out.append("```")
+        out.extend(f"- 🖼️ {_md_escape(line)}" for line in _media_lines(post))
         for warning in post["warnings"]:
             out.append(f"- ⚠️ {_md_escape(warning)}")
         for request in post.get("requests", []):

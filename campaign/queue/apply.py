@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from campaign.errors import IllegalTransitionError, StoreError
+from campaign.media.model import media_to_json
 from campaign.plan.posts import PlannedPost
 from campaign.queue.core import StoreCore, paused_scope_in, queued_from
 from campaign.queue.models import EVENTS, POSTS
@@ -36,10 +37,12 @@ def _planned_values(post: PlannedPost, now: datetime) -> dict[str, Any]:
         "parts": list(post.parts),
         "link": link_json(post.link),
         "content_hash": post.content_hash,
+        "media": media_to_json(post.media, post.link_image, post.media_base_url),
         "send_late": post.send_late,
         "late_window_seconds": int(post.late_window.total_seconds()),
+        "not_before": post.not_before,
         # A past time is only planned for send-late posts: then it is due now (DECISIONS.md).
-        "next_attempt_at": max(scheduled, now),
+        "next_attempt_at": max(scheduled, now, post.not_before or scheduled),
         "updated_at": now,
     }
 

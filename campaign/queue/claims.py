@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from campaign.media.model import media_from_json
 from campaign.queue.core import StoreCore
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, POSTS
 from campaign.queue.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, Status, sources, sql_in
@@ -50,6 +51,7 @@ _CLAIM_COLUMNS = (
     POSTS.c.account,
     POSTS.c.parts,
     POSTS.c.link,
+    POSTS.c.media,
     POSTS.c.idempotency_key,
     POSTS.c.part_receipts,
     POSTS.c.attempts,
@@ -134,7 +136,7 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
     due = (
         sa.select(p.c.id)
         # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
-        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now)
+        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, _not_embargoed(now))
         .order_by(p.c.next_attempt_at, p.c.id)
         .limit(sa.bindparam("b_limit", type_=sa.Integer))
         .correlate(None)
@@ -164,6 +166,7 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
 
 
 def _claimed(r: Row[Any]) -> ClaimedPost:
+    media, link_image, media_base_url = media_from_json(r.media)
     return ClaimedPost(
         id=r.id,
         campaign=r.campaign,
@@ -182,6 +185,9 @@ def _claimed(r: Row[Any]) -> ClaimedPost:
         late_window=timedelta(seconds=r.late_window_seconds),
         lease_owner=r.lease_owner,
         lease_expires_at=r.lease_expires_at,
+        media=media,
+        link_image=link_image,
+        media_base_url=media_base_url,
     )
 
 
@@ -332,10 +338,14 @@ class Claims(StoreCore):
         """
         now = aware(now)
         p, a = POSTS, ACCOUNTS
+        # An embargoed post is due when both its time and its embargo have come.
+        when = sa.case(
+            (p.c.not_before > p.c.next_attempt_at, p.c.not_before), else_=p.c.next_attempt_at
+        ).label("when")
         first = (
-            sa.select(p.c.next_attempt_at)
+            sa.select(when)
             .where(sa.text(CLAIMABLE_SQL), *_claimable_accounts(now))
-            .order_by(p.c.next_attempt_at)
+            .order_by(when)
             .limit(1)
         )
         if per_account is not None:
@@ -352,3 +362,8 @@ class Claims(StoreCore):
             unblock = conn.execute(blocked).scalar()
         times = [from_db(t) for t in (due, unblock) if t is not None]
         return min(times) if times else None
+
+
+def _not_embargoed(now: sa.ColumnElement[Any] | datetime) -> sa.ColumnElement[bool]:
+    """Posts whose embargo (``not_before``) has passed, or that have none."""
+    return sa.or_(POSTS.c.not_before.is_(None), POSTS.c.not_before <= now)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
+from campaign.media.model import media_from_json
 from campaign.queue.dialect import insert_ignoring_duplicates, translate_error
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
 from campaign.queue.states import LEASED, Status, sources, sql_in
@@ -78,6 +79,7 @@ def _move_statement(
 def queued_from(row: Row[Any]) -> QueuedPost:
     """A whole ``posts`` row as a :class:`QueuedPost`."""
     m = row._mapping
+    media, link_image, media_base_url = media_from_json(m["media"])
     return QueuedPost(
         id=m["id"],
         campaign=m["campaign"],
@@ -105,6 +107,9 @@ def queued_from(row: Row[Any]) -> QueuedPost:
         late_window=timedelta(seconds=m["late_window_seconds"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        media=media,
+        link_image=link_image,
+        media_base_url=media_base_url,
     )
 
 

@@ -144,7 +144,13 @@ class Metrics(StoreCore):
         return len(values)
 
     def claim_metrics(
-        self, now: datetime, *, limit: int = 100, lease: float = 600.0, campaign: str | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        lease: float = 600.0,
+        campaign: str | None = None,
+        account: str | None = None,
     ) -> list[MetricTask]:
         """Due readings (oldest first; of one ``campaign`` if given), leased for ``lease`` seconds; accounts
         blocked for publishing wait."""
@@ -154,6 +160,7 @@ class Metrics(StoreCore):
             sa.select(s.c.post_id)
             .where(s.c.next_at.is_not(None), s.c.next_at <= now, s.c.account.not_in(blocked))
             .where(sa.true() if campaign is None else s.c.campaign == campaign)
+            .where(sa.true() if account is None else s.c.account == account)
             .order_by(s.c.next_at)
             .limit(limit)
         )
@@ -265,6 +272,30 @@ class Metrics(StoreCore):
             if r.sent_at is not None
         ]
 
+
+    def record_followers(self, account: str, count: int, *, now: datetime) -> None:
+        """Store ``account``'s follower count as read at ``now``."""
+        a = ACCOUNTS
+        with self._write() as conn:
+            self._ensure_account(conn, account, now)
+            conn.execute(sa.update(a).where(a.c.account == account).values(followers=count, followers_at=now))
+
+    def followers_read_at(self, account: str) -> datetime | None:
+        """When ``account``'s follower count was last read (None: never)."""
+        a = ACCOUNTS
+        with self._read() as conn:
+            return conn.execute(sa.select(a.c.followers_at).where(a.c.account == account)).scalar()
+
+    def followers(self, accounts: Sequence[str]) -> dict[str, int]:
+        """The last follower count read for each of ``accounts`` that has one."""
+        a = ACCOUNTS
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(a.c.account, a.c.followers).where(
+                    a.c.account.in_(list(accounts)), a.c.followers.is_not(None)
+                )
+            ).all()
+        return {r.account: int(r.followers) for r in rows}
 
 def _receipts(remote_id: str | None, remote_url: str | None, parts: Any) -> tuple[Receipt, ...]:
     stored = [

@@ -110,6 +110,8 @@ class Post(SQLModel, table=True):
     media_uploads: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     send_late: bool = False
     late_window_seconds: int = 86400
+    #: Embargo: the claim never hands the post out before this time, whatever its due time says.
+    not_before: datetime | None = _utc(default=None)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -144,6 +146,9 @@ class AccountState(SQLModel, table=True):
     counter_day: str | None = Field(default=None, sa_type=sa.String(10))
     sent_today: int = 0
     updated_at: datetime = _utc()
+    #: The account's follower count as the platform last said, and when (for engagement per follower).
+    followers: int | None = None
+    followers_at: datetime | None = _utc(default=None)
 
 
 class CampaignState(SQLModel, table=True):

@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaign.channels.base import LinkCard, Receipt
+from campaign.media.model import PreparedMedia, media_to_json
 from campaign.plan.posts import PlannedPost
 
 #: Actor of changes made by `apply` (the planner tells its own cancels from a person's by it).
 APPLY_ACTOR = "apply"
+
 
 @dataclass(frozen=True)
 class ClaimedPost:
@@ -41,6 +43,10 @@ class ClaimedPost:
     late_window: timedelta
     lease_owner: str
     lease_expires_at: datetime
+    #: Prepared media of the first part, its link thumbnail and the campaign's media_base_url.
+    media: tuple[PreparedMedia, ...] = ()
+    link_image: PreparedMedia | None = None
+    media_base_url: str | None = None
 
     def is_late(self, now: datetime) -> bool:
         """True when the post was due more than its lateness window before ``now`` and may not send late."""
@@ -77,6 +83,9 @@ class QueuedPost:
     late_window: timedelta
     created_at: datetime
     updated_at: datetime
+    media: tuple[PreparedMedia, ...] = ()
+    link_image: PreparedMedia | None = None
+    media_base_url: str | None = None
 
     @property
     def ident(self) -> tuple[str, str, str, str, str]:
@@ -115,6 +124,7 @@ class QueuedPost:
             "late_window_seconds": int(self.late_window.total_seconds()),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
+            "media": media_to_json(self.media, self.link_image, self.media_base_url),
         }
 
 

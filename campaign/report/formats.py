@@ -33,7 +33,7 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
-def _group_rows(groups: Sequence[Totals], reach: Sequence[str]) -> list[list[str]]:
+def _group_rows(groups: Sequence[Totals], reach: Sequence[str], followers: bool) -> list[list[str]]:
     rows = []
     for t in groups:
         row = [
@@ -44,13 +44,15 @@ def _group_rows(groups: Sequence[Totals], reach: Sequence[str]) -> list[list[str
             rate(t.per_post),
         ]
         row += [str(t.values.get(name, "-")) for name in reach]
-        row.append(pct(t.per_follower))
+        if followers:
+            row.append(pct(t.per_follower))
         rows.append(row)
     return rows
 
 
-def _group_header(first: str, reach: Sequence[str]) -> list[str]:
-    return [first, "posts", "measured", "engagement", "per post", *reach, "per follower"]
+def _group_header(first: str, reach: Sequence[str], followers: bool) -> list[str]:
+    tail = ["per follower"] if followers else []
+    return [first, "posts", "measured", "engagement", "per post", *reach, *tail]
 
 
 def _post_row(r: PostResult, zone: str) -> list[str]:
@@ -69,10 +71,15 @@ _POST_HEADER = ["sent", "channel", "post", "engagement", "utm_content", "url"]
 
 def _sections(report: Report) -> list[tuple[str, list[str], list[list[str]]]]:
     reach = [name for name in REACH if name in report.metrics]
+    fol = report.totals.followers > 0
     sections = [
-        ("By channel", _group_header("channel", reach), _group_rows(report.channels, reach)),
-        ("By post", _group_header("post", reach), _group_rows(report.keys, reach)),
-        ("By day (" + report.zone + ")", _group_header("day", reach), _group_rows(report.days, reach)),
+        ("By channel", _group_header("channel", reach, fol), _group_rows(report.channels, reach, fol)),
+        ("By post", _group_header("post", reach, fol), _group_rows(report.keys, reach, fol)),
+        (
+            "By day (" + report.zone + ")",
+            _group_header("day", reach, fol),
+            _group_rows(report.days, reach, fol),
+        ),
     ]
     if report.best:
         sections.append(("Best posts", _POST_HEADER, [_post_row(r, report.zone) for r in report.best]))

@@ -66,6 +66,7 @@ def report_input(store: Store, campaign: str, *, now: datetime | None = None) ->
         posts=posts,
         samples=samples,
         no_metrics_api=channels_without_metrics({p.channel for p in posts}),
+        followers=store.followers(sorted({p.account for p in posts})),
         generated_at=now,
     )
 

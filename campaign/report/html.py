@@ -18,7 +18,7 @@ from campaign.report.metrics import REACH
 #: Chart size in SVG user units.
 WIDTH, HEIGHT, PAD = 640, 220, 40
 #: Line colours, picked for contrast on white and for colour-blind readers (Okabe-Ito).
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8A7400", "#000000")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -51,12 +51,13 @@ these channels' posts are listed, but they have no counts.</p>{% endif %}
 {% for title, first, groups in tables %}
 <h2>{{ title }}</h2>
 <table><thead><tr><th>{{ first }}</th><th>posts</th><th>measured</th><th>engagement</th><th>per post</th>
-{% for name in reach %}<th>{{ name }}</th>{% endfor %}<th>per follower</th></tr></thead><tbody>
+{% for name in reach %}<th>{{ name }}</th>{% endfor %}{% if followers %}<th>per follower</th>{% endif %}</tr>
+</thead><tbody>
 {% for t in groups %}<tr><td>{{ t.name }}</td><td class="n">{{ t.posts }}</td><td class="n">{{ t.measured
 }}</td>
 <td class="n">{{ t.engagement if t.measured else "-" }}</td><td class="n">{{ rate(t.per_post) }}</td>
 {% for name in reach %}<td class="n">{{ t.values.get(name, "-") }}</td>{% endfor %}
-<td class="n">{{ pct(t.per_follower) }}</td></tr>{% endfor %}
+{% if followers %}<td class="n">{{ pct(t.per_follower) }}</td>{% endif %}</tr>{% endfor %}
 </tbody></table>
 {% endfor %}
 {% for title, rows in post_tables %}{% if rows %}
@@ -146,6 +147,7 @@ def to_html(report: Report) -> str:
         r=report,
         summary=summary_line(report),
         reach=reach,
+        followers=report.totals.followers > 0,
         charts=charts,
         tables=[
             ("By channel", "channel", report.channels),

@@ -8,6 +8,7 @@ only as *references* (environment variable names or secret files, never values).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from campaign import channels
 from campaign.errors import ConfigError
-from campaign.secrets import Credentials, SecretRef, parse_ref
+from campaign.http.destinations import check_account_urls
+from campaign.secrets import Credentials, SecretPolicy, SecretRef, parse_ref
+from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
     from campaign.channels.base import Account
+    from campaign.source.media_config import MediaSpec
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
@@ -42,16 +46,21 @@ CAMPAIGN_KEYS = {
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
     "late_window": "how late a post may still go out (default 24h)",
+    "embargo": "no post before this local time (ISO 8601; default: the release's EMBARGOED UNTIL, if any)",
     "metrics": "when to read sent posts' counts back, after publication (default [1h, 24h, 7d]; false)",
     "threads": "channels or accounts on which long posts may become threads",
     "alerts": "account that receives failure alerts",
     "vars": "extra values for templates",
     "accounts": "the accounts posts go to",
     "posts": "the posts",
+    "media_base_url": "public https URL serving the media store's files (platforms that fetch media by URL)",
 }
 ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
 #: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
-GENERIC_SETTINGS = {"daily_quota": "at most this many posts on this account in any 24 hours"}
+GENERIC_SETTINGS = {
+    "daily_quota": "at most this many posts on this account in any 24 hours",
+    "private_network": "true to allow destinations in private address ranges (an intranet webhook)",
+}
 POST_KEYS = {
     "key",
     "template",
@@ -68,8 +77,12 @@ POST_KEYS = {
     "vars",
     "overrides",
     "threads",
+    "media",
+    "link_image",
 }
-OVERRIDE_KEYS = {"template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late"}
+OVERRIDE_KEYS = {
+    "template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late", "media", "link_image"
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,9 @@ class Variant:
     skip: bool = False
     send_late: bool | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    #: Replaces the post's ``media`` list on this channel or account (None: the post's list).
+    media: tuple[MediaSpec, ...] | None = None
+    link_image: MediaSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,9 @@ class PostConfig:
     overrides: Mapping[str, Variant]
     threads: bool | None
     line: int
+    media: tuple[MediaSpec, ...] = ()
+    #: Thumbnail of the link card, where the platform builds the card from an uploaded image.
+    link_image: MediaSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,12 @@ class Campaign:
     #: When each sent post's counts are read back, after its publication (empty: never).
     posts: tuple[PostConfig, ...]
     metrics: tuple[timedelta, ...] = DEFAULT_METRICS
+    #: The project root every file of the campaign must resolve inside (:mod:`campaign.source.paths`).
+    root: Path | None = None
+    #: ``embargo:`` as written (local time in ``zone`` unless it has an offset); compile resolves it.
+    embargo: str | None = None
+    #: Public https URL serving the media store's files (``<url>/<sha256>.<ext>``), for URL-only platforms.
+    media_base_url: str | None = None
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -251,24 +276,33 @@ class _Header:
     vars: Mapping[str, Any]
 
 
-def load_campaign(path: str | Path) -> Campaign:
-    """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line."""
+def load_campaign(
+    path: str | Path, *, root: str | Path | None = None, policy: SecretPolicy | None = None
+) -> Campaign:
+    """Load and validate a campaign file. Raises ConfigError (or CredentialsInFileError) naming file:line.
+
+    Untrusted input: ``release`` and ``templates`` must resolve inside the project root (``root``, else the
+    file's git work tree, else its parent's parent); credentials may only name what the operator's
+    ``policy`` allows (default: :meth:`SecretPolicy.from_environ`); destination settings are checked
+    (:func:`campaign.http.destinations.check_account_urls`).
+    """
     path = Path(path)
     display = str(path)
     check = _Checker(display)
-    root = load_yaml(path, display=display)
-    if root is None:
+    doc = load_yaml(path, display=display)
+    if doc is None:
         raise check.fail("the file is empty", None)
-    root = check.mapping(root, "a campaign file", 1)
-    check.keys(root, CAMPAIGN_KEYS, "the campaign")
-    head = _load_header(check, root, path.parent)
-    accounts = _load_accounts(check, root, path.parent)
-    threads = _load_threads(check, root, accounts)
-    alerts = check.string(root, "alerts", "the campaign")
+    doc = check.mapping(doc, "a campaign file", 1)
+    check.keys(doc, CAMPAIGN_KEYS, "the campaign")
+    project = find_project_root(path, root)
+    head = _load_header(check, doc, path, project)
+    accounts = _load_accounts(check, doc, path.parent, policy or SecretPolicy.from_environ())
+    threads = _load_threads(check, doc, accounts)
+    alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
-        raise check.fail(f"'alerts' names unknown account {alerts!r}", root.line_of("alerts"))
-    posts = _load_posts(check, root, accounts)
-    return Campaign(
+        raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
+    posts = _load_posts(check, doc, accounts)
+    campaign = Campaign(
         name=head.name,
         path=path,
         display=display,
@@ -276,10 +310,10 @@ def load_campaign(path: str | Path) -> Campaign:
         templates=head.templates,
         zone=head.zone,
         start=head.start,
-        hashtags=check.hashtags(root, "hashtags", "the campaign") or (),
-        link=check.string(root, "link", "the campaign"),
-        link_title=check.string(root, "link_title", "the campaign"),
-        link_description=check.string(root, "link_description", "the campaign"),
+        hashtags=check.hashtags(doc, "hashtags", "the campaign") or (),
+        link=check.string(doc, "link", "the campaign"),
+        link_title=check.string(doc, "link_title", "the campaign"),
+        link_description=check.string(doc, "link_description", "the campaign"),
         utm=head.utm,
         late_window=head.late_window,
         threads=frozenset(threads),
@@ -287,11 +321,16 @@ def load_campaign(path: str | Path) -> Campaign:
         vars=head.vars,
         accounts=accounts,
         posts=posts,
-        metrics=_load_metrics(check, root),
+        metrics=_load_metrics(check, doc),
+        embargo=check.string(doc, "embargo", "the campaign"),
+        root=project,
     )
+    from campaign.source.media_config import with_media
+
+    return with_media(check, doc, campaign, path.parent)
 
 
-def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
+def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Header:
     """Name, release, templates, zone, start, late_window, utm and vars, checked in that order."""
     name = check.string(root, "campaign", "the campaign", required=True)
     assert name is not None
@@ -315,16 +354,41 @@ def _load_header(check: _Checker, root: Node, base: Path) -> _Header:
     vars_ = root.get("vars") or {}
     if not isinstance(vars_, dict):
         raise check.fail("'vars' must be a mapping", root.line_of("vars"))
+    base = path.parent
+    # Files are confined to the project root when they exist; a missing one is reported when it is needed
+    # (compile), so the daemon, which needs neither, can still load the file.
+    release = _confined(check, project, base, release_raw, "release", root.line_of("release"), "file")
+    templates_as_written = templates_raw or f"../templates/{name}"
+    line = root.line_of("templates") if templates_raw else None
+    templates = _confined(check, project, base, templates_as_written, "templates", line, "dir")
     return _Header(
         name=name,
-        release=(base / release_raw) if release_raw else None,
-        templates=base / (templates_raw or f"../templates/{name}"),
+        release=release,
+        templates=templates,
         zone=zone,
         start=start,
         late_window=late_window,
         utm=True if utm is None else utm,
         vars=dict(vars_),
     )
+
+
+def _confined(
+    check: _Checker,
+    project: Path,
+    base: Path,
+    raw: str | None,
+    key: str,
+    line: int | None,
+    kind: Kind,
+) -> Any:
+    """``raw`` (relative to the campaign file) resolved inside the project root if it exists, else as is."""
+    if not raw:
+        return None
+    path = base / raw
+    if not os.path.lexists(path):
+        return path
+    return resolve_inside(project, raw, key, campaign_file=check.display, line=line, base=base, kind=kind)
 
 
 def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:
@@ -378,19 +442,22 @@ def _check_zone(check: _Checker, zone: str, line: int) -> None:
 # -- accounts -------------------------------------------------------------------------------------------
 
 
-def _load_accounts(check: _Checker, root: Node, base: Path) -> dict[str, AccountConfig]:
+def _load_accounts(
+    check: _Checker, root: Node, base: Path, policy: SecretPolicy
+) -> dict[str, AccountConfig]:
     raw = root.get("accounts")
     if not raw:
         raise check.fail("the campaign needs 'accounts'", root.line)
     raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
     known = channels.names()
     return {
-        name: _load_account(check, name, body, raw.line_of(name), known, base) for name, body in raw.items()
+        name: _load_account(check, name, body, raw.line_of(name), known, base, policy)
+        for name, body in raw.items()
     }
 
 
 def _load_account(
-    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path
+    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path, policy: SecretPolicy
 ) -> AccountConfig:
     """One account block; checks run in a fixed order, so the first problem in the block is the one named."""
     if not _KEY.match(name):
@@ -403,7 +470,7 @@ def _load_account(
             f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
             body.line_of("channel"),
         )
-    credentials = _account_credentials(check, name, channel, body, base)
+    credentials = _account_credentials(check, name, channel, body, base, policy)
     settings = _account_settings(check, name, channel, body)
     zone = check.string(body, "zone", f"account {name!r}")
     if zone:
@@ -430,7 +497,7 @@ def _load_account(
 
 
 def _account_credentials(
-    check: _Checker, name: str, channel: str, body: Node, base: Path
+    check: _Checker, name: str, channel: str, body: Node, base: Path, policy: SecretPolicy
 ) -> dict[str, SecretRef]:
     """The account's credential references: each one the adapter reads, and none it requires missing."""
     creds_raw = body.get("credentials") or {}
@@ -443,6 +510,8 @@ def _account_credentials(
         cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
         for cname, value in creds_node.items()
     }
+    for cname, ref in credentials.items():  # the operator's allow-list, never the campaign file's
+        policy.check(ref, credential=cname, account=name, file=check.display, line=creds_node.line_of(cname))
     adapter = channels.load(channel)  # (cached) after the references, so a secret in the file is named first
     unknown_creds = [c for c in credentials if c not in adapter.credential_names]
     if unknown_creds:
@@ -485,6 +554,9 @@ def _account_settings(check: _Checker, name: str, channel: str, body: Node) -> d
             raise check.fail(
                 f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
             )
+    # Destinations are checked now (`check` time), not only at send: schemes, metadata and private addresses,
+    # look-alikes, credentials or tokens in URLs.
+    check_account_urls(settings, account=name, file=check.display, line_of=body.line_of)
     return settings
 
 

@@ -1,14 +1,36 @@
-"""`campaign init --from-release`: derive a working campaign (schedule + templates) from a press release.
+"""`campaign init --from-release`: derive a publishable campaign (schedule + templates) from a press release.
 
-The derived campaign has a launch post, a quote post, one post per key figure (up to three), a
-partners/people post and a boilerplate post, spread over the first days. Templates read the release's fields
-(they do not copy its text), so fixing the release fixes every post; each template adapts to the channel's
-limit (long-form channels get more of the release). The output passes `campaign check` unchanged.
+What the derived campaign is (issue 13):
+
+* Its ``zone`` is the dateline's zone (``--zone`` overrides; UTC with a comment when the release has none).
+  It starts next Monday, or on the first business day at or after the release's embargo.
+  Posts fall on business days (Monday to Friday) at working hours of that zone, one post per day, so no
+  account ever has two posts at one time.
+* Posts: a launch post (title, and the lead on long-form channels), a quote post (one whole quote with its
+  speaker; shortened by ``shorten`` only where a platform's limit needs it), up to three figure posts (each
+  a different sentence with a different number, chosen only when the sentence reads on its own: no leading
+  pronoun or connective, not inside a quotation, not the lead), a partners post and an "about" post.
+  No two posts of one account share a text.
+* Nothing of the newswire's boilerplate reaches a post: the templates read the parsed fields (the lead has
+  no dateline prefix; preamble lines, end marks and contacts are not in any field a template uses).
+* The link is the release's main link (:attr:`Release.link`); hashtags are the release's, as written; the
+  few words the templates add ("About", quotation marks) are in the release's language.
+* A campaign already in the folder that uses the same release file is not silently duplicated: init
+  refuses unless ``--name`` (a new campaign on purpose) or ``--force`` is given.
+
+Templates read the release's fields (they do not copy its text), so fixing the release fixes every post;
+the output passes ``campaign check`` unchanged.
+
+CLI contract (:func:`run_init` is what ``campaign init`` calls): ``--from-release FILE`` (required;
+repeatable once multi-language campaigns land: two files are refused with a clear message today),
+``--name``, ``--dir``, ``--channels``, ``--start``, ``--zone`` (default: the dateline's), ``--force``;
+prints ``wrote PATH`` per file, then ``next: campaign check SCHEDULE``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,7 +64,26 @@ SETTING_EXAMPLES: dict[str, Any] = {
     "username": "example",
 }
 
+# Words the templates add, per language (the primary subtag of the release's BCP 47 tag).
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {"sep": ", ", "about": "About {name}: ", "open": "“", "close": "”", "dash": "— "},
+    "de": {"sep": ", ", "about": "Über {name}: ", "open": "„", "close": "“", "dash": "— "},
+    "fr": {"sep": ", ", "about": "À propos de {name} : ", "open": "« ", "close": " »", "dash": "— "},
+    "es": {"sep": ", ", "about": "Acerca de {name}: ", "open": "«", "close": "»", "dash": "— "},
+    "zh-Hant": {"sep": "，", "about": "關於{name}：", "open": "「", "close": "」", "dash": "——"},
+    "zh-Hans": {"sep": "，", "about": "关于{name}：", "open": "“", "close": "”", "dash": "——"},
+    "ja": {"sep": "、", "about": "{name}について：", "open": "「", "close": "」", "dash": "——"},
+}
+# Sentence openings that lean on the sentence before (a figure post must read on its own).
+_LEANS = re.compile(
+    r"^(?:It|Its|This|That|These|Those|They|Their|He|She|His|Her|We|Our|However|But|And|Also|In addition|"
+    r"Additionally|Furthermore|Moreover|Meanwhile|Such|Both|Er|Sie|Es|Dies|Diese|Damit|Dabei|Außerdem|"
+    r"Il|Elle|Ils|Elles|Cela|Ce|Cette|Ces|En outre|De plus|Él|Ella|Ellos|Esto|Este|Esta|Estos|Además|"
+    r"該|该|此|這|这|其|他|她|它|同時|同时|此外|另外|これ|この|同社|また|さらに)(?![a-zà-ÿ])"
+)
+_QUOTE_MARKS = re.compile(r"[\"“”„«»「」『』]")
 _PROPER = re.compile(r"\b[A-Z][A-Za-z&]+(?:\s+[A-Z][A-Za-z&]+)*")
+_WORK_TIMES = {"launch": "09:00", "quote": "10:00", "figure": "12:30", "people": "11:00", "about": "16:30"}
 
 
 def _slug(text: str) -> str:
@@ -53,16 +94,162 @@ def _next_monday(today: date) -> date:
     return today + timedelta(days=(7 - today.weekday()) % 7 or 7)
 
 
-def _people_sentence(release: Any) -> int | None:
+def _first_start(today: date, embargo: str | None, zone: str | None) -> date:
+    """Next Monday, or the first business day whose 09:00 (campaign zone) is not before the embargo."""
+    day = _next_monday(today)
+    if not embargo:
+        return day
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone or "UTC")
+    lifted = datetime.fromisoformat(embargo if "T" in embargo else f"{embargo}T00:00")
+    lifted = lifted if lifted.tzinfo else lifted.replace(tzinfo=tz)
+    while day.weekday() >= 5 or datetime(day.year, day.month, day.day, 9, tzinfo=tz) < lifted:
+        day += timedelta(days=1)
+    return day
+
+
+def business_day_offsets(start: date, count: int) -> list[int]:
+    """Calendar-day offsets from ``start`` of the first ``count`` business days (Monday to Friday) on or
+    after it."""
+    offsets: list[int] = []
+    day = 0
+    while len(offsets) < count:
+        if (start + timedelta(days=day)).weekday() < 5:
+            offsets.append(day)
+        day += 1
+    return offsets
+
+
+def _words(release: Any) -> dict[str, str]:
+    lang = release.language or "en"
+    return _WORDS.get(lang) or _WORDS.get(lang.split("-")[0]) or _WORDS["en"]
+
+
+def figure_choices(release: Any, limit: int = 3) -> list[int]:
+    """Indexes into ``release.figures`` for figure posts: sentences that read on their own, each with a
+    number no other chosen post states, none being the lead or inside a quotation."""
+    about = release.organization.about if release.organization is not None else ""
+    about_first = about.split("\n\n", 1)[0][:80] if about else ""
+    chosen: list[int] = []
+    seen_phrases: set[str] = set()
+    seen_sentences = {release.lead}
+    for index, figure in enumerate(release.figures):
+        s = figure.sentence
+        if s in seen_sentences or _QUOTE_MARKS.search(s) or _LEANS.match(s) or len(s) > 400:
+            continue
+        if about_first and s.startswith(about_first[:40]):
+            continue  # the about post's own sentence
+        if s[:1].islower() or any(p in seen_phrases for p in figure.phrases):
+            continue
+        chosen.append(index)
+        seen_sentences.add(s)
+        seen_phrases.update(figure.phrases)
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def quote_choice(release: Any) -> int | None:
+    """Index of the quote for the quote post: the first with a speaker and at least a few words."""
+    for index, q in enumerate(release.quotes):
+        if q.speaker and len(q.text) >= 12:
+            return index
+    return None
+
+
+def _people_sentence(release: Any, taken: set[str]) -> int | None:
     """Index of the sentence naming the most organisations/people (the partners post), if any stands out."""
     best, best_score = None, 2
     for index, sentence in enumerate(release.sentences):
+        if sentence in taken or _QUOTE_MARKS.search(sentence) or _LEANS.match(sentence):
+            continue
         if any(q.text in sentence for q in release.quotes):
             continue
         score = len(_PROPER.findall(sentence)) + sentence.count(",") // 2
         if score > best_score:
             best, best_score = index, score
     return best
+
+
+def existing_campaigns_for(release_file: Path, root: Path) -> list[Path]:
+    """Schedule files under ``root/schedules`` whose ``release:`` is ``release_file``."""
+    folder = root / "schedules"
+    if not folder.is_dir():
+        return []
+    target = release_file.resolve()
+    found = []
+    for schedule in sorted(folder.glob("*.y*ml")):
+        try:
+            text = schedule.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        m = re.search(r"(?m)^release:\s*[\"']?([^\"'#\n]+?)[\"']?\s*(?:#.*)?$", text)
+        if m and _same_release((schedule.parent / m.group(1).strip()).resolve(), target):
+            found.append(schedule)
+    return found
+
+
+def _same_release(used: Path, wanted: Path) -> bool:
+    """The same file, or the copy `init` made of it inside the project (same name, same bytes)."""
+    if used == wanted:
+        return True
+    try:
+        return used.name == wanted.name and used.read_bytes() == wanted.read_bytes()
+    except OSError:
+        return False
+
+
+def run_init(
+    release_files: list[Path] | tuple[Path, ...],
+    *,
+    root: Path,
+    name: str | None = None,
+    channels: list[str] | None = None,
+    start: str | None = None,
+    zone: str | None = None,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+    today: date | None = None,
+) -> list[Path]:
+    """What ``campaign init`` does, so that the CLI only maps its options onto this call.
+
+    Options: ``--from-release FILE`` (required, repeatable: ``release_files``; more than one is a
+    UsageError until campaigns in several languages land), ``--name`` (also the way to derive a second
+    campaign from a release another campaign in ``schedules/`` already uses), ``--dir`` (``root``),
+    ``--channels``, ``--start``, ``--zone`` (None: the dateline's zone, else UTC), ``--force`` (overwrite
+    files, and allow a second campaign for the same release). Prints ``wrote PATH`` per file, then
+    ``next: campaign check SCHEDULE``. Raises UsageError (exit 2) for a refusal, ReleaseError for an
+    unreadable release.
+    """
+    if len(release_files) > 1:
+        from campaign.source.config import CAMPAIGN_KEYS
+
+        if "languages" not in CAMPAIGN_KEYS:  # the campaign file cannot say `languages:` yet
+            raise UsageError(
+                "one --from-release per campaign for now "
+                "(campaigns in several languages are not supported yet)"
+            )
+        written = scaffold_languages(
+            [Path(f) for f in release_files], root=root, name=name, channels=channels, start=start,
+            zone=zone, force=force, today=today,
+        )  # fmt: skip
+    else:
+        written = scaffold(
+            Path(release_files[0]),
+            root=root,
+            name=name,
+            channels=channels,
+            start=start,
+            zone=zone,
+            force=force,
+            today=today,
+        )
+    for path in written:
+        echo(f"wrote {path}")
+    echo(f"next: campaign check {written[0]}")
+    return written
 
 
 def scaffold(
@@ -72,29 +259,43 @@ def scaffold(
     name: str | None = None,
     channels: list[str] | None = None,
     start: str | None = None,
-    zone: str = "UTC",
+    zone: str | None = None,
     force: bool = False,
     today: date | None = None,
 ) -> list[Path]:
     """Write ``schedules/NAME.yaml`` and ``templates/NAME/*.j2`` under ``root``; returns the written paths.
 
-    Raises ReleaseError for an unusable release, UsageError for an unknown channel or existing files
-    (without ``force``).
+    Raises ReleaseError for an unreadable release, UsageError for an unknown channel, for existing files
+    (without ``force``), and for a release that a campaign in the folder already uses (without ``name`` or
+    ``force``).
     """
     from campaign.source.release import load_release
 
     release = load_release(release_file)
+    if not force and name is None:
+        users = existing_campaigns_for(release_file, root)
+        if users:
+            raise UsageError(
+                f"{users[0]} already uses {release_file}; add --name NEW to derive another campaign from it, "
+                f"or --force"
+            )
     name = name or _slug(release_file.stem)
     chans = channels or DEFAULT_CHANNELS
     known = _known_channels()
     for chan in chans:
         if chan not in known:
             raise UsageError(f"unknown channel {chan!r} (installed: {', '.join(known)})")
-    start = start or f"{_next_monday(today or date.today()).isoformat()} 09:00"
+    zone = zone or (release.dateline.zone if release.dateline is not None else None)
+    if start is None:
+        start = f"{_first_start(today or date.today(), release.embargo, zone).isoformat()} 09:00"
+    start_day = (
+        date.fromisoformat(start.strip()[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", start.strip()) else None
+    )
 
     schedule = root / "schedules" / f"{name}.yaml"
     folder = root / "templates" / name
-    templates = _templates(release)
+    plan = _plan(release)
+    templates = _templates(release, plan)
     targets = [schedule, *(folder / f for f in templates)]
     if not force:
         existing = [str(p) for p in targets if p.exists()]
@@ -102,17 +303,62 @@ def scaffold(
             raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
     schedule.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
+    release_file, copied = _release_in_project(release_file, schedule, force=force)
     release_rel = Path(_relpath(release_file.resolve(), schedule.parent.resolve()))
-    schedule.write_text(_schedule_yaml(release, name, release_rel, chans, start, zone), encoding="utf-8")
+    schedule.write_text(
+        _schedule_yaml(release, name, release_rel, chans, start, zone, plan, start_day), encoding="utf-8"
+    )
     for filename, body in templates.items():
         (folder / filename).write_text(body, encoding="utf-8")
-    return targets
+    return [*targets, release_file] if copied else targets
+
+
+def _plan(release: Any) -> dict[str, Any]:
+    """Which release parts the posts use: quote index, figure indexes, people sentence index."""
+    figures = figure_choices(release)
+    taken = {release.lead, *(release.figures[i].sentence for i in figures)}
+    return {
+        "quote": quote_choice(release),
+        "figures": figures,
+        "people": _people_sentence(release, taken),
+    }
+
+
+def _about_reads_well(release: Any) -> bool:
+    """An about post needs prose: not a 会社概要-style table of labels ("会社名：…所在地：…")."""
+    org = release.organization
+    if org is None or not org.about:
+        return False
+    from campaign.text.sentences import split_sentences
+
+    first = next(iter(split_sentences(org.about)), "")
+    return len(re.findall(r"[:：]", re.sub(r"https?://\S+", "", first))) < 2
 
 
 def _known_channels() -> list[str]:
     from campaign import channels as registry
 
     return registry.names()
+
+
+def _release_in_project(release_file: Path, schedule: Path, *, force: bool) -> tuple[Path, bool]:
+    """The release as the campaign will name it: inside the campaign's project root (every file a campaign
+    names must be, :mod:`campaign.source.paths`), copied into ``releases/`` there when it is outside.
+    Returns the path and whether it was copied."""
+    import shutil
+
+    from campaign.source.paths import find_project_root
+
+    project = find_project_root(schedule)
+    real = release_file.resolve()
+    if real.is_relative_to(project):
+        return release_file, False
+    target = project / "releases" / real.name
+    if target.exists() and target.read_bytes() != real.read_bytes() and not force:
+        raise UsageError(f"{target} exists and differs from {release_file} (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(real, target)
+    return target, True
 
 
 def _relpath(target: Path, base: Path) -> str:
@@ -127,62 +373,82 @@ def _yaml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _posts(release: Any, plan: dict[str, Any]) -> list[tuple[str, str, str]]:
+    posts = [("launch", "launch", "the news, with the link")]
+    if plan["quote"] is not None:
+        posts.append(("quote", "quote", f"what {release.quotes[plan['quote']].speaker} said"))
+    for n, _index in enumerate(plan["figures"]):
+        posts.append((f"figure-{n + 1}", "figure", "a key figure"))
+    if plan["people"] is not None:
+        posts.append(("people", "people", "who took part"))
+    if _about_reads_well(release):
+        posts.append(("about", "about", "who we are"))
+    return posts
+
+
 def _schedule_yaml(
-    release: Any, name: str, release_rel: Path, chans: list[str], start: str, zone: str
+    release: Any,
+    name: str,
+    release_rel: Path,
+    chans: list[str],
+    start: str,
+    zone: str | None,
+    plan: dict[str, Any],
+    start_day: date | None,
 ) -> str:
     tags = ", ".join(_yaml_str(t) for t in release.hashtags[:3]) if release.hashtags else ""
-    link = release.urls[0] if release.urls else None
     lines = [
         f"# Campaign derived from {release_rel.name} by `campaign init`.",
         "# Review it, then: campaign preview <this file>",
         f"campaign: {name}",
         f"release: {release_rel.as_posix()}",
         f"templates: ../templates/{name}",
-        f"zone: {zone}",
-        f'start: "{start}"',
+        f"zone: {zone}   # the dateline's place"
+        if zone
+        else "zone: UTC   # the release names no known place: set it",
+        f'start: "{start}"' + (f"   # not before the embargo ({release.embargo})" if release.embargo else ""),
         "late_window: 24h",
     ]
     if tags:
-        lines.append(f"hashtags: [{tags}]   # added to every post; each channel caps how many it shows")
-    if link:
-        lines.append(f"link: {link}")
+        lines.append(f"hashtags: [{tags}]   # the release's own; each channel caps how many it shows")
+    if release.link:
+        lines.append(f"link: {release.link}")
     lines.append(
         f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]"
         "   # long posts may become threads here"
     )
-    lines.append("")
-    lines.append("accounts:")
+    lines += ["", "accounts:"]
     for chan in chans:
-        adapter = channels_load(chan)
-        lines.append(f"  main_{chan}:")
-        lines.append(f"    channel: {chan}")
-        for key in adapter.required_settings:
-            lines.append(
-                f"    {key}: {_yaml_str(str(SETTING_EXAMPLES.get(key, 'change-me')))}"
-                f"   # {adapter.required_settings[key]}"
-            )
-        if adapter.credential_names:
-            lines.append("    credentials:   # environment variable names, never the secrets themselves")
-            for cred in adapter.credential_names:
-                line = f"      {cred}: {f'MAIN_{chan}_{cred}'.upper()}"
-                if cred in adapter.optional_credentials:
-                    line = f"      # {cred}: {f'MAIN_{chan}_{cred}'.upper()}   (optional)"
-                lines.append(line)
-    lines.append("")
-    lines.append("posts:")
-    posts: list[tuple[str, str, str]] = [("launch", "+0d 09:00", "the news, with the link")]
-    if release.quotes:
-        posts.append(("quote", "+1d 09:00", f"what {release.quotes[0].speaker} said"))
-    for index, _figure in enumerate(release.figures[:3]):
-        posts.append((f"figure-{index + 1}", f"+{2 + index}d 12:30", "a key figure"))
-    if _people_sentence(release) is not None:
-        posts.append(("people", f"+{2 + min(len(release.figures), 3)}d 09:00", "who took part"))
-    if release.organization is not None:
-        posts.append(("about", f"+{3 + min(len(release.figures), 3)}d 17:30", "who we are"))
-    for key, when, what in posts:
+        lines.extend(_account_lines(chan, release.language))
+    lines += ["", "posts:   # one a business day, at working hours in the campaign's zone"]
+    posts = _posts(release, plan)
+    offsets = business_day_offsets(start_day, len(posts)) if start_day else list(range(len(posts)))
+    for (key, kind, what), day in zip(posts, offsets, strict=True):
         lines.append(f"  - key: {key}   # {what}")
-        lines.append(f'    when: "{when}"')
+        lines.append(f'    when: "+{day}d {_WORK_TIMES[kind]}"')
     return "\n".join(lines) + "\n"
+
+
+def _account_lines(chan: str, language: str | None) -> list[str]:
+    adapter = channels_load(chan)
+    lines = [f"  main_{chan}:", f"    channel: {chan}"]
+    for key in adapter.required_settings:
+        lines.append(
+            f"    {key}: {_yaml_str(str(SETTING_EXAMPLES.get(key, 'change-me')))}"
+            f"   # {adapter.required_settings[key]}"
+        )
+    optional = getattr(adapter, "optional_settings", {}) or {}
+    if language and "language" in optional:
+        code = language if chan == "bluesky" else language.split("-")[0]
+        lines.append(f"    language: {code}   # the release's language")
+    if adapter.credential_names:
+        lines.append("    credentials:   # environment variable names, never the secrets themselves")
+        for cred in adapter.credential_names:
+            line = f"      {cred}: {f'MAIN_{chan}_{cred}'.upper()}"
+            if cred in adapter.optional_credentials:
+                line = f"      # {cred}: {f'MAIN_{chan}_{cred}'.upper()}   (optional)"
+            lines.append(line)
+    return lines
 
 
 def channels_load(name: str) -> Any:
@@ -194,54 +460,160 @@ def channels_load(name: str) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _templates(release: Any) -> dict[str, str]:
+def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
     """Template files for the derived posts. Short channels (limit under 1000) get the short form."""
+    w = _words(release)
+    headline = "release.title" if release.title else "release.lead"
+    body = (
+        "release.lead" if release.title else "release.paragraphs[1]" if len(release.paragraphs) > 1 else None
+    )
     out = {
         "launch.j2": (
             "{# Launch post: the release's title, then (long-form channels) its lead. #}\n"
             "{% if channel.limit >= 1000 %}\n"
-            "{{ release.title }}\n\n"
-            "{{ release.lead }}\n"
-            "{% else %}\n"
-            "{{ release.title | shorten(channel.limit - 80) }}\n"
+            f"{{{{ {headline} | shorten(300) }}}}\n"
+            + (f"\n{{{{ {body} | shorten(channel.limit - 400) }}}}\n" if body else "")
+            + "{% else %}\n"
+            f"{{{{ {headline} | shorten(channel.limit - 80) }}}}\n"
             "{% endif %}\n\n"
             "{{ link }}\n\n"
             "{{ tags | hashtags }}\n"
         ),
     }
-    if release.quotes:
+    if plan["quote"] is not None:
         out["quote.j2"] = (
-            "{# Quote post: the first quote of the release and who said it. #}\n"
-            "{% set q = release.quotes[0] %}\n"
+            "{# Quote post: one whole quote of the release and who said it. #}\n"
+            f"{{% set q = release.quotes[{plan['quote']}] %}}\n"
             "{% if channel.limit >= 1000 %}\n"
-            "“{{ q.text }}”\n\n— {{ q.speaker }}{% if q.role %}, {{ q.role }}{% endif %}\n"
+            f"{w['open']}{{{{ q.text | shorten(channel.limit - 300) }}}}{w['close']}\n\n"
+            f"{w['dash']}{{{{ q.speaker }}}}"
+            f"{{% if q.role %}}{w['sep']}{{{{ q.role }}}}{{% endif %}}\n\n"
             "{% else %}\n"
-            "“{{ q.text | shorten(channel.limit - 90) }}” — {{ q.speaker }}\n"
+            f"{w['open']}{{{{ q.text | shorten(channel.limit - 90) }}}}{w['close']} "
+            f"{w['dash']}{{{{ q.speaker }}}}\n"
             "{% endif %}\n\n"
             "{{ tags | hashtags }}\n"
         )
-    for index, _figure in enumerate(release.figures[:3]):
-        out[f"figure-{index + 1}.j2"] = (
-            "{# A key figure from the release. #}\n"
+    for n, index in enumerate(plan["figures"]):
+        out[f"figure-{n + 1}.j2"] = (
+            "{# A key figure from the release, in a sentence that reads on its own. #}\n"
             f"{{% set f = release.figures[{index}] %}}\n"
             "{{ f.sentence | shorten(channel.limit - 60) }}\n\n"
             "{{ tags | hashtags }}\n"
         )
-    people = _people_sentence(release)
-    if people is not None:
+    if plan["people"] is not None:
         out["people.j2"] = (
             "{# Who took part: the release sentence that names the most partners. #}\n"
-            f"{{{{ release.sentences[{people}] | shorten(channel.limit - 60) }}}}\n\n"
+            f"{{{{ release.sentences[{plan['people']}] | shorten(channel.limit - 60) }}}}\n\n"
             "{{ tags | hashtags }}\n"
         )
-    if release.organization is not None:
+    if _about_reads_well(release):
+        about = w["about"].replace("{name}", "{{ release.organization.name }}")
         out["about.j2"] = (
             "{# Boilerplate: who the organisation is, with the link. #}\n"
             "{% if channel.limit >= 1000 %}\n"
-            "About {{ release.organization.name }}: {{ release.organization.about | first_sentence }}\n"
+            f"{about}{{{{ release.organization.about | first_sentence | shorten(channel.limit - 200) }}}}\n"
             "{% else %}\n"
             "{{ release.organization.about | first_sentence | shorten(channel.limit - 60) }}\n"
             "{% endif %}\n\n"
             "{{ link }}\n"
         )
     return out
+
+
+def scaffold_languages(
+    release_files: list[Path],
+    *,
+    root: Path,
+    name: str | None = None,
+    channels: list[str] | None = None,
+    start: str | None = None,
+    zone: str | None = None,
+    force: bool = False,
+    today: date | None = None,
+) -> list[Path]:
+    """One campaign from a release and its translations (``--from-release en.txt --from-release zh.txt``).
+
+    Writes the layout issue 13 asks for, which the campaign file accepts once it has ``languages:`` (see
+    :func:`run_init`): ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given),
+    ``release:`` as a map language -> file, accounts per channel and language (``main_x_en``,
+    ``main_x_zh-Hant``) each with ``language:``, templates ``KEY.j2`` for the first language and
+    ``KEY.LANG.j2`` for the others (each adding its own release's hashtags), and posts whose ``accounts:``
+    are the accounts of the languages whose release has that post; a link that differs per language is a
+    per-account ``overrides``. Credentials are per language (``MAIN_X_ZH_HANT_TOKEN``).
+    """
+    from campaign.source.release import load_release
+
+    releases = [load_release(f) for f in release_files]
+    langs = [r.language or f"und-{i}" for i, r in enumerate(releases)]
+    if len(set(langs)) != len(langs):
+        raise UsageError(f"the releases must be in different languages (found {', '.join(langs)})")
+    first = releases[0]
+    name = name or _slug(release_files[0].stem)
+    chans = channels or DEFAULT_CHANNELS
+    zone = zone or next((r.dateline.zone for r in releases if r.dateline and r.dateline.zone), None)
+    start = start or f"{_first_start(today or date.today(), first.embargo, zone).isoformat()} 09:00"
+    schedule = root / "schedules" / f"{name}.yaml"
+    folder = root / "templates" / name
+    plans = [_plan(r) for r in releases]
+    files: dict[str, str] = {}
+    for i, (release, plan) in enumerate(zip(releases, plans, strict=True)):
+        for filename, body in _templates(release, plan).items():
+            # hashtags differ per language: each template adds its own release's
+            body = body.replace(
+                "{{ tags | hashtags }}", "{{ (tags + (release.hashtags[:3] | list)) | hashtags }}"
+            )
+            files[filename if i == 0 else filename.replace(".j2", f".{langs[i]}.j2")] = body
+    targets = [schedule, *(folder / f for f in files)]
+    if not force and (existing := [str(p) for p in targets if p.exists()]):
+        raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
+    accounts = {lang: [f"main_{chan}_{lang}" for chan in chans] for lang in langs}
+    keyed = [{key: kind for key, kind, _ in _posts(r, p)} for r, p in zip(releases, plans, strict=True)]
+    order = list(dict.fromkeys(k for posts in keyed for k in posts))
+    lines = [
+        f"# Campaign derived from {', '.join(f.name for f in release_files)} by `campaign init`.",
+        f"campaign: {name}",
+        f"languages: [{', '.join(langs)}]",
+        "release:",
+        *(f"  {lang}: {_relpath(f.resolve(), schedule.parent.resolve())}"
+          for lang, f in zip(langs, release_files, strict=True)),
+        f"templates: ../templates/{name}",
+        f"zone: {zone or 'UTC'}",
+        f'start: "{start}"',
+        "late_window: 24h",
+    ]  # fmt: skip
+    if first.link:
+        lines.append(f"link: {first.link}")
+    lines += ["", "accounts:"]
+    for lang in langs:
+        for chan in chans:
+            env = f"MAIN_{chan}_".upper()
+            suffix = env + lang.upper().replace("-", "_") + "_"
+            account = [line.replace(env, suffix) for line in _account_lines(chan, None)]
+            account[0] = f"  main_{chan}_{lang}:"
+            account.insert(2, f"    language: {lang}")
+            lines.extend(account)
+    lines += ["", "posts:   # one a business day, at working hours in the campaign's zone"]
+    day0 = date.fromisoformat(start[:10]) if re.match(r"\d{4}-\d{2}-\d{2}", start) else None
+    offsets = business_day_offsets(day0, len(order)) if day0 else list(range(len(order)))
+    for key, day in zip(order, offsets, strict=True):
+        kind = next(posts[key] for posts in keyed if key in posts)
+        lines += [f"  - key: {key}", f'    when: "+{day}d {_WORK_TIMES[kind]}"']
+        users = [a for lang, posts in zip(langs, keyed, strict=True) if key in posts for a in accounts[lang]]
+        if len(users) < sum(len(v) for v in accounts.values()):
+            lines.append(f"    accounts: [{', '.join(users)}]")
+        extra = [
+            f"      {a}: {{link: {release.link}}}"
+            for lang, release in zip(langs[1:], releases[1:], strict=True)
+            if release.link and release.link != first.link
+            for a in accounts[lang]
+            if a in users
+        ]
+        if extra:
+            lines += ["    overrides:", *extra]
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    schedule.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for filename, body in files.items():
+        (folder / filename).write_text(body, encoding="utf-8")
+    return targets

@@ -32,7 +32,7 @@ import regex
 
 from campaign.text import _bluesky_data, counting
 
-__all__ = ["Facet", "FacetKind", "Span", "detect_facets", "facet_records", "link_spans"]
+__all__ = ["Facet", "FacetKind", "Span", "detect_facets", "facet_records", "is_hashtag", "link_spans"]
 
 FacetKind = Literal["link", "tag", "mention"]
 
@@ -162,6 +162,16 @@ def detect_facets(text: str) -> list[Facet]:
     facets = [Facet(to_byte(s), to_byte(e), kind, value) for s, e, kind, value in found]
     facets.sort(key=lambda f: f.byte_start)
     return facets
+
+
+def is_hashtag(token: str) -> bool:
+    """True when ``token`` (``#`` or ``＃`` and what follows, no white space) starts a hashtag that Bluesky's
+    reference detection makes a tag facet of. ``#2024``, ``#!!`` and a bare ``#`` are not tags: a tag needs
+    a character that is neither a digit nor punctuation (the rule X's twitter-text and Mastodon share in
+    spirit). Trailing punctuation does not matter (``#launch!`` is the tag ``launch``)."""
+    if not token or token[0] not in "#\uff03":
+        return False
+    return any(f.kind == "tag" and f.byte_start == 0 for f in detect_facets(token))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -25,9 +25,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from campaign.errors import TemplateError
+from campaign.text.budget import BudgetedEnvironment, RenderBudget, render_bounded
+from campaign.text.facets import is_hashtag
 from campaign.text.rules import TextRules
 
 _CAMEL_SPLIT = re.compile(r"[\s_\-]+")
@@ -50,11 +51,17 @@ def camel_case(tag: str) -> str:
 def format_hashtags(
     tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
 ) -> str:
-    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated."""
+    """Hashtags as the channel prefers them: de-duplicated (ignoring case), capped, cased, space-separated.
+
+    Only real hashtags count towards the cap (:func:`campaign.text.facets.is_hashtag`): ``#2024`` is plain
+    text to the platforms, so it is written but does not use up one of the channel's hashtag slots.
+    """
+
     seen: set[str] = set()
     out: list[str] = []
     style = case or (rules.hashtag_case if rules else "as-is")
     cap = limit if limit is not None else (rules.max_hashtags if rules else None)
+    counted = 0
     for raw in tags:
         tag = "#" + str(raw).strip().lstrip("#＃")
         if tag == "#" or tag.lower() in seen:
@@ -65,7 +72,8 @@ def format_hashtags(
         elif style == "lower":
             tag = tag.lower()
         out.append(tag)
-        if cap is not None and len(out) >= cap:
+        counted += is_hashtag(tag)
+        if cap is not None and counted >= cap:
             break
     return " ".join(out)
 
@@ -112,12 +120,21 @@ def tidy(text: str) -> str:
 
 
 class Renderer:
-    """Renders one campaign's templates. Holds one sandboxed Jinja environment (compiled templates cached)."""
+    """Renders one campaign's templates. Holds one sandboxed Jinja environment (compiled templates cached).
 
-    def __init__(self, folder: Path) -> None:
+    Templates come from pull requests: they load through ``loader`` (the campaign's
+    :class:`~campaign.source.paths.ConfinedLoader`: nothing outside the project root, nothing under /proc,
+    /sys, /dev) and every render is bounded (:mod:`campaign.text.budget`: time, output and value sizes).
+    Without a loader, templates load from ``folder`` with Jinja's own FileSystemLoader (tests and tools only).
+    """
+
+    def __init__(
+        self, folder: Path, *, loader: jinja2.BaseLoader | None = None, budget: RenderBudget | None = None
+    ) -> None:
         self.folder = folder
-        self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(folder)),
+        self.budget = budget or RenderBudget.from_environ()
+        self.env = BudgetedEnvironment(
+            loader=loader or jinja2.FileSystemLoader(str(folder)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain-text channels: no HTML escaping
             trim_blocks=True,
@@ -156,7 +173,7 @@ class Renderer:
         where = str(self.folder / name)
         try:
             template = self.env.get_template(name)
-            return tidy(template.render(context))
+            return tidy(render_bounded(template, context, budget=self.budget, where=where))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
         except jinja2.UndefinedError as exc:
@@ -169,7 +186,7 @@ class Renderer:
             template = self._inline.get(source)
             if template is None:
                 template = self._inline[source] = self.env.from_string(source)
-            return tidy(template.render(context))
+            return tidy(render_bounded(template, context, budget=self.budget, where=where))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
         except jinja2.UndefinedError as exc:

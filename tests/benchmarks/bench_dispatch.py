@@ -4,13 +4,16 @@ Run: ``.venv/bin/python tests/benchmarks/bench_dispatch.py [--quick]`` (``--quic
 The fake platform (tests/fakeplatform/server.py) runs in its own process, on uvloop when installed, so it
 shares no GIL with the client; it answers ~20-40k requests/s here, far above any client measured. Absolute
 numbers vary 15-30% between sessions (PERFORMANCE.md): compare the ratios, all measured in this run.
-Benchmarks print; they never assert on time.
+Benchmarks print (each target as one ``TARGET ... met|NOT met`` line, tests/benchmarks/targets.py); they
+never assert on time. What is measured is the code as shipped: the dispatcher gets exactly the settings
+``campaign daemon --concurrency C`` runs with (:func:`campaign.dispatch.daemon.dispatch_config`, so the
+shipped per-channel and per-account caps apply), the burst runs the real daemon with its default options.
 
 1. Throughput: N posts (5,000) over A accounts (50), no rate limits, C requests in flight (50):
    - the dispatcher core (claim, mark sending, POST, mark sent, on a real SQLite file, state writes group-
      committed) with the daemon's own client (:func:`campaign.dispatch.daemon.make_client`) on each of its
      transports (``aiohttp``: :class:`campaign.http.transport.AiohttpTransport`, the default; ``httpx``),
-     ``per_account`` 1 and ``concurrency`` C;
+     configured as ``campaign daemon --concurrency C``;
    - a bare ``httpx.AsyncClient`` on the same transport sending the same requests (built by the same
      adapter beforehand) from C workers;
    - both again with httpx-aiohttp's transport (for comparison: it is unsafe), and each on uvloop;
@@ -19,9 +22,10 @@ Benchmarks print; they never assert on time.
    checked for the one property the retry policy depends on: a connection reset after the request was
    sent must surface as "maybe received" (AmbiguousError), never as "not sent".
 2. Burst lateness: B posts (2,000) over A accounts fall due in the same second; the real daemon
-   (``campaign daemon`` subprocess, default options, then again with ``--transport httpx``) is already
-   running and idle. Lateness of each post is
-   the time the platform received it minus its due time: p50, p99, max (target p99 < 2 s).
+   (``campaign daemon`` subprocess, default options, then again with ``--transport httpx`` for comparison)
+   has logged "daemon started" before they fall due (else the run is reported as skipped). Lateness of
+   each post is the time the platform received it minus its due time: p50, p99, max (target, default
+   options: p99 < 2 s).
 """
 
 from __future__ import annotations
@@ -47,17 +51,19 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a script: make `tests.fakeplatform` importable
 
 import httpx  # noqa: E402
+from targets import report, skip, target  # noqa: E402  (tests/benchmarks/targets.py, beside this file)
 
 from campaign.channels.base import Part  # noqa: E402
 from campaign.dispatch.daemon import TRANSPORTS as DAEMON_TRANSPORTS  # noqa: E402
-from campaign.dispatch.daemon import make_client, wall_clock  # noqa: E402
-from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher  # noqa: E402
+from campaign.dispatch.daemon import DaemonOptions, dispatch_config, make_client, wall_clock  # noqa: E402
+from campaign.dispatch.dispatcher import Dispatcher  # noqa: E402
 from campaign.errors import AmbiguousError  # noqa: E402
 from campaign.http.exchange import map_transport_error  # noqa: E402
 from campaign.queue.store import Store  # noqa: E402
 from tests.conftest import RELEASE  # noqa: E402
 from tests.fakeplatform.accounts import FakeDirectory, mastodon_posts, token_env, write_campaign  # noqa: E402
 from tests.fakeplatform.server import ServerProcess, read_log  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 try:
     import uvloop
@@ -158,14 +164,9 @@ def fill_queue(path: Path, n: int, accounts: int) -> None:
 
 
 async def dispatch(factory: Factory, url: str, db: Path, n: int, concurrency: int) -> float:
-    """Seconds for the dispatcher core to send every due post of the queue ``db`` (real clock)."""
-    config = DispatchConfig(
-        owner="bench",
-        concurrency=concurrency,
-        per_channel=concurrency,
-        per_account=1,
-        batch_size=max(8, concurrency * 4),
-    )  # the daemon's batch size
+    """Seconds for the dispatcher core to send every due post of the queue ``db`` (real clock), configured
+    as ``campaign daemon --concurrency C`` runs it."""
+    config = dispatch_config(DaemonOptions(concurrency=concurrency, owner="bench"))
     clock = wall_clock
     with Store.open(str(db)) as store:
         async with factory(concurrency) as client:
@@ -260,16 +261,17 @@ def throughput(args: argparse.Namespace, server: ServerProcess, tmp: Path) -> No
         )
     for name in DAEMON_TRANSPORTS:
         mine, theirs = rows[("dispatcher", name, "asyncio")], rows[("bare httpx client", name, "asyncio")]
-        print(
-            f"dispatcher / bare client ({name}, asyncio): {mine.rate / theirs.rate:.2f}x "
-            f"(target >= 0.8x), {mine.rate:,.0f} posts/s"
-        )
+        print(f"dispatcher on {name}: {mine.rate:,.0f} posts/s; bare client on {name}: {theirs.rate:,.0f}")
+        target(f"dispatcher vs bare client, same transport ({name}, asyncio)", mine.rate / theirs.rate, ">=",
+               0.8, unit="x")  # fmt: skip
     plain_httpx = rows[("bare httpx client", "httpx", "asyncio")]
     shipped = rows[("dispatcher", DAEMON_TRANSPORTS[0], "asyncio")]
-    print(
-        f"the daemon as shipped (--transport {DAEMON_TRANSPORTS[0]}) / a bare httpx.AsyncClient at the same "
-        f"concurrency: {shipped.rate / plain_httpx.rate:.2f}x (the issue's target: >= 0.8x)"
-    )
+    target(f"daemon as shipped (--transport {DAEMON_TRANSPORTS[0]}) vs bare httpx.AsyncClient at concurrency "
+           f"{conc}", shipped.rate / plain_httpx.rate, ">=", 0.8, unit="x")  # fmt: skip
+    for name in DAEMON_TRANSPORTS:
+        # The retry policy is only safe if the daemon's transports say "maybe received" after a reset.
+        verdict = "maybe sent" if safe[name] else "not sent"
+        report(f"reset after the request seen as maybe-sent ({name})", safe[name], verdict, "maybe sent")
     candidates = [r for r in rows.values() if r.what == "dispatcher" and safe[r.transport]]
     best = max(candidates, key=lambda r: r.rate)
     default_name = DAEMON_TRANSPORTS[0]
@@ -283,55 +285,98 @@ def throughput(args: argparse.Namespace, server: ServerProcess, tmp: Path) -> No
     )
 
 
+@dataclass
+class BurstRun:
+    launched: datetime
+    started: datetime
+    due: datetime
+    created: int
+    platform_log: Path
+    daemon_log: Path
+
+
 def burst(args: argparse.Namespace, tmp: Path, transport: str | None = None) -> None:
     n, accounts = args.burst, args.accounts
     options = "default options" if transport is None else f"--transport {transport}"
+    name = "burst p99 lateness" + ("" if transport is None else f" (--transport {transport}, comparison)")
     print(f"\n2. Burst: {n:,} posts over {accounts} accounts due in the same second; real daemon, {options}")
-    tmp = tmp / f"burst-{transport or 'default'}"
+    lead = args.burst_lead
+    for attempt in range(1, 4):
+        run = _burst_once(args, tmp / f"burst-{transport or 'default'}-{attempt}", transport, lead)
+        if run.started < run.due:
+            break
+        # Start-up (imports, recovery) outlasted the lead: the posts were not due to an idle daemon.
+        startup = (run.started - run.launched).total_seconds()
+        print(f"the daemon took {startup:.1f} s to start, over the {lead:.0f} s lead: again, longer lead")
+        lead = math.ceil(2 * startup + args.burst_lead)
+    else:
+        if transport is None:  # the comparison run has no target to skip
+            skip(name, f"the daemon never started before the posts fell due (last lead {lead} s)")
+        return
+    if run.created < n:
+        print(f"daemon sent only {run.created} of {n}; its log:\n{run.daemon_log.read_text()[-2000:]}")
+        if transport is None:
+            report(name, False, f"only {run.created} of {n} sent", "< 2.00 s")
+        return
+    lateness = sorted(r.time - run.due.timestamp() for r in read_log(run.platform_log) if r.created)
+    p50 = statistics.median(lateness)
+    p99 = lateness[min(len(lateness) - 1, math.ceil(0.99 * len(lateness)) - 1)]
+    print(
+        f"lateness p50 {p50:.3f} s, p99 {p99:.3f} s, max {lateness[-1]:.3f} s; "
+        f"{n / (lateness[-1] - min(0.0, lateness[0])):,.0f} posts/s over the burst"
+    )
+    if transport is None:
+        target(name, p99, "<", 2.0, unit=" s")
+
+
+def _burst_once(args: argparse.Namespace, tmp: Path, transport: str | None, lead: float) -> BurstRun:
+    """Queue the burst ``lead`` seconds ahead, start the daemon, and wait for it to send every post (unless
+    it started only after the posts fell due: then stop it at once)."""
+    n, accounts = args.burst, args.accounts
     tmp.mkdir()
-    log = tmp / "burst-platform.jsonl"
+    log, daemon_log = tmp / "burst-platform.jsonl", tmp / "daemon.log"
     with ServerProcess(log=log, args=_server_args(), keep_log=False) as server:
         campaigns = tmp / "campaigns"
         campaigns.mkdir(exist_ok=True)
         write_campaign(campaigns, server.url, name="bench", accounts=accounts, release=RELEASE)
         db = tmp / "burst.db"
         now = datetime.now(UTC)
-        due = datetime.fromtimestamp(math.ceil(now.timestamp()) + args.burst_lead, UTC)  # a whole second
+        due = datetime.fromtimestamp(math.ceil(now.timestamp()) + lead, UTC)  # a whole second
         with Store.open(str(db)) as store:
             store.apply_changes(add=mastodon_posts(n, accounts=accounts, at=due), now=now)
         env = {**os.environ, **token_env(accounts)}
-        cmd = [
-            sys.executable,
-            "-m",
-            "campaign.cli",
-            "daemon",
-            "--db",
-            str(db),
-            "--campaigns",
-            str(campaigns),
-            "--log-level",
-            "WARNING",
-            *(["--transport", transport] if transport else []),
-        ]
-        daemon = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--db", str(db), "--campaigns", str(campaigns),
+               *(["--transport", transport] if transport else [])]  # fmt: skip
+        launched = datetime.now(UTC)
+        with daemon_log.open("wb") as out:
+            daemon = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
         try:
-            deadline = time.monotonic() + args.burst_lead + 120
-            while server.stats()["created"] < n and time.monotonic() < deadline and daemon.poll() is None:
-                time.sleep(0.1)
+            started = _started(daemon, daemon_log)
+            created = 0 if started >= due else _wait_created(server, daemon, n, bound=lead + 300)
         finally:
             daemon.send_signal(signal.SIGTERM)
-            _, err = daemon.communicate(timeout=30)
-        created = server.stats()["created"]
-    if created < n:
-        print(f"daemon sent only {created} of {n}; its stderr:\n{err.decode(errors='replace')[-2000:]}")
-        return
-    lateness = sorted(r.time - due.timestamp() for r in read_log(log) if r.created)
-    p50 = statistics.median(lateness)
-    p99 = lateness[min(len(lateness) - 1, math.ceil(0.99 * len(lateness)) - 1)]
-    print(
-        f"lateness p50 {p50:.3f} s, p99 {p99:.3f} s, max {lateness[-1]:.3f} s (target p99 < 2 s); "
-        f"{n / (lateness[-1] - min(0.0, lateness[0])):,.0f} posts/s over the burst"
-    )
+            daemon.wait(60)
+    return BurstRun(launched, started, due, created, log, daemon_log)
+
+
+def _started(daemon: subprocess.Popen[bytes], log: Path) -> datetime:
+    """When the daemon logged "daemon started" (start-up over); SystemExit if it exited instead."""
+    wait_until(lambda: "daemon started" in log.read_text(errors="replace") or daemon.poll() is not None,
+               what="the daemon to start", timeout=600, interval=0.05)  # fmt: skip
+    if daemon.poll() is not None:
+        raise SystemExit(f"the daemon exited:\n{log.read_text(errors='replace')[-2000:]}")
+    return datetime.now(UTC)
+
+
+def _wait_created(server: ServerProcess, daemon: subprocess.Popen[bytes], n: int, *, bound: float) -> int:
+    """Statuses created once ``n`` are, the daemon exits, or ``bound`` seconds pass (whichever is first)."""
+    deadline = time.monotonic() + bound
+    while daemon.poll() is None and time.monotonic() < deadline:
+        try:
+            return int(server.wait_for(5.0, created=n)["created"])
+        except TimeoutError:
+            continue
+    return int(server.stats()["created"])
 
 
 def _server_args() -> list[str]:

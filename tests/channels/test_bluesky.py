@@ -233,6 +233,17 @@ CASES = [
         expect=FIRST,
     ),
     Case(
+        # The getRecord lexicon makes cid optional: a record found without one is still this post.
+        "key taken by this very post, stored record without cid: success",
+        [
+            resolve_bob(),
+            login(),
+            create(TAKEN),
+            get_record(respond(200, {"uri": URI, "value": record()})),
+        ],
+        expect=Receipt(URI, FIRST.url, {"uri": URI}),
+    ),
+    Case(
         "key taken by other text: permanent",
         [
             resolve_bob(),
@@ -424,8 +435,13 @@ def test_reply_without_strong_ref_is_refused() -> None:
         (False, [get_record(respond(200, {"uri": URI, "cid": CID, "value": record()}), repo=HANDLE)], FIRST),
         (True, [get_record(respond(200, {"uri": URI, "cid": CID, "value": record()}))], FIRST),
         (False, [get_record(NOT_FOUND, repo=HANDLE)], None),
+        (
+            False,
+            [get_record(respond(200, {"uri": URI, "value": record()}), repo=HANDLE)],
+            Receipt(URI, FIRST.url, {"uri": URI}),
+        ),
     ],
-    ids=["found by handle", "found by DID with a session", "absent"],
+    ids=["found by handle", "found by DID with a session", "absent", "found without the optional cid"],
 )
 def test_lookup(primed: bool, steps: list[Step], expected: Receipt | None) -> None:
     bsky = adapter()

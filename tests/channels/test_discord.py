@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from campaign.channels.base import LinkCard, Part, RateLimit, Receipt
-from campaign.channels.discord import DiscordAdapter
+from campaign.channels.discord import DiscordAdapter, versioned_webhook_url
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -37,6 +37,8 @@ from tests.channels.conftest import (
 
 SECRET = "canaryDiscordToken-abc_123"
 HOOK = f"https://discord.com/api/webhooks/1111222233334444/{SECRET}"
+#: What is sent: the webhook URL on API v10 (https://discord.com/developers/docs/reference#api-versioning).
+WIRE = f"https://discord.com/api/v10/webhooks/1111222233334444/{SECRET}"
 TEXT = "Our new rail line opens on 18 January. @everyone https://example.org/rail"
 PART = Part(post_id="p1", idempotency_key="k" * 32, text=TEXT, link=LinkCard(url="https://example.org/rail"))
 BODY = {"content": TEXT, "allowed_mentions": {"parse": []}}
@@ -70,7 +72,7 @@ LIMIT_HEADERS = {
 
 def post(response: httpx.Response, body: dict[str, Any] = BODY, params: dict[str, str] | None = None) -> Step:
     """The Execute Webhook request a row expects, answered with ``response``."""
-    return Step("POST", HOOK, response, json=body, params=params or {"wait": "true"})
+    return Step("POST", WIRE, response, json=body, params=params or {"wait": "true"})
 
 
 CASES = [
@@ -164,7 +166,7 @@ def test_publish(case: Case) -> None:
 def test_rate_limit_headers_prefer_reset_after() -> None:
     adapter = DiscordAdapter(make_account("discord", {}, {"webhook_url": HOOK}))
     limits: list[RateLimit] = []
-    script = Script([Step("POST", HOOK, respond(200, message(), LIMIT_HEADERS), params={"wait": "true"})])
+    script = Script([Step("POST", WIRE, respond(200, message(), LIMIT_HEADERS), params={"wait": "true"})])
     run_with(script, adapter.publish(PART), adapter, limits=limits)
     assert limits == [RateLimit(remaining=0, reset_at=NOW + timedelta(seconds=1.5), limit=5)]
 
@@ -181,11 +183,11 @@ def test_verify_gets_the_webhook_without_posting() -> None:
         "application_id": None,
         "token": SECRET,
     }
-    script = Script([Step("GET", HOOK, respond(200, hook))])
+    script = Script([Step("GET", WIRE, respond(200, hook))])
     who = run_with(script, adapter.verify(), adapter)
     assert who == "webhook 'Rail News' (channel 7777, guild 9999)" and SECRET not in who
     script.assert_done()
-    failing = Script([Step("GET", HOOK, respond(404, {"code": 10015, "message": "Unknown Webhook"}))])
+    failing = Script([Step("GET", WIRE, respond(404, {"code": 10015, "message": "Unknown Webhook"}))])
     with pytest.raises(AuthError):
         run_with(failing, adapter.verify(), adapter)
 
@@ -199,3 +201,30 @@ def test_dry_run_placeholders_and_canary() -> None:
     described = describe(adapter, recording.requests[0])
     assert SECRET not in repr(described) and described["url"] == "[REDACTED]?wait=true"
     assert described["body"] == BODY
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        HOOK,
+        f"https://discord.com/api/v9/webhooks/1111222233334444/{SECRET}",
+        f"https://discord.com/api/v10/webhooks/1111222233334444/{SECRET}",
+    ],
+    ids=["no version", "older version", "v10"],
+)
+def test_webhook_url_is_sent_on_api_v10_and_redacted(given: str) -> None:
+    adapter = DiscordAdapter(make_account("discord", {}, {"webhook_url": given}))
+    script = Script([post(respond(200, message()))])
+    assert run_with(script, adapter.publish(PART), adapter).remote_id == "5555"
+    recording = Recording()
+    run_dry(adapter.publish(PART), adapter, PART, recording)
+    assert str(recording.requests[0].url) == f"{WIRE}?wait=true"
+    described = describe(adapter, recording.requests[0])
+    assert SECRET not in repr(described) and described["url"] == "[REDACTED]?wait=true"
+
+
+def test_versioning_keeps_other_hosts_and_paths() -> None:
+    canary = httpx.URL("https://canary.discord.com/api/webhooks/1/t%2Fk")
+    assert str(versioned_webhook_url(canary)) == "https://canary.discord.com/api/v10/webhooks/1/t%2Fk"
+    proxy = httpx.URL("http://127.0.0.1:8080/hooks/1/tok")
+    assert versioned_webhook_url(proxy) == proxy

@@ -159,10 +159,17 @@ CASES = [
         check=exactly(PermanentError),
     ),
     Case(
-        "368-policy-block-is-permanent",
+        # Meta documents 368 as temporary ("temporarily blocked for policies violations": wait and retry).
+        "368-policy-block-is-temporary",
         [graph(400, 368, "It looks like you were misusing this feature")],
-        PermanentError,
-        check=exactly(PermanentError),
+        RateLimitedError,
+        check=exactly(RateLimitedError),
+    ),
+    Case(
+        "3-capability-is-auth",
+        [graph(400, 3, "Application does not have the capability to make this API call.")],
+        AuthError,
+        check=exactly(AuthError),
     ),
     Case(
         "1-unknown-is-transient",

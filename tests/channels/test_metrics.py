@@ -269,3 +269,28 @@ def test_a_dry_run_shows_the_read_and_answers_it(channel: str) -> None:
     assert set(found) == set(ids)
     assert all(isinstance(v, dict) for v in found.values())
     assert any(r.method == "GET" for r in recording.requests)
+
+
+@pytest.mark.parametrize(
+    ("channel", "responses", "expect"),
+    [
+        (
+            "x",
+            [respond(200, {"data": {"id": "1", "username": "a", "public_metrics": {"followers_count": 12}}})],
+            12,
+        ),
+        ("mastodon", [respond(200, {"id": "1", "acct": "a", "followers_count": 34})], 34),
+        ("bluesky", [SESSION, respond(200, {"did": "did:plc:a", "handle": "a", "followersCount": 56})], 56),
+        ("mastodon", [respond(200, {"id": "1", "acct": "a"})], None),  # not said: unknown, not zero
+    ],
+)
+def test_follower_counts(channel: str, responses: list[httpx.Response], expect: int | None) -> None:
+    a = adapter(channel)
+    sent, outcome = drive(a, a.followers(), responses)
+    assert outcome == expect
+    assert sent[-1].method == "GET"
+
+
+def test_only_platforms_that_give_follower_counts_claim_to() -> None:
+    readable = {name for name in channels.names() if channels.load(name).followers is not Adapter.followers}
+    assert readable == {"x", "mastodon", "bluesky"}

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from campaign.channels.base import LinkCard, Part, Receipt
-from campaign.channels.slack import SlackAdapter
+from campaign.channels.slack import SlackAdapter, escape_text
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError
 from campaign.http.exchange import Recording, run_dry
 from tests.channels.conftest import (
@@ -135,3 +135,26 @@ def test_canary_url_never_leaks() -> None:
     run_dry(adapter.publish(PART), adapter, PART, recording)
     described = describe(adapter, recording.requests[0])
     assert described["url"] == "[REDACTED]"
+
+
+@pytest.mark.parametrize(
+    ("text", "sent"),
+    [
+        ("R&D: 5 > 3 < 4", "R&amp;D: 5 &gt; 3 &lt; 4"),
+        ("<!channel> <@U123> <#C1> <b>", "&lt;!channel&gt; &lt;@U123&gt; &lt;#C1&gt; &lt;b&gt;"),
+        ("already &amp; escaped", "already &amp;amp; escaped"),  # shows the text as written
+        (
+            "see <https://example.org/a?b=1&c=2|Docs & notes> or https://example.org/?x=1&y=2",
+            "see <https://example.org/a?b=1&amp;c=2|Docs &amp; notes> or https://example.org/?x=1&amp;y=2",
+        ),
+        ("<https://example.org> <mailto:a@example.org>", "<https://example.org> <mailto:a@example.org>"),
+        ("<https://example.org/with space>", "&lt;https://example.org/with space&gt;"),
+    ],
+)
+def test_text_is_escaped_for_mrkdwn(text: str, sent: str) -> None:
+    # https://api.slack.com/reference/surfaces/formatting#escaping: & < > are control characters.
+    assert escape_text(text) == sent
+    adapter = SlackAdapter(make_account("slack", {}, {"webhook_url": HOOK}))
+    part = Part(post_id="p1", idempotency_key=KEY, text=text)
+    script = Script([post(respond(200, text="ok"), body={"text": sent})])
+    assert run_with(script, adapter.publish(part), adapter) == OK

@@ -112,6 +112,13 @@ CASES = [
         RateLimitedError,
     ),
     Case(
+        # Graph 368, "temporarily blocked for policies violations": Meta says wait and retry.
+        "create-368-temporary-block-is-rate-limited",
+        [graph(400, 368, "It looks like you were misusing this feature by going too fast")],
+        RateLimitedError,
+        check=exactly(RateLimitedError),
+    ),
+    Case(
         "publish-500-is-ambiguous", [CONTAINER, FINISHED, respond(500, {"message": "oops"})], AmbiguousError
     ),
     Case("publish-without-id-is-ambiguous", [CONTAINER, FINISHED, respond(200, {})], AmbiguousError),

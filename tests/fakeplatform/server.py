@@ -35,7 +35,10 @@ existing log replays it, so statuses and idempotency keys survive a restart of t
 
 Control endpoint (never recorded, never faulted, no auth): ``POST /_control`` with any of
 ``{"faults": [...]}`` (replace), ``{"add_faults": [...]}``, ``{"rate_limit": {...} | null}``,
-``{"reset": true}``; ``GET /_control/stats``; ``GET /_control/log`` (``{"records": [...]}``).
+``{"reset": true}``; ``GET /_control/stats``; ``GET /_control/log`` (``{"records": [...]}``);
+``GET /_control/wait?requests=N&hung=M&created=K&timeout=S`` answers (200, the stats) as soon as every named
+counter of the stats has reached its value, or 504 with the stats after ``S`` seconds: tests wait for what the
+server saw, never for a guessed time (:meth:`FakePlatform.wait_for`, :meth:`ServerProcess.wait_for`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from functools import partial
 from html import escape
 from http import HTTPStatus
 from pathlib import Path
@@ -79,6 +83,9 @@ FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 STATUSES_PATH = "/api/v1/statuses"
 HOOKS_PREFIX = "/hooks/"
 CONTROL_PREFIX = "/_control"
+WAIT_PATH = f"{CONTROL_PREFIX}/wait"
+#: Counters of :meth:`FakePlatform.stats` a test may wait for (:meth:`FakePlatform.wait_for`).
+WAITABLE = ("requests", "created", "hung", "violations")
 #: Mastodon's idempotency window (post_status_service.rb: ``redis.setex(..., 3_600, ...)``).
 MASTODON_IDEMPOTENCY_WINDOW = 3600.0
 _MAX_HEAD = 64 * 1024
@@ -217,8 +224,9 @@ class Pending:
     early: Reply | None = None
     rate_headers: list[tuple[str, str]] = field(default_factory=list)
     host: str = "localhost"
-    #: The path (used for control requests, which have no record).
+    #: The path and query (used for control requests, which have no record).
     path: str = ""
+    query: str = ""
 
 
 def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -270,6 +278,9 @@ class FakePlatform:
         self.keep_log = keep_log
         self.max_characters = max_characters
         self._lock = threading.Lock()
+        #: Notified whenever a counter of :meth:`stats` moves (see :meth:`wait_for`).
+        self._changed = threading.Condition(self._lock)
+        self._closing = False
         self._reset_state()
         self._log_file = None
         if log_path is not None:
@@ -281,6 +292,7 @@ class FakePlatform:
         self._records: list[RequestRecord] = []
         self._seq = 0
         self._created = 0
+        self._hung = 0
         self._next_id = 110_000_000_000_000_000
         #: status id -> Status JSON
         self._statuses: dict[str, dict[str, Any]] = {}
@@ -294,6 +306,7 @@ class FakePlatform:
         self._usernames: dict[str, str] = {}
 
     def close(self) -> None:
+        self.release_waiters()
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -340,14 +353,41 @@ class FakePlatform:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {
-                "requests": self._seq,
-                "created": self._created,
-                "per_key": dict(self._per_key),
+            return self._stats()
+
+    def _stats(self) -> dict[str, Any]:
+        return {
+            "requests": self._seq,
+            "created": self._created,
+            "hung": self._hung,
+            "per_key": dict(self._per_key),
                 "duplicates": sorted(k for k, n in self._per_key.items() if n > 1 and k),
                 "violations": self._violations,
                 "faults": [f.to_json() for f in self.faults],
-            }
+        }
+
+    def wait_for(self, timeout: float, **at_least: int) -> tuple[bool, dict[str, Any]]:
+        """Block until every named counter of :meth:`stats` (:data:`WAITABLE`: ``requests`` arrived,
+        ``created`` statuses, requests ``hung``, ``violations``) has reached its value, or ``timeout`` seconds
+        pass; returns (reached, the stats then). Any thread but the server's own."""
+        unknown = set(at_least) - set(WAITABLE)
+        if unknown:
+            raise ValueError(f"cannot wait for {', '.join(sorted(unknown))} (one of {', '.join(WAITABLE)})")
+
+        def reached() -> bool:
+            counts = {"requests": self._seq, "created": self._created, "hung": self._hung,
+                      "violations": self._violations}  # fmt: skip
+            return self._closing or all(counts[k] >= n for k, n in at_least.items())
+
+        with self._changed:
+            done = self._changed.wait_for(reached, timeout) and not self._closing
+            return done, self._stats()
+
+    def release_waiters(self) -> None:
+        """Wake every :meth:`wait_for` (unreached): the server is shutting down."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
 
     # -- request handling (server thread) ----------------------------------------------------------------
 
@@ -356,11 +396,12 @@ class FakePlatform:
         path = urlsplit(target).path
         host = headers.get("host", "localhost")
         if path.startswith(CONTROL_PREFIX):
-            return Pending(record=None, fault=None, host=host, path=path)
+            return Pending(record=None, fault=None, host=host, path=path, query=urlsplit(target).query)
         account = _account_of(path, headers)
         with self._lock:
             now = self.clock()
             self._seq += 1
+            self._changed.notify_all()
             record = RequestRecord(
                 seq=self._seq,
                 time=now,
@@ -428,12 +469,14 @@ class FakePlatform:
                     reply.delay = fault.delay
                 elif fault is not None and fault.kind == "hang":
                     reply = Reply(action="hang")
+                    self._hung += 1
                 elif fault is not None and fault.kind == "reset_after_body":
                     reply = Reply(action="reset")
                 if reply.action == "answer" and record.path.startswith("/api/"):
                     reply.headers.extend(pending.rate_headers)
             record.status = reply.status if reply.action == "answer" else None
             self._log(record)
+            self._changed.notify_all()
             return reply
 
     # -- internals (lock held) ---------------------------------------------------------------------------
@@ -729,6 +772,12 @@ class _Connection(asyncio.Protocol):
             body = bytes(self.buffer[:length])
             del self.buffer[:length]
             self.waiting = None
+            if pending.record is None and pending.path == WAIT_PATH:
+                self.busy = True  # answered when the counters are reached (or the wait times out)
+                task = asyncio.ensure_future(self._answer_wait(pending.query, keep_alive))
+                self.server.tasks.add(task)
+                task.add_done_callback(self.server.tasks.discard)
+                return
             reply = self.platform.finish(pending, body)
             if reply.action == "reset":
                 self._reset()
@@ -742,6 +791,20 @@ class _Connection(asyncio.Protocol):
                 self.timer = loop.call_later(reply.delay, self._send_later, reply, keep_alive)
                 return
             self._send(reply, keep_alive=keep_alive)
+
+    async def _answer_wait(self, query: str, keep_alive: bool) -> None:
+        """``GET /_control/wait``: block a worker thread (not the event loop) on the platform's condition."""
+        try:
+            params = {k: float(v) for k, v in parse_qsl(query)}
+            timeout = params.pop("timeout", 60.0)
+            loop = asyncio.get_running_loop()
+            at_least = {k: math.ceil(v) for k, v in params.items()}
+            wait = partial(self.platform.wait_for, timeout, **at_least)
+            reached, stats = await loop.run_in_executor(None, wait)
+            reply = _json(200 if reached else 504, stats)
+        except ValueError as exc:
+            reply = _error(400, f"bad wait request: {exc}")
+        self._send_later(reply, keep_alive)
 
     def _send_later(self, reply: Reply, keep_alive: bool) -> None:
         self.timer = None
@@ -778,6 +841,8 @@ class _Server:
         self.platform = platform
         self.connections: set[_Connection] = set()
         self.server: asyncio.Server | None = None
+        #: Pending ``/_control/wait`` answers (kept referenced until done).
+        self.tasks: set[asyncio.Future[None]] = set()
 
     async def start(self, host: str, port: int) -> int:
         loop = asyncio.get_running_loop()
@@ -786,6 +851,7 @@ class _Server:
         return sockname[1]
 
     async def stop(self) -> None:
+        self.platform.release_waiters()  # a worker thread blocked in wait_for would delay the loop's exit
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
@@ -911,6 +977,20 @@ class ServerProcess:
     def stats(self) -> dict[str, Any]:
         assert self._client is not None
         result: dict[str, Any] = self._client.get(f"{CONTROL_PREFIX}/stats").raise_for_status().json()
+        return result
+
+    def wait_for(self, timeout: float = 120.0, **at_least: int) -> dict[str, Any]:
+        """Block until the server's counters reach ``at_least`` (see :meth:`FakePlatform.wait_for`); returns
+        the stats. Raises TimeoutError after ``timeout`` seconds (a bound on a hang, not a guessed duration).
+        """
+        assert self._client is not None
+        params = {**{k: str(v) for k, v in at_least.items()}, "timeout": str(timeout)}
+        response = self._client.get(WAIT_PATH, params=params, timeout=timeout + 30)
+        result: dict[str, Any] = response.json()
+        if response.status_code == 504:
+            seen = {k: result.get(k) for k in at_least}
+            raise TimeoutError(f"fake platform: waited {timeout} s for {at_least}, saw {seen}")
+        response.raise_for_status()
         return result
 
     def records(self) -> list[RequestRecord]:

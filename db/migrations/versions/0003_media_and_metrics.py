@@ -1,5 +1,5 @@
-"""Media attached to posts (content-addressed, with their upload results) and the metrics read back after
-publication: a time series of samples and the schedule of the next readings.
+"""Media attached to posts (content-addressed, with their upload results), embargoes (``not_before``), and
+the metrics read back after publication: a time series of samples and the schedule of the next readings.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,8 +22,12 @@ def upgrade() -> None:
     with op.batch_alter_table("posts") as batch:
         batch.add_column(sa.Column("media", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("media_uploads", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("not_before", ts, nullable=True))
     with op.batch_alter_table("queue_state") as batch:
         batch.add_column(sa.Column("metrics_cursor", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("account_state") as batch:
+        batch.add_column(sa.Column("followers", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("followers_at", ts, nullable=True))
     op.create_table(
         "post_metrics",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -59,8 +63,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("metric_schedule")
     op.drop_table("post_metrics")
+    with op.batch_alter_table("account_state") as batch:
+        batch.drop_column("followers_at")
+        batch.drop_column("followers")
     with op.batch_alter_table("queue_state") as batch:
         batch.drop_column("metrics_cursor")
     with op.batch_alter_table("posts") as batch:
+        batch.drop_column("not_before")
         batch.drop_column("media_uploads")
         batch.drop_column("media")

@@ -1,0 +1,175 @@
+"""The content-addressed media store: prepared files named by their SHA-256, beside the queue.
+
+A file is stored once as ``<root>/<sha256>.<ext>`` (``db/media/`` by default: :func:`default_root`), written
+to a temporary name in the same directory, flushed and renamed, so a reader never sees half a file and two
+processes storing the same bytes both succeed. Because the name is the hash, the daemon sends exactly the
+bytes the preview showed, and a restart finds them again.
+
+Reads stream: :class:`FileSlice` is a re-iterable body (sync and async iteration, one chunk in memory at a
+time) for an upload, and :func:`segments` cuts a file into slices for chunked uploads (X's APPEND), so a
+500 MB video never sits in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+#: Bytes read at a time when hashing, copying or streaming.
+CHUNK = 256 * 1024
+_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
+
+
+def default_root(db_path: str | os.PathLike[str]) -> Path:
+    """The store beside a SQLite queue file: ``<db dir>/media``."""
+    return Path(db_path).resolve().parent / "media"
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored file: its hash, size in bytes and path."""
+
+    sha256: str
+    size: int
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+class MediaStore:
+    """A directory of files named ``<sha256>.<ext>``. Safe for several processes; never rewrites a file."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path_for(self, sha256: str, ext: str) -> Path:
+        name = f"{sha256}.{ext}"
+        if not _NAME.match(name):
+            raise ValueError(f"not a media store name: {name!r}")
+        return self.root / name
+
+    def get(self, sha256: str, ext: str) -> StoredFile | None:
+        """The stored file with this hash, or None."""
+        path = self.path_for(sha256, ext)
+        try:
+            return StoredFile(sha256, path.stat().st_size, path)
+        except FileNotFoundError:
+            return None
+
+    def put_bytes(self, data: bytes, ext: str) -> StoredFile:
+        """Store ``data`` (idempotent: the same bytes give the same file, written once)."""
+        sha = hashlib.sha256(data).hexdigest()
+        found = self.get(sha, ext)
+        if found is not None:
+            return found
+        return self._commit(sha, ext, lambda out: out.write(data))
+
+    def put_file(self, source: str | os.PathLike[str], ext: str) -> StoredFile:
+        """Store a copy of ``source``, hashing while copying (streamed: the file is never read whole)."""
+        sha = file_sha256(source)
+        found = self.get(sha, ext)
+        if found is not None:
+            return found
+
+        def copy(out: BinaryIO) -> None:
+            digest = hashlib.sha256()
+            with open(source, "rb") as src:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != sha:  # the source changed while we copied it
+                raise OSError(f"{os.fspath(source)} changed while being stored")
+
+        return self._commit(sha, ext, copy)
+
+    def _commit(self, sha: str, ext: str, write: Callable[[BinaryIO], object]) -> StoredFile:
+        self.root.mkdir(parents=True, exist_ok=True)
+        final = self.path_for(sha, ext)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-", suffix=f".{ext}")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)
+            # rename is atomic within a directory; a concurrent writer of the same bytes wins harmlessly.
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return StoredFile(sha, final.stat().st_size, final)
+
+    def verify(self, stored: StoredFile) -> bool:
+        """True when the file still hashes to its name (the daemon checks before uploading)."""
+        return stored.path.is_file() and file_sha256(stored.path) == stored.sha256
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """``length`` bytes of a file from ``offset``, streamed in chunks; iterate it again to re-read it.
+
+    Iterating (sync or async) opens the file afresh each time, so a retried upload sends the same bytes and
+    only one chunk is held in memory. ``length`` None means to the end of the file.
+    """
+
+    path: Path
+    offset: int = 0
+    length: int | None = None
+    chunk_size: int = CHUNK
+
+    @property
+    def size(self) -> int:
+        total = self.path.stat().st_size - self.offset
+        return max(0, total if self.length is None else min(self.length, total))
+
+    def __iter__(self) -> Iterator[bytes]:
+        left = self.size
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            while left > 0:
+                chunk = f.read(min(self.chunk_size, left))
+                if not chunk:
+                    raise OSError(f"{self.path} shrank while being read")
+                left -= len(chunk)
+                yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        # Local file reads of one chunk are short; the event loop is not starved for long.
+        for chunk in self:
+            yield chunk
+
+    def read_all(self) -> bytes:
+        """The whole slice in memory (small parts only). Not named ``read``: httpx would take the slice for a
+        file object and call ``read(n)``."""
+        return b"".join(self)
+
+
+def segments(path: str | os.PathLike[str], segment_size: int) -> list[FileSlice]:
+    """``path`` cut into consecutive slices of ``segment_size`` bytes (the last may be shorter).
+
+    An empty file gives no segments. X's APPEND takes segments of at most 5 MB (segment_index 0, 1, ...).
+    """
+    if segment_size <= 0:
+        raise ValueError("segment_size must be positive")
+    p = Path(path)
+    total = p.stat().st_size
+    return [
+        FileSlice(p, offset, min(segment_size, total - offset)) for offset in range(0, total, segment_size)
+    ]

@@ -1,0 +1,235 @@
+"""Confining a campaign's files to its project root: templates, includes, releases, media.
+
+Campaign files arrive as pull requests, so every path a campaign file names (``release:``, ``templates:``, a
+template's ``{% include %}``, media) is untrusted. The rules:
+
+* The **project root** is the enclosing git work tree of the campaign file (the nearest directory upwards
+  holding ``.git``, a directory or a worktree's ``.git`` file; found by walking up, no ``git`` subprocess),
+  else the campaign file's parent's parent (``schedules/x.yaml`` -> the folder holding ``schedules/``), or an
+  explicit root (``--root``) given by the operator.
+* A path resolves (relative paths against the campaign file's folder) with **every symlink followed first**,
+  then must lie inside the root. ``/proc``, ``/sys`` and ``/dev`` are refused even when the root contains
+  them (a root of ``/``). Where a file is wanted only a regular file is accepted (never a FIFO, device,
+  socket or directory), and where a folder is wanted only a directory.
+* Every refusal is one :class:`~campaign.errors.ConfigError` line naming the campaign file (and line), the
+  key and the path as written; template lookups fail with a :class:`~campaign.errors.TemplateError` naming
+  the template.
+
+:func:`read_confined` opens a checked file without following a symlink swapped in after the check
+(``O_NOFOLLOW``) and without blocking on a FIFO (``O_NONBLOCK``), re-checks it is regular, and reads at most a
+byte budget: what was checked is what is read.
+
+:class:`ConfinedLoader` is the Jinja2 loader that applies the same rules to template names, so ``{% include
+"proc/self/environ" %}``, ``{% import "../../etc/passwd" %}`` or a symlink in the template folder pointing
+out of the root are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+from campaign.errors import ConfigError, TemplateError
+
+#: Pseudo file systems a campaign may never read, whatever the root: process environments and memory
+#: (/proc/self/environ holds every credential), kernel state, devices (/dev/zero never ends).
+FORBIDDEN_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+#: Largest template or release read (bytes); bigger files are refused rather than read into memory.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+Kind = Literal["file", "dir"]
+
+
+def find_project_root(campaign_file: str | Path, explicit: str | Path | None = None) -> Path:
+    """The project root of ``campaign_file`` (rules in the module docstring), resolved (no symlinks).
+
+    ``explicit`` (the operator's ``--root``) wins and must be an existing directory (ConfigError otherwise).
+    """
+    if explicit is not None:
+        root = Path(os.path.realpath(explicit))
+        if not root.is_dir():
+            raise ConfigError(f"project root {str(explicit)!r} is not a directory")
+        return root
+    folder = Path(os.path.realpath(campaign_file)).parent
+    for candidate in (folder, *folder.parents):
+        if os.path.lexists(candidate / ".git"):
+            return candidate
+    return folder.parent
+
+
+def _forbidden(real: Path) -> Path | None:
+    for tree in FORBIDDEN_TREES:
+        if real == tree or real.is_relative_to(tree):
+            return tree
+    return None
+
+
+def _kind_of(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return "not a regular file"
+
+
+def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kind = "file") -> Path:
+    """``path`` resolved (symlinks followed) and checked against ``root``; raises ValueError(reason).
+
+    The reason is a short phrase (``"is outside the project root /repo"``) that callers wrap with where the
+    path came from; :func:`resolve_inside` and :class:`ConfinedLoader` do. Relative paths are taken from
+    ``base`` (default ``root``). A missing path raises FileNotFoundError.
+    """
+    text = str(path)
+    if "\x00" in text:
+        raise ValueError("contains a NUL character")
+    joined = Path(text) if os.path.isabs(text) else (base or root) / text
+    real_root = Path(os.path.realpath(root))
+    # Forbidden trees first, even for a path that does not exist there: the answer must not depend on it.
+    tree = _forbidden(Path(os.path.realpath(joined)))
+    if tree is None:
+        try:
+            real = Path(os.path.realpath(joined, strict=True))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # ELOOP (a symlink loop), EACCES on a parent, ENAMETOOLONG
+            raise ValueError(f"cannot be resolved ({exc.strerror or exc})") from None
+        tree = _forbidden(real)
+    if tree is not None:
+        raise ValueError(f"resolves to {os.path.realpath(joined)}: nothing under {tree} may be read")
+    if not real.is_relative_to(real_root):
+        shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
+        raise ValueError(f"is outside the project root {real_root}{shown}")
+    mode = os.stat(real).st_mode
+    if kind == "file" and not stat.S_ISREG(mode):
+        raise ValueError(f"is {_kind_of(mode)}, not a regular file")
+    if kind == "dir" and not stat.S_ISDIR(mode):
+        raise ValueError(f"is {_kind_of(mode)}, not a directory")
+    return real
+
+
+def resolve_inside(
+    root: Path,
+    path: str | Path,
+    what: str,
+    *,
+    campaign_file: str,
+    line: int | None = None,
+    base: Path | None = None,
+    kind: Kind = "file",
+) -> Path:
+    """``path`` (as written for key ``what`` in ``campaign_file``) resolved inside ``root``.
+
+    Returns the real path (symlinks resolved). Raises one ConfigError line naming the campaign file, line,
+    key and path as written for a missing path, one outside the root, under /proc, /sys or /dev, or of the
+    wrong kind (FIFO, device, socket, directory for a file; a file for a folder).
+    """
+    try:
+        return confine(root, path, base=base, kind=kind)
+    except FileNotFoundError:
+        reason = "does not exist"
+    except ValueError as exc:
+        reason = str(exc)
+    raise ConfigError(f"{what} {str(path)!r} {reason}", file=campaign_file, line=line)
+
+
+def read_confined(real: Path, *, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``real``, a path :func:`confine` returned, read without trusting it to be unchanged.
+
+    Opened with ``O_NOFOLLOW`` (a symlink swapped in after the check fails) and ``O_NONBLOCK`` (a FIFO
+    swapped in does not block), re-checked to be a regular file, and read up to ``max_bytes``. Raises
+    ValueError(reason) or OSError.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
+        if os.path.islink(real):
+            raise ValueError("became a symbolic link after it was checked") from None
+        raise exc
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            raise ValueError(f"is {_kind_of(mode)}, not a regular file")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"is larger than {max_bytes} bytes")
+    return data
+
+
+class ConfinedLoader(jinja2.BaseLoader):
+    """Loads templates from ``folder`` only if they resolve inside ``root`` (rules in the module docstring).
+
+    Template names are ``/``-separated paths relative to ``folder``, as Jinja passes them for
+    ``get_template``, ``{% include %}``, ``{% import %}``, ``{% from %}`` and ``{% extends %}``. A missing
+    template raises ``jinja2.TemplateNotFound`` (so ``ignore missing`` and lookups work); one that resolves
+    outside the root, under /proc, /sys or /dev, or to something other than a regular file raises
+    :class:`~campaign.errors.TemplateError` naming the template as written and why. ``origin`` (e.g. the
+    campaign file) is added to messages.
+    """
+
+    def __init__(
+        self, root: Path, folder: Path, *, origin: str = "", max_bytes: int = MAX_FILE_BYTES
+    ) -> None:
+        self.root = Path(os.path.realpath(root))
+        self.folder = folder
+        self.origin = origin
+        self.max_bytes = max_bytes
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        try:
+            real = confine(self.root, template, base=self.folder, kind="file")
+            data = read_confined(real, max_bytes=self.max_bytes)
+        except FileNotFoundError:
+            raise jinja2.TemplateNotFound(template) from None
+        except (ValueError, OSError) as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else f"cannot be read ({exc.strerror or exc})"
+            where = f"{self.origin}: " if self.origin else ""
+            raise TemplateError(f"{where}template {template!r} {reason}") from None
+        try:
+            source = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TemplateError(f"{real}: template is not UTF-8 text") from None
+        mtime = os.stat(real).st_mtime
+
+        def uptodate() -> bool:
+            try:
+                return os.stat(real).st_mtime == mtime
+            except OSError:
+                return False
+
+        return source, str(real), uptodate
+
+    def list_templates(self) -> list[str]:
+        found = []
+        for dirpath, _dirs, files in os.walk(self.folder):
+            for name in files:
+                rel = os.path.relpath(os.path.join(dirpath, name), self.folder)
+                found.append(rel.replace(os.sep, "/"))
+        return sorted(found)
+
+
+__all__ = [
+    "FORBIDDEN_TREES",
+    "MAX_FILE_BYTES",
+    "ConfinedLoader",
+    "confine",
+    "find_project_root",
+    "read_confined",
+    "resolve_inside",
+]

@@ -1,0 +1,223 @@
+"""Quotations and who said them.
+
+Quote marks: ``"…"``, ``“…”``, ``„…“`` (German), ``« … »`` (French, Spanish), ``「…」``, ``『…』``.
+Attributions: before or after the quotation, in English ("said X", "X said:", "X, CEO of Y, added",
+"according to X"), German ("sagte X", "so X"), French ("a déclaré X"), Spanish ("afirmó X"), Chinese
+(``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``).
+An unattributed
+quotation after an attributed one in the same paragraph continues it (PR convention). A quotation that runs
+over paragraphs (English convention: the first paragraph has no closing mark, the next opens again) is one
+quote. Speakers lose their honorific (``Dr.``, ``Prof.``, ``Mr``, ``Herr``, ``Mme``, ``Sra.`` ...) and keep
+initials and suffixes (``Daniel K. Osei``, ``Bruce Arnett, Sr.``).
+"""
+
+from __future__ import annotations
+
+import regex
+
+from campaign.source.release.model import Quote
+from campaign.text.sentences import Lazy as _Lazy
+from campaign.text.sentences import abbreviation as _abbreviation
+from campaign.text.sentences import sentence_spans as _sentence_spans
+from campaign.text.sentences import squash as _squash
+
+_QUOTED = _Lazy(
+    r"\"(?P<t>[^\"\n]+)\"|“(?P<t>[^”\n]+)”|「(?P<t>[^」\n]+)」|『(?P<t>[^』\n]+)』|«\s?(?P<t>[^»\n]+?)\s?»"
+    r"|„(?P<t>[^“”\n]+)[“”]"
+)
+_VERB = (
+    r"(?:said|says|added|adds|noted|notes|commented|comments|explained|explains|stated|states|remarked|"
+    r"remarks|emphasi[sz]ed|emphasi[sz]es|highlighted|highlights|observed|observes|continued|continues|"
+    r"concluded|concludes|shared|shares|declared|declares|affirmed|affirms|pointed out|points out|"
+    # de, fr, es
+    r"sagte|sagt|erklärte|erklärt|betonte|betont|ergänzte|ergänzt|fügte hinzu|so|"
+    r"a déclaré|déclare|a dit|dit|a expliqué|explique|a souligné|souligne|a ajouté|ajoute|a précisé|précise|"
+    r"a indiqué|indique|dijo|afirmó|afirma|señaló|señala|explicó|explica|declaró|declara|comentó|comenta|"
+    r"añadió|añade|aseguró|asegura|destacó|destaca|indicó|indica)"
+)
+_HON = (
+    r"(?:(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Ir|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Dra|Don|Doña)\.?\s+)"
+)
+_HON_ONLY = _Lazy(rf"{_HON}+")
+_SUFFIX = (
+    r"(?:,?\s+(?:Sr|Jr)\.|,?\s+(?:II|III|IV)(?!\p{L})|,\s+(?:Ph\.\s?D\.|M\.D\.|Esq\.)"
+    r"|,\s+(?:PhD|MD|DPhil|MBA|FRS)(?![\p{L}.]))"
+)
+_NAME_WORD = r"\p{Lu}[\p{L}'’\-]*\.?"
+_PARTICLE = r"(?:van|von|de|der|den|da|di|du|del|della|la|le|bin|binti|al)"
+_NAME = rf"{_HON}*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{0,5}}{_SUFFIX}?"
+_ROLE = r"[^\"“”「」]+?"
+_PRE = (
+    # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]
+    _Lazy(
+        rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
+        r"\s*[,:：]?\s*"
+    ),
+    _Lazy(rf"(?:.*?\s)??[Aa]ccording to (?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"),
+)
+_POST = (
+    # ," said Jane Doe, CTO of Acme.   ," said Acme CTO Jane Doe.
+    _Lazy(rf"\s*[,，]?\s*{_VERB}\s+(?P<name>{_NAME})(?:\s*,\s*(?P<role>.+?))?\s*[.!?]?\s*"),
+    # ," Jane Doe, CTO of Acme, said.
+    _Lazy(rf"\s*[,，]?\s*(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}\s*[.!?]?\s*"),
+)
+_CN_VERB = r"(?:表示|說|说|指出|稱|称|強調|强调|補充|补充|坦言|認為|认为)"
+_CN_WHO = r"[^，,。！？；「」“”：:\s]{2,40}"
+_CN_PRE = _Lazy(rf"(?P<who>{_CN_WHO}){_CN_VERB}\s*[：:，,]?\s*$")
+_CN_POST = _Lazy(rf"\s*[，,]?\s*(?P<who>{_CN_WHO}?){_CN_VERB}\s*[。.]?\s*")
+_CN_ROLES = _Lazy(
+    r"行政總裁|行政总裁|首席執行官|首席执行官|執行長|执行长|總裁|总裁|副主席|主席|董事長|董事长|總經理|总经理|"
+    r"執行董事|执行董事|創辦人|创办人|創始人|创始人|院長|院长|校長|校长|局長|局长|司長|司长|總監|总监|經理|经理|"
+    r"教授|博士|CEO|CTO|CFO|COO"
+)
+_ROLE_WORDS = frozenset(
+    """CEO CTO CFO COO CMO CIO CSO President Chairman Chairwoman Chair Director Founder Co-founder
+    Co-Founder Head Manager Officer Chief VP Minister Secretary Dean Partner Principal Lead Executive
+    Vice""".split()  # noqa: SIM905
+)
+_PRONOUNS = frozenset(
+    """He She They It We I You Er Sie Es Wir Il Elle Ils Elles Nous Él Ella Ellos Nosotros""".split()  # noqa: SIM905
+)
+_NO_DOT = frozenset({"GmbH", "AG", "SA", "NV", "BV", "PLC", "plc", "Plc", "LLC"})  # written without a period
+_NOT_NAMES = frozenset(
+    """The This That A An It Das Der Die Le La Les El Los Las""".split()  # noqa: SIM905
+)
+# Japanese: 代表取締役の佐藤健一は「……」と述べています。 / 佐藤健一氏は「……」と語った。
+_JA_PRE = _Lazy(
+    r"(?:(?P<role>[^、。「」]{1,30}?)の)?(?P<who>[^、。「」の\s]{2,12}?)(?:氏|さん)?は[、，]?\s*$"
+)
+_JA_POST = _Lazy(r"\s*と(?:述べ|語|話|コメント|説明|強調|明か)")
+
+
+def _split_role(name: str) -> tuple[str, str]:
+    """("Jane Doe", "Acme CTO") from "Acme CTO Jane Doe"; unchanged name and "" when no role word."""
+    words = name.split()
+    for i in range(len(words) - 2, -1, -1):
+        if words[i] in _ROLE_WORDS:
+            return " ".join(words[i + 1 :]), " ".join(words[: i + 1])
+    return name, ""
+
+
+def _attribution(m: regex.Match[str]) -> tuple[str, str] | None:
+    name = _squash(m.group("name"))
+    last = name.split()[-1] if name else ""
+    if last.endswith(".") and len(last) > 2 and _abbreviation(last[:-1]) is None:
+        name = name[:-1]  # the sentence's full stop, not an initial ("J.") or "Jr."
+    role = _squash(m.group("role") or "")
+    if not role:
+        name, role = _split_role(name)
+    if (hon := _HON_ONLY.match(name)) is not None and hon.end() < len(name):
+        name = name[hon.end() :]  # "Dr. Mei-Ling Chow" -> "Mei-Ling Chow"
+    if name in _PRONOUNS or not name or name in _NOT_NAMES:
+        return None
+    return name, role
+
+
+_CN_HONORIFIC = _Lazy(r"(?:博士|教授|先生|女士|小姐|太平紳士|太平绅士|醫生|医生|議員|议员|氏|さん)+$")
+
+
+def _cn_attribution(who: str) -> tuple[str, str]:
+    """(name, role) from 「港燈機械人行政總裁周美玲博士」: the honorific after the name is dropped."""
+    if (hon := _CN_HONORIFIC.search(who)) is not None and hon.start() >= 2:
+        who = who[: hon.start()]
+    last = None
+    for m in _CN_ROLES.finditer(who):
+        last = m
+    if last is not None and 2 <= len(who) - last.end() <= 4:
+        return who[last.end() :], who[: last.end()]
+    return who, ""
+
+
+def _quotes_in(paragraph: str) -> list[Quote]:
+    spans = _sentence_spans(paragraph)
+    if not spans:
+        return []
+    quotes: list[Quote] = []
+    previous: tuple[str, str] | None = None
+    for m in _QUOTED.finditer(paragraph):
+        text = _squash(m.group("t")).rstrip(",，").rstrip()
+        if not text:
+            continue
+        open_i, close_i = m.start(), m.end()
+        s_start = max((a for a, _, _ in spans if a <= open_i), default=0)
+        s_end = min((b for _, b, _ in spans if b >= close_i), default=len(paragraph))
+        pre, post = paragraph[s_start:open_i], paragraph[close_i:s_end]
+        if not post.strip():
+            # The quotation ends its sentence ("「……。」陳大文說。", '"...." Jane Doe said.'): the
+            # attribution, if any, is the whole next sentence.
+            post = next((paragraph[a:b] for a, b, _ in spans if a >= close_i), "")
+        found: tuple[str, str] | None = None
+        for pattern in _PRE:
+            pm = pattern.fullmatch(pre)
+            if pm and (found := _attribution(pm)):
+                break
+        if found is None:
+            for pattern in _POST:
+                qm = pattern.fullmatch(post)
+                if qm and (found := _attribution(qm)):
+                    last = found[1].split()[-1] if found[1] else ""
+                    if last and post.rstrip().endswith(".") and _abbreviation(last) and last not in _NO_DOT:
+                        found = (found[0], found[1] + ".")  # "CTO of Acme Inc." keeps its period
+                    break
+        if found is None and _JA_POST.match(post):
+            jm = _JA_PRE.search(pre)
+            if jm is not None:
+                found = (jm.group("who"), jm.group("role") or "")
+        if found is None:
+            cm = _CN_PRE.search(pre) or _CN_POST.fullmatch(post)
+            if cm is not None and cm.group("who"):
+                found = _cn_attribution(cm.group("who"))
+        if found is None:
+            # '"A," said X. "B."': an unattributed quotation that follows an attributed one in the same
+            # paragraph continues it (PR convention), so it is the same speaker's.
+            found = previous
+        if found is not None:
+            quotes.append(Quote(speaker=found[0], role=found[1], text=text))
+            previous = found
+    return quotes
+
+
+_OPENERS = '"“„«「『'
+_CLOSERS = {'"': '"', "“": "”", "„": "“”", "«": "»", "「": "」", "『": "』"}
+
+
+def _open_quote(paragraph: str) -> bool:
+    """Whether the paragraph leaves a quotation open at its end (no closing mark after the last opening)."""
+    if paragraph.count('"') % 2 == 1:
+        return True
+    for opener, closers in _CLOSERS.items():
+        if opener == '"':
+            continue
+        at = paragraph.rfind(opener)
+        if at >= 0 and not any(c in paragraph[at + 1 :] for c in closers):
+            return True
+    return False
+
+
+def quotes(paragraphs: list[str] | tuple[str, ...]) -> list[Quote]:
+    """The quotes of the body, in order. Paragraphs that continue an open quotation are joined first."""
+    out: list[Quote] = []
+    i = 0
+    while i < len(paragraphs):
+        text = paragraphs[i]
+        while _open_quote(text) and i + 1 < len(paragraphs) and paragraphs[i + 1][:1] in _OPENERS:
+            i += 1
+            text = f"{text} {paragraphs[i][1:]}"  # the next paragraph's opening mark only re-opens
+        out.extend(_quotes_in(text))
+        i += 1
+    return _full_names(out)
+
+
+def _full_names(found: list[Quote]) -> list[Quote]:
+    """A later "Doe said" is the "Jane Doe, CEO of Acme" named before: same speaker, same role."""
+    full: dict[str, Quote] = {}
+    out = []
+    for q in found:
+        words = q.speaker.split()
+        if len(words) == 1 and words[0] in full:
+            first = full[words[0]]
+            q = Quote(speaker=first.speaker, role=q.role or first.role, text=q.text)
+        elif len(words) > 1:
+            full.setdefault(words[-1].rstrip(".,"), q)
+        out.append(q)
+    return out

@@ -1,0 +1,217 @@
+"""Size estimates for :mod:`campaign.text.budget`: what a template operation would build, before it does.
+
+Pure functions of the operands and a limit; each raises :class:`RenderBudgetError` naming what would be over
+the limit (the operator's ``CAMPAIGN_RENDER_MAX_OUTPUT``). The rules are listed in the budget module's
+docstring.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import jinja2
+
+#: Integers bigger than this many bits are refused before they are computed (about 30,000 decimal digits).
+MAX_INT_BITS = 100_000
+ENV_MAX_OUTPUT = "CAMPAIGN_RENDER_MAX_OUTPUT"
+#: The filter every ``for`` loop iterates through (its argument is a loop's iterable, never printed).
+ITER_FILTER = "_campaign_budget_iter"
+# Numbers in a format spec ("{:>999999}", "%999999d") that would pad the result past the budget.
+_SPEC_NUMBER = re.compile(r"\d+")
+CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+class RenderBudgetError(jinja2.TemplateRuntimeError):
+    """A render went over its time, output or value-size budget. The message says which, and the limit."""
+
+
+def size_of(value: Any) -> int:
+    if isinstance(value, str | bytes | bytearray | list | tuple | dict | set | frozenset):
+        return len(value)
+    return 0
+
+
+def too_big(size: int, limit: int, what: str) -> None:
+    if size > limit:
+        raise RenderBudgetError(
+            f"{what} would be {size:,} characters or items long, over the budget of {limit:,}"
+        )
+
+
+def text_weight(value: Any, limit: int) -> int:
+    """About how long ``str(value)`` is (an estimate erring long), counted only up to ``limit``.
+
+    Nested containers count every time they appear (``[a] * 1000`` prints ``a`` 1000 times); a container
+    holding itself counts until the limit (a false alarm on purpose: nothing legitimate needs one).
+    """
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        kind = type(item)  # exact types first: this loop may visit a million items
+        if kind is str:
+            total += len(item) + 4  # quotes, a comma and a space
+        elif kind is int:
+            total += 2 + item.bit_length() * 3 // 10  # its digits, a comma and a space
+        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, str | bytes | bytearray):
+            total += len(item) + 4
+        elif isinstance(item, CONTAINERS):
+            total += 2 + len(item)
+            stack.extend(item)
+        elif isinstance(item, int):
+            total += 2 + item.bit_length() * 3 // 10
+        else:
+            total += 20  # a float's repr, None, an object's text: an estimate, erring long
+    return total
+
+
+def check_printable(values: Iterable[Any], limit: int, what: str) -> None:
+    """Refuse containers whose text form (``str()``, JSON) would be over the limit, before it is built."""
+    for value in values:
+        if isinstance(value, CONTAINERS):
+            too_big(text_weight(value, limit), limit, what)
+
+
+def _int_bits(value: Any) -> int:
+    return abs(value).bit_length() if isinstance(value, int) else 0
+
+
+def check_pow(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+        bits = right * math.log2(abs(left))
+        if bits > MAX_INT_BITS:
+            raise RenderBudgetError(
+                f"{left} ** {right} would have about {bits:,.0f} bits (limit {MAX_INT_BITS:,})"
+            )
+
+
+def check_mul(left: Any, right: Any, limit: int) -> None:
+    if isinstance(left, int) and isinstance(right, int):
+        if _int_bits(left) + _int_bits(right) > MAX_INT_BITS:
+            raise RenderBudgetError(f"a product of integers over {MAX_INT_BITS:,} bits")
+        return
+    for seq, count in ((left, right), (right, left)):
+        if isinstance(count, int) and not isinstance(count, bool) and size_of(seq):
+            too_big(size_of(seq) * max(count, 0), limit, "a repeated value")
+            if isinstance(seq, CONTAINERS):  # [a] * n holds a n times: its text is n times a's
+                too_big(text_weight(seq, limit) * max(count, 0), limit, "the text of a repeated value")
+
+
+def _check_format_spec(fmt: str, args: Iterable[Any], limit: int) -> None:
+    """Widths and precisions in ``fmt`` (``%``- or ``{}``-style) and int arguments (``%*d``) within limit."""
+    for number in _SPEC_NUMBER.findall(fmt):
+        if len(number) > 12 or int(number) > limit:
+            raise RenderBudgetError(
+                f"a format width or precision of {number} is over the budget of {limit:,}"
+            )
+    if "*" in fmt or "{" in fmt:
+        for arg in args:
+            if isinstance(arg, int) and not isinstance(arg, bool) and arg > limit:
+                raise RenderBudgetError(f"a format width of {arg} is over the budget of {limit:,}")
+
+
+def _format_args(right: Any) -> list[Any]:
+    if isinstance(right, tuple):
+        return list(right)
+    if isinstance(right, Mapping):
+        return list(right.values())
+    return [right]
+
+
+def check_percent(left: Any, right: Any, limit: int) -> None:
+    if isinstance(left, str):
+        _check_format_spec(left, _format_args(right), limit)
+        check_printable(_format_args(right), limit, "a formatted value")
+
+
+def _joined_size(sep: str, items: Any) -> int:
+    if not isinstance(items, list | tuple):
+        return 0  # generators are consumed by join itself; the result is checked after
+    return sum(len(str(x)) if isinstance(x, str) else 0 for x in items) + len(sep) * max(len(items) - 1, 0)
+
+
+def _check_replace(text: str, old: Any, new: Any, count: Any, limit: int) -> None:
+    if not isinstance(old, str) or not isinstance(new, str) or len(new) <= len(old):
+        return
+    hits = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    too_big(len(text) + hits * (len(new) - len(old)), limit, "a replaced string")
+
+
+def _check_str_method(
+    name: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int
+) -> None:
+    every = (*args, *kwargs.values())
+    if name in ("center", "ljust", "rjust", "zfill"):
+        for arg in every:
+            if isinstance(arg, int) and not isinstance(arg, bool):
+                too_big(arg, limit, f"str.{name}")
+    elif name == "expandtabs":
+        size = next((a for a in every if isinstance(a, int) and not isinstance(a, bool)), 8)
+        too_big(len(text) + text.count("\t") * max(size, 0), limit, "str.expandtabs")
+    elif name == "replace" and len(args) >= 2:
+        _check_replace(text, args[0], args[1], args[2] if len(args) > 2 else -1, limit)
+    elif name == "join" and args:
+        too_big(_joined_size(text, args[0]), limit, "a joined string")
+        if isinstance(args[0], list | tuple):
+            check_printable(args[0], limit, "a joined value")
+    elif name in ("format", "format_map"):
+        _check_format_spec(text, every, limit)
+        check_printable(every, limit, "a formatted value")
+
+
+def check_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    """Refuse calls whose result size is predictable and over the limit (module docstring)."""
+    target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+    owner = getattr(target, "__self__", None)
+    if isinstance(owner, str):
+        _check_str_method(getattr(target, "__name__", ""), owner, args, kwargs, limit)
+    elif isinstance(owner, list) and getattr(target, "__name__", "") == "extend" and args:
+        too_big(len(owner) + size_of(args[0]), limit, "a list")
+
+
+#: Built-in filters that turn their value into text (a custom filter is assumed to, too).
+_STRINGIFYING_FILTERS = frozenset(
+    {
+        "string", "join", "tojson", "pprint", "format", "urlencode", "xmlattr", "e", "escape",
+        "forceescape", "safe", "upper", "lower", "title", "capitalize", "trim", "truncate", "wordwrap",
+        "wordcount", "center", "indent", "replace", "striptags", "urlize",
+    }
+)  # fmt: skip
+
+
+def check_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    """Pre-checks for the built-in filters that can amplify their input (``args[0]`` is the value)."""
+    if not args:
+        return
+    value, rest = args[0], args[1:]
+    every = (*rest, *kwargs.values())
+    if name == "sum" and isinstance(value, list | tuple):
+        too_big(sum(size_of(item) for item in value), limit, "a sum of sequences")
+    if name == "center":
+        _check_str_method("center", str(value), rest, kwargs, limit)
+    elif name == "indent" and isinstance(value, str):
+        width = every[0] if every else 4
+        pad = width if isinstance(width, int) and not isinstance(width, bool) else len(str(width))
+        too_big(len(value) + (value.count("\n") + 1) * max(pad, 0), limit, "an indented string")
+    elif name == "format" and isinstance(value, str):
+        _check_format_spec(value, every, limit)
+    elif name == "replace" and isinstance(value, str) and len(rest) >= 2:
+        _check_replace(value, rest[0], rest[1], rest[2] if len(rest) > 2 else -1, limit)
+    elif name == "join" and isinstance(value, list | tuple):
+        sep = rest[0] if rest and isinstance(rest[0], str) else ""
+        too_big(_joined_size(sep, value), limit, "a joined string")
+    custom = name not in jinja2.filters.FILTERS and name != ITER_FILTER
+    if name in _STRINGIFYING_FILTERS or custom:
+        check_printable((value,), limit, f"the text of the value given to filter {name!r}")

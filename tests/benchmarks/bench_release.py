@@ -1,0 +1,101 @@
+"""Benchmark: release parsing rate, and `campaign release show` start-up against the bare import.
+
+Prints, measured in one run (the machine is shared and noisy: compare ratios, not absolute times):
+
+- releases parsed per second over 100 releases: our test releases in every layout and language
+  (tests/data/releases/layouts/ and the example release), each repeated with its figures, names and
+  places varied so that no two texts are equal; the first parse (which loads the language detector and the
+  gazetteer) is timed apart. Target: at least 50 releases/s (a folder of a hundred releases checked in
+  about two seconds).
+- ``campaign release show`` of a release whose place a country settles (the example: ``HONG KONG SAR``) and
+  of one that needs the city list (``FRAMINGHAM, Mass.``), against
+  ``python -c "import sqlmodel, httpx, jinja2, apscheduler"`` (DECISIONS.md: a command that needs no
+  database must take at most the time of that import line).
+
+Each target is printed as ``TARGET ...: met`` or ``TARGET ...: NOT met``.
+
+Usage: python tests/benchmarks/bench_release.py [--quick]   (--quick: 3 runs per command instead of 7)
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYOUTS = ROOT / "tests" / "data" / "releases" / "layouts"
+EXAMPLE = ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt"
+CITY = LAYOUTS / "businesswire-framingham.txt"
+RATE_TARGET = 50.0
+PLACES = ["SEATTLE", "BOSTON", "OSAKA", "MELBOURNE", "CHICAGO", "ZURICH", "SEOUL", "DUBAI"]
+
+
+def corpus(count: int) -> list[str]:
+    """``count`` distinct release texts built from our test releases."""
+    sources = [EXAMPLE, *sorted(LAYOUTS.iterdir())]
+    texts = [p.read_text(encoding="utf-8") for p in sources]
+    out: list[str] = []
+    n = 0
+    while len(out) < count:
+        base = texts[n % len(texts)]
+        k = n // len(texts)
+        if k == 0:
+            out.append(base)
+        else:
+            varied = base.replace("2026", str(2026 + k)).replace("0", str(k % 10))
+            for place in ("TAI PO", "TORONTO", "WASHINGTON", "MIAMI", "DENVER", "SINGAPORE"):
+                varied = varied.replace(place, PLACES[(n + k) % len(PLACES)])
+            out.append(varied)
+        n += 1
+    return out
+
+
+def parse_rate(count: int) -> tuple[float, float]:
+    """(seconds of the first parse, releases per second over ``count`` releases after it)."""
+    from campaign.source.release import parse_release
+
+    texts = corpus(count)
+    start = time.perf_counter()
+    parse_release(texts[0], source="first")
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    for i, text in enumerate(texts):
+        parse_release(text, source=f"r{i}")
+    return first, count / (time.perf_counter() - start)
+
+
+def timed(cmd: list[str], runs: int) -> float:
+    """Median wall time of ``cmd`` over ``runs`` runs (seconds)."""
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    runs = 3 if quick else 7
+    first, rate = parse_rate(100)
+    print(f"first parse (loads the detector and the gazetteer): {first * 1000:.0f} ms")
+    print(f"parse: {rate:,.0f} releases/s over 100 releases")
+    print(f"TARGET parse >= {RATE_TARGET:.0f} releases/s: {verdict(rate >= RATE_TARGET)}")
+    python = sys.executable
+    heavy = timed([python, "-c", "import sqlmodel, httpx, jinja2, apscheduler"], runs)
+    print(f"`import sqlmodel, httpx, jinja2, apscheduler`: {heavy * 1000:.0f} ms (median of {runs})")
+    for label, path in (("country place (example)", EXAMPLE), ("city place", CITY)):
+        show = timed([python, "-m", "campaign.cli", "release", "show", str(path)], runs)
+        print(f"release show, {label}: {show * 1000:.0f} ms = {show / heavy:.2f}x the bare import")
+        print(f"TARGET release show ({label}) <= 1.0x bare import: {verdict(show <= heavy)}")
+
+
+if __name__ == "__main__":
+    main()

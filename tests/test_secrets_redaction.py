@@ -1,0 +1,98 @@
+"""Redaction covers the forms a secret takes in transit (issue 11): canaries in each encoding.
+
+Every canary holds characters that change under some encoding: a double quote and a backslash (JSON), a
+slash, a plus and a space (URL encoding), non-ASCII letters (JSON's \\u escapes, UTF-8 percent-encoding).
+The requests are built by httpx itself, as the adapters build them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import quote, quote_plus, urlencode
+
+import httpx
+import pytest
+
+from campaign.secrets import REDACTED, redact, secret_forms
+
+CANARIES = [
+    'canary "quoted" secret-1',
+    "canary\\back\\slash-2",
+    "canary/with/slashes-3",
+    "canary+plus+signs-4",
+    "canary with spaces 5",
+    "canary-é-漢字-ß-6",
+    'canary "all" \\ /p+ q é-漢字-7',
+]
+
+
+def assert_clean(text: str, secret: str) -> None:
+    assert REDACTED in text
+    for form in (secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)):
+        assert form not in text, form
+
+
+@pytest.mark.parametrize("secret", CANARIES)
+def test_raw(secret: str) -> None:
+    assert redact(f"error: token {secret} rejected", [secret]) == f"error: token {REDACTED} rejected"
+
+
+@pytest.mark.parametrize("secret", CANARIES)
+def test_json_escaped_as_httpx_and_json_dumps_write_it(secret: str) -> None:
+    body = httpx.Request("POST", "https://api.example/x", json={"token": secret}).content.decode()
+    assert_clean(redact(body, [secret]), secret)
+    for ascii_only in (True, False):
+        dumped = json.dumps({"token": secret, "nested": [secret]}, ensure_ascii=ascii_only)
+        clean = redact(dumped, [secret])
+        assert_clean(clean, secret)
+        assert json.loads(clean) == {"token": REDACTED, "nested": [REDACTED]}  # still valid JSON
+
+
+@pytest.mark.parametrize("secret", CANARIES)
+def test_url_encoded_in_queries_and_forms(secret: str) -> None:
+    url = str(httpx.Request("GET", "https://api.example/x", params={"access_token": secret}).url)
+    assert redact(url, [secret]) == f"https://api.example/x?access_token={REDACTED}"
+    form = httpx.Request("POST", "https://api.example/x", data={"t": secret, "n": "1"}).content.decode()
+    assert redact(form, [secret]) == f"t={REDACTED}&n=1"
+    for encoded in (quote(secret), quote(secret, safe=""), quote_plus(secret), urlencode({"k": secret})[2:]):
+        assert redact(f"GET /x?k={encoded} 401", [secret]) == f"GET /x?k={REDACTED} 401"
+
+
+@pytest.mark.parametrize("secret", CANARIES)
+@pytest.mark.parametrize("user", ["u", "us", "usr", "client-id-1234"])
+def test_base64_in_basic_auth_whatever_the_user_name(secret: str, user: str) -> None:
+    request = next(httpx.BasicAuth(user, secret).auth_flow(httpx.Request("GET", "https://api.example/")))
+    header = request.headers["authorization"]
+    clean = redact(f"sent Authorization: {header}", [secret])
+    assert REDACTED in clean
+    # what is left of the base64 text decodes to at most 2 bytes of the secret on each side
+    left = clean.split("Basic ", 1)[1].split(REDACTED)
+    assert all(len(part.rstrip("=")) <= len(base64.b64encode((user + ":").encode())) + 4 for part in left)
+    plain = base64.b64encode(secret.encode()).decode()
+    assert redact(plain, [secret]).count(REDACTED) == 1
+    urlsafe = base64.urlsafe_b64encode(("x:" + secret).encode()).decode()
+    assert REDACTED in redact(urlsafe, [secret])
+
+
+def test_a_secret_url_without_its_query_and_its_path_alone() -> None:
+    hook = "https://hooks.example.com/services/T0/B0/canary-path+secret?sig=abc123&v=1"
+    bare = "https://hooks.example.com/services/T0/B0/canary-path+secret"
+    path = "/services/T0/B0/canary-path+secret"
+    assert redact(f"POST {hook} failed", [hook]) == f"POST {REDACTED} failed"
+    assert redact(f"POST {bare} failed", [hook]) == f"POST {REDACTED} failed"  # the query dropped
+    assert redact(f'"POST {path} HTTP/1.1" 500', [hook]) == f'"POST {REDACTED} HTTP/1.1" 500'  # a server log
+    assert redact(json.dumps({"url": bare}), [hook]) == json.dumps({"url": REDACTED})  # "/" is not escaped
+    assert REDACTED in redact(quote(bare, safe=""), [hook])  # the URL as a query parameter
+
+
+def test_short_paths_and_short_secrets_are_left_alone() -> None:
+    assert redact("GET / and /hook", ["https://example.com/hook?k=v"]) == "GET / and /hook"
+    assert redact("short ab", ["ab"]) == "short ab"
+    assert all(len(form) >= 4 for form in secret_forms("abcd"))
+    assert "" not in secret_forms("a b c d")
+
+
+def test_forms_are_computed_once_per_secret() -> None:
+    secret = "canary-cached-form-8"
+    assert secret_forms(secret) is secret_forms(secret)
