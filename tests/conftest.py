@@ -22,7 +22,7 @@ if os.environ.get("CI") == "true":
 os.environ.setdefault("CAMPAIGN_SECRET_ENV", "*")
 os.environ.setdefault("CAMPAIGN_SECRETS_DIR", tempfile.gettempdir())
 
-pytest_plugins = ["tests.pg"]  # the PostgreSQL fixtures (pg_template, pg_url)
+pytest_plugins = ["tests.helpers.pg"]  # the PostgreSQL fixtures (pg_template, pg_url)
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "releases" / "hkstp-innovation-mixer-us-2024.txt"

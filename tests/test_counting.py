@@ -8,7 +8,6 @@ import re
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
 from campaign.text import _twitter_data, counting
 from campaign.text.counting import (
@@ -21,6 +20,7 @@ from campaign.text.counting import (
     x_length,
     x_url_spans,
 )
+from tests.helpers.oracles import requires_node_oracle, run_oracle, tricky_corpus
 
 # ---------------------------------------------------------------------------------------------------------
 # X: our own table, written from the twitter-text v3 rules (config/v3.json: ranges 0-4351, 8192-8205,

@@ -31,7 +31,7 @@ from campaign.queue.store import Store
 from tests.conftest import RELEASE
 from tests.fakeplatform.accounts import mastodon_posts, token_env, write_campaign
 from tests.fakeplatform.server import STATUSES_PATH, ServerProcess, read_log
-from tests.waiting import wait_until
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from queue_helpers import planned
 
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.errors import DatabaseLockedError
 from campaign.queue.store import Store
-from tests.waiting import HANG, wait_until
+from tests.helpers.queue import planned
+from tests.helpers.waiting import HANG, wait_until
 
 CAMPAIGN = """\
 campaign: hooks

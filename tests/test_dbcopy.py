@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from queue_helpers import T0, many, planned
 
 from campaign.channels.base import Receipt
 from campaign.cli import db as cli_db
@@ -16,6 +15,7 @@ from campaign.errors import DatabaseLockedError, StoreError
 from campaign.queue.copy import copy_queue
 from campaign.queue.lock import LOCK_SUFFIX, DaemonLock
 from campaign.queue.store import Store
+from tests.helpers.queue import T0, many, planned
 
 EARLY = T0 - timedelta(days=1)
 

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from queue_helpers import T0, planned
 
 from campaign import channels
 from campaign.channels.base import Account, Adapter, Exchange, Part, Quota, Receipt, fake_json
@@ -28,20 +27,10 @@ from campaign.queue.store import Store
 from campaign.secrets import Credentials, SecretRef
 from campaign.text.counting import codepoints
 from campaign.text.rules import TextRules
+from tests.helpers.clock import Clock
+from tests.helpers.queue import T0, planned
 
 OWNER = "daemon:test:1"
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> datetime:
-        self.now += timedelta(**kw)
-        return self.now
 
 
 def mastodon(name: str, clock: Clock, token: str = "tok-mastodon-1234") -> MastodonAdapter:

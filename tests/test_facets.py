@@ -6,11 +6,11 @@ import random
 from typing import Any
 
 import pytest
-from oracle_helpers import requires_node_oracle, run_oracle, tricky_corpus
 
 from campaign.channels.bluesky import BlueskyAdapter
 from campaign.text.facets import Facet, Span, detect_facets, facet_records, is_hashtag, link_spans
 from campaign.text.render import format_hashtags
+from tests.helpers.oracles import requires_node_oracle, run_oracle, tricky_corpus
 
 
 def _facets(text: str) -> list[tuple[str, str, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,31 +20,19 @@ from tests.fakeplatform.server import (
     ServerThread,
     read_log,
 )
+from tests.helpers.clock import Clock
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z, a whole multiple of 60 s
 
 
-class Clock:
-    """A settable clock shared by the test and the server (epoch seconds)."""
-
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def dt(self) -> datetime:
-        return datetime.fromtimestamp(self.t, UTC)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def server(clock: Clock) -> Iterator[ServerThread]:
-    with ServerThread(FakePlatform(clock=clock)) as running:
+    with ServerThread(FakePlatform(clock=clock.epoch)) as running:
         yield running
 
 
@@ -111,7 +98,8 @@ def test_errors_have_the_documented_shape(
 
 
 def test_known_tokens_only_when_configured(clock: Clock) -> None:
-    with ServerThread(FakePlatform(clock=clock, tokens={"good": "alice"})) as server, httpx.Client() as c:
+    platform = FakePlatform(clock=clock.epoch, tokens={"good": "alice"})
+    with ServerThread(platform) as server, httpx.Client() as c:
         url = f"{server.url}/api/v1/statuses"
         ok = c.post(url, json={"status": "x"}, headers={"Authorization": "Bearer good"})
         bad = c.post(url, json={"status": "x"}, headers={"Authorization": "Bearer bad"})
@@ -345,12 +333,12 @@ def test_wait_answers_once_the_counters_are_reached(client: httpx.Client, server
 def test_log_file_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
     log = tmp_path / "requests.jsonl"
     with (
-        ServerThread(FakePlatform(clock=clock, log_path=log)) as server,
+        ServerThread(FakePlatform(clock=clock.epoch, log_path=log)) as server,
         httpx.Client(base_url=server.url) as c,
     ):
         first = post(c, key="kept").json()
     with (
-        ServerThread(FakePlatform(clock=clock, log_path=log)) as server,
+        ServerThread(FakePlatform(clock=clock.epoch, log_path=log)) as server,
         httpx.Client(base_url=server.url) as c,
     ):
         assert post(c, key="kept").json()["id"] == first["id"]

@@ -36,6 +36,7 @@ from tests.fakeplatform.server import (
     RequestRecord,
     ServerThread,
 )
+from tests.helpers.clock import Clock
 
 T0 = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)
 #: Attempts before a transiently failing post gives up (the policy under test: bounded, small).
@@ -48,25 +49,9 @@ PATIENT_READ_TIMEOUT = 60.0
 MAX_STEPS = 40
 
 
-class SimClock:
-    """Simulated time shared by the dispatcher (aware datetimes) and the fake platform (epoch seconds)."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.t = start.timestamp()
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.t, UTC)
-
-    def epoch(self) -> float:
-        return self.t
-
-    def advance_to(self, when: datetime) -> None:
-        self.t = max(self.t, when.timestamp())
-
-
 @dataclass
 class Harness:
-    clock: SimClock
+    clock: Clock
     platform: FakePlatform
     store: Store
     directory: FakeDirectory
@@ -90,7 +75,7 @@ class Harness:
             )
             for key in keys
         ]
-        self.store.apply_changes(add=posts, now=self.clock.now() - timedelta(hours=1))
+        self.store.apply_changes(add=posts, now=self.clock() - timedelta(hours=1))
         by_key = {p.post_key: p.id for p in self.store.campaign_posts("faults")}
         return [by_key[k] for k in keys]
 
@@ -115,16 +100,16 @@ class Harness:
                 self.directory,
                 DispatchConfig(owner="test", retry=policy),
                 client=client,
-                clock=self.clock.now,
+                clock=self.clock,
                 rng=lambda: 0.5,
                 on_outcome=self.outcomes.append,
             )
             for step in range(1, MAX_STEPS + 1):
-                wake = await dispatcher.dispatch_due(self.clock.now())
+                wake = await dispatcher.dispatch_due(self.clock())
                 if self._settled(until_final):
                     return step
                 # The daemon sleeps until the wake time; with nothing scheduled it still polls.
-                self.clock.advance_to(wake if wake is not None else self.clock.now() + timedelta(seconds=30))
+                self.clock.advance_to(wake if wake is not None else self.clock() + timedelta(seconds=30))
         raise AssertionError(f"not settled after {MAX_STEPS} dispatches: {self.store.counts()}")
 
     def _settled(self, ids: list[int] | None) -> bool:
@@ -144,10 +129,10 @@ TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport | None]] = {
 
 @pytest.fixture(params=sorted(TRANSPORTS))
 def harness(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Harness]:
-    clock = SimClock()
+    clock = Clock(T0)
     platform = FakePlatform(clock=clock.epoch)
     with ServerThread(platform) as server, Store.open(str(tmp_path / "queue.db")) as store:
-        yield Harness(clock, platform, store, FakeDirectory(server.url, clock.now), TRANSPORTS[request.param])
+        yield Harness(clock, platform, store, FakeDirectory(server.url, clock), TRANSPORTS[request.param])
 
 
 def created_once(h: Harness) -> None:

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from media_helpers import item, noisy, save, two_tone, write_mp4
 
 from campaign.media import batch
 from campaign.media.batch import MediaPreparer, rules_fingerprint
 from campaign.media.model import MediaItem, PreparedMedia
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
+from tests.helpers.media import item, noisy, save, two_tone, write_mp4
 
 RULES = PLATFORM_MEDIA_RULES
 ROOT = Path(__file__).resolve().parent.parent

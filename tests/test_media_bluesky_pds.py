@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-from media_helpers import item, noisy, save
 from test_bluesky_pds import accounts, drive, get_record, make_adapter, pds, xrpc  # noqa: F401 (fixtures)
 
 from campaign.channels.bluesky_media import external_embed, images_embed, upload_blob
@@ -26,6 +25,7 @@ from campaign.media.model import PreparedMedia
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
+from tests.helpers.media import item, noisy, save
 
 pytestmark = pytest.mark.pds
 BANNER = Path(__file__).resolve().parent.parent / "schedules" / "media" / "innovation-mixer-us-banner.png"

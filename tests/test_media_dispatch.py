@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
-from queue_helpers import T0, planned
 
 from campaign.media.model import MediaItem
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
 from campaign.queue.store import Store
+from tests.helpers.queue import T0, planned
 from tests.test_dispatcher import Clock, Platform, make, mastodon, queue, run
 
 ALT = "A dark blue banner with the campaign's title"

@@ -1,6 +1,6 @@
 """Preparing images: type from bytes, metadata stripped, orientation kept, pixel and byte limits met.
 
-Every image is generated here with Pillow (tests/media_helpers.py); nothing is downloaded.
+Every image is generated here with Pillow (tests/helpers/media.py); nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import io
 from pathlib import Path
 
 import pytest
-from media_helpers import BLUE, RED, animated_gif, exif_with, item, noisy, save, two_tone
 from PIL import Image, ImageCms, PngImagePlugin
 
 from campaign.errors import MediaError
 from campaign.media.prepare import prepare, sniff, strip_jpeg_metadata
 from campaign.media.rules import GIF, JPEG, PLATFORM_MEDIA_RULES, PNG, WEBP, TypeLimits
 from campaign.media.store import MediaStore
+from tests.helpers.media import BLUE, RED, animated_gif, exif_with, item, noisy, save, two_tone
 
 RULES = PLATFORM_MEDIA_RULES
 

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from media_helpers import item, noisy, save
 
 from campaign.channels.bluesky_media import (
     external_embed,
@@ -35,6 +34,7 @@ from campaign.media.model import PreparedMedia
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import FileSlice, MediaStore
+from tests.helpers.media import item, noisy, save
 
 T = TypeVar("T")
 NOW = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 """Video: MP4 boxes read (not transcoded); accepted or refused by container, codec, duration and size.
 
-The MP4 files are written box by box in tests/media_helpers.py (ISO/IEC 14496-12 layouts).
+The MP4 files are written box by box in tests/helpers/media.py (ISO/IEC 14496-12 layouts).
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import struct
 from pathlib import Path
 
 import pytest
-from media_helpers import box, item, mp4_bytes, write_mp4
 
 from campaign.errors import MediaError
 from campaign.media.mp4 import read_mp4
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
+from tests.helpers.media import box, item, mp4_bytes, write_mp4
 
 RULES = PLATFORM_MEDIA_RULES
 

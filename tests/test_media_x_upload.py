@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from media_helpers import item, noisy, save, write_mp4
 
 from campaign.channels.upload_media import DELAY, MEDIA
 from campaign.channels.x_media import XMedia, upload_media
@@ -26,6 +25,7 @@ from campaign.media.model import PreparedMedia
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
+from tests.helpers.media import item, noisy, save, write_mp4
 
 T = TypeVar("T")
 NOW = datetime(2027, 1, 18, 9, 0, tzinfo=UTC)

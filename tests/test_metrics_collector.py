@@ -20,8 +20,8 @@ from campaign.channels.base import Adapter, Receipt
 from campaign.dispatch.metrics import FakeEngagement, MetricsCollector
 from campaign.queue.metrics import DEFAULT_OFFSETS
 from campaign.queue.store import Store
-from tests.channels.conftest import make_account
-from tests.queue_helpers import T0, many
+from tests.helpers.channels import make_account
+from tests.helpers.queue import T0, many
 
 OWNER = "daemon:c:1"
 HOUR = timedelta(hours=1)

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from queue_helpers import T0
 
 from campaign.queue import schema
 from campaign.queue.models import METADATA
 from campaign.queue.store import SCHEMA_HEAD, Store
+from tests.helpers.queue import T0
 
 ROOT = Path(__file__).resolve().parent.parent
 

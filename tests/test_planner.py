@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from queue_helpers import T0, many, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import ConfigError, ScheduleError
 from campaign.queue import planner
 from campaign.queue.store import Store
+from tests.helpers.queue import T0, many, planned
 
 NOW = T0 - timedelta(days=1)
 

@@ -21,8 +21,8 @@ import sqlalchemy as sa
 
 from campaign.queue.store import Store
 from tests.fakeplatform.server import read_log
-from tests.pg import Fleet
-from tests.waiting import wait_until
+from tests.helpers.pg import Fleet
+from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

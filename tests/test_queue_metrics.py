@@ -12,7 +12,7 @@ import pytest
 from campaign.channels.base import Receipt
 from campaign.queue.metrics import DEFAULT_OFFSETS, MetricResult
 from campaign.queue.store import Store
-from tests.queue_helpers import T0, many
+from tests.helpers.queue import T0, many
 
 OWNER = "daemon:m:1"
 HOUR = timedelta(hours=1)

@@ -21,7 +21,7 @@ from campaign.cli import main
 from campaign.plan.posts import PlannedPost
 from campaign.queue.metrics import MetricResult
 from campaign.queue.store import Store
-from tests.queue_helpers import T0
+from tests.helpers.queue import T0
 
 OWNER = "daemon:r:1"
 

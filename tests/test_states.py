@@ -7,13 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from queue_helpers import T0, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError
 from campaign.queue import states
 from campaign.queue.states import TRANSITIONS, Status
 from campaign.queue.store import Store
+from tests.helpers.queue import T0, planned
 
 S = Status
 

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from queue_helpers import T0, many, planned
 
 from campaign.channels.base import LinkCard, Receipt
 from campaign.cli import queue as cli_queue
 from campaign.errors import DatabaseLockedError, PostNotFoundError, SchemaVersionError, StoreError
 from campaign.plan.posts import PlannedPost
 from campaign.queue.store import LeaseLostError, Store, resolve_url
+from tests.helpers.queue import T0, many, planned
 
 OWNER = "daemon:host:1"
 EARLY = T0 - timedelta(days=1)  # "now" at apply time
@@ -387,7 +387,7 @@ import sys, time
 from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 sys.path.insert(0, sys.argv[2])
-from queue_helpers import T0, many
+from tests.helpers.queue import T0, many
 from campaign.queue.store import Store
 from campaign.queue import planner
 store = Store.open(sys.argv[1])

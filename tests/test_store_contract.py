@@ -2,7 +2,7 @@
 
 Every test takes ``url`` (a fresh, empty queue on each back end) and uses only :class:`Store`'s public API,
 except where a test reads the tables to check an invariant. PostgreSQL cases are marked ``postgres``; they
-skip without ``CAMPAIGN_TEST_PG_URL`` (fail under CI=true, see tests/pg.py).
+skip without ``CAMPAIGN_TEST_PG_URL`` (fail under CI=true, see tests/helpers/pg.py).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from queue_helpers import T0, many, planned
 from sqlalchemy.engine.reflection import Inspector
 
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
 from campaign.queue.models import METADATA
 from campaign.queue.store import SCHEMA_HEAD, Store
-from tests.pg import drop_database, new_database
+from tests.helpers.pg import drop_database, new_database
+from tests.helpers.queue import T0, many, planned
 
 OWNER = "daemon:a:1"
 EARLY = T0 - timedelta(days=1)

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_helpers import T0, planned
 
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
 from campaign.queue.store import Mark, Store
+from tests.helpers.queue import T0, planned
 
 OWNER = "daemon:test:1"
 NOW = T0 + timedelta(seconds=5)

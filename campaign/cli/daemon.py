@@ -43,13 +43,26 @@ def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
 
 
 def _plan(file: Path, db: str, start: str | None, now: datetime) -> tuple[Any, Any]:
+    store, result, _ = _plan_with_destinations(file, db, start, now)
+    return store, result
+
+
+def _plan_with_destinations(
+    file: Path, db: str, start: str | None, now: datetime
+) -> tuple[Any, Any, tuple[frozenset[tuple[str, str]], list[str]]]:
+    """The store, the plan, and the campaign's (credential, host) pairs with the lines that changed since
+    the last apply (a reviewer must see a secret pointed at a new host)."""
+    from campaign.plan.destinations import credential_destinations, describe_changes
     from campaign.queue import planner
     from campaign.queue.store import Store
 
     compiled = _compile_for_queue(file, start, now)
     store = Store.open(db)
     try:
-        return store, planner.plan(store, compiled.campaign.name, compiled.posts, now)
+        pairs = credential_destinations(compiled.campaign)
+        before = store.campaign_destinations(compiled.campaign.name)
+        changes = describe_changes(before if before is not None else frozenset(), pairs)
+        return store, planner.plan(store, compiled.campaign.name, compiled.posts, now), (pairs, changes)
     except BaseException:
         store.close()
         raise
@@ -65,12 +78,16 @@ def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | 
     """Show what `apply` would change in the queue for FILE (changes nothing)."""
     from campaign.queue import planner
 
-    store, result = _plan(file, db, start, parse_now(now_text))
+    store, result, (_, changes) = _plan_with_destinations(file, db, start, parse_now(now_text))
     store.close()
     if as_json:
-        click.echo(json.dumps(planner.plan_to_json(result), ensure_ascii=False, indent=2))
+        data = planner.plan_to_json(result)
+        data["destinations_changed"] = changes
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         click.echo(planner.format_plan(result))
+        for line in changes:  # each on its own line, so a reviewer cannot miss a secret sent somewhere new
+            click.echo(f"! {line}")
 
 
 @click.command("apply")
@@ -84,11 +101,14 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
     from campaign.queue import planner
 
     now = parse_now(now_text)
-    store, result = _plan(file, db, start, now)
+    store, result, (pairs, changes) = _plan_with_destinations(file, db, start, now)
     try:
         applied = planner.apply(store, result, now=now)
+        store.record_campaign_destinations(result.campaign, pairs, now=now)
     finally:
         store.close()
+    for line in changes:
+        click.echo(f"! {line}", err=as_json)
     if as_json:
         data = planner.plan_to_json(result)
         data["applied"] = {

@@ -225,6 +225,8 @@ def _check_host(host: str, *, allow_private: bool, allow_loopback: bool) -> str 
     return None
 
 
+# Long because the checks are a fixed sequence (scheme, credentials in the URL, host form, address class),
+# each a few lines, and the first that fails must be the one reported.
 def check_destination(
     url: str,
     *,

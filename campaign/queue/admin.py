@@ -250,3 +250,25 @@ class Admin(StoreCore):
                 conn.execute(sa.insert(QUEUE), {"id": 1, "revision": 0})
             self._bump(conn)
         logger.info("queue replaced by a copy", extra={"action": "copy"})
+
+    # -- which secret goes to which host (what `plan` shows a reviewer) ------------------------------------
+
+    def campaign_destinations(self, campaign: str) -> frozenset[tuple[str, str]] | None:
+        """The (credential, host) pairs the last `apply` of ``campaign`` recorded (None: never recorded)."""
+        c = CAMPAIGNS
+        with self._read() as conn:
+            raw = conn.execute(sa.select(c.c.destinations).where(c.c.campaign == campaign)).scalar()
+        return None if raw is None else frozenset((str(a), str(b)) for a, b in raw)
+
+    def record_campaign_destinations(
+        self, campaign: str, pairs: Iterable[tuple[str, str]], *, now: datetime
+    ) -> None:
+        """Remember ``campaign``'s (credential, host) pairs (creates its state row when missing)."""
+        c = CAMPAIGNS
+        value = [list(p) for p in sorted(pairs)]
+        with self._write() as conn:
+            conn.execute(
+                self._insert_ignoring_duplicates(c, "campaign"),
+                {"campaign": campaign, "paused": False, "updated_at": now},
+            )
+            conn.execute(sa.update(c).where(c.c.campaign == campaign).values(destinations=value))

@@ -159,6 +159,9 @@ class CampaignState(SQLModel, table=True):
     campaign: str = Field(primary_key=True, sa_type=sa.String(200))
     paused: bool = False
     updated_at: datetime = _utc()
+    #: The (credential reference, destination host) pairs the last `apply` queued posts for, as a JSON list of
+    #: pairs: `plan` shows a reviewer each pair that changes (a secret pointed at a new host).
+    destinations: list[list[str]] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class QueueState(SQLModel, table=True):

@@ -521,6 +521,8 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+# Long because it writes one campaign for several releases in one pass (schedule, then each language's
+# templates) and is not wired to `init` until campaign files take `languages:`; see run_init.
 def scaffold_languages(
     release_files: list[Path],
     *,

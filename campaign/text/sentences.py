@@ -140,6 +140,8 @@ def _protected(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Long because it is one scan with shared state (the previous cut, the quote balance): each rule is a few
+# lines in order, and splitting them apart would hide the order that decides a boundary.
 def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, glued) for each sentence of one paragraph; spans exclude surrounding white space.
 

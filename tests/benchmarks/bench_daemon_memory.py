@@ -29,9 +29,9 @@ from pathlib import Path
 from targets import target  # tests/benchmarks/targets.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # run as a script: make `tests.waiting` importable
+sys.path.insert(0, str(ROOT))  # run as a script: make `tests.helpers.waiting` importable
 
-from tests.waiting import wait_until  # noqa: E402
+from tests.helpers.waiting import wait_until  # noqa: E402
 
 FMT = "%Y-%m-%d %H:%M:%S.%f"  # how the store's UTCDateTime columns are written on SQLite
 

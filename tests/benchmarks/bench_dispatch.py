@@ -63,7 +63,7 @@ from campaign.queue.store import Store  # noqa: E402
 from tests.conftest import RELEASE  # noqa: E402
 from tests.fakeplatform.accounts import FakeDirectory, mastodon_posts, token_env, write_campaign  # noqa: E402
 from tests.fakeplatform.server import ServerProcess, read_log  # noqa: E402
-from tests.waiting import wait_until  # noqa: E402
+from tests.helpers.waiting import wait_until  # noqa: E402
 
 try:
     import uvloop

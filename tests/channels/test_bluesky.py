@@ -31,7 +31,7 @@ from campaign.errors import (
     TransientError,
 )
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     NOW,
     Case,
     Script,

@@ -11,9 +11,9 @@ from typing import Any
 from campaign.channels.base import LinkCard, Receipt
 from campaign.errors import TransientError
 from campaign.media.model import PreparedMedia
-from tests.channels.conftest import drive, respond
-from tests.channels.media_parts import ALT, media_part, photo
 from tests.channels.test_bluesky import DID, SESSION, adapter
+from tests.helpers.channels import drive, respond
+from tests.helpers.media_parts import ALT, media_part, photo
 
 
 def blob(media: PreparedMedia, cid: str) -> dict[str, Any]:

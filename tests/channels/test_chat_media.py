@@ -24,14 +24,14 @@ from campaign.channels.teams import TeamsAdapter
 from campaign.channels.telegram import TelegramAdapter
 from campaign.channels.upload_media import UPLOAD
 from campaign.errors import PermanentError
-from tests.channels.conftest import drive, make_account, respond
-from tests.channels.media_parts import ALT, media_part, photo
 from tests.channels.test_discord import HOOK as DISCORD_HOOK
 from tests.channels.test_mastodon_media import multipart_fields
 from tests.channels.test_slack import HOOK as SLACK_HOOK
 from tests.channels.test_teams import HOOK as TEAMS_HOOK
 from tests.channels.test_telegram import TOKEN
 from tests.channels.test_webhook import adapter_for
+from tests.helpers.channels import drive, make_account, respond
+from tests.helpers.media_parts import ALT, media_part, photo
 
 BASE_URL = "https://www.hkstp.org/campaign-media"
 

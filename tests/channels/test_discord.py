@@ -24,7 +24,7 @@ from campaign.errors import (
     RateLimitedError,
 )
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     NOW,
     Case,
     Script,

@@ -25,7 +25,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     Case,
     drive,
     echo_is_hidden,

@@ -19,7 +19,7 @@ import pytest
 from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.linkedin import DEFAULT_VERSION, LinkedInAdapter, little_text
 from campaign.errors import AmbiguousError, AuthError, PermanentError, RateLimitedError
-from tests.channels.conftest import Case, drive, echo_is_hidden, exactly, make_account, mentions, respond
+from tests.helpers.channels import Case, drive, echo_is_hidden, exactly, make_account, mentions, respond
 
 TOKEN = "canary-linkedin-93d1e4"
 AUTHOR = "urn:li:organization:2414183"

@@ -11,9 +11,9 @@ import httpx
 
 from campaign.channels.base import Receipt
 from campaign.errors import TransientError
-from tests.channels.conftest import drive, respond
-from tests.channels.media_parts import ALT, media_part, photo
 from tests.channels.test_mastodon import BASE, adapter, status
+from tests.helpers.channels import drive, respond
+from tests.helpers.media_parts import ALT, media_part, photo
 
 
 def multipart_fields(request: httpx.Request) -> dict[str, bytes]:

@@ -20,13 +20,13 @@ import httpx
 
 from campaign.channels.base import Receipt
 from campaign.errors import TransientError
-from tests.channels.conftest import drive, respond
-from tests.channels.media_parts import ALT, media_part, photo
 from tests.channels.test_facebook import PAGE
 from tests.channels.test_facebook import make_adapter as facebook
 from tests.channels.test_linkedin import make_adapter as linkedin
 from tests.channels.test_mastodon_media import multipart_fields
 from tests.channels.test_threads import make_adapter as threads
+from tests.helpers.channels import drive, respond
+from tests.helpers.media_parts import ALT, media_part, photo
 
 BASE_URL = "https://www.hkstp.org/campaign-media"
 

@@ -18,7 +18,7 @@ from campaign import channels
 from campaign.channels.base import METRIC_NAMES, Adapter, Receipt
 from campaign.errors import RateLimitedError, TransientError
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import assert_outcome, drive, make_account, respond
+from tests.helpers.channels import assert_outcome, drive, make_account, respond
 
 TOKEN = "metrics-token-1"
 

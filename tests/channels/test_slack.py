@@ -17,7 +17,7 @@ from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.channels.slack import SlackAdapter, escape_text
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     Case,
     Script,
     Step,

@@ -23,7 +23,7 @@ from campaign.errors import (
     PermanentError,
 )
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     Case,
     Script,
     Step,

@@ -26,7 +26,7 @@ from campaign.errors import (
 )
 from campaign.http.exchange import Recording, run_dry
 from campaign.secrets import redact_resolved
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     Case,
     Script,
     Step,

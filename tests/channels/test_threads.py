@@ -26,7 +26,7 @@ from campaign.errors import (
     TransientError,
 )
 from campaign.http.exchange import Recording, run_dry
-from tests.channels.conftest import Case, drive, echo_is_hidden, exactly, make_account, respond
+from tests.helpers.channels import Case, drive, echo_is_hidden, exactly, make_account, respond
 
 TOKEN = "canary-threads-token-8e21ab"
 USER = "1234567"

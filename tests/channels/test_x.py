@@ -32,7 +32,7 @@ from campaign.errors import (
 )
 from campaign.http.exchange import Recording, run_dry
 from campaign.secrets import Credentials, SecretRef
-from tests.channels.conftest import (
+from tests.helpers.channels import (
     Case,
     assert_hidden,
     describe,

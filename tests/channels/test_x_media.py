@@ -10,9 +10,9 @@ from pathlib import Path
 from campaign.channels.base import Receipt
 from campaign.channels.upload_media import UPLOAD
 from campaign.errors import TransientError
-from tests.channels.conftest import drive, respond
-from tests.channels.media_parts import ALT, media_part, photo
 from tests.channels.test_x import make_adapter as adapter
+from tests.helpers.channels import drive, respond
+from tests.helpers.media_parts import ALT, media_part, photo
 
 
 def test_an_image_is_uploaded_described_and_attached(tmp_path: Path) -> None:

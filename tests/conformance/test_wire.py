@@ -30,7 +30,7 @@ from campaign.http.exchange import (
     url_for_message,
     user_agent,
 )
-from tests.channels.conftest import make_account
+from tests.helpers.channels import make_account
 from tests.test_transport import Script, ok, serve
 
 PART = Part(post_id="p1", idempotency_key="k" * 32, text="Hello")

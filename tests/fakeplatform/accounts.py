@@ -66,9 +66,9 @@ def mastodon_posts(
 def write_campaign(folder: Path, url: str, *, name: str, accounts: int, release: Path) -> Path:
     """A valid campaign file in ``folder`` whose accounts ``acct0`` .. are Mastodon accounts on ``url``.
 
-    Account ``acctN`` reads its token from ``$FAKE_TOKEN_N`` (see :func:`token_env`). The file's own single
-    post is never applied: tests and benchmarks queue posts through the store, and the daemon only needs the
-    file to find each queued post's account.
+    Account ``acctN`` reads its token from ``$CAMPAIGN_FAKE_TOKEN_N`` (see :func:`token_env`; the name follows
+    the default credential allow-list). The file's own single post is never applied: tests and benchmarks
+    queue posts through the store, and the daemon only needs the file to find each queued post's account.
     """
     (folder / "release.txt").write_bytes(release.read_bytes())
     templates = folder / "templates"
@@ -76,7 +76,7 @@ def write_campaign(folder: Path, url: str, *, name: str, accounts: int, release:
     (templates / "launch.j2").write_text("{{ release.title | shorten(200) }}\n", encoding="utf-8")
     blocks = "".join(
         f"  acct{i}:\n    channel: mastodon\n    instance: {url}\n"
-        f"    credentials:\n      token: FAKE_TOKEN_{i}\n"
+        f"    credentials:\n      token: CAMPAIGN_FAKE_TOKEN_{i}\n"
         for i in range(accounts)
     )
     path = folder / f"{name}.yaml"
@@ -90,4 +90,4 @@ def write_campaign(folder: Path, url: str, *, name: str, accounts: int, release:
 
 def token_env(accounts: int) -> dict[str, str]:
     """The environment variables holding the tokens of the accounts :func:`write_campaign` configures."""
-    return {f"FAKE_TOKEN_{i}": token(f"acct{i}") for i in range(accounts)}
+    return {f"CAMPAIGN_FAKE_TOKEN_{i}": token(f"acct{i}") for i in range(accounts)}

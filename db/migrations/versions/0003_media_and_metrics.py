@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("not_before", ts, nullable=True))
     with op.batch_alter_table("queue_state") as batch:
         batch.add_column(sa.Column("metrics_cursor", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("campaign_state") as batch:
+        batch.add_column(sa.Column("destinations", sa.JSON(), nullable=True))
     with op.batch_alter_table("account_state") as batch:
         batch.add_column(sa.Column("followers", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("followers_at", ts, nullable=True))
@@ -63,6 +65,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("metric_schedule")
     op.drop_table("post_metrics")
+    with op.batch_alter_table("campaign_state") as batch:
+        batch.drop_column("destinations")
     with op.batch_alter_table("account_state") as batch:
         batch.drop_column("followers_at")
         batch.drop_column("followers")

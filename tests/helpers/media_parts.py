@@ -9,7 +9,7 @@ from campaign.media.model import MediaItem, PreparedMedia
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.media.store import MediaStore
-from tests.media_helpers import noisy, save
+from tests.helpers.media import noisy, save
 
 ALT = "The HKSTP delegation outside a Stanford building"
 

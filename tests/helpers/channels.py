@@ -14,7 +14,7 @@
   :func:`exactly`, :func:`mentions` and :func:`retries_at`.
 - :func:`assert_hidden`, :func:`echo_is_hidden` and :func:`describe` serve the canary-secret tests.
 
-Test modules in this directory import them with ``from tests.channels.conftest import ...`` (the project's
+Test modules in this directory import them with ``from tests.helpers.channels import ...`` (the project's
 ``pythonpath`` setting puts the repository root on ``sys.path``).
 """
 
