@@ -122,7 +122,7 @@ def test_concurrency_50_puts_50_requests_in_flight(tmp_path: Path, queue_db: Pat
         campaigns.mkdir()
         write_campaign(campaigns, server.url, name="limits", accounts=100, release=RELEASE)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
-        env.update(token_env(100), CAMPAIGN_SECRET_ENV="FAKE_TOKEN_*")  # the fixture's token variables
+        env.update(token_env(100))
         cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--once", "--db", str(queue_db),
                "--campaigns", str(campaigns), "--concurrency", "50", "--no-metrics"]
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=GUARD * 2)

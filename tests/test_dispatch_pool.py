@@ -16,13 +16,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from queue_helpers import T0, planned
-from test_dispatcher import OWNER, Clock, Directory, mastodon, queue, status_ok
 
 from campaign.channels.base import Adapter
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
 from campaign.dispatch.pool import Slots
 from campaign.queue.store import Store
+from tests.helpers.clock import Clock
+from tests.helpers.queue import T0, planned
+from tests.test_dispatcher import OWNER, Directory, mastodon, queue, status_ok
 
 ACCOUNTS = 10
 PER_ACCOUNT = 10

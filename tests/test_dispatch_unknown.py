@@ -17,8 +17,6 @@ from typing import ClassVar
 
 import httpx
 import pytest
-from queue_helpers import T0, planned
-from test_dispatcher import OWNER, Clock, Platform, Searchable, make, mastodon, queue, run, status_ok
 
 from campaign.channels.base import Account
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
@@ -26,6 +24,9 @@ from campaign.dispatch.reconcile import RECHECK_CAP, recheck_delay
 from campaign.dispatch.retry import RetryPolicy
 from campaign.queue.store import Store
 from campaign.secrets import Credentials
+from tests.helpers.clock import Clock
+from tests.helpers.queue import T0, planned
+from tests.test_dispatcher import OWNER, Platform, Searchable, make, mastodon, queue, run, status_ok
 
 WINDOW = timedelta(hours=1)  # Mastodon's Idempotency-Key window (docs/PLATFORMS.md)
 

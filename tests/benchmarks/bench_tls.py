@@ -100,8 +100,7 @@ def run_daemon(fake: Fake, folder: Path, posts: int) -> float:
         store.apply_changes(add=mastodon_posts(posts, accounts=ACCOUNTS, at=now, campaign="race"),
                             now=now - timedelta(minutes=1))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
-    # The fixture's token variables are allowed explicitly (the default allow-list is CAMPAIGN_*).
-    env.update(token_env(ACCOUNTS), SSL_CERT_FILE=str(fake.cert), CAMPAIGN_SECRET_ENV="FAKE_TOKEN_*")
+    env.update(token_env(ACCOUNTS), SSL_CERT_FILE=str(fake.cert))
     fake.call("/_reset", "POST")
     cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--once", "--db", str(db), "--campaigns",
            str(campaigns), "--log-level", "WARNING"]
