@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+echo "demo: rehearsing schedules/hkstp-innovation-mixer-us.yaml on a simulated clock (dry run, sends nothing)" >&2
 exec campaign simulate schedules/hkstp-innovation-mixer-us.yaml "$@"

@@ -23,6 +23,7 @@ if [ "$(id -u)" != 0 ]; then
   SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+echo "provision-browser: installing ${missing[*]:-chromium} from Debian (apt-get update, then install; a minute or two) ..." >&2
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q "${PACKAGES[@]}"
 # The Debian wrapper script of chromium prints a harmless shell warning on some machines: hide stderr.

@@ -10,7 +10,11 @@
 _apt_updated=""
 _apt_install() {
   [ "$(id -u)" = 0 ] || { echo "provision: not root, cannot apt-get install $*" >&2; return 1; }
-  if [ -z "$_apt_updated" ]; then apt-get update -qq >/dev/null && _apt_updated=1; fi
+  if [ -z "$_apt_updated" ]; then
+    echo "provision: apt-get update (the Debian package lists) ..." >&2
+    apt-get update -qq >/dev/null && _apt_updated=1
+  fi
+  echo "provision: apt-get install $* (may take a minute) ..." >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
@@ -19,7 +23,7 @@ _npm_ci() {  # npm ci into DIR when its lock file is newer than its node_modules
   [ -f "$dir/package-lock.json" ] || return 0
   command -v npm >/dev/null || { echo "provision: npm missing, skipping $dir" >&2; return 0; }
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "provision: npm ci --prefix $dir" >&2
+    echo "provision: npm ci --prefix $dir (installs from its lock file; may take a minute) ..." >&2
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
   fi
 }
@@ -39,6 +43,7 @@ _pg_start() {
   PG_DATA=$(mktemp -d /tmp/campaign-pg.XXXXXX)
   chmod 700 "$PG_DATA"
   [ "$(id -u)" = 0 ] && chown postgres "$PG_DATA"
+  echo "provision: starting a throwaway PostgreSQL in $PG_DATA ..." >&2
   "${as[@]}" "$PG_BIN/initdb" -D "$PG_DATA" -A trust -U postgres --no-sync >/dev/null
   local port; port=$(_free_port)
   "${as[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t 60 \

@@ -2,14 +2,20 @@
 # Re-installs only when pyproject.toml changed since the last install, so repeated runs start fast.
 set -euo pipefail
 PY=${PYTHON:-python3}
+# Every step that may take more than a few seconds says so first (on stderr): a silent minute looks hung.
 if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating the virtual environment .venv (once) ..." >&2
   "$PY" -m venv .venv
 fi
 stamp=".venv/.campaign-installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing campaign${EXTRAS:+ with [$EXTRAS]} and its dependencies into .venv" \
+    "(about a minute the first time; again only when pyproject.toml changes) ..." >&2
+  started=$SECONDS
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}" 2>&1 \
     | grep -v "^WARNING: Location" || true
   .venv/bin/python -c "import campaign.cli" # fail here, clearly, if the install did not work
   touch "$stamp"
+  echo "setup: installed in $((SECONDS - started)) s" >&2
 fi
 export PATH="$PWD/.venv/bin:$PATH"

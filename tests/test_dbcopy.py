@@ -140,3 +140,21 @@ def test_cli(tmp_path: Path) -> None:
     fresh = tmp_path / "sub" / "c.db"
     upgraded = runner.invoke(cli_db.db, ["upgrade", "--db", str(fresh)])
     assert upgraded.exit_code == 0 and fresh.is_file() and "revision" in upgraded.output
+
+
+def test_a_missing_source_is_refused_and_the_target_kept(tmp_path: Path) -> None:
+    """`db copy --from <typo> --to real.db --force` once replaced a 4-post queue with an empty one."""
+    real = str(tmp_path / "real.db")
+    with Store.open(real) as s:
+        s.apply_changes(add=many(4), now=EARLY)
+    typo = tmp_path / "typo.db"
+    with pytest.raises(StoreError, match=r"typo\.db: no queue database here"):
+        copy_queue(str(typo), real, force=True)
+    assert not typo.exists()
+    assert snapshot(real)["counts"]["posts"] == 4
+    empty = tmp_path / "empty.db"
+    empty.touch()  # an existing file that holds no queue is no source either
+    with pytest.raises(StoreError, match="holds no campaign queue"):
+        copy_queue(str(empty), real, force=True)
+    assert empty.stat().st_size == 0
+    assert snapshot(real)["counts"]["posts"] == 4

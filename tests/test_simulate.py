@@ -96,10 +96,43 @@ def test_start_defaults_to_now_rounded_up_to_the_hour() -> None:
     assert default_start(datetime(2030, 3, 1, 12, 0, tzinfo=UTC), "UTC") == "2030-03-01 12:00"
 
 
+def test_start_shifted_keeps_the_file_starts_weekday_and_time() -> None:
+    monday_9 = datetime(2027, 1, 18, 9, 0)  # local, a Monday
+    # Wednesday 2030-03-06 12:20 UTC -> the next Monday 09:00 in Hong Kong.
+    assert default_start(datetime(2030, 3, 6, 12, 20, tzinfo=UTC), "Asia/Hong_Kong", like=monday_9) == (
+        "2030-03-11 09:00"
+    )
+    # Monday 00:30 UTC is 08:30 in Hong Kong: that same Monday's 09:00 is still ahead.
+    assert default_start(datetime(2030, 3, 4, 0, 30, tzinfo=UTC), "Asia/Hong_Kong", like=monday_9) == (
+        "2030-03-04 09:00"
+    )
+
+
+def test_a_start_still_ahead_rehearses_at_the_files_own_dates(small: Path) -> None:
+    """The rehearsal matches the preview: same dates, nothing "in the past", the clock starts at the start."""
+    report = simulate(small, now=NOW)  # the file starts 2030-03-09, after NOW
+    assert report.start == datetime(2030, 3, 9, 9, 0, tzinfo=report.start.tzinfo)
+    assert report.dispatches[0].at == datetime(2030, 3, 9, 14, 0, tzinfo=UTC)
+    assert not [w for w in report.warnings if "past" in w], report.warnings
+
+
+def test_a_past_start_is_shifted_whole_and_never_warns_about_itself(small: Path) -> None:
+    """Issue 11: a rehearsal listed posts as sent and then warned they were "in the past" (9 times)."""
+    later = datetime(2031, 6, 4, 20, 0, tzinfo=UTC)  # a Wednesday; the file's start (a Saturday) is past
+    report = simulate(small, now=later)
+    assert not [w for w in report.warnings if "past" in w], report.warnings
+    assert report.count("sent") == 6 and report.count("missed") == 0
+    first = min(d.at for d in report.dispatches)
+    # Shifted to the next Saturday 09:00 New York time (EDT in June): 13:00 UTC, the start itself.
+    assert first == datetime(2031, 6, 7, 13, 0, tzinfo=UTC)
+    assert report.start.astimezone(UTC) == first
+
+
 @pytest.mark.skipif(not EXAMPLE.exists(), reason="the example campaign is not written yet")
 def test_the_example_campaign_rehearses_whatever_today_is() -> None:
     report = simulate(EXAMPLE)
     assert report.posts > 0 and report.ok
+    assert not report.warnings, report.warnings  # the demo's first hour ended with 9 self-warnings
     assert report.count("missed") == 0 and report.count("failed") == 0
     assert len(report.sent_by_channel) >= 5
 

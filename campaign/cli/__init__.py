@@ -3,6 +3,7 @@
 Exit codes: 0 clean, 1 campaign errors (invalid file, template, schedule, fit, queue, channel),
 2 usage errors.
 Every failure prints one line ``campaign: error: ...`` to stderr; ``--debug`` shows the traceback instead.
+An exception outside :mod:`campaign.errors` is a bug; it too becomes one line (naming it an internal error).
 
 The root group loads each command's module only when that command runs (:class:`~.lazy.LazyGroup`), one
 module per command group: :mod:`.release` (``release show``, ``init``), :mod:`.preview` (``check``,
@@ -24,6 +25,9 @@ from campaign import __version__
 from campaign.cli.lazy import LazyGroup
 from campaign.cli.options import CliState
 from campaign.errors import CampaignError
+
+#: What the one line says when an exception outside the tree of :mod:`campaign.errors` escapes (a bug).
+INTERNAL_ERROR = "internal error, please report it"
 
 #: Command name -> where it lives, in the order of the data flow (the order `campaign --help` lists them).
 COMMANDS: dict[str, str] = {
@@ -86,10 +90,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        # Anything else is a bug, but the operator still gets one line (tests assert it never appears).
+        if state.debug:
+            raise
+        from campaign.secrets import redact_resolved
+
+        click.echo(
+            f"campaign: error: {INTERNAL_ERROR} ({type(exc).__name__}: {redact_resolved(str(exc))}); "
+            "run with --debug for the traceback",
+            err=True,
+        )
+        return 1
     return rv if isinstance(rv, int) else 0
 
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "INTERNAL_ERROR", "cli", "main"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

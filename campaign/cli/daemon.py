@@ -11,6 +11,7 @@ post whose campaign or account is not found there is deferred and logged as an e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from typing import Any
 
 import click
 
-from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.cli.options import MAX_SECONDS, FiniteFloat, db_option, json_option, now_option, parse_now
 from campaign.errors import UsageError
 
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -32,6 +33,14 @@ def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
     from campaign.plan.compile import compile_campaign
 
     compiled = compile_campaign(str(file), start=start, now=now, strict_past=True)
+    if compiled.campaign is not None:
+        from campaign.errors import CampaignError
+        from campaign.source.names import check_unique_name
+
+        try:
+            check_unique_name(file, compiled.campaign.name)
+        except CampaignError as exc:
+            compiled.errors.append(exc)
     if compiled.errors:
         from campaign.secrets import redact_resolved
 
@@ -42,22 +51,25 @@ def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
     return compiled
 
 
-def _plan(file: Path, db: str, start: str | None, now: datetime) -> tuple[Any, Any]:
-    store, result, _ = _plan_with_destinations(file, db, start, now)
+def _plan(
+    file: Path, db: str, start: str | None, now: datetime, *, create: bool = True
+) -> tuple[Any, Any]:
+    store, result, _ = _plan_with_destinations(file, db, start, now, create=create)
     return store, result
 
 
 def _plan_with_destinations(
-    file: Path, db: str, start: str | None, now: datetime
+    file: Path, db: str, start: str | None, now: datetime, *, create: bool = True
 ) -> tuple[Any, Any, tuple[frozenset[tuple[str, str]], list[str]]]:
     """The store, the plan, and the campaign's (credential, host) pairs with the lines that changed since
-    the last apply (a reviewer must see a secret pointed at a new host)."""
+    the last apply (a reviewer must see a secret pointed at a new host). Without ``create`` the queue
+    must exist already."""
     from campaign.plan.destinations import credential_destinations, describe_changes
     from campaign.queue import planner
     from campaign.queue.store import Store
 
     compiled = _compile_for_queue(file, start, now)
-    store = Store.open(db)
+    store = Store.open(db, create=create)
     try:
         pairs = credential_destinations(compiled.campaign)
         before = store.campaign_destinations(compiled.campaign.name)
@@ -66,6 +78,21 @@ def _plan_with_destinations(
     except BaseException:
         store.close()
         raise
+
+
+def _queue_to_read(db: str, stack: contextlib.ExitStack) -> tuple[str, bool]:
+    """``db``, or an empty scratch queue (removed with ``stack``) when ``db`` names a SQLite file that does
+    not exist yet: `plan` only reads, so it plans against "nothing queued" and creates nothing.
+    The flag says whether the returned queue may be created (only the scratch one)."""
+    import tempfile
+
+    from campaign.queue.store import resolve_url
+
+    url = resolve_url(db)
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        return db, False
+    scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-plan-"))
+    return str(Path(scratch) / "empty.db"), True
 
 
 @click.command("plan")
@@ -78,8 +105,12 @@ def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | 
     """Show what `apply` would change in the queue for FILE (changes nothing)."""
     from campaign.queue import planner
 
-    store, result, (_, changes) = _plan_with_destinations(file, db, start, parse_now(now_text))
-    store.close()
+    with contextlib.ExitStack() as stack:
+        queue, scratch = _queue_to_read(db, stack)
+        store, result, (_, changes) = _plan_with_destinations(
+            file, queue, start, parse_now(now_text), create=scratch
+        )
+        store.close()
     if as_json:
         data = planner.plan_to_json(result)
         data["destinations_changed"] = changes
@@ -138,19 +169,20 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="Send nothing: run every exchange against fake responses with placeholder credentials, "
                    "on a throwaway copy of the queue (the real queue is never changed).")
 @click.option("--once", is_flag=True, help="Dispatch what is due now, then exit (cron, CI).")
-@click.option("--tick", type=click.FloatRange(min=0.05), default=3.0, show_default=True,
+@click.option("--tick", type=FiniteFloat(min=0.05, max=MAX_SECONDS), default=3.0, show_default=True,
               help="Seconds between safety ticks (queue changes by other processes are noticed then).")
-@click.option("--grace", type=click.FloatRange(min=0), default=20.0, show_default=True,
+@click.option("--grace", type=FiniteFloat(min=0, max=MAX_SECONDS), default=20.0, show_default=True,
               help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
-@click.option("--concurrency", type=click.IntRange(min=1), default=16, show_default=True,
+@click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=16, show_default=True,
               help="Posts in flight at once.")
-@click.option("--per-account", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--per-account", type=click.IntRange(min=1, max=10_000), default=1, show_default=True,
               help="Posts in flight at once per account.")
-@click.option("--lease", type=click.FloatRange(min=1), default=300.0, show_default=True,
+@click.option("--lease", type=FiniteFloat(min=1, max=MAX_SECONDS), default=300.0, show_default=True,
               help="Seconds a claim lasts without a heartbeat.")
-@click.option("--max-attempts", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--max-attempts", type=click.IntRange(min=1, max=1_000), default=5, show_default=True,
               help="Attempts before a transiently failing post is marked failed.")
-@click.option("--alert-interval", type=click.FloatRange(min=0), default=15.0, show_default=True,
+@click.option("--alert-interval", type=FiniteFloat(min=0, max=MAX_SECONDS / 60), default=15.0,
+              show_default=True,
               help="Minutes between two alert messages to the same alert account.")
 @click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
               help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
@@ -162,12 +194,16 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
            per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
            metrics: bool, log_format: str, log_level: str) -> None:
-    """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue."""
+    """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue.
+
+    With --once, prints one line saying what the pass did and exits 1 when a post failed, was missed or is
+    unknown, or a campaign file could not be loaded (something waits for a person).
+    """
     from campaign import logs
     from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
 
     logs.configure(log_format, log_level)
-    serve(
+    summary = serve(
         DaemonOptions(
             db=db,
             campaigns=campaigns,
@@ -183,12 +219,17 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             metrics=metrics,
         )
     )
+    if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person
+        click.echo(f"daemon --once: {summary.line()}")
+        if summary.exit_code:
+            sys.exit(summary.exit_code)
 
 
 @click.command("simulate")
 @_file_arg
-@click.option("--start", help="Campaign start, local time (default: now rounded up to the next hour).")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--start", help="Campaign start, local time (default: the file's own when still ahead, else "
+              "the next day on its weekday and time).")
+@click.option("--speed", type=FiniteFloat(min=0, min_open=True, max=1e9), default=None,
               help="Simulated seconds per real second (default: as fast as possible).")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
               help="Follow the `metrics:` schedule with invented engagement; end with a sample report.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
@@ -16,6 +18,27 @@ class CliState:
 
     #: ``--debug`` (or ``$CAMPAIGN_DEBUG``): let a CampaignError's traceback through instead of one line.
     debug: bool = False
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option within bounds that also refuses ``nan`` and ``inf``.
+
+    Click's FloatRange lets nan through: every comparison with it is false."""
+
+    name = "finite number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: Post ids are SQL BIGINTs: a larger number is a usage error, not a driver overflow.
+POST_ID = click.IntRange(min=1, max=2**63 - 1)
+#: An upper bound for seconds options (tick, grace, lease): a week, far beyond any sensible value, and far
+#: below what datetime arithmetic can hold.
+MAX_SECONDS = 7 * 24 * 3600.0
 
 
 #: ``--db URL``: the queue database (a plain path means SQLite).

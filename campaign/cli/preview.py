@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from campaign.cli.options import parse_now
-from campaign.errors import UsageError
+from campaign.errors import CampaignError, UsageError
 
 if TYPE_CHECKING:
     from campaign.plan.compile import Compiled
@@ -35,19 +35,43 @@ def _compile(
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--start", help="Shift the campaign to start at this local time.")
 @click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
-def check(file: Path, start: str | None, now: str | None) -> None:
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too (for CI).")
+def check(file: Path, start: str | None, now: str | None, strict: bool) -> None:
     """Validate a campaign without network or credentials (exit 1 on any error)."""
     compiled = _compile(file, start, now)
+    if compiled.campaign is not None:
+        from campaign.source.names import check_unique_name
+
+        try:
+            check_unique_name(file, compiled.campaign.name)
+        except CampaignError as exc:
+            compiled.errors.append(exc)
     for error in compiled.errors:
         click.echo(f"campaign: error: {error}", err=True)
     for line in compiled.release_warnings:  # damage in the release: fix it in the templates that quote it
         click.echo(f"campaign: warning: {line}", err=True)
     if compiled.embargo is not None:
         click.echo(f"embargo: no post before {compiled.embargo:%Y-%m-%d %H:%M} UTC")
-    warnings = sum(len(p.warnings) for p in compiled.posts)
+    silent = [] if compiled.errors else _silent_posts(compiled)
+    for key in silent:
+        click.echo(
+            f"campaign: warning: {file}: post {key!r} has no occurrence: its schedule never fires "
+            "(or every account skips it)",
+            err=True,
+        )
+    warnings = sum(len(p.warnings) for p in compiled.posts) + len(silent)
     click.echo(f"{file}: {len(compiled.posts)} posts, {warnings} warnings, {len(compiled.errors)} errors")
-    if compiled.errors:
+    if compiled.errors or (strict and warnings):
         sys.exit(1)
+
+
+def _silent_posts(compiled: Compiled) -> list[str]:
+    """Keys of posts in the file that yield no queued post and no past occurrence (an rrule that never
+    matches a date, such as February 30th): almost surely a mistake, and "0 posts" alone hides it."""
+    if compiled.campaign is None:
+        return []
+    fired = {p.post_key for p in compiled.posts} | {key for key, _account, _occ in compiled.skipped}
+    return [post.key for post in compiled.campaign.posts if post.key not in fired]
 
 
 @click.command()
@@ -84,7 +108,7 @@ def preview(
         from campaign.plan.html_preview import attach_queue_state
         from campaign.queue.store import Store
 
-        with Store.open(db) as store:
+        with Store.open(db, create=False) as store:
             attach_queue_state(doc, store.campaign_posts(doc["campaign"]["name"]))
     if fmt == "json":
         text = preview_mod.to_json(doc)
@@ -97,7 +121,7 @@ def preview(
     else:
         text = preview_mod.to_text(doc)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        _write_output(output, text + "\n")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
@@ -127,7 +151,11 @@ def measure(text: str | None, chans: tuple[str, ...], jsonl: bool) -> None:
     if text is None:
         if sys.stdin.isatty():
             raise UsageError("give TEXT, pipe text on stdin, or use --jsonl")
-        text = sys.stdin.read().rstrip("\n")
+        raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        text = _decode_stdin(raw).rstrip("\n")
+        _check_unicode(text, "stdin")
+    else:
+        _check_unicode(text, "TEXT")
     width = max(len(n) for n in rules)
     for name, rule in rules.items():
         length = rule.measure(text)
@@ -142,7 +170,9 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
     """``measure --jsonl``: one JSON string per stdin line in, one JSON object per channel and line out."""
     import json
 
-    for number, line in enumerate(sys.stdin, 1):
+    # Bytes, so that invalid UTF-8 is named; a text stdin (tests, embedding) is taken as it is.
+    for number, raw in enumerate(getattr(sys.stdin, "buffer", sys.stdin), 1):
+        line = _decode_stdin(raw, f"stdin line {number}")
         if not line.strip():
             continue
         try:
@@ -151,6 +181,7 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
             raise UsageError(f"stdin line {number}: not JSON") from None
         if not isinstance(item, str):
             raise UsageError(f"stdin line {number}: expected a JSON string")
+        _check_unicode(item, f"stdin line {number}")
         for name, rule in rules.items():
             length = rule.measure(item)
             click.echo(
@@ -159,3 +190,35 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
                     ensure_ascii=False,
                 )
             )
+
+
+def _decode_stdin(data: bytes | str, what: str = "stdin") -> str:
+    """``data`` as UTF-8, or a UsageError naming the first bad byte (counting needs real text)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _check_unicode(text: str, what: str) -> None:
+    """Refuse lone surrogates: no platform accepts them (invalid UTF-8 on the command line, or ``"\\ud800"``
+    in JSON, arrives as one), and UTF-8 and UTF-16 counts of them are undefined."""
+    for index, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            raise UsageError(
+                f"{what}: not valid Unicode text (a lone surrogate U+{ord(char):04X} at character {index}; "
+                "invalid UTF-8 on the command line arrives as one)"
+            )
+
+
+def _write_output(output: Path, text: str) -> None:
+    """Write ``-o`` output; a missing folder or an unwritable file is one line, not a traceback."""
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if not output.parent.is_dir():
+            reason = f"its folder {output.parent} does not exist"
+        raise UsageError(f"-o {output}: cannot write ({reason})") from None

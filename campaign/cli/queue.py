@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from campaign.cli.options import db_option, json_option, now_option, parse_now
+from campaign.cli.options import POST_ID, db_option, json_option, now_option, parse_now
 from campaign.errors import UsageError
 
 if TYPE_CHECKING:
@@ -25,13 +26,34 @@ ACTOR = "cli"
 
 
 def _open(db: str) -> Store:
+    """The existing queue at ``db``: these commands never create one (a typo in --db is an error)."""
     from campaign.queue.store import Store
 
-    return Store.open(db)
+    return Store.open(db, create=False)
 
 
-def _when(value: datetime | None) -> str:
-    return "-" if value is None else f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+def _when(value: datetime | None, zone: str | None = None) -> str:
+    """``2027-01-18 09:00 HKT (01:00 UTC)``: local time in ``zone`` with the zone, then UTC; UTC alone when
+    the zone is UTC, unknown or not given. The UTC date is repeated only when it differs."""
+    if value is None:
+        return "-"
+    utc = value.astimezone(UTC)
+    local = _local(utc, zone)
+    if local is None:
+        return f"{utc:%Y-%m-%d %H:%M:%S} UTC"
+    utc_text = f"{utc:%H:%M} UTC" if utc.date() == local.date() else f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({utc_text})"
+
+
+def _local(utc: datetime, zone: str | None) -> datetime | None:
+    if not zone or zone == "UTC":
+        return None
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return utc.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _echo_json(data: Any) -> None:
@@ -42,15 +64,37 @@ def _echo_json(data: Any) -> None:
 @click.argument("campaign", required=False)
 @db_option
 @json_option
-@click.option("--limit", default=10, show_default=True, help="How many upcoming posts to list.")
-def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
-    """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN)."""
+@click.option(
+    "--limit", type=click.IntRange(min=0, max=10_000), default=10, show_default=True,
+    help="How many upcoming posts to list.",
+)
+@click.option(
+    "--campaigns", type=click.Path(file_okay=False, path_type=Path), default=Path("schedules"),
+    show_default=True, help="The daemon's folder of campaign files: broken ones are listed.",
+)
+def status(campaign: str | None, db: str, as_json: bool, limit: int, campaigns: Path) -> None:
+    """Count queued posts by state and list the next ones due (optionally for one CAMPAIGN).
+
+    Also checks the campaign files the daemon reads (``--campaigns``, when the folder exists) and lists
+    every one it would skip, with its error.
+    """
     with _open(db) as store:
         counts = store.counts(campaign)
         upcoming = store.upcoming(campaign, limit=limit)
+    broken: dict[str, str] = {}
+    if campaigns.is_dir():
+        from campaign.source.names import scan_folder
+
+        broken = scan_folder(campaigns)[1]
     if as_json:
-        _echo_json({"campaign": campaign, "counts": counts, "next": [p.to_json() for p in upcoming]})
+        _echo_json(
+            {"campaign": campaign, "counts": counts, "next": [p.to_json() for p in upcoming],
+             "broken_campaign_files": broken}
+        )
         return
+    for path, error in broken.items():
+        named = error if error.startswith(path) else f"{path}: {error}"
+        click.echo(f"Campaign file skipped by the daemon: {named}")
     title = f"Campaign {campaign!r}" if campaign else "All campaigns"
     total = sum(counts.values())
     click.echo(f"{title}: {total} post{'s' if total != 1 else ''}")
@@ -59,11 +103,12 @@ def status(campaign: str | None, db: str, as_json: bool, limit: int) -> None:
     if upcoming:
         click.echo("Next due:")
         for p in upcoming:
-            click.echo(f"  #{p.id:<6} {_when(p.next_attempt_at)}  {p.channel:<9} {p.label} ({p.status})")
+            due = _when(p.next_attempt_at, p.zone)
+            click.echo(f"  #{p.id:<6} {due}  {p.channel:<9} {p.label} ({p.status})")
 
 
 @click.command("show")
-@click.argument("post_id", type=int)
+@click.argument("post_id", type=POST_ID)
 @db_option
 @json_option
 def show(post_id: int, db: str, as_json: bool) -> None:
@@ -75,9 +120,9 @@ def show(post_id: int, db: str, as_json: bool) -> None:
         _echo_json({**post.to_json(), "history": [e.to_json() for e in events]})
         return
     click.echo(f"#{post.id} {post.label} on {post.channel} (campaign {post.campaign!r}): {post.status}")
-    click.echo(f"  scheduled  {_when(post.scheduled_at)} (written in {post.zone})")
+    click.echo(f"  scheduled  {_when(post.scheduled_at, post.zone)}, written in {post.zone}")
     if post.next_attempt_at and post.status in ("scheduled", "retry_wait"):
-        click.echo(f"  due        {_when(post.next_attempt_at)}")
+        click.echo(f"  due        {_when(post.next_attempt_at, post.zone)}")
     click.echo(f"  attempts   {post.attempts}")
     if post.remote_url or post.remote_id:
         click.echo(f"  published  {post.remote_url or post.remote_id}")
@@ -95,11 +140,11 @@ def show(post_id: int, db: str, as_json: bool) -> None:
     for e in events:
         change = f"{e.from_status or '(new)'} -> {e.to_status}"
         reason = f": {e.reason}" if e.reason else ""
-        click.echo(f"  {_when(e.at)}  {change:<24} by {e.actor}{reason}")
+        click.echo(f"  {_when(e.at, post.zone)}  {change:<24} by {e.actor}{reason}")
 
 
 @click.command("cancel")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POST_ID, nargs=-1, required=True)
 @db_option
 @now_option
 def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
@@ -110,7 +155,7 @@ def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
 
 
 @click.command("retry")
-@click.argument("post_ids", type=int, nargs=-1, required=True)
+@click.argument("post_ids", type=POST_ID, nargs=-1, required=True)
 @db_option
 @now_option
 def retry(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:

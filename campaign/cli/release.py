@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from campaign.errors import CampaignError
+
 
 @click.group()
 def release() -> None:
@@ -81,7 +83,17 @@ def init(
     force: bool,
 ) -> None:
     """Derive a working campaign (schedule and templates) from a press release."""
+    from campaign.errors import UsageError
+    from campaign.schedule.timespec import resolve_start, resolve_zone
     from campaign.source.scaffold import run_init
+
+    # Refuse here what `check` would refuse later: init never writes a campaign that does not check.
+    try:
+        tz = resolve_zone(zone or "UTC")  # None: the dateline's zone, decided by the scaffold
+        if start is not None:
+            resolve_start(start, zone=tz)
+    except CampaignError as exc:
+        raise UsageError(f"init: {exc}") from None
 
     chans = [c.strip() for c in channel_list.split(",")] if channel_list else None
     run_init(

@@ -18,7 +18,8 @@ from campaign.channels.base import Adapter
 from campaign.errors import CampaignError, ConfigError
 
 if TYPE_CHECKING:
-    from campaign.source.config import AccountConfig, Campaign
+    from campaign.source.accounts import AccountConfig
+    from campaign.source.config import Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -55,31 +56,70 @@ class CampaignDirectory:
         self._adapters: dict[tuple[str, str], tuple[AccountConfig, Adapter]] = {}
         #: Files that could not be loaded at the last refresh, with the error.
         self.errors: dict[str, str] = {}
+        self._seen: tuple[tuple[str, int, int], ...] = ()
         if folder is not None:
             self.refresh()
 
     def refresh(self) -> None:
-        """Re-read every ``*.yaml`` campaign file of the folder (no-op without a folder)."""
+        """Re-read every ``*.yaml`` campaign file of the folder (no-op without a folder).
+
+        A file that cannot be loaded is skipped and logged once (as an error) until it changes: the other
+        campaigns keep their accounts, and its own queued posts wait (deferred, never dropped). A campaign
+        name declared by two files is an error naming both, and neither is used: posts are never routed
+        to the accounts of a file that merely reuses a name.
+        """
         if self.folder is None:
             return
-        found: dict[str, Campaign] = {}
+        from campaign.source.names import campaign_files, clash_error
+
+        self._seen = self._signature()
+        loaded: dict[str, list[Campaign]] = {}
         errors: dict[str, str] = {}
-        for path in sorted(self.folder.glob("*.yaml")) + sorted(self.folder.glob("*.yml")):
+        for path in campaign_files(self.folder):
             try:
                 campaign = load_campaign_file(path)
             except CampaignError as exc:
                 errors[str(path)] = str(exc)
-                if self.errors.get(str(path)) != str(exc):
-                    logger.error("campaign file skipped: %s", exc, extra={"action": "load"})
                 continue
-            if campaign.name in found:
-                logger.warning(
-                    "campaign %r is defined by more than one file; using %s",
-                    campaign.name, found[campaign.name].path, extra={"action": "load"},
-                )
+            loaded.setdefault(campaign.name, []).append(campaign)
+        found: dict[str, Campaign] = {}
+        for name, same in loaded.items():
+            if len(same) == 1:
+                found[name] = same[0]
                 continue
-            found[campaign.name] = campaign
+            clash = str(clash_error(name, [c.path for c in same]))
+            errors.update({str(c.path): clash for c in same})
+        for file, error in errors.items():
+            if self.errors.get(file) != error:
+                logger.error("campaign file skipped: %s", error, extra={"action": "load", "file": file})
+        for file in self.errors.keys() - errors.keys():
+            logger.info("campaign file loaded again: %s", file, extra={"action": "load", "file": file})
         self.campaigns, self.errors = found, errors
+
+    def _signature(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, mtime_ns, size) of every campaign file: what :meth:`refresh_if_changed` compares."""
+        from campaign.source.names import campaign_files
+
+        if self.folder is None:
+            return ()
+        out = []
+        for path in campaign_files(self.folder):
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out.append((path.name, st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def refresh_if_changed(self) -> bool:
+        """Re-read the folder when a campaign file was added, removed or changed; True when it did.
+
+        The daemon calls this on its safety tick, so a fixed file is picked up without a queue change.
+        """
+        if self.folder is None or self._signature() == self._seen:
+            return False
+        self.refresh()
+        return True
 
     def _config(self, campaign: str, account: str) -> AccountConfig:
         camp = self.campaigns.get(campaign)

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.metrics import MetricsCollector
+    from campaign.dispatch.outcomes import Outcome
+    from campaign.dispatch.summary import PassSummary
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
@@ -337,6 +339,8 @@ class Daemon:
             if self.directory is not None:
                 self.directory.refresh()
             self._wake.set()
+        elif self.directory is not None and self.directory.refresh_if_changed():
+            self._wake.set()  # a campaign file was fixed (or added): its waiting posts may go now
         elif self._armed_at is not None and self._armed_at <= now:
             self._wake.set()
         elif self.collector is not None and self._metrics_looked_before(now):
@@ -370,8 +374,11 @@ class DaemonOptions:
     metrics: bool = True
 
 
-def serve(options: DaemonOptions) -> None:
+def serve(options: DaemonOptions) -> PassSummary | None:
     """Open the queue, take the lock, and run the daemon (or one pass with ``once``) to its end.
+
+    With ``once``, returns what the pass did (:class:`~campaign.dispatch.summary.PassSummary`: its line and
+    exit code); a running daemon returns None when stopped.
 
     Raises DatabaseLockedError when another daemon holds a SQLite queue, StoreError for an unusable
     database, ConfigError when the campaigns folder does not exist.
@@ -382,20 +389,19 @@ def serve(options: DaemonOptions) -> None:
     if not options.campaigns.is_dir():
         raise ConfigError(f"campaigns folder {options.campaigns} does not exist (use --campaigns DIR)")
     if options.dry_run:
-        _serve_dry(options)
-        return
+        return _serve_dry(options)
     with Store.open(options.db) as store:
         lock = lock_for(store)
         if lock is not None:
             lock.acquire()
         try:
-            asyncio.run(_serve(store, options))
+            return asyncio.run(_serve(store, options))
         finally:
             if lock is not None:
                 lock.release()
 
 
-def _serve_dry(options: DaemonOptions) -> None:
+def _serve_dry(options: DaemonOptions) -> PassSummary | None:
     """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts.
 
     SQLite queues are copied with SQLite's online backup (safe while a real daemon runs); other databases are
@@ -422,7 +428,7 @@ def _serve_dry(options: DaemonOptions) -> None:
         logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
                        extra={"action": "start"})
         with Store.open(str(copy)) as store:
-            asyncio.run(_serve(store, options))
+            return asyncio.run(_serve(store, options))
 
 
 def dispatch_config(options: DaemonOptions) -> DispatchConfig:
@@ -443,7 +449,7 @@ def dispatch_config(options: DaemonOptions) -> DispatchConfig:
     )
 
 
-async def _serve(store: Store, options: DaemonOptions) -> None:
+async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import Dispatcher
 
@@ -453,7 +459,11 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
     config = dispatch_config(options)
     client = None if options.dry_run else make_client(options.concurrency, transport=options.transport)
     try:
-        dispatcher = Dispatcher(store, directory, config, client=client, clock=wall_clock)
+        seen: list[Outcome] = []
+        on_outcome = seen.append if options.once else None
+        dispatcher = Dispatcher(
+            store, directory, config, client=client, clock=wall_clock, on_outcome=on_outcome
+        )
         collector = None
         if options.metrics:
             from campaign.dispatch.metrics import MetricsCollector
@@ -465,11 +475,24 @@ async def _serve(store: Store, options: DaemonOptions) -> None:
         daemon = Daemon(store, dispatcher, directory, timing=options.timing, collector=collector)
         if options.once:
             await daemon.run_once()
-        else:
-            await daemon.run()
+            return _summary(store, directory, seen)
+        await daemon.run()
+        return None
     finally:
         if client is not None:
             await client.aclose()
+
+
+def _summary(store: Store, directory: CampaignDirectory, outcomes: list[Outcome]) -> PassSummary:
+    """What a ``--once`` pass did (the next due post is read from the queue after the pass)."""
+    from campaign.dispatch.summary import PassSummary
+
+    upcoming = store.upcoming(None, limit=1)
+    due = upcoming[0] if upcoming and upcoming[0].next_attempt_at is not None else None
+    next_due = (due.next_attempt_at, due.zone) if due is not None and due.next_attempt_at else None
+    return PassSummary(
+        outcomes, next_due=next_due, broken_files=dict(directory.errors), zone_of=directory.zone
+    )
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

@@ -8,8 +8,12 @@ jumps to each next wake time (``speed``: simulated seconds per real second; None
 Every exchange runs against the adapters' fake responses with placeholder credentials: nothing leaves the
 machine and no secret is read. Lateness windows, thread order, quotas and alerts behave as in the daemon.
 
-``start`` defaults to *now rounded up to the next whole hour* in the campaign's zone, so the example
-campaign can be rehearsed whatever today's date is.
+Which dates a rehearsal uses (:func:`rehearsal_start`): the file's own when its start is still ahead (the
+rehearsal then matches the preview); otherwise the whole campaign is shifted, as ``--start`` would shift it,
+to the next moment on the file start's weekday at its local time of day (day 0's posts keep their place
+relative to the start, weekly posts their weekday), or to the next whole hour when the start cannot be read.
+The simulated clock begins at the earliest post (or the start, if earlier), so no post lies in the
+rehearsal's past: a rehearsal never warns "in the past" about itself.
 """
 
 from __future__ import annotations
@@ -159,13 +163,41 @@ def format_summary(report: SimulationReport) -> str:
     return "\n".join(lines)
 
 
-def default_start(now: datetime, zone: str) -> str:
-    """``now`` rounded up to the next whole hour in ``zone``, as ``YYYY-MM-DD HH:MM``."""
+def default_start(now: datetime, zone: str, *, like: datetime | None = None) -> str:
+    """``now`` rounded up to the next whole hour in ``zone``, as ``YYYY-MM-DD HH:MM``; with ``like`` (a
+    local time), the first moment from then on on the same weekday at the same local time of day, so a
+    campaign shifted there keeps its weekdays (a weekly digest stays on Mondays)."""
     moment = now.astimezone(ZoneInfo(zone))
     rounded = moment.replace(minute=0, second=0, microsecond=0)
     if rounded < moment:
         rounded += timedelta(hours=1)
+    if like is not None:
+        days = (like.weekday() - rounded.weekday()) % 7
+        candidate = datetime.combine(rounded.date() + timedelta(days=days), like.time())
+        if candidate < rounded.replace(tzinfo=None):
+            candidate += timedelta(days=7)
+        return f"{candidate:%Y-%m-%d %H:%M}"
     return f"{rounded:%Y-%m-%d %H:%M}"
+
+
+def rehearsal_start(file_start: str, zone: str, now: datetime) -> str | None:
+    """The ``--start`` a rehearsal uses when none is given, for a campaign whose ``start:`` is
+    ``file_start`` in ``zone`` (rules in the module docstring); None: the file's own dates."""
+    from campaign.errors import CampaignError
+    from campaign.schedule.timespec import resolve_start
+
+    try:
+        start = resolve_start(file_start, zone=ZoneInfo(zone))
+    except CampaignError:
+        return default_start(now, zone)  # e.g. a relative start: compile reports it
+    if start >= now:
+        return None
+    return default_start(now, zone, like=start)
+
+
+#: Compiling "as of" this instant asks for no past-time warnings: the simulated clock starts at the earliest
+#: post, so nothing is in the past of a rehearsal (compile uses ``now`` for nothing else).
+_BEFORE_ANY_POST = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def simulate(
@@ -188,11 +220,15 @@ def simulate(
     from campaign.plan.compile import compile_campaign
     now = (now or datetime.now(UTC)).astimezone(UTC)
     campaign = load_campaign_file(path)
-    compiled = compile_campaign(campaign, start=start or default_start(now, campaign.zone), now=now)
+    start = start or rehearsal_start(campaign.start, campaign.zone, now)
+    compiled = compile_campaign(campaign, start=start, now=_BEFORE_ANY_POST)
     if compiled.errors:
         raise compiled.errors[0]
     assert compiled.campaign is not None
-    begin = min([now, *(p.scheduled_at for p in compiled.posts)])
+    first = [p.scheduled_at for p in compiled.posts]
+    if compiled.start is not None:
+        first.append(compiled.start.astimezone(UTC))
+    begin = min(first or [now])
     report = SimulationReport(
         campaign=campaign.name,
         zone=campaign.zone,

@@ -25,7 +25,8 @@ from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.plan.posts import PlannedPost
 from campaign.schedule import timespec
 from campaign.schedule.timespec import NextSlot, Occurrence, SlotAllocator
-from campaign.source.config import AccountConfig, Campaign, PostConfig, Variant, load_campaign
+from campaign.source.accounts import AccountConfig
+from campaign.source.config import Campaign, PostConfig, Variant, load_campaign
 from campaign.text.fit import Fitted, fit
 from campaign.text.render import Renderer, add_utm
 from campaign.text.rules import TextRules

@@ -30,7 +30,8 @@ from typing import Any
 from campaign.errors import CampaignError, MediaError
 from campaign.media.model import MediaIssue, MediaItem, PreparedMedia
 from campaign.media.rules import IMAGE_TYPES, MediaRules
-from campaign.source.config import AccountConfig, Campaign, PostConfig, Variant
+from campaign.source.accounts import AccountConfig
+from campaign.source.config import Campaign, PostConfig, Variant
 from campaign.source.media_config import MediaSpec
 
 #: Where the media store is when neither the caller nor ``$CAMPAIGN_DB`` says: beside the default queue.

@@ -6,6 +6,8 @@ the queue revision. Both ends are opened with :meth:`Store.open`, so both are at
 
 Rules:
 
+- The source must be an existing queue (:meth:`Store.open` with ``create=False``): a mistyped source is
+  an error, never an empty queue that ``force`` would copy over the target.
 - The target must hold no queue data (posts, events, account or campaign state) unless ``force``; then its
   contents are replaced. Nothing is merged: ids are the source's.
 - A SQLite end must not be in use by a daemon: its single-daemon lock (:func:`campaign.queue.lock.lock_for`)
@@ -61,7 +63,8 @@ def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> Copy
     if resolve_url(source_url) == resolve_url(target_url):
         raise StoreError(f"{source_url}: source and target are the same database")
     with contextlib.ExitStack() as stack:
-        source = stack.enter_context(Store.open(source_url))
+        # The source must be an existing queue: a typo must not "copy" an empty queue over a real one.
+        source = stack.enter_context(Store.open(source_url, create=False))
         target = stack.enter_context(Store.open(target_url))
         for store in (source, target):
             lock = lock_for(store)

@@ -47,20 +47,44 @@ def resolve_url(url: str | None = None) -> str:
     return "sqlite:///" + str(Path(raw).expanduser().absolute())
 
 
-def create_engine(full_url: str, busy_timeout: float) -> tuple[Engine, str]:
+def _parse_url(full_url: str) -> sa.engine.URL:
+    try:
+        return sa.engine.make_url(full_url)
+    except sa.exc.ArgumentError:
+        raise StoreError(
+            f"{full_url}: not a database URL (a file path, or e.g. postgresql+psycopg://...)"
+        ) from None
+
+
+def create_engine(full_url: str, busy_timeout: float, *, create: bool = True) -> tuple[Engine, str]:
     """(engine, what error messages call the database) for a URL from :func:`resolve_url`.
 
-    SQLite: the file's parent directories are created; StoreError for a directory or an uncreatable
-    parent. The engine runs in driver autocommit: the store emits BEGIN/COMMIT itself.
+    SQLite: with ``create`` the file's parent directories are created; without it a missing file is a
+    StoreError ("no queue"), and nothing is created. StoreError also for a directory, an uncreatable
+    parent, an unknown URL scheme or a database driver that is not installed. The engine runs in driver
+    autocommit: the store emits BEGIN/COMMIT itself.
     """
-    sa_url = sa.engine.make_url(full_url)
+    sa_url = _parse_url(full_url)
+    where = sa_url.render_as_string(hide_password=True)
     if sa_url.get_backend_name() != "sqlite":
-        return sa.create_engine(full_url, pool_pre_ping=True), sa_url.render_as_string(hide_password=True)
+        try:
+            return sa.create_engine(full_url, pool_pre_ping=True), where
+        except sa.exc.NoSuchModuleError:
+            raise StoreError(
+                f"{where}: unknown database kind {sa_url.drivername!r} (use a file path for SQLite, or "
+                "postgresql+psycopg://...)"
+            ) from None
+        except ImportError as exc:
+            raise StoreError(
+                f"{where}: the database driver for {sa_url.drivername!r} is not installed ({exc.name or exc})"
+            ) from None
     database = sa_url.database or ""
     if database and database != ":memory:":
         path = Path(database)
         if path.is_dir():
             raise StoreError(f"{database}: is a directory, not a queue database")
+        if not create and not path.is_file():
+            raise StoreError(f"{database}: no queue database here (check --db; `campaign apply` creates one)")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -141,7 +165,8 @@ def _pg_sqlstate(exc: BaseException) -> str | None:
 def translate_error(exc: BaseException, where: str) -> StoreError:
     """Map a driver error to the one exception tree (the single translation point for SQL errors)."""
     name = _sqlite_error_name(exc)
-    detail = str(getattr(exc, "orig", exc)).strip() or type(exc).__name__
+    # One line: driver messages (psycopg's "Is the server running...") span several.
+    detail = " ".join(str(getattr(exc, "orig", exc)).split()) or type(exc).__name__
     state = _pg_sqlstate(exc)
     if state in _PG_LOCKED:
         return DatabaseLockedError(f"{where}: {_PG_LOCKED[state]} with another process ({detail})")

@@ -95,13 +95,19 @@ def _refuse(where: str, revision: str | None, has_tables: bool, *, settled: bool
         raise StoreError(f"{where}: not a campaign queue database (it has other tables)")
 
 
-def ensure_schema(store: StoreCore) -> None:
-    """Check the schema revision (fast path: one read) and migrate when it is older than ours."""
+def ensure_schema(store: StoreCore, *, create: bool = True) -> None:
+    """Check the schema revision (fast path: one read) and migrate when it is older than ours.
+
+    Without ``create``, a database that holds no queue yet (no Alembic version) is a StoreError and is
+    left as it is: commands that only read a queue never create one.
+    """
     with store._read() as conn:
         revision, has_tables = stored_revision(conn)
     if revision == SCHEMA_HEAD:
         enable_wal(store.engine, store.where)
         return
+    if revision is None and not create:
+        raise StoreError(f"{store.where}: holds no campaign queue (check --db; `campaign apply` creates one)")
     # A SQLite read transaction is one snapshot; a PostgreSQL READ COMMITTED one is not (docstring).
     _refuse(store.where, revision, has_tables, settled=store.is_sqlite)
     enable_wal(store.engine, store.where)

@@ -7,7 +7,8 @@ on the hot path with SQLAlchemy Core statements (no ORM objects, no per-row relo
 Times: every ``now``/``until``/``at`` argument is an aware datetime (any zone; stored as UTC); every time
 returned is aware UTC. Nothing here reads the wall clock: callers pass ``now``. Durations are seconds.
 
-Opening (:meth:`Store.open`): a plain path means SQLite (parent directories are created); any URL with
+Opening (:meth:`Store.open`): a plain path means SQLite (parent directories are created, unless the
+caller asks for an existing queue only: ``create=False``); any URL with
 ``://`` is handed to SQLAlchemy (``postgresql+psycopg://...`` uses the same models). The stored Alembic
 revision is compared with :data:`SCHEMA_HEAD` and Alembic is imported only when they differ: an older
 database is upgraded under a lock every opener takes, a newer one raises :class:`SchemaVersionError`
@@ -111,18 +112,22 @@ class Store(Claims, Marks, Admin, Apply, Metrics):
     """
 
     @classmethod
-    def open(cls, url: str | None = None, *, busy_timeout: float = 5.0) -> Store:
+    def open(cls, url: str | None = None, *, busy_timeout: float = 5.0, create: bool = True) -> Store:
         """Open (creating or upgrading) the queue at ``url`` (see :func:`resolve_url`).
 
         ``busy_timeout`` is how many seconds a write waits for another process's write transaction.
+        ``create=False`` opens only an existing queue (an older schema is still upgraded): a missing SQLite
+        file, or a database without a queue, is a :class:`StoreError` and nothing is created. Commands
+        that read a queue (status, show, db copy's source) pass it, so a typo in ``--db`` never makes one.
         Raises :class:`SchemaVersionError` for a newer schema, :class:`DatabaseLockedError` past the busy
-        timeout, and :class:`StoreError` for a file that cannot be used (read-only, corrupt, not ours).
+        timeout, and :class:`StoreError` for a file that cannot be used (read-only, corrupt, not ours) or
+        a URL whose scheme or driver is unknown.
         """
         full = resolve_url(url)
-        engine, where = create_engine(full, busy_timeout)
+        engine, where = create_engine(full, busy_timeout, create=create)
         store = cls(engine, full, where)
         try:
-            ensure_schema(store)
+            ensure_schema(store, create=create)
         except BaseException:
             engine.dispose()
             raise

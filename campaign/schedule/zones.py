@@ -113,6 +113,10 @@ def fmt_utc(value: datetime) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
+#: No campaign time may lie at or after this: later ones leave no room for horizons and retries.
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def _no_start(text: str) -> ScheduleError:
     return ScheduleError(
         f"{text!r} is relative to the campaign start, but there is none: "
@@ -128,6 +132,20 @@ def resolve_point(
     Offsets follow :mod:`campaign.schedule.when` (calendar days, then elapsed hours and minutes); an offset
     without a ``start`` is a ScheduleError.
     """
+    try:
+        local, utc, note = _resolve_point(point, zone, start)
+    except (OverflowError, ValueError):
+        # Offsets like '+99999999d' parse, but land outside the calendar datetime can represent.
+        raise ScheduleError(f"{point.text!r} lies outside the calendar (years 1 to 9999)") from None
+    if utc >= LATEST:
+        # Leaves room for horizons and retries: arithmetic on later times would overflow datetime.
+        raise ScheduleError(f"{point.text!r} lies too far in the future (after {LATEST.year - 1})")
+    return local, utc, note
+
+
+def _resolve_point(
+    point: Point, zone: ZoneInfo, start: datetime | None
+) -> tuple[datetime, datetime, str | None]:
     if isinstance(point, At):
         if point.value.tzinfo is not None:
             utc = point.value.astimezone(UTC)

@@ -9,7 +9,6 @@ only as *references* (environment variable names or secret files, never values).
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,22 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from campaign import channels
-from campaign.errors import ConfigError
-from campaign.http.destinations import check_account_urls
-from campaign.secrets import Credentials, SecretPolicy, SecretRef, parse_ref
+from campaign.secrets import SecretPolicy
+from campaign.source.accounts import AccountConfig, load_accounts
+from campaign.source.checker import _KEY, Checker, check_zone, parse_duration
 from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
-    from campaign.channels.base import Account
     from campaign.source.media_config import MediaSpec
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 #: When a sent post's counts are read back unless the campaign says otherwise: 1 hour, 1 day, 1 week.
 DEFAULT_METRICS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 MAX_METRICS_AFTER = timedelta(days=365)
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 CAMPAIGN_KEYS = {
     "campaign": "campaign name (its identity in the queue)",
@@ -54,12 +49,6 @@ CAMPAIGN_KEYS = {
     "accounts": "the accounts posts go to",
     "posts": "the posts",
     "media_base_url": "public https URL serving the media store's files (platforms that fetch media by URL)",
-}
-ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
-#: Settings every account may have, whatever its adapter (kept in the account's settings for the dispatcher).
-GENERIC_SETTINGS = {
-    "daily_quota": "at most this many posts on this account in any 24 hours",
-    "private_network": "true to allow destinations in private address ranges (an intranet webhook)",
 }
 POST_KEYS = {
     "key",
@@ -83,29 +72,6 @@ POST_KEYS = {
 OVERRIDE_KEYS = {
     "template", "text", "when", "hashtags", "link", "zone", "skip", "vars", "send_late", "media", "link_image"
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AccountConfig:
-    """One account as written in the campaign file (settings hold everything that is not structural)."""
-
-    name: str
-    channel: str
-    settings: Mapping[str, Any]
-    credentials: Mapping[str, SecretRef]
-    zone: str | None
-    slots: Mapping[str, Any] | None
-    threads: bool | None
-    line: int
-
-    def to_account(
-        self, *, environ: Mapping[str, str] | None = None, placeholder: bool = False, allow_http: bool = False
-    ) -> Account:
-        """The runtime :class:`campaign.channels.base.Account` (imports the adapter layer)."""
-        from campaign.channels.base import Account
-
-        creds = Credentials(self.credentials, account=self.name, environ=environ, placeholder=placeholder)
-        return Account(self.name, self.channel, self.settings, creds, allow_http=allow_http)
 
 
 @dataclass(frozen=True)
@@ -190,78 +156,6 @@ class Campaign:
         return account.channel in self.threads or account.name in self.threads
 
 
-class _Checker:
-    """Small helpers that raise ConfigError with file and line."""
-
-    def __init__(self, display: str) -> None:
-        self.display = display
-
-    def fail(self, message: str, line: int | None) -> ConfigError:
-        return ConfigError(message, file=self.display, line=line)
-
-    def mapping(self, value: Any, what: str, line: int) -> Node:
-        if not isinstance(value, Node):
-            raise self.fail(f"{what} must be a mapping", line)
-        return value
-
-    def keys(self, node: Node, allowed: set[str] | Mapping[str, str], what: str) -> None:
-        for key in node:
-            if key not in allowed:
-                raise self.fail(
-                    f"unknown key {key!r} in {what} (expected one of: {', '.join(sorted(allowed))})",
-                    node.line_of(key),
-                )
-
-    def string(self, node: Node, key: str, what: str, *, required: bool = False) -> str | None:
-        if key not in node or node[key] is None:
-            if required:
-                raise self.fail(f"{what} needs {key!r}", node.line)
-            return None
-        value = node[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail(f"{key!r} in {what} must be a string", node.line_of(key))
-        return str(value)
-
-    def boolean(self, node: Node, key: str, what: str) -> bool | None:
-        if key not in node or node[key] is None:
-            return None
-        if not isinstance(node[key], bool):
-            raise self.fail(f"{key!r} in {what} must be true or false", node.line_of(key))
-        return bool(node[key])
-
-    def strings(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
-        if key not in node or node[key] is None:
-            return None
-        value = node[key]
-        if isinstance(value, str):
-            value = value.split()
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise self.fail(f"{key!r} in {what} must be a list of strings", node.line_of(key))
-        return tuple(str(v) for v in value)
-
-    def hashtags(self, node: Node, key: str, what: str) -> tuple[str, ...] | None:
-        tags = self.strings(node, key, what)
-        if tags is None:
-            return None
-        out = []
-        for tag in tags:
-            bare = tag.lstrip("#＃")
-            if not bare or any(ch.isspace() for ch in bare):
-                raise self.fail(f"invalid hashtag {tag!r} in {what}", node.line_of(key))
-            out.append("#" + bare)
-        return tuple(out)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds. Raises ValueError."""
-    if text.strip().isdigit():
-        return timedelta(seconds=int(text))
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
-    return timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
-
-
 @dataclass(frozen=True)
 class _Header:
     """The campaign's own scalar keys, validated (everything but accounts, posts, threads and alerts)."""
@@ -288,7 +182,7 @@ def load_campaign(
     """
     path = Path(path)
     display = str(path)
-    check = _Checker(display)
+    check = Checker(display)
     doc = load_yaml(path, display=display)
     if doc is None:
         raise check.fail("the file is empty", None)
@@ -296,7 +190,7 @@ def load_campaign(
     check.keys(doc, CAMPAIGN_KEYS, "the campaign")
     project = find_project_root(path, root)
     head = _load_header(check, doc, path, project)
-    accounts = _load_accounts(check, doc, path.parent, policy or SecretPolicy.from_environ())
+    accounts = load_accounts(check, doc, path.parent, policy or SecretPolicy.from_environ())
     threads = _load_threads(check, doc, accounts)
     alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
@@ -330,7 +224,7 @@ def load_campaign(
     return with_media(check, doc, campaign, path.parent)
 
 
-def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Header:
+def _load_header(check: Checker, root: Node, path: Path, project: Path) -> _Header:
     """Name, release, templates, zone, start, late_window, utm and vars, checked in that order."""
     name = check.string(root, "campaign", "the campaign", required=True)
     assert name is not None
@@ -342,7 +236,7 @@ def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Hea
     templates_raw = check.string(root, "templates", "the campaign")
     zone = check.string(root, "zone", "the campaign", required=True)
     assert zone is not None
-    _check_zone(check, zone, root.line_of("zone"))
+    check_zone(check, zone, root.line_of("zone"))
     start = check.string(root, "start", "the campaign", required=True)
     assert start is not None
     late_raw = check.string(root, "late_window", "the campaign")
@@ -374,7 +268,7 @@ def _load_header(check: _Checker, root: Node, path: Path, project: Path) -> _Hea
 
 
 def _confined(
-    check: _Checker,
+    check: Checker,
     project: Path,
     base: Path,
     raw: str | None,
@@ -391,7 +285,7 @@ def _confined(
     return resolve_inside(project, raw, key, campaign_file=check.display, line=line, base=base, kind=kind)
 
 
-def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:
+def _load_metrics(check: Checker, root: Node) -> tuple[timedelta, ...]:
     """``metrics: [1h, 24h, 7d]`` (readings after publication, in increasing order) or ``false`` (never)."""
     raw = root.get("metrics")
     line = root.line_of("metrics")
@@ -416,7 +310,7 @@ def _load_metrics(check: _Checker, root: Node) -> tuple[timedelta, ...]:
     return tuple(offsets)
 
 
-def _load_threads(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
+def _load_threads(check: Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[str, ...]:
     """The campaign's ``threads:``: account or channel names on which long posts may become threads."""
     threads = check.strings(root, "threads", "the campaign") or ()
     for item in threads:
@@ -428,146 +322,12 @@ def _load_threads(check: _Checker, root: Node, accounts: Mapping[str, AccountCon
     return threads
 
 
-def _check_zone(check: _Checker, zone: str, line: int) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise check.fail(
-            f"unknown time zone {zone!r} (use an IANA name such as Europe/London)", line
-        ) from None
-
-
-# -- accounts -------------------------------------------------------------------------------------------
-
-
-def _load_accounts(
-    check: _Checker, root: Node, base: Path, policy: SecretPolicy
-) -> dict[str, AccountConfig]:
-    raw = root.get("accounts")
-    if not raw:
-        raise check.fail("the campaign needs 'accounts'", root.line)
-    raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
-    known = channels.names()
-    return {
-        name: _load_account(check, name, body, raw.line_of(name), known, base, policy)
-        for name, body in raw.items()
-    }
-
-
-def _load_account(
-    check: _Checker, name: str, body: Any, line: int, known: list[str], base: Path, policy: SecretPolicy
-) -> AccountConfig:
-    """One account block; checks run in a fixed order, so the first problem in the block is the one named."""
-    if not _KEY.match(name):
-        raise check.fail(f"account name {name!r} may use letters, digits, '.', '_' and '-'", line)
-    body = check.mapping(body, f"account {name!r}", line)
-    channel = check.string(body, "channel", f"account {name!r}", required=True)
-    assert channel is not None
-    if channel not in known:
-        raise check.fail(
-            f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
-            body.line_of("channel"),
-        )
-    credentials = _account_credentials(check, name, channel, body, base, policy)
-    settings = _account_settings(check, name, channel, body)
-    zone = check.string(body, "zone", f"account {name!r}")
-    if zone:
-        _check_zone(check, zone, body.line_of("zone"))
-    for key in ("daily_quota", "limit"):
-        value = body.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-            raise check.fail(f"{key!r} of account {name!r} must be a positive number", body.line_of(key))
-    if body.get("limit") is not None:
-        settings["limit"] = body["limit"]
-    slots = body.get("slots")
-    if slots is not None:
-        slots = check.mapping(slots, f"'slots' of account {name!r}", body.line_of("slots"))
-    return AccountConfig(
-        name=name,
-        channel=channel,
-        settings=settings,
-        credentials=credentials,
-        zone=zone,
-        slots=slots,
-        threads=check.boolean(body, "threads", f"account {name!r}"),
-        line=line,
-    )
-
-
-def _account_credentials(
-    check: _Checker, name: str, channel: str, body: Node, base: Path, policy: SecretPolicy
-) -> dict[str, SecretRef]:
-    """The account's credential references: each one the adapter reads, and none it requires missing."""
-    creds_raw = body.get("credentials") or {}
-    creds_node = (
-        check.mapping(creds_raw, f"credentials of {name!r}", body.line_of("credentials"))
-        if creds_raw
-        else Node()
-    )
-    credentials = {
-        cname: parse_ref(cname, value, base_dir=base, file=check.display, line=creds_node.line_of(cname))
-        for cname, value in creds_node.items()
-    }
-    for cname, ref in credentials.items():  # the operator's allow-list, never the campaign file's
-        policy.check(ref, credential=cname, account=name, file=check.display, line=creds_node.line_of(cname))
-    adapter = channels.load(channel)  # (cached) after the references, so a secret in the file is named first
-    unknown_creds = [c for c in credentials if c not in adapter.credential_names]
-    if unknown_creds:
-        raise check.fail(
-            f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
-            f"(expected: {', '.join(adapter.credential_names)})",
-            creds_node.line_of(unknown_creds[0]),
-        )
-    missing = [
-        c for c in adapter.credential_names if c not in credentials and c not in adapter.optional_credentials
-    ]
-    if missing:
-        raise check.fail(
-            f"account {name!r} ({channel}) needs credentials: {', '.join(missing)}"
-            " (each an environment variable name)",
-            body.line,
-        )
-    return credentials
-
-
-def _account_settings(check: _Checker, name: str, channel: str, body: Node) -> dict[str, Any]:
-    """The account's non-structural keys: the adapter's required ones present, none unknown, none a secret."""
-    adapter = channels.load(channel)
-    settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
-    for key in adapter.required_settings:
-        if key not in settings:
-            raise check.fail(
-                f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
-                body.line,
-            )
-    allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
-    for key in settings:
-        if allowed and key not in allowed:
-            raise check.fail(
-                f"unknown setting {key!r} for {channel} account {name!r} "
-                f"(expected: {', '.join(sorted(allowed | ACCOUNT_KEYS))})",
-                body.line_of(key),
-            )
-        if isinstance(settings[key], str) and _looks_secret(key):
-            raise check.fail(
-                f"setting {key!r} looks like a secret: put it under credentials", body.line_of(key)
-            )
-    # Destinations are checked now (`check` time), not only at send: schemes, metadata and private addresses,
-    # look-alikes, credentials or tokens in URLs.
-    check_account_urls(settings, account=name, file=check.display, line_of=body.line_of)
-    return settings
-
-
-def _looks_secret(key: str) -> bool:
-    return any(word in key.lower() for word in ("token", "secret", "password", "api_key", "apikey"))
 
 
 # -- posts ----------------------------------------------------------------------------------------------
 
 
-def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[PostConfig, ...]:
+def _load_posts(check: Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[PostConfig, ...]:
     raw = root.get("posts")
     if not raw:
         raise check.fail("the campaign needs 'posts'", root.line)
@@ -580,7 +340,7 @@ def _load_posts(check: _Checker, root: Node, accounts: Mapping[str, AccountConfi
 
 
 def _load_post(
-    check: _Checker, body: Any, line: int, seen: dict[str, int], accounts: Mapping[str, AccountConfig]
+    check: Checker, body: Any, line: int, seen: dict[str, int], accounts: Mapping[str, AccountConfig]
 ) -> PostConfig:
     """One post; records its key in ``seen`` (a key used twice is an error naming the first line)."""
     body = check.mapping(body, "each post", line)
@@ -603,7 +363,7 @@ def _load_post(
     overrides = _load_overrides(check, body, what, accounts)
     zone = check.string(body, "zone", what)
     if zone:
-        _check_zone(check, zone, body.line_of("zone"))
+        check_zone(check, zone, body.line_of("zone"))
     vars_ = body.get("vars") or {}
     if not isinstance(vars_, dict):
         raise check.fail(f"'vars' of {what} must be a mapping", body.line_of("vars"))
@@ -627,7 +387,7 @@ def _load_post(
 
 
 def _load_overrides(
-    check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
+    check: Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
 ) -> dict[str, Variant]:
     """A post's ``overrides:``, keyed by the account or channel each one is for."""
     raw_over = Node()
@@ -649,12 +409,12 @@ def _load_overrides(
     return overrides
 
 
-def _load_override(check: _Checker, target: str, obody: Node, what: str) -> Variant:
+def _load_override(check: Checker, target: str, obody: Node, what: str) -> Variant:
     """One override block (its errors name the post, ``what``)."""
     check.keys(obody, OVERRIDE_KEYS, f"override {target!r} of {what}")
     zone = check.string(obody, "zone", what)
     if zone:
-        _check_zone(check, zone, obody.line_of("zone"))
+        check_zone(check, zone, obody.line_of("zone"))
     return Variant(
         template=check.string(obody, "template", what),
         text=check.string(obody, "text", what),
@@ -664,12 +424,12 @@ def _load_override(check: _Checker, target: str, obody: Node, what: str) -> Vari
         zone=zone,
         skip=bool(check.boolean(obody, "skip", what)),
         send_late=check.boolean(obody, "send_late", what),
-        vars=dict(obody.get("vars") or {}),
+        vars=check.variables(obody, f"override {target!r} of {what}"),
     )
 
 
 def _targets(
-    check: _Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
+    check: Checker, body: Node, what: str, accounts: Mapping[str, AccountConfig]
 ) -> tuple[str, ...]:
     """The accounts a post goes to: ``accounts:`` by name and/or ``channels:`` (every account on them)."""
     names = check.strings(body, "accounts", what)
@@ -693,3 +453,17 @@ def _targets(
             raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
+
+
+__all__ = [
+    "CAMPAIGN_KEYS",
+    "DEFAULT_METRICS",
+    "OVERRIDE_KEYS",
+    "POST_KEYS",
+    "AccountConfig",
+    "Campaign",
+    "PostConfig",
+    "Variant",
+    "load_campaign",
+    "parse_duration",
+]

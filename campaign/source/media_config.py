@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from campaign.source.yamlfile import Node, NodeList
 
 if TYPE_CHECKING:  # config calls this module lazily; importing it back at run time would be a cycle
-    from campaign.source.config import Campaign, _Checker
+    from campaign.source.checker import Checker as _Checker
+    from campaign.source.config import Campaign
 
 #: Keys of one ``media:`` item.
 MEDIA_KEYS = {

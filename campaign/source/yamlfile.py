@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from campaign.errors import ConfigError
+from campaign.source.files import FileRefused, read_regular
 
 
 class Node(dict[str, Any]):
@@ -89,9 +90,11 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
     """Parse the YAML file at ``path``. Raises ConfigError ``FILE:LINE: message`` for any problem."""
     name = display or str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         raise ConfigError("file not found", file=name) from None
+    except FileRefused as exc:
+        raise ConfigError(f"refused: {exc.strerror}", file=name) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=name) from None
     try:

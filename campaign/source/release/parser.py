@@ -9,6 +9,7 @@ from typing import Any
 import regex
 
 from campaign.errors import ReleaseError
+from campaign.source.files import FileRefused, read_regular
 from campaign.source.release import sections as sec
 from campaign.source.release.blocks import (
     Item,
@@ -61,11 +62,13 @@ def load_release(path: str | Path) -> Release:
     p = Path(path)
     name = str(path)
     try:
-        data = p.read_bytes()
+        data = read_regular(p)  # regular files only, size-capped: /dev/zero or a FIFO never hangs
     except FileNotFoundError as exc:
         raise ReleaseError(f"{name}: release file not found") from exc
     except IsADirectoryError as exc:
         raise ReleaseError(f"{name}: is a directory, not a release file") from exc
+    except FileRefused as exc:
+        raise ReleaseError(f"{name}: release file refused: {exc.strerror}") from None
     except OSError as exc:
         raise ReleaseError(f"{name}: cannot read release file ({exc.strerror or exc})") from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

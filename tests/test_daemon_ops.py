@@ -1,0 +1,160 @@
+"""The operator's view of the daemon: one broken campaign file never stops the others, `daemon --once` says
+what it did and exits non-zero when something waits for a person, and a fixed file is picked up."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from campaign.dispatch.campaigns import CampaignDirectory
+from campaign.dispatch.daemon import Daemon, DaemonTiming
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.summary import PassSummary
+from campaign.queue.store import Store
+from tests.helpers.queue import planned
+
+HOOKS = """\
+campaign: {name}
+zone: Asia/Hong_Kong
+start: "2030-03-02 09:00"
+accounts:
+  w1:
+    channel: webhook
+    url: https://hooks.example/in
+posts:
+  - key: hello
+    text: "Hello"
+    when: "+0d 09:00"
+    accounts: [w1]
+"""
+
+
+#: The zone queue_helpers.planned() writes posts in.
+POST_ZONE = planned().zone
+
+
+def write(folder: Path, name: str, text: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(text if text is not None else HOOKS.format(name=name), encoding="utf-8")
+    return path
+
+
+def queue(db: Path, campaign: str, *keys: str, at: datetime) -> list[int]:
+    posts = [planned(k, campaign=campaign, account="w1", channel="webhook", at=at) for k in keys]
+    with Store.open(str(db)) as store:
+        return list(store.apply_changes(add=posts, now=at - timedelta(days=1)).added)
+
+
+def once(db: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from campaign.cli import main; sys.exit(main())",
+         "daemon", "--once", "--dry-run", "--no-metrics", "--db", str(db), "--campaigns", str(folder)],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_once_sends_the_good_campaigns_reports_the_broken_file_and_exits_1(tmp_path: Path) -> None:
+    folder, db = tmp_path / "schedules", tmp_path / "q.db"
+    write(folder, "good")
+    write(folder, "bad", "campaign: bad\nzone: Mars/Olympus\n")
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    sent = queue(db, "good", "a", "b", at=due)
+    queue(db, "bad", "c", at=due)
+    result = once(db, folder)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "campaign file skipped" in result.stderr and "bad.yaml" in result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("daemon --once:")]
+    assert f"{len(sent)} sent" in line and "1 campaign file skipped" in line, line
+
+
+def test_once_says_what_it_did_and_exits_0_when_nothing_waits_for_a_person(tmp_path: Path) -> None:
+    folder, db = tmp_path / "schedules", tmp_path / "q.db"
+    write(folder, "good")
+    now = datetime.now(UTC)
+    queue(db, "good", "a", "b", "c", at=now - timedelta(minutes=1))
+    later = now + timedelta(days=30)
+    queue(db, "good", "later", at=later)
+    result = once(db, folder)
+    assert result.returncode == 0, result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("daemon --once:")]
+    local = later.astimezone(ZoneInfo(POST_ZONE))  # the zone the post was written in
+    assert line == f"daemon --once: 3 sent; next due {local:%Y-%m-%d %H:%M %Z} ({later:%H:%M} UTC)", line
+
+
+def _outcome(post_id: int, outcome: str, **kw: object) -> Outcome:
+    at = datetime(2027, 1, 19, 1, 0, tzinfo=UTC)
+    return Outcome(post_id, "c", f"p{post_id}", "", "x", "a", outcome, at, 1, **kw)  # type: ignore[arg-type]
+
+
+def test_summary_line_and_exit_codes() -> None:
+    retry_at = datetime(2027, 1, 19, 2, 5, tzinfo=UTC)
+    outcomes = [
+        _outcome(1, "sent"), _outcome(2, "sent"), _outcome(3, "sent"),
+        _outcome(4, "retry", next_attempt_at=retry_at),
+    ]
+    nxt = (datetime(2027, 1, 19, 1, 0, tzinfo=UTC), "Asia/Hong_Kong")
+    summary = PassSummary(outcomes, next_due=nxt, zone_of=lambda _c: "Asia/Hong_Kong")
+    assert summary.line() == (
+        "3 sent, 1 waiting to retry at 10:05 HKT; next due 2027-01-19 09:00 HKT (01:00 UTC)"
+    )
+    assert summary.exit_code == 0  # the daemon retries by itself
+    for needing in ("failed", "unknown", "missed"):
+        assert PassSummary([*outcomes, _outcome(5, needing)]).exit_code == 1
+    # the last outcome of a post counts: a retry that then failed is a failure
+    assert PassSummary([_outcome(1, "retry"), _outcome(1, "failed")]).counts == {"failed": 1}
+    assert PassSummary([]).line() == "nothing was due; nothing else is queued"
+    assert PassSummary([], broken_files={"x.yaml": "bad"}).exit_code == 1
+
+
+def test_a_name_declared_by_two_files_routes_to_neither(tmp_path: Path) -> None:
+    folder = tmp_path / "schedules"
+    write(folder, "first", HOOKS.format(name="same"))
+    write(folder, "second", HOOKS.format(name="same").replace("hooks.example", "evil.example"))
+    directory = CampaignDirectory(folder=folder, placeholder=True)
+    assert "same" not in directory.campaigns
+    assert set(directory.errors) == {str(folder / "first.yaml"), str(folder / "second.yaml")}
+    assert all("first.yaml" in e and "second.yaml" in e for e in directory.errors.values())
+
+
+def test_a_fixed_file_is_picked_up_by_the_running_daemon(tmp_path: Path) -> None:
+    """The safety tick notices the changed file (no queue change needed) and wakes the dispatcher."""
+    folder, db = tmp_path / "schedules", tmp_path / "q.db"
+    broken = write(folder, "late", "campaign: late\nzone: Mars/Olympus\n")
+    clock_now = datetime(2030, 3, 2, 2, 0, tzinfo=UTC)
+    (post_id,) = queue(db, "late", "hello", at=clock_now - timedelta(minutes=5))
+
+    async def scenario() -> list[str]:
+        with Store.open(str(db)) as store:
+            directory = CampaignDirectory(folder=folder, placeholder=True, clock=lambda: clock_now)
+            assert str(broken) in directory.errors
+            seen: list[Outcome] = []
+            dispatcher = Dispatcher(
+                store, directory, DispatchConfig(owner="t", dry_run=True), clock=lambda: clock_now,
+                on_outcome=seen.append,
+            )
+            daemon = Daemon(store, dispatcher, directory, timing=DaemonTiming(tick=0.05),
+                            clock=lambda: clock_now)
+            await dispatcher.dispatch_due(clock_now)
+            assert [o.outcome for o in seen] != ["sent"]  # waits: its file is broken
+            write(folder, "late")  # the operator fixes the file
+            daemon._revision = store.queue_revision()
+            await daemon._tick()
+            assert daemon._wake.is_set() and not directory.errors and "late" in directory.campaigns
+            await dispatcher.dispatch_due(clock_now + timedelta(hours=1))
+            return [o.outcome for o in seen if o.post_id == post_id]
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes[-1] == "sent", outcomes
+
+
+@pytest.fixture(autouse=True)
+def _allow_test_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAMPAIGN_SECRET_ENV", "*")
