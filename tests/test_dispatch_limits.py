@@ -158,3 +158,16 @@ def test_each_limit_bounds_requests_in_flight(
         asyncio.run(main())
         assert server.most == most
         assert store.counts() == {"sent": 100}
+
+
+def test_per_channel_is_a_flag_of_the_daemon() -> None:
+    """``--per-channel`` reaches the dispatcher (unset: the same as ``--concurrency``)."""
+    from click.testing import CliRunner
+
+    from campaign.cli.daemon import daemon
+    from campaign.dispatch.daemon import DaemonOptions, dispatch_config
+
+    assert dispatch_config(DaemonOptions(concurrency=50)).per_channel is None  # no cap below concurrency
+    assert dispatch_config(DaemonOptions(concurrency=50, per_channel=5)).per_channel == 5
+    shown = CliRunner().invoke(daemon, ["--help"]).output
+    assert "--per-channel" in shown and "--concurrency" in shown and "--per-account" in shown
