@@ -161,3 +161,30 @@ def test_marks_are_checked_when_made() -> None:
         Mark(1, "retry", NOW, "503")
     with pytest.raises(ValueError, match="receipts"):
         Mark(1, "sent", NOW)
+
+
+def test_batches_of_many_posts_leave_what_the_single_post_methods_leave(stores: tuple[Store, Store]) -> None:
+    """Sending and sent marks of several posts are written in bulk (one statement per kind); the rows,
+    events and daily counters are the same as marks written one per batch (the one-by-one path), and a post
+    whose lease is not ours is refused."""
+    one, batch = stores
+    for store in (one, batch):
+        store.apply_changes(add=[planned(f"more{i}", account=f"acct{i % 2}") for i in range(4)], now=T0)
+        store.claim_due(T0, OWNER, 60, 10)
+        store.apply_changes(add=[planned("theirs", account="third")], now=T0)
+        store.claim_due(T0, "daemon:other:2", 60, 10)
+    ids = [1, 2, 3, 4, 5, 6]
+    for i in ids:
+        assert one.write_marks([Mark(i, "sending", NOW)], owner=OWNER) == [None]
+    for i in ids:
+        mark = Mark(i, "sent", NOW + timedelta(seconds=i), receipts=(R1,))
+        assert one.write_marks([mark], owner=OWNER) == [None]
+    errors = batch.write_marks([Mark(i, "sending", NOW) for i in [*ids, 7]], owner=OWNER)
+    assert errors[:6] == [None] * 6 and isinstance(errors[6], LeaseLostError)
+    sent = [Mark(i, "sent", NOW + timedelta(seconds=i), receipts=(R1,)) for i in ids]
+    assert batch.write_marks(sent, owner=OWNER) == [None] * 6
+    for i in ids:
+        assert state(batch, i) == state(one, i)
+    for account in ("main", "other", "acct0", "acct1"):
+        assert batch.account_state(account) == one.account_state(account)
+    assert batch.get_post(7).status == "claimed"

@@ -174,9 +174,14 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 @click.option("--grace", type=FiniteFloat(min=0, max=MAX_SECONDS), default=20.0, show_default=True,
               help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=16, show_default=True,
-              help="Posts in flight at once.")
+              help="Requests in flight at once in total (platforms budget per account and time window, "
+                   "so more only helps many accounts at once; README 'The daemon').")
+@click.option("--per-channel", type=click.IntRange(min=1, max=10_000), default=None,
+              help="Requests in flight at once per platform  [default: same as --concurrency]; set it lower "
+                   "so one platform can never take every slot.")
 @click.option("--per-account", type=click.IntRange(min=1, max=10_000), default=1, show_default=True,
-              help="Posts in flight at once per account.")
+              help="Posts in flight at once per account, across all daemons (keeps an account's posts in "
+                   "due order; every platform rate-limits per account).")
 @click.option("--lease", type=FiniteFloat(min=1, max=MAX_SECONDS), default=300.0, show_default=True,
               help="Seconds a claim lasts without a heartbeat.")
 @click.option("--max-attempts", type=click.IntRange(min=1, max=1_000), default=5, show_default=True,
@@ -192,8 +197,8 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               default="INFO", show_default=True)
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
-           per_account: int, lease: float, max_attempts: int, alert_interval: float, transport: str,
-           metrics: bool, log_format: str, log_level: str) -> None:
+           per_channel: int | None, per_account: int, lease: float, max_attempts: int, alert_interval: float,
+           transport: str, metrics: bool, log_format: str, log_level: str) -> None:
     """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue.
 
     With --once, prints one line saying what the pass did and exits 1 when a post failed, was missed or is
@@ -211,6 +216,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             once=once,
             timing=DaemonTiming(tick=tick, grace=grace, recover_every=max(tick, lease / 5)),
             concurrency=concurrency,
+            per_channel=per_channel,
             per_account=per_account,
             lease_seconds=lease,
             max_attempts=max_attempts,

@@ -321,6 +321,7 @@ class Daemon:
                     if self.directory is not None:
                         self.directory.refresh()
                     self._wake.set()
+                    self.dispatcher.wake()  # a dispatch in progress claims the new posts at once
 
     async def _tick(self) -> None:
         """Safety tick: notice queue changes made by other processes, recover leases, catch a lost wake-up."""
@@ -339,6 +340,7 @@ class Daemon:
             if self.directory is not None:
                 self.directory.refresh()
             self._wake.set()
+            self.dispatcher.wake()  # a dispatch in progress claims the new posts at once
         elif self.directory is not None and self.directory.refresh_if_changed():
             self._wake.set()  # a campaign file was fixed (or added): its waiting posts may go now
         elif self._armed_at is not None and self._armed_at <= now:
@@ -363,6 +365,8 @@ class DaemonOptions:
     once: bool = False
     timing: DaemonTiming = DaemonTiming()
     concurrency: int = 16
+    #: Requests in flight per platform (None: as many as ``concurrency``).
+    per_channel: int | None = None
     per_account: int = 1
     lease_seconds: float = 300.0
     max_attempts: int = 5
@@ -441,6 +445,7 @@ def dispatch_config(options: DaemonOptions) -> DispatchConfig:
         lease_seconds=options.lease_seconds,
         heartbeat_seconds=max(1.0, options.lease_seconds / 5),
         concurrency=options.concurrency,
+        per_channel=options.per_channel,
         per_account=options.per_account,
         batch_size=max(8, options.concurrency * 4),
         retry=RetryPolicy(max_attempts=options.max_attempts),

@@ -29,12 +29,14 @@ Sending one post:
    defers the post by ``config_retry`` and logs an ERROR each time: fixing the environment lets it go out;
    otherwise it ends ``missed`` once past its lateness window.
 
-Concurrency is bounded overall, per channel and per account (asyncio semaphores; one at a time per account
-by default, which keeps an account's posts in due order). Leases are extended by a heartbeat while posts
-are in flight. Rate-limit headers are read from every response: ``remaining == 0`` blocks the account until
-the reset. The steps of one exchange (login, container then publish) run to completion even if a response
-reports the budget exhausted: aborting between them could lose a receipt and invite a duplicate; the block
-applies from the next part or post.
+Sends run in a pool (:mod:`campaign.dispatch.pool`): each post's send is its own task, a finished one frees
+its slot at once and the next claimed post starts, whatever the others are doing; claims refill the pool.
+Concurrency is bounded overall, per channel and per account (one at a time per account by default, which
+keeps an account's posts in due order); a hung request holds only its own slots. Leases are extended by a
+heartbeat while posts are in flight. Rate-limit headers are read from every response: ``remaining == 0``
+blocks the account until the reset. The steps of one exchange (login, container then publish) run to
+completion even if a response reports the budget exhausted: aborting between them could lose a receipt and
+invite a duplicate; the block applies from the next part or post.
 
 Unknown posts (an ambiguous error, or a post found ``sending`` after a crash) never go straight back to
 sending: each dispatch first examines them (:mod:`campaign.dispatch.reconcile`), retrying only where the
@@ -67,6 +69,7 @@ from campaign.dispatch.alerts import DEFAULT_INTERVAL, Alerts
 from campaign.dispatch.decide import Action, Decision, Stopping, decide
 from campaign.dispatch.holds import AccountHolds
 from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
+from campaign.dispatch.pool import SendPool, Slots, seconds_until
 from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
 from campaign.dispatch.retry import RetryPolicy
@@ -95,11 +98,13 @@ class DispatchConfig:
     owner: str
     lease_seconds: float = 300.0
     heartbeat_seconds: float = 60.0
-    #: Posts in flight at once, overall / per channel / per account.
+    #: Posts in flight at once, overall / per channel (None: no cap below ``concurrency``) / per account.
+    #: The daemon's flags of the same names set them; README "Running the daemon" justifies the defaults.
     concurrency: int = 16
-    per_channel: int = 8
+    per_channel: int | None = None
     per_account: int = 1
-    #: Posts claimed per statement.
+    #: Most posts claimed per statement; claimed posts not yet started are kept up to
+    #: ``max(batch_size - concurrency, concurrency)`` (the pool's prefetch).
     batch_size: int = 64
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Wait after a rate limit that names no reset time.
@@ -185,11 +190,18 @@ class Dispatcher:
             store, accounts, config, owner=self.owner, holds=self.holds, reporter=self.reporter,
             run=self._exchange, clock=clock, stopping=lambda: self._stopping,
         )
-        self._global = asyncio.Semaphore(config.concurrency)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._per_channel: dict[str, asyncio.Semaphore] = {}
-        self._per_account: dict[str, asyncio.Semaphore] = {}
+        self._pool: SendPool | None = None
+        #: A claim (or due-time read) that failed during the current call: raised once its sends are done.
+        self._store_error: StoreError | None = None
+        self._reconciling: asyncio.Task[None] | None = None
+        #: When to start the next pass over unknown posts during a dispatch (None: when one is due).
+        self._reconcile_at: datetime | None = None
         self._in_flight: set[int] = set()
+        #: Posts claimed by the current :meth:`dispatch_due` call, by id.
+        self._claimed: dict[int, ClaimedPost] = {}
+        #: Posts whose outcome mark is queued with the group writer and not yet committed.
+        self._concluded: set[int] = set()
         self._stopping = False
         self._writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
         #: Requests a dry run would have sent (dry runs only).
@@ -200,9 +212,12 @@ class Dispatcher:
     async def dispatch_due(self, now: datetime) -> datetime | None:
         """Claim and send everything due at ``now``; return when to wake next (None: nothing waits).
 
-        Loops while full batches come back, so a backlog is drained in one call. Unknown posts are
-        examined first and alert batches flushed last. Raises StoreError when state writes keep failing
-        (outcomes stay queued and are written first by the next call).
+        Sends run in a pool (:class:`~campaign.dispatch.pool.SendPool`): each post's send is independent,
+        a finished one frees its slot at once and claims refill the pool, so a backlog is drained in one
+        call and a hung request holds only its own slots. Posts that come due while sends are in flight
+        are claimed at their time. Unknown posts are re-examined when due (also during a long call), alert
+        batches flushed last. Raises StoreError when state writes keep failing (outcomes stay queued and
+        are written first by the next call).
         """
         now = now.astimezone(UTC)
         loop = asyncio.get_running_loop()
@@ -210,28 +225,119 @@ class Dispatcher:
             # asyncio primitives belong to the loop that first waits on them; nothing is held between calls,
             # so a dispatcher driven from successive loops (asyncio.run per step) gets fresh ones.
             self._loop = loop
-            self._global = asyncio.Semaphore(self.config.concurrency)
-            self._per_channel.clear()
-            self._per_account.clear()
+        self._store_error = None
         self._writer.write()  # outcomes a failed write left queued (raises StoreError if it fails again)
-        await self.reconciler.reconcile(now)
-        while not self._stopping:
-            # per_account: the cap holds across daemons too (the store counts every daemon's in-flight posts)
-            batch = self.store.claim_due(
-                now, self.owner, self.config.lease_seconds, self.config.batch_size,
-                per_account=self.config.per_account,
-            )
-            if not batch:
-                break
-            await self._send_batch(batch)
-            # Claim again even after a short batch: the per-account cap held back posts of accounts that had
-            # one in flight, and those are free now.
-            now = max(now, self.clock())
+        self._reconcile_at = now  # examine the unknown posts that are due at the start of every call
+        self._pool = pool = self._new_pool(now)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await pool.run()
+        except BaseException:
+            # Cancelled (the grace period ran out): every cancelled send queued its outcome; write them.
+            with contextlib.suppress(StoreError):
+                self._writer.write()
+            raise
+        finally:
+            self._pool = None
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._release_leftovers()
         # Outcomes a failed write kept queued: raise (the daemon retries at its next tick) rather than
-        # return with the queue behind what was sent.
+        # return with the queue behind what was sent; so does a claim that failed.
         self._writer.write()
+        failed, self._store_error = self._store_error, None
+        if failed is not None:
+            raise failed
         await self.alerts.flush(max(now, self.clock()))
         return self.next_wake()
+
+    def wake(self) -> None:
+        """The queue changed (the daemon saw another process apply, retry or resume): claim again now."""
+        if self._pool is not None:
+            self._pool.wake()
+
+    def _new_pool(self, now: datetime) -> SendPool:
+        config = self.config
+        slots = Slots(config.concurrency, config.per_channel or config.concurrency, config.per_account)
+        start = now
+
+        def claim(limit: int) -> list[ClaimedPost]:
+            # Outcomes first: the store counts a post `sending` (its account at the cap) until its outcome
+            # is committed. Claims are rare (the pool prefetches), so this costs group commit little.
+            try:
+                self._writer.write()
+            except StoreError as exc:  # the database is failing: claim nothing more now
+                logger.error("writing post states failed: %s", exc, extra={"action": "write"})
+                self._store_error = exc
+                return []
+            try:
+                # per_account: the cap holds across daemons too (the store counts every daemon's in-flight
+                # posts). The claim's "now" never goes back before the call's.
+                batch = self.store.claim_due(
+                    max(start, self.clock()), self.owner, config.lease_seconds, min(limit, config.batch_size),
+                    per_account=config.per_account,
+                )
+            except StoreError as exc:
+                # Sends in flight go on; the error is raised once they are done (the daemon retries later).
+                logger.error("claiming due posts failed: %s", exc, extra={"action": "claim"})
+                self._store_error = exc
+                return []
+            self._in_flight.update(p.id for p in batch)
+            self._claimed.update((p.id, p) for p in batch)
+            return batch
+
+        def next_due() -> float | None:
+            try:
+                due = self.store.next_due_at(self.clock(), per_account=config.per_account)
+            except StoreError as exc:
+                self._store_error = exc
+                return None
+            look = self.reconciler.next_look()
+            times = [t for t in (due, look) if t is not None]
+            return seconds_until(min(times), self.clock) if times else None
+
+        return SendPool(
+            slots, prefetch=max(config.batch_size - config.concurrency, config.concurrency),
+            claim=claim, send=self._guarded, release=self._release, next_due=next_due,
+            on_turn=self._maybe_reconcile, stopping=lambda: self._stopping,
+        )
+
+    def _maybe_reconcile(self) -> None:
+        """Start re-examining unknown posts (one pass at a time, beside the sends) when one is due."""
+        pool = self._pool
+        if pool is None or (self._reconciling is not None and not self._reconciling.done()):
+            return
+        now = self.clock()
+        look = self._reconcile_at if self._reconcile_at is not None else self.reconciler.next_look()
+        if look is None or look > now:
+            return
+        self._reconcile_at = None
+        self._reconciling = task = asyncio.create_task(self.reconciler.reconcile(max(now, look)))
+        pool.track(task)
+
+    def _release(self, posts: list[ClaimedPost]) -> None:
+        """Give claimed posts that never started back to the queue (the dispatcher is stopping)."""
+        try:
+            released = set(self.store.release([p.id for p in posts], owner=self.owner, now=self.clock()))
+        except StoreError as exc:
+            logger.error("releasing claimed posts failed: %s", exc, extra={"action": "release"})
+            released = set()
+        for post in posts:
+            if post.id in released:
+                self._in_flight.discard(post.id)
+                self._claimed.pop(post.id, None)
+                self.reporter.emit(post, "released", detail="dispatcher stopping")
+
+    def _release_leftovers(self) -> None:
+        """After the pool: posts claimed by this call that have no outcome (never started, or cancelled
+        before their ``sending`` commit) go back to ``scheduled`` (``sending`` ones are left alone)."""
+        pending = self._in_flight - self._concluded
+        leftover = [post for pid, post in self._claimed.items() if pid in pending]
+        if leftover:
+            self._release(leftover)
+        self._in_flight.difference_update(self._claimed)
+        self._claimed.clear()
 
     def next_wake(self) -> datetime | None:
         """The earliest of: the queue's next due time (or block end), an alert flush, an unknown lookup."""
@@ -258,29 +364,7 @@ class Dispatcher:
                 len(done.requeued), len(done.unknown), extra={"action": "recover"},
             )
 
-    # -- batches ------------------------------------------------------------------------------------------
-
-    async def _send_batch(self, batch: list[ClaimedPost]) -> None:
-        self._in_flight.update(p.id for p in batch)
-        heartbeat = asyncio.create_task(self._heartbeat())
-        try:
-            await asyncio.gather(*(self._guarded(post) for post in batch))
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-            try:
-                self._writer.write()  # every outcome of the batch, before deciding what was never started
-            except StoreError as exc:
-                logger.error("writing post states failed: %s", exc, extra={"action": "write"})
-            leftover = self._in_flight.intersection(p.id for p in batch)
-            if leftover:
-                # Still claimed (never started): give them back so another run picks them up.
-                released = self.store.release(leftover, owner=self.owner, now=self.clock())
-                for post in batch:
-                    if post.id in released:
-                        self.reporter.emit(post, "released", detail="dispatcher stopping")
-            self._in_flight.difference_update(p.id for p in batch)
+    # -- sends ------------------------------------------------------------------------------------------
 
     async def _heartbeat(self) -> None:
         while True:
@@ -292,11 +376,9 @@ class Dispatcher:
                 logger.error("lease heartbeat failed: %s", exc, extra={"action": "heartbeat"})
 
     async def _guarded(self, post: ClaimedPost) -> None:
+        """Send ``post`` (the pool holds its slots); contain every error so the others go on."""
         try:
-            channel = self._semaphore(self._per_channel, post.channel, self.config.per_channel)
-            account = self._semaphore(self._per_account, post.account, self.config.per_account)
-            async with self._global, channel, account:
-                await self._send_post(post)
+            await self._send_post(post)
         except StoreError as exc:
             # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
             logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))
@@ -307,18 +389,11 @@ class Dispatcher:
             logger.exception("post %d: unexpected error", post.id, extra=extra(post, outcome="error"))
             self._in_flight.discard(post.id)
 
-    @staticmethod
-    def _semaphore(table: dict[str, asyncio.Semaphore], key: str, size: int) -> asyncio.Semaphore:
-        sem = table.get(key)
-        if sem is None:
-            sem = table[key] = asyncio.Semaphore(size)
-        return sem
-
     # -- one post -----------------------------------------------------------------------------------------
 
     async def _send_post(self, post: ClaimedPost) -> None:
         if self._stopping:
-            return  # left in _in_flight: released by _send_batch
+            return  # left in _in_flight: released when the pool ends
         now = self.clock()
         if post.is_late(now) and not post.part_receipts:
             reason = (
@@ -452,9 +527,11 @@ class Dispatcher:
                 detail=reason, parts_sent=parts, attempt=attempt,
             )
         elif decision.action is Action.UNKNOWN:
+            # Its re-examination is scheduled once the mark is durable (reconcile.py says when).
             self._finish(
                 post, make_mark(post.id, "unknown", now, reason), "unknown",
                 detail=reason, parts_sent=parts, attempt=attempt,
+                committed=partial(self.reconciler.expect, post, post.attempts + 1, now),
             )
         else:  # DEFER, RATE_LIMITED: not an attempt
             assert decision.until is not None
@@ -476,19 +553,29 @@ class Dispatcher:
             post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until, log=log
         )
 
-    def _finish(self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False, **kw: Any) -> None:
-        """Queue ``mark`` with the group writer; once it is committed, report ``outcome`` (and alert)."""
+    def _finish(
+        self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False,
+        committed: Callable[[], object] | None = None, **kw: Any,
+    ) -> None:
+        """Queue ``mark`` with the group writer; once it is committed, run ``committed`` and report
+        ``outcome`` (and alert)."""
 
         def then(error: StoreError | None) -> None:
+            self._concluded.discard(post.id)
             self._in_flight.discard(post.id)
             if error is not None:
                 # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
                 logger.warning("post %d: %s", post.id, error, extra=extra(post, outcome="store_error"))
                 return
+            if committed is not None:
+                committed()
+            if self._pool is not None:
+                self._pool.wake()  # the store no longer counts this post in flight: its account may go on
             self.reporter.emit(post, outcome, **kw)
             if alert:
                 self.reporter.alert(post, mark.kind, mark.reason)
 
+        self._concluded.add(post.id)
         self._writer.finish(mark, then)
 
     # -- running exchanges --------------------------------------------------------------------------------

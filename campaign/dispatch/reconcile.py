@@ -18,11 +18,22 @@ neither                                a person decides (``campaign retry``)
 =====================================  =====================================================================
 
 An automatic retry is allowed only while attempts remain. A post left to a person is reported once to the
-campaign's alert account and not examined again by this process.
+campaign's alert account and not examined again by this process. When a deduplicating adapter's window has
+passed (the daemon was down for two hours), its ``lookup`` decides if it has one; else a person does: never
+a blind retry.
+
+**When** (nothing outside the daemon needs to happen): a post is examined :func:`recheck_delay` after its
+last attempt (its last ``sending`` event, so every daemon and a restarted one agree): the retry floor (1 s)
+after a first attempt, then the retry policy's backoff ceiling for the attempts before (30 s, 60 s, 120 s,
+...), never more than a quarter of the adapter's ``dedup_window`` nor ``RECHECK_CAP``. The dispatcher that
+marks a post ``unknown`` schedules that look itself (:meth:`Reconciler.expect`), and its next wake-up
+(:meth:`Reconciler.next_look`) includes it; the mark also bumps the queue revision, so other daemons learn
+of it too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -30,7 +41,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from campaign.dispatch.decide import Action, Policy, decide, describe
 from campaign.dispatch.outcomes import ago, extra, when
-from campaign.errors import CampaignError, ChannelError, StoreError
+from campaign.errors import CampaignError, ChannelError, IllegalTransitionError, StoreError
 from campaign.plan.posts import part_for
 
 if TYPE_CHECKING:
@@ -38,13 +49,32 @@ if TYPE_CHECKING:
     from campaign.dispatch.holds import AccountHolds
     from campaign.dispatch.outcomes import Reporter
     from campaign.dispatch.ports import AccountDirectory, DispatchStore
-    from campaign.queue.store import QueuedPost
+    from campaign.queue.store import ClaimedPost, QueuedPost
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: "Never by itself": the post waits for a person.
 FOREVER = datetime.max.replace(tzinfo=UTC)
+#: The longest wait before an unknown post is examined again (well inside the shortest dedup window an
+#: adapter in this tree declares: one hour, docs/PLATFORMS.md).
+RECHECK_CAP = timedelta(minutes=5)
+
+
+def recheck_delay(attempts: int, policy: Policy, window: timedelta | None = None) -> timedelta:
+    """How long after becoming ``unknown`` (after attempt ``attempts``) a post is examined again.
+
+    The retry floor after a first attempt (a prompt second try with the same key), else the backoff
+    ceiling of the attempt before (no jitter: every daemon computes the same time from the queue), capped
+    by ``RECHECK_CAP`` and a quarter of ``window`` (the adapter's dedup window), so a safe retry happens
+    well inside it.
+    """
+    retry = policy.retry
+    delay = timedelta(seconds=retry.floor if attempts <= 1 else retry.ceiling(attempts - 1))
+    delay = min(delay, RECHECK_CAP)
+    if window is not None:
+        delay = min(delay, window / 4)
+    return delay
 
 
 class Settings(Policy, Protocol):
@@ -96,6 +126,27 @@ class Reconciler:
         times = [t for t in self.after.values() if t != FOREVER]
         return min(times) if times else None
 
+    def expect(self, post: ClaimedPost, attempts: int, became: datetime) -> datetime:
+        """``post`` became ``unknown`` at ``became`` after attempt ``attempts``: schedule its examination
+        (the dispatcher's next wake-up includes it) and return when that is."""
+        at = self._look_at(post, attempts, became)
+        if self.after.get(post.id) != FOREVER:  # a post already left to a person stays so
+            self.after[post.id] = at
+        return at
+
+    def first_look(self, post: QueuedPost) -> datetime:
+        """When ``post`` (unknown, not yet looked at by this process) is first examined: counted from its
+        last attempt's start (its last ``sending``; a post recovered after a crash is due at once)."""
+        last = self._last_sending(post.id) or post.updated_at
+        return self._look_at(post, post.attempts, last if last.tzinfo else last.replace(tzinfo=UTC))
+
+    def _look_at(self, post: ClaimedPost | QueuedPost, attempts: int, became: datetime) -> datetime:
+        window = None
+        # No adapter: examined at the default time; _resolve reports the configuration problem.
+        with contextlib.suppress(CampaignError):
+            window = self.accounts.adapter(post.campaign, post.account).dedup_window
+        return became + recheck_delay(attempts, self.settings, window)
+
     async def reconcile(self, now: datetime) -> None:
         """Resolve the unknown posts that can be resolved safely (see the module docstring's table)."""
         try:
@@ -109,7 +160,10 @@ class Reconciler:
         for post in posts:
             if self.stopping():
                 return
-            if self.after.get(post.id, now) > now:
+            look = self.after.get(post.id)
+            if look is None:
+                look = self.after[post.id] = self.first_look(post)
+            if look > now:
                 continue
             block = self.holds.until(post.account)
             if block is not None and block > now:
@@ -117,6 +171,8 @@ class Reconciler:
                 continue
             try:
                 await self._resolve(post, now)
+            except IllegalTransitionError as exc:  # another daemon resolved it meanwhile
+                logger.info("unknown post %d: %s", post.id, exc, extra=extra(post, action="reconcile"))
             except StoreError as exc:
                 logger.warning("unknown post %d: %s", post.id, exc, extra=extra(post, action="reconcile"))
 
@@ -136,31 +192,43 @@ class Reconciler:
             self._needs_person(post, f"no attempts left ({post.attempts}) for an automatic retry")
             return
         if adapter.deduplicates:  # an instance property: an adapter may answer per account
-            self._retry_deduplicated(post, adapter, now)
+            expired = self._window_passed(post, adapter, now)
+            if expired is None:
+                self._requeue(post, f"{post.channel} deduplicates by idempotency key: safe automatic retry",
+                              now, len(post.part_receipts))
+                return
+            # The platform may have forgotten the key: only its lookup (or a person) may decide now.
+            await self._look_up(post, adapter, now, unsearchable=expired)
             return
         await self._look_up(post, adapter, now)
 
-    def _retry_deduplicated(self, post: QueuedPost, adapter: Adapter, now: datetime) -> None:
-        """Requeue with the same key while the platform still deduplicates it; else leave it to a person."""
+    def _window_passed(self, post: QueuedPost, adapter: Adapter, now: datetime) -> str | None:
+        """Why a retry with the same key is no longer safe (the dedup window has passed), or None."""
         window = adapter.dedup_window
-        if window is not None:
-            sent_at = self._last_sending(post.id)
-            if sent_at is None or now - sent_at > window:
-                self._needs_person(
-                    post, f"{post.channel} deduplicates only for {ago(window)}, and the last attempt "
-                    f"started {when(sent_at) if sent_at else 'at an unknown time'}",
-                )
-                return
-        self._requeue(post, f"{post.channel} deduplicates by idempotency key: safe automatic retry", now,
-                      len(post.part_receipts))
+        if window is None:
+            return None
+        sent_at = self._last_sending(post.id)
+        if sent_at is not None and now - sent_at <= window:
+            return None
+        return (
+            f"{post.channel} deduplicates only for {ago(window)}, and the last attempt started "
+            f"{when(sent_at) if sent_at else 'at an unknown time'}"
+        )
 
-    async def _look_up(self, post: QueuedPost, adapter: Adapter, now: datetime) -> None:
-        """Search the platform for the first part without a receipt and act on what is found."""
+    async def _look_up(
+        self, post: QueuedPost, adapter: Adapter, now: datetime, *, unsearchable: str = ""
+    ) -> None:
+        """Search the platform for the first part without a receipt and act on what is found.
+
+        ``unsearchable``: why a person must decide when the adapter has no lookup (default: it neither
+        deduplicates nor can be searched).
+        """
         index = len(post.part_receipts)
         part = part_for(post, index, post.part_receipts)
         exchange = adapter.lookup(part)
         if exchange is None:
-            self._needs_person(post, f"{post.channel} neither deduplicates nor can be searched")
+            why = unsearchable or f"{post.channel} neither deduplicates nor can be searched"
+            self._needs_person(post, why)
             return
         try:
             found = await self.run(exchange, adapter, part)

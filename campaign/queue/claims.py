@@ -65,7 +65,7 @@ _CLAIM_COLUMNS = (
 )
 
 
-def _claimable_accounts(now: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+def _claimable_accounts(now: sa.ColumnElement[Any] | datetime) -> tuple[sa.ColumnElement[bool], ...]:
     """Post terms: its account is neither paused nor blocked past ``now``, its campaign not paused."""
     a, p = ACCOUNTS, POSTS
     held = sa.select(a.c.account).where(sa.or_(a.c.paused == sa.true(), a.c.blocked_until > now))
@@ -85,15 +85,28 @@ def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
-def _under_cap(now: datetime, cap: int, prefix: int) -> sa.Select[Any]:
+def _under_cap(
+    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
     """Ids a capped claim may take: among the first ``prefix`` due posts of accounts below ``cap`` in flight,
-    each account's earliest ``cap - in_flight``. Window functions may not share a query level with FOR
-    UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT."""
+    each account's earliest ``cap - in_flight``. The in-flight counts are one grouped read of the leased
+    posts (few: at most what the daemons hold), joined to the due posts. Window functions may not share a
+    query level with FOR UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT."""
     p = POSTS
+    leased = POSTS.alias("leased")
+    flying = (
+        sa.select(leased.c.account, sa.func.count().label("n"))
+        # The literal status term matches ix_posts_lease's WHERE.
+        .where(sa.text("leased." + _LEASED_SQL))
+        .group_by(leased.c.account)
+        .subquery("flying")
+    )
+    busy = sa.func.coalesce(flying.c.n, 0)
     head = (
-        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, _in_flight(p.c.account).label("busy"))
-        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
-        .where(_in_flight(p.c.account) < cap)
+        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, busy.label("busy"))
+        .select_from(p.outerjoin(flying, flying.c.account == p.c.account))
+        .where(sa.text("posts." + CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
+        .where(busy < cap)
         .order_by(p.c.next_attempt_at, p.c.id)
         .limit(prefix)
         .subquery("head")
@@ -105,6 +118,51 @@ def _under_cap(now: datetime, cap: int, prefix: int) -> sa.Select[Any]:
     )
     ranked = sa.select(head.c.id, head.c.busy, rank).subquery("ranked")
     return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
+
+
+#: Claim statements by (capped, PostgreSQL): built once, with bind parameters (building one costs more
+#: than running it).
+_CLAIMS: dict[tuple[bool, bool], sa.Update] = {}
+
+
+def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
+    """``UPDATE posts ... WHERE id IN (due ids) RETURNING ...`` with parameters ``b_now``, ``b_limit``,
+    ``b_owner``, ``b_expires`` (and ``b_cap``, ``b_prefix`` when ``capped``)."""
+    cached = _CLAIMS.get((capped, postgres))
+    if cached is not None:
+        return cached
+    p = POSTS
+    now = sa.bindparam("b_now", type_=p.c.next_attempt_at.type)
+    due = (
+        sa.select(p.c.id)
+        # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
+        .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, _not_embargoed(now))
+        .order_by(p.c.next_attempt_at, p.c.id)
+        .limit(sa.bindparam("b_limit", type_=sa.Integer))
+        .correlate(None)
+    )
+    if not capped:
+        due = due.where(*_claimable_accounts(now))
+    else:
+        cap = sa.bindparam("b_cap", type_=sa.Integer)
+        prefix = sa.bindparam("b_prefix", type_=sa.Integer)
+        due = due.where(p.c.id.in_(_under_cap(now, cap, prefix)))
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        sa.update(p)
+        .where(p.c.id.in_(due))
+        .values(
+            status=Status.CLAIMED.value,
+            previous_status=p.c.status,
+            lease_owner=sa.bindparam("b_owner"),
+            lease_expires_at=sa.bindparam("b_expires", type_=p.c.lease_expires_at.type),
+            updated_at=sa.bindparam("b_updated", type_=p.c.updated_at.type),
+        )
+        .returning(*_CLAIM_COLUMNS)
+    )
+    _CLAIMS[(capped, postgres)] = stmt
+    return stmt
 
 
 def _claimed(r: Row[Any]) -> ClaimedPost:
@@ -155,47 +213,22 @@ class Claims(StoreCore):
             return []
         if per_account is not None and per_account <= 0:
             raise ValueError(f"per_account must be positive, got {per_account}")
-        p = POSTS
-        stmt = (
-            sa.update(p)
-            .where(p.c.id.in_(self._due_ids(now, limit, per_account)))
-            .values(
-                status=Status.CLAIMED.value,
-                previous_status=p.c.status,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_seconds),
-                updated_at=now,
-            )
-            .returning(*_CLAIM_COLUMNS)
-        )
+        stmt = _claim_statement(per_account is not None, self.is_postgres)
+        params: dict[str, Any] = {
+            "b_now": now, "b_limit": limit, "b_owner": owner, "b_updated": now,
+            "b_expires": now + timedelta(seconds=lease_seconds),
+        }
+        if per_account is not None:
+            params.update(b_cap=per_account, b_prefix=limit * PREFIX_FACTOR)
         with self._write() as conn:
             if per_account is not None and self.is_postgres:
                 # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
             self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]
         claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
         return claimed
-
-    def _due_ids(self, now: datetime, limit: int, per_account: int | None) -> sa.Select[Any]:
-        """The claim's inner SELECT: ids of the first ``limit`` claimable due posts (locked on PostgreSQL)."""
-        p = POSTS
-        due = (
-            sa.select(p.c.id)
-            # Literal text identical to ix_posts_due's WHERE, so the planner may use the partial index.
-            .where(sa.text(CLAIMABLE_SQL), p.c.next_attempt_at <= now, _not_embargoed(now))
-            .order_by(p.c.next_attempt_at, p.c.id)
-            .limit(limit)
-            .correlate(None)
-        )
-        if per_account is None:
-            due = due.where(*_claimable_accounts(now))
-        else:
-            due = due.where(p.c.id.in_(_under_cap(now, per_account, limit * PREFIX_FACTOR)))
-        if self.is_postgres:
-            due = due.with_for_update(skip_locked=True)
-        return due
 
     def release(self, post_ids: Iterable[int], *, owner: str, now: datetime) -> list[int]:
         """claimed (leased by ``owner``) -> scheduled, keeping their due time (a daemon shutting down).
@@ -331,6 +364,6 @@ class Claims(StoreCore):
         return min(times) if times else None
 
 
-def _not_embargoed(now: datetime) -> sa.ColumnElement[bool]:
+def _not_embargoed(now: sa.ColumnElement[Any] | datetime) -> sa.ColumnElement[bool]:
     """Posts whose embargo (``not_before``) has passed, or that have none."""
     return sa.or_(POSTS.c.not_before.is_(None), POSTS.c.not_before <= now)

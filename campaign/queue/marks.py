@@ -2,6 +2,10 @@
 time or batched in one transaction (:meth:`Marks.write_marks`: one fsync for many), and the per-account
 state the dispatcher's pacing reads and writes (blocks, daily counters, :meth:`Marks.sent_times` for quotas).
 
+A post marked ``unknown`` bumps the queue revision (and NOTIFYs on PostgreSQL): it waits for
+re-examination, which any daemon may do (recovery's ``sending -> unknown`` bumps it too). Other marks are
+the daemon's own work and wake nobody.
+
 A mark on a leased post must come from the lease's owner; a mark its post refuses raises
 :class:`LeaseLostError` or :class:`IllegalTransitionError` and leaves the post unchanged
 (:meth:`campaign.queue.core.StoreCore._move`).
@@ -9,6 +13,7 @@ A mark on a leased post must come from the lease's owner; a mark its post refuse
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -19,7 +24,7 @@ from sqlalchemy.engine import Connection
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, queued_from
-from campaign.queue.models import ACCOUNTS, POSTS
+from campaign.queue.models import ACCOUNTS, EVENTS, POSTS
 from campaign.queue.states import Status
 from campaign.queue.values import AccountInfo, Mark, QueuedPost, aware, from_db, receipt_json
 
@@ -34,6 +39,39 @@ _COUNT_SEND = (
     .values(
         sent_today=sa.case(
             (ACCOUNTS.c.counter_day == sa.bindparam("p_day"), ACCOUNTS.c.sent_today + 1), else_=1
+        ),
+        counter_day=sa.bindparam("p_day"),
+        updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
+    )
+)
+_INSERT_EVENT = sa.insert(EVENTS)
+#: Kinds :meth:`Marks._bulk_marks` applies in bulk, with the (leased) status their posts must be in.
+_BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
+_BULK_SENDING = (
+    sa.update(POSTS)
+    .where(POSTS.c.id == sa.bindparam("b_id"), POSTS.c.status == Status.CLAIMED.value,
+           POSTS.c.lease_owner == sa.bindparam("b_owner"))
+    .values(status=Status.SENDING.value, previous_status=POSTS.c.status, attempts=_INCREMENT_ATTEMPTS,
+            updated_at=sa.bindparam("b_now", type_=POSTS.c.updated_at.type))
+)
+_BULK_SENT = (
+    sa.update(POSTS)
+    .where(POSTS.c.id == sa.bindparam("b_id"), POSTS.c.status == Status.SENDING.value,
+           POSTS.c.lease_owner == sa.bindparam("b_owner"))
+    .values(status=Status.SENT.value, previous_status=POSTS.c.status,
+            updated_at=sa.bindparam("b_now", type_=POSTS.c.updated_at.type),
+            remote_id=sa.bindparam("b_remote_id"), remote_url=sa.bindparam("b_remote_url"),
+            part_receipts=sa.bindparam("b_part_receipts", type_=POSTS.c.part_receipts.type),
+            last_error=None, lease_owner=None, lease_expires_at=None)
+)
+#: ``_COUNT_SEND`` for ``p_n`` sends at once.
+_COUNT_SENDS = (
+    sa.update(ACCOUNTS)
+    .where(ACCOUNTS.c.account == sa.bindparam("p_account"))
+    .values(
+        sent_today=sa.case(
+            (ACCOUNTS.c.counter_day == sa.bindparam("p_day"), ACCOUNTS.c.sent_today + sa.bindparam("p_n")),
+            else_=sa.bindparam("p_n"),
         ),
         counter_day=sa.bindparam("p_day"),
         updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
@@ -134,6 +172,8 @@ class Marks(StoreCore):
         """One mark in its own write transaction (the single-post methods; :meth:`write_marks` batches)."""
         with self._write() as conn:
             self._apply_mark(conn, mark, owner)
+            if mark.kind == "unknown":
+                self._bump(conn)
 
     def defer(self, post_id: int, until: datetime, reason: str, *, owner: str, now: datetime) -> None:
         """claimed or sending (leased by ``owner``) -> retry_wait until ``until``, refunding the attempt.
@@ -151,18 +191,79 @@ class Marks(StoreCore):
         leaves that post unchanged and does not stop the others: the result holds, per mark, None or that
         error. A database failure raises :class:`StoreError` and commits nothing.
         """
-        errors: list[StoreError | None] = []
+        errors: list[StoreError | None] = [None] * len(marks)
         if not marks:
             return errors
         with self._write() as conn:
-            for mark in marks:
+            rest = self._bulk_marks(conn, marks, owner)
+            unknown = False
+            for i in rest:
+                mark = marks[i]
                 try:
                     self._apply_mark(conn, mark, owner)
                 except StoreError as exc:  # raised before the post's row changed: the others go on
-                    errors.append(exc)
+                    errors[i] = exc
                 else:
-                    errors.append(None)
+                    unknown = unknown or mark.kind == "unknown"
+            if unknown:
+                self._bump(conn)
         return errors
+
+    def _bulk_marks(self, conn: Connection, marks: Sequence[Mark], owner: str) -> list[int]:
+        """Apply the common hot-path marks in a few statements for the whole batch; return the indexes of
+        the marks left for :meth:`_apply_mark` (in order).
+
+        ``sending`` marks of posts ``claimed`` by ``owner`` and ``sent`` marks of posts ``sending`` for
+        ``owner`` (the dispatcher's steady state) are applied with one read (rows locked ``FOR UPDATE`` on
+        PostgreSQL; ``BEGIN IMMEDIATE`` already holds SQLite), one executemany UPDATE per kind, one
+        executemany INSERT of their events and one counter update per (account, day): the same rows as
+        the one-by-one path, without a round trip per post. Anything else (another status or owner, a
+        post marked twice in the batch, the other kinds) takes the one-by-one path, which raises the
+        precise error.
+        """
+        counts = Counter(m.post_id for m in marks)
+        wanted = {i: m for i, m in enumerate(marks) if m.kind in _BULK and counts[m.post_id] == 1}
+        if len(wanted) < 2:
+            return [i for i in range(len(marks))]
+        p = POSTS
+        ids = [m.post_id for m in wanted.values()]
+        look = sa.select(p.c.id, p.c.status, p.c.lease_owner, p.c.account).where(p.c.id.in_(ids))
+        if self.is_postgres:
+            look = look.with_for_update()
+        found = {r.id: r for r in conn.execute(look)}
+        done: dict[str, list[tuple[Mark, Any]]] = {"sending": [], "sent": []}
+        for mark in wanted.values():
+            row = found.get(mark.post_id)
+            if row is not None and row.status == _BULK[mark.kind].value and row.lease_owner == owner:
+                done[mark.kind].append((mark, row))
+        bulk = {id(m) for kind in done.values() for m, _ in kind}
+        if done["sending"]:
+            conn.execute(_BULK_SENDING, [
+                {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now)} for m, _ in done["sending"]
+            ])
+        if done["sent"]:
+            conn.execute(_BULK_SENT, [
+                {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now),
+                 "b_remote_id": m.receipts[0].remote_id, "b_remote_url": m.receipts[0].url,
+                 "b_part_receipts": [receipt_json(r) for r in m.receipts]}
+                for m, _ in done["sent"]
+            ])
+            sends = Counter((row.account, aware(m.now).date().isoformat()) for m, row in done["sent"])
+            latest = {row.account: aware(m.now) for m, row in done["sent"]}
+            conn.execute(self._insert_ignoring_duplicates(ACCOUNTS, "account"), [
+                {"account": a, "paused": False, "sent_today": 0, "updated_at": at} for a, at in latest.items()
+            ])
+            conn.execute(_COUNT_SENDS, [
+                {"p_account": a, "p_day": day, "p_n": n, "p_now": latest[a]} for (a, day), n in sends.items()
+            ])
+        events = [
+            {"post_id": m.post_id, "at": aware(m.now), "from_status": row.status,
+             "to_status": "sending" if m.kind == "sending" else "sent", "actor": owner, "reason": None}
+            for kind in done.values() for m, row in kind
+        ]
+        if events:
+            conn.execute(_INSERT_EVENT, events)
+        return [i for i, m in enumerate(marks) if id(m) not in bulk]
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""

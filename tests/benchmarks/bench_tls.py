@@ -1,0 +1,167 @@
+"""The TLS race (issue 12): the daemon as shipped against a bare aiohttp client, over TLS on loopback.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_tls.py [--quick] [--sets N]``. A fake Mastodon
+(tests/benchmarks/tlsfake.py) serves HTTPS on 127.0.0.1 with a throwaway self-signed certificate made for
+this run, in its own process. Each set sends N posts (5,000; 1,000 with ``--quick``) over 50 accounts:
+
+- **daemon**: ``campaign daemon --once`` as a subprocess, default flags (``--concurrency`` 16, one post in
+  flight per account), on a fresh SQLite queue; it trusts the certificate through ``SSL_CERT_FILE`` (the
+  daemon's client honours it like every httpx client). Every post is durably ``sending`` before its request
+  and ``sent`` with its receipt after; the run is checked: every post sent, one status per key.
+- **bare aiohttp**: an ``aiohttp.ClientSession`` with the same concurrency sending the same number of status
+  requests (bearer token, Idempotency-Key, JSON body) from as many workers: no queue, no durability.
+
+Rates are requests per second as the server saw them (first to last status request); medians over the sets.
+The issue's goal is twice a stateless client's rate (crosspost, Node fetch, at concurrency 10, measured
+outside the repository at 1,690/s in PERFORMANCE.md); the in-repository reference is the bare aiohttp client.
+Benchmarks print; they never assert on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: make `tests.*` importable
+
+from campaign.queue.store import Store  # noqa: E402
+from tests.benchmarks.targets import target  # noqa: E402
+from tests.benchmarks.tlsfake import make_certificate  # noqa: E402
+from tests.conftest import RELEASE  # noqa: E402
+from tests.fakeplatform.accounts import mastodon_posts, token, token_env, write_campaign  # noqa: E402
+
+ACCOUNTS = 50
+#: The daemon's default --concurrency (campaign/cli/daemon.py); the bare client uses the same.
+CONCURRENCY = 16
+#: The issue's goal: the daemon at least this many times a stateless client's rate.
+GOAL = 2.0
+
+
+class Fake:
+    """The TLS fake Mastodon process."""
+
+    def __init__(self, folder: Path) -> None:
+        self.cert, self.key = make_certificate(folder)
+        script = ROOT / "tests" / "benchmarks" / "tlsfake.py"
+        self.proc = subprocess.Popen(
+            [sys.executable, str(script), "--cert", str(self.cert), "--key", str(self.key)],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"https://127.0.0.1:{self.port}"
+        self.context = ssl.create_default_context(cafile=str(self.cert))
+
+    def call(self, path: str, method: str = "GET") -> dict[str, Any]:
+        import http.client
+
+        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
+        conn.request(method, path)
+        data: dict[str, Any] = json.loads(conn.getresponse().read())
+        conn.close()
+        return data
+
+    def rate(self) -> tuple[float, dict[str, Any]]:
+        stats = self.call("/_stats")
+        span = (stats["last"] or 0) - (stats["first"] or 0)
+        return (stats["requests"] / span if span > 0 else 0.0), stats
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_daemon(fake: Fake, folder: Path, posts: int) -> float:
+    """``campaign daemon --once`` (default flags) on a fresh queue of ``posts`` due posts: the server rate."""
+    campaigns = folder / "campaigns"
+    campaigns.mkdir(exist_ok=True)
+    write_campaign(campaigns, fake.url, name="race", accounts=ACCOUNTS, release=RELEASE)
+    db = folder / f"race-{time.monotonic_ns()}.db"
+    now = datetime.now(UTC)
+    with Store.open(str(db)) as store:
+        store.apply_changes(add=mastodon_posts(posts, accounts=ACCOUNTS, at=now, campaign="race"),
+                            now=now - timedelta(minutes=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CAMPAIGN_")}
+    env.update(token_env(ACCOUNTS), SSL_CERT_FILE=str(fake.cert))
+    fake.call("/_reset", "POST")
+    cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--once", "--db", str(db), "--campaigns",
+           str(campaigns), "--log-level", "WARNING"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"daemon failed: {done.stderr[-2000:]}")
+    rate, stats = fake.rate()
+    with Store.open(str(db)) as store:
+        counts = store.counts()
+    if counts != {"sent": posts} or stats["created"] != posts or stats["duplicates"]:
+        raise SystemExit(f"wrong result: queue {counts}, platform {stats}")
+    return rate
+
+
+async def _bare(fake: Fake, posts: int) -> None:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(ssl=fake.context, limit=CONCURRENCY * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        todo = list(range(posts))
+
+        async def worker() -> None:
+            while todo:
+                i = todo.pop()
+                headers = {"Authorization": f"Bearer {token(f'acct{i % ACCOUNTS}')}",
+                           "Idempotency-Key": f"bare-{i}"}
+                async with session.post(f"{fake.url}/api/v1/statuses", json={"status": f"Post {i} #bench"},
+                                        headers=headers) as answer:
+                    await answer.read()
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+def run_bare(fake: Fake, posts: int) -> float:
+    fake.call("/_reset", "POST")
+    asyncio.run(_bare(fake, posts))
+    rate, stats = fake.rate()
+    if stats["created"] != posts:
+        raise SystemExit(f"wrong result: platform {stats}")
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 posts, one set (CI)")
+    parser.add_argument("--sets", type=int, default=None)
+    args = parser.parse_args(argv)
+    posts = 1000 if args.quick else 5000
+    sets = args.sets or (1 if args.quick else 3)
+    with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
+        folder = Path(tmp)
+        fake = Fake(folder)
+        try:
+            daemon, bare = [], []
+            for n in range(sets):
+                daemon.append(run_daemon(fake, folder, posts))
+                bare.append(run_bare(fake, posts))
+                print(f"set {n + 1}: daemon {daemon[-1]:,.0f}/s, bare aiohttp {bare[-1]:,.0f}/s", flush=True)
+        finally:
+            fake.stop()
+    d, b = statistics.median(daemon), statistics.median(bare)
+    print(f"{posts:,} posts over {ACCOUNTS} accounts over TLS, concurrency {CONCURRENCY}, medians of {sets}: "
+          f"daemon as shipped {d:,.0f}/s, bare aiohttp {b:,.0f}/s ({d / b:.2f}x)")
+    target("TLS daemon as shipped vs bare aiohttp client", d / b, ">=", GOAL, unit="x",
+           note="the issue's goal: twice a stateless client; same run, same concurrency")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Unknown posts are re-examined by the daemon on its own (issue 12), on a simulated clock.
+
+The daemon's only inputs here are the wake-up times :meth:`Dispatcher.dispatch_due` returns: nothing
+else (no `campaign retry`, no queue change by another process) happens between two dispatches. A post
+whose retry is safe (the adapter deduplicates and we are inside its ``dedup_window``) is retried promptly
+with the same key, well inside the window; once the window has passed, the adapter's ``lookup`` decides,
+or a person does; never a blind retry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+import httpx
+import pytest
+
+from campaign.channels.base import Account
+from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
+from campaign.dispatch.reconcile import RECHECK_CAP, recheck_delay
+from campaign.dispatch.retry import RetryPolicy
+from campaign.queue.store import Store
+from campaign.secrets import Credentials
+from tests.helpers.clock import Clock
+from tests.helpers.queue import T0, planned
+from tests.test_dispatcher import OWNER, Platform, Searchable, make, mastodon, queue, run, status_ok
+
+WINDOW = timedelta(hours=1)  # Mastodon's Idempotency-Key window (docs/PLATFORMS.md)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(str(tmp_path / "q.db"))
+    yield s
+    s.close()
+
+
+def failing(times: int, status: int = 500) -> Callable[[httpx.Request], httpx.Response]:
+    """Answer the first ``times`` status requests with ``status`` (ambiguous: 500, 504), then succeed."""
+    left = {"n": times}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if left["n"] > 0:
+            left["n"] -= 1
+            return httpx.Response(status, json={"error": "We're sorry, but something went wrong"})
+        return status_ok(request)
+
+    return handler
+
+
+def follow_wakes(d: Dispatcher, clock: Clock, first: datetime | None, done: Callable[[], bool],
+                 steps: int = 20) -> list[datetime]:
+    """Drive ``d`` like the daemon: dispatch at each wake-up it asks for, until ``done()``; the wake times."""
+    wakes: list[datetime] = []
+    wake = first
+    while not done():
+        assert wake is not None, "nothing scheduled: the post would wait for an outside event"
+        assert len(wakes) < steps
+        wakes.append(wake)
+        clock.now = max(clock.now, wake)
+        wake = run(d.dispatch_due(clock.now))
+    return wakes
+
+
+def test_an_unknown_post_is_retried_with_the_same_key_promptly_without_any_outside_event(
+    store: Store,
+) -> None:
+    clock = Clock()
+    platform = Platform(clock, failing(1))
+    (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    revision = store.queue_revision()
+
+    wake = run(d.dispatch_due(clock.now))
+
+    assert store.get_post(pid).status == "unknown"
+    assert store.queue_revision() > revision  # other daemons learn of it too
+    # The dispatcher's next wake-up includes it: the retry floor after a first attempt.
+    assert wake == T0 + RetryPolicy().floor * timedelta(seconds=1)
+    follow_wakes(d, clock, wake, lambda: store.get_post(pid).status == "sent")
+    assert clock.now - T0 <= timedelta(seconds=1)  # promptly, well inside Mastodon's hour
+    keys = {r.headers["Idempotency-Key"] for _, r in platform.requests}
+    assert keys == {store.get_post(pid).idempotency_key} and len(platform.requests) == 2
+    assert [o.outcome for o in outcomes] == ["unknown", "requeued", "sent"]
+
+
+def test_repeated_unknown_outcomes_back_off_inside_the_window_then_wait_for_a_person(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, failing(99, status=504))
+    (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    config = DispatchConfig(owner=OWNER)
+    policy = config.retry
+
+    first = run(d.dispatch_due(clock.now))
+    follow_wakes(d, clock, first, lambda: store.get_post(pid).attempts >= policy.max_attempts)
+    sent_at = [t for t, _ in platform.requests]
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
+    # Each retry waited what recheck_delay says for the attempt before it: 1 s, 30 s, 60 s, 120 s.
+    assert gaps == [recheck_delay(n, config, WINDOW) for n in range(1, policy.max_attempts)]
+    assert sent_at[-1] - sent_at[0] < WINDOW / 4
+    assert max(gaps) <= RECHECK_CAP
+    # Attempts spent: a person decides (alerted once), and nothing is sent again by itself.
+    run(d.dispatch_due(clock.advance(hours=3)))
+    assert store.get_post(pid).status == "unknown"
+    assert len(platform.requests) == policy.max_attempts
+    assert outcomes[-1].outcome == "unknown" and "campaign retry" in outcomes[-1].detail
+    assert d.next_wake() is None
+
+
+def test_after_the_window_a_post_without_lookup_waits_for_a_person(store: Store) -> None:
+    clock = Clock()
+    platform = Platform(clock, failing(1, status=504))
+    (pid,) = queue(store, planned("p", account="m1"))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+    # The daemon was down for two hours: a new one starts.
+    outcomes: list[Outcome] = []
+    d2 = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    run(d2.dispatch_due(clock.advance(hours=2)))
+    assert store.get_post(pid).status == "unknown" and len(platform.requests) == 1  # no blind retry
+    assert "deduplicates only for 1h" in outcomes[-1].detail
+
+
+class WindowedSearchable(Searchable):
+    """Deduplicates for an hour, and can be searched: after the window its lookup decides."""
+
+    name = "windowed"
+    dedup_by_key: ClassVar[bool] = True
+    dedup_window: ClassVar[timedelta | None] = WINDOW
+
+
+@pytest.mark.parametrize("published", [True, False])
+def test_after_the_window_the_adapters_lookup_decides(store: Store, published: bool) -> None:
+    clock = Clock()
+    posts = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            posts["n"] += 1
+            if posts["n"] == 1:
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(200, json={"id": "new"})
+        if published:
+            return httpx.Response(200, json={"id": "found"})
+        return httpx.Response(404, json={"error": "not found"})
+
+    platform = Platform(clock, handler)
+    (pid,) = queue(store, planned("p", account="s1", channel="windowed"))
+    adapter = WindowedSearchable(Account("s1", "windowed", {}, Credentials({}, account="s1")), clock=clock)
+    run(make(store, clock, {"s1": adapter}, platform).dispatch_due(clock.now))
+    assert store.get_post(pid).status == "unknown"
+
+    d2 = make(store, clock, {"s1": adapter}, platform)  # two hours later
+    run(d2.dispatch_due(clock.advance(hours=2)))
+    post = store.get_post(pid)
+    methods = [r.method for _, r in platform.requests]
+    assert methods == (["POST", "GET"] if published else ["POST", "GET", "POST"])
+    assert post.status == "sent" and post.remote_id == ("found" if published else "new")
+
+
+def test_an_unknown_post_found_after_a_restart_is_examined_at_once(store: Store) -> None:
+    """Recovered ``sending -> unknown`` after a crash: its last attempt is long past, so no wait."""
+    clock = Clock()
+    (pid,) = queue(store, planned("p", account="m1"))
+    store.claim_due(clock.now, "daemon:dead:9", 60, 10)
+    store.mark_sending(pid, owner="daemon:dead:9", now=clock.now)
+    platform = Platform(clock, status_ok)
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
+    clock.advance(minutes=2)
+    d.recover(clock.now)
+    run(d.dispatch_due(clock.now))
+    assert store.get_post(pid).status == "sent" and len(platform.requests) == 1
