@@ -51,10 +51,10 @@ def test_the_banner_has_a_small_inline_thumbnail_for_the_html_preview(tmp_path: 
 
 
 def test_thumbnails_keep_transparency_and_videos_have_none(tmp_path: Path) -> None:
-    from tests.helpers.media import item, write_mp4
     from PIL import Image
 
     from campaign.media.preview import thumbnail_data_url
+    from tests.helpers.media import item, write_mp4
 
     logo = Image.new("RGBA", (900, 300), (0, 0, 0, 0))
     logo.paste((200, 30, 30, 255), (100, 100, 800, 200))
