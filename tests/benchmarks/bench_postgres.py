@@ -54,7 +54,7 @@ def server() -> str | None:
 
 def throughput(db: str, daemons: int, posts: int, workdir: Path) -> float:
     """Posts per second sent by ``daemons`` daemons draining ``posts`` posts from ``db``."""
-    from pg import Fleet
+    from tests.helpers.pg import Fleet
 
     fleet = Fleet(db, workdir)
     fleet.start_platform()
@@ -122,7 +122,7 @@ def main() -> int:
     url = server()
     if url is None:
         return 0
-    from pg import create_template, drop_database, new_database
+    from tests.helpers.pg import create_template, drop_database, new_database
 
     posts = 1_000 if args.quick else 10_000
     big = 100_000 if args.quick else 1_000_000

@@ -92,7 +92,7 @@ def generated_campaign(folder: Path, posts: int) -> Path:
     for channel in CHANNELS:
         lines.append(
             f"  bench_{channel}:\n    channel: {channel}\n{SETTINGS.get(channel, '')}"
-            f"    credentials:\n      {CREDENTIALS[channel]}: BENCH_{channel.upper()}"
+            f"    credentials:\n      {CREDENTIALS[channel]}: CAMPAIGN_BENCH_{channel.upper()}"
         )
     lines.append("posts:")
     for n in range(posts):

@@ -130,7 +130,7 @@ class Fleet:
                 "    channel: mastodon",
                 f"    instance: {self.platform.url}",
                 "    credentials:",
-                f"      token: LOAD_TOKEN_{name.upper()}",
+                f"      token: CAMPAIGN_LOAD_TOKEN_{name.upper()}",
             ]
         lines += ["posts:", "  - key: hello", '    when: "+0d 09:00"', "    text: Hello"]
         (folder / "load.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -161,7 +161,7 @@ class Fleet:
 
     def start_daemon(self, *args: str) -> subprocess.Popen[bytes]:
         assert self.platform is not None
-        env = {**os.environ, **{f"LOAD_TOKEN_{a.upper()}": f"token-{a}" for a in self.accounts}}
+        env = {**os.environ, **{f"CAMPAIGN_LOAD_TOKEN_{a.upper()}": f"token-{a}" for a in self.accounts}}
         env.pop("CAMPAIGN_DB", None)
         log = (self.workdir / f"daemon{len(self.daemons)}.log").open("wb")
         cmd = [
