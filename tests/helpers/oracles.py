@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-ORACLE_DIR = Path(__file__).resolve().parent / "oracles"
+ORACLE_DIR = Path(__file__).resolve().parents[1] / "oracles"
 CORPUS = ORACLE_DIR / "corpus.jsonl"
 
 
