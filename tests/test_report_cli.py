@@ -6,10 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +18,7 @@ from campaign.plan.posts import PlannedPost
 from campaign.queue.metrics import MetricResult
 from campaign.queue.store import Store
 from tests.helpers.queue import T0
+from tests.test_html_browser import browser  # noqa: F401  (the shared headless Chromium fixture)
 
 OWNER = "daemon:r:1"
 
@@ -129,27 +126,9 @@ def test_errors_are_one_line(
 # -- the HTML report in a real browser ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from tests.test_html_browser import _missing, start_browser
-
-    reason = _missing()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests cannot be skipped under CI: {reason}")
-        pytest.skip(reason)
-    profile = Path(tempfile.mkdtemp(prefix="campaign-chromium-"))
-    driver = start_browser(profile)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 @pytest.mark.browser
 def test_the_html_report_renders_its_charts_without_errors(
-    db: str, tmp_path: Path, browser: Any, capsys: pytest.CaptureFixture[str]
+    db: str, tmp_path: Path, browser: Any, capsys: pytest.CaptureFixture[str]  # noqa: F811 (the fixture)
 ) -> None:
     from selenium.webdriver.common.by import By
 
