@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from campaign import channels
 from campaign.channels import contract
 from campaign.channels.base import Adapter, Part
 from campaign.http.exchange import Recording, run_dry
+from tests.helpers.oracles import oracle_missing
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 ORACLES = Path(__file__).resolve().parents[1] / "oracles"
@@ -180,16 +180,7 @@ STAND_INS = {
 }
 
 
-def _lexicon_oracle_missing() -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed (the lexicon validator runs on Node 18+)"
-    for package in ("@atproto/lexicon", "@atproto/api"):
-        if not (ORACLES / "node_modules" / package / "package.json").is_file():
-            return f"tests/oracles/node_modules/{package} is missing: run `npm ci --prefix tests/oracles`"
-    return None
-
-
-MISSING = _lexicon_oracle_missing()
+MISSING = oracle_missing("@atproto/lexicon", "@atproto/api")
 
 
 def validate_lexicons(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:

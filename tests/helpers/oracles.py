@@ -18,16 +18,17 @@ ORACLE_DIR = Path(__file__).resolve().parents[1] / "oracles"
 CORPUS = ORACLE_DIR / "corpus.jsonl"
 
 
-def _missing() -> str | None:
+def oracle_missing(*packages: str) -> str | None:
+    """Why the npm oracles needing ``packages`` cannot run here (no Node, a package missing), or None."""
     if shutil.which("node") is None:
         return "node is not installed (the npm oracles need Node 18+)"
-    for package in ("twitter-text", "@atproto/api"):
+    for package in packages:
         if not (ORACLE_DIR / "node_modules" / package / "package.json").is_file():
             return f"tests/oracles/node_modules/{package} is missing: run `npm ci --prefix tests/oracles`"
     return None
 
 
-MISSING = _missing()
+MISSING = oracle_missing("twitter-text", "@atproto/api")
 requires_node_oracle = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
