@@ -68,7 +68,9 @@ def test_plan_and_apply_prepare_into_the_queues_store_and_the_daemon_sends_those
     assert list((db.parent / "media").glob("*.png")) == stored
 
     with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT id, media FROM posts WHERE account = 'main_mastodon' AND post_key = 'launch'")
+        rows = con.execute(
+            "SELECT id, media FROM posts WHERE account = 'main_mastodon' AND post_key = 'launch'"
+        )
         ((post_id, raw),) = rows.fetchall()
     (item,) = json.loads(raw)
     assert Path(item["path"]) == stored[0] and item["sha256"] == file_sha256(stored[0])
