@@ -5,6 +5,7 @@ AVAILABLE -> the post's ``content.media.id``
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from pathlib import Path
@@ -18,7 +19,7 @@ from campaign.channels.contract import dry_publish
 from campaign.channels.linkedin_media import PART_SIZE
 from campaign.channels.upload_media import DELAY, MEDIA, UPLOAD
 from campaign.errors import PermanentError, TransientError
-from campaign.http.exchange import describe_request
+from campaign.http.exchange import describe_request, run
 from campaign.media.model import PreparedMedia
 from campaign.media.prepare import prepare
 from campaign.media.rules import PLATFORM_MEDIA_RULES
@@ -154,3 +155,29 @@ def test_dry_run_shows_each_part_by_size_and_hash_not_bytes(tmp_path: Path) -> N
         assert p["body"]["content_type"] == "application/octet-stream"  # type: ignore[index]
         assert p["body"]["upload"]["sha256"] == video.sha256  # type: ignore[index]
     assert json.loads(sent[-1].content)["content"]["media"]["id"].startswith("urn:li:video:")
+
+
+def test_the_runner_waits_before_each_status_poll_as_the_adapter_asks(tmp_path: Path) -> None:
+    video = clip(tmp_path)
+    adapter = linkedin()
+    answers = [
+        initialized(video.size, [0]),
+        httpx.Response(200, headers={"ETag": "e0"}),
+        httpx.Response(200),
+        respond(200, {"status": "PROCESSING"}),
+        respond(200, {"status": "PROCESSING"}),
+        respond(200, {"status": "AVAILABLE"}),
+        httpx.Response(201, headers={"x-restli-id": "urn:li:share:9"}),
+    ]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    async def go() -> Receipt:
+        transport = httpx.MockTransport(lambda request: answers.pop(0))
+        async with httpx.AsyncClient(transport=transport) as client:
+            return await run(adapter.publish(media_part(video)), client, adapter, sleep=sleep)
+
+    assert asyncio.run(go()).remote_id == "urn:li:share:9"
+    assert waits == [1.0, 2.0, 4.0]  # only the polls wait; uploads and the post go at once
