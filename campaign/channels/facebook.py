@@ -26,7 +26,6 @@ Facts relied on (each checked against the cited source):
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -46,6 +45,7 @@ from campaign.channels.base import (
     SampleAccount,
     fake_json,
 )
+from campaign.channels.facebook_media import GRAPH_VIDEO, fake_video_response, finish_request, upload_video
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
 from campaign.channels.upload_media import MEDIA, UPLOAD, media_extension, upload_error
 from campaign.errors import AmbiguousError, TransientError
@@ -61,6 +61,9 @@ DEFAULT_VERSION = "v26.0"
 
 #: What a metrics read asks of a Page post: the share count and the totals of reactions and comments.
 POST_FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)"
+#: The same of a Page video (a Video node has reactions and comments but no ``shares`` field:
+#: https://developers.facebook.com/docs/graph-api/reference/video/).
+VIDEO_FIELDS = POST_FIELDS.removeprefix("shares,")
 
 
 def _post_counts(post: Mapping[str, Any]) -> dict[str, int]:
@@ -85,11 +88,9 @@ class FacebookAdapter(Adapter):
 
     name = "facebook"
     title = "Facebook Page"
-    # Photos only for now: a video is its own post (/videos, resumable upload), not wired yet, so `check`
-    # reports a video on Facebook as a type error instead of sending the post without it.
-    media_rules = dataclasses.replace(
-        PLATFORM_MEDIA_RULES["facebook"], types=PLATFORM_MEDIA_RULES["facebook"].types - VIDEO_TYPES
-    )
+    # A video is its own post (/videos, resumable upload: campaign.channels.facebook_media); photos are
+    # attached to a /feed post. `mix` is False, so a post carries one or the other.
+    media_rules = PLATFORM_MEDIA_RULES["facebook"]
     rules = TextRules(limit=63206, unit="characters", measure=counting.codepoints, max_hashtags=3)
     credential_names: ClassVar[Mapping[str, str]] = {
         "token": "Page access token (pages_manage_posts, pages_read_engagement; CREATE_CONTENT task)",
@@ -108,6 +109,9 @@ class FacebookAdapter(Adapter):
         (https://developers.facebook.com/docs/graph-api/reference/page/photos/). A failed photo upload
         publishes nothing, so it is never ambiguous."""
         page = self.setting("page_id")
+        videos = [m for m in part.media if m.mime in VIDEO_TYPES]
+        if videos:
+            return (yield from self._publish_video(page, videos[0], part.text))
         fields = {"message": part.text}
         for index, media in enumerate(part.media):
             photo_id = yield from self._upload_photo(page, media)
@@ -122,6 +126,19 @@ class FacebookAdapter(Adapter):
             raise AmbiguousError(f"HTTP {response.status_code} without a post id; outcome unknown")
         return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
+    def _publish_video(self, page: str, video: PreparedMedia, text: str) -> Exchange[Receipt]:
+        """The resumable upload's start and transfer phases (uploads), then its finish phase with the text as
+        ``description``, which publishes the video on the Page
+        (https://developers.facebook.com/docs/graph-api/video-uploads)."""
+        base = self._video_base()
+        session, video_id = yield from upload_video(base, page, self._auth(), video, now=self.clock)
+        response = yield finish_request(base, page, self._auth(), session, text)
+        if not response.is_success:
+            raise graph_error(response, now=self.clock())
+        if json_object(response).get("success") is not True:
+            raise AmbiguousError(f"HTTP {response.status_code} without success; outcome unknown")
+        return Receipt(remote_id=video_id, url=f"https://www.facebook.com/{page}/videos/{video_id}/")
+
     def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
         """``GET /{post-id}?fields=shares,reactions.summary(total_count),comments.summary(total_count)`` per
         post (https://developers.facebook.com/docs/graph-api/reference/post#edges); a missing object is
@@ -131,7 +148,7 @@ class FacebookAdapter(Adapter):
             response = yield self.json_request(
                 "GET",
                 f"{self._base()}/{receipt.remote_id}",
-                params={"fields": POST_FIELDS},
+                params={"fields": VIDEO_FIELDS if "/videos/" in (receipt.url or "") else POST_FIELDS},
                 headers=self._auth(),
             )
             if graph_object_gone(response):
@@ -158,6 +175,9 @@ class FacebookAdapter(Adapter):
 
     def _base(self) -> str:
         return f"{GRAPH}/{self.setting('graph_version', DEFAULT_VERSION)}"
+
+    def _video_base(self) -> str:
+        return f"{GRAPH_VIDEO}/{self.setting('graph_version', DEFAULT_VERSION)}"
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.secret('token')}"}
@@ -199,13 +219,18 @@ class FacebookAdapter(Adapter):
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
         page = self.account.settings.get("page_id", PLACEHOLDER)
+        video = fake_video_response(request)
+        if video is not None:
+            return video
+        if request.method == "POST" and request.url.path.endswith("/videos"):  # the finish phase
+            return fake_json(request, {"success": True})
         if request.method == "POST" and request.url.path.endswith("/photos"):
             sha = str(request.extensions.get(MEDIA, {}).get("sha256", ""))[:12]
             return fake_json(request, {"id": f"{PLACEHOLDER}-photo-{sha}"})
         if request.method == "POST" and request.url.path.endswith("/feed"):
             index = part.index if part else 0
             return fake_json(request, {"id": f"{page}_{PLACEHOLDER}-{index}"})
-        if request.method == "GET" and request.url.params.get("fields") == POST_FIELDS:
+        if request.method == "GET" and request.url.params.get("fields") in (POST_FIELDS, VIDEO_FIELDS):
             zero = {"data": [], "summary": {"total_count": 0}}
             post = {"id": request.url.path.rsplit("/", 1)[1], "shares": {"count": 0}}
             return fake_json(request, {**post, "reactions": zero, "comments": zero})

@@ -30,7 +30,6 @@ Facts relied on (each checked against the cited source):
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
@@ -53,6 +52,7 @@ from campaign.channels.base import (
     retry_after_seconds,
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
+from campaign.channels.linkedin_media import fake_video_response, upload_video
 from campaign.channels.upload_media import MEDIA, mark_upload, upload_error, upload_request
 from campaign.errors import (
     AmbiguousError,
@@ -113,11 +113,7 @@ class LinkedInAdapter(Adapter):
 
     name = "linkedin"
     title = "LinkedIn"
-    # Images only for now: the Videos API flow (initializeUpload, byte ranges, finalizeUpload) is not wired
-    # yet, so `check` reports a video on LinkedIn as a type error instead of posting without it.
-    media_rules = dataclasses.replace(
-        PLATFORM_MEDIA_RULES["linkedin"], types=PLATFORM_MEDIA_RULES["linkedin"].types - VIDEO_TYPES
-    )
+    media_rules = PLATFORM_MEDIA_RULES["linkedin"]
     # 3000 characters of commentary; LinkedIn has no reply-chain threads.
     rules = TextRules(
         limit=3000,
@@ -144,10 +140,18 @@ class LinkedInAdapter(Adapter):
         ``PUT`` the bytes to ``uploadUrl``) and attached as ``content.media`` (one) or
         ``content.multiImage`` (2-20), each with ``altText``
         (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/images-api,
-        .../shares/multiimage-post-api). A failed upload publishes nothing, so it is never ambiguous."""
-        images = []
+        .../shares/multiimage-post-api). A video (alone: ``media_rules.mix`` is False) goes through the Videos
+        API (:mod:`campaign.channels.linkedin_media`) and is attached as ``content.media.id``. A failed upload
+        publishes nothing, so it is never ambiguous."""
+        images: list[dict[str, str]] = []
+        video: str | None = None
         for media in part.media:
-            images.append({"id": (yield from self._upload_image(media)), "altText": media.alt})
+            if media.mime in VIDEO_TYPES:
+                video = yield from upload_video(
+                    self._headers(), self._author(), media, now=self.clock, error_for=self._error
+                )
+            else:
+                images.append({"id": (yield from self._upload_image(media)), "altText": media.alt})
         body: dict[str, Any] = {
             "author": self._author(),
             "commentary": little_text(part.text),
@@ -160,7 +164,9 @@ class LinkedInAdapter(Adapter):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
-        if images:
+        if video is not None:
+            body["content"] = {"media": {"id": video}}
+        elif images:
             body["content"] = {"media": images[0]} if len(images) == 1 else {"multiImage": {"images": images}}
         elif part.link is not None:
             article = {"source": part.link.url, "title": part.link.title or part.link.url}
@@ -298,6 +304,9 @@ class LinkedInAdapter(Adapter):
     # -- dry run -------------------------------------------------------------------------------------------
 
     def fake_response(self, request: httpx.Request, part: Part | None) -> httpx.Response:
+        video = fake_video_response(request)
+        if video is not None:
+            return video
         if request.url.path == "/rest/images":
             sha = str(request.extensions.get(MEDIA, {}).get("sha256", ""))[:12] or PLACEHOLDER
             image = f"urn:li:image:{PLACEHOLDER}-{sha}"

@@ -73,7 +73,8 @@ def upload_request(
     transfer encoding (Bluesky's uploadBlob and LinkedIn's upload URLs expect a plain body).
     """
     body = part or FileSlice(media.path)
-    target = httpx.URL(url, params=params)
+    # httpx.URL(url, params=None) drops the query, and upload URLs (LinkedIn's) carry signed ones.
+    target = httpx.URL(url, params=params) if params else httpx.URL(url)
     # httpx adds its default headers (Host among them) only when it encodes the body itself; with our own
     # stream we must set Host, or a real server refuses the request.
     all_headers = {

@@ -28,11 +28,28 @@ _start_option = click.option("--start", help="Shift the campaign to start at thi
 
 
 
-def _compile_for_queue(file: Path, start: str | None, now: datetime) -> Any:
-    """Compile with past times as errors; print every error as one line and exit 1 if there is any."""
+def media_root_for(db: str) -> Path:
+    """The media store of the queue ``db``: ``<dir of the SQLite file>/media`` (``media.store.default_root``),
+    so `plan`, `apply` and the daemon use the very files prepared for that queue. A server database (a URL)
+    has no directory: its store is the default one (``db/media``, or beside ``$CAMPAIGN_DB``)."""
+    from campaign.media.store import default_root
+    from campaign.plan.media import default_media_root
+    from campaign.queue.dialect import resolve_url
+
+    url = resolve_url(db)
+    if url.startswith("sqlite:///"):
+        return default_root(url.removeprefix("sqlite:///"))
+    return default_media_root().absolute()
+
+
+def _compile_for_queue(
+    file: Path, start: str | None, now: datetime, media_root: Path | None = None
+) -> Any:
+    """Compile with past times as errors; print every error as one line and exit 1 if there is any.
+    Media are prepared into ``media_root`` (the store beside the queue the posts go to)."""
     from campaign.plan.compile import compile_campaign
 
-    compiled = compile_campaign(str(file), start=start, now=now, strict_past=True)
+    compiled = compile_campaign(str(file), start=start, now=now, strict_past=True, media_root=media_root)
     if compiled.campaign is not None:
         from campaign.errors import CampaignError
         from campaign.source.names import check_unique_name
@@ -59,16 +76,23 @@ def _plan(
 
 
 def _plan_with_destinations(
-    file: Path, db: str, start: str | None, now: datetime, *, create: bool = True
+    file: Path,
+    db: str,
+    start: str | None,
+    now: datetime,
+    *,
+    create: bool = True,
+    media_db: str | None = None,
 ) -> tuple[Any, Any, tuple[frozenset[tuple[str, str]], list[str]]]:
     """The store, the plan, and the campaign's (credential, host) pairs with the lines that changed since
     the last apply (a reviewer must see a secret pointed at a new host). Without ``create`` the queue
-    must exist already."""
+    must exist already. Media go to the store beside ``media_db`` (default ``db``): `plan` reads a scratch
+    queue but prepares into the real queue's store, so its content hashes are the ones `apply` will queue."""
     from campaign.plan.destinations import credential_destinations, describe_changes
     from campaign.queue import planner
     from campaign.queue.store import Store
 
-    compiled = _compile_for_queue(file, start, now)
+    compiled = _compile_for_queue(file, start, now, media_root_for(media_db or db))
     store = Store.open(db, create=create)
     try:
         pairs = credential_destinations(compiled.campaign)
@@ -108,7 +132,7 @@ def plan(file: Path, db: str, start: str | None, as_json: bool, now_text: str | 
     with contextlib.ExitStack() as stack:
         queue, scratch = _queue_to_read(db, stack)
         store, result, (_, changes) = _plan_with_destinations(
-            file, queue, start, parse_now(now_text), create=scratch
+            file, queue, start, parse_now(now_text), create=scratch, media_db=db
         )
         store.close()
     if as_json:

@@ -14,11 +14,12 @@ their requests the same way, so previews show what would be sent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -123,6 +124,13 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
     return AmbiguousError(f"{kind} after the request was sent ({where}); outcome unknown")
 
 
+#: Request extension (seconds) an adapter puts on a status poll: wait that long before sending it
+#: (``channels.upload_media.DELAY``; adapters never sleep themselves).
+DELAY = "campaign.delay"
+#: The longest such wait honoured (a platform asking for more is simply polled again sooner).
+MAX_DELAY = 60.0
+
+
 async def run(
     exchange: Exchange[T],
     client: httpx.AsyncClient,
@@ -130,15 +138,20 @@ async def run(
     *,
     on_rate_limit: RateLimitSink | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> T:
     """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
 
+    A request carrying :data:`DELAY` is sent after ``sleep``-ing that long (at most :data:`MAX_DELAY`).
     Every error message is scrubbed of the account's secrets before it leaves (in dry runs too).
     """
     try:
         request = next(exchange)
         while True:
             check_transport_policy(request, allow_http=adapter.account.allow_http)
+            delay = request.extensions.get(DELAY)
+            if isinstance(delay, int | float) and delay > 0:
+                await sleep(min(float(delay), MAX_DELAY))
             complete_request(request, client.headers)
             try:
                 response = await client.send(request, follow_redirects=False)

@@ -231,8 +231,21 @@ _LINKEDIN = MediaRules(
     image=TypeLimits(max_pixels=36_152_319),
     gif=TypeLimits(max_pixels=36_152_319, max_frames=250),
     # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api: MP4,
-    # 75 KB to 500 MB, 3 seconds to 30 minutes.
-    video=TypeLimits(min_bytes=75_000, max_bytes=500 * MB, min_seconds=3.0, max_seconds=1800.0),
+    # 75 KB to 500 MB, 3 seconds to 30 minutes. Frame 256x144 to 4096x2304, aspect 1:2.4 to 2.4:1: LinkedIn's
+    # help page on video specifications, restated at https://www.quickads.ai/blog/linkedin-video-specifications
+    # (secondary). H.264 video, AAC audio (the default codecs below).
+    video=TypeLimits(
+        min_bytes=75_000,
+        max_bytes=500 * MB,
+        min_seconds=3.0,
+        max_seconds=1800.0,
+        min_width=256,
+        min_height=144,
+        max_width=4096,
+        max_height=2304,
+        min_aspect=1 / 2.4,
+        max_aspect=2.4,
+    ),
     # https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api:
     # content.media altText, at most 4,086 characters.
     alt_limit=4086,
@@ -254,14 +267,15 @@ _FACEBOOK = MediaRules(
     # Same page: "Photos should be less than 4MB and saved as JPG, PNG, GIF, TIFF, HEIF or WebP files."
     image=TypeLimits(max_bytes=4 * MB),
     gif=TypeLimits(max_bytes=4 * MB),
-    # https://developers.facebook.com/docs/video-api/guides/publishing: resumable upload; non-resumable
-    # uploads are limited to 1 GB, which we keep (4 hours at most).
-    video=TypeLimits(max_bytes=1000 * MB, max_seconds=4 * 3600.0),
+    # https://developers.facebook.com/docs/graph-api/video-uploads: the resumable upload (start, transfer,
+    # finish; what we use) takes videos up to 10 GB and 4 hours; "the aspect ratio of the video must be
+    # between 9x16 and 16x9". H.264 video, AAC audio (the default codecs below).
+    video=TypeLimits(max_bytes=10_000 * MB, max_seconds=4 * 3600.0, min_aspect=9 / 16, max_aspect=16 / 9),
     # /photos takes alt_text_custom; no length is documented.
     alt_limit=None,
     docs=(
         "https://developers.facebook.com/docs/graph-api/reference/page/photos/",
-        "https://developers.facebook.com/docs/video-api/guides/publishing",
+        "https://developers.facebook.com/docs/graph-api/video-uploads",
     ),
 )
 

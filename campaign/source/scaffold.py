@@ -15,6 +15,8 @@ What the derived campaign is (issue 13):
   no dateline prefix; preamble lines, end marks and contacts are not in any field a template uses).
 * The link is the release's main link (:attr:`Release.link`); hashtags are the release's, as written; the
   few words the templates add ("About", quotation marks) are in the release's language.
+* The launch post carries the images a Markdown release references, with their alt text
+  (:mod:`campaign.source.scaffold_media`; ``warn`` reports each image left out).
 * A campaign already in the folder that uses the same release file is not silently duplicated: init
   refuses unless ``--name`` (a new campaign on purpose) or ``--force`` is given.
 
@@ -30,12 +32,13 @@ prints ``wrote PATH`` per file, then ``next: campaign check SCHEDULE``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from campaign.errors import ConfigError, UsageError
+from campaign.source.scaffold_media import launch_media
 
 DEFAULT_CHANNELS = [
     "x",
@@ -262,6 +265,7 @@ def scaffold(
     zone: str | None = None,
     force: bool = False,
     today: date | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write ``schedules/NAME.yaml`` and ``templates/NAME/*.j2`` under ``root``; returns the written paths.
 
@@ -303,14 +307,14 @@ def scaffold(
             raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
     schedule.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
+    media = launch_media(release, release_file, schedule, chans, load=channels_load, force=force, warn=warn)
     release_file, copied = _release_in_project(release_file, schedule, force=force)
     release_rel = Path(_relpath(release_file.resolve(), schedule.parent.resolve()))
-    schedule.write_text(
-        _schedule_yaml(release, name, release_rel, chans, start, zone, plan, start_day), encoding="utf-8"
-    )
+    text = _schedule_yaml(release, name, release_rel, chans, start, zone, plan, start_day, media.lines)
+    schedule.write_text(text, encoding="utf-8")
     for filename, body in templates.items():
         (folder / filename).write_text(body, encoding="utf-8")
-    return [*targets, release_file] if copied else targets
+    return [*targets, release_file, *media.copied] if copied else [*targets, *media.copied]
 
 
 def _plan(release: Any) -> dict[str, Any]:
@@ -395,6 +399,7 @@ def _schedule_yaml(
     zone: str | None,
     plan: dict[str, Any],
     start_day: date | None,
+    media_lines: Sequence[str] = (),
 ) -> str:
     tags = ", ".join(_yaml_str(t) for t in release.hashtags[:3]) if release.hashtags else ""
     lines = [
@@ -426,6 +431,8 @@ def _schedule_yaml(
     for (key, kind, what), day in zip(posts, offsets, strict=True):
         lines.append(f"  - key: {key}   # {what}")
         lines.append(f'    when: "+{day}d {_WORK_TIMES[kind]}"')
+        if key == "launch":
+            lines.extend(media_lines)
     return "\n".join(lines) + "\n"
 
 

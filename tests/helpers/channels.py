@@ -135,11 +135,13 @@ def run_with(
     Rate-limit reports are appended to ``limits`` when given.
     """
 
+    async def no_wait(seconds: float) -> None:  # a status poll's delay is the adapter's to declare, not ours
+        return None
+
     async def go() -> T:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            return await run(
-                exchange, client, adapter, on_rate_limit=None if limits is None else limits.append, now=now
-            )
+            sink = None if limits is None else limits.append
+            return await run(exchange, client, adapter, on_rate_limit=sink, now=now, sleep=no_wait)
 
     return asyncio.run(go())
 
