@@ -1,0 +1,347 @@
+"""Campaigns in several languages: `languages:`, release and hashtags per language, template lookup, keys,
+the language sent to the platforms, and the previews side by side."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from campaign.cli import main
+from campaign.errors import ConfigError, TemplateError
+from campaign.plan import preview
+from campaign.plan.compile import compile_campaign
+from campaign.plan.html_preview import to_html
+from campaign.plan.posts import language_key, part_for, split_key
+from campaign.source.config import load_campaign
+from campaign.source.languages import canonical_tag
+from campaign.text.render import Renderer
+from tests.conftest import MINI_CAMPAIGN
+
+PAIR = Path(__file__).parent / "data" / "releases" / "bilingual"
+
+BILINGUAL = """\
+campaign: tide
+languages: [en, zh-Hant]
+release:
+  en: releases/tidewater.en.txt
+  zh-Hant: releases/tidewater.zh-Hant.txt
+templates: templates
+zone: Asia/Hong_Kong
+start: "2030-03-04 09:00"
+hashtags:
+  en: ["#TidalPower"]
+  zh-Hant: ["#潮汐發電"]
+link: https://tidewater.example
+accounts:
+  tide_x_en:
+    channel: x
+    language: en
+    credentials:
+      token: TIDE_X_TOKEN
+  tide_bsky_zh:
+    channel: bluesky
+    language: zh-hant
+    handle: tide.example.com
+    credentials:
+      app_password: TIDE_BSKY_PASSWORD
+  tide_masto:
+    channel: mastodon
+    instance: https://mastodon.example
+    credentials:
+      token: TIDE_MASTO_TOKEN
+posts:
+  - key: launch
+    when: "+0d 09:00"
+"""
+
+EN_TEMPLATE = "{{ release.title }}\n\n{{ link }}\n\n{{ tags | hashtags }}\n"
+ZH_TEMPLATE = "【{{ language }}】{{ release.title }}\n\n{{ link }}\n\n{{ tags | hashtags }}\n"
+
+
+@pytest.fixture
+def bilingual(tmp_path: Path) -> Callable[..., Path]:
+    """Write the bilingual campaign (optionally other YAML or templates); returns the campaign file."""
+
+    def write(yaml_text: str = BILINGUAL, templates: dict[str, str] | None = None) -> Path:
+        (tmp_path / "releases").mkdir(exist_ok=True)
+        for name in ("tidewater.en.txt", "tidewater.zh-Hant.txt"):
+            shutil.copyfile(PAIR / name, tmp_path / "releases" / name)
+        folder = tmp_path / "templates"
+        folder.mkdir(exist_ok=True)
+        files = {"launch.j2": EN_TEMPLATE, "launch.zh-Hant.j2": ZH_TEMPLATE}
+        files = templates if templates is not None else files
+        for name, body in files.items():
+            (folder / name).write_text(body, encoding="utf-8")
+        path = tmp_path / "tide.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        return path
+
+    return write
+
+
+# -- the campaign file ------------------------------------------------------------------------------------
+
+
+def test_languages_release_and_hashtags_per_language_load(bilingual: Callable[..., Path]) -> None:
+    campaign = load_campaign(bilingual())
+    assert campaign.languages == ("en", "zh-Hant") and campaign.default_language == "en"
+    assert campaign.release is not None and campaign.release.name == "tidewater.en.txt"
+    assert campaign.release_for("zh-Hant") == campaign.releases["zh-Hant"]
+    assert campaign.releases["zh-Hant"].name == "tidewater.zh-Hant.txt"
+    assert campaign.hashtags == () and campaign.language_hashtags == {
+        "en": ("#TidalPower",), "zh-Hant": ("#潮汐發電",)
+    }  # fmt: skip
+    accounts = campaign.accounts
+    assert accounts["tide_bsky_zh"].language == "zh-Hant"  # written zh-hant: the campaign's spelling
+    assert accounts["tide_masto"].language is None
+    assert accounts["tide_masto"].settings["language"] == "en"  # what adapters see: the default
+    assert campaign.languages_of(accounts["tide_x_en"]) == ("en",)
+    assert campaign.languages_of(accounts["tide_masto"]) == ("en", "zh-Hant")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("languages: [en, zh-Hant]", "languages: [en, 'zh Hant']",
+         r"tide\.yaml:2: 'languages': 'zh Hant' is not a BCP 47 language tag"),
+        ("languages: [en, zh-Hant]", "languages: [en, zh-Hant, EN]",
+         r"tide\.yaml:2: 'languages' names 'en' twice"),
+        ("languages: [en, zh-Hant]", "languages: []", r"tide\.yaml:2: 'languages' must be a list"),
+        ("languages: [en, zh-Hant]", "languages: [en, 7]",
+         r"tide\.yaml:2: 'languages' must be a language tag"),
+        ("    language: en\n", "    language: fr\n",
+         r"tide\.yaml:16: 'language' of account 'tide_x_en': 'fr' is not one of the campaign's languages "
+         r"\(en, zh-Hant\)"),
+        ("    language: en\n", "    language: english!\n",
+         r"tide\.yaml:16: 'language' of account 'tide_x_en': 'english!' is not a BCP 47 language tag"),
+        ("  zh-Hant: releases/tidewater.zh-Hant.txt\n", "",
+         r"tide\.yaml:3: 'release' has no file for zh-Hant \(give one per language, or one file for all\)"),
+        ("  zh-Hant: releases/tidewater.zh-Hant.txt\n",
+         "  zh-Hant: releases/tidewater.zh-Hant.txt\n  ja: x.txt\n",
+         r"tide\.yaml:6: 'release': 'ja' is not one of the campaign's languages"),
+        ("languages: [en, zh-Hant]\n", "", r"tide\.yaml:2: 'release' per language needs 'languages"),
+        ('  zh-Hant: ["#潮汐發電"]', '  fr: ["#marée"]',
+         r"tide\.yaml:11: 'hashtags' of the campaign: 'fr' is not one of the campaign's languages"),
+        ('  zh-Hant: ["#潮汐發電"]', '  zh-Hant: ["#潮汐 發電"]',
+         r"tide\.yaml:11: invalid hashtag '#潮汐 發電' in the campaign \(zh-Hant\)"),
+    ],
+)  # fmt: skip
+def test_language_errors_name_file_and_line(
+    bilingual: Callable[..., Path], old: str, new: str, message: str
+) -> None:
+    assert old in BILINGUAL
+    path = bilingual(BILINGUAL.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_campaign(path)
+    # `campaign check` refuses it too (one line, see the next test)
+    assert main(["check", str(path)]) != 0
+
+
+def test_check_prints_one_clear_line(
+    bilingual: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bilingual(BILINGUAL.replace("    language: en\n", "    language: fr\n", 1))
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "tide.yaml:16:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("raw", "tag"),
+    [("en", "en"), ("zh-hant", "zh-Hant"), ("ZH-HANT-hk", "zh-Hant-HK"), ("pt-br", "pt-BR"),
+     ("es-419", "es-419"),
+     ("de-CH-1996", "de-CH-1996"), ("en-a-bbb-x-Priv", "en-a-bbb-x-priv"), ("zh_Hant", None), ("e", None),
+     ("en--gb", None), ("toolonglanguage", None), ("", None)],
+)  # fmt: skip
+def test_language_tags_are_checked_and_cased(raw: str, tag: str | None) -> None:
+    assert canonical_tag(raw) == tag
+
+
+def test_single_language_campaigns_keep_their_account_language(mini: Callable[..., Path]) -> None:
+    instance = "instance: https://mastodon.example"
+    text = MINI_CAMPAIGN.replace(instance, f"{instance}\n    language: EN")
+    campaign = load_campaign(mini(text))
+    assert campaign.languages == () and campaign.languages_of(campaign.accounts["main_mastodon"]) == (None,)
+    assert campaign.accounts["main_mastodon"].settings["language"] == "en"
+    with pytest.raises(ConfigError, match=r"'language' of account 'main_mastodon': 'e' is not a BCP 47"):
+        load_campaign(mini(text.replace("language: EN", "language: e")))
+
+
+# -- template lookup --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "language", "used"),
+    [
+        (["T.j2"], "zh-Hant", "T.j2"),
+        (["T.j2", "T.zh-Hant.j2"], "zh-Hant", "T.zh-Hant.j2"),
+        (["T.j2", "T.zh-Hant.j2"], "en", "T.j2"),
+        (["T.zh-Hant.j2", "T.x.j2"], "zh-Hant", "T.x.j2"),
+        (["T.x.j2", "T.x.zh-Hant.j2", "T.zh-Hant.j2"], "zh-Hant", "T.x.zh-Hant.j2"),
+        (["T.x.zh-Hant.j2", "T.acct.j2"], "zh-Hant", "T.acct.j2"),
+        (["T.j2", "T.x.zh-Hant.j2", "T.zh-Hant.j2"], None, "T.j2"),
+        (["T.x.j2", "T.x.en.j2", "T.en.j2"], "en", "T.x.en.j2"),
+    ],
+)
+def test_template_lookup_order(tmp_path: Path, files: list[str], language: str | None, used: str) -> None:
+    for name in files:
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    assert Renderer(tmp_path).template_name("T", "x", "acct", language) == used
+
+
+def test_no_template_names_the_language_and_every_file_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).template_name("T", "x", "acct", "zh-Hant")
+    assert str(caught.value).endswith(
+        "no template for 'T' in zh-Hant on acct "
+        "(looked for T.acct.j2, T.x.zh-Hant.j2, T.x.j2, T.zh-Hant.j2, T.j2)"
+    )
+
+
+def test_a_language_without_a_template_is_a_check_error(
+    bilingual: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bilingual(templates={"launch.zh-Hant.j2": ZH_TEMPLATE})  # no template the English posts can use
+    compiled = compile_campaign(str(path))
+    messages = [str(e) for e in compiled.errors]
+    assert len(messages) == 2, messages  # tide_x_en and tide_masto in en; zh-Hant posts are fine
+    assert any(
+        "tide.yaml:" in m and "post 'launch' on tide_x_en in en" in m
+        and "looked for launch.tide_x_en.j2, launch.x.en.j2, launch.x.j2, launch.en.j2, launch.j2" in m
+        for m in messages
+    )  # fmt: skip
+    with pytest.raises(SystemExit) as exited:
+        main(["check", str(path)])
+    assert exited.value.code == 1
+    assert "post 'launch' on tide_masto in en" in capsys.readouterr().err
+
+
+# -- compile: render per language, keys ---------------------------------------------------------------------
+
+
+def _by_id(path: Path) -> dict[str, Any]:
+    compiled = compile_campaign(str(path))
+    assert compiled.ok, [str(e) for e in compiled.errors]
+    return {p.label: p for p in compiled.posts}
+
+
+def test_each_post_renders_in_its_accounts_language(bilingual: Callable[..., Path]) -> None:
+    posts = _by_id(bilingual())
+    # tide_masto has no language: one post per language; the others post theirs only
+    assert sorted(posts) == [
+        "launch/tide_masto", "launch/tide_x_en", "launch:zh-Hant/tide_bsky_zh", "launch:zh-Hant/tide_masto"
+    ]  # fmt: skip
+    en, zh = posts["launch/tide_masto"], posts["launch:zh-Hant/tide_masto"]
+    assert (en.language, zh.language) == ("en", "zh-Hant") and zh.base_key == "launch"
+    assert en.text.startswith("Tidewater Energy Switches On") and "#TidalPower" in en.text
+    assert "潮汐發電" not in en.text
+    assert zh.text.startswith("【zh-Hant】潮匯能源啟動香港首個海港潮汐渦輪機組") and "#潮汐發電" in zh.text
+    assert "#TidalPower" not in zh.text
+    assert zh.link is not None and zh.link.title == "潮匯能源啟動香港首個海港潮汐渦輪機組"  # its release's
+    assert posts["launch:zh-Hant/tide_bsky_zh"].text.startswith("【zh-Hant】")
+    # two posts of one account in two languages are distinct posts, at the same time
+    assert en.idempotency_key != zh.idempotency_key and en.scheduled_at == zh.scheduled_at
+
+
+def test_adding_languages_only_adds_posts(mini: Callable[..., Path]) -> None:
+    before = {p.label: p.idempotency_key for p in compile_campaign(str(mini())).posts}
+    text = MINI_CAMPAIGN.replace("campaign: mini\n", "campaign: mini\nlanguages: [en, zh-Hant]\n")
+    after = {p.label: p.idempotency_key for p in compile_campaign(str(mini(text))).posts}
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert sorted(set(after) - set(before)) == [
+        "launch:zh-Hant/main_mastodon", "launch:zh-Hant/main_x", "quote:zh-Hant/main_mastodon"
+    ]  # fmt: skip
+
+
+def test_language_keys_round_trip() -> None:
+    assert language_key("launch", "zh-Hant", "en") == "launch:zh-Hant"
+    assert language_key("launch", "en", "en") == language_key("launch", None, None) == "launch"
+    assert split_key("launch:zh-Hant") == ("launch", "zh-Hant") and split_key("launch") == ("launch", None)
+
+
+# -- what is sent -------------------------------------------------------------------------------------------
+
+
+def _bodies(item: dict[str, Any]) -> list[Any]:
+    return [r["body"] for r in item["requests"] if r["body"] is not None]
+
+
+def test_requests_carry_the_posts_language(bilingual: Callable[..., Path]) -> None:
+    compiled = compile_campaign(str(bilingual()))
+    doc = preview.build(compiled, requests=True)
+    items = {p["id"]: p for p in doc["posts"]}
+    masto_en = _bodies(items["launch/tide_masto"])[-1]
+    masto_zh = _bodies(items["launch:zh-Hant/tide_masto"])[-1]
+    assert masto_en["language"] == "en" and masto_zh["language"] == "zh"  # Mastodon: ISO 639, no script
+    record = next(b["record"] for b in _bodies(items["launch:zh-Hant/tide_bsky_zh"]) if "record" in b)
+    assert record["langs"] == ["zh-Hant"]  # Bluesky: BCP 47 as written
+    x_body = _bodies(items["launch/tide_x_en"])[-1]
+    assert "lang" not in json.dumps(x_body)  # X's POST /2/tweets takes no language
+
+
+def test_the_daemon_reads_the_language_back_from_the_queued_key(bilingual: Callable[..., Path]) -> None:
+    """A queued row has no language column: part_for reads it from the stored key, so the daemon sends what
+    the preview showed."""
+    from dataclasses import dataclass
+
+    posts = _by_id(bilingual())
+
+    @dataclass(frozen=True)
+    class Queued:  # what the queue gives back: no language field
+        campaign: str
+        post_key: str
+        occurrence: str
+        account: str
+        parts: tuple[str, ...]
+        link: Any
+        idempotency_key: str
+        media: tuple[Any, ...] = ()
+        link_image: Any = None
+        media_base_url: str | None = None
+
+    for label, post in posts.items():
+        queued = Queued(post.campaign, post.post_key, post.occurrence, post.account, post.parts, post.link,
+                        post.idempotency_key)  # fmt: skip
+        assert part_for(queued, 0, []) == part_for(post, 0, []), label
+    zh = posts["launch:zh-Hant/tide_masto"]
+    assert part_for(zh, 0, []).language == "zh-Hant"
+    assert part_for(posts["launch/tide_masto"], 0, []).language is None  # the account's setting: en
+
+
+# -- previews -----------------------------------------------------------------------------------------------
+
+
+def test_text_preview_groups_each_post_with_its_languages(bilingual: Callable[..., Path]) -> None:
+    doc = preview.build(compile_campaign(str(bilingual())))
+    assert doc["campaign"]["languages"] == ["en", "zh-Hant"]
+    assert {(p["post"], p["language"]) for p in doc["posts"]} == {("launch", "en"), ("launch", "zh-Hant")}
+    text = preview.to_text(doc)
+    assert "posts on bluesky, mastodon, x in en, zh-Hant" in text
+    assert "== launch (en, zh-Hant)" in text
+    heads = [line for line in text.splitlines() if "Asia/Hong_Kong (" in line]
+    assert [h.split("  ")[1:] for h in heads] == [
+        ["bluesky/tide_bsky_zh", "launch [zh-Hant]"],
+        ["mastodon/tide_masto", "launch [en]"],
+        ["mastodon/tide_masto", "launch [zh-Hant]"],
+        ["x/tide_x_en", "launch [en]"],
+    ]
+    assert "[zh-Hant]" in preview.to_markdown(doc)
+
+
+def test_html_preview_puts_the_languages_of_a_post_side_by_side(bilingual: Callable[..., Path]) -> None:
+    doc = preview.build(compile_campaign(str(bilingual())))
+    page = to_html(doc)
+    start = page.index('<div class="languages" data-post="launch" data-channel="mastodon">')
+    second = page.index("</article>", page.index("</article>", start) + 1) + len("</article>")
+    row = page[start:second]
+    ids = [chunk.split('"', 1)[0] for chunk in row.split('data-post-id="')[1:]]
+    assert ids == ["launch/tide_masto", "launch:zh-Hant/tide_masto"]  # one column per language, in order
+    assert page[second:].lstrip().startswith("</div>")  # the row holds exactly those two cards
+    assert 'data-language="zh-Hant" lang="zh-Hant"' in row and '<span class="language"' in row
+    assert page.count('class="languages"') == 1  # one language only on x and on bluesky: no row
+    assert page.count('<article class="card') == 4 and "<script src" not in page
