@@ -21,6 +21,7 @@ from campaign.source.config import load_campaign
 from campaign.source.languages import canonical_tag
 from campaign.text.render import Renderer
 from tests.conftest import MINI_CAMPAIGN
+from tests.test_html_browser import browser  # noqa: F401  (the shared headless Chromium fixture)
 
 PAIR = Path(__file__).parent / "data" / "releases" / "bilingual"
 
@@ -345,3 +346,48 @@ def test_html_preview_puts_the_languages_of_a_post_side_by_side(bilingual: Calla
     assert 'data-language="zh-Hant" lang="zh-Hant"' in row and '<span class="language"' in row
     assert page.count('class="languages"') == 1  # one language only on x and on bluesky: no row
     assert page.count('<article class="card') == 4 and "<script src" not in page
+
+
+def test_the_readme_example_compiles(tmp_path: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Campaigns in several languages") :]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    (tmp_path / ".git").mkdir()  # the project root
+    for folder in ("schedules", "releases", "templates/harbour-lab"):
+        (tmp_path / folder).mkdir(parents=True)
+    for lang in ("en", "zh-Hant"):
+        shutil.copyfile(PAIR / f"tidewater.{lang}.txt", tmp_path / "releases" / f"harbour-lab.{lang}.txt")
+    (tmp_path / "templates" / "harbour-lab" / "launch.j2").write_text(EN_TEMPLATE, encoding="utf-8")
+    (tmp_path / "templates" / "harbour-lab" / "launch.zh-Hant.j2").write_text(ZH_TEMPLATE, encoding="utf-8")
+    path = tmp_path / "schedules" / "harbour-lab.yaml"
+    path.write_text(block.group(1), encoding="utf-8")
+    labels = sorted(_by_id(path))
+    assert labels == [
+        "launch/lab_linkedin", "launch/lab_x_en", "launch:zh-Hant/lab_linkedin", "launch:zh-Hant/lab_x_zh"
+    ]  # fmt: skip
+
+
+@pytest.mark.browser
+def test_the_languages_of_a_post_are_columns_in_the_browser(
+    browser: Any,  # noqa: F811
+    bilingual: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "preview.html"
+    page.write_text(to_html(preview.build(compile_campaign(str(bilingual())))), encoding="utf-8")
+    browser.get_log("browser")
+    browser.get(page.as_uri())
+    boxes = browser.execute_script("""
+        return Array.from(document.querySelectorAll(".languages article.card")).map(function (card) {
+          var r = card.getBoundingClientRect();
+          return [card.dataset.language, r.left, r.top, r.width, getComputedStyle(card.querySelector(".text"))
+                  .getPropertyValue("font-family").length > 0];
+        });""")
+    assert [b[0] for b in boxes] == ["en", "zh-Hant"]
+    (_, en_left, en_top, en_width, _), (_, zh_left, zh_top, zh_width, _) = boxes
+    assert en_top == zh_top and zh_left >= en_left + en_width  # side by side: one column per language
+    assert abs(en_width - zh_width) < 2  # columns of equal width
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -9,7 +9,8 @@ language ``L`` (campaigns with ``languages:``), in the campaign's template folde
 (an inline ``text:`` in the campaign file is a template string and needs no file). Plain-text channels are
 rendered without HTML autoescape; compiled templates are cached per environment.
 
-Context: ``release`` (the parsed press release), ``campaign``, ``channel`` (name, title, limit, unit, markup),
+Context: ``release`` (the parsed press release, of the post's language), ``language`` (the post's BCP 47
+tag, None without ``languages:``), ``campaign``, ``channel`` (name, title, limit, unit, markup),
 ``account`` (name, handle and non-secret settings), ``post`` (key, link, hashtags, vars), ``link`` (the
 post's link, UTM-tagged), ``tags`` (the post's hashtags then the campaign's) and ``vars`` (campaign vars
 overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``;
