@@ -391,3 +391,48 @@ def test_the_languages_of_a_post_are_columns_in_the_browser(
     assert en_top == zh_top and zh_left >= en_left + en_width  # side by side: one column per language
     assert abs(en_width - zh_width) < 2  # columns of equal width
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_the_dispatcher_sends_each_language_from_the_queue(
+    bilingual: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Queued in a real SQLite queue and sent by the dispatch core over httpx.MockTransport: the account
+    without a language sends its English post as `en` and its Chinese one as `zh`, with distinct keys."""
+    import asyncio
+    from datetime import timedelta
+
+    import httpx
+
+    from campaign.dispatch.campaigns import CampaignDirectory
+    from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
+    from campaign.queue.store import Store
+    from tests.helpers.clock import Clock
+
+    compiled = compile_campaign(str(bilingual()), only_channels=["mastodon"])
+    assert compiled.ok and compiled.campaign is not None and len(compiled.posts) == 2
+    sent: list[httpx.Request] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        sid = f"s{len(sent)}"
+        return httpx.Response(200, json={"id": sid, "url": f"https://mastodon.example/@tide/{sid}"})
+
+    store = Store.open(str(tmp_path / "q.db"))
+    try:
+        due = compiled.posts[0].scheduled_at
+        store.apply_changes(add=compiled.posts, now=due - timedelta(days=1))
+        clock = Clock(due)
+        directory = CampaignDirectory([compiled.campaign], environ={"TIDE_MASTO_TOKEN": "tok-tide-1"})
+        client = httpx.AsyncClient(transport=httpx.MockTransport(platform))
+        config = DispatchConfig(owner="daemon:test:1")
+        dispatcher = Dispatcher(store, directory, config, client=client, clock=clock)
+        asyncio.run(dispatcher.dispatch_due(clock.now))
+    finally:
+        store.close()
+    bodies = {json.loads(r.content)["language"]: r for r in sent}
+    assert sorted(bodies) == ["en", "zh"]
+    assert json.loads(bodies["zh"].content)["status"].startswith("【zh-Hant】潮匯能源")
+    keys = {lang: r.headers["idempotency-key"] for lang, r in bodies.items()}
+    assert keys == {p.language and ("zh" if p.language == "zh-Hant" else "en"): p.idempotency_key
+                    for p in compiled.posts}  # fmt: skip
+    assert keys["en"] != keys["zh"]
