@@ -436,3 +436,12 @@ def test_the_dispatcher_sends_each_language_from_the_queue(
     assert keys == {p.language and ("zh" if p.language == "zh-Hant" else "en"): p.idempotency_key
                     for p in compiled.posts}  # fmt: skip
     assert keys["en"] != keys["zh"]
+
+
+def test_a_post_only_in_another_language_is_not_reported_as_never_firing(
+    bilingual: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = bilingual(BILINGUAL + "    accounts: [tide_bsky_zh]\n")
+    assert main(["check", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "never fires" not in captured.err and "1 posts, 0 warnings, 0 errors" in captured.out
