@@ -114,7 +114,7 @@ def test_two_releases_in_one_language_are_refused(tmp_path: Path, capsys: pytest
 
 def test_the_bilingual_layout(tmp_path: Path) -> None:
     """What the file says: languages, release per language, hashtags per language, accounts per language
-    with their own credentials, templates per language, a link per language as overrides."""
+    with their own credentials, templates per language, a link per language."""
     assert _init(tmp_path, "taipo", "--channels", "x,mastodon") == 0
     data = yaml.safe_load((tmp_path / "schedules" / "prnewswire-taipo.yaml").read_text(encoding="utf-8"))
     assert data["languages"] == ["en", "zh-Hant"] and set(data["release"]) == {"en", "zh-Hant"}
@@ -124,7 +124,7 @@ def test_the_bilingual_layout(tmp_path: Path) -> None:
         "main_mastodon_zh-Hant": "zh-Hant",
     }  # fmt: skip
     assert data["accounts"]["main_x_zh-Hant"]["credentials"]["token"] == "MAIN_X_ZH_HANT_TOKEN"
-    launch = data["posts"][0]
-    assert launch["overrides"]["main_x_zh-Hant"] == {"link": "https://harbourlight.example/zh"}
+    assert data["link"] == {"en": "https://harbourlight.example", "zh-Hant": "https://harbourlight.example/zh"}
+    assert all("overrides" not in post for post in data["posts"])
     names = sorted(p.name for p in (tmp_path / "templates" / "prnewswire-taipo").iterdir())
     assert "launch.j2" in names and "launch.zh-Hant.j2" in names

@@ -128,6 +128,10 @@ def test_languages_release_and_hashtags_per_language_load(bilingual: Callable[..
         ("languages: [en, zh-Hant]\n", "", r"tide\.yaml:2: 'release' per language needs 'languages"),
         ('  zh-Hant: ["#潮汐發電"]', '  fr: ["#marée"]',
          r"tide\.yaml:11: 'hashtags' of the campaign: 'fr' is not one of the campaign's languages"),
+        ("link: https://tidewater.example\n", "link: {en: https://tidewater.example, de: https://x.example}\n",
+         r"tide\.yaml:12: 'link': 'de' is not one of the campaign's languages"),
+        ("link: https://tidewater.example\n", "link:\n  en: https://tidewater.example\n  zh-Hant: 7\n",
+         r"tide\.yaml:14: 'link' of zh-Hant must be a URL"),
         ('  zh-Hant: ["#潮汐發電"]', '  zh-Hant: ["#潮汐 發電"]',
          r"tide\.yaml:11: invalid hashtag '#潮汐 發電' in the campaign \(zh-Hant\)"),
     ],
@@ -445,3 +449,17 @@ def test_a_post_only_in_another_language_is_not_reported_as_never_firing(
     assert main(["check", str(path)]) == 0
     captured = capsys.readouterr()
     assert "never fires" not in captured.err and "1 posts, 0 warnings, 0 errors" in captured.out
+
+
+def test_a_link_per_language(bilingual: Callable[..., Path]) -> None:
+    zh_page = "https://tidewater.example/zh/news/lei-yue-mun"
+    text = BILINGUAL.replace(
+        "link: https://tidewater.example\n", f"link:\n  en: https://tidewater.example\n  zh-Hant: {zh_page}\n"
+    )
+    campaign = load_campaign(bilingual(text))
+    assert campaign.link is None and campaign.language_links["zh-Hant"] == zh_page
+    posts = _by_id(bilingual(text))
+    zh, en = posts["launch:zh-Hant/tide_masto"], posts["launch/tide_masto"]
+    assert zh.link is not None and zh.link.url.startswith(f"{zh_page}?utm_source=mastodon")
+    assert en.link is not None and en.link.url.startswith("https://tidewater.example/?utm_source=mastodon")
+    assert zh_page in zh.text and zh_page not in en.text

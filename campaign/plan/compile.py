@@ -418,7 +418,7 @@ def _campaign_context(
             "start": start,
             "hashtags": list(campaign.hashtags) + list(campaign.language_hashtags.get(language or "", ())),
             "languages": list(campaign.languages),
-            "link": campaign.link,
+            "link": campaign.language_links.get(language or "", campaign.link),
         },
     }
 
@@ -437,7 +437,7 @@ def _render_and_fit(
     adapter = channels.load(account.channel)
     limit_setting = account.settings.get("limit")
     rules = adapter.rules.with_limit(int(limit_setting) if limit_setting is not None else None)
-    link_url = _link_url(campaign, post, account, variant)
+    link_url = _link_url(campaign, post, account, variant, base_context["language"])
     context = _post_context(base_context, post, account, variant, campaign, rules, adapter.title, link_url)
     text = _render_text(renderer, campaign, post, account, variant, context, base_context["language"])
     media = NO_MEDIA
@@ -463,9 +463,16 @@ def _render_and_fit(
     return Rendered(fitted, card, media)
 
 
-def _link_url(campaign: Campaign, post: PostConfig, account: AccountConfig, variant: Variant) -> str | None:
-    """The link featured by the post (variant, post, then campaign), with UTM parameters unless turned off."""
-    raw_link = variant.link or post.link or campaign.link
+def _link_url(
+    campaign: Campaign,
+    post: PostConfig,
+    account: AccountConfig,
+    variant: Variant,
+    language: str | None = None,
+) -> str | None:
+    """The link featured by the post (variant, post, then the campaign's for the post's language), with UTM
+    parameters unless turned off."""
+    raw_link = variant.link or post.link or campaign.language_links.get(language or "", campaign.link)
     if not raw_link:
         return None
     if not campaign.utm:

@@ -38,7 +38,7 @@ CAMPAIGN_KEYS = {
     "zone": "IANA time zone of the campaign (e.g. Asia/Hong_Kong)",
     "start": "campaign start, local time in `zone` (offsets like +2d 09:00 count from it)",
     "hashtags": "default hashtags for every post (or a map language -> hashtags)",
-    "link": "default link featured by posts",
+    "link": "default link featured by posts (or a map language -> link)",
     "link_title": "title of the link card (default: the release title)",
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
@@ -156,6 +156,8 @@ class Campaign:
     releases: Mapping[str, Path] = field(default_factory=dict)
     #: ``hashtags:`` given per language (added to ``hashtags`` for posts in that language).
     language_hashtags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``link:`` given per language (``link`` is then None).
+    language_links: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def default_language(self) -> str | None:
@@ -227,6 +229,7 @@ def load_campaign(
         raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
     posts = _load_posts(check, doc, accounts, head.languages)
     tags, language_tags = languages.hashtags(check, doc, "the campaign", head.languages)
+    link, language_links = languages.links(check, doc, head.languages)
     campaign = Campaign(
         name=head.name,
         path=path,
@@ -236,7 +239,7 @@ def load_campaign(
         zone=head.zone,
         start=head.start,
         hashtags=tags,
-        link=check.string(doc, "link", "the campaign"),
+        link=link,
         link_title=check.string(doc, "link_title", "the campaign"),
         link_description=check.string(doc, "link_description", "the campaign"),
         utm=head.utm,
@@ -252,6 +255,7 @@ def load_campaign(
         languages=head.languages,
         releases=head.releases,
         language_hashtags=language_tags,
+        language_links=language_links,
     )
     from campaign.source.media_config import with_media
 

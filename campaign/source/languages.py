@@ -5,7 +5,8 @@ Then:
 
 * ``release:`` is one file for every language, or a map ``{en: releases/x.en.txt, zh-Hant: ...}`` with a
   file for each declared language (templates read ``release`` = the release of the post's language);
-* ``hashtags:`` (campaign or post) is a list for every language, or a map language -> list;
+* ``hashtags:`` (campaign or post) is a list for every language, or a map language -> list; the campaign's
+  ``link:`` is one URL, or a map language -> URL;
 * an account's ``language:`` must be one of ``languages``; an account without one posts every language (one
   post per language), see :meth:`campaign.source.config.Campaign.languages_of`.
 
@@ -121,6 +122,26 @@ def release_files(check: Checker, root: Node, languages: tuple[str, ...]) -> dic
     return files
 
 
+def links(check: Checker, root: Node, languages: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    """The campaign's ``link:``: (the link for every language, the link per language).
+
+    A map ``{en: https://..., zh-Hant: https://...}`` gives each language its own (a language it does not
+    name has no campaign link).
+    """
+    raw = root.get("link")
+    if not isinstance(raw, Node):
+        return check.string(root, "link", "the campaign"), {}
+    if not languages:
+        raise check.fail("'link' per language needs 'languages: [...]'", root.line_of("link"))
+    per: dict[str, str] = {}
+    for key, value in raw.items():
+        tag = declared(check, key, languages, "'link'", raw.line_of(key))
+        if not isinstance(value, str) or not value:
+            raise check.fail(f"'link' of {tag} must be a URL", raw.line_of(key))
+        per[tag] = value
+    return None, per
+
+
 def hashtags(
     check: Checker, node: Node, what: str, languages: tuple[str, ...]
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
@@ -142,4 +163,4 @@ def hashtags(
     return (), per
 
 
-__all__ = ["canonical_tag", "check_tag", "declared", "hashtags", "load_languages", "release_files"]
+__all__ = ["canonical_tag", "check_tag", "declared", "hashtags", "links", "load_languages", "release_files"]

@@ -542,11 +542,12 @@ def scaffold_languages(
 
     Writes ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given; the first is
     the default), ``release:`` as a map language -> file (files outside the project are copied into its
-    ``releases/``), ``hashtags:`` per language (each release's own), accounts per channel and language
+    ``releases/``), ``hashtags:`` and ``link:`` per language (each release's own), accounts per channel and
+    language
     (``main_x_en``, ``main_x_zh-Hant``) each with its ``language:`` and its own credentials
     (``MAIN_X_ZH_HANT_TOKEN``), templates ``KEY.j2`` for the first language and ``KEY.LANG.j2`` for the
-    others, and posts whose ``accounts:`` are the accounts of the languages whose release has that post; a
-    link that differs per language is a per-account ``overrides``. The same refusals as :func:`scaffold`.
+    others, and posts whose ``accounts:`` are the accounts of the languages whose release has that post. The
+    same refusals as :func:`scaffold`.
     """
     from campaign.source.release import load_release
 
@@ -557,7 +558,6 @@ def scaffold_languages(
     if not force and name is None:
         for f in release_files:
             _refuse_reuse(f, root)
-    first = releases[0]
     stem = release_files[0].stem  # `x.en.txt` names the campaign `x`
     suffix = f".{langs[0].lower()}"
     name = name or _slug(stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem)
@@ -599,8 +599,11 @@ def scaffold_languages(
     if tagged:
         lines.append("hashtags:   # each release's own; each channel caps how many it shows")
         lines += [f"  {lang}: [{', '.join(_yaml_str(t) for t in tags)}]" for lang, tags in tagged]
-    if first.link:
-        lines.append(f"link: {first.link}")
+    links = {lang: r.link for lang, r in zip(langs, releases, strict=True) if r.link}
+    if len(set(links.values())) > 1:  # each language's release has its own page
+        lines += ["link:   # each release's own page", *(f"  {lang}: {url}" for lang, url in links.items())]
+    elif links:
+        lines.append(f"link: {next(iter(links.values()))}")
     lines.append(f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]")
     lines += ["", "accounts:   # one per channel and language"]
     for lang in langs:
@@ -620,15 +623,6 @@ def scaffold_languages(
         users = [a for lang, posts in zip(langs, keyed, strict=True) if key in posts for a in accounts[lang]]
         if len(users) < sum(len(v) for v in accounts.values()):
             lines.append(f"    accounts: [{', '.join(users)}]")
-        extra = [
-            f"      {a}: {{link: {release.link}}}"
-            for lang, release in zip(langs[1:], releases[1:], strict=True)
-            if release.link and release.link != first.link
-            for a in accounts[lang]
-            if a in users
-        ]
-        if extra:
-            lines += ["    overrides:", *extra]
     folder.mkdir(parents=True, exist_ok=True)
     schedule.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for filename, body in files.items():
