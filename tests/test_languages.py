@@ -463,3 +463,15 @@ def test_a_link_per_language(bilingual: Callable[..., Path]) -> None:
     assert zh.link is not None and zh.link.url.startswith(f"{zh_page}?utm_source=mastodon")
     assert en.link is not None and en.link.url.startswith("https://tidewater.example/?utm_source=mastodon")
     assert zh_page in zh.text and zh_page not in en.text
+
+
+def test_the_same_text_in_two_languages_of_one_account_is_a_warning(bilingual: Callable[..., Path]) -> None:
+    when = '    when: "+0d 09:00"\n'
+    text = BILINGUAL.replace(when, when + '    text: "Open day {{ link }}"\n')
+    compiled = compile_campaign(str(bilingual(text)))
+    assert compiled.ok
+    warned = {p.label: p.warnings for p in compiled.posts if p.warnings}
+    assert list(warned) == ["launch:zh-Hant/tide_masto"]  # the only account posting both languages
+    assert warned["launch:zh-Hant/tide_masto"] == (
+        "the same text as in en: the platform may refuse it as a duplicate",
+    )

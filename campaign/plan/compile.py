@@ -83,6 +83,14 @@ class _Target:
     where: str
     #: The post's language (campaigns with ``languages:``), else None.
     language: str | None = None
+    #: Warnings found while rendering it (besides the fitter's and the media's).
+    warnings: tuple[str, ...] = ()
+
+
+def _with_warning(target: _Target, warning: str) -> _Target:
+    import dataclasses
+
+    return dataclasses.replace(target, warnings=(*target.warnings, warning))
 
 
 @dataclass(frozen=True)
@@ -269,10 +277,19 @@ class _Compilation:
                 variant = _variant(post, account)
                 if variant.skip:
                     continue
+                texts: dict[tuple[str, ...], str] = {}  # an account's text in each of its languages
                 for language in self.campaign.languages_of(account):
                     target = self.render(post, account, variant, language)
-                    if target is not None:
-                        self.schedule(target, variant.when if variant.when is not None else post.when)
+                    if target is None:
+                        continue
+                    parts = tuple(target.rendered.fitted.parts)
+                    if parts in texts:  # e.g. an inline `text:` without language-specific wording
+                        target = _with_warning(
+                            target,
+                            f"the same text as in {texts[parts]}: the platform may refuse it as a duplicate",
+                        )
+                    texts.setdefault(parts, language or "")
+                    self.schedule(target, variant.when if variant.when is not None else post.when)
         for target, spec in self.deferred:
             self.place_in_slot(target, spec)
 
@@ -354,7 +371,7 @@ class _Compilation:
         """Record ``target`` at ``occ`` as a planned post, with its warnings (DST move, past time)."""
         fitted = target.rendered.fitted
         media = target.rendered.media
-        warnings = list(fitted.warnings) + list(media.warnings)
+        warnings = list(fitted.warnings) + list(media.warnings) + list(target.warnings)
         if occ.note:
             warnings.append(occ.note)
         if occ.at < self.timing.now and not self.timing.strict_past:
