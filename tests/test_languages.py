@@ -475,3 +475,19 @@ def test_the_same_text_in_two_languages_of_one_account_is_a_warning(bilingual: C
     assert warned["launch:zh-Hant/tide_masto"] == (
         "the same text as in en: the platform may refuse it as a duplicate",
     )
+
+
+def test_a_webhook_receives_the_posts_language(tmp_path: Path) -> None:
+    from campaign.channels.base import Account, Part
+    from campaign.channels.webhook import WebhookAdapter
+    from campaign.secrets import Credentials
+
+    def hook(settings: dict[str, Any]) -> WebhookAdapter:
+        settings = {"url": "https://hook.example/in", **settings}
+        return WebhookAdapter(Account("hook", "webhook", settings, Credentials({}, account="hook")))
+
+    zh = Part(post_id="launch:zh-Hant/hook", idempotency_key="k", text="潮匯能源", language="zh-Hant")
+    plain = Part(post_id="launch/hook", idempotency_key="k", text="t")
+    assert hook({"language": "en"}).payload(zh)["language"] == "zh-Hant"
+    assert hook({"language": "en"}).payload(plain)["language"] == "en"
+    assert "language" not in hook({}).payload(plain)  # receivers written before languages: the same body
