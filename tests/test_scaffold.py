@@ -186,13 +186,6 @@ def test_init_refuses_a_second_campaign_for_the_same_release(
     assert main([*args, "--force"]) == 0
 
 
-def test_init_takes_one_release_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    release = str(LAYOUTS / "acn-newswire-zh-hant.txt")
-    code = main(["init", "--from-release", release, "--from-release", release, "--dir", str(tmp_path)])
-    assert code == 2
-    assert "one --from-release" in capsys.readouterr().err
-
-
 def test_business_days() -> None:
     from campaign.source.scaffold import business_day_offsets
 
@@ -233,43 +226,3 @@ def test_init_on_odd_releases_still_passes_check(tmp_path: Path, text: str) -> N
     compiled = compile_campaign(str(written[0]))
     assert compiled.ok, [str(e) for e in compiled.errors][:3]
     assert all(p.parts and p.parts[0].strip() for p in compiled.posts)
-
-
-def test_init_of_a_release_and_its_translation_writes_a_bilingual_layout(tmp_path: Path) -> None:
-    # The campaign file cannot say `languages:` yet (config), so this checks the files scaffold_languages
-    # writes and renders each template with its own language's release, as compile will.
-    import yaml
-
-    from campaign import channels as registry
-    from campaign.source.release import load_release
-    from campaign.source.scaffold import scaffold_languages
-    from campaign.text.render import Renderer
-
-    en = LAYOUTS / "prnewswire-taipo.txt"
-    zh = RELEASES / "translations" / "prnewswire-taipo.zh-Hant.txt"
-    written = scaffold_languages([en, zh], root=tmp_path, name="bi", channels=["x", "mastodon"],
-                                 today=date(2029, 12, 1))  # fmt: skip
-    data = yaml.safe_load(written[0].read_text(encoding="utf-8"))
-    assert data["languages"] == ["en", "zh-Hant"] and set(data["release"]) == {"en", "zh-Hant"}
-    assert data["zone"] == "Asia/Hong_Kong"
-    assert {a: v["language"] for a, v in data["accounts"].items()} == {
-        "main_x_en": "en", "main_mastodon_en": "en", "main_x_zh-Hant": "zh-Hant",
-        "main_mastodon_zh-Hant": "zh-Hant",
-    }  # fmt: skip
-    assert data["accounts"]["main_x_zh-Hant"]["credentials"]["token"] == "MAIN_X_ZH_HANT_TOKEN"
-    launch = data["posts"][0]
-    assert launch["key"] == "launch"
-    assert launch["overrides"]["main_x_zh-Hant"] == {"link": "https://harbourlight.example/zh"}
-    releases = {"en": load_release(en), "zh-Hant": load_release(zh)}
-    renderer = Renderer(tmp_path / "templates" / "bi")
-    adapter = registry.load("mastodon")
-    channel = {"name": "mastodon", "limit": adapter.rules.limit, "rules": adapter.rules}
-    for path in written[1:]:
-        lang = "zh-Hant" if ".zh-Hant." in path.name else "en"
-        text = renderer.render_file(
-            path.name, {"release": releases[lang], "channel": channel, "link": "L", "tags": []}
-        )
-        assert text.strip()
-        if lang == "zh-Hant":
-            assert "#港燈機械人" in text or path.name.startswith("about")
-            assert "Harbourlight" not in text and "#Robotics" not in text

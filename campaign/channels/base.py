@@ -115,6 +115,10 @@ class Part:
     link_image: PreparedMedia | None = None
     #: Public https URL serving the media store (``media_base_url``), for platforms that fetch by URL.
     media_base_url: str | None = None
+    #: BCP 47 tag of the text when it differs from the account's ``language`` setting (a post of a campaign
+    #: in several languages); adapters send ``part.language or settings["language"]`` where the platform
+    #: takes one.
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -233,7 +233,7 @@ class BlueskyAdapter(Adapter):
         ``embed`` (images, a video, or a link card with an uploaded thumbnail) replaces the plain link card.
         """
         record: dict[str, Any] = {"$type": POST, "text": part.text, "createdAt": _iso_ms(self.clock())}
-        language = self.account.settings.get("language")
+        language = part.language or self.account.settings.get("language")
         if language:
             record["langs"] = [str(language)]
         if facets:

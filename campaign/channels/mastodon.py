@@ -50,6 +50,15 @@ from campaign.text.rules import TextRules
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
+def mastodon_language(tag: str) -> str:
+    """A BCP 47 tag as Mastodon's ``language`` takes it: an ISO 639 code with an optional region and no
+    script (``zh-Hant`` -> ``zh``, ``zh-Hant-HK`` -> ``zh-HK``, ``pt-BR`` and ``en`` unchanged); see
+    https://docs.joinmastodon.org/methods/statuses/#create ("ISO 639 language code for this status")."""
+    subtags = tag.split("-")
+    region = next((s for s in subtags[1:] if len(s) == 2 or (len(s) == 3 and s.isdigit())), None)
+    return f"{subtags[0].lower()}-{region.upper()}" if region else subtags[0].lower()
+
+
 #: Status counts (https://docs.joinmastodon.org/entities/Status/) under our names.
 STATUS_COUNTS = {
     "favourites_count": "likes",
@@ -83,7 +92,7 @@ class MastodonAdapter(Adapter):
     }
     optional_settings: ClassVar[Mapping[str, str]] = {
         "visibility": "public (default), unlisted, private or direct",
-        "language": "ISO 639-1 code of the posts, e.g. en",
+        "language": "BCP 47 tag of the posts, e.g. en (sent as ISO 639: zh-Hant as zh)",
         "limit": "the instance's character limit when it is not 500",
     }
     dedup_by_key = True
@@ -112,9 +121,9 @@ class MastodonAdapter(Adapter):
                 f"account {self.account.name!r}: visibility must be one of {', '.join(VISIBILITIES)}"
             )
         body: dict[str, Any] = {"status": part.text, "visibility": visibility}
-        language = self.account.settings.get("language")
+        language = part.language or self.account.settings.get("language")
         if language:
-            body["language"] = str(language)
+            body["language"] = mastodon_language(str(language))
         if part.reply_to is not None:
             body["in_reply_to_id"] = part.reply_to.remote_id
         if media_ids:

@@ -10,7 +10,8 @@ The request (documented for receivers in docs/platforms/webhook.md)::
 
     {"id": key, "campaign": ..., "post": ..., "channel": "webhook", "account": ..., "text": ...,
      "part": 1, "parts": 1, "link": {"url", "title", "description"} | null,
-     "reply_to": previous part's remote id | null, "root": first part's remote id | null}
+     "reply_to": previous part's remote id | null, "root": first part's remote id | null,
+     "language": BCP 47 tag (only when the post has one), "media": [...] (only when it has media)}
 
 Signing the timestamp together with the body (as Stripe and Slack do) lets a receiver refuse replays: it
 recomputes the HMAC over ``f"{timestamp}.{body}"`` and rejects stale timestamps. The timestamp comes from the
@@ -126,6 +127,9 @@ class WebhookAdapter(Adapter):
         if part.link is not None:
             link = {"url": part.link.url, "title": part.link.title, "description": part.link.description}
         extra: dict[str, Any] = {}
+        language = part.language or self.account.settings.get("language")
+        if language:  # only then, so receivers written before languages see the same body
+            extra["language"] = str(language)
         if part.media:  # only then, so receivers written before media see the same body
             urls = public_urls(part.media, part.media_base_url, "the webhook")
             extra["media"] = [

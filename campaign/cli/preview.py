@@ -70,7 +70,10 @@ def _silent_posts(compiled: Compiled) -> list[str]:
     matches a date, such as February 30th): almost surely a mistake, and "0 posts" alone hides it."""
     if compiled.campaign is None:
         return []
-    fired = {p.post_key for p in compiled.posts} | {key for key, _account, _occ in compiled.skipped}
+    from campaign.plan.posts import split_key  # a post in any of its languages has fired
+
+    keys = [p.post_key for p in compiled.posts] + [key for key, _account, _occ in compiled.skipped]
+    fired = {split_key(key)[0] for key in keys}
     return [post.key for post in compiled.campaign.posts if post.key not in fired]
 
 

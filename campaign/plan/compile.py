@@ -8,6 +8,11 @@ The steps, in order: :func:`_prepare` (release, template folder, campaign start:
 compile), then for every post on every account :meth:`_Compilation.render` (template -> :class:`Rendered`)
 and :meth:`_Compilation.schedule` (``when`` -> occurrences -> :class:`PlannedPost`). Posts on
 ``next free slot`` are placed last, after every explicit time has taken its slot.
+
+In a campaign with ``languages:`` each account posts in each of its languages
+(:meth:`Campaign.languages_of`): the template looked up for that language, ``release`` the release of that
+language, the hashtags given for it, and a post key that names a non-default language
+(:func:`campaign.plan.posts.language_key`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from campaign import channels
 from campaign.channels.base import LinkCard
 from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, TemplateError
 from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
-from campaign.plan.posts import PlannedPost
+from campaign.plan.posts import PlannedPost, language_key
 from campaign.schedule import timespec
 from campaign.schedule.timespec import NextSlot, Occurrence, SlotAllocator
 from campaign.source.accounts import AccountConfig
@@ -76,6 +81,16 @@ class _Target:
     send_late: bool
     #: ``file:line: post 'k' on account``, prefixed to its errors.
     where: str
+    #: The post's language (campaigns with ``languages:``), else None.
+    language: str | None = None
+    #: Warnings found while rendering it (besides the fitter's and the media's).
+    warnings: tuple[str, ...] = ()
+
+
+def _with_warning(target: _Target, warning: str) -> _Target:
+    import dataclasses
+
+    return dataclasses.replace(target, warnings=(*target.warnings, warning))
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,7 @@ def compile_campaign(
     prepared = _prepare(campaign, start, result)
     if prepared is None:
         return result
-    release, campaign_start = prepared
+    releases, campaign_start = prepared
     result.start = campaign_start
     timing = _Timing(
         start=campaign_start,
@@ -131,10 +146,10 @@ def compile_campaign(
         horizon=campaign_start.astimezone(UTC) + horizon,
         strict_past=strict_past,
     )
-    run = _Compilation(campaign, result, release, timing, _slot_allocator(campaign, occupied, result))
+    run = _Compilation(campaign, result, releases, timing, _slot_allocator(campaign, occupied, result))
     run.media = PostMediaPlanner(campaign, media_root)
     run.compile(set(only_channels))
-    _apply_embargo(campaign, release, result)
+    _apply_embargo(campaign, releases.get(campaign.default_language), result)
     result.posts.sort(key=lambda p: (p.scheduled_at, p.post_key, p.account, p.occurrence))
     return result
 
@@ -174,19 +189,29 @@ def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
         result.posts[i] = dataclasses.replace(post, not_before=result.embargo)
 
 
-def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[Any, datetime] | None:
-    """(release or None, aware campaign start), or None after recording the error that stops the compile."""
+def _prepare(
+    campaign: Campaign, start: str | None, result: Compiled
+) -> tuple[dict[str | None, Any], datetime] | None:
+    """(the release of each language, None for a campaign without ``languages``; aware campaign start), or
+    None after recording the error that stops the compile. A file shared by languages is parsed once."""
     display = campaign.display
-    release = None
-    if campaign.release is not None:
-        from campaign.source.release import load_release
+    releases: dict[str | None, Any] = {}
+    parsed: dict[Path, Any] = {}
+    for language in campaign.languages or (None,):
+        path = campaign.release_for(language)
+        if path is None:
+            releases[language] = None
+            continue
+        if path not in parsed:
+            from campaign.source.release import load_release
 
-        try:
-            release = load_release(campaign.release)
-        except ReleaseError as exc:
-            result.errors.append(_located(exc, display))
-            return None
-        result.release_warnings = list(release.warning_lines())
+            try:
+                parsed[path] = load_release(path)
+            except ReleaseError as exc:
+                result.errors.append(_located(exc, display))
+                return None
+            result.release_warnings.extend(parsed[path].warning_lines())
+        releases[language] = parsed[path]
     if not campaign.templates.is_dir() and any(p.text is None for p in campaign.posts):
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))
         return None
@@ -198,7 +223,7 @@ def _prepare(campaign: Campaign, start: str | None, result: Compiled) -> tuple[A
     except ScheduleError as exc:
         result.errors.append(_located(exc, f"{display}: start"))
         return None
-    return release, campaign_start
+    return releases, campaign_start
 
 
 def _slot_allocator(
@@ -221,14 +246,23 @@ class _Compilation:
     """One compile run: renders and schedules every post on every account into ``result``."""
 
     def __init__(
-        self, campaign: Campaign, result: Compiled, release: Any, timing: _Timing, slots: SlotAllocator
+        self,
+        campaign: Campaign,
+        result: Compiled,
+        releases: Mapping[str | None, Any],
+        timing: _Timing,
+        slots: SlotAllocator,
     ) -> None:
         self.campaign = campaign
         self.result = result
         self.timing = timing
         self.slots = slots
         self.renderer = Renderer(campaign.templates, loader=_confined_loader(campaign))
-        self.base_context = _campaign_context(campaign, release, timing.start)
+        #: The template context shared by every post in each language.
+        self.contexts = {
+            language: _campaign_context(campaign, release, timing.start, language)
+            for language, release in releases.items()
+        }
         #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
         self.deferred: list[tuple[_Target, NextSlot]] = []
         self.media = PostMediaPlanner(campaign)
@@ -243,19 +277,32 @@ class _Compilation:
                 variant = _variant(post, account)
                 if variant.skip:
                     continue
-                target = self.render(post, account, variant)
-                if target is not None:
+                texts: dict[tuple[str, ...], str] = {}  # an account's text in each of its languages
+                for language in self.campaign.languages_of(account):
+                    target = self.render(post, account, variant, language)
+                    if target is None:
+                        continue
+                    parts = tuple(target.rendered.fitted.parts)
+                    if parts in texts:  # e.g. an inline `text:` without language-specific wording
+                        target = _with_warning(
+                            target,
+                            f"the same text as in {texts[parts]}: the platform may refuse it as a duplicate",
+                        )
+                    texts.setdefault(parts, language or "")
                     self.schedule(target, variant.when if variant.when is not None else post.when)
         for target, spec in self.deferred:
             self.place_in_slot(target, spec)
 
-    def render(self, post: PostConfig, account: AccountConfig, variant: Variant) -> _Target | None:
-        """The rendered target, or None after recording its error."""
+    def render(
+        self, post: PostConfig, account: AccountConfig, variant: Variant, language: str | None = None
+    ) -> _Target | None:
+        """The rendered target in ``language``, or None after recording its error."""
         display = self.campaign.display
-        where = f"{display}:{post.line}: post {post.key!r} on {account.name}"
+        in_language = f" in {language}" if language else ""
+        where = f"{display}:{post.line}: post {post.key!r} on {account.name}{in_language}"
         try:
             rendered = _render_and_fit(
-                self.renderer, self.campaign, post, account, variant, self.base_context, self.media
+                self.renderer, self.campaign, post, account, variant, self.contexts[language], self.media
             )
         except FitError as exc:  # its message already names the post and account
             self.result.errors.append(_located(exc, f"{display}:{post.line}"))
@@ -272,6 +319,7 @@ class _Compilation:
             zone=variant.zone or post.zone or account.zone or self.campaign.zone,
             send_late=variant.send_late if variant.send_late is not None else post.send_late,
             where=where,
+            language=language,
         )
 
     def schedule(self, target: _Target, when: Any) -> None:
@@ -294,7 +342,8 @@ class _Compilation:
             self.result.errors.append(_located(exc, target.where))
             return
         post, account = target.post, target.account
-        self.result.skipped.extend((post.key, account.name, occ) for occ in expansion.skipped)
+        key = language_key(post.key, target.language, self.campaign.default_language)
+        self.result.skipped.extend((key, account.name, occ) for occ in expansion.skipped)
         for occ in expansion.occurrences:
             self.slots.occupy(account.name, occ.at)
             self.add(target, occ)
@@ -322,7 +371,7 @@ class _Compilation:
         """Record ``target`` at ``occ`` as a planned post, with its warnings (DST move, past time)."""
         fitted = target.rendered.fitted
         media = target.rendered.media
-        warnings = list(fitted.warnings) + list(media.warnings)
+        warnings = list(fitted.warnings) + list(media.warnings) + list(target.warnings)
         if occ.note:
             warnings.append(occ.note)
         if occ.at < self.timing.now and not self.timing.strict_past:
@@ -334,7 +383,7 @@ class _Compilation:
         self.result.posts.append(
             PlannedPost(
                 campaign=self.campaign.name,
-                post_key=target.post.key,
+                post_key=language_key(target.post.key, target.language, self.campaign.default_language),
                 occurrence=occ.key,
                 channel=target.account.channel,
                 account=target.account.name,
@@ -350,6 +399,7 @@ class _Compilation:
                 media=media.media,
                 link_image=media.link_image if target.rendered.link is not None else None,
                 media_base_url=self.campaign.media_base_url,
+                language=target.language,
             )
         )
 
@@ -372,15 +422,20 @@ def _variant(post: PostConfig, account: AccountConfig) -> Variant:
     return Variant(vars=vars_, **merged)
 
 
-def _campaign_context(campaign: Campaign, release: Any, start: datetime) -> dict[str, Any]:
+def _campaign_context(
+    campaign: Campaign, release: Any, start: datetime, language: str | None = None
+) -> dict[str, Any]:
+    """What every post in ``language`` shares: ``release`` (that language's), ``language``, ``campaign``."""
     return {
         "release": release,
+        "language": language,
         "campaign": {
             "name": campaign.name,
             "zone": campaign.zone,
             "start": start,
-            "hashtags": list(campaign.hashtags),
-            "link": campaign.link,
+            "hashtags": list(campaign.hashtags) + list(campaign.language_hashtags.get(language or "", ())),
+            "languages": list(campaign.languages),
+            "link": campaign.language_links.get(language or "", campaign.link),
         },
     }
 
@@ -399,9 +454,9 @@ def _render_and_fit(
     adapter = channels.load(account.channel)
     limit_setting = account.settings.get("limit")
     rules = adapter.rules.with_limit(int(limit_setting) if limit_setting is not None else None)
-    link_url = _link_url(campaign, post, account, variant)
+    link_url = _link_url(campaign, post, account, variant, base_context["language"])
     context = _post_context(base_context, post, account, variant, campaign, rules, adapter.title, link_url)
-    text = _render_text(renderer, campaign, post, account, variant, context)
+    text = _render_text(renderer, campaign, post, account, variant, context, base_context["language"])
     media = NO_MEDIA
     if media_planner is not None:
         media = media_planner.plan(
@@ -425,9 +480,16 @@ def _render_and_fit(
     return Rendered(fitted, card, media)
 
 
-def _link_url(campaign: Campaign, post: PostConfig, account: AccountConfig, variant: Variant) -> str | None:
-    """The link featured by the post (variant, post, then campaign), with UTM parameters unless turned off."""
-    raw_link = variant.link or post.link or campaign.link
+def _link_url(
+    campaign: Campaign,
+    post: PostConfig,
+    account: AccountConfig,
+    variant: Variant,
+    language: str | None = None,
+) -> str | None:
+    """The link featured by the post (variant, post, then the campaign's for the post's language), with UTM
+    parameters unless turned off."""
+    raw_link = variant.link or post.link or campaign.language_links.get(language or "", campaign.link)
     if not raw_link:
         return None
     if not campaign.utm:
@@ -446,7 +508,11 @@ def _post_context(
     link_url: str | None,
 ) -> dict[str, Any]:
     """The template context of one post on one account (see README "Templates" for its names)."""
-    tags = list(variant.hashtags if variant.hashtags is not None else post.hashtags) + list(campaign.hashtags)
+    language = base_context["language"] or ""
+    own = post.hashtags + post.language_hashtags.get(language, ())
+    tags = list(variant.hashtags if variant.hashtags is not None else own) + list(
+        campaign.hashtags + campaign.language_hashtags.get(language, ())
+    )
     vars_ = {**campaign.vars, **post.vars, **variant.vars}
     return {
         **base_context,
@@ -474,8 +540,10 @@ def _render_text(
     account: AccountConfig,
     variant: Variant,
     context: Mapping[str, Any],
+    language: str | None = None,
 ) -> str:
-    """The inline ``text:`` or the template file in force, rendered; an empty result is a TemplateError."""
+    """The inline ``text:`` or the template file in force (looked up for ``language``), rendered; an empty
+    result is a TemplateError."""
     text_source = (
         variant.text if variant.text is not None else (post.text if variant.template is None else None)
     )
@@ -483,7 +551,7 @@ def _render_text(
         text = renderer.render_string(text_source, context, where=f"{campaign.display}:{post.line}")
     else:
         name = renderer.template_name(
-            variant.template or post.template or post.key, account.channel, account.name
+            variant.template or post.template or post.key, account.channel, account.name, language
         )
         text = renderer.render_file(name, context)
     if not text:

@@ -16,6 +16,10 @@ Two optional per-post fields extend the document (schema 1 stays compatible; con
   for a post that is not in the queue; absent when the queue was not consulted. Filled by
   :func:`attach_queue_state`.
 
+A campaign in several languages (``campaign.languages``) shows the languages of one post side by side: the
+cards of one (post, occurrence, channel) on a day share a row, one column per language in the campaign's
+order, each card marked with its language (and its text with ``lang=``, so the browser picks CJK fonts).
+
 Highlighting shows where each platform would turn text into links, hashtags and mentions, using
 :func:`campaign.text.facets.link_spans` (Bluesky's facets, X's twitter-text entities, Mastodon's entities;
 other
@@ -216,6 +220,7 @@ def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
     return {
         "id": post["id"],
         "post": post["post"],
+        "language": post.get("language"),
         "occurrence": post.get("occurrence"),
         "channel": channel,
         "platform": PLATFORM_NAMES.get(channel, channel),
@@ -331,6 +336,21 @@ def _template() -> Any:
     return env.get_template("preview.html.j2")
 
 
+def _rows(cards: list[dict[str, Any]], languages: list[str]) -> list[list[dict[str, Any]]]:
+    """The day's cards in rows: one card per row, except that in a campaign with ``languages`` the cards of
+    one (post, occurrence, channel) share a row, in the campaign's language order (a row sits where its
+    first card is in time)."""
+    if not languages:
+        return [[card] for card in cards]
+    order = {tag: i for i, tag in enumerate(languages)}
+    rows: dict[tuple[str, Any, str], list[dict[str, Any]]] = {}
+    for card in cards:
+        rows.setdefault((card["post"], card["occurrence"], card["channel"]), []).append(card)
+    for row in rows.values():
+        row.sort(key=lambda c: (order.get(c["language"], -1), c["account"]))
+    return list(rows.values())
+
+
 def to_html(doc: Mapping[str, Any]) -> str:
     """The whole page for a preview document (see the module docstring); pure, no network."""
     from campaign import __version__
@@ -343,8 +363,12 @@ def to_html(doc: Mapping[str, Any]) -> str:
         day = days.setdefault(card["at"]["date"], {"date": card["at"]["date"], "label": card["at"]["day"],
                                                    "cards": []})
         day["cards"].append(card)
+    languages = list(camp.get("languages") or ())
     for day in days.values():
         day["cards"].sort(key=lambda c: c["at"]["iso"])
+        day["rows"] = _rows(day["cards"], languages)
+    for index, card in enumerate(c for d in days.values() for row in d["rows"] for c in row):
+        card["index"] = index + 1
     page: str = _template().render(
         campaign={"name": camp.get("name") or "campaign", "file": camp.get("file"), "zone": zone,
                   "start": _when(camp["start"], zone) if camp.get("start") else None},

@@ -3,6 +3,12 @@
 A :class:`PlannedPost` is what `preview` shows and what `plan`/`apply` compare with the queue. It is a plain
 value: no database, no network. Its identity is (campaign, post key, occurrence, channel, account); its
 idempotency key is derived from that identity alone, so it survives edits of text and time.
+
+In a campaign with ``languages:``, a post in a language other than the default one has the language in its
+key: ``launch:zh-Hant`` (``:`` is never part of a key written in a campaign file). So two posts of one account
+in two languages are distinct posts (distinct idempotency keys, so no platform deduplicates one against the
+other), the default language's posts keep the keys they had before the campaign declared languages, and the
+queue, which stores the key, gives the daemon the language to send (:func:`part_for`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,19 @@ from campaign.channels.base import LinkCard, Part, Receipt
 from campaign.media.model import PreparedMedia
 
 DEFAULT_LATE_WINDOW = timedelta(hours=24)
+#: Between a post's key and its language in the key of a post in a non-default language.
+LANGUAGE_MARK = ":"
+
+
+def language_key(post_key: str, language: str | None, default: str | None) -> str:
+    """The key of post ``post_key`` in ``language``: the key itself in the default language (or none)."""
+    return post_key if language is None or language == default else f"{post_key}{LANGUAGE_MARK}{language}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """(the post's key as written, the language the key names or None): inverse of :func:`language_key`."""
+    base, mark, language = key.partition(LANGUAGE_MARK)
+    return (base, language) if mark and language else (key, None)
 
 
 def idempotency_key(campaign: str, post: str, occurrence: str, channel: str, account: str) -> str:
@@ -58,6 +77,14 @@ class PlannedPost:
     link_image: PreparedMedia | None = None
     #: ``media_base_url`` of the campaign (for platforms that fetch media by URL).
     media_base_url: str | None = None
+    #: The post's language in a campaign with ``languages:`` (None otherwise); not part of the identity
+    #: beyond what ``post_key`` says (:func:`language_key`).
+    language: str | None = None
+
+    @property
+    def base_key(self) -> str:
+        """The post's key as written in the campaign file (``post_key`` without its language)."""
+        return split_key(self.post_key)[0]
 
     @property
     def text(self) -> str:
@@ -124,7 +151,8 @@ def part_for(post: Publishable, index: int, receipts: Sequence[Receipt]) -> Part
 
     The one place parts are built, so a dry run (preview --requests) and the daemon send the same requests:
     a thread's parts get ``<key>-<index>`` idempotency keys, the link card and the media go on the first
-    part, and each later part replies to the previous one with the first as root.
+    part, and each later part replies to the previous one with the first as root. The part's ``language``
+    is the one its key names (:func:`language_key`; None: the account's ``language`` setting).
     """
     count = len(post.parts)
     occ = f"@{post.occurrence}" if post.occurrence else ""
@@ -141,4 +169,5 @@ def part_for(post: Publishable, index: int, receipts: Sequence[Receipt]) -> Part
         media=post.media if index == 0 else (),
         link_image=post.link_image if index == 0 else None,
         media_base_url=post.media_base_url,
+        language=split_key(post.post_key)[1],
     )

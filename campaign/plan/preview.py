@@ -4,10 +4,13 @@ JSON schema (stable; ``schema`` is bumped on any incompatible change)::
 
     {
       "schema": 1,
-      "campaign": {"name", "file", "zone", "start" (ISO, campaign zone), "posts": N, "channels": [...]},
+      "campaign": {"name", "file", "zone", "start" (ISO, campaign zone), "posts": N, "channels": [...],
+                   "languages": [...] (``languages:``, the default first; [] for one language)},
       "posts": [{
-          "id": "launch/hkstp_x" (post key, @occurrence when recurring, /account),
-          "post", "occurrence", "channel", "account", "handle" (public handle for display, or null),
+          "id": "launch/hkstp_x" (post key, :language when not the default, @occurrence when recurring,
+                /account),
+          "post" (the key as written), "language" (BCP 47, or null without ``languages:``),
+          "occurrence", "channel", "account", "handle" (public handle for display, or null),
           "scheduled_at": "2027-01-18T01:00:00Z" (UTC), "local_time": "2027-01-18T09:00:00+08:00" (post zone),
           "zone", "campaign_time" (campaign zone),
           "text" (parts joined by blank lines), "parts": [...], "length" (longest part), "lengths": [...],
@@ -79,6 +82,7 @@ def build(compiled: Compiled, *, requests: bool = False) -> dict[str, Any]:
             "start": compiled.start.isoformat() if compiled.start else None,
             "posts": len(posts),
             "channels": sorted({p.channel for p in compiled.posts}),
+            "languages": list(campaign.languages),
         },
         "posts": posts,
         "errors": [{"message": str(e)} for e in compiled.errors],
@@ -90,7 +94,8 @@ def _post_item(post: PlannedPost, campaign: Any, campaign_zone: Any) -> dict[str
     local = post.scheduled_at.astimezone(ZoneInfo(post.zone))
     item: dict[str, Any] = {
         "id": post_id(post),
-        "post": post.post_key,
+        "post": post.base_key,
+        "language": post.language,
         "occurrence": post.occurrence or None,
         "channel": post.channel,
         "account": post.account,
@@ -212,48 +217,79 @@ def to_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
+def by_post(doc: Mapping[str, Any]) -> list[tuple[tuple[str, str | None], list[dict[str, Any]]]]:
+    """The document's posts grouped by (post key as written, occurrence), groups in time order of their first
+    post, and inside a group by channel, then language (in the campaign's order), then account: the
+    languages of one post side by side."""
+    camp = doc.get("campaign") or {}
+    order = {tag: i for i, tag in enumerate(camp.get("languages") or ())}
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for post in doc["posts"]:
+        groups.setdefault((post["post"], post.get("occurrence")), []).append(post)
+    for items in groups.values():
+        items.sort(key=lambda p: (p["channel"], order.get(p.get("language"), -1), p["account"]))
+    return list(groups.items())
+
+
 def to_text(doc: dict[str, Any]) -> str:
-    """A terminal view: one block per post, parts numbered, lengths against limits, warnings."""
+    """A terminal view: one block per post, parts numbered, lengths against limits, warnings. A campaign in
+    several languages is grouped per post, each post's languages one after the other (:func:`by_post`)."""
     lines: list[str] = []
     camp = doc["campaign"]
     if camp:
+        langs = f" in {', '.join(camp['languages'])}" if camp.get("languages") else ""
         lines.append(
             f"Campaign {camp['name']} ({camp['file']}), zone {camp['zone']}, start {camp['start']}: "
-            f"{camp['posts']} posts on {', '.join(camp['channels'])}"
+            f"{camp['posts']} posts on {', '.join(camp['channels'])}{langs}"
         )
         lines.append("")
-    for post in doc["posts"]:
-        local = datetime.fromisoformat(post["local_time"])
-        head = (
-            f"{local:%a %Y-%m-%d %H:%M} {post['zone']} ({post['scheduled_at']})  "
-            f"{post['channel']}/{post['account']}  {post['post']}"
-            + (f" @{post['occurrence']}" if post["occurrence"] else "")
-        )
-        lines.append(head)
-        count = len(post["parts"])
-        for index, (part, length) in enumerate(zip(post["parts"], post["lengths"], strict=True)):
-            label = f"  [{index + 1}/{count}] " if count > 1 else "  "
-            lines.append(f"{label}{length}/{post['limit']} {post['unit']}")
-            lines.extend("    | " + line for line in part.splitlines() or [""])
-        lines.extend(f"  + {line}" for line in _media_lines(post))
-        for warning in post["warnings"]:
-            lines.append(f"  ! {warning}")
-        for request in post.get("requests", []):
-            lines.append(f"  > {request['method']} {request['url']}")
-            for name, value in request["headers"].items():
-                lines.append(f"  >   {name}: {value}")
-            if request["body"] is not None:
-                body = (
-                    request["body"]
-                    if isinstance(request["body"], str)
-                    else json.dumps(request["body"], ensure_ascii=False)
-                )
-                lines.append(f"  >   {body}")
-        lines.append("")
+    if camp and camp.get("languages"):
+        for (key, occurrence), items in by_post(doc):
+            order = {tag: i for i, tag in enumerate(camp["languages"])}
+            present = sorted({p["language"] for p in items}, key=lambda tag: order.get(tag, -1))
+            lines.append(f"== {key}" + (f" @{occurrence}" if occurrence else "") + f" ({', '.join(present)})")
+            lines.append("")
+            for post in items:
+                _text_block(post, lines)
+    else:
+        for post in doc["posts"]:
+            _text_block(post, lines)
     for error in doc["errors"]:
         lines.append(f"error: {error['message']}")
     lines.append(_summary(doc))
     return "\n".join(lines)
+
+
+def _text_block(post: Mapping[str, Any], lines: list[str]) -> None:
+    """One post of the terminal view (appended to ``lines``)."""
+    local = datetime.fromisoformat(post["local_time"])
+    head = (
+        f"{local:%a %Y-%m-%d %H:%M} {post['zone']} ({post['scheduled_at']})  "
+        f"{post['channel']}/{post['account']}  {post['post']}"
+        + _language_tag(post)
+        + (f" @{post['occurrence']}" if post["occurrence"] else "")
+    )
+    lines.append(head)
+    count = len(post["parts"])
+    for index, (part, length) in enumerate(zip(post["parts"], post["lengths"], strict=True)):
+        label = f"  [{index + 1}/{count}] " if count > 1 else "  "
+        lines.append(f"{label}{length}/{post['limit']} {post['unit']}")
+        lines.extend("    | " + line for line in part.splitlines() or [""])
+    lines.extend(f"  + {line}" for line in _media_lines(post))
+    for warning in post["warnings"]:
+        lines.append(f"  ! {warning}")
+    for request in post.get("requests", []):
+        lines.append(f"  > {request['method']} {request['url']}")
+        for name, value in request["headers"].items():
+            lines.append(f"  >   {name}: {value}")
+        if request["body"] is not None:
+            body = (
+                request["body"]
+                if isinstance(request["body"], str)
+                else json.dumps(request["body"], ensure_ascii=False)
+            )
+            lines.append(f"  >   {body}")
+    lines.append("")
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -291,7 +327,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
         flag = " ⚠️" if post["warnings"] else ""
         out.append(
             f"<details><summary>{local:%Y-%m-%d %H:%M} {post['zone']} · <b>{post['channel']}</b> "
-            f"{post['account']} · {post['post']} · {post['length']}/{post['limit']}{flag}</summary>"
+            f"{post['account']} · {post['post']}{_language_tag(post)} · "
+            f"{post['length']}/{post['limit']}{flag}</summary>"
         )
         out.append("")
         for index, part in enumerate(post["parts"]):
@@ -319,6 +356,10 @@ def to_markdown(doc: dict[str, Any]) -> str:
         out.append("</details>")
         out.append("")
     return "\n".join(out)
+
+
+def _language_tag(post: Mapping[str, Any]) -> str:
+    return f" [{post['language']}]" if post.get("language") else ""
 
 
 def _md_escape(text: str) -> str:

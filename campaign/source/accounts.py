@@ -29,6 +29,7 @@ ACCOUNT_KEYS = {"channel", "credentials", "zone", "slots", "threads", "limit"}
 GENERIC_SETTINGS = {
     "daily_quota": "at most this many posts on this account in any 24 hours",
     "private_network": "true to allow destinations in private address ranges (an intranet webhook)",
+    "language": "BCP 47 tag of the account's posts, e.g. en or zh-Hant (one of the campaign's languages)",
 }
 
 
@@ -44,6 +45,9 @@ class AccountConfig:
     slots: Mapping[str, Any] | None
     threads: bool | None
     line: int
+    #: ``language:`` as written (canonical BCP 47), None when the account has none: in a campaign with
+    #: ``languages:`` it then posts every language, and its ``language`` setting is the default language.
+    language: str | None = None
 
     def to_account(
         self, *, environ: Mapping[str, str] | None = None, placeholder: bool = False, allow_http: bool = False
@@ -56,17 +60,43 @@ class AccountConfig:
 
 
 def load_accounts(
-    check: Checker, root: Node, base: Path, policy: SecretPolicy
+    check: Checker, root: Node, base: Path, policy: SecretPolicy, *, languages: tuple[str, ...] = ()
 ) -> dict[str, AccountConfig]:
+    """The campaign's accounts; each ``language:`` must be one of ``languages`` when the campaign has some."""
     raw = root.get("accounts")
     if not raw:
         raise check.fail("the campaign needs 'accounts'", root.line)
     raw = check.mapping(raw, "'accounts'", root.line_of("accounts"))
     known = channels.names()
-    return {
+    accounts = {
         name: _load_account(check, name, body, raw.line_of(name), known, base, policy)
         for name, body in raw.items()
     }
+    return {name: _with_language(check, account, raw[name], languages) for name, account in accounts.items()}
+
+
+def _with_language(
+    check: Checker, account: AccountConfig, body: Node, languages: tuple[str, ...]
+) -> AccountConfig:
+    """``account`` with its ``language:`` checked (a BCP 47 tag; one of ``languages`` when there are some).
+
+    Adapters read the ``language`` setting (Mastodon ``language``, Bluesky ``langs``); an account without one
+    in a campaign with ``languages`` gets the default language there (its posts in other languages carry
+    their own, :attr:`campaign.channels.base.Part.language`).
+    """
+    from dataclasses import replace
+
+    from campaign.source.languages import check_tag, declared
+
+    what = f"'language' of account {account.name!r}"
+    line = body.line_of("language")
+    raw = account.settings.get("language")
+    if raw is None:
+        if not languages:
+            return account
+        return replace(account, settings={**account.settings, "language": languages[0]})
+    tag = declared(check, raw, languages, what, line) if languages else check_tag(check, raw, what, line)
+    return replace(account, settings={**account.settings, "language": tag}, language=tag)
 
 
 def _load_account(

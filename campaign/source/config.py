@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from campaign import channels
 from campaign.secrets import SecretPolicy
+from campaign.source import languages
 from campaign.source.accounts import AccountConfig, load_accounts
 from campaign.source.checker import _KEY, Checker, check_zone, parse_duration
 from campaign.source.paths import Kind, find_project_root, resolve_inside
@@ -31,12 +32,13 @@ MAX_METRICS_AFTER = timedelta(days=365)
 
 CAMPAIGN_KEYS = {
     "campaign": "campaign name (its identity in the queue)",
-    "release": "press release file, relative to this file",
+    "languages": "BCP 47 tags of the campaign's languages, the default first (e.g. [en, zh-Hant])",
+    "release": "press release file, relative to this file (or a map language -> file)",
     "templates": "template folder, relative to this file (default ../templates/<campaign>)",
     "zone": "IANA time zone of the campaign (e.g. Asia/Hong_Kong)",
     "start": "campaign start, local time in `zone` (offsets like +2d 09:00 count from it)",
-    "hashtags": "default hashtags for every post",
-    "link": "default link featured by posts",
+    "hashtags": "default hashtags for every post (or a map language -> hashtags)",
+    "link": "default link featured by posts (or a map language -> link)",
     "link_title": "title of the link card (default: the release title)",
     "link_description": "description of the link card (default: the release subtitle or lead)",
     "utm": "add utm_source/utm_medium/utm_campaign to links (default true)",
@@ -114,6 +116,8 @@ class PostConfig:
     media: tuple[MediaSpec, ...] = ()
     #: Thumbnail of the link card, where the platform builds the card from an uploaded image.
     link_image: MediaSpec | None = None
+    #: ``hashtags:`` given per language (added to ``hashtags`` for posts in that language).
+    language_hashtags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,30 @@ class Campaign:
     embargo: str | None = None
     #: Public https URL serving the media store's files (``<url>/<sha256>.<ext>``), for URL-only platforms.
     media_base_url: str | None = None
+    #: ``languages:`` (BCP 47, the default first); empty for a campaign in one language.
+    languages: tuple[str, ...] = ()
+    #: The release of each language when ``release:`` is a map (``release`` is then the default's).
+    releases: Mapping[str, Path] = field(default_factory=dict)
+    #: ``hashtags:`` given per language (added to ``hashtags`` for posts in that language).
+    language_hashtags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``link:`` given per language (``link`` is then None).
+    language_links: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def default_language(self) -> str | None:
+        """The first of ``languages`` (None for a campaign that declares none)."""
+        return self.languages[0] if self.languages else None
+
+    def languages_of(self, account: AccountConfig) -> tuple[str | None, ...]:
+        """The languages ``account`` posts in, one post per language: its own ``language``, else every
+        language of the campaign. ``(None,)`` when the campaign declares no ``languages``."""
+        if not self.languages:
+            return (None,)
+        return (account.language,) if account.language else self.languages
+
+    def release_for(self, language: str | None) -> Path | None:
+        """The release file posts in ``language`` read (the one ``release`` unless given per language)."""
+        return self.releases.get(language, self.release) if language else self.release
 
     def threads_allowed(self, post: PostConfig, account: AccountConfig) -> bool:
         """Whether a too-long text may become a thread for this post on this account."""
@@ -168,6 +196,8 @@ class _Header:
     late_window: timedelta
     utm: bool
     vars: Mapping[str, Any]
+    languages: tuple[str, ...] = ()
+    releases: Mapping[str, Path] = field(default_factory=dict)
 
 
 def load_campaign(
@@ -190,12 +220,16 @@ def load_campaign(
     check.keys(doc, CAMPAIGN_KEYS, "the campaign")
     project = find_project_root(path, root)
     head = _load_header(check, doc, path, project)
-    accounts = load_accounts(check, doc, path.parent, policy or SecretPolicy.from_environ())
+    accounts = load_accounts(
+        check, doc, path.parent, policy or SecretPolicy.from_environ(), languages=head.languages
+    )
     threads = _load_threads(check, doc, accounts)
     alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
         raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
-    posts = _load_posts(check, doc, accounts)
+    posts = _load_posts(check, doc, accounts, head.languages)
+    tags, language_tags = languages.hashtags(check, doc, "the campaign", head.languages)
+    link, language_links = languages.links(check, doc, head.languages)
     campaign = Campaign(
         name=head.name,
         path=path,
@@ -204,8 +238,8 @@ def load_campaign(
         templates=head.templates,
         zone=head.zone,
         start=head.start,
-        hashtags=check.hashtags(doc, "hashtags", "the campaign") or (),
-        link=check.string(doc, "link", "the campaign"),
+        hashtags=tags,
+        link=link,
         link_title=check.string(doc, "link_title", "the campaign"),
         link_description=check.string(doc, "link_description", "the campaign"),
         utm=head.utm,
@@ -218,6 +252,10 @@ def load_campaign(
         metrics=_load_metrics(check, doc),
         embargo=check.string(doc, "embargo", "the campaign"),
         root=project,
+        languages=head.languages,
+        releases=head.releases,
+        language_hashtags=language_tags,
+        language_links=language_links,
     )
     from campaign.source.media_config import with_media
 
@@ -232,7 +270,9 @@ def _load_header(check: Checker, root: Node, path: Path, project: Path) -> _Head
         raise check.fail(
             f"campaign name {name!r} may use letters, digits, '.', '_' and '-'", root.line_of("campaign")
         )
-    release_raw = check.string(root, "release", "the campaign")
+    langs = languages.load_languages(check, root)
+    per_language = languages.release_files(check, root, langs)
+    release_raw = None if per_language else check.string(root, "release", "the campaign")
     templates_raw = check.string(root, "templates", "the campaign")
     zone = check.string(root, "zone", "the campaign", required=True)
     assert zone is not None
@@ -251,7 +291,14 @@ def _load_header(check: Checker, root: Node, path: Path, project: Path) -> _Head
     base = path.parent
     # Files are confined to the project root when they exist; a missing one is reported when it is needed
     # (compile), so the daemon, which needs neither, can still load the file.
-    release = _confined(check, project, base, release_raw, "release", root.line_of("release"), "file")
+    release_line = root.line_of("release")
+    release = _confined(check, project, base, release_raw, "release", release_line, "file")
+    releases = {
+        tag: _confined(check, project, base, raw, "release", release_line, "file")
+        for tag, raw in (per_language or {}).items()
+    }
+    if releases:
+        release = releases[langs[0]]
     templates_as_written = templates_raw or f"../templates/{name}"
     line = root.line_of("templates") if templates_raw else None
     templates = _confined(check, project, base, templates_as_written, "templates", line, "dir")
@@ -264,6 +311,8 @@ def _load_header(check: Checker, root: Node, path: Path, project: Path) -> _Head
         late_window=late_window,
         utm=True if utm is None else utm,
         vars=dict(vars_),
+        languages=langs,
+        releases=releases,
     )
 
 
@@ -327,7 +376,9 @@ def _load_threads(check: Checker, root: Node, accounts: Mapping[str, AccountConf
 # -- posts ----------------------------------------------------------------------------------------------
 
 
-def _load_posts(check: Checker, root: Node, accounts: Mapping[str, AccountConfig]) -> tuple[PostConfig, ...]:
+def _load_posts(
+    check: Checker, root: Node, accounts: Mapping[str, AccountConfig], langs: tuple[str, ...] = ()
+) -> tuple[PostConfig, ...]:
     raw = root.get("posts")
     if not raw:
         raise check.fail("the campaign needs 'posts'", root.line)
@@ -335,12 +386,17 @@ def _load_posts(check: Checker, root: Node, accounts: Mapping[str, AccountConfig
         raise check.fail("'posts' must be a list", root.line_of("posts"))
     seen: dict[str, int] = {}  # post key -> line of its first use
     return tuple(
-        _load_post(check, body, raw.line_of(index), seen, accounts) for index, body in enumerate(raw)
+        _load_post(check, body, raw.line_of(index), seen, accounts, langs) for index, body in enumerate(raw)
     )
 
 
 def _load_post(
-    check: Checker, body: Any, line: int, seen: dict[str, int], accounts: Mapping[str, AccountConfig]
+    check: Checker,
+    body: Any,
+    line: int,
+    seen: dict[str, int],
+    accounts: Mapping[str, AccountConfig],
+    langs: tuple[str, ...] = (),
 ) -> PostConfig:
     """One post; records its key in ``seen`` (a key used twice is an error naming the first line)."""
     body = check.mapping(body, "each post", line)
@@ -367,6 +423,7 @@ def _load_post(
     vars_ = body.get("vars") or {}
     if not isinstance(vars_, dict):
         raise check.fail(f"'vars' of {what} must be a mapping", body.line_of("vars"))
+    tags, language_tags = languages.hashtags(check, body, what, langs)
     return PostConfig(
         key=key,
         template=template,
@@ -376,13 +433,14 @@ def _load_post(
         link=check.string(body, "link", what),
         link_title=check.string(body, "link_title", what),
         link_description=check.string(body, "link_description", what),
-        hashtags=check.hashtags(body, "hashtags", what) or (),
+        hashtags=tags,
         send_late=bool(check.boolean(body, "send_late", what)),
         zone=zone,
         vars=dict(vars_),
         overrides=overrides,
         threads=check.boolean(body, "threads", what),
         line=line,
+        language_hashtags=language_tags,
     )
 
 

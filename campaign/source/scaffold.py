@@ -24,7 +24,7 @@ Templates read the release's fields (they do not copy its text), so fixing the r
 the output passes ``campaign check`` unchanged.
 
 CLI contract (:func:`run_init` is what ``campaign init`` calls): ``--from-release FILE`` (required;
-repeatable once multi-language campaigns land: two files are refused with a clear message today),
+repeatable: a release and its translations make one campaign in their languages, :func:`scaffold_languages`),
 ``--name``, ``--dir``, ``--channels``, ``--start``, ``--zone`` (default: the dateline's), ``--force``;
 prints ``wrote PATH`` per file, then ``next: campaign check SCHEDULE``.
 """
@@ -177,7 +177,10 @@ def _people_sentence(release: Any, taken: set[str]) -> int | None:
 
 
 def existing_campaigns_for(release_file: Path, root: Path) -> list[Path]:
-    """Schedule files under ``root/schedules`` whose ``release:`` is ``release_file``."""
+    """Schedule files under ``root/schedules`` whose ``release:`` (a file, or a map of one per language) is
+    ``release_file``. Files that do not read as YAML are skipped."""
+    import yaml
+
     folder = root / "schedules"
     if not folder.is_dir():
         return []
@@ -185,13 +188,26 @@ def existing_campaigns_for(release_file: Path, root: Path) -> list[Path]:
     found = []
     for schedule in sorted(folder.glob("*.y*ml")):
         try:
-            text = schedule.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            doc = yaml.safe_load(schedule.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        m = re.search(r"(?m)^release:\s*[\"']?([^\"'#\n]+?)[\"']?\s*(?:#.*)?$", text)
-        if m and _same_release((schedule.parent / m.group(1).strip()).resolve(), target):
+        used = doc.get("release") if isinstance(doc, dict) else None
+        names = list(used.values()) if isinstance(used, dict) else [used]
+        if any(
+            isinstance(n, str) and n and _same_release((schedule.parent / n).resolve(), target) for n in names
+        ):
             found.append(schedule)
     return found
+
+
+def _refuse_reuse(release_file: Path, root: Path) -> None:
+    """UsageError when a campaign in ``root/schedules`` already uses ``release_file``."""
+    users = existing_campaigns_for(release_file, root)
+    if users:
+        raise UsageError(
+            f"{users[0]} already uses {release_file}; add --name NEW to derive another campaign from it, "
+            f"or --force"
+        )
 
 
 def _same_release(used: Path, wanted: Path) -> bool:
@@ -218,22 +234,15 @@ def run_init(
 ) -> list[Path]:
     """What ``campaign init`` does, so that the CLI only maps its options onto this call.
 
-    Options: ``--from-release FILE`` (required, repeatable: ``release_files``; more than one is a
-    UsageError until campaigns in several languages land), ``--name`` (also the way to derive a second
+    Options: ``--from-release FILE`` (required, repeatable: ``release_files``; several make one campaign
+    in their languages, :func:`scaffold_languages`), ``--name`` (also the way to derive a second
     campaign from a release another campaign in ``schedules/`` already uses), ``--dir`` (``root``),
     ``--channels``, ``--start``, ``--zone`` (None: the dateline's zone, else UTC), ``--force`` (overwrite
     files, and allow a second campaign for the same release). Prints ``wrote PATH`` per file, then
     ``next: campaign check SCHEDULE``. Raises UsageError (exit 2) for a refusal, ReleaseError for an
     unreadable release.
     """
-    if len(release_files) > 1:
-        from campaign.source.config import CAMPAIGN_KEYS
-
-        if "languages" not in CAMPAIGN_KEYS:  # the campaign file cannot say `languages:` yet
-            raise UsageError(
-                "one --from-release per campaign for now "
-                "(campaigns in several languages are not supported yet)"
-            )
+    if len(release_files) > 1:  # a release and its translations: one campaign in several languages
         written = scaffold_languages(
             [Path(f) for f in release_files], root=root, name=name, channels=channels, start=start,
             zone=zone, force=force, today=today,
@@ -277,12 +286,7 @@ def scaffold(
 
     release = load_release(release_file)
     if not force and name is None:
-        users = existing_campaigns_for(release_file, root)
-        if users:
-            raise UsageError(
-                f"{users[0]} already uses {release_file}; add --name NEW to derive another campaign from it, "
-                f"or --force"
-            )
+        _refuse_reuse(release_file, root)
     name = name or _slug(release_file.stem)
     chans = channels or DEFAULT_CHANNELS
     known = _known_channels()
@@ -528,8 +532,8 @@ def _templates(release: Any, plan: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-# Long because it writes one campaign for several releases in one pass (schedule, then each language's
-# templates) and is not wired to `init` until campaign files take `languages:`; see run_init.
+# Long because it writes one campaign for several releases in one pass: the releases' plans, then each
+# language's templates, then the schedule with its accounts per language.
 def scaffold_languages(
     release_files: list[Path],
     *,
@@ -543,62 +547,77 @@ def scaffold_languages(
 ) -> list[Path]:
     """One campaign from a release and its translations (``--from-release en.txt --from-release zh.txt``).
 
-    Writes the layout issue 13 asks for, which the campaign file accepts once it has ``languages:`` (see
-    :func:`run_init`): ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given),
-    ``release:`` as a map language -> file, accounts per channel and language (``main_x_en``,
-    ``main_x_zh-Hant``) each with ``language:``, templates ``KEY.j2`` for the first language and
-    ``KEY.LANG.j2`` for the others (each adding its own release's hashtags), and posts whose ``accounts:``
-    are the accounts of the languages whose release has that post; a link that differs per language is a
-    per-account ``overrides``. Credentials are per language (``MAIN_X_ZH_HANT_TOKEN``).
+    Writes ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given; the first is
+    the default), ``release:`` as a map language -> file (files outside the project are copied into its
+    ``releases/``), ``hashtags:`` and ``link:`` per language (each release's own), accounts per channel and
+    language
+    (``main_x_en``, ``main_x_zh-Hant``) each with its ``language:`` and its own credentials
+    (``MAIN_X_ZH_HANT_TOKEN``), templates ``KEY.j2`` for the first language and ``KEY.LANG.j2`` for the
+    others, and posts whose ``accounts:`` are the accounts of the languages whose release has that post. The
+    same refusals as :func:`scaffold`.
     """
     from campaign.source.release import load_release
 
     releases = [load_release(f) for f in release_files]
-    langs = [r.language or f"und-{i}" for i, r in enumerate(releases)]
-    if len(set(langs)) != len(langs):
+    langs = [r.language or f"und-x-{i}" for i, r in enumerate(releases)]
+    if len({lang.lower() for lang in langs}) != len(langs):
         raise UsageError(f"the releases must be in different languages (found {', '.join(langs)})")
-    first = releases[0]
-    name = name or _slug(release_files[0].stem)
+    if not force and name is None:
+        for f in release_files:
+            _refuse_reuse(f, root)
+    stem = release_files[0].stem  # `x.en.txt` names the campaign `x`
+    suffix = f".{langs[0].lower()}"
+    name = name or _slug(stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem)
     chans = channels or DEFAULT_CHANNELS
+    for chan in chans:
+        channels_load(chan)
     zone = zone or next((r.dateline.zone for r in releases if r.dateline and r.dateline.zone), None)
-    start = start or f"{_first_start(today or date.today(), first.embargo, zone).isoformat()} 09:00"
+    embargo = max((r.embargo for r in releases if r.embargo), default=None)
+    start = start or f"{_first_start(today or date.today(), embargo, zone).isoformat()} 09:00"
     schedule = root / "schedules" / f"{name}.yaml"
     folder = root / "templates" / name
     plans = [_plan(r) for r in releases]
     files: dict[str, str] = {}
     for i, (release, plan) in enumerate(zip(releases, plans, strict=True)):
         for filename, body in _templates(release, plan).items():
-            # hashtags differ per language: each template adds its own release's
-            body = body.replace(
-                "{{ tags | hashtags }}", "{{ (tags + (release.hashtags[:3] | list)) | hashtags }}"
-            )
             files[filename if i == 0 else filename.replace(".j2", f".{langs[i]}.j2")] = body
     targets = [schedule, *(folder / f for f in files)]
     if not force and (existing := [str(p) for p in targets if p.exists()]):
         raise UsageError(f"{existing[0]} exists (use --force to overwrite)")
+    schedule.parent.mkdir(parents=True, exist_ok=True)
+    copies = [_release_in_project(f, schedule, force=force) for f in release_files]
     accounts = {lang: [f"main_{chan}_{lang}" for chan in chans] for lang in langs}
     keyed = [{key: kind for key, kind, _ in _posts(r, p)} for r, p in zip(releases, plans, strict=True)]
     order = list(dict.fromkeys(k for posts in keyed for k in posts))
     lines = [
         f"# Campaign derived from {', '.join(f.name for f in release_files)} by `campaign init`.",
+        "# Review it, then: campaign preview <this file>",
         f"campaign: {name}",
-        f"languages: [{', '.join(langs)}]",
+        f"languages: [{', '.join(langs)}]   # the releases' languages; the first is the default",
         "release:",
-        *(f"  {lang}: {_relpath(f.resolve(), schedule.parent.resolve())}"
-          for lang, f in zip(langs, release_files, strict=True)),
+        *(f"  {lang}: {Path(_relpath(f.resolve(), schedule.parent.resolve())).as_posix()}"
+          for lang, (f, _) in zip(langs, copies, strict=True)),
         f"templates: ../templates/{name}",
-        f"zone: {zone or 'UTC'}",
-        f'start: "{start}"',
+        f"zone: {zone or 'UTC'}   # " + ("the dateline's place" if zone else "no known place: set it"),
+        f'start: "{start}"' + (f"   # not before the embargo ({embargo})" if embargo else ""),
         "late_window: 24h",
     ]  # fmt: skip
-    if first.link:
-        lines.append(f"link: {first.link}")
-    lines += ["", "accounts:"]
+    tagged = [(lang, r.hashtags[:3]) for lang, r in zip(langs, releases, strict=True) if r.hashtags]
+    if tagged:
+        lines.append("hashtags:   # each release's own; each channel caps how many it shows")
+        lines += [f"  {lang}: [{', '.join(_yaml_str(t) for t in tags)}]" for lang, tags in tagged]
+    links = {lang: r.link for lang, r in zip(langs, releases, strict=True) if r.link}
+    if len(set(links.values())) > 1:  # each language's release has its own page
+        lines += ["link:   # each release's own page", *(f"  {lang}: {url}" for lang, url in links.items())]
+    elif links:
+        lines.append(f"link: {next(iter(links.values()))}")
+    lines.append(f"threads: [{', '.join(c for c in THREAD_CHANNELS if c in chans)}]")
+    lines += ["", "accounts:   # one per channel and language"]
     for lang in langs:
         for chan in chans:
             env = f"MAIN_{chan}_".upper()
-            suffix = env + lang.upper().replace("-", "_") + "_"
-            account = [line.replace(env, suffix) for line in _account_lines(chan, None)]
+            account = [line.replace(env, env + lang.upper().replace("-", "_") + "_")
+                       for line in _account_lines(chan, None)]  # fmt: skip
             account[0] = f"  main_{chan}_{lang}:"
             account.insert(2, f"    language: {lang}")
             lines.extend(account)
@@ -611,18 +630,8 @@ def scaffold_languages(
         users = [a for lang, posts in zip(langs, keyed, strict=True) if key in posts for a in accounts[lang]]
         if len(users) < sum(len(v) for v in accounts.values()):
             lines.append(f"    accounts: [{', '.join(users)}]")
-        extra = [
-            f"      {a}: {{link: {release.link}}}"
-            for lang, release in zip(langs[1:], releases[1:], strict=True)
-            if release.link and release.link != first.link
-            for a in accounts[lang]
-            if a in users
-        ]
-        if extra:
-            lines += ["    overrides:", *extra]
-    schedule.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     schedule.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for filename, body in files.items():
         (folder / filename).write_text(body, encoding="utf-8")
-    return targets
+    return [*targets, *(path for path, copied in copies if copied)]

@@ -1,14 +1,16 @@
 """Rendering post templates: Jinja2 in a sandbox, strict about undefined names, with channel-aware filters.
 
-Template lookup for post ``P`` (template name ``T``, default ``P``) on account ``A`` of channel ``C``, in the
-campaign's template folder, first match wins::
+Template lookup for post ``P`` (template name ``T``, default ``P``) on account ``A`` of channel ``C`` in
+language ``L`` (campaigns with ``languages:``), in the campaign's template folder, first match wins::
 
-    T.A.j2   ->   T.C.j2   ->   T.j2
+    T.A.j2   ->   T.C.L.j2   ->   T.C.j2   ->   T.L.j2   ->   T.j2
 
+(without a language: ``T.A.j2 -> T.C.j2 -> T.j2``)
 (an inline ``text:`` in the campaign file is a template string and needs no file). Plain-text channels are
 rendered without HTML autoescape; compiled templates are cached per environment.
 
-Context: ``release`` (the parsed press release), ``campaign``, ``channel`` (name, title, limit, unit, markup),
+Context: ``release`` (the parsed press release, of the post's language), ``language`` (the post's BCP 47
+tag, None without ``languages:``), ``campaign``, ``channel`` (name, title, limit, unit, markup),
 ``account`` (name, handle and non-secret settings), ``post`` (key, link, hashtags, vars), ``link`` (the
 post's link, UTM-tagged), ``tags`` (the post's hashtags then the campaign's) and ``vars`` (campaign vars
 overlaid with post vars). Filters: ``hashtags``, ``utm``, ``shorten``, ``first_sentence``;
@@ -119,6 +121,19 @@ def tidy(text: str) -> str:
     return _BLANKS.sub("\n\n", _TRAILING_WS.sub("\n", text)).strip()
 
 
+def template_candidates(template: str, channel: str, account: str, language: str | None = None) -> list[str]:
+    """The file names looked for, in order (the first that exists is used)."""
+    if language is None:
+        return [f"{template}.{account}.j2", f"{template}.{channel}.j2", f"{template}.j2"]
+    return [
+        f"{template}.{account}.j2",
+        f"{template}.{channel}.{language}.j2",
+        f"{template}.{channel}.j2",
+        f"{template}.{language}.j2",
+        f"{template}.j2",
+    ]
+
+
 class Renderer:
     """Renders one campaign's templates. Holds one sandboxed Jinja environment (compiled templates cached).
 
@@ -149,21 +164,23 @@ class Renderer:
         self.env.filters["first_sentence"] = first_sentence
         self.env.tests["containing"] = lambda value, part: str(part) in str(value)
         self._inline: dict[str, jinja2.Template] = {}
-        self._lookup: dict[tuple[str, str, str], str] = {}
+        self._lookup: dict[tuple[str, str, str, str | None], str] = {}
 
-    def template_name(self, template: str, channel: str, account: str) -> str:
-        """The template file used for ``template`` on ``account`` (lookup order in the module docstring)."""
-        key = (template, channel, account)
+    def template_name(self, template: str, channel: str, account: str, language: str | None = None) -> str:
+        """The template file used for ``template`` on ``account`` in ``language`` (lookup order in the module
+        docstring). Raises TemplateError naming every file looked for."""
+        key = (template, channel, account, language)
         found = self._lookup.get(key)
         if found is None:
-            candidates = [f"{template}.{account}.j2", f"{template}.{channel}.j2", f"{template}.j2"]
+            candidates = template_candidates(template, channel, account, language)
             for name in candidates:
                 if (self.folder / name).is_file():
                     found = name
                     break
             else:
+                in_language = f" in {language}" if language else ""
                 raise TemplateError(
-                    f"{self.folder}: no template for {template!r} on {account} "
+                    f"{self.folder}: no template for {template!r}{in_language} on {account} "
                     f"(looked for {', '.join(candidates)})"
                 )
             self._lookup[key] = found
