@@ -14,11 +14,12 @@ their requests the same way, so previews show what would be sent.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -26,7 +27,15 @@ from typing import TypeVar
 import httpx
 
 from campaign import __version__
-from campaign.channels.base import Adapter, Exchange, Part, RateLimit
+from campaign.channels.base import (
+    DELAY_EXTENSION,
+    MEDIA_EXTENSION,
+    UPLOAD_EXTENSION,
+    Adapter,
+    Exchange,
+    Part,
+    RateLimit,
+)
 from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.secrets import redact
 
@@ -34,6 +43,11 @@ T = TypeVar("T")
 
 #: Called with each response's rate-limit report, so the dispatcher can hold the account back.
 RateLimitSink = Callable[[RateLimit], None]
+#: Waits the given seconds (``asyncio.sleep``, or a test's clock that advances instead).
+Sleeper = Callable[[float], Awaitable[None]]
+#: Called with each request just before it is sent (the dispatcher records finished uploads there, so they
+#: are durable before the request that uses them leaves).
+BeforeSend = Callable[[httpx.Request], None]
 
 
 @functools.cache
@@ -112,7 +126,8 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
 
     Nothing was sent (retry is safe): connect errors and timeouts, pool timeouts, write errors (the request
     was not complete, so no server acts on it). Possibly received (ambiguous): read timeouts, read errors,
-    the server closing the connection without a response, any other protocol error after writing.
+    the server closing the connection without a response, any other protocol error after writing; except on
+    a request marked ``campaign.upload`` (an upload or its poll), which publishes nothing: transient.
     """
     where = f"{request.method} {url_for_message(request.url)}"
     kind = type(exc).__name__
@@ -120,6 +135,9 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
         return TransientError(f"{kind} before the request was sent ({where})")
     if isinstance(exc, httpx.WriteTimeout | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return TransientError(f"{kind} while sending ({where})")
+    if request.extensions.get(UPLOAD_EXTENSION):
+        # An upload (or its status poll) publishes nothing whatever the platform did with it: retry it.
+        return TransientError(f"{kind} during an upload ({where}); an upload publishes nothing: retried")
     return AmbiguousError(f"{kind} after the request was sent ({where}); outcome unknown")
 
 
@@ -130,16 +148,26 @@ async def run(
     *,
     on_rate_limit: RateLimitSink | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Sleeper = asyncio.sleep,
+    before_send: BeforeSend | None = None,
 ) -> T:
     """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
 
-    Every error message is scrubbed of the account's secrets before it leaves (in dry runs too).
+    A request carrying ``extensions["campaign.delay"]`` (seconds; a status poll) is sent after ``sleep``
+    has waited that long; ``before_send`` sees each request just before it leaves (an exception from it
+    ends the exchange). Every error message is scrubbed of the account's secrets before it leaves (in dry
+    runs too).
     """
     try:
         request = next(exchange)
         while True:
             check_transport_policy(request, allow_http=adapter.account.allow_http)
             complete_request(request, client.headers)
+            if before_send is not None:
+                before_send(request)
+            delay = request.extensions.get(DELAY_EXTENSION)
+            if delay:
+                await sleep(float(delay))
             try:
                 response = await client.send(request, follow_redirects=False)
                 await response.aread()
@@ -213,7 +241,7 @@ def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, ob
         if name.lower() in ("host", "content-length"):
             continue
         headers[name] = "[REDACTED]" if name.lower() in sensitive else redact(value, secrets)
-    upload = request.extensions.get("campaign.media")
+    upload = request.extensions.get(MEDIA_EXTENSION)
     if isinstance(upload, dict):
         body: object = {
             "upload": {key: upload[key] for key in sorted(upload)},
