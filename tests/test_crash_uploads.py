@@ -27,7 +27,7 @@ from tests.conftest import RELEASE
 from tests.fakeplatform.accounts import mastodon_posts, write_campaign
 from tests.fakeplatform.server import STATUSES_PATH, ServerProcess, read_log
 from tests.helpers.media_parts import photo
-from tests.test_crash import counts, start_daemon, wait_for_platform, wait_settled
+from tests.test_crash import start_daemon, wait_for_platform, wait_settled
 
 pytestmark = pytest.mark.slow
 

@@ -13,6 +13,7 @@ import pytest
 
 from campaign.channels.base import Receipt
 from campaign.http.exchange import run
+from campaign.http.transport import AiohttpTransport
 from tests.fakeplatform.accounts import FakeDirectory, token
 from tests.fakeplatform.media import MEDIA_PATH, MultipartSink
 from tests.fakeplatform.server import FakePlatform, ServerThread
@@ -25,21 +26,28 @@ def server() -> Iterator[ServerThread]:
         yield running
 
 
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
 def test_the_mastodon_adapter_uploads_polls_and_posts_with_the_attachment(
-    server: ServerThread, tmp_path: Path
+    server: ServerThread, tmp_path: Path, transport: str
 ) -> None:
     image = photo(tmp_path, "mastodon")
     adapter = FakeDirectory(server.url).adapter("c", "acct0")
     waits: list[float] = []
+    sent: list[httpx.Request] = []
 
     async def sleep(seconds: float) -> None:
         waits.append(seconds)
 
     async def go() -> Receipt:
-        async with httpx.AsyncClient() as client:
-            return await run(adapter.publish(media_part(image)), client, adapter, sleep=sleep)
+        carrier = AiohttpTransport() if transport == "aiohttp" else None
+        async with httpx.AsyncClient(transport=carrier) as client:
+            return await run(
+                adapter.publish(media_part(image)), client, adapter, sleep=sleep, before_send=sent.append
+            )
 
     receipt = asyncio.run(go())
+    # The upload's body was streamed by either transport, never read whole into the request.
+    assert sent[0].url.path == MEDIA_PATH and "_content" not in vars(sent[0])
     upload, poll1, poll2, status = server.platform.records
     assert status.path == "/api/v1/statuses" and status.created
     assert (upload.path, upload.status) == (MEDIA_PATH, 202)

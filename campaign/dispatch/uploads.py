@@ -3,11 +3,12 @@ finished upload durable before the request that uses it leaves.
 
 A platform that keeps an upload for a while before a post uses it (media ids, attachments, blobs: the
 adapter declares how long in :attr:`campaign.channels.base.Adapter.upload_lifetime`) lets a retry or a
-restart skip uploads an earlier attempt finished. For such a post the dispatcher reads the post's recorded uploads once
-per attempt (:func:`with_uploads`) and puts them in :attr:`Part.uploads`; the adapter reuses the valid ones
-and reports new ones there; :class:`UploadRecorder`, called by the runner just before each request is sent,
-writes the new ones to ``posts.media_uploads`` (:meth:`Store.record_uploads`) in their own transaction.
-So when the post request leaves, every upload it names is in the queue: a crash after that finds them.
+restart skip uploads an earlier attempt finished. For such a post the dispatcher reads the post's recorded
+uploads once per attempt (:func:`with_uploads`) and puts them in :attr:`Part.uploads`; the adapter reuses
+the valid ones and reports new ones there; :class:`UploadRecorder`, called by the runner just before each
+request is sent, writes the new ones to ``posts.media_uploads`` (:meth:`Store.record_uploads`) in their own
+transaction. So when the post request leaves, every upload it names is in the queue: a crash after that
+finds them.
 
 Posts without media, dry runs, and platforms whose media go with the post in one request read and write
 nothing here and allocate nothing: :func:`with_uploads` returns None before touching the store.
