@@ -156,12 +156,27 @@ def test_a_post_without_media_reads_and_writes_no_uploads(
     assert calls == []
 
 
-def test_uploads_are_recorded_only_under_the_posts_lease(store: Store, tmp_path: Path) -> None:
-    (post_id,) = queue(store, media_post(tmp_path))
-    upload = Upload("k", "att-1", T0, T0 + timedelta(days=1))
-    with pytest.raises(LeaseLostError):
-        store.record_uploads(post_id, [upload], owner="daemon:test:1", now=T0)
-    assert store.recorded_uploads(post_id) == []
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_uploads_are_recorded_under_the_posts_lease_and_replaced_by_key(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = str(tmp_path / "q.db") if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
+    owner = "daemon:test:1"
+    first = Upload("k1", "att-1", T0, T0 + timedelta(days=1), {"blob": {"ref": {"$link": "bafy"}}})
+    second = Upload("k2", "att-2", T0, T0 + timedelta(hours=1))
+    with Store.open(url) as store:
+        (post_id,) = queue(store, media_post(tmp_path))
+        with pytest.raises(LeaseLostError):  # scheduled: nobody holds it
+            store.record_uploads(post_id, [first], owner=owner, now=T0)
+        assert store.claim_due(T0, owner, 300, 10)
+        store.mark_sending(post_id, owner=owner, now=T0)
+        with pytest.raises(LeaseLostError):  # another daemon's lease
+            store.record_uploads(post_id, [first], owner="daemon:other:2", now=T0)
+        store.record_uploads(post_id, [first], owner=owner, now=T0)
+        store.record_uploads(post_id, [second], owner=owner, now=T0)
+        again = replace(first, remote_id="att-3")
+        store.record_uploads(post_id, [again], owner=owner, now=T0)
+        assert store.recorded_uploads(post_id) == [second, again]
 
 
 # ---------------------------------------------------------------------------------------------- the runner
