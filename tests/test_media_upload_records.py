@@ -156,6 +156,15 @@ def test_a_post_without_media_reads_and_writes_no_uploads(
     assert calls == []
 
 
+def test_a_dry_run_records_no_upload(store: Store, tmp_path: Path) -> None:
+    clock = Clock()
+    (post_id,) = queue(store, media_post(tmp_path))
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, None, dry_run=True)
+    asyncio.run(d.dispatch_due(clock.now))
+    assert d.dry_requests == 2  # the upload and the status, recorded by the dry-run runner
+    assert store.recorded_uploads(post_id) == []  # placeholder ids are never kept
+
+
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_uploads_are_recorded_under_the_posts_lease_and_replaced_by_key(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest

@@ -454,10 +454,10 @@ class Dispatcher:
                 block = self.holds.until(post.account)
                 if block is not None and block > self.clock():
                     raise RateLimitedError(f"account {post.account} is rate limited", retry_at=block)
-            part, hook = with_uploads(  # media a platform keeps: recorded, reused (dispatch/uploads.py)
-                post, part_for(post, index, progress.receipts), adapter, self.store,
-                dry_run=self.config.dry_run, owner=self.owner, clock=self.clock,
-            )
+            part, hook = part_for(post, index, progress.receipts), None
+            if (part.media or part.link_image is not None) and not self.config.dry_run:
+                # Uploads a platform keeps are recorded and reused (dispatch/uploads.py).
+                part, hook = with_uploads(post, part, adapter, self.store, owner=self.owner, clock=self.clock)
             receipt = await self._exchange(progress.track(adapter.publish(part)), adapter, part, hook)
             progress.receipts = (*progress.receipts, receipt)
             index += 1

@@ -10,8 +10,8 @@ request is sent, writes the new ones to ``posts.media_uploads`` (:meth:`Store.re
 transaction. So when the post request leaves, every upload it names is in the queue: a crash after that
 finds them.
 
-Posts without media, dry runs, and platforms whose media go with the post in one request read and write
-nothing here and allocate nothing: :func:`with_uploads` returns None before touching the store.
+Posts without media and dry runs never get here (the dispatcher checks ``part.media`` first: no call, no
+allocation); platforms whose media go with the post in one request read and write nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ if TYPE_CHECKING:
 
 
 def with_uploads(
-    post: ClaimedPost, part: Part, adapter: Adapter, store: DispatchStore, *, dry_run: bool, owner: str,
+    post: ClaimedPost, part: Part, adapter: Adapter, store: DispatchStore, *, owner: str,
     clock: Callable[[], datetime],
 ) -> tuple[Part, UploadRecorder | None]:
-    """``part`` carrying the post's recorded uploads, and the hook that records new ones, when uploads are
-    kept (see the module docstring); else ``part`` unchanged and None."""
-    if dry_run or adapter.upload_lifetime is None or not (part.media or part.link_image is not None):
+    """``part`` (which has media; not a dry run) carrying the post's recorded uploads, and the hook that
+    records new ones, when the platform keeps uploads; else ``part`` unchanged and None."""
+    if adapter.upload_lifetime is None:
         return part, None
     uploads = Uploads(store.recorded_uploads(post.id))
     return replace(part, uploads=uploads), UploadRecorder(store, post.id, uploads, owner=owner, clock=clock)
