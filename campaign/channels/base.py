@@ -16,6 +16,11 @@ The dispatcher drives exchanges with the one shared ``httpx.AsyncClient``
 sleep and never create clients, so they are pure and testable with plain generators or
 ``httpx.MockTransport``.
 
+Media uploads a platform keeps for a while before a post uses them (:attr:`Adapter.upload_lifetime`) are
+recorded with the post: ``publish`` finds the earlier attempts' uploads in :attr:`Part.uploads`, reuses the
+valid ones (:meth:`Adapter.reuse_upload`) and reports new ones (:meth:`Adapter.record_upload`); the
+dispatcher stores them before the exchange's next request leaves.
+
 Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
 Every installed adapter must pass the contract suite :mod:`campaign.channels.contract`; shared building
 blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.channels.helpers`.
