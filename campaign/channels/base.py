@@ -16,6 +16,11 @@ The dispatcher drives exchanges with the one shared ``httpx.AsyncClient``
 sleep and never create clients, so they are pure and testable with plain generators or
 ``httpx.MockTransport``.
 
+Media uploads a platform keeps for a while before a post uses them (:attr:`Adapter.upload_lifetime`) are
+recorded with the post: ``publish`` finds the earlier attempts' uploads in :attr:`Part.uploads`, reuses the
+valid ones (:meth:`Adapter.reuse_upload`) and reports new ones (:meth:`Adapter.record_upload`); the
+dispatcher stores them before the exchange's next request leaves.
+
 Adapters are registered under the entry-point group ``campaign.channels`` (see :mod:`campaign.channels`).
 Every installed adapter must pass the contract suite :mod:`campaign.channels.contract`; shared building
 blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.channels.helpers`.
@@ -53,6 +58,14 @@ Exchange = Generator[httpx.Request, httpx.Response, T]
 #: Prefix of every value a dry run invents in place of a server-assigned one (ids, DIDs, CIDs).
 PLACEHOLDER = "dry-run"
 
+#: Request extensions an adapter may set for the runner (:mod:`campaign.http.exchange`; the helpers that set
+#: them are in :mod:`campaign.channels.upload_media`): the media file an upload carries (shown by dry runs
+#: instead of its bytes), seconds to wait before sending (a status poll), and True on a request that can
+#: publish nothing (an upload or its poll), whose outcome-unknown transport failure is therefore transient.
+MEDIA_EXTENSION = "campaign.media"
+DELAY_EXTENSION = "campaign.delay"
+UPLOAD_EXTENSION = "campaign.upload"
+
 
 @dataclass(frozen=True)
 class Account:
@@ -89,6 +102,84 @@ class Receipt:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A finished media upload the platform keeps for a while before a post uses it (X's media id,
+    Mastodon's attachment id, Bluesky's blob). The dispatcher records it with the post, so a retry or a
+    restart reuses it while it is valid instead of uploading again.
+
+    ``key`` names what was uploaded (:func:`campaign.channels.upload_media.upload_key`: the file's hash and
+    what the upload carried with it, such as alt text); ``data`` holds what the post needs besides the id
+    (Bluesky's blob reference) and never a secret (it is stored in the queue). Times are aware UTC;
+    ``expires_at`` is when the platform stops keeping it unused.
+    """
+
+    key: str
+    remote_id: str
+    uploaded_at: datetime
+    expires_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The form stored in ``posts.media_uploads`` (``sha256`` is the key's file hash, for people)."""
+        return {
+            "key": self.key,
+            "sha256": self.key.split(":", 1)[0],
+            "remote_id": self.remote_id,
+            "uploaded_at": self.uploaded_at.astimezone(UTC).isoformat(),
+            "expires_at": self.expires_at.astimezone(UTC).isoformat(),
+            "data": dict(self.data),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Upload | None:
+        """The inverse of :meth:`to_json`; None for an entry that is not one (it is then never reused)."""
+        try:
+            data = raw.get("data") or {}
+            return cls(
+                key=str(raw["key"]),
+                remote_id=str(raw["remote_id"]),
+                uploaded_at=datetime.fromisoformat(str(raw["uploaded_at"])),
+                expires_at=datetime.fromisoformat(str(raw["expires_at"])),
+                data=dict(data) if isinstance(data, Mapping) else {},
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+class Uploads:
+    """The uploads of one post: those earlier attempts recorded, and the ones this attempt adds.
+
+    The dispatcher builds it from the queue for a post with media on a platform that keeps uploads
+    (:attr:`Adapter.upload_lifetime`) and hands it to ``publish`` in :attr:`Part.uploads`; adapters use it
+    through :meth:`Adapter.reuse_upload` and :meth:`Adapter.record_upload`. Uploads added are taken by the
+    runner (:meth:`take_new`) and written to the queue before the exchange's next request leaves.
+    """
+
+    def __init__(self, recorded: Sequence[Upload] = ()) -> None:
+        self._by_key: dict[str, Upload] = {u.key: u for u in recorded}
+        self._new: list[Upload] = []
+
+    def reusable(self, key: str, valid_until: datetime) -> Upload | None:
+        """The upload recorded under ``key`` if it is still valid at ``valid_until``, else None."""
+        found = self._by_key.get(key)
+        return found if found is not None and found.expires_at > valid_until else None
+
+    def add(self, upload: Upload) -> None:
+        self._by_key[upload.key] = upload
+        self._new.append(upload)
+
+    @property
+    def pending(self) -> bool:
+        """Uploads added and not yet taken."""
+        return bool(self._new)
+
+    def take_new(self) -> list[Upload]:
+        """The uploads added since the last call (the runner records them)."""
+        new, self._new = self._new, []
+        return new
+
+
+@dataclass(frozen=True)
 class Part:
     """One publishable unit: a whole post, or one part of a thread.
 
@@ -119,6 +210,9 @@ class Part:
     #: in several languages); adapters send ``part.language or settings["language"]`` where the platform
     #: takes one.
     language: str | None = None
+    #: The post's recorded uploads, when the dispatcher keeps them (media on a platform with an
+    #: :attr:`Adapter.upload_lifetime`); None otherwise (dry runs, no media): then every upload is made.
+    uploads: Uploads | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +308,13 @@ class Adapter:
     login_paths: ClassVar[frozenset[str]] = frozenset()
     #: A minimal valid account for the contract suite; the default has only the required credentials.
     sample_account: ClassVar[SampleAccount] = SampleAccount()
+    #: How long the platform keeps an upload that no post uses yet, so a retry or restart may reuse it
+    #: (:class:`Upload`); None where media go with the post in one request (Telegram, Discord) or are
+    #: fetched by URL: nothing to record. A platform answer naming the expiry (X) wins when earlier.
+    upload_lifetime: ClassVar[timedelta | None] = None
+    #: A recorded upload is reused only while at least this much of its life is left (the post request
+    #: that uses it must reach the platform before it expires).
+    upload_margin: ClassVar[timedelta] = timedelta(minutes=15)
 
     def __init__(self, account: Account, *, clock: Callable[[], datetime] | None = None) -> None:
         self.account = account
@@ -277,6 +378,31 @@ class Adapter:
         raise NotImplementedError
 
     # -- shared helpers -----------------------------------------------------------------------------------
+
+    def reuse_upload(self, part: Part, key: str) -> Upload | None:
+        """The upload ``key`` an earlier attempt recorded for ``part``'s post, if still valid long enough."""
+        if part.uploads is None:
+            return None
+        return part.uploads.reusable(key, self.clock() + self.upload_margin)
+
+    def record_upload(
+        self,
+        part: Part,
+        key: str,
+        remote_id: str,
+        *,
+        data: Mapping[str, Any] | None = None,
+        expires_at: datetime | None = None,
+    ) -> None:
+        """Report a finished upload (kept ``upload_lifetime``, or until ``expires_at`` if earlier); the
+        dispatcher records it with the post before the next request leaves. No-op where nothing is kept."""
+        if part.uploads is None or self.upload_lifetime is None:
+            return
+        now = self.clock()
+        until = now + self.upload_lifetime
+        if expires_at is not None:
+            until = min(until, expires_at)
+        part.uploads.add(Upload(key, remote_id, now, until, dict(data or {})))
 
     def text_rules(self) -> TextRules:
         """The platform's rules with this account's ``limit`` setting applied."""

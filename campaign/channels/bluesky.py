@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -69,6 +69,7 @@ from campaign.channels.bluesky_media import (
 )
 from campaign.channels.helpers import read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
+from campaign.channels.upload_media import upload_key
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -121,6 +122,11 @@ class BlueskyAdapter(Adapter):
     name = "bluesky"
     title = "Bluesky"
     media_rules = PLATFORM_MEDIA_RULES["bluesky"]
+    #: A blob no record references "will be deleted if it is not referenced within a time window (eg,
+    #: minutes)" (https://docs.bsky.app/docs/api/com-atproto-repo-upload-blob; PDSes differ, see
+    #: https://atproto.com/guides/blob-lifecycle): a blob is reused only within minutes of its upload.
+    upload_lifetime = timedelta(minutes=10)
+    upload_margin = timedelta(minutes=3)
     # Lexicon app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (UTF-8 bytes).
     rules = TextRules(
         limit=300,
@@ -306,14 +312,25 @@ class BlueskyAdapter(Adapter):
         if part.media:
             blobs = []
             for media in part.media:
-                blobs.append((media, (yield from self._upload(media))))
+                blobs.append((media, (yield from self._blob(part, media, "media"))))
             if len(blobs) == 1 and blobs[0][0].mime in VIDEO_TYPES:
                 return video_embed(*blobs[0])
             return images_embed(blobs)
         if part.link is not None and part.link_image is not None:
-            thumb = yield from self._upload(part.link_image)
+            thumb = yield from self._blob(part, part.link_image, "link_image")
             return external_embed(part.link.url, part.link.title, part.link.description, thumb)
         return None
+
+    def _blob(self, part: Part, media: PreparedMedia, role: str) -> Exchange[dict[str, Any]]:
+        """The blob of ``media``: one an earlier attempt uploaded (while the PDS keeps it), else uploaded
+        now and recorded with the post."""
+        key = upload_key(media, role)
+        recorded = self.reuse_upload(part, key)
+        if recorded is not None and isinstance(recorded.data.get("blob"), dict):
+            return dict(recorded.data["blob"])
+        blob = yield from self._upload(media)
+        self.record_upload(part, key, str(blob["ref"]["$link"]), data={"blob": blob})
+        return blob
 
     def _upload(self, media: PreparedMedia) -> Exchange[dict[str, Any]]:
         """uploadBlob with the cached session (logged in first if none); a stale session is renewed once."""

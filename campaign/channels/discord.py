@@ -86,6 +86,9 @@ class DiscordAdapter(Adapter):
     name = "discord"
     title = "Discord"
     media_rules = PLATFORM_MEDIA_RULES["discord"]
+    #: Nothing to record: files go in the same multipart request as the message (``files[n]``;
+    #: https://discord.com/developers/docs/reference#uploading-files), so an upload is the post.
+    upload_lifetime = None
     rules = TextRules(
         limit=2000, unit="UTF-16 code units", measure=counting.utf16_units, max_hashtags=3, markup="markdown"
     )

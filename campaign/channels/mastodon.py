@@ -42,6 +42,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
 from campaign.channels.mastodon_media import fake_media_response, upload_media
+from campaign.channels.upload_media import upload_key
 from campaign.errors import AmbiguousError, PermanentError
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
@@ -99,6 +100,11 @@ class MastodonAdapter(Adapter):
     #: Mastodon keeps idempotency keys "for up to 1 hour" (https://docs.joinmastodon.org/methods/statuses/#create).
     dedup_window = timedelta(hours=1)
     docs = "https://docs.joinmastodon.org/methods/statuses/#create"
+    #: An attachment no status uses is deleted once it is a day old: Scheduler::MediaCleanupScheduler
+    #: destroys ``MediaAttachment.unattached.where('created_at < ?', 1.day.ago)``
+    #: (mastodon/mastodon app/workers/scheduler/media_cleanup_scheduler.rb; upload:
+    #: https://docs.joinmastodon.org/methods/media/#v2).
+    upload_lifetime = timedelta(days=1)
     sample_account = SampleAccount(settings={"instance": "https://mastodon.example"})
     metrics_scopes = "read:statuses (GET /api/v1/statuses/:id)"
 
@@ -136,11 +142,19 @@ class MastodonAdapter(Adapter):
         The part's idempotency key goes in ``Idempotency-Key`` so a retry within Mastodon's one-hour window
         returns the status already created instead of a duplicate. The part's media are uploaded first
         (:mod:`campaign.channels.mastodon_media`: ``POST /api/v2/media`` with ``description`` and ``focus``,
-        polled while processing); a failed upload publishes nothing, so it is a transient error.
+        polled while processing); a failed upload publishes nothing, so it is a transient error. Each
+        attachment is recorded with the post (:meth:`record_upload`), and one an earlier attempt recorded
+        is reused while Mastodon keeps it (:attr:`upload_lifetime`).
         """
         media_ids = []
         for media in part.media:
+            key = upload_key(media)
+            recorded = self.reuse_upload(part, key)
+            if recorded is not None:  # an earlier attempt uploaded it and Mastodon still keeps it
+                media_ids.append(recorded.remote_id)
+                continue
             uploaded = yield from upload_media(self._base(), self._auth(), media, now=self.clock)
+            self.record_upload(part, key, uploaded.id)
             media_ids.append(uploaded.id)
         request = self.json_request(
             "POST",

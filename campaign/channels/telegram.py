@@ -60,6 +60,9 @@ class TelegramAdapter(Adapter):
     name = "telegram"
     title = "Telegram"
     media_rules = PLATFORM_MEDIA_RULES["telegram"]
+    #: Nothing to record: files go in the same multipart request as the message (sendPhoto, sendVideo,
+    #: sendMediaGroup; https://core.telegram.org/bots/api#sending-files), so an upload is the post.
+    upload_lifetime = None
     # 4096 "characters after entities parsing" (sendMessage). Reports disagree on whether Telegram counts
     # code points or UTF-16 code units; counting UTF-16 units (what entity offsets use) is never longer than
     # the platform's count either way, so a fitted text is always accepted.

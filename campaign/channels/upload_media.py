@@ -8,30 +8,48 @@
   the body, and :data:`DELAY` (``"campaign.delay"``, seconds) on a status poll, asking the runner to wait
   that long before sending it (adapters never sleep; the dry-run recorder ignores it).
 - :data:`UPLOAD` (``"campaign.upload"``) marks every request that can publish nothing (uploads, their polls).
+- :func:`upload_key`: what names an upload recorded with the post (:class:`~campaign.channels.base.Upload`),
+  to find it again on a retry or restart.
 - :func:`upload_error`: an upload is not a post. A failed upload never published anything, so an answer that
   would be *ambiguous* for a post (500, 504) is *transient* for an upload: retrying cannot publish twice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
 
 import httpx
 
-from campaign.channels.base import classify_status, platform_message
+from campaign.channels.base import (
+    DELAY_EXTENSION,
+    MEDIA_EXTENSION,
+    UPLOAD_EXTENSION,
+    classify_status,
+    platform_message,
+)
 from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.store import FileSlice
 
 #: Request extension naming the media file an upload request carries.
-MEDIA = "campaign.media"
+MEDIA = MEDIA_EXTENSION
 #: Request extension: seconds the runner should wait before sending this request (status polls).
-DELAY = "campaign.delay"
+DELAY = DELAY_EXTENSION
 #: Request extension (True) on a request that can publish nothing (an upload, or a poll of one): a runner
-#: may treat an outcome-unknown transport failure of it as transient. Telegram's and Discord's multipart
+#: treats an outcome-unknown transport failure of it as transient. Telegram's and Discord's multipart
 #: requests carry media but are the post itself, so they do not have it.
-UPLOAD = "campaign.upload"
+UPLOAD = UPLOAD_EXTENSION
+
+
+def upload_key(media: PreparedMedia, role: str = "media") -> str:
+    """``<sha256>:<digest>``: the file's hash and a short digest of what the upload carries besides the
+    bytes (alt text, focus, its role in the post), so an upload is reused only for the very same item. A
+    post whose alt text changed is a new upload (Mastodon keeps the description on the attachment)."""
+    extra = json.dumps([role, media.alt, list(media.focus or ())], ensure_ascii=False)
+    return f"{media.sha256}:{hashlib.sha256(extra.encode('utf-8')).hexdigest()[:16]}"
 
 
 def mark_upload(request: httpx.Request) -> httpx.Request:

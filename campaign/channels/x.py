@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -52,6 +52,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
+from campaign.channels.upload_media import upload_key
 from campaign.channels.x_media import XMedia, fake_upload_response, upload_media
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
 from campaign.media.model import PreparedMedia
@@ -118,6 +119,10 @@ class XAdapter(Adapter):
     }
     docs = "https://docs.x.com/x-api/posts/creation-of-a-post"
     metrics_batch = 100  # GET /2/tweets takes up to 100 ids
+    #: A media id is valid for ``expires_after_secs`` of the FINALIZE answer (86,400 s, a day, for the
+    #: tweet categories), which wins when it says less (https://docs.x.com/x-api/media/media-upload-finalize,
+    #: https://docs.x.com/x-api/media/quickstart/media-upload-chunked).
+    upload_lifetime = timedelta(hours=24)
     metrics_scopes = "tweet.read users.read (public_metrics; impression_count is given to the author)"
     #: The OAuth 2.0 token refresh verify() may need before it can read the profile.
     login_paths = frozenset({"/2/oauth2/token"})
@@ -131,13 +136,24 @@ class XAdapter(Adapter):
     # -- exchanges -----------------------------------------------------------------------------------------
 
     def publish(self, part: Part) -> Exchange[Receipt]:
-        """Upload the part's media (v2 chunked upload, alt text as metadata), then ``POST /2/tweets``."""
+        """Upload the part's media (v2 chunked upload, alt text as metadata), then ``POST /2/tweets``.
+
+        Each media id is recorded with the post until it expires (``expires_after_secs``); one an earlier
+        attempt recorded is reused while valid (:meth:`reuse_upload`)."""
         body: dict[str, Any] = {"text": part.text}
         if part.reply_to is not None:
             body["reply"] = {"in_reply_to_tweet_id": part.reply_to.remote_id}
         media_ids = []
         for media in part.media:
-            media_ids.append((yield from self._upload(media)).id)
+            key = upload_key(media)
+            recorded = self.reuse_upload(part, key)
+            if recorded is not None:  # an earlier attempt uploaded it and its media id is still valid
+                media_ids.append(recorded.remote_id)
+                continue
+            uploaded = yield from self._upload(media)
+            self.record_upload(part, key, uploaded.id, expires_at=uploaded.expires_at,
+                               data={"media_key": uploaded.media_key})  # fmt: skip
+            media_ids.append(uploaded.id)
         if media_ids:
             body["media"] = {"media_ids": media_ids}
         response = yield from self._authorized("POST", TWEETS_URL, body)

@@ -58,7 +58,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -73,6 +73,7 @@ from campaign.dispatch.pool import SendPool, Slots, seconds_until
 from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
 from campaign.dispatch.retry import RetryPolicy
+from campaign.dispatch.uploads import UploadRecorder, with_uploads
 from campaign.dispatch.writer import GroupWriter, make_mark
 from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
 from campaign.plan.posts import part_for
@@ -171,6 +172,7 @@ class Dispatcher:
         rng: Callable[[], float] = random.random,
         alerts: Alerts | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if client is None and not config.dry_run:
             raise ValueError("a dispatcher that sends needs an httpx.AsyncClient")
@@ -180,6 +182,8 @@ class Dispatcher:
         self.client = client
         self.clock = clock
         self.rng = rng
+        #: Waits before a status poll (``campaign.delay``): a test's clock may advance instead of sleeping.
+        self.sleep = sleep
         self.alerts = alerts or Alerts(
             accounts.alert_adapter, self._send_alert, interval=config.alert_interval
         )
@@ -450,8 +454,11 @@ class Dispatcher:
                 block = self.holds.until(post.account)
                 if block is not None and block > self.clock():
                     raise RateLimitedError(f"account {post.account} is rate limited", retry_at=block)
-            part = part_for(post, index, progress.receipts)
-            receipt = await self._exchange(progress.track(adapter.publish(part)), adapter, part)
+            part, hook = part_for(post, index, progress.receipts), None
+            if (part.media or part.link_image is not None) and not self.config.dry_run:
+                # Uploads a platform keeps are recorded and reused (dispatch/uploads.py).
+                part, hook = with_uploads(post, part, adapter, self.store, owner=self.owner, clock=self.clock)
+            receipt = await self._exchange(progress.track(adapter.publish(part)), adapter, part, hook)
             progress.receipts = (*progress.receipts, receipt)
             index += 1
             if index < len(post.parts):
@@ -580,7 +587,9 @@ class Dispatcher:
 
     # -- running exchanges --------------------------------------------------------------------------------
 
-    async def _exchange(self, exchange: Exchange[T], adapter: Adapter, part: Part | None) -> T:
+    async def _exchange(
+        self, exchange: Exchange[T], adapter: Adapter, part: Part | None, hook: UploadRecorder | None = None
+    ) -> T:
         if self.config.dry_run:
             from campaign.http.exchange import Recording, run_dry
 
@@ -593,7 +602,10 @@ class Dispatcher:
 
         assert self.client is not None
         sink = self.holds.sink(adapter.account.name)
-        return await run(exchange, self.client, adapter, on_rate_limit=sink, now=self.clock)
+        return await run(
+            exchange, self.client, adapter, on_rate_limit=sink, now=self.clock, sleep=self.sleep,
+            before_send=hook,
+        )
 
     async def _send_alert(self, adapter: Adapter, part: Part) -> Receipt:
         return await self._exchange(adapter.publish(part), adapter, part)

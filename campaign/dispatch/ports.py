@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from campaign.channels.base import Adapter, Receipt
+    from campaign.channels.base import Adapter, Receipt, Upload
     from campaign.errors import StoreError
     from campaign.queue.store import ClaimedPost, Mark, PostEventView, QueuedPost, Recovered
 
@@ -32,6 +32,14 @@ class DispatchStore(Protocol):
 
     def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
         """Store the receipt of thread part ``index`` before the next part is sent."""
+        ...
+
+    def record_uploads(self, post_id: int, uploads: Sequence[Upload], *, owner: str, now: datetime) -> None:
+        """Store finished media uploads with the post before the request that uses them is sent."""
+        ...
+
+    def recorded_uploads(self, post_id: int) -> list[Upload]:
+        """The media uploads recorded with the post."""
         ...
 
     def release(self, post_ids: Iterable[int], *, owner: str, now: datetime) -> list[int]:

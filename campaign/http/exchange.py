@@ -27,7 +27,15 @@ from typing import TypeVar
 import httpx
 
 from campaign import __version__
-from campaign.channels.base import Adapter, Exchange, Part, RateLimit
+from campaign.channels.base import (
+    DELAY_EXTENSION,
+    MEDIA_EXTENSION,
+    UPLOAD_EXTENSION,
+    Adapter,
+    Exchange,
+    Part,
+    RateLimit,
+)
 from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
 from campaign.secrets import redact
 
@@ -35,6 +43,11 @@ T = TypeVar("T")
 
 #: Called with each response's rate-limit report, so the dispatcher can hold the account back.
 RateLimitSink = Callable[[RateLimit], None]
+#: Waits the given seconds (``asyncio.sleep``, or a test's clock that advances instead).
+Sleeper = Callable[[float], Awaitable[None]]
+#: Called with each request just before it is sent (the dispatcher records finished uploads there, so they
+#: are durable before the request that uses them leaves).
+BeforeSend = Callable[[httpx.Request], None]
 
 
 @functools.cache
@@ -113,7 +126,8 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
 
     Nothing was sent (retry is safe): connect errors and timeouts, pool timeouts, write errors (the request
     was not complete, so no server acts on it). Possibly received (ambiguous): read timeouts, read errors,
-    the server closing the connection without a response, any other protocol error after writing.
+    the server closing the connection without a response, any other protocol error after writing; except on
+    a request marked ``campaign.upload`` (an upload or its poll), which publishes nothing: transient.
     """
     where = f"{request.method} {url_for_message(request.url)}"
     kind = type(exc).__name__
@@ -121,13 +135,14 @@ def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> Ch
         return TransientError(f"{kind} before the request was sent ({where})")
     if isinstance(exc, httpx.WriteTimeout | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return TransientError(f"{kind} while sending ({where})")
+    if request.extensions.get(UPLOAD_EXTENSION):
+        # An upload (or its status poll) publishes nothing whatever the platform did with it: retry it.
+        return TransientError(f"{kind} during an upload ({where}); an upload publishes nothing: retried")
     return AmbiguousError(f"{kind} after the request was sent ({where}); outcome unknown")
 
 
-#: Request extension (seconds) an adapter puts on a status poll: wait that long before sending it
-#: (``channels.upload_media.DELAY``; adapters never sleep themselves).
-DELAY = "campaign.delay"
-#: The longest such wait honoured (a platform asking for more is simply polled again sooner).
+#: The longest wait honoured for a status poll's ``campaign.delay`` (:data:`channels.base.DELAY_EXTENSION`;
+#: adapters never sleep themselves): a platform asking for more is simply polled again sooner.
 MAX_DELAY = 60.0
 
 
@@ -138,21 +153,26 @@ async def run(
     *,
     on_rate_limit: RateLimitSink | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    sleep: Sleeper = asyncio.sleep,
+    before_send: BeforeSend | None = None,
 ) -> T:
     """Drive ``exchange`` over ``client`` until it returns; ChannelErrors propagate classified.
 
-    A request carrying :data:`DELAY` is sent after ``sleep``-ing that long (at most :data:`MAX_DELAY`).
-    Every error message is scrubbed of the account's secrets before it leaves (in dry runs too).
+    A request carrying ``extensions["campaign.delay"]`` (seconds; a status poll) is sent after ``sleep``
+    has waited that long (at most :data:`MAX_DELAY`); ``before_send`` sees each request just before it
+    leaves (an exception from it ends the exchange). Every error message is scrubbed of the account's
+    secrets before it leaves (in dry runs too).
     """
     try:
         request = next(exchange)
         while True:
             check_transport_policy(request, allow_http=adapter.account.allow_http)
-            delay = request.extensions.get(DELAY)
+            complete_request(request, client.headers)
+            if before_send is not None:
+                before_send(request)
+            delay = request.extensions.get(DELAY_EXTENSION)
             if isinstance(delay, int | float) and delay > 0:
                 await sleep(min(float(delay), MAX_DELAY))
-            complete_request(request, client.headers)
             try:
                 response = await client.send(request, follow_redirects=False)
                 await response.aread()
@@ -226,7 +246,7 @@ def describe_request(request: httpx.Request, secrets: list[str]) -> dict[str, ob
         if name.lower() in ("host", "content-length"):
             continue
         headers[name] = "[REDACTED]" if name.lower() in sensitive else redact(value, secrets)
-    upload = request.extensions.get("campaign.media")
+    upload = request.extensions.get(MEDIA_EXTENSION)
     if isinstance(upload, dict):
         body: object = {
             "upload": {key: upload[key] for key in sorted(upload)},

@@ -40,15 +40,19 @@ Timeouts come from httpx's per-request ``timeout`` extension
 (waiting for a pooled connection plus establishing one), ``connect`` its ``sock_connect``, ``read`` its
 ``sock_read`` (longest silence while reading the answer,
 https://docs.aiohttp.org/en/stable/client_reference.html#aiohttp.ClientTimeout). aiohttp has no write
-timeout, so the sum of all four bounds the whole exchange. Answers are read whole (no streaming) and
-undecoded (``auto_decompress=False``); the ``httpx.Response`` decodes ``Content-Encoding`` as usual.
+timeout, so the sum of all four bounds the whole exchange, plus, for a streamed body (a media upload),
+its ``Content-Length`` at :data:`MIN_UPLOAD_RATE` (a 500 MB video may take minutes to send). Request bodies
+httpx holds in memory (JSON, forms) are sent as bytes; streamed ones (a file from the media store, a
+multipart upload) are handed to aiohttp as they are read, one chunk at a time, so a 500 MB video never sits
+in memory. Answers are read whole (no streaming) and undecoded (``auto_decompress=False``); the
+``httpx.Response`` decodes ``Content-Encoding`` as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -110,6 +114,19 @@ def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.Trans
     return httpx.RemoteProtocolError(message, request=request)
 
 
+#: Slowest upload (bytes per second) taken for progress rather than a hang: it sets the deadline of a
+#: streamed body (with the phases' timeouts), since aiohttp has no write timeout.
+MIN_UPLOAD_RATE = 128 * 1024
+
+
+async def _chunks(request: httpx.Request) -> AsyncIterator[bytes]:
+    """The body of ``request`` as its stream yields it (one chunk in memory at a time)."""
+    stream = request.stream
+    assert isinstance(stream, httpx.AsyncByteStream), "an AsyncClient request has an async stream"
+    async for chunk in stream:
+        yield chunk
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx requests sent over one aiohttp session (a connection pool of ``limits.max_connections``).
 
@@ -156,7 +173,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             sock_read=read,
         )
         deadline = None if None in phases else sum(p for p in phases if p is not None)
-        body = await request.aread()
+        body: bytes | AsyncIterator[bytes]
+        if isinstance(request.stream, httpx.ByteStream):
+            body = await request.aread()
+        else:  # streamed (an upload): never read whole; the deadline grows with its size
+            body = _chunks(request)
+            if deadline is not None:
+                deadline += int(request.headers.get("content-length") or 0) / MIN_UPLOAD_RATE
         try:
             async with asyncio.timeout(deadline):
                 async with session.request(

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from campaign.channels.base import Receipt
-from campaign.errors import IllegalTransitionError, PostNotFoundError, StoreError
+from campaign.channels.base import Receipt, Upload
+from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, queued_from
 from campaign.queue.models import ACCOUNTS, EVENTS, POSTS
 from campaign.queue.states import Status
@@ -121,6 +121,41 @@ class Marks(StoreCore):
             conn.execute(
                 sa.update(POSTS).where(POSTS.c.id == post_id).values(part_receipts=receipts, updated_at=now)
             )
+
+    def record_uploads(
+        self, post_id: int, uploads: Sequence[Upload], *, owner: str, now: datetime
+    ) -> None:
+        """Add finished media uploads to the post's ``media_uploads`` (one replaces an earlier one of the same
+        key), committed before the request that uses them is sent, so a retry or restart reuses them.
+
+        Only while the post is ``sending`` under ``owner``'s lease (LeaseLostError otherwise: recovery or
+        another daemon moved it on, and the request must not leave).
+        """
+        now = aware(now)
+        with self._write() as conn:
+            p = POSTS
+            row = conn.execute(
+                sa.select(p.c.status, p.c.lease_owner, p.c.media_uploads).where(p.c.id == post_id)
+            ).first()
+            if row is None:
+                raise PostNotFoundError(f"no queued post with id {post_id}")
+            if row.status != Status.SENDING or row.lease_owner != owner:
+                raise LeaseLostError(
+                    f"post {post_id} is {row.status} for {row.lease_owner}; its uploads were not recorded"
+                )
+            keys = {u.key for u in uploads}
+            kept = [u for u in row.media_uploads or [] if not (isinstance(u, dict) and u.get("key") in keys)]
+            conn.execute(
+                sa.update(POSTS).where(POSTS.c.id == post_id)
+                .values(media_uploads=[*kept, *(u.to_json() for u in uploads)], updated_at=now)
+            )
+
+    def recorded_uploads(self, post_id: int) -> list[Upload]:
+        """The media uploads recorded with the post (expired ones included: the adapter decides)."""
+        with self._read() as conn:
+            raw = conn.execute(sa.select(POSTS.c.media_uploads).where(POSTS.c.id == post_id)).scalar()
+        found = (Upload.from_json(u) for u in raw or [] if isinstance(u, dict))
+        return [u for u in found if u is not None]
 
     def mark_sent(self, post_id: int, receipt: Receipt, *, owner: str, now: datetime) -> None:
         """sending (leased by ``owner``) or unknown -> sent, with the post's receipt (a thread's first part).

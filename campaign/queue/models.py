@@ -105,8 +105,8 @@ class Post(SQLModel, table=True):
     #: Prepared media of the first part: JSON list of {"sha256", "mime", "size", "width", "height", "alt",
     #: ...} (the files live content-addressed in the media store beside the queue).
     media: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
-    #: Upload results by media hash, kept so a restart after an upload does not upload again:
-    #: JSON list of {"sha256", "remote_id", "uploaded_at", "expires_at"}.
+    #: Upload results, kept so a retry or restart after an upload does not upload again: JSON list of
+    #: {"key", "sha256", "remote_id", "uploaded_at", "expires_at", "data"} (``channels.base.Upload``).
     media_uploads: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON)
     send_late: bool = False
     late_window_seconds: int = 86400

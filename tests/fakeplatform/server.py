@@ -29,6 +29,9 @@ Behaviour (each fact from the source named):
   delta-seconds or an HTTP-date (RFC 9110 section 10.2.3).
 - ``GET /api/v1/accounts/verify_credentials`` and ``GET /api/v2/instance`` (for ``channels check``).
 - ``POST /hooks/<name>``: a webhook receiver honouring ``Idempotency-Key`` per hook; answers ``{"id","url"}``.
+- Media (:mod:`tests.fakeplatform.media`): ``POST /api/v2/media`` (202, then ready after ``media_polls``
+  checks of ``GET /api/v1/media/:id`` answered 206), and ``media_ids`` on a status. Upload bodies are
+  consumed as they arrive, never held whole; the ``uploads`` counter counts attachments made.
 
 Faults (:class:`Fault`) are chosen when a request's headers have arrived, per account (the bearer token, or
 the hook name for webhooks) and per count of matching requests (``after``/``times``); set them through the
@@ -39,9 +42,10 @@ existing log replays it, so statuses and idempotency keys survive a restart of t
 Control endpoint (never recorded, never faulted, no auth): ``POST /_control`` with any of
 ``{"faults": [...]}`` (replace), ``{"add_faults": [...]}``, ``{"rate_limit": {...} | null}``,
 ``{"reset": true}``; ``GET /_control/stats``; ``GET /_control/log`` (``{"records": [...]}``);
-``GET /_control/wait?requests=N&hung=M&created=K&timeout=S`` answers (200, the stats) as soon as every named
-counter of the stats has reached its value, or 504 with the stats after ``S`` seconds: tests wait for what the
-server saw, never for a guessed time (:meth:`FakePlatform.wait_for`, :meth:`ServerProcess.wait_for`).
+``GET /_control/wait?requests=N&hung=M&created=K&uploads=U&timeout=S`` answers (200, the stats) as soon as
+every named counter of the stats has reached its value, or 504 with the stats after ``S`` seconds: tests wait
+for what the server saw, never for a guessed time (:meth:`FakePlatform.wait_for`,
+:meth:`ServerProcess.wait_for`).
 """
 
 from __future__ import annotations
@@ -75,6 +79,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from tests.fakeplatform.media import (
+    MEDIA_GET_PREFIX,
+    MEDIA_PATH,
+    Attachment,
+    MultipartSink,
+    attachment_entity,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Rate-limit header styles: which header family a 429 (and, for the families, every answer) carries.
@@ -88,7 +100,7 @@ HOOKS_PREFIX = "/hooks/"
 CONTROL_PREFIX = "/_control"
 WAIT_PATH = f"{CONTROL_PREFIX}/wait"
 #: Counters of :meth:`FakePlatform.stats` a test may wait for (:meth:`FakePlatform.wait_for`).
-WAITABLE = ("requests", "created", "hung", "violations")
+WAITABLE = ("requests", "created", "hung", "violations", "uploads")
 #: Mastodon's idempotency window (post_status_service.rb: ``redis.setex(..., 3_600, ...)``).
 MASTODON_IDEMPOTENCY_WINDOW = 3600.0
 _MAX_HEAD = 64 * 1024
@@ -204,6 +216,10 @@ class RequestRecord:
     fault: str | None = None
     #: Sent while a 429 the server had answered for this account still asked to wait.
     violation: bool = False
+    #: A media upload: the attachment id made (None if refused) and the file's size and SHA-256.
+    media_id: str | None = None
+    media_size: int | None = None
+    media_sha256: str | None = None
 
 
 @dataclass
@@ -230,6 +246,9 @@ class Pending:
     #: The path and query (used for control requests, which have no record).
     path: str = ""
     query: str = ""
+    #: Consumes a media upload's body as it arrives (never buffered whole); bytes of it received so far.
+    sink: MultipartSink | None = None
+    received: int = 0
 
 
 def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -272,8 +291,11 @@ class FakePlatform:
         log_path: Path | None = None,
         keep_log: bool = True,
         max_characters: int = 500,
+        media_polls: int = 1,
     ) -> None:
         self.clock = clock
+        #: Status checks (206) an upload answers before it is processed (0: answered 200 at once).
+        self.media_polls = media_polls
         self.tokens = dict(tokens) if tokens is not None else None
         self.rate_limit = rate_limit
         self.faults: list[Fault] = list(faults)
@@ -308,6 +330,8 @@ class FakePlatform:
         self._blocked_style: dict[str, Style] = {}
         self._violations = 0
         self._usernames: dict[str, str] = {}
+        self._media: dict[str, Attachment] = {}
+        self._uploads = 0
 
     def close(self) -> None:
         self.release_waiters()
@@ -364,6 +388,7 @@ class FakePlatform:
             "requests": self._seq,
             "created": self._created,
             "hung": self._hung,
+            "uploads": self._uploads,
             "per_key": dict(self._per_key),
                 "duplicates": sorted(k for k, n in self._per_key.items() if n > 1 and k),
                 "violations": self._violations,
@@ -380,7 +405,7 @@ class FakePlatform:
 
         def reached() -> bool:
             counts = {"requests": self._seq, "created": self._created, "hung": self._hung,
-                      "violations": self._violations}  # fmt: skip
+                      "violations": self._violations, "uploads": self._uploads}  # fmt: skip
             return self._closing or all(counts[k] >= n for k, n in at_least.items())
 
         with self._changed:
@@ -417,6 +442,8 @@ class FakePlatform:
                 idempotency_key=headers.get("idempotency-key"),
             )
             pending = Pending(record=record, fault=None, host=host)
+            if method == "POST" and path == MEDIA_PATH:
+                pending.sink = MultipartSink(headers.get("content-type", ""))
             blocked = self._blocked_until.get(account)
             if blocked is not None and now < blocked:
                 record.violation = True
@@ -461,12 +488,14 @@ class FakePlatform:
             return self._control(pending.path, body)
         with self._lock:
             reply = pending.early
+            if pending.sink is not None:
+                body = bytes(pending.sink.head)  # the form fields and part headers, never the file
             if reply is None or reply.action != "reset":
                 record.body = body.decode("utf-8", errors="replace")
             if reply is None:
                 fault = pending.fault
                 work = fault is None or fault.kind in ("delay", "reset_after_body") or bool(fault.create)
-                reply = self._serve(record, body, pending.host) if work else Reply()
+                reply = self._serve(record, body, pending) if work else Reply()
                 if fault is not None and fault.kind == "status":
                     reply = _error(fault.status, HTTPStatus(fault.status).phrase)
                 elif fault is not None and fault.kind == "delay":
@@ -505,10 +534,14 @@ class FakePlatform:
         headers = _limit_headers(style or "retry-after", limit, 0, until, now, window, final=True)
         return _error(429, "Too many requests", headers)
 
-    def _serve(self, record: RequestRecord, body: bytes, host: str) -> Reply:
-        method, path = record.method, record.path
+    def _serve(self, record: RequestRecord, body: bytes, pending: Pending) -> Reply:
+        method, path, host = record.method, record.path, pending.host
         if path == STATUSES_PATH and method == "POST":
             return self._post_status(record, body, host)
+        if pending.sink is not None:
+            return self._post_media(record, pending.sink, host)
+        if path.startswith(MEDIA_GET_PREFIX) and method == "GET":
+            return self._get_media(record, path.rsplit("/", 1)[-1])
         if path.startswith(HOOKS_PREFIX) and method == "POST":
             return self._post_hook(record, body, host)
         if path == "/api/v1/accounts/verify_credentials" and method == "GET":
@@ -562,8 +595,14 @@ class FakePlatform:
         reply_to = params.get("in_reply_to_id")
         if reply_to and str(reply_to) not in self._statuses:
             return _error(404, "The post you are trying to reply to does not appear to exist.")
+        media, problem = self._status_media(token, params.get("media_ids") or params.get("media_ids[]"))
+        if problem:
+            return _error(422, f"Validation failed: {problem}")
         user = self._username(token)
         status = self._create(record, token, key, now)
+        for attachment in media:
+            attachment.status_id = status["id"]
+        status["media_attachments"] = [a.entity for a in media]
         status.update(
             {
                 "url": f"http://{host}/@{user}/{status['id']}",
@@ -576,6 +615,53 @@ class FakePlatform:
             }
         )
         return _json(200, status)
+
+    def _status_media(self, token: str, raw: Any) -> tuple[list[Attachment], str]:
+        """The attachments ``media_ids`` names, or why Mastodon would refuse them (see media.py)."""
+        ids = [str(i) for i in (raw if isinstance(raw, list) else [raw] if raw else [])]
+        found = [self._media.get(i) for i in ids]
+        missing = [i for i, a in zip(ids, found, strict=True)
+                   if a is None or a.account != token or a.status_id is not None]  # fmt: skip
+        if missing:
+            return [], f"media {', '.join(missing)} not found"
+        media = [a for a in found if a is not None]
+        if not all(a.processed for a in media):
+            return [], "media not ready (still processing)"
+        return media, ""
+
+    def _post_media(self, record: RequestRecord, sink: MultipartSink, host: str) -> Reply:
+        token = self._auth(record)
+        if token is None:
+            return _error(401, "The access token is invalid")
+        uploaded = sink.result()
+        if not uploaded.complete:
+            return _error(422, "Validation failed: File can't be blank")
+        self._next_id += 1
+        media_id = str(self._next_id)
+        entity = attachment_entity(media_id, uploaded)
+        url = f"http://{host}/system/media_attachments/{media_id}/original"
+        attachment = Attachment(token, entity, self.media_polls, url)
+        self._media[media_id] = attachment
+        self._uploads += 1
+        record.media_id, record.media_size, record.media_sha256 = media_id, uploaded.size, uploaded.sha256
+        if attachment.processed:
+            entity["url"] = url
+            return _json(200, entity)
+        return _json(202, entity)
+
+    def _get_media(self, record: RequestRecord, media_id: str) -> Reply:
+        token = self._auth(record)
+        if token is None:
+            return _error(401, "The access token is invalid")
+        attachment = self._media.get(media_id)
+        if attachment is None or attachment.account != token:
+            return _error(404, "Record not found")
+        if not attachment.processed:
+            attachment.polls_left -= 1
+            if not attachment.processed:
+                return _json(206, attachment.entity)
+        attachment.entity["url"] = attachment.url
+        return _json(200, attachment.entity)
 
     def _get_status(self, record: RequestRecord, status_id: str) -> Reply:
         """A status with counts that grow with the platform's clock (engagement for the metrics collector):
@@ -790,10 +876,19 @@ class _Connection(asyncio.Protocol):
                     return
                 self.waiting = (pending, int(headers.get("content-length") or 0), keep_alive)
             pending, length, keep_alive = self.waiting
-            if len(self.buffer) < length:
-                return
-            body = bytes(self.buffer[:length])
-            del self.buffer[:length]
+            if pending.sink is not None:  # a media upload: consumed as it arrives, never held whole
+                take = min(len(self.buffer), length - pending.received)
+                pending.sink.feed(bytes(self.buffer[:take]))
+                del self.buffer[:take]
+                pending.received += take
+                if pending.received < length:
+                    return
+                body = b""
+            else:
+                if len(self.buffer) < length:
+                    return
+                body = bytes(self.buffer[:length])
+                del self.buffer[:length]
             self.waiting = None
             if pending.record is None and pending.path == WAIT_PATH:
                 self.busy = True  # answered when the counters are reached (or the wait times out)
@@ -1076,6 +1171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fault", action="append", default=[], help="a Fault as JSON (repeatable)")
     parser.add_argument("--idempotency-window", type=float, default=MASTODON_IDEMPOTENCY_WINDOW)
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--media-polls", type=int, default=1, help="206 answers before an upload is ready")
     args = parser.parse_args(argv)
     platform = FakePlatform(
         rate_limit=args.rate_limit,
@@ -1083,6 +1179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         idempotency_window=args.idempotency_window,
         log_path=args.log,
         keep_log=not args.no_keep_log,
+        media_polls=args.media_polls,
     )
     server = _Server(platform)
 

@@ -1,0 +1,62 @@
+"""Media uploads recorded with their post: what the dispatcher hands an adapter, and the hook that makes each
+finished upload durable before the request that uses it leaves.
+
+A platform that keeps an upload for a while before a post uses it (media ids, attachments, blobs: the
+adapter declares how long in :attr:`campaign.channels.base.Adapter.upload_lifetime`) lets a retry or a
+restart skip uploads an earlier attempt finished. For such a post the dispatcher reads the post's recorded
+uploads once per attempt (:func:`with_uploads`) and puts them in :attr:`Part.uploads`; the adapter reuses
+the valid ones and reports new ones there; :class:`UploadRecorder`, called by the runner just before each
+request is sent, writes the new ones to ``posts.media_uploads`` (:meth:`Store.record_uploads`) in their own
+transaction. So when the post request leaves, every upload it names is in the queue: a crash after that
+finds them.
+
+Posts without media and dry runs never get here (the dispatcher checks ``part.media`` first: no call, no
+allocation); platforms whose media go with the post in one request read and write nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from campaign.channels.base import Adapter, Part, Uploads
+
+if TYPE_CHECKING:
+    from campaign.dispatch.ports import DispatchStore
+    from campaign.queue.store import ClaimedPost
+
+
+def with_uploads(
+    post: ClaimedPost, part: Part, adapter: Adapter, store: DispatchStore, *, owner: str,
+    clock: Callable[[], datetime],
+) -> tuple[Part, UploadRecorder | None]:
+    """``part`` (which has media; not a dry run) carrying the post's recorded uploads, and the hook that
+    records new ones, when the platform keeps uploads; else ``part`` unchanged and None."""
+    if adapter.upload_lifetime is None:
+        return part, None
+    uploads = Uploads(store.recorded_uploads(post.id))
+    return replace(part, uploads=uploads), UploadRecorder(store, post.id, uploads, owner=owner, clock=clock)
+
+
+class UploadRecorder:
+    """The runner's ``before_send`` hook for one part: records uploads the adapter finished since the last
+    request (raises the store's error, which ends the exchange before the request leaves)."""
+
+    def __init__(
+        self, store: DispatchStore, post_id: int, uploads: Uploads, *, owner: str,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.post_id = post_id
+        self.uploads = uploads
+        self.owner = owner
+        self.clock = clock
+
+    def __call__(self, request: httpx.Request) -> None:
+        if self.uploads.pending:
+            new = self.uploads.take_new()
+            self.store.record_uploads(self.post_id, new, owner=self.owner, now=self.clock())
