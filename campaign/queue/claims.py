@@ -85,6 +85,18 @@ def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
+def _at_cap(cap: int) -> sa.Select[Any]:
+    """Accounts with at least ``cap`` posts claimed or sending, by anyone."""
+    leased = POSTS.alias("leased")
+    return (
+        sa.select(leased.c.account)
+        # The literal status term matches ix_posts_lease's WHERE.
+        .where(sa.text("leased." + _LEASED_SQL))
+        .group_by(leased.c.account)
+        .having(sa.func.count() >= cap)
+    )
+
+
 def _under_cap(
     now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
 ) -> sa.Select[Any]:
@@ -146,7 +158,15 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
     else:
         cap = sa.bindparam("b_cap", type_=sa.Integer)
         prefix = sa.bindparam("b_prefix", type_=sa.Integer)
-        due = due.where(p.c.id.in_(_under_cap(now, cap, prefix)))
+        under = _under_cap(now, cap, prefix)
+        if postgres:
+            # ``id = ANY(ARRAY(...))``: the ranked ids are computed once (an InitPlan) whatever the
+            # planner believes. As ``id IN (...)`` a queue without statistics yet (fresh rows, before
+            # autovacuum's ANALYZE) got a nested loop re-running the ranking per due row: 250-590 ms
+            # per claim at 2,000 due posts instead of ~3 ms (docs/BENCHMARKS.md, PostgreSQL).
+            due = due.where(p.c.id == sa.any_(sa.func.array(under.scalar_subquery())))
+        else:
+            due = due.where(p.c.id.in_(under))
     if postgres:
         due = due.with_for_update(skip_locked=True)
     stmt = (
@@ -349,7 +369,13 @@ class Claims(StoreCore):
             .limit(1)
         )
         if per_account is not None:
-            first = first.where(_in_flight(p.c.account) < per_account)
+            if self.is_postgres:
+                # The accounts at the cap, read once (a hashed subplan), rather than a count correlated to
+                # every claimable row: without statistics yet PostgreSQL ran the latter as ~30 ms per call
+                # at 2,000 queued posts. Same set: in flight >= cap.
+                first = first.where(p.c.account.not_in(_at_cap(per_account)))
+            else:
+                first = first.where(_in_flight(p.c.account) < per_account)
         blocked = (
             sa.select(sa.func.min(a.c.blocked_until))
             .where(a.c.blocked_until > now, a.c.paused == sa.false())
