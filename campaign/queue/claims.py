@@ -212,7 +212,7 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update | sa.Select[Any]
             due = due.where(p.c.id.in_(under))
     if postgres:
         due = due.with_for_update(skip_locked=True)
-    stmt = (
+    claim = (
         sa.update(p)
         .where(p.c.id.in_(due))
         .values(
@@ -224,13 +224,12 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update | sa.Select[Any]
         )
         .returning(*_CLAIM_COLUMNS)
     )
-    if postgres:
-        stmt = _with_claim_events(stmt)
+    stmt: sa.Update | sa.Select[Any] = _with_claim_events(claim) if postgres else claim
     _CLAIMS[(capped, postgres)] = stmt
     return stmt
 
 
-def _with_claim_events(claim: sa.Update) -> sa.Select[Any]:
+def _with_claim_events(claim: sa.UpdateBase) -> sa.Select[Any]:
     """PostgreSQL: the claim and its ``post_events`` rows in one statement (a data-modifying CTE runs
     exactly once whatever reads it, https://www.postgresql.org/docs/current/queries-with.html), one round
     trip instead of two; the same rows as :meth:`StoreCore._events` writes after the claim on SQLite."""
