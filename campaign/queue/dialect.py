@@ -22,7 +22,8 @@ with ``off`` a COMMIT returns before its WAL is flushed, and a server crash may 
 (https://www.postgresql.org/docs/current/wal-async-commit.html). Losing a committed ``sending`` mark after
 the request left would put the post back to ``claimed``, and lease recovery would send it again: a
 duplicate public post, the one outcome the queue exists to prevent. Group commit already shares one
-flush among many posts, so the daemon needs few commits rather than cheap ones (docs/BENCHMARKS.md). :func:`translate_error` is the single point where driver errors of either database
+flush among many posts, so the daemon needs few commits rather than cheap ones (docs/BENCHMARKS.md).
+:func:`translate_error` is the single point where driver errors of either database
 become the exception tree of :mod:`campaign.errors`.
 """
 
