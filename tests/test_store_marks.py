@@ -12,6 +12,7 @@ import pytest
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
 from campaign.queue.store import Mark, Store
+from tests.helpers.pg import drop_database, new_database, pg_template  # noqa: F401 (fixture)
 from tests.helpers.queue import T0, planned
 
 OWNER = "daemon:test:1"
@@ -21,10 +22,21 @@ R1 = Receipt(remote_id="r1", url="https://m.example/@a/r1", data={"cid": "c1"})
 R2 = Receipt(remote_id="r2", url="https://m.example/@a/r2")
 
 
-@pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
-    """Two identical queues: one driven through the single-post methods, one through write_marks."""
-    pair = (Store.open(str(tmp_path / "single.db")), Store.open(str(tmp_path / "batch.db")))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    """Two identical queues: one driven through the single-post methods, one through write_marks; on SQLite
+    and on PostgreSQL (whose bulk path is one statement of its own, campaign/queue/marks.py)."""
+    made: list[str] = []
+    if request.param == "sqlite":
+        urls = [str(tmp_path / "single.db"), str(tmp_path / "batch.db")]
+    else:
+        template = request.getfixturevalue("pg_template")
+        urls = []
+        for _ in range(2):
+            name, url = new_database(template)
+            made.append(name)
+            urls.append(url)
+    pair = (Store.open(urls[0]), Store.open(urls[1]))
     for store in pair:
         store.apply_changes(
             add=[planned("solo"), planned("thread", text=("one", "two"), account="other")],
@@ -34,6 +46,8 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
     yield pair
     for store in pair:
         store.close()
+    for name in made:
+        drop_database(name)
 
 
 def state(store: Store, post_id: int) -> tuple[Any, ...]:
@@ -188,3 +202,25 @@ def test_batches_of_many_posts_leave_what_the_single_post_methods_leave(stores: 
     for account in ("main", "other", "acct0", "acct1"):
         assert batch.account_state(account) == one.account_state(account)
     assert batch.get_post(7).status == "claimed"
+
+
+def test_sends_either_side_of_midnight_count_on_their_own_days(stores: tuple[Store, Store]) -> None:
+    """A batch whose sent marks span two UTC days counts each in its day, as the single-post methods do."""
+    one, batch = stores
+    late = NOW.replace(hour=23, minute=59, second=59)
+    for store in (one, batch):
+        store.apply_changes(add=[planned("again")], now=T0)  # a second post of account "main"
+        store.claim_due(T0, OWNER, 60, 10)
+    for i in (1, 3):
+        one.mark_sending(i, owner=OWNER, now=NOW)
+    one.mark_sent(1, R1, owner=OWNER, now=late)
+    one.mark_sent(3, R2, owner=OWNER, now=late + timedelta(seconds=2))
+    assert batch.write_marks([Mark(1, "sending", NOW), Mark(3, "sending", NOW)], owner=OWNER) == [None] * 2
+    marks = [
+        Mark(1, "sent", late, receipts=(R1,)), Mark(3, "sent", late + timedelta(seconds=2), receipts=(R2,))
+    ]
+    assert batch.write_marks(marks, owner=OWNER) == [None] * 2
+    assert batch.account_state("main") == one.account_state("main")
+    assert [batch.get_post(i).status for i in (1, 3)] == ["sent", "sent"]
+    info = batch.account_state("main")
+    assert info is not None and (info.counter_day, info.sent_today) == ("2027-01-19", 1)

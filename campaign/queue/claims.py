@@ -31,7 +31,7 @@ from sqlalchemy.engine import Row
 
 from campaign.media.model import media_from_json
 from campaign.queue.core import StoreCore
-from campaign.queue.models import ACCOUNTS, CAMPAIGNS, POSTS
+from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS
 from campaign.queue.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, Status, sources, sql_in
 from campaign.queue.values import ClaimedPost, Recovered, aware, from_db, link_from, receipts_from
 
@@ -85,13 +85,33 @@ def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
+def _at_cap(cap: int | sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """Accounts with at least ``cap`` posts claimed or sending, by anyone."""
+    leased = POSTS.alias("leased")
+    return (
+        sa.select(leased.c.account)
+        # The literal status term matches ix_posts_lease's WHERE.
+        .where(sa.text("leased." + _LEASED_SQL))
+        .group_by(leased.c.account)
+        .having(sa.func.count() >= cap)
+    )
+
+
 def _under_cap(
-    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
+    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any],
+    *, postgres: bool = False,
 ) -> sa.Select[Any]:
     """Ids a capped claim may take: among the first ``prefix`` due posts of accounts below ``cap`` in flight,
     each account's earliest ``cap - in_flight``. The in-flight counts are one grouped read of the leased
     posts (few: at most what the daemons hold), joined to the due posts. Window functions may not share a
-    query level with FOR UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT."""
+    query level with FOR UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT.
+
+    On PostgreSQL the walk along the due posts filters accounts at the cap with ``NOT IN`` (a hashed subplan,
+    read once), and the counts are joined to the ``prefix`` rows it keeps only: a join at every due row was
+    planned as a nested loop re-aggregating the leased posts per row while the table had no statistics.
+    """
+    if postgres:
+        return _under_cap_pg(now, cap, prefix)
     p = POSTS
     leased = POSTS.alias("leased")
     flying = (
@@ -120,14 +140,49 @@ def _under_cap(
     return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
 
 
+def _under_cap_pg(
+    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
+) -> sa.Select[Any]:
+    """:func:`_under_cap` for PostgreSQL (see there)."""
+    p = POSTS
+    head = (
+        sa.select(p.c.id, p.c.account, p.c.next_attempt_at)
+        .where(sa.text("posts." + CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
+        .where(p.c.account.not_in(_at_cap(cap)))
+        .order_by(p.c.next_attempt_at, p.c.id)
+        .limit(prefix)
+        .subquery("head")
+    )
+    leased = POSTS.alias("leased")
+    flying = (
+        sa.select(leased.c.account, sa.func.count().label("n"))
+        .where(sa.text("leased." + _LEASED_SQL))
+        .group_by(leased.c.account)
+        .subquery("flying")
+    )
+    busy = sa.func.coalesce(flying.c.n, 0).label("busy")
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=head.c.account, order_by=(head.c.next_attempt_at, head.c.id))
+        .label("rank")
+    )
+    ranked = (
+        sa.select(head.c.id, busy, rank)
+        .select_from(head.outerjoin(flying, flying.c.account == head.c.account))
+        .subquery("ranked")
+    )
+    return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
+
+
 #: Claim statements by (capped, PostgreSQL): built once, with bind parameters (building one costs more
 #: than running it).
-_CLAIMS: dict[tuple[bool, bool], sa.Update] = {}
+_CLAIMS: dict[tuple[bool, bool], sa.Update | sa.Select[Any]] = {}
 
 
-def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
+def _claim_statement(capped: bool, postgres: bool) -> sa.Update | sa.Select[Any]:
     """``UPDATE posts ... WHERE id IN (due ids) RETURNING ...`` with parameters ``b_now``, ``b_limit``,
-    ``b_owner``, ``b_expires`` (and ``b_cap``, ``b_prefix`` when ``capped``)."""
+    ``b_owner``, ``b_expires`` (and ``b_cap``, ``b_prefix`` when ``capped``); on PostgreSQL it also writes
+    the claim events (:func:`_with_claim_events`)."""
     cached = _CLAIMS.get((capped, postgres))
     if cached is not None:
         return cached
@@ -146,10 +201,18 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
     else:
         cap = sa.bindparam("b_cap", type_=sa.Integer)
         prefix = sa.bindparam("b_prefix", type_=sa.Integer)
-        due = due.where(p.c.id.in_(_under_cap(now, cap, prefix)))
+        under = _under_cap(now, cap, prefix, postgres=postgres)
+        if postgres:
+            # ``id = ANY(ARRAY(...))``: the ranked ids are computed once (an InitPlan) whatever the
+            # planner believes. As ``id IN (...)`` a queue without statistics yet (fresh rows, before
+            # autovacuum's ANALYZE) got a nested loop re-running the ranking per due row: 250-590 ms
+            # per claim at 2,000 due posts instead of ~3 ms (docs/BENCHMARKS.md, PostgreSQL).
+            due = due.where(p.c.id == sa.any_(sa.func.array(under.scalar_subquery())))
+        else:
+            due = due.where(p.c.id.in_(under))
     if postgres:
         due = due.with_for_update(skip_locked=True)
-    stmt = (
+    claim = (
         sa.update(p)
         .where(p.c.id.in_(due))
         .values(
@@ -161,8 +224,24 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update:
         )
         .returning(*_CLAIM_COLUMNS)
     )
+    stmt: sa.Update | sa.Select[Any] = _with_claim_events(claim) if postgres else claim
     _CLAIMS[(capped, postgres)] = stmt
     return stmt
+
+
+def _with_claim_events(claim: sa.UpdateBase) -> sa.Select[Any]:
+    """PostgreSQL: the claim and its ``post_events`` rows in one statement (a data-modifying CTE runs
+    exactly once whatever reads it, https://www.postgresql.org/docs/current/queries-with.html), one round
+    trip instead of two; the same rows as :meth:`StoreCore._events` writes after the claim on SQLite."""
+    claimed = claim.cte("claimed")
+    events = sa.insert(EVENTS).from_select(
+        ["post_id", "at", "from_status", "to_status", "actor", "reason"],
+        sa.select(
+            claimed.c.id, sa.bindparam("b_updated", type_=EVENTS.c.at.type), claimed.c.previous_status,
+            sa.literal_column(f"'{Status.CLAIMED.value}'"), sa.bindparam("b_owner"), sa.null(),
+        ),
+    )
+    return sa.select(*(claimed.c[c.name] for c in _CLAIM_COLUMNS)).add_cte(events.cte("claim_events"))
 
 
 def _claimed(r: Row[Any]) -> ClaimedPost:
@@ -225,7 +304,8 @@ class Claims(StoreCore):
                 # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
             rows = conn.execute(stmt, params).all()
-            self._events(conn, rows, Status.CLAIMED, now, owner)
+            if not self.is_postgres:  # PostgreSQL's statement wrote them
+                self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]
         claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
         return claimed
@@ -349,7 +429,13 @@ class Claims(StoreCore):
             .limit(1)
         )
         if per_account is not None:
-            first = first.where(_in_flight(p.c.account) < per_account)
+            if self.is_postgres:
+                # The accounts at the cap, read once (a hashed subplan), rather than a count correlated to
+                # every claimable row: without statistics yet PostgreSQL ran the latter as ~30 ms per call
+                # at 2,000 queued posts. Same set: in flight >= cap.
+                first = first.where(p.c.account.not_in(_at_cap(per_account)))
+            else:
+                first = first.where(_in_flight(p.c.account) < per_account)
         blocked = (
             sa.select(sa.func.min(a.c.blocked_until))
             .where(a.c.blocked_until > now, a.c.paused == sa.false())
@@ -357,9 +443,8 @@ class Claims(StoreCore):
                 sa.exists().where(p.c.account == a.c.account, p.c.status.in_([s.value for s in CLAIMABLE]))
             )
         )
-        with self._read() as conn:
-            due = conn.execute(first).scalar()
-            unblock = conn.execute(blocked).scalar()
+        with self._read() as conn:  # both in one statement: one round trip on PostgreSQL
+            due, unblock = conn.execute(sa.select(first.scalar_subquery(), blocked.scalar_subquery())).one()
         times = [from_db(t) for t in (due, unblock) if t is not None]
         return min(times) if times else None
 

@@ -17,7 +17,13 @@ SQLite settings and why:
   next to an HTTP request per post.
 
 PostgreSQL engines use the server's default READ COMMITTED and ``pool_pre_ping`` (a daemon outlives
-server restarts). :func:`translate_error` is the single point where driver errors of either database
+server restarts). ``synchronous_commit`` is left at the server's setting (``on`` by default) on purpose:
+with ``off`` a COMMIT returns before its WAL is flushed, and a server crash may lose the last commits
+(https://www.postgresql.org/docs/current/wal-async-commit.html). Losing a committed ``sending`` mark after
+the request left would put the post back to ``claimed``, and lease recovery would send it again: a
+duplicate public post, the one outcome the queue exists to prevent. Group commit already shares one
+flush among many posts, so the daemon needs few commits rather than cheap ones (docs/BENCHMARKS.md).
+:func:`translate_error` is the single point where driver errors of either database
 become the exception tree of :mod:`campaign.errors`.
 """
 
