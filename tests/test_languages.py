@@ -180,23 +180,44 @@ def test_single_language_campaigns_keep_their_account_language(mini: Callable[..
 # -- template lookup --------------------------------------------------------------------------------------
 
 
+BRANCHES = "{% if language == 'en' %}Hello{% else %}你好{% endif %}"
+
+
 @pytest.mark.parametrize(
     ("files", "language", "used"),
     [
-        (["T.j2"], "zh-Hant", "T.j2"),
         (["T.j2", "T.zh-Hant.j2"], "zh-Hant", "T.zh-Hant.j2"),
         (["T.j2", "T.zh-Hant.j2"], "en", "T.j2"),
-        (["T.zh-Hant.j2", "T.x.j2"], "zh-Hant", "T.x.j2"),
         (["T.x.j2", "T.x.zh-Hant.j2", "T.zh-Hant.j2"], "zh-Hant", "T.x.zh-Hant.j2"),
-        (["T.x.zh-Hant.j2", "T.acct.j2"], "zh-Hant", "T.acct.j2"),
         (["T.j2", "T.x.zh-Hant.j2", "T.zh-Hant.j2"], None, "T.j2"),
         (["T.x.j2", "T.x.en.j2", "T.en.j2"], "en", "T.x.en.j2"),
+        (["T.x.j2", "T.en.j2"], "en", "T.x.j2"),  # unmarked files are the default language's
+        (["T.acct.j2", "T.j2"], "en", "T.acct.j2"),
+        # an unmarked file holds the default language's words: another language passes it over ...
+        (["T.zh-Hant.j2", "T.x.j2"], "zh-Hant", "T.zh-Hant.j2"),
+        (["T.x.zh-Hant.j2", "T.acct.j2"], "zh-Hant", "T.x.zh-Hant.j2"),
+        # ... unless it reads `language` (written for every language)
+        (["T.j2:branches"], "zh-Hant", "T.j2"),
+        (["T.x.j2:branches", "T.zh-Hant.j2"], "zh-Hant", "T.x.j2"),
     ],
 )
 def test_template_lookup_order(tmp_path: Path, files: list[str], language: str | None, used: str) -> None:
-    for name in files:
-        (tmp_path / name).write_text("x", encoding="utf-8")
-    assert Renderer(tmp_path).template_name("T", "x", "acct", language) == used
+    for entry in files:
+        name, _, kind = entry.partition(":")
+        (tmp_path / name).write_text(BRANCHES if kind else "x", encoding="utf-8")
+    default = "en" if language else None
+    assert Renderer(tmp_path).template_name("T", "x", "acct", language, default_language=default) == used
+
+
+def test_an_accounts_own_template_serves_the_accounts_own_language(tmp_path: Path) -> None:
+    (tmp_path / "T.acct.j2").write_text("只有中文", encoding="utf-8")
+    (tmp_path / "T.zh-Hant.j2").write_text("x", encoding="utf-8")
+    renderer = Renderer(tmp_path)
+    assert renderer.template_name("T", "x", "acct", "zh-Hant", default_language="en") == "T.zh-Hant.j2"
+    chosen = renderer.template_name(
+        "T", "x", "acct", "zh-Hant", default_language="en", account_language="zh-Hant"
+    )
+    assert chosen == "T.acct.j2"
 
 
 def test_no_template_names_the_language_and_every_file_looked_for(tmp_path: Path) -> None:
@@ -205,6 +226,16 @@ def test_no_template_names_the_language_and_every_file_looked_for(tmp_path: Path
     assert str(caught.value).endswith(
         "no template for 'T' in zh-Hant on acct "
         "(looked for T.acct.j2, T.x.zh-Hant.j2, T.x.j2, T.zh-Hant.j2, T.j2)"
+    )
+
+
+def test_a_default_language_file_passed_over_is_named(tmp_path: Path) -> None:
+    (tmp_path / "T.x.j2").write_text("Hello", encoding="utf-8")
+    with pytest.raises(TemplateError) as caught:
+        Renderer(tmp_path).template_name("T", "x", "acct", "zh-Hant", default_language="en")
+    assert str(caught.value).endswith(
+        "(looked for T.acct.j2, T.x.zh-Hant.j2, T.x.j2, T.zh-Hant.j2, T.j2; "
+        "T.x.j2 in en only (add T.zh-Hant.j2, or read `language` in it))"
     )
 
 
@@ -256,7 +287,11 @@ def test_each_post_renders_in_its_accounts_language(bilingual: Callable[..., Pat
 def test_adding_languages_only_adds_posts(mini: Callable[..., Path]) -> None:
     before = {p.label: p.idempotency_key for p in compile_campaign(str(mini())).posts}
     text = MINI_CAMPAIGN.replace("campaign: mini\n", "campaign: mini\nlanguages: [en, zh-Hant]\n")
-    after = {p.label: p.idempotency_key for p in compile_campaign(str(mini(text))).posts}
+    chinese = {
+        "launch.zh-Hant.j2": "新聞：{{ release.title }} {{ link }}",
+        "quote.zh-Hant.j2": "「引言」{{ link }}",
+    }
+    after = {p.label: p.idempotency_key for p in compile_campaign(str(mini(text, chinese))).posts}
     assert {k: v for k, v in after.items() if k in before} == before
     assert sorted(set(after) - set(before)) == [
         "launch:zh-Hant/main_mastodon", "launch:zh-Hant/main_x", "quote:zh-Hant/main_mastodon"

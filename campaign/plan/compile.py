@@ -551,7 +551,12 @@ def _render_text(
         text = renderer.render_string(text_source, context, where=f"{campaign.display}:{post.line}")
     else:
         name = renderer.template_name(
-            variant.template or post.template or post.key, account.channel, account.name, language
+            variant.template or post.template or post.key,
+            account.channel,
+            account.name,
+            language,
+            default_language=campaign.default_language,
+            account_language=account.language,
         )
         text = renderer.render_file(name, context)
     if not text:

@@ -5,7 +5,10 @@ language ``L`` (campaigns with ``languages:``), in the campaign's template folde
 
     T.A.j2   ->   T.C.L.j2   ->   T.C.j2   ->   T.L.j2   ->   T.j2
 
-(without a language: ``T.A.j2 -> T.C.j2 -> T.j2``)
+(without a language: ``T.A.j2 -> T.C.j2 -> T.j2``). For a language other than the campaign's default, the
+unmarked files (``T.A.j2``, ``T.C.j2``, ``T.j2``) hold the default language's words and are passed over,
+unless the file reads ``language`` (one template written for every language) or, for ``T.A.j2``, the
+account's own ``language`` is ``L``: a Chinese post never silently takes an English channel variant.
 (an inline ``text:`` in the campaign file is a template string and needs no file). Plain-text channels are
 rendered without HTML autoescape; compiled templates are cached per environment.
 
@@ -27,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jinja2
+import jinja2.meta
 
 from campaign.errors import TemplateError
 from campaign.text.budget import BudgetedEnvironment, RenderBudget, render_bounded
@@ -164,27 +168,62 @@ class Renderer:
         self.env.filters["first_sentence"] = first_sentence
         self.env.tests["containing"] = lambda value, part: str(part) in str(value)
         self._inline: dict[str, jinja2.Template] = {}
-        self._lookup: dict[tuple[str, str, str, str | None], str] = {}
+        self._lookup: dict[tuple[str, str, str, str | None, str | None, str | None], str] = {}
+        self._reads: dict[str, bool] = {}
 
-    def template_name(self, template: str, channel: str, account: str, language: str | None = None) -> str:
-        """The template file used for ``template`` on ``account`` in ``language`` (lookup order in the module
-        docstring). Raises TemplateError naming every file looked for."""
-        key = (template, channel, account, language)
+    def template_name(
+        self,
+        template: str,
+        channel: str,
+        account: str,
+        language: str | None = None,
+        *,
+        default_language: str | None = None,
+        account_language: str | None = None,
+    ) -> str:
+        """The template file used for ``template`` on ``account`` in ``language`` (lookup order and the rule
+        for unmarked files in the module docstring). Raises TemplateError naming every file looked for."""
+        key = (template, channel, account, language, default_language, account_language)
         found = self._lookup.get(key)
-        if found is None:
-            candidates = template_candidates(template, channel, account, language)
-            for name in candidates:
-                if (self.folder / name).is_file():
-                    found = name
-                    break
-            else:
-                in_language = f" in {language}" if language else ""
-                raise TemplateError(
-                    f"{self.folder}: no template for {template!r}{in_language} on {account} "
-                    f"(looked for {', '.join(candidates)})"
-                )
-            self._lookup[key] = found
-        return found
+        if found is not None:
+            return found
+        candidates = template_candidates(template, channel, account, language)
+        foreign = language is not None and default_language is not None and language != default_language
+        passed: list[str] = []
+        for name in candidates:
+            if not (self.folder / name).is_file():
+                continue
+            unmarked = not name.endswith(f".{language}.j2")
+            own_account = name == f"{template}.{account}.j2" and account_language == language
+            if foreign and unmarked and not own_account and not self._reads_language(name):
+                passed.append(name)
+                continue
+            self._lookup[key] = name
+            return name
+        in_language = f" in {language}" if language else ""
+        skipped = (
+            f"; {', '.join(passed)} in {default_language} only (add {template}.{language}.j2, "
+            f"or read `language` in it)"
+            if passed
+            else ""
+        )
+        raise TemplateError(
+            f"{self.folder}: no template for {template!r}{in_language} on {account} "
+            f"(looked for {', '.join(candidates)}{skipped})"
+        )
+
+    def _reads_language(self, name: str) -> bool:
+        """Whether template ``name`` reads ``language`` (so it is written for every language). A file that
+        does not parse counts as reading it: rendering it then reports the syntax error."""
+        cached = self._reads.get(name)
+        if cached is None:
+            try:
+                source = self.env.loader.get_source(self.env, name)[0] if self.env.loader else ""
+                cached = "language" in jinja2.meta.find_undeclared_variables(self.env.parse(source))
+            except jinja2.TemplateSyntaxError:
+                cached = True
+            self._reads[name] = cached
+        return cached
 
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
         where = str(self.folder / name)
