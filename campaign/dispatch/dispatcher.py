@@ -332,6 +332,7 @@ class Dispatcher:
     def _release_leftovers(self) -> None:
         """After the pool: posts claimed by this call that have no outcome (never started, or cancelled
         before their ``sending`` commit) go back to ``scheduled`` (``sending`` ones are left alone)."""
+        self._writer.join()  # a batch still being written decides which posts are sending
         pending = self._in_flight - self._concluded
         leftover = [post for pid, post in self._claimed.items() if pid in pending]
         if leftover:

@@ -183,6 +183,15 @@ class Marks(StoreCore):
         """
         self._mark_one(Mark(post_id, "defer", now, reason=reason, until=until), owner)
 
+    @property
+    def commits_off_thread(self) -> bool:
+        """True when :meth:`write_marks` may run in a worker thread while the caller's thread uses the store
+        (a SQLite file: the marks have a connection of their own, and SQLite's write lock orders them with
+        every other write). The dispatcher's group writer then commits beside the event loop instead of
+        stopping it for each fsync (:mod:`campaign.dispatch.writer`). Not for ``:memory:`` (one database per
+        connection) nor, for now, PostgreSQL."""
+        return self.is_sqlite and self.where not in ("", ":memory:")
+
     def write_marks(self, marks: Sequence[Mark], *, owner: str) -> list[StoreError | None]:
         """Apply ``marks`` in order in ONE write transaction (group commit: one fsync for all of them).
 
@@ -194,7 +203,8 @@ class Marks(StoreCore):
         errors: list[StoreError | None] = [None] * len(marks)
         if not marks:
             return errors
-        with self._write() as conn:
+        kind = "marks" if self.commits_off_thread else "write"
+        with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
             rest = self._bulk_marks(conn, marks, owner)
             unknown = False
             for i in rest:
@@ -250,7 +260,7 @@ class Marks(StoreCore):
             ])
             sends = Counter((row.account, aware(m.now).date().isoformat()) for m, row in done["sent"])
             latest = {row.account: aware(m.now) for m, row in done["sent"]}
-            conn.execute(self._insert_ignoring_duplicates(ACCOUNTS, "account"), [
+            conn.execute(self._account_insert(), [
                 {"account": a, "paused": False, "sent_today": 0, "updated_at": at} for a, at in latest.items()
             ])
             conn.execute(_COUNT_SENDS, [
@@ -264,6 +274,14 @@ class Marks(StoreCore):
         if events:
             conn.execute(_INSERT_EVENT, events)
         return [i for i, m in enumerate(marks) if id(m) not in bulk]
+
+    def _account_insert(self) -> Any:
+        """The account row's ``INSERT ... ON CONFLICT DO NOTHING``, built once per store (building it per
+        batch cost more than running it)."""
+        stmt = self.__dict__.get("_account_insert_stmt")
+        if stmt is None:
+            stmt = self.__dict__["_account_insert_stmt"] = self._insert_ignoring_duplicates(ACCOUNTS, "account")
+        return stmt
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
