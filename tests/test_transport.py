@@ -21,7 +21,7 @@ import pytest
 
 from campaign.errors import AmbiguousError, TransientError
 from campaign.http.exchange import map_transport_error
-from campaign.http.transport import AiohttpTransport, _NoRetry, map_aiohttp_error
+from campaign.http.transport import AiohttpTransport, DirectClient, _NoRetry, map_aiohttp_error
 
 HANG = b"hang"
 CLOSE = b"close"
@@ -265,3 +265,36 @@ def test_error_mapping(
     error = map_aiohttp_error(make(), request)
     assert type(error) is mapped and error.request is request
     assert classify(error) is meaning
+
+
+# -- the daemon's client ---------------------------------------------------------------------------------
+
+
+def test_direct_client_hands_a_plain_request_to_the_transport_as_send_would() -> None:
+    """DirectClient skips AsyncClient.send's machinery only where it does nothing; what it must still do
+    (timeouts, response.request, elapsed, the whole body read) it does; an event hook takes the long way."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "1"})
+
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.method)
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        timeout = httpx.Timeout(7.0, connect=3.0)
+        async with DirectClient(transport=httpx.MockTransport(handler), timeout=timeout) as plain:
+            request = httpx.Request("POST", "https://example.test/api/v1/statuses", json={"status": "x"})
+            first = await plain.send(request, follow_redirects=False)
+            assert first.request is request and first.elapsed.total_seconds() >= 0
+        async with DirectClient(transport=httpx.MockTransport(handler), event_hooks={"request": [hook]}) as c:
+            second = await c.send(httpx.Request("GET", "https://example.test/"))
+        return first, second
+
+    first, second = run(go())  # type: ignore[misc]
+    assert first.json() == {"id": "1"} and second.status_code == 200
+    assert seen[0].extensions["timeout"] == {"connect": 3.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert hooked == ["GET"]  # the hook ran: the long way through AsyncClient.send

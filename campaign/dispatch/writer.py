@@ -17,8 +17,8 @@ meanwhile form the next batch, written as soon as the one in flight is committed
 time, in order). With ``synchronous=FULL`` a commit waits for an fsync of a few milliseconds, which used
 to stop every send for that long (docs/BENCHMARKS.md). Nothing about durability changes: a waiter is
 resolved, and an outcome reported, only after its transaction's COMMIT returned. Callers that need the
-queue written before they go on (a claim, a quota count, the end of a dispatch) call :meth:`GroupWriter.write`,
-which waits for the batch in flight and writes the rest on the calling thread.
+queue written before they go on (a claim, a quota count, the end of a dispatch) call
+:meth:`GroupWriter.write`, which waits for the batch in flight and writes the rest on the calling thread.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from campaign.errors import StoreError

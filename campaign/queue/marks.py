@@ -280,7 +280,8 @@ class Marks(StoreCore):
         batch cost more than running it)."""
         stmt = self.__dict__.get("_account_insert_stmt")
         if stmt is None:
-            stmt = self.__dict__["_account_insert_stmt"] = self._insert_ignoring_duplicates(ACCOUNTS, "account")
+            stmt = self._insert_ignoring_duplicates(ACCOUNTS, "account")
+            self.__dict__["_account_insert_stmt"] = stmt
         return stmt
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:

@@ -150,7 +150,7 @@ def crosspost_missing() -> str | None:
     if shutil.which("node") is None:
         return "node is not installed"
     if not (PEERS / "node_modules" / "@humanwhocodes" / "crosspost").is_dir():
-        return f"npm package @humanwhocodes/crosspost not installed (npm ci --prefix {PEERS.relative_to(ROOT)})"
+        return f"@humanwhocodes/crosspost not installed (npm ci --prefix {PEERS.relative_to(ROOT)})"
     return None
 
 
