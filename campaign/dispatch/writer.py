@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from campaign.errors import StoreError
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from campaign.queue.store import Mark
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_mark(post_id: int, kind: str, now: datetime, reason: str = "", **kw: Any) -> Mark:
@@ -63,12 +64,20 @@ class _Queued:
     on_cancel: Callable[[], None] | None = None
 
 
+#: A job run right after a batch's marks are committed (a claim), with the future awaiting its result.
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]"]
+#: What the worker thread returns: per-mark errors (or the error that failed the marks' transaction), and
+#: per job (True, result) or (False, exception).
+_Done = tuple["list[StoreError | None] | StoreError", list[tuple[bool, Any]]]
+
+
 @dataclass
 class _Flight:
-    """A batch being written in the worker thread."""
+    """A batch being written in the worker thread, and the jobs that run after it."""
 
     batch: list[_Queued]
-    future: concurrent.futures.Future[list[StoreError | None]]
+    jobs: list[_Job]
+    future: concurrent.futures.Future[_Done]
 
 
 class GroupWriter:
@@ -98,6 +107,7 @@ class GroupWriter:
         self._handle: asyncio.Handle | None = None
         self._due = 0.0
         self._flight: _Flight | None = None
+        self._jobs: list[_Job] = []
         self._thread = bool(getattr(store, "commits_off_thread", False))
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -128,6 +138,21 @@ class GroupWriter:
         self._queue.append(_Queued(mark, then=then))
         loop = asyncio.get_running_loop()
         self._schedule(loop, 0.0 if len(self._queue) >= self.rows else self.delay)
+
+    async def after_marks(self, job: Callable[[], T]) -> T:
+        """Run ``job`` (a store call: the dispatcher's claim) once every mark queued before it is committed,
+        in the same worker thread as the marks when there is one (so it stops the loop neither), and return
+        its result or raise its exception. It runs even when writing those marks failed (that failure is
+        logged and retried as usual). Never cancel the caller while it waits: the job's result (claimed
+        posts) would be lost."""
+        if not self._thread:
+            self.write()
+            return job()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.append((job, future))
+        self._schedule(loop, 0.0)
+        return await future
 
     @property
     def pending(self) -> int:
@@ -162,18 +187,28 @@ class GroupWriter:
             self._schedule(asyncio.get_running_loop(), max(self.delay, 0.5))
 
     def _launch(self) -> None:
-        """Start writing everything queued in the worker thread; :meth:`_landed` takes the result."""
+        """Start writing everything queued, then the jobs, in the worker thread; :meth:`_landed` takes the
+        result."""
         batch, self._queue = self._queue, []
-        if not batch:
+        jobs, self._jobs = self._jobs, []
+        if not batch and not jobs:
             return
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="campaign-commit")
-        marks = [e.mark for e in batch]
-        future = self._executor.submit(self.store.write_marks, marks, owner=self.owner)
-        flight = self._flight = _Flight(batch, future)
+        future = self._executor.submit(self._work, [e.mark for e in batch], [job for job, _ in jobs])
+        flight = self._flight = _Flight(batch, jobs, future)
         asyncio.wrap_future(future).add_done_callback(partial(self._landed, flight))
 
-    def _landed(self, flight: _Flight, done: asyncio.Future[list[StoreError | None]]) -> None:
+    def _work(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
+        """In the worker thread: the marks' transaction, then each job (their own transactions)."""
+        written: list[StoreError | None] | StoreError
+        try:
+            written = self.store.write_marks(marks, owner=self.owner) if marks else []
+        except StoreError as exc:
+            written = exc
+        return written, _run_jobs(jobs)
+
+    def _landed(self, flight: _Flight, done: asyncio.Future[_Done]) -> None:
         """The worker thread finished ``flight`` (on the loop's thread; a no-op if :meth:`join` took it)."""
         if not done.cancelled():
             done.exception()  # retrieved here; the result is read from the thread's future below
@@ -181,13 +216,21 @@ class GroupWriter:
             return
         self._flight = None
         try:
-            self._settle(flight.batch, flight.future.result())
+            self._settle_flight(flight)
         except StoreError as exc:
             self._failed(exc)
             return
-        if self._queue:
+        if self._queue or self._jobs:
             waiting = any(e.waiter is not None for e in self._queue) or len(self._queue) >= self.rows
-            self._schedule(asyncio.get_running_loop(), 0.0 if waiting else self.delay)
+            self._schedule(asyncio.get_running_loop(), 0.0 if waiting or self._jobs else self.delay)
+
+    def _settle_flight(self, flight: _Flight) -> None:
+        """Resolve a finished flight's marks and jobs; raises the StoreError that failed its marks."""
+        written, results = flight.future.result()
+        self._settle(flight.batch, written)
+        _resolve(flight.jobs, results)
+        if isinstance(written, StoreError):
+            raise written
 
     def join(self) -> None:
         """Wait (blocking) for the batch being written in the worker thread, if any, and settle it. Its
@@ -197,12 +240,9 @@ class GroupWriter:
         if flight is None:
             return
         try:
-            errors = flight.future.result()
+            self._settle_flight(flight)
         except StoreError as exc:
-            self._settle(flight.batch, exc)
             logger.error("writing post states failed, will retry: %s", exc, extra={"action": "write"})
-            return
-        self._settle(flight.batch, errors)
 
     def write(self) -> None:
         """Write everything queued now, on this thread, after the batch in flight (if any) is committed.
@@ -215,14 +255,16 @@ class GroupWriter:
             self._handle = None
         self.join()
         batch, self._queue = self._queue, []
-        if not batch:
-            return
+        jobs, self._jobs = self._jobs, []
         try:
-            errors = self.store.write_marks([e.mark for e in batch], owner=self.owner)
+            errors = self.store.write_marks([e.mark for e in batch], owner=self.owner) if batch else []
         except StoreError as exc:
             self._settle(batch, exc)
+            _resolve(jobs, _run_jobs([job for job, _ in jobs]))
             raise
         self._settle(batch, errors)
+        # Jobs queued behind these marks (claims) run now, on this thread.
+        _resolve(jobs, _run_jobs([job for job, _ in jobs]))
 
     def _settle(self, batch: list[_Queued], result: list[StoreError | None] | StoreError) -> None:
         """Resolve ``batch`` with the write's result: per-mark errors, or the error that failed it all
@@ -249,3 +291,25 @@ class GroupWriter:
                     entry.then(error)
                 except Exception:  # a bug in a report must not lose the other posts' reports
                     logger.exception("post %d: reporting its outcome failed", entry.mark.post_id)
+
+
+def _run_jobs(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    """Run each job; (True, result) or (False, the exception for its caller). A job runs even when the
+    marks before it failed: a claim then sees those posts still in flight, which only claims less."""
+    results: list[tuple[bool, Any]] = []
+    for job in jobs:
+        try:
+            results.append((True, job()))
+        except Exception as exc:  # handed to the job's caller
+            results.append((False, exc))
+    return results
+
+
+def _resolve(jobs: list[_Job], results: list[tuple[bool, Any]]) -> None:
+    for (_, future), (ok, value) in zip(jobs, results, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -137,6 +137,24 @@ class StoreCore:
 
     # -- transactions ---------------------------------------------------------------------------------
 
+    @property
+    def commits_off_thread(self) -> bool:
+        """True when ``write_marks`` and ``claim_due`` may run in a worker thread while the caller's thread
+        uses the store (a SQLite file: they have a connection of their own, :meth:`_hot_write`, and
+        SQLite's write lock orders them with every other write). The dispatcher's group writer then
+        commits and claims beside the event loop instead of stopping it for each fsync
+        (:mod:`campaign.dispatch.writer`). Not for ``:memory:`` (one database per connection) nor, for
+        now, PostgreSQL."""
+        return self.is_sqlite and self.where not in ("", ":memory:")
+
+    @contextmanager
+    def _hot_write(self) -> Iterator[Connection]:
+        """The write transaction of the dispatcher's hot path (marks and claims): on its own connection
+        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread."""
+        kind = "hot" if self.commits_off_thread else "write"
+        with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
+            yield conn
+
     @contextmanager
     def _translate(self) -> Iterator[None]:
         try:

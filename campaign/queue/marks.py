@@ -183,15 +183,6 @@ class Marks(StoreCore):
         """
         self._mark_one(Mark(post_id, "defer", now, reason=reason, until=until), owner)
 
-    @property
-    def commits_off_thread(self) -> bool:
-        """True when :meth:`write_marks` may run in a worker thread while the caller's thread uses the store
-        (a SQLite file: the marks have a connection of their own, and SQLite's write lock orders them with
-        every other write). The dispatcher's group writer then commits beside the event loop instead of
-        stopping it for each fsync (:mod:`campaign.dispatch.writer`). Not for ``:memory:`` (one database per
-        connection) nor, for now, PostgreSQL."""
-        return self.is_sqlite and self.where not in ("", ":memory:")
-
     def write_marks(self, marks: Sequence[Mark], *, owner: str) -> list[StoreError | None]:
         """Apply ``marks`` in order in ONE write transaction (group commit: one fsync for all of them).
 
@@ -203,8 +194,7 @@ class Marks(StoreCore):
         errors: list[StoreError | None] = [None] * len(marks)
         if not marks:
             return errors
-        kind = "marks" if self.commits_off_thread else "write"
-        with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
+        with self._hot_write() as conn:
             rest = self._bulk_marks(conn, marks, owner)
             unknown = False
             for i in rest:
