@@ -24,6 +24,7 @@ blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.c
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -52,6 +53,13 @@ Exchange = Generator[httpx.Request, httpx.Response, T]
 
 #: Prefix of every value a dry run invents in place of a server-assigned one (ids, DIDs, CIDs).
 PLACEHOLDER = "dry-run"
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed once: an account posts to the same few endpoints over and over, and parsing a URL
+    was a tenth of building a request (docs/BENCHMARKS.md). httpx URLs are immutable."""
+    return httpx.URL(url)
 
 
 @dataclass(frozen=True)
@@ -303,7 +311,7 @@ class Adapter:
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
-        return httpx.Request(method, url, content=content, headers=all_headers, params=params)
+        return httpx.Request(method, _parsed(url), content=content, headers=all_headers, params=params)
 
     def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
         """The rate-limit budget a response reports; the default reads the common header families."""

@@ -47,6 +47,7 @@ undecoded (``auto_decompress=False``); the ``httpx.Response`` decodes ``Content-
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
@@ -113,6 +114,30 @@ def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.Trans
     return httpx.RemoteProtocolError(message, request=request)
 
 
+@functools.lru_cache(maxsize=64)
+def _timeouts(
+    pool: float | None, connect: float | None, read: float | None, write: float | None
+) -> tuple[aiohttp.ClientTimeout, float | None]:
+    """aiohttp's timeouts for httpx's four phases (module docstring), and the overall deadline (None: none).
+    Cached: every request of a client carries the same four numbers."""
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=None if pool is None or connect is None else pool + connect,
+        sock_connect=connect,
+        sock_read=read,
+    )
+    phases = (pool, connect, read, write)
+    deadline = None if None in phases else sum(p for p in phases if p is not None)
+    return timeout, deadline
+
+
+@functools.lru_cache(maxsize=1024)
+def _yarl(url: str) -> URL:
+    """The URL as aiohttp takes it, already encoded by httpx (not re-encoded). Cached: a daemon posts to a
+    few endpoints over and over (yarl URLs are immutable)."""
+    return URL(url, encoded=True)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx requests sent over one aiohttp session (a connection pool of ``limits.max_connections``).
 
@@ -149,22 +174,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        pool, connect = timeouts.get("pool"), timeouts.get("connect")
-        read, write = timeouts.get("read"), timeouts.get("write")
-        phases = (pool, connect, read, write)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None if pool is None or connect is None else pool + connect,
-            sock_connect=connect,
-            sock_read=read,
+        timeout, deadline = _timeouts(
+            timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"), timeouts.get("write")
         )
-        deadline = None if None in phases else sum(p for p in phases if p is not None)
         body = await request.aread()
         try:
             async with asyncio.timeout(deadline):
                 async with session.request(
                     request.method,
-                    URL(str(request.url), encoded=True),
+                    _yarl(str(request.url)),
                     headers=request.headers.multi_items(),
                     data=body or None,
                     allow_redirects=False,
