@@ -114,6 +114,21 @@ def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.Trans
     return httpx.RemoteProtocolError(message, request=request)
 
 
+def _response(
+    status: int, raw: Any, content: bytes, extensions: dict[str, Any]
+) -> httpx.Response:
+    """``httpx.Response(status, headers=raw, content=content, extensions=...)``, read, built in one pass:
+    the same headers (``Content-Length`` added only when the answer had none and a body, as httpx adds it)
+    and the same read (the body decoded by ``Content-Encoding``), without httpx re-scanning its headers."""
+    headers = list(raw)
+    if content and not any(name.lower() == b"content-length" for name, _ in headers):
+        headers.append((b"Content-Length", str(len(content)).encode("ascii")))
+    stream = httpx.ByteStream(content)
+    response = httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
+    response.read()
+    return response
+
+
 @functools.lru_cache(maxsize=64)
 def _timeouts(
     pool: float | None, connect: float | None, read: float | None, write: float | None
@@ -196,7 +211,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"reason_phrase": (reason or "").encode("latin-1", "replace")}
         if version:
             extensions["http_version"] = version.encode("ascii")
-        return httpx.Response(status, headers=list(headers), content=content, extensions=extensions)
+        return _response(status, headers, content, extensions)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
