@@ -200,7 +200,21 @@ class GroupWriter:
         asyncio.wrap_future(future).add_done_callback(partial(self._landed, flight))
 
     def _work(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
-        """In the worker thread: the marks' transaction, then each job (their own transactions)."""
+        """In the worker thread: the marks, then each job (a claim), in one transaction when the store
+        offers ``hot_batch`` (one fsync; each part a savepoint, so a failed claim keeps the marks), else in
+        transactions of their own. A failed COMMIT fails the marks and the jobs alike (nothing of either
+        was written)."""
+        batch = getattr(self.store, "hot_batch", None)
+        if batch is None or not jobs or not marks:
+            return self._parts(marks, jobs)
+        try:
+            with batch():
+                written, results = self._parts(marks, jobs)
+        except StoreError as exc:  # BEGIN or COMMIT failed: nothing was written
+            return exc, [(False, exc)] * len(jobs)
+        return written, results
+
+    def _parts(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
         written: list[StoreError | None] | StoreError
         try:
             written = self.store.write_marks(marks, owner=self.owner) if marks else []
