@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+#: The GIL switch interval (seconds) while a commit thread runs beside the loop (the module docstring).
+SWITCH_INTERVAL = 0.0005
 
 
 def make_mark(post_id: int, kind: str, now: datetime, reason: str = "", **kw: Any) -> Mark:
@@ -197,6 +200,9 @@ class GroupWriter:
             return
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="campaign-commit")
+            # CPython hands the GIL to a waiting thread only every switch interval (5 ms by default): the
+            # commit thread's result, and the loop's turn after the thread's SQL, would wait that long.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         future = self._executor.submit(self._work, [e.mark for e in batch], [job for job, _ in jobs])
         flight = self._flight = _Flight(batch, jobs, future)
         asyncio.wrap_future(future).add_done_callback(partial(self._landed, flight))
