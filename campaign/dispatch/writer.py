@@ -17,7 +17,8 @@ meanwhile form the next batch, written as soon as the one in flight is committed
 time, in order). With ``synchronous=FULL`` a commit waits for an fsync, which used to stop every send
 for that long (docs/BENCHMARKS.md). A claim queued behind the marks (:meth:`GroupWriter.after_marks`)
 runs in the same thread and, where the store offers it (``hot_batch``), in the same transaction: one fsync
-for both. Nothing about durability changes: a waiter is
+for both. Starting the thread sets the process's GIL switch interval to at most 0.5 ms (with CPython's
+5 ms every batch's result waited for the loop to be preempted). Nothing about durability changes: a waiter is
 resolved, and an outcome reported, only after its transaction's COMMIT returned. Callers that need the
 queue written before they go on (a claim, a quota count, the end of a dispatch) call
 :meth:`GroupWriter.write`, which waits for the batch in flight and writes the rest on the calling thread.
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-#: The GIL switch interval (seconds) while a commit thread runs beside the loop (the module docstring).
+#: The GIL switch interval (seconds) once a commit thread runs beside the loop (the module docstring).
 SWITCH_INTERVAL = 0.0005
 
 
