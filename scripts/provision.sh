@@ -1,6 +1,6 @@
 # Sourced by scripts/test.sh: installs and starts what the real-server tests need, on loopback only.
-#   - npm packages: the reference implementations used as test oracles (tests/oracles) and the reference
-#     Bluesky PDS (tests/pds), from the lock files;
+#   - npm packages: the reference implementations used as test oracles (tests/oracles), the reference
+#     Bluesky PDS (tests/pds) and the peer raced by bench_tls.py (tests/benchmarks/peers), from the lock files;
 #   - PostgreSQL (Debian's packages) in a throwaway data directory, as the `postgres` user (initdb refuses root);
 #   - Chromium and its driver (Debian's packages) for the HTML preview's browser tests.
 # provision_start exports CAMPAIGN_TEST_PG_URL; provision_stop stops the server and removes its data.
@@ -56,6 +56,7 @@ _pg_start() {
 provision_start() {
   _npm_ci tests/oracles
   _npm_ci tests/pds
+  _npm_ci tests/benchmarks/peers  # crosspost, the reference in bench_tls.py
   _pg_start
   if [ -f scripts/provision-browser.sh ]; then bash scripts/provision-browser.sh || true; fi
 }

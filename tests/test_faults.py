@@ -24,7 +24,7 @@ from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.dispatch.retry import RetryPolicy
 from campaign.errors import AmbiguousError
 from campaign.http.exchange import map_transport_error
-from campaign.http.transport import AiohttpTransport
+from campaign.http.transport import AiohttpTransport, DirectClient
 from campaign.plan.posts import PlannedPost
 from campaign.queue.store import QueuedPost, Store
 from tests.fakeplatform.accounts import FakeDirectory, token
@@ -94,7 +94,11 @@ class Harness:
 
     async def _run(self, policy: RetryPolicy, until_final: list[int] | None) -> int:
         timeout = httpx.Timeout(5.0, read=self.read_timeout)
-        async with httpx.AsyncClient(timeout=timeout, transport=self.transport()) as client:
+        carrier = self.transport()
+        # As the daemon builds it (dispatch/daemon.py make_client): DirectClient over the aiohttp transport.
+        shipped = httpx.AsyncClient(timeout=timeout) if carrier is None else DirectClient(
+            timeout=timeout, transport=carrier)
+        async with shipped as client:
             dispatcher = Dispatcher(
                 self.store,
                 self.directory,

@@ -72,7 +72,8 @@ def test_sqlite_settings_and_immediate_writes(store: Store) -> None:
         assert raw.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     seen: list[str] = []
     store.queue_revision()
-    store.cancel([], now=T0)  # opens both long-lived connections
+    store.cancel([], now=T0)  # opens the long-lived connections: reads, writes ...
+    store.claim_due(T0 - timedelta(days=1), OWNER, 60, 5)  # ... and the hot path's (claims and marks)
     for conn in store._conns.values():
         raw = conn.connection.driver_connection
         assert raw is not None

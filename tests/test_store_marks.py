@@ -224,3 +224,34 @@ def test_sends_either_side_of_midnight_count_on_their_own_days(stores: tuple[Sto
     assert [batch.get_post(i).status for i in (1, 3)] == ["sent", "sent"]
     info = batch.account_state("main")
     assert info is not None and (info.counter_day, info.sent_today) == ("2027-01-19", 1)
+
+
+def test_a_hot_batch_commits_marks_and_a_claim_once_and_a_failed_part_keeps_the_marks(tmp_path: Path) -> None:
+    """The group writer's batch: marks then a claim in one transaction (one COMMIT), each a savepoint."""
+    from campaign.errors import StoreError
+
+    with Store.open(str(tmp_path / "q.db")) as store:
+        store.apply_changes(add=[planned("a"), planned("b", account="other"), planned("c", account="third")],
+                            now=T0 - timedelta(days=1))
+        first = store.claim_due(T0, OWNER, 60, 1)
+        store.claim_due(T0 - timedelta(days=2), OWNER, 60, 1)  # opens the hot connection before tracing
+        raw = store._conns["hot"].connection.driver_connection
+        assert raw is not None
+        seen: list[str] = []
+        raw.set_trace_callback(seen.append)
+        with store.hot_batch():
+            assert store.write_marks([Mark(first[0].id, "sending", NOW)], owner=OWNER) == [None]
+            claimed = store.claim_due(T0, OWNER, 60, 1)
+        assert seen.count("BEGIN IMMEDIATE") == 1 and seen.count("COMMIT") == 1
+        assert store.get_post(first[0].id).status == "sending" and len(claimed) == 1
+
+        def broken(*_: object, **__: object) -> None:
+            raise StoreError("q.db: database error (simulated)")
+
+        with store.hot_batch():
+            assert store.write_marks([Mark(claimed[0].id, "sending", NOW)], owner=OWNER) == [None]
+            with pytest.raises(StoreError), store._hot_write() as conn:
+                conn.exec_driver_sql("UPDATE posts SET status = 'cancelled'")  # undone with its savepoint
+                broken()
+        assert store.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
+        assert {p.status for p in store.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}

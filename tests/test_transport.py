@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import aiohttp
 import httpx
@@ -21,7 +23,7 @@ import pytest
 
 from campaign.errors import AmbiguousError, TransientError
 from campaign.http.exchange import map_transport_error
-from campaign.http.transport import AiohttpTransport, _NoRetry, map_aiohttp_error
+from campaign.http.transport import AiohttpTransport, DirectClient, _NoRetry, map_aiohttp_error
 
 HANG = b"hang"
 CLOSE = b"close"
@@ -265,3 +267,88 @@ def test_error_mapping(
     error = map_aiohttp_error(make(), request)
     assert type(error) is mapped and error.request is request
     assert classify(error) is meaning
+
+
+# -- the daemon's client ---------------------------------------------------------------------------------
+
+
+def test_direct_client_hands_a_plain_request_to_the_transport_as_send_would() -> None:
+    """DirectClient skips AsyncClient.send's machinery only where it does nothing; what it must still do
+    (timeouts, response.request, elapsed, the whole body read) it does; an event hook takes the long way."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "1"})
+
+    hooked: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        hooked.append(request.method)
+
+    async def go() -> tuple[httpx.Response, httpx.Response]:
+        timeout = httpx.Timeout(7.0, connect=3.0)
+        async with DirectClient(transport=httpx.MockTransport(handler), timeout=timeout) as plain:
+            request = httpx.Request("POST", "https://example.test/api/v1/statuses", json={"status": "x"})
+            first = await plain.send(request, follow_redirects=False)
+            assert first.request is request and first.elapsed.total_seconds() >= 0
+        async with DirectClient(transport=httpx.MockTransport(handler), event_hooks={"request": [hook]}) as c:
+            second = await c.send(httpx.Request("GET", "https://example.test/"))
+        return first, second
+
+    first, second = run(go())  # type: ignore[misc]
+    assert first.json() == {"id": "1"} and second.status_code == 200
+    assert seen[0].extensions["timeout"] == {"connect": 3.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert hooked == ["GET"]  # the hook ran: the long way through AsyncClient.send
+
+
+# -- the request path's shortcuts build what httpx builds ---------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "url", "body", "headers"), [
+    ("POST", "https://m.example/api/v1/statuses", {"status": "héllo"}, {"Authorization": "Bearer x",
+                                                                         "Idempotency-Key": "k"}),
+    ("POST", "https://m.example:8443/api/v1/statuses", None, {"Authorization": "Bearer x"}),
+    ("GET", "https://m.example/api/v1/accounts/verify_credentials", None, {"Authorization": "Bearer x"}),
+    ("get", "http://127.0.0.1:9/x?y=1", None, None),
+    ("PUT", "https://[::1]:9/x", [], None),
+    ("DELETE", "https://bücher.example/x", {"a": 1}, {"X-Thing": "1"}),
+    ("POST", "https://a.example/x", "", {"accept": "text/plain"}),
+    ("POST", "https://a.example/x", {"a": 1}, {"Content-Length": "7"}),  # names an automatic header
+])
+def test_json_requests_are_the_requests_httpx_would_build(
+    method: str, url: str, body: object, headers: dict[str, str] | None
+) -> None:
+    from campaign.channels.base import Adapter
+
+    built = Adapter.json_request(method, url, json_body=body, headers=headers)
+    expected = {"Accept": "application/json", **(headers or {})}
+    content = None
+    if body is not None:
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        expected["Content-Type"] = "application/json"
+    reference = httpx.Request(method, url, content=content, headers=expected)
+    assert (built.method, built.url) == (reference.method, reference.url)
+    assert built.headers.raw == reference.headers.raw
+    assert built.content == reference.content and type(built.stream) is type(reference.stream)
+
+
+@pytest.mark.parametrize("raw", [
+    [(b"Content-Type", b"application/json"), (b"Content-Length", b"2")],
+    [(b"Content-Type", b"application/json"), (b"Transfer-Encoding", b"chunked")],
+    [(b"Content-Encoding", b"gzip"), (b"X-RateLimit-Remaining", b"3"), (b"x-ratelimit-remaining", b"4")],
+])
+def test_answers_are_the_responses_httpx_would_build(raw: list[tuple[bytes, bytes]]) -> None:
+    from campaign.channels.base import parse_rate_limit_headers
+    from campaign.http.transport import _response
+
+    body = gzip.compress(b"{}") if (b"Content-Encoding", b"gzip") in raw else b"{}"
+    built = _response(200, raw, body, {"reason_phrase": b"OK"})
+    reference = httpx.Response(200, headers=raw, content=body, extensions={"reason_phrase": b"OK"})
+    assert built.headers.raw == reference.headers.raw and built.content == reference.content == b"{}"
+    assert built.is_closed and reference.is_closed and built.reason_phrase == "OK"
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_rate_limit_headers(built.headers, now) == parse_rate_limit_headers(reference.headers, now)
+    if b"X-RateLimit-Remaining" in dict(raw):
+        limit = parse_rate_limit_headers(built.headers, now)
+        assert limit is not None and limit.remaining == 3  # "3, 4": the first value, as before

@@ -46,6 +46,9 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("http/exchange.py", "run", "datetime.now(UTC)"):
         "the default `now` of `run()` for callers without a clock (`channels verify`); the dispatcher passes "
         "its own clock",
+    ("http/transport.py", "DirectClient.send", "time.perf_counter()"):
+        "`response.elapsed`, measured as `AsyncClient.send` measures it (httpx's own clock read); nothing "
+        "reads it to decide",
     ("dispatch/writer.py", "GroupWriter._schedule", "loop.time()"):
         "the event loop's monotonic clock times the group-commit flush (10 ms); it batches writes and "
         "decides nothing about any post",

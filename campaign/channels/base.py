@@ -29,6 +29,7 @@ blocks (JSON answers, Graph errors, secret webhook URLs) are in :mod:`campaign.c
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import math
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -65,6 +66,32 @@ PLACEHOLDER = "dry-run"
 MEDIA_EXTENSION = "campaign.media"
 DELAY_EXTENSION = "campaign.delay"
 UPLOAD_EXTENSION = "campaign.upload"
+
+
+#: Headers httpx computes itself for ``Request(content=...)``; a request naming one is built by httpx.
+_AUTO_HEADERS = frozenset({"host", "content-length", "transfer-encoding"})
+
+
+def _built(method: str, url: httpx.URL, headers: dict[str, str], content: bytes | None) -> httpx.Request:
+    """``httpx.Request(method, url, headers=headers, content=content)``, built in one pass: the same headers
+    in the same order (``Host`` first, then ``headers``, then ``Content-Length`` when there is a body, or
+    ``0`` for a bodiless POST/PUT/PATCH) and the same read body, without httpx normalising every header
+    twice and re-scanning them for each header it adds (a fifth of a post's request building)."""
+    items = [("Host", url.netloc.decode("ascii")), *headers.items()] if url.host else list(headers.items())
+    if content:
+        items.append(("Content-Length", str(len(content))))
+    elif method in ("POST", "PUT", "PATCH"):
+        items.insert(1 if url.host else 0, ("Content-Length", "0"))
+    request = httpx.Request(method, url, headers=items, stream=httpx.ByteStream(content or b""))
+    request.read()
+    return request
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed once: an account posts to the same few endpoints over and over, and parsing a URL
+    was a tenth of building a request (docs/BENCHMARKS.md). httpx URLs are immutable."""
+    return httpx.URL(url)
 
 
 @dataclass(frozen=True)
@@ -433,7 +460,9 @@ class Adapter:
         if json_body is not None:
             content = json.dumps(json_body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
-        return httpx.Request(method, url, content=content, headers=all_headers, params=params)
+        if params is not None or not _AUTO_HEADERS.isdisjoint(k.lower() for k in all_headers):
+            return httpx.Request(method, _parsed(url), content=content, headers=all_headers, params=params)
+        return _built(method.upper(), _parsed(url), all_headers, content)
 
     def read_rate_limit(self, response: httpx.Response, now: datetime) -> RateLimit | None:
         """The rate-limit budget a response reports; the default reads the common header families."""
@@ -541,18 +570,26 @@ def parse_reset(raw: str, now: datetime) -> datetime | None:
 
 def parse_rate_limit_headers(headers: httpx.Headers, now: datetime) -> RateLimit | None:
     """Read ``X-RateLimit-*``, ``x-rate-limit-*`` and ``RateLimit-*`` families (case-insensitive)."""
-    for prefix in ("x-ratelimit-", "x-rate-limit-", "ratelimit-"):
-        remaining = headers.get(prefix + "remaining")
-        reset = headers.get(prefix + "reset") or headers.get(prefix + "reset-after")
+    # One pass over the headers (names lower-cased, repeated ones joined as ``get`` joins them) instead of
+    # up to ten lookups that each scan them all: this runs on every answer.
+    found = {name: value for name, value in headers.items() if name.startswith(_RATE_PREFIXES)}
+    if not found:
+        return None
+    for prefix in _RATE_PREFIXES:
+        remaining = found.get(prefix + "remaining")
+        reset = found.get(prefix + "reset") or found.get(prefix + "reset-after")
         if remaining is None and reset is None:
             continue
-        limit = headers.get(prefix + "limit")
+        limit = found.get(prefix + "limit")
         return RateLimit(
             remaining=_int_or_none(remaining),
             reset_at=parse_reset(reset, now) if reset else None,
             limit=_int_or_none(limit),
         )
     return None
+
+
+_RATE_PREFIXES = ("x-ratelimit-", "x-rate-limit-", "ratelimit-")
 
 
 def _int_or_none(value: str | None) -> int | None:

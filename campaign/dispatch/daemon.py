@@ -92,6 +92,18 @@ def make_client(
         carrier = AiohttpTransport(limits=limits)
     elif transport != "httpx":
         raise ValueError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
+    if carrier is not None:
+        from campaign.http.transport import DirectClient
+
+        # The hot path's requests skip AsyncClient.send's auth/redirect/cookie machinery (the same client
+        # otherwise). The httpx transport keeps the plain client: it honours proxies from the environment.
+        return DirectClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            limits=limits,
+            transport=carrier,
+            headers={"User-Agent": f"campaign/{__version__}"},
+        )
     return httpx.AsyncClient(
         follow_redirects=False,
         timeout=httpx.Timeout(timeout, connect=10.0),

@@ -266,22 +266,18 @@ class Dispatcher:
         slots = Slots(config.concurrency, config.per_channel or config.concurrency, config.per_account)
         start = now
 
-        def claim(limit: int) -> list[ClaimedPost]:
+        async def claim(limit: int) -> list[ClaimedPost]:
             # Outcomes first: the store counts a post `sending` (its account at the cap) until its outcome
-            # is committed. Claims are rare (the pool prefetches), so this costs group commit little.
+            # is committed, so the claim runs right behind the marks queued before it (in the writer's
+            # thread on a SQLite file: the loop goes on sending meanwhile). per_account: the cap holds
+            # across daemons too (the store counts every daemon's in-flight posts). The claim's "now" never
+            # goes back before the call's.
+            job = partial(
+                self.store.claim_due, max(start, self.clock()), self.owner, config.lease_seconds,
+                min(limit, config.batch_size), per_account=config.per_account,
+            )
             try:
-                self._writer.write()
-            except StoreError as exc:  # the database is failing: claim nothing more now
-                logger.error("writing post states failed: %s", exc, extra={"action": "write"})
-                self._store_error = exc
-                return []
-            try:
-                # per_account: the cap holds across daemons too (the store counts every daemon's in-flight
-                # posts). The claim's "now" never goes back before the call's.
-                batch = self.store.claim_due(
-                    max(start, self.clock()), self.owner, config.lease_seconds, min(limit, config.batch_size),
-                    per_account=config.per_account,
-                )
+                batch = await self._writer.after_marks(job)
             except StoreError as exc:
                 # Sends in flight go on; the error is raised once they are done (the daemon retries later).
                 logger.error("claiming due posts failed: %s", exc, extra={"action": "claim"})
@@ -336,6 +332,7 @@ class Dispatcher:
     def _release_leftovers(self) -> None:
         """After the pool: posts claimed by this call that have no outcome (never started, or cancelled
         before their ``sending`` commit) go back to ``scheduled`` (``sending`` ones are left alone)."""
+        self._writer.join()  # a batch still being written decides which posts are sending
         pending = self._in_flight - self._concluded
         leftover = [post for pid, post in self._claimed.items() if pid in pending]
         if leftover:

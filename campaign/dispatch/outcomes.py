@@ -80,6 +80,10 @@ class Reporter:
         next_attempt_at: datetime | None = None,
     ) -> None:
         """Report ``outcome`` for ``post`` (``log=False``: the caller has logged it already)."""
+        level = logging.INFO if outcome in QUIET else logging.WARNING
+        log = log and logger.isEnabledFor(level)
+        if not log and self.on_outcome is None:
+            return  # nobody reads it (a daemon logging WARNING and above sends most posts quietly)
         result = Outcome(
             post_id=post.id,
             campaign=post.campaign,
@@ -98,7 +102,6 @@ class Reporter:
             next_attempt_at=next_attempt_at,
         )
         if log:
-            level = logging.INFO if outcome in QUIET else logging.WARNING
             text = f"post {post.id} {result.label} {outcome}" + (f": {detail}" if detail else "")
             logger.log(
                 level, text,

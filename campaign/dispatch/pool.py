@@ -10,8 +10,10 @@ How the pool is fed:
 - **Claims refill a local ready list** of posts claimed but not started, in due order. The pool claims when
   the ready posts that could start no longer cover the free slots, or fall below half a turnover of the
   slots, asking for enough to fill the free slots and ``prefetch`` more; so slots are refilled without
-  waiting for the database, and a claim (one transaction) serves many posts. Ready posts whose channel or
-  account is at its cap do not count: they wait without keeping other channels from being claimed
+  waiting for the database, and a claim (one transaction) serves many posts. A claim runs as its own task
+  (the dispatcher runs it behind the queued marks, beside the event loop: :mod:`campaign.dispatch.writer`),
+  one at a time; sends go on meanwhile, and its posts start as soon as it returns. Ready posts whose
+  channel or account is at its cap do not count: they wait without keeping other channels from being claimed
   (their number is bounded by the store's per-account cap, which counts claimed posts).
 - **Slots** (:class:`Slots`): ``concurrency`` posts in flight overall, ``per_channel`` per channel,
   ``per_account`` per account. A ready post whose channel or account is full is passed over, never waited
@@ -32,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -89,7 +91,8 @@ class Slots:
 class SendPool:
     """Sends claimed posts, each in its own task, refilling slots from claims as they free up.
 
-    ``claim(limit)`` leases up to ``limit`` due posts (due order); ``send(post)`` sends one and records its
+    ``claim(limit)`` leases up to ``limit`` due posts (due order; awaited in a task of its own, never
+    cancelled: it must not raise); ``send(post)`` sends one and records its
     outcome (it must not raise); ``release(posts)`` gives back posts never started; ``next_due()`` returns
     how many seconds until something may come due (None: nothing waits); ``on_turn()`` runs at every
     wake-up before claiming (the dispatcher starts a re-examination of unknown posts there when one is due,
@@ -101,7 +104,7 @@ class SendPool:
         slots: Slots,
         *,
         prefetch: int,
-        claim: Callable[[int], list[ClaimedPost]],
+        claim: Callable[[int], Awaitable[list[ClaimedPost]]],
         send: Callable[[ClaimedPost], Coroutine[object, object, None]],
         release: Callable[[list[ClaimedPost]], None],
         next_due: Callable[[], float | None],
@@ -122,6 +125,10 @@ class SendPool:
         self._event = asyncio.Event()
         #: The last claim found nothing and nothing finished since (claiming again would find nothing).
         self._dry = False
+        #: The claim running now (one at a time), and the wake-ups counted (a claim that found nothing
+        #: proves the queue dry only if nothing woke the pool while it ran).
+        self._claiming: asyncio.Task[None] | None = None
+        self._wakes = 0
         #: Claim statements run (benchmarks, tests).
         self.claims = 0
 
@@ -130,6 +137,7 @@ class SendPool:
     def wake(self) -> None:
         """Look again now: claim (a slot, an account or the queue may have changed) and start what can."""
         self._dry = False
+        self._wakes += 1
         self._event.set()
 
     def track(self, task: asyncio.Task[None]) -> None:
@@ -140,7 +148,7 @@ class SendPool:
     @property
     def busy(self) -> bool:
         """True while anything is in flight, ready or tracked."""
-        return bool(self.running or self.ready or self._others)
+        return bool(self.running or self.ready or self._others or self._claiming)
 
     # -- the loop -------------------------------------------------------------------------------------
 
@@ -164,7 +172,7 @@ class SendPool:
     def _fill(self) -> None:
         """Claim when fewer ready posts could start (channel not at its cap) than one turnover of the slots
         needs; then claim enough for the free slots plus ``prefetch``, so a claim serves many posts."""
-        if self._dry:
+        if self._dry or self._claiming is not None:
             return
         startable = sum(1 for p in self.ready if not self.slots.channel_full(p.channel))
         if startable >= max(1, min(self.slots.total, self.prefetch) // 2) and self.slots.free <= startable:
@@ -173,9 +181,17 @@ class SendPool:
         if want <= 0:
             return
         self.claims += 1
-        batch = self._claim(want)
+        self._claiming = asyncio.ensure_future(self._claim_into_ready(want))
+
+    async def _claim_into_ready(self, want: int) -> None:
+        wakes = self._wakes
+        try:
+            batch = await self._claim(want)
+        finally:
+            self._claiming = None
+            self._event.set()
         if not batch:
-            self._dry = True
+            self._dry = self._wakes == wakes
             return
         self.ready.extend(batch)
 
@@ -239,6 +255,8 @@ class SendPool:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if self._claiming is not None:  # not cancelled: its posts are claimed, and given back below
+            await asyncio.gather(self._claiming, return_exceptions=True)
         self._give_back()
 
 

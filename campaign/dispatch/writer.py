@@ -10,16 +10,31 @@ as ``unknown``, never as a second publication.
 
 The flush timer runs on the event loop's own clock (``loop.call_at``): it batches writes and decides
 nothing about any post.
+
+**Commits beside the loop.** On a SQLite file (``store.commits_off_thread``) a batch is written in one
+worker thread while the event loop goes on reading answers and building requests; the marks queued
+meanwhile form the next batch, written as soon as the one in flight is committed (one transaction at a
+time, in order). With ``synchronous=FULL`` a commit waits for an fsync, which used to stop every send
+for that long (docs/BENCHMARKS.md). A claim queued behind the marks (:meth:`GroupWriter.after_marks`)
+runs in the same thread and, where the store offers it (``hot_batch``), in the same transaction: one fsync
+for both. Starting the thread sets the process's GIL switch interval to at most 0.5 ms (with CPython's
+5 ms every batch's result waited for the loop to be preempted). Nothing about durability changes: a waiter is
+resolved, and an outcome reported, only after its transaction's COMMIT returned. Callers that need the
+queue written before they go on (a claim, a quota count, the end of a dispatch) call
+:meth:`GroupWriter.write`, which waits for the batch in flight and writes the rest on the calling thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from campaign.errors import StoreError
 
@@ -28,6 +43,9 @@ if TYPE_CHECKING:
     from campaign.queue.store import Mark
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+#: The GIL switch interval (seconds) once a commit thread runs beside the loop (the module docstring).
+SWITCH_INTERVAL = 0.0005
 
 
 def make_mark(post_id: int, kind: str, now: datetime, reason: str = "", **kw: Any) -> Mark:
@@ -47,22 +65,43 @@ class _Queued:
     then: Callable[[StoreError | None], None] | None = None
     #: Committed (a ``sending`` waiter cancelled afterwards must give its post back).
     written: bool = False
+    #: For a ``sending`` mark: what to do when its caller was cancelled while the mark was being written
+    #: (the post is ``sending`` and nothing left: give it back).
+    on_cancel: Callable[[], None] | None = None
+
+
+#: A job run right after a batch's marks are committed (a claim), with the future awaiting its result.
+_Job = tuple[Callable[[], Any], "asyncio.Future[Any]"]
+#: What the worker thread returns: per-mark errors (or the error that failed the marks' transaction), and
+#: per job (True, result) or (False, exception).
+_Done = tuple["list[StoreError | None] | StoreError", list[tuple[bool, Any]]]
+
+
+@dataclass
+class _Flight:
+    """A batch being written in the worker thread, and the jobs that run after it."""
+
+    batch: list[_Queued]
+    jobs: list[_Job]
+    future: concurrent.futures.Future[_Done]
 
 
 class GroupWriter:
     """Group commit for the hot path: the state writes of many posts share one transaction (one fsync).
 
     ``sending`` marks are awaited: they are written at the next turn of the event loop with everything
-    queued by then, and only after that commit may the post's request leave (the rule that makes a crash
-    end in ``unknown``, never in a second publication). Outcome marks (sent, retry, deferred, failed,
-    unknown, missed) are not awaited: they ride along with the next ``sending`` marks, or go after
-    ``delay`` seconds or once ``rows`` are queued; their ``then`` runs after the commit, so an outcome is
-    reported (logged, counted, alerted) only once it is durable. A crash before an outcome is written
-    leaves its post ``sending``: recovered as ``unknown``, which is what it was while the request was out.
+    queued by then (or, while a batch is being committed, right after it), and only after that commit may
+    the post's request leave (the rule that makes a crash end in ``unknown``, never in a second
+    publication). Outcome marks (sent, retry, deferred, failed, unknown, missed) are not awaited: they
+    ride along with the next ``sending`` marks, or go after ``delay`` seconds or once ``rows`` are queued;
+    their ``then`` runs after the commit, so an outcome is reported (logged, counted, alerted) only once
+    it is durable. A crash before an outcome is written leaves its post ``sending``: recovered as
+    ``unknown``, which is what it was while the request was out.
 
-    Writes run on the event loop's thread (the :class:`Store` is used by one thread at a time). A failed
-    transaction fails its ``sending`` waiters (those posts are not sent) and keeps the outcomes queued
-    for the next write.
+    Batches are written one at a time: in a worker thread when the store allows it
+    (``commits_off_thread``, see the module docstring), else on the event loop's thread. Waiters and
+    ``then`` callbacks always run on the loop's thread. A failed transaction fails its ``sending``
+    waiters (those posts are not sent) and keeps the outcomes queued for the next write.
     """
 
     def __init__(self, store: DispatchStore, owner: str, *, delay: float, rows: int) -> None:
@@ -73,16 +112,21 @@ class GroupWriter:
         self._queue: list[_Queued] = []
         self._handle: asyncio.Handle | None = None
         self._due = 0.0
+        self._flight: _Flight | None = None
+        self._jobs: list[_Job] = []
+        self._thread = bool(getattr(store, "commits_off_thread", False))
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
 
     async def sending(self, mark: Mark, *, cancelled: Callable[[], None]) -> None:
         """Queue a ``sending`` mark and return once it is committed (raises its StoreError otherwise).
 
         If the caller is cancelled before the write, the mark is withdrawn (the post stays ``claimed``);
-        cancelled after it (the post is ``sending`` and nothing left), ``cancelled()`` runs first.
+        cancelled after it, or while it is being written (the post is ``sending`` and nothing left),
+        ``cancelled()`` runs once the write is known to have succeeded.
         """
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
-        entry = _Queued(mark, waiter=waiter)
+        entry = _Queued(mark, waiter=waiter, on_cancel=cancelled)
         self._queue.append(entry)
         self._schedule(loop, 0.0)
         try:
@@ -92,6 +136,7 @@ class GroupWriter:
                 self._queue.remove(entry)
             elif entry.written:
                 cancelled()
+            # else: in the batch being written; _settle() calls `cancelled` if that write succeeds.
             raise
 
     def finish(self, mark: Mark, then: Callable[[StoreError | None], None]) -> None:
@@ -100,12 +145,29 @@ class GroupWriter:
         loop = asyncio.get_running_loop()
         self._schedule(loop, 0.0 if len(self._queue) >= self.rows else self.delay)
 
+    async def after_marks(self, job: Callable[[], T]) -> T:
+        """Run ``job`` (a store call: the dispatcher's claim) once every mark queued before it is committed,
+        in the same worker thread as the marks when there is one (so it stops the loop neither), and return
+        its result or raise its exception. It runs even when writing those marks failed (that failure is
+        logged and retried as usual). Never cancel the caller while it waits: the job's result (claimed
+        posts) would be lost."""
+        if not self._thread:
+            self.write()
+            return job()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.append((job, future))
+        self._schedule(loop, 0.0)
+        return await future
+
     @property
     def pending(self) -> int:
-        """Marks queued and not yet written."""
-        return len(self._queue)
+        """Marks queued (or being written) and not yet committed."""
+        return len(self._queue) + (len(self._flight.batch) if self._flight is not None else 0)
 
     def _schedule(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
+        if self._flight is not None:
+            return  # the batch in flight schedules the next one when it is committed
         when = loop.time() + delay
         if self._handle is not None:
             if self._due <= when:
@@ -117,34 +179,131 @@ class GroupWriter:
 
     def _write_soon(self) -> None:
         self._handle = None
+        if self._thread and self._flight is None:
+            self._launch()
+            return
         try:
             self.write()
         except StoreError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: StoreError) -> None:
+        logger.error("writing post states failed, will retry: %s", exc, extra={"action": "write"})
+        if self._queue:
+            self._schedule(asyncio.get_running_loop(), max(self.delay, 0.5))
+
+    def _launch(self) -> None:
+        """Start writing everything queued, then the jobs, in the worker thread; :meth:`_landed` takes the
+        result."""
+        batch, self._queue = self._queue, []
+        jobs, self._jobs = self._jobs, []
+        if not batch and not jobs:
+            return
+        if self._executor is None:
+            self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="campaign-commit")
+            # CPython hands the GIL to a waiting thread only every switch interval (5 ms by default): the
+            # commit thread's result, and the loop's turn after the thread's SQL, would wait that long.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        future = self._executor.submit(self._work, [e.mark for e in batch], [job for job, _ in jobs])
+        flight = self._flight = _Flight(batch, jobs, future)
+        asyncio.wrap_future(future).add_done_callback(partial(self._landed, flight))
+
+    def _work(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
+        """In the worker thread: the marks, then each job (a claim), in one transaction when the store
+        offers ``hot_batch`` (one fsync; each part a savepoint, so a failed claim keeps the marks), else in
+        transactions of their own. A failed COMMIT fails the marks and the jobs alike (nothing of either
+        was written)."""
+        batch = getattr(self.store, "hot_batch", None)
+        if batch is None or not jobs or not marks:
+            return self._parts(marks, jobs)
+        try:
+            with batch():
+                written, results = self._parts(marks, jobs)
+        except StoreError as exc:  # BEGIN or COMMIT failed: nothing was written
+            return exc, [(False, exc)] * len(jobs)
+        return written, results
+
+    def _parts(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
+        written: list[StoreError | None] | StoreError
+        try:
+            written = self.store.write_marks(marks, owner=self.owner) if marks else []
+        except StoreError as exc:
+            written = exc
+        return written, _run_jobs(jobs)
+
+    def _landed(self, flight: _Flight, done: asyncio.Future[_Done]) -> None:
+        """The worker thread finished ``flight`` (on the loop's thread; a no-op if :meth:`join` took it)."""
+        if not done.cancelled():
+            done.exception()  # retrieved here; the result is read from the thread's future below
+        if self._flight is not flight:
+            return
+        self._flight = None
+        try:
+            self._settle_flight(flight)
+        except StoreError as exc:
+            self._failed(exc)
+            return
+        if self._queue or self._jobs:
+            waiting = any(e.waiter is not None for e in self._queue) or len(self._queue) >= self.rows
+            self._schedule(asyncio.get_running_loop(), 0.0 if waiting or self._jobs else self.delay)
+
+    def _settle_flight(self, flight: _Flight) -> None:
+        """Resolve a finished flight's marks and jobs; raises the StoreError that failed its marks."""
+        written, results = flight.future.result()
+        self._settle(flight.batch, written)
+        _resolve(flight.jobs, results)
+        if isinstance(written, StoreError):
+            raise written
+
+    def join(self) -> None:
+        """Wait (blocking) for the batch being written in the worker thread, if any, and settle it. Its
+        failure is handled as on the loop (logged; outcomes queued again), not raised: it is not the
+        caller's write. Marks queued since stay queued."""
+        flight, self._flight = self._flight, None
+        if flight is None:
+            return
+        try:
+            self._settle_flight(flight)
+        except StoreError as exc:
             logger.error("writing post states failed, will retry: %s", exc, extra={"action": "write"})
-            if self._queue:
-                self._schedule(asyncio.get_running_loop(), max(self.delay, 0.5))
 
     def write(self) -> None:
-        """Write everything queued now, in one transaction on this thread. Raises StoreError when the
-        transaction fails (the outcomes stay queued); marks the store refused go to their ``then``."""
+        """Write everything queued now, on this thread, after the batch in flight (if any) is committed.
+
+        Raises StoreError when a transaction fails (the outcomes stay queued); marks the store refused go
+        to their ``then``.
+        """
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self.join()
         batch, self._queue = self._queue, []
-        if not batch:
-            return
+        jobs, self._jobs = self._jobs, []
         try:
-            errors = self.store.write_marks([e.mark for e in batch], owner=self.owner)
+            errors = self.store.write_marks([e.mark for e in batch], owner=self.owner) if batch else []
         except StoreError as exc:
+            self._settle(batch, exc)
+            _resolve(jobs, _run_jobs([job for job, _ in jobs]))
+            raise
+        self._settle(batch, errors)
+        # Jobs queued behind these marks (claims) run now, on this thread.
+        _resolve(jobs, _run_jobs([job for job, _ in jobs]))
+
+    def _settle(self, batch: list[_Queued], result: list[StoreError | None] | StoreError) -> None:
+        """Resolve ``batch`` with the write's result: per-mark errors, or the error that failed it all
+        (then the outcomes go back to the front of the queue and the waiters fail)."""
+        if isinstance(result, StoreError):
             self._queue[:0] = [e for e in batch if e.waiter is None]
             for entry in batch:
                 if entry.waiter is not None and not entry.waiter.done():
-                    entry.waiter.set_exception(exc)
-            raise
-        for entry, error in zip(batch, errors, strict=True):
+                    entry.waiter.set_exception(result)
+            return
+        for entry, error in zip(batch, result, strict=True):
             entry.written = error is None
             if entry.waiter is not None:
-                if entry.waiter.done():  # its task was cancelled meanwhile
+                if entry.waiter.done():  # its task was cancelled while the mark was being written
+                    if error is None and entry.on_cancel is not None:
+                        entry.on_cancel()
                     continue
                 if error is None:
                     entry.waiter.set_result(None)
@@ -155,3 +314,25 @@ class GroupWriter:
                     entry.then(error)
                 except Exception:  # a bug in a report must not lose the other posts' reports
                     logger.exception("post %d: reporting its outcome failed", entry.mark.post_id)
+
+
+def _run_jobs(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    """Run each job; (True, result) or (False, the exception for its caller). A job runs even when the
+    marks before it failed: a claim then sees those posts still in flight, which only claims less."""
+    results: list[tuple[bool, Any]] = []
+    for job in jobs:
+        try:
+            results.append((True, job()))
+        except Exception as exc:  # handed to the job's caller
+            results.append((False, exc))
+    return results
+
+
+def _resolve(jobs: list[_Job], results: list[tuple[bool, Any]]) -> None:
+    for (_, future), (ok, value) in zip(jobs, results, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -81,13 +81,17 @@ def complete_request(request: httpx.Request, defaults: httpx.Headers | None = No
     which names the library rather than us; then (and in dry runs, which have no client) it is
     :func:`user_agent`. Changes ``request`` in place and returns it.
     """
-    for name, value in (defaults or httpx.Headers()).multi_items():
-        if name.lower() == "user-agent" and value.startswith(_HTTPX_AGENT):
-            continue
-        if name not in request.headers:
-            request.headers[name] = value
-    if "user-agent" not in request.headers:
-        request.headers["User-Agent"] = user_agent()
+    headers = request.headers
+    present = set(headers.keys())  # lower-cased names, read once (each `in` on Headers scans them all)
+    if defaults:
+        for name, value in defaults.multi_items():
+            lower = name.lower()
+            if lower in present or (lower == "user-agent" and value.startswith(_HTTPX_AGENT)):
+                continue
+            headers[name] = value
+            present.add(lower)
+    if "user-agent" not in present:
+        headers["User-Agent"] = user_agent()
     return request
 
 

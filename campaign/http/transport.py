@@ -51,8 +51,12 @@ in memory. Answers are read whole (no streaming) and undecoded (``auto_decompres
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -60,7 +64,7 @@ import aiohttp
 import httpx
 from yarl import URL
 
-__all__ = ["AiohttpTransport", "map_aiohttp_error"]
+__all__ = ["AiohttpTransport", "DirectClient", "map_aiohttp_error"]
 
 #: Headers aiohttp would otherwise add when the request lacks them.
 _AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
@@ -127,6 +131,45 @@ async def _chunks(request: httpx.Request) -> AsyncIterator[bytes]:
         yield chunk
 
 
+def _response(
+    status: int, raw: Any, content: bytes, extensions: dict[str, Any]
+) -> httpx.Response:
+    """``httpx.Response(status, headers=raw, content=content, extensions=...)``, read, built in one pass:
+    the same headers (``Content-Length`` added only when the answer had none and a body, as httpx adds it)
+    and the same read (the body decoded by ``Content-Encoding``), without httpx re-scanning its headers."""
+    headers = list(raw)
+    if content and not any(name.lower() == b"content-length" for name, _ in headers):
+        headers.append((b"Content-Length", str(len(content)).encode("ascii")))
+    stream = httpx.ByteStream(content)
+    response = httpx.Response(status, headers=headers, stream=stream, extensions=extensions)
+    response.read()
+    return response
+
+
+@functools.lru_cache(maxsize=64)
+def _timeouts(
+    pool: float | None, connect: float | None, read: float | None, write: float | None
+) -> tuple[aiohttp.ClientTimeout, float | None]:
+    """aiohttp's timeouts for httpx's four phases (module docstring), and the overall deadline (None: none).
+    Cached: every request of a client carries the same four numbers."""
+    timeout = aiohttp.ClientTimeout(
+        total=None,
+        connect=None if pool is None or connect is None else pool + connect,
+        sock_connect=connect,
+        sock_read=read,
+    )
+    phases = (pool, connect, read, write)
+    deadline = None if None in phases else sum(p for p in phases if p is not None)
+    return timeout, deadline
+
+
+@functools.lru_cache(maxsize=1024)
+def _yarl(url: str) -> URL:
+    """The URL as aiohttp takes it, already encoded by httpx (not re-encoded). Cached: a daemon posts to a
+    few endpoints over and over (yarl URLs are immutable)."""
+    return URL(url, encoded=True)
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """httpx requests sent over one aiohttp session (a connection pool of ``limits.max_connections``).
 
@@ -163,16 +206,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        pool, connect = timeouts.get("pool"), timeouts.get("connect")
-        read, write = timeouts.get("read"), timeouts.get("write")
-        phases = (pool, connect, read, write)
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=None if pool is None or connect is None else pool + connect,
-            sock_connect=connect,
-            sock_read=read,
+        timeout, deadline = _timeouts(
+            timeouts.get("pool"), timeouts.get("connect"), timeouts.get("read"), timeouts.get("write")
         )
-        deadline = None if None in phases else sum(p for p in phases if p is not None)
         body: bytes | AsyncIterator[bytes]
         if isinstance(request.stream, httpx.ByteStream):
             body = await request.aread()
@@ -184,7 +220,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(deadline):
                 async with session.request(
                     request.method,
-                    URL(str(request.url), encoded=True),
+                    _yarl(str(request.url)),
                     headers=request.headers.multi_items(),
                     data=body or None,
                     allow_redirects=False,
@@ -198,7 +234,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, Any] = {"reason_phrase": (reason or "").encode("latin-1", "replace")}
         if version:
             extensions["http_version"] = version.encode("ascii")
-        return httpx.Response(status, headers=list(headers), content=content, extensions=extensions)
+        return _response(status, headers, content, extensions)
 
     async def aclose(self) -> None:
         session, self._session = self._session, None
@@ -215,3 +251,64 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         traceback: TracebackType | None = None,
     ) -> None:
         await self.aclose()
+
+
+_HTTPX_LOG = logging.getLogger("httpx")
+
+
+class DirectClient(httpx.AsyncClient):
+    """The daemon's ``httpx.AsyncClient``: a request that needs none of the client's machinery goes
+    straight to the transport.
+
+    ``AsyncClient.send`` runs auth flows, redirect handling, event hooks, cookie extraction and a
+    response-stream wrapper for every request: about a quarter of the client's CPU per post on the TLS
+    benchmark (docs/BENCHMARKS.md), for nothing in the daemon, which follows no redirect, keeps no cookie
+    and sets no auth or hook on its client. :meth:`send` takes the short path only when all of that is so
+    for the request at hand (no auth, ``follow_redirects`` off, no hooks, not streamed, no proxy or mount
+    for its URL), and does what ``send`` would have done that matters: the client's timeouts go into the
+    request's ``timeout`` extension, the body is read whole, ``response.request`` and ``elapsed`` are set,
+    and the ``httpx`` logger's INFO line is written when that level is enabled. Anything else goes through
+    ``AsyncClient.send`` unchanged. The request and the response stay ``httpx`` objects.
+    """
+
+    def __init__(self, *, transport: httpx.AsyncBaseTransport, **kwargs: Any) -> None:
+        super().__init__(transport=transport, **kwargs)
+        self._direct = transport
+
+    def _plain(self, request: httpx.Request, auth: Any, follow_redirects: Any, stream: bool) -> bool:
+        default = follow_redirects is httpx.USE_CLIENT_DEFAULT
+        redirects = self.follow_redirects if default else follow_redirects
+        hooks = self.event_hooks
+        return (
+            not stream
+            and not redirects
+            and (auth is None or (auth is httpx.USE_CLIENT_DEFAULT and self.auth is None))
+            and not hooks["request"]
+            and not hooks["response"]
+            # Proxies from the environment and mounts get the URL's own transport: the long way.
+            and self._transport_for_url(request.url) is self._direct
+        )
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        if self.is_closed or not self._plain(request, auth, follow_redirects, stream):
+            return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        request.extensions.setdefault("timeout", self.timeout.as_dict())
+        start = time.perf_counter()
+        response = await self._direct.handle_async_request(request)
+        response.request = request
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        response.elapsed = timedelta(seconds=time.perf_counter() - start)
+        if _HTTPX_LOG.isEnabledFor(logging.INFO):
+            _HTTPX_LOG.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url,
+                            response.http_version, response.status_code, response.reason_phrase)
+        return response

@@ -299,7 +299,7 @@ class Claims(StoreCore):
         }
         if per_account is not None:
             params.update(b_cap=per_account, b_prefix=limit * PREFIX_FACTOR)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             if per_account is not None and self.is_postgres:
                 # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))

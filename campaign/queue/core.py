@@ -15,6 +15,7 @@ Every change that should wake the daemons (apply, cancel, retry, pause, resume, 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -134,8 +135,61 @@ class StoreCore:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.is_postgres = engine.dialect.name == "postgresql"
         self._conns: dict[str, Connection] = {}
+        #: The open :meth:`hot_batch` transaction, by thread.
+        self._hot_batch: dict[int, Connection] = {}
 
     # -- transactions ---------------------------------------------------------------------------------
+
+    @property
+    def commits_off_thread(self) -> bool:
+        """True when ``write_marks`` and ``claim_due`` may run in a worker thread while the caller's thread
+        uses the store (a SQLite file: they have a connection of their own, :meth:`_hot_write`, and
+        SQLite's write lock orders them with every other write). The dispatcher's group writer then
+        commits and claims beside the event loop instead of stopping it for each fsync
+        (:mod:`campaign.dispatch.writer`). Not for ``:memory:`` (one database per connection) nor, for
+        now, PostgreSQL."""
+        return self.is_sqlite and self.where not in ("", ":memory:")
+
+    @contextmanager
+    def _hot_write(self) -> Iterator[Connection]:
+        """The write transaction of the dispatcher's hot path (marks and claims): on its own connection
+        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread. Inside
+        :meth:`hot_batch` (same thread) it is a savepoint of the batch's transaction instead: its failure
+        undoes only its own writes."""
+        batch = self._hot_batch.get(threading.get_ident())
+        if batch is not None:
+            raw = batch.connection.driver_connection
+            assert raw is not None
+            try:
+                raw.execute("SAVEPOINT hot")
+                try:
+                    yield batch
+                except BaseException:
+                    raw.execute("ROLLBACK TO hot")
+                    raw.execute("RELEASE hot")
+                    raise
+                raw.execute("RELEASE hot")
+            except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+                raise translate_error(exc, self.where) from exc
+            return
+        kind = "hot" if self.commits_off_thread else "write"
+        with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def hot_batch(self) -> Iterator[None]:
+        """One transaction (one COMMIT, one fsync) for the hot-path calls made inside it on this thread:
+        the group writer's marks and the claim behind them. Each call is a savepoint (a failed claim keeps
+        the marks). Only where :attr:`commits_off_thread`; elsewhere each call keeps its own transaction."""
+        if not self.commits_off_thread:
+            yield
+            return
+        with self._transaction("hot", "BEGIN IMMEDIATE") as conn:
+            self._hot_batch[threading.get_ident()] = conn
+            try:
+                yield
+            finally:
+                del self._hot_batch[threading.get_ident()]
 
     @contextmanager
     def _translate(self) -> Iterator[None]:

@@ -296,7 +296,7 @@ class Marks(StoreCore):
         errors: list[StoreError | None] = [None] * len(marks)
         if not marks:
             return errors
-        with self._write() as conn:
+        with self._hot_write() as conn:
             rest = self._bulk_marks(conn, marks, owner)
             unknown = False
             for i in rest:
@@ -356,7 +356,7 @@ class Marks(StoreCore):
             ])
             sends = Counter((row.account, aware(m.now).date().isoformat()) for m, row in done["sent"])
             latest = {row.account: aware(m.now) for m, row in done["sent"]}
-            conn.execute(self._insert_ignoring_duplicates(ACCOUNTS, "account"), [
+            conn.execute(self._account_insert(), [
                 {"account": a, "paused": False, "sent_today": 0, "updated_at": at} for a, at in latest.items()
             ])
             conn.execute(_COUNT_SENDS, [
@@ -370,6 +370,15 @@ class Marks(StoreCore):
         if events:
             conn.execute(_INSERT_EVENT, events)
         return [i for i, m in enumerate(marks) if id(m) not in bulk]
+
+    def _account_insert(self) -> Any:
+        """The account row's ``INSERT ... ON CONFLICT DO NOTHING``, built once per store (building it per
+        batch cost more than running it)."""
+        stmt = self.__dict__.get("_account_insert_stmt")
+        if stmt is None:
+            stmt = self._insert_ignoring_duplicates(ACCOUNTS, "account")
+            self.__dict__["_account_insert_stmt"] = stmt
+        return stmt
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""

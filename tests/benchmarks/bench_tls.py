@@ -8,13 +8,17 @@ this run, in its own process. Each set sends N posts (5,000; 1,000 with ``--quic
   flight per account), on a fresh SQLite queue; it trusts the certificate through ``SSL_CERT_FILE`` (the
   daemon's client honours it like every httpx client). Every post is durably ``sending`` before its request
   and ``sent`` with its receipt after; the run is checked: every post sent, one status per key.
+- **crosspost c=10**: the issue's reference, crosspost 1.0.4's own ``MastodonStrategy`` (Node fetch, no queue,
+  no idempotency keys) posting from 10 workers (``tests/benchmarks/peers/race.mjs``; the npm package is
+  installed from ``tests/benchmarks/peers/package-lock.json`` by ``scripts/provision.sh``). When node or the
+  package is missing the set says so (``SKIP``) and only the bare client's ratio is reported.
 - **bare aiohttp**: an ``aiohttp.ClientSession`` with the same concurrency sending the same number of status
   requests (bearer token, Idempotency-Key, JSON body) from as many workers: no queue, no durability.
 
 Rates are requests per second as the server saw them (first to last status request); medians over the sets.
-The issue's goal is twice a stateless client's rate (crosspost, Node fetch, at concurrency 10, measured
-outside the repository at 1,690/s in PERFORMANCE.md); the in-repository reference is the bare aiohttp client.
-Benchmarks print; they never assert on time.
+The issue's goal is twice a stateless client's rate: ``TARGET ... vs crosspost c=10 >= 2.00x``. The bare
+aiohttp ratio is printed against the same goal; it is stricter (aiohttp at c=16 in Python is several times
+faster than crosspost's Node fetch here). Benchmarks print; they never assert on time.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import ssl
 import statistics
 import subprocess
@@ -37,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a script: make `tests.*` importable
 
 from campaign.queue.store import Store  # noqa: E402
-from tests.benchmarks.targets import target  # noqa: E402
+from tests.benchmarks.targets import skip, target  # noqa: E402
 from tests.benchmarks.tlsfake import make_certificate  # noqa: E402
 from tests.conftest import RELEASE  # noqa: E402
 from tests.fakeplatform.accounts import mastodon_posts, token, token_env, write_campaign  # noqa: E402
@@ -47,6 +52,9 @@ ACCOUNTS = 50
 CONCURRENCY = 16
 #: The issue's goal: the daemon at least this many times a stateless client's rate.
 GOAL = 2.0
+#: crosspost's concurrency in the issue's race.
+CROSSPOST_CONCURRENCY = 10
+PEERS = ROOT / "tests" / "benchmarks" / "peers"
 
 
 class Fake:
@@ -137,6 +145,32 @@ def run_bare(fake: Fake, posts: int) -> float:
     return rate
 
 
+def crosspost_missing() -> str | None:
+    """Why crosspost cannot run here (None: it can)."""
+    if shutil.which("node") is None:
+        return "node is not installed"
+    if not (PEERS / "node_modules" / "@humanwhocodes" / "crosspost").is_dir():
+        return f"@humanwhocodes/crosspost not installed (npm ci --prefix {PEERS.relative_to(ROOT)})"
+    return None
+
+
+def run_crosspost(fake: Fake, posts: int) -> float:
+    """crosspost's Mastodon strategy at concurrency 10 (``peers/race.mjs``): the server rate."""
+    fake.call("/_reset", "POST")
+    tokens = json.dumps([token(f"acct{i}") for i in range(ACCOUNTS)])
+    env = {**os.environ, "NODE_EXTRA_CA_CERTS": str(fake.cert)}
+    done = subprocess.run(
+        ["node", str(PEERS / "race.mjs"), f"127.0.0.1:{fake.port}", str(posts), str(CROSSPOST_CONCURRENCY),
+         tokens], cwd=PEERS, env=env, capture_output=True, text=True, timeout=600,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"crosspost failed: {done.stderr[-2000:]}")
+    rate, stats = fake.rate()
+    if stats["created"] != posts:
+        raise SystemExit(f"wrong result: platform {stats}")
+    return rate
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 posts, one set (CI)")
@@ -144,22 +178,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     posts = 1000 if args.quick else 5000
     sets = args.sets or (1 if args.quick else 3)
+    missing = crosspost_missing()
     with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
         folder = Path(tmp)
         fake = Fake(folder)
         try:
-            daemon, bare = [], []
+            daemon, bare, cross = [], [], []
             for n in range(sets):
                 daemon.append(run_daemon(fake, folder, posts))
                 bare.append(run_bare(fake, posts))
-                print(f"set {n + 1}: daemon {daemon[-1]:,.0f}/s, bare aiohttp {bare[-1]:,.0f}/s", flush=True)
+                line = f"set {n + 1}: daemon {daemon[-1]:,.0f}/s, bare aiohttp {bare[-1]:,.0f}/s"
+                if missing is None:
+                    cross.append(run_crosspost(fake, posts))
+                    line += f", crosspost c={CROSSPOST_CONCURRENCY} {cross[-1]:,.0f}/s"
+                print(line, flush=True)
         finally:
             fake.stop()
     d, b = statistics.median(daemon), statistics.median(bare)
-    print(f"{posts:,} posts over {ACCOUNTS} accounts over TLS, concurrency {CONCURRENCY}, medians of {sets}: "
-          f"daemon as shipped {d:,.0f}/s, bare aiohttp {b:,.0f}/s ({d / b:.2f}x)")
+    summary = (f"{posts:,} posts over {ACCOUNTS} accounts over TLS, medians of {sets}: daemon as shipped "
+               f"{d:,.0f}/s, bare aiohttp c={CONCURRENCY} {b:,.0f}/s ({d / b:.2f}x)")
+    if cross:
+        c = statistics.median(cross)
+        summary += f", crosspost c={CROSSPOST_CONCURRENCY} {c:,.0f}/s ({d / c:.2f}x)"
+    print(summary)
+    if cross:
+        target("TLS daemon as shipped vs crosspost c=10", d / c, ">=", GOAL, unit="x",
+               note="the issue's goal: twice a stateless client; same run")
+    else:
+        skip("TLS daemon as shipped vs crosspost c=10", f"{missing}; the bare aiohttp client stands in")
     target("TLS daemon as shipped vs bare aiohttp client", d / b, ">=", GOAL, unit="x",
-           note="the issue's goal: twice a stateless client; same run, same concurrency")
+           note="stricter than the issue: a bare Python client at the daemon's concurrency; same run")
     return 0
 
 
