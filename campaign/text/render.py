@@ -18,6 +18,7 @@ test: ``containing``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -48,6 +49,10 @@ def camel_case(tag: str) -> str:
     return "#" + "".join(p[:1].upper() + p[1:] for p in parts)
 
 
+# Pure functions of short strings, asked the same questions for every post of a campaign.
+_is_hashtag = functools.lru_cache(maxsize=4096)(is_hashtag)
+
+
 def format_hashtags(
     tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
 ) -> str:
@@ -72,7 +77,7 @@ def format_hashtags(
         elif style == "lower":
             tag = tag.lower()
         out.append(tag)
-        counted += is_hashtag(tag)
+        counted += _is_hashtag(tag)
         if cap is not None and counted >= cap:
             break
     return " ".join(out)
@@ -82,6 +87,11 @@ def add_utm(
     url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
 ) -> str:
     """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
+    return _add_utm(url, source, campaign, medium, content)
+
+
+@functools.lru_cache(maxsize=4096)  # the same link for every post on a channel
+def _add_utm(url: str, source: str, campaign: str, medium: str, content: str | None) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url
@@ -116,7 +126,12 @@ def first_sentence(text: str) -> str:
 
 def tidy(text: str) -> str:
     """Rendered text tidied: trailing spaces removed, at most one blank line in a row, ends stripped."""
-    return _BLANKS.sub("\n\n", _TRAILING_WS.sub("\n", text)).strip()
+    # The substitutions run only where they can match (most posts need neither): same result, cheaper.
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_WS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
+    return text.strip()
 
 
 class Renderer:
@@ -149,6 +164,8 @@ class Renderer:
         self.env.filters["first_sentence"] = first_sentence
         self.env.tests["containing"] = lambda value, part: str(part) in str(value)
         self._inline: dict[str, jinja2.Template] = {}
+        #: Template files by name, with the path their errors name.
+        self._files: dict[str, tuple[jinja2.Template, str]] = {}
         self._lookup: dict[tuple[str, str, str], str] = {}
 
     def template_name(self, template: str, channel: str, account: str) -> str:
@@ -170,9 +187,12 @@ class Renderer:
         return found
 
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
-        where = str(self.folder / name)
+        found = self._files.get(name)
+        where = found[1] if found is not None else str(self.folder / name)
         try:
-            template = self.env.get_template(name)
+            if found is None:
+                found = self._files[name] = (self.env.get_template(name), where)
+            template = found[0]
             return tidy(render_bounded(template, context, budget=self.budget, where=where))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
