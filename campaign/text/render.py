@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -49,8 +49,11 @@ def camel_case(tag: str) -> str:
     return "#" + "".join(p[:1].upper() + p[1:] for p in parts)
 
 
-# Pure functions of short strings, asked the same questions for every post of a campaign.
+# Pure functions of short strings, asked the same questions for every post of a campaign: their results are
+# cached (only for small arguments, so a template cannot fill the caches with large values).
 _is_hashtag = functools.lru_cache(maxsize=4096)(is_hashtag)
+_CACHED_TAGS = 64
+_CACHED_TEXT = 4096
 
 
 def format_hashtags(
@@ -62,10 +65,22 @@ def format_hashtags(
     text to the platforms, so it is written but does not use up one of the channel's hashtag slots.
     """
 
-    seen: set[str] = set()
-    out: list[str] = []
     style = case or (rules.hashtag_case if rules else "as-is")
     cap = limit if limit is not None else (rules.max_hashtags if rules else None)
+    if (
+        (type(tags) is list or type(tags) is tuple)  # exact types: a subclass may iterate its own way
+        and len(tags) <= _CACHED_TAGS
+        and type(style) is str
+        and (cap is None or type(cap) is int)
+    ):
+        return _hashtags(tuple(str(raw) for raw in tags), style, cap)
+    return _hashtags.__wrapped__(tags, style, cap)  # read lazily: the cap may stop a long iterable early
+
+
+@functools.lru_cache(maxsize=1024)  # the same tags, written for every post on a channel
+def _hashtags(tags: Iterable[str], style: str, cap: int | None) -> str:
+    seen: set[str] = set()
+    out: list[str] = []
     counted = 0
     for raw in tags:
         tag = "#" + str(raw).strip().lstrip("#＃")
@@ -105,7 +120,14 @@ def _add_utm(url: str, source: str, campaign: str, medium: str, content: str | N
 def shorten(text: str, length: int, rules: TextRules | None, end: str = "…") -> str:
     """``text`` cut at a word boundary so that it measures at most ``length`` by the channel's own count."""
     measure = rules.measure if rules else len
-    text = " ".join(str(text).split())
+    if type(text) is str and len(text) <= _CACHED_TEXT and type(length) is int and type(end) is str:
+        return _shorten(text, length, measure, end)
+    return _shorten.__wrapped__(str(text), length, measure, end)
+
+
+@functools.lru_cache(maxsize=1024)  # the release's title, shortened for every post on a channel
+def _shorten(text: str, length: int, measure: Callable[[str], int], end: str) -> str:
+    text = " ".join(text.split())
     if measure(text) <= length:
         return text
     words = text.split(" ")
