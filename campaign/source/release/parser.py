@@ -28,7 +28,7 @@ from campaign.source.release.damage import find_damage
 from campaign.source.release.datelines import dateline
 from campaign.source.release.dates import date_alone, find_date
 from campaign.source.release.figures import figures
-from campaign.source.release.model import Dateline, Notice, Organization, Release
+from campaign.source.release.model import Dateline, DetectedLanguage, Notice, Organization, Release
 from campaign.source.release.quotes import quotes
 from campaign.text.sentences import URL, Lazy, repair, split_sentences
 
@@ -351,7 +351,7 @@ def _assemble(
     contacts: list[str],
     tail: list[Item],
 ) -> Release:
-    from campaign.source.release.languages import detect_language
+    from campaign.source.release.languages import detect_sample, language_sample
 
     notices: list[Notice] = []
     dl = _complete_dateline(dl, text, meta, st, tail, notices)
@@ -361,9 +361,12 @@ def _assemble(
         notices.append(Notice("missing", "no 'About ...' section found (organisation unknown)"))
     sentences = [s for p in paragraphs for s in split_sentences(p)]
     about_sentences = [] if organization is None else split_sentences(organization.about)
-    language = _fm(meta, _FM_LANG) or detect_language(" ".join([title or "", *paragraphs]))
-    if language is None:
-        notices.append(Notice("missing", "the language could not be told (too little text)"))
+    language: str | DetectedLanguage | None = _fm(meta, _FM_LANG)
+    if not language:
+        sample = language_sample(" ".join([title or "", *paragraphs]))
+        language = None if sample is None else DetectedLanguage(sample, detect_sample)
+        if language is None:
+            notices.append(Notice("missing", "the language could not be told (too little text)"))
     contact_text = "\n".join(contacts)
     urls = [u for u in find_urls(text) if u not in set(find_urls(contact_text))]
     fm_link = _fm(meta, _FM_LINK)
@@ -389,7 +392,7 @@ def _assemble(
         urls=tuple(urls),
         figures=tuple(figures(sentences + about_sentences)),
         organization=organization,
-        language=language,
+        language_found=language,
         link=link or (organization.url if organization else None) or _body_link(paragraphs),
         contacts=tuple(contacts),
         embargo=emb,
