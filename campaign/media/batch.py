@@ -8,7 +8,9 @@
   issue, so `check`/`preview` can list all problems at once.
 - Results are cached by (the source's SHA-256, the platform's rules, :data:`VERSION`): in memory for the
   run, and on disk as small JSON files under ``<store>/index/``, so a second `preview` of the same campaign
-  re-encodes nothing. A cached result is used only while its output file is still in the store.
+  re-encodes nothing (and imports neither the preparation code nor Pillow). A cached result is used only
+  while its output file is still in the store with the size recorded (a stat; the daemon checks the hash
+  before it uploads).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 from campaign.errors import MediaError
 from campaign.media.check import check_media
 from campaign.media.model import MediaIssue, MediaItem, PreparedMedia
-from campaign.media.prepare import prepare
 from campaign.media.rules import EXTENSIONS, MediaRules
 from campaign.media.store import MediaStore, file_sha256
 
@@ -74,6 +75,10 @@ class MediaPreparer:
         key = (self._source_sha256(item.file, item.name), rules_fingerprint(rules))
         facts = self._memo.get(key) or self._load(key)
         if facts is None:
+            # Imported only when something must be prepared: a preview whose media the store already holds
+            # loads neither the preparation code nor Pillow.
+            from campaign.media.prepare import prepare
+
             prepared = prepare(item, rules, self.store)
             facts = {name: getattr(prepared, name) for name in _CACHED}
             self._save(key, facts)
@@ -130,11 +135,11 @@ class MediaPreparer:
             facts: dict[str, Any] = json.loads(self._index_path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if (
-            set(facts) != set(_CACHED)
-            or self.store.get(facts["sha256"], EXTENSIONS.get(facts["mime"], "")) is None
-        ):
-            return None  # unknown shape, or the prepared file is gone: prepare again
+        if set(facts) != set(_CACHED):
+            return None  # unknown shape: prepare again
+        stored = self.store.get(facts["sha256"], EXTENSIONS.get(facts["mime"], ""))
+        if stored is None or stored.size != facts["size"]:
+            return None  # the prepared file is gone or is not what was recorded (a cheap stat): prepare again
         facts["notes"] = tuple(facts["notes"])
         return facts
 
