@@ -88,3 +88,30 @@ def test_shorten_counts_with_the_platform_measure() -> None:
 
 def test_tidy_collapses_blank_runs() -> None:
     assert tidy("a  \n\n\n\nb\n\n") == "a\n\nb"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a \t\n\n\n\nb", "a\n \n\nb", "a\t\n\n\nb  ", "  only\n\n\n", "no change", "x \n y\t\n\n\n\n\nz"],
+)
+def test_tidy_gives_what_both_substitutions_give(text: str) -> None:
+    import re
+
+    assert tidy(text) == re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip()
+
+
+def test_cached_hashtags_and_shortening_answer_as_the_first_time() -> None:
+    """Results are cached for small arguments; any argument gives what the uncached code gives."""
+    mastodon = channels.load("mastodon").rules
+    tags = ["talent", "#talent", "#siliconvalley", 2024]
+    first = format_hashtags(tags, mastodon)
+    assert first == format_hashtags(list(tags), mastodon) == "#Talent #Siliconvalley #2024"
+    assert format_hashtags(tuple(tags), mastodon, case="lower") == "#talent #siliconvalley #2024"
+    assert format_hashtags(iter(["#a", "#b", "#c"]), None, limit=2) == "#a #b"  # read lazily, not cached
+    assert format_hashtags(["#a", "#b"], None, case=["camel"]) == "#a #b"  # type: ignore[arg-type]
+    many = [f"#t{i}" for i in range(100)]  # over the cached size
+    assert format_hashtags(many, None, limit=3) == "#t0 #t1 #t2"
+    x = channels.load("x").rules
+    assert shorten("alpha beta gamma delta", 12, None) == shorten("alpha beta gamma delta", 12, None)
+    assert shorten(12345678901234, 10, None) == "…"  # not text: stringified, as before
+    assert shorten("word " * 2000, 20, x) == "word word word…"  # over the cached size ("…" weighs 2 on X)

@@ -69,10 +69,11 @@ class MediaPreparer:
         self.persistent = persistent
         self._memo: dict[tuple[str, str], dict[str, Any]] = {}
         self._source_hashes: dict[tuple[Path, int, int], str] = {}
+        self._fingerprints: dict[int, tuple[MediaRules, str]] = {}
 
     def prepare(self, item: MediaItem, rules: MediaRules) -> PreparedMedia:
         """``item`` prepared for ``rules`` (from the cache when the same bytes met the same rules before)."""
-        key = (self._source_sha256(item.file, item.name), rules_fingerprint(rules))
+        key = (self._source_sha256(item.file, item.name), self._fingerprint(rules))
         facts = self._memo.get(key) or self._load(key)
         if facts is None:
             # Imported only when something must be prepared: a preview whose media the store already holds
@@ -114,6 +115,13 @@ class MediaPreparer:
         return prepared, failed + checked
 
     # -- cache --------------------------------------------------------------------------------------------
+
+    def _fingerprint(self, rules: MediaRules) -> str:
+        # Each post on a channel meets the same rules object: hash it once (the rules are frozen).
+        found = self._fingerprints.get(id(rules))
+        if found is None or found[0] is not rules:
+            found = self._fingerprints[id(rules)] = (rules, rules_fingerprint(rules))
+        return found[1]
 
     def _source_sha256(self, path: Path, name: str) -> str:
         try:
