@@ -115,3 +115,20 @@ def test_cached_hashtags_and_shortening_answer_as_the_first_time() -> None:
     assert shorten("alpha beta gamma delta", 12, None) == shorten("alpha beta gamma delta", 12, None)
     assert shorten(12345678901234, 10, None) == "…"  # not text: stringified, as before
     assert shorten("word " * 2000, 20, x) == "word word word…"  # over the cached size ("…" weighs 2 on X)
+
+
+def test_large_or_odd_arguments_are_answered_but_never_cached() -> None:
+    from campaign.text import render
+
+    def sizes() -> tuple[int, int, int, int]:
+        caches = (render._hashtags, render._shorten, render._add_utm, render._cached_is_hashtag)
+        return tuple(c.cache_info().currsize for c in caches)  # type: ignore[return-value]
+
+    before = sizes()
+    big = "#" + "x" * 5000
+    assert format_hashtags([big, "#b"], None) == f"{big} #b"  # a template may build tags this long
+    assert shorten("word " * 2000, 20, None).endswith("…")
+    long_url = "https://example.org/" + "p" * 5000
+    assert add_utm(long_url, source="x", campaign="c").startswith(long_url + "?utm_source=x")
+    assert add_utm("https://example.org", source="x", campaign="c", content=7).endswith("utm_content=7")  # type: ignore[arg-type]
+    assert sizes() == before

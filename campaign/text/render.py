@@ -51,9 +51,14 @@ def camel_case(tag: str) -> str:
 
 # Pure functions of short strings, asked the same questions for every post of a campaign: their results are
 # cached (only for small arguments, so a template cannot fill the caches with large values).
-_is_hashtag = functools.lru_cache(maxsize=4096)(is_hashtag)
 _CACHED_TAGS = 64
+#: The most characters one cached answer may hold on to (a template's values may be far larger).
 _CACHED_TEXT = 4096
+_cached_is_hashtag = functools.lru_cache(maxsize=4096)(is_hashtag)
+
+
+def _is_hashtag(tag: str) -> bool:
+    return _cached_is_hashtag(tag) if len(tag) <= 256 else is_hashtag(tag)
 
 
 def format_hashtags(
@@ -73,7 +78,10 @@ def format_hashtags(
         and type(style) is str
         and (cap is None or type(cap) is int)
     ):
-        return _hashtags(tuple(str(raw) for raw in tags), style, cap)
+        texts = tuple(str(raw) for raw in tags)
+        if sum(len(t) for t in texts) <= _CACHED_TEXT:
+            return _hashtags(texts, style, cap)
+        return _hashtags.__wrapped__(texts, style, cap)
     return _hashtags.__wrapped__(tags, style, cap)  # read lazily: the cap may stop a long iterable early
 
 
@@ -102,7 +110,12 @@ def add_utm(
     url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
 ) -> str:
     """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
-    return _add_utm(url, source, campaign, medium, content)
+    args = (url, source, campaign, medium, content)
+    if sum(len(a) for a in args if isinstance(a, str)) <= _CACHED_TEXT and all(
+        a is None or type(a) is str for a in args
+    ):
+        return _add_utm(*args)
+    return _add_utm.__wrapped__(*args)
 
 
 @functools.lru_cache(maxsize=4096)  # the same link for every post on a channel

@@ -110,6 +110,9 @@ class DetectedLanguage:
     def __repr__(self) -> str:
         return repr(self.get())
 
+    def __str__(self) -> str:
+        return str(self.get())
+
 
 @dataclass(frozen=True)
 class Release:
