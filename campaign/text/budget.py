@@ -477,18 +477,22 @@ def _stream(template: jinja2.Template, context: Mapping[str, Any], run: _Run) ->
     max_output, deadline = budget.max_output, run.deadline
     chunks: list[str] = []
     total = 0
-    armed = _arm(run)
     try:
-        for chunk in template.generate(context):
-            total += len(chunk)
-            if total > max_output:
-                raise RenderBudgetError(
-                    f"output is over its budget of {max_output:,} characters per post ({ENV_MAX_OUTPUT})"
-                )
-            chunks.append(chunk)
-            if _monotonic() > deadline:
-                _out_of_time(run)
-        run.active = False
+        armed = _arm(run)
+        try:
+            for chunk in template.generate(context):
+                total += len(chunk)
+                if total > max_output:
+                    raise RenderBudgetError(
+                        f"output is over its budget of {max_output:,} characters per post ({ENV_MAX_OUTPUT})"
+                    )
+                chunks.append(chunk)
+                if _monotonic() > deadline:
+                    _out_of_time(run)
+            run.active = False
+        finally:
+            if armed:  # before the error is looked at: the timer must not fire in the handler below
+                _disarm(run)
     except Exception as exc:
         if run.expired and not isinstance(exc, RenderBudgetError):
             # The timer's exception can arrive where Python has no line number, and Jinja's traceback
@@ -497,9 +501,6 @@ def _stream(template: jinja2.Template, context: Mapping[str, Any], run: _Run) ->
                 f"render took longer than its {budget.seconds:g} s budget ({ENV_SECONDS})"
             ) from None
         raise
-    finally:
-        if armed:
-            _disarm(run)
     return "".join(chunks)
 
 
