@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from campaign.media import batch
+from campaign.media import prepare as prepare_module
 from campaign.media.batch import MediaPreparer, rules_fingerprint
 from campaign.media.model import MediaItem, PreparedMedia
 from campaign.media.rules import PLATFORM_MEDIA_RULES
@@ -55,7 +55,7 @@ def test_results_are_reused_across_posts_and_runs(tmp_path: Path, monkeypatch: p
     def refuse(*args: object, **kwargs: object) -> PreparedMedia:
         raise AssertionError("prepared again instead of using the cache")
 
-    monkeypatch.setattr(batch, "prepare", refuse)
+    monkeypatch.setattr(prepare_module, "prepare", refuse)  # batch imports it when it must prepare
     again = MediaPreparer(store).prepare(item(source, alt="second alt"), RULES["bluesky"])  # a new run
     assert again.alt == "second alt" and again.sha256 == first.sha256 and again.path == first.path
     assert (again.width, again.height, again.size, again.notes) == (
@@ -68,6 +68,41 @@ def test_results_are_reused_across_posts_and_runs(tmp_path: Path, monkeypatch: p
     first.path.unlink()  # the prepared file is gone: the cache entry is not trusted
     monkeypatch.undo()
     assert MediaPreparer(store).prepare(item(source), RULES["bluesky"]).path.is_file()
+
+
+def test_a_stored_file_of_another_size_is_prepared_again(tmp_path: Path) -> None:
+    source = save(noisy(800, 600), tmp_path / "photo.jpg", "JPEG", quality=95)
+    store = MediaStore(tmp_path / "media")
+    first = MediaPreparer(store).prepare(item(source), RULES["bluesky"])
+    good = first.path.read_bytes()
+    first.path.write_bytes(good[: len(good) // 2])  # truncated in the store: never served as it is
+    again = MediaPreparer(store).prepare(item(source), RULES["bluesky"])
+    assert again.path == first.path and again.path.read_bytes() == good
+
+
+def test_a_preview_whose_media_the_store_holds_loads_neither_the_preparation_code_nor_pillow(
+    tmp_path: Path,
+) -> None:
+    source = save(noisy(800, 600), tmp_path / "photo.jpg", "JPEG", quality=95)
+    MediaPreparer(MediaStore(tmp_path / "media")).prepare(item(source), RULES["bluesky"])
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from campaign.media.batch import MediaPreparer\n"
+        "from campaign.media.rules import PLATFORM_MEDIA_RULES\n"
+        "from campaign.media.model import MediaItem\n"
+        "from campaign.media.store import MediaStore\n"
+        f"root = Path({str(tmp_path)!r})\n"
+        "photo = MediaItem(file=root / 'photo.jpg', alt='A test picture', label='photo.jpg')\n"
+        "store = MediaStore(root / 'media')\n"
+        "prepared = MediaPreparer(store).prepare(photo, PLATFORM_MEDIA_RULES['bluesky'])\n"
+        "assert prepared.path.is_file()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'PIL' or m == 'campaign.media.prepare'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = [sys.executable, "-c", code]
+    done = subprocess.run(run, capture_output=True, text=True, check=True, env=env, cwd=ROOT, timeout=120)
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_changed_source_is_prepared_again(tmp_path: Path) -> None:

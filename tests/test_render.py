@@ -88,3 +88,47 @@ def test_shorten_counts_with_the_platform_measure() -> None:
 
 def test_tidy_collapses_blank_runs() -> None:
     assert tidy("a  \n\n\n\nb\n\n") == "a\n\nb"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a \t\n\n\n\nb", "a\n \n\nb", "a\t\n\n\nb  ", "  only\n\n\n", "no change", "x \n y\t\n\n\n\n\nz"],
+)
+def test_tidy_gives_what_both_substitutions_give(text: str) -> None:
+    import re
+
+    assert tidy(text) == re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", text)).strip()
+
+
+def test_cached_hashtags_and_shortening_answer_as_the_first_time() -> None:
+    """Results are cached for small arguments; any argument gives what the uncached code gives."""
+    mastodon = channels.load("mastodon").rules
+    tags = ["talent", "#talent", "#siliconvalley", 2024]
+    first = format_hashtags(tags, mastodon)
+    assert first == format_hashtags(list(tags), mastodon) == "#Talent #Siliconvalley #2024"
+    assert format_hashtags(tuple(tags), mastodon, case="lower") == "#talent #siliconvalley #2024"
+    assert format_hashtags(iter(["#a", "#b", "#c"]), None, limit=2) == "#a #b"  # read lazily, not cached
+    assert format_hashtags(["#a", "#b"], None, case=["camel"]) == "#a #b"  # type: ignore[arg-type]
+    many = [f"#t{i}" for i in range(100)]  # over the cached size
+    assert format_hashtags(many, None, limit=3) == "#t0 #t1 #t2"
+    x = channels.load("x").rules
+    assert shorten("alpha beta gamma delta", 12, None) == shorten("alpha beta gamma delta", 12, None)
+    assert shorten(12345678901234, 10, None) == "…"  # not text: stringified, as before
+    assert shorten("word " * 2000, 20, x) == "word word word…"  # over the cached size ("…" weighs 2 on X)
+
+
+def test_large_or_odd_arguments_are_answered_but_never_cached() -> None:
+    from campaign.text import render
+
+    def sizes() -> tuple[int, int, int, int]:
+        caches = (render._hashtags, render._shorten, render._add_utm, render._cached_is_hashtag)
+        return tuple(c.cache_info().currsize for c in caches)  # type: ignore[return-value]
+
+    before = sizes()
+    big = "#" + "x" * 5000
+    assert format_hashtags([big, "#b"], None) == f"{big} #b"  # a template may build tags this long
+    assert shorten("word " * 2000, 20, None).endswith("…")
+    long_url = "https://example.org/" + "p" * 5000
+    assert add_utm(long_url, source="x", campaign="c").startswith(long_url + "?utm_source=x")
+    assert add_utm("https://example.org", source="x", campaign="c", content=7).endswith("utm_content=7")  # type: ignore[arg-type]
+    assert sizes() == before

@@ -105,6 +105,7 @@ def refused(source: str, budget: RenderBudget = FAST) -> str:
         (f"{MANY_A}{{{{ l | string }}}}", "the text of the value given to filter 'string'"),
         (f"{MANY_A}{{{{ l | tojson }}}}", "the text of the value given to filter 'tojson'"),
         (f"{MANY_A}{{{{ l | first_sentence }}}}", "given to filter 'first_sentence'"),  # custom filters too
+        (f"{MANY_A}{{{{ l | center(10) }}}}", "the text of the value given to filter 'center'"),
         (f"{MANY_A}{{{{ 'x' ~ l }}}}", "a concatenated value would be"),
         (f"{MANY_A}{{{{ '%s' % (l,) }}}}", "a formatted value would be"),
         (f"{MANY_A}{{{{ '{{}}'.format(l) }}}}", "a formatted value would be"),
@@ -245,15 +246,28 @@ BENIGN = [
     "{{ items | map('upper') | join }} {{ items | sort | first }} {{ '%s and %s' | format('a', 'b') }}",
     "{% for k, v in {'a': 1} | dictsort %}{{ k }}={{ v }}{% else %}none{% endfor %}",
     "{{ (lipsum(2, false) | length) > 0 }}",
+    # a dict's keys as attributes, and its own attributes (which win over keys of the same name)
+    "{{ d.a }} {{ d['a'] }} {{ d.keys is defined }} {{ d.items() | list }} {{ d.get('a') }}"
+    " {{ d.nope is defined }}",
 ]
 
 
 @pytest.mark.parametrize("source", BENIGN)
 def test_ordinary_templates_render_exactly_as_in_the_plain_sandbox(source: str) -> None:
     plain = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    context = {"items": ["b", "a"]}
+    context = {"items": ["b", "a"], "d": {"a": 1, "keys": 2}}
     expected = plain.from_string(source).render(context)
     assert render(source, **context) == expected
+
+
+@pytest.mark.parametrize("source", ["{{ d.nope }}", "{{ d.__class__ }}", "{{ d.keys.__self__ }}"])
+def test_what_the_plain_sandbox_refuses_on_a_dict_is_refused(source: str) -> None:
+    plain = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    with pytest.raises(jinja2.TemplateError) as expected:  # UndefinedError or SecurityError
+        plain.from_string(source).render(d={"a": 1})
+    with pytest.raises(type(expected.value)) as got:
+        render(source, d={"a": 1})
+    assert str(got.value) == str(expected.value)
 
 
 @pytest.mark.parametrize(

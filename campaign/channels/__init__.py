@@ -16,9 +16,13 @@ Every adapter, built in or not, must pass the contract suite :mod:`campaign.chan
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
+import types
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from campaign.errors import ConfigError
 
@@ -26,6 +30,39 @@ if TYPE_CHECKING:
     from campaign.channels.base import Adapter
 
 GROUP = "campaign.channels"
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in ``sys.modules`` for a module until one of its names is first read, then imports it and takes
+    on all its names (so references to the stand-in keep working). ``import x`` alone does not load it (the
+    standard library's LazyLoader does, on Python 3.11)."""
+
+    def __getattr__(self, name: str) -> Any:
+        real = self.__dict__.get("_deferred_real")
+        if real is None:
+            if sys.modules.get(self.__name__) is self:
+                del sys.modules[self.__name__]
+            real = importlib.import_module(self.__name__)
+            self.__dict__.update(real.__dict__)
+            self.__dict__["_deferred_real"] = real
+        return getattr(real, name)
+
+
+def _defer_httpx() -> None:
+    """Make ``import httpx`` cheap until httpx is used: adapters name httpx everywhere, but describing posts
+    (`check`, `preview`) never builds a request, and httpx with what it imports (ssl, email, http.client)
+    costs ~70 ms of every such command. A process that already imported httpx keeps it as it is."""
+    if "httpx" in sys.modules:
+        return
+    spec = importlib.util.find_spec("httpx")
+    if spec is None:
+        return  # not installed: the adapters' own `import httpx` reports it
+    stand_in = _DeferredModule("httpx")
+    stand_in.__spec__ = spec
+    sys.modules["httpx"] = stand_in
+
+
+_defer_httpx()
 
 
 @cache

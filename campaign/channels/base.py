@@ -53,8 +53,9 @@ from campaign.secrets import Credentials
 from campaign.text.rules import TextRules
 
 T = TypeVar("T")
-#: A generator of requests that receives responses and returns a result.
-Exchange = Generator[httpx.Request, httpx.Response, T]
+#: A generator of requests that receives responses and returns a result (names quoted: httpx is loaded on
+#: first use, see :mod:`campaign.channels`).
+Exchange = Generator["httpx.Request", "httpx.Response", T]
 
 #: Prefix of every value a dry run invents in place of a server-assigned one (ids, DIDs, CIDs).
 PLACEHOLDER = "dry-run"

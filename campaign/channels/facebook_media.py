@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import httpx
@@ -40,8 +41,9 @@ GRAPH_VIDEO = "https://graph-video.facebook.com"
 FAKE_CHUNK = 4 * 1024 * 1024
 
 
-class MultipartSlice(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A ``multipart/form-data`` body of text fields and one file part streamed from a :class:`FileSlice`."""
+class _MultipartBody:
+    """A ``multipart/form-data`` body of text fields and one file part streamed from a :class:`FileSlice`
+    (made an httpx stream by :func:`_multipart_slice`)."""
 
     def __init__(self, boundary: str, fields: Mapping[str, str], name: str, filename: str, part: FileSlice):
         head = "".join(
@@ -72,6 +74,23 @@ class MultipartSlice(httpx.SyncByteStream, httpx.AsyncByteStream):
         yield self.tail
 
 
+if TYPE_CHECKING:
+
+    class MultipartSlice(_MultipartBody, httpx.SyncByteStream, httpx.AsyncByteStream):
+        """:class:`_MultipartBody` as an httpx request stream."""
+
+
+@cache
+def _multipart_slice() -> type[MultipartSlice]:
+    """:class:`_MultipartBody` as an httpx request stream, made on first use: importing an adapter must not
+    load httpx (see :mod:`campaign.channels`)."""
+    return type(
+        "MultipartSlice",
+        (_MultipartBody, httpx.SyncByteStream, httpx.AsyncByteStream),
+        {"__module__": __name__, "__doc__": _MultipartBody.__doc__},
+    )
+
+
 def upload_video(
     base: str, page: str, auth: Mapping[str, str], media: PreparedMedia, *, now: Callable[[], datetime]
 ) -> Exchange[tuple[str, str]]:
@@ -92,7 +111,7 @@ def upload_video(
     while first < end:
         part = FileSlice(media.path, first, end - first)
         boundary = f"campaign-{media.sha256[:24]}-{chunk}"
-        body = MultipartSlice(
+        body = _multipart_slice()(
             boundary,
             {"upload_phase": "transfer", "upload_session_id": session, "start_offset": str(first)},
             "video_file_chunk",

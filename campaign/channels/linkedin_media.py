@@ -44,7 +44,7 @@ MAX_STATUS_CHECKS = 40
 MAX_POLL_DELAY = 15.0
 
 #: Turns a failed response into the platform's classified error (the adapter's own mapping).
-ErrorFor = Callable[[httpx.Response], ChannelError]
+ErrorFor = Callable[["httpx.Response"], ChannelError]
 
 
 def upload_video(

@@ -20,6 +20,8 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -58,8 +60,8 @@ def mark_upload(request: httpx.Request) -> httpx.Request:
     return request
 
 
-class FileStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A file slice as an httpx body, for sync and async clients alike (one chunk in memory at a time)."""
+class _FileSliceBody:
+    """What :class:`FileStream` does: a file slice read in chunks, as many times as it is read."""
 
     def __init__(self, part: FileSlice) -> None:
         self.part = part
@@ -70,6 +72,30 @@ class FileStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self.part:
             yield chunk
+
+
+if TYPE_CHECKING:
+
+    class FileStream(_FileSliceBody, httpx.SyncByteStream, httpx.AsyncByteStream):
+        """A file slice as an httpx body, for sync and async clients alike (one chunk in memory at a time)."""
+
+else:
+
+    def __getattr__(name: str) -> Any:
+        # FileStream subclasses httpx's stream classes, so it is made on first use: importing this module
+        # (every adapter does) must not load httpx (see campaign.channels).
+        if name == "FileStream":
+            return _file_stream()
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@cache
+def _file_stream() -> type[FileStream]:
+    return type(
+        "FileStream",
+        (_FileSliceBody, httpx.SyncByteStream, httpx.AsyncByteStream),
+        {"__module__": __name__, "__doc__": "A file slice as an httpx body (sync and async clients alike)."},
+    )
 
 
 def media_extension(media: PreparedMedia) -> dict[str, object]:
@@ -105,7 +131,7 @@ def upload_request(
         method,
         target,
         headers=all_headers,
-        stream=FileStream(body),
+        stream=_file_stream()(body),
         extensions={MEDIA: media_extension(media), UPLOAD: True},
     )
 

@@ -8,7 +8,9 @@
   issue, so `check`/`preview` can list all problems at once.
 - Results are cached by (the source's SHA-256, the platform's rules, :data:`VERSION`): in memory for the
   run, and on disk as small JSON files under ``<store>/index/``, so a second `preview` of the same campaign
-  re-encodes nothing. A cached result is used only while its output file is still in the store.
+  re-encodes nothing (and imports neither the preparation code nor Pillow). A cached result is used only
+  while its output file is still in the store with the size recorded (a stat; the daemon checks the hash
+  before it uploads).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 from campaign.errors import MediaError
 from campaign.media.check import check_media
 from campaign.media.model import MediaIssue, MediaItem, PreparedMedia
-from campaign.media.prepare import prepare
 from campaign.media.rules import EXTENSIONS, MediaRules
 from campaign.media.store import MediaStore, file_sha256
 
@@ -68,12 +69,17 @@ class MediaPreparer:
         self.persistent = persistent
         self._memo: dict[tuple[str, str], dict[str, Any]] = {}
         self._source_hashes: dict[tuple[Path, int, int], str] = {}
+        self._fingerprints: dict[int, tuple[MediaRules, str]] = {}
 
     def prepare(self, item: MediaItem, rules: MediaRules) -> PreparedMedia:
         """``item`` prepared for ``rules`` (from the cache when the same bytes met the same rules before)."""
-        key = (self._source_sha256(item.file, item.name), rules_fingerprint(rules))
+        key = (self._source_sha256(item.file, item.name), self._fingerprint(rules))
         facts = self._memo.get(key) or self._load(key)
         if facts is None:
+            # Imported only when something must be prepared: a preview whose media the store already holds
+            # loads neither the preparation code nor Pillow.
+            from campaign.media.prepare import prepare
+
             prepared = prepare(item, rules, self.store)
             facts = {name: getattr(prepared, name) for name in _CACHED}
             self._save(key, facts)
@@ -110,6 +116,13 @@ class MediaPreparer:
 
     # -- cache --------------------------------------------------------------------------------------------
 
+    def _fingerprint(self, rules: MediaRules) -> str:
+        # Each post on a channel meets the same rules object: hash it once (the rules are frozen).
+        found = self._fingerprints.get(id(rules))
+        if found is None or found[0] is not rules:
+            found = self._fingerprints[id(rules)] = (rules, rules_fingerprint(rules))
+        return found[1]
+
     def _source_sha256(self, path: Path, name: str) -> str:
         try:
             stat = path.stat()
@@ -130,11 +143,11 @@ class MediaPreparer:
             facts: dict[str, Any] = json.loads(self._index_path(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if (
-            set(facts) != set(_CACHED)
-            or self.store.get(facts["sha256"], EXTENSIONS.get(facts["mime"], "")) is None
-        ):
-            return None  # unknown shape, or the prepared file is gone: prepare again
+        if set(facts) != set(_CACHED):
+            return None  # unknown shape: prepare again
+        stored = self.store.get(facts["sha256"], EXTENSIONS.get(facts["mime"], ""))
+        if stored is None or stored.size != facts["size"]:
+            return None  # the prepared file is gone or is not what was recorded (a cheap stat): prepare again
         facts["notes"] = tuple(facts["notes"])
         return facts
 

@@ -68,7 +68,7 @@ class MediaStore:
         """Store ``data`` (idempotent: the same bytes give the same file, written once)."""
         sha = hashlib.sha256(data).hexdigest()
         found = self.get(sha, ext)
-        if found is not None:
+        if found is not None and found.size == len(data):  # a file of another size is damaged: replaced
             return found
         return self._commit(sha, ext, lambda out: out.write(data))
 
@@ -76,7 +76,7 @@ class MediaStore:
         """Store a copy of ``source``, hashing while copying (streamed: the file is never read whole)."""
         sha = file_sha256(source)
         found = self.get(sha, ext)
-        if found is not None:
+        if found is not None and found.size == os.stat(source).st_size:  # another size: damaged, replaced
             return found
 
         def copy(out: BinaryIO) -> None:

@@ -265,6 +265,7 @@ class _Compilation:
         }
         #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
         self.deferred: list[tuple[_Target, NextSlot]] = []
+        self.parsed_when: dict[int, tuple[Any, Any]] = {}
         self.media = PostMediaPlanner(campaign)
 
     def compile(self, wanted: set[str]) -> None:
@@ -326,7 +327,7 @@ class _Compilation:
         """Expand ``when`` and add a planned post per occurrence (slot posts are deferred)."""
         timing = self.timing
         try:
-            spec = timespec.parse_when(when)
+            spec = self.parse_when(when)
             if isinstance(spec, NextSlot):
                 self.deferred.append((target, spec))
                 return
@@ -347,6 +348,13 @@ class _Compilation:
         for occ in expansion.occurrences:
             self.slots.occupy(account.name, occ.at)
             self.add(target, occ)
+
+    def parse_when(self, when: Any) -> Any:
+        """``when`` parsed once per value: a post's accounts share it (parsed values are frozen)."""
+        found = self.parsed_when.get(id(when))
+        if found is None or found[0] is not when:  # the value is held below, so its id is not reused
+            found = self.parsed_when[id(when)] = (when, timespec.parse_when(when))
+        return found[1]
 
     def place_in_slot(self, target: _Target, spec: NextSlot) -> None:
         """Give a ``next free slot`` post the account's next free slot."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import jinja2
@@ -22,6 +22,8 @@ ITER_FILTER = "_campaign_budget_iter"
 # Numbers in a format spec ("{:>999999}", "%999999d") that would pad the result past the budget.
 _SPEC_NUMBER = re.compile(r"\d+")
 CONTAINERS = (list, tuple, dict, set, frozenset)
+#: Values whose size (``len``) the checks count: text and containers.
+SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
 
 
 class RenderBudgetError(jinja2.TemplateRuntimeError):
@@ -29,9 +31,7 @@ class RenderBudgetError(jinja2.TemplateRuntimeError):
 
 
 def size_of(value: Any) -> int:
-    if isinstance(value, str | bytes | bytearray | list | tuple | dict | set | frozenset):
-        return len(value)
-    return 0
+    return len(value) if isinstance(value, SIZED) else 0
 
 
 def too_big(size: int, limit: int, what: str) -> None:
@@ -191,27 +191,70 @@ _STRINGIFYING_FILTERS = frozenset(
 )  # fmt: skip
 
 
-def check_filter(name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
-    """Pre-checks for the built-in filters that can amplify their input (``args[0]`` is the value)."""
-    if not args:
-        return
-    value, rest = args[0], args[1:]
-    every = (*rest, *kwargs.values())
-    if name == "sum" and isinstance(value, list | tuple):
+FilterCheck = Callable[[Any, tuple[Any, ...], Mapping[str, Any], int], None]
+
+
+def _check_sum(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    if isinstance(value, list | tuple):
         too_big(sum(size_of(item) for item in value), limit, "a sum of sequences")
-    if name == "center":
-        _check_str_method("center", str(value), rest, kwargs, limit)
-    elif name == "indent" and isinstance(value, str):
+
+
+def _check_center(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    check_printable((value,), limit, "the text of the value given to filter 'center'")  # before str(value)
+    _check_str_method("center", str(value), rest, kwargs, limit)
+
+
+def _check_indent(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    if isinstance(value, str):
+        every = (*rest, *kwargs.values())
         width = every[0] if every else 4
         pad = width if isinstance(width, int) and not isinstance(width, bool) else len(str(width))
         too_big(len(value) + (value.count("\n") + 1) * max(pad, 0), limit, "an indented string")
-    elif name == "format" and isinstance(value, str):
-        _check_format_spec(value, every, limit)
-    elif name == "replace" and isinstance(value, str) and len(rest) >= 2:
+
+
+def _check_format(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    if isinstance(value, str):
+        _check_format_spec(value, (*rest, *kwargs.values()), limit)
+
+
+def _check_replace_filter(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    if isinstance(value, str) and len(rest) >= 2:
         _check_replace(value, rest[0], rest[1], rest[2] if len(rest) > 2 else -1, limit)
-    elif name == "join" and isinstance(value, list | tuple):
+
+
+def _check_join(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    if isinstance(value, list | tuple):
         sep = rest[0] if rest and isinstance(rest[0], str) else ""
         too_big(_joined_size(sep, value), limit, "a joined string")
+
+
+#: Pre-checks for the built-in filters that can amplify their input.
+_AMPLIFIERS: dict[str, FilterCheck] = {
+    "sum": _check_sum,
+    "center": _check_center,
+    "indent": _check_indent,
+    "format": _check_format,
+    "replace": _check_replace_filter,
+    "join": _check_join,
+}
+
+
+def filter_precheck(name: str) -> FilterCheck | None:
+    """The checks filter ``name`` needs before it runs, called as ``check(value, rest, kwargs, limit)``
+    (``value`` is what the filter is applied to, ``rest`` its other arguments): its amplifier check, and for
+    the filters that turn their value into text (custom filters included) the estimate of that text. None
+    for filters that need neither (their result is still checked after they run)."""
+    amplifier = _AMPLIFIERS.get(name)
+    what = f"the text of the value given to filter {name!r}"
     custom = name not in jinja2.filters.FILTERS and name != ITER_FILTER
-    if name in _STRINGIFYING_FILTERS or custom:
-        check_printable((value,), limit, f"the text of the value given to filter {name!r}")
+    if not (name in _STRINGIFYING_FILTERS or custom):
+        return amplifier
+
+    def check(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+        if amplifier is not None:
+            amplifier(value, rest, kwargs, limit)
+        if isinstance(value, CONTAINERS):
+            too_big(text_weight(value, limit), limit, what)
+
+    return check
+

@@ -23,8 +23,9 @@ test: ``containing``
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -54,6 +55,18 @@ def camel_case(tag: str) -> str:
     return "#" + "".join(p[:1].upper() + p[1:] for p in parts)
 
 
+# Pure functions of short strings, asked the same questions for every post of a campaign: their results are
+# cached (only for small arguments, so a template cannot fill the caches with large values).
+_CACHED_TAGS = 64
+#: The most characters one cached answer may hold on to (a template's values may be far larger).
+_CACHED_TEXT = 4096
+_cached_is_hashtag = functools.lru_cache(maxsize=4096)(is_hashtag)
+
+
+def _is_hashtag(tag: str) -> bool:
+    return _cached_is_hashtag(tag) if len(tag) <= 256 else is_hashtag(tag)
+
+
 def format_hashtags(
     tags: Iterable[str], rules: TextRules | None, *, limit: int | None = None, case: str | None = None
 ) -> str:
@@ -63,10 +76,25 @@ def format_hashtags(
     text to the platforms, so it is written but does not use up one of the channel's hashtag slots.
     """
 
-    seen: set[str] = set()
-    out: list[str] = []
     style = case or (rules.hashtag_case if rules else "as-is")
     cap = limit if limit is not None else (rules.max_hashtags if rules else None)
+    if (
+        (type(tags) is list or type(tags) is tuple)  # exact types: a subclass may iterate its own way
+        and len(tags) <= _CACHED_TAGS
+        and type(style) is str
+        and (cap is None or type(cap) is int)
+    ):
+        texts = tuple(str(raw) for raw in tags)
+        if sum(len(t) for t in texts) <= _CACHED_TEXT:
+            return _hashtags(texts, style, cap)
+        return _hashtags.__wrapped__(texts, style, cap)
+    return _hashtags.__wrapped__(tags, style, cap)  # read lazily: the cap may stop a long iterable early
+
+
+@functools.lru_cache(maxsize=1024)  # the same tags, written for every post on a channel
+def _hashtags(tags: Iterable[str], style: str, cap: int | None) -> str:
+    seen: set[str] = set()
+    out: list[str] = []
     counted = 0
     for raw in tags:
         tag = "#" + str(raw).strip().lstrip("#＃")
@@ -78,7 +106,7 @@ def format_hashtags(
         elif style == "lower":
             tag = tag.lower()
         out.append(tag)
-        counted += is_hashtag(tag)
+        counted += _is_hashtag(tag)
         if cap is not None and counted >= cap:
             break
     return " ".join(out)
@@ -88,6 +116,16 @@ def add_utm(
     url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
 ) -> str:
     """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
+    args = (url, source, campaign, medium, content)
+    if sum(len(a) for a in args if isinstance(a, str)) <= _CACHED_TEXT and all(
+        a is None or type(a) is str for a in args
+    ):
+        return _add_utm(*args)
+    return _add_utm.__wrapped__(*args)
+
+
+@functools.lru_cache(maxsize=4096)  # the same link for every post on a channel
+def _add_utm(url: str, source: str, campaign: str, medium: str, content: str | None) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         return url
@@ -101,7 +139,14 @@ def add_utm(
 def shorten(text: str, length: int, rules: TextRules | None, end: str = "…") -> str:
     """``text`` cut at a word boundary so that it measures at most ``length`` by the channel's own count."""
     measure = rules.measure if rules else len
-    text = " ".join(str(text).split())
+    if type(text) is str and len(text) <= _CACHED_TEXT and type(length) is int and type(end) is str:
+        return _shorten(text, length, measure, end)
+    return _shorten.__wrapped__(str(text), length, measure, end)
+
+
+@functools.lru_cache(maxsize=1024)  # the release's title, shortened for every post on a channel
+def _shorten(text: str, length: int, measure: Callable[[str], int], end: str) -> str:
+    text = " ".join(text.split())
     if measure(text) <= length:
         return text
     words = text.split(" ")
@@ -122,7 +167,12 @@ def first_sentence(text: str) -> str:
 
 def tidy(text: str) -> str:
     """Rendered text tidied: trailing spaces removed, at most one blank line in a row, ends stripped."""
-    return _BLANKS.sub("\n\n", _TRAILING_WS.sub("\n", text)).strip()
+    # The substitutions run only where they can match (most posts need neither): same result, cheaper.
+    if " \n" in text or "\t\n" in text:
+        text = _TRAILING_WS.sub("\n", text)
+    if "\n\n\n" in text:
+        text = _BLANKS.sub("\n\n", text)
+    return text.strip()
 
 
 def template_candidates(template: str, channel: str, account: str, language: str | None = None) -> list[str]:
@@ -168,6 +218,8 @@ class Renderer:
         self.env.filters["first_sentence"] = first_sentence
         self.env.tests["containing"] = lambda value, part: str(part) in str(value)
         self._inline: dict[str, jinja2.Template] = {}
+        #: Template files by name, with the path their errors name.
+        self._files: dict[str, tuple[jinja2.Template, str]] = {}
         self._lookup: dict[tuple[str, str, str, str | None, str | None, str | None], str] = {}
         self._reads: dict[str, bool] = {}
 
@@ -226,9 +278,12 @@ class Renderer:
         return cached
 
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
-        where = str(self.folder / name)
+        found = self._files.get(name)
+        where = found[1] if found is not None else str(self.folder / name)
         try:
-            template = self.env.get_template(name)
+            if found is None:
+                found = self._files[name] = (self.env.get_template(name), where)
+            template = found[0]
             return tidy(render_bounded(template, context, budget=self.budget, where=where))
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None

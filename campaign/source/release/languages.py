@@ -6,7 +6,9 @@ candidates on PyPI, measured here: it loads in ~0.15 s and classifies in well un
 ``py3langid`` needs ~0.8 s on first use to decompress its model; ``lingua-language-detector`` is accurate
 but ~0.7 s to build a detector for six languages (7 s for all) and ~100 MB installed; ``langdetect`` is
 unmaintained since 2021 and calls short Chinese text Korean. The module is imported only when a release
-is parsed, never by ``import campaign``.
+is parsed, never by ``import campaign``, and the detector is loaded only when a release's language is read
+(:class:`~campaign.source.release.model.DetectedLanguage`): a `preview` whose templates never read it does
+not pay for it.
 
 fastText answers ``zh`` for both Chinese scripts; the script subtag is then read from the characters
 (BCP 47 ``zh-Hant`` / ``zh-Hans``): characters that exist only in one script are counted, and the script
@@ -75,12 +77,17 @@ def chinese_script(text: str) -> str:
     return "Hans" if hans > hant else "Hant"
 
 
-def detect_language(text: str) -> str | None:
-    """BCP 47 tag of ``text`` (``en``, ``de``, ``ja``, ``zh-Hant`` ...), None for text too short to tell or
-    when the detector cannot be loaded."""
+def language_sample(text: str) -> str | None:
+    """The part of ``text`` the detector reads (white space collapsed, at most 2,000 characters), or None
+    when it holds too few letters to tell. Cheap: the detector is not loaded."""
     sample = " ".join(text.split())[:2000]
     if len(regex.findall(r"\p{L}", sample)) < _MIN_LETTERS:
         return None
+    return sample
+
+
+def detect_sample(sample: str) -> str | None:
+    """BCP 47 tag of a :func:`language_sample`, None when the detector cannot be loaded or has no answer."""
     try:
         found = _detector()(sample)
     except Exception:  # a detector failure must not fail the parse: the field is optional
@@ -91,3 +98,10 @@ def detect_language(text: str) -> str | None:
     if lang in ("zh", "yue", "wuu"):
         return f"zh-{chinese_script(sample)}"
     return lang
+
+
+def detect_language(text: str) -> str | None:
+    """BCP 47 tag of ``text`` (``en``, ``de``, ``ja``, ``zh-Hant`` ...), None for text too short to tell or
+    when the detector cannot be loaded."""
+    sample = language_sample(text)
+    return None if sample is None else detect_sample(sample)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -79,6 +80,40 @@ class Notice:
         return f"{where}{self.message}"
 
 
+class DetectedLanguage:
+    """The language of a text, detected on first use: loading the detector costs ~0.15 s, and most commands
+    (`check`, `preview`) never read the language unless a template does. Compares by the detected value."""
+
+    __slots__ = ("_detect", "_text", "_value")
+
+    def __init__(self, text: str, detect: Callable[[str], str | None]) -> None:
+        self._text: str | None = text
+        self._detect = detect
+        self._value: str | None = None
+
+    def get(self) -> str | None:
+        if self._text is not None:
+            self._value = self._detect(self._text)
+            self._text = None  # detected once; the text is not kept
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DetectedLanguage):
+            return self.get() == other.get()
+        if other is None or isinstance(other, str):
+            return self.get() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.get())
+
+    def __repr__(self) -> str:
+        return repr(self.get())
+
+    def __str__(self) -> str:
+        return str(self.get())
+
+
 @dataclass(frozen=True)
 class Release:
     """A parsed press release. Text fields have white space collapsed and Markdown markup removed.
@@ -91,7 +126,8 @@ class Release:
     ``https://host``. ``link`` is the release's main link: its own URL (front matter ``url``/``link``/
     ``canonical_url``), else the organisation's homepage, else None. ``figures`` come from the body, then
     the About text. ``language`` is a BCP 47 tag (``en``, ``zh-Hant``, ``zh-Hans``, ``ja``, ``de`` ...) or
-    None when the text is too short to tell. ``contacts`` are the media-contact lines (never for posts);
+    None when the text is too short to tell (a ``missing`` notice says so) or no detector could be loaded;
+    it is detected when first read. ``contacts`` are the media-contact lines (never for posts);
     ``embargo`` is ISO 8601 (a date, or a date and time with offset when the zone is written) or None.
     """
 
@@ -107,12 +143,19 @@ class Release:
     urls: tuple[str, ...]
     figures: tuple[Figure, ...]
     organization: Organization | None
-    language: str | None = None
+    #: The language as given (front matter, tests) or detected on first read: see :attr:`language`.
+    language_found: str | DetectedLanguage | None = field(default=None, repr=False)
     link: str | None = None
     contacts: tuple[str, ...] = ()
     embargo: str | None = None
     images: tuple[Image, ...] = ()
     notices: tuple[Notice, ...] = ()
+
+    @property
+    def language(self) -> str | None:
+        """BCP 47 tag of the release's language, or None (text too short, or no detector available)."""
+        found = self.language_found
+        return found.get() if isinstance(found, DetectedLanguage) else found
 
     @property
     def damage(self) -> tuple[Notice, ...]:

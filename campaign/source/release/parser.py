@@ -28,7 +28,7 @@ from campaign.source.release.damage import find_damage
 from campaign.source.release.datelines import dateline
 from campaign.source.release.dates import date_alone, find_date
 from campaign.source.release.figures import figures
-from campaign.source.release.model import Dateline, Notice, Organization, Release
+from campaign.source.release.model import Dateline, DetectedLanguage, Notice, Organization, Release
 from campaign.source.release.quotes import quotes
 from campaign.text.sentences import URL, Lazy, repair, split_sentences
 
@@ -338,6 +338,23 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
     )
 
 
+def _language(
+    meta: dict[str, Any], title: str | None, paragraphs: list[str], notices: list[Notice]
+) -> str | DetectedLanguage | None:
+    """The front matter's language, else one detected when first read (None, with a notice, for a text
+    too short to tell: that needs no detector)."""
+    from campaign.source.release.languages import detect_sample, language_sample
+
+    given = _fm(meta, _FM_LANG)
+    if given:
+        return given
+    sample = language_sample(" ".join([title or "", *paragraphs]))
+    if sample is None:
+        notices.append(Notice("missing", "the language could not be told (too little text)"))
+        return None
+    return DetectedLanguage(sample, detect_sample)
+
+
 def _assemble(
     text: str,
     source: str,
@@ -351,8 +368,6 @@ def _assemble(
     contacts: list[str],
     tail: list[Item],
 ) -> Release:
-    from campaign.source.release.languages import detect_language
-
     notices: list[Notice] = []
     dl = _complete_dateline(dl, text, meta, st, tail, notices)
     if title is None:
@@ -361,9 +376,7 @@ def _assemble(
         notices.append(Notice("missing", "no 'About ...' section found (organisation unknown)"))
     sentences = [s for p in paragraphs for s in split_sentences(p)]
     about_sentences = [] if organization is None else split_sentences(organization.about)
-    language = _fm(meta, _FM_LANG) or detect_language(" ".join([title or "", *paragraphs]))
-    if language is None:
-        notices.append(Notice("missing", "the language could not be told (too little text)"))
+    language = _language(meta, title, paragraphs, notices)
     contact_text = "\n".join(contacts)
     urls = [u for u in find_urls(text) if u not in set(find_urls(contact_text))]
     fm_link = _fm(meta, _FM_LINK)
@@ -389,7 +402,7 @@ def _assemble(
         urls=tuple(urls),
         figures=tuple(figures(sentences + about_sentences)),
         organization=organization,
-        language=language,
+        language_found=language,
         link=link or (organization.url if organization else None) or _body_link(paragraphs),
         contacts=tuple(contacts),
         embargo=emb,
