@@ -32,6 +32,7 @@ import email.utils
 import functools
 import json
 import math
+import re
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,6 +196,13 @@ class Uploads:
     def add(self, upload: Upload) -> None:
         self._by_key[upload.key] = upload
         self._new.append(upload)
+
+    def drop(self, key: str, now: datetime) -> None:
+        """Forget the upload recorded under ``key`` (the platform refused it): it is recorded again as
+        expired at ``now``, so neither this attempt nor a later one reuses it; a new upload replaces it."""
+        found = self._by_key.get(key)
+        if found is not None and found.expires_at > now:
+            self.add(Upload(found.key, found.remote_id, found.uploaded_at, now, found.data))
 
     @property
     def pending(self) -> bool:
@@ -413,6 +421,18 @@ class Adapter:
             return None
         return part.uploads.reusable(key, self.clock() + self.upload_margin)
 
+    def drop_refused(self, part: Part, reused: Mapping[str, str], answer: str) -> bool:
+        """After the platform refused a request that named recorded uploads (``reused``: remote id -> key,
+        only uploads this attempt *reused*, never fresh ones), forget the ones its ``answer`` names, or all
+        of them when it names none. True when something was dropped: the adapter then uploads those again
+        and repeats the request once (a second refusal is the normal error)."""
+        if part.uploads is None or not reused:
+            return False
+        named = [key for remote_id, key in reused.items() if names_id(answer, remote_id)]
+        for key in named or reused.values():
+            part.uploads.drop(key, self.clock())
+        return True
+
     def record_upload(
         self,
         part: Part,
@@ -477,6 +497,11 @@ class Adapter:
         if response.is_success:
             return
         raise classify_status(response, message or platform_message(response), now=self.clock())
+
+
+def names_id(text: str, ident: str) -> bool:
+    """True when ``text`` names ``ident`` as a whole word (media id 12 is not named by "Media 123")."""
+    return re.search(rf"(?<![\w-]){re.escape(ident)}(?![\w-])", text) is not None
 
 
 def platform_message(response: httpx.Response, limit: int = 300) -> str:

@@ -268,8 +268,8 @@ class BlueskyAdapter(Adapter):
         """
         rkey = self.record_key(part)
         facets = yield from self._facets(part.text)
-        embed = yield from self._media_embed(part)
-        record = self.post_record(part, facets, embed)
+        reused: dict[str, str] = {}
+        record = self.post_record(part, facets, (yield from self._media_embed(part, reused)))
 
         def create(session: Session) -> httpx.Request:
             return self.json_request(
@@ -280,6 +280,13 @@ class BlueskyAdapter(Adapter):
             )
 
         response, session = yield from self._authed(create)
+        code, message = _xrpc_error(response)
+        # A reused blob the PDS no longer has: 400 {"error": "BlobNotFound", "message": "Could not find blob:
+        # <cid>"} (bluesky-social/atproto packages/pds actor-store/blob/transactor.ts,
+        # verifyBlobAndMakePermanent), answered before anything is written. Upload it again, create once more.
+        if code == "BlobNotFound" and self.drop_refused(part, reused, message):
+            record = self.post_record(part, facets, (yield from self._media_embed(part, {})))
+            response, session = yield from self._authed(create)
         if response.is_success:
             body = require_json_object(response, AmbiguousError)
             uri, cid = body.get("uri"), body.get("cid")
@@ -302,7 +309,7 @@ class BlueskyAdapter(Adapter):
             )
         return self._receipt(uri, cid)
 
-    def _media_embed(self, part: Part) -> Exchange[dict[str, Any] | None]:
+    def _media_embed(self, part: Part, reused: dict[str, str]) -> Exchange[dict[str, Any] | None]:
         """Upload the part's media (or its link thumbnail) as blobs and return the embed that shows them.
 
         Images go in ``app.bsky.embed.images`` (alt text and ``aspectRatio``), a video in
@@ -312,21 +319,24 @@ class BlueskyAdapter(Adapter):
         if part.media:
             blobs = []
             for media in part.media:
-                blobs.append((media, (yield from self._blob(part, media, "media"))))
+                blobs.append((media, (yield from self._blob(part, media, "media", reused))))
             if len(blobs) == 1 and blobs[0][0].mime in VIDEO_TYPES:
                 return video_embed(*blobs[0])
             return images_embed(blobs)
         if part.link is not None and part.link_image is not None:
-            thumb = yield from self._blob(part, part.link_image, "link_image")
+            thumb = yield from self._blob(part, part.link_image, "link_image", reused)
             return external_embed(part.link.url, part.link.title, part.link.description, thumb)
         return None
 
-    def _blob(self, part: Part, media: PreparedMedia, role: str) -> Exchange[dict[str, Any]]:
-        """The blob of ``media``: one an earlier attempt uploaded (while the PDS keeps it), else uploaded
-        now and recorded with the post."""
+    def _blob(
+        self, part: Part, media: PreparedMedia, role: str, reused: dict[str, str]
+    ) -> Exchange[dict[str, Any]]:
+        """The blob of ``media``: one an earlier attempt uploaded (while the PDS keeps it; added to
+        ``reused``: CID -> key), else uploaded now and recorded with the post."""
         key = upload_key(media, role)
         recorded = self.reuse_upload(part, key)
         if recorded is not None and isinstance(recorded.data.get("blob"), dict):
+            reused[recorded.remote_id] = key
             return dict(recorded.data["blob"])
         blob = yield from self._upload(media)
         self.record_upload(part, key, str(blob["ref"]["$link"]), data={"blob": blob})

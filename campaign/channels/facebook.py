@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -47,7 +47,7 @@ from campaign.channels.base import (
 )
 from campaign.channels.facebook_media import GRAPH_VIDEO, fake_video_response, finish_request, upload_video
 from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
-from campaign.channels.upload_media import MEDIA, UPLOAD, media_extension, upload_error
+from campaign.channels.upload_media import MEDIA, UPLOAD, media_extension, upload_error, upload_key
 from campaign.errors import AmbiguousError, TransientError
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
@@ -64,6 +64,16 @@ POST_FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(t
 #: The same of a Page video (a Video node has reactions and comments but no ``shares`` field:
 #: https://developers.facebook.com/docs/graph-api/reference/video/).
 VIDEO_FIELDS = POST_FIELDS.removeprefix("shares,")
+
+
+def _refuses_reuse(response: httpx.Response, reused: Mapping[str, str]) -> bool:
+    """A request naming a reused photo or video session refused with Graph error 100 ("Invalid
+    parameter": https://developers.facebook.com/docs/graph-api/guides/error-handling), the answer to an
+    object id Graph no longer knows. Meta documents no more specific shape."""
+    if not reused or response.is_success or not 400 <= response.status_code < 500:
+        return False
+    error = json_object(response).get("error")
+    return isinstance(error, Mapping) and error.get("code") == 100
 
 
 def _post_counts(post: Mapping[str, Any]) -> dict[str, int]:
@@ -102,23 +112,29 @@ class FacebookAdapter(Adapter):
     docs = "https://developers.facebook.com/docs/graph-api/reference/page/feed"
     metrics_scopes = "pages_read_engagement (reactions, comments, shares of the Page's posts)"
     sample_account = SampleAccount(settings={"page_id": "1234567890"})
+    #: Meta documents no lifetime for an unpublished photo (``published=false``, without ``temporary``) or
+    #: for a resumable video session that finished its transfer but not its finish phase
+    #: (https://developers.facebook.com/docs/graph-api/reference/page/photos/,
+    #: https://developers.facebook.com/docs/graph-api/video-uploads), so a conservative hour is assumed.
+    upload_lifetime = timedelta(hours=1)
 
     def publish(self, part: Part) -> Exchange[Receipt]:
         """``POST /{page}/feed``; photos are first uploaded unpublished (``POST /{page}/photos``, multipart
         ``source``, ``published=false``, ``alt_text_custom``) and attached with ``attached_media[n]``
         (https://developers.facebook.com/docs/graph-api/reference/page/photos/). A failed photo upload
-        publishes nothing, so it is never ambiguous."""
+        publishes nothing, so it is never ambiguous. Photo ids are recorded with the post and reused while
+        valid (:attr:`upload_lifetime`); a post refused for a reused one uploads it again once."""
         page = self.setting("page_id")
         videos = [m for m in part.media if m.mime in VIDEO_TYPES]
         if videos:
-            return (yield from self._publish_video(page, videos[0], part.text))
-        fields = {"message": part.text}
-        for index, media in enumerate(part.media):
-            photo_id = yield from self._upload_photo(page, media)
-            fields[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
-        if part.link is not None and not part.media:
-            fields["link"] = part.link.url
+            return (yield from self._publish_video(part, page, videos[0]))
+        reused: dict[str, str] = {}
+        fields = yield from self._feed(part, reused)
         response = yield self._form("POST", f"{self._base()}/{page}/feed", fields)
+        if _refuses_reuse(response, reused) and self.drop_refused(part, reused, response.text):
+            # A photo recorded earlier was refused: upload it again and post once more.
+            fields = yield from self._feed(part, {})
+            response = yield self._form("POST", f"{self._base()}/{page}/feed", fields)
         if not response.is_success:
             raise graph_error(response, now=self.clock())
         post_id = json_object(response).get("id")
@@ -126,18 +142,56 @@ class FacebookAdapter(Adapter):
             raise AmbiguousError(f"HTTP {response.status_code} without a post id; outcome unknown")
         return Receipt(remote_id=post_id, url=f"https://www.facebook.com/{post_id}")
 
-    def _publish_video(self, page: str, video: PreparedMedia, text: str) -> Exchange[Receipt]:
+    def _feed(self, part: Part, reused: dict[str, str]) -> Exchange[dict[str, str]]:
+        """The ``/feed`` fields: the text, and each photo uploaded unpublished first (or reused: added to
+        ``reused``, photo id -> key)."""
+        page = self.setting("page_id")
+        fields = {"message": part.text}
+        for index, media in enumerate(part.media):
+            key = upload_key(media)
+            recorded = self.reuse_upload(part, key)
+            if recorded is not None:
+                reused[recorded.remote_id] = key
+                photo_id = recorded.remote_id
+            else:
+                photo_id = yield from self._upload_photo(page, media)
+                self.record_upload(part, key, photo_id)
+            fields[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo_id})
+        if part.link is not None and not part.media:
+            fields["link"] = part.link.url
+        return fields
+
+    def _publish_video(self, part: Part, page: str, video: PreparedMedia) -> Exchange[Receipt]:
         """The resumable upload's start and transfer phases (uploads), then its finish phase with the text as
         ``description``, which publishes the video on the Page
-        (https://developers.facebook.com/docs/graph-api/video-uploads)."""
-        base = self._video_base()
-        session, video_id = yield from upload_video(base, page, self._auth(), video, now=self.clock)
-        response = yield finish_request(base, page, self._auth(), session, text)
+        (https://developers.facebook.com/docs/graph-api/video-uploads). A finished transfer is recorded
+        (video id and upload session), so a retry goes straight to finish; a finish refused for a reused
+        session uploads again once."""
+        base, key = self._video_base(), upload_key(video)
+        reused: dict[str, str] = {}
+        session, video_id = yield from self._video_session(part, base, page, video, key, reused)
+        response = yield finish_request(base, page, self._auth(), session, part.text)
+        if _refuses_reuse(response, reused) and self.drop_refused(part, reused, ""):
+            session, video_id = yield from self._video_session(part, base, page, video, key, {})
+            response = yield finish_request(base, page, self._auth(), session, part.text)
         if not response.is_success:
             raise graph_error(response, now=self.clock())
         if json_object(response).get("success") is not True:
             raise AmbiguousError(f"HTTP {response.status_code} without success; outcome unknown")
         return Receipt(remote_id=video_id, url=f"https://www.facebook.com/{page}/videos/{video_id}/")
+
+    def _video_session(
+        self, part: Part, base: str, page: str, video: PreparedMedia, key: str, reused: dict[str, str]
+    ) -> Exchange[tuple[str, str]]:
+        """``(upload_session_id, video_id)``: recorded by an earlier attempt, else a new upload, recorded."""
+        recorded = self.reuse_upload(part, key)
+        session = recorded.data.get("upload_session_id") if recorded is not None else None
+        if recorded is not None and isinstance(session, str) and session:
+            reused[recorded.remote_id] = key
+            return session, recorded.remote_id
+        session, video_id = yield from upload_video(base, page, self._auth(), video, now=self.clock)
+        self.record_upload(part, key, video_id, data={"upload_session_id": session})
+        return session, video_id
 
     def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
         """``GET /{post-id}?fields=shares,reactions.summary(total_count),comments.summary(total_count)`` per

@@ -48,12 +48,13 @@ from campaign.channels.base import (
     SampleAccount,
     classify_status,
     fake_json,
+    names_id,
     platform_message,
     retry_after_seconds,
 )
 from campaign.channels.helpers import fake_not_found, json_object, read_counts
 from campaign.channels.linkedin_media import fake_video_response, upload_video
-from campaign.channels.upload_media import MEDIA, mark_upload, upload_error, upload_request
+from campaign.channels.upload_media import MEDIA, mark_upload, upload_error, upload_key, upload_request
 from campaign.errors import (
     AmbiguousError,
     AuthError,
@@ -133,6 +134,10 @@ class LinkedInAdapter(Adapter):
     }
     docs = "https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api"
     metrics_scopes = "r_organization_social (organisation posts); r_member_social (members, restricted)"
+    #: LinkedIn documents no lifetime for an image or video URN no post uses yet (the Images and Videos
+    #: APIs name only when the *upload URLs* expire: ``uploadUrlExpiresAt``, ``uploadUrlsExpireAt``), so a
+    #: conservative hour is assumed: a retry or restart soon after reuses it, later ones upload again.
+    upload_lifetime = timedelta(hours=1)
     sample_account = SampleAccount(settings={"author": "urn:li:person:contract"})
 
     def publish(self, part: Part) -> Exchange[Receipt]:
@@ -142,16 +147,34 @@ class LinkedInAdapter(Adapter):
         (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/images-api,
         .../shares/multiimage-post-api). A video (alone: ``media_rules.mix`` is False) goes through the Videos
         API (:mod:`campaign.channels.linkedin_media`) and is attached as ``content.media.id``. A failed upload
-        publishes nothing, so it is never ambiguous."""
+        publishes nothing, so it is never ambiguous. Each finished upload's URN is recorded with the post and
+        reused while valid (:attr:`upload_lifetime`); one the post is refused for is uploaded again once."""
+        reused: dict[str, str] = {}
+        body = yield from self._post_body(part, reused)
+        response = yield self.json_request("POST", POSTS_URL, json_body=body, headers=self._headers())
+        if self._refuses_reuse(response, reused) and self.drop_refused(part, reused, response.text):
+            # An image or video recorded earlier is gone: upload it again and post once more.
+            body = yield from self._post_body(part, {})
+            response = yield self.json_request("POST", POSTS_URL, json_body=body, headers=self._headers())
+        if response.status_code != 201:
+            raise self._error(response)
+        urn = response.headers.get("x-restli-id", "").strip()
+        if not urn:
+            raise AmbiguousError(
+                "LinkedIn answered 201 without an x-restli-id header; post id unknown", status=201
+            )
+        return Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+
+    def _post_body(self, part: Part, reused: dict[str, str]) -> Exchange[dict[str, Any]]:
+        """The ``/rest/posts`` body, its media uploaded first (or reused: added to ``reused``, URN -> key)."""
         images: list[dict[str, str]] = []
         video: str | None = None
         for media in part.media:
+            urn = yield from self._media_urn(part, media, reused)
             if media.mime in VIDEO_TYPES:
-                video = yield from upload_video(
-                    self._headers(), self._author(), media, now=self.clock, error_for=self._error
-                )
+                video = urn
             else:
-                images.append({"id": (yield from self._upload_image(media)), "altText": media.alt})
+                images.append({"id": urn, "altText": media.alt})
         body: dict[str, Any] = {
             "author": self._author(),
             "commentary": little_text(part.text),
@@ -173,15 +196,32 @@ class LinkedInAdapter(Adapter):
             if part.link.description:
                 article["description"] = part.link.description
             body["content"] = {"article": article}
-        response = yield self.json_request("POST", POSTS_URL, json_body=body, headers=self._headers())
-        if response.status_code != 201:
-            raise self._error(response)
-        urn = response.headers.get("x-restli-id", "").strip()
-        if not urn:
-            raise AmbiguousError(
-                "LinkedIn answered 201 without an x-restli-id header; post id unknown", status=201
+        return body
+
+    def _media_urn(self, part: Part, media: PreparedMedia, reused: dict[str, str]) -> Exchange[str]:
+        """The image or video URN of ``media``: one an earlier attempt uploaded (still within
+        :attr:`upload_lifetime`), else uploaded now (Images or Videos API) and recorded once finished."""
+        key = upload_key(media)
+        recorded = self.reuse_upload(part, key)
+        if recorded is not None:
+            reused[recorded.remote_id] = key
+            return recorded.remote_id
+        if media.mime in VIDEO_TYPES:
+            urn = yield from upload_video(
+                self._headers(), self._author(), media, now=self.clock, error_for=self._error
             )
-        return Receipt(remote_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+        else:
+            urn = yield from self._upload_image(media)
+        self.record_upload(part, key, urn)
+        return urn
+
+    @staticmethod
+    def _refuses_reuse(response: httpx.Response, reused: Mapping[str, str]) -> bool:
+        """A post refused (400, 404 or 422) with an answer naming a reused image or video URN. LinkedIn
+        documents no shape for an expired upload; naming the URN is what ties the refusal to it."""
+        if response.status_code not in (400, 404, 422) or not reused:
+            return False
+        return any(names_id(response.text, urn) for urn in reused)
 
     def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
         """``GET /rest/socialActions/{urn}`` per post: likes and comments; 404 means the post is gone

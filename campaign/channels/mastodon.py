@@ -38,6 +38,7 @@ from campaign.channels.base import (
     SampleAccount,
     classify_status,
     fake_json,
+    names_id,
     platform_message,
 )
 from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
@@ -144,25 +145,16 @@ class MastodonAdapter(Adapter):
         (:mod:`campaign.channels.mastodon_media`: ``POST /api/v2/media`` with ``description`` and ``focus``,
         polled while processing); a failed upload publishes nothing, so it is a transient error. Each
         attachment is recorded with the post (:meth:`record_upload`), and one an earlier attempt recorded
-        is reused while Mastodon keeps it (:attr:`upload_lifetime`).
+        is reused while Mastodon keeps it (:attr:`upload_lifetime`); one Mastodon says is gone is uploaded
+        again and the status sent once more (:meth:`_refuses_reuse`).
         """
-        media_ids = []
-        for media in part.media:
-            key = upload_key(media)
-            recorded = self.reuse_upload(part, key)
-            if recorded is not None:  # an earlier attempt uploaded it and Mastodon still keeps it
-                media_ids.append(recorded.remote_id)
-                continue
-            uploaded = yield from upload_media(self._base(), self._auth(), media, now=self.clock)
-            self.record_upload(part, key, uploaded.id)
-            media_ids.append(uploaded.id)
-        request = self.json_request(
-            "POST",
-            f"{self._base()}/api/v1/statuses",
-            json_body=self.status_payload(part, media_ids),
-            headers={**self._auth(), "Idempotency-Key": part.idempotency_key},
-        )
-        response = yield request
+        reused: dict[str, str] = {}
+        media_ids = yield from self._attachments(part, reused)
+        response = yield self._status_request(part, media_ids)
+        if self._refuses_reuse(response, reused) and self.drop_refused(part, reused, response.text):
+            # An attachment recorded earlier is gone (deleted early): upload it again, post once more.
+            media_ids = yield from self._attachments(part, {})
+            response = yield self._status_request(part, media_ids)
         self._raise_for_error(response)
         # A 2xx without a readable status may still have created one: ambiguous, and safe to retry within
         # the idempotency window.
@@ -172,6 +164,42 @@ class MastodonAdapter(Adapter):
             raise AmbiguousError("Mastodon answered without a status id", status=response.status_code)
         url = status.get("url") or status.get("uri")
         return Receipt(remote_id=status_id, url=url if isinstance(url, str) else None, data={"id": status_id})
+
+    def _attachments(self, part: Part, reused: dict[str, str]) -> Exchange[list[str]]:
+        """The attachment ids of the part's media: recorded ones still kept (added to ``reused``: id ->
+        key), the others uploaded now and recorded."""
+        media_ids = []
+        for media in part.media:
+            key = upload_key(media)
+            recorded = self.reuse_upload(part, key)
+            if recorded is not None:  # an earlier attempt uploaded it and Mastodon still keeps it
+                reused[recorded.remote_id] = key
+                media_ids.append(recorded.remote_id)
+                continue
+            uploaded = yield from upload_media(self._base(), self._auth(), media, now=self.clock)
+            self.record_upload(part, key, uploaded.id)
+            media_ids.append(uploaded.id)
+        return media_ids
+
+    def _status_request(self, part: Part, media_ids: Sequence[str]) -> httpx.Request:
+        return self.json_request(
+            "POST",
+            f"{self._base()}/api/v1/statuses",
+            json_body=self.status_payload(part, media_ids),
+            headers={**self._auth(), "Idempotency-Key": part.idempotency_key},
+        )
+
+    @staticmethod
+    def _refuses_reuse(response: httpx.Response, reused: Mapping[str, str]) -> bool:
+        """A status refused because a reused attachment is gone: since Mastodon 4.3, 422 ``{"error": "Media
+        <ids> not found or already attached to another post"}`` (``PostStatusService#validate_media!``;
+        mastodon/mastodon#31681); a 404 naming the id likewise. The status was not created (the idempotency
+        key is stored only with a status), so posting again with the same key is safe. Earlier versions
+        drop an unknown id silently; the attachment lifetime's margin is what protects those."""
+        if response.status_code not in (404, 422) or not reused:
+            return False
+        message = platform_message(response)
+        return any(names_id(message, media_id) for media_id in reused)
 
     def verify(self) -> Exchange[str]:
         """``verify_credentials``, then the instance's character limit (reported, never posted).

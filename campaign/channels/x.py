@@ -139,30 +139,41 @@ class XAdapter(Adapter):
         """Upload the part's media (v2 chunked upload, alt text as metadata), then ``POST /2/tweets``.
 
         Each media id is recorded with the post until it expires (``expires_after_secs``); one an earlier
-        attempt recorded is reused while valid (:meth:`reuse_upload`)."""
+        attempt recorded is reused while valid (:meth:`reuse_upload`); one X refuses is uploaded again and
+        the post sent once more (:func:`_refuses_media`, :meth:`drop_refused`)."""
         body: dict[str, Any] = {"text": part.text}
         if part.reply_to is not None:
             body["reply"] = {"in_reply_to_tweet_id": part.reply_to.remote_id}
-        media_ids = []
-        for media in part.media:
-            key = upload_key(media)
-            recorded = self.reuse_upload(part, key)
-            if recorded is not None:  # an earlier attempt uploaded it and its media id is still valid
-                media_ids.append(recorded.remote_id)
-                continue
-            uploaded = yield from self._upload(media)
-            self.record_upload(part, key, uploaded.id, expires_at=uploaded.expires_at,
-                               data={"media_key": uploaded.media_key})  # fmt: skip
-            media_ids.append(uploaded.id)
-        if media_ids:
-            body["media"] = {"media_ids": media_ids}
-        response = yield from self._authorized("POST", TWEETS_URL, body)
+        reused: dict[str, str] = {}
+        media_ids = yield from self._media_ids(part, reused)
+        response = yield from self._authorized("POST", TWEETS_URL, _with_media(body, media_ids))
+        if _refuses_media(response) and self.drop_refused(part, reused, response.text):
+            # A media id recorded earlier is no longer valid: upload it again and post once more.
+            media_ids = yield from self._media_ids(part, {})
+            response = yield from self._authorized("POST", TWEETS_URL, _with_media(body, media_ids))
         if response.status_code not in (200, 201):
             raise self._error(response)
         post_id = _data_field(response, "id")
         username = self.account.settings.get("username")
         where = f"{username}/status" if username else "i/web/status"
         return Receipt(remote_id=post_id, url=f"https://x.com/{where}/{post_id}")
+
+    def _media_ids(self, part: Part, reused: dict[str, str]) -> Exchange[list[str]]:
+        """The media ids of the part's media: recorded ones still valid (added to ``reused``: id -> key),
+        the others uploaded now and recorded until they expire."""
+        media_ids = []
+        for media in part.media:
+            key = upload_key(media)
+            recorded = self.reuse_upload(part, key)
+            if recorded is not None:  # an earlier attempt uploaded it and its media id is still valid
+                reused[recorded.remote_id] = key
+                media_ids.append(recorded.remote_id)
+                continue
+            uploaded = yield from self._upload(media)
+            self.record_upload(part, key, uploaded.id, expires_at=uploaded.expires_at,
+                               data={"media_key": uploaded.media_key})  # fmt: skip
+            media_ids.append(uploaded.id)
+        return media_ids
 
     def metrics(self, receipts: Sequence[Receipt]) -> Exchange[PostMetrics]:
         """``GET /2/tweets?ids=...&tweet.fields=public_metrics`` (up to 100 ids); ids the answer lists under
@@ -345,6 +356,29 @@ class XAdapter(Adapter):
                 request, {"data": {"id": f"{PLACEHOLDER}-user", "name": PLACEHOLDER, "username": username}}
             )
         return fake_not_found(request)
+
+
+def _with_media(body: dict[str, Any], media_ids: Sequence[str]) -> dict[str, Any]:
+    return {**body, "media": {"media_ids": list(media_ids)}} if media_ids else body
+
+
+def _refuses_media(response: httpx.Response) -> bool:
+    """A post refused for its media ids: 400 ``invalid-request`` whose ``errors`` name the
+    ``media.media_ids`` parameter or say "Your media IDs are invalid." (seen in answers:
+    https://github.com/abraham/twitteroauth/issues/1222, https://github.com/PLhery/node-twitter-api-v2/issues/375).
+    X answers a 4xx to a media id used after ``expires_after_secs``
+    (https://docs.x.com/x-api/media/media-upload-finalize). Nothing was posted."""
+    if response.status_code != 400:
+        return False
+    for problem in json_object(response).get("errors") or ():
+        if not isinstance(problem, dict):
+            continue
+        parameters = problem.get("parameters")
+        if isinstance(parameters, dict) and "media.media_ids" in parameters:
+            return True
+        if "media id" in str(problem.get("message", "")).lower():
+            return True
+    return False
 
 
 def _data_field(response: httpx.Response, name: str) -> str:

@@ -10,6 +10,9 @@ request is sent, writes the new ones to ``posts.media_uploads`` (:meth:`Store.re
 transaction. So when the post request leaves, every upload it names is in the queue: a crash after that
 finds them.
 
+Before anything is sent, :func:`check_media` makes sure the files are still the prepared bytes (size always,
+SHA-256 for files up to :data:`~campaign.media.store.HASH_LIMIT`); a changed file fails the post.
+
 Posts without media and dry runs never get here (the dispatcher checks ``part.media`` first: no call, no
 allocation); platforms whose media go with the post in one request read and write nothing.
 """
@@ -24,6 +27,8 @@ from typing import TYPE_CHECKING
 import httpx
 
 from campaign.channels.base import Adapter, Part, Uploads
+from campaign.errors import PermanentError
+from campaign.media.store import unchanged
 
 if TYPE_CHECKING:
     from campaign.dispatch.ports import DispatchStore
@@ -35,11 +40,31 @@ def with_uploads(
     clock: Callable[[], datetime],
 ) -> tuple[Part, UploadRecorder | None]:
     """``part`` (which has media; not a dry run) carrying the post's recorded uploads, and the hook that
-    records new ones, when the platform keeps uploads; else ``part`` unchanged and None."""
+    records new ones, when the platform keeps uploads; else ``part`` unchanged and None. Raises
+    PermanentError when a file is no longer the prepared one (:func:`check_media`)."""
+    check_media(part, adapter)
     if adapter.upload_lifetime is None:
         return part, None
     uploads = Uploads(store.recorded_uploads(post.id))
     return replace(part, uploads=uploads), UploadRecorder(store, post.id, uploads, owner=owner, clock=clock)
+
+
+def check_media(part: Part, adapter: Adapter) -> None:
+    """Refuse to upload bytes other than the prepared ones: each file of ``part`` (on a platform that takes
+    uploads) must still have its recorded size, and the SHA-256 its name says when it is small enough to
+    hash on the event loop (:data:`~campaign.media.store.HASH_LIMIT`). Once per attempt, before any request.
+
+    Raises PermanentError naming the file: the post fails (``campaign apply`` prepares the file again).
+    """
+    if adapter.media_rules.needs_public_url:  # the platform fetches the files by URL: nothing uploaded here
+        return
+    for media in (*part.media, *((part.link_image,) if part.link_image is not None else ())):
+        problem = unchanged(media.path, media.size, media.sha256)
+        if problem is not None:
+            where = f"{media.path} ({problem})"
+            raise PermanentError(
+                f"media file changed since it was prepared: {where}; run campaign apply again"
+            )
 
 
 class UploadRecorder:
