@@ -113,14 +113,7 @@ def _under_cap(
     if postgres:
         return _under_cap_pg(now, cap, prefix)
     p = POSTS
-    leased = POSTS.alias("leased")
-    flying = (
-        sa.select(leased.c.account, sa.func.count().label("n"))
-        # The literal status term matches ix_posts_lease's WHERE.
-        .where(sa.text("leased." + _LEASED_SQL))
-        .group_by(leased.c.account)
-        .subquery("flying")
-    )
+    flying = _flying()
     busy = sa.func.coalesce(flying.c.n, 0)
     head = (
         sa.select(p.c.id, p.c.account, p.c.next_attempt_at, busy.label("busy"))
@@ -140,6 +133,18 @@ def _under_cap(
     return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
 
 
+def _flying() -> sa.Subquery:
+    """Posts in flight per account (``account``, ``n``) as a subquery named ``flying``."""
+    leased = POSTS.alias("leased")
+    return (
+        sa.select(leased.c.account, sa.func.count().label("n"))
+        # The literal status term matches ix_posts_lease's WHERE.
+        .where(sa.text("leased." + _LEASED_SQL))
+        .group_by(leased.c.account)
+        .subquery("flying")
+    )
+
+
 def _under_cap_pg(
     now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
 ) -> sa.Select[Any]:
@@ -153,13 +158,7 @@ def _under_cap_pg(
         .limit(prefix)
         .subquery("head")
     )
-    leased = POSTS.alias("leased")
-    flying = (
-        sa.select(leased.c.account, sa.func.count().label("n"))
-        .where(sa.text("leased." + _LEASED_SQL))
-        .group_by(leased.c.account)
-        .subquery("flying")
-    )
+    flying = _flying()
     busy = sa.func.coalesce(flying.c.n, 0).label("busy")
     rank = (
         sa.func.row_number()

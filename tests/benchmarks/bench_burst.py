@@ -98,7 +98,7 @@ def run_burst(db: str, posts: int, accounts: int, lead: float, tmp: Path) -> Bur
             rss = proc_kb(daemon.pid, "VmRSS")
             created = 0
             if started < due:
-                created = _wait_created(server, daemon, posts, bound=lead + 600)
+                created = server.created_while(daemon, posts, bound=lead + 600)
             hwm = proc_kb(daemon.pid, "VmHWM") if daemon.poll() is None else 0
         finally:
             daemon.send_signal(signal.SIGTERM)
@@ -110,17 +110,6 @@ def run_burst(db: str, posts: int, accounts: int, lead: float, tmp: Path) -> Bur
             first[key] = record.time
     lateness = sorted(t - due for t in first.values())
     return Burst(launched, started, due, created, lateness, rss, hwm, daemon_log)
-
-
-def _wait_created(server: ServerProcess, daemon: subprocess.Popen[bytes], n: int, *, bound: float) -> int:
-    """Statuses created once ``n`` are, the daemon exits, or ``bound`` seconds pass (whichever is first)."""
-    deadline = time.monotonic() + bound
-    while daemon.poll() is None and time.monotonic() < deadline:
-        try:
-            return int(server.wait_for(5.0, created=n)["created"])
-        except TimeoutError:
-            continue
-    return int(server.stats()["created"])
 
 
 def measure(label: str, new_db: Callable[[str], str], args: argparse.Namespace, tmp: Path) -> None:

@@ -352,7 +352,7 @@ def _burst_once(args: argparse.Namespace, tmp: Path, transport: str | None, lead
             daemon = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
         try:
             started = _started(daemon, daemon_log)
-            created = 0 if started >= due else _wait_created(server, daemon, n, bound=lead + 300)
+            created = 0 if started >= due else server.created_while(daemon, n, bound=lead + 300)
         finally:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(60)
@@ -366,17 +366,6 @@ def _started(daemon: subprocess.Popen[bytes], log: Path) -> datetime:
     if daemon.poll() is not None:
         raise SystemExit(f"the daemon exited:\n{log.read_text(errors='replace')[-2000:]}")
     return datetime.now(UTC)
-
-
-def _wait_created(server: ServerProcess, daemon: subprocess.Popen[bytes], n: int, *, bound: float) -> int:
-    """Statuses created once ``n`` are, the daemon exits, or ``bound`` seconds pass (whichever is first)."""
-    deadline = time.monotonic() + bound
-    while daemon.poll() is None and time.monotonic() < deadline:
-        try:
-            return int(server.wait_for(5.0, created=n)["created"])
-        except TimeoutError:
-            continue
-    return int(server.stats()["created"])
 
 
 def _server_args() -> list[str]:

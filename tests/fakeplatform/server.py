@@ -1111,6 +1111,17 @@ class ServerProcess:
         response.raise_for_status()
         return result
 
+    def created_while(self, sender: subprocess.Popen[bytes], n: int, *, bound: float) -> int:
+        """Statuses created once ``n`` are, ``sender`` (a daemon) exits, or ``bound`` seconds pass, whichever
+        comes first (a benchmark's wait for a run that may fail part-way)."""
+        deadline = time.monotonic() + bound
+        while sender.poll() is None and time.monotonic() < deadline:
+            try:
+                return int(self.wait_for(5.0, created=n)["created"])
+            except TimeoutError:
+                continue
+        return int(self.stats()["created"])
+
     def records(self) -> list[RequestRecord]:
         assert self._client is not None
         data = self._client.get(f"{CONTROL_PREFIX}/log").raise_for_status().json()
