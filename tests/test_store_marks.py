@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
@@ -255,3 +256,32 @@ def test_a_hot_batch_commits_marks_and_a_claim_once_and_a_failed_part_keeps_the_
                 broken()
         assert store.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
         assert {p.status for p in store.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}
+
+
+@pytest.mark.postgres
+def test_a_hot_batch_on_postgresql_is_one_transaction_and_a_failed_part_keeps_the_marks(pg_url: str) -> None:
+    """PostgreSQL commits off the event loop too: the batch's marks and claim share one transaction on the
+    hot connection (seen from another connection only after it ends), each part a savepoint."""
+    from campaign.errors import StoreError
+
+    with Store.open(pg_url) as store, Store.open(pg_url) as other:
+        assert store.commits_off_thread
+        store.apply_changes(add=[planned("a"), planned("b", account="other"), planned("c", account="third")],
+                            now=T0 - timedelta(days=1))  # fmt: skip
+        first = store.claim_due(T0, OWNER, 60, 1)
+        with store.hot_batch():
+            assert store.write_marks([Mark(first[0].id, "sending", NOW)], owner=OWNER) == [None]
+            claimed = store.claim_due(T0, OWNER, 60, 1)
+            assert other.get_post(first[0].id).status == "claimed"  # not committed yet
+        assert other.get_post(first[0].id).status == "sending" and len(claimed) == 1
+
+        def broken(*_: object, **__: object) -> None:
+            raise StoreError("database error (simulated)")
+
+        with store.hot_batch():
+            assert store.write_marks([Mark(claimed[0].id, "sending", NOW)], owner=OWNER) == [None]
+            with pytest.raises(StoreError), store._hot_write() as conn:
+                conn.execute(sa.text("UPDATE posts SET status = 'cancelled'"))  # undone with its savepoint
+                broken()
+        assert other.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
+        assert {p.status for p in other.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}

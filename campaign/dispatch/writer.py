@@ -11,17 +11,18 @@ as ``unknown``, never as a second publication.
 The flush timer runs on the event loop's own clock (``loop.call_at``): it batches writes and decides
 nothing about any post.
 
-**Commits beside the loop.** On a SQLite file (``store.commits_off_thread``) a batch is written in one
-worker thread while the event loop goes on reading answers and building requests; the marks queued
-meanwhile form the next batch, written as soon as the one in flight is committed (one transaction at a
-time, in order). With ``synchronous=FULL`` a commit waits for an fsync, which used to stop every send
-for that long (docs/BENCHMARKS.md). A claim queued behind the marks (:meth:`GroupWriter.after_marks`)
-runs in the same thread and, where the store offers it (``hot_batch``), in the same transaction: one fsync
-for both. Starting the thread sets the process's GIL switch interval to at most 0.5 ms (with CPython's
-5 ms every batch's result waited for the loop to be preempted). Nothing about durability changes: a waiter is
-resolved, and an outcome reported, only after its transaction's COMMIT returned. Callers that need the
-queue written before they go on (a claim, a quota count, the end of a dispatch) call
-:meth:`GroupWriter.write`, which waits for the batch in flight and writes the rest on the calling thread.
+**Commits beside the loop.** On a SQLite file or PostgreSQL (``store.commits_off_thread``) a batch is written
+in one worker thread while the event loop goes on reading answers and building requests; the marks queued
+meanwhile form the next batch, written as soon as the one in flight is committed (one transaction at a time,
+in order). With ``synchronous=FULL`` a SQLite commit waits for an fsync, and a PostgreSQL one for its round
+trips, which used to stop every send for that long (docs/BENCHMARKS.md). A claim queued behind the marks
+(:meth:`GroupWriter.after_marks`) runs in the same thread and, where the store offers it (``hot_batch``), in
+the same transaction: one fsync for both. Starting the thread sets the process's GIL switch interval to at
+most 0.5 ms (with CPython's 5 ms every batch's result waited for the loop to be preempted). Nothing about
+durability changes: a waiter is resolved, and an outcome reported, only after its transaction's COMMIT
+returned. Callers that need the queue written before they go on (a claim, a quota count, the end of a
+dispatch) call :meth:`GroupWriter.write`, which waits for the batch in flight and writes the rest on the
+calling thread.
 """
 
 from __future__ import annotations

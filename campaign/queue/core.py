@@ -143,12 +143,12 @@ class StoreCore:
     @property
     def commits_off_thread(self) -> bool:
         """True when ``write_marks`` and ``claim_due`` may run in a worker thread while the caller's thread
-        uses the store (a SQLite file: they have a connection of their own, :meth:`_hot_write`, and
-        SQLite's write lock orders them with every other write). The dispatcher's group writer then
-        commits and claims beside the event loop instead of stopping it for each fsync
-        (:mod:`campaign.dispatch.writer`). Not for ``:memory:`` (one database per connection) nor, for
-        now, PostgreSQL."""
-        return self.is_sqlite and self.where not in ("", ":memory:")
+        uses the store: they have a connection of their own (:meth:`_hot_write`), ordered with every other
+        write by SQLite's write lock on a SQLite file and by row locks on PostgreSQL (as several daemons'
+        connections already are). The dispatcher's group writer then commits and claims beside the event
+        loop instead of stopping it for each fsync or round trip (:mod:`campaign.dispatch.writer`). Not for
+        SQLite ``:memory:`` (one database per connection)."""
+        return self.is_postgres or (self.is_sqlite and self.where not in ("", ":memory:"))
 
     @contextmanager
     def _hot_write(self) -> Iterator[Connection]:
@@ -157,6 +157,10 @@ class StoreCore:
         :meth:`hot_batch` (same thread) it is a savepoint of the batch's transaction instead: its failure
         undoes only its own writes."""
         batch = self._hot_batch.get(threading.get_ident())
+        if batch is not None and not self.is_sqlite:
+            with self._translate(), batch.begin_nested():
+                yield batch
+            return
         if batch is not None:
             raw = batch.connection.driver_connection
             assert raw is not None
