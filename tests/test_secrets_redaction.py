@@ -96,3 +96,28 @@ def test_short_paths_and_short_secrets_are_left_alone() -> None:
 def test_forms_are_computed_once_per_secret() -> None:
     secret = "canary-cached-form-8"
     assert secret_forms(secret) is secret_forms(secret)
+
+
+# -- many secrets at once: the indexed walk (campaign.secrets._Redactor) -----------------------------------
+
+MANY = [f"token-{n:04d}-{'x' * (n % 7)}-{n * 7919 % 10007}" for n in range(200)] + CANARIES
+
+
+@pytest.mark.parametrize("secrets", [CANARIES, MANY], ids=["few (searched per form)", "many (indexed walk)"])
+def test_every_form_of_every_secret_is_redacted_among_many(secrets: list[str]) -> None:
+    forms = sorted({form for secret in secrets for form in secret_forms(secret)})
+    text = " | ".join(f"before {form} after" for form in forms)
+    scrubbed = redact(text, secrets)
+    for secret in secrets:
+        assert_clean(scrubbed, secret)
+    assert scrubbed.count("before ") == len(forms) and scrubbed.count(" after") == len(forms)
+
+
+@pytest.mark.parametrize("secrets", [CANARIES, MANY], ids=["few", "many"])
+def test_overlapping_and_adjacent_occurrences(secrets: list[str]) -> None:
+    one, two = secrets[0], secrets[1]
+    assert redact(f"<{one}{two}>", secrets) == f"<{REDACTED}{REDACTED}>"  # adjacent: each its own
+    glued = one + one[len(one) // 2 :]  # the second occurrence would start inside the first
+    assert redact(f"<{one}{one}>", secrets) == f"<{REDACTED}{REDACTED}>"
+    assert one not in redact(glued + one, secrets)
+    assert redact("no secret here at all, nothing to do", secrets) == "no secret here at all, nothing to do"
