@@ -24,6 +24,7 @@ from campaign.dispatch.reconcile import RECHECK_CAP, recheck_delay
 from campaign.dispatch.retry import RetryPolicy
 from campaign.queue.store import Store
 from campaign.secrets import Credentials
+from tests.helpers.channels import timeout_then_lookup
 from tests.helpers.clock import Clock
 from tests.helpers.queue import T0, planned
 from tests.test_dispatcher import OWNER, Platform, Searchable, make, mastodon, queue, run, status_ok
@@ -139,18 +140,7 @@ class WindowedSearchable(Searchable):
 @pytest.mark.parametrize("published", [True, False])
 def test_after_the_window_the_adapters_lookup_decides(store: Store, published: bool) -> None:
     clock = Clock()
-    posts = {"n": 0}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            posts["n"] += 1
-            if posts["n"] == 1:
-                raise httpx.ReadTimeout("slow", request=request)
-            return httpx.Response(200, json={"id": "new"})
-        if published:
-            return httpx.Response(200, json={"id": "found"})
-        return httpx.Response(404, json={"error": "not found"})
-
+    handler, _ = timeout_then_lookup(published)
     platform = Platform(clock, handler)
     (pid,) = queue(store, planned("p", account="s1", channel="windowed"))
     adapter = WindowedSearchable(Account("s1", "windowed", {}, Credentials({}, account="s1")), clock=clock)

@@ -27,6 +27,7 @@ from campaign.queue.store import Store
 from campaign.secrets import Credentials, SecretRef
 from campaign.text.counting import codepoints
 from campaign.text.rules import TextRules
+from tests.helpers.channels import timeout_then_lookup
 from tests.helpers.clock import Clock
 from tests.helpers.queue import T0, planned
 
@@ -414,18 +415,7 @@ def test_mastodon_dedup_window_passed_waits_for_a_person(store: Store) -> None:
 @pytest.mark.parametrize("published", [True, False])
 def test_lookup_reconciles_an_unknown_post(store: Store, published: bool) -> None:
     clock = Clock()
-    state = {"posts": 0}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            state["posts"] += 1
-            if state["posts"] == 1:
-                raise httpx.ReadTimeout("slow", request=request)
-            return httpx.Response(200, json={"id": "new"})
-        if published:
-            return httpx.Response(200, json={"id": "found"})
-        return httpx.Response(404, json={"error": "not found"})
-
+    handler, state = timeout_then_lookup(published)
     platform = Platform(clock, handler)
     (pid,) = queue(store, planned("p", account="s1", channel="searchable"))
     adapter = Searchable(Account("s1", "searchable", {}, Credentials({}, account="s1")), clock=clock)

@@ -109,6 +109,8 @@ def idle(procs: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> list[fl
     deadline = time.monotonic() + timeout
     last = [cpu_seconds(p.pid) for p in procs]
     while time.monotonic() < deadline:
+        # The condition is "no CPU used for one sampling period": the period is the thing measured (daemons
+        # run at WARNING, so nothing is logged when start-up ends), not a guess at how long start-up takes.
         time.sleep(0.5)
         now = [cpu_seconds(p.pid) for p in procs]
         if now == last:

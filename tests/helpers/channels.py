@@ -307,3 +307,22 @@ def echo_is_hidden(
 def describe(adapter: Adapter, request: httpx.Request) -> dict[str, object]:
     """``request`` as the dry-run report shows it, with every secret the adapter resolved so far redacted."""
     return describe_request(request, adapter.account.credentials.known_values())
+
+
+def timeout_then_lookup(published: bool) -> tuple[Callable[[httpx.Request], httpx.Response], dict[str, int]]:
+    """A platform whose first POST times out (outcome unknown) and later POSTs succeed (id ``new``); a lookup
+    (any other method) finds the post (id ``found``) when ``published``, else answers 404. Returns the
+    handler and its counts (``posts``: POSTs seen)."""
+    counts = {"posts": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            counts["posts"] += 1
+            if counts["posts"] == 1:
+                raise httpx.ReadTimeout("slow", request=request)
+            return httpx.Response(200, json={"id": "new"})
+        if published:
+            return httpx.Response(200, json={"id": "found"})
+        return httpx.Response(404, json={"error": "not found"})
+
+    return handler, counts
