@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from campaign.channels.base import LinkCard, Receipt
@@ -141,19 +140,15 @@ def test_retry_wait_posts_are_claimed_when_their_retry_time_comes(store: Store) 
 
 
 def _claim_plan(store: Store) -> list[str]:
-    captured: list[tuple[str, Any]] = []
-
-    def grab(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many_: bool) -> None:
-        if statement.startswith("UPDATE posts SET status"):
-            captured.append((statement, params))
-
-    sa.event.listen(store.engine, "before_cursor_execute", grab)
-    store.claim_due(T0, OWNER, 60, 100)
-    sa.event.remove(store.engine, "before_cursor_execute", grab)
-    statement, params = captured[0]
+    """SQLite's plan for the claim statement as the store runs it (precompiled, with its arguments)."""
+    assert store.claim_due(EARLY, OWNER, 60, 100) == []  # compiles the store's claim statement
+    claim = store._compiled["claim:False"]
+    params = claim.arguments({"b_now": T0, "b_limit": 100, "b_owner": OWNER, "b_updated": T0,
+                              "b_expires": T0 + timedelta(seconds=60)})
+    assert claim.sql.startswith("UPDATE posts SET status")
     raw = sqlite3.connect(store.where)
     try:
-        return [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params)]
+        return [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + claim.sql, params)]
     finally:
         raw.close()
 

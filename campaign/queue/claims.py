@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 
 from campaign.media.model import media_from_json
 from campaign.queue.core import StoreCore
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS
+from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import CLAIMABLE, CLAIMABLE_SQL, LEASED, Status, sources, sql_in
 from campaign.queue.values import ClaimedPost, Recovered, aware, from_db, link_from, receipts_from
 
@@ -113,7 +113,7 @@ def _under_cap(
     if postgres:
         return _under_cap_pg(now, cap, prefix)
     p = POSTS
-    flying = _flying()
+    flying = _flying(sqlite=True)
     busy = sa.func.coalesce(flying.c.n, 0)
     head = (
         sa.select(p.c.id, p.c.account, p.c.next_attempt_at, busy.label("busy"))
@@ -133,8 +133,17 @@ def _under_cap(
     return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
 
 
-def _flying() -> sa.Subquery:
+def _flying(*, sqlite: bool = False) -> sa.Subquery:
     """Posts in flight per account (``account``, ``n``) as a subquery named ``flying``."""
+    if sqlite:
+        # SQLite otherwise reads every row's entry of ix_posts_account_status (a covering index) to find the
+        # few leased posts; the partial index holds only those. A capped claim ran 2-4x faster at 5,000-10,000
+        # queued posts, and its cost no longer grows with the sent posts kept in the table.
+        # (SQLAlchemy renders no table hints for SQLite, hence the text.)
+        return sa.text(
+            "SELECT leased.account AS account, count(*) AS n FROM posts AS leased INDEXED BY ix_posts_lease "
+            f"WHERE leased.{_LEASED_SQL} GROUP BY leased.account"
+        ).columns(sa.column("account", sa.String), sa.column("n", sa.Integer)).subquery("flying")
     leased = POSTS.alias("leased")
     return (
         sa.select(leased.c.account, sa.func.count().label("n"))
@@ -243,7 +252,8 @@ def _with_claim_events(claim: sa.UpdateBase) -> sa.Select[Any]:
     return sa.select(*(claimed.c[c.name] for c in _CLAIM_COLUMNS)).add_cte(events.cte("claim_events"))
 
 
-def _claimed(r: Row[Any]) -> ClaimedPost:
+def _claimed(r: Any) -> ClaimedPost:
+    """A claim's row (a named tuple of :data:`_CLAIM_COLUMNS`) as a :class:`ClaimedPost`."""
     media, link_image, media_base_url = media_from_json(r.media)
     return ClaimedPost(
         id=r.id,
@@ -291,18 +301,20 @@ class Claims(StoreCore):
             return []
         if per_account is not None and per_account <= 0:
             raise ValueError(f"per_account must be positive, got {per_account}")
-        stmt = _claim_statement(per_account is not None, self.is_postgres)
         params: dict[str, Any] = {
             "b_now": now, "b_limit": limit, "b_owner": owner, "b_updated": now,
             "b_expires": now + timedelta(seconds=lease_seconds),
         }
         if per_account is not None:
             params.update(b_cap=per_account, b_prefix=limit * PREFIX_FACTOR)
+        capped = per_account is not None
+        claim = self._precompiled(f"claim:{capped}", lambda: Precompiled(
+            _claim_statement(capped, self.is_postgres), self.engine.dialect, columns=_CLAIM_COLUMNS))
         with self._hot_write() as conn:
-            if per_account is not None and self.is_postgres:
+            if capped and self.is_postgres:
                 # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            rows = conn.execute(stmt, params).all()
+            rows = claim.execute(conn, params)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
                 self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]

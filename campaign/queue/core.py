@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
@@ -29,6 +29,7 @@ from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFound
 from campaign.media.model import media_from_json
 from campaign.queue.dialect import insert_ignoring_duplicates, translate_error
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
+from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import LEASED, Status, sources, sql_in
 from campaign.queue.values import QueuedPost, link_from, receipts_from
 
@@ -36,6 +37,7 @@ from campaign.queue.values import QueuedPost, link_from, receipts_from
 NOTIFY_CHANNEL = "campaign_queue"
 
 _INSERT_EVENT = sa.insert(EVENTS)
+_EVENT_KEYS = ("post_id", "at", "from_status", "to_status", "actor", "reason")
 _MOVE_CACHE: dict[tuple[Any, ...], sa.Update] = {}
 
 
@@ -137,6 +139,15 @@ class StoreCore:
         self._conns: dict[str, Connection] = {}
         #: The open :meth:`hot_batch` transaction, by thread.
         self._hot_batch: dict[int, Connection] = {}
+        #: Hot statements compiled for this store's dialect (:meth:`_precompiled`).
+        self._compiled: dict[str, Precompiled] = {}
+
+    def _precompiled(self, name: str, build: Callable[[], Precompiled]) -> Precompiled:
+        """The hot statement ``name`` for this store, compiled on first use by ``build``."""
+        found = self._compiled.get(name)
+        if found is None:
+            found = self._compiled[name] = build()
+        return found
 
     # -- transactions ---------------------------------------------------------------------------------
 
@@ -351,8 +362,14 @@ class StoreCore:
             for r in rows
         ]
         if params:
-            conn.execute(_INSERT_EVENT, params)
+            self._insert_events(conn, params)
         return [p["post_id"] for p in params]
+
+    def _insert_events(self, conn: Connection, events: list[dict[str, Any]]) -> None:
+        """Insert ``post_events`` rows (each with every column but ``id``), precompiled."""
+        insert = self._precompiled("events", lambda: Precompiled(
+            _INSERT_EVENT, self.engine.dialect, keys=_EVENT_KEYS))
+        insert.executemany(conn, events)
 
     def _bump(self, conn: Connection) -> None:
         stmt = sa.update(QUEUE).where(QUEUE.c.id == 1).values(revision=QUEUE.c.revision + 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from campaign.channels.base import Receipt, Upload
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, queued_from
 from campaign.queue.models import ACCOUNTS, EVENTS, POSTS
+from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import Status
 from campaign.queue.values import AccountInfo, Mark, QueuedPost, aware, from_db, receipt_json
 
@@ -78,6 +79,21 @@ _COUNT_SENDS = (
         updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
     )
 )
+#: The rows a bulk of marks moves, read once: SQLite's ``json_each`` takes the ids as one JSON array, so the
+#: statement is the same for any number of ids (it is compiled once, :mod:`.precompiled`).
+_LOOK = sa.text(
+    "SELECT id, status, lease_owner, account FROM posts WHERE id IN (SELECT value FROM json_each(:ids))"
+)
+_LOOK_COLUMNS = (POSTS.c.id, POSTS.c.status, POSTS.c.lease_owner, POSTS.c.account)
+#: The bulk-mark statements on SQLite, by name, and the columns an INSERT is given.
+_HOT_MARKS: dict[str, Callable[[Any], Any]] = {
+    "marks:look": lambda store: _LOOK,
+    "marks:sending": lambda store: _BULK_SENDING,
+    "marks:sent": lambda store: _BULK_SENT,
+    "marks:account": lambda store: store._insert_ignoring_duplicates(ACCOUNTS, "account"),
+    "marks:count": lambda store: _COUNT_SENDS,
+}
+_HOT_KEYS = {"marks:account": ("account", "paused", "sent_today", "updated_at")}
 #: For the kinds that only set ``last_error``: (new status, statuses it may come from).
 _PLAIN_MARKS = {
     "failed": (Status.FAILED, (Status.SENDING, Status.CLAIMED)),
@@ -150,6 +166,17 @@ def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str) -> set[i
         "day": aware(sent[0].now).date().isoformat() if sent else None,
     }
     return set(conn.execute(_PG_BULK, params).scalars())
+
+
+def _bulk_marks_pg_by_day(conn: Connection, marks: Sequence[Mark], owner: str) -> set[int]:
+    """:func:`_bulk_marks_pg` once per UTC day of the ``sent`` marks (each counts on its own day; a batch
+    almost always has one), the ``sending`` marks with the first; the ids of the posts moved."""
+    days: dict[Any, list[Mark]] = {}
+    for m in marks:
+        days.setdefault(aware(m.now).date() if m.kind == "sent" else None, []).append(m)
+    groups = [g for d, g in days.items() if d is not None] or [[]]
+    groups[0].extend(days.get(None, ()))
+    return set().union(*(_bulk_marks_pg(conn, g, owner) for g in groups))
 
 
 class Marks(StoreCore):
@@ -316,10 +343,11 @@ class Marks(StoreCore):
         the marks left for :meth:`_apply_mark` (in order).
 
         ``sending`` marks of posts ``claimed`` by ``owner`` and ``sent`` marks of posts ``sending`` for
-        ``owner`` (the dispatcher's steady state) are applied with one read (rows locked ``FOR UPDATE`` on
-        PostgreSQL; ``BEGIN IMMEDIATE`` already holds SQLite), one executemany UPDATE per kind, one
-        executemany INSERT of their events and one counter update per (account, day): the same rows as
-        the one-by-one path, without a round trip per post. Anything else (another status or owner, a
+        ``owner`` (the dispatcher's steady state) are applied on SQLite with one read (``BEGIN IMMEDIATE``
+        already holds the database), one executemany UPDATE per kind, one executemany INSERT of their events
+        and one counter update per (account, day), each precompiled (:mod:`.precompiled`); on PostgreSQL
+        with :data:`_PG_BULK`, one statement per UTC day. The same rows as the one-by-one path, without a
+        round trip per post. Anything else (another status or owner, a
         post marked twice in the batch, the other kinds) takes the one-by-one path, which raises the
         precise error.
         """
@@ -328,15 +356,11 @@ class Marks(StoreCore):
         # PostgreSQL: one statement even for one mark (the one-by-one path takes two or three round trips).
         if len(wanted) < (1 if self.is_postgres else 2):
             return [i for i in range(len(marks))]
-        if self.is_postgres and len({aware(m.now).date() for m in wanted.values() if m.kind == "sent"}) <= 1:
-            done_ids = _bulk_marks_pg(conn, list(wanted.values()), owner)
-            return [i for i, m in enumerate(marks) if i not in wanted or m.post_id not in done_ids]
-        p = POSTS
-        ids = [m.post_id for m in wanted.values()]
-        look = sa.select(p.c.id, p.c.status, p.c.lease_owner, p.c.account).where(p.c.id.in_(ids))
         if self.is_postgres:
-            look = look.with_for_update()
-        found = {r.id: r for r in conn.execute(look)}
+            done_ids = _bulk_marks_pg_by_day(conn, list(wanted.values()), owner)
+            return [i for i, m in enumerate(marks) if i not in wanted or m.post_id not in done_ids]
+        found = {r.id: r for r in self._hot("marks:look").execute(conn, {"ids": json.dumps(
+            [m.post_id for m in wanted.values()])})}
         done: dict[str, list[tuple[Mark, Any]]] = {"sending": [], "sent": []}
         for mark in wanted.values():
             row = found.get(mark.post_id)
@@ -344,11 +368,11 @@ class Marks(StoreCore):
                 done[mark.kind].append((mark, row))
         bulk = {id(m) for kind in done.values() for m, _ in kind}
         if done["sending"]:
-            conn.execute(_BULK_SENDING, [
+            self._hot("marks:sending").executemany(conn, [
                 {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now)} for m, _ in done["sending"]
             ])
         if done["sent"]:
-            conn.execute(_BULK_SENT, [
+            self._hot("marks:sent").executemany(conn, [
                 {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now),
                  "b_remote_id": m.receipts[0].remote_id, "b_remote_url": m.receipts[0].url,
                  "b_part_receipts": [receipt_json(r) for r in m.receipts]}
@@ -356,10 +380,10 @@ class Marks(StoreCore):
             ])
             sends = Counter((row.account, aware(m.now).date().isoformat()) for m, row in done["sent"])
             latest = {row.account: aware(m.now) for m, row in done["sent"]}
-            conn.execute(self._account_insert(), [
+            self._hot("marks:account").executemany(conn, [
                 {"account": a, "paused": False, "sent_today": 0, "updated_at": at} for a, at in latest.items()
             ])
-            conn.execute(_COUNT_SENDS, [
+            self._hot("marks:count").executemany(conn, [
                 {"p_account": a, "p_day": day, "p_n": n, "p_now": latest[a]} for (a, day), n in sends.items()
             ])
         events = [
@@ -368,17 +392,14 @@ class Marks(StoreCore):
             for kind in done.values() for m, row in kind
         ]
         if events:
-            conn.execute(_INSERT_EVENT, events)
+            self._insert_events(conn, events)
         return [i for i, m in enumerate(marks) if id(m) not in bulk]
 
-    def _account_insert(self) -> Any:
-        """The account row's ``INSERT ... ON CONFLICT DO NOTHING``, built once per store (building it per
-        batch cost more than running it)."""
-        stmt = self.__dict__.get("_account_insert_stmt")
-        if stmt is None:
-            stmt = self._insert_ignoring_duplicates(ACCOUNTS, "account")
-            self.__dict__["_account_insert_stmt"] = stmt
-        return stmt
+    def _hot(self, name: str) -> Precompiled:
+        """The SQLite bulk-mark statement ``name``, compiled once per store (:mod:`.precompiled`)."""
+        return self._precompiled(name, lambda: Precompiled(
+            _HOT_MARKS[name](self), self.engine.dialect, keys=_HOT_KEYS.get(name),
+            columns=_LOOK_COLUMNS if name == "marks:look" else ()))
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
