@@ -85,15 +85,18 @@ _LOOK = sa.text(
     "SELECT id, status, lease_owner, account FROM posts WHERE id IN (SELECT value FROM json_each(:ids))"
 )
 _LOOK_COLUMNS = (POSTS.c.id, POSTS.c.status, POSTS.c.lease_owner, POSTS.c.account)
-#: The bulk-mark statements on SQLite, by name, and the columns an INSERT is given.
+#: The bulk-mark statements by name (``marks:pg`` on PostgreSQL, the others on SQLite), the columns an
+#: INSERT is given, and the columns a statement returns.
 _HOT_MARKS: dict[str, Callable[[Any], Any]] = {
     "marks:look": lambda store: _LOOK,
+    "marks:pg": lambda store: _PG_BULK,
     "marks:sending": lambda store: _BULK_SENDING,
     "marks:sent": lambda store: _BULK_SENT,
     "marks:account": lambda store: store._insert_ignoring_duplicates(ACCOUNTS, "account"),
     "marks:count": lambda store: _COUNT_SENDS,
 }
 _HOT_KEYS = {"marks:account": ("account", "paused", "sent_today", "updated_at")}
+_HOT_COLUMNS = {"marks:look": _LOOK_COLUMNS, "marks:pg": (POSTS.c.id,)}
 #: For the kinds that only set ``last_error``: (new status, statuses it may come from).
 _PLAIN_MARKS = {
     "failed": (Status.FAILED, (Status.SENDING, Status.CLAIMED)),
@@ -109,7 +112,7 @@ _PLAIN_MARKS = {
 #: data-modifying CTEs (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING)
 #: insert the events of the rows it changed and count the sends per account with an upsert. Rows it did not
 #: change are left to the one-by-one path, which raises the precise error.
-_PG_BULK = sa.text(
+_PG_BULK: sa.TextClause = sa.text(
     """
     WITH m AS (
         SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:kinds AS text[]), CAST(:ats AS timestamptz[]),
@@ -149,7 +152,7 @@ _PG_BULK = sa.text(
 )
 
 
-def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str) -> set[int]:
+def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str, statement: Precompiled) -> set[int]:
     """Apply ``sending`` and ``sent`` marks (each post once; every ``sent`` of one UTC day) with
     :data:`_PG_BULK`; the ids of the posts it moved."""
     sent = [m for m in marks if m.kind == "sent"]
@@ -165,10 +168,12 @@ def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str) -> set[i
         "owner": owner,
         "day": aware(sent[0].now).date().isoformat() if sent else None,
     }
-    return set(conn.execute(_PG_BULK, params).scalars())
+    return {row.id for row in statement.execute(conn, params)}
 
 
-def _bulk_marks_pg_by_day(conn: Connection, marks: Sequence[Mark], owner: str) -> set[int]:
+def _bulk_marks_pg_by_day(
+    conn: Connection, marks: Sequence[Mark], owner: str, statement: Precompiled
+) -> set[int]:
     """:func:`_bulk_marks_pg` once per UTC day of the ``sent`` marks (each counts on its own day; a batch
     almost always has one), the ``sending`` marks with the first; the ids of the posts moved."""
     days: dict[Any, list[Mark]] = {}
@@ -176,7 +181,7 @@ def _bulk_marks_pg_by_day(conn: Connection, marks: Sequence[Mark], owner: str) -
         days.setdefault(aware(m.now).date() if m.kind == "sent" else None, []).append(m)
     groups = [g for d, g in days.items() if d is not None] or [[]]
     groups[0].extend(days.get(None, ()))
-    return set().union(*(_bulk_marks_pg(conn, g, owner) for g in groups))
+    return set().union(*(_bulk_marks_pg(conn, g, owner, statement) for g in groups))
 
 
 class Marks(StoreCore):
@@ -357,7 +362,7 @@ class Marks(StoreCore):
         if len(wanted) < (1 if self.is_postgres else 2):
             return [i for i in range(len(marks))]
         if self.is_postgres:
-            done_ids = _bulk_marks_pg_by_day(conn, list(wanted.values()), owner)
+            done_ids = _bulk_marks_pg_by_day(conn, list(wanted.values()), owner, self._hot("marks:pg"))
             return [i for i, m in enumerate(marks) if i not in wanted or m.post_id not in done_ids]
         found = {r.id: r for r in self._hot("marks:look").execute(conn, {"ids": json.dumps(
             [m.post_id for m in wanted.values()])})}
@@ -396,10 +401,10 @@ class Marks(StoreCore):
         return [i for i, m in enumerate(marks) if id(m) not in bulk]
 
     def _hot(self, name: str) -> Precompiled:
-        """The SQLite bulk-mark statement ``name``, compiled once per store (:mod:`.precompiled`)."""
+        """The bulk-mark statement ``name``, compiled once per store (:mod:`.precompiled`)."""
         return self._precompiled(name, lambda: Precompiled(
             _HOT_MARKS[name](self), self.engine.dialect, keys=_HOT_KEYS.get(name),
-            columns=_LOOK_COLUMNS if name == "marks:look" else ()))
+            columns=_HOT_COLUMNS.get(name, ())))
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
