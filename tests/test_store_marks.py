@@ -240,20 +240,25 @@ def test_a_hot_batch_commits_marks_and_a_claim_once_and_a_failed_part_keeps_the_
         assert raw is not None
         seen: list[str] = []
         raw.set_trace_callback(seen.append)
-        with store.hot_batch():
+
+        def marks_and_claim() -> list[Any]:
             assert store.write_marks([Mark(first[0].id, "sending", NOW)], owner=OWNER) == [None]
-            claimed = store.claim_due(T0, OWNER, 60, 1)
+            return store.claim_due(T0, OWNER, 60, 1)
+
+        claimed = store.hot_batch(marks_and_claim)
         assert seen.count("BEGIN IMMEDIATE") == 1 and seen.count("COMMIT") == 1
         assert store.get_post(first[0].id).status == "sending" and len(claimed) == 1
+        runs: list[str] = []
 
-        def broken(*_: object, **__: object) -> None:
-            raise StoreError("q.db: database error (simulated)")
-
-        with store.hot_batch():
+        def marks_and_a_broken_part() -> None:
+            runs.append("run")
             assert store.write_marks([Mark(claimed[0].id, "sending", NOW)], owner=OWNER) == [None]
             with pytest.raises(StoreError), store._hot_write() as conn:
                 conn.exec_driver_sql("UPDATE posts SET status = 'cancelled'")  # undone with its savepoint
-                broken()
+                raise StoreError("q.db: database error (simulated)")
+
+        store.hot_batch(marks_and_a_broken_part)
+        assert runs == ["run"]  # SQLite: the savepoint kept the marks, nothing to run again
         assert store.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
         assert {p.status for p in store.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}
 
@@ -261,7 +266,8 @@ def test_a_hot_batch_commits_marks_and_a_claim_once_and_a_failed_part_keeps_the_
 @pytest.mark.postgres
 def test_a_hot_batch_on_postgresql_is_one_transaction_and_a_failed_part_keeps_the_marks(pg_url: str) -> None:
     """PostgreSQL commits off the event loop too: the batch's marks and claim share one transaction on the
-    hot connection (seen from another connection only after it ends), each part a savepoint."""
+    hot connection (seen from another connection only after it ends), without savepoints (two round trips
+    each); a part that fails dooms the transaction, which is rolled back and run again part by part."""
     from campaign.errors import StoreError
 
     with Store.open(pg_url) as store, Store.open(pg_url) as other:
@@ -269,19 +275,25 @@ def test_a_hot_batch_on_postgresql_is_one_transaction_and_a_failed_part_keeps_th
         store.apply_changes(add=[planned("a"), planned("b", account="other"), planned("c", account="third")],
                             now=T0 - timedelta(days=1))  # fmt: skip
         first = store.claim_due(T0, OWNER, 60, 1)
-        with store.hot_batch():
+
+        def marks_and_claim() -> list[Any]:
             assert store.write_marks([Mark(first[0].id, "sending", NOW)], owner=OWNER) == [None]
-            claimed = store.claim_due(T0, OWNER, 60, 1)
+            got = store.claim_due(T0, OWNER, 60, 1)
             assert other.get_post(first[0].id).status == "claimed"  # not committed yet
+            return got
+
+        claimed = store.hot_batch(marks_and_claim)
         assert other.get_post(first[0].id).status == "sending" and len(claimed) == 1
+        runs: list[str] = []
 
-        def broken(*_: object, **__: object) -> None:
-            raise StoreError("database error (simulated)")
-
-        with store.hot_batch():
+        def marks_and_a_broken_part() -> None:
+            runs.append("run")
             assert store.write_marks([Mark(claimed[0].id, "sending", NOW)], owner=OWNER) == [None]
             with pytest.raises(StoreError), store._hot_write() as conn:
-                conn.execute(sa.text("UPDATE posts SET status = 'cancelled'"))  # undone with its savepoint
-                broken()
+                conn.execute(sa.text("UPDATE posts SET status = 'cancelled'"))  # undone with the rollback
+                raise StoreError("database error (simulated)")
+
+        store.hot_batch(marks_and_a_broken_part)
+        assert runs == ["run", "run"]  # rolled back, then each part in a transaction of its own
         assert other.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
         assert {p.status for p in other.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}

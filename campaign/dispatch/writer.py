@@ -211,18 +211,16 @@ class GroupWriter:
 
     def _work(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
         """In the worker thread: the marks, then each job (a claim), in one transaction when the store
-        offers ``hot_batch`` (one fsync; each part a savepoint, so a failed claim keeps the marks), else in
-        transactions of their own. A failed COMMIT fails the marks and the jobs alike (nothing of either
-        was written)."""
+        offers ``hot_batch`` (one fsync; a failed claim keeps the marks), else in transactions of their own.
+        A failed COMMIT fails the marks and the jobs alike (nothing of either was written)."""
         batch = getattr(self.store, "hot_batch", None)
         if batch is None or not jobs or not marks:
             return self._parts(marks, jobs)
         try:
-            with batch():
-                written, results = self._parts(marks, jobs)
+            done: _Done = batch(partial(self._parts, marks, jobs))
         except StoreError as exc:  # BEGIN or COMMIT failed: nothing was written
             return exc, [(False, exc)] * len(jobs)
-        return written, results
+        return done
 
     def _parts(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
         written: list[StoreError | None] | StoreError

@@ -310,11 +310,10 @@ class Claims(StoreCore):
         capped = per_account is not None
         claim = self._precompiled(f"claim:{capped}", lambda: Precompiled(
             _claim_statement(capped, self.is_postgres), self.engine.dialect, columns=_CLAIM_COLUMNS))
+        # PostgreSQL: serialise capped claims; the claim statement then sees every earlier one (docstring).
+        lock = f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})" if capped and self.is_postgres else None
         with self._hot_write() as conn:
-            if capped and self.is_postgres:
-                # Serialise capped claims; the claim statement below then sees every earlier one (docstring).
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK)))
-            rows = claim.execute(conn, params)
+            rows = claim.execute(conn, params, after=lock)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
                 self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]

@@ -84,11 +84,26 @@ class Precompiled:
             return tuple(out)
         return {slot[1]: v for slot, v in zip(self._slots, out, strict=True)}
 
-    def execute(self, conn: Connection, values: Mapping[str, Any]) -> Any:
-        """Run once: the converted rows (when built with ``columns``) or the rowcount."""
-        cursor = _driver(conn).cursor()
+    def execute(self, conn: Connection, values: Mapping[str, Any], *, after: str | None = None) -> Any:
+        """Run once: the converted rows (when built with ``columns``) or the rowcount.
+
+        ``after``: a statement without parameters to run first, in the same transaction (a lock to hold
+        before this statement takes its snapshot). On psycopg both go out in one pipeline, one round trip
+        (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); the server still runs them one
+        after the other.
+        """
+        driver = _driver(conn)
+        cursor = driver.cursor()
         try:
-            cursor.execute(self.sql, self.arguments(values))
+            if after is None:
+                cursor.execute(self.sql, self.arguments(values))
+            elif self.positional:  # sqlite3: no pipelines, and nothing to wait for
+                cursor.execute(after)
+                cursor.execute(self.sql, self.arguments(values))
+            else:
+                with driver.pipeline():
+                    cursor.execute(after)
+                    cursor.execute(self.sql, self.arguments(values))
             if self._row is None:
                 return cursor.rowcount
             return [self._convert(raw) for raw in cursor.fetchall()]
