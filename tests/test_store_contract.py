@@ -354,3 +354,37 @@ def test_unreachable_server_is_a_store_error(pg_url: str) -> None:
     dead = sa.engine.make_url(pg_url).set(host="127.0.0.1", port=1).render_as_string(hide_password=False)
     with pytest.raises(StoreError, match="cannot connect to the database server"):
         Store.open(dead)
+
+
+def test_switching_a_new_queue_to_wal_waits_for_other_connections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite refuses ``journal_mode=WAL`` at once ("database is locked", without its busy handler: waiting
+    could deadlock) while another connection holds a write transaction on the file, as one opener migrating
+    a new queue does: the switch is tried again until the busy timeout, not failed (four openers of a new
+    queue released together hit this under load)."""
+    import sqlite3
+
+    from campaign.queue import dialect
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # a write transaction in rollback-journal mode (a migration)
+    holder.execute("INSERT INTO t VALUES (1)")
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the first retry's pause: the other connection finishes
+        waits.append(seconds)
+        holder.execute("COMMIT")
+
+    monkeypatch.setattr(dialect.time, "sleep", sleep)
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    try:
+        dialect.enable_wal(engine, str(path))
+        assert len(waits) == 1
+        with sqlite3.connect(path) as fresh:
+            assert fresh.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        engine.dispose()
+        holder.close()

@@ -297,3 +297,20 @@ def test_a_hot_batch_on_postgresql_is_one_transaction_and_a_failed_part_keeps_th
         assert runs == ["run", "run"]  # rolled back, then each part in a transaction of its own
         assert other.get_post(claimed[0].id).status == "sending"  # the marks before it were kept
         assert {p.status for p in other.campaign_posts(first[0].campaign)} == {"sending", "scheduled"}
+
+
+@pytest.mark.postgres
+def test_a_heartbeat_on_postgresql_skips_rows_the_group_commit_holds(pg_url: str) -> None:
+    """The heartbeat (loop thread) and the group commit (worker thread, another connection) both lock several
+    of the owner's rows, in no common order: the heartbeat skips rows locked by the other transaction instead
+    of waiting for them, so the two can never deadlock (PostgreSQL aborted one of them in a test run)."""
+    with Store.open(pg_url) as store, Store.open(pg_url) as other:
+        store.apply_changes(add=[planned("a"), planned("b", account="other")], now=T0 - timedelta(days=1))
+        held, free = store.claim_due(T0, OWNER, 60, 2)
+        until = T0 + timedelta(minutes=30)
+        with other.engine.connect() as conn, conn.begin():
+            conn.execute(sa.text("SELECT id FROM posts WHERE id = :id FOR UPDATE"), {"id": held.id})
+            assert store.heartbeat(OWNER, until, now=T0) == 1  # returned at once: the locked row skipped
+        assert store.get_post(free.id).lease_expires_at == until
+        assert store.get_post(held.id).lease_expires_at == T0 + timedelta(seconds=60)
+        assert store.heartbeat(OWNER, until, now=T0) == 2  # released: extended now

@@ -298,7 +298,8 @@ class Claims(StoreCore):
         ``per_account`` (optional) caps the posts of one account in flight (``claimed`` or ``sending``, by
         any owner in any process) after the claim: an account already at the cap gets nothing, one below it
         gets its earliest due posts up to the cap. Claims with a cap look at the first ``PREFIX_FACTOR *
-        limit`` due posts of accounts below their cap, so a claim may return fewer than ``limit`` while more are due.
+        limit`` due posts of accounts below their cap, so a claim may return fewer than ``limit`` while more
+        are due.
         """
         now = aware(now)
         if limit <= 0:
@@ -355,21 +356,24 @@ class Claims(StoreCore):
         return sorted(released)
 
     def heartbeat(self, owner: str, until: datetime, *, now: datetime) -> int:
-        """Extend every lease ``owner`` holds to ``until``; returns how many posts it still holds.
+        """Extend every lease ``owner`` holds to ``until``; returns how many leases it extended.
 
-        ``now`` guards against reviving a lease that already expired (those are left for recovery).
+        ``now`` guards against reviving a lease that already expired (those are left for recovery). On
+        PostgreSQL a post whose row another transaction holds (the owner's group commit marking it) is
+        skipped this time, never waited for.
         """
         now, until = aware(now), aware(until, "until")
         p = POSTS
-        stmt = (
-            sa.update(p)
-            .where(
-                p.c.lease_owner == owner,
-                p.c.status.in_([s.value for s in LEASED]),
-                p.c.lease_expires_at >= now,
-            )
-            .values(lease_expires_at=until)
+        held = sa.and_(
+            p.c.lease_owner == owner, p.c.status.in_([s.value for s in LEASED]), p.c.lease_expires_at >= now
         )
+        if self.is_postgres:
+            # Rows the owner's own group commit is marking right now (locked by its transaction on another
+            # connection) are skipped, not waited for: both statements lock several rows, in no common order,
+            # so waiting could deadlock. A skipped row is being moved on anyway; the next beat catches it
+            # (leases last many beats).
+            held = p.c.id.in_(sa.select(p.c.id).where(held).with_for_update(skip_locked=True))
+        stmt = sa.update(p).where(held).values(lease_expires_at=until)
         with self._write() as conn:
             return int(conn.execute(stmt).rowcount)
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,22 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
         cursor.close()
 
 
+def _switch_to_wal(raw: Any) -> Any:
+    """``PRAGMA journal_mode=WAL``, tried again while other connections hold the file: SQLite refuses that
+    change with "database is locked" at once, without waiting in its busy handler (several processes
+    opening a new queue together hit it), so the wait happens here, up to the connection's busy timeout."""
+    deadline = time.monotonic() + raw.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    pause = 0.001
+    while True:
+        try:
+            return raw.execute("PRAGMA journal_mode=WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)  # another connection's transaction must end; nothing to wait on but time
+        pause = min(2 * pause, 0.05)
+
+
 def enable_wal(engine: Engine, where: str) -> None:
     """Switch a SQLite database to WAL mode (persistent in the file); nothing on other databases."""
     if engine.dialect.name != "sqlite":
@@ -123,7 +140,9 @@ def enable_wal(engine: Engine, where: str) -> None:
             raw = conn.connection.dbapi_connection
             assert raw is not None
             # Outside any transaction (the mode cannot change inside one).
-            mode = raw.execute("PRAGMA journal_mode=WAL").fetchone()
+            mode = raw.execute("PRAGMA journal_mode").fetchone()
+            if not mode or str(mode[0]).lower() != "wal":
+                mode = _switch_to_wal(raw)
     except (sa.exc.DBAPIError, sqlite3.Error) as exc:
         raise translate_error(exc, where) from exc
     if not mode or str(mode[0]).lower() != "wal":
