@@ -222,7 +222,8 @@ def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not(kind: str) -> None:
         # aiohttp has one timeout for "pool wait + connect": pool + connect (0.2 s) bounds the wait, and
         # says ConnectTimeout; the wire transport says PoolTimeout after the pool timeout: nothing sent.
         timeout = httpx.Timeout(5.0, read=0.3, connect=0.1, pool=0.1)
-        async with serve(script) as url, client(kind, timeout=timeout, limits=httpx.Limits(max_connections=1)) as c:
+        one = httpx.Limits(max_connections=1)
+        async with serve(script) as url, client(kind, timeout=timeout, limits=one) as c:
             # The first request holds the only connection for as long as the test needs it.
             busy = timeout.as_dict() | {"read": HANG_BOUND}
             first = asyncio.create_task(c.post(f"{url}/one", content=b"1", timeout=httpx.Timeout(**busy)))
