@@ -428,6 +428,18 @@ def test_a_head_answer_has_no_body_whatever_its_length_says() -> None:
     assert second.content == b"ok"
 
 
+def test_an_undecodable_answer_is_a_protocol_error() -> None:
+    garbled = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+
+    async def go() -> None:
+        async with serve(answering(garbled)) as server, httpx.AsyncClient(transport=WireTransport()) as c:
+            with pytest.raises(httpx.RemoteProtocolError) as caught:
+                await c.post(server.url, content=b"post")
+            assert classify(caught.value) is AmbiguousError
+
+    run(go())
+
+
 def test_a_protocol_switch_is_a_protocol_error() -> None:
     switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
 

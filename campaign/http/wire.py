@@ -402,9 +402,11 @@ class _Connection(asyncio.Protocol):
             "http_version": _VERSIONS.get(version) or f"HTTP/{version}".encode("ascii"),
             "reason_phrase": self.reason,
         }
-        response = _response(self.status, self.headers, content, extensions)
         self.body = []
-        return response
+        try:
+            return _response(self.status, self.headers, content, extensions)
+        except httpx.DecodingError as exc:  # not a TransportError: the answer came, but is unreadable
+            raise httpx.RemoteProtocolError(f"undecodable answer: {exc}", request=self.request) from None
 
     def finish(self) -> None:
         """Forget the exchange (the connection goes back to the pool or away)."""
@@ -424,7 +426,8 @@ class WireTransport(httpx.AsyncBaseTransport):
         self._max = limits.max_connections
         self._max_idle = limits.max_keepalive_connections
         self._expiry = limits.keepalive_expiry
-        self._ssl = _tls_context(verify)
+        self._verify = verify
+        self._ssl: ssl.SSLContext | None = None  # made on the first https connection (loading CAs takes time)
         self._idle: dict[Origin, list[_Connection]] = {}
         self._idle_count = 0
         self._open = 0  # connections open or being opened (the slots of max_connections taken)
@@ -505,7 +508,9 @@ class WireTransport(httpx.AsyncBaseTransport):
         self._open += 1
         conn = _Connection(self, origin, loop)
         name = host.decode("ascii")
-        tls = self._ssl if scheme == b"https" else None
+        tls = None
+        if scheme == b"https":
+            tls = self._ssl = self._ssl or _tls_context(self._verify)
         try:
             async with asyncio.timeout(limit):
                 await loop.create_connection(lambda: conn, name, port, ssl=tls,
