@@ -359,7 +359,7 @@ def test_json_requests_are_the_requests_httpx_would_build(
 ])
 def test_answers_are_the_responses_httpx_would_build(raw: list[tuple[bytes, bytes]]) -> None:
     from campaign.channels.base import parse_rate_limit_headers
-    from campaign.http.transport import _response
+    from campaign.http.client import response_from as _response
 
     body = gzip.compress(b"{}") if (b"Content-Encoding", b"gzip") in raw else b"{}"
     built = _response(200, raw, body, {"reason_phrase": b"OK"})

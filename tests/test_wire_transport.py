@@ -257,7 +257,10 @@ class ThreadServer:
         """One request (these tests send GETs without bodies): its head, or b"" at the end."""
         data = b""
         while not data.endswith(b"\r\n\r\n"):
-            more = conn.recv(65536)
+            try:
+                more = conn.recv(65536)
+            except ConnectionResetError:  # the client closed with unread bytes: a reset
+                more = b""
             if not more:
                 return b""
             data += more
@@ -281,9 +284,17 @@ def reset(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if name == "asyncio":
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = pytest.importorskip("uvloop").new_event_loop
+    return factory
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 @pytest.mark.parametrize("how", ["close", "reset", "stray bytes"])
 def test_a_connection_spoiled_while_idle_is_dropped_before_writing_and_the_request_goes_on_a_fresh_one(
-    how: str,
+    how: str, loop: str
 ) -> None:
     def handle(server: ThreadServer, conn: socket.socket) -> None:
         if server.connections == 1:
@@ -311,8 +322,8 @@ def test_a_connection_spoiled_while_idle_is_dropped_before_writing_and_the_reque
             assert server.acted.wait(HANG_BOUND)
             assert (await client.get(f"{url}/second")).status_code == 200
 
-    with ThreadServer(handle).running() as server:
-        asyncio.run(go(server))
+    with ThreadServer(handle).running() as server, asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        runner.run(go(server))
     assert server.connections == 2
     assert [r.split(b" ")[1] for r in server.requests] == [b"/first", b"/second"]  # sent once, on the new one
 
@@ -413,6 +424,21 @@ def test_an_answer_delimited_by_the_close_ends_at_the_close() -> None:
 
     server, responses = run(go())  # type: ignore[misc]
     assert [r.content for r in responses] == [b"all of it"] * 2
+    assert server.connections == 2
+
+
+def test_a_second_answer_to_one_request_leaves_the_first_intact_and_the_connection_unused() -> None:
+    extra = b"HTTP/1.1 500 Oops\r\nX-Extra: 1\r\nContent-Length: 0\r\n\r\n"
+    answer = b"HTTP/1.1 201 Created\r\nX-Mine: 1\r\nContent-Length: 2\r\n\r\nok" + extra
+
+    async def go() -> tuple[Server, list[httpx.Response]]:
+        async with serve(answering(answer)) as server, httpx.AsyncClient(transport=WireTransport()) as c:
+            return server, [await c.get(server.url) for _ in range(2)]
+
+    server, responses = run(go())  # type: ignore[misc]
+    for response in responses:
+        assert (response.status_code, response.reason_phrase, response.content) == (201, "Created", b"ok")
+        assert response.headers.raw == [(b"X-Mine", b"1"), (b"Content-Length", b"2")]
     assert server.connections == 2
 
 
@@ -576,6 +602,26 @@ def test_tls_with_an_untrusted_certificate_is_a_connect_error(certificate: tuple
 
     server = run(go())
     assert isinstance(server, Server) and server.requests == []
+
+
+def test_on_uvloop_too(certificate: tuple[Path, Path]) -> None:
+    """bench_dispatch runs the daemon's transports on uvloop as well (its transports are not asyncio's)."""
+    uvloop = pytest.importorskip("uvloop")
+    trusted = ssl.create_default_context(cafile=str(certificate[0]))
+
+    async def go() -> tuple[Server, Server]:
+        transport, context = WireTransport(verify=trusted), server_context(certificate)
+        async with serve(answering(OK)) as plain, serve(answering(OK), tls=context) as tls, \
+                httpx.AsyncClient(transport=transport) as c:
+            for url in (plain.url, tls.url) * 3:
+                assert (await c.post(url, content=b"x")).content == b"ok"
+            stream = generated(40 * CHUNK, hashlib.sha256())
+            assert (await c.post(plain.url, content=stream)).status_code == 200
+            return plain, tls
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        plain, tls = runner.run(go())
+    assert (plain.connections, len(plain.requests), tls.connections, len(tls.requests)) == (1, 4, 1, 3)
 
 
 def test_an_unsupported_scheme_is_refused() -> None:

@@ -98,7 +98,7 @@ def make_client(
     elif transport != "httpx":
         raise ValueError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
     if carrier is not None:
-        from campaign.http.transport import DirectClient
+        from campaign.http.client import DirectClient
 
         # The hot path's requests skip AsyncClient.send's auth/redirect/cookie machinery (the same client
         # otherwise). The httpx transport keeps the plain client: it honours proxies from the environment.

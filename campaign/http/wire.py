@@ -49,9 +49,9 @@ again is the dispatcher's decision.
   chunk-encoded when httpx put ``Transfer-Encoding: chunked`` on the request. Headers go out exactly as
   httpx built them (order and case; ``Host`` is among them); nothing is added.
 - Answers are read whole: ``Content-Length``, chunked, or delimited by the server closing; none for
-  HEAD, 1xx, 204 and 304; interim 1xx answers (``100 Continue``) are skipped. The ``httpx.Response`` is built
-  as :class:`campaign.http.transport.AiohttpTransport` builds it (raw header pairs, ``http_version`` and
-  ``reason_phrase`` extensions, the body decoded by httpx from ``Content-Encoding``).
+  HEAD, 1xx, 204 and 304; interim 1xx answers (``100 Continue``) are skipped. The ``httpx.Response`` is
+  built by :func:`campaign.http.client.response_from`, as for ``AiohttpTransport`` (raw header pairs,
+  ``http_version`` and ``reason_phrase`` extensions, the body decoded by httpx from ``Content-Encoding``).
 - TLS: ``verify`` as for ``AiohttpTransport`` (an ``SSLContext``; True: ``httpx.create_ssl_context()``, which
   honours ``SSL_CERT_FILE``; False: no verification, tests only), ALPN ``http/1.1``. No redirects, no
   cookies, no auth, no proxies: the transport is a wire.
@@ -64,12 +64,12 @@ import collections
 import math
 import select
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
-from campaign.http.transport import _response
+from campaign.http.client import response_from
 
 __all__ = ["WireTransport"]
 
@@ -97,6 +97,10 @@ def _head(request: httpx.Request) -> bytes:
     if head.count(b"\n") != len(lines) or head.count(b"\r") != len(lines):
         raise httpx.LocalProtocolError("a request header contains CR or LF", request=request)
     return head
+
+
+class _OutOfStep(Exception):
+    """Raised inside the parser when a second answer begins: the connection is already aborted."""
 
 
 def _tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:
@@ -143,8 +147,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio's callbacks -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # An asyncio.Transport in behaviour (uvloop's transports do not subclass it).
+        self.transport = cast(asyncio.Transport, transport)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             self.poller.register(sock.fileno(), select.POLLIN)
@@ -186,9 +190,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         waiter = self.waiter
-        if waiter is None or waiter.done():  # a second answer to one request
+        if waiter is None or waiter.done():  # a second answer to one request: out of step
             self.abort()
-            return
+            raise _OutOfStep  # stops the parser before it touches the answer already taken
         self.headers = []
         self.body = []
         self.reason = b""
@@ -404,7 +408,7 @@ class _Connection(asyncio.Protocol):
         }
         self.body = []
         try:
-            return _response(self.status, self.headers, content, extensions)
+            return response_from(self.status, self.headers, content, extensions)
         except httpx.DecodingError as exc:  # not a TransportError: the answer came, but is unreadable
             raise httpx.RemoteProtocolError(f"undecodable answer: {exc}", request=self.request) from None
 
