@@ -354,6 +354,7 @@ def test_json_requests_are_the_requests_httpx_would_build(
 
 @pytest.mark.parametrize("raw", [
     [(b"Content-Type", b"application/json"), (b"Content-Length", b"2")],
+    [(b"Content-Type", b"application/json")],  # no length: httpx adds one for the body
     [(b"Content-Type", b"application/json"), (b"Transfer-Encoding", b"chunked")],
     [(b"Content-Encoding", b"gzip"), (b"X-RateLimit-Remaining", b"3"), (b"x-ratelimit-remaining", b"4")],
 ])
@@ -366,6 +367,13 @@ def test_answers_are_the_responses_httpx_would_build(raw: list[tuple[bytes, byte
     reference = httpx.Response(200, headers=raw, content=body, extensions={"reason_phrase": b"OK"})
     assert built.headers.raw == reference.headers.raw and built.content == reference.content == b"{}"
     assert built.is_closed and reference.is_closed and built.reason_phrase == "OK"
+    # A transport's answer is a stream that was read: the bytes read are counted as httpx counts them.
+    streamed = httpx.Response(200, headers=raw, stream=httpx.ByteStream(body))
+    streamed.read()
+    assert built.is_stream_consumed and streamed.is_stream_consumed and streamed.content == built.content
+    assert built.num_bytes_downloaded == streamed.num_bytes_downloaded == len(body)
+    assert built.json() == {} and built.read() == built.content
+    assert asyncio.run(built.aread()) == b"{}"  # as DirectClient and AsyncClient.send read it again
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_rate_limit_headers(built.headers, now) == parse_rate_limit_headers(reference.headers, now)
     if b"X-RateLimit-Remaining" in dict(raw):
