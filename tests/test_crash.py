@@ -106,7 +106,7 @@ def world(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, Path]]:
         yield server, campaigns, db
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["wire", "aiohttp", "httpx"])
 def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
     world: tuple[ServerProcess, Path, Path], tmp_path: Path, transport: str
 ) -> None:

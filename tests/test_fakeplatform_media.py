@@ -14,6 +14,7 @@ import pytest
 from campaign.channels.base import Receipt
 from campaign.http.exchange import run
 from campaign.http.transport import AiohttpTransport
+from campaign.http.wire import WireTransport
 from tests.fakeplatform.accounts import FakeDirectory, token
 from tests.fakeplatform.media import MEDIA_PATH, MultipartSink
 from tests.fakeplatform.server import FakePlatform, ServerThread
@@ -26,7 +27,7 @@ def server() -> Iterator[ServerThread]:
         yield running
 
 
-@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("transport", ["wire", "aiohttp", "httpx"])
 def test_the_mastodon_adapter_uploads_polls_and_posts_with_the_attachment(
     server: ServerThread, tmp_path: Path, transport: str
 ) -> None:
@@ -39,14 +40,15 @@ def test_the_mastodon_adapter_uploads_polls_and_posts_with_the_attachment(
         waits.append(seconds)
 
     async def go() -> Receipt:
-        carrier = AiohttpTransport() if transport == "aiohttp" else None
+        carriers = {"wire": WireTransport, "aiohttp": AiohttpTransport}
+        carrier = carriers[transport]() if transport in carriers else None
         async with httpx.AsyncClient(transport=carrier) as client:
             return await run(
                 adapter.publish(media_part(image)), client, adapter, sleep=sleep, before_send=sent.append
             )
 
     receipt = asyncio.run(go())
-    # The upload's body was streamed by either transport, never read whole into the request.
+    # The upload's body was streamed by every transport, never read whole into the request.
     assert sent[0].url.path == MEDIA_PATH and "_content" not in vars(sent[0])
     upload, poll1, poll2, status = server.platform.records
     assert status.path == "/api/v1/statuses" and status.created

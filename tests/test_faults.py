@@ -5,8 +5,8 @@ resets and idempotency windows are exact; only read timeouts and slow answers ta
 Each test drives :meth:`Dispatcher.dispatch_due` the way the daemon does (call, then sleep until the wake
 time it returns) with a bounded number of steps, then checks the post's final state, the number of
 requests the platform saw, and that nothing was published twice (statuses created per idempotency key).
-Every scenario runs through each transport the daemon offers (``--transport``): httpx's own and
-:class:`campaign.http.transport.AiohttpTransport`.
+Every scenario runs through each transport the daemon offers (``--transport``): httpx's own,
+:class:`campaign.http.transport.AiohttpTransport` and :class:`campaign.http.wire.WireTransport` (the default).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from campaign.dispatch.retry import RetryPolicy
 from campaign.errors import AmbiguousError
 from campaign.http.exchange import map_transport_error
 from campaign.http.transport import AiohttpTransport, DirectClient
+from campaign.http.wire import WireTransport
 from campaign.plan.posts import PlannedPost
 from campaign.queue.store import QueuedPost, Store
 from tests.fakeplatform.accounts import FakeDirectory, token
@@ -95,7 +96,7 @@ class Harness:
     async def _run(self, policy: RetryPolicy, until_final: list[int] | None) -> int:
         timeout = httpx.Timeout(5.0, read=self.read_timeout)
         carrier = self.transport()
-        # As the daemon builds it (dispatch/daemon.py make_client): DirectClient over the aiohttp transport.
+        # As the daemon builds it (dispatch/daemon.py make_client): DirectClient over its own transports.
         shipped = httpx.AsyncClient(timeout=timeout) if carrier is None else DirectClient(
             timeout=timeout, transport=carrier)
         async with shipped as client:
@@ -128,6 +129,7 @@ class Harness:
 TRANSPORTS: dict[str, Callable[[], httpx.AsyncBaseTransport | None]] = {
     "httpx": lambda: None,
     "aiohttp": AiohttpTransport,
+    "wire": WireTransport,
 }
 
 
@@ -320,6 +322,8 @@ _AIOHTTP_MAPPING = pytest.mark.xfail(
         pytest.param(_aiohttp_transport, "hang", id="httpx_aiohttp-timeout"),
         pytest.param(AiohttpTransport, "reset_after_body", id="campaign_aiohttp-reset"),
         pytest.param(AiohttpTransport, "hang", id="campaign_aiohttp-timeout"),
+        pytest.param(WireTransport, "reset_after_body", id="campaign_wire-reset"),
+        pytest.param(WireTransport, "hang", id="campaign_wire-timeout"),
     ],
 )
 def test_transport_reports_a_request_that_may_have_landed_as_ambiguous(

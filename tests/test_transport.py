@@ -1,9 +1,11 @@
-"""campaign.http.transport.AiohttpTransport: httpx semantics on aiohttp, and "nothing was sent" only when
-certain.
+"""The daemon's own transports, :class:`campaign.http.transport.AiohttpTransport` (httpx semantics on aiohttp)
+and :class:`campaign.http.wire.WireTransport` (our HTTP/1.1 client): "nothing was sent" only when certain.
 
 A tiny loopback HTTP/1.1 server written here on asyncio streams answers each request from a script
 (answer bytes, close without answering, never answer), so every phase of a failure can be produced exactly.
-The fault matrix of the dispatcher (tests/test_faults.py) runs through this transport as well.
+The semantic and fault cases run against both transports (the ``kind`` parameter); the fault matrix of the
+dispatcher (tests/test_faults.py) runs through both as well, and tests/test_wire_transport.py holds the
+wire transport's own cases (pool, keep-alive, framing, streamed bodies, TLS).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 from campaign.errors import AmbiguousError, TransientError
 from campaign.http.exchange import map_transport_error
 from campaign.http.transport import AiohttpTransport, DirectClient, _NoRetry, map_aiohttp_error
+from campaign.http.wire import WireTransport
 
 HANG = b"hang"
 CLOSE = b"close"
@@ -100,10 +103,23 @@ async def serve(script: Script) -> AsyncIterator[str]:
         server.close()
 
 
-def client(**kw: object) -> httpx.AsyncClient:
+#: The transports under test, by name (``campaign daemon --transport`` names).
+CARRIERS: dict[str, type[AiohttpTransport] | type[WireTransport]] = {
+    "aiohttp": AiohttpTransport,
+    "wire": WireTransport,
+}
+
+
+@pytest.fixture(params=sorted(CARRIERS))
+def kind(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def client(kind: str, **kw: object) -> httpx.AsyncClient:
     limits = kw.pop("limits", httpx.Limits())
     assert isinstance(limits, httpx.Limits)
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), **kw)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=CARRIERS[kind](limits=limits), **kw)  # type: ignore[arg-type]
 
 
 def run(coro: object) -> object:
@@ -113,11 +129,11 @@ def run(coro: object) -> object:
 # -- semantics -----------------------------------------------------------------------------------------
 
 
-def test_sends_exactly_the_request_httpx_built_and_returns_the_answer() -> None:
+def test_sends_exactly_the_request_httpx_built_and_returns_the_answer(kind: str) -> None:
     script = Script([ok(b'{"id": "42"}', "X-RateLimit-Remaining: 7")])
 
     async def go() -> httpx.Response:
-        async with serve(script) as url, client(headers={"User-Agent": "campaign/t"}) as c:
+        async with serve(script) as url, client(kind, headers={"User-Agent": "campaign/t"}) as c:
             return await c.post(f"{url}/api/v1/statuses?x=%2F", json={"status": "héllo"},
                                 headers={"Idempotency-Key": "k"})
 
@@ -134,12 +150,12 @@ def test_sends_exactly_the_request_httpx_built_and_returns_the_answer() -> None:
     assert seen.headers["accept-encoding"] == "gzip, deflate"  # httpx's, not aiohttp's
 
 
-def test_redirects_are_returned_not_followed_and_cookies_are_not_stored() -> None:
+def test_redirects_are_returned_not_followed_and_cookies_are_not_stored(kind: str) -> None:
     redirect = b"HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nSet-Cookie: s=1\r\nContent-Length: 0\r\n\r\n"
     script = Script([redirect, ok()])
 
     async def go() -> httpx.Response:
-        async with serve(script) as url, AiohttpTransport() as transport:
+        async with serve(script) as url, CARRIERS[kind]() as transport:
             first = await transport.handle_async_request(httpx.Request("GET", f"{url}/a"))
             await transport.handle_async_request(httpx.Request("GET", f"{url}/b"))
             return first
@@ -151,12 +167,12 @@ def test_redirects_are_returned_not_followed_and_cookies_are_not_stored() -> Non
     assert "cookie" not in script.seen[1].headers
 
 
-def test_compressed_answers_are_decoded_by_httpx() -> None:
+def test_compressed_answers_are_decoded_by_httpx(kind: str) -> None:
     packed = gzip.compress(b'{"id": "z"}')
     script = Script([ok(packed, "Content-Encoding: gzip")])
 
     async def go() -> object:
-        async with serve(script) as url, client() as c:
+        async with serve(script) as url, client(kind) as c:
             return (await c.get(url)).json()
 
     assert run(go()) == {"id": "z"}
@@ -169,13 +185,13 @@ def classify(exc: httpx.TransportError) -> type:
     return type(map_transport_error(exc, httpx.Request("POST", "http://127.0.0.1/")))
 
 
-def test_connection_refused_is_a_connect_error() -> None:
+def test_connection_refused_is_a_connect_error(kind: str) -> None:
     async def go() -> None:
         server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         server.close()
         await server.wait_closed()
-        async with client() as c:
+        async with client(kind) as c:
             with pytest.raises(httpx.ConnectError) as caught:
                 await c.post(f"http://127.0.0.1:{port}/", content=b"x")
             assert classify(caught.value) is TransientError
@@ -184,12 +200,12 @@ def test_connection_refused_is_a_connect_error() -> None:
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_close_after_the_request_was_read_is_ambiguous_and_never_resent(method: str) -> None:
+def test_close_after_the_request_was_read_is_ambiguous_and_never_resent(method: str, kind: str) -> None:
     """aiohttp would silently resend a PUT once on a kept-alive connection (aio-libs/aiohttp#10790)."""
     script = Script([ok(), CLOSE])
 
     async def go() -> None:
-        async with serve(script) as url, client() as c:
+        async with serve(script) as url, client(kind) as c:
             await c.get(f"{url}/warm")  # a kept-alive connection, as in steady dispatch
             with pytest.raises(httpx.TransportError) as caught:
                 await c.request(method, f"{url}/publish", content=b"post")
@@ -199,21 +215,24 @@ def test_close_after_the_request_was_read_is_ambiguous_and_never_resent(method: 
     assert [s.path for s in script.seen] == ["/warm", "/publish"]  # sent once
 
 
-def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not() -> None:
+def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not(kind: str) -> None:
     script = Script([HANG])
 
     async def go() -> None:
-        # aiohttp has one timeout for "pool wait + connect": pool + connect (0.2 s) bounds the wait.
+        # aiohttp has one timeout for "pool wait + connect": pool + connect (0.2 s) bounds the wait, and
+        # says ConnectTimeout; the wire transport says PoolTimeout after the pool timeout: nothing sent.
         timeout = httpx.Timeout(5.0, read=0.3, connect=0.1, pool=0.1)
-        async with serve(script) as url, client(timeout=timeout, limits=httpx.Limits(max_connections=1)) as c:
+        one = httpx.Limits(max_connections=1)
+        async with serve(script) as url, client(kind, timeout=timeout, limits=one) as c:
             # The first request holds the only connection for as long as the test needs it.
             busy = timeout.as_dict() | {"read": HANG_BOUND}
             first = asyncio.create_task(c.post(f"{url}/one", content=b"1", timeout=httpx.Timeout(**busy)))
             await script.wait_seen(1)  # the server has it: the only connection is busy
-            with pytest.raises(httpx.ConnectTimeout) as pooled:
+            waited = httpx.PoolTimeout if kind == "wire" else httpx.ConnectTimeout
+            with pytest.raises(waited) as pooled:
                 await c.post(f"{url}/two", content=b"2")
             assert classify(pooled.value) is TransientError
-            first.cancel()  # frees the connection (aiohttp closes it)
+            first.cancel()  # frees the connection (the transport closes it)
             with contextlib.suppress(asyncio.CancelledError):
                 await first
             patient = httpx.Timeout(HANG_BOUND, read=0.3)  # only the read timeout can end it
@@ -225,11 +244,11 @@ def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not() -> None:
     assert [s.path for s in script.seen] == ["/one", "/three"]  # the pool-timed-out request never left
 
 
-def test_a_malformed_answer_is_ambiguous() -> None:
+def test_a_malformed_answer_is_ambiguous(kind: str) -> None:
     script = Script([b"NOT HTTP AT ALL\r\n\r\n"])
 
     async def go() -> None:
-        async with serve(script) as url, client() as c:
+        async with serve(script) as url, client(kind) as c:
             with pytest.raises(httpx.RemoteProtocolError) as caught:
                 await c.post(url, content=b"x")
             assert classify(caught.value) is AmbiguousError
@@ -335,18 +354,26 @@ def test_json_requests_are_the_requests_httpx_would_build(
 
 @pytest.mark.parametrize("raw", [
     [(b"Content-Type", b"application/json"), (b"Content-Length", b"2")],
+    [(b"Content-Type", b"application/json")],  # no length: httpx adds one for the body
     [(b"Content-Type", b"application/json"), (b"Transfer-Encoding", b"chunked")],
     [(b"Content-Encoding", b"gzip"), (b"X-RateLimit-Remaining", b"3"), (b"x-ratelimit-remaining", b"4")],
 ])
 def test_answers_are_the_responses_httpx_would_build(raw: list[tuple[bytes, bytes]]) -> None:
     from campaign.channels.base import parse_rate_limit_headers
-    from campaign.http.transport import _response
+    from campaign.http.client import response_from as _response
 
     body = gzip.compress(b"{}") if (b"Content-Encoding", b"gzip") in raw else b"{}"
     built = _response(200, raw, body, {"reason_phrase": b"OK"})
     reference = httpx.Response(200, headers=raw, content=body, extensions={"reason_phrase": b"OK"})
     assert built.headers.raw == reference.headers.raw and built.content == reference.content == b"{}"
     assert built.is_closed and reference.is_closed and built.reason_phrase == "OK"
+    # A transport's answer is a stream that was read: the bytes read are counted as httpx counts them.
+    streamed = httpx.Response(200, headers=raw, stream=httpx.ByteStream(body))
+    streamed.read()
+    assert built.is_stream_consumed and streamed.is_stream_consumed and streamed.content == built.content
+    assert built.num_bytes_downloaded == streamed.num_bytes_downloaded == len(body)
+    assert built.json() == {} and built.read() == built.content
+    assert asyncio.run(built.aread()) == b"{}"  # as DirectClient and AsyncClient.send read it again
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_rate_limit_headers(built.headers, now) == parse_rate_limit_headers(reference.headers, now)
     if b"X-RateLimit-Remaining" in dict(raw):

@@ -38,6 +38,11 @@ TIME_FUNCTIONS = {
     "clock_gettime",
 }
 
+_WIRE_TIMERS = (
+    "the event loop's monotonic clock times the wire transport's own timeouts (httpx's pool/read/write "
+    "semantics) and idle-connection expiry, as any HTTP client does; it decides nothing about any post"
+)
+
 #: (module, enclosing function, call) -> why this read is not a dispatch decision.
 ALLOWED: dict[tuple[str, str, str], str] = {
     ("channels/base.py", "Adapter.__init__", "datetime.now(UTC)"):
@@ -46,9 +51,17 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("http/exchange.py", "run", "datetime.now(UTC)"):
         "the default `now` of `run()` for callers without a clock (`channels verify`); the dispatcher passes "
         "its own clock",
-    ("http/transport.py", "DirectClient.send", "time.perf_counter()"):
+    ("http/client.py", "DirectClient.send", "time.perf_counter()"):
         "`response.elapsed`, measured as `AsyncClient.send` measures it (httpx's own clock read); nothing "
         "reads it to decide",
+    **{("http/wire.py", scope, text): _WIRE_TIMERS for scope, text in [
+        ("_Connection.data_received", "self.loop.time()"),  # the last byte read: silence for `read`
+        ("_Connection.read_check", "self.loop.time()"),
+        ("_Connection.usable", "self.loop.time()"),  # keepalive_expiry of an idle connection
+        ("_Connection.exchange", "loop.time()"),  # the read timer starts
+        ("WireTransport._acquire", "loop.time()"),  # the `pool` deadline
+        ("WireTransport._release", "conn.loop.time()"),  # idle since
+    ]},
     ("dispatch/writer.py", "GroupWriter._schedule", "loop.time()"):
         "the event loop's monotonic clock times the group-commit flush (10 ms); it batches writes and "
         "decides nothing about any post",

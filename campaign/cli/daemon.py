@@ -213,8 +213,10 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 @click.option("--alert-interval", type=FiniteFloat(min=0, max=MAX_SECONDS / 60), default=15.0,
               show_default=True,
               help="Minutes between two alert messages to the same alert account.")
-@click.option("--transport", type=click.Choice(["aiohttp", "httpx"]), default="aiohttp", show_default=True,
-              help="What carries HTTP requests: aiohttp (faster) or httpx's own connection pool.")
+@click.option("--transport", type=click.Choice(["wire", "aiohttp", "httpx"]), default="wire",
+              show_default=True,
+              help="What carries HTTP requests: wire (our HTTP/1.1 client, the fastest), aiohttp, or httpx's "
+                   "own connection pool.")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
               help="Read sent posts' counts back on each campaign's `metrics:` schedule (after publishing).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -23,9 +23,10 @@
 
 The HTTP client is created here, once: ``follow_redirects=False`` (a redirect could carry credentials to
 another host; adapters classify 3xx), explicit timeouts, and a connection pool sized to the concurrency.
-``--transport`` picks what carries its requests: ``aiohttp`` (the default,
-:class:`campaign.http.transport.AiohttpTransport`: several times faster here, with the same "maybe received"
-error mapping; tests/test_faults.py runs every fault through both) or ``httpx`` (httpx's own pool).
+``--transport`` picks what carries its requests: ``wire`` (the default,
+:class:`campaign.http.wire.WireTransport`: HTTP/1.1 on asyncio's sockets, parsed by httptools; the fastest
+here), ``aiohttp`` (:class:`campaign.http.transport.AiohttpTransport`) or ``httpx`` (httpx's own pool), all
+with the same "maybe received" error mapping (tests/test_faults.py runs every fault through each).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def default_owner() -> str:
 
 
 #: What may carry the shared client's requests (``campaign daemon --transport``), the default first.
-TRANSPORTS = ("aiohttp", "httpx")
+TRANSPORTS = ("wire", "aiohttp", "httpx")
 
 
 def make_client(
@@ -77,8 +78,8 @@ def make_client(
 ) -> httpx.AsyncClient:
     """The one shared client: no redirects, bounded pool, connect 10 s / other phases ``timeout`` s.
 
-    ``transport``: ``aiohttp`` (:class:`campaign.http.transport.AiohttpTransport`) or ``httpx`` (its own
-    pool).
+    ``transport``: ``wire`` (:class:`campaign.http.wire.WireTransport`), ``aiohttp``
+    (:class:`campaign.http.transport.AiohttpTransport`) or ``httpx`` (its own pool).
     """
     import httpx
 
@@ -86,14 +87,18 @@ def make_client(
 
     limits = httpx.Limits(max_connections=max(4, concurrency * 2), max_keepalive_connections=concurrency)
     carrier: httpx.AsyncBaseTransport | None = None
-    if transport == "aiohttp":
+    if transport == "wire":
+        from campaign.http.wire import WireTransport
+
+        carrier = WireTransport(limits=limits)
+    elif transport == "aiohttp":
         from campaign.http.transport import AiohttpTransport
 
         carrier = AiohttpTransport(limits=limits)
     elif transport != "httpx":
         raise ValueError(f"unknown transport {transport!r} (one of {', '.join(TRANSPORTS)})")
     if carrier is not None:
-        from campaign.http.transport import DirectClient
+        from campaign.http.client import DirectClient
 
         # The hot path's requests skip AsyncClient.send's auth/redirect/cookie machinery (the same client
         # otherwise). The httpx transport keeps the plain client: it honours proxies from the environment.

@@ -12,8 +12,9 @@ shipped per-channel and per-account caps apply), the burst runs the real daemon 
 1. Throughput: N posts (5,000) over A accounts (50), no rate limits, C requests in flight (50):
    - the dispatcher core (claim, mark sending, POST, mark sent, on a real SQLite file, state writes group-
      committed) with the daemon's own client (:func:`campaign.dispatch.daemon.make_client`) on each of its
-     transports (``aiohttp``: :class:`campaign.http.transport.AiohttpTransport`, the default; ``httpx``),
-     configured as ``campaign daemon --concurrency C``;
+     transports (``wire``: :class:`campaign.http.wire.WireTransport`, the default; ``aiohttp``:
+     :class:`campaign.http.transport.AiohttpTransport`; ``httpx``), configured as
+     ``campaign daemon --concurrency C``;
    - a bare ``httpx.AsyncClient`` on the same transport sending the same requests (built by the same
      adapter beforehand) from C workers;
    - both again with httpx-aiohttp's transport (for comparison: it is unsafe), and each on uvloop;
