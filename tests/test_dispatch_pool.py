@@ -186,3 +186,29 @@ def test_slots_pass_over_a_full_channel_or_account_without_waiting_behind_it() -
     assert slots.can_start(c) and slots.free == 2  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Slots(total=0, per_channel=1, per_account=1)
+
+
+def test_a_pool_busy_on_one_channel_keeps_only_its_prefetch_claimed(tmp_path: Path) -> None:
+    """With every slot on one channel (the channel at its cap only because the pool is full), ready posts
+    still count as waiting for a slot: the pool keeps ``prefetch`` posts claimed, not one per free account
+    (it used to claim again at every wake-up: hundreds of posts leased while 16 were being sent)."""
+    concurrency, many = 4, 120
+    config = DispatchConfig(owner=OWNER, concurrency=concurrency)
+    prefetch = max(config.batch_size - concurrency, concurrency)
+    with Store.open(str(tmp_path / "q.db")) as store:
+        ids = queue(store, *(planned(f"p{i}", account=f"m{i}", at=T0) for i in range(many)))
+        leased: list[int] = []
+
+        class Counting(HoldingPlatform):
+            async def handle(self, request: httpx.Request) -> httpx.Response:
+                counts = store.counts()
+                leased.append(counts.get("claimed", 0) + counts.get("sending", 0))
+                return await super().handle(request)
+
+        platform = Counting(None, lambda p: False)
+        directory = Directory({f"m{i}": mastodon(f"m{i}", Clock(), token=f"tok-m{i}") for i in range(many)})
+        clock = Clock()
+        asyncio.run(Dispatcher(store, directory, config, client=platform.client, clock=clock)
+                    .dispatch_due(clock.now))
+        assert {store.get_post(i).status for i in ids} == {"sent"}
+        assert max(leased) <= prefetch + 2 * concurrency, max(leased)

@@ -12,9 +12,10 @@ How the pool is fed:
   slots, asking for enough to fill the free slots and ``prefetch`` more; so slots are refilled without
   waiting for the database, and a claim (one transaction) serves many posts. A claim runs as its own task
   (the dispatcher runs it behind the queued marks, beside the event loop: :mod:`campaign.dispatch.writer`),
-  one at a time; sends go on meanwhile, and its posts start as soon as it returns. Ready posts whose
-  channel or account is at its cap do not count: they wait without keeping other channels from being claimed
-  (their number is bounded by the store's per-account cap, which counts claimed posts).
+  one at a time; sends go on meanwhile, and its posts start as soon as it returns. While a slot is free,
+  ready posts whose channel or account is at its cap do not count: they wait without keeping other channels
+  from being claimed (their number is bounded by the store's per-account cap, which counts claimed posts).
+  While every slot is busy, every ready post counts: all of them wait for a slot.
 - **Slots** (:class:`Slots`): ``concurrency`` posts in flight overall, ``per_channel`` per channel,
   ``per_account`` per account. A ready post whose channel or account is full is passed over, never waited
   behind.
@@ -174,7 +175,14 @@ class SendPool:
         needs; then claim enough for the free slots plus ``prefetch``, so a claim serves many posts."""
         if self._dry or self._claiming is not None:
             return
-        startable = sum(1 for p in self.ready if not self.slots.channel_full(p.channel))
+        if self.slots.free <= 0:
+            # Every slot is busy: a ready post of a channel at its cap waits for a slot like any other, so
+            # every ready post counts. (Counting only posts of channels below their cap, a pool whose slots
+            # were all on one channel saw nothing startable and claimed again at every wake-up: hundreds of
+            # posts leased and waiting, and a claim per few posts sent.)
+            startable = len(self.ready)
+        else:
+            startable = sum(1 for p in self.ready if not self.slots.channel_full(p.channel))
         if startable >= max(1, min(self.slots.total, self.prefetch) // 2) and self.slots.free <= startable:
             return
         want = self.slots.free + self.prefetch - startable
