@@ -88,21 +88,24 @@ class Precompiled:
         """Run once: the converted rows (when built with ``columns``) or the rowcount.
 
         ``after``: a statement without parameters to run first, in the same transaction (a lock to hold
-        before this statement takes its snapshot). On psycopg both go out in one pipeline, one round trip
-        (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); the server still runs them one
-        after the other.
+        before this statement takes its snapshot). On psycopg everything goes out in one pipeline, one
+        round trip with the transaction's BEGIN if this is its first statement
+        (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); the server still runs the
+        statements one after the other.
         """
         driver = _driver(conn)
         cursor = driver.cursor()
         try:
-            if after is None:
-                cursor.execute(self.sql, self.arguments(values))
-            elif self.positional:  # sqlite3: no pipelines, and nothing to wait for
-                cursor.execute(after)
+            if self.positional:  # sqlite3: no pipelines, and no round trips to save
+                if after is not None:
+                    cursor.execute(after)
                 cursor.execute(self.sql, self.arguments(values))
             else:
+                # psycopg: the transaction's implicit BEGIN (when this is its first statement), ``after``
+                # and this statement go out together.
                 with driver.pipeline():
-                    cursor.execute(after)
+                    if after is not None:
+                        cursor.execute(after)
                     cursor.execute(self.sql, self.arguments(values))
             if self._row is None:
                 return cursor.rowcount
