@@ -27,7 +27,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["Precompiled"]
 
+#: A type's bind or result processor (None: the value passes as it is).
 _Processor = Callable[[Any], Any] | None
+
+
 class Precompiled:
     """``statement`` compiled once for ``dialect``; :meth:`execute` / :meth:`executemany` run it on the
     driver cursor of a SQLAlchemy ``Connection`` with a mapping of the statement's parameter names.
