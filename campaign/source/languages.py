@@ -107,12 +107,7 @@ def release_files(check: Checker, root: Node, languages: tuple[str, ...]) -> dic
     line = root.line_of("release")
     if not languages:
         raise check.fail("'release' per language needs 'languages: [...]' (the default first)", line)
-    files: dict[str, str] = {}
-    for key, value in raw.items():
-        tag = declared(check, key, languages, "'release'", raw.line_of(key))
-        if not isinstance(value, str) or not value:
-            raise check.fail(f"'release' of {tag} must be a file name", raw.line_of(key))
-        files[tag] = value
+    files = _per_language(check, raw, languages, "release", "a file name")
     missing = [tag for tag in languages if tag not in files]
     if missing:
         raise check.fail(
@@ -133,13 +128,21 @@ def links(check: Checker, root: Node, languages: tuple[str, ...]) -> tuple[str |
         return check.string(root, "link", "the campaign"), {}
     if not languages:
         raise check.fail("'link' per language needs 'languages: [...]'", root.line_of("link"))
-    per: dict[str, str] = {}
+    return None, _per_language(check, raw, languages, "link", "a URL")
+
+
+def _per_language(
+    check: Checker, raw: Node, languages: tuple[str, ...], name: str, what: str
+) -> dict[str, str]:
+    """The map ``name`` given per language: ``{tag: value}``, each key a declared language and each value a
+    non-empty string (``what`` says which, in the error)."""
+    values: dict[str, str] = {}
     for key, value in raw.items():
-        tag = declared(check, key, languages, "'link'", raw.line_of(key))
+        tag = declared(check, key, languages, f"'{name}'", raw.line_of(key))
         if not isinstance(value, str) or not value:
-            raise check.fail(f"'link' of {tag} must be a URL", raw.line_of(key))
-        per[tag] = value
-    return None, per
+            raise check.fail(f"'{name}' of {tag} must be {what}", raw.line_of(key))
+        values[tag] = value
+    return values
 
 
 def hashtags(
