@@ -50,10 +50,19 @@ def _send_with_telegram() -> None:
 
 
 def test_httpx_request_lines_are_redacted(captured: io.StringIO) -> None:
+    logs.configure("text", "DEBUG", captured)  # httpx's request lines show at DEBUG only
     _send_with_telegram()
     output = captured.getvalue()
     assert "HTTP Request: POST https://api.telegram.org/bot[REDACTED]/sendMessage" in output
     assert CANARY not in output
+
+
+def test_httpx_request_lines_stay_out_of_info_logs(captured: io.StringIO) -> None:
+    _send_with_telegram()
+    assert "HTTP Request" not in captured.getvalue()
+    logs.configure("text", "WARNING", captured)
+    _send_with_telegram()
+    assert captured.getvalue() == ""
 
 
 def test_secrets_in_args_fields_and_tracebacks_are_redacted(captured: io.StringIO) -> None:

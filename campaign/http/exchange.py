@@ -103,8 +103,9 @@ def url_for_message(url: httpx.URL) -> str:
     return f"{url.scheme}://{host}{port}{url.path}"
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
-    """True for localhost names and loopback addresses (127.0.0.0/8, ::1)."""
+    """True for localhost names and loopback addresses (127.0.0.0/8, ::1). Cached: asked per request."""
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
