@@ -54,11 +54,13 @@ class Post(SQLModel, table=True):
 
     __tablename__ = "posts"
     __table_args__ = (
-        # The claim's index: due rows in due order, only for claimable states (a small index even when the
-        # table holds a million sent posts). The WHERE is the very text the claim uses.
+        # The claim's index: due rows in the claim's order (due time, then id), only for claimable states (a
+        # small index even when the table holds a million sent posts). The WHERE is the very text the claim
+        # uses. The id makes PostgreSQL walk it in order and stop (migration 0004).
         sa.Index(
             "ix_posts_due",
             "next_attempt_at",
+            "id",
             sqlite_where=sa.text(CLAIMABLE_SQL),
             postgresql_where=sa.text(CLAIMABLE_SQL),
         ),
