@@ -57,17 +57,18 @@ class RedactingFilter(logging.Filter):
         except (TypeError, ValueError):  # a malformed format string: keep what we have
             message = str(record.msg)
         record.args = None
-        fields = [key for key, value in record.__dict__.items() if key not in _STANDARD and isinstance(value, str)]
+        data = record.__dict__
+        fields = [key for key, value in data.items() if key not in _STANDARD and isinstance(value, str)]
         # One search over everything first (the usual record holds no secret): each text is a substring of
         # the joined one, so no occurrence there means none in any of them.
-        texts = [message, *(record.__dict__[key] for key in fields)]
+        texts = [message, *(data[key] for key in fields)]
         joined = "\0".join(texts)
         if redact_resolved(joined) == joined:
             record.msg = message
             return True
         record.msg = redact_resolved(message)
         for key in fields:
-            record.__dict__[key] = redact_resolved(record.__dict__[key])
+            data[key] = redact_resolved(data[key])
         return True
 
 
