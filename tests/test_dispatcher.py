@@ -684,6 +684,43 @@ def test_state_writes_are_group_committed_and_sending_is_durable_before_each_req
     assert single.part_receipts and single.part_receipts[0].remote_id == single.remote_id
 
 
+def test_sending_marks_go_on_before_the_claim_behind_them_ends(store: Store) -> None:
+    """The worker thread commits a batch's marks, hands them back to the loop, then runs the claim queued
+    behind them in a transaction of its own: a post whose `sending` mark is written may leave while the
+    claim still runs, and the claim sees that mark committed."""
+    import threading
+
+    from campaign.dispatch.writer import GroupWriter, make_mark
+
+    first, second = queue(store, planned("a", account="m1"), planned("b", account="m2"))
+    store.claim_due(T0, "d1", 60, 1)
+    writer = GroupWriter(store, "d1", delay=0.01, rows=256)
+    release = threading.Event()
+    seen: list[str] = []
+
+    def claim() -> list[int]:
+        with Store.open(store.url) as other:  # another connection: what is committed
+            seen.append(other.get_post(first).status)
+        assert release.wait(30), "the test never released the claim"
+        return [p.id for p in store.claim_due(T0, "d1", 60, 1)]
+
+    async def go() -> list[int]:
+        mark = make_mark(first, "sending", T0)
+        sending = asyncio.ensure_future(writer.sending(mark, cancelled=lambda: None))
+        claimed = asyncio.ensure_future(writer.after_marks(claim))
+        await asyncio.wait_for(sending, 30)  # returns while the claim is still held
+        assert not claimed.done()
+        release.set()
+        return await claimed
+
+    try:
+        assert asyncio.run(go()) == [second]
+    finally:
+        release.set()
+    assert seen == ["sending"]
+    assert store.get_post(first).status == "sending"
+
+
 def test_an_outcome_whose_write_failed_is_written_by_the_next_dispatch(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

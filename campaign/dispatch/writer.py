@@ -16,8 +16,10 @@ in one worker thread while the event loop goes on reading answers and building r
 meanwhile form the next batch, written as soon as the one in flight is committed (one transaction at a time,
 in order). With ``synchronous=FULL`` a SQLite commit waits for an fsync, and a PostgreSQL one for its round
 trips, which used to stop every send for that long (docs/BENCHMARKS.md). A claim queued behind the marks
-(:meth:`GroupWriter.after_marks`) runs in the same thread and, where the store offers it (``hot_batch``), in
-the same transaction: one fsync for both. Starting the thread sets the process's GIL switch interval to at
+(:meth:`GroupWriter.after_marks`) runs in the same thread right after their COMMIT, in a transaction of its
+own; the marks are handed back to the loop first, so their posts' requests leave while the claim runs (in
+one transaction with the claim, every ``sending`` mark of the batch waited for it: a 10,000-post burst
+waited 20% longer for its marks). Starting the thread sets the process's GIL switch interval to at
 most 0.5 ms (with CPython's 5 ms every batch's result waited for the loop to be preempted). Nothing about
 durability changes: a waiter is resolved, and an outcome reported, only after its transaction's COMMIT
 returned. Callers that need the queue written before they go on (a claim, a quota count, the end of a
@@ -29,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from campaign.errors import StoreError
 
@@ -73,9 +76,11 @@ class _Queued:
 
 #: A job run right after a batch's marks are committed (a claim), with the future awaiting its result.
 _Job = tuple[Callable[[], Any], "asyncio.Future[Any]"]
-#: What the worker thread returns: per-mark errors (or the error that failed the marks' transaction), and
-#: per job (True, result) or (False, exception).
-_Done = tuple["list[StoreError | None] | StoreError", list[tuple[bool, Any]]]
+#: How a batch of marks was written: per-mark errors, or the error that failed its transaction.
+_Written: TypeAlias = list[StoreError | None] | StoreError
+#: What the worker thread returns: how the marks were written, and per job (True, result) or (False,
+#: exception).
+_Done = tuple[_Written, list[tuple[bool, Any]]]
 
 
 @dataclass
@@ -84,7 +89,10 @@ class _Flight:
 
     batch: list[_Queued]
     jobs: list[_Job]
-    future: concurrent.futures.Future[_Done]
+    #: The worker thread's result (set as soon as the flight is submitted).
+    future: concurrent.futures.Future[_Done] | None = None
+    #: Its marks are settled: the worker hands them back before it runs the jobs.
+    settled: bool = False
 
 
 class GroupWriter:
@@ -148,10 +156,10 @@ class GroupWriter:
 
     async def after_marks(self, job: Callable[[], T]) -> T:
         """Run ``job`` (a store call: the dispatcher's claim) once every mark queued before it is committed,
-        in the same worker thread as the marks when there is one (so it stops the loop neither), and return
-        its result or raise its exception. It runs even when writing those marks failed (that failure is
-        logged and retried as usual). Never cancel the caller while it waits: the job's result (claimed
-        posts) would be lost."""
+        in the same worker thread as the marks when there is one (so it stops the loop neither; the marks'
+        waiters are resolved before it starts), and return its result or raise its exception. It runs even
+        when writing those marks failed (that failure is logged and retried as usual). Never cancel the
+        caller while it waits: the job's result (claimed posts) would be lost."""
         if not self._thread:
             self.write()
             return job()
@@ -205,35 +213,42 @@ class GroupWriter:
             # CPython hands the GIL to a waiting thread only every switch interval (5 ms by default): the
             # commit thread's result, and the loop's turn after the thread's SQL, would wait that long.
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        future = self._executor.submit(self._work, [e.mark for e in batch], [job for job, _ in jobs])
-        flight = self._flight = _Flight(batch, jobs, future)
-        asyncio.wrap_future(future).add_done_callback(partial(self._landed, flight))
+        loop = asyncio.get_running_loop()
+        flight = self._flight = _Flight(batch, jobs)
+        flight.future = self._executor.submit(
+            self._work, [e.mark for e in batch], [job for job, _ in jobs],
+            partial(_on_loop, loop, self._marks_landed, flight),
+        )
+        flight.future.add_done_callback(partial(_on_loop, loop, self._landed, flight))
 
-    def _work(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
-        """In the worker thread: the marks, then each job (a claim), in one transaction when the store
-        offers ``hot_batch`` (one fsync; a failed claim keeps the marks), else in transactions of their own.
-        A failed COMMIT fails the marks and the jobs alike (nothing of either was written)."""
-        batch = getattr(self.store, "hot_batch", None)
-        if batch is None or not jobs or not marks:
-            return self._parts(marks, jobs)
-        try:
-            done: _Done = batch(partial(self._parts, marks, jobs))
-        except StoreError as exc:  # BEGIN or COMMIT failed: nothing was written
-            return exc, [(False, exc)] * len(jobs)
-        return done
-
-    def _parts(self, marks: list[Mark], jobs: list[Callable[[], Any]]) -> _Done:
-        written: list[StoreError | None] | StoreError
-        try:
-            written = self.store.write_marks(marks, owner=self.owner) if marks else []
-        except StoreError as exc:
-            written = exc
+    def _work(
+        self, marks: list[Mark], jobs: list[Callable[[], Any]], marks_written: Callable[[_Written], None]
+    ) -> _Done:
+        """In the worker thread: the marks in one transaction (one fsync), then each job (a claim) in a
+        transaction of its own. When jobs follow, the marks' result goes back to the loop as soon as they
+        are committed (``marks_written``): their posts' requests leave while the claim runs, instead of
+        waiting for it (a claim takes longer than the marks it follows; docs/BENCHMARKS.md). The claim
+        still sees every mark before it committed."""
+        written: _Written = []
+        if marks:
+            try:
+                written = self.store.write_marks(marks, owner=self.owner)
+            except StoreError as exc:  # nothing of the marks was written
+                written = exc
+            if jobs:
+                marks_written(written)
         return written, _run_jobs(jobs)
 
-    def _landed(self, flight: _Flight, done: asyncio.Future[_Done]) -> None:
+    def _marks_landed(self, flight: _Flight, written: _Written) -> None:
+        """A flight's marks are committed (or failed) and its jobs still run: settle the marks now (on the
+        loop's thread; a no-op if :meth:`join` already settled the flight). A failure is reported when the
+        flight lands."""
+        if self._flight is flight and not flight.settled:
+            flight.settled = True
+            self._settle(flight.batch, written)
+
+    def _landed(self, flight: _Flight, _: object = None) -> None:
         """The worker thread finished ``flight`` (on the loop's thread; a no-op if :meth:`join` took it)."""
-        if not done.cancelled():
-            done.exception()  # retrieved here; the result is read from the thread's future below
         if self._flight is not flight:
             return
         self._flight = None
@@ -248,8 +263,11 @@ class GroupWriter:
 
     def _settle_flight(self, flight: _Flight) -> None:
         """Resolve a finished flight's marks and jobs; raises the StoreError that failed its marks."""
+        assert flight.future is not None
         written, results = flight.future.result()
-        self._settle(flight.batch, written)
+        if not flight.settled:
+            flight.settled = True
+            self._settle(flight.batch, written)
         _resolve(flight.jobs, results)
         if isinstance(written, StoreError):
             raise written
@@ -313,6 +331,14 @@ class GroupWriter:
                     entry.then(error)
                 except Exception:  # a bug in a report must not lose the other posts' reports
                     logger.exception("post %d: reporting its outcome failed", entry.mark.post_id)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    """From the worker thread: ``callback(*args)`` at the loop's next turn. (A thread's future wrapped with
+    ``asyncio.wrap_future`` took two turns to reach its callbacks, and the next batch waited for both.) A
+    loop already closed has nobody left to tell."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed
+        loop.call_soon_threadsafe(callback, *args)
 
 
 def _run_jobs(jobs: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:

@@ -15,12 +15,11 @@ Every change that should wake the daemons (apply, cancel, retry, pause, resume, 
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
@@ -36,7 +35,6 @@ from campaign.queue.values import QueuedPost, link_from, receipts_from
 #: The PostgreSQL channel on which every revision bump is announced (payload: the new revision).
 NOTIFY_CHANNEL = "campaign_queue"
 
-T = TypeVar("T")
 _INSERT_EVENT = sa.insert(EVENTS)
 _EVENT_KEYS = ("post_id", "at", "from_status", "to_status", "actor", "reason")
 _MOVE_CACHE: dict[tuple[Any, ...], sa.Update] = {}
@@ -78,10 +76,6 @@ def _move_statement(
         .values(sets)
         .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
     )
-
-
-class _Doomed(Exception):
-    """A call of a PostgreSQL :meth:`StoreCore.hot_batch` failed: roll back, then run each call alone."""
 
 
 def queued_from(row: Row[Any]) -> QueuedPost:
@@ -142,10 +136,6 @@ class StoreCore:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.is_postgres = engine.dialect.name == "postgresql"
         self._conns: dict[str, Connection] = {}
-        #: The open :meth:`hot_batch` transaction, by thread.
-        self._hot_batch: dict[int, Connection] = {}
-        #: Threads whose :meth:`hot_batch` had a call fail (PostgreSQL: the transaction is doomed).
-        self._hot_doomed: set[int] = set()
         #: Hot statements compiled for this store's dialect (:meth:`_precompiled`).
         self._compiled: dict[str, Precompiled] = {}
 
@@ -171,64 +161,10 @@ class StoreCore:
     @contextmanager
     def _hot_write(self) -> Iterator[Connection]:
         """The write transaction of the dispatcher's hot path (marks and claims): on its own connection
-        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread. Inside
-        :meth:`hot_batch` (same thread) it is part of the batch's transaction instead: on SQLite a
-        savepoint (its failure undoes only its own writes); on PostgreSQL a plain part of the transaction
-        (a savepoint there costs two round trips a part), whose failure dooms the batch (:meth:`hot_batch`
-        then runs it again part by part)."""
-        tid = threading.get_ident()
-        batch = self._hot_batch.get(tid)
-        if batch is not None and not self.is_sqlite:
-            try:
-                with self._translate():
-                    yield batch
-            except BaseException:
-                self._hot_doomed.add(tid)
-                raise
-            return
-        if batch is not None:
-            raw = batch.connection.driver_connection
-            assert raw is not None
-            try:
-                raw.execute("SAVEPOINT hot")
-                try:
-                    yield batch
-                except BaseException:
-                    raw.execute("ROLLBACK TO hot")
-                    raw.execute("RELEASE hot")
-                    raise
-                raw.execute("RELEASE hot")
-            except (sa.exc.DBAPIError, sqlite3.Error) as exc:
-                raise translate_error(exc, self.where) from exc
-            return
+        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread."""
         kind = "hot" if self.commits_off_thread else "write"
         with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
             yield conn
-
-    def hot_batch(self, run: Callable[[], T]) -> T:
-        """``run()`` with its hot-path calls on this thread (the group writer's marks, then the claim behind
-        them) in ONE transaction: one COMMIT, one fsync, and on PostgreSQL a few round trips instead of a
-        few per call. A call that fails never takes the calls before it down with it: on SQLite each call
-        is a savepoint; on PostgreSQL a failed call dooms the transaction, which is rolled back, and ``run``
-        is called again with each call in a transaction of its own (so ``run`` must act on nothing but
-        this store; its first result is dropped). Only where :attr:`commits_off_thread`; elsewhere ``run``
-        runs once, each call in its own transaction. Raises StoreError when BEGIN or COMMIT fails."""
-        if not self.commits_off_thread:
-            return run()
-        tid = threading.get_ident()
-        try:
-            with self._transaction("hot", "BEGIN IMMEDIATE") as conn:
-                self._hot_batch[tid] = conn
-                try:
-                    result = run()
-                    if tid in self._hot_doomed:
-                        raise _Doomed  # rolls the transaction back
-                finally:
-                    del self._hot_batch[tid]
-                    self._hot_doomed.discard(tid)
-        except _Doomed:
-            return run()
-        return result
 
     @contextmanager
     def _translate(self) -> Iterator[None]:
