@@ -721,6 +721,42 @@ def test_sending_marks_go_on_before_the_claim_behind_them_ends(store: Store) -> 
     assert store.get_post(first).status == "sending"
 
 
+def test_a_bug_in_the_commit_thread_fails_its_batch_instead_of_hanging_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected exception while writing (not a StoreError) fails the batch like a failed transaction:
+    the waiting `sending` mark raises StoreError (its post is not sent) instead of waiting forever, and the
+    next batch is written."""
+    from campaign.dispatch.writer import GroupWriter, make_mark
+    from campaign.errors import StoreError
+
+    first, second = queue(store, planned("a", account="m1"), planned("b", account="m2"))
+    store.claim_due(T0, "d1", 60, 2)
+    write_marks = store.write_marks
+    calls: list[int] = []
+
+    def buggy(marks: Any, **kw: Any) -> Any:
+        calls.append(len(marks))
+        if len(calls) == 1:
+            raise ZeroDivisionError("division by zero")
+        return write_marks(marks, **kw)
+
+    monkeypatch.setattr(store, "write_marks", buggy)
+    writer = GroupWriter(store, "d1", delay=0.01, rows=256)
+
+    def sending(post_id: int) -> Any:
+        return asyncio.wait_for(writer.sending(make_mark(post_id, "sending", T0), cancelled=lambda: None), 30)
+
+    async def go() -> None:
+        with pytest.raises(StoreError, match="ZeroDivisionError"):
+            await sending(first)
+        await sending(second)
+
+    asyncio.run(go())
+    assert calls == [1, 1]
+    assert [store.get_post(i).status for i in (first, second)] == ["claimed", "sending"]
+
+
 def test_an_outcome_whose_write_failed_is_written_by_the_next_dispatch(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

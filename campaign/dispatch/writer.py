@@ -264,7 +264,12 @@ class GroupWriter:
     def _settle_flight(self, flight: _Flight) -> None:
         """Resolve a finished flight's marks and jobs; raises the StoreError that failed its marks."""
         assert flight.future is not None
-        written, results = flight.future.result()
+        try:
+            written, results = flight.future.result()
+        except Exception as exc:  # a bug below the store's errors: fail the flight, or its waiters would hang
+            logger.error("writing post states failed unexpectedly", exc_info=exc, extra={"action": "write"})
+            written = StoreError(f"writing post states failed: {type(exc).__name__}: {exc}")
+            results = [(False, written)] * len(flight.jobs)
         if not flight.settled:
             flight.settled = True
             self._settle(flight.batch, written)
