@@ -166,15 +166,6 @@ class StoreCore:
         with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
             yield conn
 
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
-        try:
-            yield
-        except sa.exc.DBAPIError as exc:
-            raise translate_error(exc, self.where) from exc
-        except sqlite3.Error as exc:
-            raise translate_error(exc, self.where) from exc
-
     def _connection(self, kind: str) -> Connection:
         # One long-lived connection per kind: checking one out of the pool per transaction costs more
         # than the statements of a hot-path transaction (bench_store.py).
