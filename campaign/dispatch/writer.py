@@ -19,7 +19,7 @@ trips, which used to stop every send for that long (docs/BENCHMARKS.md). A claim
 (:meth:`GroupWriter.after_marks`) runs in the same thread right after their COMMIT, in a transaction of its
 own; the marks are handed back to the loop first, so their posts' requests leave while the claim runs (in
 one transaction with the claim, every ``sending`` mark of the batch waited for it: a 10,000-post burst
-waited 20% longer for its marks). Starting the thread sets the process's GIL switch interval to at
+waited 10-35% longer for its marks). Starting the thread sets the process's GIL switch interval to at
 most 0.5 ms (with CPython's 5 ms every batch's result waited for the loop to be preempted). Nothing about
 durability changes: a waiter is resolved, and an outcome reported, only after its transaction's COMMIT
 returned. Callers that need the queue written before they go on (a claim, a quota count, the end of a
