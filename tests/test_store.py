@@ -79,8 +79,12 @@ def test_sqlite_settings_and_immediate_writes(store: Store) -> None:
         raw.set_trace_callback(seen.append)
     store.claim_due(T0, OWNER, 60, 5)
     store.counts()
-    assert seen[0] == "BEGIN IMMEDIATE"
-    assert "BEGIN DEFERRED" in seen[1:]
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins[0] == "BEGIN IMMEDIATE"  # the claim's
+    assert "BEGIN DEFERRED" in begins[1:]  # the count's
+    # The claim's COMMIT does not wait for an fsync, and the connection is FULL again right after it.
+    assert seen[:2] == ["PRAGMA synchronous = NORMAL", "BEGIN IMMEDIATE"]
+    assert seen[seen.index("COMMIT") + 1] == "PRAGMA synchronous = FULL"
 
 
 # -- claims -------------------------------------------------------------------------------------------
@@ -296,6 +300,11 @@ def test_locked_database_names_the_file(db: Path) -> None:
         with Store.open(str(db), busy_timeout=0.2) as store:
             with pytest.raises(DatabaseLockedError, match=str(db)):
                 store.cancel([1], now=T0)
+            with pytest.raises(DatabaseLockedError, match=str(db)):
+                store.claim_due(T0, "daemon:x:1", 60, 5)
+            hot = store._conns["hot"].connection.driver_connection
+            assert hot is not None
+            assert hot.execute("PRAGMA synchronous").fetchone()[0] == 2  # a failed claim leaves it FULL
             assert store.counts() == {}  # readers are not blocked (WAL)
     finally:
         holder.communicate("")

@@ -24,7 +24,8 @@ from sqlalchemy.engine.reflection import Inspector
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
 from campaign.queue.models import METADATA
-from campaign.queue.store import SCHEMA_HEAD, Store
+from campaign.queue.precompiled import Precompiled
+from campaign.queue.store import SCHEMA_HEAD, Mark, Store
 from tests.helpers.pg import drop_database, new_database
 from tests.helpers.queue import T0, many, planned
 
@@ -88,6 +89,54 @@ def test_claims_are_due_ordered_leased_and_exclusive(store: Store) -> None:
     assert store.claim_due(T0 + timedelta(minutes=2), "other", 90, 10) == []
     assert [c.post_key for c in store.claim_due(LATER, "other", 90, 10)] == ["p3", "p4"]
     assert [e.to_status for e in store.history(first[0].id)] == ["scheduled", "claimed"]
+
+
+def _flush_setting(conn: sa.Connection, postgres: bool) -> str:
+    """When a COMMIT on ``conn`` waits for its log to reach the disk: SQLite's ``synchronous``, PostgreSQL's
+    ``synchronous_commit``."""
+    raw: Any = conn.connection.driver_connection
+    if postgres:
+        return str(raw.execute("SHOW synchronous_commit").fetchone()[0])
+    return {0: "off", 1: "normal", 2: "full", 3: "extra"}[raw.execute("PRAGMA synchronous").fetchone()[0]]
+
+
+def test_a_claim_commits_without_waiting_for_its_flush_and_marks_wait(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost claim only returns its posts to ``scheduled``, so its COMMIT need not wait for the disk; a
+    ``sending`` mark's must (the request leaves after it), and it flushes the claim before it too."""
+    store.apply_changes(add=[planned(f"p{i}", account=f"a{i}") for i in range(4)], now=EARLY)
+    seen: list[tuple[str, str]] = []
+    execute, executemany = Precompiled.execute, Precompiled.executemany
+
+    def named(compiled: Precompiled) -> str:
+        return next((k for k, v in store._compiled.items() if v is compiled), "?")
+
+    def spy_execute(self: Precompiled, conn: sa.Connection, *args: Any, **kw: Any) -> Any:
+        result = execute(self, conn, *args, **kw)
+        seen.append((named(self), _flush_setting(conn, store.is_postgres)))
+        return result
+
+    def spy_executemany(self: Precompiled, conn: sa.Connection, *args: Any, **kw: Any) -> Any:
+        result = executemany(self, conn, *args, **kw)
+        seen.append((named(self), _flush_setting(conn, store.is_postgres)))
+        return result
+
+    monkeypatch.setattr(Precompiled, "execute", spy_execute)
+    monkeypatch.setattr(Precompiled, "executemany", spy_executemany)
+    durable, not_flushed = ("on", "off") if store.is_postgres else ("full", "normal")
+    for cap in (None, 1):
+        seen.clear()
+        posts = store.claim_due(LATER, OWNER, 60, 2, per_account=cap)
+        assert len(posts) == 2
+        assert seen[0][0] == f"claim:{cap is not None}"  # then, on SQLite, the insert of its events
+        assert {setting for _, setting in seen} == {not_flushed}
+        hot = store._conns["hot"]
+        assert _flush_setting(hot, store.is_postgres) == durable  # the next transaction waits again
+        seen.clear()
+        marks = [Mark(p.id, "sending", LATER) for p in posts]
+        assert store.write_marks(marks, owner=OWNER) == [None, None]
+        assert seen and {setting for _, setting in seen} == {durable}
 
 
 def test_claims_skip_blocked_and_paused(store: Store) -> None:

@@ -37,6 +37,10 @@ from campaign.queue.values import ClaimedPost, Recovered, aware, from_db, link_f
 
 #: pg_advisory_xact_lock key serialising per-account-limited claims (any bigint unique to campaign).
 CLAIM_LOCK = 0x63616D7061696701
+_LOCK = f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})"
+#: A claim's COMMIT returns before its WAL is flushed (https://www.postgresql.org/docs/current/wal-async-commit.html);
+#: the next synchronous COMMIT (a ``sending`` mark) flushes it. Losing it returns posts to ``scheduled``.
+_NOT_FLUSHED = "SET LOCAL synchronous_commit TO OFF"
 #: Due rows a per-account-limited claim looks at per post it may return (see :meth:`Claims.claim_due`).
 #: Accounts already at their cap are skipped before this prefix is taken, so it only has to cover several
 #: due posts of one account; ranking it is most of a claim's cost (8 made a 48-post claim at 10,000 queued
@@ -315,10 +319,13 @@ class Claims(StoreCore):
         capped = per_account is not None
         claim = self._precompiled(f"claim:{capped}", lambda: Precompiled(
             _claim_statement(capped, self.is_postgres), self.engine.dialect, columns=_CLAIM_COLUMNS))
-        # PostgreSQL: serialise capped claims; the claim statement then sees every earlier one (docstring).
-        lock = f"SELECT pg_advisory_xact_lock({CLAIM_LOCK})" if capped and self.is_postgres else None
-        with self._hot_write() as conn:
-            rows = claim.execute(conn, params, after=lock)
+        # A claim need not survive a crash (durable=False; StoreCore._hot_write), and on PostgreSQL capped
+        # claims are serialised: the claim statement then sees every earlier one (module docstring).
+        first: tuple[str, ...] = ()
+        if self.is_postgres:
+            first = (_NOT_FLUSHED, _LOCK) if capped else (_NOT_FLUSHED,)
+        with self._hot_write(durable=False) as conn:
+            rows = claim.execute(conn, params, after=first)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
                 self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
 from campaign.media.model import media_from_json
-from campaign.queue.dialect import insert_ignoring_duplicates, translate_error
+from campaign.queue.dialect import SYNCHRONOUS, insert_ignoring_duplicates, translate_error
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import LEASED, Status, sources, sql_in
@@ -159,11 +159,17 @@ class StoreCore:
         return self.is_postgres or (self.is_sqlite and self.where not in ("", ":memory:"))
 
     @contextmanager
-    def _hot_write(self) -> Iterator[Connection]:
+    def _hot_write(self, *, durable: bool = True) -> Iterator[Connection]:
         """The write transaction of the dispatcher's hot path (marks and claims): on its own connection
-        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread."""
+        when :attr:`commits_off_thread`, so one worker thread may run it beside the caller's thread.
+
+        ``durable=False`` (a claim, and only a claim) lets SQLite commit without waiting for its fsync
+        (``synchronous=NORMAL`` for this one transaction; PostgreSQL's claim sets ``synchronous_commit``
+        off itself). Such a commit may be lost by a power cut, never reordered: the log is one sequence, and
+        the next durable commit (the ``sending`` mark of a claimed post, before its request leaves) flushes
+        it too. Losing a claim only returns its posts to ``scheduled``, and nothing was sent for them."""
         kind = "hot" if self.commits_off_thread else "write"
-        with self._transaction(kind, "BEGIN IMMEDIATE") as conn:
+        with self._transaction(kind, "BEGIN IMMEDIATE", durable=durable) as conn:
             yield conn
 
     def _connection(self, kind: str) -> Connection:
@@ -187,7 +193,7 @@ class StoreCore:
             yield conn
 
     @contextmanager
-    def _transaction(self, kind: str, begin: str) -> Iterator[Connection]:
+    def _transaction(self, kind: str, begin: str, *, durable: bool = True) -> Iterator[Connection]:
         try:
             conn = self._connection(kind)
             if not self.is_sqlite:
@@ -199,14 +205,20 @@ class StoreCore:
             # also keeps SQLAlchemy's per-statement event dispatch off the hot path.
             raw = conn.connection.driver_connection
             assert raw is not None
-            raw.execute(begin)
+            if not durable:
+                raw.execute("PRAGMA synchronous = NORMAL")  # this transaction only (finally below)
             try:
-                yield conn
-            except BaseException:
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
-                raise
-            raw.execute("COMMIT")
+                raw.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    if raw.in_transaction:
+                        raw.execute("ROLLBACK")
+                    raise
+                raw.execute("COMMIT")
+            finally:
+                if not durable:
+                    raw.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         except (sa.exc.DBAPIError, sqlite3.Error) as exc:
             raise translate_error(exc, self.where) from exc
 

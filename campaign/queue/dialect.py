@@ -14,7 +14,10 @@ SQLite settings and why:
   (https://www.sqlite.org/pragma.html#pragma_synchronous). Losing a committed ``sending`` mark could roll a
   post back to ``claimed``, and lease recovery would then send it again: a duplicate public post. FULL
   fsyncs the WAL at every commit; the cost (a few hundred microseconds to milliseconds per commit) is small
-  next to an HTTP request per post.
+  next to an HTTP request per post. One exception: a claim commits at NORMAL
+  (:meth:`campaign.queue.core.StoreCore._hot_write`). Losing a claim only returns its posts to
+  ``scheduled``; the WAL is one sequence, so the FULL commit of a claimed post's ``sending`` mark, which
+  comes before its request, makes the claim durable too.
 
 PostgreSQL engines use the server's default READ COMMITTED and ``pool_pre_ping`` (a daemon outlives
 server restarts). ``synchronous_commit`` is left at the server's setting (``on`` by default) on purpose:
@@ -22,7 +25,9 @@ with ``off`` a COMMIT returns before its WAL is flushed, and a server crash may 
 (https://www.postgresql.org/docs/current/wal-async-commit.html). Losing a committed ``sending`` mark after
 the request left would put the post back to ``claimed``, and lease recovery would send it again: a
 duplicate public post, the one outcome the queue exists to prevent. Group commit already shares one
-flush among many posts, so the daemon needs few commits rather than cheap ones (docs/BENCHMARKS.md).
+flush among many posts, so the daemon needs few commits rather than cheap ones (docs/BENCHMARKS.md). Claims
+are the exception, as on SQLite: ``SET LOCAL synchronous_commit TO OFF``. The next synchronous COMMIT
+flushes the WAL up to its own record, and so flushes every earlier commit with it.
 :func:`translate_error` is the single point where driver errors of either database
 become the exception tree of :mod:`campaign.errors`.
 """
@@ -102,6 +107,10 @@ def create_engine(full_url: str, busy_timeout: float, *, create: bool = True) ->
     return engine, database
 
 
+#: SQLite's ``synchronous`` on every connection (module docstring).
+SYNCHRONOUS = "FULL"
+
+
 def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
     """Per-connection pragmas. Transactions are the store's, the driver's are off."""
 
@@ -111,7 +120,7 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout: float) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         cursor.close()
 
 
