@@ -19,6 +19,13 @@ Rates are requests per second as the server saw them (first to last status reque
 The issue's goal is twice a stateless client's rate: ``TARGET ... vs crosspost c=10 >= 2.00x``. The bare
 aiohttp ratio is printed against the same goal; it is stricter (aiohttp at c=16 in Python is several times
 faster than crosspost's Node fetch here). Benchmarks print; they never assert on time.
+
+Each run also gives the CPU time per post of the client (its whole process, every thread, start-up
+included for the daemon and crosspost) and of the fake server. From the daemon's, less its start-up (a
+``daemon --once`` with nothing due, measured first), the summary derives the cores the goal would take at
+that cost per post (goal rate x CPU per post, for the daemon and for the server), next to the cores this
+machine has. The daemon's Python holds one GIL, so above one core for the daemon, or above the machine's
+cores in all, no scheduling can reach the goal: only less CPU per post can.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
+import resource
 import shutil
 import ssl
 import statistics
@@ -34,7 +43,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +103,41 @@ class Fake:
         self.proc.wait()
 
 
-def run_daemon(fake: Fake, folder: Path, posts: int) -> float:
-    """``campaign daemon --once`` (default flags) on a fresh queue of ``posts`` due posts: the server rate."""
+@dataclass(frozen=True)
+class Run:
+    """One contender's run: the server's rate, and CPU milliseconds per post of the client and the server."""
+
+    rate: float
+    client_ms: float
+    server_ms: float
+
+    def line(self, name: str) -> str:
+        cpu = f"CPU per post {self.client_ms:.2f} ms + server {self.server_ms:.2f} ms"
+        return f"{name} {self.rate:,.0f}/s ({cpu})"
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(fake: Fake, posts: int, run: Callable[[], float], *, in_process: bool) -> Run:
+    """``run()`` (a contender; returns the server's rate) with the CPU time its client and the server spent:
+    this process's own for an in-process client, its waited-for children's (the subprocess) otherwise."""
+    who = resource.RUSAGE_SELF if in_process else resource.RUSAGE_CHILDREN
+    server, client = _process_cpu(fake.proc.pid), resource.getrusage(who)
+    rate = run()
+    after = resource.getrusage(who)
+    used = after.ru_utime + after.ru_stime - client.ru_utime - client.ru_stime
+    return Run(rate, used / posts * 1000, (_process_cpu(fake.proc.pid) - server) / posts * 1000)
+
+
+def _daemon_once(fake: Fake, folder: Path, posts: int) -> Path:
+    """``campaign daemon --once`` (default flags) on a fresh queue of ``posts`` due posts; the queue."""
     campaigns = folder / "campaigns"
     campaigns.mkdir(exist_ok=True)
     write_campaign(campaigns, fake.url, name="race", accounts=ACCOUNTS, release=RELEASE)
@@ -109,6 +154,20 @@ def run_daemon(fake: Fake, folder: Path, posts: int) -> float:
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise SystemExit(f"daemon failed: {done.stderr[-2000:]}")
+    return db
+
+
+def startup_cpu(fake: Fake, folder: Path) -> float:
+    """CPU seconds of a ``daemon --once`` with nothing due: start-up and shutdown, no post."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _daemon_once(fake, folder, 0)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def run_daemon(fake: Fake, folder: Path, posts: int) -> float:
+    """``campaign daemon --once`` (default flags) on a fresh queue of ``posts`` due posts: the server rate."""
+    db = _daemon_once(fake, folder, posts)
     rate, stats = fake.rate()
     with Store.open(str(db)) as store:
         counts = store.counts()
@@ -183,23 +242,36 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         fake = Fake(folder)
         try:
-            daemon, bare, cross = [], [], []
+            idle = startup_cpu(fake, folder)
+            daemon: list[Run] = []
+            bare: list[Run] = []
+            cross: list[Run] = []
             for n in range(sets):
-                daemon.append(run_daemon(fake, folder, posts))
-                bare.append(run_bare(fake, posts))
-                line = f"set {n + 1}: daemon {daemon[-1]:,.0f}/s, bare aiohttp {bare[-1]:,.0f}/s"
+                run = partial(run_daemon, fake, folder, posts)
+                daemon.append(measured(fake, posts, run, in_process=False))
+                bare.append(measured(fake, posts, partial(run_bare, fake, posts), in_process=True))
+                line = f"set {n + 1}: {daemon[-1].line('daemon')}, {bare[-1].line('bare aiohttp')}"
                 if missing is None:
-                    cross.append(run_crosspost(fake, posts))
-                    line += f", crosspost c={CROSSPOST_CONCURRENCY} {cross[-1]:,.0f}/s"
+                    run = partial(run_crosspost, fake, posts)
+                    cross.append(measured(fake, posts, run, in_process=False))
+                    line += f", {cross[-1].line(f'crosspost c={CROSSPOST_CONCURRENCY}')}"
                 print(line, flush=True)
         finally:
             fake.stop()
-    d, b = statistics.median(daemon), statistics.median(bare)
+    d, b = statistics.median(r.rate for r in daemon), statistics.median(r.rate for r in bare)
     summary = (f"{posts:,} posts over {ACCOUNTS} accounts over TLS, medians of {sets}: daemon as shipped "
                f"{d:,.0f}/s, bare aiohttp c={CONCURRENCY} {b:,.0f}/s ({d / b:.2f}x)")
     if cross:
-        c = statistics.median(cross)
+        c = statistics.median(r.rate for r in cross)
         summary += f", crosspost c={CROSSPOST_CONCURRENCY} {c:,.0f}/s ({d / c:.2f}x)"
+        # The daemon's steady cost: its start-up (a run with nothing due) is not per-post work.
+        own = statistics.median(r.client_ms - idle / posts * 1000 for r in daemon)
+        server = statistics.median(r.server_ms for r in daemon)
+        goal = GOAL * c
+        summary += (f"; the goal's {goal:,.0f}/s at the daemon's {own:.2f} ms of CPU per post (start-up, "
+                    f"{idle:.2f} s, excluded) takes {goal * own / 1000:.2f} cores for the daemon (its Python "
+                    f"runs on one core at a time) and {goal * server / 1000:.2f} for the server; this "
+                    f"machine has {os.cpu_count()}")
     print(summary)
     if cross:
         target("TLS daemon as shipped vs crosspost c=10", d / c, ">=", GOAL, unit="x",
