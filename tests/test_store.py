@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from campaign.channels.base import LinkCard, Receipt
 from campaign.cli import queue as cli_queue
 from campaign.errors import DatabaseLockedError, PostNotFoundError, SchemaVersionError, StoreError
 from campaign.plan.posts import PlannedPost
+from campaign.queue.models import EVENTS
 from campaign.queue.store import LeaseLostError, Store, resolve_url
 from tests.helpers.queue import T0, many, planned
 
@@ -288,6 +290,24 @@ c.execute("INSERT INTO queue_state (id, revision) VALUES (2, 0)")
 print("locked", flush=True)
 sys.stdin.read()
 """
+
+
+def test_a_commit_that_fails_rolls_back_and_leaves_the_connection_usable(store: Store) -> None:
+    """A COMMIT refused by SQLite (here a deferred foreign key) raises StoreError, ends the transaction and
+    restores the claim's relaxed ``synchronous``: the next claim on the same connection works."""
+    store.apply_changes(add=many(2), now=EARLY)
+    store.claim_due(T0 - timedelta(days=1), OWNER, 60, 5)  # opens the hot connection
+    hot = store._conns["hot"].connection.driver_connection
+    assert hot is not None
+    hot.execute("PRAGMA foreign_keys = ON")
+    hot.execute("PRAGMA defer_foreign_keys = ON")  # checked at COMMIT, reset by it
+    orphan = {"post_id": 999_999, "at": T0, "from_status": "scheduled", "to_status": "claimed", "actor": "t"}
+    with pytest.raises(StoreError, match="FOREIGN KEY"), store._hot_write(durable=False) as conn:
+        conn.execute(sa.insert(EVENTS).values(**orphan))
+    assert not hot.in_transaction
+    assert hot.execute("PRAGMA synchronous").fetchone()[0] == 2
+    hot.execute("PRAGMA foreign_keys = OFF")
+    assert [c.post_key for c in store.claim_due(T0 + timedelta(minutes=5), OWNER, 60, 5)] == ["p0", "p1"]
 
 
 def test_locked_database_names_the_file(db: Path) -> None:

@@ -211,11 +211,13 @@ class StoreCore:
                 raw.execute(begin)
                 try:
                     yield conn
+                    raw.execute("COMMIT")
                 except BaseException:
+                    # A COMMIT that failed (say, a deferred constraint) leaves the transaction open: end it,
+                    # or the connection's next BEGIN fails and the setting below cannot be changed back.
                     if raw.in_transaction:
                         raw.execute("ROLLBACK")
                     raise
-                raw.execute("COMMIT")
             finally:
                 if not durable:
                     raw.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
