@@ -104,26 +104,22 @@ def test_a_claim_commits_without_waiting_for_its_flush_and_marks_wait(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A lost claim only returns its posts to ``scheduled``, so its COMMIT need not wait for the disk; a
-    ``sending`` mark's must (the request leaves after it), and it flushes the claim before it too."""
+    ``sending`` mark's must (the request leaves after it; the log being one sequence, it also carries the
+    claim before it)."""
     store.apply_changes(add=[planned(f"p{i}", account=f"a{i}") for i in range(4)], now=EARLY)
-    seen: list[tuple[str, str]] = []
-    execute, executemany = Precompiled.execute, Precompiled.executemany
+    seen: list[tuple[str, str]] = []  # (hot statement, the setting its transaction commits with)
 
-    def named(compiled: Precompiled) -> str:
-        return next((k for k, v in store._compiled.items() if v is compiled), "?")
+    def spy(original: Callable[..., Any]) -> Callable[..., Any]:
+        def run(self: Precompiled, conn: sa.Connection, *args: Any, **kw: Any) -> Any:
+            result = original(self, conn, *args, **kw)
+            name = next((k for k, v in store._compiled.items() if v is self), "?")
+            seen.append((name, _flush_setting(conn, store.is_postgres)))
+            return result
 
-    def spy_execute(self: Precompiled, conn: sa.Connection, *args: Any, **kw: Any) -> Any:
-        result = execute(self, conn, *args, **kw)
-        seen.append((named(self), _flush_setting(conn, store.is_postgres)))
-        return result
+        return run
 
-    def spy_executemany(self: Precompiled, conn: sa.Connection, *args: Any, **kw: Any) -> Any:
-        result = executemany(self, conn, *args, **kw)
-        seen.append((named(self), _flush_setting(conn, store.is_postgres)))
-        return result
-
-    monkeypatch.setattr(Precompiled, "execute", spy_execute)
-    monkeypatch.setattr(Precompiled, "executemany", spy_executemany)
+    monkeypatch.setattr(Precompiled, "execute", spy(Precompiled.execute))
+    monkeypatch.setattr(Precompiled, "executemany", spy(Precompiled.executemany))
     durable, not_flushed = ("on", "off") if store.is_postgres else ("full", "normal")
     for cap in (None, 1):
         seen.clear()
