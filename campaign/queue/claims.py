@@ -325,7 +325,7 @@ class Claims(StoreCore):
         if self.is_postgres:
             first = (_NOT_FLUSHED, _LOCK) if capped else (_NOT_FLUSHED,)
         with self._hot_write(durable=False) as conn:
-            rows = claim.execute(conn, params, after=first)
+            rows = claim.execute(conn, params, first=first)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
                 self._events(conn, rows, Status.CLAIMED, now, owner)
         claimed = [_claimed(r) for r in rows]

@@ -87,10 +87,10 @@ class Precompiled:
             return tuple(out)
         return {slot[1]: v for slot, v in zip(self._slots, out, strict=True)}
 
-    def execute(self, conn: Connection, values: Mapping[str, Any], *, after: Sequence[str] = ()) -> Any:
+    def execute(self, conn: Connection, values: Mapping[str, Any], *, first: Sequence[str] = ()) -> Any:
         """Run once: the converted rows (when built with ``columns``) or the rowcount.
 
-        ``after``: statements without parameters to run first, in the same transaction (a setting, a lock
+        ``first``: statements without parameters to run before it, in the same transaction (a setting, a lock
         to hold before this statement takes its snapshot). On psycopg everything goes out in one pipeline, one
         round trip with the transaction's BEGIN if this is its first statement
         (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); the server still runs the
@@ -100,15 +100,15 @@ class Precompiled:
         cursor = driver.cursor()
         try:
             if self.positional:  # sqlite3: no pipelines, and no round trips to save
-                for first in after:
-                    cursor.execute(first)
+                for statement in first:
+                    cursor.execute(statement)
                 cursor.execute(self.sql, self.arguments(values))
             else:
-                # psycopg: the transaction's implicit BEGIN (when this is its first statement), ``after``
+                # psycopg: the transaction's implicit BEGIN (when this is its first statement), ``first``
                 # and this statement go out together.
                 with driver.pipeline():
-                    for first in after:
-                        cursor.execute(first)
+                    for statement in first:
+                        cursor.execute(statement)
                     cursor.execute(self.sql, self.arguments(values))
             if self._row is None:
                 return cursor.rowcount
