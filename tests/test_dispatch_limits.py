@@ -171,3 +171,20 @@ def test_per_channel_is_a_flag_of_the_daemon() -> None:
     assert dispatch_config(DaemonOptions(concurrency=50, per_channel=5)).per_channel == 5
     shown = CliRunner().invoke(daemon, ["--help"]).output
     assert "--per-channel" in shown and "--concurrency" in shown and "--per-account" in shown
+
+
+def test_the_daemons_limits_have_one_default_everywhere() -> None:
+    """The flags' defaults are those of ``DaemonOptions`` and ``DispatchConfig`` (the CLI spells them out so
+    that ``--help`` stays fast; this keeps the three in step) and those the README's table justifies."""
+    from campaign.cli.daemon import daemon
+    from campaign.dispatch.daemon import DaemonOptions, dispatch_config
+    from campaign.dispatch.dispatcher import DispatchConfig
+
+    flags = {p.name: p.default for p in daemon.params}
+    options, config = DaemonOptions(), DispatchConfig(owner="t")
+    assert flags["concurrency"] == options.concurrency == config.concurrency == 100
+    assert flags["per_account"] == options.per_account == config.per_account == 1
+    assert flags["per_channel"] is options.per_channel is config.per_channel is None
+    assert dispatch_config(options).batch_size == config.batch_size  # tests claim as the daemon does
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "| `--concurrency N` | 100 |" in readme and "| `--per-account N` | 1 |" in readme

@@ -197,9 +197,9 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="Seconds between safety ticks (queue changes by other processes are noticed then).")
 @click.option("--grace", type=FiniteFloat(min=0, max=MAX_SECONDS), default=20.0, show_default=True,
               help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
-@click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=16, show_default=True,
-              help="Requests in flight at once in total (platforms budget per account and time window, "
-                   "so more only helps many accounts at once; README 'The daemon').")
+@click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=100, show_default=True,
+              help="Requests in flight at once in total: with one per account, how many accounts move at "
+                   "once (at 250 ms a request, 100 in flight send 400 posts/s; README 'The daemon').")
 @click.option("--per-channel", type=click.IntRange(min=1, max=10_000), default=None,
               help="Requests in flight at once per platform  [default: same as --concurrency]; set it lower "
                    "so one platform can never take every slot.")

@@ -381,7 +381,7 @@ class DaemonOptions:
     dry_run: bool = False
     once: bool = False
     timing: DaemonTiming = DaemonTiming()
-    concurrency: int = 16
+    concurrency: int = 100
     #: Requests in flight per platform (None: as many as ``concurrency``).
     per_channel: int | None = None
     per_account: int = 1

@@ -101,12 +101,12 @@ class DispatchConfig:
     heartbeat_seconds: float = 60.0
     #: Posts in flight at once, overall / per channel (None: no cap below ``concurrency``) / per account.
     #: The daemon's flags of the same names set them; README "Running the daemon" justifies the defaults.
-    concurrency: int = 16
+    concurrency: int = 100
     per_channel: int | None = None
     per_account: int = 1
     #: Most posts claimed per statement; claimed posts not yet started are kept up to
     #: ``max(batch_size - concurrency, concurrency)`` (the pool's prefetch).
-    batch_size: int = 64
+    batch_size: int = 400
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     #: Wait after a rate limit that names no reset time.
     rate_limit_wait: timedelta = timedelta(seconds=60)

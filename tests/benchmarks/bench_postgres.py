@@ -8,7 +8,7 @@ tests/benchmarks/targets.py) and exits 0 (1 under CI=true, where a missing serve
 states no targets: its numbers are reported for comparison.
 
 Throughput: each configuration gets a fresh queue and a fresh fake platform process (tests/fakeplatform),
-100 accounts, real ``campaign daemon`` processes (``--concurrency 16``, otherwise default options; started
+100 accounts, real ``campaign daemon`` processes (default options but ``--tick 0.5``; started
 first, then the posts are queued, all due at once), and is timed from the first claim to the last send as
 recorded in the queue's history (process start-up excluded). Ratios are to one PostgreSQL daemon, measured
 in the same run (PERFORMANCE.md: absolute numbers drift 15-30% between sessions). On a 2-core machine the
@@ -126,12 +126,12 @@ def throughput(db: str, daemons: int, posts: int, workdir: Path) -> tuple[float,
     from tests.helpers.pg import Fleet
 
     # 100 accounts: with one post in flight per account (the default cap), 20 accounts would cap the
-    # fleet at 20 requests in flight whatever the number of daemons (16 each).
+    # fleet at 20 requests in flight whatever the number of daemons (--concurrency 100 each).
     fleet = Fleet(db, workdir, accounts=ACCOUNTS)
     fleet.start_platform()
     try:
         for _ in range(daemons):
-            fleet.start_daemon("--concurrency", "16", "--tick", "0.5")
+            fleet.start_daemon("--tick", "0.5")
         started = idle(fleet.daemons)  # start-up CPU (imports, recovery) is not per-post work
         server0 = {pid: cpu_seconds(pid) for pid in backends(db)}
         platform0 = cpu_seconds(fleet.platform.pid)
