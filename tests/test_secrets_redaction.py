@@ -8,7 +8,12 @@ The requests are built by httpx itself, as the adapters build them.
 from __future__ import annotations
 
 import base64
+import gc
 import json
+import math
+import threading
+import weakref
+from typing import Any
 from urllib.parse import quote, quote_plus, urlencode
 
 import httpx
@@ -129,3 +134,88 @@ def test_text_around_secrets_is_kept_whatever_its_characters(secrets: list[str])
     one = secrets[-1]
     text = f"ä漢字😀 {one} tail 😀{one}é"
     assert redact(text, secrets) == f"ä漢字😀 {REDACTED} tail 😀{REDACTED}é"
+
+
+@pytest.fixture
+def resolved(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """campaign.secrets with no secret resolved yet (restored after the test)."""
+    from campaign import secrets
+
+    monkeypatch.setattr(secrets, "_RESOLVED", {})
+    monkeypatch.setattr(secrets, "_layers", secrets._Layers())
+    monkeypatch.setattr(secrets, "_quiet", 0)
+    return secrets
+
+
+def _token(i: int) -> str:
+    return f"tok{i:05d}-{i * 7919 % 100_003:06d}-secret"
+
+
+def test_each_secret_is_redacted_from_the_line_after_it_is_resolved(resolved: Any) -> None:
+    """Secrets resolved one by one (an account's token on its first post, a refreshed token) are each
+    scrubbed from the next line on, with every one resolved before, in every form, at every level size."""
+    for i in range(300):
+        resolved._resolved(_token(i))
+        earlier = _token(i * 37 % (i + 1))
+        line = f"sent {_token(i)} via {quote(earlier, safe='')} and {json.dumps(_token(i // 2))}"
+        assert resolved.redact_resolved(line).count(REDACTED) == 3, i
+    everything = " ".join(_token(i) for i in range(300))
+    assert resolved.redact_resolved(everything) == " ".join([REDACTED] * 300)
+
+
+def test_secrets_resolved_one_by_one_are_not_rebuilt_each_time(
+    resolved: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rebuilding one redactor per new secret costs the whole set each time (quadratic in the accounts);
+    the levels rebuild each form about log(n) times."""
+    built = []
+
+    class Counting(resolved._Redactor):  # type: ignore[misc,name-defined]
+        def __init__(self, forms: frozenset[str]) -> None:
+            built.append(len(forms))
+            super().__init__(forms)
+
+    monkeypatch.setattr(resolved, "_Redactor", Counting)
+    n = 2000
+    for i in range(n):
+        resolved._resolved(_token(i))
+        resolved.redact_resolved("a line")
+    forms = sum(len(secret_forms(_token(i))) for i in range(n))
+    assert sum(built) <= forms * (math.log(forms, 1.5) + 1)  # one redactor per secret: ~forms * n / 2
+    assert len(resolved._layers.levels) <= math.log2(forms) + 1
+
+
+def test_the_levels_become_one_after_a_quiet_spell_and_the_old_ones_are_freed(resolved: Any) -> None:
+    for i in range(100):
+        resolved._resolved(_token(i))
+        resolved.redact_resolved("a line")
+    assert len(resolved._layers.levels) > 1
+    outgrown = [weakref.ref(level) for level in resolved._layers.levels]
+    for _ in range(resolved.COMPACT_AFTER):
+        resolved.redact_resolved("a line")
+    assert len(resolved._layers.levels) == 1
+    gc.collect()
+    assert all(ref() is None for ref in outgrown)
+    assert resolved.redact_resolved(f"{_token(0)} {_token(99)}") == f"{REDACTED} {REDACTED}"
+
+
+def test_threads_that_resolve_and_redact_at_once_lose_no_secret(resolved: Any) -> None:
+    """The commit thread logs while the event loop's thread resolves tokens: each snapshot stays whole."""
+    start = threading.Barrier(4)
+    leaked: list[int] = []
+
+    def work(first: int) -> None:
+        start.wait()
+        for i in range(first, first + 250):
+            resolved._resolved(_token(i))
+            if _token(i) in resolved.redact_resolved(f"x {_token(i)} y"):
+                leaked.append(i)
+
+    threads = [threading.Thread(target=work, args=(k * 1000,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert leaked == []
+    line = " ".join(_token(k * 1000 + i) for k in range(4) for i in range(250))
+    assert resolved.redact_resolved(line) == " ".join([REDACTED] * 1000)
