@@ -153,10 +153,12 @@ def _daemon_once(fake: Fake, folder: Path, posts: int) -> Path:
     env.update(token_env(ACCOUNTS), SSL_CERT_FILE=str(fake.cert))
     fake.call("/_reset", "POST")
     cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--once", "--db", str(db), "--campaigns",
-           str(campaigns), "--log-level", "WARNING"]
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+           str(campaigns)]
+    log = db.with_suffix(".log")  # its default INFO log, one line per post, to a file as an operator keeps it
+    with log.open("wb") as out:
+        done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out, timeout=600)
     if done.returncode != 0:
-        raise SystemExit(f"daemon failed: {done.stderr[-2000:]}")
+        raise SystemExit(f"daemon failed: {log.read_text(errors='replace')[-2000:]}")
     return db
 
 
