@@ -382,9 +382,9 @@ class _Layers:
     first, each under half the size of the one before) whose matches are combined.
 
     Secrets arrive one by one (a daemon resolves an account's token when its first post goes out). One
-    redactor rebuilt for each new secret cost the whole set every time, quadratic in the accounts: a line
-    logged after each of 500 new tokens took 0.76 s in all, after each of 2,000 29 s, of the event loop's
-    time (0.03 s and 0.14 s here). Here the new secrets form a level of their own, merged into the level
+    redactor rebuilt for each new secret cost the whole set every time, quadratic in the accounts: with a
+    line logged after each new token, 500 tokens took 0.76 s of the event loop's time in all, and 2,000
+    took 29 s (0.03 s and 0.14 s here). Here the new secrets form a level of their own, merged into the level
     before it while they are at least half its size (in forms), so each form is rebuilt O(log n) times and
     a line is searched by O(log n) levels; :data:`COMPACT_AFTER` scrubs without a new secret merge them all
     into one. Immutable: a thread that scrubs keeps its snapshot while another grows the set (under

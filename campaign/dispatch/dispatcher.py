@@ -100,7 +100,7 @@ class DispatchConfig:
     lease_seconds: float = 300.0
     heartbeat_seconds: float = 60.0
     #: Posts in flight at once, overall / per channel (None: no cap below ``concurrency``) / per account.
-    #: The daemon's flags of the same names set them; README "Running the daemon" justifies the defaults.
+    #: The daemon's flags of the same names set them; README "The daemon" justifies the defaults.
     concurrency: int = 100
     per_channel: int | None = None
     per_account: int = 1
