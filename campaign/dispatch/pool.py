@@ -22,7 +22,8 @@ How the pool is fed:
 - **Wake-ups**: a finished send, a committed outcome (its account may be claimed again: the store counts
   ``sending`` posts until their outcome is durable), :meth:`SendPool.wake` (the daemon saw the queue change),
   and, while sends are in flight and the last claim found nothing, the next time something comes due
-  (``next_due``, converted into a delay with the dispatcher's own clock).
+  (``next_due``, converted into a delay with the dispatcher's own clock; the dispatcher reuses its read of
+  the queue for up to a second, so the delay may end sooner, at that read's expiry).
 
 :meth:`SendPool.run` returns once nothing is in flight, nothing is ready and a claim found nothing (or the
 dispatcher is stopping: ready posts are then handed back through ``release``). If it is cancelled (the
