@@ -6,6 +6,7 @@ regression shows up as a failure, never as a hung CI job.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -52,10 +53,10 @@ def render(source: str, budget: RenderBudget = FAST, **context: Any) -> str:
     return render_bounded(env.from_string(source), context, budget=budget, where="c.yaml:12")
 
 
-def refused(source: str, budget: RenderBudget = FAST) -> str:
+def refused(source: str, budget: RenderBudget = FAST, **context: Any) -> str:
     started = time.monotonic()
     with pytest.raises(TemplateError) as info:
-        render(source, budget)
+        render(source, budget, **context)
     assert time.monotonic() - started < BOUND
     message = str(info.value)
     assert "\n" not in message and len(message) < 300
@@ -314,3 +315,29 @@ def test_a_timer_interrupt_that_jinja_cannot_place_is_still_the_time_budget() ->
     env.filters["interrupted"] = interrupted
     with pytest.raises(TemplateError, match=r"^c\.yaml:12: render took longer than its 0\.3 s budget"):
         render_bounded(env.from_string("{{ 1 | interrupted }}"), {}, budget=FAST, where="c.yaml:12")
+
+
+def test_the_timer_landing_in_a_destructor_prints_nothing_and_still_stops_the_render(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python cannot pass on an exception raised while a destructor (or a garbage-collector callback) runs:
+    it hands it to ``sys.unraisablehook``, which prints "Exception ignored in ..." and a traceback to stderr.
+    The timer's exception landing there is dropped; the render's next checked operation stops it."""
+    seen: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+
+    class Slow:
+        def __del__(self) -> None:
+            until = time.monotonic() + 6 * FAST.seconds  # the timer fires in here
+            while time.monotonic() < until:
+                pass
+
+    class Value:
+        def __str__(self) -> str:
+            Slow()  # dropped at once: its destructor runs now
+            return "v"
+
+    message = refused("{% for i in range(100000) %}{{ value }}{% endfor %}", FAST, value=Value())
+    assert "render took longer than its 0.3 s budget" in message
+    assert seen == []
+    assert sys.unraisablehook == seen.append  # the hook in place before the render is back

@@ -29,7 +29,9 @@ Budget per post (:class:`RenderBudget`; the operator's, never the campaign file'
   rewritten to iterate through a checking filter, so ``for`` loops that print nothing are stopped too) and
   output chunk. In the main thread a ``SIGALRM`` interval timer also interrupts long pure-Python work inside
   one filter call when no other timer or handler is installed (a C-level operation finishes first; the size
-  checks keep those small).
+  checks keep those small). If it fires while a destructor or a garbage-collector callback runs, where
+  Python cannot pass an exception on, its exception is dropped instead of printed to stderr, and the next
+  check stops the render.
 * **Recursion** (recursive macros, a template including itself) ends in Python's RecursionError, reported as
   "recursion too deep".
 
@@ -133,7 +135,7 @@ class RenderBudget:
 class _Run:
     """The budget of the render in progress (one per render; found through a context variable)."""
 
-    __slots__ = ("active", "allocated", "allowance", "budget", "deadline", "expired", "limit")
+    __slots__ = ("active", "allocated", "allowance", "budget", "deadline", "expired", "limit", "unraisable")
 
     def __init__(self, budget: RenderBudget) -> None:
         self.budget = budget
@@ -147,6 +149,8 @@ class _Run:
         self.allocated = 0
         #: Set by the timer before it raises: the exception may surface as another one (below).
         self.expired = False
+        #: ``sys.unraisablehook`` before the timer was armed (restored when it is disarmed).
+        self.unraisable: Callable[[Any], object] | None = None
 
 
 _RUN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("campaign_render_run", default=None)
@@ -409,6 +413,8 @@ def _arm(run: _Run) -> bool:
     ):
         return False
     _ALARMED = run
+    run.unraisable = sys.unraisablehook
+    sys.unraisablehook = functools.partial(_unraisable, run.unraisable)
     _RAW_SIGNAL.signal(signal.SIGALRM, _on_alarm)
     _RAW_SIGNAL.setitimer(signal.ITIMER_REAL, run.budget.seconds)
     return True
@@ -419,7 +425,18 @@ def _disarm(run: _Run) -> None:
     run.active = False
     _RAW_SIGNAL.setitimer(signal.ITIMER_REAL, 0)
     _RAW_SIGNAL.signal(signal.SIGALRM, 0)
+    if run.unraisable is not None:
+        sys.unraisablehook = run.unraisable
     _ALARMED = None
+
+
+def _unraisable(previous: Callable[[Any], object], unraisable: Any) -> None:
+    """While the timer is armed: the timer's exception raised where Python cannot pass it on (a destructor
+    or a garbage-collector callback was running) is dropped, not printed to stderr as "Exception ignored
+    in ..." with its traceback; the render's next checked operation finds the deadline passed and raises
+    it where it can. Anything else goes to the hook that was in place."""
+    if not isinstance(unraisable.exc_value, RenderBudgetError):
+        previous(unraisable)
 
 
 def _template_location(exc: BaseException) -> tuple[str, int] | None:
