@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from campaign.channels.base import Adapter
-from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
+from campaign.dispatch.dispatcher import DUE_REREAD, DispatchConfig, Dispatcher
 from campaign.dispatch.pool import Slots
 from campaign.queue.store import Store
 from tests.helpers.clock import Clock
@@ -225,20 +225,25 @@ class CountingStore(Store):
 
 
 def test_the_next_due_time_is_read_once_per_interval_while_sends_are_in_flight(tmp_path: Path) -> None:
-    """With every account at its cap, a claim behind each answer finds nothing and the pool waits for the
-    next due time; each such wait used to read it, a scan of the claimable posts on the loop's thread (18%
-    of its time in the TLS race). The read is reused for DUE_REREAD of the dispatcher's clock, which
-    stands still here: a handful of reads for the whole run, however many claims came back empty."""
-
-    async def answer(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0.002)  # the platform's answer time: claims come back before the answers
-        return status_ok(request)
-
+    """While sends are in flight and a claim found nothing, the pool asks for the next due time before each
+    wait. Read from the queue every time (a scan of the claimable posts on the loop's thread) that took 18%
+    of the loop's time in the TLS race; the dispatcher reads it at most once per DUE_REREAD of its clock,
+    and again as soon as the daemon reports another process's change. A wait never outlasts its read."""
+    clock = Clock()
     with CountingStore.open(str(tmp_path / "q.db")) as store:
-        fill(store)
-        client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
-        d = Dispatcher(store, Directory(accounts(Clock())), DispatchConfig(owner=OWNER), client=client,
-                       clock=Clock())
-        asyncio.run(d.dispatch_due(T0))
-        assert store.counts() == {"sent": ACCOUNTS * PER_ACCOUNT}
-        assert store.due_reads <= 3
+        queue(store, planned("later", account="m1", at=T0 + timedelta(seconds=30)))
+        config = DispatchConfig(owner=OWNER, dry_run=True)
+        d = Dispatcher(store, Directory(accounts(clock)), config, clock=clock)
+        wait = d._new_pool(clock.now)._next_due
+        period = DUE_REREAD.total_seconds()
+        # The post is 30 s away: each wait ends when the read expires, and fifty waits read the queue once.
+        assert [wait() for _ in range(50)] == [pytest.approx(period)] * 50
+        assert store.due_reads == 1
+        clock.advance(seconds=period / 2)
+        assert (wait(), store.due_reads) == (pytest.approx(period / 2), 1)
+        clock.advance(seconds=period / 2)
+        assert (wait(), store.due_reads) == (pytest.approx(period), 2)  # expired: read again
+        queue(store, planned("now", account="m2", at=clock.now))  # another process adds a post due now
+        assert (wait(), store.due_reads) == (pytest.approx(period), 2)  # unseen until the daemon says so
+        d.wake()
+        assert (wait(), store.due_reads) == (pytest.approx(0.0), 3)
