@@ -19,7 +19,7 @@ import pytest
 
 from campaign.channels.base import Adapter
 from campaign.dispatch.dispatcher import DUE_REREAD, DispatchConfig, Dispatcher
-from campaign.dispatch.pool import Slots
+from campaign.dispatch.pool import SendPool, Slots
 from campaign.queue.store import Store
 from tests.helpers.clock import Clock
 from tests.helpers.queue import T0, planned
@@ -219,9 +219,11 @@ class CountingStore(Store):
 
     due_reads = 0
 
-    def next_due_at(self, now: datetime, *, per_account: int | None = None) -> datetime | None:
+    def next_due_at(
+        self, now: datetime, *, per_account: int | None = None, ahead: int = 0, owner: str = ""
+    ) -> datetime | None:
         self.due_reads += 1
-        return super().next_due_at(now, per_account=per_account)
+        return super().next_due_at(now, per_account=per_account, ahead=ahead, owner=owner)
 
 
 def test_the_next_due_time_is_read_once_per_interval_while_sends_are_in_flight(tmp_path: Path) -> None:
@@ -247,3 +249,89 @@ def test_the_next_due_time_is_read_once_per_interval_while_sends_are_in_flight(t
         assert (wait(), store.due_reads) == (pytest.approx(period), 2)  # unseen until the daemon says so
         d.wake()
         assert (wait(), store.due_reads) == (pytest.approx(0.0), 3)
+
+
+class _Post:
+    """What the pool reads of a claimed post."""
+
+    def __init__(self, name: str, account: str, channel: str = "mastodon") -> None:
+        self.name, self.account, self.channel = name, account, channel
+
+
+class _Run:
+    """A :class:`SendPool` over scripted claims; each send waits until the test ends it."""
+
+    def __init__(self, slots: Slots, claims: list[list[_Post]], gate: asyncio.Event | None = None) -> None:
+        self.claims = claims
+        #: The second claim waits for this (None: it returns at once).
+        self.gate = gate
+        self.claimed = 0
+        self.started: list[str] = []
+        self.ends: dict[str, asyncio.Event] = {}
+        self.change = asyncio.Event()
+        self.pool = SendPool(
+            slots, prefetch=slots.total, claim=self.claim, send=self.send,  # type: ignore[arg-type]
+            release=lambda posts: None, next_due=lambda: None, on_turn=lambda: None, stopping=lambda: False,
+        )
+
+    async def claim(self, limit: int) -> list[_Post]:
+        self.claimed += 1
+        if self.claimed == 2 and self.gate is not None:
+            await self.gate.wait()
+        return self.claims.pop(0) if self.claims else []
+
+    async def send(self, post: _Post) -> None:
+        self.started.append(post.name)
+        self.change.set()
+        await self.ends.setdefault(post.name, asyncio.Event()).wait()
+
+    def end(self, name: str) -> None:
+        self.ends.setdefault(name, asyncio.Event()).set()
+
+    async def until(self, check: Callable[[], bool]) -> None:
+        """Wait for the pool to start posts until ``check()`` holds (GUARD bounds broken code)."""
+        async def watch() -> None:
+            while not check():
+                self.change.clear()
+                await self.change.wait()
+
+        await asyncio.wait_for(watch(), GUARD)
+
+
+def test_a_post_held_ahead_starts_the_moment_its_accounts_send_ends_without_a_claim() -> None:
+    """The store lets the dispatcher hold an account's next post (``ahead``): it starts as soon as the
+    account's slot frees, while the pool's next claim has not even returned."""
+    a1, a2 = _Post("a1", "a"), _Post("a2", "a")
+
+    async def main() -> None:
+        gate = asyncio.Event()
+        run = _Run(Slots(total=4, per_channel=4, per_account=1), [[a1, a2]], gate)
+        task = asyncio.create_task(run.pool.run())
+        await run.until(lambda: run.started == ["a1"] and run.claimed == 2)
+        assert [p.name for p in run.pool.ready] == ["a2"]  # one post of account a at a time
+        run.end("a1")
+        await run.until(lambda: run.started == ["a1", "a2"])
+        assert not gate.is_set() and run.claimed == 2  # a2 did not wait for the claim in flight
+        gate.set()
+        run.end("a2")
+        await asyncio.wait_for(task, GUARD)
+
+    asyncio.run(main())
+
+
+def test_a_free_slot_is_claimed_for_while_only_busy_accounts_posts_are_ready() -> None:
+    """A ready post whose account is at its cap cannot take a free slot: the pool claims for other
+    accounts instead of waiting for that account's send to end."""
+    a1, a2, b1 = _Post("a1", "a"), _Post("a2", "a"), _Post("b1", "b")
+
+    async def main() -> None:
+        run = _Run(Slots(total=2, per_channel=2, per_account=1), [[a1, a2], [b1]])
+        task = asyncio.create_task(run.pool.run())
+        await run.until(lambda: "b1" in run.started)
+        assert run.started == ["a1", "b1"]  # b1 went out while a1 was still in flight
+        for name in ("a1", "b1", "a2"):
+            run.end(name)
+        await asyncio.wait_for(task, GUARD)
+        assert run.started == ["a1", "b1", "a2"]
+
+    asyncio.run(main())

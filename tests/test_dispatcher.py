@@ -292,9 +292,10 @@ def test_rate_limit_blocks_the_account_until_reset_while_others_flow(store: Stor
 
     assert store.get_post(b1).status == "sent"  # the other account kept flowing
     assert store.get_post(a1).status == "retry_wait"
-    # a2 was never claimed: the per-account cap (1) kept it queued while a1 was in flight, and the claim skips
-    # the blocked account until the reset
-    assert store.get_post(a2).status == "scheduled"
+    # a2 was held ahead of a1 (one to send, one ready per account) and deferred by the block, never sent;
+    # claims skip the blocked account until the reset
+    assert store.get_post(a2).status == "retry_wait" and store.get_post(a2).next_attempt_at == reset
+    assert store.get_post(a2).attempts == 0
     assert store.get_post(a1).attempts == 0  # a rate limit is not an attempt
     assert store.get_post(a1).next_attempt_at == reset
     assert store.account_state("m1").blocked_until == reset  # type: ignore[union-attr]
@@ -328,8 +329,9 @@ def test_budget_exhausted_on_a_success_holds_the_next_post(store: Store) -> None
     run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
     d = make(store, clock, {"m1": mastodon("m1", clock)}, platform)
     assert store.get_post(first).status == "sent"
-    # the second was held back by the per-account cap, then the claim skipped the account blocked until reset
-    assert store.get_post(second).status == "scheduled"
+    # the second, held ready behind the first (per-account cap 1), was deferred to the reset, never sent
+    held = store.get_post(second)
+    assert (held.status, held.next_attempt_at, held.attempts) == ("retry_wait", reset, 0)
     assert store.account_state("m1").blocked_until == reset  # type: ignore[union-attr]
     assert d.next_wake() == reset
     assert len(platform.requests) == 1

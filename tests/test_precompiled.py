@@ -105,7 +105,7 @@ def test_a_claim_returns_what_sqlalchemy_returns(tmp_path: Path) -> None:
     store, twin = _queue(tmp_path / "q.db"), _queue(tmp_path / "twin.db")
     now = T0 + timedelta(seconds=1)
     params = {"b_now": now, "b_limit": 10, "b_owner": OWNER, "b_updated": now,
-              "b_expires": now + timedelta(seconds=60), "b_cap": 1, "b_prefix": 80}
+              "b_expires": now + timedelta(seconds=60), "b_cap": 1, "b_hold": 1, "b_prefix": 80}
     mine = store.claim_due(now, OWNER, 60, 10, per_account=1)
     with twin.engine.begin() as conn:
         rows = conn.execute(_claim_statement(True, False), params).all()
@@ -128,7 +128,7 @@ def test_the_capped_claim_reads_only_the_leased_posts(tmp_path: Path) -> None:
     assert store.claim_due(T0, OWNER, 60, 3, per_account=1)
     claim = store._compiled["claim:True"]
     args = claim.arguments({"b_now": T0, "b_limit": 3, "b_owner": OWNER, "b_updated": T0, "b_expires": T0,
-                            "b_cap": 1, "b_prefix": 24})
+                            "b_cap": 1, "b_hold": 2, "b_prefix": 24})
     raw = sqlite3.connect(store.where)
     try:
         plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + claim.sql, args)]

@@ -166,22 +166,89 @@ def test_per_account_cap_counts_posts_in_flight_of_every_owner(store: Store) -> 
         store.claim_due(LATER, "d2", 60, 10, per_account=0)
 
 
-def _claimer(url: str, owner: str, cap: int | None, out: Any) -> None:
+def test_an_owner_holds_an_accounts_posts_ahead_only_while_no_other_owner_holds_one(store: Store) -> None:
+    """``ahead``: one owner may hold ``per_account + ahead`` posts of an account (it sends ``per_account``
+    at a time); while another owner holds a post of it, nobody gets it."""
+    posts = [planned(f"a{i}", account="a", at=T0 + timedelta(seconds=i)) for i in range(4)]
+    posts += [planned(f"b{i}", account="b", at=T0 + timedelta(seconds=10 + i)) for i in range(3)]
+    store.apply_changes(add=posts, now=EARLY)
+    got = store.claim_due(LATER, "d1", 60, 10, per_account=1, ahead=1)
+    assert [c.post_key for c in got] == ["a0", "a1", "b0", "b1"]
+    # d1 holds two of each: nothing more for d1, nothing at all for d2.
+    for owner in ("d1", "d2"):
+        assert store.next_due_at(LATER, per_account=1, ahead=1, owner=owner) is None
+        assert store.claim_due(LATER, owner, 60, 10, per_account=1, ahead=1) == []
+    assert store.next_due_at(LATER, per_account=1) is None  # nor for a claim that holds nothing ahead
+    a0, a1, b0, _ = got
+    for post in (a0, b0):
+        store.mark_sending(post.id, owner="d1", now=T0)
+        store.mark_sent(post.id, Receipt(f"r{post.id}"), owner="d1", now=T0)
+    # d1 still holds a1 and b1: its next post of each account, and nothing for d2 (the cap of 1 is taken).
+    assert store.next_due_at(LATER, per_account=1, ahead=1, owner="d2") is None
+    assert store.claim_due(LATER, "d2", 60, 10, per_account=1, ahead=1) == []
+    assert store.next_due_at(LATER, per_account=1, ahead=1, owner="d1") == T0 + timedelta(seconds=2)
+    a2, b2 = store.claim_due(LATER, "d1", 60, 10, per_account=1, ahead=1)
+    assert (a2.post_key, b2.post_key) == ("a2", "b2")
+    # Once d1 holds nothing of account a, d2 may hold its posts ahead in turn (d1 still holds b's).
+    store.release([a1.id, a2.id], owner="d1", now=T0)
+    assert [c.post_key for c in store.claim_due(LATER, "d2", 60, 10, per_account=1, ahead=1)] == ["a1", "a2"]
+    with pytest.raises(ValueError):
+        store.claim_due(LATER, "d2", 60, 10, per_account=1, ahead=-1)
+
+
+def test_an_account_held_by_two_owners_gets_no_more_than_its_cap(store: Store) -> None:
+    """Claims with ``ahead`` never let posts held by two owners exceed ``per_account``: an owner that
+    finds another owner's post of an account takes only what the cap leaves."""
+    store.apply_changes(
+        add=[planned(f"c{i}", account="c", at=T0 + timedelta(seconds=i)) for i in range(6)], now=EARLY
+    )
+    [c0] = store.claim_due(LATER, "d2", 60, 1, per_account=2, ahead=2)
+    assert c0.post_key == "c0"
+    assert [c.post_key for c in store.claim_due(LATER, "d1", 60, 10, per_account=2, ahead=2)] == ["c1"]
+    for owner in ("d1", "d2"):
+        assert store.claim_due(LATER, owner, 60, 10, per_account=2, ahead=2) == []
+        assert store.next_due_at(LATER, per_account=2, ahead=2, owner=owner) is None
+    assert in_flight_per_account(store) == {"c": 2}
+    # Alone again, d1 holds up to four (two to send, two ahead).
+    store.release([c0.id], owner="d2", now=T0)
+    assert [c.post_key for c in store.claim_due(LATER, "d1", 60, 10, per_account=2, ahead=2)] == [
+        "c0", "c2", "c3"]
+
+
+def _worst_in_flight(store: Store, cap: int, ahead: int) -> int:
+    """Most posts of one account ``sending`` at once; also checks that no account has more than ``cap +
+    ahead`` posts held, nor more than ``cap`` when two owners hold them (posts ahead belong to one owner)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT account, COUNT(*), COUNT(DISTINCT lease_owner), "
+            "SUM(CASE WHEN status = 'sending' THEN 1 ELSE 0 END) "
+            "FROM posts WHERE status IN ('claimed', 'sending') GROUP BY account"
+        )).all()
+    for account, held, owners, _ in rows:
+        assert held <= cap + ahead and (owners == 1 or held <= cap), (account, held, owners)
+    return max((int(r[3]) for r in rows), default=0)
+
+
+def _claimer(url: str, owner: str, cap: int | None, ahead: int, out: Any) -> None:
     got: list[int] = []
     worst = 0
-    with Store.open(url, busy_timeout=30) as store:
-        while batch := store.claim_due(LATER, owner, 60, 5, per_account=cap):
-            for post in batch:
-                store.mark_sending(post.id, owner=owner, now=T0)
-                if cap is not None:
-                    worst = max(worst, *in_flight_per_account(store).values())
-                store.mark_sent(post.id, Receipt(f"r{post.id}"), owner=owner, now=T0)
-                got.append(post.id)
-    out.put((got, worst))
+    try:
+        with Store.open(url, busy_timeout=30) as store:
+            while batch := store.claim_due(LATER, owner, 60, 5, per_account=cap, ahead=ahead):
+                for post in batch:  # one at a time, as a daemon with per_account=1 sends them
+                    store.mark_sending(post.id, owner=owner, now=T0)
+                    if cap is not None:
+                        worst = max(worst, _worst_in_flight(store, cap, ahead))
+                    store.mark_sent(post.id, Receipt(f"r{post.id}"), owner=owner, now=T0)
+                    got.append(post.id)
+    except Exception as exc:  # reported to the test, which fails with it (a dead worker would only time out)
+        out.put((got, worst, f"{type(exc).__name__}: {exc}"))
+        return
+    out.put((got, worst, None))
 
 
-@pytest.mark.parametrize("cap", [None, 1])
-def test_several_processes_take_every_post_exactly_once(url: str, cap: int | None) -> None:
+@pytest.mark.parametrize(("cap", "ahead"), [(None, 0), (1, 0), (1, 1)])
+def test_several_processes_take_every_post_exactly_once(url: str, cap: int | None, ahead: int) -> None:
     accounts = [f"acct{i}" for i in range(6)]
     with Store.open(url) as store:
         store.apply_changes(
@@ -193,18 +260,19 @@ def test_several_processes_take_every_post_exactly_once(url: str, cap: int | Non
         )
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claimer, args=(url, f"w{i}", cap, out)) for i in range(3)]
+    procs = [ctx.Process(target=_claimer, args=(url, f"w{i}", cap, ahead, out)) for i in range(3)]
     for p in procs:
         p.start()
     results = [out.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(timeout=60)
         assert p.exitcode == 0
-    ids = sorted(i for got, _ in results for i in got)
+    assert [problem for _, _, problem in results if problem] == []
+    ids = sorted(i for got, _, _ in results for i in got)
     assert ids == list(range(1, 301))
     if cap is not None:
-        # Every worker looked at the whole table while it held a post: never two of one account in flight.
-        assert max(worst for _, worst in results) == 1
+        # Every worker looked at the whole table while it sent a post: never two of one account sending.
+        assert max(worst for _, worst, _ in results) == 1
     with Store.open(url) as store:
         assert store.counts() == {"sent": 300}
         states = [store.account_state(a) for a in accounts]

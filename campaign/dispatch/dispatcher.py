@@ -32,7 +32,10 @@ Sending one post:
 Sends run in a pool (:mod:`campaign.dispatch.pool`): each post's send is its own task, a finished one frees
 its slot at once and the next claimed post starts, whatever the others are doing; claims refill the pool.
 Concurrency is bounded overall, per channel and per account (one at a time per account by default, which
-keeps an account's posts in due order); a hung request holds only its own slots. Leases are extended by a
+keeps an account's posts in due order); a hung request holds only its own slots. Claims also hand over up to
+``per_account`` more posts of an account than it may send at once (``claim_due(..., ahead=per_account)``,
+while no other daemon holds any of its posts): they wait in the pool and the next starts the moment one of
+the account's sends ends, without waiting for that outcome's commit and a claim. Leases are extended by a
 heartbeat while posts are in flight. Rate-limit headers are read from every response: ``remaining == 0``
 blocks the account until the reset. The steps of one exchange (login, container then publish) run to
 completion even if a response reports the budget exhausted: aborting between them could lose a receipt and
@@ -105,7 +108,8 @@ class DispatchConfig:
     lease_seconds: float = 300.0
     heartbeat_seconds: float = 60.0
     #: Posts in flight at once, overall / per channel (None: no cap below ``concurrency``) / per account.
-    #: The daemon's flags of the same names set them; README "The daemon" justifies the defaults.
+    #: The daemon's flags of the same names set them; README "The daemon" justifies the defaults. Claims
+    #: hold up to ``per_account`` more posts of an account ready (module docstring).
     concurrency: int = 100
     per_channel: int | None = None
     per_account: int = 1
@@ -282,7 +286,7 @@ class Dispatcher:
             # goes back before the call's.
             job = partial(
                 self.store.claim_due, max(start, self.clock()), self.owner, config.lease_seconds,
-                min(limit, config.batch_size), per_account=config.per_account,
+                min(limit, config.batch_size), per_account=config.per_account, ahead=config.per_account,
             )
             try:
                 batch = await self._writer.after_marks(job)
@@ -300,7 +304,9 @@ class Dispatcher:
             known = self._due_read
             if known is None or now - known[0] >= DUE_REREAD:
                 try:
-                    due = self.store.next_due_at(now, per_account=config.per_account)
+                    due = self.store.next_due_at(
+                        now, per_account=config.per_account, ahead=config.per_account, owner=self.owner
+                    )
                 except StoreError as exc:
                     self._store_error = exc
                     return None
@@ -354,7 +360,8 @@ class Dispatcher:
 
     def next_wake(self) -> datetime | None:
         """The earliest of: the queue's next due time (or block end), an alert flush, an unknown lookup."""
-        due = self.store.next_due_at(self.clock(), per_account=self.config.per_account)
+        cap = self.config.per_account
+        due = self.store.next_due_at(self.clock(), per_account=cap, ahead=cap, owner=self.owner)
         times = [t for t in (due, self.alerts.next_flush_at(), self.reconciler.next_look()) if t]
         return min(times) if times else None
 

@@ -71,6 +71,10 @@ class Slots:
     def channel_full(self, channel: str) -> bool:
         return self.channels[channel] >= self.per_channel
 
+    def could_start(self, post: ClaimedPost) -> bool:
+        """True when neither ``post``'s channel nor its account is at its cap (a free slot would take it)."""
+        return not self.channel_full(post.channel) and self.accounts[post.account] < self.per_account
+
     def can_start(self, post: ClaimedPost) -> bool:
         """True when ``post`` may start now under all three caps."""
         return (
@@ -163,8 +167,8 @@ class SendPool:
                     self._give_back()
                 else:
                     self._on_turn()
-                    self._fill()
                     self._start()
+                    self._fill()
                 if not self.busy and (self._dry or self._stopping()):
                     return
                 await self._wait()
@@ -172,8 +176,11 @@ class SendPool:
             await self._drain()
 
     def _fill(self) -> None:
-        """Claim when fewer ready posts could start (channel not at its cap) than one turnover of the slots
-        needs; then claim enough for the free slots plus ``prefetch``, so a claim serves many posts."""
+        """Claim when fewer ready posts could start (neither channel nor account at its cap) than one
+        turnover of the slots needs; then claim enough for the free slots plus ``prefetch``, so a claim
+        serves many posts. Runs after :meth:`_start`: a slot still free is one no ready post could take
+        (a post held ahead of its account's send, :mod:`campaign.dispatch.dispatcher`, waits for that
+        account, never for a claim)."""
         if self._dry or self._claiming is not None:
             return
         if self.slots.free <= 0:
@@ -183,7 +190,7 @@ class SendPool:
             # posts leased and waiting, and a claim per few posts sent.)
             startable = len(self.ready)
         else:
-            startable = sum(1 for p in self.ready if not self.slots.channel_full(p.channel))
+            startable = sum(1 for p in self.ready if self.slots.could_start(p))
         if startable >= max(1, min(self.slots.total, self.prefetch) // 2) and self.slots.free <= startable:
             return
         want = self.slots.free + self.prefetch - startable

@@ -21,7 +21,8 @@ class DispatchStore(Protocol):
     """The queue as the dispatcher uses it (:class:`campaign.queue.store.Store` documents each method)."""
 
     def claim_due(
-        self, now: datetime, owner: str, lease_seconds: float, limit: int, *, per_account: int | None = None
+        self, now: datetime, owner: str, lease_seconds: float, limit: int, *,
+        per_account: int | None = None, ahead: int = 0,
     ) -> list[ClaimedPost]:
         """Lease up to ``limit`` due posts for ``owner``."""
         ...
@@ -56,7 +57,9 @@ class DispatchStore(Protocol):
         """Expired leases: claimed -> scheduled, sending -> unknown."""
         ...
 
-    def next_due_at(self, now: datetime, *, per_account: int | None = None) -> datetime | None:
+    def next_due_at(
+        self, now: datetime, *, per_account: int | None = None, ahead: int = 0, owner: str = ""
+    ) -> datetime | None:
         """When a claim could next succeed."""
         ...
 

@@ -81,53 +81,56 @@ def _claimable_accounts(now: sa.ColumnElement[Any] | datetime) -> tuple[sa.Colum
     return (p.c.account.not_in(held), p.c.campaign.not_in(paused))
 
 
-def _in_flight(account: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
-    """Posts of ``account`` (a correlated column) that are claimed or sending, by anyone."""
-    busy = POSTS.alias("busy")
-    return (
-        sa.select(sa.func.count())
-        .select_from(busy)
-        # ix_posts_account_status (account, status) answers this with an index range.
-        .where(busy.c.account == account, busy.c.status.in_([s.value for s in LEASED]))
-        .scalar_subquery()
-    )
-
-
-def _at_cap(cap: int | sa.ColumnElement[Any]) -> sa.Select[Any]:
-    """Accounts with at least ``cap`` posts claimed or sending, by anyone."""
+def _at_cap(
+    cap: sa.ColumnElement[Any] | int, hold: sa.ColumnElement[Any] | int, owner: sa.ColumnElement[Any] | str
+) -> sa.Select[Any]:
+    """Accounts without room for another claim by ``owner`` (:func:`_room`): the same rule as a set."""
     leased = POSTS.alias("leased")
+    others = sa.func.count().filter(leased.c.lease_owner != owner)
     return (
         sa.select(leased.c.account)
         # The literal status term matches ix_posts_lease's WHERE.
         .where(sa.text("leased." + _LEASED_SQL))
         .group_by(leased.c.account)
-        .having(sa.func.count() >= cap)
+        .having(sa.func.count() >= sa.case((others > 0, cap), else_=hold))
     )
 
 
-def _under_cap(
-    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any],
-    *, postgres: bool = False,
-) -> sa.Select[Any]:
-    """Ids a capped claim may take: among the first ``prefix`` due posts of accounts below ``cap`` in flight,
-    each account's earliest ``cap - in_flight``. The in-flight counts are one grouped read of the leased
-    posts (few: at most what the daemons hold), joined to the due posts. Window functions may not share a
-    query level with FOR UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT.
+def _room(
+    flying: sa.Subquery, cap: sa.ColumnElement[Any], hold: sa.ColumnElement[Any]
+) -> sa.ColumnElement[Any]:
+    """How many more posts of an account (joined to ``flying``, :func:`_flying`) a claim may take: up to
+    ``hold`` in flight while only the claiming owner holds its posts, up to ``cap`` once another owner holds
+    one. So posts beyond ``cap`` are only ever held by one owner, which sends at most ``cap`` of them at once
+    (its pool's slots): across owners at most ``cap`` are sent at once (:meth:`Claims.claim_due`)."""
+    busy = sa.func.coalesce(flying.c.n, 0)
+    return sa.case((sa.func.coalesce(flying.c.others, 0) > 0, cap), else_=hold) - busy
 
-    On PostgreSQL the walk along the due posts filters accounts at the cap with ``NOT IN`` (a hashed subplan,
-    read once), and the counts are joined to the ``prefix`` rows it keeps only: a join at every due row was
-    planned as a nested loop re-aggregating the leased posts per row while the table had no statistics.
+
+def _under_cap(
+    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], hold: sa.ColumnElement[Any],
+    owner: sa.BindParameter[Any], prefix: sa.ColumnElement[Any], *, postgres: bool = False,
+) -> sa.Select[Any]:
+    """Ids a capped claim may take: among the first ``prefix`` due posts of accounts with room
+    (:func:`_room`), each account's earliest ones up to its room. The in-flight counts are one grouped read
+    of the leased posts (few: at most what the daemons hold), joined to the due posts. Window functions may
+    not share a query level with FOR UPDATE on PostgreSQL, so the ranking is a subquery of the locking SELECT.
+
+    On PostgreSQL the walk along the due posts filters accounts without room with ``NOT IN`` (a hashed
+    subplan, read once), and the counts are joined to the ``prefix`` rows it keeps only: a join at every
+    due row was planned as a nested loop re-aggregating the leased posts per row while the table had no
+    statistics.
     """
     if postgres:
-        return _under_cap_pg(now, cap, prefix)
+        return _under_cap_pg(now, cap, hold, owner, prefix)
     p = POSTS
-    flying = _flying(sqlite=True)
-    busy = sa.func.coalesce(flying.c.n, 0)
+    flying = _flying(owner, sqlite=True)
+    room = _room(flying, cap, hold)
     head = (
-        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, busy.label("busy"))
+        sa.select(p.c.id, p.c.account, p.c.next_attempt_at, room.label("room"))
         .select_from(p.outerjoin(flying, flying.c.account == p.c.account))
         .where(sa.text("posts." + CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
-        .where(busy < cap)
+        .where(room > 0)
         .order_by(p.c.next_attempt_at, p.c.id)
         .limit(prefix)
         .subquery("head")
@@ -137,24 +140,36 @@ def _under_cap(
         .over(partition_by=head.c.account, order_by=(head.c.next_attempt_at, head.c.id))
         .label("rank")
     )
-    ranked = sa.select(head.c.id, head.c.busy, rank).subquery("ranked")
-    return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
+    ranked = sa.select(head.c.id, head.c.room, rank).subquery("ranked")
+    return sa.select(ranked.c.id).where(ranked.c.rank <= ranked.c.room)
 
 
-def _flying(*, sqlite: bool = False) -> sa.Subquery:
-    """Posts in flight per account (``account``, ``n``) as a subquery named ``flying``."""
+def _flying(owner: sa.BindParameter[Any], *, sqlite: bool = False) -> sa.Subquery:
+    """Posts in flight per account (``account``, ``n``, and ``others``: how many of them owners other than
+    ``owner`` hold) as a subquery named ``flying``."""
     if sqlite:
         # SQLite otherwise reads every row's entry of ix_posts_account_status (a covering index) to find the
         # few leased posts; the partial index holds only those. A capped claim ran 2-4x faster at 5,000-10,000
         # queued posts, and its cost no longer grows with the sent posts kept in the table.
         # (SQLAlchemy renders no table hints for SQLite, hence the text.)
-        return sa.text(
-            "SELECT leased.account AS account, count(*) AS n FROM posts AS leased INDEXED BY ix_posts_lease "
-            f"WHERE leased.{_LEASED_SQL} GROUP BY leased.account"
-        ).columns(sa.column("account", sa.String), sa.column("n", sa.Integer)).subquery("flying")
+        return (
+            sa.text(
+                "SELECT leased.account AS account, count(*) AS n, count(*) FILTER (WHERE leased.lease_owner "
+                f"<> :{owner.key}) AS others FROM posts AS leased INDEXED BY ix_posts_lease "
+                f"WHERE leased.{_LEASED_SQL} GROUP BY leased.account"
+            )
+            .bindparams(owner)
+            .columns(
+                sa.column("account", sa.String), sa.column("n", sa.Integer), sa.column("others", sa.Integer)
+            )
+            .subquery("flying")
+        )
     leased = POSTS.alias("leased")
     return (
-        sa.select(leased.c.account, sa.func.count().label("n"))
+        sa.select(
+            leased.c.account, sa.func.count().label("n"),
+            sa.func.count().filter(leased.c.lease_owner != owner).label("others"),
+        )
         # The literal status term matches ix_posts_lease's WHERE.
         .where(sa.text("leased." + _LEASED_SQL))
         .group_by(leased.c.account)
@@ -163,31 +178,31 @@ def _flying(*, sqlite: bool = False) -> sa.Subquery:
 
 
 def _under_cap_pg(
-    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], prefix: sa.ColumnElement[Any]
+    now: sa.ColumnElement[Any], cap: sa.ColumnElement[Any], hold: sa.ColumnElement[Any],
+    owner: sa.BindParameter[Any], prefix: sa.ColumnElement[Any],
 ) -> sa.Select[Any]:
     """:func:`_under_cap` for PostgreSQL (see there)."""
     p = POSTS
     head = (
         sa.select(p.c.id, p.c.account, p.c.next_attempt_at)
         .where(sa.text("posts." + CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
-        .where(p.c.account.not_in(_at_cap(cap)))
+        .where(p.c.account.not_in(_at_cap(cap, hold, owner)))
         .order_by(p.c.next_attempt_at, p.c.id)
         .limit(prefix)
         .subquery("head")
     )
-    flying = _flying()
-    busy = sa.func.coalesce(flying.c.n, 0).label("busy")
+    flying = _flying(owner)
     rank = (
         sa.func.row_number()
         .over(partition_by=head.c.account, order_by=(head.c.next_attempt_at, head.c.id))
         .label("rank")
     )
     ranked = (
-        sa.select(head.c.id, busy, rank)
+        sa.select(head.c.id, _room(flying, cap, hold).label("room"), rank)
         .select_from(head.outerjoin(flying, flying.c.account == head.c.account))
         .subquery("ranked")
     )
-    return sa.select(ranked.c.id).where(ranked.c.rank <= cap - ranked.c.busy)
+    return sa.select(ranked.c.id).where(ranked.c.rank <= ranked.c.room)
 
 
 #: Claim statements by (capped, PostgreSQL): built once, with bind parameters (building one costs more
@@ -197,8 +212,8 @@ _CLAIMS: dict[tuple[bool, bool], sa.Update | sa.Select[Any]] = {}
 
 def _claim_statement(capped: bool, postgres: bool) -> sa.Update | sa.Select[Any]:
     """``UPDATE posts ... WHERE id IN (due ids) RETURNING ...`` with parameters ``b_now``, ``b_limit``,
-    ``b_owner``, ``b_expires`` (and ``b_cap``, ``b_prefix`` when ``capped``); on PostgreSQL it also writes
-    the claim events (:func:`_with_claim_events`)."""
+    ``b_owner``, ``b_expires`` (and ``b_cap``, ``b_hold``, ``b_prefix`` when ``capped``); on PostgreSQL it
+    also writes the claim events (:func:`_with_claim_events`)."""
     cached = _CLAIMS.get((capped, postgres))
     if cached is not None:
         return cached
@@ -216,8 +231,9 @@ def _claim_statement(capped: bool, postgres: bool) -> sa.Update | sa.Select[Any]
         due = due.where(*_claimable_accounts(now))
     else:
         cap = sa.bindparam("b_cap", type_=sa.Integer)
+        hold = sa.bindparam("b_hold", type_=sa.Integer)
         prefix = sa.bindparam("b_prefix", type_=sa.Integer)
-        under = _under_cap(now, cap, prefix, postgres=postgres)
+        under = _under_cap(now, cap, hold, sa.bindparam("b_owner"), prefix, postgres=postgres)
         if postgres:
             # ``id = ANY(ARRAY(...))``: the ranked ids are computed once (an InitPlan) whatever the
             # planner believes. As ``id IN (...)`` a queue without statistics yet (fresh rows, before
@@ -291,7 +307,8 @@ class Claims(StoreCore):
     """Claims, leases and recovery (mixed into :class:`campaign.queue.store.Store`)."""
 
     def claim_due(
-        self, now: datetime, owner: str, lease_seconds: float, limit: int, *, per_account: int | None = None
+        self, now: datetime, owner: str, lease_seconds: float, limit: int, *,
+        per_account: int | None = None, ahead: int = 0,
     ) -> list[ClaimedPost]:
         """Lease up to ``limit`` posts due at or before ``now``, earliest first, in one atomic statement.
 
@@ -304,18 +321,26 @@ class Claims(StoreCore):
         gets its earliest due posts up to the cap. Claims with a cap look at the first ``PREFIX_FACTOR *
         limit`` due posts of accounts below their cap, so a claim may return fewer than ``limit`` while more
         are due.
+
+        ``ahead`` (with ``per_account``) lets ``owner`` hold up to ``per_account + ahead`` posts of an account
+        while no other owner holds any: the caller keeps the extra ones ready and starts each the moment one
+        of the account's sends ends, sending at most ``per_account`` at once, without a claim in between. An
+        account another owner holds posts of gets claims up to ``per_account`` in total only, so posts beyond
+        the cap are only ever held by a single owner and at most ``per_account`` are sent at once across all.
         """
         now = aware(now)
         if limit <= 0:
             return []
         if per_account is not None and per_account <= 0:
             raise ValueError(f"per_account must be positive, got {per_account}")
+        if ahead < 0:
+            raise ValueError(f"ahead must not be negative, got {ahead}")
         params: dict[str, Any] = {
             "b_now": now, "b_limit": limit, "b_owner": owner, "b_updated": now,
             "b_expires": now + timedelta(seconds=lease_seconds),
         }
         if per_account is not None:
-            params.update(b_cap=per_account, b_prefix=limit * PREFIX_FACTOR)
+            params.update(b_cap=per_account, b_hold=per_account + ahead, b_prefix=limit * PREFIX_FACTOR)
         capped = per_account is not None
         claim = self._precompiled(f"claim:{capped}", lambda: Precompiled(
             _claim_statement(capped, self.is_postgres), self.engine.dialect, columns=_CLAIM_COLUMNS))
@@ -432,14 +457,16 @@ class Claims(StoreCore):
         locked = sa.select(p.c.id).where(in_status).with_for_update(skip_locked=True)
         return sa.and_(p.c.id.in_(locked), in_status)
 
-    def next_due_at(self, now: datetime, *, per_account: int | None = None) -> datetime | None:
+    def next_due_at(
+        self, now: datetime, *, per_account: int | None = None, ahead: int = 0, owner: str = ""
+    ) -> datetime | None:
         """When a claim could next succeed (UTC), or None when nothing is waiting.
 
         The earliest due post of an account that is not held, or the end of a block that holds an account
         with waiting posts. May be at or before ``now`` (then claim right away). With ``per_account``
-        (as given to :meth:`claim_due`), accounts at their cap of posts in flight are left out: their next
-        post becomes claimable when a post in flight ends, which this query cannot date (the daemon that
-        holds it claims the next one itself; others notice at their safety tick).
+        (and ``ahead``, as ``owner`` gives them to :meth:`claim_due`), accounts without room for another
+        claim are left out: their next post becomes claimable when a post in flight ends, which this query
+        cannot date (the daemon that holds it claims the next one itself; others notice at their safety tick).
         """
         now = aware(now)
         p, a = POSTS, ACCOUNTS
@@ -454,13 +481,10 @@ class Claims(StoreCore):
             .limit(1)
         )
         if per_account is not None:
-            if self.is_postgres:
-                # The accounts at the cap, read once (a hashed subplan), rather than a count correlated to
-                # every claimable row: without statistics yet PostgreSQL ran the latter as ~30 ms per call
-                # at 2,000 queued posts. Same set: in flight >= cap.
-                first = first.where(p.c.account.not_in(_at_cap(per_account)))
-            else:
-                first = first.where(_in_flight(p.c.account) < per_account)
+            # The accounts without room, read once (a hashed subplan on PostgreSQL), rather than a count
+            # correlated to every claimable row: without statistics yet PostgreSQL ran the latter as ~30 ms
+            # per call at 2,000 queued posts.
+            first = first.where(p.c.account.not_in(_at_cap(per_account, per_account + ahead, owner)))
         blocked = (
             sa.select(sa.func.min(a.c.blocked_until))
             .where(a.c.blocked_until > now, a.c.paused == sa.false())
