@@ -81,7 +81,7 @@ def _claimable_accounts(now: sa.ColumnElement[Any] | datetime) -> tuple[sa.Colum
     return (p.c.account.not_in(held), p.c.campaign.not_in(paused))
 
 
-def _at_cap(
+def _without_room(
     cap: sa.ColumnElement[Any] | int, hold: sa.ColumnElement[Any] | int, owner: sa.ColumnElement[Any] | str
 ) -> sa.Select[Any]:
     """Accounts without room for another claim by ``owner`` (:func:`_room`): the same rule as a set."""
@@ -186,7 +186,7 @@ def _under_cap_pg(
     head = (
         sa.select(p.c.id, p.c.account, p.c.next_attempt_at)
         .where(sa.text("posts." + CLAIMABLE_SQL), p.c.next_attempt_at <= now, *_claimable_accounts(now))
-        .where(p.c.account.not_in(_at_cap(cap, hold, owner)))
+        .where(p.c.account.not_in(_without_room(cap, hold, owner)))
         .order_by(p.c.next_attempt_at, p.c.id)
         .limit(prefix)
         .subquery("head")
@@ -484,7 +484,7 @@ class Claims(StoreCore):
             # The accounts without room, read once (a hashed subplan on PostgreSQL), rather than a count
             # correlated to every claimable row: without statistics yet PostgreSQL ran the latter as ~30 ms
             # per call at 2,000 queued posts.
-            first = first.where(p.c.account.not_in(_at_cap(per_account, per_account + ahead, owner)))
+            first = first.where(p.c.account.not_in(_without_room(per_account, per_account + ahead, owner)))
         blocked = (
             sa.select(sa.func.min(a.c.blocked_until))
             .where(a.c.blocked_until > now, a.c.paused == sa.false())
