@@ -276,6 +276,7 @@ class _Run:
 
     async def claim(self, limit: int) -> list[_Post]:
         self.claimed += 1
+        self.change.set()
         if self.claimed == 2 and self.gate is not None:
             await self.gate.wait()
         return self.claims.pop(0) if self.claims else []
@@ -289,7 +290,7 @@ class _Run:
         self.ends.setdefault(name, asyncio.Event()).set()
 
     async def until(self, check: Callable[[], bool]) -> None:
-        """Wait for the pool to start posts until ``check()`` holds (GUARD bounds broken code)."""
+        """Wait for the pool's claims and sends until ``check()`` holds (GUARD bounds broken code)."""
         async def watch() -> None:
             while not check():
                 self.change.clear()

@@ -21,6 +21,11 @@ NOW = T0 + timedelta(seconds=5)
 UNTIL = T0 + timedelta(minutes=10)
 R1 = Receipt(remote_id="r1", url="https://m.example/@a/r1", data={"cid": "c1"})
 R2 = Receipt(remote_id="r2", url="https://m.example/@a/r2")
+#: What a platform may hand back: quotes, backslashes, JSON-looking text, non-ASCII, nested data.
+ODD = Receipt(
+    remote_id='at://did:plc:x/app.bsky.feed.post/"3k\\q"', url="https://m.example/@a/été?q=☃&x=[1]",
+    data={"cid": "{\"not\": \"json\"}", "名": ["😀", None, 1.5, {"deep": True}]},
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -79,6 +84,15 @@ CASES: list[tuple[str, list[Single], Callable[[int], list[Mark]]]] = [
         lambda i: [Mark(i, "sending", NOW), Mark(i, "sent", NOW, receipts=(R1,))],
     ),
     (
+        "sent-odd-receipt",
+        [
+            sending,
+            lambda s, i: s.record_part(i, 0, ODD, now=NOW),
+            lambda s, i: s.mark_sent(i, ODD, owner=OWNER, now=NOW),
+        ],
+        lambda i: [Mark(i, "sending", NOW), Mark(i, "sent", NOW, receipts=(ODD,))],
+    ),
+    (
         "retry",
         [sending, lambda s, i: s.mark_retry(i, UNTIL, "503", owner=OWNER, now=NOW)],
         lambda i: [Mark(i, "sending", NOW), Mark(i, "retry", NOW, "503", until=UNTIL)],
@@ -120,6 +134,10 @@ def test_marks_leave_exactly_what_the_single_post_methods_leave(
         step(one, 1)
     assert batch.write_marks(marks(1), owner=OWNER) == [None] * len(marks(1))
     assert state(batch, 1) == state(one, 1)
+    if name == "sent-odd-receipt":  # and both are the receipt as the platform gave it
+        post = batch.get_post(1)
+        assert (post.remote_id, post.remote_url) == (ODD.remote_id, ODD.url)
+        assert post.part_receipts == (ODD,)
     assert batch.account_state("main") == one.account_state("main")  # the daily send counter too
 
 
