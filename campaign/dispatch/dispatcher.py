@@ -286,7 +286,7 @@ class Dispatcher:
             # goes back before the call's.
             job = partial(
                 self.store.claim_due, max(start, self.clock()), self.owner, config.lease_seconds,
-                min(limit, config.batch_size), per_account=config.per_account, ahead=config.per_account,
+                min(limit, config.batch_size), per_account=config.per_account, ahead=self._ahead,
             )
             try:
                 batch = await self._writer.after_marks(job)
@@ -304,9 +304,7 @@ class Dispatcher:
             known = self._due_read
             if known is None or now - known[0] >= DUE_REREAD:
                 try:
-                    due = self.store.next_due_at(
-                        now, per_account=config.per_account, ahead=config.per_account, owner=self.owner
-                    )
+                    due = self._queue_due_at(now)
                 except StoreError as exc:
                     self._store_error = exc
                     return None
@@ -360,10 +358,19 @@ class Dispatcher:
 
     def next_wake(self) -> datetime | None:
         """The earliest of: the queue's next due time (or block end), an alert flush, an unknown lookup."""
-        cap = self.config.per_account
-        due = self.store.next_due_at(self.clock(), per_account=cap, ahead=cap, owner=self.owner)
+        due = self._queue_due_at(self.clock())
         times = [t for t in (due, self.alerts.next_flush_at(), self.reconciler.next_look()) if t]
         return min(times) if times else None
+
+    @property
+    def _ahead(self) -> int:
+        """Posts of an account claimed beyond those it may send at once: one turn of its sends."""
+        return self.config.per_account
+
+    def _queue_due_at(self, now: datetime) -> datetime | None:
+        """When this dispatcher's claims (their per-account cap and posts held ahead) could next succeed."""
+        cap = self.config.per_account
+        return self.store.next_due_at(now, per_account=cap, ahead=self._ahead, owner=self.owner)
 
     def request_stop(self) -> None:
         """Start no new post or part; in-flight requests finish (the daemon bounds how long)."""

@@ -71,10 +71,6 @@ class Slots:
     def channel_full(self, channel: str) -> bool:
         return self.channels[channel] >= self.per_channel
 
-    def could_start(self, post: ClaimedPost) -> bool:
-        """True when neither ``post``'s channel nor its account is at its cap (a free slot would take it)."""
-        return not self.channel_full(post.channel) and self.accounts[post.account] < self.per_account
-
     def can_start(self, post: ClaimedPost) -> bool:
         """True when ``post`` may start now under all three caps."""
         return (
@@ -176,26 +172,25 @@ class SendPool:
             await self._drain()
 
     def _fill(self) -> None:
-        """Claim when fewer ready posts could start (neither channel nor account at its cap) than one
-        turnover of the slots needs; then claim enough for the free slots plus ``prefetch``, so a claim
-        serves many posts. Runs after :meth:`_start`: a slot still free is one no ready post could take
-        (a post held ahead of its account's send, :mod:`campaign.dispatch.dispatcher`, waits for that
-        account, never for a claim)."""
+        """Claim while a slot is free, or while fewer posts are ready than half a turnover of the slots;
+        ask for enough to fill the free slots plus ``prefetch``, so a claim serves many posts.
+
+        Runs right after :meth:`_start`, so a slot still free is one no ready post could take (its channel
+        or account is at its cap: a post held ahead of its account's send waits for that account, never for
+        a claim), and the claim is for other channels and accounts."""
         if self._dry or self._claiming is not None:
             return
-        if self.slots.free <= 0:
+        if self.slots.free > 0:
+            want = self.slots.free + self.prefetch
+        else:
             # Every slot is busy: a ready post of a channel at its cap waits for a slot like any other, so
             # every ready post counts. (Counting only posts of channels below their cap, a pool whose slots
             # were all on one channel saw nothing startable and claimed again at every wake-up: hundreds of
             # posts leased and waiting, and a claim per few posts sent.)
-            startable = len(self.ready)
-        else:
-            startable = sum(1 for p in self.ready if self.slots.could_start(p))
-        if startable >= max(1, min(self.slots.total, self.prefetch) // 2) and self.slots.free <= startable:
-            return
-        want = self.slots.free + self.prefetch - startable
-        if want <= 0:
-            return
+            ready = len(self.ready)
+            if ready >= max(1, min(self.slots.total, self.prefetch) // 2):
+                return
+            want = self.prefetch - ready
         self.claims += 1
         self._claiming = asyncio.ensure_future(self._claim_into_ready(want))
 
