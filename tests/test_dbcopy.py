@@ -158,3 +158,16 @@ def test_a_missing_source_is_refused_and_the_target_kept(tmp_path: Path) -> None
         copy_queue(str(empty), real, force=True)
     assert empty.stat().st_size == 0
     assert snapshot(real)["counts"]["posts"] == 4
+
+
+@pytest.mark.postgres
+def test_a_copy_into_postgresql_refreshes_the_planner_statistics(tmp_path: Path, pg_url: str) -> None:
+    """A copy is a bulk load: the target's statistics of ``posts`` are refreshed at once, so the daemons'
+    first claims are planned for the queue as it is (campaign/queue/core.py, refresh_statistics)."""
+    src = str(tmp_path / "a.db")
+    with Store.open(src) as s:
+        s.apply_changes(add=[planned(f"p{i}") for i in range(120)], now=T0)
+    copy_queue(src, pg_url)
+    with Store.open(pg_url) as target, target.engine.connect() as conn:
+        believed = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass")
+        assert believed.scalar() == 120

@@ -501,3 +501,49 @@ def test_switching_a_new_queue_to_wal_waits_for_other_connections(
     finally:
         engine.dispose()
         holder.close()
+
+
+def _reltuples(store: Store) -> float:
+    """What PostgreSQL's planner believes ``posts`` holds (-1 or 0: never analysed)."""
+    with store.engine.connect() as conn:
+        believed = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass")
+        return float(believed.scalar())
+
+
+@pytest.mark.postgres
+def test_many_new_posts_refresh_postgresql_statistics_as_autovacuum_would(pg_url: str) -> None:
+    """After more than 50 posts plus a tenth of the table are added at once, the planner's statistics of
+    ``posts`` are refreshed at once, not at autovacuum's next round (docs/BENCHMARKS.md, tenth pass)."""
+    with Store.open(pg_url) as store:
+        assert _reltuples(store) <= 0  # a new queue: never analysed
+        store.apply_changes(add=[planned(f"a{i}") for i in range(200)], now=T0)
+        assert _reltuples(store) == 200
+        store.apply_changes(add=[planned(f"b{i}") for i in range(60)], now=T0)  # not above 50 + 20
+        assert _reltuples(store) == 200
+        store.apply_changes(add=[planned(f"c{i}") for i in range(71)], now=T0)  # above 50 + 20 (table: 200)
+        assert _reltuples(store) == 331
+        assert store.refresh_statistics(1_000_000)  # whatever the table's size, a load this big refreshes
+        assert not store.refresh_statistics(50)
+
+
+def test_sqlite_has_no_statistics_to_refresh(tmp_path: Path) -> None:
+    with Store.open(str(tmp_path / "q.db")) as store:
+        assert not store.refresh_statistics(1_000_000)
+
+
+@pytest.mark.postgres
+def test_a_lock_on_the_table_leaves_the_statistics_alone_and_the_apply_done(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ANALYZE waits for no one: while another session holds a lock that conflicts with it (a VACUUM, an
+    ANALYZE, DDL), the refresh gives up after its lock timeout and logs why; the posts stay added."""
+    monkeypatch.setattr("campaign.queue.core.ANALYZE_LOCK_TIMEOUT", "50ms")
+    with Store.open(pg_url) as store, store.engine.connect() as other:
+        with other.begin():
+            other.exec_driver_sql("LOCK TABLE posts IN SHARE UPDATE EXCLUSIVE MODE")
+            added = store.apply_changes(add=[planned(f"a{i}") for i in range(100)], now=T0)
+        assert len(added.added) == 100
+        assert _reltuples(store) <= 0
+        assert "statistics of the queue were not refreshed" in caplog.text and "lock" in caplog.text
+        assert store.refresh_statistics(100)  # the lock released: this time it runs
+        assert _reltuples(store) == 100

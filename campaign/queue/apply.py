@@ -183,7 +183,8 @@ class Apply(StoreCore):
 
         An update, re-add or cancel whose post changed status or was touched since it was planned (seen
         status and ``updated_at``) is skipped, never overwritten; an add whose key exists is skipped.
-        New posts of a paused campaign or account are added as paused.
+        New posts of a paused campaign or account are added as paused. On PostgreSQL, many new posts then
+        refresh the planner's statistics (:meth:`refresh_statistics`).
         """
         now = aware(now)
         guarded = [
@@ -205,6 +206,7 @@ class Apply(StoreCore):
                     tally.skipped.append(f"post {change.post_id}: changed meanwhile")
             if tally.changed:
                 self._bump(conn)
+        self.refresh_statistics(len(tally.added))
         return tally.result()
 
     def _change_if_unchanged(

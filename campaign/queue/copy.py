@@ -14,7 +14,8 @@ Rules:
   is taken for the whole copy, so a running daemon makes the copy fail with :class:`DatabaseLockedError`, and
   no daemon can start on it meanwhile. A PostgreSQL end has no such lock: stop its daemons first.
 - The source is read in one snapshot and the target written in one transaction: a failed copy leaves the
-  target as it was. Afterwards the row counts of both are compared.
+  target as it was. Afterwards the row counts of both are compared, and a PostgreSQL target's planner
+  statistics are refreshed (:meth:`campaign.queue.core.StoreCore.refresh_statistics`).
 
 Posts that were ``claimed`` or ``sending`` in the source keep that status and lease; the target's daemons
 recover them like any lease of a dead daemon (``claimed -> scheduled``, ``sending -> unknown``).
@@ -87,6 +88,7 @@ def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> Copy
                     yield batch
 
             target.replace_all(counted)
+        target.refresh_statistics(copied.get("posts", 0))
         found = target.row_counts()
         if found != copied:
             raise StoreError(f"{target.where}: copy did not verify (copied {copied}, target has {found})")

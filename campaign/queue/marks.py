@@ -115,11 +115,21 @@ _PLAIN_MARKS = {
 #: data-modifying CTEs (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING)
 #: insert the events of the rows it changed and count the sends per account with an upsert. Rows it did not
 #: change are left to the one-by-one path, which raises the precise error.
+#:
+#: Its plan must not depend on the table's statistics. Autovacuum analyses ``posts`` after a busy spell,
+#: when nothing is in flight, so the planner then expects no ``claimed`` or ``sending`` row at all. With the
+#: guards written as ``(kind = 'sending' AND status = 'claimed') OR ...`` it walked the in-flight rows
+#: (``ix_posts_lease``) and re-read the whole JSON array once per row: 42 and 77 ms for batches of 200
+#: ``sending`` and ``sent`` marks instead of 7 and 8 (docs/BENCHMARKS.md, tenth pass). So the array is read
+#: once (``MATERIALIZED``), the rows are reached by their ids (``id = ANY``, the primary key, whose
+#: uniqueness the planner knows without statistics), and the expected status is a column of ``m``, compared
+#: per row, not a condition the planner could match to an index.
 _PG_BULK: sa.TextClause = sa.text(
     """
-    WITH m AS (
+    WITH m AS MATERIALIZED (
         SELECT CAST(e->>0 AS bigint) AS id, e->>1 AS kind, CAST(e->>2 AS timestamptz) AS at,
-               e->>3 AS remote_id, e->>4 AS remote_url, e->5 AS receipts
+               e->>3 AS remote_id, e->>4 AS remote_url, e->5 AS receipts,
+               CASE e->>1 WHEN 'sending' THEN 'claimed' WHEN 'sent' THEN 'sending' END AS from_status
         FROM json_array_elements(CAST(:marks AS json)) AS e
     ), done AS (
         UPDATE posts AS p SET
@@ -134,8 +144,8 @@ _PG_BULK: sa.TextClause = sa.text(
             lease_owner = CASE WHEN m.kind = 'sent' THEN NULL ELSE p.lease_owner END,
             lease_expires_at = CASE WHEN m.kind = 'sent' THEN NULL ELSE p.lease_expires_at END
         FROM m
-        WHERE p.id = m.id AND p.lease_owner = :owner
-          AND ((m.kind = 'sending' AND p.status = 'claimed') OR (m.kind = 'sent' AND p.status = 'sending'))
+        WHERE p.id = ANY(ARRAY(SELECT id FROM m)) AND p.id = m.id AND p.status = m.from_status
+          AND p.lease_owner = :owner
         RETURNING p.id, p.previous_status, p.status, p.account, m.kind, m.at
     ), events AS (
         INSERT INTO post_events (post_id, at, from_status, to_status, actor, reason)
@@ -158,6 +168,11 @@ _PG_BULK: sa.TextClause = sa.text(
 def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str, statement: Precompiled) -> set[int]:
     """Apply ``sending`` and ``sent`` marks (each post once; every ``sent`` of one UTC day) with
     :data:`_PG_BULK`; the ids of the posts it moved."""
+    return {row.id for row in statement.execute(conn, _pg_bulk_parameters(marks, owner))}
+
+
+def _pg_bulk_parameters(marks: Sequence[Mark], owner: str) -> dict[str, Any]:
+    """:data:`_PG_BULK`'s parameters for ``marks`` (see :func:`_bulk_marks_pg`)."""
     sent = [m for m in marks if m.kind == "sent"]
     rows = [
         [m.post_id, m.kind, aware(m.now).isoformat(), m.receipts[0].remote_id, m.receipts[0].url,
@@ -165,12 +180,11 @@ def _bulk_marks_pg(conn: Connection, marks: Sequence[Mark], owner: str, statemen
         if m.kind == "sent" else [m.post_id, m.kind, aware(m.now).isoformat(), None, None, None]
         for m in marks
     ]
-    params = {
+    return {
         "marks": json.dumps(rows),
         "owner": owner,
         "day": aware(sent[0].now).date().isoformat() if sent else None,
     }
-    return {row.id for row in statement.execute(conn, params)}
 
 
 def _bulk_marks_pg_by_day(
