@@ -9,7 +9,8 @@ states no targets: its numbers are reported for comparison.
 
 Throughput: each configuration gets a fresh queue and a fresh fake platform process (tests/fakeplatform),
 100 accounts, real ``campaign daemon`` processes (default options, the INFO log level included, but
-``--tick 0.5``; started first, then the posts are queued, all due at once), and is timed from the first
+``--tick 0.5``; started first, then the posts are queued, all due at once, through ``apply_changes`` as
+``campaign apply`` queues them, statistics refresh included), and is timed from the first
 claim to the last send as recorded in the queue's history (process start-up excluded). Ratios are to one
 PostgreSQL daemon, measured in the same run (PERFORMANCE.md: absolute numbers drift 15-30% between
 sessions). On a 2-core machine the daemons, the server and PostgreSQL share the cores, so more daemons
