@@ -511,18 +511,22 @@ def _reltuples(store: Store) -> float:
 
 
 @pytest.mark.postgres
-def test_many_new_posts_refresh_postgresql_statistics_as_autovacuum_would(pg_url: str) -> None:
-    """After more than 50 posts plus a tenth of the table are added at once, the planner's statistics of
-    ``posts`` are refreshed at once, not at autovacuum's next round (docs/BENCHMARKS.md, tenth pass)."""
+def test_many_new_posts_refresh_postgresql_statistics(pg_url: str) -> None:
+    """Adding more than 50 posts plus a tenth of those already waiting to be sent refreshes the planner's
+    statistics of ``posts`` at once, not at autovacuum's next round (docs/BENCHMARKS.md, tenth pass). Posts
+    already sent do not raise the bar: the daemons' plans read the waiting ones."""
     with Store.open(pg_url) as store:
         assert _reltuples(store) <= 0  # a new queue: never analysed
         store.apply_changes(add=[planned(f"a{i}") for i in range(200)], now=T0)
         assert _reltuples(store) == 200
-        store.apply_changes(add=[planned(f"b{i}") for i in range(60)], now=T0)  # not above 50 + 20
+        store.apply_changes(add=[planned(f"b{i}") for i in range(70)], now=T0)  # not above 50 + 20
         assert _reltuples(store) == 200
-        store.apply_changes(add=[planned(f"c{i}") for i in range(71)], now=T0)  # above 50 + 20 (table: 200)
-        assert _reltuples(store) == 331
-        assert store.refresh_statistics(1_000_000)  # whatever the table's size, a load this big refreshes
+        store.apply_changes(add=[planned(f"c{i}") for i in range(78)], now=T0)  # above 50 + 27
+        assert _reltuples(store) == 348
+        with store.engine.begin() as conn:  # as if all were sent: nothing waits any more
+            conn.exec_driver_sql("UPDATE posts SET status = 'sent'")
+        store.apply_changes(add=[planned(f"d{i}") for i in range(51)], now=T0)  # above 50 + 0
+        assert _reltuples(store) == 399
         assert not store.refresh_statistics(50)
 
 
