@@ -385,7 +385,7 @@ class StoreCore:
             with self._write() as conn:
                 # Another ANALYZE or a VACUUM holds the table's lock: leave it to them, do not wait.
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'")
-                # The literal status term matches ix_posts_due's WHERE: an index-only count.
+                # The literal status term matches ix_posts_due's WHERE: the count reads that index.
                 waiting = conn.exec_driver_sql(f"SELECT count(*) FROM posts WHERE {CLAIMABLE_SQL}").scalar()
                 if added <= ANALYZE_THRESHOLD + ANALYZE_SCALE * max(int(waiting or 0) - added, 0):
                     return False
