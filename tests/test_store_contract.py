@@ -26,7 +26,7 @@ from campaign.errors import LeaseLostError, StoreError
 from campaign.queue.models import METADATA
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.store import SCHEMA_HEAD, Mark, Store
-from tests.helpers.pg import drop_database, new_database
+from tests.helpers.pg import drop_database, explain_analyze, explain_nodes_under, new_database, rows_read
 from tests.helpers.queue import T0, many, planned
 
 OWNER = "daemon:a:1"
@@ -551,3 +551,38 @@ def test_a_lock_on_the_table_leaves_the_statistics_alone_and_the_apply_done(
         assert "statistics of the queue were not refreshed" in caplog.text and "lock" in caplog.text
         assert store.refresh_statistics(100)  # the lock released: this time it runs
         assert _reltuples(store) == 100
+
+
+@pytest.mark.postgres
+def test_a_claim_after_a_load_reads_a_prefix_of_the_due_posts_not_all_of_them(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the statistics a load refreshes, a capped claim walks the due posts in order and stops after its
+    prefix, and locks the posts it picked by primary key. Without them it read every due post twice (a
+    bitmap scan, then the locking walk), 29-45 ms per claim at 20,000-200,000 due posts."""
+    plans: list[list[dict[str, Any]]] = []
+
+    def explained(self: Precompiled, conn: sa.Connection, values: Any, *, first: Any = ()) -> Any:
+        driver = conn.connection.driver_connection
+        for statement in first:
+            driver.execute(statement)
+        plans.append(explain_analyze(driver, self.sql, self.arguments(values)))
+        return []
+
+    with Store.open(pg_url) as store:
+        # One busy account, and a hundred others with a post every 100 seconds each, all due.
+        store.apply_changes(add=many(4000, step=timedelta(seconds=1), account="a"), now=T0)
+        second = timedelta(seconds=1)
+        others = [planned(f"q{i}", account=f"acct{i % 100}", at=T0 + i * second) for i in range(4000)]
+        store.apply_changes(add=others, now=T0)
+        monkeypatch.setattr(Precompiled, "execute", explained)
+        store.claim_due(T0 + timedelta(days=1), OWNER, 60, 100, per_account=1, ahead=1)
+    (nodes,) = plans
+    scans = [n for n in nodes if n.get("Relation Name") == "posts" and "Scan" in n["Node Type"]]
+    due = [n for n in scans if n.get("Index Name") == "ix_posts_due" or n["Node Type"] == "Bitmap Heap Scan"]
+    assert due and all(rows_read(n) <= 2 * 100 for n in due), [(n["Node Type"], rows_read(n)) for n in due]
+    locked = [n for n in nodes if n["Node Type"] == "LockRows"]
+    below = [m for n in locked for m in explain_nodes_under(n) if "Scan" in m["Node Type"]]
+    assert below and all(m.get("Index Name") == "posts_pkey" for m in below), below
+    claimed = [n for n in nodes if n["Node Type"] == "ModifyTable"]
+    assert [n["Actual Rows"] for n in claimed if n.get("Relation Name") == "posts"] == [100]

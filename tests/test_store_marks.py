@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from campaign.channels.base import Receipt
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError
+from campaign.queue.marks import _pg_bulk_parameters
 from campaign.queue.store import Mark, Store
-from tests.helpers.pg import drop_database, new_database, pg_template  # noqa: F401 (fixture)
+from tests.helpers.pg import drop_database, explain_analyze, new_database, pg_template  # noqa: F401 (fixture)
 from tests.helpers.queue import T0, planned
 
 OWNER = "daemon:test:1"
@@ -262,25 +263,6 @@ def test_a_heartbeat_on_postgresql_skips_rows_the_group_commit_holds(pg_url: str
         assert store.heartbeat(OWNER, until, now=T0) == 2  # released: extended now
 
 
-def _plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
-def _explained(store: Store, sql: str, arguments: Any) -> list[dict[str, Any]]:
-    """Every node of ``EXPLAIN (ANALYZE, FORMAT JSON)`` of ``sql`` run on ``store`` (rolled back), including
-    the nodes of its CTEs and subplans."""
-    with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, arguments)
-            (plan,) = cursor.fetchone()[0]
-        raw.rollback()
-    return list(_plan_nodes(plan["Plan"]))
-
-
 @pytest.mark.postgres
 def test_postgresql_bulk_marks_keep_their_plan_when_statistics_saw_nothing_in_flight(pg_url: str) -> None:
     """Autovacuum analyses ``posts`` when a busy spell is over, so the planner expects no claimed or sending
@@ -292,11 +274,13 @@ def test_postgresql_bulk_marks_keep_their_plan_when_statistics_saw_nothing_in_fl
         store.apply_changes(add=posts, now=T0 - timedelta(days=1))  # analysed: all scheduled, none in flight
         claimed = store.claim_due(T0, OWNER, 60, 200)
         assert len(claimed) == 200
-        from campaign.queue.marks import _pg_bulk_parameters
-
         statement = store._hot("marks:pg")
         marks = [Mark(p.id, "sending", NOW) for p in claimed]
-        nodes = _explained(store, statement.sql, statement.arguments(_pg_bulk_parameters(marks, OWNER)))
+        arguments = statement.arguments(_pg_bulk_parameters(marks, OWNER))
+        with store.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            nodes = explain_analyze(raw, statement.sql, arguments)
+            raw.rollback()
         reads = [n for n in nodes if n.get("Function Name") == "json_array_elements"]
         assert reads and all(n["Actual Loops"] == 1 for n in reads), reads
         scans = [n for n in nodes if n.get("Relation Name") == "posts" and "Scan" in n["Node Type"]]

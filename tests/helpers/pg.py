@@ -98,6 +98,32 @@ def pg_url(pg_template: str) -> Iterator[str]:
     drop_database(name)
 
 
+def explain_analyze(driver: Any, sql: str, arguments: Any) -> list[dict[str, Any]]:
+    """Every node (CTEs and subplans included) of ``EXPLAIN (ANALYZE, FORMAT JSON)`` of ``sql`` run with
+    ``arguments`` on the psycopg connection ``driver``, inside whatever transaction it is in: the statement
+    really runs, so roll back what it did unless the test wants it."""
+    with driver.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, arguments)
+        (plan,) = cursor.fetchone()[0]
+    return explain_nodes_under(plan["Plan"])
+
+
+def explain_nodes_under(top: dict[str, Any]) -> list[dict[str, Any]]:
+    """``top`` and every plan node below it."""
+    nodes, todo = [], [top]
+    while todo:
+        node = todo.pop()
+        nodes.append(node)
+        todo.extend(node.get("Plans", ()))
+    return nodes
+
+
+def rows_read(node: dict[str, Any]) -> int:
+    """Rows a plan node looked at: those it returned and those its filters dropped, over all its loops."""
+    loops = int(node.get("Actual Loops", 1))
+    return loops * int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0))
+
+
 # ---------------------------------------------------------------------------------------------- daemon fleets
 
 
