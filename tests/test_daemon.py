@@ -117,6 +117,36 @@ def test_daemon_once_dry_run_subprocess(tmp_path: Path) -> None:
     assert all(r["campaign"] == "hooks" and r["channel"] == "webhook" for r in sent)
 
 
+def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tmp_path: Path) -> None:
+    """``gc.freeze()`` once start-up is done: full collections then skip the hundreds of thousands of objects
+    start-up built (a 50 ms pause each before, docs/BENCHMARKS.md, tenth pass)."""
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    queue_due(db, "a", at=datetime.now(UTC) + timedelta(days=1))
+    proc = subprocess.Popen(
+        campaign_cmd("daemon", "--db", str(db), "--campaigns", str(campaigns), "--no-metrics",
+                     "--log-level", "DEBUG", "--log-format", "json"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    records: list[dict[str, object]] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the daemon's log, as it writes it
+            if line.startswith("{"):
+                records.append(json.loads(line))
+                if records[-1].get("message") == "daemon started":
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    frozen = [r for r in records if r.get("message") == "start-up heap frozen"]
+    assert len(frozen) == 1 and int(str(frozen[0]["frozen"])) > 50_000, frozen
+
+
 # ---------------------------------------------------------------------------------------------- SIGTERM
 
 
