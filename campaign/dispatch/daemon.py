@@ -507,9 +507,10 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
 
 
 def _freeze_start_up_heap() -> None:
-    """Leave what start-up built (modules, campaigns, templates, compiled statements: hundreds of thousands
-    of objects that live as long as the process) out of every later garbage collection: ``gc.freeze()``
-    after a last full collection, so no start-up garbage is kept (https://docs.python.org/3/library/gc.html#gc.freeze).
+    """Leave what start-up built (modules, campaigns, templates, compiled statements: about 100,000 objects
+    that live as long as the process) out of every later garbage collection: ``gc.freeze()`` after a last
+    full collection, so no start-up garbage is kept
+    (https://docs.python.org/3/library/gc.html#gc.freeze).
 
     CPython's full collections hold the GIL while they walk every tracked object. In the daemon each took
     about 50 ms, and six of them fell inside a 10,000-post run: every account stood still for about 0.3 s of
