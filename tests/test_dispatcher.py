@@ -723,6 +723,47 @@ def test_sending_marks_go_on_before_the_claim_behind_them_ends(store: Store) -> 
     assert store.get_post(first).status == "sending"
 
 
+def test_a_written_batch_is_freed_at_once_not_by_the_garbage_collector(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing of a batch the worker thread wrote stays in a reference cycle: its marks, callbacks and
+    waiters go as soon as the loop is done with them. Kept in a cycle (the thread's future holding its
+    done callback, which held the batch), they waited for a garbage collection, which stops every account
+    while it runs (docs/BENCHMARKS.md, tenth pass)."""
+    import gc
+    import weakref
+    from functools import partial
+
+    from campaign.dispatch import writer as writer_module
+    from campaign.dispatch.writer import GroupWriter, make_mark
+
+    first, second = queue(store, planned("a", account="m1"), planned("b", account="m2"))
+    store.claim_due(T0, "d1", 60, 1)
+    writer = GroupWriter(store, "d1", delay=0.01, rows=256)
+    flights: list[weakref.ref[Any]] = []
+    launch = writer_module.GroupWriter._launch
+
+    def launched(self: GroupWriter) -> None:
+        launch(self)
+        if self._flight is not None:
+            flights.append(weakref.ref(self._flight))
+
+    monkeypatch.setattr(writer_module.GroupWriter, "_launch", launched)
+
+    async def go() -> list[int]:
+        await asyncio.wait_for(writer.sending(make_mark(first, "sending", T0), cancelled=lambda: None), 30)
+        claim = partial(store.claim_due, T0, "d1", 60, 1)
+        return [p.id for p in await asyncio.wait_for(writer.after_marks(claim), 30)]
+
+    gc.collect()
+    gc.disable()
+    try:
+        assert asyncio.run(go()) == [second]
+        assert len(flights) == 2 and [ref() for ref in flights] == [None, None]
+    finally:
+        gc.enable()
+
+
 def test_a_bug_in_the_commit_thread_fails_its_batch_instead_of_hanging_it(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
