@@ -147,6 +147,29 @@ def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tm
     assert len(frozen) == 1 and int(str(frozen[0]["frozen"])) > 50_000, frozen
 
 
+def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``daemon --once`` as a program freezes its start-up heap too; called from Python code (a test, a
+    tool embedding the CLI) it leaves the caller's garbage collector alone."""
+    import gc
+
+    from campaign.cli import main
+
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    queue_due(db, "a", at=datetime.now(UTC) + timedelta(days=1))
+    args = ["daemon", "--once", "--db", str(db), "--campaigns", str(campaigns), "--no-metrics"]
+    debug = ["--log-level", "DEBUG", "--log-format", "json"]
+    result = subprocess.run(campaign_cmd(*args, *debug), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"message": "start-up heap frozen"' in result.stderr
+    before = gc.get_freeze_count()
+    assert main(args) == 0
+    assert gc.get_freeze_count() == before
+    assert "daemon --once:" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------------------------------------- SIGTERM
 
 

@@ -67,7 +67,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI, turning CampaignErrors into one line and an exit code."""
-    state = CliState()
+    state = CliState(whole_process=argv is None)
     try:
         rv = cli.main(args=argv, prog_name="campaign", standalone_mode=False, obj=state)
     except click.exceptions.Abort:

@@ -231,9 +231,11 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
     unknown, or a campaign file could not be loaded (something waits for a person).
     """
     from campaign import logs
+    from campaign.cli.options import CliState
     from campaign.dispatch.daemon import DaemonOptions, DaemonTiming, serve
 
     logs.configure(log_format, log_level)
+    state = click.get_current_context().find_object(CliState)
     summary = serve(
         DaemonOptions(
             db=db,
@@ -249,6 +251,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             alert_interval=timedelta(minutes=alert_interval),
             transport=transport,
             metrics=metrics,
+            freeze_heap=state is not None and state.whole_process,
         )
     )
     if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person

@@ -18,6 +18,9 @@ class CliState:
 
     #: ``--debug`` (or ``$CAMPAIGN_DEBUG``): let a CampaignError's traceback through instead of one line.
     debug: bool = False
+    #: The run is the process's program (the console script, ``python -m campaign.cli``), not a call from
+    #: other Python code: process-wide settings such as the daemon's frozen heap are then ours to make.
+    whole_process: bool = False
 
 
 class FiniteFloat(click.FloatRange):
