@@ -165,7 +165,16 @@ def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     assert result.returncode == 0, result.stderr
     assert '"message": "start-up heap frozen"' in result.stderr
     before = gc.get_freeze_count()
-    assert main(args) == 0
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)  # the command configures logging for its process
+    try:
+        assert main(args) == 0
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
     assert gc.get_freeze_count() == before
     assert "daemon --once:" in capsys.readouterr().out
 
