@@ -118,8 +118,8 @@ def test_daemon_once_dry_run_subprocess(tmp_path: Path) -> None:
 
 
 def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tmp_path: Path) -> None:
-    """``gc.freeze()`` once start-up is done: full collections then skip the hundreds of thousands of objects
-    start-up built (a 50 ms pause each before, docs/BENCHMARKS.md, tenth pass)."""
+    """``gc.freeze()`` once start-up is done: full collections then skip the roughly 100,000 objects
+    that start-up built (a 50 ms pause each before, docs/BENCHMARKS.md, tenth pass)."""
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")
     queue_due(db, "a", at=datetime.now(UTC) + timedelta(days=1))

@@ -521,6 +521,10 @@ def _freeze_start_up_heap() -> None:
     about 50 ms, and six of them fell inside a 10,000-post run: every account stood still for about 0.3 s of
     it. With the start-up heap frozen they take 5-12 ms (docs/BENCHMARKS.md, tenth pass). A ``--once`` pass
     freezes it too: the TLS race (5,000 posts, one pass) ran 5.8% faster.
+
+    A frozen object that is later dropped inside a reference cycle is never freed. What a running daemon
+    replaces from that heap is the campaigns and adapters of a changed file, and they hold no cycles
+    (``tests/test_daemon_ops.py`` reloads the example campaign with the collector off and finds nothing).
     """
     import gc
 
