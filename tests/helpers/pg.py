@@ -119,9 +119,10 @@ def explain_nodes_under(top: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def rows_read(node: dict[str, Any]) -> int:
-    """Rows a plan node looked at: those it returned and those its filters dropped, over all its loops."""
+    """Rows a plan node looked at: those it returned and those its filters dropped, over all its loops
+    (EXPLAIN gives both counts per loop: ``show_instrumentation_count`` in PostgreSQL's explain.c)."""
     loops = int(node.get("Actual Loops", 1))
-    return loops * int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0))
+    return loops * (int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0)))
 
 
 # ---------------------------------------------------------------------------------------------- daemon fleets
