@@ -539,8 +539,8 @@ def test_sqlite_has_no_statistics_to_refresh(tmp_path: Path) -> None:
 def test_a_lock_on_the_table_leaves_the_statistics_alone_and_the_apply_done(
     pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """ANALYZE waits for no one: while another session holds a lock that conflicts with it (a VACUUM, an
-    ANALYZE, DDL), the refresh gives up after its lock timeout and logs why; the posts stay added."""
+    """The refresh waits only briefly: while another session holds a lock that conflicts with ANALYZE (a
+    VACUUM, an ANALYZE, DDL), it gives up after its lock timeout and logs why; the posts stay added."""
     monkeypatch.setattr("campaign.queue.core.ANALYZE_LOCK_TIMEOUT", "50ms")
     with Store.open(pg_url) as store, store.engine.connect() as other:
         with other.begin():

@@ -383,7 +383,7 @@ class StoreCore:
             return False
         try:
             with self._write() as conn:
-                # Another ANALYZE or a VACUUM holds the table's lock: leave it to them, do not wait.
+                # Another ANALYZE, a VACUUM or DDL holds the table's lock: wait briefly, then leave it be.
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'")
                 # The literal status term matches ix_posts_due's WHERE: the count reads that index.
                 waiting = conn.exec_driver_sql(f"SELECT count(*) FROM posts WHERE {CLAIMABLE_SQL}").scalar()
