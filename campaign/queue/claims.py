@@ -84,7 +84,11 @@ def _claimable_accounts(now: sa.ColumnElement[Any] | datetime) -> tuple[sa.Colum
 def _without_room(
     cap: sa.ColumnElement[Any] | int, hold: sa.ColumnElement[Any] | int, owner: sa.ColumnElement[Any] | str
 ) -> sa.Select[Any]:
-    """Accounts without room for another claim by ``owner`` (:func:`_room`): the same rule as a set."""
+    """Accounts without room for another claim by ``owner`` (:func:`_room`): the same rule as a set.
+
+    Written as a ``HAVING`` of its own rather than as :func:`_room` over :func:`_flying`: the plan is the
+    same, but the nested form took PostgreSQL longer to plan, and claims (5.6 -> 6.7 ms) and
+    :meth:`Claims.next_due_at` (6.5 -> 8.1 ms) ran slower at 10,000 due posts over 100 accounts."""
     leased = POSTS.alias("leased")
     others = sa.func.count().filter(leased.c.lease_owner != owner)
     return (
