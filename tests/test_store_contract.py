@@ -282,6 +282,65 @@ def test_several_processes_take_every_post_exactly_once(url: str, cap: int | Non
 # -- leases and recovery ------------------------------------------------------------------------------
 
 
+def test_a_heartbeat_naming_posts_renews_only_those(store: Store) -> None:
+    """A dispatcher names the posts it is handling: another post of the same owner keeps its lease (and
+    expires into recovery), and so does a post named but leased to someone else."""
+    store.apply_changes(add=many(4), now=EARLY)
+    now = T0 + timedelta(minutes=5)  # all four due
+    a, b, c = store.claim_due(now, OWNER, 60, 3)
+    (other,) = store.claim_due(now, "daemon:b:2", 60, 1)
+    until = now + timedelta(minutes=5)
+    assert store.heartbeat(OWNER, until, now=now, ids={a.id, c.id, other.id}) == 2
+    assert store.heartbeat(OWNER, until, now=now, ids=()) == 0
+    leases = {p.id: store.get_post(p.id).lease_expires_at for p in (a, b, c, other)}
+    first = now + timedelta(seconds=60)
+    assert leases == {a.id: until, b.id: first, c.id: until, other.id: first}
+    assert store.recover_expired(now + timedelta(minutes=2)).requeued == (b.id, other.id)
+
+
+def test_a_driver_error_of_a_hot_statement_is_a_store_error(store: Store) -> None:
+    """Hot statements run on the driver's cursor (campaign.queue.precompiled): what the driver raises
+    there is translated like any other database error, on both back ends (psycopg's own errors escaped
+    untranslated before)."""
+    with pytest.raises(StoreError, match="database error") as caught, store._hot_write() as conn:
+        raw = conn.connection.driver_connection
+        raw.cursor().execute("SELECT 1 FROM no_such_table")
+    assert type(caught.value) is StoreError
+    store.apply_changes(add=many(1), now=EARLY)  # the connection is still usable
+    assert len(store.claim_due(T0, OWNER, 60, 1)) == 1
+
+
+@pytest.mark.postgres
+def test_after_the_server_ends_every_session_only_the_statement_under_way_fails(pg_url: str) -> None:
+    """A server restart (here: every session of the database ended from the server side) kills each of
+    the store's long-lived connections. The statement that meets its dead connection fails with one
+    StoreError; every other kind of connection is pinged before its next use and replaced, so no later
+    call fails (before, each kind failed once on its next use, however much later)."""
+    with Store.open(pg_url) as store:
+        store.apply_changes(add=many(6), now=EARLY)
+        calls: dict[str, Callable[[], object]] = {
+            "claim": lambda: store.claim_due(LATER, OWNER, 60, 1),
+            "heartbeat": lambda: store.heartbeat(OWNER, LATER, now=T0),
+            "next due": lambda: store.next_due_at(T0, per_account=1, owner=OWNER),
+            "counts": store.counts,
+            "recovery": lambda: store.recover_expired(T0),
+        }
+        for call in calls.values():
+            call()  # every kind of connection is open (and recently used: no ping)
+        with store.engine.connect() as conn:
+            ended = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalar_one()  # fmt: skip
+            conn.commit()
+        assert ended >= 2
+        with pytest.raises(StoreError, match="connection"):
+            calls["claim"]()
+        for call in calls.values():
+            call()
+        assert store.counts() == {"claimed": 2, "scheduled": 4}
+
+
 def test_a_dead_owners_leases_are_recovered_by_another(store: Store) -> None:
     store.apply_changes(add=many(3), now=EARLY)
     a, b, c = store.claim_due(T0 + timedelta(minutes=5), "dead", 60, 3)

@@ -15,9 +15,11 @@ Every change that should wake the daemons (apply, cancel, retry, pause, resume, 
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -27,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
 from campaign.media.model import media_from_json
-from campaign.queue.dialect import SYNCHRONOUS, insert_ignoring_duplicates, translate_error
+from campaign.queue.dialect import SYNCHRONOUS, connection_lost, insert_ignoring_duplicates, translate_error
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, POSTS, QUEUE
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import CLAIMABLE_SQL, LEASED, Status, sources, sql_in
@@ -35,6 +37,9 @@ from campaign.queue.values import QueuedPost, link_from, receipts_from
 
 #: The PostgreSQL channel on which every revision bump is announced (payload: the new revision).
 NOTIFY_CHANNEL = "campaign_queue"
+#: Seconds a long-lived PostgreSQL connection may sit idle before it is pinged ahead of its next
+#: transaction (:meth:`StoreCore._connection`): the hot path's never is, a heartbeat's always is.
+IDLE_PING = 5.0
 #: PostgreSQL re-reads the statistics of ``posts`` once more posts than this, plus this share of the posts
 #: already waiting to be sent, were added at once (:meth:`StoreCore.refresh_statistics`): autovacuum's rule
 #: and defaults (``autovacuum_analyze_threshold``, ``autovacuum_analyze_scale_factor``,
@@ -148,6 +153,13 @@ class StoreCore:
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.is_postgres = engine.dialect.name == "postgresql"
         self._conns: dict[str, Connection] = {}
+        #: When each long-lived connection last ended a transaction (time.monotonic; -inf: suspect, ping it).
+        self._used: dict[str, float] = {}
+        #: What a failed statement may raise: SQLAlchemy's wrapper, or the driver's own error from a
+        #: statement run on its cursor (:mod:`campaign.queue.precompiled`); both are translated.
+        self._driver_errors: tuple[type[BaseException], ...] = (
+            sa.exc.DBAPIError, sqlite3.Error, engine.dialect.loaded_dbapi.Error,
+        )
         #: Hot statements compiled for this store's dialect (:meth:`_precompiled`).
         self._compiled: dict[str, Precompiled] = {}
 
@@ -186,11 +198,42 @@ class StoreCore:
 
     def _connection(self, kind: str) -> Connection:
         # One long-lived connection per kind: checking one out of the pool per transaction costs more
-        # than the statements of a hot-path transaction (bench_store.py).
+        # than the statements of a hot-path transaction (bench_store.py). So the pool's pre-ping does not
+        # see them: on PostgreSQL one idle for IDLE_PING seconds, or suspect because another was found
+        # dead, is pinged first, and replaced if the server restarted or ended its session meanwhile.
         conn = self._conns.get(kind)
-        if conn is None or conn.closed or conn.invalidated:
+        if conn is not None and (conn.closed or conn.invalidated or not self._answers(kind, conn)):
+            self._drop(kind)
+            conn = None
+        if conn is None:
             conn = self._conns[kind] = self.engine.connect()
         return conn
+
+    def _answers(self, kind: str, conn: Connection) -> bool:
+        """False when ``conn`` (PostgreSQL, idle past :data:`IDLE_PING` or suspect) fails a ping."""
+        if not self.is_postgres or time.monotonic() - self._used.get(kind, -math.inf) < IDLE_PING:
+            return True
+        try:
+            raw = conn.connection.driver_connection
+            return raw is not None and bool(self.engine.dialect.do_ping(raw))
+        except Exception:  # any failure: open a new connection, whose error (if any) is reported
+            return False
+
+    def _drop(self, kind: str) -> None:
+        """Forget the long-lived connection ``kind`` (closing it without a round trip)."""
+        conn = self._conns.pop(kind, None)
+        self._used.pop(kind, None)
+        if conn is not None:
+            with suppress(Exception):
+                conn.invalidate()
+                conn.close()
+
+    def _lost(self, kind: str) -> None:
+        """The connection ``kind`` is gone: replace it, and ping the others before their next use (a
+        server restart ended them all; each belongs to the thread that uses it, so it is not closed here)."""
+        self._drop(kind)
+        for other in list(self._conns):
+            self._used[other] = -math.inf
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -209,8 +252,11 @@ class StoreCore:
         try:
             conn = self._connection(kind)
             if not self.is_sqlite:
-                with conn.begin():
-                    yield conn
+                try:
+                    with conn.begin():
+                        yield conn
+                finally:
+                    self._used[kind] = time.monotonic()
                 return
             # SQLite: the engine runs in driver autocommit (SQLAlchemy's documented pysqlite recipe
             # replaces the driver's BEGIN with ours); we emit BEGIN/COMMIT on the driver connection, which
@@ -233,7 +279,9 @@ class StoreCore:
             finally:
                 if not durable:
                     raw.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
-        except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+        except self._driver_errors as exc:
+            if self.is_postgres and connection_lost(exc):
+                self._lost(kind)
             raise translate_error(exc, self.where) from exc
 
     # -- transitions (all status changes pass here) ----------------------------------------------------

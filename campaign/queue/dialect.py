@@ -196,6 +196,25 @@ def _pg_sqlstate(exc: BaseException) -> str | None:
     return state if isinstance(state, str) else None
 
 
+#: SQLSTATE classes of a connection that is gone: connection exceptions, and the server shutting down or
+#: ending the session (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+_PG_CONNECTION_LOST = ("08", "57P")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True when ``exc`` says the PostgreSQL connection is gone (the server restarted, ended the session or
+    cannot be reached): the connection must be replaced, and others opened before may be dead too."""
+    state = _pg_sqlstate(exc)
+    if state is not None:
+        return state.startswith(_PG_CONNECTION_LOST)
+    # psycopg reports a refused, failed or closed connection as an OperationalError without a SQLSTATE,
+    # wrapped by SQLAlchemy or raised by the driver itself (statements run on the driver's cursor).
+    orig = getattr(exc, "orig", exc)
+    return not isinstance(orig, sqlite3.Error) and any(
+        cls.__name__ == "OperationalError" for cls in type(orig).__mro__
+    )
+
+
 def translate_error(exc: BaseException, where: str) -> StoreError:
     """Map a driver error to the one exception tree (the single translation point for SQL errors)."""
     name = _sqlite_error_name(exc)
@@ -204,10 +223,9 @@ def translate_error(exc: BaseException, where: str) -> StoreError:
     state = _pg_sqlstate(exc)
     if state in _PG_LOCKED:
         return DatabaseLockedError(f"{where}: {_PG_LOCKED[state]} with another process ({detail})")
-    if state is not None and state.startswith(("08", "57P")):  # connection exception, server shutdown
+    if state is not None and state.startswith(_PG_CONNECTION_LOST):
         return StoreError(f"{where}: lost the connection to the database server ({detail})")
-    if state is None and isinstance(exc, sa.exc.OperationalError) and not isinstance(exc.orig, sqlite3.Error):
-        # psycopg reports a refused or failed connection without a SQLSTATE.
+    if connection_lost(exc):
         return StoreError(f"{where}: cannot connect to the database server ({detail})")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLockedError(f"{where}: database is locked by another process ({detail})")
