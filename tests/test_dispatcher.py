@@ -21,7 +21,7 @@ from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.webhook import WebhookAdapter
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.dispatch.retry import RetryPolicy
-from campaign.errors import ConfigError, DatabaseLockedError
+from campaign.errors import ConfigError, DatabaseLockedError, StoreError
 from campaign.plan.posts import PlannedPost
 from campaign.queue.store import Store
 from campaign.secrets import Credentials, SecretRef
@@ -826,18 +826,84 @@ def test_an_outcome_whose_write_failed_is_written_by_the_next_dispatch(
     assert len(platform.requests) == 1
 
 
-def test_a_failed_sending_write_sends_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "error",
+    [
+        DatabaseLockedError("q.db: database is locked by another process"),
+        StoreError("postgresql+psycopg://u@db/q: lost the connection to the database server (shutdown)"),
+    ],
+)
+def test_a_failed_sending_write_sends_nothing_and_gives_the_post_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, error: StoreError
+) -> None:
+    """The queue fails while the post's ``sending`` mark is written: nothing is sent, the post is deferred
+    by ``store_retry`` (the mark waits in the group writer until the queue answers), then sent once. Before,
+    it stayed leased to the dispatcher, whose heartbeats renewed it for as long as the daemon ran."""
     clock = Clock()
     platform = Platform(clock, status_ok)
     (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    write_marks = store.write_marks
+    broken = {"on": True}
 
-    def locked(marks: Any, **kw: Any) -> Any:
-        raise DatabaseLockedError("q.db: database is locked by another process")
+    def failing(marks: Any, **kw: Any) -> Any:
+        if broken["on"]:
+            raise error
+        return write_marks(marks, **kw)
 
-    monkeypatch.setattr(store, "write_marks", locked)
-    run(make(store, clock, {"m1": mastodon("m1", clock)}, platform).dispatch_due(clock.now))
-    # Nothing left; the post stays claimed and its lease expires into recovery (back to scheduled).
+    monkeypatch.setattr(store, "write_marks", failing)
+    with pytest.raises(type(error)):
+        run(d.dispatch_due(clock.now))  # the deferral is kept queued: the daemon retries at its next tick
     assert platform.requests == [] and store.get_post(pid).status == "claimed"
+    assert f"post {pid} not sent, the queue could not be written: {error}; deferred by 10s" in caplog.text
+    broken["on"] = False
+    run(d.dispatch_due(clock.advance(seconds=1)))  # the queue answers again: the deferral is written
+    post = store.get_post(pid)
+    assert post.status == "retry_wait" and post.attempts == 0 and post.lease_owner is None
+    assert post.next_attempt_at == T0 + timedelta(seconds=10)
+    assert platform.requests == [] and [o.outcome for o in outcomes] == ["deferred"]  # once durable
+    assert outcomes[0].detail == f"not sent, the queue could not be written: {error}"
+    run(d.dispatch_due(clock.advance(seconds=10)))
+    assert store.get_post(pid).status == "sent" and len(platform.requests) == 1
+    assert [o.outcome for o in outcomes] == ["deferred", "sent"]
+
+
+def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat names the posts the dispatcher is handling. A post leased to the same owner that it
+    has no record of (dropped after a bug) is not renewed: its lease runs out and recovery takes it back
+    while the daemon goes on."""
+    clock = Clock()
+    beats: list[frozenset[int]] = []
+    beaten = asyncio.Event()
+
+    async def answer_after_a_heartbeat(request: httpx.Request) -> httpx.Response:
+        await beaten.wait()  # the request is out until the heartbeat has run
+        return status_ok(request)
+
+    platform = Platform(clock, answer_after_a_heartbeat)  # type: ignore[arg-type]
+    orphan, live = queue(
+        store, planned("orphan", account="m2", at=T0 - timedelta(minutes=1)), planned("live", account="m1")
+    )
+    assert [p.id for p in store.claim_due(T0, OWNER, 60, 1)] == [orphan]  # leased, then forgotten
+    heartbeat = store.heartbeat
+
+    def recording(owner: str, until: datetime, **kw: Any) -> int:
+        beats.append(kw["ids"])
+        done = heartbeat(owner, until, **kw)
+        beaten.set()
+        return done
+
+    monkeypatch.setattr(store, "heartbeat", recording)
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, heartbeat_seconds=0.01)
+    run(d.dispatch_due(clock.now))
+    assert beats and beats[0] == {live}
+    assert store.get_post(live).status == "sent"
+    assert store.get_post(orphan).lease_expires_at == T0 + timedelta(seconds=60)  # not renewed
+    d.recover(clock.advance(seconds=61))
+    assert store.get_post(orphan).status == "scheduled"
 
 
 # ---------------------------------------------------------------------------------------------- layering

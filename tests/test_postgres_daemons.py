@@ -4,12 +4,14 @@ platform.
 The fake platform's request log is the witness: every queued post's idempotency key created exactly one
 status, and no status was created for anything else. The second test SIGKILLs one daemon midway: the
 survivors recover its leases (claimed -> scheduled, sending -> unknown, then retried with the same
-Idempotency-Key, which Mastodon and the fake platform deduplicate) and still nothing is lost or doubled.
+Idempotency-Key, which Mastodon and the fake platform deduplicate) and still nothing is lost or doubled. The
+third ends every database session under a running daemon, as a server restart does.
 """
 
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -50,17 +52,17 @@ def stopped(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "T"
 
 
-def check_exactly_once(fleet: Fleet) -> Counter[str]:
+def check_exactly_once(fleet: Fleet, posts: int = POSTS) -> Counter[str]:
     """Every post sent, each key created exactly one status on the platform; returns sent-by-owner counts."""
     sent_by = "SELECT actor, COUNT(*) FROM post_events WHERE to_status = 'sent' GROUP BY actor"
     with Store.open(fleet.db) as store:
-        assert store.counts() == {"sent": POSTS}
+        assert store.counts() == {"sent": posts}
         with store.engine.connect() as conn:
             owners: Counter[str] = Counter({actor: int(n) for actor, n in conn.execute(sa.text(sent_by))})
             remote_ids = conn.execute(sa.text("SELECT COUNT(DISTINCT remote_id) FROM posts")).scalar_one()
-    assert remote_ids == POSTS
+    assert remote_ids == posts
     stats = fleet.platform.stats()
-    assert stats["duplicates"] == [] and stats["created"] == POSTS
+    assert stats["duplicates"] == [] and stats["created"] == posts
     created = Counter(r.idempotency_key for r in read_log(fleet.workdir / "platform.jsonl") if r.created)
     assert set(created) == set(fleet.keys) and set(created.values()) == {1}
     return owners
@@ -131,3 +133,35 @@ def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) 
     # Every lease the victim held when it died was recovered by the survivors (then sent exactly once).
     assert set(held) <= recovered
     print(f"\nkilled daemon pid {victim.pid}; {recovered} leases recovered; sent by {dict(owners)}")
+
+
+def test_a_daemon_rides_out_its_database_sessions_ending_without_losing_or_stranding_a_post(
+    fleet: Fleet,
+) -> None:
+    """Every session of the queue's database is ended from the server side three times while a daemon
+    sends (what a server restart or a failover does to its connections). Transactions under way fail;
+    posts whose ``sending`` mark failed are given back (deferred, nothing sent) and every other connection
+    is replaced before its next use. The daemon keeps running and every post is sent exactly once: none is
+    left leased to it (before, such posts stayed ``claimed``, their leases renewed by every heartbeat)."""
+    posts = 3_000
+    daemon = fleet.start_daemon(*DAEMON_ARGS)
+    fleet.enqueue(posts)
+    end_sessions = sa.text(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    engine = sa.create_engine(fleet.db, poolclass=sa.pool.NullPool)
+    try:
+        for sent in (300, 1_200, 2_100):
+            fleet.wait_for(sent, timeout=600, poll=0.02)
+            with engine.connect() as conn:
+                assert conn.execute(end_sessions).scalar_one() >= 1  # the daemon's, at least
+                conn.commit()
+    finally:
+        engine.dispose()
+    fleet.wait_for(posts, timeout=300)  # a post left leased would never be sent: fail within minutes
+    assert daemon.poll() is None  # still running
+    owners = check_exactly_once(fleet, posts)
+    assert list(owners) == [f"daemon:{socket.gethostname()}:{daemon.pid}"]
+    log = (fleet.workdir / "daemon0.log").read_text(errors="replace")
+    assert "connection" in log and "Traceback" not in log

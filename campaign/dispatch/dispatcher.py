@@ -51,8 +51,11 @@ Group commit (:mod:`campaign.dispatch.writer`): the hot-path state writes (``sen
 of all posts in flight share transactions; a post's request waits for its ``sending`` commit, and an
 outcome is reported only once committed. A post whose request completed but whose outcome was not yet
 written is still ``sending`` and recovers as ``unknown`` (the same as a crash while its request was out):
-never sent twice. Store calls are synchronous and short (SQLite in WAL mode); they run on the event loop's
-thread (a store serves one thread at a time).
+never sent twice. A post whose ``sending`` write fails because the queue does (a lost connection, a locked
+database; not a lost lease) had nothing sent and is deferred by ``store_retry``, the deferral waiting in the
+group writer until the queue answers. Heartbeats renew the leases of the posts in hand only. Store calls
+are synchronous and short (SQLite in WAL mode); they run on the event loop's thread (a store serves one
+thread at a time).
 """
 
 from __future__ import annotations
@@ -61,24 +64,31 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from campaign.channels.base import Adapter, Exchange, Part, Quota, Receipt
-from campaign.dispatch.alerts import DEFAULT_INTERVAL, Alerts
+from campaign.dispatch.alerts import Alerts
+from campaign.dispatch.config import DispatchConfig
 from campaign.dispatch.decide import Action, Decision, Stopping, decide
 from campaign.dispatch.holds import AccountHolds
 from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
 from campaign.dispatch.pool import SendPool, Slots, seconds_until
 from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
-from campaign.dispatch.retry import RetryPolicy
 from campaign.dispatch.uploads import UploadRecorder, with_uploads
 from campaign.dispatch.writer import GroupWriter, make_mark
-from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
+from campaign.errors import (
+    CampaignError,
+    ConfigError,
+    IllegalTransitionError,
+    LeaseLostError,
+    PostNotFoundError,
+    RateLimitedError,
+    StoreError,
+)
 from campaign.plan.posts import part_for
 
 if TYPE_CHECKING:
@@ -97,44 +107,10 @@ T = TypeVar("T")
 #: every empty claim it took 18% of the loop's samples in the TLS race). Another process's change
 #: (:meth:`Dispatcher.wake`) and an outcome that may requeue a post (any but ``sent``) forget it.
 DUE_REREAD = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class DispatchConfig:
-    """Tunables of the dispatcher. Durations in seconds unless typed as timedelta."""
-
-    #: Lease owner and event actor, e.g. ``daemon:HOST:PID``.
-    owner: str
-    lease_seconds: float = 300.0
-    heartbeat_seconds: float = 60.0
-    #: Posts in flight at once, overall / per channel (None: no cap below ``concurrency``) / per account.
-    #: The daemon's flags of the same names set them; README "The daemon" justifies the defaults. Claims
-    #: hold up to ``per_account`` more posts of an account ready (module docstring).
-    concurrency: int = 100
-    per_channel: int | None = None
-    per_account: int = 1
-    #: Most posts claimed per statement; claimed posts not yet started are kept up to
-    #: ``max(batch_size - concurrency, concurrency)`` (the pool's prefetch).
-    batch_size: int = 400
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Wait after a rate limit that names no reset time.
-    rate_limit_wait: timedelta = timedelta(seconds=60)
-    #: Wait before retrying a post whose account cannot be built (missing file or credential).
-    config_retry: timedelta = timedelta(minutes=5)
-    #: Wait before repeating a failed lookup of an unknown post.
-    lookup_retry: timedelta = timedelta(minutes=5)
-    #: Quotas by channel that replace the adapters' ``default_quota`` (tests; accounts use ``daily_quota``).
-    quotas: Mapping[str, Quota] = field(default_factory=dict)
-    #: Run exchanges against the adapters' fake responses (nothing leaves the machine).
-    dry_run: bool = False
-    #: Unknown posts examined per dispatch.
-    reconcile_limit: int = 1000
-    #: At most one alert message per alert account per this interval.
-    alert_interval: timedelta = DEFAULT_INTERVAL
-    #: Group commit: an outcome waits at most this many seconds (or until ``commit_rows`` are queued) to
-    #: share a transaction with others; a ``sending`` mark waits only for the next turn of the event loop.
-    commit_delay: float = 0.01
-    commit_rows: int = 256
+#: Store errors about one post that say it is no longer where this dispatcher left it (recovery or another
+#: daemon moved it on, or it is gone): its state is someone else's. Any other StoreError means the queue
+#: itself could not be used (connection lost, database locked, disk full) and the post is still ours.
+NOT_OURS = (LeaseLostError, IllegalTransitionError, PostNotFoundError)
 
 
 class _Progress:
@@ -398,7 +374,9 @@ class Dispatcher:
             await asyncio.sleep(self.config.heartbeat_seconds)
             now = self.clock()
             try:
-                self.store.heartbeat(self.owner, now + timedelta(seconds=self.config.lease_seconds), now=now)
+                # Only the posts this dispatcher is handling: one it dropped (a bug) expires into recovery.
+                until = now + timedelta(seconds=self.config.lease_seconds)
+                self.store.heartbeat(self.owner, until, now=now, ids=frozenset(self._in_flight))
             except StoreError as exc:
                 logger.error("lease heartbeat failed: %s", exc, extra={"action": "heartbeat"})
 
@@ -406,15 +384,31 @@ class Dispatcher:
         """Send ``post`` (the pool holds its slots); contain every error so the others go on."""
         try:
             await self._send_post(post)
-        except StoreError as exc:
-            # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
+        except NOT_OURS as exc:
             logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))
             self._in_flight.discard(post.id)
+        except StoreError as exc:
+            self._give_back(post, exc)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug: keep the other posts going; the post's lease expires into recovery
             logger.exception("post %d: unexpected error", post.id, extra=extra(post, outcome="error"))
             self._in_flight.discard(post.id)
+
+    def _give_back(self, post: ClaimedPost, error: StoreError) -> None:
+        """``post`` could not start because the queue failed (reading its quota, or writing its ``sending``
+        mark): nothing was sent for it, and it is still ours, ``claimed`` (or ``sending``, when the commit
+        went through but its answer was lost with the connection). Defer it by ``store_retry`` through the
+        group writer, which keeps the mark queued and writes it once the queue answers again. Dropped
+        instead, it would stay leased to this daemon, its lease renewed by every heartbeat, until a
+        restart."""
+        until = self.clock() + self.config.store_retry
+        reason = f"not sent, the queue could not be written: {error}"
+        logger.warning(
+            "post %d %s; deferred by %s", post.id, reason, ago(self.config.store_retry),
+            extra=extra(post, outcome="store_error", next_attempt_at=until),
+        )
+        self._defer(post, until, reason, len(post.part_receipts), log=False)
 
     # -- one post -----------------------------------------------------------------------------------------
 

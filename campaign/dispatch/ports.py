@@ -7,7 +7,7 @@ dispatcher, its group writer, its account holds or its reconciler calls; nothing
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -47,8 +47,10 @@ class DispatchStore(Protocol):
         """Give claimed posts back (never started); returns the ids released."""
         ...
 
-    def heartbeat(self, owner: str, until: datetime, *, now: datetime) -> int:
-        """Extend every lease ``owner`` holds."""
+    def heartbeat(
+        self, owner: str, until: datetime, *, now: datetime, ids: Collection[int] | None = None
+    ) -> int:
+        """Extend the leases ``owner`` holds (only those of ``ids`` when given)."""
         ...
 
     def recover_expired(

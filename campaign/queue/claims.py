@@ -22,7 +22,7 @@ PostgreSQL (several daemons on one queue):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -391,18 +391,26 @@ class Claims(StoreCore):
                 self._bump(conn)
         return sorted(released)
 
-    def heartbeat(self, owner: str, until: datetime, *, now: datetime) -> int:
-        """Extend every lease ``owner`` holds to ``until``; returns how many leases it extended.
+    def heartbeat(
+        self, owner: str, until: datetime, *, now: datetime, ids: Collection[int] | None = None
+    ) -> int:
+        """Extend the leases ``owner`` holds to ``until``: every one, or only those of the posts ``ids``
+        (a dispatcher names the posts it is handling, so a post it lost track of, after a bug, expires into
+        recovery instead of being renewed for as long as the process lives). Returns how many it extended.
 
         ``now`` guards against reviving a lease that already expired (those are left for recovery). On
         PostgreSQL a post whose row another transaction holds (the owner's group commit marking it) is
         skipped this time, never waited for.
         """
         now, until = aware(now), aware(until, "until")
+        if ids is not None and not ids:
+            return 0
         p = POSTS
         held = sa.and_(
             p.c.lease_owner == owner, p.c.status.in_([s.value for s in LEASED]), p.c.lease_expires_at >= now
         )
+        if ids is not None:
+            held = sa.and_(held, p.c.id.in_(sorted(ids)))
         if self.is_postgres:
             # Rows the owner's own group commit is marking right now (locked by its transaction on another
             # connection) are skipped, not waited for: both statements lock several rows, in no common order,
