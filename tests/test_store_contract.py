@@ -23,6 +23,7 @@ from sqlalchemy.engine.reflection import Inspector
 
 from campaign.channels.base import Receipt
 from campaign.errors import LeaseLostError, StoreError
+from campaign.queue import core
 from campaign.queue.models import METADATA
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.store import SCHEMA_HEAD, Mark, Store
@@ -310,32 +311,63 @@ def test_a_driver_error_of_a_hot_statement_is_a_store_error(store: Store) -> Non
     assert len(store.claim_due(T0, OWNER, 60, 1)) == 1
 
 
+def _end_every_session(store: Store) -> None:
+    """End every session of ``store``'s database from the server side (what a restart does to them)."""
+    with store.engine.connect() as conn:
+        ended = conn.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )).scalar_one()  # fmt: skip
+        conn.commit()
+    assert ended >= 2
+
+
+def _calls_of_every_kind(store: Store) -> dict[str, Callable[[], object]]:
+    """A call on each of the store's long-lived connections: hot (claims), write and read."""
+    return {
+        "claim": lambda: store.claim_due(LATER, OWNER, 60, 1),
+        "heartbeat": lambda: store.heartbeat(OWNER, LATER, now=T0),
+        "next due": lambda: store.next_due_at(T0, per_account=1, owner=OWNER),
+        "counts": store.counts,
+        "recovery": lambda: store.recover_expired(T0),
+    }
+
+
 @pytest.mark.postgres
-def test_after_the_server_ends_every_session_only_the_statement_under_way_fails(pg_url: str) -> None:
+def test_after_the_server_ends_every_session_only_the_statement_under_way_fails(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server restart (here: every session of the database ended from the server side) kills each of
     the store's long-lived connections. The statement that meets its dead connection fails with one
-    StoreError; every other kind of connection is pinged before its next use and replaced, so no later
-    call fails (before, each kind failed once on its next use, however much later)."""
+    StoreError; every other connection is then pinged before its next use and replaced, so no later call
+    fails (before, each kind failed once on its next use, however much later)."""
+    monkeypatch.setattr(core, "IDLE_PING", 3600.0)  # no connection counts as idle: only suspicion pings
     with Store.open(pg_url) as store:
         store.apply_changes(add=many(6), now=EARLY)
-        calls: dict[str, Callable[[], object]] = {
-            "claim": lambda: store.claim_due(LATER, OWNER, 60, 1),
-            "heartbeat": lambda: store.heartbeat(OWNER, LATER, now=T0),
-            "next due": lambda: store.next_due_at(T0, per_account=1, owner=OWNER),
-            "counts": store.counts,
-            "recovery": lambda: store.recover_expired(T0),
-        }
+        calls = _calls_of_every_kind(store)
         for call in calls.values():
-            call()  # every kind of connection is open (and recently used: no ping)
-        with store.engine.connect() as conn:
-            ended = conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )).scalar_one()  # fmt: skip
-            conn.commit()
-        assert ended >= 2
+            call()  # every kind of connection is open
+        _end_every_session(store)
         with pytest.raises(StoreError, match="connection"):
             calls["claim"]()
+        for call in calls.values():
+            call()
+        assert store.counts() == {"claimed": 2, "scheduled": 4}
+
+
+@pytest.mark.postgres
+def test_a_connection_idle_past_the_ping_interval_is_checked_before_use(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection idle longer than IDLE_PING (here: any) is pinged before its transaction, so sessions
+    ended while the store was idle cost no failed call at all."""
+    monkeypatch.setattr(core, "IDLE_PING", 0.0)
+    with Store.open(pg_url) as store:
+        store.apply_changes(add=many(6), now=EARLY)
+        calls = _calls_of_every_kind(store)
+        for call in calls.values():
+            call()
+        _end_every_session(store)
         for call in calls.values():
             call()
         assert store.counts() == {"claimed": 2, "scheduled": 4}
