@@ -39,7 +39,7 @@ def test_a_write_lock_held_past_the_busy_timeout_strands_no_post(tmp_path: Path)
             holder.execute("BEGIN IMMEDIATE")  # waits for the daemon's transaction in progress, then holds
             # Held until the daemon has given a post back: its `sending` mark waited out the busy timeout.
             wait_until(
-                lambda: "not sent, the queue could not be written" in log.read_text(errors="replace"),
+                lambda: "not sent, the queue failed" in log.read_text(errors="replace"),
                 what="a post given back while the queue was locked",
             )
         finally:

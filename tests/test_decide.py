@@ -23,9 +23,11 @@ from campaign.errors import (
     ChannelError,
     ConfigError,
     CredentialsError,
+    DatabaseLockedError,
     LeaseLostError,
     PermanentError,
     RateLimitedError,
+    StoreError,
     TransientError,
 )
 
@@ -185,6 +187,29 @@ CASES: list[tuple[str, BaseException | None, bool, int, Decision]] = [
         True,
         2,
         Decision(U, "lease lost (after a request was sent)", attempt=2),
+    ),
+    (
+        "the queue failed before sending (a lost connection)",
+        StoreError("db: lost the connection to the database server"),
+        False,
+        1,
+        Decision(D, "not sent, the queue failed: db: lost the connection to the database server",
+                 until=NOW + timedelta(seconds=10)),
+    ),
+    (
+        "the queue locked past its busy timeout before sending",
+        DatabaseLockedError("q.db: database is locked"),
+        False,
+        1,
+        Decision(D, "not sent, the queue failed: q.db: database is locked",
+                 until=NOW + timedelta(seconds=10)),
+    ),
+    (
+        "the queue failed after a request",
+        StoreError("db: lost the connection"),
+        True,
+        1,
+        Decision(U, "db: lost the connection (after a request was sent)", attempt=1),
     ),
     (
         "unclassified channel error before sending",

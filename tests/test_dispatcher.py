@@ -856,14 +856,14 @@ def test_a_failed_sending_write_sends_nothing_and_gives_the_post_back(
     with pytest.raises(type(error)):
         run(d.dispatch_due(clock.now))  # the deferral is kept queued: the daemon retries at its next tick
     assert platform.requests == [] and store.get_post(pid).status == "claimed"
-    assert f"post {pid} not sent, the queue could not be written: {error}; deferred by 10s" in caplog.text
+    assert f"post {pid} not sent, the queue failed: {error}; deferred by 10s" in caplog.text
     broken["on"] = False
     run(d.dispatch_due(clock.advance(seconds=1)))  # the queue answers again: the deferral is written
     post = store.get_post(pid)
     assert post.status == "retry_wait" and post.attempts == 0 and post.lease_owner is None
     assert post.next_attempt_at == T0 + timedelta(seconds=10)
     assert platform.requests == [] and [o.outcome for o in outcomes] == ["deferred"]  # once durable
-    assert outcomes[0].detail == f"not sent, the queue could not be written: {error}"
+    assert outcomes[0].detail == f"not sent, the queue failed: {error}"
     run(d.dispatch_due(clock.advance(seconds=10)))
     assert store.get_post(pid).status == "sent" and len(platform.requests) == 1
     assert [o.outcome for o in outcomes] == ["deferred", "sent"]

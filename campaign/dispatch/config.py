@@ -37,8 +37,8 @@ class DispatchConfig:
     config_retry: timedelta = timedelta(minutes=5)
     #: Wait before repeating a failed lookup of an unknown post.
     lookup_retry: timedelta = timedelta(minutes=5)
-    #: Wait before claiming again a post given back because the queue could not be written before anything
-    #: was sent for it (its ``sending`` mark failed: connection lost, database locked or full).
+    #: Wait before claiming again a post deferred because the queue failed before anything was sent for it
+    #: (its ``sending`` mark or a read before its first request: connection lost, database locked or full).
     store_retry: timedelta = timedelta(seconds=10)
     #: Quotas by channel that replace the adapters' ``default_quota`` (tests; accounts use ``daily_quota``).
     quotas: Mapping[str, Quota] = field(default_factory=dict)

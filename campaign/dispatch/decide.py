@@ -19,7 +19,11 @@ other :class:`TransientError`  --             ``RETRY`` after backoff; ``FAILED`
 :class:`PermanentError`        --             ``FAILED`` with the platform's message
 :class:`AmbiguousError`        --             ``UNKNOWN``
 other :class:`CampaignError`   yes            ``UNKNOWN`` (a request left; it may have landed)
-  (config, credentials, store) no             ``DEFER`` by ``config_retry``, reported as an ERROR
+  (config, credentials, store)
+:class:`StoreError` of the     no             ``DEFER`` by ``store_retry`` (the queue failed, say a lost
+  queue itself (not one post's                connection: nothing to fix in the campaign)
+  lost lease or state)
+other :class:`CampaignError`   no             ``DEFER`` by ``config_retry``, reported as an ERROR
 any other exception (a bug)    yes            ``UNKNOWN``, logged with its traceback
                                no             ``FAILED``, logged with its traceback
 =============================  =============  ===========================================================
@@ -42,10 +46,21 @@ from campaign.errors import (
     AmbiguousError,
     CampaignError,
     ChannelError,
+    DatabaseLockedError,
     PermanentError,
     RateLimitedError,
+    StoreError,
     TransientError,
 )
+
+#: StoreErrors that say the queue itself could not be used (a lost connection, a lock held too long), not
+#: that one post moved on (LeaseLostError and the other subclasses).
+QUEUE_FAILURES = (StoreError, DatabaseLockedError)
+
+
+def queue_failed(error: StoreError) -> str:
+    """The reason recorded for a post deferred because the queue failed before anything was sent."""
+    return f"not sent, the queue failed: {error}"
 
 
 class Stopping(Exception):
@@ -80,6 +95,9 @@ class Policy(Protocol):
 
     @property
     def config_retry(self) -> timedelta: ...
+
+    @property
+    def store_retry(self) -> timedelta: ...
 
 
 @dataclass(frozen=True)
@@ -135,6 +153,8 @@ def decide(
     if isinstance(error, CampaignError):
         if requests_sent:
             return Decision(Action.UNKNOWN, f"{error} (after a request was sent)", attempt)
+        if isinstance(error, StoreError) and type(error) in QUEUE_FAILURES:
+            return Decision(Action.DEFER, queue_failed(error), until=now + policy.store_retry)
         return Decision(
             Action.DEFER, f"cannot send: {error}", until=now + policy.config_retry, config_problem=True
         )

@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from campaign.channels.base import Adapter, Exchange, Part, Quota, Receipt
 from campaign.dispatch.alerts import Alerts
 from campaign.dispatch.config import DispatchConfig
-from campaign.dispatch.decide import Action, Decision, Stopping, decide
+from campaign.dispatch.decide import QUEUE_FAILURES, Action, Decision, Stopping, decide, queue_failed
 from campaign.dispatch.holds import AccountHolds
 from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
 from campaign.dispatch.pool import SendPool, Slots, seconds_until
@@ -80,15 +80,7 @@ from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
 from campaign.dispatch.uploads import UploadRecorder, with_uploads
 from campaign.dispatch.writer import GroupWriter, make_mark
-from campaign.errors import (
-    CampaignError,
-    ConfigError,
-    IllegalTransitionError,
-    LeaseLostError,
-    PostNotFoundError,
-    RateLimitedError,
-    StoreError,
-)
+from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
 from campaign.plan.posts import part_for
 
 if TYPE_CHECKING:
@@ -107,10 +99,6 @@ T = TypeVar("T")
 #: every empty claim it took 18% of the loop's samples in the TLS race). Another process's change
 #: (:meth:`Dispatcher.wake`) and an outcome that may requeue a post (any but ``sent``) forget it.
 DUE_REREAD = timedelta(seconds=1)
-#: Store errors about one post that say it is no longer where this dispatcher left it (recovery or another
-#: daemon moved it on, or it is gone): its state is someone else's. Any other StoreError means the queue
-#: itself could not be used (connection lost, database locked, disk full) and the post is still ours.
-NOT_OURS = (LeaseLostError, IllegalTransitionError, PostNotFoundError)
 
 
 class _Progress:
@@ -384,11 +372,12 @@ class Dispatcher:
         """Send ``post`` (the pool holds its slots); contain every error so the others go on."""
         try:
             await self._send_post(post)
-        except NOT_OURS as exc:
-            logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))
-            self._in_flight.discard(post.id)
         except StoreError as exc:
-            self._give_back(post, exc)
+            if type(exc) in QUEUE_FAILURES:  # the queue failed; the post is still ours
+                self._give_back(post, exc)
+            else:  # a lost lease or the like: recovery or another daemon moved the post on; it is theirs
+                logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))
+                self._in_flight.discard(post.id)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug: keep the other posts going; the post's lease expires into recovery
@@ -403,7 +392,7 @@ class Dispatcher:
         instead, it would stay leased to this daemon, its lease renewed by every heartbeat, until a
         restart."""
         until = self.clock() + self.config.store_retry
-        reason = f"not sent, the queue could not be written: {error}"
+        reason = queue_failed(error)
         logger.warning(
             "post %d %s; deferred by %s", post.id, reason, ago(self.config.store_retry),
             extra=extra(post, outcome="store_error", next_attempt_at=until),
