@@ -22,7 +22,7 @@ from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
-POSTS = 2_000
+POSTS = 5_000  # enough that the daemon is still sending once the lock is taken
 
 
 def test_a_write_lock_held_past_the_busy_timeout_strands_no_post(tmp_path: Path) -> None:

@@ -880,7 +880,7 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
     beaten = asyncio.Event()
 
     async def answer_after_a_heartbeat(request: httpx.Request) -> httpx.Response:
-        await beaten.wait()  # the request is out until the heartbeat has run
+        await beaten.wait()  # the request is out until a heartbeat has run while the post is in hand
         return status_ok(request)
 
     platform = Platform(clock, answer_after_a_heartbeat)  # type: ignore[arg-type]
@@ -893,13 +893,14 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
     def recording(owner: str, until: datetime, **kw: Any) -> int:
         beats.append(kw["ids"])
         done = heartbeat(owner, until, **kw)
-        beaten.set()
+        if live in kw["ids"]:  # a beat may come before the claim: the one that counts names the live post
+            beaten.set()
         return done
 
     monkeypatch.setattr(store, "heartbeat", recording)
     d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, heartbeat_seconds=0.01)
     run(d.dispatch_due(clock.now))
-    assert beats and beats[0] == {live}
+    assert {live} in beats and not any(orphan in ids for ids in beats)
     assert store.get_post(live).status == "sent"
     assert store.get_post(orphan).lease_expires_at == T0 + timedelta(seconds=60)  # not renewed
     d.recover(clock.advance(seconds=61))
