@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from campaign.queue.store import Store
 from tests.fakeplatform.server import read_log
-from tests.helpers.pg import Fleet
+from tests.helpers.pg import Fleet, end_sessions
 from tests.helpers.waiting import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -146,19 +146,9 @@ def test_a_daemon_rides_out_its_database_sessions_ending_without_losing_or_stran
     posts = 3_000
     daemon = fleet.start_daemon(*DAEMON_ARGS)
     fleet.enqueue(posts)
-    end_sessions = sa.text(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    )
-    engine = sa.create_engine(fleet.db, poolclass=sa.pool.NullPool)
-    try:
-        for sent in (300, 1_200, 2_100):
-            fleet.wait_for(sent, timeout=600, poll=0.02)
-            with engine.connect() as conn:
-                assert conn.execute(end_sessions).scalar_one() >= 1  # the daemon's, at least
-                conn.commit()
-    finally:
-        engine.dispose()
+    for sent in (300, 1_200, 2_100):
+        fleet.wait_for(sent, timeout=600, poll=0.02)
+        assert end_sessions(fleet.db) >= 1  # the daemon's, at least
     fleet.wait_for(posts, timeout=300)  # a post left leased would never be sent: fail within minutes
     assert daemon.poll() is None  # still running
     owners = check_exactly_once(fleet, posts)

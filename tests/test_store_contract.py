@@ -27,7 +27,14 @@ from campaign.queue import core
 from campaign.queue.models import METADATA
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.store import SCHEMA_HEAD, Mark, Store
-from tests.helpers.pg import drop_database, explain_analyze, explain_nodes_under, new_database, rows_read
+from tests.helpers.pg import (
+    drop_database,
+    end_sessions,
+    explain_analyze,
+    explain_nodes_under,
+    new_database,
+    rows_read,
+)
 from tests.helpers.queue import T0, many, planned
 
 OWNER = "daemon:a:1"
@@ -313,13 +320,7 @@ def test_a_driver_error_of_a_hot_statement_is_a_store_error(store: Store) -> Non
 
 def _end_every_session(store: Store) -> None:
     """End every session of ``store``'s database from the server side (what a restart does to them)."""
-    with store.engine.connect() as conn:
-        ended = conn.execute(sa.text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )).scalar_one()  # fmt: skip
-        conn.commit()
-    assert ended >= 2
+    assert end_sessions(store.url) >= 2
 
 
 def _calls_of_every_kind(store: Store) -> dict[str, Callable[[], object]]:

@@ -39,7 +39,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from campaign.dispatch.retry import RetryPolicy
 from campaign.errors import (
@@ -56,6 +56,12 @@ from campaign.errors import (
 #: StoreErrors that say the queue itself could not be used (a lost connection, a lock held too long), not
 #: that one post moved on (LeaseLostError and the other subclasses).
 QUEUE_FAILURES = (StoreError, DatabaseLockedError)
+
+
+def is_queue_failure(error: BaseException) -> TypeGuard[StoreError]:
+    """Whether ``error`` is the queue failing as a whole (:data:`QUEUE_FAILURES`): the post it stopped is
+    still the caller's."""
+    return type(error) in QUEUE_FAILURES
 
 
 def queue_failed(error: StoreError) -> str:
@@ -153,7 +159,7 @@ def decide(
     if isinstance(error, CampaignError):
         if requests_sent:
             return Decision(Action.UNKNOWN, f"{error} (after a request was sent)", attempt)
-        if isinstance(error, StoreError) and type(error) in QUEUE_FAILURES:
+        if is_queue_failure(error):
             return Decision(Action.DEFER, queue_failed(error), until=now + policy.store_retry)
         return Decision(
             Action.DEFER, f"cannot send: {error}", until=now + policy.config_retry, config_problem=True

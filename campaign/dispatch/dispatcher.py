@@ -72,7 +72,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from campaign.channels.base import Adapter, Exchange, Part, Quota, Receipt
 from campaign.dispatch.alerts import Alerts
 from campaign.dispatch.config import DispatchConfig
-from campaign.dispatch.decide import QUEUE_FAILURES, Action, Decision, Stopping, decide, queue_failed
+from campaign.dispatch.decide import Action, Decision, Stopping, decide, is_queue_failure, queue_failed
 from campaign.dispatch.holds import AccountHolds
 from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
 from campaign.dispatch.pool import SendPool, Slots, seconds_until
@@ -373,7 +373,7 @@ class Dispatcher:
         try:
             await self._send_post(post)
         except StoreError as exc:
-            if type(exc) in QUEUE_FAILURES:  # the queue failed; the post is still ours
+            if is_queue_failure(exc):  # the queue failed; the post is still ours
                 self._give_back(post, exc)
             else:  # a lost lease or the like: recovery or another daemon moved the post on; it is theirs
                 logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))

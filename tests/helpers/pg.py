@@ -98,6 +98,22 @@ def pg_url(pg_template: str) -> Iterator[str]:
     drop_database(name)
 
 
+def end_sessions(url: str) -> int:
+    """End every other session of the database at ``url`` from the server side (what a restart or a
+    failover does to its clients' connections); how many were ended."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            ended = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalar_one()  # fmt: skip
+            conn.commit()
+    finally:
+        engine.dispose()
+    return int(ended)
+
+
 def explain_analyze(driver: Any, sql: str, arguments: Any) -> list[dict[str, Any]]:
     """Every node (CTEs and subplans included) of ``EXPLAIN (ANALYZE, FORMAT JSON)`` of ``sql`` run with
     ``arguments`` on the psycopg connection ``driver``, inside whatever transaction it is in: the statement
