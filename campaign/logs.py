@@ -58,11 +58,10 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.args = None
         data = record.__dict__
-        fields = [key for key, value in data.items() if key not in _STANDARD and isinstance(value, str)]
+        fields = [key for key in data.keys() - _STANDARD if isinstance(data[key], str)]
         # One search over everything first (the usual record holds no secret): each text is a substring of
         # the joined one, so no occurrence there means none in any of them.
-        texts = [message, *(data[key] for key in fields)]
-        joined = "\0".join(texts)
+        joined = "\0".join([message, *(data[key] for key in fields)])
         if redact_resolved(joined) == joined:
             record.msg = message
             return True
@@ -73,11 +72,17 @@ class RedactingFilter(logging.Filter):
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's structured fields that are set: :data:`FIELDS` in their order, then any other ``extra=``
+    key (not starting with ``_``) in the order given."""
     data = record.__dict__
-    out = {key: data[key] for key in FIELDS if data.get(key) is not None}
-    for key, value in data.items():
-        if key not in _STANDARD and key not in out and not key.startswith("_") and value is not None:
-            out[key] = value
+    extra = data.keys() - _STANDARD
+    if not extra:  # most records of other libraries
+        return {}
+    out = {key: data[key] for key in FIELDS if key in extra and data[key] is not None}
+    if len(out) < len(extra):
+        for key, value in data.items():
+            if key in extra and key not in out and not key.startswith("_") and value is not None:
+                out[key] = value
     return out
 
 
@@ -96,9 +101,12 @@ class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         parts = [when.replace("+00:00", "Z"), record.levelname, f"{record.name}:", record.getMessage()]
-        for key, value in _fields(record).items():
-            text = str(_plain(value))
-            if not text or _QUOTED.search(text):
+        fields = _fields(record)
+        texts = [value if type(value) is str else str(_plain(value)) for value in fields.values()]
+        # One search over every value first (the usual line quotes none): no match there means none in any.
+        quote = _QUOTED.search("\0".join(texts)) is not None or "" in texts
+        for key, text in zip(fields, texts, strict=True):
+            if quote and (not text or _QUOTED.search(text)):
                 text = json.dumps(text, ensure_ascii=False)
             parts.append(f"{key}={text}")
         line = " ".join(parts)

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -95,6 +96,28 @@ def test_key_value_and_json_formats_carry_the_structured_fields() -> None:
     assert {k: data[k] for k in ("post_id", "campaign", "channel", "account", "attempt", "outcome")} == {
         "post_id": 7, "campaign": "mini", "channel": "x", "account": "main x", "attempt": 1, "outcome": "sent"
     }
+
+
+def test_key_value_fields_are_ordered_quoted_and_skipped_as_documented() -> None:
+    """Known fields first in FIELDS order, then other extras as given; None and ``_private`` fields left out;
+    a value is quoted only when it is empty or holds a space, a quote or ``=``, whatever the others hold."""
+    record = logging.makeLogRecord(
+        {"name": "campaign.t", "levelname": "INFO", "levelno": 20, "msg": "m", "zeta": "z=1", "_hidden": "h",
+         "outcome": "sent", "alpha": "", "error": None, "post_id": 7, "late": True,
+         "next_attempt_at": datetime(2030, 3, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2))),
+         "account": 'say "hi"'}
+    )
+    text = logs.KeyValueFormatter().format(record)
+    assert text.split(" campaign.t: ", 1)[1] == (
+        'm post_id=7 account="say \\"hi\\"" outcome=sent next_attempt_at=2030-03-02T01:04:05Z '
+        'zeta="z=1" alpha="" late=True'
+    )
+    plain = logging.makeLogRecord(
+        {"name": "x", "levelname": "INFO", "msg": "m", "post_id": 1, "channel": "x"}
+    )
+    assert logs.KeyValueFormatter().format(plain).endswith(" x: m post_id=1 channel=x")
+    bare = logging.makeLogRecord({"name": "x", "levelname": "INFO", "msg": "no fields"})
+    assert logs.KeyValueFormatter().format(bare).endswith(" INFO x: no fields")
 
 
 def test_unknown_format_is_refused() -> None:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from campaign.dispatch.alerts import Alert, Alerts
+from campaign.queue.values import post_label
 
 if TYPE_CHECKING:
     from campaign.queue.store import ClaimedPost, QueuedPost
@@ -49,8 +50,7 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        occ = f"@{self.occurrence}" if self.occurrence else ""
-        return f"{self.post_key}{occ}/{self.account}"
+        return post_label(self.post_key, self.occurrence, self.account)
 
 
 class Reporter:
@@ -84,32 +84,31 @@ class Reporter:
         log = log and logger.isEnabledFor(level)
         if not log and self.on_outcome is None:
             return  # nobody reads it (a daemon logging WARNING and above sends most posts quietly)
-        result = Outcome(
-            post_id=post.id,
-            campaign=post.campaign,
-            post_key=post.post_key,
-            occurrence=post.occurrence,
-            channel=post.channel,
-            account=post.account,
-            outcome=outcome,
-            at=self.clock(),
-            parts=len(post.parts),
-            parts_sent=parts_sent,
-            attempt=attempt,
-            detail=detail,
-            remote_id=remote_id,
-            url=url,
-            next_attempt_at=next_attempt_at,
-        )
         if log:
-            text = f"post {post.id} {result.label} {outcome}" + (f": {detail}" if detail else "")
+            text = f"post {post.id} {post_label(post.post_key, post.occurrence, post.account)} {outcome}"
             logger.log(
-                level, text,
+                level, f"{text}: {detail}" if detail else text,
                 extra=extra(post, outcome=outcome, attempt=attempt or None, remote_id=remote_id,
                             next_attempt_at=next_attempt_at),
             )
         if self.on_outcome is not None:
-            self.on_outcome(result)
+            self.on_outcome(Outcome(
+                post_id=post.id,
+                campaign=post.campaign,
+                post_key=post.post_key,
+                occurrence=post.occurrence,
+                channel=post.channel,
+                account=post.account,
+                outcome=outcome,
+                at=self.clock(),
+                parts=len(post.parts),
+                parts_sent=parts_sent,
+                attempt=attempt,
+                detail=detail,
+                remote_id=remote_id,
+                url=url,
+                next_attempt_at=next_attempt_at,
+            ))
 
     def alert(self, post: ClaimedPost | QueuedPost, status: str, reason: str) -> None:
         """Queue an alert about ``post`` for its campaign's alert account."""

@@ -19,6 +19,11 @@ from campaign.plan.posts import PlannedPost
 APPLY_ACTOR = "apply"
 
 
+def post_label(post_key: str, occurrence: str, account: str) -> str:
+    """How logs and messages name a post to a person: ``post_key[@occurrence]/account``."""
+    return f"{post_key}@{occurrence}/{account}" if occurrence else f"{post_key}/{account}"
+
+
 @dataclass(frozen=True)
 class ClaimedPost:
     """Everything a dispatcher needs to send one claimed post (times aware UTC)."""
@@ -93,8 +98,7 @@ class QueuedPost:
 
     @property
     def label(self) -> str:
-        occ = f"@{self.occurrence}" if self.occurrence else ""
-        return f"{self.post_key}{occ}/{self.account}"
+        return post_label(self.post_key, self.occurrence, self.account)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (times as ISO 8601 UTC)."""
