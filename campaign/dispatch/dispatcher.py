@@ -175,7 +175,8 @@ class Dispatcher:
         #: When to start the next pass over unknown posts during a dispatch (None: when one is due).
         self._reconcile_at: datetime | None = None
         self._in_flight: set[int] = set()
-        #: Posts claimed by the current :meth:`dispatch_due` call, by id.
+        #: Posts claimed by the current :meth:`dispatch_due` call and not yet let go (outcome committed,
+        #: released or dropped), by id. One call may drain a backlog of any size: nothing per post is kept.
         self._claimed: dict[int, ClaimedPost] = {}
         #: Posts whose outcome mark is queued with the group writer and not yet committed.
         self._concluded: set[int] = set()
@@ -305,8 +306,7 @@ class Dispatcher:
             released = set()
         for post in posts:
             if post.id in released:
-                self._in_flight.discard(post.id)
-                self._claimed.pop(post.id, None)
+                self._let_go(post.id)
                 self.reporter.emit(post, "released", detail="dispatcher stopping")
 
     def _release_leftovers(self) -> None:
@@ -377,12 +377,17 @@ class Dispatcher:
                 self._give_back(post, exc)
             else:  # a lost lease or the like: recovery or another daemon moved the post on; it is theirs
                 logger.warning("post %d: %s", post.id, exc, extra=extra(post, outcome="store_error"))
-                self._in_flight.discard(post.id)
+                self._let_go(post.id)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug: keep the other posts going; the post's lease expires into recovery
             logger.exception("post %d: unexpected error", post.id, extra=extra(post, outcome="error"))
-            self._in_flight.discard(post.id)
+            self._let_go(post.id)
+
+    def _let_go(self, post_id: int) -> None:
+        """This dispatcher is done with ``post_id``: no heartbeat renews its lease, no release touches it."""
+        self._in_flight.discard(post_id)
+        self._claimed.pop(post_id, None)
 
     def _give_back(self, post: ClaimedPost, error: StoreError) -> None:
         """``post`` could not start because the queue failed (reading its quota, or writing its ``sending``
@@ -575,7 +580,7 @@ class Dispatcher:
 
         def then(error: StoreError | None) -> None:
             self._concluded.discard(post.id)
-            self._in_flight.discard(post.id)
+            self._let_go(post.id)
             if error is not None:
                 # LeaseLostError included: recovery or another daemon moved the post on; its state is theirs.
                 logger.warning("post %d: %s", post.id, error, extra=extra(post, outcome="store_error"))

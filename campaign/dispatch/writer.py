@@ -245,7 +245,10 @@ class GroupWriter:
         flight lands."""
         if self._flight is flight and not flight.settled:
             flight.settled = True
-            self._settle(flight.batch, written)
+            # Settled marks are committed: let them (their posts, callbacks and waiters) go while the claim
+            # behind them runs, instead of holding them until the flight lands.
+            batch, flight.batch = flight.batch, []
+            self._settle(batch, written)
 
     def _landed(self, flight: _Flight, _: object = None) -> None:
         """The worker thread finished ``flight`` (on the loop's thread; a no-op if :meth:`join` took it)."""

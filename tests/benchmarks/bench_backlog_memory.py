@@ -1,0 +1,97 @@
+"""Daemon memory while it drains a backlog: does its resident memory grow with the posts it has sent?
+
+Run: ``.venv/bin/python tests/benchmarks/bench_backlog_memory.py [--quick]``. ``--quick`` (CI) sends 20,000
+posts; the full run 60,000. Every post is due when the daemon starts (500 accounts), so one dispatch call
+sends them all, as it would a backlog after an outage, or a stream of posts that never lets it go idle.
+
+What is measured is the daemon as shipped: ``campaign daemon`` in its own process with its default options
+(SQLite queue, INFO log to a file), against the loopback fake platform (tests/fakeplatform, its own
+process). Its resident memory (``VmRSS`` in ``/proc/<pid>/status``) is read once a fifth of the posts are
+sent (the working set is built by then: claims, connections, every account's adapter) and again when all
+are. Target: at most 1.10x between the two, in the same run (a few MB of allocator noise, nothing per
+post). A dispatch call once kept every post it had
+sent until the call ended: about 1 KB each, 1.6x over 60,000 posts (docs/BENCHMARKS.md, twelfth pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run as a script: `tests.*` and `helpers` importable
+
+from targets import report, target  # noqa: E402  (tests/benchmarks/targets.py, beside this file)
+
+from campaign.queue.store import Store  # noqa: E402
+from tests.conftest import RELEASE  # noqa: E402
+from tests.fakeplatform.accounts import mastodon_posts, token_env, write_campaign  # noqa: E402
+from tests.fakeplatform.server import ServerProcess  # noqa: E402
+
+ACCOUNTS = 500
+#: Resident memory after every post is sent, against after a fifth of them, in the same run.
+TARGET_GROWTH = 1.10
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident memory now (``VmRSS``), in MB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20,000 posts (CI)")
+    parser.add_argument("--posts", type=int)
+    args = parser.parse_args(argv)
+    posts = args.posts or (20_000 if args.quick else 60_000)
+    early = posts // 5
+    name = "daemon RSS after a backlog vs after a fifth of it"
+    with tempfile.TemporaryDirectory(prefix="bench-backlog-") as folder:
+        tmp = Path(folder)
+        with ServerProcess(log=tmp / "platform.jsonl", keep_log=False) as server:
+            campaigns = tmp / "campaigns"
+            campaigns.mkdir()
+            write_campaign(campaigns, server.url, name="bench", accounts=ACCOUNTS, release=RELEASE)
+            now = datetime.now(UTC)
+            db = str(tmp / "queue.db")
+            with Store.open(db) as store:
+                due = mastodon_posts(posts, accounts=ACCOUNTS, at=now - timedelta(seconds=1))
+                store.apply_changes(add=due, now=now - timedelta(minutes=1))
+            env = {**os.environ, **token_env(ACCOUNTS)}
+            env.pop("CAMPAIGN_DB", None)
+            cmd = [sys.executable, "-m", "campaign.cli", "daemon", "--db", db, "--campaigns", str(campaigns)]
+            log = tmp / "daemon.log"
+            with log.open("wb") as out:
+                daemon = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
+            try:
+                sent_early = server.created_while(daemon, early, bound=600)
+                first = rss_mb(daemon.pid) if daemon.poll() is None else 0.0
+                sent = server.created_while(daemon, posts, bound=1200)
+                last = rss_mb(daemon.pid) if daemon.poll() is None else 0.0
+            finally:
+                daemon.send_signal(signal.SIGTERM)
+                daemon.wait(60)
+        if sent_early < early or sent < posts or not first or not last:
+            tail = log.read_text(errors="replace")[-2000:]
+            print(f"the daemon sent only {sent} of {posts}; its log:\n{tail}")
+            report(name, False, f"only {sent} of {posts} sent", f"<= {TARGET_GROWTH:.2f}x")
+            return 0
+    per_10k = (last - first) / (posts - early) * 10_000
+    print(f"{posts:,} posts over {ACCOUNTS} accounts in one dispatch call: RSS {first:.0f} MB after "
+          f"{early:,} sent, {last:.0f} MB after {posts:,} ({per_10k:+.1f} MB per 10,000 posts)")
+    target(name, last / first, "<=", TARGET_GROWTH, unit="x", note="the same run")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
