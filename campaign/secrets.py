@@ -341,9 +341,12 @@ class Credentials:
         return True
 
     def remember(self, value: str) -> None:
-        """Register a secret obtained at run time (a refreshed token) so it is redacted like the others."""
-        if value and not self._placeholder:
-            self._cache.setdefault(f"runtime:{len(self._cache)}", value)
+        """Register a secret obtained at run time (a refreshed token) so it is redacted like the others.
+
+        Idempotent: adapters register a derived secret (a webhook URL's path) on every request, and a daemon
+        makes requests for months."""
+        if value and not self._placeholder and value not in self._cache.values():
+            self._cache[f"runtime:{len(self._cache)}"] = value
             _resolved(value)
 
     def known_values(self) -> list[str]:

@@ -76,6 +76,22 @@ def test_redaction_longest_first_and_process_wide() -> None:
     assert "refreshed" not in redact_resolved("Bearer refreshed-token-canary-99")
 
 
+def test_a_secret_registered_again_is_kept_once() -> None:
+    """Webhook adapters register the URL's path (a secret of its own) on every request; a daemon sending for
+    months kept one more copy per request, and every error's redaction went through all of them."""
+    from campaign.channels.base import Account, Part
+    from campaign.channels.slack import SlackAdapter
+
+    url = "https://hooks.slack.com/services/T0CANARY/B0CANARY/remembered0canary0path0x"
+    creds = Credentials({"webhook_url": SecretRef(env="W")}, account="s", environ={"W": url})
+    adapter = SlackAdapter(Account("s", "slack", {}, creds))
+    for i in range(50):
+        next(adapter.publish(Part(post_id="p", idempotency_key=f"k{i}", text="hi")))
+    creds.remember(url)
+    assert creds.known_values() == [url, "/services/T0CANARY/B0CANARY/remembered0canary0path0x"]
+    assert redact_resolved("POST /services/T0CANARY/B0CANARY/remembered0canary0path0x") == "POST [REDACTED]"
+
+
 def test_rotated_secrets_are_used_persisted_to_files_and_redacted(tmp_path: Path) -> None:
     refresh = tmp_path / "refresh"
     refresh.write_text("old-refresh-value\n", encoding="utf-8")

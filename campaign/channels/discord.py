@@ -112,11 +112,10 @@ class DiscordAdapter(Adapter):
         given = secret_url(self, "webhook_url", placeholder="https://discord.com/api/webhooks/0/dry-run")
         url = versioned_webhook_url(given)
         if url != given:
-            known = self.account.credentials.known_values()
             path = url.raw_path.decode("ascii")
-            for secret in (str(url), path if len(path) >= MIN_SECRET_PATH else ""):
-                if secret and secret not in known:
-                    self.account.credentials.remember(secret)
+            self.account.credentials.remember(str(url))
+            if len(path) >= MIN_SECRET_PATH:
+                self.account.credentials.remember(path)
         return url
 
     def payload(self, part: Part) -> dict[str, Any]:
