@@ -299,7 +299,7 @@ async def _run(run: _Run) -> None:
                 await asyncio.sleep(min((target - clock.now).total_seconds() / run.speed, 3600.0))
             clock.now = target
         await dispatcher.alerts.flush(clock.now, force=True)
-        report.alerts = len(dispatcher.alerts.sent)
+        report.alerts = dispatcher.alerts.delivered
         report.requests = dispatcher.dry_requests
         report.end = report.end or clock.now
         if report.readings:
