@@ -590,6 +590,7 @@ def test_alerts_are_batched_and_an_alert_failure_never_alerts(store: Store) -> N
     run(d.dispatch_due(clock.now))
     sent = [json.loads(r.content)["text"] for _, r in platform.requests if r.url.host == "alerts.example"]
     assert len(sent) == 2 and f"#{ids[2]}" in sent[1]
+    assert d.alerts.delivered == 2
 
     # The alert account itself fails: logged, retried later, never reported as an alert.
     platform.handler = lambda r: httpx.Response(500 if r.url.host == "alerts.example" else 403, text="down")
@@ -600,6 +601,7 @@ def test_alerts_are_batched_and_an_alert_failure_never_alerts(store: Store) -> N
     run(d.dispatch_due(clock.now))
     alert_requests = [r for _, r in platform.requests if r.url.host == "alerts.example"]
     assert len(alert_requests) == 4  # one try per interval, nothing more
+    assert d.alerts.delivered == 2  # failed tries are not deliveries
     assert store.get_post(pid).status == "failed"
     assert next(iter(d.alerts._batches.values())).failures == 2
 
