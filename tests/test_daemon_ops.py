@@ -156,6 +156,30 @@ def test_a_fixed_file_is_picked_up_by_the_running_daemon(tmp_path: Path) -> None
     assert outcomes[-1] == "sent", outcomes
 
 
+def test_adapters_of_a_removed_campaign_are_let_go(tmp_path: Path) -> None:
+    """A daemon that runs for months sees campaign files come and go: the adapters (and resolved secrets) of
+    one removed, or of an account it no longer has, are dropped at the reload; the others are kept."""
+    import os
+    import weakref
+
+    folder = tmp_path / "schedules"
+    write(folder, "stays")
+    gone = write(folder, "goes")
+    directory = CampaignDirectory(folder=folder, placeholder=True)
+    kept = directory.adapter("stays", "w1")
+    dropped = weakref.ref(directory.adapter("goes", "w1"))
+    gone.unlink()
+    assert directory.refresh_if_changed() and set(directory.campaigns) == {"stays"}
+    assert dropped() is None
+    assert directory.adapter("stays", "w1") is kept
+    renamed = weakref.ref(kept)
+    del kept
+    write(folder, "stays", HOOKS.format(name="stays").replace("w1", "w2"))  # the account is renamed
+    os.utime(folder / "stays.yaml", ns=(10**18, 10**18))
+    assert directory.refresh_if_changed()
+    assert renamed() is None
+
+
 def test_reloading_campaign_files_leaves_no_reference_cycles(tmp_path: Path) -> None:
     """The daemon freezes its start-up heap (``gc.freeze()``), and a frozen object dropped inside a
     reference cycle is never freed. Reloading the example campaign (every channel) with changed accounts

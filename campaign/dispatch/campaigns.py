@@ -95,6 +95,13 @@ class CampaignDirectory:
         for file in self.errors.keys() - errors.keys():
             logger.info("campaign file loaded again: %s", file, extra={"action": "load", "file": file})
         self.campaigns, self.errors = found, errors
+        # Adapters of campaigns and accounts no file defines any more (or defines otherwise) cannot be used
+        # again (:meth:`adapter` checks the file first): drop them, so a daemon that sees campaigns come and
+        # go for months keeps only the current ones.
+        self._adapters = {
+            key: (config, made) for key, (config, made) in self._adapters.items()
+            if key[0] in found and found[key[0]].accounts.get(key[1]) == config
+        }
 
     def _signature(self) -> tuple[tuple[str, int, int], ...]:
         """(name, mtime_ns, size) of every campaign file: what :meth:`refresh_if_changed` compares."""
