@@ -81,6 +81,7 @@ from campaign.dispatch.reconcile import Reconciler
 from campaign.dispatch.uploads import UploadRecorder, with_uploads
 from campaign.dispatch.writer import GroupWriter, make_mark
 from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
+from campaign.http.exchange import Recording, run, run_dry
 from campaign.plan.posts import part_for
 
 if TYPE_CHECKING:
@@ -604,15 +605,11 @@ class Dispatcher:
         self, exchange: Exchange[T], adapter: Adapter, part: Part | None, hook: UploadRecorder | None = None
     ) -> T:
         if self.config.dry_run:
-            from campaign.http.exchange import Recording, run_dry
-
             recording = Recording()
             try:
                 return run_dry(exchange, adapter, part, recording)
             finally:
                 self.dry_requests += len(recording.requests)
-        from campaign.http.exchange import run
-
         assert self.client is not None
         sink = self.holds.sink(adapter.account.name)
         return await run(

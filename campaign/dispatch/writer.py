@@ -41,10 +41,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from campaign.errors import StoreError
+from campaign.queue.values import Mark
 
 if TYPE_CHECKING:
     from campaign.dispatch.ports import DispatchStore
-    from campaign.queue.store import Mark
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,10 +53,7 @@ SWITCH_INTERVAL = 0.0005
 
 
 def make_mark(post_id: int, kind: str, now: datetime, reason: str = "", **kw: Any) -> Mark:
-    """A :class:`~campaign.queue.store.Mark` (imported here, where a store already exists, so importing
-    the dispatcher stays free of SQLAlchemy)."""
-    from campaign.queue.store import Mark
-
+    """A :class:`~campaign.queue.values.Mark`."""
     return Mark(post_id, kind, now, reason, **kw)
 
 
