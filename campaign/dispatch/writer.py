@@ -1,7 +1,7 @@
 """Group commit for the dispatcher's hot path: the state writes of many posts share one transaction.
 
 Every post in flight writes ``sending`` before its first request and one outcome after its last
-(:class:`~campaign.queue.store.Mark`). Written one by one that is three fsyncs per post; here they are
+(:class:`~campaign.queue.values.Mark`). Written one by one that is three fsyncs per post; here they are
 queued and flushed together (:meth:`Store.write_marks`): a ``sending`` mark at the next turn of the event
 loop, outcomes within ``delay`` seconds (10 ms by default) or as soon as ``rows`` (256) are queued. A post's
 request leaves only once its ``sending`` mark is committed, and an outcome is reported (logged, counted,

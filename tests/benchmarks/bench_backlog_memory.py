@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # run as a script: `tests.*` and `helpers` importable
 
+from bench_burst import proc_kb  # noqa: E402  (beside this file)
 from targets import report, target  # noqa: E402  (tests/benchmarks/targets.py, beside this file)
 
 from campaign.queue.store import Store  # noqa: E402
@@ -37,15 +38,6 @@ from tests.fakeplatform.server import ServerProcess  # noqa: E402
 ACCOUNTS = 500
 #: Resident memory after every post is sent, against after a fifth of them, in the same run.
 TARGET_GROWTH = 1.10
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident memory now (``VmRSS``), in MB."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
                 daemon = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out)
             try:
                 sent_early = server.created_while(daemon, early, bound=600)
-                first = rss_mb(daemon.pid) if daemon.poll() is None else 0.0
+                first = proc_kb(daemon.pid, "VmRSS") / 1024 if daemon.poll() is None else 0.0
                 sent = server.created_while(daemon, posts, bound=1200)
-                last = rss_mb(daemon.pid) if daemon.poll() is None else 0.0
+                last = proc_kb(daemon.pid, "VmRSS") / 1024 if daemon.poll() is None else 0.0
             finally:
                 daemon.send_signal(signal.SIGTERM)
                 daemon.wait(60)
