@@ -38,6 +38,7 @@ import os
 import re
 import stat
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +72,20 @@ MIN_DERIVED = 8
 MIN_SECRET_PATH = 12
 
 _MAX_SECRET_BYTES = 65536
-# Every secret value this process has resolved, in the order resolved; log records and error messages are
-# scrubbed of them (:func:`redact_resolved`). Only ever appended to, through :func:`_resolved`.
-_RESOLVED: dict[str, None] = {}
+#: Values a platform issued at run time (a rotated X token, a Bluesky session) that newer ones replaced,
+#: kept redacted per credential: the answer to a request sent just before a renewal, or an error about it,
+#: may still carry one. Older ones are forgotten, so a daemon renewing tokens for months stays the same size.
+SUPERSEDED_KEPT = 2
+# Every secret value this process holds, with how many holders keep it; log records and error messages are
+# scrubbed of them (:func:`redact_resolved`). A secret resolved from the environment or a file is held for
+# good; a value issued at run time only while its credentials hold it (the current one and the last
+# SUPERSEDED_KEPT it replaced). Changed under _GROWING only (:func:`_resolved`, :func:`_forget`).
+_RESOLVED: dict[str, int] = {}
+# The secrets that entered _RESOLVED since the redactors last took them (an ordered set), and how many times
+# a secret entered or left it.
+_fresh: dict[str, None] = {}
+_added = 0
+_retired = 0
 
 
 @dataclass(frozen=True)
@@ -282,6 +294,10 @@ class Credentials:
         self._environ = os.environ if environ is None else environ
         self._placeholder = placeholder
         self._cache: dict[str, str] = {}
+        self._superseded: dict[str, list[str]] = {}
+        # Values issued at run time that this object holds (current and superseded), forgotten with it.
+        self._issued: list[str] = []
+        weakref.finalize(self, _forget, self._issued)
 
     @property
     def names(self) -> list[str]:
@@ -320,8 +336,7 @@ class Credentials:
         ref = self._refs.get(name)
         if ref is None or not value or self._placeholder:
             return False
-        self._cache[name] = value
-        _resolved(value)
+        self._take(name, value)
         path = ref.file
         if path is None and ref.env:
             file_var = self._environ.get(f"{ref.env}_FILE")
@@ -349,23 +364,71 @@ class Credentials:
             self._cache[f"runtime:{len(self._cache)}"] = value
             _resolved(value)
 
+    def issued(self, name: str, value: str) -> None:
+        """Hold ``value``, which the platform issued at run time for ``name`` (a session token), in place of
+        the one before; both are redacted like the others (see :data:`SUPERSEDED_KEPT`). Not persisted."""
+        if value and not self._placeholder:
+            self._take(f"issued:{name}", value)
+
+    def _take(self, key: str, value: str) -> None:
+        """``value`` becomes the one held under ``key``; the value it replaces is kept redacted for the next
+        :data:`SUPERSEDED_KEPT` replacements, then forgotten."""
+        old = self._cache.get(key)
+        if old == value:
+            return
+        self._cache[key] = value
+        self._issued.append(value)
+        _resolved(value)
+        if old:
+            history = self._superseded.setdefault(key, [])
+            history.append(old)
+            if len(history) > SUPERSEDED_KEPT:
+                gone = history.pop(0)
+                if gone in self._issued:  # a value resolved from the environment or a file is held for good
+                    self._issued.remove(gone)
+                    _forget([gone])
+
     def known_values(self) -> list[str]:
-        """Every secret value resolved so far (for redaction)."""
-        return [v for v in self._cache.values() if v]
+        """Every secret value this account holds (for redaction): resolved, issued, and recently replaced."""
+        held = [v for v in self._cache.values() if v]
+        for history in self._superseded.values():
+            held.extend(history)
+        return held
 
     def __repr__(self) -> str:  # never show values
         return f"Credentials(account={self._account!r}, names={self.names!r})"
 
 
 def _resolved(value: str) -> None:
-    """Record a secret this process resolved: from now on it is scrubbed from every log line and error."""
-    _RESOLVED.setdefault(value)
+    """Hold a secret this process resolved: from now on it is scrubbed from every log line and error."""
+    global _added
+    with _GROWING:
+        held = _RESOLVED.get(value, 0)
+        _RESOLVED[value] = held + 1
+        if not held:
+            _fresh[value] = None
+            _added += 1
+
+
+def _forget(values: list[str]) -> None:
+    """Let go of each of ``values`` once (each was held by :func:`_resolved`). A secret nobody holds any
+    more leaves :data:`_RESOLVED`; the redactors drop it when they are next rebuilt (:func:`_grow`)."""
+    global _retired
+    with _GROWING:
+        for value in values:
+            held = _RESOLVED.get(value, 0) - 1
+            if held > 0:
+                _RESOLVED[value] = held
+            elif held == 0:
+                del _RESOLVED[value]
+                _fresh.pop(value, None)
+                _retired += 1
 
 
 def redact_resolved(text: str) -> str:
-    """``text`` scrubbed of every secret this process has resolved (for logs and error messages)."""
+    """``text`` scrubbed of every secret this process holds (for logs and error messages)."""
     layers = _layers
-    if layers.covers != len(_RESOLVED):
+    if layers.added != _added or _retired - layers.retired > layers.built // 2:
         layers = _grow()
     elif len(layers.levels) > 1:
         global _quiet
@@ -381,8 +444,8 @@ COMPACT_AFTER = 1000
 
 @dataclass(frozen=True)
 class _Layers:
-    """The redactors of :data:`_RESOLVED`: its first ``covers`` secrets, in levels (oldest and largest
-    first, each under half the size of the one before) whose matches are combined.
+    """The redactors of :data:`_RESOLVED`, in levels (oldest and largest first, each under half the size of
+    the one before) whose matches are combined.
 
     Secrets arrive one by one (a daemon resolves an account's token when its first post goes out). One
     redactor rebuilt for each new secret cost the whole set every time, quadratic in the accounts: with a
@@ -390,12 +453,17 @@ class _Layers:
     took 29 s (0.03 s and 0.14 s here). Here the new secrets form a level of their own, merged into the level
     before it while they are at least half its size (in forms), so each form is rebuilt O(log n) times and
     a line is searched by O(log n) levels; :data:`COMPACT_AFTER` scrubs without a new secret merge them all
-    into one. Immutable: a thread that scrubs keeps its snapshot while another grows the set (under
-    :data:`_GROWING`).
+    into one. Secrets that leave are dropped the same lazy way: the levels keep redacting them (harmless)
+    until more left than half the secrets built in, then are rebuilt from those held (about 80 ms for 2,000
+    secrets: once per renewal it would stall the loop every few seconds on a daemon with many X accounts).
+    Immutable: a thread that scrubs keeps its snapshot while another grows the set (under :data:`_GROWING`).
     """
 
-    covers: int = 0
     levels: tuple[_Redactor, ...] = ()
+    #: :data:`_added` and :data:`_retired` when built, and how many secrets the levels were built from.
+    added: int = 0
+    retired: int = 0
+    built: int = 0
 
     def scrub(self, text: str) -> str:
         if len(self.levels) == 1:
@@ -407,13 +475,17 @@ class _Layers:
 
 
 def _grow(*, compact: bool = False) -> _Layers:
-    """Bring :data:`_layers` up to every resolved secret (``compact``: also merge its levels into one)."""
+    """Bring :data:`_layers` up to every held secret (``compact``: also merge its levels into one)."""
     global _layers, _quiet
     with _GROWING:
         layers, _quiet = _layers, 0
-        resolved = list(_RESOLVED)  # a copy: another thread may be adding to it
+        if _retired - layers.retired > layers.built // 2:  # mostly forgotten secrets: rebuild from those held
+            layers, compact, fresh = _Layers(retired=_retired), True, list(_RESOLVED)
+        else:
+            fresh = list(_fresh)
+        _fresh.clear()
         forms: set[str] = set()
-        for secret in resolved[layers.covers :]:
+        for secret in fresh:
             if len(secret) >= MIN_SECRET:
                 forms.update(secret_forms(secret))
         levels = list(layers.levels)
@@ -421,11 +493,12 @@ def _grow(*, compact: bool = False) -> _Layers:
             forms.update(levels.pop().forms)
         if forms:
             levels.append(_Redactor(frozenset(forms)))
-        _layers = _Layers(len(resolved), tuple(levels))
+        _layers = _Layers(tuple(levels), _added, layers.retired, layers.built + len(fresh))
         return _layers
 
 
-_GROWING = threading.Lock()
+# Reentrant: a collection inside _grow may run a Credentials finalizer (_forget) in the same thread.
+_GROWING = threading.RLock()
 _layers = _Layers()
 _quiet = 0
 

@@ -142,6 +142,9 @@ def resolved(monkeypatch: pytest.MonkeyPatch) -> Any:
     from campaign import secrets
 
     monkeypatch.setattr(secrets, "_RESOLVED", {})
+    monkeypatch.setattr(secrets, "_fresh", {})
+    monkeypatch.setattr(secrets, "_added", 0)
+    monkeypatch.setattr(secrets, "_retired", 0)
     monkeypatch.setattr(secrets, "_layers", secrets._Layers())
     monkeypatch.setattr(secrets, "_quiet", 0)
     return secrets
@@ -219,3 +222,76 @@ def test_threads_that_resolve_and_redact_at_once_lose_no_secret(resolved: Any) -
     assert leaked == []
     line = " ".join(_token(k * 1000 + i) for k in range(4) for i in range(250))
     assert resolved.redact_resolved(line) == " ".join([REDACTED] * 1000)
+
+
+def test_replaced_tokens_stay_redacted_a_while_then_are_forgotten(resolved: Any) -> None:
+    """A daemon renews tokens for months (X every two hours, Bluesky sessions too). Each value replaced
+    stays redacted for the next SUPERSEDED_KEPT renewals (an answer or error about a request sent just
+    before may carry it), then is forgotten: the set of secrets, and the redactors, stay the same size."""
+    from campaign.secrets import SUPERSEDED_KEPT, Credentials, SecretRef
+
+    creds = Credentials({"token": SecretRef(env="T")}, account="x", environ={"T": "env-token-canary-0"})
+    creds.get("token")
+    values = [f"rotated-token-canary-{i:04d}" for i in range(200)]
+    for value in values:
+        creds.rotate("token", value)
+        assert resolved.redact_resolved(f"Bearer {value}") == f"Bearer {REDACTED}"
+    held = values[-1 - SUPERSEDED_KEPT :]
+    # the value resolved from the environment is held for good: the variable still holds it
+    assert set(resolved._RESOLVED) == {"env-token-canary-0", *held}
+    assert sorted(creds.known_values()) == sorted(held)
+    assert resolved.redact_resolved(" ".join(held)) == " ".join([REDACTED] * len(held))
+    # forgotten secrets leave the redactors lazily: at most as many as are held are still built in
+    assert resolved._layers.built <= 2 * len(resolved._RESOLVED)
+    built = {form for level in resolved._layers.levels for form in level.forms}
+    assert built >= set().union(*(secret_forms(s) for s in resolved._RESOLVED))
+
+
+def test_forgotten_secrets_do_not_rebuild_the_redactors_each_time(
+    resolved: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild of every held secret's forms takes about 80 ms at 2,000 secrets; one per renewal would
+    stall a daemon with many X accounts every few seconds. Rebuilds wait until more secrets left than half
+    of those built in, so each renewal costs O(1) forms built on average, as each new secret does."""
+    from campaign.secrets import Credentials
+
+    built = []
+
+    class Counting(resolved._Redactor):  # type: ignore[misc,name-defined]
+        def __init__(self, forms: frozenset[str]) -> None:
+            built.append(len(forms))
+            super().__init__(forms)
+
+    monkeypatch.setattr(resolved, "_Redactor", Counting)
+    accounts = [Credentials({}, account=f"a{i}", environ={}) for i in range(100)]
+    values = []
+    for renewal in range(30):
+        for i, creds in enumerate(accounts):
+            value = f"issued-{i:03d}-{renewal:02d}-canary"
+            values.append(value)
+            creds.issued("token", value)
+            assert resolved.redact_resolved(value) == REDACTED
+    forms = sum(len(secret_forms(v)) for v in values)
+    assert sum(built) <= forms * (math.log(forms, 1.5) + 1)  # a rebuild per renewal: ~forms * 300 / 2
+    assert len(resolved._RESOLVED) == 100 * 3
+
+
+def test_values_issued_to_credentials_are_forgotten_with_them(resolved: Any) -> None:
+    """A campaign reload drops the adapters of accounts no file defines; the session tokens they were
+    issued go with them, unless other credentials hold the same value. Resolved secrets stay."""
+    from campaign.secrets import Credentials, SecretRef
+
+    def credentials() -> Credentials:
+        return Credentials({"p": SecretRef(env="P")}, account="b", environ={"P": "app-password-canary"})
+
+    one, two = credentials(), credentials()
+    one.get("p")
+    one.issued("session access token", "session-jwt-canary-1")
+    one.issued("session refresh token", "shared-jwt-canary-2")
+    two.issued("session refresh token", "shared-jwt-canary-2")
+    assert resolved.redact_resolved("session-jwt-canary-1") == REDACTED
+    del one
+    gc.collect()
+    assert set(resolved._RESOLVED) == {"app-password-canary", "shared-jwt-canary-2"}
+    assert resolved.redact_resolved("shared-jwt-canary-2 app-password-canary") == f"{REDACTED} {REDACTED}"
+    assert two.known_values() == ["shared-jwt-canary-2"]

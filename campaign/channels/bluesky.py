@@ -193,8 +193,16 @@ class BlueskyAdapter(Adapter):
         )
         if not response.is_success:
             raise self._error(response, "createSession", before_write=True)
-        self._session = _read_session(response)
-        return self._session
+        return self._hold(_read_session(response))
+
+    def _hold(self, session: Session) -> Session:
+        """Use ``session`` from now on; its tokens are secrets the PDS issued, redacted like the app password
+        (the account's credentials keep the last few replaced ones too, and forget older ones)."""
+        credentials = self.account.credentials
+        credentials.issued("session access token", session.access_jwt)
+        credentials.issued("session refresh token", session.refresh_jwt)
+        self._session = session
+        return session
 
     def _refresh(self, session: Session) -> Exchange[Session | None]:
         """A refreshed session, or None when the refresh token itself was refused."""
@@ -202,8 +210,7 @@ class BlueskyAdapter(Adapter):
             "POST", self._xrpc("com.atproto.server.refreshSession"), headers=self._bearer(session.refresh_jwt)
         )
         if response.is_success:
-            self._session = _read_session(response)
-            return self._session
+            return self._hold(_read_session(response))
         if response.status_code in (400, 401):
             self._session = None
             return None

@@ -521,3 +521,30 @@ def test_canary_secret_never_leaks() -> None:
     real = run_with(Script([resolve_bob(), login(), create()]), fresh.publish(PART), fresh)
     assert PASSWORD not in repr(real) and "access-1" not in repr(real)
     assert "access-1" not in repr(fresh._session)
+
+
+def test_session_tokens_are_redacted_and_renewals_keep_the_set_bounded() -> None:
+    """The JWTs a PDS issues are secrets like the app password. Sessions are renewed for as long as a
+    daemon runs; only the current tokens and the last few replaced are held for redaction."""
+    from campaign import secrets
+
+    bsky = adapter()
+    run_with(Script([login()]), bsky.verify(), bsky)
+    assert secrets.redact_resolved("Bearer access-1, refresh-1") == "Bearer [REDACTED], [REDACTED]"
+    for i in range(2, 40):
+        session = {**SESSION, "accessJwt": f"jwt-access-canary-{i}", "refreshJwt": f"jwt-refresh-canary-{i}"}
+        previous = "Bearer " + ("refresh-1" if i == 2 else f"jwt-refresh-canary-{i - 1}")
+        script = Script(
+            [
+                Step("GET", GET_SESSION, xrpc_error(400, "ExpiredToken", "Token has expired")),
+                Step("POST", REFRESH_SESSION, respond(200, session), headers={"Authorization": previous}),
+                Step("GET", GET_SESSION, respond(200, {"handle": HANDLE, "did": DID})),
+            ]
+        )
+        assert run_with(script, bsky.verify(), bsky) == f"@{HANDLE} ({DID})"
+        script.assert_done()
+        assert f"jwt-access-canary-{i}" not in secrets.redact_resolved(f"Bearer jwt-access-canary-{i}")
+    kept = secrets.SUPERSEDED_KEPT + 1  # per token: the current one and the last ones it replaced
+    assert len(bsky.account.credentials.known_values()) == 1 + 2 * kept  # and the app password
+    assert not {"jwt-access-canary-10", "jwt-refresh-canary-36"} & secrets._RESOLVED.keys()
+    assert {"jwt-access-canary-37", "jwt-refresh-canary-39"} <= secrets._RESOLVED.keys()
