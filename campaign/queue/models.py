@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
-from campaign.queue.states import CLAIMABLE_SQL, LEASED, sql_in
+from campaign.queue.states import CLAIMABLE_SQL, EMBARGOED_SQL, LEASED, sql_in
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -63,6 +63,15 @@ class Post(SQLModel, table=True):
             "id",
             sqlite_where=sa.text(CLAIMABLE_SQL),
             postgresql_where=sa.text(CLAIMABLE_SQL),
+        ),
+        # Waiting posts due before their embargo ends (few), in embargo order: with ix_posts_due, the next due
+        # time (the later of the two) is two index walks instead of a read of every waiting post (0005).
+        sa.Index(
+            "ix_posts_embargo",
+            "not_before",
+            "id",
+            sqlite_where=sa.text(EMBARGOED_SQL),
+            postgresql_where=sa.text(EMBARGOED_SQL),
         ),
         sa.Index(
             "ix_posts_lease",

@@ -125,3 +125,7 @@ def sql_in(statuses: Iterable[Status]) -> str:
 
 #: The claim's status term, shared by the partial due index and the claim statement (they must be identical).
 CLAIMABLE_SQL = sql_in(CLAIMABLE)
+#: The embargo index's WHERE (``ix_posts_embargo``), shared with :meth:`Claims.next_due_at` likewise: waiting
+#: posts due before their embargo ends. ``apply`` queues a post due no sooner than its embargo, so these are
+#: few (a retry or a requeue due earlier), however many posts wait under an embargo.
+EMBARGOED_SQL = f"{CLAIMABLE_SQL} AND not_before > next_attempt_at"
