@@ -670,6 +670,7 @@ def test_state_writes_are_group_committed_and_sending_is_durable_before_each_req
                         write_marks(marks, **kw))
     monkeypatch.setattr(store, "mark_sending", None)  # the hot path no longer writes post by post
     monkeypatch.setattr(store, "mark_sent", None)
+    monkeypatch.setattr(store, "record_part", None)  # nor thread parts (a write on the loop's thread)
     adapters: dict[str, Adapter] = {a: mastodon(a, clock) for a in accounts}
     d = make(store, clock, adapters, platform, concurrency=20, per_channel=20)
 
@@ -680,8 +681,8 @@ def test_state_writes_are_group_committed_and_sending_is_durable_before_each_req
     # the receipts of the parts before it stored.
     assert len(seen_at_request) == 23 and {s for s, _ in seen_at_request} == {"sending"}
     assert sorted(n for _, n in seen_at_request)[-3:] == [0, 1, 2]
-    assert sum(transactions) == 2 * 21  # one sending and one outcome mark per post ...
-    assert len(transactions) <= 6  # ... in a handful of transactions, not 42
+    assert sum(transactions) == 2 * 21 + 2  # one sending and one outcome mark per post, two thread parts ...
+    assert len(transactions) <= 8  # ... in a handful of transactions, not 44
     thread = store.get_post(ids[-1])
     assert len(thread.part_receipts) == 3 and thread.remote_id == thread.part_receipts[0].remote_id
     single = store.get_post(ids[0])
@@ -843,6 +844,53 @@ def test_a_bug_in_the_commit_thread_fails_its_batch_instead_of_hanging_it(
     asyncio.run(go())
     assert calls == [1, 1]
     assert [store.get_post(i).status for i in (first, second)] == ["claimed", "sending"]
+
+
+def test_a_thread_parts_receipt_is_written_even_when_its_sender_is_gone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `part` mark records what already happened (a part is published): unlike a `sending` mark it is
+    never withdrawn. Its caller cancelled before the write, it is written with the next batch; its
+    transaction failed, it is queued again (the caller still hears of the failure and sends nothing more)."""
+    from campaign.dispatch.writer import GroupWriter, make_mark
+    from campaign.errors import StoreError
+
+    first, second = queue(store, planned("a", account="m1", text=("one", "two")),
+                          planned("b", account="m2", text=("one", "two")))
+    store.claim_due(T0, "d1", 60, 2)
+    for pid in (first, second):
+        store.mark_sending(pid, owner="d1", now=T0)
+    write_marks = store.write_marks
+    calls: list[list[str]] = []
+
+    def failing_once(marks: Any, **kw: Any) -> Any:
+        calls.append([m.kind for m in marks])
+        if len(calls) == 2:
+            raise DatabaseLockedError("q.db: database is locked by another process")
+        return write_marks(marks, **kw)
+
+    monkeypatch.setattr(store, "write_marks", failing_once)
+    writer = GroupWriter(store, "d1", delay=0.01, rows=256)
+
+    def part(pid: int) -> Any:
+        return make_mark(pid, "part", T0, receipts=(Receipt(remote_id=f"r{pid}"),))
+
+    async def go() -> None:
+        cancelled = asyncio.ensure_future(writer.durable(part(first)))
+        await asyncio.sleep(0)
+        assert writer._queue and writer._flight is None  # queued, not yet written
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        writer.write()  # the next batch: the cancelled caller's receipt is in it
+        assert [r.remote_id for r in store.get_post(first).part_receipts] == [f"r{first}"]
+        with pytest.raises(StoreError, match="locked"):
+            await asyncio.wait_for(writer.durable(part(second)), 30)
+        assert store.get_post(second).part_receipts == ()
+        writer.write()  # queued again after the failed transaction: written now
+        assert [r.remote_id for r in store.get_post(second).part_receipts] == [f"r{second}"]
+
+    asyncio.run(go())
+    assert calls == [["part"], ["part"], ["part"]]
 
 
 def test_an_outcome_whose_write_failed_is_written_by_the_next_dispatch(

@@ -17,9 +17,9 @@ Sending one post:
    the block ends; a deferral is not an attempt. No request goes to an account before its reset time, and
    other accounts keep flowing (:mod:`campaign.dispatch.holds`).
 3. ``claimed -> sending`` is committed before the first byte is sent. Thread parts go strictly in order,
-   each part's receipt feeding the next (``reply_to``/``root``) and stored with ``record_part`` before the
-   next part is sent, so a restart resumes at the next part. The last part's receipt (a single post's
-   only one) travels with the ``sent`` mark.
+   each part's receipt feeding the next (``reply_to``/``root``) and committed (a ``part`` mark, group-
+   committed like ``sending``) before the next part is sent, so a restart resumes at the next part. The
+   last part's receipt (a single post's only one) travels with the ``sent`` mark.
 4. **Outcome**: what ended the exchange is turned into a decision by one pure function,
    :func:`campaign.dispatch.decide.decide` (its docstring holds the table): ``sent``; a rate limit holds
    the account and defers the post; other transient errors -> ``retry_wait`` after full-jitter backoff
@@ -475,8 +475,10 @@ class Dispatcher:
             index += 1
             if index < len(post.parts):
                 # The next part replies to this one: its receipt is made durable first, so a crash can
-                # never make recovery send this part again. The last receipt travels with `sent`.
-                self.store.record_part(post.id, index - 1, receipt, now=self.clock())
+                # never make recovery send this part again (group-committed with other posts' marks: a
+                # write of its own here stalled the event loop). The last receipt travels with `sent`.
+                part_mark = make_mark(post.id, "part", self.clock(), receipts=progress.receipts)
+                await self._writer.durable(part_mark)
                 if self._stopping:
                     raise Stopping
 

@@ -32,7 +32,7 @@ class DispatchStore(Protocol):
         ...
 
     def record_part(self, post_id: int, index: int, receipt: Receipt, *, now: datetime) -> None:
-        """Store the receipt of thread part ``index`` before the next part is sent."""
+        """Store the receipt of thread part ``index`` (reconciliation; the dispatcher uses ``part`` marks)."""
         ...
 
     def record_uploads(self, post_id: int, uploads: Sequence[Upload], *, owner: str, now: datetime) -> None:

@@ -69,6 +69,9 @@ class _Queued:
     #: For a ``sending`` mark: what to do when its caller was cancelled while the mark was being written
     #: (the post is ``sending`` and nothing left: give it back).
     on_cancel: Callable[[], None] | None = None
+    #: Records what already happened (a thread part's receipt): written even when its caller is gone, and
+    #: queued again when its transaction fails (:meth:`GroupWriter.durable`).
+    keep: bool = False
 
 
 #: A job run right after a batch's marks are committed (a claim), with the future awaiting its result.
@@ -98,9 +101,10 @@ class GroupWriter:
     ``sending`` marks are awaited: they are written at the next turn of the event loop with everything
     queued by then (or, while a batch is being committed, right after it), and only after that commit may
     the post's request leave (the rule that makes a crash end in ``unknown``, never in a second
-    publication). Outcome marks (sent, retry, deferred, failed, unknown, missed) are not awaited: they
-    ride along with the next ``sending`` marks, or go after ``delay`` seconds or once ``rows`` are queued;
-    their ``then`` runs after the commit, so an outcome is reported (logged, counted, alerted) only once
+    publication); so are ``part`` marks (:meth:`durable`). Outcome marks (sent, retry, deferred, failed,
+    unknown, missed) are not awaited: they ride along with the next ``sending`` marks, or go after ``delay``
+    seconds or once ``rows`` are queued; their ``then`` runs after the commit, so an outcome is reported
+    (logged, counted, alerted) only once
     it is durable. A crash before an outcome is written leaves its post ``sending``: recovered as
     ``unknown``, which is what it was while the request was out.
 
@@ -144,6 +148,22 @@ class GroupWriter:
                 cancelled()
             # else: in the batch being written; _settle() calls `cancelled` if that write succeeds.
             raise
+
+    async def durable(self, mark: Mark) -> None:
+        """Queue ``mark``, which records what already happened (a ``part`` mark: a thread part's receipt,
+        which must be durable before the next part is sent), and return once it is committed; raises the
+        StoreError that refused it or failed its transaction. Written with the other posts' marks, so the
+        event loop never waits for the database (a write of its own on the loop waited for the commit
+        thread's transaction: 100 ms stalls of every send with thread posts, docs/BENCHMARKS.md).
+
+        Unlike :meth:`sending`, the mark is never withdrawn: a caller cancelled meanwhile leaves it to be
+        written with the next batch, and a failed transaction queues it again (its caller still gets the
+        error and sends no further part), so the receipt reaches the queue before the post's outcome."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._queue.append(_Queued(mark, waiter=waiter, keep=True))
+        self._schedule(loop, 0.0)
+        await waiter
 
     def finish(self, mark: Mark, then: Callable[[StoreError | None], None]) -> None:
         """Queue an outcome mark; ``then(None | error)`` runs after it was written."""
@@ -318,7 +338,11 @@ class GroupWriter:
         """Resolve ``batch`` with the write's result: per-mark errors, or the error that failed it all
         (then the outcomes go back to the front of the queue and the waiters fail)."""
         if isinstance(result, StoreError):
-            self._queue[:0] = [e for e in batch if e.waiter is None]
+            # Outcomes and records of what happened go back to the front, in order, without their waiters.
+            self._queue[:0] = [
+                _Queued(e.mark, then=e.then, keep=True) if e.keep else e
+                for e in batch if e.waiter is None or e.keep
+            ]
             for entry in batch:
                 if entry.waiter is not None and not entry.waiter.done():
                     entry.waiter.set_exception(result)

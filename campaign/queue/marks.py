@@ -218,24 +218,26 @@ class Marks(StoreCore):
         """
         now = aware(now)
         with self._write() as conn:
-            row = conn.execute(
-                sa.select(POSTS.c.status, POSTS.c.part_receipts).where(POSTS.c.id == post_id)
-            ).first()
-            if row is None:
-                raise PostNotFoundError(f"no queued post with id {post_id}")
-            if row.status not in (Status.SENDING, Status.UNKNOWN):
-                raise IllegalTransitionError(
-                    f"post {post_id} is {row.status}; parts are recorded while sending"
-                )
-            receipts = list(row.part_receipts or [])
-            if not 0 <= index <= len(receipts):
-                raise IllegalTransitionError(
-                    f"post {post_id}: part {index} recorded before part {len(receipts)}"
-                )
-            receipts[index : index + 1] = [receipt_json(receipt)]
-            conn.execute(
-                sa.update(POSTS).where(POSTS.c.id == post_id).values(part_receipts=receipts, updated_at=now)
-            )
+            self._record_part(conn, post_id, index, receipt, now)
+
+    def _record_part(
+        self, conn: Connection, post_id: int, index: int, receipt: Receipt, now: datetime
+    ) -> None:
+        """:meth:`record_part` inside the caller's write transaction."""
+        row = conn.execute(
+            sa.select(POSTS.c.status, POSTS.c.part_receipts).where(POSTS.c.id == post_id)
+        ).first()
+        if row is None:
+            raise PostNotFoundError(f"no queued post with id {post_id}")
+        if row.status not in (Status.SENDING, Status.UNKNOWN):
+            raise IllegalTransitionError(f"post {post_id} is {row.status}; parts are recorded while sending")
+        receipts = list(row.part_receipts or [])
+        if not 0 <= index <= len(receipts):
+            raise IllegalTransitionError(f"post {post_id}: part {index} recorded before part {len(receipts)}")
+        receipts[index : index + 1] = [receipt_json(receipt)]
+        conn.execute(
+            sa.update(POSTS).where(POSTS.c.id == post_id).values(part_receipts=receipts, updated_at=now)
+        )
 
     def record_uploads(
         self, post_id: int, uploads: Sequence[Upload], *, owner: str, now: datetime
@@ -429,6 +431,8 @@ class Marks(StoreCore):
         if mark.kind == "sending":
             self._move(conn, mark.post_id, Status.SENDING, expect=(Status.CLAIMED,), now=now, actor=owner,
                        owner=owner, values={"attempts": _INCREMENT_ATTEMPTS})
+        elif mark.kind == "part":
+            self._record_part(conn, mark.post_id, len(mark.receipts) - 1, mark.receipts[-1], now)
         elif mark.kind == "sent":
             first = mark.receipts[0]
             values: dict[str, Any] = {

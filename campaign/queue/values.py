@@ -169,13 +169,14 @@ class AccountInfo:
 
 
 #: The kinds of :class:`Mark`, each the batch form of one single-post method (:meth:`Store.write_marks`).
-MARK_KINDS = ("sending", "sent", "retry", "defer", "failed", "unknown", "missed")
+MARK_KINDS = ("sending", "part", "sent", "retry", "defer", "failed", "unknown", "missed")
 
 
 @dataclass(frozen=True)
 class Mark:
     """One hot-path state change for :meth:`Store.write_marks`; ``kind`` names the single-post method it
-    batches: ``sending`` (:meth:`Store.mark_sending`), ``sent`` (:meth:`Store.mark_sent` with
+    batches: ``sending`` (:meth:`Store.mark_sending`), ``part`` (:meth:`Store.record_part` of the last of
+    ``receipts``, the thread's receipts so far), ``sent`` (:meth:`Store.mark_sent` with
     ``receipts[0]``; ``receipts``, every part's receipt in order, also become ``part_receipts``), ``retry``
     (:meth:`Store.mark_retry` until ``until``), ``defer`` (:meth:`Store.defer` until ``until``), ``failed``,
     ``unknown``, ``missed`` (with ``reason``). ``now`` is when it happened (aware)."""
@@ -192,8 +193,8 @@ class Mark:
             raise ValueError(f"unknown mark kind {self.kind!r} (one of {', '.join(MARK_KINDS)})")
         if self.kind in ("retry", "defer") and self.until is None:
             raise ValueError(f"a {self.kind} mark needs until")
-        if self.kind == "sent" and not self.receipts:
-            raise ValueError("a sent mark needs the receipts")
+        if self.kind in ("sent", "part") and not self.receipts:
+            raise ValueError(f"a {self.kind} mark needs the receipts")
 
 
 @dataclass(frozen=True)
