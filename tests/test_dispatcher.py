@@ -350,6 +350,31 @@ def test_quota_holds_the_account_for_a_moving_window(store: Store) -> None:
     assert len(platform.requests) == 2
 
 
+def test_the_quota_is_read_in_the_writers_thread_not_on_the_event_loop(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading an account's sends (behind the sends still queued) on the loop's thread waited for the commit
+    thread's transaction: every account stood still 85-110 ms per post of an account with a quota (a
+    Threads account, any `daily_quota`). The read runs behind the queued marks in the writer's thread."""
+    import threading
+
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(200, json={"id": "ok"}))
+    ids = queue(store, *(planned(f"p{i}", account=f"w{i % 3}", channel="webhook") for i in range(6)))
+    readers: list[threading.Thread] = []
+    sent_times = store.sent_times
+
+    def reading(*args: Any, **kw: Any) -> Any:
+        readers.append(threading.current_thread())
+        return sent_times(*args, **kw)
+
+    monkeypatch.setattr(store, "sent_times", reading)
+    adapters: dict[str, Adapter] = {f"w{i}": webhook(f"w{i}", clock) for i in range(3)}
+    run(make(store, clock, adapters, platform, quotas={"webhook": Quota(10)}).dispatch_due(clock.now))
+    assert {store.get_post(i).status for i in ids} == {"sent"}
+    assert len(readers) == 6 and threading.main_thread() not in readers
+
+
 # ---------------------------------------------------------------------------------------------- unknown
 
 

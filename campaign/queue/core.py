@@ -196,6 +196,14 @@ class StoreCore:
         with self._transaction(kind, "BEGIN IMMEDIATE", durable=durable) as conn:
             yield conn
 
+    @contextmanager
+    def _hot_read(self) -> Iterator[Connection]:
+        """A read transaction on the hot path's connection (:meth:`_hot_write`): for reads the dispatcher
+        makes where it claims, in the group writer's thread, beside the caller's own reads."""
+        kind = "hot" if self.commits_off_thread else "read"
+        with self._transaction(kind, "BEGIN DEFERRED") as conn:
+            yield conn
+
     def _connection(self, kind: str) -> Connection:
         # One long-lived connection per kind: checking one out of the pool per transaction costs more
         # than the statements of a hot-path transaction (bench_store.py). So the pool's pre-ping does not

@@ -482,14 +482,17 @@ class Marks(StoreCore):
             )
 
     def sent_times(self, account: str, since: datetime) -> list[datetime]:
-        """When each post of ``account`` sent at or after ``since`` became ``sent`` (UTC, oldest first)."""
+        """When each post of ``account`` sent at or after ``since`` became ``sent`` (UTC, oldest first).
+
+        The dispatcher's quota check: read on the hot path's connection, so call it where claims are made
+        (the group writer's thread, behind the marks queued before it)."""
         p = POSTS
         stmt = (
             sa.select(p.c.updated_at)
             .where(p.c.account == account, p.c.status == Status.SENT.value, p.c.updated_at >= aware(since))
             .order_by(p.c.updated_at)
         )
-        with self._read() as conn:
+        with self._hot_read() as conn:
             return [from_db(t) for t in conn.execute(stmt).scalars()]
 
     # -- shared account state -------------------------------------------------------------------------
