@@ -123,6 +123,33 @@ def test_an_upload_is_recorded_before_the_status_and_reused_by_a_retry(store: St
     assert json.loads(platform.requests[-1][1].content)["media_ids"] == ["att-1"]
 
 
+def test_uploads_are_recorded_in_the_writers_thread_not_on_the_event_loop(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write on the event loop's thread waits for the group writer's transaction, and every account
+    waits with it; the uploads go behind the queued marks in the writer's thread, and the status request
+    still waits for their commit."""
+    import threading
+
+    clock = Clock()
+    handler = Mastodon(store, polls=0)
+    (post_id,) = queue(store, media_post(tmp_path))
+    handler.post_id = post_id
+    writers: list[threading.Thread] = []
+    record = store.record_uploads
+
+    def recording(*args: Any, **kw: Any) -> None:
+        writers.append(threading.current_thread())
+        record(*args, **kw)
+
+    monkeypatch.setattr(store, "record_uploads", recording)
+    asyncio.run(dispatcher(store, clock, Platform(clock, handler), []).dispatch_due(clock.now))
+    assert store.get_post(post_id).status == "sent"
+    (recorded,) = store.recorded_uploads(post_id)
+    assert handler.seen_uploads == [[recorded]]  # durable before the status request left
+    assert len(writers) == 1 and writers[0] is not threading.main_thread()
+
+
 def test_an_expired_recorded_upload_is_uploaded_again(store: Store, tmp_path: Path) -> None:
     clock = Clock()
     handler = Mastodon(store, polls=0, status_codes=(503,))

@@ -469,7 +469,8 @@ class Dispatcher:
             part, hook = part_for(post, index, progress.receipts), None
             if (part.media or part.link_image is not None) and not self.config.dry_run:
                 # Uploads a platform keeps are recorded and reused (dispatch/uploads.py).
-                part, hook = with_uploads(post, part, adapter, self.store, owner=self.owner, clock=self.clock)
+                part, hook = with_uploads(post, part, adapter, self.store, owner=self.owner, clock=self.clock,
+                                          behind=self._writer.after_marks)
             receipt = await self._exchange(progress.track(adapter.publish(part)), adapter, part, hook)
             progress.receipts = (*progress.receipts, receipt)
             index += 1

@@ -7,8 +7,9 @@ restart skip uploads an earlier attempt finished. For such a post the dispatcher
 uploads once per attempt (:func:`with_uploads`) and puts them in :attr:`Part.uploads`; the adapter reuses
 the valid ones and reports new ones there; :class:`UploadRecorder`, called by the runner just before each
 request is sent, writes the new ones to ``posts.media_uploads`` (:meth:`Store.record_uploads`) in their own
-transaction. So when the post request leaves, every upload it names is in the queue: a crash after that
-finds them.
+transaction, behind the marks the group writer holds and in its thread (a write on the event loop's thread
+waited for the writer's transaction, and every account with it), and the request waits for that commit.
+So when the post request leaves, every upload it names is in the queue: a crash after that finds them.
 
 Before anything is sent, :func:`check_media` makes sure the files are still the prepared bytes (size always,
 SHA-256 for files up to :data:`~campaign.media.store.HASH_LIMIT`); a changed file fails the post.
@@ -19,9 +20,10 @@ allocation); platforms whose media go with the post in one request read and writ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 import httpx
@@ -35,18 +37,24 @@ if TYPE_CHECKING:
     from campaign.queue.store import ClaimedPost
 
 
+#: Runs a store write behind the queued marks and waits for it (:meth:`GroupWriter.after_marks`).
+Behind = Callable[[Callable[[], None]], Awaitable[None]]
+
+
 def with_uploads(
     post: ClaimedPost, part: Part, adapter: Adapter, store: DispatchStore, *, owner: str,
-    clock: Callable[[], datetime],
+    clock: Callable[[], datetime], behind: Behind | None = None,
 ) -> tuple[Part, UploadRecorder | None]:
     """``part`` (which has media; not a dry run) carrying the post's recorded uploads, and the hook that
-    records new ones, when the platform keeps uploads; else ``part`` unchanged and None. Raises
-    PermanentError when a file is no longer the prepared one (:func:`check_media`)."""
+    records new ones (through ``behind`` when given, else on the caller's thread), when the platform keeps
+    uploads; else ``part`` unchanged and None. Raises PermanentError when a file is no longer the prepared
+    one (:func:`check_media`)."""
     check_media(part, adapter)
     if adapter.upload_lifetime is None:
         return part, None
     uploads = Uploads(store.recorded_uploads(post.id))
-    return replace(part, uploads=uploads), UploadRecorder(store, post.id, uploads, owner=owner, clock=clock)
+    recorder = UploadRecorder(store, post.id, uploads, owner=owner, clock=clock, behind=behind)
+    return replace(part, uploads=uploads), recorder
 
 
 def check_media(part: Part, adapter: Adapter) -> None:
@@ -73,15 +81,21 @@ class UploadRecorder:
 
     def __init__(
         self, store: DispatchStore, post_id: int, uploads: Uploads, *, owner: str,
-        clock: Callable[[], datetime],
+        clock: Callable[[], datetime], behind: Behind | None = None,
     ) -> None:
         self.store = store
         self.post_id = post_id
         self.uploads = uploads
         self.owner = owner
         self.clock = clock
+        self.behind = behind
 
-    def __call__(self, request: httpx.Request) -> None:
-        if self.uploads.pending:
-            new = self.uploads.take_new()
-            self.store.record_uploads(self.post_id, new, owner=self.owner, now=self.clock())
+    def __call__(self, request: httpx.Request) -> Awaitable[None] | None:
+        if not self.uploads.pending:
+            return None
+        new = self.uploads.take_new()
+        write = partial(self.store.record_uploads, self.post_id, new, owner=self.owner, now=self.clock())
+        if self.behind is not None:
+            return self.behind(write)
+        write()
+        return None

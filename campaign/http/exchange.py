@@ -46,8 +46,8 @@ RateLimitSink = Callable[[RateLimit], None]
 #: Waits the given seconds (``asyncio.sleep``, or a test's clock that advances instead).
 Sleeper = Callable[[float], Awaitable[None]]
 #: Called with each request just before it is sent (the dispatcher records finished uploads there, so they
-#: are durable before the request that uses them leaves).
-BeforeSend = Callable[[httpx.Request], None]
+#: are durable before the request that uses them leaves); an awaitable it returns is awaited first.
+BeforeSend = Callable[[httpx.Request], Awaitable[None] | None]
 
 
 @functools.cache
@@ -165,8 +165,8 @@ async def run(
 
     A request carrying ``extensions["campaign.delay"]`` (seconds; a status poll) is sent after ``sleep``
     has waited that long (at most :data:`MAX_DELAY`); ``before_send`` sees each request just before it
-    leaves (an exception from it ends the exchange). Every error message is scrubbed of the account's
-    secrets before it leaves (in dry runs too).
+    leaves, and the request waits for what it returns (an exception from it ends the exchange). Every
+    error message is scrubbed of the account's secrets before it leaves (in dry runs too).
     """
     try:
         request = next(exchange)
@@ -174,7 +174,9 @@ async def run(
             check_transport_policy(request, allow_http=adapter.account.allow_http)
             complete_request(request, client.headers)
             if before_send is not None:
-                before_send(request)
+                ready = before_send(request)
+                if ready is not None:
+                    await ready
             delay = request.extensions.get(DELAY_EXTENSION)
             if isinstance(delay, int | float) and delay > 0:
                 await sleep(min(float(delay), MAX_DELAY))

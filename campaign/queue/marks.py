@@ -246,10 +246,11 @@ class Marks(StoreCore):
         key), committed before the request that uses them is sent, so a retry or restart reuses them.
 
         Only while the post is ``sending`` under ``owner``'s lease (LeaseLostError otherwise: recovery or
-        another daemon moved it on, and the request must not leave).
+        another daemon moved it on, and the request must not leave). Written on the hot path's connection:
+        the dispatcher calls it where it claims (the group writer's thread).
         """
         now = aware(now)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             p = POSTS
             row = conn.execute(
                 sa.select(p.c.status, p.c.lease_owner, p.c.media_uploads).where(p.c.id == post_id)
