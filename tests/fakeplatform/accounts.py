@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from campaign.channels.base import Account, Adapter
 from campaign.channels.mastodon import MastodonAdapter
@@ -18,14 +19,19 @@ def token(account: str) -> str:
 
 
 class FakeDirectory:
-    """Every account is a Mastodon account on ``url``; one adapter per account, built on first use.
+    """Every account is a Mastodon account on ``url`` (with ``settings`` besides its instance, such as a
+    ``daily_quota``); one adapter per account, built on first use.
 
     Satisfies :class:`campaign.dispatch.dispatcher.AccountDirectory`; campaigns have no alert account.
     """
 
-    def __init__(self, url: str, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self, url: str, clock: Callable[[], datetime] | None = None, *,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         self.url = url
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.settings = dict(settings or {})
         self._adapters: dict[str, Adapter] = {}
 
     def adapter(self, campaign: str, account: str) -> Adapter:
@@ -34,9 +40,8 @@ class FakeDirectory:
             credentials = Credentials(
                 {"token": SecretRef(env="TOKEN")}, account=account, environ={"TOKEN": token(account)}
             )
-            made = MastodonAdapter(
-                Account(account, "mastodon", {"instance": self.url}, credentials), clock=self.clock
-            )
+            settings = {"instance": self.url, **self.settings}
+            made = MastodonAdapter(Account(account, "mastodon", settings, credentials), clock=self.clock)
             self._adapters[account] = made
         return made
 
