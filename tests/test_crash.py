@@ -14,6 +14,7 @@ slow the machine is.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import signal
@@ -90,26 +91,35 @@ def wait_for_platform(
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, Path]]:
-    """The fake platform process (its log in tmp), a campaigns folder, and a queue with 1,000 due posts."""
+def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, Path, Path]]:
+    """The fake platform process (its log in tmp), a campaigns folder, and a queue with 1,000 due posts (of
+    the test's ``parts`` each, default one)."""
+    callspec = getattr(request.node, "callspec", None)
+    parts = int(callspec.params.get("parts", 1)) if callspec is not None else 1
     with ServerProcess(log=tmp_path / "platform.jsonl") as server:
         campaigns = tmp_path / "campaigns"
         campaigns.mkdir()
         write_campaign(campaigns, server.url, name="crash", accounts=ACCOUNTS, release=RELEASE)
         db = tmp_path / "queue.db"
         now = datetime.now(UTC)
+        posts = [
+            dataclasses.replace(p, parts=tuple(f"{p.parts[0]} ({i + 1}/{parts})" for i in range(parts)))
+            for p in mastodon_posts(POSTS, accounts=ACCOUNTS, at=now, campaign="crash")
+        ]
         with Store.open(str(db)) as store:
-            store.apply_changes(
-                add=mastodon_posts(POSTS, accounts=ACCOUNTS, at=now, campaign="crash"),
-                now=now - timedelta(minutes=1),
-            )
+            store.apply_changes(add=posts, now=now - timedelta(minutes=1))
         yield server, campaigns, db
 
 
-@pytest.mark.parametrize("transport", ["wire", "aiohttp", "httpx"])
+@pytest.mark.parametrize(
+    ("transport", "parts"), [("wire", 1), ("aiohttp", 1), ("httpx", 1), ("wire", 3)],
+    ids=["wire", "aiohttp", "httpx", "wire-threads"],
+)
 def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
-    world: tuple[ServerProcess, Path, Path], tmp_path: Path, transport: str
+    world: tuple[ServerProcess, Path, Path], tmp_path: Path, transport: str, parts: int
 ) -> None:
+    """Threads (``parts`` 3): every part's receipt is committed before the next part leaves, so a kill
+    between parts resumes at the next one, each part published once under its own key."""
     server, campaigns, db = world
     rng = random.Random(SEED)
     log = tmp_path / "daemon.log"
@@ -154,9 +164,12 @@ def test_sigkill_at_random_moments_loses_nothing_and_publishes_nothing_twice(
     assert stats["duplicates"] == [], f"published twice: {stats['duplicates'][:5]}"
     created = {r.idempotency_key: r.status_id for r in read_log(tmp_path / "platform.jsonl") if r.created}
     for post in posts:
-        if post.status == "sent":
+        if post.status == "sent" and parts == 1:
             # Published exactly once, and the receipt names that one status.
             assert created.get(post.idempotency_key) == post.remote_id, post.label
+        elif post.status == "sent":  # each part once, under its own key, and its receipt names it
+            keys = [f"{post.idempotency_key}-{i}" for i in range(parts)]
+            assert [created.get(k) for k in keys] == [r.remote_id for r in post.part_receipts], post.label
 
 
 def test_sigterm_ends_the_daemon_within_a_bound_and_leaves_nothing_leased(

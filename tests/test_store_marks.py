@@ -149,10 +149,24 @@ def test_a_sent_thread_keeps_every_receipt(stores: tuple[Store, Store]) -> None:
     one.record_part(2, 1, R2, now=NOW)
     one.mark_sent(2, R1, owner=OWNER, now=NOW)
     batch.mark_sending(2, owner=OWNER, now=NOW)
-    batch.record_part(2, 0, R1, now=NOW)  # non-final parts are recorded before the next is sent
+    # non-final parts are recorded before the next is sent: a `part` mark, group-committed like the others
+    assert batch.write_marks([Mark(2, "part", NOW, receipts=(R1,))], owner=OWNER) == [None]
+    assert batch.get_post(2).part_receipts == (R1,)
     assert batch.write_marks([Mark(2, "sent", NOW, receipts=(R1, R2))], owner=OWNER) == [None]
     assert state(batch, 2) == state(one, 2)
     assert batch.get_post(2).part_receipts == (R1, R2)
+
+
+def test_a_part_mark_is_refused_unless_its_post_is_sending(stores: tuple[Store, Store]) -> None:
+    _, store = stores
+    errors = store.write_marks(
+        [Mark(2, "part", NOW, receipts=(R1,)), Mark(1, "sending", NOW),
+         Mark(1, "part", NOW, receipts=(R1, R2))],  # part 1 before part 0
+        owner=OWNER,
+    )
+    assert isinstance(errors[0], IllegalTransitionError) and "claimed" in str(errors[0])
+    assert errors[1] is None and isinstance(errors[2], IllegalTransitionError)
+    assert store.get_post(2).part_receipts == () and store.get_post(1).status == "sending"
 
 
 def test_a_refused_mark_leaves_its_post_alone_and_the_others_commit(stores: tuple[Store, Store]) -> None:
@@ -195,6 +209,8 @@ def test_marks_are_checked_when_made() -> None:
         Mark(1, "retry", NOW, "503")
     with pytest.raises(ValueError, match="receipts"):
         Mark(1, "sent", NOW)
+    with pytest.raises(ValueError, match="receipts"):
+        Mark(1, "part", NOW)
 
 
 def test_batches_of_many_posts_leave_what_the_single_post_methods_leave(stores: tuple[Store, Store]) -> None:
