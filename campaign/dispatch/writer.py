@@ -104,9 +104,8 @@ class GroupWriter:
     publication); so are ``part`` marks (:meth:`durable`). Outcome marks (sent, retry, deferred, failed,
     unknown, missed) are not awaited: they ride along with the next ``sending`` marks, or go after ``delay``
     seconds or once ``rows`` are queued; their ``then`` runs after the commit, so an outcome is reported
-    (logged, counted, alerted) only once
-    it is durable. A crash before an outcome is written leaves its post ``sending``: recovered as
-    ``unknown``, which is what it was while the request was out.
+    (logged, counted, alerted) only once it is durable. A crash before an outcome is written leaves its
+    post ``sending``: recovered as ``unknown``, which is what it was while the request was out.
 
     Batches are written one at a time: in a worker thread when the store allows it
     (``commits_off_thread``, see the module docstring), else on the event loop's thread. Waiters and

@@ -94,8 +94,8 @@ def _without_room(
     walk of ix_posts_account_status, an entry per post in the table, for the ``GROUP BY``: 17 ms of
     :meth:`Claims.next_due_at` at 100,000 queued posts)."""
     if sqlite:
-        binds: list[sa.BindParameter[Any]] = [sa.bindparam(f"wr_{name}", value) for name, value in
-                 (("cap", cap), ("hold", hold), ("owner", owner))]
+        values = {"cap": cap, "hold": hold, "owner": owner}
+        binds: list[sa.BindParameter[Any]] = [sa.bindparam(f"wr_{k}", v) for k, v in values.items()]
         return sa.text(
             "SELECT leased.account FROM posts AS leased INDEXED BY ix_posts_lease "
             f"WHERE leased.{_LEASED_SQL} GROUP BY leased.account HAVING count(*) >= CASE WHEN "
