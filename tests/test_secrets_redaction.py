@@ -150,6 +150,20 @@ def resolved(monkeypatch: pytest.MonkeyPatch) -> Any:
     return secrets
 
 
+@pytest.fixture
+def forms_built(resolved: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of forms of each redactor built from now on."""
+    built: list[int] = []
+
+    class Counting(resolved._Redactor):  # type: ignore[misc,name-defined]
+        def __init__(self, forms: frozenset[str]) -> None:
+            built.append(len(forms))
+            super().__init__(forms)
+
+    monkeypatch.setattr(resolved, "_Redactor", Counting)
+    return built
+
+
 def _token(i: int) -> str:
     return f"tok{i:05d}-{i * 7919 % 100_003:06d}-secret"
 
@@ -166,25 +180,15 @@ def test_each_secret_is_redacted_from_the_line_after_it_is_resolved(resolved: An
     assert resolved.redact_resolved(everything) == " ".join([REDACTED] * 300)
 
 
-def test_secrets_resolved_one_by_one_are_not_rebuilt_each_time(
-    resolved: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_secrets_resolved_one_by_one_are_not_rebuilt_each_time(resolved: Any, forms_built: list[int]) -> None:
     """Rebuilding one redactor per new secret costs the whole set each time (quadratic in the accounts);
     the levels rebuild each form about log(n) times."""
-    built = []
-
-    class Counting(resolved._Redactor):  # type: ignore[misc,name-defined]
-        def __init__(self, forms: frozenset[str]) -> None:
-            built.append(len(forms))
-            super().__init__(forms)
-
-    monkeypatch.setattr(resolved, "_Redactor", Counting)
     n = 2000
     for i in range(n):
         resolved._resolved(_token(i))
         resolved.redact_resolved("a line")
     forms = sum(len(secret_forms(_token(i))) for i in range(n))
-    assert sum(built) <= forms * (math.log(forms, 1.5) + 1)  # one redactor per secret: ~forms * n / 2
+    assert sum(forms_built) <= forms * (math.log(forms, 1.5) + 1)  # one redactor per secret: ~forms * n / 2
     assert len(resolved._layers.levels) <= math.log2(forms) + 1
 
 
@@ -248,21 +252,13 @@ def test_replaced_tokens_stay_redacted_a_while_then_are_forgotten(resolved: Any)
 
 
 def test_forgotten_secrets_do_not_rebuild_the_redactors_each_time(
-    resolved: Any, monkeypatch: pytest.MonkeyPatch
+    resolved: Any, forms_built: list[int]
 ) -> None:
     """A rebuild of every held secret's forms takes about 80 ms at 2,000 secrets; one per renewal would
     stall a daemon with many X accounts every few seconds. Rebuilds wait until more secrets left than half
     of those built in, so each renewal costs O(1) forms built on average, as each new secret does."""
     from campaign.secrets import Credentials
 
-    built = []
-
-    class Counting(resolved._Redactor):  # type: ignore[misc,name-defined]
-        def __init__(self, forms: frozenset[str]) -> None:
-            built.append(len(forms))
-            super().__init__(forms)
-
-    monkeypatch.setattr(resolved, "_Redactor", Counting)
     accounts = [Credentials({}, account=f"a{i}", environ={}) for i in range(100)]
     values = []
     for renewal in range(30):
@@ -272,7 +268,7 @@ def test_forgotten_secrets_do_not_rebuild_the_redactors_each_time(
             creds.issued("token", value)
             assert resolved.redact_resolved(value) == REDACTED
     forms = sum(len(secret_forms(v)) for v in values)
-    assert sum(built) <= forms * (math.log(forms, 1.5) + 1)  # a rebuild per renewal: ~forms * 300 / 2
+    assert sum(forms_built) <= forms * (math.log(forms, 1.5) + 1)  # a rebuild per renewal: ~forms * 300 / 2
     assert len(resolved._RESOLVED) == 100 * 3
 
 
