@@ -185,6 +185,7 @@ class Dispatcher:
         #: The queue's next due time as last read (when, what), reused for :data:`DUE_REREAD`.
         self._due_read: tuple[datetime, datetime | None] | None = None
         self._writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
+        self.reconciler.behind = self._writer.after_marks  # its writes, behind the marks, off the loop
         #: Requests a dry run would have sent (dry runs only).
         self.dry_requests = 0
 

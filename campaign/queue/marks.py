@@ -217,7 +217,7 @@ class Marks(StoreCore):
         still the truth). Parts are recorded in order; recording the same index again replaces it.
         """
         now = aware(now)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             self._record_part(conn, post_id, index, receipt, now)
 
     def _record_part(
@@ -281,7 +281,7 @@ class Marks(StoreCore):
         Counts the send in the account's daily counter (UTC day of ``now``).
         """
         now = aware(now)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             row = self._move(
                 conn,
                 post_id,
@@ -470,7 +470,7 @@ class Marks(StoreCore):
     def requeue_unknown(self, post_id: int, *, now: datetime, actor: str, reason: str) -> None:
         """unknown -> scheduled, due ``now``: a retry proven safe (platform deduplicates, or found absent)."""
         now = aware(now)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             self._move(
                 conn,
                 post_id,
