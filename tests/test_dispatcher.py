@@ -992,13 +992,18 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
 ) -> None:
     """The heartbeat names the posts the dispatcher is handling. A post leased to the same owner that it
     has no record of (dropped after a bug) is not renewed: its lease runs out and recovery takes it back
-    while the daemon goes on."""
+    while the daemon goes on. The beat is written behind the queued marks, in the writer's thread (on the
+    event loop's thread it waited for the writer's transaction, and every account with it)."""
+    import threading
+
     clock = Clock()
     beats: list[frozenset[int]] = []
-    beaten = asyncio.Event()
+    writers: list[threading.Thread] = []
+    beaten = threading.Event()  # set in the writer's thread
 
     async def answer_after_a_heartbeat(request: httpx.Request) -> httpx.Response:
-        await beaten.wait()  # the request is out until a heartbeat has run while the post is in hand
+        # The request is out until a heartbeat has run while the post is in hand.
+        assert await asyncio.to_thread(beaten.wait, 60), "no heartbeat named the post in hand"
         return status_ok(request)
 
     platform = Platform(clock, answer_after_a_heartbeat)  # type: ignore[arg-type]
@@ -1010,6 +1015,7 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
 
     def recording(owner: str, until: datetime, **kw: Any) -> int:
         beats.append(kw["ids"])
+        writers.append(threading.current_thread())
         done = heartbeat(owner, until, **kw)
         if live in kw["ids"]:  # a beat may come before the claim: the one that counts names the live post
             beaten.set()
@@ -1019,6 +1025,7 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
     d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, heartbeat_seconds=0.01)
     run(d.dispatch_due(clock.now))
     assert {live} in beats and not any(orphan in ids for ids in beats)
+    assert threading.main_thread() not in writers
     assert store.get_post(live).status == "sent"
     assert store.get_post(orphan).lease_expires_at == T0 + timedelta(seconds=60)  # not renewed
     d.recover(clock.advance(seconds=61))

@@ -365,8 +365,11 @@ class Dispatcher:
             now = self.clock()
             try:
                 # Only the posts this dispatcher is handling: one it dropped (a bug) expires into recovery.
+                # Behind the queued marks, in the writer's thread (on the loop's it waited for the writer).
                 until = now + timedelta(seconds=self.config.lease_seconds)
-                self.store.heartbeat(self.owner, until, now=now, ids=frozenset(self._in_flight))
+                ids = frozenset(self._in_flight)
+                await self._writer.after_marks(partial(self.store.heartbeat, self.owner, until, now=now,
+                                                       ids=ids))
             except StoreError as exc:
                 logger.error("lease heartbeat failed: %s", exc, extra={"action": "heartbeat"})
 

@@ -412,7 +412,8 @@ class Claims(StoreCore):
 
         ``now`` guards against reviving a lease that already expired (those are left for recovery). On
         PostgreSQL a post whose row another transaction holds (the owner's group commit marking it) is
-        skipped this time, never waited for.
+        skipped this time, never waited for. Written on the hot path's connection: the dispatcher calls it
+        where it claims (the group writer's thread).
         """
         now, until = aware(now), aware(until, "until")
         if ids is not None and not ids:
@@ -430,7 +431,7 @@ class Claims(StoreCore):
             # (leases last many beats).
             held = p.c.id.in_(sa.select(p.c.id).where(held).with_for_update(skip_locked=True))
         stmt = sa.update(p).where(held).values(lease_expires_at=until)
-        with self._write() as conn:
+        with self._hot_write() as conn:
             return int(conn.execute(stmt).rowcount)
 
     def recover_expired(
