@@ -34,6 +34,7 @@ import concurrent.futures
 import contextlib
 import logging
 import sys
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,11 +232,15 @@ class GroupWriter:
             sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         loop = asyncio.get_running_loop()
         flight = self._flight = _Flight(batch, jobs)
+        # The worker thread's work item and future hold their callbacks until the thread lets go of them,
+        # which may be after the loop is done with the flight: they name it weakly, so nothing of a written
+        # batch outlives its settling (:meth:`_settle_flight`).
+        ref = weakref.ref(flight)
         flight.future = self._executor.submit(
             self._work, [e.mark for e in batch], [job for job, _ in jobs],
-            partial(_on_loop, loop, self._marks_landed, flight),
+            partial(_on_loop, loop, self._marks_landed, ref),
         )
-        flight.future.add_done_callback(partial(_on_loop, loop, self._landed, flight))
+        flight.future.add_done_callback(partial(_on_loop, loop, self._landed, ref))
 
     def _work(
         self, marks: list[Mark], jobs: list[Callable[[], Any]], marks_written: Callable[[_Written], None]
@@ -255,20 +260,23 @@ class GroupWriter:
                 marks_written(written)
         return written, _run_jobs(jobs)
 
-    def _marks_landed(self, flight: _Flight, written: _Written) -> None:
+    def _marks_landed(self, ref: weakref.ref[_Flight], written: _Written) -> None:
         """A flight's marks are committed (or failed) and its jobs still run: settle the marks now (on the
         loop's thread; a no-op if :meth:`join` already settled the flight). A failure is reported when the
         flight lands."""
-        if self._flight is flight and not flight.settled:
+        flight = ref()
+        if flight is not None and self._flight is flight and not flight.settled:
             flight.settled = True
             # Settled marks are committed: let them (their posts, callbacks and waiters) go while the claim
             # behind them runs, instead of holding them until the flight lands.
             batch, flight.batch = flight.batch, []
             self._settle(batch, written)
 
-    def _landed(self, flight: _Flight, _: object = None) -> None:
-        """The worker thread finished ``flight`` (on the loop's thread; a no-op if :meth:`join` took it)."""
-        if self._flight is not flight:
+    def _landed(self, ref: weakref.ref[_Flight], _: object = None) -> None:
+        """The worker thread finished the flight ``ref`` names (on the loop's thread; a no-op if :meth:`join`
+        took it)."""
+        flight = ref()
+        if flight is None or self._flight is not flight:
             return
         self._flight = None
         try:
