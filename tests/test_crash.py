@@ -91,11 +91,15 @@ def wait_for_platform(
 
 
 @pytest.fixture
-def world(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[ServerProcess, Path, Path]]:
-    """The fake platform process (its log in tmp), a campaigns folder, and a queue with 1,000 due posts (of
-    the test's ``parts`` each, default one)."""
-    callspec = getattr(request.node, "callspec", None)
-    parts = int(callspec.params.get("parts", 1)) if callspec is not None else 1
+def parts() -> int:
+    """Parts per post (a test parametrized with ``parts`` overrides it)."""
+    return 1
+
+
+@pytest.fixture
+def world(tmp_path: Path, parts: int) -> Iterator[tuple[ServerProcess, Path, Path]]:
+    """The fake platform process (its log in tmp), a campaigns folder, and a queue with 1,000 due posts of
+    ``parts`` parts each."""
     with ServerProcess(log=tmp_path / "platform.jsonl") as server:
         campaigns = tmp_path / "campaigns"
         campaigns.mkdir()

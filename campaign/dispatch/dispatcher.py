@@ -164,9 +164,10 @@ class Dispatcher:
         self.owner = config.owner
         self.reporter = Reporter(self.alerts, clock, on_outcome)
         self.holds = AccountHolds(store, clock)
+        self._writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
         self.reconciler = Reconciler(
             store, accounts, config, owner=self.owner, holds=self.holds, reporter=self.reporter,
-            run=self._exchange, clock=clock, stopping=lambda: self._stopping,
+            run=self._exchange, clock=clock, stopping=lambda: self._stopping, behind=self._writer.after_marks,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: SendPool | None = None
@@ -184,8 +185,6 @@ class Dispatcher:
         self._stopping = False
         #: The queue's next due time as last read (when, what), reused for :data:`DUE_REREAD`.
         self._due_read: tuple[datetime, datetime | None] | None = None
-        self._writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
-        self.reconciler.behind = self._writer.after_marks  # its writes, behind the marks, off the loop
         #: Requests a dry run would have sent (dry runs only).
         self.dry_requests = 0
 

@@ -7,14 +7,25 @@ dispatcher, its group writer, its account holds or its reconciler calls; nothing
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from campaign.channels.base import Adapter, Receipt, Upload
     from campaign.errors import StoreError
     from campaign.queue.store import ClaimedPost, Mark, PostEventView, QueuedPost, Recovered
+
+
+T = TypeVar("T")
+
+
+class Behind(Protocol):
+    """Runs a store call behind the dispatcher's queued marks, in its group writer's thread, and waits for
+    it (:meth:`~campaign.dispatch.writer.GroupWriter.after_marks`): a store call on the event loop's thread
+    waited for the writer's transaction, and every account with it."""
+
+    def __call__(self, job: Callable[[], T]) -> Awaitable[T]: ...
 
 
 class DispatchStore(Protocol):

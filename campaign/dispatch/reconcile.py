@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from campaign.channels.base import Adapter, Exchange, Part
     from campaign.dispatch.holds import AccountHolds
     from campaign.dispatch.outcomes import Reporter
-    from campaign.dispatch.ports import AccountDirectory, DispatchStore
+    from campaign.dispatch.ports import AccountDirectory, Behind, DispatchStore
     from campaign.queue.store import ClaimedPost, QueuedPost
 
 logger = logging.getLogger(__name__)
@@ -93,13 +93,6 @@ class Runner(Protocol):
     """Runs one exchange for an adapter (the dispatcher's HTTP client or its dry-run recorder)."""
 
     def __call__(self, exchange: Exchange[T], adapter: Adapter, part: Part | None) -> Awaitable[T]: ...
-
-
-class Behind(Protocol):
-    """Runs a store write behind the dispatcher's queued marks, in its group writer's thread, and waits for
-    it (:meth:`~campaign.dispatch.writer.GroupWriter.after_marks`)."""
-
-    def __call__(self, job: Callable[[], T]) -> Awaitable[T]: ...
 
 
 class Reconciler:

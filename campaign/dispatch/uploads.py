@@ -33,12 +33,8 @@ from campaign.errors import PermanentError
 from campaign.media.store import unchanged
 
 if TYPE_CHECKING:
-    from campaign.dispatch.ports import DispatchStore
+    from campaign.dispatch.ports import Behind, DispatchStore
     from campaign.queue.store import ClaimedPost
-
-
-#: Runs a store write behind the queued marks and waits for it (:meth:`GroupWriter.after_marks`).
-Behind = Callable[[Callable[[], None]], Awaitable[None]]
 
 
 def with_uploads(

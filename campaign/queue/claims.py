@@ -84,23 +84,20 @@ def _claimable_accounts(now: sa.ColumnElement[Any] | datetime) -> tuple[sa.Colum
 def _without_room(
     cap: sa.ColumnElement[Any] | int, hold: sa.ColumnElement[Any] | int, owner: sa.ColumnElement[Any] | str,
     *, sqlite: bool = False,
-) -> sa.Select[Any] | sa.TextualSelect:
+) -> sa.Select[Any]:
     """Accounts without room for another claim by ``owner`` (:func:`_room`): the same rule as a set.
 
     Written as a ``HAVING`` of its own rather than as :func:`_room` over :func:`_flying`: the plan is the
     same, but the nested form took PostgreSQL longer to plan, and claims (5.6 -> 6.7 ms) and
     :meth:`Claims.next_due_at` (6.5 -> 8.1 ms) ran slower at 10,000 due posts over 100 accounts.
-    ``sqlite``: read from the partial index of leased posts, as :func:`_flying` does (SQLite preferred a
-    walk of ix_posts_account_status, an entry per post in the table, for the ``GROUP BY``: 17 ms of
-    :meth:`Claims.next_due_at` at 100,000 queued posts)."""
+    ``sqlite``: :func:`_room` over :func:`_flying`, which reads the partial index of leased posts (SQLite
+    preferred a walk of ix_posts_account_status, an entry per post in the table, for the ``GROUP BY``:
+    17 ms of :meth:`Claims.next_due_at` at 100,000 queued posts)."""
     if sqlite:
-        values = {"cap": cap, "hold": hold, "owner": owner}
-        binds: list[sa.BindParameter[Any]] = [sa.bindparam(f"wr_{k}", v) for k, v in values.items()]
-        return sa.text(
-            "SELECT leased.account FROM posts AS leased INDEXED BY ix_posts_lease "
-            f"WHERE leased.{_LEASED_SQL} GROUP BY leased.account HAVING count(*) >= CASE WHEN "
-            "count(*) FILTER (WHERE leased.lease_owner != :wr_owner) > 0 THEN :wr_cap ELSE :wr_hold END"
-        ).bindparams(*binds).columns(sa.column("account", sa.String))
+        flying = _flying(sa.bindparam("wr_owner", owner), sqlite=True)
+        room = _room(flying, sa.literal(cap) if isinstance(cap, int) else cap,
+                     sa.literal(hold) if isinstance(hold, int) else hold)
+        return sa.select(flying.c.account).where(room <= 0)
     leased = POSTS.alias("leased")
     others = sa.func.count().filter(leased.c.lease_owner != owner)
     return (
