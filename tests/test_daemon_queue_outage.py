@@ -30,6 +30,7 @@ def hold_while_a_post_is_claimed(holder: sqlite3.Connection) -> None:
     written: that write must then wait out the busy timeout. Taken while every claimed post was already
     ``sending``, the lock would meet only the daemon's claims and outcomes, which fail and are retried
     with no post given back; so take it, look, and let go until one is."""
+
     def claimed_under_the_lock() -> bool:
         holder.execute("BEGIN IMMEDIATE")  # waits for the daemon's transaction in progress, then holds
         # The holder's snapshot is the last commit: nothing the daemon does from here is written.
