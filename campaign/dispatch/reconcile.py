@@ -110,11 +110,11 @@ class Reconciler:
         run: Runner,
         clock: Callable[[], datetime],
         stopping: Callable[[], bool],
-        behind: Behind | None = None,
+        behind: Behind,
     ) -> None:
         self.store = store
-        #: Where its writes run (none: on the caller's thread). On the event loop's thread a write waited for
-        #: the group writer's transaction, and every account with it.
+        #: Where its writes run: behind the queued marks, in the group writer's thread. On the event loop's
+        #: thread a write waited for the writer's transaction, and every account with it.
         self.behind = behind
         self.accounts = accounts
         self.settings = settings
@@ -194,7 +194,7 @@ class Reconciler:
             return
         index = len(post.part_receipts)
         if index >= len(post.parts):  # every receipt arrived (late): it was sent
-            await self._write(partial(self.store.mark_sent, post.id, post.part_receipts[0], owner=self.owner,
+            await self.behind(partial(self.store.mark_sent, post.id, post.part_receipts[0], owner=self.owner,
                                       now=now))
             self.reporter.emit(post, "reconciled", detail="every part has a receipt", parts_sent=index)
             return
@@ -259,10 +259,10 @@ class Reconciler:
                 post, f"lookup: part {index + 1} is not on {post.channel}; safe to send again", now, index
             )
             return
-        await self._write(partial(self.store.record_part, post.id, index, found, now=now))
+        await self.behind(partial(self.store.record_part, post.id, index, found, now=now))
         receipts = (*post.part_receipts, found)
         if len(receipts) == len(post.parts):
-            await self._write(partial(self.store.mark_sent, post.id, receipts[0], owner=self.owner, now=now))
+            await self.behind(partial(self.store.mark_sent, post.id, receipts[0], owner=self.owner, now=now))
             self.reporter.emit(
                 post, "reconciled", detail="lookup found it published", parts_sent=len(receipts),
                 remote_id=receipts[0].remote_id, url=receipts[0].url,
@@ -273,16 +273,10 @@ class Reconciler:
         )
 
     async def _requeue(self, post: QueuedPost, reason: str, now: datetime, parts_sent: int) -> None:
-        requeue = partial(self.store.requeue_unknown, post.id, now=now, actor=self.owner, reason=reason)
-        await self._write(requeue)
+        await self.behind(
+            partial(self.store.requeue_unknown, post.id, now=now, actor=self.owner, reason=reason)
+        )
         self.reporter.emit(post, "requeued", detail=reason, parts_sent=parts_sent)
-
-    async def _write(self, job: Callable[[], None]) -> None:
-        """Run the store write ``job`` (raises its StoreError), behind the queued marks when it can."""
-        if self.behind is None:
-            job()
-        else:
-            await self.behind(job)
 
     def _needs_person(self, post: QueuedPost, why: str) -> None:
         self.after[post.id] = FOREVER

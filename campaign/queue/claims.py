@@ -95,9 +95,7 @@ def _without_room(
     17 ms of :meth:`Claims.next_due_at` at 100,000 queued posts)."""
     if sqlite:
         flying = _flying(sa.bindparam("wr_owner", owner), sqlite=True)
-        room = _room(flying, sa.literal(cap) if isinstance(cap, int) else cap,
-                     sa.literal(hold) if isinstance(hold, int) else hold)
-        return sa.select(flying.c.account).where(room <= 0)
+        return sa.select(flying.c.account).where(_room(flying, cap, hold) <= 0)
     leased = POSTS.alias("leased")
     others = sa.func.count().filter(leased.c.lease_owner != owner)
     return (
@@ -110,7 +108,7 @@ def _without_room(
 
 
 def _room(
-    flying: sa.Subquery, cap: sa.ColumnElement[Any], hold: sa.ColumnElement[Any]
+    flying: sa.Subquery, cap: sa.ColumnElement[Any] | int, hold: sa.ColumnElement[Any] | int
 ) -> sa.ColumnElement[Any]:
     """How many more posts of an account (joined to ``flying``, :func:`_flying`) a claim may take: up to
     ``hold`` in flight while only the claiming owner holds its posts, up to ``cap`` once another owner holds
