@@ -6,6 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from campaign.plan.compile import compile_campaign
 from campaign.source.config import load_campaign
 from tests.conftest import MINI_CAMPAIGN
@@ -140,3 +142,40 @@ def test_threads_allowed_resolution(mini: Callable[..., Path]) -> None:
     post = campaign.posts[0]
     assert campaign.threads_allowed(post, campaign.accounts["main_x"])
     assert not campaign.threads_allowed(post, campaign.accounts["main_mastodon"])
+
+
+def test_a_posts_time_is_expanded_once_per_zone_and_send_late(
+    mini: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accounts that share a post's time, zone and send_late share its expansion; an account in another
+    zone or with its own send_late gets its own."""
+    from campaign.schedule import timespec
+
+    yaml_text = MINI_CAMPAIGN.replace(
+        "  main_mastodon:\n    channel: mastodon\n",
+        "  main_mastodon:\n    channel: mastodon\n    zone: America/New_York\n",
+    ).replace(
+        "posts:\n",
+        "  second_x:\n    channel: x\n    credentials:\n      token: MINI_X_TOKEN\n"
+        "  third_x:\n    channel: x\n    credentials:\n      token: MINI_X_TOKEN\n"
+        "posts:\n",
+    ).replace(
+        '  - key: launch\n    when: "+0d 09:00"',
+        '  - key: launch\n    when: "+0d 09:00"\n    accounts: [main_x, second_x, third_x, main_mastodon]\n'
+        "    overrides:\n      third_x: {send_late: true}",
+    )
+    calls: list[object] = []
+    real = timespec.expand
+    monkeypatch.setattr(timespec, "expand", lambda *a, **k: calls.append(k["zone"]) or real(*a, **k))
+    path = mini(yaml_text)
+    compiled = compile_campaign(str(path), now=NOW)
+    assert compiled.ok, compiled.errors
+    launch = {p.account: p.scheduled_at for p in compiled.posts if p.post_key == "launch"}
+    hk, ny = datetime(2030, 3, 2, 1, 0, tzinfo=UTC), datetime(2030, 3, 2, 14, 0, tzinfo=UTC)
+    assert launch == {"main_x": hk, "second_x": hk, "third_x": hk, "main_mastodon": ny}
+    # launch in Hong Kong (main_x and second_x), with send_late (third_x), in New York; quote in New York
+    assert len(calls) == 4
+    late = datetime(2031, 1, 1, tzinfo=UTC)
+    applied = compile_campaign(str(path), now=late, strict_past=True)
+    assert [p.account for p in applied.posts] == ["third_x"] and applied.posts[0].scheduled_at == late
+    assert len(applied.errors) == 4  # main_x, second_x and main_mastodon's launch, and the quote

@@ -77,6 +77,29 @@ def test_utm_keeps_existing_query_and_replaces_old_utm() -> None:
     assert add_utm("mailto:a@b.c", source="x", campaign="c") == "mailto:a@b.c"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org", "http://example.org/a/b?x=1&y=&utm_medium=old#frag", "https://example.org/?q=a+b%20c",
+        "https://user@example.org:8443/p;params?z=%E4%B8%AD#", "https://example.org/#only-fragment",
+    ],
+)
+@pytest.mark.parametrize("content", [None, "", "launch", "p 1/2 & more", "中文 ✨", 7])
+def test_utm_gives_what_one_urlencode_of_the_whole_query_gives(url: str, content: object) -> None:
+    """The cached part (everything but utm_content) plus the quoted utm_content is the URL a single
+    ``urlencode`` of the whole query writes."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    query += [("utm_source", "bluesky"), ("utm_medium", "social"), ("utm_campaign", "Spring 2030")]
+    if content:
+        query.append(("utm_content", str(content)))
+    whole = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+    got = add_utm(url, source="bluesky", campaign="Spring 2030", content=content)  # type: ignore[arg-type]
+    assert got == whole
+
+
 def test_shorten_counts_with_the_platform_measure() -> None:
     x = channels.load("x").rules
     text = "字" * 200  # CJK weighs 2 on X
@@ -121,14 +144,21 @@ def test_large_or_odd_arguments_are_answered_but_never_cached() -> None:
     from campaign.text import render
 
     def sizes() -> tuple[int, int, int, int]:
-        caches = (render._hashtags, render._shorten, render._add_utm, render._cached_is_hashtag)
+        caches = (render._hashtags, render._shorten, render._utm_base, render._cached_is_hashtag)
         return tuple(c.cache_info().currsize for c in caches)  # type: ignore[return-value]
 
+    render._is_hashtag("#b")  # a small tag, cached as it should be (whichever test asked first)
     before = sizes()
     big = "#" + "x" * 5000
     assert format_hashtags([big, "#b"], None) == f"{big} #b"  # a template may build tags this long
     assert shorten("word " * 2000, 20, None).endswith("…")
     long_url = "https://example.org/" + "p" * 5000
     assert add_utm(long_url, source="x", campaign="c").startswith(long_url + "?utm_source=x")
-    assert add_utm("https://example.org", source="x", campaign="c", content=7).endswith("utm_content=7")  # type: ignore[arg-type]
+    assert add_utm(long_url, source="x", campaign="c", content=7).endswith("utm_content=7")  # type: ignore[arg-type]
     assert sizes() == before
+    # utm_content (a post's key, different for every post) is never part of a cached answer: a thousand
+    # posts on one channel's link hold one entry.
+    for n in range(1000):
+        content = f"p{n}" * 100
+        assert add_utm("https://example.org/n", source="x", campaign="c", content=content).endswith(content)
+    assert sizes()[2] == before[2] + 1

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from campaign import channels
@@ -29,7 +30,7 @@ from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError
 from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.plan.posts import PlannedPost, language_key
 from campaign.schedule import timespec
-from campaign.schedule.timespec import NextSlot, Occurrence, SlotAllocator
+from campaign.schedule.timespec import Expansion, NextSlot, Occurrence, SlotAllocator
 from campaign.source.accounts import AccountConfig
 from campaign.source.config import Campaign, PostConfig, Variant, load_campaign
 from campaign.text.fit import Fitted, fit
@@ -266,6 +267,7 @@ class _Compilation:
         #: Posts on ``next free slot``, placed after every explicit time has occupied its slot.
         self.deferred: list[tuple[_Target, NextSlot]] = []
         self.parsed_when: dict[int, tuple[Any, Any]] = {}
+        self.expansions: dict[tuple[int, str, bool], tuple[Any, Expansion]] = {}
         self.media = PostMediaPlanner(campaign)
 
     def compile(self, wanted: set[str]) -> None:
@@ -325,20 +327,12 @@ class _Compilation:
 
     def schedule(self, target: _Target, when: Any) -> None:
         """Expand ``when`` and add a planned post per occurrence (slot posts are deferred)."""
-        timing = self.timing
         try:
             spec = self.parse_when(when)
             if isinstance(spec, NextSlot):
                 self.deferred.append((target, spec))
                 return
-            expansion = timespec.expand(
-                spec,
-                zone=timespec.resolve_zone(target.zone),
-                start=timing.start,
-                now=timing.expand_now,
-                horizon=timing.horizon,
-                send_late=target.send_late,
-            )
+            expansion = self.expand(spec, target.zone, target.send_late)
         except ScheduleError as exc:
             self.result.errors.append(_located(exc, target.where))
             return
@@ -348,6 +342,27 @@ class _Compilation:
         for occ in expansion.occurrences:
             self.slots.occupy(account.name, occ.at)
             self.add(target, occ)
+
+    def expand(self, spec: Any, zone: Any, send_late: bool) -> Expansion:
+        """``spec`` (parsed, not a slot) expanded in ``zone``, once per (spec, zone, send_late): a post's
+        accounts usually share all three, and the times do not depend on the account. Errors are not kept
+        (each target reports its own)."""
+        timing = self.timing
+        key = (id(spec), zone, send_late) if type(zone) is str and type(send_late) is bool else None
+        found = self.expansions.get(key) if key is not None else None
+        if found is not None and found[0] is spec:  # the spec is held below, so its id is not reused
+            return found[1]
+        expansion = timespec.expand(
+            spec,
+            zone=timespec.resolve_zone(zone),
+            start=timing.start,
+            now=timing.expand_now,
+            horizon=timing.horizon,
+            send_late=send_late,
+        )
+        if key is not None:
+            self.expansions[key] = (spec, expansion)
+        return expansion
 
     def parse_when(self, when: Any) -> Any:
         """``when`` parsed once per value: a post's accounts share it (parsed values are frozen)."""
@@ -412,8 +427,14 @@ class _Compilation:
         )
 
 
+#: The variant of a post without overrides (most posts): one shared, read-only value.
+_PLAIN = Variant(vars=MappingProxyType({}))
+
+
 def _variant(post: PostConfig, account: AccountConfig) -> Variant:
     """Channel-level override, then account-level override on top of it."""
+    if not post.overrides:
+        return _PLAIN
     merged: dict[str, Any] = {}
     vars_: dict[str, Any] = {}
     for target in (account.channel, account.name):

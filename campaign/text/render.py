@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import jinja2
 import jinja2.meta
@@ -116,24 +116,31 @@ def add_utm(
     url: str, *, source: str, campaign: str, medium: str = "social", content: str | None = None
 ) -> str:
     """``url`` with utm_source/utm_medium/utm_campaign (and utm_content) set; other parameters are kept."""
-    args = (url, source, campaign, medium, content)
-    if sum(len(a) for a in args if isinstance(a, str)) <= _CACHED_TEXT and all(
-        a is None or type(a) is str for a in args
-    ):
-        return _add_utm(*args)
-    return _add_utm.__wrapped__(*args)
+    args = (url, source, campaign, medium)
+    if sum(len(a) for a in args if isinstance(a, str)) <= _CACHED_TEXT and all(type(a) is str for a in args):
+        split = _utm_base(*args)
+    else:
+        split = _utm_base.__wrapped__(*args)
+    if split is None:
+        return url
+    head, tail = split
+    if content:
+        # utm_content comes last, so the query is the cached one plus this pair, quoted as urlencode would.
+        return f"{head}&utm_content={quote_plus(str(content))}{tail}"
+    return head + tail
 
 
-@functools.lru_cache(maxsize=4096)  # the same link for every post on a channel
-def _add_utm(url: str, source: str, campaign: str, medium: str, content: str | None) -> str:
+@functools.lru_cache(maxsize=1024)  # the same link for every post of a channel: only utm_content differs
+def _utm_base(url: str, source: str, campaign: str, medium: str) -> tuple[str, str] | None:
+    """``url`` with its utm parameters but utm_content, split before its fragment (``"#..."`` or ``""``);
+    None for a URL that is not http(s)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        return url
+        return None
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
     query += [("utm_source", source), ("utm_medium", medium), ("utm_campaign", campaign)]
-    if content:
-        query.append(("utm_content", content))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), parts.fragment))
+    head = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+    return head, f"#{parts.fragment}" if parts.fragment else ""
 
 
 def shorten(text: str, length: int, rules: TextRules | None, end: str = "…") -> str:
