@@ -90,6 +90,41 @@ def test_fixed_values_and_a_missing_parameter(store: Store) -> None:
     assert got.updated_at == LOCAL.astimezone(UTC)
 
 
+def test_a_single_post_move_writes_what_sqlalchemy_writes(store: Store) -> None:
+    """A single-post transition (``StoreCore._move``) runs precompiled: the same row and event as
+    ``Connection.execute`` of the same statement writes, with a time, a JSON value and an SQL expression."""
+    from campaign.queue.core import _move_statement
+    from campaign.queue.marks import _INCREMENT_ATTEMPTS
+    from campaign.queue.states import Status
+
+    a, b = sorted(store.claim_due(T0, OWNER, 60, 2), key=lambda c: c.post_key)
+    values = {"next_attempt_at": LOCAL, "last_error": "try again", "attempts": _INCREMENT_ATTEMPTS,
+              "part_receipts": [{"remote_id": "r1", "url": None, "data": {"n": 1}}]}
+    froms = (Status.CLAIMED,)
+    with store._write() as conn:
+        moved = store._move(conn, a.id, Status.RETRY_WAIT, expect=froms, now=LOCAL, actor="test:pre",
+                            owner=OWNER, values=values)
+        params = {"p_id": b.id, "p_owner": OWNER, "p_updated_at": LOCAL, "p_next_attempt_at": LOCAL,
+                  "p_last_error": "try again", "p_part_receipts": values["part_receipts"]}
+        other = conn.execute(_move_statement(Status.RETRY_WAIT, froms, values, ()), params).one()
+        conn.execute(sa.insert(EVENTS), [{"post_id": b.id, "at": LOCAL, "from_status": other.previous_status,
+                                          "to_status": "retry_wait", "actor": "test:sa", "reason": None}])
+    assert (moved.id, moved.previous_status, moved.account, moved.campaign) == (
+        a.id, "claimed", a.account, a.campaign)
+    columns = ("status", "next_attempt_at", "last_error", "attempts", "part_receipts", "updated_at",
+               "lease_owner")
+    with store.engine.connect() as conn:
+        raw = {r[0]: tuple(r[1:]) for r in conn.execute(sa.text(
+            f"SELECT id, {', '.join(columns)} FROM posts WHERE id IN ({a.id}, {b.id})"))}
+    assert raw[a.id] == raw[b.id]
+    status, due = raw[a.id][:2]
+    assert status == "retry_wait"
+    assert due == ("2026-11-30 15:05:00.000000" if store.is_sqlite else LOCAL)
+    via_sa, via_pre = sorted(_raw_events(store), key=lambda e: e[4] != "test:sa")
+    assert via_pre[1:4] == via_sa[1:4]
+    assert store.get_post(a.id).attempts == a.attempts + 1
+
+
 def _queue(path: Path) -> Store:
     store = Store.open(str(path))
     store.apply_changes(add=[planned("solo", text=("one", "two")), replace(planned("linked", account="b"),

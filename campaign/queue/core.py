@@ -18,7 +18,7 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from functools import cache
@@ -54,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 _INSERT_EVENT = sa.insert(EVENTS)
 _EVENT_KEYS = ("post_id", "at", "from_status", "to_status", "actor", "reason")
-_MOVE_CACHE: dict[tuple[Any, ...], sa.Update] = {}
 
 
 @cache
@@ -91,8 +90,12 @@ def _move_statement(
         sa.update(p)
         .where(p.c.id == sa.bindparam("p_id"), sa.or_(*conds), *extra_where)
         .values(sets)
-        .returning(p.c.id, p.c.previous_status, p.c.account, p.c.campaign)
+        .returning(*_MOVE_RETURNS)
     )
+
+
+#: What :func:`_move_statement` returns of the moved post.
+_MOVE_RETURNS = (POSTS.c.id, POSTS.c.previous_status, POSTS.c.account, POSTS.c.campaign)
 
 
 def queued_from(row: Row[Any]) -> QueuedPost:
@@ -161,9 +164,9 @@ class StoreCore:
             sa.exc.DBAPIError, sqlite3.Error, engine.dialect.loaded_dbapi.Error,
         )
         #: Hot statements compiled for this store's dialect (:meth:`_precompiled`).
-        self._compiled: dict[str, Precompiled] = {}
+        self._compiled: dict[Hashable, Precompiled] = {}
 
-    def _precompiled(self, name: str, build: Callable[[], Precompiled]) -> Precompiled:
+    def _precompiled(self, name: Hashable, build: Callable[[], Precompiled]) -> Precompiled:
         """The hot statement ``name`` for this store, compiled on first use by ``build``."""
         found = self._compiled.get(name)
         if found is None:
@@ -307,42 +310,38 @@ class StoreCore:
         owner: str | None = None,
         values: Mapping[str, Any] | None = None,
         extra_where: Sequence[sa.ColumnElement[bool]] = (),
-    ) -> Row[Any]:
+    ) -> Any:
         """Move one post from one of ``expect`` to ``to`` and log it; leased states must match ``owner``.
+        Returns the post's ``id``, ``previous_status``, ``account`` and ``campaign`` (a row with those
+        attributes).
 
         Raises PostNotFoundError, LeaseLostError, or IllegalTransitionError (the post is left unchanged).
         """
         froms = _sources(to, tuple(expect))
         values = dict(values or {})
         params: dict[str, Any] = {"p_id": post_id, "p_owner": owner, "p_updated_at": now}
+        params.update({f"p_{k}": v for k, v in values.items() if not isinstance(v, sa.ClauseElement)})
+        row: Any
         if extra_where:
-            stmt = _move_statement(to, froms, values, extra_where)
+            row = conn.execute(_move_statement(to, froms, values, extra_where), params).first()
         else:
-            # Cache by shape: module-level SQL expressions (marks' attempt increment) keep their identity.
+            # Compiled once per shape (module-level SQL expressions, such as the marks' attempt increment,
+            # keep their identity) and run on the driver (:mod:`.precompiled`): a single-post change is
+            # a statement or two, and ``Connection.execute`` cost more Python than SQLite spent on them.
             shape = tuple(
                 sorted((k, id(v) if isinstance(v, sa.ClauseElement) else 0) for k, v in values.items())
             )
-            key = (to, froms, shape)
-            cached = _MOVE_CACHE.get(key)
-            if cached is None:
-                cached = _MOVE_CACHE[key] = _move_statement(to, froms, values, ())
-            stmt = cached
-        params.update({f"p_{k}": v for k, v in values.items() if not isinstance(v, sa.ClauseElement)})
-        row = conn.execute(stmt, params).first()
+            key = ("move", to, froms, shape)
+            move = self._precompiled(key, lambda: Precompiled(
+                _move_statement(to, froms, values, ()), self.engine.dialect, columns=_MOVE_RETURNS))
+            rows = move.execute(conn, params)
+            row = rows[0] if rows else None
         if row is None:
             self._diagnose(conn, post_id, to, froms, owner)
         assert row is not None
-        conn.execute(
-            _INSERT_EVENT,
-            {
-                "post_id": post_id,
-                "at": now,
-                "from_status": row.previous_status,
-                "to_status": to.value,
-                "actor": actor,
-                "reason": reason,
-            },
-        )
+        event = {"post_id": post_id, "at": now, "from_status": row.previous_status, "to_status": to.value,
+                 "actor": actor, "reason": reason}  # fmt: skip
+        self._insert_events(conn, [event])
         return row
 
     def _diagnose(

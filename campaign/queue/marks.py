@@ -531,7 +531,8 @@ class Marks(StoreCore):
     def _count_send(self, conn: Connection, account: str, now: datetime) -> None:
         day = now.date().isoformat()
         params = {"p_account": account, "p_day": day, "p_now": now}
-        if not conn.execute(_COUNT_SEND, params).rowcount:
+        count = self._precompiled("count_send", lambda: Precompiled(_COUNT_SEND, self.engine.dialect))
+        if not count.execute(conn, params):
             # First send of this account: create its row (race-free), then count as usual.
             self._ensure_account(conn, account, now)
-            conn.execute(_COUNT_SEND, params)
+            count.execute(conn, params)
