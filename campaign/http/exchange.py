@@ -82,17 +82,29 @@ def complete_request(request: httpx.Request, defaults: httpx.Headers | None = No
     :func:`user_agent`. Changes ``request`` in place and returns it.
     """
     headers = request.headers
-    present = set(headers.keys())  # lower-cased names, read once (each `in` on Headers scans them all)
+    # The names present, lower-cased, read once from the raw pairs (``Headers.keys()`` decodes every name,
+    # and each ``in`` on Headers scans them all): this runs for every request the daemon sends.
+    present = {name.lower() for name, _ in headers.raw}
     if defaults:
-        for name, value in defaults.multi_items():
-            lower = name.lower()
-            if lower in present or (lower == "user-agent" and value.startswith(_HTTPX_AGENT)):
-                continue
-            headers[name] = value
-            present.add(lower)
-    if "user-agent" not in present:
+        for lower, name, value in _default_headers(tuple(defaults.raw)):
+            if lower not in present:
+                headers[name] = value
+                present.add(lower)
+    if b"user-agent" not in present:
         headers["User-Agent"] = user_agent()
     return request
+
+
+@functools.lru_cache(maxsize=16)  # a daemon has one client, so one set of default headers
+def _default_headers(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, str, str], ...]:
+    """A client's default headers (its ``Headers.raw``) as :func:`complete_request` adds them: (lower-cased
+    name, name, value), httpx's own User-Agent left out."""
+    decoded = httpx.Headers(list(raw))
+    return tuple(
+        (name.lower().encode(decoded.encoding), name, value)
+        for name, value in decoded.multi_items()
+        if not (name.lower() == "user-agent" and value.startswith(_HTTPX_AGENT))
+    )
 
 
 def url_for_message(url: httpx.URL) -> str:

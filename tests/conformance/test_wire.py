@@ -94,6 +94,49 @@ def test_client_defaults_fill_gaps_and_the_adapters_headers_win() -> None:
     assert complete_request(own, defaults).headers["user-agent"] == "adapter/1"
 
 
+def _completed_by_hand(request: httpx.Request, defaults: httpx.Headers) -> list[tuple[str, str]]:
+    """What :func:`complete_request` promises, written plainly: each default the request lacks (httpx's
+    own User-Agent excepted), then our User-Agent if there is still none."""
+    out = httpx.Headers(request.headers)
+    for name, value in defaults.multi_items():
+        if name in out or (name == "user-agent" and value.startswith("python-httpx/")):
+            continue
+        out[name] = value
+    if "user-agent" not in out:
+        out["User-Agent"] = user_agent()
+    return out.multi_items()
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [
+        httpx.AsyncClient().headers,  # httpx's defaults: its own User-Agent is replaced by ours
+        httpx.Headers({"User-Agent": "campaign/custom", "Accept": "*/*", "X-Trace": "t1"}),
+        httpx.Headers([("X-Twice", "a"), ("x-twice", "b"), ("CONNECTION", "close")]),
+        httpx.Headers(),
+    ],
+)
+@pytest.mark.parametrize(
+    "own", [{}, {"Accept": "application/json"}, {"user-agent": "adapter/1", "X-Twice": "mine"}]
+)
+def test_completed_headers_are_what_the_plain_rule_gives(
+    defaults: httpx.Headers, own: dict[str, str]
+) -> None:
+    request = httpx.Request("POST", "https://example.org/", headers=own, content=b"{}")
+    expected = _completed_by_hand(request, defaults)
+    assert complete_request(request, defaults).headers.multi_items() == expected
+
+
+def test_a_changed_client_header_is_used_at_once() -> None:
+    """The defaults are read per call (cached by their content), so a client whose headers change sends the
+    new ones."""
+    defaults = httpx.Headers({"User-Agent": "campaign/one"})
+    first = complete_request(httpx.Request("GET", "https://example.org/"), defaults)
+    defaults["User-Agent"] = "campaign/two"
+    second = complete_request(httpx.Request("GET", "https://example.org/"), defaults)
+    assert (first.headers["user-agent"], second.headers["user-agent"]) == ("campaign/one", "campaign/two")
+
+
 def test_dry_run_records_the_user_agent_for_previews() -> None:
     adapter = discord("https://discord.com/api/webhooks/1/canary-token-0123")
     recording = Recording()
