@@ -350,6 +350,8 @@ def test_json_requests_are_the_requests_httpx_would_build(
     assert (built.method, built.url) == (reference.method, reference.url)
     assert built.headers.raw == reference.headers.raw
     assert built.content == reference.content and type(built.stream) is type(reference.stream)
+    assert built.read() == reference.read() and list(built.stream) == list(reference.stream)
+    assert vars(built).keys() == vars(reference).keys()  # the same state as httpx's own read request
 
 
 @pytest.mark.parametrize("raw", [
