@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 from campaign.channels.base import Receipt, Upload
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, queued_from
-from campaign.queue.models import ACCOUNTS, EVENTS, POSTS
+from campaign.queue.models import ACCOUNTS, POSTS
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.states import Status
 from campaign.queue.values import AccountInfo, Mark, QueuedPost, aware, from_db, receipt_json
@@ -46,7 +46,6 @@ _COUNT_SEND = (
         updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
     )
 )
-_INSERT_EVENT = sa.insert(EVENTS)
 #: Kinds :meth:`Marks._bulk_marks` applies in bulk, with the (leased) status their posts must be in.
 _BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
 _BULK_SENDING = (
