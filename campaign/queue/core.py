@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 _INSERT_EVENT = sa.insert(EVENTS)
 _EVENT_KEYS = ("post_id", "at", "from_status", "to_status", "actor", "reason")
+#: What :func:`_move_statement` returns of the moved post.
+_MOVE_RETURNS = (POSTS.c.id, POSTS.c.previous_status, POSTS.c.account, POSTS.c.campaign)
 
 
 @cache
@@ -92,10 +94,6 @@ def _move_statement(
         .values(sets)
         .returning(*_MOVE_RETURNS)
     )
-
-
-#: What :func:`_move_statement` returns of the moved post.
-_MOVE_RETURNS = (POSTS.c.id, POSTS.c.previous_status, POSTS.c.account, POSTS.c.campaign)
 
 
 def queued_from(row: Row[Any]) -> QueuedPost:
