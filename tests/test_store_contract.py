@@ -100,6 +100,27 @@ def test_claims_are_due_ordered_leased_and_exclusive(store: Store) -> None:
     assert [e.to_status for e in store.history(first[0].id)] == ["scheduled", "claimed"]
 
 
+def test_a_claim_logs_each_post_it_took_and_no_other(store: Store) -> None:
+    """Each claimed post gets one history row: the claim's time, the status it came from (``scheduled`` or
+    ``retry_wait``), ``claimed``, the owner, no reason. Posts it did not take get none. (On SQLite the rows
+    are read from the moved posts in one statement, on PostgreSQL written by the claim's own statement.)"""
+    store.apply_changes(add=many(4), now=EARLY)
+    [retried] = store.claim_due(T0, "daemon:b:2", 60, 1)
+    store.write_marks([Mark(retried.id, "retry", T0, "try again", until=T0)], owner="daemon:b:2")
+    now = T0 + timedelta(minutes=2, microseconds=123456)
+    taken = store.claim_due(now, OWNER, 60, 10)
+    assert sorted(c.post_key for c in taken) == ["p0", "p1", "p2"]
+    for post in taken:
+        last = store.history(post.id)[-1]
+        came_from = "retry_wait" if post.id == retried.id else "scheduled"
+        assert (last.at, last.from_status, last.to_status, last.actor, last.reason) == (
+            now, came_from, "claimed", OWNER, None)
+        assert [e.to_status for e in store.history(post.id)].count("claimed") == (2 if post.id == retried.id
+                                                                                  else 1)
+    [left] = [p for p in store.campaign_posts("launch") if p.post_key == "p3"]
+    assert [e.to_status for e in store.history(left.id)] == ["scheduled"]
+
+
 def _flush_setting(conn: sa.Connection, postgres: bool) -> str:
     """When a COMMIT on ``conn`` waits for its log to reach the disk: SQLite's ``synchronous``, PostgreSQL's
     ``synchronous_commit``."""

@@ -363,7 +363,7 @@ class Claims(StoreCore):
         with self._hot_write(durable=False) as conn:
             rows = claim.execute(conn, params, first=first)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
-                self._events(conn, rows, Status.CLAIMED, now, owner)
+                self._log_moved(conn, [r.id for r in rows], owner)
         claimed = [_claimed(r) for r in rows]
         claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
         return claimed

@@ -367,12 +367,12 @@ class Marks(StoreCore):
 
         ``sending`` marks of posts ``claimed`` by ``owner`` and ``sent`` marks of posts ``sending`` for
         ``owner`` (the dispatcher's steady state) are applied on SQLite with one read (``BEGIN IMMEDIATE``
-        already holds the database), one executemany UPDATE per kind, one executemany INSERT of their events
-        and one counter update per (account, day), each precompiled (:mod:`.precompiled`); on PostgreSQL
-        with :data:`_PG_BULK`, one statement per UTC day. The same rows as the one-by-one path, without a
-        round trip per post. Anything else (another status or owner, a
-        post marked twice in the batch, the other kinds) takes the one-by-one path, which raises the
-        precise error.
+        already holds the database), one executemany UPDATE per kind, one INSERT of their events read from
+        the moved rows (:meth:`StoreCore._log_moved`) and one counter update per (account, day), each
+        precompiled (:mod:`.precompiled`); on PostgreSQL with :data:`_PG_BULK`, one statement per UTC day.
+        The same rows as the one-by-one path, without a round trip per post. Anything else (another status
+        or owner, a post marked twice in the batch, the other kinds) takes the one-by-one path, which raises
+        the precise error.
         """
         counts = Counter(m.post_id for m in marks)
         wanted = {i: m for i, m in enumerate(marks) if m.kind in _BULK and counts[m.post_id] == 1}
@@ -409,13 +409,7 @@ class Marks(StoreCore):
             self._hot("marks:count").executemany(conn, [
                 {"p_account": a, "p_day": day, "p_n": n, "p_now": latest[a]} for (a, day), n in sends.items()
             ])
-        events = [
-            {"post_id": m.post_id, "at": aware(m.now), "from_status": row.status,
-             "to_status": "sending" if m.kind == "sending" else "sent", "actor": owner, "reason": None}
-            for kind in done.values() for m, row in kind
-        ]
-        if events:
-            self._insert_events(conn, events)
+        self._log_moved(conn, [m.post_id for kind in done.values() for m, _ in kind], owner)
         return [i for i, m in enumerate(marks) if id(m) not in bulk]
 
     def _hot(self, name: str) -> Precompiled:

@@ -15,14 +15,21 @@ Invariants kept by :mod:`campaign.queue.store` (the only module that writes thes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, processors
 from sqlmodel import Field, SQLModel
 
 from campaign.queue.states import CLAIMABLE_SQL, EMBARGOED_SQL, LEASED, sql_in
+
+#: SQLAlchemy's default text for a SQLite DATETIME (named fields), and the same text with positional fields.
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -43,6 +50,51 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, :meth:`process_bind_param` and the DATETIME text format fused into one step.
+
+        SQLAlchemy's path (this decorator's conversion, then SQLite DATETIME's ``%``-format of a dict of the
+        seven fields) cost about 4 us a value, the hottest Python function the daemon ran while holding the
+        GIL (several times per post: marks, events, counters; docs/BENCHMARKS.md, sixteenth pass). An
+        aware ``datetime`` is written here with the same text in about a third of that; anything else
+        (None, a naive value, which is refused, a subclass) takes SQLAlchemy's path. ``tests/test_models.py``
+        compares both. Other dialects keep SQLAlchemy's path.
+        """
+        generic = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or generic is None:
+            return generic
+        if getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None) != _SQLITE_DATETIME:
+            return generic  # a storage format other than SQLAlchemy's default: its own path writes it
+        fallback = generic
+
+        def process(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is not None:
+                v = value.astimezone(UTC)
+                return _SQLITE_TEXT % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
+            return fallback(value)
+
+        return process
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """On SQLite, the DATETIME text parsed (``datetime.fromisoformat``, what SQLAlchemy's own step
+        runs) and made aware in one step, without the decorator's call per value: a claim reads three times
+        a post. Equal to SQLAlchemy's path for every text (``tests/test_models.py``)."""
+        generic = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or generic is None:
+            return generic
+        parser = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+        if parser is not processors.str_to_datetime:
+            return generic  # a parser of its own (a custom regexp): SQLAlchemy's path runs it
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return None
+            parsed = parse(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
 
 
 def _utc(**kw: Any) -> Any:

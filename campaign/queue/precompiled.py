@@ -70,12 +70,12 @@ class Precompiled:
             slots.append((name, rendered, process, fixed, value))
         self._slots = tuple(slots)
         self._row: Any = None
-        self._results: tuple[_Processor, ...] = ()
+        #: (position, result processor) of the columns that have one (most have none).
+        self._results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
         if columns:
             self._row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
-            self._results = tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-            )
+            processors = (c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+            self._results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
     def arguments(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver's parameters for ``values`` (KeyError names a parameter not given)."""
@@ -126,9 +126,12 @@ class Precompiled:
             cursor.close()
 
     def _convert(self, raw: Sequence[Any]) -> Any:
-        return self._row._make(
-            v if p is None or v is None else p(v) for p, v in zip(self._results, raw, strict=True)
-        )
+        values = list(raw)
+        for i, process in self._results:
+            value = values[i]
+            if value is not None:
+                values[i] = process(value)
+        return self._row._make(values)
 
 
 def _driver(conn: Connection) -> Any:
