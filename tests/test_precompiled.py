@@ -14,8 +14,7 @@ import sqlalchemy as sa
 
 from campaign.channels.base import LinkCard, Receipt
 from campaign.queue.claims import _claim_statement, _claimed
-from campaign.queue.marks import _BULK_SENT
-from campaign.queue.models import EVENTS
+from campaign.queue.models import EVENTS, POSTS
 from campaign.queue.precompiled import Precompiled
 from campaign.queue.store import Mark, Store
 from tests.helpers.pg import drop_database, new_database, pg_template  # noqa: F401 (fixture)
@@ -26,6 +25,17 @@ OWNER = "daemon:test:1"
 LOCAL = datetime(2026, 11, 30, 17, 5, 0, tzinfo=timezone(timedelta(hours=2)))
 LINK = LinkCard(url="https://example.org/x", title="X")
 KEYS = ("post_id", "at", "from_status", "to_status", "actor", "reason")
+#: A sent mark as one statement per post: parameters, values fixed when it was built, a guard.
+SENT = (
+    sa.update(POSTS)
+    .where(POSTS.c.id == sa.bindparam("b_id"), POSTS.c.status == "sending",
+           POSTS.c.lease_owner == sa.bindparam("b_owner"))
+    .values(status="sent", previous_status=POSTS.c.status,
+            updated_at=sa.bindparam("b_now", type_=POSTS.c.updated_at.type),
+            remote_id=sa.bindparam("b_remote_id"), remote_url=sa.bindparam("b_remote_url"),
+            part_receipts=sa.bindparam("b_part_receipts", type_=POSTS.c.part_receipts.type),
+            last_error=None, lease_owner=None, lease_expires_at=None)
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -73,7 +83,7 @@ def test_an_insert_stores_exactly_what_sqlalchemy_stores(store: Store) -> None:
 def test_fixed_values_and_a_missing_parameter(store: Store) -> None:
     """Values fixed in the statement (``status='sent'``, ``last_error=NULL``) are sent as built; a parameter
     left out is a KeyError naming it, before anything reaches the database."""
-    sent = Precompiled(_BULK_SENT, store.engine.dialect)
+    sent = Precompiled(SENT, store.engine.dialect)
     with pytest.raises(KeyError, match="b_owner"):
         sent.arguments({"b_id": 1, "b_now": LOCAL, "b_remote_id": "r", "b_remote_url": None,
                         "b_part_receipts": []})

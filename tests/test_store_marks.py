@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,55 @@ def test_sends_either_side_of_midnight_count_on_their_own_days(stores: tuple[Sto
     assert [batch.get_post(i).status for i in (1, 3)] == ["sent", "sent"]
     info = batch.account_state("main")
     assert info is not None and (info.counter_day, info.sent_today) == ("2027-01-19", 1)
+
+
+def _raw(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored value of the posts, their history and the accounts, as SQLite holds them (text)."""
+    with sqlite3.connect(path) as conn:
+        return {
+            "posts": conn.execute("SELECT * FROM posts ORDER BY id").fetchall(),
+            "events": conn.execute(
+                "SELECT post_id, at, from_status, to_status, actor, reason FROM post_events "
+                "ORDER BY post_id, id"
+            ).fetchall(),
+            "accounts": conn.execute("SELECT * FROM account_state ORDER BY account").fetchall(),
+        }
+
+
+def test_a_batch_on_sqlite_stores_the_very_texts_the_single_post_methods_store(tmp_path: Path) -> None:
+    """SQLite's bulk marks go as one JSON array of texts (campaign/queue/marks.py): times, odd receipts,
+    counters across midnight and the history come out byte for byte as the one-by-one path writes them, and
+    marks the bulk statement does not move (another owner's post) get the precise error."""
+    late = NOW.replace(hour=23, minute=59, second=59, microsecond=999999)
+    paths = [tmp_path / "single.db", tmp_path / "batch.db"]
+    for path in paths:
+        with Store.open(str(path)) as store:
+            store.apply_changes(add=[planned(f"p{i}", account=f"acct{i % 2}") for i in range(5)],
+                                now=T0 - timedelta(days=1))
+            store.claim_due(T0, OWNER, 60, 4)
+            store.claim_due(T0, "daemon:other:2", 60, 1)
+    receipts = {1: (ODD,), 2: (R1, R2), 3: (R2,), 4: (ODD, R1)}
+    times = {1: late, 2: late + timedelta(microseconds=1), 3: late - timedelta(seconds=1),
+             4: late + timedelta(hours=1)}
+    with Store.open(str(paths[0])) as one:  # one mark per call: the one-by-one path (_apply_mark)
+        for i in receipts:
+            assert one.write_marks([Mark(i, "sending", NOW)], owner=OWNER) == [None]
+        for i, got in receipts.items():
+            assert one.write_marks([Mark(i, "sent", times[i], receipts=got)], owner=OWNER) == [None]
+    with Store.open(str(paths[1])) as batch:
+        errors = batch.write_marks([Mark(i, "sending", NOW) for i in [*receipts, 5]], owner=OWNER)
+        assert errors[:4] == [None] * 4 and isinstance(errors[4], LeaseLostError)
+        sent = [Mark(i, "sent", times[i], receipts=got) for i, got in receipts.items()]
+        errors = batch.write_marks([*sent, Mark(5, "sent", late, receipts=(R1,))], owner=OWNER)
+        assert errors[:4] == [None] * 4 and isinstance(errors[4], IllegalTransitionError)
+    single, bulk = (_raw(path) for path in paths)
+    assert bulk["accounts"] == single["accounts"]
+    assert bulk["events"] == single["events"]
+    assert bulk["posts"] == single["posts"]
+    with sqlite3.connect(paths[1]) as conn:
+        stored = [r[0] for r in conn.execute("SELECT updated_at FROM posts WHERE id <= 4 ORDER BY id")]
+    assert stored == [times[i].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for i in receipts]
+    assert len(bulk["events"]) == 5 + 4 * 3 + 1  # created; claimed, sending, sent; the other daemon's claim
 
 
 @pytest.mark.postgres

@@ -17,10 +17,11 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from campaign.channels.base import Receipt, Upload
 from campaign.errors import IllegalTransitionError, LeaseLostError, PostNotFoundError, StoreError
@@ -48,54 +49,64 @@ _COUNT_SEND = (
 )
 #: Kinds :meth:`Marks._bulk_marks` applies in bulk, with the (leased) status their posts must be in.
 _BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
-_BULK_SENDING = (
-    sa.update(POSTS)
-    .where(POSTS.c.id == sa.bindparam("b_id"), POSTS.c.status == Status.CLAIMED.value,
-           POSTS.c.lease_owner == sa.bindparam("b_owner"))
-    .values(status=Status.SENDING.value, previous_status=POSTS.c.status, attempts=_INCREMENT_ATTEMPTS,
-            updated_at=sa.bindparam("b_now", type_=POSTS.c.updated_at.type))
+#: :meth:`Marks._bulk_marks` on SQLite: the marks arrive as one JSON array of ``[id, kind, at, remote_id,
+#: remote_url, receipts]`` rows (``at`` and ``receipts`` as the texts the column types store), read with
+#: ``json_each`` (https://www.sqlite.org/json1.html#jeach), and one ``UPDATE ... FROM``
+#: (https://www.sqlite.org/lang_update.html#update_from, SQLite 3.33) applies both kinds with the one-by-one
+#: path's guards (the status each kind comes from, and the lease owner). It returns the
+#: rows it moved; the others are left to the one-by-one path, which raises the precise error. Binding every
+#: mark's parameters in Python (an ``executemany`` per kind, after a read of the rows) held the commit
+#: thread's GIL for about 10 us a mark (docs/BENCHMARKS.md, sixteenth pass). ``json_extract`` rather than
+#: ``->>``, which needs SQLite 3.38.
+_SQLITE_BULK: sa.TextClause = sa.text(
+    """
+    UPDATE posts SET
+        status = CASE WHEN m.kind = 'sending' THEN 'sending' ELSE 'sent' END,
+        previous_status = posts.status,
+        attempts = CASE WHEN m.kind = 'sending' THEN posts.attempts + 1 ELSE posts.attempts END,
+        updated_at = m.at,
+        remote_id = CASE WHEN m.kind = 'sent' THEN m.remote_id ELSE posts.remote_id END,
+        remote_url = CASE WHEN m.kind = 'sent' THEN m.remote_url ELSE posts.remote_url END,
+        part_receipts = CASE WHEN m.kind = 'sent' THEN m.receipts ELSE posts.part_receipts END,
+        last_error = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.last_error END,
+        lease_owner = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.lease_owner END,
+        lease_expires_at = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.lease_expires_at END
+    FROM (
+        SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS kind,
+               json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS remote_id,
+               json_extract(value, '$[4]') AS remote_url, json_extract(value, '$[5]') AS receipts,
+               CASE json_extract(value, '$[1]') WHEN 'sending' THEN 'claimed' WHEN 'sent' THEN 'sending' END
+                   AS from_status
+        FROM json_each(:marks)
+    ) AS m
+    WHERE posts.id = m.id AND posts.status = m.from_status AND posts.lease_owner = :owner
+    RETURNING posts.id, posts.account
+    """
 )
-_BULK_SENT = (
-    sa.update(POSTS)
-    .where(POSTS.c.id == sa.bindparam("b_id"), POSTS.c.status == Status.SENDING.value,
-           POSTS.c.lease_owner == sa.bindparam("b_owner"))
-    .values(status=Status.SENT.value, previous_status=POSTS.c.status,
-            updated_at=sa.bindparam("b_now", type_=POSTS.c.updated_at.type),
-            remote_id=sa.bindparam("b_remote_id"), remote_url=sa.bindparam("b_remote_url"),
-            part_receipts=sa.bindparam("b_part_receipts", type_=POSTS.c.part_receipts.type),
-            last_error=None, lease_owner=None, lease_expires_at=None)
+#: SQLite: the sends of a batch counted per (account, UTC day), as ``_COUNT_SEND`` counts one, in one upsert
+#: (https://www.sqlite.org/lang_upsert.html) of a JSON array of ``[account, day, n, at]`` rows taken in
+#: order (``key`` is the array index; ``WHERE true`` is the upsert's parsing rule for ``INSERT ... SELECT``).
+_SQLITE_SENDS: sa.TextClause = sa.text(
+    """
+    INSERT INTO account_state (account, paused, sent_today, counter_day, updated_at)
+    SELECT json_extract(value, '$[0]'), 0, json_extract(value, '$[2]'), json_extract(value, '$[1]'),
+           json_extract(value, '$[3]')
+    FROM json_each(:sends) WHERE true ORDER BY key
+    ON CONFLICT (account) DO UPDATE SET
+        sent_today = CASE WHEN account_state.counter_day = excluded.counter_day
+                          THEN account_state.sent_today + excluded.sent_today ELSE excluded.sent_today END,
+        counter_day = excluded.counter_day,
+        updated_at = excluded.updated_at
+    """
 )
-#: ``_COUNT_SEND`` for ``p_n`` sends at once.
-_COUNT_SENDS = (
-    sa.update(ACCOUNTS)
-    .where(ACCOUNTS.c.account == sa.bindparam("p_account"))
-    .values(
-        sent_today=sa.case(
-            (ACCOUNTS.c.counter_day == sa.bindparam("p_day"), ACCOUNTS.c.sent_today + sa.bindparam("p_n")),
-            else_=sa.bindparam("p_n"),
-        ),
-        counter_day=sa.bindparam("p_day"),
-        updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
-    )
-)
-#: The rows a bulk of marks moves, read once: SQLite's ``json_each`` takes the ids as one JSON array, so the
-#: statement is the same for any number of ids (it is compiled once, :mod:`.precompiled`).
-_LOOK = sa.text(
-    "SELECT id, status, lease_owner, account FROM posts WHERE id IN (SELECT value FROM json_each(:ids))"
-)
-_LOOK_COLUMNS = (POSTS.c.id, POSTS.c.status, POSTS.c.lease_owner, POSTS.c.account)
-#: The bulk-mark statements by name (``marks:pg`` on PostgreSQL, the others on SQLite), the columns an
-#: INSERT is given, and the columns a statement returns.
+#: The bulk-mark statements by name (``marks:pg`` on PostgreSQL, the others on SQLite) and the columns a
+#: statement returns.
 _HOT_MARKS: dict[str, Callable[[Any], Any]] = {
-    "marks:look": lambda store: _LOOK,
     "marks:pg": lambda store: _PG_BULK,
-    "marks:sending": lambda store: _BULK_SENDING,
-    "marks:sent": lambda store: _BULK_SENT,
-    "marks:account": lambda store: store._insert_ignoring_duplicates(ACCOUNTS, "account"),
-    "marks:count": lambda store: _COUNT_SENDS,
+    "marks:sqlite": lambda store: _SQLITE_BULK,
+    "marks:sends": lambda store: _SQLITE_SENDS,
 }
-_HOT_KEYS = {"marks:account": ("account", "paused", "sent_today", "updated_at")}
-_HOT_COLUMNS = {"marks:look": _LOOK_COLUMNS, "marks:pg": (POSTS.c.id,)}
+_HOT_COLUMNS = {"marks:pg": (POSTS.c.id,), "marks:sqlite": (POSTS.c.id, POSTS.c.account)}
 #: For the kinds that only set ``last_error``: (new status, statuses it may come from).
 _PLAIN_MARKS = {
     "failed": (Status.FAILED, (Status.SENDING, Status.CLAIMED)),
@@ -109,8 +120,8 @@ _PLAIN_MARKS = {
 #: ``json_array_elements`` (https://www.postgresql.org/docs/current/functions-json.html). The standard
 #: library's encoder writes it in C; psycopg dumped the six parallel arrays used before in Python, escaping
 #: every quote of the receipts: 1.9 ms of the commit thread's GIL per 100 marks (docs/BENCHMARKS.md). One
-#: ``UPDATE ... FROM`` applies both kinds with the same guards as ``_BULK_SENDING`` / ``_BULK_SENT``
-#: (status and lease owner; a row changed meanwhile is re-checked against them before it is updated), and
+#: ``UPDATE ... FROM`` applies both kinds with the one-by-one path's guards (the status each kind comes
+#: from, and the lease owner; a row changed meanwhile is re-checked against them before it is updated), and
 #: data-modifying CTEs (https://www.postgresql.org/docs/current/queries-with.html#QUERIES-WITH-MODIFYING)
 #: insert the events of the rows it changed and count the sends per account with an upsert. Rows it did not
 #: change are left to the one-by-one path, which raises the precise error.
@@ -197,6 +208,47 @@ def _bulk_marks_pg_by_day(
     groups = [g for d, g in days.items() if d is not None] or [[]]
     groups[0].extend(days.get(None, ()))
     return set().union(*(_bulk_marks_pg(conn, g, owner, statement) for g in groups))
+
+
+@cache
+def _sqlite_texts(dialect: Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The texts SQLite stores for a time (``updated_at``) and for receipts (``part_receipts``): the column
+    types' own bind steps, so a bulk mark stores what the one-by-one path stores."""
+    time = POSTS.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
+    receipts = POSTS.c.part_receipts.type.dialect_impl(dialect).bind_processor(dialect)
+    assert time is not None and receipts is not None, "SQLite stores times and JSON as text"
+    return time, receipts
+
+
+def _bulk_marks_sqlite(
+    conn: Connection, marks: Sequence[Mark], owner: str, bulk: Precompiled, sends: Precompiled,
+    texts: tuple[Callable[[Any], Any], Callable[[Any], Any]],
+) -> dict[int, str]:
+    """Apply ``sending`` and ``sent`` marks (each post once) with :data:`_SQLITE_BULK`, and count the sends
+    with :data:`_SQLITE_SENDS`; the posts moved (id: account)."""
+    time, receipts = texts
+    rows = [
+        [m.post_id, "sent", time(m.now), m.receipts[0].remote_id, m.receipts[0].url,
+         receipts([receipt_json(r) for r in m.receipts])]
+        if m.kind == "sent" else [m.post_id, m.kind, time(m.now)]
+        for m in marks
+    ]
+    moved: dict[int, str] = {row.id: row.account for row in bulk.execute(conn, {
+        "marks": json.dumps(rows), "owner": owner})}
+    # Per (account, UTC day) in the order the marks came, with the account's last time (as _COUNT_SEND,
+    # one after the other, would leave them).
+    counted: dict[tuple[str, str], int] = {}
+    latest: dict[str, str] = {}
+    for mark, row in zip(marks, rows, strict=True):
+        account = moved.get(mark.post_id)
+        if account is not None and mark.kind == "sent":
+            key = (account, aware(mark.now).date().isoformat())
+            counted[key] = counted.get(key, 0) + 1
+            latest[account] = row[2]
+    if counted:
+        sends.execute(conn, {"sends": json.dumps(
+            [[account, day, n, latest[account]] for (account, day), n in counted.items()])})
+    return moved
 
 
 class Marks(StoreCore):
@@ -366,13 +418,13 @@ class Marks(StoreCore):
         the marks left for :meth:`_apply_mark` (in order).
 
         ``sending`` marks of posts ``claimed`` by ``owner`` and ``sent`` marks of posts ``sending`` for
-        ``owner`` (the dispatcher's steady state) are applied on SQLite with one read (``BEGIN IMMEDIATE``
-        already holds the database), one executemany UPDATE per kind, one INSERT of their events read from
-        the moved rows (:meth:`StoreCore._log_moved`) and one counter update per (account, day), each
-        precompiled (:mod:`.precompiled`); on PostgreSQL with :data:`_PG_BULK`, one statement per UTC day.
-        The same rows as the one-by-one path, without a round trip per post. Anything else (another status
-        or owner, a post marked twice in the batch, the other kinds) takes the one-by-one path, which raises
-        the precise error.
+        ``owner`` (the dispatcher's steady state) are applied on SQLite with three statements whatever their
+        number (:data:`_SQLITE_BULK`, the counters' upsert :data:`_SQLITE_SENDS`, and their events read
+        from the moved rows, :meth:`StoreCore._log_moved`), each precompiled (:mod:`.precompiled`); on
+        PostgreSQL with :data:`_PG_BULK`, one statement per UTC day. The same rows as the one-by-one path,
+        without a round trip or Python's binding per post. Anything else (another status or owner, a post
+        marked twice in the batch, the other kinds) takes the one-by-one path, which raises the precise
+        error.
         """
         counts = Counter(m.post_id for m in marks)
         wanted = {i: m for i, m in enumerate(marks) if m.kind in _BULK and counts[m.post_id] == 1}
@@ -382,41 +434,15 @@ class Marks(StoreCore):
         if self.is_postgres:
             done_ids = _bulk_marks_pg_by_day(conn, list(wanted.values()), owner, self._hot("marks:pg"))
             return [i for i, m in enumerate(marks) if i not in wanted or m.post_id not in done_ids]
-        found = {r.id: r for r in self._hot("marks:look").execute(conn, {"ids": json.dumps(
-            [m.post_id for m in wanted.values()])})}
-        done: dict[str, list[tuple[Mark, Any]]] = {"sending": [], "sent": []}
-        for mark in wanted.values():
-            row = found.get(mark.post_id)
-            if row is not None and row.status == _BULK[mark.kind].value and row.lease_owner == owner:
-                done[mark.kind].append((mark, row))
-        bulk = {id(m) for kind in done.values() for m, _ in kind}
-        if done["sending"]:
-            self._hot("marks:sending").executemany(conn, [
-                {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now)} for m, _ in done["sending"]
-            ])
-        if done["sent"]:
-            self._hot("marks:sent").executemany(conn, [
-                {"b_id": m.post_id, "b_owner": owner, "b_now": aware(m.now),
-                 "b_remote_id": m.receipts[0].remote_id, "b_remote_url": m.receipts[0].url,
-                 "b_part_receipts": [receipt_json(r) for r in m.receipts]}
-                for m, _ in done["sent"]
-            ])
-            sends = Counter((row.account, aware(m.now).date().isoformat()) for m, row in done["sent"])
-            latest = {row.account: aware(m.now) for m, row in done["sent"]}
-            self._hot("marks:account").executemany(conn, [
-                {"account": a, "paused": False, "sent_today": 0, "updated_at": at} for a, at in latest.items()
-            ])
-            self._hot("marks:count").executemany(conn, [
-                {"p_account": a, "p_day": day, "p_n": n, "p_now": latest[a]} for (a, day), n in sends.items()
-            ])
-        self._log_moved(conn, [m.post_id for kind in done.values() for m, _ in kind], owner)
-        return [i for i, m in enumerate(marks) if id(m) not in bulk]
+        moved = _bulk_marks_sqlite(conn, list(wanted.values()), owner, self._hot("marks:sqlite"),
+                                   self._hot("marks:sends"), _sqlite_texts(self.engine.dialect))
+        self._log_moved(conn, list(moved), owner)
+        return [i for i, m in enumerate(marks) if i not in wanted or m.post_id not in moved]
 
     def _hot(self, name: str) -> Precompiled:
         """The bulk-mark statement ``name``, compiled once per store (:mod:`.precompiled`)."""
         return self._precompiled(name, lambda: Precompiled(
-            _HOT_MARKS[name](self), self.engine.dialect, keys=_HOT_KEYS.get(name),
-            columns=_HOT_COLUMNS.get(name, ())))
+            _HOT_MARKS[name](self), self.engine.dialect, columns=_HOT_COLUMNS.get(name, ())))
 
     def _apply_mark(self, conn: Connection, mark: Mark, owner: str) -> None:
         """One :class:`Mark` inside the caller's write transaction (the bodies of the single-post methods)."""
