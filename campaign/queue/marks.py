@@ -17,7 +17,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -210,7 +210,7 @@ def _bulk_marks_pg_by_day(
     return set().union(*(_bulk_marks_pg(conn, g, owner, statement) for g in groups))
 
 
-@cache
+@lru_cache(maxsize=8)  # a few dialects at a time (one per open store); not one entry per store ever opened
 def _sqlite_texts(dialect: Dialect) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
     """The texts SQLite stores for a time (``updated_at``) and for receipts (``part_receipts``): the column
     types' own bind steps, so a bulk mark stores what the one-by-one path stores."""
