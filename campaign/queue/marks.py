@@ -49,6 +49,20 @@ _COUNT_SEND = (
 )
 #: Kinds :meth:`Marks._bulk_marks` applies in bulk, with the (leased) status their posts must be in.
 _BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
+#: What the bulk marks set, on both databases (``{p}``: the posts table's name in the statement; ``m``: the
+#: marks, with ``kind`` and the values a ``sent`` mark brings).
+_BULK_SET = """
+    status = CASE WHEN m.kind = 'sending' THEN 'sending' ELSE 'sent' END,
+    previous_status = {p}.status,
+    attempts = CASE WHEN m.kind = 'sending' THEN {p}.attempts + 1 ELSE {p}.attempts END,
+    updated_at = m.at,
+    remote_id = CASE WHEN m.kind = 'sent' THEN m.remote_id ELSE {p}.remote_id END,
+    remote_url = CASE WHEN m.kind = 'sent' THEN m.remote_url ELSE {p}.remote_url END,
+    part_receipts = CASE WHEN m.kind = 'sent' THEN m.receipts ELSE {p}.part_receipts END,
+    last_error = CASE WHEN m.kind = 'sent' THEN NULL ELSE {p}.last_error END,
+    lease_owner = CASE WHEN m.kind = 'sent' THEN NULL ELSE {p}.lease_owner END,
+    lease_expires_at = CASE WHEN m.kind = 'sent' THEN NULL ELSE {p}.lease_expires_at END
+"""
 #: :meth:`Marks._bulk_marks` on SQLite: the marks arrive as one JSON array of ``[id, kind, at, remote_id,
 #: remote_url, receipts]`` rows (``at`` and ``receipts`` as the texts the column types store), read with
 #: ``json_each`` (https://www.sqlite.org/json1.html#jeach), and one ``UPDATE ... FROM``
@@ -59,18 +73,7 @@ _BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
 #: thread's GIL for about 10 us a mark (docs/BENCHMARKS.md, sixteenth pass). ``json_extract`` rather than
 #: ``->>``, which needs SQLite 3.38.
 _SQLITE_BULK: sa.TextClause = sa.text(
-    """
-    UPDATE posts SET
-        status = CASE WHEN m.kind = 'sending' THEN 'sending' ELSE 'sent' END,
-        previous_status = posts.status,
-        attempts = CASE WHEN m.kind = 'sending' THEN posts.attempts + 1 ELSE posts.attempts END,
-        updated_at = m.at,
-        remote_id = CASE WHEN m.kind = 'sent' THEN m.remote_id ELSE posts.remote_id END,
-        remote_url = CASE WHEN m.kind = 'sent' THEN m.remote_url ELSE posts.remote_url END,
-        part_receipts = CASE WHEN m.kind = 'sent' THEN m.receipts ELSE posts.part_receipts END,
-        last_error = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.last_error END,
-        lease_owner = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.lease_owner END,
-        lease_expires_at = CASE WHEN m.kind = 'sent' THEN NULL ELSE posts.lease_expires_at END
+    "UPDATE posts SET " + _BULK_SET.format(p="posts") + """
     FROM (
         SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS kind,
                json_extract(value, '$[2]') AS at, json_extract(value, '$[3]') AS remote_id,
@@ -142,17 +145,7 @@ _PG_BULK: sa.TextClause = sa.text(
                CASE e->>1 WHEN 'sending' THEN 'claimed' WHEN 'sent' THEN 'sending' END AS from_status
         FROM json_array_elements(CAST(:marks AS json)) AS e
     ), done AS (
-        UPDATE posts AS p SET
-            status = CASE WHEN m.kind = 'sending' THEN 'sending' ELSE 'sent' END,
-            previous_status = p.status,
-            attempts = CASE WHEN m.kind = 'sending' THEN p.attempts + 1 ELSE p.attempts END,
-            updated_at = m.at,
-            remote_id = CASE WHEN m.kind = 'sent' THEN m.remote_id ELSE p.remote_id END,
-            remote_url = CASE WHEN m.kind = 'sent' THEN m.remote_url ELSE p.remote_url END,
-            part_receipts = CASE WHEN m.kind = 'sent' THEN m.receipts ELSE p.part_receipts END,
-            last_error = CASE WHEN m.kind = 'sent' THEN NULL ELSE p.last_error END,
-            lease_owner = CASE WHEN m.kind = 'sent' THEN NULL ELSE p.lease_owner END,
-            lease_expires_at = CASE WHEN m.kind = 'sent' THEN NULL ELSE p.lease_expires_at END
+        UPDATE posts AS p SET """ + _BULK_SET.format(p="p") + """
         FROM m
         WHERE p.id = ANY(ARRAY(SELECT id FROM m)) AND p.id = m.id AND p.status = m.from_status
           AND p.lease_owner = :owner
