@@ -348,6 +348,7 @@ class _Compilation:
         accounts usually share all three, and the times do not depend on the account. Errors are not kept
         (each target reports its own)."""
         timing = self.timing
+        # A zone or send_late of another type (a bad campaign file) is expanded uncached: expand reports it.
         key = (id(spec), zone, send_late) if type(zone) is str and type(send_late) is bool else None
         found = self.expansions.get(key) if key is not None else None
         if found is not None and found[0] is spec:  # the spec is held below, so its id is not reused

@@ -47,8 +47,8 @@ _COUNT_SEND = (
         updated_at=sa.bindparam("p_now", type_=ACCOUNTS.c.updated_at.type),
     )
 )
-#: Kinds :meth:`Marks._bulk_marks` applies in bulk, with the (leased) status their posts must be in.
-_BULK = {"sending": Status.CLAIMED, "sent": Status.SENDING}
+#: Kinds :meth:`Marks._bulk_marks` applies in bulk (the statements below name the status each comes from).
+_BULK = frozenset({"sending", "sent"})
 #: What the bulk marks set, on both databases (``{p}``: the posts table's name in the statement; ``m``: the
 #: marks, with ``kind`` and the values a ``sent`` mark brings).
 _BULK_SET = """

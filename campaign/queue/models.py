@@ -66,13 +66,12 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return generic
         if getattr(self.impl_instance.dialect_impl(dialect), "_storage_format", None) != _SQLITE_DATETIME:
             return generic  # a storage format other than SQLAlchemy's default: its own path writes it
-        fallback = generic
 
         def process(value: Any) -> Any:
             if type(value) is datetime and value.tzinfo is not None:
                 v = value.astimezone(UTC)
                 return _SQLITE_TEXT % (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond)
-            return fallback(value)
+            return generic(value)
 
         return process
 
