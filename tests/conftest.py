@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,24 @@ def mini(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def on_each_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test on asyncio's event loop, then again on uvloop (the daemon's default where installed:
+    campaign/dispatch/eventloop.py). ``asyncio.run`` and ``asyncio.Runner()`` make the loop the policy
+    makes."""
+    name: str = request.param
+    if name == "asyncio":
+        yield name
+        return
+    import uvloop  # a dependency of campaign on every platform CI runs on: missing means a broken setup
+
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        yield name
+    finally:
+        asyncio.set_event_loop_policy(None)
 
 
 REAL_SERVER_MARKERS = ("postgres", "pds", "oracle", "browser")

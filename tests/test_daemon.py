@@ -147,6 +147,23 @@ def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tm
     assert len(frozen) == 1 and int(str(frozen[0]["frozen"])) > 50_000, frozen
 
 
+@pytest.fixture
+def root_logging_restored() -> Iterator[None]:
+    """The root logger's handlers and level put back after the test: ``campaign daemon`` run in-process
+    configures logging for its process, with a handler on the test's captured (then closed) stderr."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+
+
+@pytest.mark.usefixtures("root_logging_restored")
 def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -165,16 +182,7 @@ def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     assert result.returncode == 0, result.stderr
     assert '"message": "start-up heap frozen"' in result.stderr
     before = gc.get_freeze_count()
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)  # the command configures logging for its process
-    try:
-        assert main(args) == 0
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
+    assert main(args) == 0
     assert gc.get_freeze_count() == before
     assert "daemon --once:" in capsys.readouterr().out
 
@@ -354,3 +362,110 @@ def test_posts_applied_by_another_process_are_noticed(tmp_path: Path, signals: S
 
     asyncio.run(scenario())
     store.close()
+
+
+# ---------------------------------------------------------------------------------------------- event loop
+
+
+@pytest.fixture
+def answering_url() -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback webhook receiver answering every POST ``200 {}``; yields its URL and the bodies it got."""
+    import http.server
+
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/in", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize(("flags", "loop"), [
+    ((), "uvloop"),  # the default, auto: uvloop is a dependency wherever CI runs
+    (("--loop", "uvloop"), "uvloop"),
+    (("--loop", "asyncio"), "asyncio"),
+])
+def test_the_daemon_sends_on_the_event_loop_its_loop_option_names(
+    tmp_path: Path, answering_url: tuple[str, list[bytes]], flags: tuple[str, ...], loop: str
+) -> None:
+    url, bodies = answering_url
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules", url=url)
+    (post_id,) = queue_due(db, "a")
+    proc = subprocess.Popen(
+        campaign_cmd("daemon", "--db", str(db), "--campaigns", str(campaigns), "--no-metrics",
+                     "--log-format", "json", *flags),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    watchdog = threading.Timer(HANG, proc.kill)  # a hang fails the test instead of stalling the suite
+    watchdog.start()
+    records: list[dict[str, object]] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the daemon's log, as it writes it
+            if line.startswith("{"):
+                records.append(json.loads(line))
+                if records[-1].get("outcome") == "sent":
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, records
+    started = [r for r in records if r.get("message") == "daemon started"]
+    assert len(started) == 1 and started[0]["loop"] == loop, started
+    assert statuses(db, [post_id]) == ["sent"]
+    assert len(bodies) == 1
+
+
+@pytest.mark.usefixtures("root_logging_restored")
+def test_loop_uvloop_without_uvloop_is_one_line_and_touches_no_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from campaign.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` now raises ImportError
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    code = main(["daemon", "--loop", "uvloop", "--db", str(db), "--campaigns", str(campaigns)])
+    err = capsys.readouterr().err
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "--loop uvloop" in lines[0] and "--loop asyncio" in lines[0], err
+    assert "Traceback" not in err
+    assert not db.exists()
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from campaign.dispatch import eventloop
+
+    async def which() -> str:
+        return eventloop.running_loop_name()
+
+    assert eventloop.run(which(), loop="auto") == "uvloop"
+    assert eventloop.run(which(), loop="asyncio") == "asyncio"
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+    assert eventloop.loop_factory("auto") is None
+    assert eventloop.run(which(), loop="auto") == "asyncio"
+    with pytest.raises(ValueError, match="unknown event loop"):
+        eventloop.loop_factory("trio")

@@ -5,7 +5,8 @@ A tiny loopback HTTP/1.1 server written here on asyncio streams answers each req
 (answer bytes, close without answering, never answer), so every phase of a failure can be produced exactly.
 The semantic and fault cases run against both transports (the ``kind`` parameter); the fault matrix of the
 dispatcher (tests/test_faults.py) runs through both as well, and tests/test_wire_transport.py holds the
-wire transport's own cases (pool, keep-alive, framing, streamed bodies, TLS).
+wire transport's own cases (pool, keep-alive, framing, streamed bodies, TLS). Every case runs on asyncio's
+event loop and on uvloop, the daemon's default (the ``on_each_loop`` fixture, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ async def serve(script: Script) -> AsyncIterator[str]:
     finally:
         server.close()
 
+
+pytestmark = pytest.mark.usefixtures("on_each_loop")
 
 #: The transports under test, by name (``campaign daemon --transport`` names).
 CARRIERS: dict[str, type[AiohttpTransport] | type[WireTransport]] = {

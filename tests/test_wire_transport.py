@@ -4,6 +4,9 @@ bodies, TLS, and "nothing was sent" only when no byte of the request was written
 (tests/test_transport.py runs the cases both of the daemon's own transports share; this file is not named
 ``test_wire.py`` because tests/conformance/test_wire.py already is, and test modules here need unique names.)
 
+Every case runs on asyncio's event loop and on uvloop, the daemon's default (the ``on_each_loop`` fixture,
+tests/conftest.py): their transports and TLS layers are different code.
+
 Loopback servers written here produce each behaviour exactly: asyncio servers for framing and concurrency,
 and a blocking server in a thread where the client's event loop must not run while the server acts (a
 connection the server closes while it sits idle in the pool: the transport must notice before writing,
@@ -31,6 +34,8 @@ from campaign.errors import AmbiguousError, TransientError
 from campaign.http.exchange import map_transport_error
 from campaign.http.wire import WireTransport
 from tests.benchmarks.tlsfake import make_certificate
+
+pytestmark = pytest.mark.usefixtures("on_each_loop")
 
 #: Seconds any wait may take before the test calls it a hang.
 HANG_BOUND = 120.0
@@ -284,17 +289,9 @@ def reset(conn: socket.socket) -> None:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    if name == "asyncio":
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = pytest.importorskip("uvloop").new_event_loop
-    return factory
-
-
-@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 @pytest.mark.parametrize("how", ["close", "reset", "stray bytes"])
 def test_a_connection_spoiled_while_idle_is_dropped_before_writing_and_the_request_goes_on_a_fresh_one(
-    how: str, loop: str
+    how: str
 ) -> None:
     def handle(server: ThreadServer, conn: socket.socket) -> None:
         if server.connections == 1:
@@ -322,8 +319,8 @@ def test_a_connection_spoiled_while_idle_is_dropped_before_writing_and_the_reque
             assert server.acted.wait(HANG_BOUND)
             assert (await client.get(f"{url}/second")).status_code == 200
 
-    with ThreadServer(handle).running() as server, asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-        runner.run(go(server))
+    with ThreadServer(handle).running() as server:
+        asyncio.run(go(server))
     assert server.connections == 2
     assert [r.split(b" ")[1] for r in server.requests] == [b"/first", b"/second"]  # sent once, on the new one
 
@@ -609,24 +606,11 @@ def test_tls_with_an_untrusted_certificate_is_a_connect_error(certificate: tuple
     assert isinstance(server, Server) and server.requests == []
 
 
-def test_on_uvloop_too(certificate: tuple[Path, Path]) -> None:
-    """bench_dispatch runs the daemon's transports on uvloop as well (its transports are not asyncio's)."""
-    uvloop = pytest.importorskip("uvloop")
-    trusted = ssl.create_default_context(cafile=str(certificate[0]))
+def test_each_case_runs_on_the_event_loop_the_fixture_names(on_each_loop: str) -> None:
+    async def which() -> str:
+        return type(asyncio.get_running_loop()).__module__.partition(".")[0]
 
-    async def go() -> tuple[Server, Server]:
-        transport, context = WireTransport(verify=trusted), server_context(certificate)
-        async with serve(answering(OK)) as plain, serve(answering(OK), tls=context) as tls, \
-                httpx.AsyncClient(transport=transport) as c:
-            for url in (plain.url, tls.url) * 3:
-                assert (await c.post(url, content=b"x")).content == b"ok"
-            stream = generated(40 * CHUNK, hashlib.sha256())
-            assert (await c.post(plain.url, content=stream)).status_code == 200
-            return plain, tls
-
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        plain, tls = runner.run(go())
-    assert (plain.connections, len(plain.requests), tls.connections, len(tls.requests)) == (1, 4, 1, 3)
+    assert run(which()) == on_each_loop
 
 
 def test_an_unsupported_scheme_is_refused() -> None:

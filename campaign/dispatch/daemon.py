@@ -43,6 +43,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from campaign.dispatch import eventloop
+from campaign.dispatch.eventloop import running_loop_name
 from campaign.errors import StoreError
 from campaign.queue.lock import LOCK_SUFFIX, DaemonLock, lock_for  # noqa: F401 (the lock lives in queue/lock.py)
 
@@ -212,7 +214,7 @@ class Daemon:
         # PostgreSQL: LISTEN for `campaign apply` & co. from any machine (NOTIFY campaign_queue); SQLite has
         # one machine, and the safety tick polls its revision.
         listener = asyncio.create_task(self._listen()) if self.store.is_postgres else None
-        logger.info("daemon started", extra={"action": "start"})
+        logger.info("daemon started", extra={"action": "start", "loop": running_loop_name()})
         self._wake.set()
         try:
             while not self._stopping:
@@ -393,6 +395,8 @@ class DaemonOptions:
     transport: str = TRANSPORTS[0]
     #: Read sent posts' counts back (each campaign's ``metrics:`` schedule); off with ``--no-metrics``.
     metrics: bool = True
+    #: The event loop: one of :data:`campaign.dispatch.eventloop.LOOPS` (``auto``: uvloop when installed).
+    loop: str = "auto"
     #: Leave the start-up heap out of later garbage collections (:func:`_freeze_start_up_heap`). Process-wide,
     #: so only for a process that is the daemon: the CLI sets it when it is the program, not when called
     #: from other Python code such as a test.
@@ -406,13 +410,15 @@ def serve(options: DaemonOptions) -> PassSummary | None:
     exit code); a running daemon returns None when stopped.
 
     Raises DatabaseLockedError when another daemon holds a SQLite queue, StoreError for an unusable
-    database, ConfigError when the campaigns folder does not exist.
+    database, ConfigError when the campaigns folder does not exist or ``options.loop`` is ``uvloop`` and
+    uvloop is not installed.
     """
     from campaign.errors import ConfigError
     from campaign.queue.store import Store
 
     if not options.campaigns.is_dir():
         raise ConfigError(f"campaigns folder {options.campaigns} does not exist (use --campaigns DIR)")
+    eventloop.loop_factory(options.loop)  # before the queue is touched: --loop uvloop without uvloop
     if options.dry_run:
         return _serve_dry(options)
     with Store.open(options.db) as store:
@@ -420,7 +426,7 @@ def serve(options: DaemonOptions) -> PassSummary | None:
         if lock is not None:
             lock.acquire()
         try:
-            return asyncio.run(_serve(store, options))
+            return eventloop.run(_serve(store, options), loop=options.loop)
         finally:
             if lock is not None:
                 lock.release()
@@ -453,7 +459,7 @@ def _serve_dry(options: DaemonOptions) -> PassSummary | None:
         logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
                        extra={"action": "start"})
         with Store.open(str(copy)) as store:
-            return asyncio.run(_serve(store, options))
+            return eventloop.run(_serve(store, options), loop=options.loop)
 
 
 def dispatch_config(options: DaemonOptions) -> DispatchConfig:
