@@ -218,7 +218,7 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
               help="What carries HTTP requests: wire (our HTTP/1.1 client, the fastest), aiohttp, or httpx's "
                    "own connection pool.")
 @click.option("--loop", type=click.Choice(["auto", "uvloop", "asyncio"]), default="auto", show_default=True,
-              help="The event loop: uvloop (libuv: 11-24% more posts a second in our TLS benchmark), "
+              help="The event loop: uvloop (libuv: about 15% more posts a second in our TLS benchmark), "
                    "asyncio's own, or auto: uvloop when it is installed.")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
               help="Read sent posts' counts back on each campaign's `metrics:` schedule (after publishing).")

@@ -4,8 +4,8 @@ uvloop (https://github.com/MagicStack/uvloop) implements asyncio's event loop AP
 transports and TLS layer in Cython; asyncio's own TLS layer (``asyncio.sslproto``) and loop are Python. The
 daemon is bound by the Python its one GIL runs per post, so the loop's share counts. Measured on the daemon
 as shipped, the loops alternated (docs/BENCHMARKS.md, seventeenth pass): the TLS race (5,000 posts) moved
-11-24% more posts a second on uvloop in 4 of 4 pairs, the plain-HTTP burst (10,000 posts) 4-7% more in 3 of
-3. Every transport the daemon has runs on both loops, and its tests run on both
+about 15% more posts a second on uvloop (median of 8 pairs, faster in 7), the plain-HTTP burst (10,000 posts)
+4-7% more in 3 pairs of 3. Every transport the daemon has runs on both loops, and its tests run on both
 (``tests/test_wire_transport.py``).
 
 uvloop is a dependency where it builds (not on Windows); ``auto`` falls back to asyncio without it.
