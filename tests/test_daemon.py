@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -59,6 +59,36 @@ def queue_due(db: Path, *keys: str, at: datetime | None = None) -> list[int]:
 
 def campaign_cmd(*args: str) -> list[str]:
     return [sys.executable, "-c", "import sys; from campaign.cli import main; sys.exit(main())", *args]
+
+
+Record = dict[str, object]
+
+
+def daemon_until(done: Callable[[Record], bool], *args: str) -> tuple[int, list[Record]]:
+    """Run ``campaign daemon ARGS --log-format json`` until it logs a record ``done`` accepts (or exits),
+    then SIGTERM it; its exit code and the records it logged. A hang past HANG kills it."""
+    proc = subprocess.Popen(
+        campaign_cmd("daemon", *args, "--log-format", "json"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    watchdog = threading.Timer(HANG, proc.kill)  # a hang fails the test instead of stalling the suite
+    watchdog.start()
+    records: list[Record] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the daemon's log, as it writes it
+            if line.startswith("{"):
+                records.append(json.loads(line))
+                if done(records[-1]):
+                    break
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, records
 
 
 def statuses(db: Path, ids: list[int]) -> list[str]:
@@ -123,26 +153,11 @@ def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tm
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")
     queue_due(db, "a", at=datetime.now(UTC) + timedelta(days=1))
-    proc = subprocess.Popen(
-        campaign_cmd("daemon", "--db", str(db), "--campaigns", str(campaigns), "--no-metrics",
-                     "--log-level", "DEBUG", "--log-format", "json"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    code, records = daemon_until(
+        lambda record: record.get("message") == "daemon started",
+        "--db", str(db), "--campaigns", str(campaigns), "--no-metrics", "--log-level", "DEBUG",
     )
-    records: list[dict[str, object]] = []
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the daemon's log, as it writes it
-            if line.startswith("{"):
-                records.append(json.loads(line))
-                if records[-1].get("message") == "daemon started":
-                    break
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0
+    assert code == 0
     frozen = [r for r in records if r.get("message") == "start-up heap frozen"]
     assert len(frozen) == 1 and int(str(frozen[0]["frozen"])) > 50_000, frozen
 
@@ -409,29 +424,11 @@ def test_the_daemon_sends_on_the_event_loop_its_loop_option_names(
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules", url=url)
     (post_id,) = queue_due(db, "a")
-    proc = subprocess.Popen(
-        campaign_cmd("daemon", "--db", str(db), "--campaigns", str(campaigns), "--no-metrics",
-                     "--log-format", "json", *flags),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    code, records = daemon_until(
+        lambda record: record.get("outcome") == "sent",
+        "--db", str(db), "--campaigns", str(campaigns), "--no-metrics", *flags,
     )
-    watchdog = threading.Timer(HANG, proc.kill)  # a hang fails the test instead of stalling the suite
-    watchdog.start()
-    records: list[dict[str, object]] = []
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:  # the daemon's log, as it writes it
-            if line.startswith("{"):
-                records.append(json.loads(line))
-                if records[-1].get("outcome") == "sent":
-                    break
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, records
+    assert code == 0, records
     started = [r for r in records if r.get("message") == "daemon started"]
     assert len(started) == 1 and started[0]["loop"] == loop, started
     assert statuses(db, [post_id]) == ["sent"]

@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from campaign.dispatch import eventloop
-from campaign.dispatch.eventloop import running_loop_name
 from campaign.errors import StoreError
 from campaign.queue.lock import LOCK_SUFFIX, DaemonLock, lock_for  # noqa: F401 (the lock lives in queue/lock.py)
 
@@ -214,7 +213,7 @@ class Daemon:
         # PostgreSQL: LISTEN for `campaign apply` & co. from any machine (NOTIFY campaign_queue); SQLite has
         # one machine, and the safety tick polls its revision.
         listener = asyncio.create_task(self._listen()) if self.store.is_postgres else None
-        logger.info("daemon started", extra={"action": "start", "loop": running_loop_name()})
+        logger.info("daemon started", extra={"action": "start", "loop": eventloop.running_loop_name()})
         self._wake.set()
         try:
             while not self._stopping:

@@ -5,18 +5,18 @@ transports and TLS layer in Cython; asyncio's own TLS layer (``asyncio.sslproto`
 daemon is bound by the Python its one GIL runs per post, so the loop's share counts. Measured on the daemon
 as shipped, the loops alternated (docs/BENCHMARKS.md, seventeenth pass): the TLS race (5,000 posts) moved
 about 15% more posts a second on uvloop (median of 8 pairs, faster in 7), the plain-HTTP burst (10,000 posts)
-4-7% more in 3 pairs of 3. Every transport the daemon has runs on both loops, and its tests run on both
-(``tests/test_wire_transport.py``).
+4-7% more in 3 pairs of 3. The daemon's transports run on both loops, and their tests run on both
+(``tests/test_transport.py``, ``tests/test_wire_transport.py``).
 
 uvloop is a dependency where it builds (not on Windows); ``auto`` falls back to asyncio without it.
 
-=========  ==================================================================================
+==========  ==========================================================================
 ``--loop``  runs on
-=========  ==================================================================================
-auto       uvloop when it can be imported, asyncio otherwise (the default)
-uvloop     uvloop; a :class:`~campaign.errors.ConfigError` when it is not installed
-asyncio    asyncio's own event loop
-=========  ==================================================================================
+==========  ==========================================================================
+auto        uvloop when it can be imported, asyncio otherwise (the default)
+uvloop      uvloop; a :class:`~campaign.errors.ConfigError` when it is not installed
+asyncio     asyncio's own event loop
+==========  ==========================================================================
 """
 
 from __future__ import annotations
