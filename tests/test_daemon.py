@@ -459,10 +459,10 @@ def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPat
     async def which() -> str:
         return eventloop.running_loop_name()
 
-    assert eventloop.run(which(), loop="auto") == "uvloop"
-    assert eventloop.run(which(), loop="asyncio") == "asyncio"
+    assert eventloop.run(which(), eventloop.loop_factory("auto")) == "uvloop"
+    assert eventloop.run(which(), eventloop.loop_factory("asyncio")) == "asyncio"
     monkeypatch.setitem(sys.modules, "uvloop", None)
     assert eventloop.loop_factory("auto") is None
-    assert eventloop.run(which(), loop="auto") == "asyncio"
+    assert eventloop.run(which(), eventloop.loop_factory("auto")) == "asyncio"
     with pytest.raises(ValueError, match="unknown event loop"):
         eventloop.loop_factory("trio")

@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from campaign.dispatch.eventloop import running_loop_name
 from campaign.errors import AmbiguousError, TransientError
 from campaign.http.exchange import map_transport_error
 from campaign.http.wire import WireTransport
@@ -608,7 +609,7 @@ def test_tls_with_an_untrusted_certificate_is_a_connect_error(certificate: tuple
 
 def test_each_case_runs_on_the_event_loop_the_fixture_names(on_each_loop: str) -> None:
     async def which() -> str:
-        return type(asyncio.get_running_loop()).__module__.partition(".")[0]
+        return running_loop_name()
 
     assert run(which()) == on_each_loop
 

@@ -417,22 +417,23 @@ def serve(options: DaemonOptions) -> PassSummary | None:
 
     if not options.campaigns.is_dir():
         raise ConfigError(f"campaigns folder {options.campaigns} does not exist (use --campaigns DIR)")
-    eventloop.loop_factory(options.loop)  # before the queue is touched: --loop uvloop without uvloop
+    factory = eventloop.loop_factory(options.loop)  # before the queue is touched (--loop uvloop, no uvloop)
     if options.dry_run:
-        return _serve_dry(options)
+        return _serve_dry(options, factory)
     with Store.open(options.db) as store:
         lock = lock_for(store)
         if lock is not None:
             lock.acquire()
         try:
-            return eventloop.run(_serve(store, options), loop=options.loop)
+            return eventloop.run(_serve(store, options), factory)
         finally:
             if lock is not None:
                 lock.release()
 
 
-def _serve_dry(options: DaemonOptions) -> PassSummary | None:
-    """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts.
+def _serve_dry(options: DaemonOptions, factory: eventloop.LoopFactory | None) -> PassSummary | None:
+    """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts
+    (run on an event loop from ``factory``).
 
     SQLite queues are copied with SQLite's online backup (safe while a real daemon runs); other databases are
     copied into a temporary SQLite file through :mod:`campaign.queue.copy`.
@@ -458,7 +459,7 @@ def _serve_dry(options: DaemonOptions) -> PassSummary | None:
         logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
                        extra={"action": "start"})
         with Store.open(str(copy)) as store:
-            return eventloop.run(_serve(store, options), loop=options.loop)
+            return eventloop.run(_serve(store, options), factory)
 
 
 def dispatch_config(options: DaemonOptions) -> DispatchConfig:

@@ -58,13 +58,9 @@ def loop_factory(name: str) -> LoopFactory | None:
     return factory
 
 
-def run(main: Coroutine[Any, Any, T], *, loop: str) -> T:
-    """Run ``main`` to its end on a new event loop of kind ``loop`` (:data:`LOOPS`), as ``asyncio.run``."""
-    try:
-        factory = loop_factory(loop)
-    except BaseException:
-        main.close()  # never awaited: say so quietly, not with a "was never awaited" warning
-        raise
+def run(main: Coroutine[Any, Any, T], factory: LoopFactory | None) -> T:
+    """Run ``main`` to its end on a new event loop from ``factory`` (:func:`loop_factory`; None: asyncio's
+    own), as ``asyncio.run`` does."""
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)
 
