@@ -4,6 +4,9 @@ Records carry structured fields through ``extra=`` (:data:`FIELDS`: ``post_id``,
 ``account``, ``attempt``, ``outcome`` and a few more); :class:`KeyValueFormatter` writes them as
 ``key=value`` pairs and :class:`JsonFormatter` as one JSON object per line.
 
+:func:`log_fields` logs a line with fields for the hot paths (one line per post): it writes the same line
+without a record when only :func:`configure`'s handler would see one.
+
 Secrets: :class:`RedactingFilter` applies :func:`campaign.secrets.redact_resolved` to the message, its
 arguments and every string field of each record, and the formatters scrub their final output once more
 (tracebacks are formatted after filters run). The filter is installed on the *handler*, not on a logger:
@@ -18,6 +21,9 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -72,12 +78,15 @@ class RedactingFilter(logging.Filter):
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's structured fields that are set: :data:`FIELDS` in their order, then any other ``extra=``
-    key (not starting with ``_``) in the order given."""
+    """The record's structured fields that are set (:func:`_ordered`)."""
     data = record.__dict__
     extra = data.keys() - _STANDARD
-    if not extra:  # most records of other libraries
-        return {}
+    return _ordered(data, extra) if extra else {}  # most records of other libraries carry none
+
+
+def _ordered(data: Mapping[str, Any], extra: AbstractSet[str]) -> dict[str, Any]:
+    """The keys ``extra`` of ``data`` whose values are set: :data:`FIELDS` in their order, then any other
+    key (not starting with ``_``) in ``data``'s order."""
     out = {key: data[key] for key in FIELDS if key in extra and data[key] is not None}
     if len(out) < len(extra):
         for key, value in data.items():
@@ -94,14 +103,35 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-class KeyValueFormatter(logging.Formatter):
+class _LineFormatter(logging.Formatter):
+    """A formatter that builds its line from a record's parts (:meth:`line`), so that :func:`log_fields` can
+    build the same line without a record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return redact_resolved(
+            self.line(record.created, record.levelname, record.name, record.getMessage(), _fields(record),
+                      exception)
+        )
+
+    def line(
+        self, created: float, level: str, name: str, message: str, fields: dict[str, Any],
+        exception: str | None = None,
+    ) -> str:
+        """The line of a record made at ``created`` (a POSIX time), before the final scrub."""
+        raise NotImplementedError
+
+
+class KeyValueFormatter(_LineFormatter):
     """``2030-03-02T01:00:00.123Z INFO campaign.dispatch.dispatcher: sent post_id=7 channel=x
     outcome=sent``."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        when = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        parts = [when.replace("+00:00", "Z"), record.levelname, f"{record.name}:", record.getMessage()]
-        fields = _fields(record)
+    def line(
+        self, created: float, level: str, name: str, message: str, fields: dict[str, Any],
+        exception: str | None = None,
+    ) -> str:
+        when = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        parts = [when.replace("+00:00", "Z"), level, f"{name}:", message]
         texts = [value if type(value) is str else str(_plain(value)) for value in fields.values()]
         # One search over every value first (the usual line quotes none): no match there means none in any.
         quote = _QUOTED.search("\0".join(texts)) is not None or "" in texts
@@ -110,27 +140,32 @@ class KeyValueFormatter(logging.Formatter):
                 text = json.dumps(text, ensure_ascii=False)
             parts.append(f"{key}={text}")
         line = " ".join(parts)
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return redact_resolved(line)
+        return line if exception is None else f"{line}\n{exception}"
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_LineFormatter):
     """One JSON object per line: ``time``, ``level``, ``logger``, ``message``, then the structured fields."""
 
-    def format(self, record: logging.LogRecord) -> str:
+    def line(
+        self, created: float, level: str, name: str, message: str, fields: dict[str, Any],
+        exception: str | None = None,
+    ) -> str:
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace(
+            "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace(
                 "+00:00", "Z"
             ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "level": level,
+            "logger": name,
+            "message": message,
         }
-        data.update({key: _plain(value) for key, value in _fields(record).items()})
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return redact_resolved(json.dumps(data, ensure_ascii=False))
+        data.update({key: _plain(value) for key, value in fields.items()})
+        if exception is not None:
+            data["exception"] = exception
+        return json.dumps(data, ensure_ascii=False)
+
+
+#: The formatters :func:`log_fields` may format for (exactly these classes: a subclass may format otherwise).
+_LINE_FORMATTERS = (KeyValueFormatter, JsonFormatter)
 
 
 def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
@@ -162,3 +197,64 @@ def configure(fmt: str = "text", level: str | int = "INFO", stream: TextIO | Non
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return handler
+
+
+def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:
+    """``logger.log(level, message, extra=fields)``, written straight to the handler when that gives the
+    same line.
+
+    The daemon logs one line per post, and logging's path (a record, the caller's frame looked up, the
+    filter, the formatter reading the record back) cost it about a sixth of its event loop's time
+    (docs/BENCHMARKS.md, eighteenth pass). When the record would meet only the handler :func:`configure`
+    installs (no logger filter or other handler on the way, logging's own record factory), the line is built
+    from the parts by the same formatter and written under the handler's lock. Anything else, and any line
+    in which a resolved secret shows (the filter would edit the record), takes logging's path.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    handler = _sole_handler(logger, level)
+    if handler is not None and fields.keys().isdisjoint(_STANDARD):
+        formatter = handler.formatter
+        assert isinstance(formatter, _LineFormatter)
+        line = formatter.line(time.time(), logging.getLevelName(level), logger.name, message,
+                              _ordered(fields, fields.keys()))
+        # What the filter and the formatter would scrub: the message, each string field, the line.
+        joined = "\0".join([line, message, *[value for value in fields.values() if isinstance(value, str)]])
+        if redact_resolved(joined) == joined:
+            handler.acquire()
+            try:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+            except RecursionError:  # as StreamHandler.emit
+                raise
+            except Exception:
+                handler.handleError(logger.makeRecord(logger.name, level, "", 0, message, (), None,
+                                                      extra=fields))
+            finally:
+                handler.release()
+            return
+    logger.log(level, message, extra=fields, stacklevel=2)
+
+
+def _sole_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[TextIO] | None:
+    """The handler of :func:`make_handler` when a record of ``logger`` at ``level`` would meet it and
+    nothing else on its way (see :func:`log_fields`); else None."""
+    if logger.disabled or logger.filters or logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    found: logging.Handler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if found is not None:
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    if (
+        type(found) is logging.StreamHandler
+        and level >= found.level
+        and len(found.filters) == 1
+        and type(found.filters[0]) is RedactingFilter
+        and type(found.formatter) in _LINE_FORMATTERS
+    ):
+        return found
+    return None

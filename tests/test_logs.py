@@ -123,3 +123,149 @@ def test_key_value_fields_are_ordered_quoted_and_skipped_as_documented() -> None
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError):
         logs.make_handler("xml")
+
+
+# -- log_fields: the per-post line without a record ------------------------------------------------------
+
+OUTCOME_FIELDS = [
+    {"post_id": 7, "campaign": "mini", "channel": "mastodon", "account": "acct7", "outcome": "sent",
+     "remote_id": "110000000000000123"},
+    {"post_id": 8, "campaign": "two words", "channel": "x", "account": 'say "hi"', "outcome": "unknown",
+     "attempt": 2, "next_attempt_at": datetime(2030, 3, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))},
+    {"post_id": 9, "campaign": "", "channel": "bluesky", "account": "a=b", "outcome": "deferred",
+     "late": True, "_hidden": "h", "error": None, "zeta": "naïve ünïcode"},
+    {"post_id": 10, "campaign": "c", "channel": "x", "account": "main", "outcome": "failed", "detail": 3.5},
+]
+
+
+@pytest.fixture
+def fixed_time(monkeypatch: pytest.MonkeyPatch) -> float:
+    """logging's records and log_fields read time.time(): one value for both, so their lines compare."""
+    now = 1_900_000_000.123
+    monkeypatch.setattr("time.time", lambda: now)
+    return now
+
+
+@pytest.fixture
+def records_made(monkeypatch: pytest.MonkeyPatch) -> list[logging.LogRecord]:
+    """Every record the outcome logger makes from here on."""
+    made: list[logging.LogRecord] = []
+    logger = logging.getLogger("campaign.dispatch.dispatcher")
+    real = logger.makeRecord
+
+    def counting(*args: object, **kw: object) -> logging.LogRecord:
+        record = real(*args, **kw)  # type: ignore[arg-type]
+        made.append(record)
+        return record
+
+    monkeypatch.setattr(logger, "makeRecord", counting)
+    return made
+
+
+def _both_ways(stream: io.StringIO, level: int, message: str, fields: dict[str, object]) -> tuple[str, str]:
+    """The text logging's own path writes for the line, then the text log_fields writes."""
+    logger = logging.getLogger("campaign.dispatch.dispatcher")
+    start = stream.tell()
+    logger.log(level, message, extra=fields)
+    middle = stream.tell()
+    logs.log_fields(logger, level, message, dict(fields))
+    text = stream.getvalue()
+    return text[start:middle], text[middle:]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("fields", OUTCOME_FIELDS, ids=lambda f: str(f["outcome"]))
+def test_log_fields_writes_what_logging_writes_without_a_record(
+    fmt: str, fields: dict[str, object], captured: io.StringIO, fixed_time: float,
+    records_made: list[logging.LogRecord],
+) -> None:
+    logs.configure(fmt, "INFO", captured)
+    for level in (logging.INFO, logging.WARNING):
+        message = f"post {fields['post_id']} p/acct {fields['outcome']}"
+        standard, fast = _both_ways(captured, level, message, fields)
+        assert fast == standard and fast.endswith("\n") and fast.count("\n") == 1
+    assert len(records_made) == 2  # logging's own calls only: log_fields made none
+
+
+def test_log_fields_takes_loggings_path_when_a_secret_shows(
+    captured: io.StringIO, fixed_time: float, records_made: list[logging.LogRecord]
+) -> None:
+    _send_with_telegram()  # resolves the canary
+    escaped = json.dumps(f'q"{CANARY}')[1:-1]  # as a quoted field would carry it
+    for fields in ({"account": f"x {CANARY}"}, {"error": escaped}, {"account": "tg"}):
+        message = f"post 1 {CANARY}" if fields == {"account": "tg"} else "post 1"
+        standard, fast = _both_ways(captured, logging.INFO, message, {"post_id": 1, **fields})
+        assert fast == standard and CANARY not in fast and "[REDACTED]" in fast
+    assert len(records_made) == 6  # each of log_fields' lines took logging's path, filter and all
+
+
+class _Other(logging.Filter):
+    pass
+
+
+@pytest.mark.parametrize("setup", [
+    "second handler", "logger filter", "handler filter", "formatter subclass", "record factory", "no handler",
+])
+def test_log_fields_takes_loggings_path_unless_only_our_handler_would_see_the_record(
+    setup: str, captured: io.StringIO, fixed_time: float, records_made: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = logging.getLogger()
+    logger = logging.getLogger("campaign.dispatch.dispatcher")
+    ours = root.handlers[0]
+    seen: list[logging.LogRecord] = []
+    other = logging.Handler()
+    other.emit = seen.append  # type: ignore[method-assign]
+    if setup == "second handler":
+        monkeypatch.setattr(logging.getLogger("campaign"), "handlers", [other])
+    elif setup == "logger filter":
+        monkeypatch.setattr(logger, "filters", [_Other()])
+    elif setup == "handler filter":
+        monkeypatch.setattr(ours, "filters", [*ours.filters, _Other()])
+    elif setup == "formatter subclass":
+        ours.setFormatter(type("Mine", (logs.KeyValueFormatter,), {})())
+    elif setup == "record factory":
+        factory = logging.getLogRecordFactory()
+        monkeypatch.setattr(logging, "_logRecordFactory", lambda *a, **k: factory(*a, **k))
+    elif setup == "no handler":  # logging's last resort writes WARNING and above to stderr
+        monkeypatch.setattr(root, "handlers", [])
+    logs.log_fields(logger, logging.WARNING, "post 1 p/a unknown", {"post_id": 1, "outcome": "unknown"})
+    assert len(records_made) == 1
+    if setup == "second handler":
+        assert [r.getMessage() for r in seen] == ["post 1 p/a unknown"]
+        assert captured.getvalue().count("post 1 p/a unknown") == 1
+
+
+def test_log_fields_honours_levels_and_disabled_loggers(
+    captured: io.StringIO, records_made: list[logging.LogRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logger = logging.getLogger("campaign.dispatch.dispatcher")
+    logs.configure("text", "WARNING", captured)
+    logs.log_fields(logger, logging.INFO, "below the level", {"post_id": 1})
+    assert records_made == []
+    logs.configure("text", "INFO", captured)
+    logging.getLogger().handlers[0].setLevel(logging.ERROR)  # a handler's own level counts too
+    logs.log_fields(logger, logging.WARNING, "below the handler's level", {"post_id": 2})
+    assert [r.getMessage() for r in records_made] == ["below the handler's level"]  # logging's path drops it
+    logs.configure("text", "INFO", captured)
+    monkeypatch.setattr(logger, "disabled", True)
+    logs.log_fields(logger, logging.WARNING, "disabled", {"post_id": 3})
+    assert len(records_made) == 1 and captured.getvalue() == ""
+
+
+def test_log_fields_reports_a_failed_write_as_logging_does(
+    captured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    logs.configure("text", "INFO", Broken())
+    handler = logging.getLogger().handlers[0]
+    failed: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", failed.append)
+    logs.log_fields(logging.getLogger("campaign.dispatch.dispatcher"), logging.INFO, "post 1 sent",
+                    {"post_id": 1, "outcome": "sent"})
+    assert [(r.getMessage(), r.__dict__["post_id"], r.levelno) for r in failed] == [
+        ("post 1 sent", 1, logging.INFO)
+    ]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from campaign.dispatch.alerts import Alert, Alerts
+from campaign.logs import log_fields
 from campaign.queue.values import post_label
 
 if TYPE_CHECKING:
@@ -86,10 +87,10 @@ class Reporter:
             return  # nobody reads it (a daemon logging WARNING and above sends most posts quietly)
         if log:
             text = f"post {post.id} {post_label(post.post_key, post.occurrence, post.account)} {outcome}"
-            logger.log(
-                level, f"{text}: {detail}" if detail else text,
-                extra=extra(post, outcome=outcome, attempt=attempt or None, remote_id=remote_id,
-                            next_attempt_at=next_attempt_at),
+            log_fields(
+                logger, level, f"{text}: {detail}" if detail else text,
+                extra(post, outcome=outcome, attempt=attempt or None, remote_id=remote_id,
+                      next_attempt_at=next_attempt_at),
             )
         if self.on_outcome is not None:
             self.on_outcome(Outcome(
