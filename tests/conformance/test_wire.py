@@ -94,7 +94,7 @@ def test_client_defaults_fill_gaps_and_the_adapters_headers_win() -> None:
     assert complete_request(own, defaults).headers["user-agent"] == "adapter/1"
 
 
-def _completed_by_hand(request: httpx.Request, defaults: httpx.Headers) -> list[tuple[str, str]]:
+def _completed_by_hand(request: httpx.Request, defaults: httpx.Headers) -> httpx.Headers:
     """What :func:`complete_request` promises, written plainly: each default the request lacks (httpx's
     own User-Agent excepted), then our User-Agent if there is still none."""
     out = httpx.Headers(request.headers)
@@ -104,7 +104,7 @@ def _completed_by_hand(request: httpx.Request, defaults: httpx.Headers) -> list[
         out[name] = value
     if "user-agent" not in out:
         out["User-Agent"] = user_agent()
-    return out.multi_items()
+    return out
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,20 @@ def test_completed_headers_are_what_the_plain_rule_gives(
 ) -> None:
     request = httpx.Request("POST", "https://example.org/", headers=own, content=b"{}")
     expected = _completed_by_hand(request, defaults)
-    assert complete_request(request, defaults).headers.multi_items() == expected
+    assert complete_request(request, defaults).headers.multi_items() == expected.multi_items()
+    assert request.headers.raw == expected.raw  # the bytes the wire transport writes, names' case included
+    assert dict(request.headers) == dict(expected)  # httpx's own lookups see the same headers
+
+
+def test_a_request_with_its_own_header_encoding_gets_its_defaults_in_it() -> None:
+    """Headers that chose an encoding other than UTF-8 get the defaults as ``headers[name] = value``
+    encodes them."""
+    latin = [(b"X-Name", "caf\xe9".encode("iso-8859-1"))]
+    request = httpx.Request("GET", "https://example.org/", headers=latin)
+    request.headers.encoding = "iso-8859-1"
+    complete_request(request, httpx.Headers({"X-Default": "d\xe9faut"}, encoding="utf-8"))
+    assert request.headers.raw[-2] == (b"x-default", "d\xe9faut".encode("iso-8859-1"))
+    assert request.headers["x-default"] == "d\xe9faut"
 
 
 def test_a_changed_client_header_is_used_at_once() -> None:
