@@ -149,7 +149,10 @@ def test_daemon_once_dry_run_subprocess(tmp_path: Path) -> None:
 
 def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tmp_path: Path) -> None:
     """``gc.freeze()`` once start-up is done: full collections then skip the roughly 100,000 objects
-    that start-up built (a 50 ms pause each before, docs/BENCHMARKS.md, tenth pass)."""
+    that start-up built (a 50 ms pause each before, docs/BENCHMARKS.md, tenth pass); and the youngest
+    generation is collected after YOUNG_THRESHOLD allocations (eighteenth pass)."""
+    from campaign.dispatch.daemon import YOUNG_THRESHOLD
+
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")
     queue_due(db, "a", at=datetime.now(UTC) + timedelta(days=1))
@@ -160,6 +163,7 @@ def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tm
     assert code == 0
     frozen = [r for r in records if r.get("message") == "start-up heap frozen"]
     assert len(frozen) == 1 and int(str(frozen[0]["frozen"])) > 50_000, frozen
+    assert frozen[0]["young_threshold"] == YOUNG_THRESHOLD
 
 
 @pytest.fixture
@@ -182,8 +186,9 @@ def root_logging_restored() -> Iterator[None]:
 def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``daemon --once`` as a program freezes its start-up heap too; called from Python code (a test, a
-    tool embedding the CLI) it leaves the caller's garbage collector alone."""
+    """``daemon --once`` as a program freezes its start-up heap and sets the youngest generation's threshold
+    too; called from Python code (a test, a tool embedding the CLI) it leaves the caller's garbage collector
+    alone."""
     import gc
 
     from campaign.cli import main
@@ -196,9 +201,9 @@ def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     result = subprocess.run(campaign_cmd(*args, *debug), capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert '"message": "start-up heap frozen"' in result.stderr
-    before = gc.get_freeze_count()
+    before = gc.get_freeze_count(), gc.get_threshold()
     assert main(args) == 0
-    assert gc.get_freeze_count() == before
+    assert (gc.get_freeze_count(), gc.get_threshold()) == before
     assert "daemon --once:" in capsys.readouterr().out
 
 

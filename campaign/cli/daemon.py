@@ -255,7 +255,7 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             transport=transport,
             loop=loop,
             metrics=metrics,
-            freeze_heap=state is not None and state.whole_process,
+            tune_collector=state is not None and state.whole_process,
         )
     )
     if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person

@@ -396,10 +396,10 @@ class DaemonOptions:
     metrics: bool = True
     #: The event loop: one of :data:`campaign.dispatch.eventloop.LOOPS` (``auto``: uvloop when installed).
     loop: str = "auto"
-    #: Leave the start-up heap out of later garbage collections (:func:`_freeze_start_up_heap`). Process-wide,
-    #: so only for a process that is the daemon: the CLI sets it when it is the program, not when called
-    #: from other Python code such as a test.
-    freeze_heap: bool = False
+    #: Leave the start-up heap out of later garbage collections and collect the youngest generation less
+    #: often (:func:`_tune_collector`). Process-wide, so only for a process that is the daemon: the CLI sets
+    #: it when it is the program, not when called from other Python code such as a test.
+    tune_collector: bool = False
 
 
 def serve(options: DaemonOptions) -> PassSummary | None:
@@ -505,8 +505,8 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
                 store, directory, offsets_for=offsets, client=client, dry_run=options.dry_run
             )
         daemon = Daemon(store, dispatcher, directory, timing=options.timing, collector=collector)
-        if options.freeze_heap:
-            _freeze_start_up_heap()
+        if options.tune_collector:
+            _tune_collector()
         if options.once:
             await daemon.run_once()
             return _summary(store, directory, seen)
@@ -517,16 +517,26 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
             await client.aclose()
 
 
-def _freeze_start_up_heap() -> None:
-    """Leave what start-up built (modules, campaigns, templates, compiled statements: about 100,000 objects
-    that live as long as the process) out of every later garbage collection: ``gc.freeze()`` after a last
-    full collection, so no start-up garbage is kept
-    (https://docs.python.org/3/library/gc.html#gc.freeze).
+#: Net allocations of tracked objects between two collections of the youngest generation once the daemon
+#: runs (CPython's default is 700; :func:`_tune_collector`).
+YOUNG_THRESHOLD = 50_000
 
-    CPython's full collections hold the GIL while they walk every tracked object. In the daemon each took
-    about 50 ms, and six of them fell inside a 10,000-post run: every account stood still for about 0.3 s of
-    it. With the start-up heap frozen they take 5-12 ms (docs/BENCHMARKS.md, tenth pass). A ``--once`` pass
-    freezes it too: the TLS race (5,000 posts, one pass) ran 5.8% faster.
+
+def _tune_collector() -> None:
+    """Set the garbage collector for a long-running daemon, once start-up is done.
+
+    - Leave what start-up built (modules, campaigns, templates, compiled statements: about 100,000 objects
+      that live as long as the process) out of every later collection: ``gc.freeze()`` after a last full
+      collection, so no start-up garbage is kept (https://docs.python.org/3/library/gc.html#gc.freeze).
+      CPython's full collections hold the GIL while they walk every tracked object. In the daemon each took
+      about 50 ms, and six of them fell inside a 10,000-post run: every account stood still for about 0.3 s
+      of it. With the start-up heap frozen they take 5-12 ms (docs/BENCHMARKS.md, tenth pass). A ``--once``
+      pass freezes it too: the TLS race (5,000 posts, one pass) ran 5.8% faster.
+    - Collect the youngest generation after :data:`YOUNG_THRESHOLD` net allocations instead of 700
+      (``gc.set_threshold``). Almost everything a post allocates is freed by reference counting; at 700 the
+      collector ran about every 12 posts and walked what was alive at that moment, 20-25 us of CPU a post in
+      all; at 50,000 it runs a few times per 5,000 posts, about 15 ms each, 6-7 us a post
+      (docs/BENCHMARKS.md, eighteenth pass). The older generations keep their thresholds.
 
     A frozen object that is later dropped inside a reference cycle is never freed. What a running daemon
     replaces from that heap is the campaigns and adapters of a changed file, and they hold no cycles
@@ -536,7 +546,9 @@ def _freeze_start_up_heap() -> None:
 
     gc.collect()
     gc.freeze()
-    logger.debug("start-up heap frozen", extra={"action": "start", "frozen": gc.get_freeze_count()})
+    gc.set_threshold(YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    logger.debug("start-up heap frozen", extra={
+        "action": "start", "frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]})
 
 
 def _summary(store: Store, directory: CampaignDirectory, outcomes: list[Outcome]) -> PassSummary:
