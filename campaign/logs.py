@@ -204,7 +204,7 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[st
     same line.
 
     The daemon logs one line per post, and logging's path (a record, the caller's frame looked up, the
-    filter, the formatter reading the record back) cost it about a sixth of its event loop's time
+    filter, the formatter reading the record back) held about a sixth of its GIL time in the TLS race
     (docs/BENCHMARKS.md, eighteenth pass). When the record would meet only the handler :func:`configure`
     installs (no logger filter or other handler on the way, logging's own record factory), the line is built
     from the parts by the same formatter and written under the handler's lock. Anything else, and any line
