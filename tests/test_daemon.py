@@ -471,3 +471,19 @@ def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPat
     assert eventloop.run(which(), eventloop.loop_factory("auto")) == "asyncio"
     with pytest.raises(ValueError, match="unknown event loop"):
         eventloop.loop_factory("trio")
+
+
+def test_the_cli_offers_exactly_the_loops_and_transports_the_daemon_knows() -> None:
+    """The CLI spells its ``--loop`` and ``--transport`` choices out (importing the daemon's modules to read
+    them would slow every command's start-up): they must stay the daemon's, default first."""
+    import click
+
+    from campaign.cli.daemon import daemon
+    from campaign.dispatch.daemon import TRANSPORTS
+    from campaign.dispatch.eventloop import LOOPS
+
+    options = {p.name: p for p in daemon.params if isinstance(p, click.Option)}
+    for name, known in (("loop", LOOPS), ("transport", TRANSPORTS)):
+        choice = options[name].type
+        assert isinstance(choice, click.Choice) and tuple(choice.choices) == known
+        assert options[name].default == known[0]
