@@ -231,12 +231,49 @@ def compare_daemons(template: str, url: str, posts: int, tmp: Path) -> None:
     print(f"daemon throughput, {posts} posts each, x1: medians of {ROUNDS} interleaved rounds (ratio to one "
           f"PostgreSQL daemon); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}:")  # fmt: skip
     for label, done in runs.items():
-        median_cpu = sorted(done, key=lambda run: run[0])[len(done) // 2][1]
+        median_cpu = _median_run(done)[1]
         each = "" if len(done) == 1 else " (" + ", ".join(f"{rate:.0f}" for rate, _ in done) + ")"
         print(f"  {label:<12} {medians[label]:8.0f} posts/s  {medians[label] / base:5.2f}x  "
               f"{median_cpu.line(posts)}{each}")  # fmt: skip
+    sqlite_run = _median_run(runs["sqlite x1"])
+    postgres_run = _median_run(runs["postgres x1"])
+    print(cpu_bound(sqlite_run, postgres_run, posts))
     target("one PostgreSQL daemon vs one SQLite daemon", base / medians["sqlite x1"], ">=", 1.0, unit="x",
            note=f"medians of {ROUNDS} interleaved rounds")  # fmt: skip
+
+
+def _median_run(done: list[tuple[float, Cpu]]) -> tuple[float, Cpu]:
+    """The run with the median rate."""
+    return sorted(done, key=lambda run: run[0])[len(done) // 2]
+
+
+def cpu_bound(sqlite: tuple[float, Cpu], postgres: tuple[float, Cpu], posts: int) -> str:
+    """Whether the cores were the limit, and the ratio that would follow if they were.
+
+    The daemon, the server and the fake platform share this machine's cores. Where they keep the cores
+    busy, each run's rate is about the cores over its CPU time per post, so the ratio of the two rates
+    is about the inverse ratio of their CPU per post, whatever the code does with its waits: one
+    PostgreSQL daemon can then pass one SQLite daemon only with less CPU per post for the daemon and its
+    server together than the SQLite daemon spends with SQLite inside it."""
+    cores = os.cpu_count() or 1
+
+    def per_post(cpu: Cpu) -> float:  # CPU ms per post of everything on the machine in the run
+        return 1000 * (sum(cpu.daemons) + cpu.server + cpu.platform) / posts
+
+    def busy(rate: float, cpu: Cpu) -> float:  # share of the cores they used while sending
+        return per_post(cpu) / 1000 * rate / cores
+
+    (sq_rate, sq_cpu), (pg_rate, pg_cpu) = sqlite, postgres
+    sq_ms, pg_ms = per_post(sq_cpu), per_post(pg_cpu)
+    if not sq_ms or not pg_ms:  # no /proc (not Linux): nothing was counted
+        return "  CPU-bound reading: no CPU time could be read on this system"
+    return (
+        f"  CPU-bound reading (median runs): the daemon, its server sessions and the fake "
+        f"platform used {sq_ms:.2f} ms of CPU per post "
+        f"with SQLite and {pg_ms:.2f} with PostgreSQL, keeping the {cores} cores "
+        f"{100 * busy(sq_rate, sq_cpu):.0f}% and {100 * busy(pg_rate, pg_cpu):.0f}% busy; at equal use of "
+        f"the cores the rates would stand at {sq_ms / pg_ms:.2f}x (measured: {pg_rate / sq_rate:.2f}x)"
+    )
 
 
 def main() -> int:
