@@ -26,6 +26,8 @@ Target (issue 12): one PostgreSQL daemon at least as fast as one SQLite daemon i
 throughput line also gives the CPU milliseconds per post of every daemon, of the PostgreSQL backends serving
 the run's database (the server runs on this machine) and of the fake platform: on 2 cores, when their sum
 approaches 2 x the wall milliseconds per post, the machine is saturated and more daemons cannot help.
+Under the medians, :func:`cpu_bound` reads the two one-daemon runs that way: how busy they kept the cores,
+and the ratio of rates their CPU per post predicts if the cores are the limit.
 """
 
 from __future__ import annotations
@@ -248,7 +250,8 @@ def _median_run(done: list[tuple[float, Cpu]]) -> tuple[float, Cpu]:
 
 
 def cpu_bound(sqlite: tuple[float, Cpu], postgres: tuple[float, Cpu], posts: int) -> str:
-    """Whether the cores were the limit, and the ratio that would follow if they were.
+    """A line reading two runs (rate, CPU) as bound by the cores: CPU per post, how busy the cores were,
+    and the ratio of the rates that their CPU per post predicts.
 
     The daemon, the server and the fake platform share this machine's cores. Where they keep the cores
     busy, each run's rate is about the cores over its CPU time per post, so the ratio of the two rates
@@ -257,7 +260,7 @@ def cpu_bound(sqlite: tuple[float, Cpu], postgres: tuple[float, Cpu], posts: int
     server together than the SQLite daemon spends with SQLite inside it."""
     cores = os.cpu_count() or 1
 
-    def per_post(cpu: Cpu) -> float:  # CPU ms per post of everything on the machine in the run
+    def per_post(cpu: Cpu) -> float:  # CPU ms per post: daemons, their server sessions, the fake platform
         return 1000 * (sum(cpu.daemons) + cpu.server + cpu.platform) / posts
 
     def busy(rate: float, cpu: Cpu) -> float:  # share of the cores they used while sending
