@@ -28,6 +28,12 @@ the run's database (the server runs on this machine) and of the fake platform: o
 approaches 2 x the wall milliseconds per post, the machine is saturated and more daemons cannot help.
 Under the medians, :func:`cpu_bound` reads the two one-daemon runs that way: how busy they kept the cores,
 and the ratio of rates their CPU per post predicts if the cores are the limit.
+
+Each round also runs that pair with the server on a core of its own (:func:`own_core`,
+``tests.helpers.pg.ServerOnOwnCore``: the server's processes on the last core, this process, its daemons and
+the fake platform on the others), as on a host of its own. That pair is reported, not judged: the target is
+the shared machine above. A ``SKIP`` line says why when it cannot run (one core, a server elsewhere, no
+permission to move the server's processes).
 """
 
 from __future__ import annotations
@@ -221,11 +227,26 @@ def _run(template: str, url: str, daemons: int, posts: int, work: Path) -> tuple
 
 def compare_daemons(template: str, url: str, posts: int, tmp: Path) -> None:
     """Throughput of one SQLite daemon and one PostgreSQL daemon in :data:`ROUNDS` interleaved rounds, then
-    of two and three PostgreSQL daemons once; prints every run, the medians and the target."""
+    of two and three PostgreSQL daemons once; prints every run, the medians and the target. Where this
+    machine allows it, each round also runs the pair with the server on a core of its own
+    (:func:`own_core`)."""
+    from tests.helpers.pg import CannotPin, ServerOnOwnCore
+
     runs: dict[str, list[tuple[float, Cpu]]] = {"sqlite x1": [], "postgres x1": []}
+    pin: ServerOnOwnCore | None = None
+    why = ""
+    try:
+        pin = ServerOnOwnCore(url)
+    except CannotPin as exc:
+        why = str(exc)
+    own: dict[str, list[tuple[float, Cpu]]] = {"sqlite x1": [], "postgres x1": []}
     for i in range(ROUNDS):
         runs["sqlite x1"].append(_run(template, url, 0, posts, tmp / f"sqlite-{i}"))
         runs["postgres x1"].append(_run(template, url, 1, posts, tmp / f"pg1-{i}"))
+        if pin is not None:
+            with pin:
+                own["sqlite x1"].append(_run(template, url, 0, posts, tmp / f"own-sqlite-{i}"))
+                own["postgres x1"].append(_run(template, url, 1, posts, tmp / f"own-pg1-{i}"))
     for daemons in (2, 3):
         runs[f"postgres x{daemons}"] = [_run(template, url, daemons, posts, tmp / f"pg{daemons}")]
     medians = {label: statistics.median(rate for rate, _ in done) for label, done in runs.items()}
@@ -242,6 +263,28 @@ def compare_daemons(template: str, url: str, posts: int, tmp: Path) -> None:
     print(cpu_bound(sqlite_run, postgres_run, posts))
     target("one PostgreSQL daemon vs one SQLite daemon", base / medians["sqlite x1"], ">=", 1.0, unit="x",
            note=f"medians of {ROUNDS} interleaved rounds")  # fmt: skip
+    if pin is None:
+        skip("one PostgreSQL daemon vs one SQLite daemon, the server on a core of its own", why)
+    else:
+        print(own_core(own, pin.core, posts))
+
+
+def own_core(runs: dict[str, list[tuple[float, Cpu]]], core: int, posts: int) -> str:
+    """The lines for the pair run with the server on core ``core`` and the daemon with the fake platform on
+    the others (:class:`tests.helpers.pg.ServerOnOwnCore`): a host of its own for the server, as README's
+    "Several daemons on PostgreSQL" advises. Both daemons get the same cores; the PostgreSQL daemon's queue
+    work moves partly to the server's core, the SQLite daemon's stays in the daemon. Reported beside the
+    target, which is judged with the cores shared."""
+    rates = {label: statistics.median(rate for rate, _ in done) for label, done in runs.items()}
+    lines = [f"with the server on core {core} of its own and the daemon with the fake platform on the others "
+             f"(as on a host of its own; reported, not the target), medians of {ROUNDS} rounds:"]
+    for label, done in runs.items():
+        each = ", ".join(f"{rate:.0f}" for rate, _ in done)
+        cpu = _median_run(done)[1].line(posts)
+        lines.append(f"  {label:<12} {rates[label]:8.0f} posts/s  {cpu} ({each})")
+    ratio = rates["postgres x1"] / rates["sqlite x1"]
+    lines.append(f"  one PostgreSQL daemon vs one SQLite daemon, the server on its own core: {ratio:.2f}x")
+    return "\n".join(lines)
 
 
 def _median_run(done: list[tuple[float, Cpu]]) -> tuple[float, Cpu]:

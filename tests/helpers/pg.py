@@ -141,6 +141,95 @@ def rows_read(node: dict[str, Any]) -> int:
     return loops * (int(node.get("Actual Rows", 0)) + int(node.get("Rows Removed by Filter", 0)))
 
 
+# ------------------------------------------------------------------------------------- the server's own core
+
+
+class CannotPin(Exception):
+    """Why :class:`ServerOnOwnCore` cannot give the server a core of its own here (one line)."""
+
+
+_LOOPBACK = {None, "", "localhost", "127.0.0.1", "::1"}
+
+
+def _parent(pid: int) -> int:
+    """The parent process id of ``pid`` (Linux ``/proc``; OSError when it is gone or there is no /proc)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _children(parent: int) -> list[int]:
+    """The live processes whose parent is ``parent``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if _parent(int(entry.name)) == parent:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):  # gone while we looked
+                continue
+    return found
+
+
+class ServerOnOwnCore:
+    """Gives the PostgreSQL server at ``url`` one core of its own while the block runs, as if it ran on a
+    host of its own: the server's postmaster and its processes (backends forked later inherit the postmaster's
+    CPU set) go to the last core this process may use, and this process, with every daemon and fake
+    platform it starts in the block, to the others. Afterwards the server's processes get their CPU sets
+    back, and this process its own.
+
+    The constructor raises :class:`CannotPin` (with the reason) when that cannot be done: fewer than two
+    cores, no ``/proc`` or no CPU affinity (not Linux), a server not on this machine, or no permission to
+    move the server's processes (they belong to another user and this process is not root).
+    """
+
+    def __init__(self, url: str) -> None:
+        if not hasattr(os, "sched_setaffinity") or not Path("/proc/self/stat").exists():
+            raise CannotPin("needs Linux (CPU affinity and /proc)")
+        self._mine = os.sched_getaffinity(0)
+        if len(self._mine) < 2:
+            raise CannotPin(f"needs two cores; this process may use {len(self._mine)}")
+        if sa.engine.make_url(url).host not in _LOOPBACK:
+            raise CannotPin("the server is not on this machine")
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                backend = int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+                self.postmaster = _parent(backend)
+        except OSError as exc:
+            raise CannotPin(f"cannot find the server's processes: {exc}") from exc
+        finally:
+            engine.dispose()
+        if Path(f"/proc/{self.postmaster}/comm").read_text().strip() not in ("postgres", "postmaster"):
+            raise CannotPin(f"process {self.postmaster} is not a PostgreSQL postmaster")
+        self.core = max(self._mine)
+        self.rest = self._mine - {self.core}
+        try:  # a no-op move: does this process have the right to move the server's processes?
+            os.sched_setaffinity(self.postmaster, os.sched_getaffinity(self.postmaster))
+        except PermissionError as exc:
+            raise CannotPin(f"no permission to move the server's processes: {exc}") from exc
+        self._saved: dict[int, set[int]] = {}
+
+    def __enter__(self) -> ServerOnOwnCore:
+        # The postmaster first, so a backend forked from here on inherits the one core.
+        for pid in (self.postmaster, *_children(self.postmaster)):
+            try:
+                self._saved[pid] = os.sched_getaffinity(pid)
+                os.sched_setaffinity(pid, {self.core})
+            except ProcessLookupError:  # a backend that ended meanwhile
+                continue
+        os.sched_setaffinity(0, self.rest)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.sched_setaffinity(0, self._mine)
+        server = self._saved.get(self.postmaster, self._mine)
+        for pid in (self.postmaster, *_children(self.postmaster)):
+            try:  # processes forked in the block get the postmaster's own set back
+                os.sched_setaffinity(pid, self._saved.get(pid, server))
+            except ProcessLookupError:
+                continue
+        self._saved.clear()
+
+
 # ---------------------------------------------------------------------------------------------- daemon fleets
 
 
