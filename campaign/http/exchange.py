@@ -91,7 +91,8 @@ def complete_request(request: httpx.Request, defaults: httpx.Headers | None = No
     present = {lower for _, lower, _ in triples}
     plain = headers._encoding in (None, "utf-8")  # Headers.__setitem__ encodes with it (utf-8 unless set)
     if defaults:
-        for lower, name, value, triple in _default_headers(tuple(defaults.raw)):
+        for name, value, triple in _default_headers(tuple(defaults.raw)):
+            lower = triple[1]
             if lower not in present:
                 if plain:
                     triples.append(triple)
@@ -104,22 +105,21 @@ def complete_request(request: httpx.Request, defaults: httpx.Headers | None = No
 
 
 #: A default header as :func:`complete_request` adds it (see :func:`_default_headers`).
-_Default: TypeAlias = tuple[bytes, str, str, tuple[bytes, bytes, bytes]]
+_Default: TypeAlias = tuple[str, str, tuple[bytes, bytes, bytes]]
 
 
 @functools.lru_cache(maxsize=16)  # a daemon has one client, so one set of default headers
 def _default_headers(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[_Default, ...]:
-    """A client's default headers (its ``Headers.raw``) as :func:`complete_request` adds them: (lower-cased
-    name, name, value, and the triple ``Headers.__setitem__`` stores for them in UTF-8), httpx's own
-    User-Agent left out."""
+    """A client's default headers (its ``Headers.raw``) as :func:`complete_request` adds them: (name, value,
+    and the triple ``Headers.__setitem__`` stores for them in UTF-8, whose second item is the lower-cased
+    name), httpx's own User-Agent left out."""
     decoded = httpx.Headers(list(raw))
     out: list[_Default] = []
     for name, value in decoded.multi_items():
         if name.lower() == "user-agent" and value.startswith(_HTTPX_AGENT):
             continue
         key = name.encode("utf-8")
-        triple = (key, key.lower(), value.encode("utf-8"))
-        out.append((name.lower().encode(decoded.encoding), name, value, triple))
+        out.append((name, value, (key, key.lower(), value.encode("utf-8"))))
     return tuple(out)
 
 
