@@ -145,6 +145,73 @@ def test_x_reads_a_hundred_posts_per_request(store: Store) -> None:
     assert store.followers(["x_main"]) == {"x_main": 900}
 
 
+def test_a_backlog_of_sent_posts_is_read_in_full_batches(store: Store) -> None:
+    """A daemon back from a long stop finds more sent posts than one store call schedules (here 20 a call,
+    2,000 as shipped): the pass schedules them all, a chunk at a time, before it claims, so X still reads
+    100 ids a request (``bench_metrics``: 5,124 requests for 10,000 posts instead of 5,050 before this)."""
+    send(store, 250, "x_main")
+    send(store, 30, "mastodon_main")
+    platform = Platform()
+    platform.now = T0 + HOUR
+
+    async def go() -> int:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(platform))
+        made = MetricsCollector(
+            store, Directory(platform), offsets_for=lambda c: DEFAULT_OFFSETS, client=client,
+            schedule_chunk=20,
+        )
+        async with client:
+            total = 0
+            while read := (await made.collect_due(T0 + HOUR)).posts:
+                total += read
+            return total
+
+    assert asyncio.run(go()) == 280
+    sizes = [len(r.url.params["ids"].split(",")) for r in platform.reads() if r.url.host == "api.x.com"]
+    assert sorted(sizes, reverse=True) == [100, 100, 50]
+    assert sum(1 for r in platform.reads() if r.url.host != "api.x.com") == 30
+
+
+def test_catching_up_lets_posting_go_first_between_chunks(store: Store) -> None:
+    """Between two chunks of scheduling the collector asks whether publishing is busy and waits while it is;
+    each chunk is one short store call."""
+    send(store, 5, "mastodon_main")
+    seen: list[str] = []
+    busy_answers = iter([False, True, True])  # before the first chunk; then publishing starts after it
+
+    class Watched:
+        def __init__(self, inner: Store) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def schedule_sent(self, *args: object, **kw: object) -> object:
+            seen.append("chunk")
+            return self.inner.schedule_sent(*args, **kw)  # type: ignore[arg-type]
+
+    def busy() -> bool:
+        answer = next(busy_answers, False)
+        seen.append("busy" if answer else "free")
+        return answer
+
+    platform = Platform()
+    platform.now = T0 + HOUR
+
+    async def go() -> int:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(platform))
+        made = MetricsCollector(
+            Watched(store), Directory(platform), offsets_for=lambda c: DEFAULT_OFFSETS,  # type: ignore[arg-type]
+            client=client, busy=busy, schedule_chunk=2,
+        )
+        async with client:
+            return (await made.collect_due(T0 + HOUR)).posts
+
+    assert asyncio.run(go()) == 5
+    assert seen[:6] == ["free", "chunk", "busy", "busy", "free", "chunk"]
+    assert seen.count("chunk") == 3  # 2 + 2 + 1: the last, short chunk ends the catch-up
+
+
 def test_a_rate_limited_read_defers_metrics_but_never_publishing(store: Store) -> None:
     send(store, 3, "mastodon_main")
     platform = Platform()

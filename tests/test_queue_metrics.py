@@ -42,8 +42,8 @@ def default_offsets(campaign: str) -> tuple[int, ...]:
 
 def test_sent_posts_are_scheduled_once_at_the_campaigns_offsets(store: Store) -> None:
     ids = send(store, 3)
-    assert store.schedule_sent(T0, lambda c: (600, 3600)) == 3
-    assert store.schedule_sent(T0, lambda c: (600, 3600)) == 0  # already scheduled
+    assert store.schedule_sent(T0, lambda c: (600, 3600)).scheduled == 3
+    assert store.schedule_sent(T0, lambda c: (600, 3600)).scheduled == 0  # already scheduled
     assert store.next_metrics_at() == T0 + timedelta(minutes=10)
     assert store.claim_metrics(T0 + timedelta(minutes=9)) == []
     tasks = store.claim_metrics(T0 + timedelta(minutes=10))
@@ -54,12 +54,30 @@ def test_sent_posts_are_scheduled_once_at_the_campaigns_offsets(store: Store) ->
 def test_rescanning_recent_events_is_harmless(store: Store) -> None:
     send(store, 2)
     # Events newer than `settle` are scanned again next time; ON CONFLICT keeps one schedule row per post.
-    assert store.schedule_sent(T0, default_offsets, settle=300) == 2
-    assert store.schedule_sent(T0, default_offsets, settle=300) == 0  # scanned again, scheduled once
+    assert store.schedule_sent(T0, default_offsets, settle=300).scheduled == 2
+    assert store.schedule_sent(T0, default_offsets, settle=300).scheduled == 0  # scanned again, once
     assert len(store.claim_metrics(T0 + 2 * HOUR)) == 2
     # Once the events are old enough, the cursor passes them.
     store.schedule_sent(T0 + HOUR, default_offsets, settle=300)
-    assert store.schedule_sent(T0 + HOUR, default_offsets, settle=300) == 0
+    assert store.schedule_sent(T0 + HOUR, default_offsets, settle=300).scheduled == 0
+
+
+def test_a_full_chunk_says_more_may_follow(store: Store) -> None:
+    send(store, 5)
+    chunks = [store.schedule_sent(T0 + HOUR, default_offsets, limit=2) for _ in range(4)]
+    assert [(c.scheduled, c.more) for c in chunks] == [(2, True), (2, True), (1, False), (0, False)]
+    assert len(store.claim_metrics(T0 + 2 * HOUR)) == 5
+
+
+def test_a_chunk_too_recent_to_move_the_cursor_says_no_more(store: Store) -> None:
+    """Events newer than ``settle`` keep the cursor where it is: calling again would read the same chunk, so
+    a caller looping on ``more`` stops (the rest is scheduled once they settle)."""
+    send(store, 5)
+    first = store.schedule_sent(T0, default_offsets, limit=2, settle=300)
+    assert (first.scheduled, first.more) == (2, False)
+    assert store.schedule_sent(T0, default_offsets, limit=2, settle=300).scheduled == 0  # the same two
+    later = [store.schedule_sent(T0 + HOUR, default_offsets, limit=2, settle=300) for _ in range(3)]
+    assert [(c.scheduled, c.more) for c in later] == [(0, True), (2, True), (1, False)]
 
 
 def test_a_claimed_reading_is_leased_so_a_crash_only_delays_it(store: Store) -> None:

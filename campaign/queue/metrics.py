@@ -33,6 +33,16 @@ RETRY_BASE, RETRY_CAP, MAX_FAILURES = 300, 6 * 3600, 6
 
 
 @dataclass(frozen=True)
+class Scheduling:
+    """What one :meth:`Metrics.schedule_sent` call did."""
+
+    #: Readings newly scheduled (events scanned again are not counted twice).
+    scheduled: int
+    #: It read a full chunk and moved the cursor: more sent events may be waiting to be scheduled.
+    more: bool
+
+
+@dataclass(frozen=True)
 class MetricTask:
     """One due reading of one sent post."""
 
@@ -93,8 +103,12 @@ class Metrics(StoreCore):
         *,
         limit: int = 2000,
         settle: float = 300.0,
-    ) -> int:
-        """Schedule readings for posts sent since the last call; returns how many were scheduled."""
+    ) -> Scheduling:
+        """Schedule readings for up to ``limit`` posts sent since the last call.
+
+        ``more`` says a full chunk was read and the cursor moved, so calling again schedules more. It is
+        False once the events are caught up, and also when the whole chunk was too recent to move the cursor
+        past it (calling again would read the same events)."""
         e, p, s = EVENTS, POSTS, METRIC_SCHEDULE
         with self._write() as conn:
             cursor = int(conn.execute(sa.select(QUEUE.c.metrics_cursor).where(QUEUE.c.id == 1)).scalar_one())
@@ -139,9 +153,10 @@ class Metrics(StoreCore):
                     sa.select(sa.func.max(e.c.id)).where(e.c.at <= now - timedelta(seconds=settle))
                 ).scalar()
                 settled.append(int(newest or 0))
-            if settled and max(settled) > cursor:
+            moved = bool(settled) and max(settled) > cursor
+            if moved:
                 conn.execute(sa.update(QUEUE).where(QUEUE.c.id == 1).values(metrics_cursor=max(settled)))
-        return len(values)
+        return Scheduling(len(values), more=moved and len(rows) == limit)
 
     def claim_metrics(
         self,
