@@ -37,10 +37,16 @@ def target(name: str, measured: float, op: str, bound: float, *, unit: str = "",
     """Compare ``measured`` with ``bound`` by ``op`` (``<``, ``<=``, ``>``, ``>=``) and print the line.
 
     ``unit`` follows each number (``x`` for ratios, `` s``, `` MB``, `` posts/s``); ``note`` says how the
-    bound was derived when that is not obvious (e.g. scaled to a reduced size).
+    bound was derived when that is not obvious (e.g. scaled to a reduced size). The measured value gets more
+    digits when ``digits`` would round it onto the other side of the bound (1.9971 against ``>= 2`` prints
+    ``1.997x``, not ``2.00x ... NOT met``).
     """
+    met = _OPS[op](measured, bound)
+    shown = digits
+    while shown < 6 and _OPS[op](round(measured, shown), bound) != met:
+        shown += 1
     wanted = f"{op} {bound:,.{digits}f}{unit}" + (f" ({note})" if note else "")
-    return report(name, _OPS[op](measured, bound), f"{measured:,.{digits}f}{unit}", wanted)
+    return report(name, met, f"{measured:,.{shown}f}{unit}", wanted)
 
 
 def skip(name: str, why: str) -> None:
