@@ -93,6 +93,24 @@ class SentRow:
     zone: str
 
 
+def _first_reading(row: Any, offsets_for: Callable[[str], Sequence[int]]) -> dict[str, Any]:
+    """The ``metric_schedule`` row of a sent event's post (``row``: id, post_id, at, campaign, account,
+    channel), its first reading at the campaign's first offset."""
+    offsets = [int(x) for x in offsets_for(row.campaign)] or list(DEFAULT_OFFSETS)
+    return {
+        "post_id": row.post_id,
+        "campaign": row.campaign,
+        "account": row.account,
+        "channel": row.channel,
+        "sent_at": row.at,
+        "offsets": offsets,
+        "stage": 0,
+        "next_at": row.at + timedelta(seconds=offsets[0]),
+        "failures": 0,
+        "gone": False,
+    }
+
+
 class Metrics(StoreCore):
     """The metrics part of :class:`campaign.queue.store.Store`."""
 
@@ -119,31 +137,13 @@ class Metrics(StoreCore):
                 .order_by(e.c.id)
                 .limit(limit)
             ).all()
-            known = {
+            known = {  # rescanned events: their posts are scheduled already
                 r[0]
                 for r in conn.execute(
                     sa.select(s.c.post_id).where(s.c.post_id.in_([row.post_id for row in rows]))
                 )
             }
-            values: list[dict[str, Any]] = []
-            for row in rows:
-                if row.post_id in known:
-                    continue  # rescanned: already scheduled
-                offsets = [int(x) for x in offsets_for(row.campaign)] or list(DEFAULT_OFFSETS)
-                values.append(
-                    {
-                        "post_id": row.post_id,
-                        "campaign": row.campaign,
-                        "account": row.account,
-                        "channel": row.channel,
-                        "sent_at": row.at,
-                        "offsets": offsets,
-                        "stage": 0,
-                        "next_at": row.at + timedelta(seconds=offsets[0]),
-                        "failures": 0,
-                        "gone": False,
-                    }
-                )
+            values = [_first_reading(row, offsets_for) for row in rows if row.post_id not in known]
             if values:
                 conn.execute(self._insert_ignoring_duplicates(s, "post_id"), values)
             settled = [r.id for r in rows if r.at <= now - timedelta(seconds=settle)]
