@@ -16,7 +16,7 @@ from campaign.channels.base import Adapter
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonTiming
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
-from campaign.dispatch.summary import PassSummary
+from campaign.dispatch.summary import PassSummary, PassTally
 from campaign.queue.store import Store
 from tests.helpers.queue import planned
 
@@ -102,17 +102,44 @@ def test_summary_line_and_exit_codes() -> None:
         _outcome(4, "retry", next_attempt_at=retry_at),
     ]
     nxt = (datetime(2027, 1, 19, 1, 0, tzinfo=UTC), "Asia/Hong_Kong")
-    summary = PassSummary(outcomes, next_due=nxt, zone_of=lambda _c: "Asia/Hong_Kong")
+    summary = PassSummary(PassTally.of(outcomes), next_due=nxt, zone_of=lambda _c: "Asia/Hong_Kong")
     assert summary.line() == (
         "3 sent, 1 waiting to retry at 10:05 HKT; next due 2027-01-19 09:00 HKT (01:00 UTC)"
     )
     assert summary.exit_code == 0  # the daemon retries by itself
     for needing in ("failed", "unknown", "missed"):
-        assert PassSummary([*outcomes, _outcome(5, needing)]).exit_code == 1
+        assert PassSummary(PassTally.of([*outcomes, _outcome(5, needing)])).exit_code == 1
     # the last outcome of a post counts: a retry that then failed is a failure
-    assert PassSummary([_outcome(1, "retry"), _outcome(1, "failed")]).counts == {"failed": 1}
-    assert PassSummary([]).line() == "nothing was due; nothing else is queued"
-    assert PassSummary([], broken_files={"x.yaml": "bad"}).exit_code == 1
+    retried = PassSummary(
+        PassTally.of([_outcome(1, "retry", next_attempt_at=retry_at), _outcome(1, "failed")])
+    )
+    assert retried.counts == {"failed": 1} and retried.tally.retries == {}
+    assert retried.line() == "1 failed; nothing else is queued"
+    assert PassSummary().line() == "nothing was due; nothing else is queued"
+    assert PassSummary(broken_files={"x.yaml": "bad"}).exit_code == 1
+
+
+def test_the_summary_keeps_the_earliest_retry_of_the_posts_still_waiting() -> None:
+    early, late = datetime(2027, 1, 19, 1, 0, tzinfo=UTC), datetime(2027, 1, 19, 3, 0, tzinfo=UTC)
+    tally = PassTally.of([
+        _outcome(1, "retry", next_attempt_at=early), _outcome(2, "retry", next_attempt_at=late),
+        _outcome(1, "sent"),  # post 1 went out after all: post 2's time is the one to show
+        _outcome(3, "retry"),  # a retry without a time adds to the count only
+    ])
+    assert tally.retries == {2: (late, "c"), 3: (None, "c")}
+    assert tally.pending == {2: "retry", 3: "retry"}  # post 1 ended sent: counted, not kept
+    assert PassSummary(tally).line() == "1 sent, 2 waiting to retry at 03:00 UTC; nothing else is queued"
+
+
+def test_a_pass_over_a_backlog_keeps_nothing_per_sent_post() -> None:
+    """``daemon --once`` over a backlog: final outcomes are counted, not kept (its memory stays flat:
+    ``bench_backlog_memory``)."""
+    tally = PassTally()
+    for post_id in range(1, 10_001):
+        tally(_outcome(post_id, "sent"))
+    tally(_outcome(10_001, "deferred"))
+    assert tally.counts == {"sent": 10_000, "deferred": 1}
+    assert tally.pending == {10_001: "deferred"} and tally.retries == {}
 
 
 def test_a_name_declared_by_two_files_routes_to_neither(tmp_path: Path) -> None:

@@ -53,8 +53,7 @@ if TYPE_CHECKING:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.metrics import MetricsCollector
-    from campaign.dispatch.outcomes import Outcome
-    from campaign.dispatch.summary import PassSummary
+    from campaign.dispatch.summary import PassSummary, PassTally
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
@@ -484,6 +483,7 @@ def dispatch_config(options: DaemonOptions) -> DispatchConfig:
 async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import Dispatcher
+    from campaign.dispatch.summary import PassTally
 
     directory = CampaignDirectory(folder=options.campaigns, placeholder=options.dry_run, clock=wall_clock)
     if not directory.campaigns:
@@ -491,8 +491,8 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
     config = dispatch_config(options)
     client = None if options.dry_run else make_client(options.concurrency, transport=options.transport)
     try:
-        seen: list[Outcome] = []
-        on_outcome = seen.append if options.once else None
+        tally = PassTally()
+        on_outcome = tally if options.once else None
         dispatcher = Dispatcher(
             store, directory, config, client=client, clock=wall_clock, on_outcome=on_outcome
         )
@@ -509,7 +509,7 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
             _tune_collector()
         if options.once:
             await daemon.run_once()
-            return _summary(store, directory, seen)
+            return _summary(store, directory, tally)
         await daemon.run()
         return None
     finally:
@@ -551,16 +551,14 @@ def _tune_collector() -> None:
         "action": "start", "frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]})
 
 
-def _summary(store: Store, directory: CampaignDirectory, outcomes: list[Outcome]) -> PassSummary:
+def _summary(store: Store, directory: CampaignDirectory, tally: PassTally) -> PassSummary:
     """What a ``--once`` pass did (the next due post is read from the queue after the pass)."""
     from campaign.dispatch.summary import PassSummary
 
     upcoming = store.upcoming(None, limit=1)
     due = upcoming[0] if upcoming and upcoming[0].next_attempt_at is not None else None
     next_due = (due.next_attempt_at, due.zone) if due is not None and due.next_attempt_at else None
-    return PassSummary(
-        outcomes, next_due=next_due, broken_files=dict(directory.errors), zone_of=directory.zone
-    )
+    return PassSummary(tally, next_due=next_due, broken_files=dict(directory.errors), zone_of=directory.zone)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:
