@@ -44,12 +44,16 @@ ACCOUNTS = 500
 TARGET_GROWTH = 1.10
 
 
+def second_reading(posts: int, once: bool) -> int:
+    """Posts sent when the RSS is read the second time: all of them, but a ``--once`` pass exits after its
+    last post, so it is read while the last two posts of each account are still on their way."""
+    return posts - 2 * ACCOUNTS if once else posts
+
+
 def drain(tmp: Path, posts: int, once: bool) -> tuple[int, float, float, str]:
     """One daemon (``--once`` or not) draining ``posts`` due posts on a fresh queue and fake platform: posts
     sent, its RSS (MB) after a fifth of them and near the end (0.0: not read), and its log's tail."""
-    early = posts // 5
-    # A --once pass exits after its last post: read it while the last accounts' posts are still on their way.
-    late = posts - 2 * ACCOUNTS if once else posts
+    early, late = posts // 5, second_reading(posts, once)
     with ServerProcess(log=tmp / "platform.jsonl", keep_log=False) as server:
         campaigns = tmp / "campaigns"
         campaigns.mkdir()
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             report(name, False, f"{sent} of {posts} sent, RSS read {bool(first)}/{bool(last)}",
                    f"<= {TARGET_GROWTH:.2f}x")  # fmt: skip
             continue
-        late = posts - 2 * ACCOUNTS if once else posts
+        late = second_reading(posts, once)
         per_10k = (last - first) / (late - posts // 5) * 10_000
         print(f"{mode}, {posts:,} posts over {ACCOUNTS} accounts in one dispatch call: RSS {first:.0f} MB "
               f"after {posts // 5:,} sent, {last:.0f} MB after {late:,} ({per_10k:+.1f} MB per 10,000 posts)")

@@ -254,10 +254,7 @@ def compare_daemons(template: str, url: str, posts: int, tmp: Path) -> None:
     print(f"daemon throughput, {posts} posts each, x1: medians of {ROUNDS} interleaved rounds (ratio to one "
           f"PostgreSQL daemon); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}:")  # fmt: skip
     for label, done in runs.items():
-        median_cpu = _median_run(done)[1]
-        each = "" if len(done) == 1 else " (" + ", ".join(f"{rate:.0f}" for rate, _ in done) + ")"
-        print(f"  {label:<12} {medians[label]:8.0f} posts/s  {medians[label] / base:5.2f}x  "
-              f"{median_cpu.line(posts)}{each}")  # fmt: skip
+        print(_run_line(label, done, posts, base))
     sqlite_run = _median_run(runs["sqlite x1"])
     postgres_run = _median_run(runs["postgres x1"])
     print(cpu_bound(sqlite_run, postgres_run, posts))
@@ -275,16 +272,22 @@ def own_core(runs: dict[str, list[tuple[float, Cpu]]], core: int, posts: int) ->
     "Several daemons on PostgreSQL" advises. Both daemons get the same cores; the PostgreSQL daemon's queue
     work moves partly to the server's core, the SQLite daemon's stays in the daemon. Reported beside the
     target, which is judged with the cores shared."""
-    rates = {label: statistics.median(rate for rate, _ in done) for label, done in runs.items()}
     lines = [f"with the server on core {core} of its own and the daemon with the fake platform on the others "
              f"(as on a host of its own; reported, not the target), medians of {ROUNDS} rounds:"]
-    for label, done in runs.items():
-        each = ", ".join(f"{rate:.0f}" for rate, _ in done)
-        cpu = _median_run(done)[1].line(posts)
-        lines.append(f"  {label:<12} {rates[label]:8.0f} posts/s  {cpu} ({each})")
+    lines += [_run_line(label, done, posts) for label, done in runs.items()]
+    rates = {label: statistics.median(rate for rate, _ in done) for label, done in runs.items()}
     ratio = rates["postgres x1"] / rates["sqlite x1"]
     lines.append(f"  one PostgreSQL daemon vs one SQLite daemon, the server on its own core: {ratio:.2f}x")
     return "\n".join(lines)
+
+
+def _run_line(label: str, done: list[tuple[float, Cpu]], posts: int, base: float | None = None) -> str:
+    """One configuration's line: the median rate (and its ratio to ``base``), the CPU per post of the median
+    run, and every run's rate when there were several."""
+    rate = statistics.median(r for r, _ in done)
+    ratio = "" if base is None else f"  {rate / base:5.2f}x"
+    each = "" if len(done) == 1 else " (" + ", ".join(f"{r:.0f}" for r, _ in done) + ")"
+    return f"  {label:<12} {rate:8.0f} posts/s{ratio}  {_median_run(done)[1].line(posts)}{each}"
 
 
 def _median_run(done: list[tuple[float, Cpu]]) -> tuple[float, Cpu]:
