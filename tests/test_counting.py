@@ -6,6 +6,7 @@ import random
 import re
 
 import pytest
+import regex
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -332,6 +333,31 @@ def test_threads_length(text: str, expected: int) -> None:
 )
 def test_simple_units(text: str, g: int, cp: int, u16: int, u8: int) -> None:
     assert (graphemes(text), codepoints(text), utf16_units(text), utf8_bytes(text)) == (g, cp, u16, u8)
+
+
+def test_clustering_class_names_every_break_value_but_other() -> None:
+    # The short form of the class must find exactly what naming each value does, over every code point.
+    values = ["Extend", "ZWJ", "SpacingMark", "Prepend", "Regional_Indicator", "L", "V", "T", "LV", "LVT"]
+    values += ["CR", "LF", "Control"]
+    spelled = regex.compile("[" + "".join(f"\\p{{GCB={v}}}" for v in values) + "\\p{Extended_Pictographic}]+")
+    everything = "".join(map(chr, range(0x110000)))
+    found = [m.span() for m in counting._CLUSTERING.finditer(everything)]
+    assert found == [m.span() for m in spelled.finditer(everything)]
+    assert len(found) > 100
+
+
+# Characters that join clusters, and ordinary ones around them (Hangul jamo, Indic, emoji, CR LF, flags).
+_CLUSTER_PARTS = [
+    *"ae 日\r\n\t", "\u0301", "\u200d", "\ufe0f", "\u20e3", "🏻", "🇫", "🇷", "👩", "💻", "\u1100", "\u1161",
+    "\u11a8", "\uac00", "\u0915", "\u094d", "\u0937", "\u093f", "\u0600", "\u0e33", "\x00", "\u00a9",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_CLUSTER_PARTS), max_size=30))
+def test_graphemes_equals_counting_every_cluster(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert graphemes(text) == len(regex.findall(r"\X", text))
 
 
 @given(st.text(max_size=50))

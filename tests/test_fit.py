@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -66,6 +67,21 @@ def test_thread_is_numbered_and_keeps_trailing_hashtags() -> None:
     assert result.warnings == ("split into a thread of 2 parts to fit the x limit 280 weighted characters",)
     assert result.parts[0].startswith("Acme 2.0 ships today!")
     assert result.parts[0].removesuffix(" (1/2)").endswith(("!", "."))  # split at a sentence end
+
+
+@pytest.mark.parametrize("text", [BODY + " " + BODY + " #Acme #Launch", "x" * 270 + " #One #Two #Three"])
+def test_each_distinct_text_is_measured_once(text: str) -> None:
+    # Not a timing test: a text measured twice in one fit (a candidate, then its length) is work repeated.
+    measured: list[str] = []
+
+    def counting_x(candidate: str) -> int:
+        measured.append(candidate)
+        return counting.x_length(candidate)
+
+    rules = dataclasses.replace(X, measure=counting_x)
+    result = fit(text, rules, allow_thread=True, post="p", channel="x")
+    assert result == fit(text, X, allow_thread=True, post="p", channel="x")
+    assert len(measured) == len(set(measured)) > 1
 
 
 def test_thread_without_numbering() -> None:

@@ -52,11 +52,11 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 # Characters that may join a neighbour into one cluster (UAX #29), and emoji; every other character is a
-# cluster boundary on both sides unless a neighbour is one of these.
-_CLUSTERING = regex.compile(
-    r"[\p{GCB=Extend}\p{GCB=ZWJ}\p{GCB=SpacingMark}\p{GCB=Prepend}\p{GCB=Regional_Indicator}\p{GCB=L}"
-    r"\p{GCB=V}\p{GCB=T}\p{GCB=LV}\p{GCB=LVT}\p{GCB=CR}\p{GCB=LF}\p{GCB=Control}\p{Extended_Pictographic}]+"
-)
+# cluster boundary on both sides unless a neighbour is one of these. Written as "a Grapheme_Cluster_Break
+# value other than Other, or Extended_Pictographic" (a set union in regex's V1 syntax): the same characters
+# as a class naming the thirteen other values one by one (tests compare both over every code point), and
+# scanned about five times faster.
+_CLUSTERING = regex.compile(r"(?V1)[[^\p{GCB=Other}]||\p{Extended_Pictographic}]+")
 
 
 def _cluster_chunks(text: str) -> Iterator[str]:
@@ -128,9 +128,6 @@ _X_URL = 23
 _X_EMOJI = 2
 # Code points outside the weight-1 ranges weigh 2.
 _X_HEAVY = re.compile("[^\u0000-\u10ff\u2000-\u200d\u2010-\u201f\u2032-\u2037]")
-# Any multi-code-point emoji contains a code point of at least U+20E3 (keycap) or U+FE0F; any single one
-# weighs 2 like a plain heavy code point. Below this bound the emoji pattern cannot change the count.
-_X_EMOJI_FLOOR = "\u2000"
 _X_EMOJI_RE = re.compile(_twitter_data.EMOJI_PATTERN)
 _X_EMOJI_TRIGGER = re.compile(
     "[\ufe0f\u200d\u20e3\U0001f3fb-\U0001f3ff\U0001f1e6-\U0001f1ff\U000e0020-\U000e007f]"
@@ -333,8 +330,13 @@ def _to_js(text: str) -> str:
     """
     if not _ASTRAL.search(text):
         return text
-    units = text.encode("utf-16-le")
-    return "".join(map(chr, memoryview(units).cast("H")))
+    return _ASTRAL.sub(_surrogate_pair, text)
+
+
+def _surrogate_pair(m: re.Match[str]) -> str:
+    """The astral character ``m`` matched, as its two UTF-16 surrogates (one Python character each)."""
+    offset = ord(m.group()) - 0x10000
+    return chr(0xD800 + (offset >> 10)) + chr(0xDC00 + (offset & 0x3FF))
 
 
 def _scan(url_re: re.Pattern[str], candidate_re: re.Pattern[str], canon: str) -> Iterator[re.Match[str]]:
@@ -522,9 +524,7 @@ def x_length(text: str) -> int:
         if cp_urls is None:
             return _x_walk(js, urls, _all_emoji_js(norm))
         urls = cp_urls
-    emoji: dict[int, int] = {}
-    if heavy and max(norm) >= _X_EMOJI_FLOOR:
-        emoji = _multi_emoji(norm)
+    emoji = _multi_emoji(norm) if heavy else {}
     total = len(norm) + heavy
     if not urls and not emoji:
         return total

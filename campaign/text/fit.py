@@ -20,7 +20,9 @@ never breaks a token.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
@@ -84,6 +86,18 @@ def _words(body: str) -> tuple[list[tuple[int, int]], list[bool]]:
     if ends:
         ends[-1] = True
     return spans, ends
+
+
+def _remembering(measure: Callable[[str], int], lengths: dict[str, int]) -> Callable[[str], int]:
+    """``measure``, computing each distinct text once (for one fit: ``lengths`` lives as long as it)."""
+
+    def measured(text: str) -> int:
+        length = lengths.get(text)
+        if length is None:
+            length = lengths[text] = measure(text)
+        return length
+
+    return measured
 
 
 class _Unfittable(Exception):
@@ -186,6 +200,9 @@ def fit(
     length = rules.measure(text)
     if length <= rules.limit and (rules.max_bytes is None or len(text.encode("utf-8")) <= rules.max_bytes):
         return Fitted((text,), (length,), rules.limit, (), ())  # rules.fits(text), measured once
+    # Past this point the same text is often measured more than once (a fitting candidate, then its length
+    # for the result; a thread part found by the packing, checked again with its final suffix).
+    rules = dataclasses.replace(rules, measure=_remembering(rules.measure, {text: length}))
     limit_note = f"{channel} limit {rules.limit} {rules.unit}"
     dropped: list[str] = []
     warnings: list[str] = []
