@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from campaign.errors import FitError
 from campaign.text import counting
-from campaign.text.fit import Fitted, fit, trailing_hashtags
+from campaign.text.fit import Fitted, _largest_fitting, fit, trailing_hashtags
 from campaign.text.rules import TextRules
 
 X = TextRules(limit=280, unit="weighted characters", measure=counting.x_length, threads=True)
@@ -82,6 +82,29 @@ def test_each_distinct_text_is_measured_once(text: str) -> None:
     result = fit(text, rules, allow_thread=True, post="p", channel="x")
     assert result == fit(text, X, allow_thread=True, post="p", channel="x")
     assert len(measured) == len(set(measured)) > 1
+
+
+def test_largest_fitting_finds_the_answer_from_any_probe() -> None:
+    for high in range(1, 10):
+        for answer in range(0, high + 1):  # 0: not even the first fits
+            for probe in range(1, high + 1):
+                asked: list[int] = []
+
+                def fits(k: int, answer: int = answer, asked: list[int] = asked) -> bool:
+                    asked.append(k)
+                    return k <= answer
+
+                assert _largest_fitting(fits, 1, probe, high) == answer, (high, answer, probe)
+                assert all(1 <= k <= high for k in asked)
+        assert _largest_fitting(lambda k: k <= 5, 1, 5, 9) == 5  # a good probe...
+    calls: list[int] = []
+
+    def up_to_50(k: int) -> bool:
+        calls.append(k)
+        return k <= 50
+
+    assert _largest_fitting(up_to_50, 1, 50, 100) == 50
+    assert calls == [50, 51]  # ...costs two calls: the probe fits, the next does not
 
 
 def test_thread_without_numbering() -> None:

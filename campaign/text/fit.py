@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,7 +62,16 @@ def trailing_hashtags(text: str) -> list[tuple[int, int]]:
 
     A text made only of hashtags keeps its first one out of the run, so dropping the run never empties it.
     """
-    tokens = [m.span() for m in _TOKEN.finditer(text)]
+    return _trailing_run(text, _tokens(text))
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` spans of the tokens of ``text`` (found once per fit: the packing reuses them)."""
+    return [m.span() for m in _TOKEN.finditer(text)]
+
+
+def _trailing_run(text: str, tokens: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """:func:`trailing_hashtags` of ``text``, whose token spans are ``tokens``: a suffix of them."""
     run: list[tuple[int, int]] = []
     for start, end in reversed(tokens[1:]):
         if not _HASHTAG.fullmatch(text, start, end):
@@ -75,17 +85,16 @@ def _suffix(i: int, n: int, numbering: bool) -> str:
     return f" ({i}/{n})" if numbering else ""
 
 
-def _words(body: str) -> tuple[list[tuple[int, int]], list[bool]]:
-    """Token spans of ``body`` and, for each, whether a sentence ends after it (final punctuation or a line
-    break before the next token)."""
-    spans = [m.span() for m in _TOKEN.finditer(body)]
+def _sentence_ends(body: str, spans: list[tuple[int, int]]) -> list[bool]:
+    """For each token of ``body`` (its ``spans``), whether a sentence ends after it (final punctuation or a
+    line break before the next token)."""
     ends = [
         bool(_SENTENCE_END.search(body, s, e)) or (i + 1 < len(spans) and "\n" in body[e : spans[i + 1][0]])
         for i, (s, e) in enumerate(spans)
     ]
     if ends:
         ends[-1] = True
-    return spans, ends
+    return ends
 
 
 def _remembering(measure: Callable[[str], int], lengths: dict[str, int]) -> Callable[[str], int]:
@@ -105,71 +114,104 @@ class _Unfittable(Exception):
         self.token = token
 
 
-def _pack(body: str, rules: TextRules, n: int, numbering: bool) -> list[tuple[int, int]]:
-    """Split ``body`` into part spans, each fitting with its `` (i/n)`` suffix.
+def _largest_fitting(fits: Callable[[int], bool], low: int, probe: int, high: int) -> int:
+    """The largest ``k`` in ``[low, high]`` for which ``fits(k)`` holds, or ``low - 1`` when none does.
 
-    Each part takes as many tokens as fit (found by bisection: measuring is the costly step), then gives
-    back the tokens after the last sentence end it holds, unless that would leave it less than half full.
+    ``fits`` holds up to some ``k`` and never after it. The search starts at ``probe``, steps outward 1, 2,
+    4, ... until it brackets the answer, then bisects: a probe off by ``d`` costs about ``2 log2(d) + 2``
+    calls, a good one two or three.
     """
-    words, sentence_ends = _words(body)
+    if fits(probe):
+        lo, hi, step = probe, high, 1  # fits(lo) holds; the answer lies in [lo, hi]
+        while lo < hi:
+            nxt = min(lo + step, hi)
+            if not fits(nxt):
+                hi = nxt - 1
+                break
+            lo, step = nxt, step * 2
+    else:
+        failed, step = probe, 1
+        while True:
+            nxt = max(failed - step, low)
+            if nxt == failed:  # probe == low, and it does not fit
+                return low - 1
+            if fits(nxt):
+                lo, hi = nxt, failed - 1
+                break
+            if nxt == low:
+                return low - 1
+            failed, step = nxt, step * 2
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _pack(
+    body: str,
+    words: list[tuple[int, int]],
+    sentence_ends: list[bool],
+    rules: TextRules,
+    n: int,
+    numbering: bool,
+    per_char: float,
+) -> list[tuple[int, int]]:
+    """Split ``body`` (its token spans ``words``, and where its sentences end) into part spans, each fitting
+    with its `` (i/n)`` suffix.
+
+    Each part takes as many tokens as fit. Measuring is the costly step, so the count is first estimated
+    from the characters the limit leaves room for (``per_char``: the body's measured length per character),
+    and searched from there (:func:`_largest_fitting`). Then the part gives back the tokens after the last
+    sentence end it holds, unless that would leave it less than half full.
+    """
+    token_ends = [end for _, end in words]
     parts: list[tuple[int, int]] = []
     i = 0
-    guess = max(1, len(words) // max(n, 1))
     while i < len(words):
         suffix = _suffix(len(parts) + 1, n, numbering)
 
         def fits(k: int, first: int = i, suffix: str = suffix) -> bool:
             return rules.fits(body[words[first][0] : words[k - 1][1]] + suffix)
 
-        if not fits(i + 1):
+        room = (rules.limit - len(suffix)) / per_char  # characters, at the body's average weight
+        probe = min(bisect_right(token_ends, words[i][0] + room, i + 1), len(words))
+        k = _largest_fitting(fits, i + 1, probe, len(words))
+        if k <= i:
             raise _Unfittable(body[words[i][0] : words[i][1]])
-        # Largest k such that words[i:k] fit: gallop from the previous part's size, then bisect.
-        lo, hi = i + 1, len(words)  # fits(lo) holds; the answer lies in [lo, hi]
-        probe = min(i + guess, hi)
-        if probe > lo:
-            if fits(probe):
-                lo, step = probe, guess
-                while lo < hi:
-                    nxt = min(lo + step, hi)
-                    if not fits(nxt):
-                        hi = nxt - 1
-                        break
-                    lo, step = nxt, step * 2
-            else:
-                hi = probe - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if fits(mid):
-                lo = mid
-            else:
-                hi = mid - 1
-        k = lo
         if not sentence_ends[k - 1]:
             cut = next((j for j in range(k - 1, i, -1) if sentence_ends[j - 1]), None)
             if cut is not None and (cut - i) * 2 >= k - i:
                 k = cut
         parts.append((words[i][0], words[k - 1][1]))
-        guess = max(1, k - i)
         i = k
     return parts
 
 
-def _thread(text: str, rules: TextRules, numbering: bool) -> tuple[list[str], list[str]]:
-    """The thread for ``text``: its parts (with suffixes) and the trailing hashtags that had to go."""
-    tags = trailing_hashtags(text)
+def _thread(
+    text: str, tokens: list[tuple[int, int]], tags: list[tuple[int, int]], rules: TextRules, numbering: bool
+) -> tuple[list[str], list[str]]:
+    """The thread for ``text`` (its token spans, then its trailing hashtags, the last of those tokens): its
+    parts (with suffixes) and the trailing hashtags that had to go."""
     body_end = tags[0][0] if tags else len(text)
     body = text[:body_end].rstrip()
     if not body:
         raise _Unfittable(text.strip())
+    words = tokens[: len(tokens) - len(tags)]  # the body's tokens: it ends where its last one does
+    sentence_ends = _sentence_ends(body, words)
     # Guess the part count from the body's length, so that usually a single packing pass is needed.
     room = max(rules.limit - len(_suffix(9, 9, numbering)), 1)
-    n = max(1, -(-rules.measure(body) // room))
-    spans = _pack(body, rules, n, numbering)
+    length = rules.measure(body)
+    n = max(1, -(-length // room))
+    per_char = max(length, 1) / len(body)
+    spans = _pack(body, words, sentence_ends, rules, n, numbering, per_char)
     for _ in range(8):
         if len(spans) <= n:
             break
         n = len(spans)  # the suffix width depends on n: pack again with the count found
-        spans = _pack(body, rules, n, numbering)
+        spans = _pack(body, words, sentence_ends, rules, n, numbering, per_char)
     n = len(spans)  # fewer parts than packed for only narrows the suffix; checked below
     parts = [body[s:e] for s, e in spans]
     # Trailing hashtags: as many as fit at the end of the last part, keeping the text's own separators.
@@ -207,7 +249,9 @@ def fit(
     dropped: list[str] = []
     warnings: list[str] = []
     shorter = text
-    for start, end in reversed(trailing_hashtags(text)):
+    tokens = _tokens(text)
+    tags = _trailing_run(text, tokens)
+    for start, end in reversed(tags):
         dropped.append(text[start:end])
         warnings.append(f"dropped trailing hashtag {text[start:end]} to fit the {limit_note}")
         shorter = text[:start].rstrip()
@@ -219,7 +263,7 @@ def fit(
             notes.append(f"{channel} has no threads")
         raise FitError(post=post, channel=channel, length=length, limit=rules.limit, detail="; ".join(notes))
     try:
-        parts, thread_dropped = _thread(text, rules, numbering)
+        parts, thread_dropped = _thread(text, tokens, tags, rules, numbering)
     except _Unfittable as exc:
         raise FitError(
             post=post,
