@@ -96,7 +96,7 @@ def test_largest_fitting_finds_the_answer_from_any_probe() -> None:
 
                 assert _largest_fitting(fits, 1, probe, high) == answer, (high, answer, probe)
                 assert all(1 <= k <= high for k in asked)
-        assert _largest_fitting(lambda k: k <= 5, 1, 5, 9) == 5  # a good probe...
+    assert _largest_fitting(lambda k: k <= 5, 1, 5, 9) == 5  # a good probe...
     calls: list[int] = []
 
     def up_to_50(k: int) -> bool:

@@ -130,17 +130,15 @@ def _largest_fitting(fits: Callable[[int], bool], low: int, probe: int, high: in
                 break
             lo, step = nxt, step * 2
     else:
-        failed, step = probe, 1
-        while True:
+        failed, step = probe, 1  # fits(failed) does not hold
+        while failed > low:
             nxt = max(failed - step, low)
-            if nxt == failed:  # probe == low, and it does not fit
-                return low - 1
             if fits(nxt):
                 lo, hi = nxt, failed - 1
                 break
-            if nxt == low:
-                return low - 1
             failed, step = nxt, step * 2
+        else:  # not even low fits
+            return low - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if fits(mid):
