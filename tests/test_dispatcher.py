@@ -871,6 +871,40 @@ def test_a_bug_in_the_commit_thread_fails_its_batch_instead_of_hanging_it(
     assert [store.get_post(i).status for i in (first, second)] == ["claimed", "sending"]
 
 
+def test_a_bug_in_a_claim_ends_the_dispatch_with_one_error_instead_of_claiming_forever(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected exception from a claim (a bug, a row the code cannot read) is not a StoreError. It used
+    to kill the pool's claim task silently, and the pool claimed again at once, for ever: `daemon --once`
+    spun without a line until it was killed. Now it is logged with its traceback, the sends in flight
+    finish, and the dispatch raises a StoreError naming it (the daemon logs it and tries at its next tick).
+    Nothing was claimed, so nothing is lost: the next dispatch sends the post once."""
+    from campaign.errors import StoreError
+
+    clock = Clock()
+    platform = Platform(clock, status_ok)
+    (pid,) = queue(store, planned("p", account="m1"))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    claim_due = store.claim_due
+    calls: list[int] = []
+
+    def buggy(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("division by zero")
+        return claim_due(*args, **kw)
+
+    monkeypatch.setattr(store, "claim_due", buggy)
+    with pytest.raises(StoreError, match="claiming due posts failed: ZeroDivisionError: division by zero"):
+        run(asyncio.wait_for(d.dispatch_due(clock.now), 30))  # the bound only turns a hang into a failure
+    assert calls == [1] and platform.requests == [] and store.get_post(pid).status == "scheduled"
+    assert "Traceback" in caplog.text and "ZeroDivisionError" in caplog.text
+    run(d.dispatch_due(clock.advance(seconds=1)))
+    assert store.get_post(pid).status == "sent" and len(platform.requests) == 1
+    assert [o.outcome for o in outcomes] == ["sent"]
+
+
 def test_a_thread_parts_receipt_is_written_even_when_its_sender_is_gone(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

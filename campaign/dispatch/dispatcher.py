@@ -173,6 +173,10 @@ class Dispatcher:
         self._pool: SendPool | None = None
         #: A claim (or due-time read) that failed during the current call: raised once its sends are done.
         self._store_error: StoreError | None = None
+        #: A claim of this call raised something other than a StoreError (a bug, a row this code cannot
+        #: read): no more claims in the call, which raises it once the sends in flight are done. Retried
+        #: claims would fail the same way, and the pool would claim again at every wake-up.
+        self._claim_bug: StoreError | None = None
         self._reconciling: asyncio.Task[None] | None = None
         #: When to start the next pass over unknown posts during a dispatch (None: when one is due).
         self._reconcile_at: datetime | None = None
@@ -206,7 +210,7 @@ class Dispatcher:
             # asyncio primitives belong to the loop that first waits on them; nothing is held between calls,
             # so a dispatcher driven from successive loops (asyncio.run per step) gets fresh ones.
             self._loop = loop
-        self._store_error = None
+        self._store_error = self._claim_bug = None
         self._writer.write()  # outcomes a failed write left queued (raises StoreError if it fails again)
         self._reconcile_at = now  # examine the unknown posts that are due at the start of every call
         self._pool = pool = self._new_pool(now)
@@ -227,7 +231,8 @@ class Dispatcher:
         # Outcomes a failed write kept queued: raise (the daemon retries at its next tick) rather than
         # return with the queue behind what was sent; so does a claim that failed.
         self._writer.write()
-        failed, self._store_error = self._store_error, None
+        failed = self._store_error or self._claim_bug
+        self._store_error = self._claim_bug = None
         if failed is not None:
             raise failed
         await self.alerts.flush(max(now, self.clock()))
@@ -245,6 +250,8 @@ class Dispatcher:
         start, self._due_read = now, None
 
         async def claim(limit: int) -> list[ClaimedPost]:
+            if self._claim_bug is not None:
+                return []  # none again in this call: send what is in hand, then raise (the next tick tries)
             # Outcomes first: the store counts a post `sending` (its account at the cap) until its outcome
             # is committed, so the claim runs right behind the marks queued before it (in the writer's
             # thread on a SQLite file: the loop goes on sending meanwhile). per_account: the cap holds
@@ -260,6 +267,12 @@ class Dispatcher:
                 # Sends in flight go on; the error is raised once they are done (the daemon retries later).
                 logger.error("claiming due posts failed: %s", exc, extra={"action": "claim"})
                 self._store_error = exc
+                return []
+            except Exception as exc:  # a bug, or a row this code cannot read: the pool must not claim again
+                logger.error(
+                    "claiming due posts failed unexpectedly", exc_info=exc, extra={"action": "claim"}
+                )
+                self._claim_bug = StoreError(f"claiming due posts failed: {type(exc).__name__}: {exc}")
                 return []
             self._in_flight.update(p.id for p in batch)
             self._claimed.update((p.id, p) for p in batch)
