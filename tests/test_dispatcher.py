@@ -1066,6 +1066,43 @@ def test_heartbeats_renew_only_the_posts_in_hand_so_a_dropped_one_expires(
     assert store.get_post(orphan).status == "scheduled"
 
 
+def test_a_bug_in_one_heartbeat_does_not_stop_the_next(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A beat that raises something other than a StoreError is logged with its traceback, and the beats go
+    on: before, it ended the heartbeat task without a word, and a send longer than the lease (a backlog, a
+    slow platform) then lost its lease to recovery while its request was out."""
+    import threading
+
+    clock = Clock()
+    renewed = threading.Event()  # set in the writer's thread by the beat after the failed one
+    calls: list[int] = []
+
+    async def answer_after_a_second_beat(request: httpx.Request) -> httpx.Response:
+        assert await asyncio.to_thread(renewed.wait, 60), "no heartbeat after the one that raised"
+        return status_ok(request)
+
+    platform = Platform(clock, answer_after_a_second_beat)  # type: ignore[arg-type]
+    (pid,) = queue(store, planned("p", account="m1"))
+    heartbeat = store.heartbeat
+
+    def buggy_once(owner: str, until: datetime, **kw: Any) -> int:
+        if pid not in kw["ids"]:
+            return heartbeat(owner, until, **kw)  # a beat before the claim
+        calls.append(1)
+        if len(calls) == 1:
+            raise ZeroDivisionError("division by zero")
+        done = heartbeat(owner, until, **kw)
+        renewed.set()
+        return done
+
+    monkeypatch.setattr(store, "heartbeat", buggy_once)
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, heartbeat_seconds=0.01)
+    run(d.dispatch_due(clock.now))
+    assert len(calls) >= 2 and store.get_post(pid).status == "sent"
+    assert "lease heartbeat failed unexpectedly" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
 # ---------------------------------------------------------------------------------------------- layering
 
 

@@ -384,6 +384,10 @@ class Dispatcher:
                                                        ids=ids))
             except StoreError as exc:
                 logger.error("lease heartbeat failed: %s", exc, extra={"action": "heartbeat"})
+            except Exception as exc:  # a bug: the next beat may succeed, and without beats leases run out
+                logger.error(
+                    "lease heartbeat failed unexpectedly", exc_info=exc, extra={"action": "heartbeat"}
+                )
 
     async def _guarded(self, post: ClaimedPost) -> None:
         """Send ``post`` (the pool holds its slots); contain every error so the others go on."""
