@@ -875,8 +875,9 @@ def test_a_bug_in_a_claim_ends_the_dispatch_with_one_error_instead_of_claiming_f
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An unexpected exception from a claim (a bug, a row the code cannot read) is not a StoreError. It used
-    to kill the pool's claim task silently, and the pool claimed again at once, for ever: `daemon --once`
-    spun without a line until it was killed. Now it is logged with its traceback, the sends in flight
+    to end the pool's claim task unhandled (only asyncio's "Task exception was never retrieved" said so),
+    and the pool claimed again at every wake-up: with a claim that always failed, `daemon --once` spun until
+    it was killed. Now it is logged with its traceback, no further claim is made, the sends in flight
     finish, and the dispatch raises a StoreError naming it (the daemon logs it and tries at its next tick).
     Nothing was claimed, so nothing is lost: the next dispatch sends the post once."""
     from campaign.errors import StoreError
@@ -1070,8 +1071,9 @@ def test_a_bug_in_one_heartbeat_does_not_stop_the_next(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A beat that raises something other than a StoreError is logged with its traceback, and the beats go
-    on: before, it ended the heartbeat task without a word, and a send longer than the lease (a backlog, a
-    slow platform) then lost its lease to recovery while its request was out."""
+    on: before, it ended the heartbeat task (raised only when the dispatch ended), no beat ran meanwhile, and
+    a send longer than the lease (a backlog, a slow platform) could lose its post to recovery while its
+    request was out."""
     import threading
 
     clock = Clock()
