@@ -384,6 +384,67 @@ def test_posts_applied_by_another_process_are_noticed(tmp_path: Path, signals: S
     store.close()
 
 
+def test_a_failed_revision_read_after_a_notification_does_not_end_the_listener(
+    tmp_path: Path, signals: Signals, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL's LISTEN loop reads the queue's revision after each notification. When that read failed
+    (the server restarting), the error ended the listener for the daemon's life, and every later change
+    waited for the safety tick. Now it is one error line, the dispatcher is woken all the same, and the next
+    notification is heard. (The loop is driven here by a stand-in watcher on a SQLite queue.)"""
+    from campaign.errors import StoreError
+
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    Store.open(str(db)).close()
+    daemon, store = _daemon(db, campaigns, signals, tick=60)
+
+    class Watcher:
+        """Answers "changed" each time a notification is queued; "no change" after its timeout."""
+
+        def __init__(self) -> None:
+            self.notes: asyncio.Queue[bool] = asyncio.Queue()
+
+        def __enter__(self) -> Watcher:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        async def wait_async(self, timeout: float) -> bool:
+            try:
+                return await asyncio.wait_for(self.notes.get(), timeout)
+            except TimeoutError:
+                return False
+
+    reads: list[int] = []
+    revision = store.queue_revision
+
+    def failing_once() -> int:
+        reads.append(1)
+        if len(reads) == 1:
+            raise StoreError("q.db: lost the connection to the database server (restarting)")
+        return revision()
+
+    async def scenario() -> None:
+        watcher = Watcher()
+        woken = asyncio.Queue[None]()
+        monkeypatch.setattr(store, "watch", lambda **kw: watcher)
+        monkeypatch.setattr(store, "queue_revision", failing_once)
+        monkeypatch.setattr(daemon.dispatcher, "wake", lambda: woken.put_nowait(None))
+        listener = asyncio.create_task(daemon._listen())
+        for _ in range(2):
+            watcher.notes.put_nowait(True)
+            await asyncio.wait_for(woken.get(), HANG)
+        assert not listener.done() and len(reads) == 2
+        daemon._stopping = True
+        watcher.notes.put_nowait(False)
+        await asyncio.wait_for(listener, HANG)
+
+    asyncio.run(scenario())
+    store.close()
+    assert "listen: q.db: lost the connection to the database server (restarting)" in caplog.text
+
+
 # ---------------------------------------------------------------------------------------------- event loop
 
 

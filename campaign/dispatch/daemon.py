@@ -334,7 +334,10 @@ class Daemon:
                     await asyncio.sleep(self.timing.tick)
                     continue
                 if changed and not self._stopping:
-                    self._revision = self.store.queue_revision()
+                    try:
+                        self._revision = self.store.queue_revision()
+                    except StoreError as exc:  # the tick reads it again; the change is acted on all the same
+                        logger.error("listen: %s", exc, extra={"action": "listen"})
                     if self.directory is not None:
                         self.directory.refresh()
                     self._wake.set()
