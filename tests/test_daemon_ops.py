@@ -90,6 +90,36 @@ def test_once_says_what_it_did_and_exits_0_when_nothing_waits_for_a_person(tmp_p
     assert line == f"daemon --once: 3 sent; next due {local:%Y-%m-%d %H:%M %Z} ({later:%H:%M} UTC)", line
 
 
+def test_once_cut_short_by_the_queue_says_so_and_exits_with_its_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The queue stops answering during a pass (another process holds the write lock past the busy timeout):
+    each claim fails. The pass used to end with "nothing was due" and exit 0, so cron and CI saw success
+    while due posts waited. Now its line says nothing was sent, and the command ends with the queue's error
+    in one line and that error's exit code. The posts stay queued for the next pass."""
+    from campaign.cli import main
+    from campaign.errors import DatabaseLockedError, StoreError
+
+    folder, db = tmp_path / "schedules", tmp_path / "q.db"
+    write(folder, "good")
+    ids = queue(db, "good", "a", "b", at=datetime.now(UTC) - timedelta(minutes=1))
+    message = f"{db}: database is locked by another process (database is locked)"
+
+    def locked(self: Store, *args: object, **kw: object) -> object:
+        raise DatabaseLockedError(message)
+
+    monkeypatch.setattr(Store, "claim_due", locked)
+    code = main(["daemon", "--once", "--no-metrics", "--db", str(db), "--campaigns", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == DatabaseLockedError.exit_code == StoreError.exit_code != 0
+    (line,) = [line for line in out.splitlines() if line.startswith("daemon --once:")]
+    assert line.startswith("daemon --once: nothing was sent; next due "), line
+    assert f"campaign: error: {message}" in err and "Traceback" not in err
+    monkeypatch.undo()
+    with Store.open(str(db)) as store:
+        assert {store.get_post(i).status for i in ids} == {"scheduled"}
+
+
 def _outcome(post_id: int, outcome: str, **kw: object) -> Outcome:
     at = datetime(2027, 1, 19, 1, 0, tzinfo=UTC)
     return Outcome(post_id, "c", f"p{post_id}", "", "x", "a", outcome, at, 1, **kw)  # type: ignore[arg-type]

@@ -260,6 +260,8 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
     )
     if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person
         click.echo(f"daemon --once: {summary.line()}")
+        if summary.failed is not None:  # the queue stopped answering: its one line and exit code
+            raise summary.failed
         if summary.exit_code:
             sys.exit(summary.exit_code)
 

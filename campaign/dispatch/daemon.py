@@ -157,6 +157,8 @@ class Daemon:
         self._wake = asyncio.Event()
         self._stopping = False
         self._current: asyncio.Task[datetime | None] | None = None
+        #: Why the last dispatch failed (a queue that stopped answering), or None: ``--once`` reports it.
+        self.dispatch_error: StoreError | None = None
         self._revision: int | None = None
         self._armed_at: datetime | None = None
         self._last_recovery = datetime.min.replace(tzinfo=UTC)
@@ -187,7 +189,8 @@ class Daemon:
     # -- runs ---------------------------------------------------------------------------------------------
 
     async def run_once(self) -> None:
-        """Recover, dispatch everything due now, flush alerts, return."""
+        """Recover, dispatch everything due now, flush alerts, return (a failed dispatch is left in
+        :attr:`dispatch_error` for the pass's summary)."""
         self._install_signals()
         self._recover(all_leases=True)
         await self._dispatch()
@@ -244,6 +247,7 @@ class Daemon:
             logger.info("daemon stopped", extra={"action": "stop"})
 
     async def _dispatch(self) -> datetime | None:
+        self.dispatch_error = None
         self._current = asyncio.create_task(self.dispatcher.dispatch_due(self.clock()))
         try:
             return await self._current
@@ -254,6 +258,7 @@ class Daemon:
         except StoreError as exc:
             # The database was busy or unreachable: say so and try again on the next tick.
             logger.error("dispatch failed: %s", exc, extra={"action": "dispatch"})
+            self.dispatch_error = exc
             return self.clock() + timedelta(seconds=self.timing.tick)
         finally:
             self._current = None
@@ -512,7 +517,7 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
             _tune_collector()
         if options.once:
             await daemon.run_once()
-            return _summary(store, directory, tally)
+            return _summary(store, directory, tally, failed=daemon.dispatch_error)
         await daemon.run()
         return None
     finally:
@@ -554,14 +559,19 @@ def _tune_collector() -> None:
         "action": "start", "frozen": gc.get_freeze_count(), "young_threshold": gc.get_threshold()[0]})
 
 
-def _summary(store: Store, directory: CampaignDirectory, tally: PassTally) -> PassSummary:
-    """What a ``--once`` pass did (the next due post is read from the queue after the pass)."""
+def _summary(
+    store: Store, directory: CampaignDirectory, tally: PassTally, *, failed: StoreError | None = None
+) -> PassSummary:
+    """What a ``--once`` pass did (the next due post is read from the queue after the pass; a queue that
+    still fails then raises its StoreError instead)."""
     from campaign.dispatch.summary import PassSummary
 
     upcoming = store.upcoming(None, limit=1)
     due = upcoming[0] if upcoming and upcoming[0].next_attempt_at is not None else None
     next_due = (due.next_attempt_at, due.zone) if due is not None and due.next_attempt_at else None
-    return PassSummary(tally, next_due=next_due, broken_files=dict(directory.errors), zone_of=directory.zone)
+    return PassSummary(
+        tally, next_due=next_due, broken_files=dict(directory.errors), zone_of=directory.zone, failed=failed
+    )
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

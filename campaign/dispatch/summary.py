@@ -4,7 +4,9 @@ Example: ``3 sent, 1 waiting to retry at 10:05 HKT, 1 failed; next due 2027-01-1
 Times are local to each post's campaign zone, with the zone's abbreviation (UTC beside the next due time).
 The exit code is 1 when something waits for a person: a post failed, missed its window or is ``unknown``
 (it may or may not have been published), or a campaign file could not be loaded (its posts wait); retries
-the daemon will make by itself are not a failure.
+the daemon will make by itself are not a failure. A pass cut short by a queue that stopped answering
+(``failed``) says "nothing was sent" rather than "nothing was due", and the command then ends with that
+error's one line and exit code (``campaign daemon``): the posts it did not reach wait for the next pass.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from campaign.dispatch.outcomes import Outcome
+from campaign.errors import StoreError
 
 #: Outcomes that need a person (`campaign retry`, a look at the platform, or a fixed file).
 NEEDS_A_PERSON = ("failed", "missed", "unknown")
@@ -90,6 +93,8 @@ class PassSummary:
     broken_files: Mapping[str, str] = field(default_factory=dict)
     #: Campaign -> its zone (for retry times).
     zone_of: Callable[[str], str] = lambda _campaign: "UTC"
+    #: Why the pass's dispatch stopped short (the queue failed), or None.
+    failed: StoreError | None = None
 
     @property
     def counts(self) -> Counter[str]:
@@ -123,7 +128,7 @@ class PassSummary:
         if self.broken_files:
             n = len(self.broken_files)
             parts.append(f"{n} campaign file{'s' if n != 1 else ''} skipped (see `campaign status`)")
-        text = ", ".join(parts) or "nothing was due"
+        text = ", ".join(parts) or ("nothing was sent" if self.failed is not None else "nothing was due")
         if self.next_due is not None:
             at, zone = self.next_due
             utc = at.astimezone(UTC)
