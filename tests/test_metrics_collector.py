@@ -378,3 +378,40 @@ def test_counts_read_from_the_loopback_fake_platform_grow_over_time(store: Store
     for post_id, value in likes(store):
         likes_by_post.setdefault(post_id, []).append(value)
     assert all(values == [6, 144] for values in likes_by_post.values())  # one like per 10 minutes of age
+
+
+def test_an_adapter_that_raises_a_bug_fails_its_own_readings_only(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An adapter's ``metrics`` that raises something other than a CampaignError (a bug, a third party's
+    adapter meeting an answer it did not expect) used to end the whole pass, every pass: no account's counts
+    were read again. Now its posts' readings fail (retried later, like any failed read) with one error line
+    and its traceback, the other accounts are read, and the queue stores only the exception's type, never
+    its text (which may quote a secret)."""
+    import sqlite3
+
+    send(store, 2, "mastodon_main")
+    send(store, 2, "x_main")
+    platform = Platform()
+    canary = "canary-secret-in-a-message"
+
+    def broken(self: Adapter, receipts: object) -> object:
+        raise KeyError(canary)
+
+    mastodon = channels.load("mastodon")
+    monkeypatch.setattr(mastodon, "metrics", broken)
+    assert collect(store, platform, T0 + HOUR) == 4
+    read = {post_id for post_id, _ in likes(store)}
+    x_posts = {r.post_id for r in store.sent_rows("c") if r.channel == "x"}
+    assert read == x_posts and len(read) == 2
+    assert "metrics of 1 posts of mastodon_main not read: unexpected KeyError" in caplog.text
+    assert "Traceback" in caplog.text
+    with sqlite3.connect(tmp_path / "q.db") as raw:
+        stored = raw.execute("SELECT last_error FROM metric_schedule WHERE last_error IS NOT NULL")
+        errors = {e for (e,) in stored}
+    assert errors == {"unexpected KeyError while reading (see the daemon's log)"}
+    monkeypatch.undo()
+    assert collect(store, platform, T0 + 2 * HOUR) == 2  # retried later, and read once the adapter works
+    assert {post_id for post_id, _ in likes(store)} == x_posts | {
+        r.post_id for r in store.sent_rows("c") if r.channel == "mastodon"
+    }

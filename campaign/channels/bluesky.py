@@ -67,7 +67,7 @@ from campaign.channels.bluesky_media import (
     upload_blob,
     video_embed,
 )
-from campaign.channels.helpers import read_counts, require_json_object
+from campaign.channels.helpers import json_items, read_counts, require_json_object
 from campaign.channels.tid import tid_for_key
 from campaign.channels.upload_media import upload_key
 from campaign.errors import (
@@ -398,7 +398,7 @@ class BlueskyAdapter(Adapter):
             raise self._error(response, "getPosts", before_write=True)
         body = require_json_object(response, PermanentError)
         found: PostMetrics = dict.fromkeys(uris)
-        for view in body.get("posts") or ():
+        for view in json_items(body, "posts"):
             if isinstance(view, dict) and view.get("uri") in found:
                 found[str(view["uri"])] = read_counts(view, POST_VIEW_COUNTS)
         return found

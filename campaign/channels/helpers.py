@@ -50,6 +50,14 @@ def json_object(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+def json_items(body: Mapping[str, Any], key: str) -> list[Any]:
+    """The list under ``key`` of an answer's JSON object, or ``[]`` when it is missing or not a list: an
+    answer is untrusted input, and a number or a string where a platform documents a list must not break
+    the code that reads it (each item is still checked by its reader)."""
+    value = body.get(key)
+    return value if isinstance(value, list) else []
+
+
 def require_json_object(
     response: httpx.Response, error: type[ChannelError], *, who: str = ""
 ) -> dict[str, Any]:

@@ -44,7 +44,14 @@ from campaign.channels.base import (
     Receipt,
     fake_json,
 )
-from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
+from campaign.channels.helpers import (
+    graph_error,
+    graph_object_gone,
+    json_items,
+    json_object,
+    read_counts,
+    usage_report,
+)
 from campaign.channels.upload_media import mark_upload, public_urls
 from campaign.errors import AmbiguousError, PermanentError, TransientError
 from campaign.media.rules import PLATFORM_MEDIA_RULES, VIDEO_TYPES
@@ -65,7 +72,7 @@ INSIGHTS = "views,likes,replies,reposts,quotes"
 def _insight_counts(body: Mapping[str, Any]) -> dict[str, int]:
     """``{"data": [{"name": "likes", "values": [{"value": 3}]}, ...]}`` -> ``{"likes": 3, ...}``."""
     counts: dict[str, int] = {}
-    for item in body.get("data") or ():
+    for item in json_items(body, "data"):
         if not isinstance(item, Mapping):
             continue
         values = item.get("values")
@@ -74,8 +81,9 @@ def _insight_counts(body: Mapping[str, Any]) -> dict[str, int]:
         value = first.get("value") if isinstance(first, Mapping) else None
         if value is None and isinstance(total, Mapping):
             value = total.get("value")
-        if isinstance(value, int) and item.get("name") in INSIGHTS.split(","):
-            counts[str(item["name"])] = value
+        name = item.get("name")
+        if name in INSIGHTS.split(","):
+            counts.update(read_counts({name: value}, {name: str(name)}))  # whole numbers only, as elsewhere
     return counts
 
 

@@ -50,7 +50,7 @@ from campaign.channels.base import (
     parse_reset,
     platform_message,
 )
-from campaign.channels.helpers import fake_not_found, json_object, read_counts
+from campaign.channels.helpers import fake_not_found, json_items, json_object, read_counts
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.channels.upload_media import upload_key
 from campaign.channels.x_media import XMedia, fake_upload_response, upload_media
@@ -186,11 +186,11 @@ class XAdapter(Adapter):
             raise self._error(response)
         body = json_object(response)
         found: PostMetrics = {}
-        for post in body.get("data") or ():
+        for post in json_items(body, "data"):
             if isinstance(post, dict) and isinstance(post.get("id"), str):
                 public = post.get("public_metrics")
                 found[post["id"]] = read_counts(public if isinstance(public, dict) else {}, PUBLIC_METRICS)
-        for problem in body.get("errors") or ():
+        for problem in json_items(body, "errors"):
             if isinstance(problem, dict) and "not-found" in str(problem.get("type", "")):
                 found.setdefault(str(problem.get("resource_id") or problem.get("value")), None)
         return found
@@ -370,7 +370,7 @@ def _refuses_media(response: httpx.Response) -> bool:
     (https://docs.x.com/x-api/media/media-upload-finalize). Nothing was posted."""
     if response.status_code != 400:
         return False
-    for problem in json_object(response).get("errors") or ():
+    for problem in json_items(json_object(response), "errors"):
         if not isinstance(problem, dict):
             continue
         parameters = problem.get("parameters")

@@ -199,6 +199,18 @@ class MetricsCollector:
                 extra={"action": "metrics_failed", "account": adapter.account.name},
             )
             return results + [MetricResult(pid, error=decision.error) for pid in roots], None
+        except Exception as exc:  # a bug in an adapter (a third party's too): these posts only, not the pass
+            logger.error(
+                "metrics of %d posts of %s not read: unexpected %s",
+                len(roots),
+                adapter.account.name,
+                type(exc).__name__,
+                exc_info=exc,
+                extra={"action": "metrics_failed", "account": adapter.account.name},
+            )
+            # Only the type is stored: the queue never holds an exception's text, which may quote a secret.
+            error = f"unexpected {type(exc).__name__} while reading (see the daemon's log)"
+            return results + [MetricResult(pid, error=error) for pid in roots], None
         results += [_result(pid, receipt, found) for pid, receipt in roots.items()]
         low = next((lim for lim in limits if self._nearly_spent(lim)), None)
         return results, (low.reset_at if low is not None else None)
@@ -228,6 +240,15 @@ class MetricsCollector:
                 "followers of %s not read: %s",
                 account,
                 exc,
+                extra={"action": "metrics_failed", "account": account},
+            )
+            return
+        except Exception as exc:  # a bug in an adapter: the posts' readings go on
+            logger.error(
+                "followers of %s not read: unexpected %s",
+                account,
+                type(exc).__name__,
+                exc_info=exc,
                 extra={"action": "metrics_failed", "account": account},
             )
             return

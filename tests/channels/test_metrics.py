@@ -294,3 +294,39 @@ def test_follower_counts(channel: str, responses: list[httpx.Response], expect: 
 def test_only_platforms_that_give_follower_counts_claim_to() -> None:
     readable = {name for name in channels.names() if channels.load(name).followers is not Adapter.followers}
     assert readable == {"x", "mastodon", "bluesky"}
+
+
+#: 200 answers no platform documents: a reader must treat each as "no counts" or as a classified error.
+HOSTILE_BODIES: list[object] = [
+    {}, [], None, "x", 5, {"data": 5}, {"data": [5]}, {"data": [{"id": "1"}]},
+    {"data": [{"id": "1", "public_metrics": "x"}]},
+    {"data": [{"id": "1", "public_metrics": {"like_count": "9"}}]},
+    {"errors": 5}, {"favourites_count": "x"}, {"favourites_count": -3}, {"favourites_count": True},
+    {"posts": 5}, {"posts": [5]}, {"posts": [{"uri": AT1, "likeCount": "x"}]},
+    {"data": [{"name": "views", "values": 5}]}, {"data": [{"name": "likes", "values": [{"value": True}]}]},
+    {"data": [{"name": "likes", "values": [{"value": -1}]}]}, {"elements": 5}, {"elements": [5]},
+    {"likes": {"summary": 5}}, {"likes": {"summary": {"total_count": "x"}}}, {"reactions": 5},
+]
+HOSTILE_RAW = [b"not json", b"", b"\xff\xfe"]
+
+
+@pytest.mark.parametrize("channel", ["x", "mastodon", "bluesky", "linkedin", "facebook", "threads"])
+def test_an_undocumented_answer_is_no_count_or_a_classified_error(channel: str) -> None:
+    """A platform's answer is untrusted input. Whatever a 200 holds, a read ends in counts that are whole
+    numbers, in "gone", or in a ChannelError: never in another exception (which, before, escaped the
+    collector: X and Threads iterated a number under ``data``, Bluesky one under ``posts``)."""
+    ids = [AT1] if channel == "bluesky" else ["1"]
+    answers = [respond(200, body) for body in HOSTILE_BODIES]
+    json_type = {"content-type": "application/json"}
+    answers += [httpx.Response(200, content=raw, headers=json_type) for raw in HOSTILE_RAW]
+    for answer in answers:
+        a = adapter(channel)
+        responses = ([SESSION] if channel == "bluesky" else []) + [answer] * 4
+        _, outcome = drive(a, a.metrics([Receipt(remote_id=i) for i in ids]), responses)
+        if isinstance(outcome, Exception):
+            continue  # drive returns only ChannelErrors; anything else would have raised
+        assert isinstance(outcome, dict), (answer.content, outcome)
+        for counts in outcome.values():
+            assert counts is None or all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()
+            ), (answer.content, counts)
