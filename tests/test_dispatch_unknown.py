@@ -9,6 +9,7 @@ or a person does; never a blind retry.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from typing import ClassVar
 import httpx
 import pytest
 
-from campaign.channels.base import Account
+from campaign.channels.base import Account, Adapter, Exchange, Part, Receipt
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.dispatch.reconcile import RECHECK_CAP, recheck_delay
 from campaign.dispatch.retry import RetryPolicy
@@ -153,6 +154,80 @@ def test_after_the_window_the_adapters_lookup_decides(store: Store, published: b
     methods = [r.method for _, r in platform.requests]
     assert methods == (["POST", "GET"] if published else ["POST", "GET", "POST"])
     assert post.status == "sent" and post.remote_id == ("found" if published else "new")
+
+
+def test_a_lookup_that_raises_a_bug_holds_back_only_its_own_post(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A lookup that raises something other than a ChannelError (here a third party's adapter reading an
+    answer without the id it expects) is a failed lookup of that post: logged with its traceback and tried
+    again after ``lookup_retry``. Before, it ended the re-examination pass, a new pass started at the pool's
+    next turn and failed the same way, and the dispatch never returned; the other unknown posts were not
+    examined."""
+    clock = Clock()
+    keys: dict[str, str] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            raise httpx.ReadTimeout("slow", request=request)  # every first attempt: unknown
+        key = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(200, json={} if key == keys["broken"] else {"id": "found"})
+
+    platform = Platform(clock, handler)
+    broken, fine = queue(store, planned("a", account="s1", channel="searchable"),
+                         planned("b", account="s2", channel="searchable"))
+    keys["broken"] = store.get_post(broken).idempotency_key
+    adapters = {
+        name: Searchable(Account(name, "searchable", {}, Credentials({}, account=name)), clock=clock)
+        for name in ("s1", "s2")
+    }
+    run(make(store, clock, adapters, platform).dispatch_due(clock.now))
+    assert {store.get_post(i).status for i in (broken, fine)} == {"unknown"}
+
+    d2 = make(store, clock, adapters, platform)  # later, a new daemon examines both at once
+    now = clock.advance(minutes=10)
+    wake = run(asyncio.wait_for(d2.dispatch_due(now), 30))  # the bound only turns a hang into a failure
+    assert store.get_post(fine).status == "sent" and store.get_post(fine).remote_id == "found"
+    assert store.get_post(broken).status == "unknown"
+    assert f"lookup of unknown post {broken} failed: unexpected KeyError" in caplog.text
+    assert "Traceback" in caplog.text
+    assert wake is not None and wake >= now + DispatchConfig(owner=OWNER).lookup_retry
+    lookups = [r for _, r in platform.requests if r.method == "GET"]
+    assert len(lookups) == 2  # one each: the broken one waits for lookup_retry
+
+
+def test_any_bug_while_examining_one_unknown_post_leaves_the_others_examined(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever raises while one unknown post is examined (here an adapter's ``lookup`` that fails when it
+    is called, before any request), that post waits ``lookup_retry`` and the pass goes on to the next."""
+
+    class Raising(Searchable):
+        def lookup(self, part: Part) -> Exchange[Receipt | None]:
+            raise RuntimeError("not implemented yet")
+
+    clock = Clock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(200, json={"id": "found"})
+
+    platform = Platform(clock, handler)
+    broken, fine = queue(store, planned("a", account="s1", channel="searchable"),
+                         planned("b", account="s2", channel="searchable"))
+    credentials = {name: Credentials({}, account=name) for name in ("s1", "s2")}
+    adapters: dict[str, Adapter] = {
+        "s1": Raising(Account("s1", "searchable", {}, credentials["s1"]), clock=clock),
+        "s2": Searchable(Account("s2", "searchable", {}, credentials["s2"]), clock=clock),
+    }
+    run(make(store, clock, adapters, platform).dispatch_due(clock.now))
+    now = clock.advance(minutes=10)
+    later = make(store, clock, adapters, platform)
+    wake = run(asyncio.wait_for(later.dispatch_due(now), 30))  # the bound only turns a hang into a failure
+    assert store.get_post(fine).status == "sent" and store.get_post(broken).status == "unknown"
+    assert f"unknown post {broken} not examined: unexpected RuntimeError" in caplog.text
+    assert wake is not None and wake >= now + DispatchConfig(owner=OWNER).lookup_retry
 
 
 def test_an_unknown_post_found_after_a_restart_is_examined_at_once(store: Store) -> None:

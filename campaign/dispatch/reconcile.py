@@ -184,6 +184,12 @@ class Reconciler:
                 logger.info("unknown post %d: %s", post.id, exc, extra=extra(post, action="reconcile"))
             except StoreError as exc:
                 logger.warning("unknown post %d: %s", post.id, exc, extra=extra(post, action="reconcile"))
+            except Exception as exc:  # a bug: this post waits, the pass goes on (else each pass fails alike)
+                self.after[post.id] = now + self.settings.lookup_retry
+                logger.error(
+                    "unknown post %d not examined: unexpected %s", post.id, type(exc).__name__,
+                    exc_info=exc, extra=extra(post, action="reconcile"),
+                )
 
     async def _resolve(self, post: QueuedPost, now: datetime) -> None:
         try:
@@ -253,6 +259,13 @@ class Reconciler:
                 self.holds.extend(post.account, decision.until, decision.reason, at)
             self.after[post.id] = now + self.settings.lookup_retry
             logger.warning("lookup of unknown post %d failed: %s", post.id, describe(exc), extra=extra(post))
+            return
+        except Exception as exc:  # a bug in the adapter (a third party's too): this post's lookup only
+            self.after[post.id] = now + self.settings.lookup_retry
+            logger.error(
+                "lookup of unknown post %d failed: unexpected %s", post.id, type(exc).__name__,
+                exc_info=exc, extra=extra(post),
+            )
             return
         if found is None:
             await self._requeue(
