@@ -631,6 +631,28 @@ def test_alerts_are_batched_and_an_alert_failure_never_alerts(store: Store) -> N
     assert next(iter(d.alerts._batches.values())).failures == 2
 
 
+def test_an_alert_account_whose_adapter_raises_a_bug_fails_like_any_failed_alert(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An alert adapter's publish that raises something other than a CampaignError (a third party's adapter)
+    used to end the dispatch with it, and the daemon with the dispatch, again after every restart while the
+    alert stayed pending. Now it is a failed alert: logged with its traceback, tried at the next interval."""
+    clock = Clock()
+    platform = Platform(clock, lambda r: httpx.Response(403, json={"error": "forbidden"}))
+    (pid,) = queue(store, planned("a", account="m1"))
+    alert = webhook("alerts", clock, url="https://alerts.example/hook")
+
+    def broken(part: Part) -> Exchange[Receipt]:
+        raise RuntimeError("not implemented yet")
+
+    monkeypatch.setattr(alert, "publish", broken)
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, alert=alert)
+    run(d.dispatch_due(clock.now))  # did not raise
+    assert store.get_post(pid).status == "failed"
+    assert "alert to webhook:alerts failed unexpectedly" in caplog.text and "RuntimeError" in caplog.text
+    assert d.alerts.delivered == 0 and next(iter(d.alerts._batches.values())).failures == 1
+
+
 # ---------------------------------------------------------------------------------------------- shutdown
 
 

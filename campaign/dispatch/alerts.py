@@ -107,8 +107,12 @@ class Alerts:
             part = self._message(batch.adapter, alerts, now)
             try:
                 await self._send(batch.adapter, part)
-            except CampaignError as exc:
-                # Logged only: an alert about an alert could loop forever.
+            except Exception as exc:
+                # Logged only: an alert about an alert could loop forever. Anything else than our errors
+                # (a bug in the alert account's adapter, a third party's too) fails it the same way rather
+                # than ending the dispatch, and the daemon with it, again at each restart.
+                if not isinstance(exc, CampaignError):
+                    logger.error("alert to %s failed unexpectedly", key, exc_info=exc)
                 batch.failures += 1
                 batch.last_sent = now
                 dropped = batch.failures >= MAX_FAILURES
