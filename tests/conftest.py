@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import textwrap
@@ -113,3 +114,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     ):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, but {item.nodeid} needs a real server: {report.longrepr}"
+
+
+@pytest.fixture
+def root_logging_restored() -> Iterator[None]:
+    """The root logger's handlers and level put back after the test: ``campaign daemon`` run in-process
+    configures logging for its process, with a handler on the test's captured (then closed) stderr."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])

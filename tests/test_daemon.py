@@ -166,22 +166,6 @@ def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tm
     assert frozen[0]["young_threshold"] == YOUNG_THRESHOLD
 
 
-@pytest.fixture
-def root_logging_restored() -> Iterator[None]:
-    """The root logger's handlers and level put back after the test: ``campaign daemon`` run in-process
-    configures logging for its process, with a handler on the test's captured (then closed) stderr."""
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    try:
-        yield
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-
-
 @pytest.mark.usefixtures("root_logging_restored")
 def test_a_once_pass_freezes_its_heap_only_when_it_is_the_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

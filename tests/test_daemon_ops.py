@@ -90,6 +90,7 @@ def test_once_says_what_it_did_and_exits_0_when_nothing_waits_for_a_person(tmp_p
     assert line == f"daemon --once: 3 sent; next due {local:%Y-%m-%d %H:%M %Z} ({later:%H:%M} UTC)", line
 
 
+@pytest.mark.usefixtures("root_logging_restored")  # the in-process CLI installs its log handler on stderr
 def test_once_cut_short_by_the_queue_says_so_and_exits_with_its_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
