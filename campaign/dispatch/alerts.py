@@ -108,9 +108,9 @@ class Alerts:
             try:
                 await self._send(batch.adapter, part)
             except Exception as exc:
-                # Logged only: an alert about an alert could loop forever. Anything else than our errors
-                # (a bug in the alert account's adapter, a third party's too) fails it the same way rather
-                # than ending the dispatch, and the daemon with it, again at each restart.
+                # Logged only: an alert about an alert could loop forever. An exception that is not one of
+                # ours (a bug in the alert account's adapter, a third party's too) fails the alert the same
+                # way rather than ending the dispatch, and the daemon with it, again at each restart.
                 if not isinstance(exc, CampaignError):
                     logger.error("alert to %s failed unexpectedly", key, exc_info=exc)
                 batch.failures += 1
