@@ -31,6 +31,8 @@ from campaign.http.wire import WireTransport
 
 HANG = b"hang"
 CLOSE = b"close"
+#: An answer that never ends: its head, then a one-byte chunk every 20 ms for as long as the client listens.
+TRICKLE = b"trickle"
 #: Seconds any wait may take before the test calls it a hang.
 HANG_BOUND = 120.0
 
@@ -90,6 +92,13 @@ async def serve(script: Script) -> AsyncIterator[str]:
                     await asyncio.sleep(3600)
                 if answer == CLOSE:  # the request was read in full: the platform may have acted on it
                     writer.transport.abort()
+                    return
+                if answer == TRICKLE:
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    while not writer.is_closing():
+                        writer.write(b"1\r\na\r\n")
+                        await writer.drain()  # raises once the client has gone
+                        await asyncio.sleep(0.02)  # the dribble (the scenario), not a wait for the code
                     return
                 writer.write(answer)
                 await writer.drain()
@@ -245,6 +254,28 @@ def test_read_timeout_is_ambiguous_and_a_pool_timeout_is_not(kind: str) -> None:
 
     run(go())
     assert [s.path for s in script.seen] == ["/one", "/three"]  # the pool-timed-out request never left
+
+
+def test_an_answer_that_never_ends_is_cut_off_by_the_exchange_deadline(kind: str) -> None:
+    """A server that dribbles its answer never lets the read timeout (the longest silence) expire: the
+    exchange's deadline ends it. Wire: read + write (2.5 s here); aiohttp: all four phases (3.5 s). Either
+    way the request was sent, so it is maybe received, and the connection is not kept."""
+    script = Script([TRICKLE, ok()])
+
+    async def go() -> httpx.Response:
+        timeout = httpx.Timeout(0.5, read=2.0)
+        async with serve(script) as url, client(kind, timeout=timeout) as c:
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                async with asyncio.timeout(HANG_BOUND):  # without a deadline: a hang, failed here
+                    await c.post(f"{url}/one", content=b"1")
+            assert classify(caught.value) is AmbiguousError
+            if kind == "wire":
+                assert "the exchange outlasted its deadline (2.5 s" in str(caught.value)
+            return await c.post(f"{url}/two", content=b"2")  # a fresh connection answers
+
+    response = run(go())
+    assert isinstance(response, httpx.Response) and response.status_code == 200
+    assert [s.path for s in script.seen] == ["/one", "/two"]
 
 
 def test_a_malformed_answer_is_ambiguous(kind: str) -> None:

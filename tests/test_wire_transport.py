@@ -16,6 +16,7 @@ whether or not the event loop has seen the close yet).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import ssl
@@ -32,6 +33,7 @@ import pytest
 
 from campaign.dispatch.eventloop import running_loop_name
 from campaign.errors import AmbiguousError, TransientError
+from campaign.http import wire
 from campaign.http.exchange import map_transport_error
 from campaign.http.wire import WireTransport
 from tests.benchmarks.tlsfake import make_certificate
@@ -557,6 +559,68 @@ def test_a_streamed_body_shorter_than_its_length_is_maybe_received() -> None:
             assert classify(caught.value) is AmbiguousError
 
     run(go())
+
+
+async def dribble(writer: asyncio.StreamWriter) -> None:
+    """An answer that never ends: its head, then a one-byte chunk every 20 ms until the client goes."""
+    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with contextlib.suppress(ConnectionError):
+        while not writer.is_closing():
+            writer.write(b"1\r\na\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.02)  # the dribble itself (the scenario), not a wait for the code
+
+
+def test_an_upload_the_server_reads_too_slowly_is_cut_off_by_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server that takes a body a little at a time never lets the write timeout (a stall) expire. The
+    exchange's deadline, read + write + the body's length at MIN_UPLOAD_RATE, ends it: 2.25 s here with the
+    rate raised to 64 MiB/s for the test, while the server's 64 KiB every 20 ms would take 5 s for 16 MiB."""
+    monkeypatch.setattr(wire, "MIN_UPLOAD_RATE", 64 * 1024 * 1024)
+    total = 16 * 1024 * 1024
+
+    async def handle(state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        state.arrived.set()
+        while await reader.read(CHUNK):
+            await asyncio.sleep(0.02)  # the slow reader itself (the scenario)
+
+    async def go() -> None:
+        timeout = httpx.Timeout(HANG_BOUND, read=1.0, write=1.0)
+        client = httpx.AsyncClient(transport=WireTransport(), timeout=timeout)
+        async with serve(handle) as server, client as c:
+            body = generated(total, hashlib.sha256())
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                async with asyncio.timeout(HANG_BOUND):
+                    await c.post(server.url, content=body, headers={"Content-Length": str(total)})
+            assert "the exchange outlasted its deadline (2.25 s" in str(caught.value)
+            assert classify(caught.value) is AmbiguousError
+
+    run(go())
+
+
+def test_the_deadline_of_a_body_of_unknown_length_counts_from_its_end() -> None:
+    """A chunk-encoded body has no length to allow time for: its exchange's deadline (read + write, 1.5 s)
+    starts once it is written, and ends an answer that never does."""
+
+    async def handle(state: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await state.next_request(reader)
+        await dribble(writer)
+
+    async def go() -> Server:
+        timeout = httpx.Timeout(HANG_BOUND, read=1.0, write=0.5)
+        client = httpx.AsyncClient(transport=WireTransport(), timeout=timeout)
+        async with serve(handle) as server, client as c:
+            with pytest.raises(httpx.ReadTimeout) as caught:
+                async with asyncio.timeout(HANG_BOUND):
+                    await c.post(server.url, content=generated(5 * CHUNK, hashlib.sha256()))
+            assert "the exchange outlasted its deadline (1.5 s" in str(caught.value)
+            return server
+
+    server = run(go())
+    assert isinstance(server, Server)
+    assert len(server.requests) == 1 and len(server.requests[0][1]) == 5 * CHUNK  # the body went out whole
 
 
 # -- TLS ------------------------------------------------------------------------------------------------

@@ -13,7 +13,12 @@ from typing import Any
 
 import httpx
 
-__all__ = ["DirectClient", "response_from"]
+__all__ = ["MIN_UPLOAD_RATE", "DirectClient", "response_from"]
+
+#: Slowest upload (bytes per second) our transports take for progress rather than a hang: a streamed body of
+#: known length adds its length divided by this to an exchange's deadline (``campaign.http.wire``,
+#: ``campaign.http.transport``). 128 KiB/s is about 1 Mbit/s, a poor uplink.
+MIN_UPLOAD_RATE = 128 * 1024
 
 
 def response_from(

@@ -41,11 +41,11 @@ Timeouts come from httpx's per-request ``timeout`` extension
 ``sock_read`` (longest silence while reading the answer,
 https://docs.aiohttp.org/en/stable/client_reference.html#aiohttp.ClientTimeout). aiohttp has no write
 timeout, so the sum of all four bounds the whole exchange, plus, for a streamed body (a media upload),
-its ``Content-Length`` at :data:`MIN_UPLOAD_RATE` (a 500 MB video may take minutes to send). Request bodies
-httpx holds in memory (JSON, forms) are sent as bytes; streamed ones (a file from the media store, a
-multipart upload) are handed to aiohttp as they are read, one chunk at a time, so a 500 MB video never sits
-in memory. Answers are read whole (no streaming) and undecoded (``auto_decompress=False``); the
-``httpx.Response`` decodes ``Content-Encoding`` as usual.
+its ``Content-Length`` at :data:`campaign.http.client.MIN_UPLOAD_RATE` (a 500 MB video may take minutes to
+send). Request bodies httpx holds in memory (JSON, forms) are sent as bytes; streamed ones (a file from the
+media store, a multipart upload) are handed to aiohttp as they are read, one chunk at a time, so a 500 MB
+video never sits in memory. Answers are read whole (no streaming) and undecoded
+(``auto_decompress=False``); the ``httpx.Response`` decodes ``Content-Encoding`` as usual.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ import httpx
 from yarl import URL
 
 # DirectClient lived here; it is in campaign.http.client now (no aiohttp import for the default transport).
-from campaign.http.client import DirectClient
+from campaign.http.client import MIN_UPLOAD_RATE, DirectClient
 from campaign.http.client import response_from as _response
 
 __all__ = ["AiohttpTransport", "DirectClient", "map_aiohttp_error"]
@@ -118,10 +118,6 @@ def map_aiohttp_error(exc: BaseException, request: httpx.Request) -> httpx.Trans
         return httpx.ReadError(message, request=request)
     return httpx.RemoteProtocolError(message, request=request)
 
-
-#: Slowest upload (bytes per second) taken for progress rather than a hang: it sets the deadline of a
-#: streamed body (with the phases' timeouts), since aiohttp has no write timeout.
-MIN_UPLOAD_RATE = 128 * 1024
 
 
 async def _chunks(request: httpx.Request) -> AsyncIterator[bytes]:

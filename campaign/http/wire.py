@@ -25,7 +25,8 @@ a fresh connection closed before the request was written    ``httpx.ConnectError
 CR/LF inside a header, a scheme other than http(s)          ``LocalProtocolError``,          nothing was sent
                                                             ``UnsupportedProtocol``
 silence longer than ``read`` after the request; a request   ``httpx.ReadTimeout``            maybe received
-body that made no progress for ``write`` seconds
+body that made no progress for ``write`` seconds; an
+exchange not over by its deadline (below)
 a reset (an ``OSError``) after writing began                ``httpx.ReadError``              maybe received
 closed without a (complete) answer, a malformed answer,     ``httpx.RemoteProtocolError``    maybe received
 a request body that failed or differed from its length
@@ -45,7 +46,12 @@ again is the dispatcher's decision.
 - Timeouts come from the request's ``timeout`` extension (httpx's semantics,
   https://www.python-httpx.org/advanced/timeouts/): ``read`` is the longest silence while waiting for and
   reading the answer, ``write`` the longest stall of a request body the socket cannot take, measured with
-  ``loop.call_later`` handles (+1.5 us a request here; an ``asyncio.timeout`` context: +6.6 us).
+  ``loop.call_later`` handles (+1.5 us a request here; an ``asyncio.timeout`` context: +6.6 us). A server
+  that dribbles its answer (or reads a body) a byte at a time trips neither, so an exchange also has a
+  deadline, checked by the same timers: ``read`` + ``write`` seconds from its first byte written, plus a
+  streamed body's ``Content-Length`` at :data:`campaign.http.client.MIN_UPLOAD_RATE` (unknown length: from
+  its last byte). None when either timeout is None. (The aiohttp transport's sums all four phases; here the
+  pool wait and the connect are bounded before the exchange starts.)
 - Request bodies httpx holds in memory go out with the head in one write; streamed ones (a media upload)
   one chunk at a time with flow control (``pause_writing``/``resume_writing``), never whole in memory,
   chunk-encoded when httpx put ``Transfer-Encoding: chunked`` on the request. Headers go out exactly as
@@ -71,7 +77,7 @@ from typing import Any, cast
 import httpx
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
-from campaign.http.client import response_from
+from campaign.http.client import MIN_UPLOAD_RATE, response_from
 
 __all__ = ["WireTransport"]
 
@@ -116,9 +122,9 @@ class _Connection(asyncio.Protocol):
     parser callbacks (``on_*``) arrive here, on the event loop; :meth:`exchange` is the request's side."""
 
     __slots__ = (
-        "body", "closed", "counted", "drain", "headers", "headers_done", "idle", "idle_since", "keep_alive",
-        "last_read", "loop", "origin", "parser", "paused", "poller", "pool", "reason", "request", "skip_body",
-        "status", "timer", "transport", "waiter",
+        "allowed", "body", "closed", "counted", "deadline", "drain", "headers", "headers_done", "idle",
+        "idle_since", "keep_alive", "last_read", "loop", "origin", "parser", "paused", "poller", "pool",
+        "reason", "request", "skip_body", "status", "timer", "transport", "waiter",
     )  # fmt: skip
 
     def __init__(self, pool: WireTransport, origin: Origin, loop: asyncio.AbstractEventLoop) -> None:
@@ -139,6 +145,9 @@ class _Connection(asyncio.Protocol):
         self.request: httpx.Request | None = None
         self.skip_body = False
         self.last_read = 0.0
+        #: When the exchange in flight must be over (loop time; None: no deadline), and its length in seconds.
+        self.deadline: float | None = None
+        self.allowed = 0.0
         self.status = 0
         self.reason = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -270,21 +279,46 @@ class _Connection(asyncio.Protocol):
         return True
 
     def read_check(self, limit: float) -> None:
-        """The read timer: fail once nothing arrived for ``limit`` seconds, else look again then."""
-        silent = self.loop.time() - self.last_read
+        """The read timer: fail once nothing arrived for ``limit`` seconds or the exchange's deadline has
+        passed, else look again when the first of the two can be due."""
+        now = self.loop.time()
+        if self.overdue(now):
+            return
+        silent = now - self.last_read
         if silent < limit:
-            self.timer = self.loop.call_later(limit - silent, self.read_check, limit)
+            self.timer = self.loop.call_later(self.wait(now, limit - silent), self.read_check, limit)
         else:
             self.fail(httpx.ReadTimeout, f"no answer for {limit:g} s after the request was sent")
 
-    def write_check(self, limit: float, pending: int) -> None:
-        """The write timer: fail once the unsent bytes did not shrink for ``limit`` seconds."""
+    def write_check(self, limit: float, pending: int, since: float) -> None:
+        """The write timer: fail once the unsent bytes (``pending`` at ``since``) did not shrink for
+        ``limit`` seconds or the exchange's deadline has passed, else look again."""
         assert self.transport is not None
+        now = self.loop.time()
+        if self.overdue(now):
+            return
         now_pending = self.transport.get_write_buffer_size()
         if now_pending < pending:
-            self.timer = self.loop.call_later(limit, self.write_check, limit, now_pending)
-        else:
+            pending, since = now_pending, now
+        elif now - since >= limit:
             self.fail(httpx.ReadTimeout, f"the request body stalled for {limit:g} s while being sent")
+            return
+        self.timer = self.loop.call_later(
+            self.wait(now, since + limit - now), self.write_check, limit, pending, since)
+
+    def wait(self, now: float, wait: float) -> float:
+        """``wait``, or less when the exchange's deadline comes first."""
+        deadline = self.deadline
+        return wait if deadline is None else min(wait, deadline - now)
+
+    def overdue(self, now: float) -> bool:
+        """Whether the exchange's deadline has passed (then it is failed: maybe received)."""
+        deadline = self.deadline
+        if deadline is None or now < deadline:
+            return False
+        self.fail(httpx.ReadTimeout, f"the exchange outlasted its deadline ({self.allowed:g} s: the read and "
+                                     "write timeouts, plus the upload time)")
+        return True
 
     def usable(self, expiry: float | None) -> bool:
         """An idle connection may carry a request: open, not expired, nothing waiting on its socket (an EOF,
@@ -314,6 +348,14 @@ class _Connection(asyncio.Protocol):
             "transfer-encoding", "").lower()  # fmt: skip
         stream = request.stream
         whole = True
+        read, write = timeouts.get("read"), timeouts.get("write")
+        self.deadline = None
+        if read is not None and write is not None:
+            self.allowed = read + write
+            size = None if isinstance(stream, httpx.ByteStream) else request.headers.get("content-length", "")
+            if size is None or size.isdigit():  # else a body of unknown length: from its end (below)
+                self.allowed += int(size) / MIN_UPLOAD_RATE if size else 0
+                self.deadline = loop.time() + self.allowed
         if isinstance(stream, httpx.ByteStream):
             try:
                 body = request.content
@@ -327,17 +369,19 @@ class _Connection(asyncio.Protocol):
                 transport.write(head)
                 transport.write(body)
             if self.paused:
-                await self.wait_drained(timeouts.get("write"))
+                await self.wait_drained(write)
         else:
             transport.write(head)  # from here on, the request may have reached the server
-            whole = await self.send_stream(request, chunked, timeouts.get("write"))
+            whole = await self.send_stream(request, chunked, write)
+            if self.deadline is None and read is not None and write is not None:
+                self.deadline = loop.time() + self.allowed
         if not waiter.done():
-            limit = timeouts.get("read")
+            limit = read
             if limit is None:
                 await waiter
             else:
-                self.last_read = loop.time()
-                self.timer = loop.call_later(limit, self.read_check, limit)
+                self.last_read = now = loop.time()
+                self.timer = loop.call_later(self.wait(now, limit), self.read_check, limit)
                 try:
                     await waiter
                 finally:
@@ -390,8 +434,9 @@ class _Connection(asyncio.Protocol):
         while self.paused and not self.closed:
             self.drain = drain = self.loop.create_future()
             if limit is not None:
-                pending = transport.get_write_buffer_size()
-                self.timer = self.loop.call_later(limit, self.write_check, limit, pending)
+                pending, now = transport.get_write_buffer_size(), self.loop.time()
+                wait = self.wait(now, limit)
+                self.timer = self.loop.call_later(wait, self.write_check, limit, pending, now)
             try:
                 await drain
             finally:
