@@ -40,7 +40,8 @@ TIME_FUNCTIONS = {
 
 _WIRE_TIMERS = (
     "the event loop's monotonic clock times the wire transport's own timeouts (httpx's pool/read/write "
-    "semantics) and idle-connection expiry, as any HTTP client does; it decides nothing about any post"
+    "semantics, and each exchange's deadline) and idle-connection expiry, as any HTTP client does; it "
+    "decides nothing about any post"
 )
 
 #: (module, enclosing function, call) -> why this read is not a dispatch decision.
@@ -56,9 +57,11 @@ ALLOWED: dict[tuple[str, str, str], str] = {
         "reads it to decide",
     **{("http/wire.py", scope, text): _WIRE_TIMERS for scope, text in [
         ("_Connection.data_received", "self.loop.time()"),  # the last byte read: silence for `read`
-        ("_Connection.read_check", "self.loop.time()"),
+        ("_Connection.read_check", "self.loop.time()"),  # silence, and the exchange's deadline
+        ("_Connection.write_check", "self.loop.time()"),  # a stalled body, and the exchange's deadline
+        ("_Connection.wait_drained", "self.loop.time()"),  # the write timer starts
         ("_Connection.usable", "self.loop.time()"),  # keepalive_expiry of an idle connection
-        ("_Connection.exchange", "loop.time()"),  # the read timer starts
+        ("_Connection.exchange", "loop.time()"),  # the exchange's deadline, and the read timer, start
         ("WireTransport._acquire", "loop.time()"),  # the `pool` deadline
         ("WireTransport._release", "conn.loop.time()"),  # idle since
     ]},
