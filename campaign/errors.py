@@ -170,8 +170,14 @@ class TransientError(ChannelError):
     retryable = True
 
 
+#: The longest wait a platform's ``retry_after`` is taken for (about ten years): a number beyond it (or not
+#: finite) is no time a clock can reach, and is treated as absent (the dispatcher's default wait applies).
+MAX_RETRY_AFTER = 3.2e8
+
+
 class RateLimitedError(TransientError):
-    """The platform asked us to wait. ``retry_at`` is an aware UTC datetime when known."""
+    """The platform asked us to wait. ``retry_at`` is an aware UTC datetime when known; ``retry_after`` is
+    seconds, kept only when it is a number in [0, :data:`MAX_RETRY_AFTER`] (negative: 0)."""
 
     def __init__(
         self,
@@ -183,7 +189,9 @@ class RateLimitedError(TransientError):
         platform_message: str | None = None,
     ) -> None:
         self.retry_at = retry_at
-        self.retry_after = retry_after
+        if retry_after is not None and not retry_after <= MAX_RETRY_AFTER:  # NaN, inf, absurd
+            retry_after = None
+        self.retry_after = None if retry_after is None else max(0.0, retry_after)
         super().__init__(message, status=status, platform_message=platform_message)
 
 
@@ -192,6 +200,7 @@ class AmbiguousError(ChannelError):
 
 
 __all__ = [
+    "MAX_RETRY_AFTER",
     "AmbiguousError",
     "AuthError",
     "CampaignError",

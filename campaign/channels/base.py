@@ -562,22 +562,29 @@ def classify_status(response: httpx.Response, message: str, *, now: datetime) ->
     return PermanentError(what, status=status, platform_message=message)
 
 
+def as_seconds(value: object) -> float | None:
+    """Non-negative seconds from a JSON number or a header's text; None for anything else, NaN included."""
+    try:
+        number = math.nan if isinstance(value, bool) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, number) if math.isfinite(number) else None
+
+
 def retry_after_seconds(headers: httpx.Headers, now: datetime) -> float | None:
     """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date), or None."""
     raw = headers.get("retry-after")
     if not raw:
         return None
     raw = raw.strip()
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
+    seconds = as_seconds(raw)  # None for a number no clock reaches too: no date parses from "inf"
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -597,7 +604,7 @@ def parse_reset(raw: str, now: datetime) -> datetime | None:
         except ValueError:
             return None
         return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-    if not math.isfinite(number) or number < 0:
+    if not math.isfinite(number) or not 0 <= number < 2.5e11:  # past 2.5e11 (year 9892) no datetime holds it
         return None
     if number >= 1e9:
         return datetime.fromtimestamp(number, UTC)
@@ -633,7 +640,7 @@ def _int_or_none(value: str | None) -> int | None:
         return None
     try:
         return int(float(value.split(",")[0].split(";")[0]))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, NaN, or infinite
         return None
 
 

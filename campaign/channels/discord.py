@@ -44,6 +44,7 @@ from campaign.channels.base import (
     RateLimit,
     Receipt,
     SampleAccount,
+    as_seconds,
     classify_status,
     fake_json,
     parse_rate_limit_headers,
@@ -195,11 +196,11 @@ class DiscordAdapter(Adapter):
         what = f"Discord HTTP {response.status_code}" + (f" (code {code})" if code is not None else "")
         what += f": {message}" if message else ""
         if response.status_code == 429:
-            wait = _seconds(body.get("retry_after"))
+            wait = as_seconds(body.get("retry_after"))
             if wait is None:
-                wait = _seconds(response.headers.get("x-ratelimit-reset-after"))
+                wait = as_seconds(response.headers.get("x-ratelimit-reset-after"))
             if wait is None:
-                wait = _seconds(response.headers.get("retry-after"))
+                wait = as_seconds(response.headers.get("retry-after"))
             scope = "global" if body.get("global") else response.headers.get("x-ratelimit-scope", "webhook")
             return RateLimitedError(
                 f"{what} ({scope} rate limit)", retry_after=wait, status=429, platform_message=message
@@ -241,14 +242,3 @@ class DiscordAdapter(Adapter):
             "webhook_id": f"{PLACEHOLDER}-webhook",
         }
         return fake_json(request, message)
-
-
-def _seconds(value: object) -> float | None:
-    """A non-negative number of seconds from a JSON number or a header, else None."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, number)

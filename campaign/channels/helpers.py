@@ -23,12 +23,14 @@ from campaign.channels.base import (
     Adapter,
     Exchange,
     RateLimit,
+    as_seconds,
     classify_status,
     fake_json,
     platform_message,
     retry_after_seconds,
 )
 from campaign.errors import (
+    MAX_RETRY_AFTER,
     AuthError,
     ChannelError,
     PermanentError,
@@ -164,17 +166,23 @@ def usage_report(headers: httpx.Headers, now: datetime) -> RateLimit | None:
                 )
         for entry in entries:
             for key in ("call_count", "total_cputime", "total_time"):
-                number = entry.get(key)
-                if isinstance(number, int | float):
-                    highest = max(highest or 0.0, float(number))
-            regain = entry.get("estimated_time_to_regain_access")
-            if isinstance(regain, int | float):
-                regain_minutes = max(regain_minutes, float(regain))
+                number = _json_number(entry.get(key))
+                if number is not None:
+                    highest = max(highest or 0.0, min(number, 100.0))  # a percentage of the budget
+            regain = _json_number(entry.get("estimated_time_to_regain_access"))  # minutes
+            if regain is not None:
+                regain_minutes = max(regain_minutes, min(regain, MAX_RETRY_AFTER / 60))
     if highest is None and regain_minutes == 0:
         return None
     remaining = max(0, 100 - int(highest or 0))
     reset_at = now + timedelta(minutes=regain_minutes) if regain_minutes > 0 else None
     return RateLimit(remaining=remaining, reset_at=reset_at, limit=100)
+
+
+def _json_number(value: object) -> float | None:
+    """A finite, non-negative JSON number (not a string or a bool), else None: a header parsed as JSON by
+    Python may hold NaN or an infinity."""
+    return as_seconds(value) if isinstance(value, int | float) else None
 
 
 # -- webhook URLs that are the credential ------------------------------------------------------------------

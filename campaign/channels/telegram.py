@@ -32,6 +32,7 @@ from campaign.channels.base import (
     Part,
     Receipt,
     SampleAccount,
+    as_seconds,
     classify_status,
     fake_json,
 )
@@ -220,9 +221,8 @@ class TelegramAdapter(Adapter):
         params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         what = f"Telegram error {code}: {description}" if description else f"Telegram error {code}"
         if params.get("retry_after") is not None:
-            return RateLimitedError(
-                what, retry_after=float(params["retry_after"]), status=status, platform_message=description
-            )
+            wait = as_seconds(params["retry_after"])
+            return RateLimitedError(what, retry_after=wait, status=status, platform_message=description)
         if params.get("migrate_to_chat_id") is not None:
             return PermanentError(
                 f"{what}; the group became a supergroup: set chat_id to {params['migrate_to_chat_id']}",

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from campaign.channels.base import PLACEHOLDER, Exchange, fake_json
+from campaign.channels.base import PLACEHOLDER, Exchange, as_seconds, fake_json
 from campaign.channels.upload_media import DELAY, MEDIA, UPLOAD, mark_upload, media_extension, upload_error
 from campaign.errors import PermanentError, TransientError
 from campaign.media.model import PreparedMedia
@@ -109,8 +109,9 @@ def upload_media(
             f"alt text of {media.source}",
             now,
         )
-    seconds = final.get("expires_after_secs")
-    expires = now() + timedelta(seconds=seconds) if isinstance(seconds, int | float) else None
+    seconds = as_seconds(final.get("expires_after_secs"))
+    # X documents a day (86,400 s); the cap keeps an absurd answer within what a datetime holds.
+    expires = now() + timedelta(seconds=min(seconds, 366 * 86400)) if seconds is not None else None
     return XMedia(id=media_id, media_key=str(final.get("media_key") or ""), expires_at=expires)
 
 
@@ -136,7 +137,7 @@ def _wait_processed(
             f"{base}/2/media/upload",
             headers=headers,
             params={"command": "STATUS", "media_id": media_id},
-            extensions={DELAY: float(info.get("check_after_secs") or 1), UPLOAD: True},
+            extensions={DELAY: as_seconds(info.get("check_after_secs")) or 1.0, UPLOAD: True},
         )
         data = _data((yield request), what, now)
     raise TransientError(f"{what}: media {media_id} is still processing")

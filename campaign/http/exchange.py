@@ -10,6 +10,10 @@ bare ``httpx.Request`` objects, and ``AsyncClient.send`` does not add the client
 merges those only in ``build_request``), so without this no ``User-Agent`` would reach the platform. Discord
 refuses API calls without one (https://discord.com/developers/docs/reference#user-agent). Dry runs complete
 their requests the same way, so previews show what would be sent.
+
+Answers are the platform's, so they are untrusted input: an answer its adapter cannot read (a number where a
+list belongs, a count of ``1e999``) ends the exchange with one classified error
+(:func:`unreadable_answer`), and rate-limit headers that cannot be read are ignored, never an exchange's end.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import functools
 import ipaddress
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,10 +41,11 @@ from campaign.channels.base import (
     Part,
     RateLimit,
 )
-from campaign.errors import AmbiguousError, ChannelError, PermanentError, TransientError
+from campaign.errors import AmbiguousError, CampaignError, ChannelError, PermanentError, TransientError
 from campaign.secrets import redact
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 #: Called with each response's rate-limit report, so the dispatcher can hold the account back.
 RateLimitSink = Callable[[RateLimit], None]
@@ -214,10 +220,15 @@ async def run(
             except httpx.TransportError as exc:
                 raise map_transport_error(exc, request) from None
             if on_rate_limit is not None:
-                limit = adapter.read_rate_limit(response, now())
+                limit = _rate_limit(adapter, response, now())
                 if limit is not None:
                     on_rate_limit(limit)
-            request = exchange.send(response)
+            try:
+                request = exchange.send(response)
+            except (StopIteration, CampaignError):
+                raise
+            except Exception as exc:  # the adapter could not read the answer: the platform's fault, or ours
+                raise unreadable_answer(exc, request, response) from exc
     except StopIteration as stop:
         result: T = stop.value
         return result
@@ -226,6 +237,28 @@ async def run(
         raise
     finally:
         exchange.close()
+
+
+def _rate_limit(adapter: Adapter, response: httpx.Response, now: datetime) -> RateLimit | None:
+    """The answer's rate-limit reading; None when its headers cannot be read (they inform, they never fail
+    an exchange)."""
+    try:
+        return adapter.read_rate_limit(response, now)
+    except Exception:  # a hostile or garbled header the adapter did not foresee
+        logger.debug("rate-limit headers of an answer not read", exc_info=True)
+        return None
+
+
+def unreadable_answer(exc: Exception, request: httpx.Request, response: httpx.Response) -> ChannelError:
+    """What an answer its adapter could not read (a field of an unexpected type, an absurd number) means:
+    the request was sent and answered, so it may have published something (ambiguous), except an upload
+    or its poll, which publishes nothing (transient). One line; the traceback goes to the DEBUG log."""
+    logger.debug("answer to %s could not be read", request.method, exc_info=exc)
+    where = f"{request.method} {url_for_message(request.url)}"
+    what = f"HTTP {response.status_code} answer to {where} unreadable ({type(exc).__name__}: {exc})"[:500]
+    if request.extensions.get(UPLOAD_EXTENSION):
+        return TransientError(f"{what}; an upload publishes nothing: retried", status=response.status_code)
+    return AmbiguousError(f"{what}; outcome unknown", status=response.status_code)
 
 
 def _scrub(exc: ChannelError, adapter: Adapter) -> None:

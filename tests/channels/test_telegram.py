@@ -135,6 +135,12 @@ CASES = [
         check=lambda sent, e: e.retry_after == 7.0 and e.status == 429,
     ),
     Case(
+        "flood control with a retry_after that is no number: rate limited, for the default wait",
+        [Step("POST", SEND, error(429, "Too Many Requests", retry_after="soon"))],
+        RateLimitedError,
+        check=lambda sent, e: e.retry_after is None and e.retry_at is None and e.status == 429,
+    ),
+    Case(
         "chat not found is permanent",
         [Step("POST", SEND, error(400, "Bad Request: chat not found"))],
         PermanentError,
