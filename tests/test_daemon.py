@@ -347,6 +347,41 @@ def test_wake_job_fires_at_the_due_time(tmp_path: Path, signals: Signals) -> Non
     assert due_at <= sent_at < due_at + timedelta(seconds=5)
 
 
+class BrokenCollector:
+    """A metrics collector with a bug: every pass raises."""
+
+    busy: Callable[[], bool] | None = None
+    passes = 0
+
+    async def collect_due(self, now: datetime, *, campaign: str | None = None) -> None:
+        self.passes += 1
+        raise RuntimeError("a bug in the collector")
+
+    def next_wake(self) -> datetime | None:
+        return None
+
+
+def test_a_bug_in_the_metrics_collector_is_one_logged_error_and_posting_goes_on(
+    tmp_path: Path, signals: Signals, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, the exception ended the collector's task unseen (a running daemon) or the whole pass
+    (``--once``); now it is one error with its traceback, and the post is sent either way."""
+    db = tmp_path / "q.db"
+    (pid,) = queue_due(db, "a")
+    daemon, store = _daemon(db, write_campaign(tmp_path / "schedules"), signals, tick=60)
+    collector = BrokenCollector()
+    daemon.collector = collector  # type: ignore[assignment]
+    with caplog.at_level(logging.ERROR, logger="campaign.dispatch.daemon"):
+        asyncio.run(daemon.run_once())
+    status = store.get_post(pid).status
+    store.close()
+    assert collector.passes == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == ["metrics: unexpected RuntimeError"]
+    assert errors[0].exc_info is not None
+    assert status == "sent"
+
+
 def test_posts_applied_by_another_process_are_noticed(tmp_path: Path, signals: Signals) -> None:
     db = tmp_path / "q.db"
     campaigns = write_campaign(tmp_path / "schedules")

@@ -8,6 +8,7 @@ ChannelError, fail a post that was sent, or hold an account for ever.
 - The shared parsers (``Retry-After``, rate-limit resets and counts, Meta's usage headers) and
   :class:`~campaign.errors.RateLimitedError` turn absurd numbers into "no time given".
 - X's media STATUS poll with a ``check_after_secs`` that is no number waits its default second.
+- A count (likes, followers) is a whole number a BIGINT column holds, or unknown.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from campaign.channels.base import (
     parse_reset,
     retry_after_seconds,
 )
-from campaign.channels.helpers import usage_report
+from campaign.channels.facebook import _post_counts
+from campaign.channels.helpers import MAX_COUNT, usage_report, whole_count
 from campaign.channels.mastodon import MastodonAdapter
 from campaign.channels.upload_media import DELAY
 from campaign.channels.x_media import _wait_processed
@@ -160,3 +162,17 @@ def test_the_runner_never_waits_longer_than_its_cap_or_for_a_delay_that_is_no_nu
 
     assert asyncio.run(go()) == 1
     assert waited == [60.0]
+
+
+@pytest.mark.parametrize(("value", "kept"), [
+    (0, 0), (42, 42), (MAX_COUNT, MAX_COUNT),
+    (MAX_COUNT + 1, None), (10**30, None), (-1, None), (True, None), (1.0, None), ("7", None), (None, None),
+])
+def test_a_count_is_a_whole_number_a_bigint_holds(value: object, kept: int | None) -> None:
+    assert whole_count(value) == kept
+
+
+def test_facebook_counts_read_the_same_way() -> None:
+    summary = {"summary": {"total_count": 10**30}}
+    post = {"reactions": summary, "comments": {"summary": {"total_count": 5}}, "shares": {"count": False}}
+    assert _post_counts(post) == {"replies": 5}

@@ -415,3 +415,31 @@ def test_an_adapter_that_raises_a_bug_fails_its_own_readings_only(
     assert {post_id for post_id, _ in likes(store)} == x_posts | {
         r.post_id for r in store.sent_rows("c") if r.channel == "mastodon"
     }
+
+
+class Boastful(Platform):
+    """Answers X's reads with a count no signed 64-bit integer holds, and a negative follower count."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != "api.x.com":
+            return super().__call__(request)
+        self.requests.append(request)
+        if request.url.path.endswith("/users/me"):
+            return httpx.Response(200, json={"data": {"id": "1", "public_metrics": {"followers_count": -3}}})
+        ids = request.url.params["ids"].split(",")
+        counts = {"like_count": 2**63, "retweet_count": 10**30, "reply_count": 4}
+        return httpx.Response(200, json={"data": [{"id": i, "public_metrics": counts} for i in ids]})
+
+
+def test_a_count_no_database_column_holds_is_left_out_and_the_pass_goes_on(store: Store) -> None:
+    """A count above 2**63 - 1 made the pass's one write fail (SQLite: OverflowError), so no account's
+    readings were recorded, every pass. Now such a count, like a negative one, is not a count at all."""
+    send(store, 2, "mastodon_main")
+    send(store, 2, "x_main")
+    assert collect(store, Boastful(), T0 + HOUR) == 4
+    samples = {(s.post_id, s.metric, s.value) for s in store.metric_samples("c")}
+    x_posts = {r.post_id for r in store.sent_rows("c") if r.channel == "x"}
+    mastodon_posts = {r.post_id for r in store.sent_rows("c") if r.channel == "mastodon"}
+    assert {(p, m) for p, m, _ in samples if p in x_posts} == {(p, "replies") for p in x_posts}
+    assert {(p, m) for p, m, _ in samples if p in mastodon_posts} == {(p, "likes") for p in mastodon_posts}
+    assert store.followers(["x_main", "mastodon_main"]) == {"mastodon_main": 250}

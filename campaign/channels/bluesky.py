@@ -67,7 +67,7 @@ from campaign.channels.bluesky_media import (
     upload_blob,
     video_embed,
 )
-from campaign.channels.helpers import json_items, read_counts, require_json_object
+from campaign.channels.helpers import json_items, read_counts, require_json_object, whole_count
 from campaign.channels.tid import tid_for_key
 from campaign.channels.upload_media import upload_key
 from campaign.errors import (
@@ -418,8 +418,7 @@ class BlueskyAdapter(Adapter):
         response, _ = yield from self._authed(get_profile)
         if not response.is_success:
             raise self._error(response, "getProfile", before_write=True)
-        count = require_json_object(response, PermanentError).get("followersCount")
-        return count if isinstance(count, int) else None
+        return whole_count(require_json_object(response, PermanentError).get("followersCount"))
 
     def verify(self) -> Exchange[str]:
         """``@handle (did)``: getSession on a cached session, otherwise createSession. Never posts."""

@@ -46,7 +46,7 @@ from campaign.channels.base import (
     fake_json,
 )
 from campaign.channels.facebook_media import GRAPH_VIDEO, fake_video_response, finish_request, upload_video
-from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report
+from campaign.channels.helpers import graph_error, graph_object_gone, json_object, usage_report, whole_count
 from campaign.channels.upload_media import MEDIA, UPLOAD, media_extension, upload_error, upload_key
 from campaign.errors import AmbiguousError, TransientError
 from campaign.media.model import PreparedMedia
@@ -82,13 +82,13 @@ def _post_counts(post: Mapping[str, Any]) -> dict[str, int]:
     for edge, ours in (("reactions", "likes"), ("comments", "replies")):
         value = post.get(edge)
         summary = value.get("summary") if isinstance(value, Mapping) else None
-        total = summary.get("total_count") if isinstance(summary, Mapping) else None
-        if isinstance(total, int):
+        total = whole_count(summary.get("total_count") if isinstance(summary, Mapping) else None)
+        if total is not None:
             counts[ours] = total
     shares = post.get("shares")
     # Graph leaves `shares` out of a post nobody shared.
-    count = shares.get("count") if isinstance(shares, Mapping) else 0
-    if isinstance(count, int):
+    count = whole_count(shares.get("count") if isinstance(shares, Mapping) else 0)
+    if count is not None:
         counts["reposts"] = count
     return counts
 

@@ -1,6 +1,7 @@
 """Building blocks several adapters share, kept in one place so that adapters never import each other.
 
-- Reading answers: :func:`json_object` (lenient) and :func:`require_json_object` (strict, classified).
+- Reading answers: :func:`json_object` (lenient) and :func:`require_json_object` (strict, classified);
+  counts (:func:`whole_count`, :func:`read_counts`: a whole number a BIGINT column holds, else unknown).
 - Dry runs: :func:`fake_not_found` (the answer to a request an adapter's fakes do not know) and
   :func:`sent_nothing` (an exchange that returns without a request, for checks that cannot be harmless).
 - Meta's Graph API (Facebook and Threads share its error and usage formats): :func:`graph_error`,
@@ -226,16 +227,28 @@ def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
     return url
 
 
+#: The largest count the queue stores (a signed 64-bit integer, SQLite's and PostgreSQL's BIGINT). An answer
+#: that says more than that is not a count: before this bound, one such value failed a whole metrics pass.
+MAX_COUNT = 2**63 - 1
+
+
+def whole_count(value: object) -> int | None:
+    """``value`` when it is a count: a JSON whole number from 0 to :data:`MAX_COUNT` (not a boolean); else
+    None, since a count the platform did not give, or gave as something else, is unknown, never zero."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
+
+
 def read_counts(body: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, int]:
     """The counts in ``body`` under the platform's field names, renamed to ours (``names``: theirs -> ours).
 
-    A field that is missing or not a whole number is left out: a count the platform did not give is unknown,
-    never zero.
+    A field that is missing or not a :func:`whole_count` is left out.
     """
     counts: dict[str, int] = {}
     for theirs, ours in names.items():
-        value = body.get(theirs)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = whole_count(body.get(theirs))
+        if value is not None:
             counts[ours] = value
     return counts
 

@@ -41,7 +41,7 @@ from campaign.channels.base import (
     names_id,
     platform_message,
 )
-from campaign.channels.helpers import fake_not_found, read_counts, require_json_object
+from campaign.channels.helpers import fake_not_found, read_counts, require_json_object, whole_count
 from campaign.channels.mastodon_media import fake_media_response, upload_media
 from campaign.channels.upload_media import upload_key
 from campaign.errors import AmbiguousError, PermanentError
@@ -253,8 +253,8 @@ class MastodonAdapter(Adapter):
             "GET", f"{self._base()}/api/v1/accounts/verify_credentials", headers=self._auth()
         )
         self._raise_for_error(response)
-        count = require_json_object(response, PermanentError, who="Mastodon").get("followers_count")
-        return count if isinstance(count, int) else None
+        account = require_json_object(response, PermanentError, who="Mastodon")
+        return whole_count(account.get("followers_count"))
 
     def _raise_for_error(self, response: httpx.Response) -> None:
         """401/403 -> AuthError, 422 -> PermanentError, 429 -> RateLimitedError (ISO reset), 5xx generic."""

@@ -50,7 +50,7 @@ from campaign.channels.base import (
     parse_reset,
     platform_message,
 )
-from campaign.channels.helpers import fake_not_found, json_items, json_object, read_counts
+from campaign.channels.helpers import fake_not_found, json_items, json_object, read_counts, whole_count
 from campaign.channels.oauth import TokenSet, parse_token_response, refresh_request
 from campaign.channels.upload_media import upload_key
 from campaign.channels.x_media import XMedia, fake_upload_response, upload_media
@@ -203,8 +203,7 @@ class XAdapter(Adapter):
             raise self._error(response)
         data = json_object(response).get("data")
         public = data.get("public_metrics") if isinstance(data, dict) else None
-        count = public.get("followers_count") if isinstance(public, dict) else None
-        return count if isinstance(count, int) else None
+        return whole_count(public.get("followers_count") if isinstance(public, dict) else None)
 
     def verify(self) -> Exchange[str]:
         response = yield from self._authorized("GET", ME_URL, None)

@@ -285,6 +285,11 @@ class Daemon:
         except StoreError as exc:
             logger.error("metrics: %s", exc, extra={"action": "metrics"})
             return
+        except Exception as exc:  # a bug: posting goes on; the claimed readings come back after their lease
+            logger.error(
+                "metrics: unexpected %s", type(exc).__name__, exc_info=exc, extra={"action": "metrics"}
+            )
+            return
         if stats.posts:
             logger.info(
                 "metrics read for %d posts in %d requests (%d gone, %d failed, %d deferred)",
