@@ -42,7 +42,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import ahocorasick_rs
 
@@ -509,7 +509,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     Forms (:func:`secret_forms`): as is; JSON-escaped (as inside a JSON string, ASCII-escaped or not);
     URL-encoded (``quote`` with and without ``/`` safe, ``quote_plus``); base64 and URL-safe base64 at every
     byte alignment, so the secret is found inside ``base64("user:" + secret)`` of HTTP Basic auth; and for a
-    secret that is a URL, the URL without its query and its path alone (servers echo ``POST /path``).
+    secret that is a URL, the URL without its query, its path alone (servers echo ``POST /path``) and its
+    long path segments and query values (:func:`_url_forms`). Percent-escapes in upper and lower case.
     Every character inside an occurrence of any form is replaced (overlapping occurrences become one
     ``[REDACTED]``). Secrets shorter than 4 characters are ignored (replacing them would mangle ordinary text;
     they are not real credentials), as are derived forms shorter than 8 (base64 fragments) or 12 (URL paths)
@@ -592,9 +593,14 @@ def secret_forms(secret: str) -> frozenset[str]:
         forms.add(base)
         forms.add(json.dumps(base)[1:-1])
         forms.add(json.dumps(base, ensure_ascii=False)[1:-1])
-        forms.update({quote(base), quote(base, safe=""), quote_plus(base), quote_plus(base, safe="/")})
+        escaped = {quote(base), quote(base, safe=""), quote_plus(base), quote_plus(base, safe="/")}
+        forms.update(escaped)
+        forms.update(_ESCAPE.sub(lambda m: m[0].lower(), e) for e in escaped)  # %2b as well as %2B
     forms.update(_base64_forms(secret.encode("utf-8")))
     return frozenset(f for f in forms if len(f) >= MIN_SECRET)
+
+
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
 
 def _base64_forms(data: bytes) -> set[str]:
@@ -619,15 +625,20 @@ def _base64_forms(data: bytes) -> set[str]:
 
 
 def _url_forms(secret: str) -> set[str]:
-    """For a secret that is a URL: the URL without its query, and its path (with and without the query)."""
+    """For a secret that is a URL: the URL without its query; its path (with and without the query); and
+    each path segment and query value of :data:`MIN_SECRET_PATH` characters or more, since the token of a
+    webhook URL is one of those (Slack's and Discord's last segment, a Teams or Logic Apps ``sig``) and a
+    server may quote it alone. Each also as percent-decoded, the way a client library may name a path."""
     try:
         parts = urlsplit(secret)
     except ValueError:
         return set()
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return set()
-    forms = {f"{parts.scheme}://{parts.netloc}{parts.path}"}
-    for path in (parts.path, f"{parts.path}?{parts.query}" if parts.query else parts.path):
-        if len(path) >= MIN_SECRET_PATH:
-            forms.add(path)
-    return forms
+    pieces = {parts.path, f"{parts.path}?{parts.query}" if parts.query else parts.path}
+    pieces.update(parts.path.split("/"))
+    pieces.update(value for _, _, value in (pair.partition("=") for pair in parts.query.split("&")))
+    pieces |= {unquote(piece) for piece in pieces}
+    origin = f"{parts.scheme}://{parts.netloc}"
+    forms = {origin + parts.path, origin + unquote(parts.path)}
+    return forms | {piece for piece in pieces if len(piece) >= MIN_SECRET_PATH}

@@ -50,7 +50,7 @@ from campaign.errors import (
 )
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import MediaRules
-from campaign.secrets import Credentials
+from campaign.secrets import Credentials, redact_resolved
 from campaign.text.rules import TextRules
 
 T = TypeVar("T")
@@ -514,8 +514,17 @@ def names_id(text: str, ident: str) -> bool:
     return re.search(rf"(?<![\w-]){re.escape(ident)}(?![\w-])", text) is not None
 
 
+def shown(text: str, limit: int) -> str:
+    """``text`` (a platform's words, an exception's message) as an error message may show it: every secret
+    this process holds redacted first, then whitespace runs squashed and the rest cut to ``limit``
+    characters. The order matters: a cut or a squash inside a secret (a 401 quoting the Authorization
+    header) would leave a fragment no redaction recognises."""
+    text = " ".join(redact_resolved(text).split())
+    return text[: limit - 1] + "…" if len(text) > limit else text
+
+
 def platform_message(response: httpx.Response, limit: int = 300) -> str:
-    """The error text a platform returned, from common JSON shapes or the raw body, shortened."""
+    """The error text a platform returned, from common JSON shapes or the raw body, :func:`shown`."""
     text = ""
     try:
         body = response.json()
@@ -529,10 +538,7 @@ def platform_message(response: httpx.Response, limit: int = 300) -> str:
             if isinstance(value, str) and value:
                 text = value
                 break
-    if not text:
-        text = response.text.strip()
-    text = " ".join(text.split())
-    return text[: limit - 1] + "…" if len(text) > limit else text
+    return shown(text or response.text, limit)
 
 
 def classify_status(response: httpx.Response, message: str, *, now: datetime) -> ChannelError:

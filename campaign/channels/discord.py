@@ -49,6 +49,7 @@ from campaign.channels.base import (
     fake_json,
     parse_rate_limit_headers,
     parse_reset,
+    shown,
 )
 from campaign.channels.helpers import MIN_SECRET_PATH, secret_url
 from campaign.channels.upload_media import MEDIA, media_extension
@@ -191,7 +192,7 @@ class DiscordAdapter(Adapter):
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return classify_status(response, " ".join(response.text.split())[:200], now=now)
+            return classify_status(response, shown(response.text, 200), now=now)
         code, message = body.get("code"), str(body.get("message") or "")
         what = f"Discord HTTP {response.status_code}" + (f" (code {code})" if code is not None else "")
         what += f": {message}" if message else ""

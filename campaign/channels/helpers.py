@@ -29,6 +29,7 @@ from campaign.channels.base import (
     fake_json,
     platform_message,
     retry_after_seconds,
+    shown,
 )
 from campaign.errors import (
     MAX_RETRY_AFTER,
@@ -118,7 +119,7 @@ def graph_error(response: httpx.Response, *, now: datetime) -> ChannelError:
     body = json_object(response).get("error")
     error = body if isinstance(body, Mapping) else {}
     message = str(error.get("error_user_msg") or error.get("message") or platform_message(response))
-    message = " ".join(message.split())[:300]
+    message = shown(message, 300)
     code = error.get("code")
     subcode = error.get("error_subcode")
     status = response.status_code
@@ -211,6 +212,10 @@ def secret_url(adapter: Adapter, name: str, *, placeholder: str) -> httpx.URL:
         raise PermanentError(f"{what} is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise PermanentError(f"{what} must be an absolute https:// URL")
+    if url.userinfo:
+        # httpx and aiohttp would send it as Basic auth (our wire transport would not), in a form the
+        # redaction of the URL does not cover; webhooks take their secret in the path or query.
+        raise PermanentError(f"{what}: a user name or password in the URL ('user:password@') is refused")
     if str(url) != raw:
         hints = []
         if url.port is None and ":443" in raw.split("/")[2]:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status, shown
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.channels.upload_media import public_urls
 from campaign.errors import AuthError, ChannelError, PermanentError
@@ -115,7 +115,7 @@ class SlackAdapter(Adapter):
         return Receipt(remote_id=f"slack:{part.idempotency_key}", url=None)
 
     def _classify(self, response: httpx.Response) -> ChannelError:
-        code = " ".join(response.text.split())[:200]
+        code = shown(response.text, 200)
         what = f"Slack webhook HTTP {response.status_code}" + (f": {code}" if code else "")
         if code in AUTH_CODES:
             return AuthError(what, status=response.status_code, platform_message=code)

@@ -41,6 +41,7 @@ from campaign.channels.base import (
     Receipt,
     SampleAccount,
     fake_json,
+    shown,
 )
 from campaign.channels.helpers import secret_url
 from campaign.channels.upload_media import public_urls
@@ -52,6 +53,9 @@ from campaign.text.rules import TextRules
 #: Header names of the signature scheme (documented for receivers).
 SIGNATURE_HEADER = "X-Campaign-Signature"
 TIMESTAMP_HEADER = "X-Campaign-Timestamp"
+#: The longest id and link a receiver's answer may give a post (longer ones are cut).
+RECEIPT_ID_MAX = 500
+RECEIPT_URL_MAX = 2048
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -172,10 +176,12 @@ class WebhookAdapter(Adapter):
             except ValueError:
                 body = None
             if isinstance(body, dict):
+                # Any receiver answers here: what it says is stored and shown, so it is redacted (a
+                # receiver may echo the URL it was called at, which is the secret) and bounded.
                 if body.get("id") not in (None, ""):
-                    remote_id = str(body["id"])
+                    remote_id = shown(str(body["id"]), RECEIPT_ID_MAX)
                 if isinstance(body.get("url"), str) and body["url"]:
-                    public_url = body["url"]
+                    public_url = shown(body["url"], RECEIPT_URL_MAX)
             elif "json" in response.headers.get("content-type", ""):
                 # The receiver said JSON but sent something else: it did answer 2xx, so the part is
                 # probably published, but we cannot be sure what it accepted.

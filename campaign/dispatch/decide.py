@@ -52,6 +52,7 @@ from campaign.errors import (
     StoreError,
     TransientError,
 )
+from campaign.secrets import redact_resolved
 
 #: StoreErrors that say the queue itself could not be used (a lost connection, a lock held too long), not
 #: that one post moved on (LeaseLostError and the other subclasses).
@@ -164,7 +165,7 @@ def decide(
         return Decision(
             Action.DEFER, f"cannot send: {error}", until=now + policy.config_retry, config_problem=True
         )
-    what = f"{type(error).__name__}: {error}"
+    what = f"{type(error).__name__}: {redact_resolved(str(error))}"  # a bug's text may quote anything
     if requests_sent:
         return Decision(Action.UNKNOWN, f"internal error after a request was sent: {what}", attempt, bug=True)
     return Decision(Action.FAILED, f"internal error: {what}", attempt, bug=True)

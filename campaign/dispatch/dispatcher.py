@@ -83,6 +83,7 @@ from campaign.dispatch.writer import GroupWriter, make_mark
 from campaign.errors import CampaignError, ConfigError, RateLimitedError, StoreError
 from campaign.http.exchange import Recording, run, run_dry
 from campaign.plan.posts import part_for
+from campaign.secrets import redact_resolved
 
 if TYPE_CHECKING:
     import httpx
@@ -472,7 +473,7 @@ class Dispatcher:
             problem = exc
         except Exception as exc:  # an adapter that cannot even be built: a bug, but keep the post safe
             logger.exception("post %d: cannot build its adapter", post.id, extra=extra(post))
-            problem = ConfigError(f"adapter error: {type(exc).__name__}: {exc}")
+            problem = ConfigError(f"adapter error: {type(exc).__name__}: {redact_resolved(str(exc))}")
         self._conclude(post, problem, _Progress(post.part_receipts), 0)
         return None
 

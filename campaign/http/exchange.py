@@ -40,8 +40,16 @@ from campaign.channels.base import (
     Exchange,
     Part,
     RateLimit,
+    shown,
 )
-from campaign.errors import AmbiguousError, CampaignError, ChannelError, PermanentError, TransientError
+from campaign.errors import (
+    AmbiguousError,
+    CampaignError,
+    ChannelError,
+    CredentialsError,
+    PermanentError,
+    TransientError,
+)
 from campaign.secrets import redact
 
 T = TypeVar("T")
@@ -131,10 +139,13 @@ def _default_headers(raw: tuple[tuple[bytes, bytes], ...]) -> tuple[_Default, ..
 
 def url_for_message(url: httpx.URL) -> str:
     """``scheme://host[:port]/path`` of ``url`` for error messages: the port kept (a test server on :2583
-    is not the one on :443), user info, query and fragment left out."""
-    host = f"[{url.host}]" if ":" in url.host else url.host
+    is not the one on :443), user info, query and fragment left out. Host and path are written as sent
+    (IDNA, percent-escapes kept), the form a secret URL is registered in for redaction."""
+    host = url.raw_host.decode("ascii")
+    host = f"[{host}]" if ":" in host else host
     port = f":{url.port}" if url.port is not None else ""
-    return f"{url.scheme}://{host}{port}{url.path}"
+    path = url.raw_path.decode("ascii").partition("?")[0]
+    return f"{url.scheme}://{host}{port}{path}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -160,8 +171,11 @@ def check_transport_policy(request: httpx.Request, *, allow_http: bool) -> None:
     )
 
 
-def map_transport_error(exc: httpx.TransportError, request: httpx.Request) -> ChannelError:
-    """Classify a transport failure by whether the platform may have received the request.
+def map_transport_error(
+    exc: httpx.TransportError | httpx.DecodingError, request: httpx.Request
+) -> ChannelError:
+    """Classify a transport failure by whether the platform may have received the request (an answer whose
+    content encoding does not decode counts as a protocol error after writing, as on our wire transport).
 
     Nothing was sent (retry is safe): connect errors and timeouts, pool timeouts, write errors (the request
     was not complete, so no server acts on it). Possibly received (ambiguous): read timeouts, read errors,
@@ -217,7 +231,7 @@ async def run(
             try:
                 response = await client.send(request, follow_redirects=False)
                 await response.aread()
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, httpx.DecodingError) as exc:
                 raise map_transport_error(exc, request) from None
             if on_rate_limit is not None:
                 limit = _rate_limit(adapter, response, now())
@@ -225,7 +239,7 @@ async def run(
                     on_rate_limit(limit)
             try:
                 request = exchange.send(response)
-            except (StopIteration, CampaignError):
+            except (StopIteration, CampaignError, UnicodeEncodeError):
                 raise
             except Exception as exc:  # the adapter could not read the answer: the platform's fault, or ours
                 raise unreadable_answer(exc, request, response) from exc
@@ -235,6 +249,11 @@ async def run(
     except ChannelError as exc:
         _scrub(exc, adapter)
         raise
+    except UnicodeEncodeError:  # httpx encodes header values as ASCII while a request is built
+        raise CredentialsError(
+            f"account {adapter.account.name!r}: a request header would carry non-ASCII text; check the"
+            " account's credentials and settings for non-ASCII characters (values are not shown)"
+        ) from None
     finally:
         exchange.close()
 
@@ -255,7 +274,8 @@ def unreadable_answer(exc: Exception, request: httpx.Request, response: httpx.Re
     or its poll, which publishes nothing (transient). One line; the traceback goes to the DEBUG log."""
     logger.debug("answer to %s could not be read", request.method, exc_info=exc)
     where = f"{request.method} {url_for_message(request.url)}"
-    what = f"HTTP {response.status_code} answer to {where} unreadable ({type(exc).__name__}: {exc})"[:500]
+    what = f"HTTP {response.status_code} answer to {where} unreadable ({type(exc).__name__}: {exc})"
+    what = shown(what, 500)
     if request.extensions.get(UPLOAD_EXTENSION):
         return TransientError(f"{what}; an upload publishes nothing: retried", status=response.status_code)
     return AmbiguousError(f"{what}; outcome unknown", status=response.status_code)

@@ -35,6 +35,7 @@ become the exception tree of :mod:`campaign.errors`.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from pathlib import Path
@@ -63,9 +64,15 @@ def _parse_url(full_url: str) -> sa.engine.URL:
     try:
         return sa.engine.make_url(full_url)
     except sa.exc.ArgumentError:
+        shown = _PASSWORD.sub(r"\1***@", full_url)  # SQLAlchemy could not parse it, so cannot hide it either
         raise StoreError(
-            f"{full_url}: not a database URL (a file path, or e.g. postgresql+psycopg://...)"
+            f"{shown}: not a database URL (a file path, or e.g. postgresql+psycopg://...)"
         ) from None
+
+
+#: The password of ``scheme://user:password@host``, up to the last ``@`` (a password written unescaped may
+#: hold ``@`` or ``/``; hiding too much is the safe side).
+_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
 
 
 def create_engine(full_url: str, busy_timeout: float, *, create: bool = True) -> tuple[Engine, str]:
