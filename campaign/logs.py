@@ -12,7 +12,8 @@ arguments and every string field of each record, and the formatters scrub their 
 (tracebacks are formatted after filters run). The filter is installed on the *handler*, not on a logger:
 logger filters do not see records that propagate from child loggers, and httpx logs each request URL at
 INFO on its own logger (``HTTP Request: POST https://api.telegram.org/bot<token>/sendMessage``,
-https://www.python-httpx.org/logging/), where Telegram's bot token is part of the URL path.
+https://www.python-httpx.org/logging/), where Telegram's bot token is part of the URL path. Error messages
+quote a platform's words through :func:`shown`, which redacts before it shortens.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ FIELDS = (
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 #: A field value holding any of these is written as a JSON string (``key="two words"``).
 _QUOTED = re.compile(r'[\s"=]')
+
+
+def shown(text: str, limit: int) -> str:
+    """``text`` (a platform's words, an exception's message) as an error message may show it: every secret
+    this process holds redacted first, then whitespace runs squashed and the rest cut to ``limit``
+    characters. The order matters: a cut or a squash inside a secret (a 401 quoting the Authorization
+    header) would leave a fragment no redaction recognises."""
+    text = " ".join(redact_resolved(text).split())
+    return text[: limit - 1] + "…" if len(text) > limit else text
 
 
 class RedactingFilter(logging.Filter):

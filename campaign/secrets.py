@@ -320,6 +320,11 @@ class Credentials:
                 value = ref.resolve(self._environ)
             except CredentialsError as exc:
                 raise CredentialsError(f"account {self._account!r}: {exc}") from None
+            if len(value) < MIN_SECRET:  # redaction leaves shorter texts alone: it could not be kept secret
+                raise CredentialsError(
+                    f"account {self._account!r}: credential {name!r} has fewer than {MIN_SECRET} characters,"
+                    " too short for a real credential and to be kept out of logs"
+                )
         self._cache[name] = value
         if not self._placeholder:
             _resolved(value)
@@ -513,8 +518,8 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     long path segments and query values (:func:`_url_forms`). Percent-escapes in upper and lower case.
     Every character inside an occurrence of any form is replaced (overlapping occurrences become one
     ``[REDACTED]``). Secrets shorter than 4 characters are ignored (replacing them would mangle ordinary text;
-    they are not real credentials), as are derived forms shorter than 8 (base64 fragments) or 12 (URL paths)
-    characters.
+    they are not real credentials, and :meth:`Credentials.get` refuses them), as are derived forms shorter
+    than 8 (base64 fragments) or 12 (URL paths) characters.
     """
     return _redactor(frozenset(s for s in secrets if len(s) >= MIN_SECRET)).scrub(text)
 

@@ -79,7 +79,7 @@ class Directory:
         if account not in self.built:
             channel = "x" if account.startswith("x") else "mastodon"
             settings = {} if channel == "x" else {"instance": "https://mastodon.example"}
-            made = channels.load(channel)(make_account(channel, settings, {"token": "t"}, name=account))
+            made = channels.load(channel)(make_account(channel, settings, {"token": "tok1"}, name=account))
             made.clock = lambda: self.platform.now
             self.built[account] = made
         return self.built[account]
@@ -357,7 +357,7 @@ def test_counts_read_from_the_loopback_fake_platform_grow_over_time(store: Store
             def adapter(self, campaign: str, account: str) -> Adapter:
                 made = channels.load("mastodon")(
                     make_account(
-                        "mastodon", {"instance": server.url}, {"token": "t"}, name=account, allow_http=True
+                        "mastodon", {"instance": server.url}, {"token": "tok1"}, name=account, allow_http=True
                     )
                 )
                 made.clock = clock

@@ -57,6 +57,17 @@ def test_missing_secret_names_the_variable_only(tmp_path: Path) -> None:
         Credentials({"a": SecretRef(file=empty)}, account="acct", environ={}).get("a")
 
 
+@pytest.mark.parametrize("value", ["Q", "Zq9"])
+def test_a_secret_too_short_to_redact_is_refused_without_showing_it(value: str) -> None:
+    """Redaction leaves texts under 4 characters alone (they would mangle ordinary words), so a credential
+    that short would reach logs and error messages as it is: it is refused when it is first used."""
+    creds = Credentials({"token": SecretRef(env="SHORT")}, account="acct", environ={"SHORT": value})
+    with pytest.raises(CredentialsError, match="'acct': credential 'token' has fewer than 4") as caught:
+        creds.get("token")
+    assert value not in str(caught.value)
+    assert Credentials({"t": SecretRef(env="T")}, account="a", environ={"T": "abcd"}).get("t") == "abcd"
+
+
 def test_placeholders_for_dry_runs_are_never_registered() -> None:
     creds = Credentials(
         {"token": SecretRef(env="T")}, account="acct", environ={"T": "real-value-xyz"}, placeholder=True

@@ -48,9 +48,10 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.logs import shown
 from campaign.media.model import PreparedMedia
 from campaign.media.rules import MediaRules
-from campaign.secrets import Credentials, redact_resolved
+from campaign.secrets import Credentials
 from campaign.text.rules import TextRules
 
 T = TypeVar("T")
@@ -512,15 +513,6 @@ class Adapter:
 def names_id(text: str, ident: str) -> bool:
     """True when ``text`` names ``ident`` as a whole word (media id 12 is not named by "Media 123")."""
     return re.search(rf"(?<![\w-]){re.escape(ident)}(?![\w-])", text) is not None
-
-
-def shown(text: str, limit: int) -> str:
-    """``text`` (a platform's words, an exception's message) as an error message may show it: every secret
-    this process holds redacted first, then whitespace runs squashed and the rest cut to ``limit``
-    characters. The order matters: a cut or a squash inside a secret (a 401 quoting the Authorization
-    header) would leave a fragment no redaction recognises."""
-    text = " ".join(redact_resolved(text).split())
-    return text[: limit - 1] + "…" if len(text) > limit else text
 
 
 def platform_message(response: httpx.Response, limit: int = 300) -> str:

@@ -49,11 +49,11 @@ from campaign.channels.base import (
     fake_json,
     parse_rate_limit_headers,
     parse_reset,
-    shown,
 )
 from campaign.channels.helpers import MIN_SECRET_PATH, secret_url
 from campaign.channels.upload_media import MEDIA, media_extension
 from campaign.errors import AmbiguousError, AuthError, ChannelError, PermanentError, RateLimitedError
+from campaign.logs import shown
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules

@@ -29,7 +29,6 @@ from campaign.channels.base import (
     fake_json,
     platform_message,
     retry_after_seconds,
-    shown,
 )
 from campaign.errors import (
     MAX_RETRY_AFTER,
@@ -39,6 +38,7 @@ from campaign.errors import (
     RateLimitedError,
     TransientError,
 )
+from campaign.logs import shown
 
 T = TypeVar("T")
 

@@ -28,10 +28,11 @@ from typing import Any, ClassVar
 
 import httpx
 
-from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status, shown
+from campaign.channels.base import Adapter, Exchange, Part, Receipt, SampleAccount, classify_status
 from campaign.channels.helpers import secret_url, sent_nothing
 from campaign.channels.upload_media import public_urls
 from campaign.errors import AuthError, ChannelError, PermanentError
+from campaign.logs import shown
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules

@@ -41,11 +41,11 @@ from campaign.channels.base import (
     Receipt,
     SampleAccount,
     fake_json,
-    shown,
 )
 from campaign.channels.helpers import secret_url
 from campaign.channels.upload_media import public_urls
 from campaign.errors import AmbiguousError, PermanentError
+from campaign.logs import shown
 from campaign.media.rules import PLATFORM_MEDIA_RULES
 from campaign.text import counting
 from campaign.text.rules import TextRules

@@ -40,7 +40,6 @@ from campaign.channels.base import (
     Exchange,
     Part,
     RateLimit,
-    shown,
 )
 from campaign.errors import (
     AmbiguousError,
@@ -50,6 +49,7 @@ from campaign.errors import (
     PermanentError,
     TransientError,
 )
+from campaign.logs import shown
 from campaign.secrets import redact
 
 T = TypeVar("T")
