@@ -157,3 +157,19 @@ def test_no_traceback_in_a_real_process(mini: Callable[..., Path]) -> None:
         timeout=60,
     )
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write: ENOSPC)")
+def test_a_full_disk_behind_stdout_is_one_line(mini: Callable[..., Path]) -> None:
+    """Standard output on a full disk used to end in "internal error, please report it"."""
+    path = mini(MINI_CAMPAIGN)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "campaign.cli", "preview", str(path)],
+            stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=60,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "campaign: error: cannot write to standard output (No space left on device)"
+    ]

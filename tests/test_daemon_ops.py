@@ -90,6 +90,21 @@ def test_once_says_what_it_did_and_exits_0_when_nothing_waits_for_a_person(tmp_p
     assert line == f"daemon --once: 3 sent; next due {local:%Y-%m-%d %H:%M %Z} ({later:%H:%M} UTC)", line
 
 
+def test_once_exits_1_when_due_posts_wait_for_a_campaign_file_nobody_loaded(tmp_path: Path) -> None:
+    """Posts queued for a campaign no loaded file defines are deferred with an ERROR each pass. The pass
+    used to end "4 deferred" with exit 0, so cron saw success while nothing could ever be sent."""
+    folder, db = tmp_path / "schedules", tmp_path / "q.db"
+    write(folder, "good")
+    queue(db, "gone", "a", "b", at=datetime.now(UTC) - timedelta(minutes=1))
+    result = once(db, folder)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("daemon --once:")]
+    assert line.startswith(
+        "daemon --once: 2 deferred until a person fixes their campaign file or credentials (see the log)"
+    ), line
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.usefixtures("root_logging_restored")  # the in-process CLI installs its log handler on stderr
 def test_once_cut_short_by_the_queue_says_so_and_exits_with_its_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -148,6 +163,14 @@ def test_summary_line_and_exit_codes() -> None:
     assert retried.line() == "1 failed; nothing else is queued"
     assert PassSummary().line() == "nothing was due; nothing else is queued"
     assert PassSummary(broken_files={"x.yaml": "bad"}).exit_code == 1
+    blocked = PassSummary(PassTally.of([_outcome(6, "deferred", needs_a_person=True)]))
+    assert blocked.exit_code == 1 and blocked.counts == {"blocked": 1}
+    assert PassSummary(PassTally.of([_outcome(6, "deferred")])).exit_code == 0  # a rate limit, a queue retry
+
+
+def test_a_next_due_time_in_utc_is_named_once() -> None:
+    nxt = (datetime(2027, 1, 19, 9, 0, tzinfo=UTC), "UTC")
+    assert PassSummary(next_due=nxt).line() == "nothing was due; next due 2027-01-19 09:00 UTC"
 
 
 def test_the_summary_keeps_the_earliest_retry_of_the_posts_still_waiting() -> None:

@@ -113,6 +113,8 @@ def test_html_to_a_file(db: str, tmp_path: Path, capsys: pytest.CaptureFixture[s
     [
         (["nothing-here"], "has no sent posts"),
         (["tour", "-o", "/no/such/dir/r.html"], "does not exist"),
+        # /dev/full answers every write with ENOSPC: a full disk, which used to be an internal error
+        (["tour", "-o", "/dev/full"], "-o /dev/full: cannot write (No space left on device)"),
     ],
 )
 def test_errors_are_one_line(
@@ -148,3 +150,17 @@ def test_the_html_report_renders_its_charts_without_errors(
     # Nothing was fetched: the only resource the page loaded is itself.
     loaded = browser.execute_script("return performance.getEntriesByType('resource').length")
     assert loaded == 0
+
+
+@pytest.mark.parametrize("args", [["report", "tour"], ["metrics", "collect"]])
+def test_a_mistyped_queue_path_is_one_line_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """Both commands read a queue; they used to create one (and its folder) at a mistyped ``--db``."""
+    from campaign.cli import main
+
+    missing = tmp_path / "typo" / "q.db"
+    code = main([*args, "--db", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not missing.parent.exists()

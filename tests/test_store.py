@@ -265,6 +265,20 @@ def test_release_and_failures(store: Store) -> None:
     assert post.status == "scheduled" and post.next_attempt_at == T0 + timedelta(hours=3)
 
 
+def test_a_post_listed_twice_is_cancelled_or_retried_once(store: Store) -> None:
+    """``campaign cancel 6 6`` used to fail the whole command ("post 6 is cancelled") on its second 6."""
+    a, b, c = store.apply_changes(add=[planned(k) for k in "abc"], now=T0 - timedelta(hours=1)).added
+    store.cancel([a, b, a], now=T0)
+    assert {store.get_post(a).status, store.get_post(b).status} == {"cancelled"}
+    assert [e.to_status for e in store.history(a)].count("cancelled") == 1
+    (claimed,) = store.claim_due(T0, OWNER, 90, 1)
+    assert claimed.id == c
+    store.mark_failed(c, "HTTP 422: invalid", owner=OWNER, now=T0)
+    store.retry([c, c], now=T0)
+    assert store.get_post(c).status == "scheduled"
+    assert [e.to_status for e in store.history(c)].count("scheduled") == 2  # queued, then retried once
+
+
 def test_next_due_and_revision(store: Store) -> None:
     assert store.next_due_at(T0) is None
     r0 = store.queue_revision()

@@ -16,6 +16,7 @@ in the Click context object (:class:`~.options.CliState`), never in a module glo
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -28,6 +29,8 @@ from campaign.errors import CampaignError
 
 #: What the one line says when an exception outside the tree of :mod:`campaign.errors` escapes (a bug).
 INTERNAL_ERROR = "internal error, please report it"
+#: errno values that mean output could not be written (a full disk, a quota, a failing device): not a bug.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 
 #: Command name -> where it lives, in the order of the data flow (the order `campaign --help` lists them).
 COMMANDS: dict[str, str] = {
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     state = CliState(whole_process=argv is None)
     try:
         rv = cli.main(args=argv, prog_name="campaign", standalone_mode=False, obj=state)
+        if state.whole_process:
+            sys.stdout.flush()  # a full disk behind stdout fails here, inside the handlers, not at exit
     except click.exceptions.Abort:
         click.echo("campaign: aborted", err=True)
         return 130
@@ -90,19 +95,32 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:
-        # Anything else is a bug, but the operator still gets one line (tests assert it never appears).
-        if state.debug:
-            raise
-        from campaign.secrets import redact_resolved
-
-        click.echo(
-            f"campaign: error: {INTERNAL_ERROR} ({type(exc).__name__}: {redact_resolved(str(exc))}); "
-            "run with --debug for the traceback",
-            err=True,
-        )
+    except OSError as exc:
+        if state.debug or exc.errno not in WRITE_FAILURES:
+            return _internal_error(exc, state)
+        where = exc.filename or "standard output"
+        if exc.filename is None and state.whole_process:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (what is still buffered must not fail at exit)
+        click.echo(f"campaign: error: cannot write to {where} ({exc.strerror})", err=True)
         return 1
+    except Exception as exc:
+        return _internal_error(exc, state)
     return rv if isinstance(rv, int) else 0
+
+
+def _internal_error(exc: Exception, state: CliState) -> int:
+    """Anything outside our error tree is a bug, but the operator still gets one line (tests assert it never
+    appears)."""
+    if state.debug:
+        raise exc
+    from campaign.secrets import redact_resolved
+
+    click.echo(
+        f"campaign: error: {INTERNAL_ERROR} ({type(exc).__name__}: {redact_resolved(str(exc))}); "
+        "run with --debug for the traceback",
+        err=True,
+    )
+    return 1
 
 
 __all__ = ["COMMANDS", "INTERNAL_ERROR", "cli", "main"]

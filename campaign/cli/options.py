@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -69,3 +70,14 @@ def parse_now(value: str | None) -> datetime:
     except ValueError:
         raise UsageError(f"--now: invalid ISO time {value!r}") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def write_output(output: Path, text: str) -> None:
+    """Write ``-o`` output; a missing folder or an unwritable file is one line, not a traceback."""
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if not output.parent.is_dir():
+            reason = f"its folder {output.parent} does not exist"
+        raise UsageError(f"-o {output}: cannot write ({reason})") from None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from campaign.cli.options import parse_now
+from campaign.cli.options import parse_now, write_output
 from campaign.errors import CampaignError, UsageError
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def preview(
     else:
         text = preview_mod.to_text(doc)
     if output:
-        _write_output(output, text + "\n")
+        write_output(output, text + "\n")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text)
@@ -214,14 +214,3 @@ def _check_unicode(text: str, what: str) -> None:
                 f"{what}: not valid Unicode text (a lone surrogate U+{ord(char):04X} at character {index}; "
                 "invalid UTF-8 on the command line arrives as one)"
             )
-
-
-def _write_output(output: Path, text: str) -> None:
-    """Write ``-o`` output; a missing folder or an unwritable file is one line, not a traceback."""
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        if not output.parent.is_dir():
-            reason = f"its folder {output.parent} does not exist"
-        raise UsageError(f"-o {output}: cannot write ({reason})") from None

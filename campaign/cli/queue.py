@@ -151,7 +151,8 @@ def cancel(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
     """Cancel queued posts (scheduled, waiting to retry, paused, or unknown). All or none."""
     with _open(db) as store:
         store.cancel(post_ids, now=parse_now(now_text), actor=ACTOR, reason="cancelled by campaign cancel")
-    click.echo(f"Cancelled {len(post_ids)} post{'s' if len(post_ids) != 1 else ''}.")
+    count = len(set(post_ids))
+    click.echo(f"Cancelled {count} post{'s' if count != 1 else ''}.")
 
 
 @click.command("retry")
@@ -165,7 +166,8 @@ def retry(post_ids: tuple[int, ...], db: str, now_text: str | None) -> None:
     """
     with _open(db) as store:
         store.retry(post_ids, now=parse_now(now_text), actor=ACTOR)
-    click.echo(f"Queued {len(post_ids)} post{'s' if len(post_ids) != 1 else ''} again, due now.")
+    count = len(set(post_ids))
+    click.echo(f"Queued {count} post{'s' if count != 1 else ''} again, due now.")
 
 
 def _scope(campaign: str | None, account: str | None) -> None:

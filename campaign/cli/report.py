@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from campaign.cli.options import db_option, now_option, parse_now
+from campaign.cli.options import db_option, now_option, parse_now, write_output
 from campaign.errors import UsageError
 
 FORMATS = ("text", "markdown", "json", "csv", "html")
@@ -32,7 +32,7 @@ def report(campaign: str, db: str, now_text: str | None, fmt: str, output: Path 
     from campaign.report.build import build_report
     from campaign.report.gather import report_input
 
-    with Store.open(db) as store:
+    with Store.open(db, create=False) as store:
         data = report_input(store, campaign, now=parse_now(now_text))
     if not data.posts:
         raise UsageError(f"campaign {campaign!r} has no sent posts in {db} (nothing to report yet)")
@@ -51,9 +51,7 @@ def report(campaign: str, db: str, now_text: str | None, fmt: str, output: Path 
     if output is None:
         click.echo(text, nl=False)
         return
-    if not output.parent.is_dir():
-        raise UsageError(f"-o {output}: directory {output.parent} does not exist")
-    output.write_text(text, encoding="utf-8")
+    write_output(output, text)
     click.echo(f"wrote {output} ({len(built.posts)} posts)")
 
 
@@ -105,6 +103,6 @@ def collect(campaign: str | None, db: str, now_text: str | None, campaigns: Path
             f"{stats.failed} failed (retried later), {stats.deferred} waiting for a rate limit"
         )
 
-    with Store.open(db) as store:
+    with Store.open(db, create=False) as store:
         summary = asyncio.run(one_pass(store))
     click.echo(summary)

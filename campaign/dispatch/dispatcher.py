@@ -589,15 +589,15 @@ class Dispatcher:
                     "post %d deferred: %s", post.id, reason,
                     extra=extra(post, outcome="deferred", next_attempt_at=until),
                 )
-            self._defer(post, until, reason, parts, log=not decision.config_problem)
+            self._defer(post, until, reason, parts, config_problem=decision.config_problem)
 
     def _defer(
-        self, post: ClaimedPost, until: datetime, reason: str, parts_sent: int, *, log: bool = True
+        self, post: ClaimedPost, until: datetime, reason: str, parts_sent: int, *, log: bool = True,
+        config_problem: bool = False,  # logged as an ERROR already; it waits for a person's fix
     ) -> None:
         mark = make_mark(post.id, "defer", self.clock(), reason, until=until)
-        self._finish(
-            post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until, log=log
-        )
+        self._finish(post, mark, "deferred", detail=reason, parts_sent=parts_sent, next_attempt_at=until,
+                     log=log and not config_problem, needs_a_person=config_problem)
 
     def _finish(
         self, post: ClaimedPost, mark: Mark, outcome: str, *, alert: bool = False,

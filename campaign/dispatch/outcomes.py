@@ -48,6 +48,8 @@ class Outcome:
     remote_id: str | None = None
     url: str | None = None
     next_attempt_at: datetime | None = None
+    #: A deferral only a person can end (a campaign file or a credential to fix).
+    needs_a_person: bool = False
 
     @property
     def label(self) -> str:
@@ -79,6 +81,7 @@ class Reporter:
         remote_id: str | None = None,
         url: str | None = None,
         next_attempt_at: datetime | None = None,
+        needs_a_person: bool = False,
     ) -> None:
         """Report ``outcome`` for ``post`` (``log=False``: the caller has logged it already)."""
         level = logging.INFO if outcome in QUIET else logging.WARNING
@@ -109,6 +112,7 @@ class Reporter:
                 remote_id=remote_id,
                 url=url,
                 next_attempt_at=next_attempt_at,
+                needs_a_person=needs_a_person,
             ))
 
     def alert(self, post: ClaimedPost | QueuedPost, status: str, reason: str) -> None:

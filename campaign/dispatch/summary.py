@@ -3,10 +3,11 @@
 Example: ``3 sent, 1 waiting to retry at 10:05 HKT, 1 failed; next due 2027-01-19 09:00 HKT (01:00 UTC)``.
 Times are local to each post's campaign zone, with the zone's abbreviation (UTC beside the next due time).
 The exit code is 1 when something waits for a person: a post failed, missed its window or is ``unknown``
-(it may or may not have been published), or a campaign file could not be loaded (its posts wait); retries
-the daemon will make by itself are not a failure. A pass cut short by a queue that stopped answering
-(``failed``) says "nothing was sent" rather than "nothing was due", and the command then ends with that
-error's one line and exit code (``campaign daemon``): the posts it did not reach wait for the next pass.
+(it may or may not have been published), was deferred for a reason only a person can fix (no loaded
+campaign file defines it, a credential is missing), or a campaign file could not be loaded (its posts
+wait); retries the daemon will make by itself are not a failure. A pass cut short by a queue that stopped
+answering (``failed``) says "nothing was sent" rather than "nothing was due", and the command then ends with
+that error's one line and exit code (``campaign daemon``): the posts it did not reach wait for the next pass.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from zoneinfo import ZoneInfo
 from campaign.dispatch.outcomes import Outcome
 from campaign.errors import StoreError
 
-#: Outcomes that need a person (`campaign retry`, a look at the platform, or a fixed file).
-NEEDS_A_PERSON = ("failed", "missed", "unknown")
+#: Outcomes that need a person (`campaign retry`, a look at the platform, or a fixed file). ``blocked`` is a
+#: deferral only a person can end: no loaded campaign file defines the post, or a credential is missing.
+NEEDS_A_PERSON = ("failed", "missed", "unknown", "blocked")
+#: How the line names an outcome, where that differs from its name.
+SAID = {"blocked": "deferred until a person fixes their campaign file or credentials (see the log)"}
 #: Outcomes after which the daemon never touches the post again (final states: campaign.queue.states).
 FINAL = ("sent", "failed", "missed")
 #: The order outcomes are listed in.
@@ -64,7 +68,7 @@ class PassTally:
         if outcome.outcome in FINAL:
             self.final[outcome.outcome] += 1
             return
-        self.pending[post_id] = outcome.outcome
+        self.pending[post_id] = "blocked" if outcome.needs_a_person else outcome.outcome
         if outcome.outcome == "retry":
             self.retries[post_id] = (outcome.next_attempt_at, outcome.campaign)
 
@@ -124,7 +128,7 @@ class PassSummary:
                 else:
                     parts.append(f"{n} waiting to retry")
             else:
-                parts.append(f"{n} {name}")
+                parts.append(f"{n} {SAID.get(name, name)}")
         if self.broken_files:
             n = len(self.broken_files)
             parts.append(f"{n} campaign file{'s' if n != 1 else ''} skipped (see `campaign status`)")
@@ -132,7 +136,8 @@ class PassSummary:
         if self.next_due is not None:
             at, zone = self.next_due
             utc = at.astimezone(UTC)
-            text += f"; next due {local_time(at, zone)} ({utc:%H:%M} UTC)"
+            local = local_time(at, zone)
+            text += f"; next due {local}" + ("" if local.endswith(" UTC") else f" ({utc:%H:%M} UTC)")
         else:
             text += "; nothing else is queued"
         return text

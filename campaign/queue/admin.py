@@ -72,10 +72,11 @@ class Admin(StoreCore):
     def cancel(
         self, post_ids: Iterable[int], *, now: datetime, actor: str = "cli", reason: str = "cancelled"
     ) -> None:
-        """Cancel every listed post (scheduled, retry_wait, paused or unknown), all or none."""
+        """Cancel every listed post (scheduled, retry_wait, paused or unknown), all or none; a post listed
+        twice is cancelled once."""
         now = aware(now)
         with self._write() as conn:
-            for post_id in post_ids:
+            for post_id in dict.fromkeys(post_ids):
                 self._move(
                     conn,
                     post_id,
@@ -90,11 +91,12 @@ class Admin(StoreCore):
     def retry(self, post_ids: Iterable[int], *, now: datetime, actor: str = "cli") -> None:
         """failed, unknown or missed -> scheduled, due at ``now`` (all or none).
 
-        For ``unknown`` posts this is the person's word that sending again is acceptable.
+        For ``unknown`` posts this is the person's word that sending again is acceptable. A post listed twice
+        is queued once.
         """
         now = aware(now)
         with self._write() as conn:
-            for post_id in post_ids:
+            for post_id in dict.fromkeys(post_ids):
                 self._move(
                     conn,
                     post_id,
