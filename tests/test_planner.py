@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ from campaign.channels.base import Receipt
 from campaign.errors import ConfigError, ScheduleError
 from campaign.queue import planner
 from campaign.queue.store import Store
+from tests.conftest import MINI_CAMPAIGN
 from tests.helpers.queue import T0, many, planned
 
 NOW = T0 - timedelta(days=1)
@@ -207,3 +208,22 @@ def test_any_edit_sequence_leaves_one_live_post_per_identity(
             assert r.parts == (text,) and r.scheduled_at == T0 + timedelta(hours=hours)
             assert r.status == "scheduled"
         assert planner.plan(store, "launch", desired(), NOW).is_empty
+
+
+def test_a_past_send_late_post_is_unchanged_when_the_same_file_is_applied_again(
+    mini: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its time had passed, so every plan made it due at that plan's own "now": each apply of the same
+    file "updated" it (``time: 12:00 -> 12:05``), and ``plan`` never said "No changes". A post moved
+    from that past time to a future one is still an update."""
+    from campaign.cli import main
+
+    late = MINI_CAMPAIGN.replace('    when: "+0d 09:00"\n', '    when: "+0d 09:00"\n    send_late: true\n')
+    path, db = mini(late), str(tmp_path / "q.db")
+    assert main(["apply", str(path), "--db", db, "--now", "2030-03-02T04:00:00"]) == 0  # 12:00 HKT
+    capsys.readouterr()
+    assert main(["plan", str(path), "--db", db, "--now", "2030-03-02T04:05:00"]) == 0
+    assert "No changes. 0 to add, 0 to update" in capsys.readouterr().out
+    moved = late.replace('"+0d 09:00"', '"+0d 18:00"')
+    assert main(["plan", str(mini(moved)), "--db", db, "--now", "2030-03-02T04:05:00"]) == 0
+    assert "2 to update" in capsys.readouterr().out

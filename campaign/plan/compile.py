@@ -416,6 +416,7 @@ class _Compilation:
                 parts=tuple(fitted.parts),
                 link=target.rendered.link,
                 send_late=target.send_late,
+                due_now=occ.moved_to_now,
                 late_window=self.campaign.late_window,
                 lengths=tuple(fitted.lengths),
                 limit=fitted.limit,

@@ -64,6 +64,9 @@ class PlannedPost:
     link: LinkCard | None = None
     #: Send even when found due after the lateness window (or in the past at apply time).
     send_late: bool = False
+    #: Its written time had passed (``send_late``), so ``scheduled_at`` is the plan's ``now``: a later plan,
+    #: with a later ``now``, wants the same thing (the queue's planner compares accordingly).
+    due_now: bool = False
     late_window: timedelta = DEFAULT_LATE_WINDOW
     #: Length of each part as the platform counts it, and the limit.
     lengths: tuple[int, ...] = ()

@@ -51,7 +51,7 @@ class Change:
 
     @property
     def time_changed(self) -> bool:
-        return self.new is not None and self.new.scheduled_at != self.old.scheduled_at
+        return self.new is not None and not _same_time(self.old, self.new)
 
     @property
     def differs(self) -> bool:
@@ -78,10 +78,19 @@ class Plan:
         return not (self.add or self.readd or self.update or self.cancel)
 
 
+def _same_time(old: QueuedPost, new: PlannedPost) -> bool:
+    """True when ``new`` wants ``old``'s time. A send-late post whose written time has passed is planned
+    due at each plan's own ``now``; queued already due (at an earlier ``now`` or at that past time), it is
+    what the file wants, so applying the same file again changes nothing."""
+    if old.scheduled_at == new.scheduled_at:
+        return True
+    return new.due_now and old.send_late and old.scheduled_at <= new.scheduled_at
+
+
 def _same(old: QueuedPost, new: PlannedPost) -> bool:
     return (
         old.content_hash == new.content_hash
-        and old.scheduled_at == new.scheduled_at
+        and _same_time(old, new)
         and old.zone == new.zone
         and old.send_late == new.send_late
         and old.late_window == new.late_window

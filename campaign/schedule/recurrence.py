@@ -37,7 +37,7 @@ def sent_late(occurrence: Occurrence, now: datetime, zone: ZoneInfo) -> Occurren
         f"due {was:%Y-%m-%d %H:%M} {abbrev(was)} ({fmt_utc(occurrence.at)}), already past: "
         "sent at once (send_late)"
     )
-    return Occurrence(occurrence.key, now, now.astimezone(zone), occurrence.zone, note)
+    return Occurrence(occurrence.key, now, now.astimezone(zone), occurrence.zone, note, moved_to_now=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ class Occurrence:
     zone: str
     #: Why the time differs from what was written (DST gap or fold, sent late), else None.
     note: str | None = None
+    #: Its written time had passed and its post says ``send_late``: ``at`` is the expansion's ``now``.
+    moved_to_now: bool = False
 
 
 @dataclass(frozen=True, slots=True)
