@@ -222,9 +222,11 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
                    "asyncio's own, or auto: uvloop when it is installed.")
 @click.option("--metrics/--no-metrics", default=True, show_default=True,
               help="Read sent posts' counts back on each campaign's `metrics:` schedule (after publishing).")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              default="INFO", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="key=value lines, or one JSON object per line (post id, campaign, channel, outcome...).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              default="info", show_default=True,
+              help="info: one line per post; warning: only what went wrong; debug: every request.")
 def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, grace: float, concurrency: int,
            per_channel: int | None, per_account: int, lease: float, max_attempts: int, alert_interval: float,
            transport: str, loop: str, metrics: bool, log_format: str, log_level: str) -> None:
