@@ -125,6 +125,62 @@ def test_second_daemon_process_is_refused(tmp_path: Path) -> None:
     assert "another campaign daemon" in result.stderr and f"pid {os.getpid()}" in result.stderr
 
 
+def other_name(db: Path, how: str) -> Path:
+    """A second name for the queue file ``db``: a symlink beside it, or a path through a ``..``."""
+    if how == "symlink":
+        link = db.with_name("link.db")
+        link.symlink_to(db.name)
+        return link
+    (db.parent / "sub").mkdir()
+    return db.parent / "sub" / ".." / db.name
+
+
+@pytest.mark.parametrize("how", ["symlink", "dotdot"])
+def test_the_lock_is_named_after_the_real_file(tmp_path: Path, how: str) -> None:
+    db = tmp_path / "q.db"
+    Store.open(str(db)).close()
+    with Store.open(str(other_name(db, how))) as store:
+        lock = lock_for(store)
+        assert lock is not None and lock.path == tmp_path / "q.db.daemon.lock"
+
+
+@pytest.mark.parametrize("how", ["symlink", "dotdot"])
+def test_a_second_daemon_through_another_name_of_the_file_is_refused(tmp_path: Path, how: str) -> None:
+    """A daemon on the file (its lock held here) and one started through a symlink or a ``..`` path: the
+    second is refused, and the first one's lease is left alone (before, the second took a lock of its
+    own name and recovered the lease of a live daemon)."""
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    (post,) = queue_due(db, "a")
+    with Store.open(str(db)) as store:
+        assert [c.id for c in store.claim_due(datetime.now(UTC), "first", 300, 10)] == [post]
+    with DaemonLock(Path(str(db) + ".daemon.lock")):
+        result = subprocess.run(
+            campaign_cmd("daemon", "--once", "--db", str(other_name(db, how)), "--campaigns", str(campaigns)),
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "another campaign daemon" in result.stderr and f"pid {os.getpid()}" in result.stderr
+    assert statuses(db, [post]) == ["claimed"]
+
+
+def test_a_queue_file_with_two_hard_links_is_refused(tmp_path: Path) -> None:
+    """Each hard link is a real path of its own, so no lock name can be shared between them: refused
+    (https://www.sqlite.org/howtocorrupt.html, section 2.5)."""
+    db = tmp_path / "q.db"
+    campaigns = write_campaign(tmp_path / "schedules")
+    (post,) = queue_due(db, "a")
+    os.link(db, tmp_path / "hard.db")
+    result = subprocess.run(
+        campaign_cmd("daemon", "--once", "--db", str(db), "--campaigns", str(campaigns)),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("campaign: error:")]
+    assert f"{db}: this queue file has 2 hard links" in line and "Traceback" not in result.stderr
+    assert statuses(db, [post]) == ["scheduled"]
+
+
 # ---------------------------------------------------------------------------------------------- --once
 
 
@@ -145,6 +201,26 @@ def test_daemon_once_dry_run_subprocess(tmp_path: Path) -> None:
     sent = [r for r in records if r.get("outcome") == "sent"]
     assert {r["post_id"] for r in sent} == set(due)
     assert all(r["campaign"] == "hooks" and r["channel"] == "webhook" for r in sent)
+
+
+@pytest.mark.parametrize("name", ["we#ird.db", "pct%41.db", "q?mode=rwc.db"])
+def test_a_dry_run_reads_the_queue_its_file_name_names(tmp_path: Path, name: str) -> None:
+    """``#``, ``%`` and ``?`` in the file name are part of it (before, the dry run's ``file:`` URI cut the
+    name or decoded it: it read another file, or created a stray one, or failed as a bug)."""
+    db = tmp_path / name
+    campaigns = write_campaign(tmp_path / "schedules")
+    due = queue_due(db, "a")
+    result = subprocess.run(
+        campaign_cmd("daemon", "--once", "--dry-run", "--db", str(db), "--campaigns", str(campaigns),
+                     "--log-format", "json"),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert {r["post_id"] for r in records if r.get("outcome") == "sent"} == set(due)
+    beside = {p.name for p in tmp_path.iterdir()} - {"schedules", name, f"{name}-wal", f"{name}-shm"}
+    assert not beside  # no stray file
+    assert statuses(db, due) == ["scheduled"]
 
 
 def test_a_running_daemon_leaves_its_start_up_heap_out_of_garbage_collections(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,41 @@ def test_a_target_with_a_queue_is_refused_unless_forced(tmp_path: Path) -> None:
     check_same(snapshot(src), snapshot(dst))
     with pytest.raises(StoreError, match="same database"):
         copy_queue(src, str(tmp_path / "." / "a.db"))
+
+
+def another_name(src: Path, how: str) -> str:
+    """A second name of the file ``src``: a symlink, a path through ``sub/..``, or a hard link."""
+    if how == "symlink":
+        (src.parent / "link.db").symlink_to(src.name)
+        return str(src.parent / "link.db")
+    if how == "hard link":
+        os.link(src, src.parent / "hard.db")
+        return str(src.parent / "hard.db")
+    (src.parent / "sub").mkdir()
+    return str(src.parent / "sub" / ".." / src.name)
+
+
+@pytest.mark.parametrize("how", ["symlink", "dotdot", "hard link"])
+def test_the_same_file_under_another_name_is_the_same_database(tmp_path: Path, how: str) -> None:
+    """Before, only the URLs' text was compared: ``--to`` a symlink or a hard link "copied" the queue over
+    itself (with --force it was replaced by what it held), and ``a/../a.db`` met its own lock and blamed
+    "another campaign daemon"."""
+    src = tmp_path / "a.db"
+    fill(str(src))
+    before = snapshot(str(src))
+    with pytest.raises(StoreError, match="source and target are the same database"):
+        copy_queue(str(src), another_name(src, how), force=True)
+    assert snapshot(str(src))["posts"] == before["posts"]
+    assert snapshot(str(src))["revision"] == before["revision"]  # nothing replaced
+
+
+def test_the_cli_says_same_database_for_a_path_through_dotdot(tmp_path: Path) -> None:
+    src = tmp_path / "a.db"
+    fill(str(src))
+    result = CliRunner().invoke(cli_db.db, ["copy", "--from", str(src), "--to", another_name(src, "dotdot"),
+                                            "--force"])
+    assert isinstance(result.exception, StoreError)
+    assert "same database" in str(result.exception) and "another campaign daemon" not in str(result.exception)
 
 
 @pytest.mark.parametrize("end", ["source", "target"])

@@ -34,11 +34,11 @@ def media_root_for(db: str) -> Path:
     has no directory: its store is the default one (``db/media``, or beside ``$CAMPAIGN_DB``)."""
     from campaign.media.store import default_root
     from campaign.plan.media import default_media_root
-    from campaign.queue.dialect import resolve_url
+    from campaign.queue.dialect import resolve_url, sqlite_file
 
-    url = resolve_url(db)
-    if url.startswith("sqlite:///"):
-        return default_root(url.removeprefix("sqlite:///"))
+    path = sqlite_file(resolve_url(db))
+    if path is not None:
+        return default_root(path)
     return default_media_root().absolute()
 
 
@@ -110,10 +110,10 @@ def _queue_to_read(db: str, stack: contextlib.ExitStack) -> tuple[str, bool]:
     The flag says whether the returned queue may be created (only the scratch one)."""
     import tempfile
 
-    from campaign.queue.store import resolve_url
+    from campaign.queue.dialect import resolve_url, sqlite_file
 
-    url = resolve_url(db)
-    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+    path = sqlite_file(resolve_url(db))
+    if path is None or path.exists():
         return db, False
     scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-plan-"))
     return str(Path(scratch) / "empty.db"), True

@@ -35,7 +35,7 @@ def report(campaign: str, db: str, now_text: str | None, fmt: str, output: Path 
     with Store.open(db, create=False) as store:
         data = report_input(store, campaign, now=parse_now(now_text))
     if not data.posts:
-        raise UsageError(f"campaign {campaign!r} has no sent posts in {db} (nothing to report yet)")
+        raise UsageError(f"campaign {campaign!r} has no sent posts in {store.where} (nothing to report yet)")
     built = build_report(data)
     if fmt == "html":
         from campaign.report.html import to_html

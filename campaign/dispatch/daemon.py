@@ -447,29 +447,28 @@ def _serve_dry(options: DaemonOptions, factory: eventloop.LoopFactory | None) ->
     """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts
     (run on an event loop from ``factory``).
 
-    SQLite queues are copied with SQLite's online backup (safe while a real daemon runs); other databases are
-    copied into a temporary SQLite file through :mod:`campaign.queue.copy`.
+    SQLite queues are copied with SQLite's online backup (safe while a real daemon runs; a file that is not a
+    queue is the StoreError a real run gives); other databases are copied into a temporary SQLite file
+    through :mod:`campaign.queue.copy`. Log lines name the queue with its passwords hidden.
     """
-    import sqlite3
     import tempfile
 
+    from campaign.queue.dialect import backup_sqlite, shown_url, sqlite_file
     from campaign.queue.store import Store, resolve_url
 
     url = resolve_url(options.db)
+    source_path = sqlite_file(url)
     with tempfile.TemporaryDirectory(prefix="campaign-dry-run-") as tmp:
         copy = Path(tmp) / "queue.db"
-        if url.startswith("sqlite:///"):
-            source_path = Path(url.removeprefix("sqlite:///"))
+        if source_path is not None:
             if source_path.exists():
-                with sqlite3.connect(f"file:{source_path}?mode=ro", uri=True) as source, \
-                        sqlite3.connect(copy) as target:
-                    source.backup(target)
+                backup_sqlite(source_path, copy)
         else:
             from campaign.queue.copy import copy_queue
 
             copy_queue(url, str(copy))
-        logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s", url.split("@")[-1],
-                       extra={"action": "start"})
+        logger.warning("dry run: nothing is sent; outcomes go to a throwaway copy of %s",
+                       source_path or shown_url(url), extra={"action": "start"})
         with Store.open(str(copy)) as store:
             return eventloop.run(_serve(store, options), factory)
 

@@ -10,6 +10,8 @@ Rules:
   an error, never an empty queue that ``force`` would copy over the target.
 - The target must hold no queue data (posts, events, account or campaign state) unless ``force``; then its
   contents are replaced. Nothing is merged: ids are the source's.
+- Source and target must be two databases: a SQLite file is the same under any of its names (a symlink, a
+  path through ``..``, a hard link).
 - A SQLite end must not be in use by a daemon: its single-daemon lock (:func:`campaign.queue.lock.lock_for`)
   is taken for the whole copy, so a running daemon makes the copy fail with :class:`DatabaseLockedError`, and
   no daemon can start on it meanwhile. A PostgreSQL end has no such lock: stop its daemons first.
@@ -54,15 +56,17 @@ class CopyReport:
 def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> CopyReport:
     """Copy the queue at ``source_url`` into ``target_url`` (paths or URLs, as ``--db`` takes them).
 
-    Raises :class:`StoreError` when both name the same database, when the target holds data and ``force``
-    is not given, or when the copy does not verify; :class:`DatabaseLockedError` when a daemon holds a
-    SQLite end. The source is never changed (beyond a schema upgrade by opening it).
+    Raises :class:`StoreError` when both name the same database (a SQLite file under any of its names:
+    :func:`campaign.queue.dialect.same_database`), when the target holds data and ``force`` is not given,
+    when a SQLite end has a second hard link, or when the copy does not verify; :class:`DatabaseLockedError`
+    when a daemon holds a SQLite end. The source is never changed (beyond a schema upgrade by opening it).
     """
+    from campaign.queue.dialect import same_database, shown_url
     from campaign.queue.lock import lock_for
     from campaign.queue.store import Store, resolve_url
 
-    if resolve_url(source_url) == resolve_url(target_url):
-        raise StoreError(f"{source_url}: source and target are the same database")
+    if same_database(resolve_url(source_url), resolve_url(target_url)):
+        raise StoreError(f"{shown_url(source_url)}: source and target are the same database")
     with contextlib.ExitStack() as stack:
         # The source must be an existing queue: a typo must not "copy" an empty queue over a real one.
         source = stack.enter_context(Store.open(source_url, create=False))

@@ -1,5 +1,10 @@
 """What differs between SQLite and PostgreSQL below the store: URLs, engines, pragmas and driver errors.
 
+URLs: a queue path is opened under its real path (:func:`resolve_url`, :func:`sqlite_file`), so one file has
+one name, lock and journal; a URL is named for people by :func:`shown_url` alone (passwords as ``***``); a
+URL that cannot be used (bad host or port, another SQLite driver, query arguments on SQLite) is one
+StoreError, never a bug or a warning.
+
 SQLite settings and why:
 
 - ``journal_mode=WAL``: readers (``campaign status``) never block the daemon's writes, and vice versa.
@@ -38,8 +43,10 @@ import os
 import re
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_plus
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -53,53 +60,130 @@ ENV_DB = "CAMPAIGN_DB"
 
 
 def resolve_url(url: str | None = None) -> str:
-    """The database URL: ``url``, else ``$CAMPAIGN_DB``, else ``db/campaign.db`` (a plain path: SQLite)."""
+    """The database URL: ``url``, else ``$CAMPAIGN_DB``, else ``db/campaign.db``.
+
+    A plain path means SQLite: ``sqlite:///`` and the file's real path (``~`` expanded, symlinks and ``..``
+    resolved, so every name of one file opens it under one name, which its lock and ``-wal`` file follow),
+    percent-escaped so that ``#``, ``?`` and ``%`` in a file name stay part of it. A URL (``://``) is
+    returned as written. StoreError for a path that cannot be resolved (``~nosuchuser``, a symlink loop).
+    """
     raw = url or os.environ.get(ENV_DB) or DEFAULT_DB
     if "://" in raw:
         return raw
-    return "sqlite:///" + str(Path(raw).expanduser().absolute())
+    return "sqlite:///" + quote(str(_real_path(raw)), safe="/")
+
+
+def _real_path(path: str) -> Path:
+    try:
+        expanded = Path(path).expanduser()
+    except RuntimeError:
+        raise StoreError(f"{path}: cannot expand '~' (no such user, or no home folder)") from None
+    try:
+        return expanded.resolve()
+    except (RuntimeError, OSError) as exc:  # a symlink loop
+        raise StoreError(f"{path}: cannot resolve this queue path ({exc})") from None
+
+
+def sqlite_file(full_url: str) -> Path | None:
+    """The real path of the SQLite file a URL from :func:`resolve_url` names (it may not exist yet); None
+    for another database or an in-memory one. StoreError for a URL that does not parse, and for a SQLite
+    URL with query arguments or another driver than Python's sqlite3 (``sqlite+aiosqlite://``), which the
+    store cannot run on (a ``?mode=ro`` would also be ignored, with a warning, unless ``uri=true``)."""
+    sa_url = _parse_url(full_url)
+    if sa_url.get_backend_name() != "sqlite":
+        return None
+    if sa_url.get_driver_name() != "pysqlite" or sa_url.query:
+        raise StoreError(
+            f"{shown_url(full_url)}: a SQLite queue is a file opened with Python's sqlite3 alone: name it by "
+            "its path (or sqlite:///PATH), without another driver or query arguments"
+        )
+    if sa_url.database in (None, "", ":memory:"):
+        return None
+    return _real_path(sa_url.database)
+
+
+def same_database(a_url: str, b_url: str) -> bool:
+    """True when two URLs from :func:`resolve_url` name one database: one SQLite file under any of its
+    names (symlinks, ``..``, hard links: ``os.path.samefile`` when both exist), or one database of one
+    server (backend, host, port and database alike; users and passwords aside)."""
+    a_file, b_file = sqlite_file(a_url), sqlite_file(b_url)
+    if a_file is not None and b_file is not None:
+        if a_file.exists() and b_file.exists():
+            return os.path.samefile(a_file, b_file)
+        return a_file == b_file
+    if a_file is not None or b_file is not None:
+        return False
+    return _server_database(_parse_url(a_url)) == _server_database(_parse_url(b_url))
+
+
+def _server_database(sa_url: sa.engine.URL) -> tuple[object, ...]:
+    sockets = sorted((k, str(v)) for k, v in sa_url.query.items() if k in ("host", "hostaddr", "port"))
+    return sa_url.get_backend_name(), (sa_url.host or "").lower(), sa_url.port, sa_url.database, sockets
+
+
+#: ``scheme://user:`` ahead of a password (the user as SQLAlchemy reads it: no ``:`` or ``/``).
+_USERINFO = re.compile(r"[^:/]*://[^:/]*:")
+#: A query argument, ``name=value`` after ``?`` or ``&`` (the value as SQLAlchemy reads it: up to ``&``).
+_QUERY_ARG = re.compile(r"[?&]([^=&]*)=([^&]*)")
+
+
+def shown_url(raw: str) -> str:
+    """A database URL as messages and logs name it, read from the raw text (so also one SQLAlchemy cannot
+    parse): the password of ``scheme://user:password@`` (up to the *last* ``@``: one written unescaped may
+    hold ``@``, ``/`` or ``?``) and the value of every query argument whose name holds ``password``
+    (``password``, ``sslpassword``; any case, percent-escapes read) become ``***``. Where the two overlap,
+    everything either may hold is hidden (the safe side)."""
+    hidden: list[list[int]] = []
+    user = _USERINFO.match(raw)
+    at = raw.rfind("@")
+    if user is not None and at >= user.end():
+        hidden.append([user.end(), at])
+    hidden += [list(arg.span(2)) for arg in _QUERY_ARG.finditer(raw)
+               if "password" in unquote_plus(arg.group(1)).lower()]
+    merged: list[list[int]] = []
+    for start, end in sorted(hidden):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, shown_to = [], 0
+    for start, end in merged:
+        parts += [raw[shown_to:start], "***"]
+        shown_to = end
+    return "".join(parts) + raw[shown_to:]
 
 
 def _parse_url(full_url: str) -> sa.engine.URL:
     try:
         return sa.engine.make_url(full_url)
     except sa.exc.ArgumentError:
-        shown = _PASSWORD.sub(r"\1***@", full_url)  # SQLAlchemy could not parse it, so cannot hide it either
         raise StoreError(
-            f"{shown}: not a database URL (a file path, or e.g. postgresql+psycopg://...)"
+            f"{shown_url(full_url)}: not a database URL (a file path, or e.g. postgresql+psycopg://...)"
         ) from None
-
-
-#: The password of ``scheme://user:password@host``, up to the last ``@`` (a password written unescaped may
-#: hold ``@`` or ``/``; hiding too much is the safe side).
-_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
+    except ValueError:  # a port that is not a number: ``h:x``, ``h:1:2``, an unclosed ``[::1``
+        raise StoreError(
+            f"{shown_url(full_url)}: not a database URL: its host or port cannot be read (a port is a "
+            "number; write an '@' in a password as %40)"
+        ) from None
 
 
 def create_engine(full_url: str, busy_timeout: float, *, create: bool = True) -> tuple[Engine, str]:
     """(engine, what error messages call the database) for a URL from :func:`resolve_url`.
 
-    SQLite: with ``create`` the file's parent directories are created; without it a missing file is a
-    StoreError ("no queue"), and nothing is created. StoreError also for a directory, an uncreatable
-    parent, an unknown URL scheme or a database driver that is not installed. The engine runs in driver
-    autocommit: the store emits BEGIN/COMMIT itself.
+    SQLite: the file is opened under its real path (:func:`sqlite_file`); with ``create`` its parent
+    directories are created; without it a missing file is a StoreError ("no queue"), and nothing is
+    created. StoreError also for a directory, an uncreatable parent, a SQLite URL with query arguments or
+    another driver than Python's sqlite3, an unknown URL scheme, a database driver that is not installed,
+    and a URL whose host, port or arguments cannot be read. Messages name a server database with its
+    passwords hidden (:func:`shown_url`). The engine runs in driver autocommit: the store emits
+    BEGIN/COMMIT itself.
     """
     sa_url = _parse_url(full_url)
-    where = sa_url.render_as_string(hide_password=True)
     if sa_url.get_backend_name() != "sqlite":
-        try:
-            return sa.create_engine(full_url, pool_pre_ping=True), where
-        except sa.exc.NoSuchModuleError:
-            raise StoreError(
-                f"{where}: unknown database kind {sa_url.drivername!r} (use a file path for SQLite, or "
-                "postgresql+psycopg://...)"
-            ) from None
-        except ImportError as exc:
-            raise StoreError(
-                f"{where}: the database driver for {sa_url.drivername!r} is not installed ({exc.name or exc})"
-            ) from None
-    database = sa_url.database or ""
-    if database and database != ":memory:":
-        path = Path(database)
+        return _server_engine(sa_url, shown_url(full_url)), shown_url(full_url)
+    path = sqlite_file(full_url)
+    if path is not None:
+        database = str(path)
         if path.is_dir():
             raise StoreError(f"{database}: is a directory, not a queue database")
         if not create and not path.is_file():
@@ -108,10 +192,42 @@ def create_engine(full_url: str, busy_timeout: float, *, create: bool = True) ->
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{database}: cannot create its directory ({exc})") from exc
+        sa_url = sa_url.set(database=database)
     # AUTOCOMMIT: SQLAlchemy emits no BEGIN/COMMIT of its own; StoreCore._transaction() does.
-    engine = sa.create_engine(full_url, connect_args={"timeout": busy_timeout}, isolation_level="AUTOCOMMIT")
+    engine = sa.create_engine(sa_url, connect_args={"timeout": busy_timeout}, isolation_level="AUTOCOMMIT")
     _install_sqlite_hooks(engine, busy_timeout)
-    return engine, database
+    return engine, sa_url.database or ""
+
+
+def _server_engine(sa_url: sa.engine.URL, where: str) -> Engine:
+    """The engine of a server database (PostgreSQL), or StoreError naming it as ``where``."""
+    if "@" in (sa_url.host or ""):  # SQLAlchemy ends a password at its first '@': the rest became the host
+        raise StoreError(f"{where}: the password holds an unescaped '@' (write it as %40)")
+    try:
+        return sa.create_engine(sa_url, pool_pre_ping=True)
+    except sa.exc.NoSuchModuleError:
+        raise StoreError(
+            f"{where}: unknown database kind {sa_url.drivername!r} (use a file path for SQLite, or "
+            "postgresql+psycopg://...)"
+        ) from None
+    except ImportError as exc:
+        raise StoreError(
+            f"{where}: the database driver for {sa_url.drivername!r} is not installed ({exc.name or exc})"
+        ) from None
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ports or hosts in the query: ?port=x
+        detail = _without_passwords(str(exc), sa_url)
+        raise StoreError(f"{where}: cannot use this database URL ({detail})") from None
+
+
+def _without_passwords(text: str, sa_url: sa.engine.URL) -> str:
+    """``text`` with the URL's password and password query values (as SQLAlchemy read them) hidden."""
+    secrets = [str(sa_url.password or "")]
+    for name, values in sa_url.query.items():
+        if "password" in name.lower():
+            secrets += [values] if isinstance(values, str) else list(values)
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 #: SQLite's ``synchronous`` on every connection (module docstring).
@@ -163,6 +279,24 @@ def enable_wal(engine: Engine, where: str) -> None:
         raise translate_error(exc, where) from exc
     if not mode or str(mode[0]).lower() != "wal":
         raise StoreError(f"{where}: cannot switch the database to WAL mode (got {mode})")
+
+
+def backup_sqlite(source: Path, target: Path) -> None:
+    """Copy the SQLite file ``source`` (a real path, :func:`sqlite_file`) into ``target`` with SQLite's
+    online backup, reading ``source`` read-only (safe while a daemon writes it; it is never written).
+
+    ``source`` is named by a ``file:`` URI with its path percent-escaped (a ``#``, ``?`` or ``%`` in a file
+    name would otherwise end the path or be read as an escape). StoreError naming ``source`` for a directory
+    or a file SQLite cannot open or read (not a database, corrupt, unreadable).
+    """
+    if source.is_dir():
+        raise StoreError(f"{source}: is a directory, not a queue database")
+    try:
+        with closing(sqlite3.connect(f"file://{quote(str(source), safe='/')}?mode=ro", uri=True)) as src, \
+                closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+    except sqlite3.Error as exc:
+        raise translate_error(exc, str(source)) from exc
 
 
 def insert_ignoring_duplicates(dialect: str, table: sa.Table, key: str) -> Any:
