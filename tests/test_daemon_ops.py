@@ -206,6 +206,34 @@ def test_a_name_declared_by_two_files_routes_to_neither(tmp_path: Path) -> None:
     assert all("first.yaml" in e and "second.yaml" in e for e in directory.errors.values())
 
 
+def test_a_file_that_meets_a_bug_is_skipped_and_the_others_still_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One broken file stops nothing else, also when what breaks it is a bug (it used to be a 300-character
+    zone name's OSError): the daemon's directory and ``campaign status`` list that file as broken, in one
+    line, and load the rest."""
+    import campaign.source.config as config
+    from campaign.source.names import scan_folder
+
+    folder = tmp_path / "schedules"
+    write(folder, "good")
+    bad = write(folder, "bad")
+    real = config.load_campaign
+
+    def load(path: str | Path, *args: object, **kw: object) -> object:
+        if Path(path) == bad:
+            raise OSError(36, "File name too long")
+        return real(path, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(config, "load_campaign", load)
+    directory = CampaignDirectory(folder=folder, placeholder=True)
+    assert set(directory.campaigns) == {"good"}
+    expected = {str(bad): f"{bad}: internal error (OSError); please report it"}
+    assert directory.errors == expected
+    names, broken = scan_folder(folder)
+    assert set(names) == {"good"} and broken == expected
+
+
 def test_a_fixed_file_is_picked_up_by_the_running_daemon(tmp_path: Path) -> None:
     """The safety tick notices the changed file (no queue change needed) and wakes the dispatcher."""
     folder, db = tmp_path / "schedules", tmp_path / "q.db"

@@ -123,7 +123,7 @@ def test_the_bilingual_layout(tmp_path: Path) -> None:
         "main_x_en": "en", "main_mastodon_en": "en", "main_x_zh-Hant": "zh-Hant",
         "main_mastodon_zh-Hant": "zh-Hant",
     }  # fmt: skip
-    assert data["accounts"]["main_x_zh-Hant"]["credentials"]["token"] == "MAIN_X_ZH_HANT_TOKEN"
+    assert data["accounts"]["main_x_zh-Hant"]["credentials"]["token"] == "CAMPAIGN_MAIN_X_ZH_HANT_TOKEN"
     assert data["link"] == {"en": "https://harbourlight.example", "zh-Hant": "https://harbourlight.example/zh"}
     assert all("overrides" not in post for post in data["posts"])
     names = sorted(p.name for p in (tmp_path / "templates" / "prnewswire-taipo").iterdir())

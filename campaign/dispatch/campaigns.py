@@ -81,6 +81,10 @@ class CampaignDirectory:
             except CampaignError as exc:
                 errors[str(path)] = str(exc)
                 continue
+            except Exception as exc:  # a bug met on one file: that file is skipped, the others still load
+                logger.debug("campaign file %s could not be loaded", path, exc_info=True)
+                errors[str(path)] = f"{path}: internal error ({type(exc).__name__}); please report it"
+                continue
             loaded.setdefault(campaign.name, []).append(campaign)
         found: dict[str, Campaign] = {}
         for name, same in loaded.items():

@@ -171,13 +171,15 @@ def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
     raw = campaign.embargo or (getattr(release, "embargo", None) if release is not None else None)
     if not raw:
         return
+    where = "embargo:" if campaign.embargo else "the release's embargo"
     try:
-        embargo = _embargo_time(str(raw), campaign.zone)
+        result.embargo = _embargo_time(str(raw), campaign.zone).astimezone(UTC)
     except ValueError:
-        where = "embargo:" if campaign.embargo else "the release's embargo"
         result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is not a time"))
         return
-    result.embargo = embargo.astimezone(UTC)
+    except OverflowError:  # an offset that takes year 1 or 9999 past the calendar's end
+        result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is outside the calendar"))
+        return
     for i, post in enumerate(result.posts):
         if post.scheduled_at < result.embargo:
             result.errors.append(

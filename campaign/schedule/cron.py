@@ -41,8 +41,8 @@ _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29: Feb 29 exi
 
 
 def _cron_value(token: str, name: str, low: int, high: int, names: tuple[str, ...], rule: str) -> int:
-    if token.isdigit():
-        value = int(token)
+    if token.isascii() and token.isdigit():
+        value = int(token) if len(token) <= 4 else high + 1  # out of range, however many digits
     elif token.lower() in names:
         value = names.index(token.lower()) + low
     else:
@@ -60,9 +60,11 @@ def _cron_field(text: str, index: int, rule: str) -> set[int]:
         base, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) < 1:
-                raise ScheduleError(f"invalid cron {rule!r}: bad step {step_text!r} in {name}")
-            step = int(step_text)
+            ok = step_text.isascii() and step_text.isdigit()
+            # A step past the range leaves one value, however many digits it has (int() refuses 4,300).
+            step = (int(step_text) if len(step_text) <= 9 else high + 1) if ok else 0
+            if step < 1:
+                raise ScheduleError(f"invalid cron {rule!r}: bad step {step_text[:20]!r} in {name}")
         if base == "*":
             first, last = low, high
         elif "-" in base:

@@ -41,8 +41,8 @@ _ABSOLUTE = re.compile(
     r"(\d{4})-(\d{1,2})-(\d{1,2})[T ]\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*(Z|[+-]\d{2}:?\d{2})?", re.IGNORECASE
 )
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
-_OFFSET = re.compile(r"([+-])\s*((?:\d+\s*[a-z]+\s*)+?)(?:\s+(\d{1,2}:\d{2}))?", re.IGNORECASE)
-_OFFSET_TERM = re.compile(r"(\d+)\s*([a-z]+)", re.IGNORECASE)
+_OFFSET = re.compile(r"([+-])\s*((?:\d+\s*[a-z]+\s*)+?)(?:\s+(\d{1,2}:\d{2}))?", re.IGNORECASE | re.ASCII)
+_OFFSET_TERM = re.compile(r"(\d+)\s*([a-z]+)", re.IGNORECASE | re.ASCII)
 _UNITS = {
     "w": "w", "wk": "w", "week": "w", "weeks": "w",
     "d": "d", "day": "d", "days": "d",
@@ -114,6 +114,8 @@ def _parse_offset(text: str) -> Offset | None:
             raise ScheduleError(f"invalid offset {text!r}: unknown unit {unit_text!r} (use w, d, h or m)")
         if unit in amounts:
             raise ScheduleError(f"invalid offset {text!r}: unit {unit_text!r} given twice")
+        if len(number) > 4000:  # int() refuses 4,300 digits; far fewer already leave the calendar
+            raise ScheduleError(f"offset {text[:40]!r}... is outside the calendar ({len(number)} digits)")
         amounts[unit] = int(number)
     tod = None
     if m[3]:
@@ -222,6 +224,11 @@ _RRULE_NAMES = {
 _PROBE_START = datetime(2000, 1, 1)
 
 
+def _positive(value: str) -> bool:
+    """True for a whole number from 1 to 999,999,999 written in ASCII digits."""
+    return value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1
+
+
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
     """Normalise an RRULE (COUNT and UNTIL taken out), validated by dateutil. Returns (rule, count, until)."""
     text = re.sub(r"\s+", "", rule)
@@ -245,9 +252,10 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
         if name in names:
             raise ScheduleError(f"invalid rrule {rule!r}: {name} given twice")
         names.add(name)
+        if name in ("COUNT", "INTERVAL") and not _positive(value):
+            # INTERVAL=0 repeated one instant for ever (a hang); a negative one, a dateutil crash.
+            raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} must be a whole number of at least 1")
         if name == "COUNT":
-            if not value.isdigit() or int(value) < 1:
-                raise ScheduleError(f"invalid rrule {rule!r}: COUNT must be a whole number of at least 1")
             count = int(value)
         elif name == "UNTIL":
             until = _parse_until(value, rule)

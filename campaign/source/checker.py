@@ -18,7 +18,7 @@ from campaign.source.yamlfile import Node
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+)\s*(s|m|h|d|w)\s*$")
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -99,13 +99,18 @@ MAX_DURATION = timedelta(days=100 * 365)
 
 def parse_duration(text: str) -> timedelta:
     """``30m``, ``24h``, ``2d``, ``1w`` or plain seconds, at most :data:`MAX_DURATION`. Raises ValueError."""
-    if text.strip().isdigit():
-        seconds = int(text)
+    digits = text.strip()
+    if digits.isascii() and digits.isdigit():
+        number, unit = digits, 1
     else:
         match = _DURATION.match(text)
         if not match:
             raise ValueError(f"invalid duration {text!r} (use e.g. 30m, 24h, 2d)")
-        seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        number, unit = match.group(1), _DURATION_UNITS[match.group(2)]
+    if len(number.lstrip("0")) > 12:  # past any bound below, and Python's int() refuses 4,300 digits
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"duration {shown!r} is longer than {MAX_DURATION.days // 365} years")
+    seconds = int(number) * unit
     # Checked on the integer: timedelta itself overflows (OverflowError) near 2.7 million years.
     if seconds > MAX_DURATION.total_seconds():
         raise ValueError(f"duration {text!r} is longer than {MAX_DURATION.days // 365} years")
@@ -117,7 +122,7 @@ def check_zone(check: Checker, zone: str, line: int) -> None:
 
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise check.fail(
-            f"unknown time zone {zone!r} (use an IANA name such as Europe/London)", line
-        ) from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        shown = zone if len(zone) <= 60 else zone[:60] + "..."
+        raise check.fail(f"unknown time zone {shown!r} (use an IANA name such as Europe/London)", line) \
+            from None

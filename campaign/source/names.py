@@ -73,6 +73,9 @@ def scan_folder(folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
         except CampaignError as exc:
             broken[str(path)] = str(exc)
             continue
+        except Exception as exc:  # a bug met on one file: it is listed as broken, the others still load
+            broken[str(path)] = f"{path}: internal error ({type(exc).__name__}); please report it"
+            continue
         loaded.setdefault(campaign.name, []).append(path)
     for name, paths in loaded.items():
         if len(paths) > 1:

@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from campaign.errors import ConfigError, UsageError
+from campaign.errors import ConfigError, ReleaseError, UsageError
 from campaign.source.scaffold_media import launch_media
 
 DEFAULT_CHANNELS = [
@@ -108,8 +108,11 @@ def _first_start(today: date, embargo: str | None, zone: str | None) -> date:
     tz = ZoneInfo(zone or "UTC")
     lifted = datetime.fromisoformat(embargo if "T" in embargo else f"{embargo}T00:00")
     lifted = lifted if lifted.tzinfo else lifted.replace(tzinfo=tz)
-    while day.weekday() >= 5 or datetime(day.year, day.month, day.day, 9, tzinfo=tz) < lifted:
-        day += timedelta(days=1)
+    try:
+        while day.weekday() >= 5 or datetime(day.year, day.month, day.day, 9, tzinfo=tz) < lifted:
+            day += timedelta(days=1)
+    except OverflowError:  # an embargo at the calendar's end (9999-12-31): no day after it
+        raise ReleaseError(f"the release's embargo {embargo!r} leaves no day to start a campaign") from None
     return day
 
 
@@ -455,9 +458,9 @@ def _account_lines(chan: str, language: str | None) -> list[str]:
     if adapter.credential_names:
         lines.append("    credentials:   # environment variable names, never the secrets themselves")
         for cred in adapter.credential_names:
-            line = f"      {cred}: {f'MAIN_{chan}_{cred}'.upper()}"
+            line = f"      {cred}: {f'CAMPAIGN_MAIN_{chan}_{cred}'.upper()}"
             if cred in adapter.optional_credentials:
-                line = f"      # {cred}: {f'MAIN_{chan}_{cred}'.upper()}   (optional)"
+                line = f"      # {cred}: {f'CAMPAIGN_MAIN_{chan}_{cred}'.upper()}   (optional)"
             lines.append(line)
     return lines
 
@@ -550,11 +553,10 @@ def scaffold_languages(
     Writes ``languages: [en, zh-Hant]`` (the releases' detected languages, in the order given; the first is
     the default), ``release:`` as a map language -> file (files outside the project are copied into its
     ``releases/``), ``hashtags:`` and ``link:`` per language (each release's own), accounts per channel and
-    language
-    (``main_x_en``, ``main_x_zh-Hant``) each with its ``language:`` and its own credentials
-    (``MAIN_X_ZH_HANT_TOKEN``), templates ``KEY.j2`` for the first language and ``KEY.LANG.j2`` for the
-    others, and posts whose ``accounts:`` are the accounts of the languages whose release has that post. The
-    same refusals as :func:`scaffold`.
+    language (``main_x_en``, ``main_x_zh-Hant``) each with its ``language:`` and its own credentials
+    (``CAMPAIGN_MAIN_X_ZH_HANT_TOKEN``: the default allow-list takes ``CAMPAIGN_*``), templates ``KEY.j2``
+    for the first language and ``KEY.LANG.j2`` for the others, and posts whose ``accounts:`` are the
+    accounts of the languages whose release has that post. The same refusals as :func:`scaffold`.
     """
     from campaign.source.release import load_release
 
@@ -615,7 +617,7 @@ def scaffold_languages(
     lines += ["", "accounts:   # one per channel and language"]
     for lang in langs:
         for chan in chans:
-            env = f"MAIN_{chan}_".upper()
+            env = f"CAMPAIGN_MAIN_{chan}_".upper()
             account = [line.replace(env, env + lang.upper().replace("-", "_") + "_")
                        for line in _account_lines(chan, None)]  # fmt: skip
             account[0] = f"  main_{chan}_{lang}:"

@@ -82,6 +82,16 @@ def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> NodeList:
     return result
 
 
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> int:
+    """YAML's integers, where one too long for Python's ``int()`` (4,300 digits) is a located error."""
+    try:
+        return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+    except ValueError:
+        what = f"a number {len(str(node.value))} characters long is too large"
+        raise ConfigError(what, line=node.start_mark.line + 1) from None
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
@@ -110,5 +120,9 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"invalid YAML: {problem}", file=name, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a NUL, a control character)
+        line = text.count("\n", 0, exc.position) + 1
+        what = f"invalid YAML: character #x{exc.character:04x} is not allowed"
+        raise ConfigError(what, file=name, line=line) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", file=name) from None
+        raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=name) from None

@@ -479,6 +479,11 @@ def render_bounded(
         ) from None
     except MemoryError:
         raise TemplateError(f"{where}: out of memory while rendering") from None
+    except jinja2.TemplateNotFound as exc:  # an {% include %} or {% import %} of a file that is not there
+        raise TemplateError(
+            f"{_located(where, exc)}: template {exc.name!r} not found (names are relative to the templates "
+            "folder and cannot leave it with '..')"
+        ) from None
     except (jinja2.TemplateError, TemplateError):
         raise
     except Exception as exc:  # template code raised a Python error: one line, no traceback
