@@ -211,3 +211,19 @@ def test_db_shows_queue_state_and_live_links(tmp_path: Path, capsys: pytest.Capt
     assert statuses.count("sent") == 1 and statuses.count("scheduled") == len(posts) - 1
     sent = next(p for p in posts if p["queue"]["status"] == "sent")
     assert sent["queue"]["remote_url"] == "https://example.social/@hkstp/42"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_control_characters_in_a_post_are_shown_not_obeyed(
+    mini: Callable[..., Path], capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """A pull request's text could draw a terminal link to anywhere (ESC ] 8) or clear a CI log's screen; a
+    preview shows each control character as its escape instead."""
+    from tests.conftest import MINI_CAMPAIGN
+
+    text = '    text: "see \\e]8;;https://evil.example\\aclick\\e]8;;\\a \\x9b2J"\n'
+    hostile = MINI_CAMPAIGN.replace("  - key: quote\n", "  - key: quote\n" + text)
+    assert main(["preview", str(mini(hostile)), "--format", fmt, "--now", "2030-01-01T00:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "\\x1b]8;;https://evil.example\\x07click" in out and "\\x9b2J" in out
+    assert not any(ch in out for ch in "\x1b\x07\x9b")

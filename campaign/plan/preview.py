@@ -29,6 +29,7 @@ JSON schema (stable; ``schema`` is bumped on any incompatible change)::
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -257,7 +258,7 @@ def to_text(doc: dict[str, Any]) -> str:
     for error in doc["errors"]:
         lines.append(f"error: {error['message']}")
     lines.append(_summary(doc))
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def _text_block(post: Mapping[str, Any], lines: list[str]) -> None:
@@ -290,6 +291,16 @@ def _text_block(post: Mapping[str, Any], lines: list[str]) -> None:
             )
             lines.append(f"  >   {body}")
     lines.append("")
+
+
+#: Control characters (C0 but newline and tab, DEL, C1): a post's text may hold them, and a terminal or a CI
+#: log would obey them (ESC ] 8 draws a link to anywhere, ESC [ 2 J clears the screen).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``), for terminals and logs."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -355,7 +366,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         out.append("")
         out.append("</details>")
         out.append("")
-    return "\n".join(out)
+    return visible("\n".join(out))
 
 
 def _language_tag(post: Mapping[str, Any]) -> str:
