@@ -116,7 +116,7 @@ class CredentialsError(CampaignError):
 
 
 class StoreError(CampaignError):
-    """The queue database cannot be opened, read or written."""
+    """The queue database cannot be opened, read or written, or is damaged."""
 
 
 class DatabaseLockedError(StoreError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from campaign.cli import db as cli_db
 from campaign.errors import DatabaseLockedError, StoreError
 from campaign.queue.copy import copy_queue
 from campaign.queue.lock import LOCK_SUFFIX, DaemonLock
-from campaign.queue.store import Store
-from tests.helpers.queue import T0, many, planned
+from campaign.queue.store import SCHEMA_HEAD, Store
+from tests.helpers.queue import T0, damage_table, drop_table, many, planned
 
 EARLY = T0 - timedelta(days=1)
 
@@ -207,3 +208,33 @@ def test_a_copy_into_postgresql_refreshes_the_planner_statistics(tmp_path: Path,
     with Store.open(pg_url) as target, target.engine.connect() as conn:
         believed = conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE oid = 'posts'::regclass")
         assert believed.scalar() == 120
+
+
+@pytest.mark.parametrize("table", ["post_events", "posts"])
+def test_a_source_missing_a_table_is_named_and_no_target_is_made(tmp_path: Path, table: str) -> None:
+    """`db copy --from dropped.db --to new.db` once blamed the target: "new.db: database error (no such
+    table: post_events)"."""
+    source, target = tmp_path / "dropped.db", tmp_path / "new.db"
+    fill(str(source))
+    drop_table(source, table)
+    with pytest.raises(StoreError) as failed:
+        copy_queue(str(source), str(target))
+    assert str(failed.value) == (
+        f"{source}: the queue database is damaged, file left as it is (missing at schema revision "
+        f"{SCHEMA_HEAD}: table {table}); restore it from a backup"
+    )
+    assert not target.exists()
+
+
+def test_a_source_that_fails_while_it_is_read_is_named_not_the_target(tmp_path: Path) -> None:
+    """Rows are read from the source inside the target's write transaction: an error reading them is the
+    source's, and the target is left as it was."""
+    source, target = tmp_path / "damaged.db", tmp_path / "target.db"
+    fill(str(source))
+    damage_table(source, "post_events")
+    with Store.open(str(target)):
+        pass
+    with pytest.raises(StoreError, match=rf"^{re.escape(str(source))}: not a usable queue database"):
+        copy_queue(str(source), str(target))
+    with Store.open(str(target)) as s:
+        assert not s.holds_queue_data()

@@ -1,5 +1,6 @@
 """Alembic migrations: the head matches the code, an old database upgrades without loss, the schema
-equals the models, opening an up-to-date database never loads Alembic, and the package ships them."""
+equals the models, opening an up-to-date database never loads Alembic, and the package ships them.
+`db upgrade` refuses a damaged queue (pages, tables, columns) in one line."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from campaign.cli import main
 from campaign.queue import schema
 from campaign.queue.models import METADATA
 from campaign.queue.store import SCHEMA_HEAD, Store
-from tests.helpers.queue import T0
+from tests.helpers.queue import T0, damage_table, drop_table, many, settle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,3 +121,65 @@ def test_migrations_ship_in_the_package() -> None:
     }
     found = {name.rstrip(".") for name in found} | {"campaign.migrations", "campaign.migrations.versions"}
     assert found <= set(config["packages"])
+
+
+# -- `db upgrade` checks that the queue is usable, not only its revision ---------------------------------
+
+
+def _upgrade(db: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], list[str]]:
+    code = main(["db", "upgrade", "--db", str(db)])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def _queue(path: Path) -> Path:
+    with Store.open(str(path)) as store:
+        store.apply_changes(add=many(300), now=T0 - timedelta(days=1))  # posts and events over many pages
+    return path
+
+
+def test_db_upgrade_checks_a_healthy_queue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = _queue(tmp_path / "q.db")
+    assert _upgrade(db, capsys) == (0, [f"{db}: schema at revision {SCHEMA_HEAD}, checked"], [])
+
+
+@pytest.mark.parametrize("table", ["posts", "post_events"])
+def test_db_upgrade_refuses_a_queue_with_damaged_pages(
+    tmp_path: Path, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Junk over a table's page: the revision row still reads 0005, so `db upgrade` once said all was well."""
+    db = _queue(tmp_path / "q.db")
+    damage_table(db, table)
+    before = db.read_bytes()
+    code, out, err = _upgrade(db, capsys)
+    assert (code, out) == (1, [])
+    (line,) = err
+    assert line.startswith(f"campaign: error: {db}: the queue database is damaged, file left as it is ")
+    assert "(quick_check: Page " in line
+    assert line.endswith("); restore it from a backup")
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("table", ["posts", "post_events", "account_state"])
+def test_db_upgrade_refuses_a_queue_missing_a_table(
+    tmp_path: Path, table: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _queue(tmp_path / "q.db")
+    drop_table(db, table)
+    assert _upgrade(db, capsys) == (1, [], [
+        f"campaign: error: {db}: the queue database is damaged, file left as it is (missing at schema "
+        f"revision {SCHEMA_HEAD}: table {table}); restore it from a backup"
+    ])  # fmt: skip
+
+
+def test_db_upgrade_refuses_a_queue_missing_a_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = _queue(tmp_path / "q.db")
+    settle(db)
+    with sqlite3.connect(db) as raw:
+        raw.execute("ALTER TABLE posts DROP COLUMN media_uploads")
+    raw.close()
+    code, _out, err = _upgrade(db, capsys)
+    assert code == 1 and len(err) == 1 and "column posts.media_uploads" in err[0]
+

@@ -33,8 +33,12 @@ def copy(source: str, target: str, force: bool) -> None:
 @db.command("upgrade")
 @db_option
 def upgrade(db: str) -> None:
-    """Create the queue database or bring its schema to this version (every command also does this)."""
+    """Create the queue database or bring its schema to this version (every command also does this), then
+    check that it is usable: every table and column there, and on SQLite no damaged page (quick_check).
+    Exit 1 with one line naming the fault otherwise."""
+    from campaign.queue.schema import check_usable
     from campaign.queue.store import SCHEMA_HEAD, Store
 
     with Store.open(db) as store:
-        click.echo(f"{store.where}: schema at revision {SCHEMA_HEAD}")
+        check_usable(store)
+        click.echo(f"{store.where}: schema at revision {SCHEMA_HEAD}, checked")

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from campaign.errors import PostNotFoundError, StoreError
 from campaign.queue.core import StoreCore, paused_scope_in, queued_from
+from campaign.queue.dialect import translate_error
 from campaign.queue.models import ACCOUNTS, CAMPAIGNS, EVENTS, METRIC_SCHEDULE, POST_METRICS, POSTS, QUEUE
 from campaign.queue.states import CLAIMABLE_SQL, PAUSABLE, Status, sources
 from campaign.queue.values import PostEventView, QueuedPost, aware
@@ -220,9 +221,14 @@ class Admin(StoreCore):
             def rows(name: str) -> Iterator[list[dict[str, Any]]]:
                 table = _COPY_BY_NAME[name]
                 stmt = sa.select(table).order_by(*table.primary_key.columns)
-                result = conn.execution_options(yield_per=batch).execute(stmt)
-                for part in result.mappings().partitions(batch):
-                    yield [dict(r) for r in part]
+                # Read while another store's transaction writes (db copy): an error here is this queue's,
+                # so it is named here, not by the writer's transaction that pulls the rows.
+                try:
+                    result = conn.execution_options(yield_per=batch).execute(stmt)
+                    for part in result.mappings().partitions(batch):
+                        yield [dict(r) for r in part]
+                except self._driver_errors as exc:
+                    raise translate_error(exc, self.where) from exc
 
             yield rows
 

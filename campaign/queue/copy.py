@@ -7,7 +7,9 @@ the queue revision. Both ends are opened with :meth:`Store.open`, so both are at
 Rules:
 
 - The source must be an existing queue (:meth:`Store.open` with ``create=False``): a mistyped source is
-  an error, never an empty queue that ``force`` would copy over the target.
+  an error, never an empty queue that ``force`` would copy over the target. Both ends must have every
+  table and column of the models (:func:`campaign.queue.schema.check_usable`); an error reading the source
+  names the source, never the target being written meanwhile.
 - The target must hold no queue data (posts, events, account or campaign state) unless ``force``; then its
   contents are replaced. Nothing is merged: ids are the source's.
 - Source and target must be two databases: a SQLite file is the same under any of its names (a symlink, a
@@ -63,6 +65,7 @@ def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> Copy
     """
     from campaign.queue.dialect import same_database, shown_url
     from campaign.queue.lock import lock_for
+    from campaign.queue.schema import check_usable
     from campaign.queue.store import Store, resolve_url
 
     if same_database(resolve_url(source_url), resolve_url(target_url)):
@@ -70,7 +73,9 @@ def copy_queue(source_url: str, target_url: str, *, force: bool = False) -> Copy
     with contextlib.ExitStack() as stack:
         # The source must be an existing queue: a typo must not "copy" an empty queue over a real one.
         source = stack.enter_context(Store.open(source_url, create=False))
+        check_usable(source, pages=False)  # a dropped table is named before the target is even opened
         target = stack.enter_context(Store.open(target_url))
+        check_usable(target, pages=False)
         for store in (source, target):
             lock = lock_for(store)
             if lock is not None:

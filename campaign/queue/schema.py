@@ -14,6 +14,9 @@ that every opener takes, so processes opening one database at once migrate it ex
 
 A database newer than this code (a revision it does not know) raises :class:`SchemaVersionError` and is
 left untouched; one with other tables but no Alembic version is refused with :class:`StoreError`.
+
+The revision says which migrations ran, not that the file is whole: :func:`check_usable` (``campaign db
+upgrade``) also looks for every table and column of the models, and on SQLite runs ``PRAGMA quick_check``.
 """
 
 from __future__ import annotations
@@ -81,6 +84,44 @@ def run_migrations(conn: Connection, target: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(conn), target)
+
+
+#: How many problems ``PRAGMA quick_check`` reports at most (the first is enough to refuse the file).
+_QUICK_CHECK_ROWS = 3
+
+
+def check_usable(store: StoreCore, *, pages: bool = True) -> None:
+    """Raise :class:`StoreError` when the queue cannot be used as it is: a table or column of the models
+    missing (dropped by hand, a partial restore), or with ``pages`` on SQLite, damaged pages (``PRAGMA
+    quick_check``, https://www.sqlite.org/pragma.html#pragma_quick_check). Nothing is changed.
+
+    ``quick_check`` reads the whole file (without matching indexes to their tables, which
+    ``integrity_check`` does at far greater cost), so it runs where asked (``db upgrade``), not at every
+    open; a damaged page the other commands meet is still their one-line error.
+    """
+    from campaign.queue.models import METADATA
+
+    damaged = f"{store.where}: the queue database is damaged, file left as it is"
+    with store._read() as conn:
+        if pages and store.is_sqlite:
+            pragma = f"PRAGMA quick_check({_QUICK_CHECK_ROWS})"
+            rows = [str(row[0]) for row in conn.exec_driver_sql(pragma)]
+            if rows != ["ok"]:
+                found = [" ".join(line.split()) for row in rows for line in row.splitlines()]
+                found = [line for line in found if line and not line.startswith("*** in database")] or ["?"]
+                raise StoreError(f"{damaged} (quick_check: {'; '.join(found)}); restore it from a backup")
+        inspector = sa.inspect(conn)
+        present = set(inspector.get_table_names())
+        missing = [f"table {name}" for name in METADATA.tables if name not in present]
+        for table in METADATA.tables.values():
+            if table.name in present:
+                columns = {column["name"] for column in inspector.get_columns(table.name)}
+                missing += [f"column {table.name}.{c.name}" for c in table.columns if c.name not in columns]
+    if missing:
+        raise StoreError(
+            f"{damaged} (missing at schema revision {SCHEMA_HEAD}: {', '.join(missing)}); restore it from a "
+            "backup"
+        )
 
 
 def _refuse(where: str, revision: str | None, has_tables: bool, *, settled: bool) -> None:
