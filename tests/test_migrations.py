@@ -1,10 +1,12 @@
 """Alembic migrations: the head matches the code, an old database upgrades without loss, the schema
 equals the models, opening an up-to-date database never loads Alembic, and the package ships them.
-`db upgrade` refuses a damaged queue (pages, tables, columns) in one line."""
+`db upgrade` refuses a damaged queue (pages, tables, columns) in one line, and Alembic's own INFO lines stay
+out of the daemon's log."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -183,3 +185,46 @@ def test_db_upgrade_refuses_a_queue_missing_a_column(
     code, _out, err = _upgrade(db, capsys)
     assert code == 1 and len(err) == 1 and "column posts.media_uploads" in err[0]
 
+
+# -- Alembic's INFO lines stay out of the daemon's log ------------------------------------------------------
+
+
+def _daemon_once(db: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    campaigns = tmp_path / "schedules"
+    campaigns.mkdir(exist_ok=True)
+    command = ["daemon", "--db", str(db), "--once", "--campaigns", str(campaigns)]
+    return subprocess.run(
+        [sys.executable, "-m", "campaign.cli", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+
+def test_the_daemon_on_a_newer_queue_says_one_line(tmp_path: Path) -> None:
+    """The daemon logs at INFO; Alembic, asked which revisions exist, logged 7 "setup plugin" lines first."""
+    db = tmp_path / "newer.db"
+    Store.open(str(db)).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '0099'")
+    raw.close()
+    done = _daemon_once(db, tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"campaign: error: {db}: schema revision '0099' is newer than this campaign understands (newest "
+        f"known: {SCHEMA_HEAD}); upgrade campaign. The database was not changed."
+    ]
+
+
+def test_the_daemon_migrating_an_older_queue_logs_its_own_line_not_alembics(tmp_path: Path) -> None:
+    db = tmp_path / "older.db"
+    _engine_at(db, "0004").dispose()
+    done = _daemon_once(db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "alembic" not in done.stderr
+    assert "INFO campaign.queue.schema: migrating queue database action=migrate from=0004" in done.stderr
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [(SCHEMA_HEAD,)]
+    raw.close()

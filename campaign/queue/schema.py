@@ -17,11 +17,17 @@ left untouched; one with other tables but no Alembic version is refused with :cl
 
 The revision says which migrations ran, not that the file is whole: :func:`check_usable` (``campaign db
 upgrade``) also looks for every table and column of the models, and on SQLite runs ``PRAGMA quick_check``.
+
+Alembic logs at INFO on its own loggers (each plugin it sets up, each migration step): under a daemon's INFO
+logging that is a screen of lines before the one that matters, so they are held below WARNING while this
+module uses Alembic (:func:`_quiet_alembic`); ours says what happens ("migrating queue database").
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,19 +77,35 @@ def alembic_config(conn: Connection | None = None) -> Any:
     return config
 
 
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic's INFO lines held back (its warnings and errors pass) while the block runs; the level it had
+    is restored after, and no other logger changes."""
+    alembic_logger = logging.getLogger("alembic")
+    before = alembic_logger.level
+    if alembic_logger.getEffectiveLevel() < logging.WARNING:
+        alembic_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_logger.setLevel(before)
+
+
 def known_revisions() -> set[str]:
     """Every revision of the shipped migrations."""
-    from alembic.script import ScriptDirectory
+    with _quiet_alembic():
+        from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}
+        script = ScriptDirectory.from_config(alembic_config())
+        return {rev.revision for rev in script.walk_revisions()}
 
 
 def run_migrations(conn: Connection, target: str = "head") -> None:
     """Upgrade to ``target`` inside the caller's transaction on ``conn`` (db/migrations/env.py)."""
-    from alembic import command
+    with _quiet_alembic():
+        from alembic import command
 
-    command.upgrade(alembic_config(conn), target)
+        command.upgrade(alembic_config(conn), target)
 
 
 #: How many problems ``PRAGMA quick_check`` reports at most (the first is enough to refuse the file).
