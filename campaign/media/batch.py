@@ -126,9 +126,10 @@ class MediaPreparer:
     def _source_sha256(self, path: Path, name: str) -> str:
         try:
             stat = path.stat()
-        except OSError as exc:
-            raise MediaError(f"cannot read the file: {exc.strerror or exc}", file=name, rule="file") from None
-        key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
+            key = (path.resolve(), stat.st_size, stat.st_mtime_ns)
+        except (OSError, ValueError) as exc:  # ValueError: a name with a NUL byte ("embedded null byte")
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise MediaError(f"cannot read the file: {reason}", file=name, rule="file") from None
         if key not in self._source_hashes:
             self._source_hashes[key] = file_sha256(path)
         return self._source_hashes[key]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from campaign.errors import MediaError
@@ -32,6 +33,14 @@ if TYPE_CHECKING:
 
 #: Image files larger than this are refused before decoding (a press photo is a few MB; video goes via MP4).
 MAX_SOURCE_IMAGE_BYTES = 100 * 1000 * 1000
+#: An animation whose frames x canvas pixels exceed this is refused before any frame is decoded (a 69 KB GIF
+#: can declare an 8000x8000 canvas and 3000 one-pixel frames: 192 billion pixels to compose). The value is the
+#: largest animation a platform documents at full size, X's GIF limit of 1280x1080 px x 350 frames
+#: (rules.py; LinkedIn's 36 MP is a still-image limit, and Bluesky/Mastodon cap each frame at 8.3 MP), about
+#: 5.4x Pillow's MAX_IMAGE_PIXELS (89,478,485, where Pillow warns about one image as a bomb). Frames are
+#: decoded one at a time, so memory is one canvas plus the encoder's copy of the output (1 byte a pixel for
+#: GIF), which this bounds to under 500 MB; the time to compose and scale the frames is bounded by it too.
+MAX_ANIMATION_PIXELS = 1280 * 1080 * 350
 #: JPEG/WebP qualities tried, best first; the highest that fits is kept.
 QUALITIES = (92, 88, 84, 80, 75, 70, 65, 60, 50, 40)
 #: Each further attempt scales by this much when no quality fits; at most this many attempts.
@@ -204,15 +213,20 @@ def _prepare_image(item: MediaItem, mime: str, rules: MediaRules, store: MediaSt
         raise MediaError(f"{size:,} bytes is too large for an image file", file=name, rule="bytes")
     data = item.file.read_bytes()
     im = _open(data, name)
-    with im:
-        frames = getattr(im, "n_frames", 1)
-        has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-        target = _target_type(mime, rules, has_alpha, frames > 1, name)
-        limits = rules.limits_for(target)
-        if frames > 1:
-            out, width, height, notes = _fit_animation(im, target, limits, name)
-        else:
-            out, target, width, height, notes = _fit_still(im, data, mime, target, limits, rules, name)
+    try:
+        with im:
+            frames = getattr(im, "n_frames", 1)
+            has_alpha = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+            target = _target_type(mime, rules, has_alpha, frames > 1, name)
+            limits = rules.limits_for(target)
+            if frames > 1:
+                out, width, height, notes = _fit_animation(im, frames, target, limits, rules, name)
+            else:
+                out, target, width, height, notes = _fit_still(im, data, mime, target, limits, rules, name)
+    except (OSError, EOFError, SyntaxError, ValueError) as exc:
+        # Pillow decodes lazily: a truncated or corrupt file fails here (EXIF read, frame seek, pixel load),
+        # after `_open` has read only the header.
+        raise MediaError(f"cannot decode the image: {exc}", file=name, rule="file") from None
     draft = PreparedMedia(
         sha256="",
         mime=target,
@@ -368,32 +382,51 @@ def _best_quality(
 
 
 def _fit_animation(
-    im: Image.Image, mime: str, limits: TypeLimits, name: str
+    im: Image.Image, count: int, mime: str, limits: TypeLimits, rules: MediaRules, name: str
 ) -> tuple[bytes, int, int, list[str]]:
-    """An animated GIF (or WebP) within the limits with every frame kept, or a MediaError saying why not."""
+    """An animated GIF (or WebP) within the limits with every frame kept, or a MediaError saying why not.
+
+    ``count`` frames are checked against the platform's frame limit and :data:`MAX_ANIMATION_PIXELS` before
+    any is decoded; each attempt then decodes, converts and scales one frame at a time.
+    """
     from PIL import ImageSequence
 
-    frames = [frame.convert("RGBA") for frame in ImageSequence.Iterator(im)]
+    width, height = im.size
+    if limits.max_frames is not None and count > limits.max_frames:
+        found = f"{count} frames > {limits.max_frames} on {rules.platform}"
+        raise MediaError(found, file=name, rule="frames")
+    if count * width * height > MAX_ANIMATION_PIXELS:
+        raise MediaError(
+            f"animation too large to decode safely: {count:,} frames of {width}x{height} px is more than "
+            f"{MAX_ANIMATION_PIXELS:,} pixels in all",
+            file=name,
+            rule="pixels",
+        )
     durations = [
         int(frame.info.get("duration", im.info.get("duration", 100))) for frame in ImageSequence.Iterator(im)
     ]
     loop = int(im.info.get("loop", 0))
-    width, height = im.size
     scale = scale_for(width, height, limits)
     notes = ["metadata removed"] if _has_metadata(im) else []
+
+    def scaled_frames(size: tuple[int, int]) -> Iterator[Image.Image]:
+        for frame in ImageSequence.Iterator(im):
+            rgba = frame.convert("RGBA")
+            yield rgba if size == (width, height) else rgba.resize(size, _lanczos())
+
     for _ in range(MAX_SHRINKS):
         size = _scaled(width, height, scale)
-        scaled = frames if size == (width, height) else [f.resize(size, _lanczos()) for f in frames]
         buf = io.BytesIO()
         fmt = "GIF" if mime == GIF else "WEBP"
         extra: dict[str, Any] = {"disposal": 2, "comment": b""} if fmt == "GIF" else {"quality": 80}
-        scaled[0].save(
-            buf, fmt, save_all=True, append_images=scaled[1:], duration=durations, loop=loop, **extra
-        )
+        scaled = scaled_frames(size)
+        first = next(scaled)
+        # The GIF writer takes the rest one by one (Pillow's WebP writer makes a list of them: scaled size).
+        first.save(buf, fmt, save_all=True, append_images=scaled, duration=durations, loop=loop, **extra)
         out = buf.getvalue()
         if limits.max_bytes is None or len(out) <= limits.max_bytes:
             if size != (width, height):
-                notes.append(f"resized {width}x{height} to {size[0]}x{size[1]} ({len(frames)} frames kept)")
+                notes.append(f"resized {width}x{height} to {size[0]}x{size[1]} ({count} frames kept)")
             return out, size[0], size[1], notes
         if min(size) < 32:
             break
