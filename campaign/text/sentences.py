@@ -6,8 +6,10 @@ collapsed. Rule based (why no library: see :mod:`campaign.source.release`). Impo
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re as _re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import regex
 
@@ -140,6 +142,24 @@ def _protected(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _inside(spans: list[tuple[int, int]]) -> Callable[[int], bool]:
+    """A test for "position ``t`` is inside one of ``spans``" in O(log n) (spans may overlap).
+
+    Sorted by start with a running maximum of the ends: ``t`` is inside a span iff the largest end among
+    the spans starting at or before ``t`` is beyond ``t``. (Scanning every span for each full stop was
+    quadratic: a release of 100,000 URLs took minutes.)
+    """
+    spans = sorted(spans)
+    starts = [a for a, _ in spans]
+    reach = list(itertools.accumulate((b for _, b in spans), max))
+
+    def inside(t: int) -> bool:
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and reach[i] > t
+
+    return inside
+
+
 # Long because it is one scan with shared state (the previous cut, the quote balance): each rule is a few
 # lines in order, and splitting them apart would hide the order that decides a boundary.
 def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
@@ -149,7 +169,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
     repair by starting a new paragraph). CJK terminators (。！？) always end a sentence.
     """
     spans: list[tuple[int, int, bool]] = []
-    protected = _protected(text)
+    inside = _inside(_protected(text))
     n = len(text)
     cur = 0
     glued_cur = False
@@ -173,7 +193,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
         if term[0] in CJK_TERM:
             cut(end, False)
             continue
-        if any(a <= t0 < b for a, b in protected):
+        if inside(t0):
             continue
         j = end
         while j < n and text[j].isspace():
