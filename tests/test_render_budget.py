@@ -34,6 +34,11 @@ TEMPLATES = {
 FAST = RenderBudget(seconds=0.3)
 #: ``s``, a string of the largest allowed size, held 1000 times by list ``l`` (no value is over budget yet).
 MANY_S = "{% set s = 'x' * 1000000 %}{% set l = [] %}{% for i in range(1000) %}{{ l.append(s) }}{% endfor %}"
+#: ``b``, bytes of the largest allowed size, held 1000 times by list ``l``.
+MANY_B = (
+    "{% set b = ('x' * 1000000).encode() %}{% set l = [] %}"
+    "{% for i in range(1000) %}{{ l.append(b) }}{% endfor %}"
+)
 #: ``a``, a list of 100,000 numbers (allowed), and ``l`` holding it 100 times (its text: about 70 MB).
 BIG_A = "{% set a = range(100000) | list %}"
 MANY_A = BIG_A + "{% set l = [] %}{% for i in range(100) %}{{ l.append(a) }}{% endfor %}"
@@ -88,6 +93,26 @@ def refused(source: str, budget: RenderBudget = FAST, **context: Any) -> str:
         (f"{MANY_S}{{{{ l | join }}}}", "a joined string would be"),
         ("{{ ('x\n' * 400000) | indent(1000) }}", "an indented string would be"),
         ("{{ lipsum(10**9) }}", "lipsum is limited"),
+        # str.translate: each character may become a whole string of the table
+        ("{{ ('a' * 999999).translate({97: 'x' * 999999}) | length }}", "str.translate would be"),
+        ("{{ ('a' * 999999).translate([''] * 97 + ['x' * 999999]) | length }}", "str.translate would be"),
+        # bytes are checked like str
+        ("{{ 'x'.encode().center(3*10**9) | length }}", "bytes.center would be 3,000,000,000"),
+        ("{{ 'x'.encode().zfill(3*10**9) | length }}", "bytes.zfill would be"),
+        ("{{ 'x'.encode().ljust(3*10**9) | length }}", "bytes.ljust would be"),
+        ("{{ 'x'.encode().rjust(3*10**9) | length }}", "bytes.rjust would be"),
+        ("{{ ('\t' * 1000).encode().expandtabs(10**7) | length }}", "bytes.expandtabs would be"),
+        (
+            "{% set b = ('x' * 100000).encode() %}{{ b.replace('x'.encode(), b) | length }}",
+            "a replaced string would be",
+        ),
+        ("{{ 'x'.encode() * (3*10**9) }}", "a repeated value would be 3,000,000,000"),
+        (f"{MANY_B}{{{{ ''.encode().join(l) | length }}}}", "a joined string would be"),
+        ("{{ '%9999999999d'.encode() % 1 }}", "format width or precision of 9999999999"),
+        # batch fills its last batch up to linecount; slice makes one list per slice
+        ("{{ [1] | batch(3*10**8, 'x') | first | length }}", "a batch would be 300,000,000"),
+        ("{{ [1] | batch(linecount=3*10**8, fill_with='x') | first | length }}", "a batch would be"),
+        ("{{ [1] | slice(3*10**8) | list | length }}", "a list of slices would be 300,000,000"),
         # growth by doubling, one step at a time
         (
             "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
@@ -247,6 +272,10 @@ BENIGN = [
     "{{ items | map('upper') | join }} {{ items | sort | first }} {{ '%s and %s' | format('a', 'b') }}",
     "{% for k, v in {'a': 1} | dictsort %}{{ k }}={{ v }}{% else %}none{% endfor %}",
     "{{ (lipsum(2, false) | length) > 0 }}",
+    "{{ 'ab'.translate({97: 'xyz', 98: none}) }} {{ 'ab'.translate('xyz') }} {{ 'ab'.encode().center(6) }}"
+    " {{ 'a\tb'.encode().expandtabs(4) }} {{ 'a-b'.encode().replace('-'.encode(), '+'.encode()) }}",
+    "{{ [1, 2, 3] | batch(2, 0) | list }} {{ [1, 2, 3] | batch(2) | list }}"
+    " {{ [1, 2, 3] | slice(2, 0) | list }}",
     # a dict's keys as attributes, and its own attributes (which win over keys of the same name)
     "{{ d.a }} {{ d['a'] }} {{ d.keys is defined }} {{ d.items() | list }} {{ d.get('a') }}"
     " {{ d.nope is defined }}",

@@ -15,8 +15,10 @@ Budget per post (:class:`RenderBudget`; the operator's, never the campaign file'
 * **Size of values** (strings, lists, dicts, sets; default the output budget) is checked *before* the
   operation that would build them where the size is predictable: ``*`` and ``+`` on sequences, ``**`` and
   ``*`` on integers (results over :data:`MAX_INT_BITS`), ``%`` formatting widths, the padding methods
-  (``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``), ``replace``, ``join``, ``format`` widths and
-  the ``center``, ``indent``, ``format``, ``replace`` and ``join`` filters; and after every call, filter,
+  (``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``), ``replace``, ``join`` (of ``str``,
+  ``bytes`` and ``bytearray`` alike), ``str.translate`` (length x the table's longest value), ``format``
+  widths and the ``center``, ``indent``, ``format``, ``replace`` and ``join`` filters, ``batch``'s line count
+  (its last batch is filled up to it) and ``slice``'s number of slices; and after every call, filter,
   operator and ``~`` concatenation otherwise, so a value can at most double past the budget before it is
   refused (``9**(9**9)``, ``'x' * 10**10`` and ``[1] * 10**9`` are refused without being computed).
 * **Text of containers**: before a list, tuple, dict or set becomes text (``{{ value }}`` through

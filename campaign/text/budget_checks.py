@@ -24,6 +24,9 @@ _SPEC_NUMBER = re.compile(r"\d+")
 CONTAINERS = (list, tuple, dict, set, frozenset)
 #: Values whose size (``len``) the checks count: text and containers.
 SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
+#: Text whose methods can amplify (``center``, ``replace``, ``join``, ...): checked alike.
+TEXT = (str, bytes, bytearray)
+Text = str | bytes | bytearray
 
 
 class RenderBudgetError(jinja2.TemplateRuntimeError):
@@ -129,44 +132,64 @@ def _format_args(right: Any) -> list[Any]:
 
 
 def check_percent(left: Any, right: Any, limit: int) -> None:
-    if isinstance(left, str):
-        _check_format_spec(left, _format_args(right), limit)
+    if isinstance(left, TEXT):
+        spec = left if isinstance(left, str) else left.decode("latin-1")  # b"%9999d" pads bytes alike
+        _check_format_spec(spec, _format_args(right), limit)
         check_printable(_format_args(right), limit, "a formatted value")
 
 
-def _joined_size(sep: str, items: Any) -> int:
+def _joined_size(sep: Text, items: Any) -> int:
     if not isinstance(items, list | tuple):
         return 0  # generators are consumed by join itself; the result is checked after
-    return sum(len(str(x)) if isinstance(x, str) else 0 for x in items) + len(sep) * max(len(items) - 1, 0)
+    return sum(len(x) if isinstance(x, TEXT) else 0 for x in items) + len(sep) * max(len(items) - 1, 0)
 
 
-def _check_replace(text: str, old: Any, new: Any, count: Any, limit: int) -> None:
-    if not isinstance(old, str) or not isinstance(new, str) or len(new) <= len(old):
+def _check_replace(text: Text, old: Any, new: Any, count: Any, limit: int) -> None:
+    if not isinstance(old, TEXT) or not isinstance(new, TEXT) or len(new) <= len(old):
         return
-    hits = len(text) + 1 if old == "" else text.count(old)
+    try:
+        hits = len(text) + 1 if not old else text.count(old)  # type: ignore[arg-type]
+    except TypeError:  # str and bytes mixed: the call itself fails
+        return
     if isinstance(count, int) and count >= 0:
         hits = min(hits, count)
     too_big(len(text) + hits * (len(new) - len(old)), limit, "a replaced string")
 
 
-def _check_str_method(
-    name: str, text: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int
+def _longest_replacement(table: Any) -> int:
+    """The longest text ``str.translate`` may put in place of one character with ``table``."""
+    if isinstance(table, Mapping):
+        values: Iterable[Any] = table.values()
+    elif isinstance(table, list | tuple):
+        values = table
+    else:  # a str, bytes or range as a table: one character (or code point) per entry
+        return 1
+    return max((len(v) if isinstance(v, str) else 1 for v in values), default=1)
+
+
+def _check_text_method(
+    name: str, text: Text, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int
 ) -> None:
+    """The methods of ``str``, ``bytes`` and ``bytearray`` that can build a result longer than their own."""
     every = (*args, *kwargs.values())
+    what = f"{type(text).__name__}.{name}"
     if name in ("center", "ljust", "rjust", "zfill"):
         for arg in every:
             if isinstance(arg, int) and not isinstance(arg, bool):
-                too_big(arg, limit, f"str.{name}")
+                too_big(arg, limit, what)
     elif name == "expandtabs":
         size = next((a for a in every if isinstance(a, int) and not isinstance(a, bool)), 8)
-        too_big(len(text) + text.count("\t") * max(size, 0), limit, "str.expandtabs")
+        tabs = text.count("\t") if isinstance(text, str) else text.count(b"\t")
+        too_big(len(text) + tabs * max(size, 0), limit, what)
     elif name == "replace" and len(args) >= 2:
         _check_replace(text, args[0], args[1], args[2] if len(args) > 2 else -1, limit)
+    elif name == "translate" and args and isinstance(text, str):  # bytes.translate maps byte to byte
+        too_big(len(text) * _longest_replacement(args[0]), limit, what)
     elif name == "join" and args:
         too_big(_joined_size(text, args[0]), limit, "a joined string")
         if isinstance(args[0], list | tuple):
             check_printable(args[0], limit, "a joined value")
-    elif name in ("format", "format_map"):
+    elif name in ("format", "format_map") and isinstance(text, str):
         _check_format_spec(text, every, limit)
         check_printable(every, limit, "a formatted value")
 
@@ -175,8 +198,8 @@ def check_call(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit
     """Refuse calls whose result size is predictable and over the limit (module docstring)."""
     target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
     owner = getattr(target, "__self__", None)
-    if isinstance(owner, str):
-        _check_str_method(getattr(target, "__name__", ""), owner, args, kwargs, limit)
+    if isinstance(owner, TEXT):
+        _check_text_method(getattr(target, "__name__", ""), owner, args, kwargs, limit)
     elif isinstance(owner, list) and getattr(target, "__name__", "") == "extend" and args:
         too_big(len(owner) + size_of(args[0]), limit, "a list")
 
@@ -201,7 +224,7 @@ def _check_sum(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], lim
 
 def _check_center(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
     check_printable((value,), limit, "the text of the value given to filter 'center'")  # before str(value)
-    _check_str_method("center", str(value), rest, kwargs, limit)
+    _check_text_method("center", str(value), rest, kwargs, limit)
 
 
 def _check_indent(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
@@ -228,6 +251,24 @@ def _check_join(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], li
         too_big(_joined_size(sep, value), limit, "a joined string")
 
 
+def _int_argument(rest: tuple[Any, ...], kwargs: Mapping[str, Any], name: str) -> int | None:
+    """The filter's first argument after the value (positional or by ``name``) if it is an int."""
+    arg = rest[0] if rest else kwargs.get(name)
+    return arg if isinstance(arg, int) and not isinstance(arg, bool) else None
+
+
+def _check_batch(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    linecount = _int_argument(rest, kwargs, "linecount")  # the last batch is filled up to it
+    if linecount is not None:
+        too_big(linecount, limit, "a batch")
+
+
+def _check_slice(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    slices = _int_argument(rest, kwargs, "slices")  # one list per slice, even empty ones
+    if slices is not None:
+        too_big(slices, limit, "a list of slices")
+
+
 #: Pre-checks for the built-in filters that can amplify their input.
 _AMPLIFIERS: dict[str, FilterCheck] = {
     "sum": _check_sum,
@@ -236,6 +277,8 @@ _AMPLIFIERS: dict[str, FilterCheck] = {
     "format": _check_format,
     "replace": _check_replace_filter,
     "join": _check_join,
+    "batch": _check_batch,
+    "slice": _check_slice,
 }
 
 
