@@ -179,3 +179,46 @@ def test_a_posts_time_is_expanded_once_per_zone_and_send_late(
     applied = compile_campaign(str(path), now=late, strict_past=True)
     assert [p.account for p in applied.posts] == ["third_x"] and applied.posts[0].scheduled_at == late
     assert len(applied.errors) == 4  # main_x, second_x and main_mastodon's launch, and the quote
+
+
+def test_a_campaign_is_capped_in_posts_in_total_while_it_expands(
+    mini: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each recurrence is within its own limit, but twenty of them on one account would plan 20 million
+    posts (over 3 GB): the whole file is capped (posts x accounts x occurrences), and a recurrence expands
+    only as far as the cap leaves room, so memory stays bounded. One error names the file and the post."""
+    import campaign.plan.compile as compile_module
+    from campaign.schedule import timespec
+
+    assert compile_module.MAX_POSTS == 1_000_000
+    monkeypatch.setattr(compile_module, "MAX_POSTS", 50)
+    limits: list[int] = []
+    real = timespec.expand
+    monkeypatch.setattr(timespec, "expand", lambda *a, **k: limits.append(k["limit"]) or real(*a, **k))
+    posts = "".join(
+        f"  - key: p{i}\n    template: launch\n    accounts: [main_x]\n"
+        '    when: {cron: "* * * * *", count: 30}\n'
+        for i in range(20)
+    )
+    path = mini(MINI_CAMPAIGN[: MINI_CAMPAIGN.index("posts:")] + "posts:\n" + posts)
+    compiled = compile_campaign(str(path), now=NOW)
+    assert [str(e) for e in compiled.errors] == [
+        f"{path}:24: post 'p1' on main_x: the campaign would have more than 50 posts (every occurrence on"
+        " every account); narrow its recurrences with end or count"
+    ]
+    assert len(compiled.posts) == 30
+    assert limits == [50, 20]  # the second recurrence stopped at what the first left; no third was expanded
+
+
+def test_the_post_cap_counts_every_account_and_one_off_time(
+    mini: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import campaign.plan.compile as compile_module
+
+    monkeypatch.setattr(compile_module, "MAX_POSTS", 2)  # the mini campaign plans 3: launch twice, quote
+    compiled = compile_campaign(str(mini()), now=NOW)
+    assert len(compiled.errors) == 1
+    message = str(compiled.errors[0])
+    assert "mini.yaml:22: post 'quote' on main_mastodon: the campaign would have more than 2 posts" in message
+    monkeypatch.setattr(compile_module, "MAX_POSTS", 3)
+    assert compile_campaign(str(mini()), now=NOW).ok

@@ -30,6 +30,7 @@ from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError
 from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.plan.posts import PlannedPost, language_key
 from campaign.schedule import timespec
+from campaign.schedule.recurrence import OccurrenceLimitError
 from campaign.schedule.timespec import Expansion, NextSlot, Occurrence, SlotAllocator
 from campaign.source.accounts import AccountConfig
 from campaign.source.config import Campaign, PostConfig, Variant, load_campaign
@@ -39,6 +40,13 @@ from campaign.text.rules import TextRules
 
 #: How far ahead open-ended recurrences are expanded (a stored horizon keeps a second apply a no-op).
 DEFAULT_HORIZON = timedelta(days=92)
+#: Most posts one campaign file may plan, every occurrence of every post on every account (past ones apply
+#: skips included); checked while recurrences expand, so a file of many long recurrences stays bounded.
+MAX_POSTS = timespec.DEFAULT_LIMIT
+
+
+class _TooManyPosts(Exception):
+    """The campaign would plan over :data:`MAX_POSTS` posts: the compile stops (``compile`` reports it)."""
 
 
 @dataclass
@@ -271,8 +279,26 @@ class _Compilation:
         self.parsed_when: dict[int, tuple[Any, Any]] = {}
         self.expansions: dict[tuple[int, str, bool], tuple[Any, Expansion]] = {}
         self.media = PostMediaPlanner(campaign)
+        #: Occurrences planned or skipped so far, against :data:`MAX_POSTS`.
+        self.counted = 0
 
     def compile(self, wanted: set[str]) -> None:
+        """:meth:`compile_all`; a campaign over :data:`MAX_POSTS` posts is one error and stops there."""
+        try:
+            self.compile_all(wanted)
+        except _TooManyPosts as exc:
+            self.result.errors.append(ScheduleError(str(exc)))
+
+    def count(self, target: _Target, occurrences: int) -> None:
+        """Count ``occurrences`` of ``target`` against :data:`MAX_POSTS`; raises _TooManyPosts past it."""
+        self.counted += occurrences
+        if self.counted > MAX_POSTS:
+            raise _TooManyPosts(
+                f"{target.where}: the campaign would have more than {MAX_POSTS:,} posts (every occurrence"
+                " on every account); narrow its recurrences with end or count"
+            ) from None
+
+    def compile_all(self, wanted: set[str]) -> None:
         """Render and schedule each (post, account) in file order, then place the deferred slot posts."""
         for post in self.campaign.posts:
             for account_name in post.accounts:
@@ -335,9 +361,15 @@ class _Compilation:
                 self.deferred.append((target, spec))
                 return
             expansion = self.expand(spec, target.zone, target.send_late)
+        except OccurrenceLimitError as exc:
+            if MAX_POSTS - self.counted < timespec.DEFAULT_LIMIT:  # the campaign's limit, not its own
+                self.count(target, MAX_POSTS)  # raises
+            self.result.errors.append(_located(exc, target.where))
+            return
         except ScheduleError as exc:
             self.result.errors.append(_located(exc, target.where))
             return
+        self.count(target, len(expansion.occurrences) + len(expansion.skipped))
         post, account = target.post, target.account
         key = language_key(post.key, target.language, self.campaign.default_language)
         self.result.skipped.extend((key, account.name, occ) for occ in expansion.skipped)
@@ -362,6 +394,7 @@ class _Compilation:
             now=timing.expand_now,
             horizon=timing.horizon,
             send_late=send_late,
+            limit=min(timespec.DEFAULT_LIMIT, MAX_POSTS - self.counted),  # (count() keeps it >= 0)
         )
         if key is not None:
             self.expansions[key] = (spec, expansion)
@@ -390,6 +423,7 @@ class _Compilation:
         except ScheduleError as exc:
             self.result.errors.append(_located(exc, target.where))
             return
+        self.count(target, len(expansion.occurrences))
         for occ in expansion.occurrences:
             self.add(target, occ)
 

@@ -30,6 +30,10 @@ from campaign.schedule.zones import abbrev, fmt_utc, resolve_point, resolve_wall
 DEFAULT_LIMIT = 1_000_000
 
 
+class OccurrenceLimitError(ScheduleError):
+    """A recurrence expands to more occurrences than the ``limit`` it was expanded with."""
+
+
 def sent_late(occurrence: Occurrence, now: datetime, zone: ZoneInfo) -> Occurrence:
     """``occurrence`` moved to ``now``: it is past and its post says ``send_late`` (key kept, note added)."""
     was = occurrence.local
@@ -128,7 +132,7 @@ def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple
         if count is not None and len(out) >= count:
             break
         if len(out) >= limit:
-            raise ScheduleError(
+            raise OccurrenceLimitError(
                 f"{rec.text} expands to more than {limit:,} occurrences; narrow it with end or count"
             )
         out.append(Occurrence(key, at, local, zone_name, note))
