@@ -10,17 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign.cli import main
 from tests.conftest import MINI_CAMPAIGN
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers.cli import run_cli
 
 
 def only_error_line(err: str) -> str:

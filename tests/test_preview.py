@@ -10,6 +10,7 @@ import pytest
 
 from campaign.cli import main
 from tests.conftest import EXAMPLE
+from tests.helpers.cli import run_cli as run
 
 CANARIES = {
     "CAMPAIGN_HKSTP_X_TOKEN": "canary-x-token-3141592653",
@@ -24,15 +25,6 @@ CANARIES = {
     "CAMPAIGN_HKSTP_DISCORD_WEBHOOK_URL": "https://discord.com/api/webhooks/1/canarydiscord456",
     "CAMPAIGN_HKSTP_TEAMS_WEBHOOK_URL": "https://prod.example.logic.azure.com/workflows/canaryteams789",
 }
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_schema_of_the_example(capsys: pytest.CaptureFixture[str]) -> None:

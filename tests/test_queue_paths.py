@@ -21,6 +21,7 @@ import pytest
 
 from campaign.cli import INTERNAL_ERROR, main
 from campaign.queue.dialect import shown_url
+from tests.helpers.cli import run_cli as run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2030-01-01T00:00:00Z"
@@ -74,15 +75,6 @@ COMMANDS = {
     "daemon json": ["daemon", "--once", "--campaigns", "{dir}", "--log-format", "json"],
     "daemon dry run": ["daemon", "--once", "--dry-run", "--campaigns", "{dir}", "--log-format", "json"],
 }
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_clear_line(code: int, err: str) -> str:
