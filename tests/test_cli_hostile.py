@@ -51,6 +51,12 @@ def _quote_override(value: str) -> tuple[tuple[str, str], ...]:
     return ((old, f"{old}    overrides:\n      main_mastodon:\n        vars: {value}\n"),)
 
 
+#: Ten anchors, each a list of ten aliases of the one before: 10**10 values in about 400 bytes.
+_LAUGHS = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 10)
+)
+
+
 CASES = [
     # -- overflowing dates and durations
     Case("post offset +99999999d", ["check", "{dir}/mini.yaml", "--now", NOW],
@@ -93,6 +99,10 @@ CASES = [
          (("zone: Asia/Hong_Kong", "zone: " + "A" * 300),), ("mini.yaml:4: unknown time zone",)),
     Case("an embargo at the end of the calendar", ["check", "{dir}/mini.yaml", "--now", NOW],
          (("link: https", 'embargo: "9999-12-31T23:59:59-12:00"\nlink: https'),), ("outside the calendar",)),
+    Case("aliases of aliases (a billion laughs)", ["check", "{dir}/mini.yaml", "--now", NOW],
+         (("link: https", _LAUGHS + "link: https"),), ("mini.yaml:15: aliases repeat the anchor here",)),
+    Case("aliases of aliases compared in vars", ["check", "{dir}/mini.yaml", "--now", NOW],
+         (("link: https", _LAUGHS.replace("l", "m") + _LAUGHS + "link: https"),), ("aliases repeat",)),
     Case("a NUL in the YAML", ["check", "{dir}/mini.yaml", "--now", NOW],
          (("link: https", "# a \x00 here\nlink: https"),), ("mini.yaml:", "#x0000 is not allowed")),
     Case("an include of a missing template", ["check", "{dir}/mini.yaml", "--now", NOW],

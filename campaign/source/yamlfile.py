@@ -3,6 +3,12 @@
 Mappings load as :class:`Node` dicts that remember the line of each key; sequences as :class:`NodeList` that
 remember the line of each item. Timestamps are NOT converted implicitly (``2027-01-18 09:00`` stays a string;
 the schedule parser owns time syntax), and duplicate keys are an error rather than a silent overwrite.
+
+Aliases are bounded: a file whose aliases would repeat more than :data:`MAX_ALIAS_VALUES` values (the
+"billion laughs" file: ten aliases of ten aliases of ... is 10**10 values in a few hundred bytes) is refused
+before anything is built, naming the line of the anchor repeated most. The constructed data shares the
+aliased objects, so memory stays small either way; the bound protects every later walk of the data (a
+comparison, a template loop, JSON encoding), which would see every repetition.
 """
 
 from __future__ import annotations
@@ -46,8 +52,57 @@ class NodeList(list[Any]):
 _SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: Values that aliases may add to a file, counted as if each alias were a copy of its anchor (section
+#: above). A campaign file needs a few hundred; a million keeps every later walk of the data to a second.
+MAX_ALIAS_VALUES = 1_000_000
+
+
+def _check_aliases(root: yaml.Node) -> None:
+    """Raise ConfigError when aliases would repeat more than MAX_ALIAS_VALUES values in all.
+
+    One pass over the composed graph (iterative: nesting depth is the file's to choose): the expanded size
+    of each node is 1 + its children's, computed once per node; a node reached more than once is an anchor
+    whose aliases add ``size * (references - 1)``. Scalars count 1 and are not followed (an alias of one
+    adds 1, bounded by the file's own length). A cycle (``&a [*a]``) is left to the constructor, which
+    refuses it with its own message.
+    """
+    sizes: dict[int, int] = {}
+    references: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if not children_done:
+            references[key] = references.get(key, 0) + 1
+            if key in nodes:  # seen before: an alias of it (or a cycle back to it)
+                continue
+            nodes[key] = node
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
+            continue
+        sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+    added = {key: sizes.get(key, 1) * (count - 1) for key, count in references.items() if count > 1}
+    if sum(added.values()) > MAX_ALIAS_VALUES:
+        worst = nodes[max(added, key=added.__getitem__)]
+        what = f"aliases repeat the anchor here into more than {MAX_ALIAS_VALUES:,} values"
+        raise ConfigError(what, line=worst.start_mark.line + 1)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 class _Loader(_SafeBase):  # type: ignore[valid-type,misc]
-    """A safe loader without implicit timestamps, building Node/NodeList."""
+    """A safe loader without implicit timestamps, building Node/NodeList; aliases bounded before building."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _check_aliases(node)
+        return super().construct_document(node)
 
 
 # Drop the implicit timestamp resolver: times are parsed by campaign.schedule.timespec with clear messages.
