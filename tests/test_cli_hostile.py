@@ -124,6 +124,8 @@ CASES = [
          needles=("stdin line 1", "lone surrogate"), code=2, subprocess=True),
     Case("measure invalid UTF-8 on stdin", ["measure"], stdin=b"ab\xff\xfe\n", needles=("not UTF-8", "0xff"),
          code=2, subprocess=True),
+    Case("measure --jsonl 100,000 brackets", ["measure", "--jsonl"], stdin=b'"ok"\n' + b"[" * 100_000 + b"\n",
+         needles=("stdin line 2", "nested too deeply"), code=2, subprocess=True),
     Case("measure --jsonl invalid UTF-8", ["measure", "--jsonl"], stdin=b'"ok"\n"\xc3"\n',
          needles=("stdin line 2", "not UTF-8"), code=2, subprocess=True),
     Case("measure invalid UTF-8 in argv", ["measure"], argv_bytes=(b"caf\xe9",), needles=("lone surrogate",),

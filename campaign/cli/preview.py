@@ -182,6 +182,8 @@ def _measure_jsonl(rules: Mapping[str, TextRules]) -> None:
             item = json.loads(line)
         except ValueError:
             raise UsageError(f"stdin line {number}: not JSON") from None
+        except RecursionError:  # a line of 100,000 "[": nested deeper than the parser follows
+            raise UsageError(f"stdin line {number}: not JSON (nested too deeply)") from None
         if not isinstance(item, str):
             raise UsageError(f"stdin line {number}: expected a JSON string")
         _check_unicode(item, f"stdin line {number}")
