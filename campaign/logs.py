@@ -47,16 +47,31 @@ FIELDS = (
 )
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-#: A field value holding any of these is written as a JSON string (``key="two words"``).
-_QUOTED = re.compile(r'[\s"=]')
+#: A field value holding any of these is written as a JSON string (``key="two words"``, ``key="\\u001b"``).
+_QUOTED = re.compile('[\\s"=\x00-\x1f\x7f-\x9f]')
+
+#: What a terminal, a journal or a CI log would obey or hide: C0 controls (new lines and tabs included, so a
+#: line stays one line), DEL, C1, and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character above shown as its escape (``\\x1b``, ``\\u202e``): for a line that
+    quotes untrusted words (a file name from a campaign file, a platform's error text)."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def shown(text: str, limit: int) -> str:
     """``text`` (a platform's words, an exception's message) as an error message may show it: every secret
     this process holds redacted first, then whitespace runs squashed and the rest cut to ``limit``
-    characters. The order matters: a cut or a squash inside a secret (a 401 quoting the Authorization
-    header) would leave a fragment no redaction recognises."""
-    text = " ".join(redact_resolved(text).split())
+    characters, control characters escaped (:func:`printable`). The order matters: a cut or a squash inside a
+    secret (a 401 quoting the Authorization header) would leave a fragment no redaction recognises."""
+    text = printable(" ".join(redact_resolved(text).split()))
     return text[: limit - 1] + "…" if len(text) > limit else text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -49,6 +50,12 @@ class Case:
 def _quote_override(value: str) -> tuple[tuple[str, str], ...]:
     old = "    accounts: [main_mastodon]\n"
     return ((old, f"{old}    overrides:\n      main_mastodon:\n        vars: {value}\n"),)
+
+
+def _quote_media(name: str) -> tuple[tuple[str, str], ...]:
+    """The quote post (one account) given one image named ``name`` (YAML double-quoted escapes)."""
+    old = "    accounts: [main_mastodon]\n"
+    return ((old, f'{old}    media: [{{file: "{name}", alt: x}}]\n'),)
 
 
 #: Ten anchors, each a list of ten aliases of the one before: 10**10 values in about 400 bytes.
@@ -101,8 +108,16 @@ CASES = [
          (("link: https", 'embargo: "9999-12-31T23:59:59-12:00"\nlink: https'),), ("outside the calendar",)),
     Case("aliases of aliases (a billion laughs)", ["check", "{dir}/mini.yaml", "--now", NOW],
          (("link: https", _LAUGHS + "link: https"),), ("mini.yaml:15: aliases repeat the anchor here",)),
-    Case("aliases of aliases compared in vars", ["check", "{dir}/mini.yaml", "--now", NOW],
+    Case("two chains of aliases", ["check", "{dir}/mini.yaml", "--now", NOW],
          (("link: https", _LAUGHS.replace("l", "m") + _LAUGHS + "link: https"),), ("aliases repeat",)),
+    Case("a NUL in a media file name", ["check", "{dir}/mini.yaml", "--now", NOW],
+         _quote_media("a\\0b.png"),
+         ("a\\x00b.png",)),
+    Case("terminal escapes in a media file name", ["check", "{dir}/mini.yaml", "--now", NOW],
+         _quote_media("a\\e]8;;x\\a\\u202eb.png"),
+         ("a\\x1b]8;;x\\x07\\u202eb.png",)),
+    Case("a new line in an unknown key", ["check", "{dir}/mini.yaml", "--now", NOW],
+         (("link: https", '"x\\ny\\r\\tz": 1\nlink: https'),), ("'x\\ny\\r\\tz'",)),
     Case("a NUL in the YAML", ["check", "{dir}/mini.yaml", "--now", NOW],
          (("link: https", "# a \x00 here\nlink: https"),), ("mini.yaml:", "#x0000 is not allowed")),
     Case("an include of a missing template", ["check", "{dir}/mini.yaml", "--now", NOW],
@@ -249,6 +264,7 @@ def assert_one_clear_line(code: int, err: str) -> str:
         warned = [line for line in err.splitlines() if line.startswith("campaign: warning:")]
         lines = [line for line in warned if "post" in line]
     assert len(lines) == 1, err
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", err), err  # shown escaped
     return lines[0]
 
 

@@ -120,6 +120,17 @@ def test_key_value_fields_are_ordered_quoted_and_skipped_as_documented() -> None
     assert logs.KeyValueFormatter().format(bare).endswith(" INFO x: no fields")
 
 
+def test_control_characters_in_untrusted_words_are_shown_escaped() -> None:
+    """A platform's error text or a file name may carry terminal escapes or a bidirectional override: a log
+    line and an error message show them as escapes, on one line."""
+    hostile = "bad\x1b]8;;https://evil.example\x07link\u202eexe.png\x00\x9b"
+    shown = logs.shown(f"HTTP 400: {hostile}\nsecond line", 500)
+    assert shown == "HTTP 400: bad\\x1b]8;;https://evil.example\\x07link\\u202eexe.png\\x00\\x9b second line"
+    assert logs.printable("plain words, \u05e9\u05dc\u05d5\u05dd") == "plain words, \u05e9\u05dc\u05d5\u05dd"
+    record = logging.makeLogRecord({"name": "x", "levelname": "INFO", "msg": "m", "error": "a\x1bb"})
+    assert logs.KeyValueFormatter().format(record).endswith(' x: m error="a\\u001bb"')
+
+
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError):
         logs.make_handler("xml")

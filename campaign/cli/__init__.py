@@ -24,7 +24,7 @@ import click
 
 from campaign import __version__
 from campaign.cli.lazy import LazyGroup
-from campaign.cli.options import CliState
+from campaign.cli.options import CliState, error_line
 from campaign.errors import CampaignError
 
 #: What the one line says when an exception outside the tree of :mod:`campaign.errors` escapes (a bug).
@@ -86,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignError as exc:
         if state.debug:
             raise
-        from campaign.secrets import redact_resolved
-
-        click.echo(f"campaign: error: {redact_resolved(str(exc))}", err=True)
+        click.echo(f"campaign: error: {error_line(str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("campaign: interrupted", err=True)
@@ -101,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         where = exc.filename or "standard output"
         if exc.filename is None and state.whole_process:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (what is still buffered must not fail at exit)
-        click.echo(f"campaign: error: cannot write to {where} ({exc.strerror})", err=True)
+        click.echo(f"campaign: error: cannot write to {error_line(str(where))} ({exc.strerror})", err=True)
         return 1
     except Exception as exc:
         return _internal_error(exc, state)
@@ -113,10 +111,8 @@ def _internal_error(exc: Exception, state: CliState) -> int:
     appears)."""
     if state.debug:
         raise exc
-    from campaign.secrets import redact_resolved
-
     click.echo(
-        f"campaign: error: {INTERNAL_ERROR} ({type(exc).__name__}: {redact_resolved(str(exc))}); "
+        f"campaign: error: {INTERNAL_ERROR} ({type(exc).__name__}: {error_line(str(exc))}); "
         "run with --debug for the traceback",
         err=True,
     )

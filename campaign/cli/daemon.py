@@ -20,7 +20,15 @@ from typing import Any
 
 import click
 
-from campaign.cli.options import MAX_SECONDS, FiniteFloat, db_option, json_option, now_option, parse_now
+from campaign.cli.options import (
+    MAX_SECONDS,
+    FiniteFloat,
+    db_option,
+    error_line,
+    json_option,
+    now_option,
+    parse_now,
+)
 from campaign.errors import UsageError
 
 _file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -59,10 +67,8 @@ def _compile_for_queue(
         except CampaignError as exc:
             compiled.errors.append(exc)
     if compiled.errors:
-        from campaign.secrets import redact_resolved
-
         for error in compiled.errors:
-            click.echo(f"campaign: error: {redact_resolved(str(error))}", err=True)
+            click.echo(f"campaign: error: {error_line(str(error))}", err=True)
         click.echo(f"{file}: {len(compiled.errors)} errors; nothing was changed", err=True)
         sys.exit(1)
     return compiled

@@ -81,3 +81,13 @@ def write_output(output: Path, text: str) -> None:
         if not output.parent.is_dir():
             reason = f"its folder {output.parent} does not exist"
         raise UsageError(f"-o {output}: cannot write ({reason})") from None
+
+
+def error_line(text: str) -> str:
+    """``text`` as one line on stderr: every secret this process holds redacted, then control characters and
+    bidirectional overrides escaped (:func:`campaign.logs.printable`): a file name or a key from a campaign
+    file is untrusted."""
+    from campaign.logs import printable
+    from campaign.secrets import redact_resolved
+
+    return printable(redact_resolved(text))

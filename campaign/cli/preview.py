@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from campaign.cli.options import parse_now, write_output
+from campaign.cli.options import error_line, parse_now, write_output
 from campaign.errors import CampaignError, UsageError
 
 if TYPE_CHECKING:
@@ -47,9 +47,9 @@ def check(file: Path, start: str | None, now: str | None, strict: bool) -> None:
         except CampaignError as exc:
             compiled.errors.append(exc)
     for error in compiled.errors:
-        click.echo(f"campaign: error: {error}", err=True)
+        click.echo(f"campaign: error: {error_line(str(error))}", err=True)
     for line in compiled.release_warnings:  # damage in the release: fix it in the templates that quote it
-        click.echo(f"campaign: warning: {line}", err=True)
+        click.echo(f"campaign: warning: {error_line(line)}", err=True)
     if compiled.embargo is not None:
         click.echo(f"embargo: no post before {compiled.embargo:%Y-%m-%d %H:%M} UTC")
     silent = [] if compiled.errors else _silent_posts(compiled)
@@ -129,7 +129,7 @@ def preview(
     else:
         click.echo(text)
     for error in doc["errors"]:
-        click.echo(f"campaign: error: {error['message']}", err=True)
+        click.echo(f"campaign: error: {error_line(error['message'])}", err=True)
     if doc["errors"]:
         sys.exit(1)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from campaign.cli.options import error_line
 from campaign.errors import CampaignError
 
 
@@ -42,7 +43,7 @@ def release_show(file: Path, fmt: str) -> None:
         else:
             click.echo(f"{key}: {value}")
     for line in parsed.warning_lines():
-        click.echo(f"warning: {line}", err=True)
+        click.echo(f"warning: {error_line(line)}", err=True)
 
 
 @click.command()

@@ -79,7 +79,7 @@ def _check_aliases(root: yaml.Node) -> None:
                 continue
             nodes[key] = node
             stack.append((node, True))
-            stack.extend((child, False) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
+            stack.extend((child, False) for child in _children(node) if not isinstance(child, _SCALAR))
             continue
         sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
     added = {key: sizes.get(key, 1) * (count - 1) for key, count in references.items() if count > 1}
@@ -87,6 +87,9 @@ def _check_aliases(root: yaml.Node) -> None:
         worst = nodes[max(added, key=added.__getitem__)]
         what = f"aliases repeat the anchor here into more than {MAX_ALIAS_VALUES:,} values"
         raise ConfigError(what, line=worst.start_mark.line + 1)
+
+
+_SCALAR = yaml.ScalarNode
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
