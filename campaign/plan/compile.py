@@ -163,14 +163,6 @@ def compile_campaign(
     return result
 
 
-def _embargo_time(raw: str, zone: str) -> datetime:
-    """An ISO 8601 time; without an offset it is local time in ``zone``. Raises ValueError."""
-    from zoneinfo import ZoneInfo
-
-    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
-
-
 def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
     """The campaign's ``embargo:`` (else the release's): every post carries it, and one before it is an error
     whatever ``send_late`` says (the claim enforces it again, whatever the queue says)."""
@@ -179,14 +171,14 @@ def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
     raw = campaign.embargo or (getattr(release, "embargo", None) if release is not None else None)
     if not raw:
         return
-    where = "embargo:" if campaign.embargo else "the release's embargo"
+    where = f"{campaign.where('embargo')}: " + ("embargo:" if campaign.embargo else "the release's embargo")
     try:
-        result.embargo = _embargo_time(str(raw), campaign.zone).astimezone(UTC)
+        result.embargo = timespec.parse_instant(str(raw), campaign.zone).astimezone(UTC)
     except ValueError:
-        result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is not a time"))
+        result.errors.append(ScheduleError(f"{where} {raw!r} is not a time"))
         return
     except OverflowError:  # an offset that takes year 1 or 9999 past the calendar's end
-        result.errors.append(ScheduleError(f"{campaign.display}: {where} {raw!r} is outside the calendar"))
+        result.errors.append(ScheduleError(f"{where} {raw!r} is outside the calendar"))
         return
     for i, post in enumerate(result.posts):
         if post.scheduled_at < result.embargo:
@@ -227,12 +219,14 @@ def _prepare(
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))
         return None
     zone = timespec.resolve_zone(campaign.zone)
+    where = f"{campaign.where('start')}: start"
     try:
         campaign_start = timespec.resolve_start(campaign.start, zone=zone)
         if start:
+            where = f"{display}: --start"
             campaign_start = timespec.resolve_start(start, zone=zone, file_start=campaign_start)
     except ScheduleError as exc:
-        result.errors.append(_located(exc, f"{display}: start"))
+        result.errors.append(_located(exc, where))
         return None
     return releases, campaign_start
 

@@ -33,7 +33,7 @@ from campaign.schedule.values import (
     When,
 )
 from campaign.schedule.when import parse_clock, parse_when
-from campaign.schedule.zones import localize, resolve_zone
+from campaign.schedule.zones import localize, parse_instant, resolve_zone
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -53,6 +53,7 @@ __all__ = [
     "localize",
     "parse_clock",
     "parse_cron",
+    "parse_instant",
     "parse_slots",
     "parse_when",
     "resolve_start",

@@ -108,6 +108,13 @@ def aware(value: datetime, name: str) -> datetime:
     return value
 
 
+def parse_instant(raw: str, zone: str) -> datetime:
+    """An ISO 8601 time (``embargo:``); without an offset it is local time in ``zone``. Raises ValueError
+    (not a time) or OverflowError (an offset that takes year 1 or 9999 past the calendar's end)."""
+    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
+
+
 def fmt_utc(value: datetime) -> str:
     """``2027-01-18 08:00 UTC``: an instant as messages show it."""
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

@@ -20,6 +20,7 @@ from campaign.secrets import SecretPolicy
 from campaign.source import languages
 from campaign.source.accounts import AccountConfig, load_accounts
 from campaign.source.checker import _KEY, Checker, check_zone, parse_duration
+from campaign.source.media_config import with_media
 from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
@@ -158,6 +159,13 @@ class Campaign:
     language_hashtags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``link:`` given per language (``link`` is then None).
     language_links: Mapping[str, str] = field(default_factory=dict)
+    #: The line of each top-level key in the file (1-based), for errors found after loading.
+    key_lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, key: str) -> str:
+        """``FILE:LINE`` of the top-level ``key``, or ``FILE`` when the file does not write it."""
+        line = self.key_lines.get(key)
+        return f"{self.display}:{line}" if line else self.display
 
     @property
     def default_language(self) -> str | None:
@@ -256,9 +264,8 @@ def load_campaign(
         releases=head.releases,
         language_hashtags=language_tags,
         language_links=language_links,
+        key_lines=dict(doc.key_lines),
     )
-    from campaign.source.media_config import with_media
-
     return with_media(check, doc, campaign, path.parent)
 
 
