@@ -91,7 +91,11 @@ REFUSED = [
     ("https://localhost./", "trailing dot"),
     ("https://mastodon.social./", "trailing dot"),
     ("https://localhost.example.com/", "look-alike of localhost"),
-    ("https://ｌｏｃａｌｈｏｓｔ.evil.com/", "look-alike of localhost"),  # fullwidth, IDNA-mapped
+    # Full-width letters: IDNA 2003 would map them to "localhost"; httpx (IDNA 2008) refuses them, and so does
+    # the check, which encodes hosts as httpx does.
+    ("https://ｌｏｃａｌｈｏｓｔ.evil.com/", "invalid international host name"),
+    ("https://ｍastodon.social/", "invalid international host name"),
+    ("https://a\u200db.example/", "invalid international host name"),  # a zero-width joiner
     ("https://%6c%6fcalhost/", "percent-encoded host"),
     ("https://exa mple.com/", "without spaces or control characters"),
     ("https://example.com/\n", "without spaces or control characters"),
@@ -246,6 +250,29 @@ def test_account_settings_are_checked_by_key_with_lines() -> None:
     check_account_urls({"instance": "https://10.0.0.5", "private_network": True}, account="m")
     with pytest.raises(ConfigError, match="not a relative"):
         check_account_urls({"service": "bsky.social"}, account="b")  # named like a destination
+    for value in (12, 1.5, ["https://a.example"], {"url": "https://a.example"}, None, True):
+        with pytest.raises(ConfigError, match=r"c\.yaml:12: setting 'instance' of account 'm': must be a U"):
+            check_account_urls({"instance": value}, account="m", file="c.yaml", line_of=lines.get)
+
+
+@pytest.mark.parametrize(
+    "host", ["bücher.example", "faß.de", "MÜNCHEN.de", "mastodon｡social", "ｍastodon.social", "a\u200db.ex"]
+)
+def test_the_host_checked_is_the_host_httpx_connects_to(host: str) -> None:
+    """IDNA as httpx applies it when the request is built: ``faß.de`` is ``xn--fa-hia.de`` there, not
+    ``fass.de`` (IDNA 2003), so the check sees the same host, or refuses what httpx would refuse."""
+    import httpx
+
+    from campaign.http.destinations import _normalise_host
+
+    try:
+        sent = httpx.URL(f"https://{host}/").raw_host.decode("ascii")
+    except httpx.InvalidURL:
+        with pytest.raises(ValueError, match="invalid international host name"):
+            _normalise_host(host.lower())
+        return
+    assert _normalise_host(host.lower()) == sent
+    check_destination(f"https://{host}/")
 
 
 # -- (credential, destination) pairs -------------------------------------------------------------------

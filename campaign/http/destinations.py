@@ -166,16 +166,24 @@ def classify_address(address: IPAddress) -> str:
 
 
 def _normalise_host(raw: str) -> str:
-    """The host as it will be looked up: IDNA-encoded and lower-cased. ValueError(reason) if invalid."""
+    """The host as it will be looked up: lower-cased and, when not ASCII, IDNA-encoded exactly as httpx
+    encodes it when the request is built (IDNA 2008 through the ``idna`` package, no UTS #46 mapping), so
+    the host checked is the host connected to. ValueError(reason) if invalid.
+
+    Python's own ``"idna"`` codec (IDNA 2003) is not used: it maps ``faß.de`` to ``fass.de`` and a
+    full-width ``ｍ`` to ``m``, where httpx sends to ``xn--fa-hia.de`` and refuses the ``ｍ``."""
     if not raw:
         raise ValueError("has no host")
     if "%" in raw:
         raise ValueError("has a percent-encoded host")
+    if raw.isascii():
+        return raw.lower()
+    import idna
+
     try:
-        ascii_host = raw.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise ValueError("has an invalid host name") from None
-    return ascii_host
+        return str(idna.encode(raw.lower()).decode("ascii"))
+    except idna.IDNAError as exc:
+        raise ValueError(f"has an invalid international host name ({exc})") from None
 
 
 def _check_host(host: str, *, allow_private: bool, allow_loopback: bool) -> str | None:
@@ -305,22 +313,23 @@ def url_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     Any string containing ``://``, and any key named like a destination (``url``, ``*_url``, ``instance``,
     ``service``, ``endpoint``, ``server``, ``host``, ``base_url``).
     """
-    found = []
-    for key, value in settings.items():
-        if not isinstance(value, str):
-            continue
-        named = key in (
-            "url",
-            "instance",
-            "service",
-            "endpoint",
-            "server",
-            "host",
-            "base_url",
-        ) or key.endswith("_url")
-        if named or "://" in value:
-            found.append((key, value))
-    return found
+    return [
+        (key, value)
+        for key, value in settings.items()
+        if isinstance(value, str) and (_named_destination(key) or "://" in value)
+    ]
+
+
+#: Account settings that are destinations by their name, whatever they hold.
+_DESTINATION_KEYS = frozenset({"url", "instance", "service", "endpoint", "server", "host", "base_url"})
+
+
+#: How a YAML value that is not text is named in a message.
+_KINDS = {type(None): "empty", bool: "true/false", int: "a number", float: "a number", list: "a list"}
+
+
+def _named_destination(key: str) -> bool:
+    return key in _DESTINATION_KEYS or key.endswith("_url")
 
 
 def check_account_urls(
@@ -336,6 +345,11 @@ def check_account_urls(
     ``line_of(key)`` (a :class:`~campaign.source.yamlfile.Node`'s) gives each key's line for messages.
     """
     allow_private = settings.get("private_network") is True
+    for key, value in settings.items():  # a number or a list where a URL belongs is not skipped
+        if _named_destination(key) and not isinstance(value, str):
+            line = line_of(key) if line_of is not None else None
+            what = f"setting {key!r} of account {account!r}"
+            raise _fail(f"must be a URL, not {_KINDS.get(type(value), 'a mapping')}", what, file, line)
     for key, value in url_settings(settings):
         check_destination(
             value,
