@@ -130,6 +130,11 @@ def refused(source: str, budget: RenderBudget = FAST, **context: Any) -> str:
         (f"{MANY_A}{{% for x in [l] %}}{{{{ x }}}}{{% endfor %}}", "the text of a printed value would be"),
         (f"{MANY_A}{{{{ l | string }}}}", "the text of the value given to filter 'string'"),
         (f"{MANY_A}{{{{ l | tojson }}}}", "the text of the value given to filter 'tojson'"),
+        ("{{ [1] | tojson(indent=10**9) }}", "an indented JSON text would be"),
+        ("{{ [1] | tojson(10**9) }}", "an indented JSON text would be"),
+        ("{{ [[[[1]]]] | tojson(indent=' ' * 300000) }}", "an indented JSON text would be"),
+        ("{{ 'a b c d e f' | wordwrap(1, wrapstring='x' * 500000) }}", "a wrapped string would be"),
+        ("{{ ('x' * 10000) | wordwrap(1, True, 'y' * 1000) }}", "a wrapped string would be"),
         (f"{MANY_A}{{{{ l | first_sentence }}}}", "given to filter 'first_sentence'"),  # custom filters too
         (f"{MANY_A}{{{{ l | center(10) }}}}", "the text of the value given to filter 'center'"),
         (f"{MANY_A}{{{{ 'x' ~ l }}}}", "a concatenated value would be"),
@@ -276,6 +281,8 @@ BENIGN = [
     " {{ 'a\tb'.encode().expandtabs(4) }} {{ 'a-b'.encode().replace('-'.encode(), '+'.encode()) }}",
     "{{ [1, 2, 3] | batch(2, 0) | list }} {{ [1, 2, 3] | batch(2) | list }}"
     " {{ [1, 2, 3] | slice(2, 0) | list }}",
+    "{{ d | tojson(indent=2) }} {{ [[1], {'a': [2]}] | tojson(4) }} {{ 'x' | tojson(indent=10**9) }}"
+    " {{ ('word ' * 40) | wordwrap(20, wrapstring='<br>') }} {{ 'a b' | wordwrap(1, True, '|') }}",
     # a dict's keys as attributes, and its own attributes (which win over keys of the same name)
     "{{ d.a }} {{ d['a'] }} {{ d.keys is defined }} {{ d.items() | list }} {{ d.get('a') }}"
     " {{ d.nope is defined }}",

@@ -18,7 +18,9 @@ Budget per post (:class:`RenderBudget`; the operator's, never the campaign file'
   (``center``, ``ljust``, ``rjust``, ``zfill``, ``expandtabs``), ``replace``, ``join`` (of ``str``,
   ``bytes`` and ``bytearray`` alike), ``str.translate`` (length x the table's longest value), ``format``
   widths and the ``center``, ``indent``, ``format``, ``replace`` and ``join`` filters, ``batch``'s line count
-  (its last batch is filled up to it) and ``slice``'s number of slices; and after every call, filter,
+  (its last batch is filled up to it), ``slice``'s number of slices, ``tojson``'s ``indent`` (every item on
+  a line of its own, indented by its depth) and ``wordwrap``'s ``wrapstring`` (once per line at most: a
+  word's end, a forced break or a new line); and after every call, filter,
   operator and ``~`` concatenation otherwise, so a value can at most double past the budget before it is
   refused (``9**(9**9)``, ``'x' * 10**10`` and ``[1] * 10**9`` are refused without being computed).
 * **Text of containers**: before a list, tuple, dict or set becomes text (``{{ value }}`` through

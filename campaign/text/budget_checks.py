@@ -269,8 +269,40 @@ def _check_slice(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], l
         too_big(slices, limit, "a list of slices")
 
 
+def _check_tojson(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    indent = rest[0] if rest else kwargs.get("indent")  # json.dumps: a number of spaces, or a string
+    width = len(indent) if isinstance(indent, str) else _int_argument((indent,), {}, "indent") or 0
+    if width > 0 and isinstance(value, CONTAINERS):  # each item on its own line, indented by its depth
+        too_big(_indented_weight(value, width, limit), limit, "an indented JSON text")
+
+
+def _indented_weight(value: Any, width: int, limit: int) -> int:
+    """About how many characters of indentation ``json.dumps(value, indent=width)`` writes (counted up to
+    ``limit``): every item nested ``d`` deep is on a line of its own behind ``d * width`` of it."""
+    total = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack and total <= limit:
+        item, depth = stack.pop()
+        children = list(item.values()) if isinstance(item, dict) else item
+        total += (len(children) + 1) * (depth * width + 1)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, CONTAINERS))
+    return total
+
+
+def _check_wordwrap(value: Any, rest: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int) -> None:
+    # wordwrap(s, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True)
+    wrapstring = rest[2] if len(rest) > 2 else kwargs.get("wrapstring")
+    width = _int_argument(rest, kwargs, "width")
+    if isinstance(value, str) and isinstance(wrapstring, str) and wrapstring:
+        # A line ends at a word's end, a forced break or a new line: never more than these together.
+        lines = len(value.split()) + value.count("\n") + len(value) // max(width or 79, 1) + 1
+        too_big(len(value) + lines * len(wrapstring), limit, "a wrapped string")
+
+
 #: Pre-checks for the built-in filters that can amplify their input.
 _AMPLIFIERS: dict[str, FilterCheck] = {
+    "tojson": _check_tojson,
+    "wordwrap": _check_wordwrap,
     "sum": _check_sum,
     "center": _check_center,
     "indent": _check_indent,
