@@ -22,7 +22,8 @@ with ``--debug``). Messages name the file (and line) or the post they are about,
     │   ├── SchemaVersionError         the database was written by a newer `campaign`
     │   ├── PostNotFoundError          no queued post with that id
     │   ├── LeaseLostError             our lease on a post is gone (recovered or taken over): do not send it
-    │   └── IllegalTransitionError     a state change the post state machine forbids (a bug: it raises)
+    │   ├── IllegalTransitionError     a state change the post state machine forbids (a bug: it raises)
+    │   └── MediaStoreError            the media store beside the queue cannot be written (names the folder)
     └── ChannelError                   what sending one post (or thread part) to a platform ended in
         ├── PermanentError             will fail again unchanged: auth, validation, duplicate content
         │   └── AuthError              credentials rejected (401/403 that is not rate limiting)
@@ -119,6 +120,11 @@ class StoreError(CampaignError):
     """The queue database cannot be opened, read or written, or is damaged."""
 
 
+class MediaStoreError(StoreError):
+    """The media store (prepared files, ``<db dir>/media`` by default) cannot be created or written: a file
+    where its folder belongs, no permission, a full disk. Names the folder and the system's reason."""
+
+
 class DatabaseLockedError(StoreError):
     """Another process holds the database (or the single-daemon lock on a SQLite file)."""
 
@@ -213,6 +219,7 @@ __all__ = [
     "IllegalTransitionError",
     "LeaseLostError",
     "MediaError",
+    "MediaStoreError",
     "PermanentError",
     "PostNotFoundError",
     "RateLimitedError",

@@ -20,6 +20,7 @@ from campaign.cli.daemon import media_root_for
 from campaign.media.store import default_root, file_sha256
 from campaign.queue.store import Store
 from tests.conftest import MINI_CAMPAIGN
+from tests.helpers.cli import run_cli
 from tests.helpers.clock import Clock
 from tests.test_dispatcher import Platform, make, mastodon, run
 
@@ -86,3 +87,22 @@ def test_plan_and_apply_prepare_into_the_queues_store_and_the_daemon_sends_those
         store.close()
     upload = next(r for _, r in platform.requests if r.url.path == "/api/v2/media")
     assert stored[0].read_bytes() in upload.content
+
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_media_store_that_cannot_be_written_is_one_line_and_queues_nothing(
+    mini: Callable[..., Path], tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file where ``<db dir>/media`` belongs: one line naming the folder, exit 1, no queue created (not
+    one error per post, and not an internal error)."""
+    campaign_file = mini(WITH_BANNER)
+    Image.new("RGB", (400, 200), (10, 30, 90)).save(tmp_path / "banner.png")
+    db = tmp_path / "queues" / "launch.db"
+    db.parent.mkdir()
+    (db.parent / "media").write_text("not a folder", encoding="utf-8")
+    args = [command, str(campaign_file), "--db", str(db), "--now", "2030-03-01T00:00:00Z"]
+    code, _out, err = run_cli(args, capsys)
+    assert code == 1 and not db.exists()
+    reason = "a file is where its folder belongs"
+    assert err == f"campaign: error: media store {db.parent / 'media'}: cannot write ({reason})\n"

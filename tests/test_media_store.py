@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from campaign.errors import MediaStoreError
 from campaign.media.store import CHUNK, FileSlice, MediaStore, default_root, file_sha256, segments
 
 
@@ -53,6 +55,25 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         store.put_file(tmp_path / "missing.mp4", "mp4")
     assert not (tmp_path / "media").exists() or list((tmp_path / "media").iterdir()) == []
+
+
+def test_a_store_that_cannot_be_written_is_one_error_naming_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "media").write_bytes(b"a file where the folder belongs")
+    blocked = MediaStore(tmp_path / "media")
+    assert blocked.get("0" * 64, "png") is None  # looking is not an error
+    with pytest.raises(MediaStoreError, match=r"media: cannot write \(a file is where its folder belongs\)$"):
+        blocked.put_bytes(b"abc", "png")
+    store = MediaStore(tmp_path / "ok")
+
+    def full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("campaign.media.store.os.fsync", full)
+    with pytest.raises(MediaStoreError, match=r"ok: cannot write \(No space left on device\)$"):
+        store.put_bytes(b"abc", "png")
+    assert list(store.root.iterdir()) == []  # the temporary file is gone
 
 
 def test_names_are_checked(tmp_path: Path) -> None:

@@ -156,7 +156,11 @@ class MediaPreparer:
         if not self.persistent:
             return
         path = self._index_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**facts, "notes": list(facts["notes"])}, sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({**facts, "notes": list(facts["notes"])}, sort_keys=True)
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            raise self.store.unwritable(exc) from None

@@ -12,6 +12,7 @@ time) for an upload, and :func:`segments` cuts a file into slices for chunked up
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -22,6 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from campaign.errors import MediaStoreError
+
+#: Errors writing a stored file that are the store's (its disk), not the source's.
+_STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 #: Bytes read at a time when hashing, copying or streaming.
 CHUNK = 256 * 1024
 _NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
@@ -62,7 +67,7 @@ class MediaStore:
         path = self.path_for(sha256, ext)
         try:
             return StoredFile(sha256, path.stat().st_size, path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a file where the store belongs
             return None
 
     def put_bytes(self, data: bytes, ext: str) -> StoredFile:
@@ -92,9 +97,12 @@ class MediaStore:
         return self._commit(sha, ext, copy)
 
     def _commit(self, sha: str, ext: str, write: Callable[[BinaryIO], object]) -> StoredFile:
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-", suffix=f".{ext}")
+        except OSError as exc:  # a file where the folder belongs, no permission, a read-only disk
+            raise self.unwritable(exc) from None
         final = self.path_for(sha, ext)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-", suffix=f".{ext}")
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
@@ -103,10 +111,19 @@ class MediaStore:
             os.chmod(tmp, 0o644)
             # rename is atomic within a directory; a concurrent writer of the same bytes wins harmlessly.
             os.replace(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and exc.errno in _STORE_FULL:
+                raise self.unwritable(exc) from None
             raise
         return StoredFile(sha, final.stat().st_size, final)
+
+    def unwritable(self, exc: OSError) -> MediaStoreError:
+        """The one-line error for ``exc`` met while writing into the store (names the folder)."""
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileExistsError | NotADirectoryError):
+            reason = "a file is where its folder belongs"
+        return MediaStoreError(f"media store {self.root}: cannot write ({reason})")
 
     def verify(self, stored: StoredFile) -> bool:
         """True when the file still has its size and hashes to its name (always hashed, whatever its size)."""

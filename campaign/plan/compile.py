@@ -26,7 +26,7 @@ from typing import Any
 
 from campaign import channels
 from campaign.channels.base import LinkCard
-from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, TemplateError
+from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, StoreError, TemplateError
 from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.plan.posts import PlannedPost, language_key
 from campaign.schedule import timespec
@@ -332,6 +332,8 @@ class _Compilation:
         except FitError as exc:  # its message already names the post and account
             self.result.errors.append(_located(exc, f"{display}:{post.line}"))
             return None
+        except StoreError:  # the media store cannot be written: one line for the run, not one per post
+            raise
         except CampaignError as exc:
             self.result.errors.append(_located(exc, where))
             return None
