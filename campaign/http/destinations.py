@@ -322,8 +322,6 @@ def url_settings(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 #: Account settings that are destinations by their name, whatever they hold.
 _DESTINATION_KEYS = frozenset({"url", "instance", "service", "endpoint", "server", "host", "base_url"})
-
-
 #: How a YAML value that is not text is named in a message.
 _KINDS = {type(None): "empty", bool: "true/false", int: "a number", float: "a number", list: "a list"}
 

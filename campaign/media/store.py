@@ -26,7 +26,8 @@ from typing import BinaryIO
 from campaign.errors import MediaStoreError
 
 #: Errors writing a stored file that are the store's (its disk), not the source's.
-_STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+_STORE_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
 #: Bytes read at a time when hashing, copying or streaming.
 CHUNK = 256 * 1024
 _NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
@@ -113,7 +114,7 @@ class MediaStore:
             os.replace(tmp, final)
         except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
-            if isinstance(exc, OSError) and exc.errno in _STORE_FULL:
+            if isinstance(exc, OSError) and exc.errno in _STORE_FAULTS:
                 raise self.unwritable(exc) from None
             raise
         return StoredFile(sha, final.stat().st_size, final)
