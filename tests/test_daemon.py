@@ -342,10 +342,18 @@ def test_sigterm_settles_in_flight_posts_within_the_grace_period(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err
-    assert elapsed < 10
     # The request on the wire may have landed: unknown. The post that never started goes back to the queue.
     assert statuses(db, [first, second]) == ["unknown", "scheduled"]
+    # A stop that left a post unknown is not a clean one: one line naming it, and exit code 1.
+    assert proc.returncode == 1, err
+    assert (
+        f"campaign: daemon stopped with 1 post unknown (ids {first}): their requests were in flight when it "
+        "stopped (--grace 1 s) and may have published; the next start re-examines them"
+    ) in err
+    assert [line for line in err.splitlines() if line.startswith("campaign:")] == [
+        next(line for line in err.splitlines() if line.startswith("campaign: daemon stopped"))
+    ]
+    assert elapsed < 10
     with Store.open(str(db)) as store:
         assert store.get_post(second).lease_owner is None
 

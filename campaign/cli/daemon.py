@@ -202,7 +202,8 @@ def apply(file: Path, db: str, start: str | None, as_json: bool, now_text: str |
 @click.option("--tick", type=FiniteFloat(min=0.05, max=MAX_SECONDS), default=3.0, show_default=True,
               help="Seconds between safety ticks (queue changes by other processes are noticed then).")
 @click.option("--grace", type=FiniteFloat(min=0, max=MAX_SECONDS), default=20.0, show_default=True,
-              help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT.")
+              help="Seconds in-flight requests may take to finish after SIGTERM/SIGINT; posts whose request "
+              "is still in flight then become unknown, named in one line, and the exit code is 1.")
 @click.option("--concurrency", type=click.IntRange(min=1, max=10_000), default=100, show_default=True,
               help="Requests in flight at once in total: with one per account, how many accounts move at "
                    "once (at 250 ms a request, 100 in flight send 400 posts/s; README 'The daemon').")
@@ -239,7 +240,8 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
     """Send each due post at its time until stopped (SIGTERM/SIGINT). One daemon per SQLite queue.
 
     With --once, prints one line saying what the pass did and exits 1 when a post failed, was missed or is
-    unknown, or a campaign file could not be loaded (something waits for a person).
+    unknown, or a campaign file could not be loaded (something waits for a person). Stopped by a signal, it
+    exits 0, or 1 with one line naming the posts its grace period left unknown.
     """
     from campaign import logs
     from campaign.cli.options import CliState
@@ -266,7 +268,13 @@ def daemon(db: str, campaigns: Path, dry_run: bool, once: bool, tick: float, gra
             tune_collector=state is not None and state.whole_process,
         )
     )
-    if summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person
+    from campaign.dispatch.summary import StopReport
+
+    if isinstance(summary, StopReport):  # stopped by a signal: a line only when it left posts unknown
+        if summary.exit_code:
+            click.echo(f"campaign: {error_line(summary.line())}", err=True)
+            sys.exit(summary.exit_code)
+    elif summary is not None:  # --once: say what the pass did; exit 1 when something waits for a person
         click.echo(f"daemon --once: {summary.line()}")
         if summary.failed is not None:  # the queue stopped answering: its one line and exit code
             raise summary.failed

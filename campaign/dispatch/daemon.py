@@ -18,7 +18,8 @@
 - **Signals**: SIGTERM or SIGINT stops claiming and starting parts; requests in flight get ``--grace``
   seconds (default 20) to finish, then are cancelled (a post whose request was cancelled on the wire
   becomes ``unknown``); claimed posts that never started are released to ``scheduled``. A second signal
-  cancels at once.
+  cancels at once. Outcomes from the stop on go to a :class:`~campaign.dispatch.summary.StopReport`; posts
+  left ``unknown`` are named in a WARNING line and make ``campaign daemon`` exit 1 (0 after a clean stop).
 - ``--once`` dispatches what is due now (draining any backlog), flushes alerts and exits: for cron and CI.
 
 The HTTP client is created here, once: ``follow_redirects=False`` (a redirect could carry credentials to
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher
     from campaign.dispatch.metrics import MetricsCollector
-    from campaign.dispatch.summary import PassSummary, PassTally
+    from campaign.dispatch.summary import PassSummary, PassTally, StopReport
     from campaign.queue.store import Store
 
 logger = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ class Daemon:
         self._armed_at: datetime | None = None
         self._last_recovery = datetime.min.replace(tzinfo=UTC)
         self._scheduler: Any = None
+        #: What a signal left unknown (:meth:`run` only; ``--once`` passes report through their summary).
+        self.stop_report: StopReport | None = None
 
     # -- control ------------------------------------------------------------------------------------------
 
@@ -174,6 +177,8 @@ class Daemon:
                 current.cancel()
             return
         self._stopping = True
+        if self.stop_report is not None:  # from now on, note what ends unknown (nothing is noted before)
+            self.dispatcher.reporter.on_outcome = self.stop_report
         logger.info("stopping: finishing requests in flight", extra={"action": "stop"})
         self.dispatcher.request_stop()
         self._wake.set()
@@ -203,7 +208,10 @@ class Daemon:
         from apscheduler.schedulers.asyncio import AsyncIOScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        from campaign.dispatch.summary import StopReport
+
         self._install_signals()
+        self.stop_report = StopReport(self.timing.grace)
         self._recover(all_leases=True)
         self._revision = self.store.queue_revision()
         scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1})
@@ -245,6 +253,8 @@ class Daemon:
                 flush = self.dispatcher.alerts.flush(self.clock(), force=True)
                 await asyncio.wait_for(flush, self.timing.grace)
             logger.info("daemon stopped", extra={"action": "stop"})
+            if self.stop_report.unknown:
+                logger.warning(self.stop_report.line(), extra={"action": "stop"})
 
     async def _dispatch(self) -> datetime | None:
         self.dispatch_error = None
@@ -414,11 +424,12 @@ class DaemonOptions:
     tune_collector: bool = False
 
 
-def serve(options: DaemonOptions) -> PassSummary | None:
+def serve(options: DaemonOptions) -> PassSummary | StopReport | None:
     """Open the queue, take the lock, and run the daemon (or one pass with ``once``) to its end.
 
     With ``once``, returns what the pass did (:class:`~campaign.dispatch.summary.PassSummary`: its line and
-    exit code); a running daemon returns None when stopped.
+    exit code); a running daemon returns its :class:`~campaign.dispatch.summary.StopReport` when stopped
+    (empty after a clean stop).
 
     Raises DatabaseLockedError when another daemon holds a SQLite queue, StoreError for an unusable
     database, ConfigError when the campaigns folder does not exist or ``options.loop`` is ``uvloop`` and
@@ -443,7 +454,9 @@ def serve(options: DaemonOptions) -> PassSummary | None:
                 lock.release()
 
 
-def _serve_dry(options: DaemonOptions, factory: eventloop.LoopFactory | None) -> PassSummary | None:
+def _serve_dry(
+    options: DaemonOptions, factory: eventloop.LoopFactory | None
+) -> PassSummary | StopReport | None:
     """A dry run works on a throwaway copy of the queue, so the real queue never records placeholder receipts
     (run on an event loop from ``factory``).
 
@@ -492,7 +505,7 @@ def dispatch_config(options: DaemonOptions) -> DispatchConfig:
     )
 
 
-async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
+async def _serve(store: Store, options: DaemonOptions) -> PassSummary | StopReport | None:
     from campaign.dispatch.campaigns import CampaignDirectory
     from campaign.dispatch.dispatcher import Dispatcher
     from campaign.dispatch.summary import PassTally
@@ -523,7 +536,7 @@ async def _serve(store: Store, options: DaemonOptions) -> PassSummary | None:
             await daemon.run_once()
             return _summary(store, directory, tally, failed=daemon.dispatch_error)
         await daemon.run()
-        return None
+        return daemon.stop_report
     finally:
         if client is not None:
             await client.aclose()

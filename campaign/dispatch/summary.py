@@ -8,6 +8,10 @@ campaign file defines it, a credential is missing), or a campaign file could not
 wait); retries the daemon will make by itself are not a failure. A pass cut short by a queue that stopped
 answering (``failed``) says "nothing was sent" rather than "nothing was due", and the command then ends with
 that error's one line and exit code (``campaign daemon``): the posts it did not reach wait for the next pass.
+
+A long-running daemon stopped by SIGTERM/SIGINT says nothing when its stop was clean; when its grace period
+left posts ``unknown`` (their requests cut off, or answered ambiguously while it stopped), its
+:class:`StopReport` is one line naming them and exit code 1.
 """
 
 from __future__ import annotations
@@ -141,3 +145,37 @@ class PassSummary:
         else:
             text += "; nothing else is queued"
         return text
+
+
+#: Post ids a stop report names before it says "and N more".
+SHOWN_IDS = 10
+
+
+@dataclass
+class StopReport:
+    """What a signal-stopped daemon left ``unknown``: the ``on_outcome`` it installs when the stop begins
+    (nothing is recorded while it runs). Empty after a clean stop."""
+
+    grace: float
+    unknown: list[int] = field(default_factory=list)
+
+    def __call__(self, outcome: Outcome) -> None:
+        if outcome.outcome == "unknown":
+            self.unknown.append(outcome.post_id)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.unknown else 0
+
+    def line(self) -> str:
+        """``daemon stopped with 2 posts unknown (ids 12, 15): ...``: how many, which, what happens next."""
+        ids = sorted(set(self.unknown))
+        shown = ", ".join(map(str, ids[:SHOWN_IDS]))
+        more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+        posts = "post" if len(ids) == 1 else "posts"
+        return (
+            f"daemon stopped with {len(ids)} {posts} unknown (ids {shown}{more}): their requests were in "
+            f"flight when it stopped (--grace {self.grace:g} s) and may have published; the next start "
+            "re-examines them (the platform's lookup, or a retry with the same key inside its window): "
+            "`campaign show ID`"
+        )
