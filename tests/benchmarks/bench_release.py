@@ -12,6 +12,12 @@ Prints, measured in one run (the machine is shared and noisy: compare ratios, no
   ``python -c "import sqlmodel, httpx, jinja2, apscheduler"`` (DECISIONS.md: a command that needs no
   database must take at most the time of that import line).
 
+- hostile shapes a pull request can send (thousands of quotations or figures in one sentence, thousands of
+  unclosed quotation marks, dates, percentages), each parsed at two sizes, the larger five times the smaller
+  (20,000 and 100,000 characters; 10,000 and 50,000 with ``--quick``): the time grows about 5x when
+  parsing is linear and about 25x when it is quadratic (before the fix, 100,000 characters of quotations
+  took 220 s). Target: at most 8x for every shape.
+
 Each target is printed as ``TARGET ...: met`` or ``TARGET ...: NOT met``.
 
 Usage: python tests/benchmarks/bench_release.py [--quick]   (--quick: 3 runs per command instead of 7)
@@ -23,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +74,35 @@ def parse_rate(count: int) -> tuple[float, float]:
     return first, count / (time.perf_counter() - start)
 
 
+#: Release bodies of about ``n`` characters that were quadratic before (tests/test_release_hostile.py).
+HOSTILE = {
+    "quotations": lambda n: '"a" ' * (n // 4),
+    "attributed quotations": lambda n: '"x," said Jane Doe, ' * (n // 20),
+    "unclosed quotation marks": lambda n: "\u201c" * n,
+    "dates": lambda n: "January 1, " * (n // 11),
+    "percentages": lambda n: "1% " * (n // 3),
+    "mixed punctuation": lambda n: 'a. B, c; "d" (e) ' * (n // 18),
+}
+GROWTH_TARGET = 8.0
+
+
+def growth(make: Callable[[int], str], small: int) -> tuple[float, float]:
+    """(seconds to parse the larger text, its time over the smaller one's); medians of 3."""
+    from campaign.source.release import parse_release
+
+    def parse_time(n: int) -> float:
+        text = "Title of the release\n\nHONG KONG, 1 Jan 2024 – " + make(n) + "\n"
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            parse_release(text, source="hostile")
+            samples.append(time.perf_counter() - start)
+        return statistics.median(samples)
+
+    little, big = parse_time(small), parse_time(small * 5)
+    return big, big / little
+
+
 def timed(cmd: list[str], runs: int) -> float:
     """Median wall time of ``cmd`` over ``runs`` runs (seconds)."""
     samples = []
@@ -88,6 +124,13 @@ def main() -> None:
     print(f"first parse (loads the detector and the gazetteer): {first * 1000:.0f} ms")
     print(f"parse: {rate:,.0f} releases/s over 100 releases")
     print(f"TARGET parse >= {RATE_TARGET:.0f} releases/s: {verdict(rate >= RATE_TARGET)}")
+    small = 10_000 if quick else 20_000
+    for name, make in HOSTILE.items():
+        seconds, ratio = growth(make, small)
+        print(f"hostile release, {name}: {small * 5:,} characters in {seconds * 1000:.0f} ms, "
+              f"{ratio:.1f}x the time of {small:,}")
+        print(f"TARGET hostile release ({name}) grows <= {GROWTH_TARGET:.0f}x for 5x the text: "
+              f"{verdict(ratio <= GROWTH_TARGET)}")
     python = sys.executable
     heavy = timed([python, "-c", "import sqlmodel, httpx, jinja2, apscheduler"], runs)
     print(f"`import sqlmodel, httpx, jinja2, apscheduler`: {heavy * 1000:.0f} ms (median of {runs})")

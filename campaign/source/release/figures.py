@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import regex
 
 from campaign.source.release.dates import MONTH as _MONTH
@@ -73,17 +75,27 @@ def _counted_noun_end(m: regex.Match[str]) -> int | None:
     return None
 
 
+#: Characters before a number that decide whether a month name or a label precedes it (the longest month
+#: name and a label word, with room to spare): the look never scans the whole sentence before the number.
+_LOOK_BEHIND = 64
+
+
 def _figure_phrases(sentence: str) -> tuple[str, ...]:
+    # Phrases found so far, kept sorted and never overlapping: a new one is checked against its two
+    # neighbours only (a sentence of thousands of figures stays linear, not quadratic).
     found: list[tuple[int, int, str]] = []
+    starts: list[int] = []
 
     def add(a: int, b: int, phrase: str) -> None:
-        if all(b <= x or a >= y for x, y, _ in found):
-            found.append((a, b, _squash(phrase)))
+        i = bisect.bisect_right(starts, a)
+        if (i == 0 or found[i - 1][1] <= a) and (i == len(found) or b <= found[i][0]):
+            found.insert(i, (a, b, _squash(phrase)))
+            starts.insert(i, a)
 
     for m in _FIG_QUAL.finditer(sentence):
         add(m.start(), m.end(), m.group())
     for m in _FIG_BARE.finditer(sentence):
-        before = sentence[: m.start()]
+        before = sentence[max(0, m.start() - _LOOK_BEHIND) : m.start()]
         if _MONTH_BEFORE.search(before) or _LABEL_BEFORE.search(before):
             continue
         if m.group("cur") or m.group("tail"):
@@ -96,7 +108,7 @@ def _figure_phrases(sentence: str) -> tuple[str, ...]:
         add(m.start(), m.end(), m.group())
     for m in _FIG_CN.finditer(sentence):
         add(m.start(), m.end(), m.group())
-    return tuple(p for _, _, p in sorted(found))
+    return tuple(p for _, _, p in found)
 
 
 def figures(sentences: list[str]) -> list[Figure]:

@@ -13,6 +13,8 @@ initials and suffixes (``Daniel K. Osei``, ``Bruce Arnett, Sr.``).
 
 from __future__ import annotations
 
+import bisect
+
 import regex
 
 from campaign.source.release.model import Quote
@@ -21,9 +23,11 @@ from campaign.text.sentences import abbreviation as _abbreviation
 from campaign.text.sentences import sentence_spans as _sentence_spans
 from campaign.text.sentences import squash as _squash
 
+# A quotation's text holds neither its closing mark nor another of its opening marks: the scan from an
+# opening mark stops at the next one, so a release of thousands of unclosed marks is read in linear time.
 _QUOTED = _Lazy(
-    r"\"(?P<t>[^\"\n]+)\"|“(?P<t>[^”\n]+)”|「(?P<t>[^」\n]+)」|『(?P<t>[^』\n]+)』|«\s?(?P<t>[^»\n]+?)\s?»"
-    r"|„(?P<t>[^“”\n]+)[“”]"
+    r"\"(?P<t>[^\"\n]+)\"|“(?P<t>[^“”\n]+)”|「(?P<t>[^「」\n]+)」|『(?P<t>[^『』\n]+)』"
+    r"|«\s?(?P<t>[^«»\n]+?)\s?»|„(?P<t>[^„“”\n]+)[“”]"
 )
 _VERB = (
     r"(?:said|says|added|adds|noted|notes|commented|comments|explained|explains|stated|states|remarked|"
@@ -128,10 +132,30 @@ def _cn_attribution(who: str) -> tuple[str, str]:
     return who, ""
 
 
+#: The most of a sentence before or after a quotation read for its attribution. A name, a role and a verb
+#: take a few dozen characters; a sentence running on for thousands (a hostile release: thousands of
+#: quotations in one sentence) would otherwise be read again for every quotation in it.
+ATTRIBUTION_WINDOW = 600
+
+
+def _window(text: str, start: int, end: int, *, tail: bool) -> str:
+    """``text[start:end]``, cut to its last (``tail``) or first :data:`ATTRIBUTION_WINDOW` characters when
+    longer, at a space so that no word is cut."""
+    if end - start <= ATTRIBUTION_WINDOW:
+        return text[start:end]
+    if tail:
+        cut = text[end - ATTRIBUTION_WINDOW : end]
+        return cut[cut.find(" ") + 1 :]  # no space: find gives -1, and the cut stays whole
+    cut = text[start : start + ATTRIBUTION_WINDOW]
+    return cut[: cut.rfind(" ")] if " " in cut else cut
+
+
 def _quotes_in(paragraph: str) -> list[Quote]:
     spans = _sentence_spans(paragraph)
     if not spans:
         return []
+    starts = [a for a, _, _ in spans]
+    ends = [b for _, b, _ in spans]  # sentences do not overlap: both lists are sorted
     quotes: list[Quote] = []
     previous: tuple[str, str] | None = None
     for m in _QUOTED.finditer(paragraph):
@@ -139,13 +163,17 @@ def _quotes_in(paragraph: str) -> list[Quote]:
         if not text:
             continue
         open_i, close_i = m.start(), m.end()
-        s_start = max((a for a, _, _ in spans if a <= open_i), default=0)
-        s_end = min((b for _, b, _ in spans if b >= close_i), default=len(paragraph))
-        pre, post = paragraph[s_start:open_i], paragraph[close_i:s_end]
+        i = bisect.bisect_right(starts, open_i) - 1  # the last sentence starting at or before the mark
+        j = bisect.bisect_left(ends, close_i)  # the first sentence ending at or after the quotation
+        s_start = starts[i] if i >= 0 else 0
+        s_end = ends[j] if j < len(ends) else len(paragraph)
+        pre = _window(paragraph, s_start, open_i, tail=True)
+        post = _window(paragraph, close_i, s_end, tail=False)
         if not post.strip():
             # The quotation ends its sentence ("「……。」陳大文說。", '"...." Jane Doe said.'): the
             # attribution, if any, is the whole next sentence.
-            post = next((paragraph[a:b] for a, b, _ in spans if a >= close_i), "")
+            k = bisect.bisect_left(starts, close_i)
+            post = _window(paragraph, starts[k], ends[k], tail=False) if k < len(spans) else ""
         found: tuple[str, str] | None = None
         for pattern in _PRE:
             pm = pattern.fullmatch(pre)
