@@ -400,6 +400,22 @@ def test_only_http_links_become_hrefs() -> None:
     assert root.one("span", "live").text() == "javascript:alert(2)"  # shown, not linked
 
 
+def test_a_url_that_cannot_be_parsed_is_text_not_a_crash() -> None:
+    """A platform may answer any URL; ``https://[x`` (urlsplit: "Invalid IPv6 URL") used to stop the page."""
+    doc = {"schema": 1, "campaign": None, "errors": [], "posts": [{
+        "id": "p/a", "post": "p", "occurrence": None, "channel": "x", "account": "a",
+        "scheduled_at": "2027-01-18T01:00:00Z", "local_time": "2027-01-18T01:00:00+00:00", "zone": "UTC",
+        "campaign_time": "2027-01-18T01:00:00+00:00", "text": "t", "parts": ["t"], "length": 1,
+        "lengths": [1], "limit": 280, "unit": "weighted characters", "warnings": [],
+        "link": {"url": "https://[oops/a", "title": "t", "description": ""}, "idempotency_key": "k",
+        "queue": {"status": "sent", "remote_url": "https://[oops/1", "id": 1},
+    }]}
+    root = parse(to_html(doc))
+    assert all("href" not in a.attrs for a in root.all("a"))
+    assert root.one("span", "live").text() == "https://[oops/1"
+    assert root.one(cls="link-host").text() == "https://[oops/a"
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Highlighting: where each platform makes links, hashtags and mentions
 # ----------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from campaign.report.build import build_report
@@ -139,6 +140,15 @@ def test_hostile_names_are_escaped_and_csv_cells_cannot_run_formulas() -> None:
     assert "| &lt;script" not in to_markdown(report)
     cells = [row[1] for row in csv.reader(io.StringIO(to_csv(report)))]
     assert "'=HYPERLINK(1)" in cells and "=HYPERLINK(1)" not in cells
+
+
+def test_a_link_that_cannot_be_parsed_carries_no_utm_content() -> None:
+    """A post's text may hold ``https://[x`` (urlsplit: "Invalid IPv6 URL"); it used to stop every report."""
+    data = example()
+    odd = replace(post(9, "odd", "mastodon"), links=("https://[x?utm_content=a", "https://h/?utm_content=b"))
+    report = build_report(replace(data, posts=(*data.posts, odd)))
+    assert next(p for p in report.posts if p.post.id == 9).utm_content == ("b",)
+    assert "odd" in to_html(report)
 
 
 def test_html_is_one_self_contained_page_with_charts() -> None:

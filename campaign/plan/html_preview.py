@@ -45,7 +45,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign.plan.preview import display_handle
 
-__all__ = ["QueueRow", "Segment", "attach_queue_state", "display_handle", "highlight", "to_html"]
+__all__ = [
+    "QueueRow", "Segment", "attach_queue_state", "display_handle", "highlight", "safe_href", "to_html",
+]
 
 #: How each channel is named on the page (third-party channels show their own name).
 PLATFORM_NAMES = {
@@ -141,9 +143,7 @@ def _spans(text: str, channel: str) -> list[tuple[int, int, str]]:
 
 def _href(url: str) -> str | None:
     """An http(s) URL to link ``url`` to (a bare domain gets https://, as Bluesky does), or None."""
-    if "://" not in url:
-        url = f"https://{url}"
-    return url if url.split("://", 1)[0].lower() in ("http", "https") else None
+    return safe_href(url if "://" in url else f"https://{url}")
 
 
 def highlight(text: str, channel: str) -> list[Segment]:
@@ -190,10 +190,29 @@ def _when(iso: str, zone: str) -> dict[str, str]:
     }
 
 
-def _safe_url(url: str | None) -> str | None:
-    if not url:
+def safe_href(url: object) -> str | None:
+    """``url`` itself when a browser would open it as an http(s) link, else None.
+
+    The scheme is read as a browser reads it (leading blanks and control characters dropped, tabs and new
+    lines inside ignored, any letter case), so ``javascript:``, ``data:``, ``vbscript:`` and every disguise
+    of them, relative URLs, a URL :func:`~urllib.parse.urlsplit` cannot parse (``https://[x``, as a
+    platform may answer) and anything that is not text are never links. The caller still escapes it.
+    """
+    if not isinstance(url, str) or not url:
         return None
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError:
+        return None
+    return url if scheme.lower() in ("http", "https") else None
+
+
+def _host(url: str) -> str | None:
+    """The host name of ``url`` for display, or None (also when it cannot be parsed)."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
@@ -233,12 +252,12 @@ def _card(post: Mapping[str, Any], campaign_zone: str) -> dict[str, Any]:
         "limit": post["limit"],
         "unit": post["unit"],
         "warnings": post["warnings"],
-        "link_host": urlsplit(link["url"]).hostname if link else None,
-        "link_href": _safe_url(link["url"]) if link else None,
+        "link_host": _host(link["url"]) if link else None,
+        "link_href": safe_href(link["url"]) if link else None,
         "queued": "queue" in post,
         "queue": None if not queue else {
             "status": queue["status"], "id": queue.get("id"), "remote_url": queue.get("remote_url"),
-            "href": _safe_url(queue.get("remote_url")),
+            "href": safe_href(queue.get("remote_url")),
         },
     }
 

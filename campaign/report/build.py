@@ -161,9 +161,15 @@ def _add_followers(
 
 
 def _utm_contents(links: Iterable[str]) -> tuple[str, ...]:
+    """Every ``utm_content`` value the links carry, first seen first; a link that cannot be parsed (a post's
+    text may hold ``https://[x``) carries none."""
     found: list[str] = []
     for link in links:
-        for value in parse_qs(urlsplit(link).query).get("utm_content", []):
+        try:
+            query = urlsplit(link).query
+        except ValueError:
+            continue
+        for value in parse_qs(query).get("utm_content", []):
             if value not in found:
                 found.append(value)
     return tuple(found)
