@@ -158,3 +158,21 @@ def test_html_is_one_self_contained_page_with_charts() -> None:
     # Nothing outside the page: no external stylesheet, script, image or font.
     assert not re.search(r'<(link|script|img|iframe)\b|src=|@import|url\(', page)
     assert "No read API on slack" in page
+
+
+def test_html_allows_its_own_style_and_nothing_else() -> None:
+    """A Content-Security-Policy with the hash of the one style block: no script, image, font or fetch, even
+    if escaping ever failed; post links open as http(s) only, without a referrer."""
+    import base64
+    import hashlib
+
+    data = example()
+    loud = post(9, "loud", "mastodon", remote_url="HTTPS://example.social/9")
+    sneaky = post(10, "js", "x", remote_url=" javascript:alert(1)")
+    page = to_html(build_report(replace(data, posts=(*data.posts, loud, sneaky))))
+    [style] = re.findall(r"<style>(.*?)</style>", page, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    assert f'<meta http-equiv="Content-Security-Policy" content="{csp}">'.replace("'", "&#39;") in page
+    hrefs = re.findall(r'<a href="([^"]*)" rel="noopener noreferrer">view</a>', page)
+    assert "HTTPS://example.social/9" in hrefs and not [h for h in hrefs if "javascript" in h]

@@ -2,15 +2,24 @@
 
 Contract: :func:`to_html` returns a complete document that references nothing outside itself (no links to
 stylesheets, fonts, scripts or images), so it can be attached to a CI run or an e-mail. Every text from the
-campaign (names, keys, URLs) is escaped by Jinja2's autoescape; URLs are only made links when they are
-http(s).
+campaign or a platform (names, keys, ``utm_content``, URLs) is escaped for where it lands (Jinja2's
+autoescape in the page, :func:`markupsafe.escape` in the SVG charts); a post's URL is only a link when a
+browser would open it as http(s) (:func:`campaign.plan.html_preview.safe_href`). A Content-Security-Policy
+allows exactly the page's own ``<style>`` (by hash) and nothing else: no script, image, font or fetch, even
+if escaping ever failed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from markupsafe import Markup, escape
+
+from campaign.plan.html_preview import safe_href
 from campaign.report.build import Report
 from campaign.report.formats import local_time, pct, rate, summary_line
 from campaign.report.metrics import REACH
@@ -20,11 +29,8 @@ WIDTH, HEIGHT, PAD = 640, 220, 40
 #: Line colours, picked for contrast on white and for colour-blind readers (Okabe-Ito).
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8A7400", "#000000")
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Campaign report: {{ r.campaign }}</title>
-<style>
+#: The page's only style block; the Content-Security-Policy allows exactly this text (by its hash).
+_CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:72rem;
 padding:0 1rem;color:#1b1f24}
 h1{font-size:1.6rem;margin:0 0 .3rem}h2{font-size:1.15rem;margin:2rem 0 .6rem}
@@ -35,7 +41,15 @@ th,td{border-bottom:1px solid #e5e7eb;padding:.35rem .5rem;text-align:left;verti
 th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .note{background:#fff8e1;border-left:4px solid #E69F00;padding:.5rem .8rem}
 figure{margin:0 0 1.5rem}figcaption{color:#444;font-size:.9rem}svg{width:100%;max-width:48rem;height:auto}
-</style></head><body>
+"""
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Campaign report: {{ r.campaign }}</title>
+<style>{{ css }}</style></head><body>
 <h1>Campaign report: {{ r.campaign }}</h1>
 <p class="summary">{{ summary }}</p>
 <div class="cards">
@@ -68,8 +82,8 @@ these channels' posts are listed, but they have no counts.</p>{% endif %}
 p.post.post_key }}</td>
 <td class="n">{{ p.engagement if p.collected_at else "-" }}</td><td>{{ p.utm_content | join(", ") or "-"
 }}</td>
-<td>{% if safe_url(p.post.remote_url) %}<a href="{{ p.post.remote_url }}">view</a>{% else %}-{% endif
-%}</td></tr>
+<td>{% if href(p.post.remote_url) %}<a href="{{ href(p.post.remote_url) }}" rel="noopener noreferrer">view</a>
+{%- else %}-{% endif %}</td></tr>
 {% endfor %}</tbody></table>{% endif %}{% endfor %}
 {% if r.generated_at %}<p class="summary">Generated {{ local(r.generated_at) }}.</p>{% endif %}
 </body></html>
@@ -77,7 +91,15 @@ p.post.post_key }}</td>
 
 
 def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    """``text`` escaped for SVG text and a quoted attribute (``&``, ``<``, ``>``, both quotes)."""
+    return str(escape(text))
+
+
+@cache
+def _csp() -> str:
+    """The page's Content-Security-Policy: its own style block by hash, nothing else at all."""
+    digest = base64.b64encode(hashlib.sha256(_CSS.encode("utf-8")).digest()).decode("ascii")
+    return f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
 
 
 def line_chart(title: str, series: dict[str, list[tuple[datetime, int]]], zone: str) -> str:
@@ -144,6 +166,8 @@ def to_html(report: Report) -> str:
         if svg:
             charts.append({"svg": svg, "caption": caption})
     return env.from_string(_PAGE).render(
+        css=Markup(_CSS),
+        csp=_csp(),
         r=report,
         summary=summary_line(report),
         reach=reach,
@@ -162,5 +186,5 @@ def to_html(report: Report) -> str:
         rate=rate,
         pct=pct,
         local=lambda when: local_time(when, report.zone),
-        safe_url=lambda url: bool(url) and str(url).startswith(("https://", "http://")),
+        href=safe_href,
     )
