@@ -347,8 +347,8 @@ def test_sigterm_settles_in_flight_posts_within_the_grace_period(
     # A stop that left a post unknown is not a clean one: one line naming it, and exit code 1.
     assert proc.returncode == 1, err
     assert (
-        f"campaign: daemon stopped with 1 post unknown (ids {first}): their requests were in flight when it "
-        "stopped (--grace 1 s) and may have published; the next start re-examines them"
+        f"campaign: daemon stopped with 1 post unknown (id {first}): its request was in flight when it "
+        "stopped (--grace 1 s) and may have published; the next start re-examines it"
     ) in err
     assert [line for line in err.splitlines() if line.startswith("campaign:")] == [
         next(line for line in err.splitlines() if line.startswith("campaign: daemon stopped"))

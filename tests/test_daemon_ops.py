@@ -15,6 +15,7 @@ import pytest
 from campaign.channels.base import Adapter
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonTiming
+from campaign.dispatch.decide import CUT_OFF
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
 from campaign.dispatch.summary import PassSummary, PassTally, StopReport
 from campaign.queue.store import Store
@@ -199,19 +200,24 @@ def test_a_pass_over_a_backlog_keeps_nothing_per_sent_post() -> None:
 def test_a_stop_report_names_what_the_grace_period_left_unknown() -> None:
     """A signal-stopped daemon's report: silent and exit 0 after a clean stop; otherwise one line with the
     count, the ids (ten, then "and N more") and the grace, and exit 1. Only ``unknown`` outcomes count."""
-    report = StopReport(grace=20)
+    seen: list[Outcome] = []
+    report = StopReport(grace=20, then=seen.append)  # the dispatcher's own on_outcome still sees everything
     for outcome in ("sent", "deferred", "released", "retry"):
         report(_outcome(1, outcome))
+    # A post already unknown whose lookup ended during the grace period was not cut off by the stop.
+    report(_outcome(2, "unknown", detail="no answer from its lookup: a person must check"))
     assert report.unknown == [] and report.exit_code == 0
-    report(_outcome(7, "unknown"))
-    assert report.exit_code == 1
+    report(_outcome(7, "unknown", detail=CUT_OFF))
+    assert report.exit_code == 1 and len(seen) == 6
     assert report.line().startswith(
-        "daemon stopped with 1 post unknown (ids 7): their requests were in flight when it stopped "
-        "(--grace 20 s) and may have published; the next start"
+        "daemon stopped with 1 post unknown (id 7): its request was in flight when it stopped "
+        "(--grace 20 s) and may have published; the next start re-examines it"
     )
     for post_id in range(30, 18, -1):
-        report(_outcome(post_id, "unknown"))
-    assert "13 posts unknown (ids 7, 19, 20, 21, 22, 23, 24, 25, 26, 27 and 3 more)" in report.line()
+        report(_outcome(post_id, "unknown", detail=CUT_OFF))
+    assert "13 posts unknown (ids 7, 19, 20, 21, 22, 23, 24, 25, 26, 27 and 3 more): their requests were" in (
+        report.line()
+    )
 
 
 def test_a_name_declared_by_two_files_routes_to_neither(tmp_path: Path) -> None:

@@ -177,7 +177,8 @@ class Daemon:
                 current.cancel()
             return
         self._stopping = True
-        if self.stop_report is not None:  # from now on, note what ends unknown (nothing is noted before)
+        if self.stop_report is not None:  # from now on, note what the stop cuts off (nothing is noted before)
+            self.stop_report.then = self.dispatcher.reporter.on_outcome
             self.dispatcher.reporter.on_outcome = self.stop_report
         logger.info("stopping: finishing requests in flight", extra={"action": "stop"})
         self.dispatcher.request_stop()

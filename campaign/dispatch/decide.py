@@ -57,6 +57,8 @@ from campaign.secrets import redact_resolved
 #: StoreErrors that say the queue itself could not be used (a lost connection, a lock held too long), not
 #: that one post moved on (LeaseLostError and the other subclasses).
 QUEUE_FAILURES = (StoreError, DatabaseLockedError)
+#: The reason of a post whose request the daemon's stop cut off (the grace period ran out, a second signal).
+CUT_OFF = "daemon stopped while a request was in flight"
 
 
 def is_queue_failure(error: BaseException) -> TypeGuard[StoreError]:
@@ -144,7 +146,7 @@ def decide(
         return Decision(Action.DEFER, "daemon stopped between thread parts", until=now)
     if isinstance(error, asyncio.CancelledError):
         if requests_sent:
-            return Decision(Action.UNKNOWN, "daemon stopped while a request was in flight")
+            return Decision(Action.UNKNOWN, CUT_OFF)
         return Decision(Action.DEFER, "daemon stopped", until=now)
     if isinstance(error, RateLimitedError):
         until = rate_limit_end(error, now, policy)

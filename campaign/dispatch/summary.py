@@ -9,8 +9,8 @@ wait); retries the daemon will make by itself are not a failure. A pass cut shor
 answering (``failed``) says "nothing was sent" rather than "nothing was due", and the command then ends with
 that error's one line and exit code (``campaign daemon``): the posts it did not reach wait for the next pass.
 
-A long-running daemon stopped by SIGTERM/SIGINT says nothing when its stop was clean; when its grace period
-left posts ``unknown`` (their requests cut off, or answered ambiguously while it stopped), its
+A long-running daemon stopped by SIGTERM/SIGINT says nothing when its stop was clean; when the stop cut off
+requests in flight (its grace period ran out, or a second signal), their posts are ``unknown`` and its
 :class:`StopReport` is one line naming them and exit code 1.
 """
 
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from campaign.dispatch.decide import CUT_OFF
 from campaign.dispatch.outcomes import Outcome
 from campaign.errors import StoreError
 
@@ -153,14 +154,19 @@ SHOWN_IDS = 10
 
 @dataclass
 class StopReport:
-    """What a signal-stopped daemon left ``unknown``: the ``on_outcome`` it installs when the stop begins
-    (nothing is recorded while it runs). Empty after a clean stop."""
+    """The posts whose requests a signal-stopped daemon cut off (now ``unknown``): the ``on_outcome`` it
+    installs when the stop begins, after ``then`` (the one it had, if any). Nothing is recorded while the
+    daemon runs, and only the cut-off reason counts: a post already ``unknown`` whose lookup ends during the
+    grace period is not one the stop cut off. Empty after a clean stop."""
 
     grace: float
     unknown: list[int] = field(default_factory=list)
+    then: Callable[[Outcome], None] | None = None
 
     def __call__(self, outcome: Outcome) -> None:
-        if outcome.outcome == "unknown":
+        if self.then is not None:
+            self.then(outcome)
+        if outcome.outcome == "unknown" and outcome.detail == CUT_OFF:
             self.unknown.append(outcome.post_id)
 
     @property
@@ -172,10 +178,14 @@ class StopReport:
         ids = sorted(set(self.unknown))
         shown = ", ".join(map(str, ids[:SHOWN_IDS]))
         more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
-        posts = "post" if len(ids) == 1 else "posts"
+        posts, label, requests, them = (
+            ("post", "id", "its request was", "it")
+            if len(ids) == 1
+            else ("posts", "ids", "their requests were", "them")
+        )
         return (
-            f"daemon stopped with {len(ids)} {posts} unknown (ids {shown}{more}): their requests were in "
-            f"flight when it stopped (--grace {self.grace:g} s) and may have published; the next start "
-            "re-examines them (the platform's lookup, or a retry with the same key inside its window): "
+            f"daemon stopped with {len(ids)} {posts} unknown ({label} {shown}{more}): {requests} in flight "
+            f"when it stopped (--grace {self.grace:g} s) and may have published; the next start re-examines "
+            f"{them} (the platform's lookup, or a retry with the same key inside its window): "
             "`campaign show ID`"
         )
