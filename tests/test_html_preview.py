@@ -385,16 +385,20 @@ def test_the_page_loads_nothing_from_the_network(doc: dict[str, Any]) -> None:
     assert "default-src 'none'" in csp and "'unsafe-inline'" not in csp
 
 
-def test_only_http_links_become_hrefs() -> None:
-    doc = {"schema": 1, "campaign": None, "errors": [], "posts": [{
+def one_post_linking(link: str, remote_url: str) -> dict[str, Any]:
+    """A preview document of one sent post on X whose link card is ``link`` and live URL ``remote_url``."""
+    return {"schema": 1, "campaign": None, "errors": [], "posts": [{
         "id": "p/a", "post": "p", "occurrence": None, "channel": "x", "account": "a",
         "scheduled_at": "2027-01-18T01:00:00Z", "local_time": "2027-01-18T01:00:00+00:00", "zone": "UTC",
         "campaign_time": "2027-01-18T01:00:00+00:00", "text": "t", "parts": ["t"], "length": 1,
         "lengths": [1], "limit": 280, "unit": "weighted characters", "warnings": [],
-        "link": {"url": "javascript:alert(1)", "title": "t", "description": ""}, "idempotency_key": "k",
-        "queue": {"status": "sent", "remote_url": "javascript:alert(2)", "id": 1},
+        "link": {"url": link, "title": "t", "description": ""}, "idempotency_key": "k",
+        "queue": {"status": "sent", "remote_url": remote_url, "id": 1},
     }]}
-    root = parse(to_html(doc))
+
+
+def test_only_http_links_become_hrefs() -> None:
+    root = parse(to_html(one_post_linking("javascript:alert(1)", "javascript:alert(2)")))
     assert all("javascript" not in a.attrs.get("href", "") for a in root.all("a"))
     assert root.one(cls="link-card").attrs.get("href") is None
     assert root.one("span", "live").text() == "javascript:alert(2)"  # shown, not linked
@@ -402,15 +406,7 @@ def test_only_http_links_become_hrefs() -> None:
 
 def test_a_url_that_cannot_be_parsed_is_text_not_a_crash() -> None:
     """A platform may answer any URL; ``https://[x`` (urlsplit: "Invalid IPv6 URL") used to stop the page."""
-    doc = {"schema": 1, "campaign": None, "errors": [], "posts": [{
-        "id": "p/a", "post": "p", "occurrence": None, "channel": "x", "account": "a",
-        "scheduled_at": "2027-01-18T01:00:00Z", "local_time": "2027-01-18T01:00:00+00:00", "zone": "UTC",
-        "campaign_time": "2027-01-18T01:00:00+00:00", "text": "t", "parts": ["t"], "length": 1,
-        "lengths": [1], "limit": 280, "unit": "weighted characters", "warnings": [],
-        "link": {"url": "https://[oops/a", "title": "t", "description": ""}, "idempotency_key": "k",
-        "queue": {"status": "sent", "remote_url": "https://[oops/1", "id": 1},
-    }]}
-    root = parse(to_html(doc))
+    root = parse(to_html(one_post_linking("https://[oops/a", "https://[oops/1")))
     assert all("href" not in a.attrs for a in root.all("a"))
     assert root.one("span", "live").text() == "https://[oops/1"
     assert root.one(cls="link-host").text() == "https://[oops/a"
