@@ -38,8 +38,8 @@ class Lazy:
     def fullmatch(self, string: str) -> regex.Match[str] | None:
         return self._get().fullmatch(string)
 
-    def search(self, string: str) -> regex.Match[str] | None:
-        return self._get().search(string)
+    def search(self, string: str, pos: int = 0) -> regex.Match[str] | None:
+        return self._get().search(string, pos)
 
     def finditer(self, string: str, pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match[str]]:
         return self._get().finditer(string, pos, endpos)

@@ -1,5 +1,8 @@
-"""The file as blocks (headings, paragraphs, list items, end marks); front matter; inline Markdown;
-hashtags, URLs and images."""
+"""The file as blocks (headings, paragraphs, list items, end marks); front matter; hashtags and URLs.
+
+Every reader here takes time linear in the text (a release is untrusted input): each pattern either is
+anchored to one line and cannot backtrack over it more than once, or is replaced by a one-pass scan
+(:func:`_without_hashtags`, :func:`_heading`)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,8 @@ from typing import Any
 
 import regex
 
-from campaign.source.release.model import Image
 from campaign.text.sentences import URL as _URL
 from campaign.text.sentences import Lazy as _Lazy
-from campaign.text.sentences import squash as _squash
 from campaign.text.sentences import trim_url as _trim_url
 
 
@@ -22,39 +23,45 @@ def normalise(text: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------
-# Inline Markdown
-
-_MD_INLINE: tuple[tuple[_Lazy, str], ...] = (
-    (_Lazy(r"!\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)"), ""),  # images: see find_images
-    (_Lazy(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)"), r"\1"),  # link -> its text
-    (_Lazy(r"<((?:https?://|www\.)[^>\s]+)>", regex.I), r"\1"),  # autolink
-    (_Lazy(r"`([^`\n]+)`"), r"\1"),
-    (_Lazy(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (_Lazy(r"(?<![\w*\\])\*(?=[^\s*])(.+?)(?<=[^\s*\\])\*(?![\w*])"), r"\1"),
-    (_Lazy(r"(?<![\w\\])_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)"), r"\1"),
-    (_Lazy(r"\\([\\`*_{}\[\]()#+\-.!])"), r"\1"),
-)
-
-
-def inline(text: str) -> str:
-    """Text without inline Markdown markup, white space collapsed."""
-    for pattern, repl in _MD_INLINE:
-        text = pattern.sub(repl, text)
-    return _squash(text)
-
-
-# --------------------------------------------------------------------------------------------------------
 # Hashtags and URLs
 
 # A hashtag: '#' not preceded by a word character, '&' (HTML entity), '/' (URL fragment) or '#' (heading),
 # with at least one non-digit ("#1" is not a tag).
 _HASHTAG = _Lazy(r"(?<![\w&/#])#(?=\w*[^\W\d])\w+")
-_TAGS = r"#[^\s#,，、]+(?:[\s,，、]+#[^\s#,，、]+)*[\s,，、]*"
-# A "Hashtag: #a #b" line, possibly glued to the end of a sentence ("year.Hashtag: #HKSTP").
-_HASHTAG_LINE = _Lazy(
-    rf"[ \t]*(?:Hashtags?|HASHTAGS?|Tags?|標籤|标签|話題標籤|话题标签)[ \t]*[:：][ \t]*{_TAGS}$"
-)
-_HASHTAG_ONLY = _Lazy(rf"[ \t]*{_TAGS}")
+# A "Hashtag: #a #b" list ending a line, possibly glued to the end of a sentence ("year.Hashtag: #HKSTP").
+_TAG_LIST = _Lazy(r"(?:Hashtags?|HASHTAGS?|Tags?|標籤|标签|話題標籤|话题标签)[ \t]*[:：][ \t]*(?=#)")
+# A line as tokens: '#', a run of separators, a run of tag characters.
+_TAG_TOKEN = _Lazy(r"(?P<hash>#)|(?P<sep>[\s,，、]+)|(?P<tag>[^\s#,，、]+)")
+
+
+def _tags_from(line: str) -> set[int]:
+    """Where the rest of the line is hashtags only: ``#tag`` items separated by white space, commas or
+    ideographic commas, maybe followed by separators. One pass over the line's tokens, from its end."""
+    tokens = [(m.start(), m.lastgroup) for m in _TAG_TOKEN.finditer(line)]
+    count, starts = len(tokens), set()
+    valid = [False] * (count + 1)  # valid[i]: the tokens from i on are such a list
+    for i in range(count - 2, -1, -1):
+        if tokens[i][1] != "hash" or tokens[i + 1][1] != "tag":
+            continue
+        after = i + 2  # the token after "#tag"
+        if after == count or (tokens[after][1] == "sep" and (after + 1 == count or valid[after + 1])):
+            valid[i] = True
+            starts.add(tokens[i][0])
+    return starts
+
+
+def _without_hashtags(line: str) -> str:
+    """The line without a "Hashtags: #a #b" list at its end; empty if the line is a list of hashtags alone."""
+    if "#" not in line:
+        return line
+    starts = _tags_from(line)
+    for m in _TAG_LIST.finditer(line):
+        if m.end() in starts:
+            line = line[: m.start()].rstrip(" \t")
+            starts = _tags_from(line)
+            break
+    rest = line.lstrip(" \t")
+    return "" if rest and len(line) - len(rest) in starts else line
 
 
 def normalise_url(url: str) -> str:
@@ -92,7 +99,7 @@ class Item:
     level: int = 0
 
 
-_ATX = _Lazy(r"\s{0,3}(#{1,6})\s+(.*?)(?:\s+#+)?\s*")
+_ATX = _Lazy(r"\s{0,3}(#{1,6})\s(.*)")
 _END_MARK = _Lazy(
     r"(?:[#＃]\s*){3}|NNNN|完|（完）|\(完\)|(?i:ends?)\s*/.{0,60}|以上|[-–—]\s*(?i:ende|fin)\s*[-–—]|[-–—~*]+\s*(?i:ends?)\s*[-–—~*]+|ENDS?|-\s*30\s*-|\((?i:end)\)|[-–—－]+\s*完\s*[-–—－]+"
     r"|【完】|［完］|\[(?i:end)\]"
@@ -100,6 +107,17 @@ _END_MARK = _Lazy(
 _RULE = _Lazy(r"(?:-[ \t]*){3,}|(?:\*[ \t]*){3,}|(?:_[ \t]*){3,}|=+")
 _BRACKET_HEADING = _Lazy(r"[■◆●□]\s*[^\n]{1,30}|【[^】\n]{1,30}】")
 _BULLET = _Lazy(r"\s{0,3}(?:[-*+•·]|\d{1,2}[.)])\s+(\S.*)")
+
+
+def _heading(line: str) -> Item | None:
+    """An ATX heading (``## Title ##``): its text without the marks and the white space around it."""
+    m = _ATX.fullmatch(line)
+    if m is None:
+        return None
+    text = m.group(2).strip()
+    if (bare := text.rstrip("#")) != text and bare[-1:].isspace():  # a closing run of '#' after a space
+        text = bare.rstrip()
+    return Item("heading", text, len(m.group(1)))
 
 
 def items(text: str) -> list[Item]:
@@ -117,9 +135,7 @@ def items(text: str) -> list[Item]:
             para = []
 
     for raw in text.split("\n"):
-        line = _HASHTAG_LINE.sub("", raw)
-        if _HASHTAG_ONLY.fullmatch(line):
-            line = ""
+        line = _without_hashtags(raw)
         stripped = line.strip()
         if not stripped:
             flush()
@@ -136,10 +152,9 @@ def items(text: str) -> list[Item]:
                 flush()
                 items.append(Item("rule", stripped))
             continue
-        m = _ATX.fullmatch(line)
-        if m:
+        if heading := _heading(line):
             flush()
-            items.append(Item("heading", m.group(2), len(m.group(1))))
+            items.append(heading)
             continue
         if _BRACKET_HEADING.fullmatch(stripped):
             flush()
@@ -160,14 +175,6 @@ def items(text: str) -> list[Item]:
     return items
 
 
-_IMAGE = _Lazy(r"!\[(?P<alt>[^\]]*)\]\((?P<url>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
-
-
-def find_images(text: str) -> list[Image]:
-    """Markdown image references ``![alt](url)`` in order, alt text with white space collapsed."""
-    return [Image(alt=_squash(m.group("alt")), url=m.group("url")) for m in _IMAGE.finditer(text)]
-
-
 _FRONT = _Lazy(r"---[ \t]*\n(?P<body>(?:.*\n)*?)(?:---|\.\.\.)[ \t]*(?:\n|$)")
 
 
@@ -186,66 +193,3 @@ def front_matter(text: str) -> tuple[dict[str, Any], str, int]:
     if not isinstance(data, dict):
         return {}, text, 0
     return {str(k).lower(): v for k, v in data.items()}, text[m.end() :], m.group().count("\n")
-
-
-_HTML_SNIFF = _Lazy(r"(?is)\s*(?:<!doctype html|<html|<body|<p[\s>]|<div[\s>]|<h1[\s>])")
-_BLOCK_TAGS = frozenset(
-    "p div h1 h2 h3 h4 h5 h6 li ul ol table tr blockquote section article header footer".split()  # noqa: SIM905
-)
-
-
-def looks_like_html(text: str) -> bool:
-    """Whether the text is an HTML page or fragment (a release saved from a newsroom web page)."""
-    return _HTML_SNIFF.match(text) is not None
-
-
-def html_to_text(html: str) -> str:
-    """Markdown-ish text of an HTML release: block elements become paragraphs, ``<h1>``-``<h6>`` headings,
-    ``<li>`` bullets, ``<img>`` image references, links keep their target; scripts and styles are dropped.
-    Standard library only (``html.parser``)."""
-    from html.parser import HTMLParser
-
-    out: list[str] = []
-    skip = [0]
-    href: list[str | None] = [None]
-
-    class _Reader(HTMLParser):
-        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            a = dict(attrs)
-            if tag in ("script", "style", "head", "nav"):
-                skip[0] += 1
-            elif skip[0]:
-                return
-            elif tag in _BLOCK_TAGS:
-                out.append("\n\n")
-                if tag[0] == "h" and tag[1:].isdigit():
-                    out.append("#" * int(tag[1:]) + " ")
-                elif tag == "li":
-                    out.append("- ")
-            elif tag == "br":
-                out.append("\n")
-            elif tag == "img" and a.get("src"):
-                out.append(f"\n\n![{a.get('alt') or ''}]({a['src']})\n\n")
-            elif tag == "a" and (a.get("href") or "").startswith(("http://", "https://")):
-                out.append("[")
-                href[0] = a["href"]
-
-        def handle_endtag(self, tag: str) -> None:
-            if tag in ("script", "style", "head", "nav"):
-                skip[0] = max(0, skip[0] - 1)
-            elif skip[0]:
-                return
-            elif tag in _BLOCK_TAGS:
-                out.append("\n\n")
-            elif tag == "a" and href[0]:
-                out.append(f"]({href[0]})")
-                href[0] = None
-
-        def handle_data(self, data: str) -> None:
-            if not skip[0]:
-                out.append(data.replace("\n", " "))
-
-    reader = _Reader(convert_charrefs=True)
-    reader.feed(html)
-    reader.close()
-    return "".join(out)

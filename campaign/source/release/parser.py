@@ -14,13 +14,9 @@ from campaign.source.release import sections as sec
 from campaign.source.release.blocks import (
     Item,
     find_hashtags,
-    find_images,
     find_urls,
     front_matter,
-    html_to_text,
-    inline,
     items,
-    looks_like_html,
     normalise,
     normalise_url,
 )
@@ -28,6 +24,8 @@ from campaign.source.release.damage import find_damage
 from campaign.source.release.datelines import dateline
 from campaign.source.release.dates import date_alone, find_date
 from campaign.source.release.figures import figures
+from campaign.source.release.htmlpage import html_to_text, looks_like_html
+from campaign.source.release.markup import find_images, inline
 from campaign.source.release.model import Dateline, DetectedLanguage, Notice, Organization, Release
 from campaign.source.release.quotes import quotes
 from campaign.text.sentences import URL, Lazy, repair, split_sentences

@@ -7,8 +7,9 @@ import datetime as _dt
 
 import regex
 
-from campaign.source.release.blocks import Item, inline
+from campaign.source.release.blocks import Item
 from campaign.source.release.dates import find_date
+from campaign.source.release.markup import inline
 from campaign.text.sentences import CJK, Lazy, abbreviation, squash
 
 _ABOUT = Lazy(
