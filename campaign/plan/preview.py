@@ -308,70 +308,80 @@ def _summary(doc: dict[str, Any]) -> str:
     return f"{len(doc['posts'])} posts, {warnings} warnings, {len(doc['errors'])} errors"
 
 
-def to_markdown(doc: dict[str, Any]) -> str:
-    """A CI job summary / pull-request comment: a summary table, then each post in a collapsible block."""
-    out: list[str] = []
+#: The preview's budget in characters: under GitHub's comment limit (65,536, a longer comment is refused),
+#: leaving room for what CI adds around it.
+MARKDOWN_LIMIT = 60_000
+
+
+def to_markdown(doc: dict[str, Any], limit: int = MARKDOWN_LIMIT) -> str:
+    """A CI job summary / pull-request comment: a summary table, then each post in a collapsible block.
+
+    Safe for hostile campaigns (:mod:`campaign.plan.markdown`): every post part and request is a fenced code
+    block shown verbatim, every other text is escaped for where it lands, so nothing from a campaign file can
+    add markup, HTML, a link, an image or a mention. At most ``limit`` characters: posts that do not fit are
+    left out whole, and a closing line says how many.
+    """
+    from campaign.plan import markdown as md
+
     camp = doc["campaign"]
-    title = camp["name"] if camp else "campaign"
     status = "✅" if not doc["errors"] else "❌"
-    out.append(f"## {status} Campaign preview: `{title}`")
-    out.append("")
-    out.append(_summary(doc))
-    out.append("")
-    if doc["errors"]:
-        out.append("### Errors")
-        out.extend(f"- {_md_escape(e['message'])}" for e in doc["errors"])
-        out.append("")
+    head = f"## {status} Campaign preview: {md.code_span(camp['name'] if camp else 'campaign')}"
+    blocks = [f"{head}\n\n{_summary(doc)}\n"]
+    errors = [f"- {md.inline(e['message'], 1_000)}" for e in doc["errors"]]
+    if errors:
+        errors[0] = "### Errors\n" + errors[0]
+        errors[-1] += "\n"
+    blocks += errors
     per_channel = Counter(p["channel"] for p in doc["posts"])
     if per_channel:
-        out.append("| channel | posts | longest | limit | warnings |")
-        out.append("|---|---:|---:|---:|---:|")
+        table = ["| channel | posts | longest | limit | warnings |", "|---|---:|---:|---:|---:|"]
         for channel in sorted(per_channel):
             items = [p for p in doc["posts"] if p["channel"] == channel]
-            out.append(
-                f"| {channel} | {per_channel[channel]} | {max(p['length'] for p in items)} | "
+            table.append(
+                f"| {md.inline(channel)} | {per_channel[channel]} | {max(p['length'] for p in items)} | "
                 f"{items[0]['limit']} | {sum(len(p['warnings']) for p in items)} |"
             )
-        out.append("")
-    for post in doc["posts"]:
-        local = datetime.fromisoformat(post["local_time"])
-        flag = " ⚠️" if post["warnings"] else ""
-        out.append(
-            f"<details><summary>{local:%Y-%m-%d %H:%M} {post['zone']} · <b>{post['channel']}</b> "
-            f"{post['account']} · {post['post']}{_language_tag(post)} · "
-            f"{post['length']}/{post['limit']}{flag}</summary>"
+        blocks.append("\n".join(table) + "\n")
+    blocks += [_markdown_post(post) for post in doc["posts"]]
+
+    def dropped(count: int) -> str:
+        return (
+            f"\n**Cut to fit a comment**: the last {count} block{'s' if count > 1 else ''} (posts, errors) "
+            f"of this preview are not shown; `--format json` or `--format html` shows them all.\n"
         )
-        out.append("")
-        for index, part in enumerate(post["parts"]):
-            if len(post["parts"]) > 1:
-                out.append(f"Part {index + 1}/{len(post['parts'])}:")
-            out.append("```text")
-            out.append(part.replace("```", "`\u200b``"))
-            out.append("```")
-        out.extend(f"- 🖼️ {_md_escape(line)}" for line in _media_lines(post))
-        for warning in post["warnings"]:
-            out.append(f"- ⚠️ {_md_escape(warning)}")
-        for request in post.get("requests", []):
-            out.append("```http")
-            out.append(f"{request['method']} {request['url']}")
-            out.extend(f"{k}: {v}" for k, v in request["headers"].items())
-            if request["body"] is not None:
-                out.append("")
-                out.append(
-                    request["body"]
-                    if isinstance(request["body"], str)
-                    else json.dumps(request["body"], ensure_ascii=False, indent=2)
-                )
-            out.append("```")
-        out.append("")
-        out.append("</details>")
-        out.append("")
-    return visible("\n".join(out))
+
+    return visible(md.fit(blocks, limit, dropped))
+
+
+def _markdown_post(post: Mapping[str, Any]) -> str:
+    """One post of the Markdown view: a ``<details>`` block, each part and request a fenced code block."""
+    from campaign.plan import markdown as md
+
+    local = datetime.fromisoformat(post["local_time"])
+    flag = " ⚠️" if post["warnings"] else ""
+    out = [
+        f"<details><summary>{local:%Y-%m-%d %H:%M} {md.html_text(post['zone'])} · "
+        f"<b>{md.html_text(post['channel'])}</b> {md.html_text(post['account'])} · "
+        f"{md.html_text(post['post'] + _language_tag(post))} · "
+        f"{post['length']}/{post['limit']}{flag}</summary>",
+        "",
+    ]
+    for index, part in enumerate(post["parts"]):
+        if len(post["parts"]) > 1:
+            out.append(f"Part {index + 1}/{len(post['parts'])}:")
+        out.append(md.fence(part, "text"))
+    out.extend(f"- 🖼️ {md.inline(line)}" for line in _media_lines(post))
+    out.extend(f"- ⚠️ {md.inline(warning)}" for warning in post["warnings"])
+    for request in post.get("requests", []):
+        lines = [f"{request['method']} {request['url']}"]
+        lines += [f"{k}: {v}" for k, v in request["headers"].items()]
+        if request["body"] is not None:
+            body = request["body"]
+            lines += ["", body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2)]
+        out.append(md.fence("\n".join(lines), "http", 20_000))
+    out += ["", "</details>", ""]
+    return "\n".join(out)
 
 
 def _language_tag(post: Mapping[str, Any]) -> str:
     return f" [{post['language']}]" if post.get("language") else ""
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")

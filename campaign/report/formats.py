@@ -111,20 +111,36 @@ def to_text(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+#: The report's budget in characters: under GitHub's comment limit (65,536), leaving room for what CI adds.
+MARKDOWN_LIMIT = 60_000
 
 
-def to_markdown(report: Report) -> str:
-    """GitHub-flavoured Markdown: a summary line and one table per section."""
-    out = [f"## Campaign report: {_md_cell(report.campaign)}", "", summary_line(report), ""]
+def to_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
+    """GitHub-flavoured Markdown: a summary line and one table per section.
+
+    Every cell and name (post keys, utm_content and a platform's URLs are untrusted) is escaped as inline
+    text (:func:`campaign.plan.markdown.inline`): no cell can split, and none can add markup, HTML, a link, an
+    image or a mention. At most ``limit`` characters: sections that do not fit are left out whole, and a
+    closing line says how many.
+    """
+    from campaign.plan.markdown import fit, inline
+
+    head = f"## Campaign report: {inline(report.campaign)}\n\n{inline(summary_line(report))}\n"
+    blocks = [head]
     for title, header, rows in _sections(report):
-        out += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-        out.append("")
+        table = [f"### {inline(title)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        table += ["| " + " | ".join(inline(c, 300) for c in row) + " |" for row in rows]
+        blocks.append("\n".join(table) + "\n")
     if report.generated_at:
-        out.append(f"_Generated {local_time(report.generated_at, report.zone)}._")
-    return "\n".join(out).rstrip() + "\n"
+        blocks.append(f"_Generated {local_time(report.generated_at, report.zone)}._")
+
+    def dropped(count: int) -> str:
+        return (
+            f"**Cut to fit a comment**: the last {count} section{'s' if count > 1 else ''} of this report "
+            "are not shown; `--format json` or `--format html` shows them all."
+        )
+
+    return fit(blocks, limit, dropped).rstrip() + "\n"
 
 
 def _totals_json(t: Totals) -> dict[str, Any]:
