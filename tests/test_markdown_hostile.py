@@ -1,0 +1,340 @@
+"""Hostile input in the Markdown campaign writes for CI (`campaign preview --format markdown`, `campaign
+report --format markdown`), end to end through the CLI. CI posts it as a pull-request comment or job summary
+(GitHub-flavoured Markdown), and the pull request's campaign file is untrusted.
+
+Payloads reach every free text: post texts, media file names and alt text, error messages (a template name),
+post keys and a platform's answers (a post's URL) in the report. The output is parsed by markdown-it-py
+(CommonMark plus GFM tables and strikethrough; every link syntax is kept as a link, even ``javascript:``, so
+that the test sees what the Markdown asks for rather than what a sanitizer would drop) and must hold: no raw
+HTML but our own ``<details>`` blocks, no image, no link but http(s), no heading, quote or list item of a
+payload's making, every table row with the header's cells, every post part verbatim in one code block, and no
+``@name`` or ``#123`` that GitHub would ping or cross-reference outside code.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is a test dependency (pyproject)")
+
+from markdown_it import MarkdownIt  # noqa: E402
+from markdown_it.token import Token  # noqa: E402
+
+from campaign.channels.base import Receipt  # noqa: E402
+from tests.helpers.cli import run_cli  # noqa: E402
+
+NOW = "2030-01-01T00:00:00+00:00"
+TRACKER = "https://tracker.example/p.png"
+#: One-line payloads: each must render as its own text, and as nothing else.
+PAYLOADS = [
+    f"![]({TRACKER})",
+    "[click](javascript:alert(1))",
+    "<javascript:alert(1)>",
+    f"<img src={TRACKER}>",
+    "<a href=https://evil.example>x</a>",
+    "<!-- the rest is hidden",
+    "</details></details>",
+    "@octo-org/security-team @octocat #1 octo-org/repo#2 GH-3 me@example.com",
+    "*em* **strong** ~~gone~~ `code` $x^2$ &lt;b&gt; a\\|b",
+    "a | b | c",
+    "\u202eevil\u202c",
+]
+#: Payloads that try to start a block of their own on the next line.
+BREAKS = ["a\n# heading", "b\r> quote", "c\n- item", "d\n\n| x | y |\n|---|---|"]
+#: Post texts: each must be one code block, verbatim.
+TEXTS = [
+    f"```\n</details>\n\n<img src={TRACKER}>\n```",
+    "````\n# not a heading\n````` @octocat #1",
+    "`` ` ``` ```` `````",
+    "~~~\n</details>\n~~~",
+    *PAYLOADS,
+    *BREAKS,
+]
+#: A media file name (no '/' in a file name).
+IMAGE = "![t](pixel.png) [c](javascript:alert(1)) @octocat #1 | x <b>.png"
+#: GitHub's live references: a mention (@user, @org/team, an e-mail autolink) or an issue (#1, o/r#2, GH-3).
+LIVE = re.compile(r"@[A-Za-z0-9_]|#\d|\bGH-\d", re.IGNORECASE)
+
+CAMPAIGN = """\
+campaign: hostile
+release: release.txt
+templates: templates
+zone: Asia/Hong_Kong
+start: "2030-03-02 09:00"
+link: https://www.hkstp.org
+accounts:
+  main_x:
+    channel: x
+    credentials: {token: MINI_X_TOKEN}
+  main_mastodon:
+    channel: mastodon
+    instance: https://mastodon.example
+    credentials: {token: MINI_MASTODON_TOKEN}
+posts:
+"""
+
+
+def hostile_campaign(folder: Path) -> Path:
+    """One post per text payload, one per alt text payload (with a hostile file name), and one post whose
+    template name is a payload (a campaign error quoting it)."""
+    from PIL import Image
+
+    from tests.conftest import RELEASE
+
+    (folder / "release.txt").write_bytes(RELEASE.read_bytes())
+    (folder / "templates").mkdir()
+    (folder / "media").mkdir()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "media" / IMAGE)
+    body = CAMPAIGN
+    for n, text in enumerate(TEXTS):
+        body += f'  - key: t{n}\n    when: "+0d {9 + n % 12:02d}:00"\n    text: {json.dumps(text)}\n'
+    for n, alt in enumerate([*PAYLOADS, *BREAKS]):
+        body += (
+            f'  - key: m{n}\n    when: "+1d 09:00"\n    accounts: [main_mastodon]\n    text: "m{n}"\n'
+            f"    media:\n      - file: {json.dumps('media/' + IMAGE)}\n        alt: {json.dumps(alt)}\n"
+        )
+    name = PAYLOADS[0] + " " + PAYLOADS[7]
+    body += f'  - key: broken\n    when: "+2d 09:00"\n    text: "{{% include \'{name}\' %}}"\n'
+    path = folder / "hostile.yaml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Reading the Markdown as GitHub would
+# ----------------------------------------------------------------------------------------------------------
+
+
+def parse(text: str) -> list[Token]:
+    """The block tokens of ``text``; every link and image kept whatever its scheme."""
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    return parser.parse(text)
+
+
+def inlines(tokens: list[Token]) -> list[Token]:
+    return [child for t in tokens if t.type == "inline" for child in t.children or ()]
+
+
+def rendered(token: Token) -> str:
+    """The text an inline token shows (code spans as their text, breaks as spaces), word joiners dropped."""
+    parts = [c.content if c.type in ("text", "code_inline") else " " for c in token.children or ()
+             if c.type in ("text", "code_inline", "softbreak", "hardbreak")]
+    return "".join(parts).replace("\u2060", "")
+
+
+def tables(tokens: list[Token]) -> list[list[list[str]]]:
+    """Each table's rows (the header first), each row its cells' text."""
+    found: list[list[list[str]]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "table_open":
+            found.append([])
+        elif token.type == "tr_open":
+            found[-1].append([])
+        elif token.type in ("th_open", "td_open"):
+            found[-1][-1].append(rendered(tokens[i + 1]))
+    return found
+
+
+OUR_HTML = re.compile(r"<details><summary>[^<>]*<b>[^<>]*</b>[^<>]*</summary>\n|</details>\n")
+
+
+def assert_inert(text: str) -> list[Token]:
+    """``text`` holds no raw HTML but our ``<details>`` lines, no image, no link but http(s), and no live
+    mention or issue reference outside code. Returns the tokens."""
+    tokens = parse(text)
+    for token in tokens:
+        if token.type == "html_block":
+            assert OUR_HTML.fullmatch(token.content), token.content
+            assert not LIVE.search(html.unescape(token.content)), token.content
+    for child in inlines(tokens):
+        assert child.type not in ("html_inline", "image"), (child.type, child.content)
+        if child.type == "link_open":
+            assert re.match(r"https?://", str(child.attrs["href"])), child.attrs
+        if child.type == "text":
+            assert not LIVE.search(child.content), child.content
+    return tokens
+
+
+def one_line(payload: str) -> str:
+    """A payload as inline text shows it: on one line, bidi overrides as escapes."""
+    return re.sub("\r\n|[\r\n]", " ", payload).replace("\u202e", "\\u202e").replace("\u202c", "\\u202c")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The preview
+# ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def campaign_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hostile_campaign(tmp_path_factory.mktemp("mdhostile"))
+
+
+def preview(capsys: pytest.CaptureFixture[str], path: Path, fmt: str, *more: str) -> str:
+    code, out, err = run_cli(["preview", str(path), "--format", fmt, "--now", NOW, *more], capsys)
+    assert code == 1 and "campaign: error:" in err, err  # the post with the hostile template name
+    return out
+
+
+@pytest.fixture
+def markdown(campaign_file: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    return preview(capsys, campaign_file, "markdown")
+
+
+@pytest.fixture
+def document(campaign_file: Path, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    return json.loads(preview(capsys, campaign_file, "json"))  # type: ignore[no-any-return]
+
+
+def test_the_preview_makes_no_html_image_foreign_link_or_mention(markdown: str) -> None:
+    """Alt text, a file name and an error message (``![](tracker)``, ``[c](javascript:..)``, ``@org/team``,
+    ``#1``) used to become images, links and pings; raw HTML needs ``<`` escaped everywhere."""
+    tokens = assert_inert(markdown)
+    blocks = [t.content for t in tokens if t.type == "html_block"]
+    assert blocks.count("</details>\n") == len(blocks) // 2 > len(TEXTS)
+
+
+def test_every_post_part_is_one_code_block_verbatim(
+    markdown: str, document: dict  # type: ignore[type-arg]
+) -> None:
+    """Backticks, ``</details>`` and new lines in a post stay in its code block, unchanged: the fence is
+    longer than any run of backticks (a zero-width space used to be slipped into each run of three)."""
+    fences = [t.content for t in parse(markdown) if t.type == "fence"]
+    parts = [part for post in document["posts"] for part in post["parts"]]
+    assert len(fences) == len(parts)
+    for part in parts:
+        assert one_line_bidi(part) + "\n" in fences, part
+
+
+def one_line_bidi(text: str) -> str:
+    return text.replace("\u202e", "\\u202e").replace("\u202c", "\\u202c")
+
+
+def test_inline_text_reads_as_itself_and_starts_no_block(
+    markdown: str, document: dict  # type: ignore[type-arg]
+) -> None:
+    """Every media line, warning and error is one list item whose text is the payload's own (no emphasis, code
+    span, math or entity; a new line in alt text is a space, not a heading, quote or list of its own)."""
+    tokens = parse(markdown)
+    assert [t.tag for t in tokens if t.type == "heading_open"] == ["h2", "h3"]
+    assert not [t for t in tokens if t.type in ("blockquote_open", "hr", "code_block")]
+    assert sum(t.type == "table_open" for t in tokens) == 1
+    items = [rendered(tokens[i + 2]) for i, t in enumerate(tokens) if t.type == "list_item_open"]
+    media = [m for post in document["posts"] for m in post["media"]]
+    errors = document["errors"]
+    assert len(items) == len(media) + len(errors) + sum(len(p["warnings"]) for p in document["posts"])
+    for entry in media:
+        alt = one_line(entry["alt"])
+        assert any(item.startswith(f"🖼️ media media/{IMAGE} (") and item.endswith(f" alt: {alt}")
+                   for item in items), alt
+    for error in errors:
+        assert f"- {one_line(error['message'])}" in [f"- {item}" for item in items]
+    assert not any(t.type in ("strong_open", "em_open", "s_open") for t in inlines(tokens))
+
+
+def test_bidi_overrides_and_controls_are_shown_as_escapes(markdown: str) -> None:
+    """A right-to-left override reorders what a reviewer reads (Trojan Source): shown as ``\\u202e``."""
+    assert "\u202e" not in markdown and "\u202c" not in markdown
+    assert "\\u202eevil\\u202c" in markdown
+
+
+WEBHOOK = """\
+campaign: big
+zone: UTC
+start: "2030-03-02 09:00"
+accounts:
+  hook:
+    channel: webhook
+    url: https://hooks.example/in
+posts:
+"""
+
+
+def test_a_huge_post_is_cut_to_fit_a_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """GitHub refuses a comment over 65,536 characters, and the whole preview is lost: a 90,000-character post
+    (a webhook takes 100,000) used to be printed whole. Each code block is cut, then whole posts, and the
+    preview says so."""
+    def run(posts: list[str]) -> str:
+        path = tmp_path / "big.yaml"
+        body = "".join(f'  - key: k{n}\n    when: "+{n}d 10:00"\n    text: {json.dumps(text)}\n'
+                       for n, text in enumerate(posts))
+        path.write_text(WEBHOOK + body, encoding="utf-8")
+        code, out, err = run_cli(["preview", str(path), "--format", "markdown", "--now", NOW], capsys)
+        assert code == 0, err
+        assert len(out) <= 60_001
+        assert_inert(out)
+        return out
+
+    out = run(["word " * 18_000])
+    assert re.search(r"\n```\n\n_… 84,99\d more characters not shown", out)
+    out = run(["w " * 2_400] * 20)
+    assert out.rstrip().endswith("shows them all.")
+    blocks = [t.content for t in parse(out) if t.type == "html_block"]
+    assert blocks.count("</details>\n") == len(blocks) // 2 < 20
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The report
+# ----------------------------------------------------------------------------------------------------------
+
+OWNER = "test:mdhostile"
+
+
+@pytest.fixture(scope="module")
+def queue(campaign_file: Path) -> str:
+    """A queue with one sent post per payload as its key, each platform answering a payload as its URL."""
+    from campaign.plan.compile import compile_campaign
+    from campaign.plan.posts import PlannedPost
+    from campaign.queue.metrics import MetricResult
+    from campaign.queue.store import Store
+
+    first = datetime.fromisoformat("2030-03-02T01:00:00+00:00")
+    keys = [*PAYLOADS, *BREAKS]
+    posts = [
+        PlannedPost(campaign="hostile", post_key=key, occurrence="", channel="mastodon",
+                    account="main_mastodon", scheduled_at=first + timedelta(hours=n), zone="Asia/Hong_Kong",
+                    parts=(f"x https://www.hkstp.org/?utm_content={n}",))
+        for n, key in enumerate(keys)
+    ]
+    assert compile_campaign(str(campaign_file), now=datetime.fromisoformat(NOW)).posts
+    path = str(campaign_file.parent / "q.db")
+    last = first + timedelta(hours=len(keys))
+    with Store.open(path) as store:
+        store.apply_changes(add=posts, now=first - timedelta(days=1))
+        for n, post in enumerate(store.claim_due(last, OWNER, 600, 1000)):
+            store.mark_sending(post.id, owner=OWNER, now=last)
+            receipt = Receipt(remote_id=str(n), url=keys[n % len(keys)])
+            store.mark_sent(post.id, receipt, owner=OWNER, now=last)
+        store.schedule_sent(last, lambda c: (3600, 86400))
+        for hours in (1, 24):
+            now = last + timedelta(hours=hours)
+            results = [MetricResult(t.post_id, values={"likes": hours}) for t in store.claim_metrics(now)]
+            store.record_metrics(results, now=now)
+    return path
+
+
+def test_the_reports_tables_keep_their_shape_and_show_each_key_as_text(
+    queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A post key or a platform's URL with ``|``, ``\\|``, a new line or a carriage return used to split a
+    row or start a block; ``<img src=tracker>`` passed through as raw HTML, ``![](tracker)`` as an image."""
+    code, out, err = run_cli(["report", "hostile", "--db", queue, "--format", "markdown"], capsys)
+    assert code == 0, err
+    tokens = assert_inert(out)
+    assert not [t for t in tokens if t.type in ("blockquote_open", "bullet_list_open", "hr")]
+    headings = [rendered(tokens[i + 1]) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert headings[:4] == ["Campaign report: hostile", "By channel", "By post", "By day (Asia/Hong_Kong)"]
+    assert set(headings[4:]) <= {"Best posts", "Weakest posts"}
+    cells: list[str] = []
+    for table in tables(tokens):
+        assert {len(row) for row in table} == {len(table[0])}, table  # every row as wide as the header
+        cells += [cell for row in table for cell in row]
+    for key in [*PAYLOADS, *BREAKS]:
+        assert one_line(key) in cells, key
