@@ -10,6 +10,7 @@ Contracts, for any input string:
   ``@name`` / ``#123`` / ``GH-123`` get an invisible U+2060 WORD JOINER after the ``@``, ``#`` or ``-`` so
   that GitHub neither pings a user or team nor cross-references an issue (an e-mail address stops being a
   ``mailto:`` autolink too). Cut to ``limit`` characters with ``…``.
+- :func:`url` is an http(s) URL as an autolink, anything else as :func:`inline` text.
 - :func:`html_text` is the same for the text of an HTML block (our ``<summary>`` line), where Markdown is
   not parsed: HTML-escaped instead of backslash-escaped.
 - :func:`code_span` is one line shown verbatim as inline code (GitHub links no mention inside code).
@@ -62,6 +63,19 @@ def _unlinked(text: str) -> str:
 def inline(text: object, limit: int = 500) -> str:
     """``text`` (``str()`` of it) as inline Markdown that renders as itself (see the module docstring)."""
     return _unlinked(_MARKUP.sub(r"\\\1", _one_line(str(text), limit)))
+
+
+#: An http(s) URL that can be an angle-bracket autolink whole: no blank, control, bidi override, ``<``, ``>``,
+#: table pipe, backslash, backtick or square bracket.
+_LINKABLE = re.compile(r"https?://[^\s<>|\\`\[\]\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+", re.I)
+
+
+def url(text: object, limit: int = 500) -> str:
+    """``text`` as an autolink (``<https://…>``) when it is an http(s) URL that fits whole, else as
+    :func:`inline` text: a link is never to another scheme, and a mention inside a URL (Mastodon's
+    ``/@user/1``) stays part of the link, which GitHub does not scan for mentions."""
+    value = str(text)
+    return f"<{value}>" if len(value) <= limit and _LINKABLE.fullmatch(value) else inline(value, limit)
 
 
 def html_text(text: object, limit: int = 500) -> str:

@@ -120,16 +120,19 @@ def to_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
 
     Every cell and name (post keys, utm_content and a platform's URLs are untrusted) is escaped as inline
     text (:func:`campaign.plan.markdown.inline`): no cell can split, and none can add markup, HTML, a link, an
-    image or a mention. At most ``limit`` characters: sections that do not fit are left out whole, and a
-    closing line says how many.
+    image or a mention; a post's URL is a link only when it is http(s) (:func:`~campaign.plan.markdown.url`).
+    At most ``limit`` characters: sections that do not fit are left out whole, and a closing line says how
+    many.
     """
-    from campaign.plan.markdown import fit, inline
+    from campaign.plan.markdown import fit, inline, url
 
     head = f"## Campaign report: {inline(report.campaign)}\n\n{inline(summary_line(report))}\n"
     blocks = [head]
     for title, header, rows in _sections(report):
         table = [f"### {inline(title)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        table += ["| " + " | ".join(inline(c, 300) for c in row) + " |" for row in rows]
+        cells = [url if name == "url" else inline for name in header]
+        for row in rows:
+            table.append("| " + " | ".join(f(c, 300) for f, c in zip(cells, row, strict=True)) + " |")
         blocks.append("\n".join(table) + "\n")
     if report.generated_at:
         blocks.append(f"_Generated {local_time(report.generated_at, report.zone)}._")
