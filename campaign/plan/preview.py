@@ -347,7 +347,8 @@ def to_markdown(doc: dict[str, Any], limit: int = MARKDOWN_LIMIT) -> str:
     def dropped(count: int) -> str:
         return (
             f"\n**Cut to fit a comment**: the last {count} block{'s' if count > 1 else ''} (posts, errors) "
-            f"of this preview are not shown; `--format json` or `--format html` shows them all.\n"
+            f"of this preview {'are' if count > 1 else 'is'} not shown; `--format json` or `--format html` "
+            "shows them all.\n"
         )
 
     return visible(md.fit(blocks, limit, dropped))

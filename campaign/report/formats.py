@@ -139,8 +139,8 @@ def to_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
 
     def dropped(count: int) -> str:
         return (
-            f"**Cut to fit a comment**: the last {count} section{'s' if count > 1 else ''} of this report "
-            "are not shown; `--format json` or `--format html` shows them all."
+            f"**Cut to fit a comment**: the last {count} section{'s are' if count > 1 else ' is'} of this "
+            "report not shown; `--format json` or `--format html` shows them all."
         )
 
     return fit(blocks, limit, dropped).rstrip() + "\n"
