@@ -15,15 +15,16 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 
 from campaign.dispatch.campaigns import CampaignDirectory
 from campaign.dispatch.daemon import Daemon, DaemonLock, DaemonTiming, lock_for
 from campaign.dispatch.dispatcher import DispatchConfig, Dispatcher, Outcome
-from campaign.errors import DatabaseLockedError
+from campaign.errors import DatabaseLockedError, StoreError
 from campaign.queue.store import Store
+from campaign.queue.values import Mark
 from tests.helpers.queue import planned
 from tests.helpers.waiting import HANG, wait_until
 
@@ -429,6 +430,47 @@ def test_wake_job_fires_at_the_due_time(tmp_path: Path, signals: Signals) -> Non
     sent_at = asyncio.run(scenario())
     store.close()
     assert due_at <= sent_at < due_at + timedelta(seconds=5)
+
+
+def test_a_stop_names_the_posts_whose_outcome_the_queue_did_not_take(
+    tmp_path: Path, signals: Signals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The post was sent, but every write of its outcome fails (a full disk, a queue that stopped answering):
+    the stop tries once more, then names the post, which stays ``sending`` (recovered as ``unknown`` by the
+    next start), and exits 1. Before, the stop said nothing and exited 0."""
+    db = tmp_path / "q.db"
+    (pid,) = queue_due(db, "a")
+    daemon, store = _daemon(db, write_campaign(tmp_path / "schedules"), signals, tick=60)
+    write_marks, attempts = store.write_marks, []
+
+    async def scenario() -> None:
+        loop, refused = asyncio.get_running_loop(), asyncio.Event()
+
+        def failing(marks: list[Mark], **kw: Any) -> list[StoreError | None]:
+            if all(mark.kind == "sending" for mark in marks):
+                return write_marks(marks, **kw)
+            attempts.append(len(marks))
+            loop.call_soon_threadsafe(refused.set)  # the writer may run in its commit thread
+            raise StoreError("database disk image is malformed")
+
+        monkeypatch.setattr(store, "write_marks", failing)
+        task = asyncio.create_task(daemon.run())
+        await _until(refused, "the outcome's write to fail")
+        tried = len(attempts)
+        daemon.stop()
+        await task
+        assert len(attempts) > tried  # the stop tried once more
+
+    asyncio.run(scenario())
+    report = daemon.stop_report
+    status = store.get_post(pid).status
+    store.close()
+    assert status == "sending"
+    assert report is not None and report.unwritten == [pid] and report.unknown == [] and report.exit_code == 1
+    assert report.line() == (
+        f"daemon stopped with 1 post whose outcome the queue did not take (id {pid}; database disk image is "
+        "malformed): it stays sending, and the next start re-examines it as unknown"
+    )
 
 
 class BrokenCollector:

@@ -253,8 +253,11 @@ class Daemon:
             with contextlib.suppress(Exception):
                 flush = self.dispatcher.alerts.flush(self.clock(), force=True)
                 await asyncio.wait_for(flush, self.timing.grace)
+            # Outcomes a failed write left queued: one last try, then the stop names what it could not write.
+            report = self.stop_report
+            report.unwritten, report.write_error = self.dispatcher.writer.last_write()
             logger.info("daemon stopped", extra={"action": "stop"})
-            if self.stop_report.unknown:
+            if report.exit_code:
                 logger.warning(self.stop_report.line(), extra={"action": "stop"})
 
     async def _dispatch(self) -> datetime | None:

@@ -165,10 +165,10 @@ class Dispatcher:
         self.owner = config.owner
         self.reporter = Reporter(self.alerts, clock, on_outcome)
         self.holds = AccountHolds(store, clock)
-        self._writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
+        self.writer = GroupWriter(store, self.owner, delay=config.commit_delay, rows=config.commit_rows)
         self.reconciler = Reconciler(
             store, accounts, config, owner=self.owner, holds=self.holds, reporter=self.reporter,
-            run=self._exchange, clock=clock, stopping=lambda: self._stopping, behind=self._writer.after_marks,
+            run=self._exchange, clock=clock, stopping=lambda: self._stopping, behind=self.writer.after_marks,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: SendPool | None = None
@@ -212,7 +212,7 @@ class Dispatcher:
             # so a dispatcher driven from successive loops (asyncio.run per step) gets fresh ones.
             self._loop = loop
         self._store_error = self._claim_bug = None
-        self._writer.write()  # outcomes a failed write left queued (raises StoreError if it fails again)
+        self.writer.write()  # outcomes a failed write left queued (raises StoreError if it fails again)
         self._reconcile_at = now  # examine the unknown posts that are due at the start of every call
         self._pool = pool = self._new_pool(now)
         heartbeat = asyncio.create_task(self._heartbeat())
@@ -221,7 +221,7 @@ class Dispatcher:
         except BaseException:
             # Cancelled (the grace period ran out): every cancelled send queued its outcome; write them.
             with contextlib.suppress(StoreError):
-                self._writer.write()
+                self.writer.write()
             raise
         finally:
             self._pool = None
@@ -231,7 +231,7 @@ class Dispatcher:
             self._release_leftovers()
         # Outcomes a failed write kept queued: raise (the daemon retries at its next tick) rather than
         # return with the queue behind what was sent; so does a claim that failed.
-        self._writer.write()
+        self.writer.write()
         failed = self._store_error or self._claim_bug
         self._store_error = self._claim_bug = None
         if failed is not None:
@@ -263,7 +263,7 @@ class Dispatcher:
                 min(limit, config.batch_size), per_account=config.per_account, ahead=self._ahead,
             )
             try:
-                batch = await self._writer.after_marks(job)
+                batch = await self.writer.after_marks(job)
             except StoreError as exc:
                 # Sends in flight go on; the error is raised once they are done (the daemon retries later).
                 logger.error("claiming due posts failed: %s", exc, extra={"action": "claim"})
@@ -327,7 +327,7 @@ class Dispatcher:
     def _release_leftovers(self) -> None:
         """After the pool: posts claimed by this call that have no outcome (never started, or cancelled
         before their ``sending`` commit) go back to ``scheduled`` (``sending`` ones are left alone)."""
-        self._writer.join()  # a batch still being written decides which posts are sending
+        self.writer.join()  # a batch still being written decides which posts are sending
         pending = self._in_flight - self._concluded
         leftover = [post for pid, post in self._claimed.items() if pid in pending]
         if leftover:
@@ -381,7 +381,7 @@ class Dispatcher:
                 # Behind the queued marks, in the writer's thread (on the loop's it waited for the writer).
                 until = now + timedelta(seconds=self.config.lease_seconds)
                 ids = frozenset(self._in_flight)
-                await self._writer.after_marks(partial(self.store.heartbeat, self.owner, until, now=now,
+                await self.writer.after_marks(partial(self.store.heartbeat, self.owner, until, now=now,
                                                        ids=ids))
             except StoreError as exc:
                 logger.error("lease heartbeat failed: %s", exc, extra={"action": "heartbeat"})
@@ -452,7 +452,7 @@ class Dispatcher:
         # Durably `sending` before the first byte leaves (group-committed with other posts' marks).
         progress = _Progress(post.part_receipts)
         stopped = partial(self._defer, post, now, "daemon stopped before sending", len(progress.receipts))
-        await self._writer.sending(make_mark(post.id, "sending", now), cancelled=stopped)
+        await self.writer.sending(make_mark(post.id, "sending", now), cancelled=stopped)
         attempt = post.attempts + 1
         error: Exception | None = None
         try:
@@ -491,7 +491,7 @@ class Dispatcher:
             if (part.media or part.link_image is not None) and not self.config.dry_run:
                 # Uploads a platform keeps are recorded and reused (dispatch/uploads.py).
                 part, hook = with_uploads(post, part, adapter, self.store, owner=self.owner, clock=self.clock,
-                                          behind=self._writer.after_marks)
+                                          behind=self.writer.after_marks)
             receipt = await self._exchange(progress.track(adapter.publish(part)), adapter, part, hook)
             progress.receipts = (*progress.receipts, receipt)
             index += 1
@@ -500,7 +500,7 @@ class Dispatcher:
                 # never make recovery send this part again (group-committed with other posts' marks: a
                 # write of its own here stalled the event loop). The last receipt travels with `sent`.
                 part_mark = make_mark(post.id, "part", self.clock(), receipts=progress.receipts)
-                await self._writer.durable(part_mark)
+                await self.writer.durable(part_mark)
                 if self._stopping:
                     raise Stopping
 
@@ -518,7 +518,7 @@ class Dispatcher:
         # in the writer's thread (a flush and a read on the loop's thread waited for the commit thread's
         # transaction: 85-110 ms stalls of every send, a third of the throughput, docs/BENCHMARKS.md).
         read = partial(self.store.sent_times, post.account, now - quota.window)
-        times = await self._writer.after_marks(read)
+        times = await self.writer.after_marks(read)
         if len(times) < quota.limit:
             return None
         until = times[len(times) - quota.limit] + quota.window
@@ -624,7 +624,7 @@ class Dispatcher:
                 self.reporter.alert(post, mark.kind, mark.reason)
 
         self._concluded.add(post.id)
-        self._writer.finish(mark, then)
+        self.writer.finish(mark, then)
 
     # -- running exchanges --------------------------------------------------------------------------------
 

@@ -162,6 +162,9 @@ class StopReport:
     grace: float
     unknown: list[int] = field(default_factory=list)
     then: Callable[[Outcome], None] | None = None
+    #: Posts whose outcome the queue did not take at the stop (still ``sending``), and why.
+    unwritten: list[int] = field(default_factory=list)
+    write_error: StoreError | None = None
 
     def __call__(self, outcome: Outcome) -> None:
         if self.then is not None:
@@ -171,21 +174,37 @@ class StopReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.unknown else 0
+        return 1 if self.unknown or self.unwritten else 0
 
     def line(self) -> str:
-        """``daemon stopped with 2 posts unknown (ids 12, 15): ...``: how many, which, what happens next."""
-        ids = sorted(set(self.unknown))
-        shown = ", ".join(map(str, ids[:SHOWN_IDS]))
-        more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
-        posts, label, requests, them = (
-            ("post", "id", "its request was", "it")
-            if len(ids) == 1
-            else ("posts", "ids", "their requests were", "them")
-        )
-        return (
-            f"daemon stopped with {len(ids)} {posts} unknown ({label} {shown}{more}): {requests} in flight "
-            f"when it stopped (--grace {self.grace:g} s) and may have published; the next start re-examines "
-            f"{them} (the platform's lookup, or a retry with the same key inside its window): "
-            "`campaign show ID`"
-        )
+        """``daemon stopped with 2 posts unknown (ids 12, 15): ...``: how many, which, what happens next;
+        then the posts whose outcomes could not be written, if any."""
+        unknown, unwritten = sorted(set(self.unknown) - set(self.unwritten)), sorted(set(self.unwritten))
+        said = []
+        if unknown:
+            one = len(unknown) == 1
+            were = "its request was" if one else "their requests were"
+            said.append(
+                f"{_posts(unknown)} unknown ({_ids(unknown)}): {were} in flight when it stopped "
+                f"(--grace {self.grace:g} s) and may have published; the next start re-examines "
+                f"{'it' if one else 'them'} (the platform's lookup, or a retry with the same key inside its "
+                "window): `campaign show ID`"
+            )
+        if unwritten:
+            one = len(unwritten) == 1
+            said.append(
+                f"{_posts(unwritten)} whose outcome{'' if one else 's'} the queue did not take "
+                f"({_ids(unwritten)}; {self.write_error}): {'it stays' if one else 'they stay'} sending, and "
+                f"the next start re-examines {'it' if one else 'them'} as unknown"
+            )
+        return "daemon stopped with " + "; and with ".join(said)
+
+
+def _posts(ids: list[int]) -> str:
+    return f"{len(ids)} post{'' if len(ids) == 1 else 's'}"
+
+
+def _ids(ids: list[int]) -> str:
+    """``id 7`` or ``ids 7, 19, ... and 3 more`` (the first ten)."""
+    more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+    return f"id{'' if len(ids) == 1 else 's'} {', '.join(map(str, ids[:SHOWN_IDS]))}{more}"

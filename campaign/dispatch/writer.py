@@ -319,6 +319,15 @@ class GroupWriter:
         except StoreError as exc:
             logger.error("writing post states failed, will retry: %s", exc, extra={"action": "write"})
 
+    def last_write(self) -> tuple[list[int], StoreError | None]:
+        """For a stopping daemon: write what is queued one last time; the posts whose outcomes are still not
+        written (they stay ``sending`` and the next start recovers them as ``unknown``), and the error."""
+        try:
+            self.write()
+        except StoreError as exc:
+            return list(dict.fromkeys(e.mark.post_id for e in self._queue if e.then is not None)), exc
+        return [], None
+
     def write(self) -> None:
         """Write everything queued now, on this thread, after the batch in flight (if any) is committed.
 
