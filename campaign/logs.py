@@ -55,10 +55,16 @@ _QUOTED = re.compile('[\\s"=\x00-\x1f\x7f-\x9f]')
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def printable(text: str) -> str:
+#: The same, but for a block of text that keeps its lines (a post's text in a preview).
+_UNPRINTABLE_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, *, lines: bool = False) -> str:
     """``text`` with every character above shown as its escape (``\\x1b``, ``\\u202e``): for a line that
-    quotes untrusted words (a file name from a campaign file, a platform's error text)."""
-    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+    quotes untrusted words (a file name from a campaign file, a platform's error text). ``lines=True`` keeps
+    new lines and tabs: for a block of untrusted text shown as it is (a post in a preview)."""
+    pattern = _UNPRINTABLE_IN_LINES if lines else _UNPRINTABLE
+    return pattern.sub(_escape, text) if pattern.search(text) else text
 
 
 def _escape(match: re.Match[str]) -> str:

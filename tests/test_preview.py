@@ -209,13 +209,15 @@ def test_db_shows_queue_state_and_live_links(tmp_path: Path, capsys: pytest.Capt
 def test_control_characters_in_a_post_are_shown_not_obeyed(
     mini: Callable[..., Path], capsys: pytest.CaptureFixture[str], fmt: str
 ) -> None:
-    """A pull request's text could draw a terminal link to anywhere (ESC ] 8) or clear a CI log's screen; a
-    preview shows each control character as its escape instead."""
+    """A pull request's text could draw a terminal link to anywhere (ESC ] 8), clear a CI log's screen or
+    show itself reversed (U+202E); a preview shows each control character and bidi override as its escape
+    instead (the terminal view showed U+202E raw before)."""
     from tests.conftest import MINI_CAMPAIGN
 
-    text = '    text: "see \\e]8;;https://evil.example\\aclick\\e]8;;\\a \\x9b2J"\n'
+    text = '    text: "see \\e]8;;https://evil.example\\aclick\\e]8;;\\a \\x9b2J \\u202eevil\\u202c"\n'
     hostile = MINI_CAMPAIGN.replace("  - key: quote\n", "  - key: quote\n" + text)
     assert main(["preview", str(mini(hostile)), "--format", fmt, "--now", "2030-01-01T00:00:00Z"]) == 0
     out = capsys.readouterr().out
     assert "\\x1b]8;;https://evil.example\\x07click" in out and "\\x9b2J" in out
-    assert not any(ch in out for ch in "\x1b\x07\x9b")
+    assert "\\u202eevil\\u202c" in out
+    assert not any(ch in out for ch in "\x1b\x07\x9b\u202e\u202c")

@@ -27,12 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from campaign.logs import printable
+
 #: GitHub's limit for one comment (issue, pull request); a longer one is refused, not cut.
 COMMENT_LIMIT = 65_536
 
-#: What a terminal or a browser would obey or hide: C0 controls (new line and tab are kept where a caller
-#: allows them), DEL, C1, and the bidirectional embeddings, overrides and isolates (Trojan Source).
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAK = re.compile("\r\n|[\n\r\u2028\u2029]")
 #: Every character with a meaning in inline Markdown or GFM (``$``: GitHub's math; ``|``: table cells).
 _MARKUP = re.compile(r"([\\`*_~\[\]<>&|$])")
@@ -43,12 +42,7 @@ WORD_JOINER = "\u2060"
 
 def shown(text: str) -> str:
     """``text`` with control characters (but new line and tab) and bidi overrides as escapes."""
-    return _UNPRINTABLE.sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match[0])
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return printable(text, lines=True)
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -29,13 +29,14 @@ JSON schema (stable; ``schema`` is bumped on any incompatible change)::
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
+
+from campaign.logs import printable
 
 if TYPE_CHECKING:
     from campaign.media.model import PreparedMedia
@@ -293,14 +294,12 @@ def _text_block(post: Mapping[str, Any], lines: list[str]) -> None:
     lines.append("")
 
 
-#: Control characters (C0 but newline and tab, DEL, C1): a post's text may hold them, and a terminal or a CI
-#: log would obey them (ESC ] 8 draws a link to anywhere, ESC [ 2 J clears the screen).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def visible(text: str) -> str:
-    """``text`` with every control character shown as its escape (``\\x1b``), for terminals and logs."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}", text)
+    """``text`` with every control character (but new line and tab) and bidirectional override shown as its
+    escape (``\\x1b``, ``\\u202e``), for terminals and logs: a post's text may hold them, and a terminal or a
+    CI log would obey them (``ESC ] 8`` draws a link to anywhere, ``ESC [ 2 J`` clears the screen, U+202E
+    shows text reversed)."""
+    return printable(text, lines=True)
 
 
 def _summary(doc: dict[str, Any]) -> str:
