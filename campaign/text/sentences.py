@@ -72,17 +72,26 @@ def squash(text: str) -> str:
 # URLs and e-mail addresses: never split inside one (the release parser finds links with the same patterns).
 URL_CHARS = r"[^\s<>\"“”‘’「」『』\p{Han}\u3000-\u303f\uff00-\uffef]"
 URL = Lazy(rf"(?<![A-Za-z0-9@/._-])(?:https?://|www\.){URL_CHARS}+", regex.I)
-EMAIL = Lazy(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An address starts where its run of local-part characters starts, or where the previous match ended (\G):
+# a start inside the run would find the same "@" and domain, so trying it only re-read the run (quadratic on
+# "a.a.a..." without "@"). Possessive runs: none can give back a character the next part could use.
+EMAIL = Lazy(r"(?:(?<![\w.+-])|\G)[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 URL_TRAIL = set(".,;:!?'\"”’)]}>。，、！？」』）")
 
 
 def trim_url(url: str) -> str:
-    """A URL found in text without the punctuation that ends the sentence around it."""
-    while url and url[-1] in URL_TRAIL:
-        if url[-1] == ")" and url.count("(") >= url.count(")"):
-            break  # balanced: part of the URL (".../Foo_(bar)")
-        url = url[:-1]
-    return url
+    """A URL found in text without the punctuation that ends the sentence around it. One pass: the end
+    moves back and the brackets are counted once (slicing and recounting per character was quadratic on a
+    URL followed by thousands of ")")."""
+    end = len(url)
+    opens, closes = url.count("("), url.count(")")
+    while end and url[end - 1] in URL_TRAIL:
+        if url[end - 1] == ")":
+            if opens >= closes:
+                break  # balanced: part of the URL (".../Foo_(bar)")
+            closes -= 1
+        end -= 1
+    return url[:end]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -117,13 +126,6 @@ _INITIALISM = Lazy(r"(?:\p{L}\.)+\p{L}")
 _OPEN_PUNCT = "([\"“‘'«「『《（"
 
 
-def _word_before(text: str, i: int) -> str:
-    j = i
-    while j > 0 and not text[j - 1].isspace():
-        j -= 1
-    return text[j:i].lstrip(_OPEN_PUNCT)
-
-
 def abbreviation(word: str) -> str | None:
     """ "never" / "maybe" (see the sets above) or None when ``word.`` is not an abbreviation."""
     if word in _ABBR_NEVER or (len(word) == 1 and word.isalpha()):
@@ -133,6 +135,52 @@ def abbreviation(word: str) -> str | None:
     if _INITIALISM.fullmatch(word):
         return "maybe"  # "N.Y." may close a sentence
     return None
+
+
+_TOKEN = _re.compile(r"\S+")  # `re`: \S is exactly "not str.isspace()"
+_OPENING = _re.compile(f"[{_re.escape(_OPEN_PUNCT)}]*")
+_CHAIN = Lazy(r"(?:\p{L}\.)*+\p{L}?")  # letter, dot, letter, ...: the longest run of an initialism
+_LONGEST_ABBR = max(len(w) for w in _ABBR_NEVER | _ABBR_MAYBE)
+
+
+class _WordsBefore:
+    """:func:`abbreviation` of the word before each full stop of ``text``: the white-space delimited token
+    that ends at the stop, opening punctuation stripped.
+
+    Contract: :meth:`kind` is asked for positions in increasing order, and all the answers cost one pass
+    over ``text``. Each token is read once, when the first stop inside it is asked for; a word longer than
+    any listed abbreviation can only be an initialism ("U.S.A"), decided from the length of the letter-dot
+    run at the token's start. (Reading back to the white space for each stop was quadratic on thousands of
+    stops without a space: "a.a.a.", "x.yx.y", "Mr.Mr.".)
+    """
+
+    __slots__ = ("_chain", "_end", "_text", "_tokens", "_word")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._tokens = _TOKEN.finditer(text)
+        self._end = 0  # end of the current token
+        self._word = 0  # where its word starts: after the opening punctuation
+        self._chain = 0  # where the letter-dot run from there ends
+
+    def kind(self, t: int) -> str | None:
+        """``abbreviation`` of the word that ends at ``t`` ("" after white space: None)."""
+        text = self._text
+        if t == 0 or text[t - 1].isspace():
+            return None
+        while self._end < t:  # the token holding t - 1 (one exists: text[t - 1] is not white space)
+            token = next(self._tokens)
+            self._end = token.end()
+            opening = _OPENING.match(text, token.start())
+            self._word = opening.end() if opening else token.start()
+            chain = _CHAIN.match(text, self._word)
+            self._chain = chain.end() if chain else self._word
+        word = min(self._word, t)
+        size = t - word
+        if size <= _LONGEST_ABBR:
+            return abbreviation(text[word:t])
+        # Only an initialism is this long: letters at even offsets, dots at odd ones, ending in a letter.
+        return "maybe" if size <= self._chain - word and size % 2 == 1 else None
 
 
 def _protected(text: str) -> list[tuple[int, int]]:
@@ -170,9 +218,11 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
     """
     spans: list[tuple[int, int, bool]] = []
     inside = _inside(_protected(text))
+    words = _WordsBefore(text)
     n = len(text)
     cur = 0
     glued_cur = False
+    quotes, quotes_to = 0, 0  # the number of '"' in text[:quotes_to], counted on as the scan moves
 
     def cut(at: int, glued_next: bool) -> None:
         nonlocal cur, glued_cur
@@ -205,7 +255,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
             if not _STARTS.match(text[j]):
                 continue
             if term == ".":
-                kind = abbreviation(_word_before(text, t0))
+                kind = words.kind(t0)
                 if kind == "never":
                     continue
                 if kind == "maybe":
@@ -219,12 +269,14 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
         prev = text[t0 - 1] if t0 > 0 else ""
         if not (prev.islower() or prev.isdigit() or prev in ")%"):
             continue
-        if abbreviation(_word_before(text, t0)) is not None:
+        if words.kind(t0) is not None:
             continue
         at = end
         if close:
-            if close.endswith('"') and text.count('"', 0, end - 1) % 2 == 0:
-                at = end - 1  # an even count before it: this '"' opens the next sentence
+            if close.endswith('"'):
+                quotes, quotes_to = quotes + text.count('"', quotes_to, end - 1), end - 1
+                if quotes % 2 == 0:
+                    at = end - 1  # an even count before it: this '"' opens the next sentence
             if not _GLUED_NEXT_AFTER_QUOTE.match(text, at):
                 continue
         elif not _GLUED_NEXT.match(text, at):
