@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from campaign.source.release import figures as figures_module
 from campaign.source.release import parse_release
@@ -87,3 +89,54 @@ def test_overlapping_figures_keep_the_first_found_in_text_order() -> None:
     assert figures_module._figure_phrases(sentence) == (
         "more than US$5 million", "1.000 Quadratmetern", "超過500名", "3 times",
     )
+
+
+CN_PARTS = ["陳大文", "表示", "說", "指出", "：", "，", ",", " ", "\n", "x", "「", "。", "認為"]
+JA_PARTS = ["代表取締役", "の", "佐藤健一", "氏", "さん", "は", "、", "，", " ", "x", "。", "「"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(CN_PARTS), max_size=30).map("".join))
+def test_a_chinese_attribution_is_searched_at_the_end_with_the_old_answers(pre: str) -> None:
+    """The search that starts near the end finds what a search from every position found."""
+    found = quotes_module._search_at_end(
+        quotes_module._CN_PRE, pre, last=quotes_module._CN_VERBS, longest=quotes_module._CN_PRE_LONGEST,
+        closing="：:，,",
+    )
+    old = quotes_module._CN_PRE.search(pre)
+    assert (found and found.span()) == (old and old.span())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(JA_PARTS), max_size=24).map("".join))
+def test_a_japanese_attribution_is_searched_at_the_end_with_the_old_answers(pre: str) -> None:
+    found = quotes_module._search_at_end(
+        quotes_module._JA_PRE, pre, last=("は",), longest=quotes_module._JA_PRE_LONGEST, closing="、，"
+    )
+    old = quotes_module._JA_PRE.search(pre)
+    assert (found and found.span()) == (old and old.span())
+
+
+@pytest.mark.parametrize("unit", ['x"', 'a."', '說"x"'])
+def test_thousands_of_quotations_search_for_a_speaker_near_the_end_only(
+    unit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, each quotation searched its whole 600-character window from every position for a Chinese
+    speaker (a release of 100,000 characters of ``x"`` took over a minute)."""
+    starts: list[int] = []
+    search = Lazy.search
+    speakers = (quotes_module._CN_PRE, quotes_module._JA_PRE)
+
+    def recorded(self: Lazy, string: str, pos: int = 0) -> regex.Match[str] | None:
+        if self in speakers:
+            starts.append(len(string) - pos)
+        return search(self, string, pos)
+
+    monkeypatch.setattr(Lazy, "search", recorded)
+    release = parse_release(HEAD + unit * 5_000 + "\n")
+    assert max(starts, default=0) <= quotes_module._CN_PRE_LONGEST + 1  # the verb's end is the window's
+    if unit.startswith("說"):  # a verb before every quotation: each is searched (the first has no name)
+        assert len(starts) == 5_000 and len(release.quotes) == 4_999
+        assert {q.text for q in release.quotes} == {"x"}
+    else:
+        assert not starts  # no verb ends the text before any quotation: nothing to search

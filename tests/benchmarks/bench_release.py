@@ -84,6 +84,8 @@ HOSTILE = {
     "dates": lambda n: "January 1, " * (n // 11),
     "percentages": lambda n: "1% " * (n // 3),
     "mixed punctuation": lambda n: 'a. B, c; "d" (e) ' * (n // 18),
+    "bare quotations": lambda n: 'x"' * (n // 2),  # a 600-character window searched for a speaker, each
+    "Chinese speakers": lambda n: '說"x"' * (n // 4),
     # Blocks, inline Markdown and HTML pages (tests/test_release_blocks_hostile.py).
     "unclosed emphasis": lambda n: "**a  *b  _c " * (n // 12),
     "unclosed links": lambda n: "[a](b ![c " * (n // 10),
