@@ -348,3 +348,42 @@ def test_the_reports_tables_keep_their_shape_and_show_each_key_as_text(
         assert one_line(key) in cells, key
     hrefs = [t.attrs["href"] for t in inlines(tokens) if t.type == "link_open"]
     assert hrefs == [MASTODON_URL]  # the best post's URL; no payload is a link
+
+
+#: The tags GitHub's renderer may emit for our Markdown: our own ``<details>``/``<summary>``/``<b>``, and what
+#: CommonMark/GFM itself makes of headings, code, lists, tables, emphasis of our own and autolinks.
+GITHUB_TAGS = frozenset(
+    "details summary b p h2 h3 pre code ul li table thead tbody tr th td a em strong".split()  # noqa: SIM905
+)
+
+
+def github_html(markdown_text: str) -> str:
+    """The HTML GitHub's own renderer (cmark-gfm, with raw HTML allowed, before GitHub's sanitizer) makes."""
+    cmarkgfm = pytest.importorskip("cmarkgfm", reason="cmarkgfm is a test dependency (pyproject)")
+    from cmarkgfm.cmark import Options
+
+    return str(cmarkgfm.github_flavored_markdown_to_html(markdown_text, options=Options.CMARK_OPT_UNSAFE))
+
+
+def assert_github_inert(markdown_text: str) -> None:
+    page = github_html(markdown_text)
+    tags = {m.lower() for m in re.findall(r"</?([A-Za-z][A-Za-z0-9]*)", page)}
+    assert tags <= GITHUB_TAGS, tags - GITHUB_TAGS  # no <img>, <a> of a payload's, <!--, <script>
+    assert "<!--" not in page and "<img" not in page
+    # GitHub links every bare http(s) URL in any text (GFM's autolink extension), so a payload's URL is a
+    # link here, never an image; what no payload may make is a link of another scheme (e-mail autolinks
+    # are broken by the word joiner after '@').
+    hrefs = re.findall(r'<a href="([^"]*)"', page)
+    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs), hrefs
+
+
+def test_githubs_own_renderer_makes_nothing_of_the_payloads(
+    campaign_file: Path, queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The preview and the report as GitHub's renderer (cmark-gfm) reads them: no tag of a payload's making,
+    no comment, no image, no link but http(s). markdown-it-py above is CommonMark without GFM's autolinks;
+    this is GitHub's own fork of cmark."""
+    assert_github_inert(preview(capsys, campaign_file, "markdown"))
+    code, out, err = run_cli(["report", "hostile", "--db", queue, "--format", "markdown"], capsys)
+    assert code == 0, err
+    assert_github_inert(out)
