@@ -17,9 +17,13 @@ import html
 import json
 import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py is a test dependency (pyproject)")
 
@@ -27,6 +31,7 @@ from markdown_it import MarkdownIt  # noqa: E402
 from markdown_it.token import Token  # noqa: E402
 
 from campaign.channels.base import Receipt  # noqa: E402
+from campaign.plan.markdown import WORD_JOINER, inline, shown  # noqa: E402
 from tests.helpers.cli import run_cli  # noqa: E402
 
 NOW = "2030-01-01T00:00:00+00:00"
@@ -332,7 +337,8 @@ def test_the_reports_tables_keep_their_shape_and_show_each_key_as_text(
 ) -> None:
     """A post key or a platform's URL with a carriage return used to start a block (a quote) and end the
     table; ``<img src=tracker>`` passed through as raw HTML, ``![](tracker)`` as an image; a post's http(s)
-    URL is a link, whole (a mention in it is the link's, not a ping)."""
+    URL is a link, whole (a mention in it is the link's, not a ping), and so is an http(s) URL in a key: a
+    link to itself, never an image."""
     code, out, err = run_cli(["report", "hostile", "--db", queue, "--format", "markdown"], capsys)
     assert code == 0, err
     tokens = assert_inert(out)
@@ -346,8 +352,13 @@ def test_the_reports_tables_keep_their_shape_and_show_each_key_as_text(
         cells += [cell for row in table for cell in row]
     for key in [*PAYLOADS, *BREAKS]:
         assert one_line(key) in cells, key
-    hrefs = [t.attrs["href"] for t in inlines(tokens) if t.type == "link_open"]
-    assert hrefs == [MASTODON_URL]  # the best post's URL; no payload is a link
+    links = inlines(tokens)
+    hrefs = {str(t.attrs["href"]) for t in links if t.type == "link_open"}
+    # the best post's URL, and the http(s) URLs in payloads: each a link to itself (GitHub links them anyway)
+    assert hrefs == {MASTODON_URL, TRACKER, "https://evil.example"}
+    for i, token in enumerate(links):
+        if token.type == "link_open":
+            assert links[i + 1].content == token.attrs["href"] and links[i + 2].type == "link_close"
 
 
 #: The tags GitHub's renderer may emit for our Markdown: our own ``<details>``/``<summary>``/``<b>``, and what
@@ -387,3 +398,100 @@ def test_githubs_own_renderer_makes_nothing_of_the_payloads(
     code, out, err = run_cli(["report", "hostile", "--db", queue, "--format", "markdown"], capsys)
     assert code == 0, err
     assert_github_inert(out)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Inline text with URLs, as GitHub's renderer reads it
+# ----------------------------------------------------------------------------------------------------------
+
+
+class ListItem(HTMLParser):
+    """GitHub's HTML for one list item: the tags, the text shown, and each link as (href, text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.text: list[str] = []
+        self.links: list[tuple[str, str]] = []
+        self._link: list[str] | None = None
+        self._href = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        if tag == "a":
+            self._href, self._link = dict(attrs).get("href") or "", []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._link is not None:
+            self.links.append((self._href, "".join(self._link)))
+            self._link = None
+
+    def handle_data(self, data: str) -> None:
+        if data != "\n":
+            self.text.append(data)
+            if self._link is not None:
+                self._link.append(data)
+
+
+def github_inline(text: str) -> ListItem:
+    """What GitHub's renderer makes of ``inline(text)`` opening a list item (our media and error lines)."""
+    item = ListItem()
+    item.feed(github_html(f"- {inline(text, 10_000)}"))
+    item.close()
+    return item
+
+
+def expected(text: str) -> str:
+    """The text ``inline`` promises to show: one line, controls as escapes, outer spaces dropped."""
+    return shown(re.sub("\r\n|[\n\r\u2028\u2029]", " ", text)).replace("\t", " ").strip(" ")
+
+
+#: Outside a link, a live reference or an emoji shortcode GitHub would draw.
+LIVE_OR_EMOJI = re.compile(f"{LIVE.pattern}|:[a-z0-9_+-]+:", re.IGNORECASE)
+
+
+def assert_reads_as_itself(text: str) -> None:
+    item = github_inline(text)
+    assert item.tags <= {"ul", "li", "a"}, (text, item.tags)  # no heading, nested list, emphasis, code
+    assert "".join(item.text).replace(WORD_JOINER, "") == expected(text), text
+    outside = "".join(item.text)
+    for href, shows in item.links:
+        assert re.match(r"https?://", href, re.I) and unquote(href) == unquote(shows), (text, href, shows)
+        outside = outside.replace(shows, "\0", 1)  # a link parts the text around it
+    assert not LIVE_OR_EMOJI.search(outside), (text, outside)
+
+
+@pytest.mark.parametrize("text", [
+    "see https://a.example/x. and (https://b.example/y) ok",
+    "https://en.wikipedia.org/wiki/Foo_(bar)_baz, end",
+    "__init__ https://x.example/a_b_ *x* and https://x.example/*y*",
+    "https://x.example/?a=1&lt;b &amp; c&copy;https://y.example/&#65;",
+    f"![]({TRACKER}) <a href=https://evil.example>x</a> [c](https://z.example)",
+    "~~https://a.example/~~ `https://b.example` $https://c.example$",
+    "x\\https://a.example y https:// http://. https://.. HTTPS://UPPER.EXAMPLE/",
+    "www.example.com ftp://x.example mailto:me@example.com",
+    ":tada: :+1: a:b:c @octocat #1 GH-2",
+    "# x", "###### y", "1. y", "12) q", "- z", "+ w", "---", "- - -", "-", "  # spaced  ",
+    "https://a.example/@hkstp_news/42#1 and https://b.example/#:tada:",
+])
+def test_inline_text_with_urls_reads_as_itself_in_githubs_renderer(text: str) -> None:
+    """An http(s) URL in a file name, alt text, error or report cell is a link to itself: GitHub links a bare
+    URL anyway, and used to put our backslash escapes (``\\_``) in it and cut it at a ``&lt;``; an emoji
+    shortcode was drawn, and a leading ``# ``, ``1. `` or ``- `` made a heading or a list in a list item."""
+    assert_reads_as_itself(text)
+
+
+PIECES = [
+    "https://a.example/p_q", "http://b.example/(x)", "https://c.example/?a=1&b=2", "www.d.example", "ftp://e",
+    "https://", "HTTPS://F.EXAMPLE", "x", "é", " ", "\n", "\t", "\u202e", "\x1b", ".", ",", ":", ";", "!",
+    "?", "(", ")", "[", "]", "<", ">", "&", "&lt;", "&amp;", "&#65;", "*", "_", "~", "~~", "`", "$", "|",
+    "\\", "'", '"', "#", "# ", "- ", "1. ", "+ ", "---", "@octocat", "#1", "GH-2", "me@example.com", ":tada:",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_any_mix_of_urls_and_markup_reads_as_itself(text: str) -> None:
+    """Any mix of URLs, Markdown marks, entities, references and block starts shows as its own text in
+    GitHub's renderer, every link to itself."""
+    assert_reads_as_itself(text)

@@ -9,7 +9,12 @@ Contracts, for any input string:
   (no emphasis, code span, link, image, autolink, raw HTML, entity, math or table pipe of its own), and
   ``@name`` / ``#123`` / ``GH-123`` get an invisible U+2060 WORD JOINER after the ``@``, ``#`` or ``-`` so
   that GitHub neither pings a user or team nor cross-references an issue (an e-mail address stops being a
-  ``mailto:`` autolink too). Cut to ``limit`` characters with ``…``.
+  ``mailto:`` autolink too); so does the first colon of an emoji shortcode (``:tada:`` stays text). An
+  http(s) URL in the text is an autolink to itself (GitHub links a bare one anyway, and put its own
+  reading of our backslash escapes into the link), its trailing punctuation and unbalanced ``)`` left out
+  as GFM's autolinks do; a bare ``www.`` or ``ftp://`` stays text. A leading ``#``, ``-``, ``+``, ``1.``
+  or ``1)`` is escaped, so the text starts no heading or list where it starts a list item. Outer spaces
+  are dropped. Cut to ``limit`` characters with ``…``.
 - :func:`url` is an http(s) URL as an autolink, anything else as :func:`inline` text.
 - :func:`html_text` is the same for the text of an HTML block (our ``<summary>`` line), where Markdown is
   not parsed: HTML-escaped instead of backslash-escaped.
@@ -50,18 +55,66 @@ def _one_line(text: str, limit: int) -> str:
     return text[: limit - 1] + "…" if len(text) > limit else text
 
 
+#: An emoji shortcode GitHub would draw (``:tada:``): a word joiner after its first colon keeps it text.
+_EMOJI = re.compile(r"(:)(?=[a-z0-9_+-]+:)", re.I)
+
+
 def _unlinked(text: str) -> str:
-    return _REFERENCE.sub(lambda m: m[0] + WORD_JOINER, text)
+    return _REFERENCE.sub(lambda m: m[0] + WORD_JOINER, _EMOJI.sub(":" + WORD_JOINER, text))
+
+
+#: An http(s) URL that can be an angle-bracket autolink whole: no blank, control, bidi override, ``<``, ``>``,
+#: table pipe, backslash, backtick, square bracket or ``…`` (our cut), and no ``&name;`` (an autolink decodes
+#: entities). Its end is then trimmed as GFM trims a bare URL's (:func:`_url_end`).
+_URL = re.compile(
+    r"https?://(?:(?!&#?[A-Za-z0-9]+;)[^\s<>|\\`\[\]\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069…])+",
+    re.I,
+)
+#: Left out of a URL's end: sentence punctuation, emphasis marks and quotes.
+_TRAILING = "?!.,:;*_~'\""
+#: After escaping: where GitHub's autolink extension would still link plain text (a backslash goes there).
+_BARE = re.compile(r"(?<=www)(?=\.)|(?<=http)(?=:)|(?<=https)(?=:)|(?<=ftp)(?=:)", re.I)
+#: A start that makes a block where inline text opens a list item or a paragraph: a heading, a list item (a
+#: number's ``.`` or ``)`` is escaped) or a thematic break.
+_BLOCK_START = re.compile(r"#{1,6}(?= |$)|[-+](?= |$)|-(?=[- ]*$)|(\d{1,9})(?=[.)](?: |$))")
+
+
+def _url_end(candidate: str) -> int:
+    """The length of ``candidate`` that is the URL: without trailing punctuation, and without a ``)`` that
+    closes nothing in it."""
+    end = len(candidate)
+    while end:
+        last = candidate[end - 1]
+        unbalanced = last == ")" and candidate.count(")", 0, end) > candidate.count("(", 0, end)
+        if last not in _TRAILING and not unbalanced:
+            break
+        end -= 1
+    return end
+
+
+def _escaped(text: str) -> str:
+    """Plain text (no URL of ours) as Markdown that shows it: references broken, markup and bare links
+    escaped."""
+    return _BARE.sub(r"\\", _MARKUP.sub(r"\\\1", _unlinked(text)))
 
 
 def inline(text: object, limit: int = 500) -> str:
     """``text`` (``str()`` of it) as inline Markdown that renders as itself (see the module docstring)."""
-    return _unlinked(_MARKUP.sub(r"\\\1", _one_line(str(text), limit)))
-
-
-#: An http(s) URL that can be an angle-bracket autolink whole: no blank, control, bidi override, ``<``, ``>``,
-#: table pipe, backslash, backtick or square bracket.
-_LINKABLE = re.compile(r"https?://[^\s<>|\\`\[\]\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+", re.I)
+    plain = _one_line(str(text), limit).strip(" ")
+    out: list[str] = []
+    done = 0
+    for match in _URL.finditer(plain):
+        end = match.start() + _url_end(match[0])
+        if end - match.start() > match[0].index("//") + 2:  # more than the scheme
+            out += [_escaped(plain[done : match.start()]), f"<{plain[match.start() : end]}>"]
+            done = end
+    out.append(_escaped(plain[done:]))
+    markdown = "".join(out)
+    start = _BLOCK_START.match(markdown)
+    if start is None:
+        return markdown
+    at = start.end() if start[1] else 0
+    return f"{markdown[:at]}\\{markdown[at:]}"
 
 
 def url(text: object, limit: int = 500) -> str:
@@ -69,7 +122,7 @@ def url(text: object, limit: int = 500) -> str:
     :func:`inline` text: a link is never to another scheme, and a mention inside a URL (Mastodon's
     ``/@user/1``) stays part of the link, which GitHub does not scan for mentions."""
     value = str(text)
-    return f"<{value}>" if len(value) <= limit and _LINKABLE.fullmatch(value) else inline(value, limit)
+    return f"<{value}>" if len(value) <= limit and _URL.fullmatch(value) else inline(value, limit)
 
 
 def html_text(text: object, limit: int = 500) -> str:

@@ -119,8 +119,8 @@ def to_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
     """GitHub-flavoured Markdown: a summary line and one table per section.
 
     Every cell and name (post keys, utm_content and a platform's URLs are untrusted) is escaped as inline
-    text (:func:`campaign.plan.markdown.inline`): no cell can split, and none can add markup, HTML, a link, an
-    image or a mention; a post's URL is a link only when it is http(s) (:func:`~campaign.plan.markdown.url`).
+    text (:func:`campaign.plan.markdown.inline`): no cell can split, and none can add markup, HTML, an image
+    or a mention; a URL is a link (to itself) only when it is http(s) (:func:`~campaign.plan.markdown.url`).
     At most ``limit`` characters: sections that do not fit are left out whole, and a closing line says how
     many.
     """
@@ -132,7 +132,9 @@ def to_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
         table = [f"### {inline(title)}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         cells = [url if name == "url" else inline for name in header]
         for row in rows:
-            table.append("| " + " | ".join(f(c, 300) for f, c in zip(cells, row, strict=True)) + " |")
+            # "-" (no value) as-is: a lone "-" is a list marker only where a block starts, not in a cell
+            shown = (c if c == "-" else f(c, 300) for f, c in zip(cells, row, strict=True))
+            table.append("| " + " | ".join(shown) + " |")
         blocks.append("\n".join(table) + "\n")
     if report.generated_at:
         blocks.append(f"_Generated {local_time(report.generated_at, report.zone)}._")
