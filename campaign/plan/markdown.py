@@ -6,7 +6,7 @@ Contracts, for any input string:
 - :func:`inline` is one line that renders as the text itself, wherever inline text goes (a paragraph, a
   list item, a heading, a table cell): new lines become spaces, control characters and bidirectional overrides
   show as escapes (``\\x1b``, ``\\u202e``), Markdown's and GFM's markup characters are backslash-escaped
-  (no emphasis, code span, link, image, autolink, raw HTML, entity, math or table pipe of its own), and
+  (no emphasis, code span, link but a URL's to itself, image, raw HTML, entity, math or table pipe), and
   ``@name`` / ``#123`` / ``GH-123`` get an invisible U+2060 WORD JOINER after the ``@``, ``#`` or ``-`` so
   that GitHub neither pings a user or team nor cross-references an issue (an e-mail address stops being a
   ``mailto:`` autolink too); so does the first colon of an emoji shortcode (``:tada:`` stays text). An
