@@ -82,40 +82,80 @@ def test_three_daemons_send_every_post_exactly_once(fleet: Fleet) -> None:
     print(f"\n{POSTS} posts by {DAEMONS} daemons in {elapsed:.1f} s ({rate:.0f}/s): {dict(owners)}")
 
 
+HELD_SQL = sa.text(
+    "SELECT lease_owner, id FROM posts WHERE lease_owner IS NOT NULL AND status IN ('claimed', 'sending')"
+)
+#: Whether a session waits on its client (ClientRead/ClientWrite) or a lock, or runs nothing: true for each
+#: session of a frozen daemon once the server has finished what the daemon had sent (a COMMIT included).
+SESSIONS_SQL = sa.text(
+    "SELECT application_name, state <> 'active' OR wait_event_type IN ('Client', 'Lock') "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+)
+
+
+def leases_by_pid(conn: sa.Connection) -> dict[int, list[int]]:
+    """Post ids whose lease a daemon holds, by the daemon's pid (owners are ``daemon:HOST:PID``)."""
+    leases: dict[int, list[int]] = {}
+    for owner, post_id in conn.execute(HELD_SQL):
+        leases.setdefault(int(owner.rsplit(":", 1)[1]), []).append(post_id)
+    conn.rollback()
+    return leases
+
+
+def sessions(conn: sa.Connection, fleet: Fleet) -> list[tuple[int, bool]]:
+    """(daemon pid, waiting) of every database session a daemon of ``fleet`` has open (see SESSIONS_SQL).
+
+    A daemon's sessions are named ``campaign[PID]`` (:mod:`campaign.queue.dialect`).
+    """
+    rows = conn.execute(SESSIONS_SQL).all()
+    conn.rollback()  # pg_stat_activity is read once per transaction: a new one sees the present
+    named = {f"campaign[{proc.pid}]": proc.pid for proc in fleet.daemons}
+    return [(named[name], bool(waiting)) for name, waiting in rows if name in named]
+
+
+def freeze_a_lease_holder(conn: sa.Connection, fleet: Fleet) -> subprocess.Popen[bytes] | None:
+    """Freeze every daemon and return one that holds a lease now, or let them all run on and return None.
+
+    Frozen means SIGSTOP, the kernel reporting each one stopped, and each of their sessions on the server
+    idle or waiting on its client or a lock (a COMMIT they sent is done): the database shows what they hold.
+    """
+    for proc in fleet.daemons:
+        proc.send_signal(signal.SIGSTOP)
+    wait_until(lambda: all(stopped(proc.pid) for proc in fleet.daemons), what="the daemons to stop")
+    wait_until(
+        lambda: all(waiting for _, waiting in sessions(conn, fleet)),
+        what="the server to finish what the frozen daemons sent",
+    )
+    leases = leases_by_pid(conn)
+    holders = [proc for proc in fleet.daemons if leases.get(proc.pid)]
+    if holders:
+        return holders[0]
+    for proc in fleet.daemons:  # nobody holds a lease at this instant: let them run a little
+        proc.send_signal(signal.SIGCONT)
+    return None
+
+
 def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) -> None:
     fleet.enqueue(POSTS)
     for _ in range(DAEMONS):
         fleet.start_daemon(*DAEMON_ARGS)
     fleet.wait_for(POSTS // 4, timeout=600, poll=0.05)
-    held_sql = sa.text(
-        "SELECT lease_owner, id FROM posts WHERE lease_owner IS NOT NULL AND status IN ('claimed', 'sending')"
-    )
-    # Freeze every daemon (SIGSTOP, and wait until the kernel reports each one stopped), see who holds leases
-    # right now, and pick one of those as the victim: the test always exercises recovery, whatever the
-    # scheduler did (no timing luck in what is asserted).
-    by_pid = {proc.pid: proc for proc in fleet.daemons}
-
-    def frozen_holder(conn: sa.Connection) -> tuple[subprocess.Popen[bytes], list[int]] | None:
-        for proc in fleet.daemons:
-            proc.send_signal(signal.SIGSTOP)
-        wait_until(lambda: all(stopped(proc.pid) for proc in fleet.daemons), what="the daemons to stop")
-        leases: dict[int, list[int]] = {}
-        for owner, post_id in conn.execute(held_sql):
-            leases.setdefault(int(owner.rsplit(":", 1)[1]), []).append(post_id)
-        conn.rollback()
-        holders = [pid for pid in leases if pid in by_pid]
-        if holders:
-            return by_pid[holders[0]], leases[holders[0]]
-        for proc in fleet.daemons:  # nobody holds a lease at this instant: let them run a little
-            proc.send_signal(signal.SIGCONT)
-        return None
-
+    # Kill a daemon that holds leases (picked while all are frozen: the test always exercises recovery,
+    # whatever the scheduler did, with no timing luck in what is asserted).
     with Store.open(fleet.db) as store, store.engine.connect() as conn:
-        victim, held = wait_until(lambda: frozen_holder(conn), what="a daemon holding a lease while frozen")
+        victim = wait_until(
+            lambda: freeze_a_lease_holder(conn, fleet), what="a daemon holding a lease while frozen"
+        )
+        victim.kill()  # SIGKILL: no release, no last heartbeat
+        victim.wait()
+        # What the victim holds is final once the server has ended its sessions: a COMMIT it had written
+        # to its socket before the SIGSTOP is applied by then, or never.
+        wait_until(
+            lambda: all(pid != victim.pid for pid, _ in sessions(conn, fleet)),
+            what="the killed daemon's database sessions to end",
+        )
+        held = leases_by_pid(conn).get(victim.pid, [])
     assert held
-    dead = f"daemon:%:{victim.pid}"
-    victim.kill()  # SIGKILL: no release, no last heartbeat
-    victim.wait()
     for proc in fleet.daemons:
         if proc is not victim:
             proc.send_signal(signal.SIGCONT)
@@ -128,11 +168,11 @@ def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) 
             ).scalars()
         )
         claims = "SELECT COUNT(*) FROM post_events WHERE to_status = 'claimed' AND actor LIKE :a"
-        by_victim = conn.execute(sa.text(claims), {"a": dead}).scalar_one()
+        by_victim = conn.execute(sa.text(claims), {"a": f"daemon:%:{victim.pid}"}).scalar_one()
     assert by_victim > 0 and len(owners) >= 2
     # Every lease the victim held when it died was recovered by the survivors (then sent exactly once).
     assert set(held) <= recovered
-    print(f"\nkilled daemon pid {victim.pid}; {recovered} leases recovered; sent by {dict(owners)}")
+    print(f"\nkilled daemon pid {victim.pid}; {len(held)} leases recovered; sent by {dict(owners)}")
 
 
 def test_a_daemon_rides_out_its_database_sessions_ending_without_losing_or_stranding_a_post(

@@ -11,6 +11,7 @@ are one clear line, never an internal error or a warning with source lines. The 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -18,9 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from campaign.cli import INTERNAL_ERROR, main
 from campaign.queue.dialect import shown_url
+from campaign.queue.store import Store
 from tests.helpers.cli import run_cli as run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,3 +211,13 @@ def test_a_reachable_server_is_named_without_its_password(
     for _code, out, err in runs:
         for piece in PIECES:
             assert piece not in out + err, out + err
+
+
+@pytest.mark.postgres
+def test_a_servers_sessions_name_the_process_unless_the_url_names_them(pg_url: str) -> None:
+    """pg_stat_activity tells an operator which daemon runs a query or holds a lock: ``campaign[PID]``."""
+    named = pg_url + ("&" if "?" in pg_url else "?") + "application_name=ops"
+    for url, expected in ((pg_url, f"campaign[{os.getpid()}]"), (named, "ops")):
+        with Store.open(url) as store, store.engine.connect() as conn:
+            shown = conn.execute(sa.text("SELECT current_setting('application_name')")).scalar_one()
+        assert shown == expected

@@ -25,7 +25,9 @@ SQLite settings and why:
   comes before its request, makes the claim durable too.
 
 PostgreSQL engines use the server's default READ COMMITTED and ``pool_pre_ping`` (a daemon outlives
-server restarts). ``synchronous_commit`` is left at the server's setting (``on`` by default) on purpose:
+server restarts). Their sessions name the process (``application_name`` ``campaign[PID]``, unless the URL
+sets one), so an operator can tell in ``pg_stat_activity`` which daemon holds a lock or runs a query.
+``synchronous_commit`` is left at the server's setting (``on`` by default) on purpose:
 with ``off`` a COMMIT returns before its WAL is flushed, and a server crash may lose the last commits
 (https://www.postgresql.org/docs/current/wal-async-commit.html). Losing a committed ``sending`` mark after
 the request left would put the post back to ``claimed``, and lease recovery would send it again: a
@@ -204,7 +206,8 @@ def _server_engine(sa_url: sa.engine.URL, where: str) -> Engine:
     if "@" in (sa_url.host or ""):  # SQLAlchemy ends a password at its first '@': the rest became the host
         raise StoreError(f"{where}: the password holds an unescaped '@' (write it as %40)")
     try:
-        return sa.create_engine(sa_url, pool_pre_ping=True)
+        named = {} if "application_name" in sa_url.query else {"application_name": f"campaign[{os.getpid()}]"}
+        return sa.create_engine(sa_url, pool_pre_ping=True, connect_args=named)
     except sa.exc.NoSuchModuleError:
         raise StoreError(
             f"{where}: unknown database kind {sa_url.drivername!r} (use a file path for SQLite, or "
