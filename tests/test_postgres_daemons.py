@@ -146,6 +146,7 @@ def test_a_killed_daemons_posts_are_recovered_not_lost_or_doubled(fleet: Fleet) 
         victim = wait_until(
             lambda: freeze_a_lease_holder(conn, fleet), what="a daemon holding a lease while frozen"
         )
+        assert victim is not None  # wait_until returns a truthy value (for the type checker)
         victim.kill()  # SIGKILL: no release, no last heartbeat
         victim.wait()
         # What the victim holds is final once the server has ended its sessions: a COMMIT it had written
