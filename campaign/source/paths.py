@@ -9,8 +9,9 @@ template's ``{% include %}``, media) is untrusted. The rules:
   explicit root (``--root``) given by the operator.
 * A path resolves (relative paths against the campaign file's folder) with **every symlink followed first**,
   then must lie inside the root. ``/proc``, ``/sys`` and ``/dev`` are refused even when the root contains
-  them (a root of ``/``). Where a file is wanted only a regular file is accepted (never a FIFO, device,
-  socket or directory), and where a folder is wanted only a directory.
+  them (a root of ``/``), and so is anything in a folder named ``.git`` (git's own files: a CI checkout
+  keeps the job's token in ``.git/config``). Where a file is wanted only a regular file is accepted (never
+  a FIFO, device, socket or directory), and where a folder is wanted only a directory.
 * Every refusal is one :class:`~campaign.errors.ConfigError` line naming the campaign file (and line), the
   key and the path as written; template lookups fail with a :class:`~campaign.errors.TemplateError` naming
   the template.
@@ -39,6 +40,11 @@ from campaign.errors import ConfigError, TemplateError
 #: Pseudo file systems a campaign may never read, whatever the root: process environments and memory
 #: (/proc/self/environ holds every credential), kernel state, devices (/dev/zero never ends).
 FORBIDDEN_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+#: Git's own folder (of the work tree or a nested repository): inside the root, but never a campaign's to
+#: read. A CI checkout keeps the job's token in ``.git/config`` (actions/checkout's ``extraheader``), and a
+#: template including it would print the token in the preview CI posts on the pull request.
+GIT_FOLDER = ".git"
 
 #: Largest template or release read (bytes); bigger files are refused rather than read into memory.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -113,6 +119,9 @@ def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kin
     if not real.is_relative_to(real_root):
         shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
         raise ValueError(f"is outside the project root {real_root}{shown}")
+    if GIT_FOLDER in real.relative_to(real_root).parts:
+        shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
+        raise ValueError(f"is in git's own folder {GIT_FOLDER}{shown}: nothing there may be read")
     mode = os.stat(real).st_mode
     if kind == "file" and not stat.S_ISREG(mode):
         raise ValueError(f"is {_kind_of(mode)}, not a regular file")
@@ -226,6 +235,7 @@ class ConfinedLoader(jinja2.BaseLoader):
 
 __all__ = [
     "FORBIDDEN_TREES",
+    "GIT_FOLDER",
     "MAX_FILE_BYTES",
     "ConfinedLoader",
     "confine",

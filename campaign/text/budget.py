@@ -454,10 +454,15 @@ def _template_location(exc: BaseException) -> tuple[str, int] | None:
     return found
 
 
-def _located(where: str, exc: BaseException) -> str:
+def located(where: str, exc: BaseException, *, own: str | None = None) -> str:
+    """``FILE:LINE`` of the innermost template frame of ``exc``, else ``where``. ``where`` names the template
+    rendered, whose file is ``own``: an error in it reads ``where:LINE``; one in a template it included,
+    imported or extended names that template's file and line, not the line that read it."""
     found = _template_location(exc)
     if found is None or found[0] == "<template>":  # an inline template: ``where`` already names it
         return where
+    if found[0] == own:
+        return f"{where}:{found[1]}"
     return f"{found[0]}:{found[1]}"
 
 
@@ -471,27 +476,30 @@ def render_bounded(
     ``range(10**9)``); Jinja's own errors (syntax, undefined names, security) propagate unchanged for the
     caller's existing handling.
     """
+    def at(exc: BaseException) -> str:
+        return located(where, exc, own=template.filename)
+
     run = _Run(budget)
     token = _RUN.set(run)
     try:
         return _stream(template, context, run)
     except RenderBudgetError as exc:
-        raise TemplateError(f"{_located(where, exc)}: {exc}") from None
+        raise TemplateError(f"{at(exc)}: {exc}") from None
     except RecursionError as exc:
         raise TemplateError(
-            f"{_located(where, exc)}: recursion too deep (a recursive macro or a template including itself)"
+            f"{at(exc)}: recursion too deep (a recursive macro or a template including itself)"
         ) from None
     except MemoryError:
         raise TemplateError(f"{where}: out of memory while rendering") from None
     except jinja2.TemplateNotFound as exc:  # an {% include %} or {% import %} of a file that is not there
         raise TemplateError(
-            f"{_located(where, exc)}: template {exc.name!r} not found (names are relative to the templates "
-            "folder and cannot leave it with '..')"
+            f"{at(exc)}: template {exc.name!r} not found (names are relative to the templates "
+            "folder)"
         ) from None
     except (jinja2.TemplateError, TemplateError):
         raise
     except Exception as exc:  # template code raised a Python error: one line, no traceback
-        raise TemplateError(f"{_located(where, exc)}: {type(exc).__name__}: {exc}") from None
+        raise TemplateError(f"{at(exc)}: {type(exc).__name__}: {exc}") from None
     finally:
         run.active = False
         _RUN.reset(token)
@@ -539,5 +547,6 @@ __all__ = [
     "BudgetedEnvironment",
     "RenderBudget",
     "RenderBudgetError",
+    "located",
     "render_bounded",
 ]

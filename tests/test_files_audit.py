@@ -1,0 +1,134 @@
+"""Campaign files and templates as a hostile pull request writes them: defects found by the files audit.
+
+Each case runs on real files (a git work tree in tmp_path) through the code CI runs: the confined paths, the
+renderer, the campaign loader or :func:`campaign.cli.main`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from campaign.cli import main
+from campaign.errors import ConfigError, TemplateError
+from campaign.source.paths import ConfinedLoader, resolve_inside
+from campaign.text.render import Renderer
+from tests.conftest import LAUNCH_TEMPLATE, MINI_CAMPAIGN, QUOTE_TEMPLATE, RELEASE
+
+NOW = "2030-01-01T00:00:00Z"
+#: What actions/checkout leaves in .git/config (persist-credentials): the job's token, base64 in a header.
+GIT_TOKEN = "eC1hY2Nlc3MtdG9rZW46Z2hzX0NBTkFSWTE="
+GIT_CONFIG = f'[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic {GIT_TOKEN}\n'
+
+
+@pytest.fixture(autouse=True)
+def _allow_list(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("CAMPAIGN_SECRET_ENV", "MINI_*")
+    yield
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git work tree with the mini campaign (schedules/mini.yaml, templates/, release.txt) and a
+    .git/config holding a CI token."""
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text(GIT_CONFIG, encoding="utf-8")
+    (root / "schedules").mkdir()
+    (root / "templates").mkdir()
+    (root / "release.txt").write_bytes(RELEASE.read_bytes())
+    (root / "templates" / "launch.j2").write_text(LAUNCH_TEMPLATE, encoding="utf-8")
+    (root / "templates" / "quote.j2").write_text(QUOTE_TEMPLATE, encoding="utf-8")
+    campaign = MINI_CAMPAIGN.replace("release: release.txt", "release: ../release.txt").replace(
+        "templates: templates", "templates: ../templates"
+    )
+    (root / "schedules" / "mini.yaml").write_text(campaign, encoding="utf-8")
+    return root
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def edit(project: Path, old: str, new: str) -> Path:
+    path = project / "schedules" / "mini.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+# -- git's own folder is inside the root, and holds the CI job's credentials -----------------------------
+
+
+@pytest.mark.parametrize(
+    "source", ["{% include '../.git/config' %}", "{% import '../.git/config' as c %}", "{% include 'git' %}"]
+)
+def test_a_template_never_reads_gits_own_folder(
+    project: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    (project / "templates" / "git").symlink_to(project / ".git" / "config")
+    (project / "templates" / "quote.j2").write_text(source, encoding="utf-8")
+    code, output = run(capsys, "preview", str(project / "schedules" / "mini.yaml"), "--now", NOW)
+    assert code != 0
+    assert GIT_TOKEN not in output
+    assert ".git" in output and "git's own folder" in output, output
+
+
+@pytest.mark.parametrize(("key", "path", "kind"), [
+    ("release", "../.git/config", "file"),
+    ("templates", "../.git", "dir"),
+    ("templates", "../.git/hooks", "dir"),
+    ("media", "../sub/.git/config", "file"),
+])
+def test_no_campaign_path_reaches_a_git_folder(project: Path, key: str, path: str, kind: str) -> None:
+    (project / ".git" / "hooks").mkdir()
+    (project / "sub" / ".git").mkdir(parents=True)
+    (project / "sub" / ".git" / "config").write_text(GIT_CONFIG, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mini\.yaml:3: .*git's own folder"):
+        resolve_inside(project, path, key, campaign_file="mini.yaml", line=3, base=project / "schedules",
+                       kind=kind)  # type: ignore[arg-type]
+
+
+def test_a_file_merely_named_like_git_is_still_read(project: Path) -> None:
+    (project / "templates" / ".gitignore").write_text("x\n", encoding="utf-8")
+    (project / "templates" / "git.j2").write_text("x\n", encoding="utf-8")
+    for name in (".gitignore", "git.j2"):
+        assert resolve_inside(project, name, "t", campaign_file="c", base=project / "templates").is_file()
+
+
+# -- an error in an included, imported or extended template names that template and its line -----------------
+
+
+def _renderer(project: Path, files: dict[str, str]) -> Renderer:
+    folder = project / "templates"
+    for name, body in files.items():
+        (folder / name).write_text(body, encoding="utf-8")
+    return Renderer(folder, loader=ConfinedLoader(project, folder, origin="mini.yaml"))
+
+
+@pytest.mark.parametrize(("top", "part", "expected"), [
+    ("one\n{% include 'part.j2' %}\n", "a\nb\n{{ nope }}\n", "part.j2:3: 'nope' is undefined"),
+    ("one\n{% include 'part.j2' %}\n", "a\nb\nc\n{% if %}\n", "part.j2:4: template syntax error"),
+    ("{% import 'part.j2' as m %}\n{{ m.f() }}\n", "{% macro f() %}\n\n{{ nope }}\n{% endmacro %}\n",
+     "part.j2:3: 'nope' is undefined"),
+    ("{% extends 'part.j2' %}\n", "a\n\n\n{{ ''.__class__ }}\n", "part.j2:4: access to attribute"),
+    ("{% include 'part.j2' %}\n", "a\n{{ 1/0 }}\n", "part.j2:2: ZeroDivisionError"),
+])
+def test_errors_in_a_template_read_by_another_name_that_template(
+    project: Path, top: str, part: str, expected: str
+) -> None:
+    renderer = _renderer(project, {"top.j2": top, "part.j2": part})
+    with pytest.raises(TemplateError) as info:
+        renderer.render_file("top.j2", {})
+    assert expected in str(info.value), str(info.value)
+    with pytest.raises(TemplateError) as inline:
+        renderer.render_string(top, {}, where="post 'p'")
+    assert expected in str(inline.value), str(inline.value)
