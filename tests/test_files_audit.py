@@ -132,3 +132,46 @@ def test_errors_in_a_template_read_by_another_name_that_template(
     with pytest.raises(TemplateError) as inline:
         renderer.render_string(top, {}, where="post 'p'")
     assert expected in str(inline.value), str(inline.value)
+
+
+# -- a typo is named with the key it was surely meant to be --------------------------------------------------
+
+
+#: (text of the mini campaign, its typo, what the one error line says)
+TYPOS = [
+    ("zone: Asia/Hong_Kong", "zonee: Asia/Hong_Kong",
+     "mini.yaml:4: unknown key 'zonee' in the campaign: did you mean 'zone'?"),
+    ('    when: "+1d 10:30"', '    wehn: "+1d 10:30"',
+     "mini.yaml:23: unknown key 'wehn' in post 'quote': did you mean 'when'?"),
+    ("    channel: mastodon", "    channel: mastodn", "unknown channel 'mastodn': did you mean 'mastodon'?"),
+    ("    channel: mastodon", "    chanel: mastodon",
+     "account 'main_mastodon' needs 'channel': did you mean 'chanel'?"),
+    ("      token: MINI_MASTODON_TOKEN", "      tokn: MINI_MASTODON_TOKEN",
+     "mini.yaml:18: account 'main_mastodon' (mastodon): unknown credential 'tokn': did you mean 'token'?"),
+    ("    instance: https", "    instanse: https",
+     "account 'main_mastodon' (mastodon) needs setting 'instance': did you mean 'instanse'?"),
+    ("    accounts: [main_mastodon]", "    accounts: [main_mastdon]",
+     "unknown account 'main_mastdon': did you mean 'main_mastodon'?"),
+    ("    accounts: [main_mastodon]", "    channels: [mastdon]",
+     "unknown channel 'mastdon': did you mean 'mastodon'?"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), TYPOS)
+def test_a_typo_is_named_with_a_suggestion(
+    project: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, expected: str
+) -> None:
+    path = edit(project, old, new)
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    errors = [line for line in output.splitlines() if line.startswith("campaign: error:")]
+    assert code != 0 and len(errors) == 1, output
+    assert expected in errors[0], errors[0]
+
+
+def test_no_suggestion_for_a_word_like_none_of_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = edit(project, "zone: Asia/Hong_Kong", "quux: 1\nzone: Asia/Hong_Kong")
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    assert code != 0 and "unknown key 'quux' in the campaign (expected one of:" in output, output
+    assert "did you mean" not in output

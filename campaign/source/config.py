@@ -19,7 +19,7 @@ from campaign import channels
 from campaign.secrets import SecretPolicy
 from campaign.source import languages
 from campaign.source.accounts import AccountConfig, load_accounts
-from campaign.source.checker import _KEY, Checker, check_zone, parse_duration
+from campaign.source.checker import _KEY, Checker, check_zone, did_you_mean, parse_duration
 from campaign.source.media_config import with_media
 from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
@@ -505,7 +505,9 @@ def _targets(
     for name in names or ():
         if name not in accounts:
             raise check.fail(
-                f"{what}: unknown account {name!r} (defined: {', '.join(accounts)})", body.line_of("accounts")
+                f"{what}: unknown account {name!r}{did_you_mean(name, accounts)} "
+                f"(defined: {', '.join(accounts)})",
+                body.line_of("accounts"),
             )
         result.append(name)
     used = {a.channel for a in accounts.values()}
@@ -515,7 +517,8 @@ def _targets(
             hint = (
                 "no account of this campaign uses it" if chan in known else f"installed: {', '.join(known)}"
             )
-            raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
+            typo = "" if chan in known else did_you_mean(chan, used or known)
+            raise check.fail(f"{what}: unknown channel {chan!r}{typo} ({hint})", body.line_of("channels"))
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
 
