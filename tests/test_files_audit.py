@@ -175,3 +175,53 @@ def test_no_suggestion_for_a_word_like_none_of_them(
     code, output = run(capsys, "check", str(path), "--now", NOW)
     assert code != 0 and "unknown key 'quux' in the campaign (expected one of:" in output, output
     assert "did you mean" not in output
+
+
+# -- the operator's secrets folder may sit inside the project (a git-ignored folder of the checkout) ---------
+
+SECRET = "tok-SECRET-in-the-checkout-5521"
+
+
+@pytest.mark.parametrize("source", [
+    "{% include '../.secrets/mastodon' %}",
+    "{% include 'token' %}",  # a symlink into the folder
+    "{% include '../.secrets/nope' ignore missing %}{% include '../.secrets/mastodon' %}",
+])
+def test_a_template_never_reads_the_operators_secrets_folder(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    secrets = project / ".secrets"
+    secrets.mkdir()
+    (secrets / "mastodon").write_text(SECRET + "\n", encoding="utf-8")
+    monkeypatch.setenv("CAMPAIGN_SECRETS_DIR", str(secrets))
+    (project / "templates" / "token").symlink_to(secrets / "mastodon")
+    path = edit(project, "token: MINI_MASTODON_TOKEN", "token: {file: ../.secrets/mastodon}")
+    (project / "templates" / "quote.j2").write_text(source, encoding="utf-8")
+    code, output = run(capsys, "preview", str(path), "--now", NOW, "--format", "json")
+    assert code != 0
+    assert SECRET not in output
+    assert "secrets folder" in output and "CAMPAIGN_SECRETS_DIR" in output, output
+
+
+@pytest.mark.parametrize(("key", "kind"), [("release", "file"), ("media", "file"), ("templates", "dir")])
+def test_no_campaign_path_reaches_the_secrets_folder(
+    project: Path, monkeypatch: pytest.MonkeyPatch, key: str, kind: str
+) -> None:
+    secrets = project / "config" / "secrets"
+    secrets.mkdir(parents=True)
+    (secrets / "token").write_text(SECRET, encoding="utf-8")
+    monkeypatch.setenv("CAMPAIGN_SECRETS_DIR", f"/nonexistent{':'}{secrets}")
+    path = "../config/secrets" + ("/token" if kind == "file" else "")
+    with pytest.raises(ConfigError, match=r"mini\.yaml:3: .*secrets folder") as info:
+        resolve_inside(project, path, key, campaign_file="mini.yaml", line=3, base=project / "schedules",
+                       kind=kind)  # type: ignore[arg-type]
+    assert SECRET not in str(info.value)
+
+
+def test_a_secrets_folder_holding_the_whole_project_refuses_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator whose secrets folder holds the checkout (a home folder) said nothing about its files."""
+    monkeypatch.setenv("CAMPAIGN_SECRETS_DIR", str(project.parent))
+    base = project / "schedules"
+    assert resolve_inside(project, "../release.txt", "release", campaign_file="c", base=base).is_file()
