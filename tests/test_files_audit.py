@@ -225,3 +225,32 @@ def test_a_secrets_folder_holding_the_whole_project_refuses_nothing(
     monkeypatch.setenv("CAMPAIGN_SECRETS_DIR", str(project.parent))
     base = project / "schedules"
     assert resolve_inside(project, "../release.txt", "release", campaign_file="c", base=base).is_file()
+
+
+# -- a mapping key is a name as written: YAML's null, booleans and numbers not in Python's spelling ---------
+
+
+def test_keys_are_names_as_written(tmp_path: Path) -> None:
+    from campaign.source.yamlfile import load_yaml
+
+    path = tmp_path / "k.yaml"
+    keys = "no: 1\nyes: 2\n'on': 3\n~: 4\nnull: 5\n1.50: 6\n0x1F: 7\n12: 8\ntrue: 9\n"
+    path.write_text(keys, encoding="utf-8")
+    doc = load_yaml(path)
+    assert list(doc) == ["no", "yes", "on", "~", "null", "1.50", "0x1F", "12", "true"]
+    assert doc.line_of("null") == 5
+
+
+def test_a_null_account_name_is_refused_not_called_none(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = edit(project, "  main_x:", "  ~:")
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    assert code != 0 and "mini.yaml:10: account name '~' may use letters" in output, output
+
+
+def test_an_account_called_no_keeps_its_name(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = edit(project, "  main_x:", "  no:")
+    code, output = run(capsys, "preview", str(path), "--now", NOW)
+    assert code == 0, output
+    assert "x/no " in output and "x/False" not in output, output

@@ -2,7 +2,8 @@
 
 Mappings load as :class:`Node` dicts that remember the line of each key; sequences as :class:`NodeList` that
 remember the line of each item. Timestamps are NOT converted implicitly (``2027-01-18 09:00`` stays a string;
-the schedule parser owns time syntax), and duplicate keys are an error rather than a silent overwrite.
+the schedule parser owns time syntax), duplicate keys are an error rather than a silent overwrite, and a
+key is the name as written (``no:`` is ``"no"``, never ``"False"``; ``~:`` is ``"~"``, never ``"None"``).
 
 Aliases are bounded: a file whose aliases would repeat more than :data:`MAX_ALIAS_VALUES` values (the
 "billion laughs" file: ten aliases of ten aliases of ... is 10**10 values in a few hundred bytes) is refused
@@ -123,7 +124,9 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Node:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
-            key = str(key)
+            # A key is a name: as written (``no``, ``~``, ``1.50``), not Python's spelling of the value YAML
+            # reads (``False``, ``None``, ``1.5``): an account ``no:`` is not ``False``, ``~:`` not ``None``.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
         if key in result:
             raise ConfigError(f"duplicate key {key!r}", line=line)
         result[key] = loader.construct_object(value_node, deep=True)
