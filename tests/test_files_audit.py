@@ -254,3 +254,30 @@ def test_an_account_called_no_keeps_its_name(project: Path, capsys: pytest.Captu
     code, output = run(capsys, "preview", str(path), "--now", NOW)
     assert code == 0, output
     assert "x/no " in output and "x/False" not in output, output
+
+
+# -- a post's link is an http(s) URL: any other lost its UTM tags silently and failed only at the platform --
+
+
+@pytest.mark.parametrize("value", ["12", "www.hkstp.org", "'javascript:alert(1)'", "'https://'", "'http:/x'"])
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ("link: https://www.hkstp.org", "link: {}", 7),
+    ("    accounts: [main_mastodon]", "    accounts: [main_mastodon]\n    link: {}", 25),
+    ("    accounts: [main_mastodon]",
+     "    accounts: [main_mastodon]\n    overrides: {{main_mastodon: {{link: {}}}}}", 25),
+])
+def test_a_link_that_is_no_web_address_is_refused(
+    project: Path, capsys: pytest.CaptureFixture[str], value: str, old: str, new: str, line: int
+) -> None:
+    path = edit(project, old, new.format(value))
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    errors = [e for e in output.splitlines() if e.startswith("campaign: error:")]
+    assert code != 0 and len(errors) == 1, output
+    assert f"mini.yaml:{line}: 'link'" in errors[0], errors[0]
+    assert "must be a URL (http or https)" in errors[0], errors[0]
+
+
+def test_a_link_per_language_is_checked_too(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = edit(project, "link: https://www.hkstp.org", "languages: [en]\nlink: {en: www.hkstp.org}")
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    assert code != 0 and "'link' of en must be a URL (http or https)" in output, output

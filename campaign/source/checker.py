@@ -73,6 +73,17 @@ class Checker:
             raise self.fail(f"{key!r} in {what} must be a string", node.line_of(key))
         return str(value)
 
+    def link(self, node: Node, key: str, what: str) -> str | None:
+        """``key`` of ``node``: a web address (:func:`is_web_address`), the link a post features."""
+        value = self.string(node, key, what)
+        if value is not None and not is_web_address(value):
+            shown = value if len(value) <= 60 else value[:60] + "..."
+            raise self.fail(
+                f"{key!r} in {what} must be a URL (http or https) such as https://example.org, not {shown!r}",
+                node.line_of(key),
+            )
+        return value
+
     def boolean(self, node: Node, key: str, what: str) -> bool | None:
         if key not in node or node[key] is None:
             return None
@@ -108,6 +119,22 @@ class Checker:
                 raise self.fail(f"invalid hashtag {tag!r} in {what}", node.line_of(key))
             out.append("#" + bare)
         return tuple(out)
+
+
+def is_web_address(text: str) -> bool:
+    """Whether ``text`` is an ``http(s)://host...`` URL. A post's link gets UTM tags and makes link cards
+    only as one; ``www.example.org``, ``12`` or ``javascript:...`` would lose the tags silently and fail only
+    at the platform."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, a port that is no number
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host)
 
 
 #: The longest duration a campaign file may give (late windows, gaps): beyond it is surely a typo.
