@@ -281,3 +281,14 @@ def test_a_link_per_language_is_checked_too(project: Path, capsys: pytest.Captur
     path = edit(project, "link: https://www.hkstp.org", "languages: [en]\nlink: {en: www.hkstp.org}")
     code, output = run(capsys, "check", str(path), "--now", NOW)
     assert code != 0 and "'link' of en must be a URL (http or https)" in output, output
+
+
+# -- a template saved with a byte-order mark (an editor's choice on Windows) --------------------------------
+
+
+def test_a_templates_byte_order_mark_is_not_part_of_the_post(project: Path) -> None:
+    renderer = _renderer(project, {})
+    (project / "templates" / "bom.j2").write_bytes("\ufeffHello {{ 1 }}\r\nWorld\r\n".encode())
+    (project / "templates" / "part.j2").write_bytes("\ufeffpart".encode())
+    assert renderer.render_file("bom.j2", {}) == "Hello 1\nWorld"
+    assert renderer.render_string("{% include 'part.j2' %}!", {}, where="p") == "part!"

@@ -229,7 +229,7 @@ class ConfinedLoader(jinja2.BaseLoader):
             where = f"{self.origin}: " if self.origin else ""
             raise TemplateError(f"{where}template {template!r} {reason}") from None
         try:
-            source = data.decode("utf-8")
+            source = data.decode("utf-8-sig")  # an editor's byte-order mark is no part of a post
         except UnicodeDecodeError:
             raise TemplateError(f"{real}: template is not UTF-8 text") from None
         mtime = os.stat(real).st_mtime
