@@ -6,6 +6,7 @@ renderer, the campaign loader or :func:`campaign.cli.main`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -292,3 +293,42 @@ def test_a_templates_byte_order_mark_is_not_part_of_the_post(project: Path) -> N
     (project / "templates" / "part.j2").write_bytes("\ufeffpart".encode())
     assert renderer.render_file("bom.j2", {}) == "Hello 1\nWorld"
     assert renderer.render_string("{% include 'part.j2' %}!", {}, where="p") == "part!"
+
+
+# -- a template nested deeper than Python compiles: one line naming the template, never an internal error --
+
+
+def _nested(open_: str, close: str, depth: int) -> str:
+    return open_ * depth + "x" + close * depth
+
+
+DEEP = [
+    "{{ " + _nested("(", ")", 3000) + " }}",
+    "{{ " + _nested("[", "]", 3000) + " }}",
+    _nested("{% for a in [1] %}", "{% endfor %}", 30),
+    _nested("{% if 1 %}", "{% endif %}", 200),
+    _nested("{% filter upper %}", "{% endfilter %}", 300),
+]
+
+
+@pytest.mark.parametrize("source", DEEP, ids=["parens", "lists", "for", "if", "filter"])
+def test_a_template_nested_too_deeply_is_one_clear_line(
+    project: Path, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    (project / "templates" / "quote.j2").write_text("line one\n" + source, encoding="utf-8")
+    code, output = run(capsys, "check", str(project / "schedules" / "mini.yaml"), "--now", NOW)
+    errors = [line for line in output.splitlines() if line.startswith("campaign: error:")]
+    assert code != 0 and len(errors) == 1, output
+    assert "internal error" not in output, output
+    assert "quote.j2: template syntax error: nested too deeply" in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("source", DEEP[:2] + DEEP[3:4], ids=["parens", "lists", "if"])
+def test_an_included_or_inline_template_nested_too_deeply_is_named(project: Path, source: str) -> None:
+    renderer = _renderer(project, {"deep.j2": source, "top.j2": "{% include 'deep.j2' %}"})
+    with pytest.raises(TemplateError, match=r"deep\.j2: template syntax error: nested too deeply"):
+        renderer.render_file("top.j2", {})
+    with pytest.raises(TemplateError, match=r"^post 'p': template syntax error: nested too deeply"):
+        renderer.render_string(source, {}, where="post 'p'")
+    with contextlib.suppress(TemplateError):  # asked of a file that may not parse: an answer, never a crash
+        renderer.template_name("deep", "x", "a", "fr", default_language="en")

@@ -295,6 +295,12 @@ class _CheckingCodeGenerator(CodeGenerator):
         self.write("))")
 
 
+def _too_deep(step: str, name: str | None, filename: str | None) -> jinja2.TemplateSyntaxError:
+    """The syntax error of a template nested too deeply to ``step`` (line 0: no one line is to blame)."""
+    what = f"nested too deeply to {step} (blocks, brackets or parentheses inside one another)"
+    return jinja2.TemplateSyntaxError(what, 0, name, filename)
+
+
 class BudgetedEnvironment(SandboxedEnvironment):
     """A SandboxedEnvironment whose templates stay within a :class:`RenderBudget` (module docstring).
 
@@ -325,11 +331,24 @@ class BudgetedEnvironment(SandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # Every for loop iterates through the checking filter, so loops that print nothing still stop.
-        tree = super()._parse(source, name, filename)
+        try:
+            tree = super()._parse(source, name, filename)
+        except RecursionError:  # Jinja's parser recurses once per bracket or block
+            raise _too_deep("parse", name, filename) from None
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, ITER_FILTER, [], [], None, None, lineno=loop.lineno)
         tree.set_environment(self)
         return tree
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, *args: Any,
+                **kwargs: Any) -> Any:
+        # The Python that Jinja writes for a template nests as deeply as the template: past Python's limits
+        # (20 nested loops, 100 indentation levels, its recursion limit) compiling it is a syntax error of
+        # the template's, not an internal one.
+        try:
+            return super().compile(source, name, filename, *args, **kwargs)
+        except (RecursionError, SyntaxError):
+            raise _too_deep("compile", name, filename) from None
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         limit = _step()

@@ -314,10 +314,12 @@ def _template_error(
     rendered (``name``, file ``own``; None for an inline one), else the real path of the template it
     included, imported or extended where the error is."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
-        if exc.name is None or exc.name == name:
-            line = f":{exc.lineno}" if name is not None else ""
-            return TemplateError(f"{where}{line}: template syntax error: {exc.message}")
-        return TemplateError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}")
+        line = f":{exc.lineno}" if exc.lineno else ""  # 0: the whole template (nested too deeply)
+        if exc.name is not None and exc.name != name:  # in a template this one included or imported
+            where = exc.filename or exc.name
+        elif name is None:  # an inline template: ``where`` names it, and its lines are not the file's
+            line = ""
+        return TemplateError(f"{where}{line}: template syntax error: {exc.message}")
     return TemplateError(f"{located(where, exc, own=own)}: {exc.message or exc}")
 
 
