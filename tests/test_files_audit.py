@@ -332,3 +332,33 @@ def test_an_included_or_inline_template_nested_too_deeply_is_named(project: Path
         renderer.render_string(source, {}, where="post 'p'")
     with contextlib.suppress(TemplateError):  # asked of a file that may not parse: an answer, never a crash
         renderer.template_name("deep", "x", "a", "fr", default_language="en")
+
+
+# -- YAML nested deeper than the loader recurses: a located error, never an internal one ---------------
+
+
+@pytest.mark.parametrize("value", [
+    "[" * 900 + "]" * 900,
+    "{a: " * 900 + "1" + "}" * 900,
+    "[" * 150 + "]" * 150,
+])
+def test_yaml_nested_too_deeply_is_one_located_line(
+    project: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    path = edit(project, "  - key: quote\n", f"  - key: quote\n    vars: {{deep: {value}}}\n")
+    code, output = run(capsys, "check", str(path), "--now", NOW)
+    errors = [line for line in output.splitlines() if line.startswith("campaign: error:")]
+    assert code != 0 and len(errors) == 1, output
+    assert "internal error" not in output
+    assert "mini.yaml:23: values nested more than 100 deep" in errors[0], errors[0]
+
+
+def test_yaml_nested_to_the_limit_loads(tmp_path: Path) -> None:
+    from campaign.source.yamlfile import MAX_DEPTH, load_yaml
+
+    path = tmp_path / "k.yaml"
+    path.write_text("a: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "\n", encoding="utf-8")
+    value = load_yaml(path)["a"]
+    for _ in range(MAX_DEPTH - 2):
+        value = value[0]
+    assert value == []
