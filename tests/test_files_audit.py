@@ -362,3 +362,38 @@ def test_yaml_nested_to_the_limit_loads(tmp_path: Path) -> None:
     for _ in range(MAX_DEPTH - 2):
         value = value[0]
     assert value == []
+
+
+# -- a big number is no format width: figures and phone numbers in formatted text render -------------------
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("{{ '{} visitors'.format(2500000) }}", "2500000 visitors"),
+    ("{{ '{:,} visitors'.format(2500000) }}", "2,500,000 visitors"),
+    ("{{ 'Raised 25000000 USD for {}'.format('x') }}", "Raised 25000000 USD for x"),
+    ("{{ 'Raised 25000000 USD for %s' % 'x' }}", "Raised 25000000 USD for x"),
+    ("{{ 'Call +85212345678901 about %s' | format('x') }}", "Call +85212345678901 about x"),
+    ("{{ '%d visitors' % 2500000 }}", "2500000 visitors"),
+    ("{{ '{n} visitors'.format(n=2500000) }}", "2500000 visitors"),
+])
+def test_numbers_in_formatted_text_are_no_widths(tmp_path: Path, source: str, expected: str) -> None:
+    renderer = Renderer(tmp_path)
+    assert renderer.render_string(source, {}, where="p") == expected
+
+
+@pytest.mark.parametrize(("source", "needle"), [
+    ("{{ '{:>{}}'.format(1, 10**10) }}", "format width of 10000000000"),
+    ("{{ '{:{w}.{p}}'.format(1.5, w=1, p=10**10) }}", "format width of 10000000000"),
+    ("{{ '%*d' % (10**10, 1) }}", "format width of 10000000000"),
+    ("{{ '%-9999999999s' % 'x' }}", "format width or precision of 9999999999"),
+    ("{{ '%(a)9999999999s' % {'a': 1} }}", "format width or precision of 9999999999"),
+    ("{{ '%.9999999999f' % 1.5 }}", "format width or precision of 9999999999"),
+    ("{{ '{0:>9999999999}'.format(1) }}", "format width or precision of 9999999999"),
+    ("{{ '{:>{}}'.format(1, 10**4000) }}", "format width of about 10**4000 is over"),
+    ("{{ '{:>{}}'.format(1, 10**5000) }}", "format width of about 10**5000 is over"),
+])
+def test_real_widths_are_still_refused(tmp_path: Path, source: str, needle: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        Renderer(tmp_path).render_string(source, {}, where="p")
+    assert needle in str(info.value), str(info.value)
+    assert len(str(info.value)) < 200, str(info.value)
