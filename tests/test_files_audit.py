@@ -155,6 +155,12 @@ TYPOS = [
      "unknown account 'main_mastdon': did you mean 'main_mastodon'?"),
     ("    accounts: [main_mastodon]", "    channels: [mastdon]",
      "unknown channel 'mastdon': did you mean 'mastodon'?"),
+    ("threads: [x]", "threads: [mastodn]",
+     "'threads' names 'mastodn', which is neither an account nor a channel: did you mean 'mastodon'?"),
+    ("threads: [x]", "threads: [x]\nalerts: main_mastdon",
+     "'alerts' names unknown account 'main_mastdon': did you mean"),
+    ("    accounts: [main_mastodon]", "    accounts: [main_mastodon]\n    overrides: {mastodn: {text: x}}",
+     "override for 'mastodn', which is neither an account nor a channel used by this campaign: did you mean"),
 ]
 
 

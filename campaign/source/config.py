@@ -234,7 +234,8 @@ def load_campaign(
     threads = _load_threads(check, doc, accounts)
     alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
-        raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
+        typo = did_you_mean(alerts, accounts)
+        raise check.fail(f"'alerts' names unknown account {alerts!r}{typo}", doc.line_of("alerts"))
     posts = _load_posts(check, doc, accounts, head.languages)
     tags, language_tags = languages.hashtags(check, doc, "the campaign", head.languages)
     link, language_links = languages.links(check, doc, head.languages)
@@ -372,7 +373,8 @@ def _load_threads(check: Checker, root: Node, accounts: Mapping[str, AccountConf
     for item in threads:
         if item not in accounts and item not in channels.names():
             raise check.fail(
-                f"'threads' names {item!r}, which is neither an account nor a channel",
+                f"'threads' names {item!r}, which is neither an account nor a channel"
+                f"{did_you_mean(item, [*accounts, *channels.names()])}",
                 root.line_of("threads"),
             )
     return threads
@@ -465,7 +467,7 @@ def _load_overrides(
         if target not in accounts and target not in used:
             raise check.fail(
                 f"{what}: override for {target!r}, which is neither an account nor a channel "
-                "used by this campaign",
+                f"used by this campaign{did_you_mean(target, [*accounts, *used])}",
                 oline,
             )
         overrides[target] = _load_override(
