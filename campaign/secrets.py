@@ -23,6 +23,7 @@ environment of the process (CLI, daemon, CI job); nothing in a campaign file can
   ``{file: PATH}`` must resolve, symlinks followed, to a regular file inside one. Default: systemd's
   ``$CREDENTIALS_DIRECTORY`` when set, ``/run/secrets`` (Docker, Kubernetes) and
   ``~/.config/campaign/secrets``. A ``NAME_FILE`` variable is the operator's own and is not restricted.
+  A secrets folder inside a project root is also closed to the project's templates, releases and media.
 
 A reference outside the list is a :class:`~campaign.errors.ConfigError` naming the campaign file, line and
 credential (:meth:`SecretPolicy.check`).
@@ -179,13 +180,15 @@ def _ref_of(raw: object, base_dir: Path) -> SecretRef | None:
     return None
 
 
-def _default_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
-    dirs = [Path(environ["CREDENTIALS_DIRECTORY"])] if environ.get("CREDENTIALS_DIRECTORY") else []
-    dirs.append(Path("/run/secrets"))
-    home = environ.get("HOME")
-    if home:
-        dirs.append(Path(home) / ".config" / "campaign" / "secrets")
-    return tuple(dirs)
+def secret_dirs(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The operator's secrets folders: ``CAMPAIGN_SECRETS_DIR`` (``os.pathsep``-separated), else the defaults
+    (``$CREDENTIALS_DIRECTORY``, ``/run/secrets``, ``~/.config/campaign/secrets``)."""
+    env = os.environ if environ is None else environ
+    if env.get(ENV_DIRS) is not None:
+        return tuple(Path(d).expanduser() for d in env[ENV_DIRS].split(os.pathsep) if d.strip())
+    dirs = [Path(env["CREDENTIALS_DIRECTORY"])] if env.get("CREDENTIALS_DIRECTORY") else []
+    home = env.get("HOME")
+    return (*dirs, Path("/run/secrets"), *([Path(home) / ".config" / "campaign" / "secrets"] if home else []))
 
 
 @dataclass(frozen=True)
@@ -210,13 +213,7 @@ class SecretPolicy:
                     raise ConfigError(
                         f"{ENV_ALLOW}: {pattern!r} is not a variable name or pattern (A-Z, 0-9, _, *, ?)"
                     )
-        raw_dirs = env.get(ENV_DIRS)
-        dirs = (
-            tuple(Path(d).expanduser() for d in raw_dirs.split(os.pathsep) if d.strip())
-            if raw_dirs is not None
-            else _default_dirs(env)
-        )
-        return cls(env_patterns=patterns, dirs=dirs)
+        return cls(env_patterns=patterns, dirs=secret_dirs(env))
 
     def allows_env(self, name: str) -> bool:
         """Whether a credential may name environment variable ``name``."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from campaign import channels
 from campaign.http.destinations import check_account_urls
 from campaign.secrets import Credentials, SecretPolicy, SecretRef, parse_ref
-from campaign.source.checker import _KEY, Checker, check_zone
+from campaign.source.checker import _KEY, Checker, check_zone, did_you_mean
 from campaign.source.yamlfile import Node
 
 if TYPE_CHECKING:
@@ -110,7 +110,8 @@ def _load_account(
     assert channel is not None
     if channel not in known:
         raise check.fail(
-            f"account {name!r}: unknown channel {channel!r} (installed: {', '.join(known)})",
+            f"account {name!r}: unknown channel {channel!r}{did_you_mean(channel, known)} "
+            f"(installed: {', '.join(known)})",
             body.line_of("channel"),
         )
     credentials = _account_credentials(check, name, channel, body, base, policy)
@@ -159,7 +160,8 @@ def _account_credentials(
     unknown_creds = [c for c in credentials if c not in adapter.credential_names]
     if unknown_creds:
         raise check.fail(
-            f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r} "
+            f"account {name!r} ({channel}): unknown credential {unknown_creds[0]!r}"
+            f"{did_you_mean(unknown_creds[0], adapter.credential_names)} "
             f"(expected: {', '.join(adapter.credential_names)})",
             creds_node.line_of(unknown_creds[0]),
         )
@@ -181,15 +183,18 @@ def _account_settings(check: Checker, name: str, channel: str, body: Node) -> di
     settings = {k: v for k, v in body.items() if k not in ACCOUNT_KEYS}
     for key in adapter.required_settings:
         if key not in settings:
+            typo, about = did_you_mean(key, settings), adapter.required_settings[key]
             raise check.fail(
-                f"account {name!r} ({channel}) needs setting {key!r}: {adapter.required_settings[key]}",
+                f"account {name!r} ({channel}) needs setting {key!r}"
+                + (f"{typo} ({about})" if typo else f": {about}"),
                 body.line,
             )
     allowed = set(adapter.required_settings) | set(adapter.optional_settings) | set(GENERIC_SETTINGS)
     for key in settings:
         if allowed and key not in allowed:
             raise check.fail(
-                f"unknown setting {key!r} for {channel} account {name!r} "
+                f"unknown setting {key!r} for {channel} account {name!r}"
+                f"{did_you_mean(key, allowed | ACCOUNT_KEYS)} "
                 f"(expected: {', '.join(sorted(allowed | ACCOUNT_KEYS))})",
                 body.line_of(key),
             )

@@ -7,8 +7,9 @@ with the file and line it came from.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,21 @@ _DURATION = re.compile(r"^\s*([0-9]+)\s*(s|m|h|d|w)\s*$")
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+#: How alike a word and a known name must be (difflib's ratio) to be named as the typo it surely is.
+_CLOSE = 0.7
+#: Longer words are not compared (difflib is quadratic in the length; no name we know is this long).
+_CLOSE_LONGEST = 64
+
+
+def did_you_mean(word: str, names: Iterable[str]) -> str:
+    """``": did you mean 'NAME'?"`` for the one name in ``names`` closest to ``word`` (a typo: ``zonee`` ->
+    ``zone``, ``mastodn`` -> ``mastodon``), else ``""`` (nothing is close enough)."""
+    if not isinstance(word, str) or len(word) > _CLOSE_LONGEST:
+        return ""
+    close = difflib.get_close_matches(word, [n for n in names if n != word], n=1, cutoff=_CLOSE)
+    return f": did you mean {close[0]!r}?" if close else ""
 
 
 class Checker:
@@ -42,19 +58,31 @@ class Checker:
         for key in node:
             if key not in allowed:
                 raise self.fail(
-                    f"unknown key {key!r} in {what} (expected one of: {', '.join(sorted(allowed))})",
+                    f"unknown key {key!r} in {what}{did_you_mean(key, allowed)} "
+                    f"(expected one of: {', '.join(sorted(allowed))})",
                     node.line_of(key),
                 )
 
     def string(self, node: Node, key: str, what: str, *, required: bool = False) -> str | None:
         if key not in node or node[key] is None:
             if required:
-                raise self.fail(f"{what} needs {key!r}", node.line)
+                raise self.fail(f"{what} needs {key!r}{did_you_mean(key, node)}", node.line)
             return None
         value = node[key]
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise self.fail(f"{key!r} in {what} must be a string", node.line_of(key))
         return str(value)
+
+    def link(self, node: Node, key: str, what: str) -> str | None:
+        """``key`` of ``node``: a web address (:func:`is_web_address`), the link a post features."""
+        value = self.string(node, key, what)
+        if value is not None and not is_web_address(value):
+            shown = value if len(value) <= 60 else value[:60] + "..."
+            raise self.fail(
+                f"{key!r} in {what} must be a URL (http or https) such as https://example.org, not {shown!r}",
+                node.line_of(key),
+            )
+        return value
 
     def boolean(self, node: Node, key: str, what: str) -> bool | None:
         if key not in node or node[key] is None:
@@ -91,6 +119,22 @@ class Checker:
                 raise self.fail(f"invalid hashtag {tag!r} in {what}", node.line_of(key))
             out.append("#" + bare)
         return tuple(out)
+
+
+def is_web_address(text: str) -> bool:
+    """Whether ``text`` is an ``http(s)://host...`` URL. A post's link gets UTM tags and makes link cards
+    only as one; ``www.example.org``, ``12`` or ``javascript:...`` would lose the tags silently and fail only
+    at the platform."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() for ch in text):
+        return False
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, a port that is no number
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(host)
 
 
 #: The longest duration a campaign file may give (late windows, gaps): beyond it is surely a typo.

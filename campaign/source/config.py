@@ -19,7 +19,7 @@ from campaign import channels
 from campaign.secrets import SecretPolicy
 from campaign.source import languages
 from campaign.source.accounts import AccountConfig, load_accounts
-from campaign.source.checker import _KEY, Checker, check_zone, parse_duration
+from campaign.source.checker import _KEY, Checker, check_zone, did_you_mean, parse_duration
 from campaign.source.media_config import with_media
 from campaign.source.paths import Kind, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
@@ -234,7 +234,8 @@ def load_campaign(
     threads = _load_threads(check, doc, accounts)
     alerts = check.string(doc, "alerts", "the campaign")
     if alerts is not None and alerts not in accounts:
-        raise check.fail(f"'alerts' names unknown account {alerts!r}", doc.line_of("alerts"))
+        typo = did_you_mean(alerts, accounts)
+        raise check.fail(f"'alerts' names unknown account {alerts!r}{typo}", doc.line_of("alerts"))
     posts = _load_posts(check, doc, accounts, head.languages)
     tags, language_tags = languages.hashtags(check, doc, "the campaign", head.languages)
     link, language_links = languages.links(check, doc, head.languages)
@@ -372,7 +373,8 @@ def _load_threads(check: Checker, root: Node, accounts: Mapping[str, AccountConf
     for item in threads:
         if item not in accounts and item not in channels.names():
             raise check.fail(
-                f"'threads' names {item!r}, which is neither an account nor a channel",
+                f"'threads' names {item!r}, which is neither an account nor a channel"
+                f"{did_you_mean(item, [*accounts, *channels.names()])}",
                 root.line_of("threads"),
             )
     return threads
@@ -437,7 +439,7 @@ def _load_post(
         text=text,
         when=body["when"],
         accounts=targets,
-        link=check.string(body, "link", what),
+        link=check.link(body, "link", what),
         link_title=check.string(body, "link_title", what),
         link_description=check.string(body, "link_description", what),
         hashtags=tags,
@@ -465,7 +467,7 @@ def _load_overrides(
         if target not in accounts and target not in used:
             raise check.fail(
                 f"{what}: override for {target!r}, which is neither an account nor a channel "
-                "used by this campaign",
+                f"used by this campaign{did_you_mean(target, [*accounts, *used])}",
                 oline,
             )
         overrides[target] = _load_override(
@@ -485,7 +487,7 @@ def _load_override(check: Checker, target: str, obody: Node, what: str) -> Varia
         text=check.string(obody, "text", what),
         when=obody.get("when"),
         hashtags=check.hashtags(obody, "hashtags", what),
-        link=check.string(obody, "link", what),
+        link=check.link(obody, "link", what),
         zone=zone,
         skip=bool(check.boolean(obody, "skip", what)),
         send_late=check.boolean(obody, "send_late", what),
@@ -505,7 +507,9 @@ def _targets(
     for name in names or ():
         if name not in accounts:
             raise check.fail(
-                f"{what}: unknown account {name!r} (defined: {', '.join(accounts)})", body.line_of("accounts")
+                f"{what}: unknown account {name!r}{did_you_mean(name, accounts)} "
+                f"(defined: {', '.join(accounts)})",
+                body.line_of("accounts"),
             )
         result.append(name)
     used = {a.channel for a in accounts.values()}
@@ -515,7 +519,8 @@ def _targets(
             hint = (
                 "no account of this campaign uses it" if chan in known else f"installed: {', '.join(known)}"
             )
-            raise check.fail(f"{what}: unknown channel {chan!r} ({hint})", body.line_of("channels"))
+            typo = "" if chan in known else did_you_mean(chan, used or known)
+            raise check.fail(f"{what}: unknown channel {chan!r}{typo} ({hint})", body.line_of("channels"))
         result.extend(a.name for a in accounts.values() if a.channel == chan and a.name not in result)
     return tuple(dict.fromkeys(result))
 

@@ -18,9 +18,10 @@ one ConfigError naming ``file:line``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from campaign.source.checker import Checker
+from campaign.source.checker import Checker, is_web_address
 from campaign.source.yamlfile import Node
 
 # RFC 5646 langtag: language (2-3 letters with up to three extlangs, or 4-8 letters), script, region,
@@ -125,21 +126,27 @@ def links(check: Checker, root: Node, languages: tuple[str, ...]) -> tuple[str |
     """
     raw = root.get("link")
     if not isinstance(raw, Node):
-        return check.string(root, "link", "the campaign"), {}
+        return check.link(root, "link", "the campaign"), {}
     if not languages:
         raise check.fail("'link' per language needs 'languages: [...]'", root.line_of("link"))
-    return None, _per_language(check, raw, languages, "link", "a URL")
+    return None, _per_language(check, raw, languages, "link", "a URL (http or https)", valid=is_web_address)
 
 
 def _per_language(
-    check: Checker, raw: Node, languages: tuple[str, ...], name: str, what: str
+    check: Checker,
+    raw: Node,
+    languages: tuple[str, ...],
+    name: str,
+    what: str,
+    *,
+    valid: Callable[[str], bool] | None = None,
 ) -> dict[str, str]:
     """The map ``name`` given per language: ``{tag: value}``, each key a declared language and each value a
-    non-empty string (``what`` says which, in the error)."""
+    non-empty string that ``valid`` accepts (``what`` says which, in the error)."""
     values: dict[str, str] = {}
     for key, value in raw.items():
         tag = declared(check, key, languages, f"'{name}'", raw.line_of(key))
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value or (valid is not None and not valid(value)):
             raise check.fail(f"'{name}' of {tag} must be {what}", raw.line_of(key))
         values[tag] = value
     return values

@@ -9,8 +9,11 @@ template's ``{% include %}``, media) is untrusted. The rules:
   explicit root (``--root``) given by the operator.
 * A path resolves (relative paths against the campaign file's folder) with **every symlink followed first**,
   then must lie inside the root. ``/proc``, ``/sys`` and ``/dev`` are refused even when the root contains
-  them (a root of ``/``). Where a file is wanted only a regular file is accepted (never a FIFO, device,
-  socket or directory), and where a folder is wanted only a directory.
+  them (a root of ``/``), and so is anything in a folder named ``.git`` (git's own files: a CI checkout
+  keeps the job's token in ``.git/config``) or in one of the operator's secrets folders
+  (``CAMPAIGN_SECRETS_DIR``, :func:`campaign.secrets.secret_dirs`) that lies inside the root. Where a file
+  is wanted only a regular file is accepted (never a FIFO, device, socket or directory), and where a folder
+  is wanted only a directory.
 * Every refusal is one :class:`~campaign.errors.ConfigError` line naming the campaign file (and line), the
   key and the path as written; template lookups fail with a :class:`~campaign.errors.TemplateError` naming
   the template.
@@ -35,10 +38,16 @@ from typing import Literal
 import jinja2
 
 from campaign.errors import ConfigError, TemplateError
+from campaign.secrets import ENV_DIRS, secret_dirs
 
 #: Pseudo file systems a campaign may never read, whatever the root: process environments and memory
 #: (/proc/self/environ holds every credential), kernel state, devices (/dev/zero never ends).
 FORBIDDEN_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+
+#: Git's own folder (of the work tree or a nested repository): inside the root, but never a campaign's to
+#: read. A CI checkout keeps the job's token in ``.git/config`` (actions/checkout's ``extraheader``), and a
+#: template including it would print the token in the preview CI posts on the pull request.
+GIT_FOLDER = ".git"
 
 #: Largest template or release read (bytes); bigger files are refused rather than read into memory.
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -70,6 +79,19 @@ def _forbidden(real: Path) -> Path | None:
     return None
 
 
+def _refuse_secrets(real: Path, real_root: Path, joined: Path) -> None:
+    """Raise ValueError when ``real`` is in one of the operator's secrets folders that lies inside the root
+    (a git-ignored folder of the checkout). A folder holding the whole root (a home folder) says nothing
+    about the project's own files, so it refuses nothing."""
+    for folder in secret_dirs():
+        folder = Path(os.path.realpath(folder))
+        if folder != real_root and folder.is_relative_to(real_root) and real.is_relative_to(folder):
+            shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
+            raise ValueError(
+                f"is in the operator's secrets folder {folder} ({ENV_DIRS}){shown}: nothing there may be read"
+            )
+
+
 def _kind_of(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a directory"
@@ -98,7 +120,8 @@ def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kin
         raise ValueError("contains a NUL character")
     joined = Path(text) if os.path.isabs(text) else (base or root) / text
     real_root = Path(os.path.realpath(root))
-    # Forbidden trees first, even for a path that does not exist there: the answer must not depend on it.
+    # Forbidden places first, even for a path that does not exist there: the answer must not depend on it.
+    _refuse_secrets(Path(os.path.realpath(joined)), real_root, joined)
     tree = _forbidden(Path(os.path.realpath(joined)))
     if tree is None:
         try:
@@ -113,6 +136,10 @@ def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kin
     if not real.is_relative_to(real_root):
         shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
         raise ValueError(f"is outside the project root {real_root}{shown}")
+    _refuse_secrets(real, real_root, joined)
+    if GIT_FOLDER in real.relative_to(real_root).parts:
+        shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
+        raise ValueError(f"is in git's own folder {GIT_FOLDER}{shown}: nothing there may be read")
     mode = os.stat(real).st_mode
     if kind == "file" and not stat.S_ISREG(mode):
         raise ValueError(f"is {_kind_of(mode)}, not a regular file")
@@ -202,7 +229,7 @@ class ConfinedLoader(jinja2.BaseLoader):
             where = f"{self.origin}: " if self.origin else ""
             raise TemplateError(f"{where}template {template!r} {reason}") from None
         try:
-            source = data.decode("utf-8")
+            source = data.decode("utf-8-sig")  # an editor's byte-order mark is no part of a post
         except UnicodeDecodeError:
             raise TemplateError(f"{real}: template is not UTF-8 text") from None
         mtime = os.stat(real).st_mtime
@@ -226,6 +253,7 @@ class ConfinedLoader(jinja2.BaseLoader):
 
 __all__ = [
     "FORBIDDEN_TREES",
+    "GIT_FOLDER",
     "MAX_FILE_BYTES",
     "ConfinedLoader",
     "confine",

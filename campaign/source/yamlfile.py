@@ -2,9 +2,11 @@
 
 Mappings load as :class:`Node` dicts that remember the line of each key; sequences as :class:`NodeList` that
 remember the line of each item. Timestamps are NOT converted implicitly (``2027-01-18 09:00`` stays a string;
-the schedule parser owns time syntax), and duplicate keys are an error rather than a silent overwrite.
+the schedule parser owns time syntax), duplicate keys are an error rather than a silent overwrite, and a
+key is the name as written (``no:`` is ``"no"``, never ``"False"``; ``~:`` is ``"~"``, never ``"None"``).
 
-Aliases are bounded: a file whose aliases would repeat more than :data:`MAX_ALIAS_VALUES` values (the
+Nesting is bounded (:data:`MAX_DEPTH` levels), so the recursive constructor never overflows. Aliases are
+bounded: a file whose aliases would repeat more than :data:`MAX_ALIAS_VALUES` values (the
 "billion laughs" file: ten aliases of ten aliases of ... is 10**10 values in a few hundred bytes) is refused
 before anything is built, naming the line of the anchor repeated most. The constructed data shares the
 aliased objects, so memory stays small either way; the bound protects every later walk of the data (a
@@ -91,6 +93,25 @@ def _check_aliases(root: yaml.Node) -> None:
 
 _SCALAR = yaml.ScalarNode
 
+#: How deep values may nest (a campaign file needs about eight levels). The constructor recurses once per
+#: level, so a file nested a thousand deep would otherwise end in Python's RecursionError.
+MAX_DEPTH = 100
+
+
+def _check_depth(root: yaml.Node) -> None:
+    """Raise ConfigError naming the line of the first value nested more than MAX_DEPTH deep (iterative;
+    each node is walked once, so aliases and cycles cost nothing more)."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen or isinstance(node, _SCALAR):
+            continue
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"values nested more than {MAX_DEPTH} deep", line=node.start_mark.line + 1)
+        stack.extend((child, depth + 1) for child in _children(node))
+
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
@@ -104,6 +125,7 @@ class _Loader(_SafeBase):  # type: ignore[valid-type,misc]
     """A safe loader without implicit timestamps, building Node/NodeList; aliases bounded before building."""
 
     def construct_document(self, node: yaml.Node) -> Any:
+        _check_depth(node)
         _check_aliases(node)
         return super().construct_document(node)
 
@@ -123,7 +145,9 @@ def _construct_map(loader: _Loader, node: yaml.MappingNode) -> Node:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
-            key = str(key)
+            # A key is a name: as written (``no``, ``~``, ``1.50``), not Python's spelling of the value YAML
+            # reads (``False``, ``None``, ``1.5``): an account ``no:`` is not ``False``, ``~:`` not ``None``.
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key)
         if key in result:
             raise ConfigError(f"duplicate key {key!r}", line=line)
         result[key] = loader.construct_object(value_node, deep=True)
@@ -184,3 +208,5 @@ def load_yaml(path: Path, *, display: str | None = None) -> Any:
         raise ConfigError(what, file=name, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {' '.join(str(exc).split())}", file=name) from None
+    except RecursionError:  # PyYAML's pure-Python composer (no libyaml) recurses before MAX_DEPTH is seen
+        raise ConfigError(f"values nested more than {MAX_DEPTH} deep", file=name) from None

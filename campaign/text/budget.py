@@ -295,6 +295,12 @@ class _CheckingCodeGenerator(CodeGenerator):
         self.write("))")
 
 
+def _too_deep(step: str, name: str | None, filename: str | None) -> jinja2.TemplateSyntaxError:
+    """The syntax error of a template nested too deeply to ``step`` (line 0: no one line is to blame)."""
+    what = f"nested too deeply to {step} (blocks, brackets or parentheses inside one another)"
+    return jinja2.TemplateSyntaxError(what, 0, name, filename)
+
+
 class BudgetedEnvironment(SandboxedEnvironment):
     """A SandboxedEnvironment whose templates stay within a :class:`RenderBudget` (module docstring).
 
@@ -325,11 +331,24 @@ class BudgetedEnvironment(SandboxedEnvironment):
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # Every for loop iterates through the checking filter, so loops that print nothing still stop.
-        tree = super()._parse(source, name, filename)
+        try:
+            tree = super()._parse(source, name, filename)
+        except RecursionError:  # Jinja's parser recurses once per bracket or block
+            raise _too_deep("parse", name, filename) from None
         for loop in tree.find_all(nodes.For):
             loop.iter = nodes.Filter(loop.iter, ITER_FILTER, [], [], None, None, lineno=loop.lineno)
         tree.set_environment(self)
         return tree
+
+    def compile(self, source: Any, name: str | None = None, filename: str | None = None, *args: Any,
+                **kwargs: Any) -> Any:
+        # The Python that Jinja writes for a template nests as deeply as the template: past Python's limits
+        # (20 nested loops, 100 indentation levels, its recursion limit) compiling it is a syntax error of
+        # the template's, not an internal one.
+        try:
+            return super().compile(source, name, filename, *args, **kwargs)
+        except (RecursionError, SyntaxError):
+            raise _too_deep("compile", name, filename) from None
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         limit = _step()
@@ -454,10 +473,15 @@ def _template_location(exc: BaseException) -> tuple[str, int] | None:
     return found
 
 
-def _located(where: str, exc: BaseException) -> str:
+def located(where: str, exc: BaseException, *, own: str | None = None) -> str:
+    """``FILE:LINE`` of the innermost template frame of ``exc``, else ``where``. ``where`` names the template
+    rendered, whose file is ``own``: an error in it reads ``where:LINE``; one in a template it included,
+    imported or extended names that template's file and line, not the line that read it."""
     found = _template_location(exc)
     if found is None or found[0] == "<template>":  # an inline template: ``where`` already names it
         return where
+    if found[0] == own:
+        return f"{where}:{found[1]}"
     return f"{found[0]}:{found[1]}"
 
 
@@ -471,27 +495,30 @@ def render_bounded(
     ``range(10**9)``); Jinja's own errors (syntax, undefined names, security) propagate unchanged for the
     caller's existing handling.
     """
+    def at(exc: BaseException) -> str:
+        return located(where, exc, own=template.filename)
+
     run = _Run(budget)
     token = _RUN.set(run)
     try:
         return _stream(template, context, run)
     except RenderBudgetError as exc:
-        raise TemplateError(f"{_located(where, exc)}: {exc}") from None
+        raise TemplateError(f"{at(exc)}: {exc}") from None
     except RecursionError as exc:
         raise TemplateError(
-            f"{_located(where, exc)}: recursion too deep (a recursive macro or a template including itself)"
+            f"{at(exc)}: recursion too deep (a recursive macro or a template including itself)"
         ) from None
     except MemoryError:
         raise TemplateError(f"{where}: out of memory while rendering") from None
     except jinja2.TemplateNotFound as exc:  # an {% include %} or {% import %} of a file that is not there
         raise TemplateError(
-            f"{_located(where, exc)}: template {exc.name!r} not found (names are relative to the templates "
-            "folder and cannot leave it with '..')"
+            f"{at(exc)}: template {exc.name!r} not found (names are relative to the templates "
+            "folder)"
         ) from None
     except (jinja2.TemplateError, TemplateError):
         raise
     except Exception as exc:  # template code raised a Python error: one line, no traceback
-        raise TemplateError(f"{_located(where, exc)}: {type(exc).__name__}: {exc}") from None
+        raise TemplateError(f"{at(exc)}: {type(exc).__name__}: {exc}") from None
     finally:
         run.active = False
         _RUN.reset(token)
@@ -539,5 +566,6 @@ __all__ = [
     "BudgetedEnvironment",
     "RenderBudget",
     "RenderBudgetError",
+    "located",
     "render_bounded",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -110,17 +111,41 @@ def check_mul(left: Any, right: Any, limit: int) -> None:
                 too_big(text_weight(seq, limit) * max(count, 0), limit, "the text of a repeated value")
 
 
-def _check_format_spec(fmt: str, args: Iterable[Any], limit: int) -> None:
-    """Widths and precisions in ``fmt`` (``%``- or ``{}``-style) and int arguments (``%*d``) within limit."""
-    for number in _SPEC_NUMBER.findall(fmt):
+LOG10_2 = math.log10(2)
+#: A ``%`` conversion: its width and precision (digits, or ``*`` for one taken from the arguments).
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
+
+
+def _format_specs(fmt: str, style: str) -> tuple[list[str], bool]:
+    """(the widths and precisions written in ``fmt``, whether an argument may give one). Only the specs
+    count: digits in the literal text (a figure, a phone number) are no width."""
+    if style == "percent":
+        found = [part for spec in _PERCENT_SPEC.findall(fmt) for part in spec if part]
+        return [n for n in found if n != "*"], "*" in found
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:  # malformed: str.format refuses it too; read every digit, as a width, to be safe
+        return _SPEC_NUMBER.findall(fmt), True
+    specs = [spec for _text, name, spec, _conv in fields if name is not None and spec]
+    return [n for spec in specs for n in _SPEC_NUMBER.findall(spec)], any("{" in spec for spec in specs)
+
+
+def _check_format_spec(fmt: str, args: Iterable[Any], limit: int, style: str = "percent") -> None:
+    """Widths and precisions in ``fmt`` (``style`` ``percent`` or ``braces``) and the int arguments that
+    may be one (``%*d``, ``{:{}}``) within limit."""
+    numbers, from_args = _format_specs(fmt, style)
+    for number in numbers:
         if len(number) > 12 or int(number) > limit:
             raise RenderBudgetError(
                 f"a format width or precision of {number} is over the budget of {limit:,}"
             )
-    if "*" in fmt or "{" in fmt:
+    if from_args:
         for arg in args:
             if isinstance(arg, int) and not isinstance(arg, bool) and arg > limit:
-                raise RenderBudgetError(f"a format width of {arg} is over the budget of {limit:,}")
+                # Spelled out only when short: a 5,000-digit int has no str() (and no place in one line).
+                big = arg.bit_length() >= 100
+                digits = f"about 10**{int(arg.bit_length() * LOG10_2)}" if big else str(arg)
+                raise RenderBudgetError(f"a format width of {digits} is over the budget of {limit:,}")
 
 
 def _format_args(right: Any) -> list[Any]:
@@ -190,7 +215,7 @@ def _check_text_method(
         if isinstance(args[0], list | tuple):
             check_printable(args[0], limit, "a joined value")
     elif name in ("format", "format_map") and isinstance(text, str):
-        _check_format_spec(text, every, limit)
+        _check_format_spec(text, every, limit, "braces")
         check_printable(every, limit, "a formatted value")
 
 

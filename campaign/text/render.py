@@ -34,7 +34,7 @@ import jinja2
 import jinja2.meta
 
 from campaign.errors import TemplateError
-from campaign.text.budget import BudgetedEnvironment, RenderBudget, render_bounded
+from campaign.text.budget import BudgetedEnvironment, RenderBudget, located, render_bounded
 from campaign.text.facets import is_hashtag
 from campaign.text.rules import TextRules
 
@@ -287,17 +287,15 @@ class Renderer:
     def render_file(self, name: str, context: Mapping[str, Any]) -> str:
         found = self._files.get(name)
         where = found[1] if found is not None else str(self.folder / name)
+        own = found[0].filename if found is not None else None
         try:
             if found is None:
                 found = self._files[name] = (self.env.get_template(name), where)
+                own = found[0].filename
             template = found[0]
             return tidy(render_bounded(template, context, budget=self.budget, where=where))
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{where}:{exc.lineno}: template syntax error: {exc.message}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"{where}:{_error_line(exc, name)}: {exc.message}") from None
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"{where}: {exc}") from None
+            raise _template_error(exc, where, name, own) from None
 
     def render_string(self, source: str, context: Mapping[str, Any], *, where: str) -> str:
         try:
@@ -305,23 +303,24 @@ class Renderer:
             if template is None:
                 template = self._inline[source] = self.env.from_string(source)
             return tidy(render_bounded(template, context, budget=self.budget, where=where))
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{where}: template syntax error: {exc.message}") from None
-        except jinja2.UndefinedError as exc:
-            raise TemplateError(f"{where}: {exc.message}") from None
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"{where}: {exc}") from None
+            raise _template_error(exc, where, None) from None
 
 
-def _error_line(exc: BaseException, name: str) -> str:
-    """The template line an exception was raised from (Jinja rewrites tracebacks to template lines)."""
-    tb = exc.__traceback__
-    line = "?"
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(name):
-            line = str(tb.tb_lineno)
-        tb = tb.tb_next
-    return line
+def _template_error(
+    exc: jinja2.TemplateError, where: str, name: str | None, own: str | None = None
+) -> TemplateError:
+    """Jinja's error as one line naming the template it is in and its line: ``where`` for the template
+    rendered (``name``, file ``own``; None for an inline one), else the real path of the template it
+    included, imported or extended where the error is."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        line = f":{exc.lineno}" if exc.lineno else ""  # 0: the whole template (nested too deeply)
+        if exc.name is not None and exc.name != name:  # in a template this one included or imported
+            where = exc.filename or exc.name
+        elif name is None:  # an inline template: ``where`` names it, and its lines are not the file's
+            line = ""
+        return TemplateError(f"{where}{line}: template syntax error: {exc.message}")
+    return TemplateError(f"{located(where, exc, own=own)}: {exc.message or exc}")
 
 
 def _rules(ctx: Any) -> TextRules | None:
