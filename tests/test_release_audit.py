@@ -1,0 +1,104 @@
+"""Release parsing audit: more newswire layouts and languages we wrote ourselves (tests/data/releases/layouts/),
+each asserted field by field with the checks of tests/test_release_layouts.py, plus the details each layout
+brought to light (dates after the wire name, bracketed wire codes, Markdown quotes, decimal commas)."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaign.source.release import load_release
+from tests.test_release_layouts import LAYOUTS, Case, test_layout
+
+AUDIT_CASES = [
+    Case(
+        "businesswire-date-after-wire.txt",
+        title="Harborlight Therapeutics Raises US$1.2 Billion to Advance Kidney Programs",
+        dateline=("SOUTH SAN FRANCISCO, Calif.", "Business Wire", "2026-12-04", "America/Los_Angeles"),
+        language="en",
+        lead="Harborlight Therapeutics, Inc., a clinical-stage",
+        quote=(
+            "Priya Raman, Ph.D.",
+            "chief executive officer of Harborlight Therapeutics",
+            "This financing lets us run",
+        ),
+        organization="Harborlight Therapeutics",
+        link="https://harborlight-tx.example",
+        hashtags=(),
+        figure="US$1.2 billion",
+        contact="media@harborlight-tx.example",
+    ),
+    Case(
+        "communique-paris-fr.txt",
+        title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
+        dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
+        language="fr",
+        lead="Vélonuit, jeune entreprise parisienne",
+        quote=("Camille Durand", "présidente de Vélonuit", "Un vélo en panne"),
+        organization="Vélonuit",
+        link="https://velonuit.example",
+        hashtags=(),
+        figure="40 villes",
+        contact="presse@velonuit.example",
+    ),
+    Case(
+        "globenewswire-markdown.md",
+        title="Quillmark Software Releases Ledger 5 With Offline Mode",
+        dateline=("OTTAWA, Ontario", "GlobeNewswire", "2026-12-04", "America/Toronto"),
+        language="en",
+        lead="Quillmark Software Inc. (TSX: QMK), a maker",
+        quote=(
+            "Marc-André Tremblay",
+            "chief executive officer of Quillmark Software",
+            "Accountants told us",
+        ),
+        organization="Quillmark Software",
+        link="https://quillmark.example",
+        hashtags=(),
+        figure="CA$29",
+        contact="press@quillmark.example",
+    ),
+    Case(
+        "hk-about-no-blank-zh-hant.txt",
+        title="海灣智能物流投資港幣5億元建設自動化倉庫",
+        dateline=("香港", None, "2026-12-04", "Asia/Hong_Kong"),
+        language="zh-Hant",
+        lead="海灣智能物流有限公司今日宣布投資港幣5億元",
+        quote=("黃美玲", "海灣智能物流行政總裁", "自動化倉庫讓我們"),
+        organization="海灣智能物流",
+        link="https://bayintel-logistics.example",
+        hashtags=(),
+        figure="港幣5億元",
+        contact="電郵：media@bayintel-logistics.example",
+    ),
+    Case(
+        "nota-madrid-es.txt",
+        title="Aguaclara instala 500 fuentes de agua potable en colegios de Andalucía",
+        dateline=("Madrid", None, "2026-12-04", "Europe/Madrid"),
+        language="es",
+        lead="La fundación Aguaclara ha instalado 500 fuentes",
+        quote=("Lucía Ortega", "directora general de Aguaclara", "Ningún niño debería"),
+        organization="Aguaclara",
+        link="https://aguaclara.example",
+        hashtags=(),
+        figure="500 fuentes",
+        contact="prensa@aguaclara.example",
+    ),
+    Case(
+        "ots-berlin-de.txt",
+        title="Spreewerk Mobility startet E-Lastenrad-Verleih in zwölf Bezirken",
+        dateline=("Berlin", "news aktuell", None, "Europe/Berlin"),
+        language="de",
+        lead="Die Spreewerk Mobility GmbH bringt ab Januar 2027",
+        quote=("Katrin Vogelsang", "Geschäftsführerin der Spreewerk Mobility GmbH", "Ein Lastenrad ersetzt"),
+        organization="Spreewerk Mobility",
+        link="https://spreewerk-mobility.example",
+        hashtags=(),
+        figure="1.200 elektrische",
+        contact="Original-Content von: Spreewerk Mobility GmbH, übermittelt durch news aktuell",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", AUDIT_CASES, ids=[c.file for c in AUDIT_CASES])
+def test_audit_layout(case: Case) -> None:
+    test_layout(case)
