@@ -1,13 +1,13 @@
-"""Release parsing audit: more newswire layouts and languages we wrote ourselves (tests/data/releases/layouts/),
-each asserted field by field with the checks of tests/test_release_layouts.py, plus the details each layout
+"""Release parsing audit: more newswire layouts and languages we wrote ourselves
+(tests/data/releases/layouts/), each asserted field by field with the checks of tests/test_release_layouts.py, plus the details each layout
 brought to light (dates after the wire name, bracketed wire codes, Markdown quotes, decimal commas)."""
 
 from __future__ import annotations
 
 import pytest
 
-from campaign.source.release import load_release
-from tests.test_release_layouts import LAYOUTS, Case, test_layout
+from tests import test_release_layouts as layouts
+from tests.test_release_layouts import Case
 
 AUDIT_CASES = [
     Case(
@@ -101,4 +101,26 @@ AUDIT_CASES = [
 
 @pytest.mark.parametrize("case", AUDIT_CASES, ids=[c.file for c in AUDIT_CASES])
 def test_audit_layout(case: Case) -> None:
-    test_layout(case)
+    layouts.test_layout(case)
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "wire", "date"),
+    [
+        ("BOSTON--(BUSINESS WIRE)--Dec 4, 2026--Acme today", "BOSTON", "Business Wire", "2026-12-04"),
+        ("BOSTON--(BUSINESS WIRE)--December 4, 2026-- Acme today", "BOSTON", "Business Wire", "2026-12-04"),
+        ("BOSTON--(BUSINESS WIRE)--Acme today", "BOSTON", "Business Wire", None),
+        ("Berlin (ots) - Die Firma", "Berlin", "news aktuell", None),
+        ("Wien (APA-OTS) - Die Firma", "Wien", "APA-OTS", None),
+        ("Frankfurt (dpa-AFX) - Die Firma", "Frankfurt", "dpa-AFX", None),
+        ("Den Haag (ANP) - Het bedrijf", "Den Haag", "ANP", None),
+    ],
+)
+def test_wire_datelines(text: str, place: str, wire: str, date: str | None) -> None:
+    from campaign.source.release.datelines import dateline
+
+    found = dateline(text)
+    assert found is not None
+    dl, rest = found
+    assert (dl.place, dl.newswire, dl.date) == (place, wire, date)
+    assert rest.startswith(("Acme", "Die", "Het"))
