@@ -1,6 +1,7 @@
 """Release parsing audit: more newswire layouts and languages we wrote ourselves
-(tests/data/releases/layouts/), each asserted field by field with the checks of tests/test_release_layouts.py, plus the details each layout
-brought to light (dates after the wire name, bracketed wire codes, Markdown quotes, decimal commas)."""
+(tests/data/releases/layouts/), each asserted field by field with the checks of tests/test_release_layouts.py,
+plus the details each layout brought to light (dates after the wire name, bracketed wire codes, Markdown
+quotes, decimal commas)."""
 
 from __future__ import annotations
 
