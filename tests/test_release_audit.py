@@ -85,7 +85,7 @@ AUDIT_CASES = [
         contact="prensa@aguaclara.example",
     ),
     Case(
-        "ots-berlin-de.txt",
+        "newsaktuell-berlin-de.txt",
         title="Spreewerk Mobility startet E-Lastenrad-Verleih in zwölf Bezirken",
         dateline=("Berlin", "news aktuell", None, "Europe/Berlin"),
         language="de",
@@ -125,3 +125,17 @@ def test_wire_datelines(text: str, place: str, wire: str, date: str | None) -> N
     dl, rest = found
     assert (dl.place, dl.newswire, dl.date) == (place, wire, date)
     assert rest.startswith(("Acme", "Die", "Het"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Quillmark Software Inc. (TSX: QMK), a maker of accounting software, today released Ledger 5.",
+        "Harborlight Ltd. (HKEX: 9999) today announced results.",
+        "Acme Corp. (NASDAQ: ACME) and Globex Co. (NYSE: GBX) today announced a merger.",
+    ],
+)
+def test_a_ticker_after_a_company_suffix_does_not_end_the_sentence(text: str) -> None:
+    from campaign.text.sentences import split_sentences
+
+    assert split_sentences(text) == [text]

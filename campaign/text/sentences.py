@@ -260,7 +260,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
                     continue
                 if kind == "maybe":
                     w = _WORD.match(text, j)
-                    if text[j] not in "\"“‘'(" and (w is None or w.group() not in _OPENERS):
+                    if text[j] not in "\"“‘'" and (w is None or w.group() not in _OPENERS):
                         continue
             cut(end, False)
             continue
@@ -307,7 +307,8 @@ def split_sentences(text: str) -> list[str]:
     A blank line always ends a sentence. ``.``, ``!``, ``?``, ``…`` end one when followed by white space and
     a capital, digit, opening quote or bracket, or CJK text; not after abbreviations (Dr, Prof, Mr, Ms, St.,
     No., e.g., i.e., single initials), and after Inc., Ltd., Co., U.S. and the like only before a typical
-    sentence opener ("The", "We", ...). Decimals (3.5) and domains (www.hkstp.org) never split.
+    sentence opener ("The", "We", ...) or an opening quote (never before a bracket: "Acme Inc. (NYSE: ACME)"
+    names a ticker). Decimals (3.5) and domains (www.hkstp.org) never split.
     Glued boundaries (``word.Word``, ``word."Word``, ``."Word``) split too. ``。！？`` always end a sentence.
     """
     out: list[str] = []
