@@ -139,3 +139,30 @@ def test_a_ticker_after_a_company_suffix_does_not_end_the_sentence(text: str) ->
     from campaign.text.sentences import split_sentences
 
     assert split_sentences(text) == [text]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "phrase"),
+    [
+        ("Das Land Berlin fördert das Vorhaben mit €2,5 Mio.", "€2,5 Mio."),
+        ("Der Umsatz stieg auf 3,2 Milliarden Euro.", "3,2 Milliarden Euro"),
+        ("La inversión es de 3,2 millones de euros.", "3,2 millones de euros"),
+        ("Le chiffre d'affaires atteint 1,5 milliard d'euros.", "1,5 milliard d'euros"),
+        ("Ledger 5 costs CA$29 per month.", "CA$29"),
+        ("The fund holds AU$40 million.", "AU$40 million"),
+        ("公司今日宣布投資港幣5億元興建倉庫。", "港幣5億元"),
+        ("项目总投资人民币3000万元。", "人民币3000万元"),
+        ("新工場に120億円を投資する。", "120億円"),
+    ],
+)
+def test_currency_and_decimal_comma_figures(sentence: str, phrase: str) -> None:
+    from campaign.source.release.figures import figures
+
+    found = figures([sentence])
+    assert found and phrase in found[0].phrases, found
+
+
+def test_a_decimal_comma_without_a_scale_word_is_not_a_figure() -> None:
+    from campaign.source.release.figures import figures
+
+    assert figures(["Steps 1,2 and 3 follow."]) == []
