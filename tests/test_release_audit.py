@@ -166,3 +166,50 @@ def test_a_decimal_comma_without_a_scale_word_is_not_a_figure() -> None:
     from campaign.source.release.figures import figures
 
     assert figures(["Steps 1,2 and 3 follow."]) == []
+
+
+def test_about_heading_without_a_blank_line_ends_the_body() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release(
+        "Acme opens a lab\n\nBOSTON, March 3, 2026 -- Acme opened a lab today.\n\n"
+        "About Acme\nAcme Robotics builds arms. Visit https://acme.example.\n"
+    )
+    assert r.paragraphs == ("Acme opened a lab today.",)
+    assert r.organization is not None and r.organization.name == "Acme"
+    assert r.organization.url == "https://acme.example"
+
+
+def test_a_wrapped_sentence_starting_with_about_stays_prose() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release(
+        "Acme opens a lab\n\nBOSTON, March 3, 2026 -- Acme opened a lab today.\n\n"
+        "About 250 People attended\nthe opening, the company said.\n"
+    )
+    assert r.paragraphs[-1] == "About 250 People attended the opening, the company said."
+
+
+@pytest.mark.parametrize(
+    ("head", "place", "date"),
+    [
+        ("Paris, le 4 décembre 2026", "Paris", "2026-12-04"),
+        ("Madrid, 4 de diciembre de 2026", "Madrid", "2026-12-04"),
+        ("BERLIN, 4. Dezember 2026", "BERLIN", "2026-12-04"),
+    ],
+)
+def test_place_and_date_above_the_title(head: str, place: str, date: str) -> None:
+    from campaign.source.release import parse_release
+
+    text = f"Communiqué de presse\n\n{head}\n\nAcme ouvre un laboratoire\n\nAcme a ouvert un labo.\n"
+    r = parse_release(text)
+    assert r.title == "Acme ouvre un laboratoire"
+    assert r.dateline is not None and (r.dateline.place, r.dateline.date) == (place, date)
+    assert r.paragraphs == ("Acme a ouvert un labo.",)
+
+
+def test_a_wire_dateline_alone_is_not_above_the_title() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release("NEW YORK, March 3, 2026 /PRNewswire/ --\n\nAcme opened a lab today in Brooklyn.\n")
+    assert r.title is None and r.dateline is not None and r.dateline.newswire == "PRNewswire"

@@ -102,6 +102,7 @@ class _State:
     def __init__(self) -> None:
         self.embargo_line: str | None = None
         self.date: str | None = None
+        self.dateline: Dateline | None = None  # a place and date on a line of their own above the title
         self.contacts: list[str] = []
         self.notices: list[Notice] = []
 
@@ -115,6 +116,13 @@ def _is_preamble(line: str, st: _State) -> bool:
         return True
     if (day := date_alone(line)) is not None:
         st.date = st.date or day
+        return True
+    # "Paris, le 4 décembre 2026" alone above the title (French and Spanish releases): read like a date
+    # alone; a wire's dateline ("... /PRNewswire/ --") is never a preamble, the body follows it.
+    found = dateline(line)
+    if found is not None and not found[1].strip() and found[0].date and not found[0].source:
+        st.dateline = st.dateline or found[0]
+        st.date = st.date or found[0].date
         return True
     return False
 
@@ -192,6 +200,21 @@ def _find_dateline(
         paras += 1
         k += 1
     return None, i, i
+
+
+def _about_headings(its: list[Item]) -> list[Item]:
+    """Items with an "About X" line that heads its own paragraph (``關於X`` / ``X有限公司為...`` with no blank
+    line between) split into the heading and the paragraph. Only when the paragraph starts with the name's
+    first word, so a wrapped sentence ("About 250 people attended / the launch.") stays prose."""
+    out: list[Item] = []
+    for it in its:
+        first, _, rest = it.text.partition("\n")
+        name = sec.about_name(inline(first)) if it.kind == "para" and rest.strip() else None
+        if name and inline(rest).startswith(name.split()[0]):
+            out += [Item("heading", first, 2), Item("para", rest)]
+        else:
+            out.append(it)
+    return out
 
 
 def _body(its: list[Item], i: int) -> tuple[list[str], int]:
@@ -298,7 +321,7 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
     if looks_like_html(text):
         text = html_to_text(text)  # a release saved from a newsroom page; positions are the converted text's
     meta, body_text, _ = front_matter(text)
-    its = items(body_text)
+    its = _about_headings(items(body_text))
     st = _State()
     fm_title = _fm(meta, _FM_TITLE)
     if fm_title is None:
@@ -321,6 +344,8 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
         subtitle = inline(its[i].text)
         i += 1
     dl, k, sub_start = _find_dateline(its, i, subtitle is not None, st)
+    if dl is None:
+        dl = st.dateline
     if dl is not None:
         if k > sub_start and subtitle is None:
             subtitle = (
