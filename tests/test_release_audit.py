@@ -213,3 +213,22 @@ def test_a_wire_dateline_alone_is_not_above_the_title() -> None:
 
     r = parse_release("NEW YORK, March 3, 2026 /PRNewswire/ --\n\nAcme opened a lab today in Brooklyn.\n")
     assert r.title is None and r.dateline is not None and r.dateline.newswire == "PRNewswire"
+
+
+def test_markdown_block_quote_marks_stay_out_of_the_text() -> None:
+    from campaign.source.release import load_release
+
+    r = load_release(layouts.LAYOUTS / "globenewswire-markdown.md")
+    assert r.paragraphs[1].startswith('"Accountants told us')
+    assert not any(">" in s for s in r.sentences)
+
+
+def test_many_block_quote_marks_read_in_linear_time() -> None:
+    import time
+
+    from campaign.source.release import parse_release
+
+    t0 = time.perf_counter()
+    r = parse_release("Title\n\n" + "> " * 100_000 + "text\n" + ">   " * 50_000 + "\n")
+    assert time.perf_counter() - t0 < 5  # bounds a hang only
+    assert r.title == "Title"
