@@ -29,6 +29,19 @@ AUDIT_CASES = [
         contact="media@harborlight-tx.example",
     ),
     Case(
+        "prnewswire-fls-before-about.txt",
+        title="Cobaltline Energy Signs 20-Year Supply Deal for 400 MW of Wind Power",
+        dateline=("HOUSTON", "PRNewswire", "2026-12-04", "America/Chicago"),
+        language="en",
+        lead="Cobaltline Energy Corp. (NYSE: CBLT) today signed",
+        quote=("Rafael Ibarra", "president of Cobaltline Energy", "Long contracts let"),
+        organization="Cobaltline Energy",
+        link="https://cobaltline.example",
+        hashtags=(),
+        figure="400 MW",
+        contact=None,  # "SOURCE Cobaltline Energy Corp." ends the About text; no contact block follows
+    ),
+    Case(
         "communique-paris-fr.txt",
         title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
         dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
@@ -232,3 +245,42 @@ def test_many_block_quote_marks_read_in_linear_time() -> None:
     r = parse_release("Title\n\n" + "> " * 100_000 + "text\n" + ">   " * 50_000 + "\n")
     assert time.perf_counter() - t0 < 5  # bounds a hang only
     assert r.title == "Title"
+
+
+def test_forward_looking_statements_before_about_stay_out_of_the_body() -> None:
+    from campaign.source.release import load_release
+
+    r = load_release(layouts.LAYOUTS / "prnewswire-fls-before-about.txt")
+    body = " ".join(r.paragraphs)
+    assert "forward-looking" not in body.lower() and "Cautionary" not in body
+    assert all("GWh" not in p and "25%" not in p for f in r.figures for p in f.phrases)
+    assert [q.speaker for q in r.quotes] == ["Rafael Ibarra"]
+    assert r.organization is not None and "SOURCE" not in r.organization.about
+    assert r.embargo == "2026-12-04T08:00:00-05:00"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Cautionary Note Regarding Forward-Looking Statements",
+        "Special Note About Forward-Looking Statements",
+        "Forward-Looking Information",
+        'This press release contains "forward-looking statements" within the meaning of the Act.',
+        "This release contains forward-looking statements, including statements about trials.",
+        "SOURCE Cobaltline Energy Corp.",
+    ],
+)
+def test_disclaimer_and_source_lines_end_the_body(line: str) -> None:
+    from campaign.source.release.sections import is_stop
+
+    assert is_stop(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Source code for the tool is on GitHub.", "Forward-looking teams use Acme daily."],
+)
+def test_prose_is_not_a_stop(line: str) -> None:
+    from campaign.source.release.sections import is_stop
+
+    assert not is_stop(line)

@@ -38,13 +38,20 @@ _CONTACT_START = Lazy(
     regex.S,
 )
 _STOP = Lazy(
-    r"(?i:forward[- ]looking statements|safe harbou?r|the issuer is solely responsible"
+    # "Cautionary Note Regarding Forward-Looking Statements"; an unheaded "This press release contains
+    # forward-looking statements ..." paragraph
+    r"(?i:(?:(?:cautionary|special|important)\s+(?:note|statement|information)s?\s+"
+    r"(?:regarding|concerning|about|on|with respect to)\s+)?forward[- ]looking (?:statements|information)"
+    r"|this (?:press |news )?(?:release|announcement) (?:contains|includes|may contain) (?:certain )?"
+    r"(?:\"|“)?forward[- ]looking"
+    r"|safe harbou?r|the issuer is solely responsible"
     r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas"
     r"|notes? to editors?|editor'?s'? notes?|hinweis für redaktionen|notes? aux rédactions"
     r"|nota para (?:los )?editores|legal disclaimer|view (?:the )?original (?:content|press release)"
     r"|view source version|cision view original content)"
     r"\b.{0,300}"
     r"|編輯注意事項|编辑注意事项|編者按|编者按"
+    r"|SOURCE\s+\p{Lu}[^\n]{0,200}"  # PR Newswire's last line: "SOURCE Acme Corp." (capitals, no colon)
     r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal|attachments?|related images?"
     r"|related links?)\s*(?:[:：].{0,300})?",
     regex.S,
