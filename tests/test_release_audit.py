@@ -42,6 +42,19 @@ AUDIT_CASES = [
         contact=None,  # "SOURCE Cobaltline Energy Corp." ends the About text; no contact block follows
     ),
     Case(
+        "kabushiki-osaka-ja.txt",
+        title="ミドリノ、都市型垂直農園を大阪に開設 年間120トンのレタスを生産",
+        dateline=("", None, "2026-12-04", "Asia/Tokyo"),
+        language="ja",
+        lead="株式会社ミドリノ（本社：大阪府大阪市",
+        quote=("佐藤健一", "代表取締役社長", "都市の中で野菜を育てれば"),
+        organization="株式会社ミドリノ",
+        link="https://midorino.example",
+        hashtags=(),
+        figure="50店舗",
+        contact="Email：pr@midorino.example",
+    ),
+    Case(
         "communique-paris-fr.txt",
         title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
         dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
@@ -284,3 +297,13 @@ def test_prose_is_not_a_stop(line: str) -> None:
     from campaign.source.release.sections import is_stop
 
     assert not is_stop(line)
+
+
+def test_a_japanese_sentence_announcing_the_next_quotation_names_its_speaker() -> None:
+    from campaign.source.release.quotes import quotes
+
+    announced = "広報部長の山田花子は以下のようにコメントしています。"
+    found = quotes([announced + "「新しい工場は地域の雇用を生みます。」"])
+    assert [(q.speaker, q.role) for q in found] == [("山田花子", "広報部長")]
+    assert found[0].text == "新しい工場は地域の雇用を生みます。"
+    assert quotes(["工場は来年稼働します。「新しい工場は地域の雇用を生みます。」"]) == []

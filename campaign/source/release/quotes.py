@@ -3,7 +3,8 @@
 Quote marks: ``"…"``, ``“…”``, ``„…“`` (German), ``« … »`` (French, Spanish), ``「…」``, ``『…』``.
 Attributions: before or after the quotation, in English ("said X", "X said:", "X, CEO of Y, added",
 "according to X"), German ("sagte X", "so X"), French ("a déclaré X"), Spanish ("afirmó X"), Chinese
-(``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``).
+(``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``,
+``代表の佐藤は次のように述べています。「……」``).
 An unattributed
 quotation after an attributed one in the same paragraph continues it (PR convention). A quotation that runs
 over paragraphs (English convention: the first paragraph has no closing mark, the next opens again) is one
@@ -94,6 +95,25 @@ _JA_PRE = _Lazy(
 )
 _JA_POST = _Lazy(r"\s*と(?:述べ|語|話|コメント|説明|強調|明か)")
 _JA_PRE_LONGEST = 30 + 1 + 12 + 2 + 1  # role, の, who, 氏/さん, は
+
+
+# 佐藤は次のように述べています。「……」: the sentence before the quotation announces it.
+_JA_ANNOUNCE = _Lazy(r"[、，]?\s*(?:次|以下)のように(?:述べ|語|話|コメント|説明)[^。「」]{0,12}[。：:]\s*$")
+_JA_BEFORE = _JA_PRE_LONGEST + 30
+
+
+def _ja_attribution(pre: str, post: str, before: str) -> tuple[str, str] | None:
+    """(name, role) of 代表の佐藤は「……」と述べています。 (``pre``, ``post``: the quotation's sentence
+    around it), or of 代表の佐藤は次のように述べています。「……」 (``before``: the sentence before, read
+    when the quotation opens its own sentence); None otherwise."""
+    if _JA_POST.match(post):
+        who = pre
+    elif not pre.strip() and (am := _JA_ANNOUNCE.search(before)) is not None:
+        who = before[: am.start()]
+    else:
+        return None
+    jm = _search_at_end(_JA_PRE, who, last=("は",), longest=_JA_PRE_LONGEST, closing="、，")
+    return None if jm is None else (jm.group("who"), jm.group("role") or "")
 
 
 def _search_at_end(
@@ -206,10 +226,9 @@ def _quotes_in(paragraph: str) -> list[Quote]:
                     if last and post.rstrip().endswith(".") and _abbreviation(last) and last not in _NO_DOT:
                         found = (found[0], found[1] + ".")  # "CTO of Acme Inc." keeps its period
                     break
-        if found is None and _JA_POST.match(post):
-            jm = _search_at_end(_JA_PRE, pre, last=("は",), longest=_JA_PRE_LONGEST, closing="、，")
-            if jm is not None:
-                found = (jm.group("who"), jm.group("role") or "")
+        if found is None:  # the sentence before, cut to what an announcement can span
+            before = paragraph[max(starts[i - 1], ends[i - 1] - _JA_BEFORE) : ends[i - 1]] if i >= 1 else ""
+            found = _ja_attribution(pre, post, before)
         if found is None:
             cm = _search_at_end(_CN_PRE, pre, last=_CN_VERBS, longest=_CN_PRE_LONGEST, closing="：:，,")
             cm = cm or _CN_POST.fullmatch(post)
