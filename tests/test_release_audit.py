@@ -51,7 +51,7 @@ AUDIT_CASES = [
         organization="株式会社ミドリノ",
         link="https://midorino.example",
         hashtags=(),
-        figure="50店舗",
+        figure="120トン",
         contact="Email：pr@midorino.example",
     ),
     Case(
@@ -83,6 +83,19 @@ AUDIT_CASES = [
         hashtags=(),
         figure="35,000 books",
         contact="Media contact: Tom Reyes, press@brightmoor-library.example",
+    ),
+    Case(
+        "lyon-selon-fr.txt",
+        title="Les Ateliers Brionne ouvrent une école de menuiserie à Lyon",
+        dateline=("LYON", None, "2026-12-04", "Europe/Paris"),
+        language="fr",
+        lead="Les Ateliers Brionne ouvrent à Lyon une école",
+        quote=("Mathilde Brionne", "directrice générale des Ateliers Brionne", "Le métier manque de bras"),
+        organization="ATELIERS BRIONNE",
+        link="https://www.ateliers-brionne.example",
+        hashtags=(),
+        figure="2,4 millions d'euros",  # "120 apprentis": a plural in -is is not read as a count
+        contact="Contact presse : Julien Faure – julien.faure@ateliers-brionne.example – 04 72 55 01 23",
     ),
     Case(
         "communique-paris-fr.txt",
@@ -337,3 +350,28 @@ def test_a_japanese_sentence_announcing_the_next_quotation_names_its_speaker() -
     assert [(q.speaker, q.role) for q in found] == [("山田花子", "広報部長")]
     assert found[0].text == "新しい工場は地域の雇用を生みます。"
     assert quotes(["工場は来年稼働します。「新しい工場は地域の雇用を生みます。」"]) == []
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "speaker", "role"),
+    [
+        ("Selon Mathilde Brionne, directrice : « Le métier recrute. »", "Mathilde Brionne", "directrice"),
+        ("D'après Paul Girard : « Le métier recrute. »", "Paul Girard", ""),
+        ("Según Lucía Ortega, directora: «El agua es un derecho.»", "Lucía Ortega", "directora"),
+        ("Laut Katrin Vogel, Geschäftsführerin: „Das Rad gewinnt.“", "Katrin Vogel", "Geschäftsführerin"),
+    ],
+)
+def test_selon_segun_laut_attributions(paragraph: str, speaker: str, role: str) -> None:
+    from campaign.source.release.quotes import quotes
+
+    found = quotes([paragraph])
+    assert [(q.speaker, q.role) for q in found] == [(speaker, role)]
+
+
+@pytest.mark.parametrize(
+    "heading", ["À propos des Ateliers Brionne", "À PROPOS DU GROUPE X", "A propos de Yuzu"]
+)
+def test_french_about_headings_with_des_and_du(heading: str) -> None:
+    from campaign.source.release.sections import about_name
+
+    assert about_name(heading) is not None

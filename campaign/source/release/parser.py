@@ -204,13 +204,15 @@ def _find_dateline(
 
 def _about_headings(its: list[Item]) -> list[Item]:
     """Items with an "About X" line that heads its own paragraph (``關於X`` / ``X有限公司為...`` with no blank
-    line between) split into the heading and the paragraph. Only when the paragraph starts with the name's
-    first word, so a wrapped sentence ("About 250 people attended / the launch.") stays prose."""
+    line between) split into the heading and the paragraph. Only when the name's first word opens the
+    paragraph or is among its first three words (any case: ``À PROPOS DES ATELIERS X`` / ``Les Ateliers
+    X ...``), so a wrapped sentence ("About 250 people attended / the launch.") stays prose."""
     out: list[Item] = []
     for it in its:
         first, _, rest = it.text.partition("\n")
         name = sec.about_name(inline(first)) if it.kind == "para" and rest.strip() else None
-        if name and inline(rest).startswith(name.split()[0]):
+        word, text = (name.split()[0].casefold(), inline(rest).casefold()) if name else ("", "")
+        if word and (text.startswith(word) or word in text.split()[:3]):
             out += [Item("heading", first, 2), Item("para", rest)]
         else:
             out.append(it)

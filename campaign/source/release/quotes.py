@@ -2,7 +2,8 @@
 
 Quote marks: ``"…"``, ``“…”``, ``„…“`` (German), ``« … »`` (French, Spanish), ``「…」``, ``『…』``.
 Attributions: before or after the quotation, in English ("said X", "X said:", "X, CEO of Y, added",
-"according to X"), German ("sagte X", "so X"), French ("a déclaré X"), Spanish ("afirmó X"), Chinese
+"according to X"), German ("sagte X", "so X", "laut X:"), French ("a déclaré X", "selon X :"), Spanish
+("afirmó X", "según X:"), Chinese
 (``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``,
 ``代表の佐藤は次のように述べています。「……」``).
 An unattributed
@@ -58,7 +59,11 @@ _PRE = (
         rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
         r"\s*[,:：]?\s*"
     ),
-    _Lazy(rf"(?:.*?\s)??[Aa]ccording to (?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"),
+    # According to Jane Doe, CTO of Acme: / Selon X, directrice : / D'après X / Según X / Laut X
+    _Lazy(
+        rf"(?:.*?\s)??(?:[Aa]ccording to|[Ss]elon|[Dd]['’]après|[Ss]egún|[Ll]aut) (?P<name>{_NAME})"
+        rf"(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"
+    ),
 )
 _POST = (
     # ," said Jane Doe, CTO of Acme.   ," said Acme CTO Jane Doe.

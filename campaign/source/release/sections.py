@@ -13,7 +13,7 @@ from campaign.source.release.markup import inline
 from campaign.text.sentences import CJK, Lazy, abbreviation, squash
 
 _ABOUT = Lazy(
-    r"(?:About|ABOUT|Über|ÜBER|Uber|À propos d[e']|A propos d[e']|À PROPOS D[E']|Acerca de|ACERCA DE|Sobre"
+    r"(?:About|ABOUT|Über|ÜBER|Uber|(?:À|A) (?i:propos) (?i:des\s|du\s|de\s|d')|Acerca de|ACERCA DE|Sobre"
     r"|SOBRE|Informations sur|Qui est)\s*(?:(?i:the|la|el|los|las|le|les|l'|die|der|das|des|du)\s*)?"
     r"(?P<name>[\p{Lu}\p{Lo}\p{N}][^!?。！？]{1,100}?)\s*[:：]?"
     r"|(?:關於|关于|有關|有关)\s*(?P<name>[^\s。！？，]{2,40}?)\s*[:：]?"
