@@ -375,3 +375,21 @@ def test_french_about_headings_with_des_and_du(heading: str) -> None:
     from campaign.source.release.sections import about_name
 
     assert about_name(heading) is not None
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "speaker", "role"),
+    [
+        (
+            "Fenwick Rail's managing director, Isla McAllister, said: \"Hydrogen works.\"",
+            "Isla McAllister",
+            "Fenwick Rail's managing director",
+        ),
+        ("Commenting on the launch, Jane Doe said: \"It works.\"", "Jane Doe", ""),
+        ("Acme's CEO, Jane Doe, added: \"It works.\"", "Jane Doe", "Acme's CEO"),
+    ],
+)
+def test_a_role_written_before_the_name(paragraph: str, speaker: str, role: str) -> None:
+    from campaign.source.release.quotes import quotes
+
+    assert [(q.speaker, q.role) for q in quotes([paragraph])] == [(speaker, role)]

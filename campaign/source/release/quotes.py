@@ -54,9 +54,10 @@ _PARTICLE = r"(?:van|von|de|der|den|da|di|du|del|della|la|le|bin|binti|al)"
 _NAME = rf"{_HON}*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{0,5}}{_SUFFIX}?"
 _ROLE = r"[^\"“”「」]+?"
 _PRE = (
-    # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]
+    # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]; "Acme's managing director,
+    # Jane Doe, said:" (the lead is the role when it ends in a role word)
     _Lazy(
-        rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
+        rf"(?:(?P<lead>.*?),\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
         r"\s*[,:：]?\s*"
     ),
     # According to Jane Doe, CTO of Acme: / Selon X, directrice : / D'après X / Según X / Laut X
@@ -146,12 +147,20 @@ def _split_role(name: str) -> tuple[str, str]:
     return name, ""
 
 
+_ONLY_NAME = _Lazy(rf"{_NAME}")
+
+
 def _attribution(m: regex.Match[str]) -> tuple[str, str] | None:
     name = _squash(m.group("name"))
     last = name.split()[-1] if name else ""
     if last.endswith(".") and len(last) > 2 and _abbreviation(last[:-1]) is None:
         name = name[:-1]  # the sentence's full stop, not an initial ("J.") or "Jr."
     role = _squash(m.group("role") or "")
+    if role and name.split()[-1] in _ROLE_WORDS and _ONLY_NAME.fullmatch(role):
+        name, role = role, name  # "Acme's CEO, Jane Doe, added": the name is the part between commas
+    lead = _squash(m.groupdict().get("lead") or "")
+    if not role and lead and lead.split()[-1].capitalize() in _ROLE_WORDS and len(lead) <= 80:
+        role = lead  # "Acme's managing director, Jane Doe, said"
     if not role:
         name, role = _split_role(name)
     if (hon := _HON_ONLY.match(name)) is not None and hon.end() < len(name):
