@@ -98,6 +98,19 @@ AUDIT_CASES = [
         contact="Contact presse : Julien Faure – julien.faure@ateliers-brionne.example – 04 72 55 01 23",
     ),
     Case(
+        "embargo-edinburgh.md",
+        title="Fenwick Rail Trials Hydrogen Trains on the Borders Line",
+        dateline=("EDINBURGH", None, "2026-12-04", "Europe/London"),
+        language="en",
+        lead="Fenwick Rail Ltd today began a 12-month passenger trial",
+        quote=("Isla McAllister", "Fenwick Rail's managing director", "Hydrogen lets us take diesel"),
+        organization="Fenwick Rail",
+        link="https://fenwickrail.example",
+        hashtags=(),
+        figure="1.8 million litres",
+        contact="Rory Dunn, +44 131 555 0199, press@fenwickrail.example",
+    ),
+    Case(
         "communique-paris-fr.txt",
         title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
         dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
@@ -393,3 +406,12 @@ def test_a_role_written_before_the_name(paragraph: str, speaker: str, role: str)
     from campaign.source.release.quotes import quotes
 
     assert [(q.speaker, q.role) for q in quotes([paragraph])] == [(speaker, role)]
+
+
+def test_embargo_subtitle_and_notes_to_editors() -> None:
+    from campaign.source.release import load_release
+
+    r = load_release(layouts.LAYOUTS / "embargo-edinburgh.md")
+    assert r.embargo == "2026-12-04T00:01:00+00:00"
+    assert r.subtitle == "Two trains will carry passengers between Edinburgh and Tweedbank for 12 months"
+    assert not any("Photos are available" in p for p in r.paragraphs)

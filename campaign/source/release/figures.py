@@ -34,7 +34,7 @@ _UNIT = (
     r"(?:\s?%|\s?per\s?cent|\spercent(?:age points?)?"
     r"|\s(?:square|sq\.?)\s?(?:meters|metres|feet|foot|ft|m|kilometres|kilometers|km|miles)"
     r"|\s(?:km|kilometres|kilometers|meters|metres|miles|hectares|acres|tonnes|tons|kg|times|fold"
-    r"|GW|MW|kW|GWh|MWh|TB|GB))(?!\p{L})"
+    r"|litres|liters|gallons|barrels|GW|MW|kW|GWh|MWh|TB|GB))(?!\p{L})"
 )
 _QUAL = (
     r"(?i:more than|over|around|about|approximately|nearly|almost|up to|at least|some|roughly|close to"
