@@ -415,3 +415,36 @@ def test_embargo_subtitle_and_notes_to_editors() -> None:
     assert r.embargo == "2026-12-04T00:01:00+00:00"
     assert r.subtitle == "Two trains will carry passengers between Edinburgh and Tweedbank for 12 months"
     assert not any("Photos are available" in p for p in r.paragraphs)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "聯絡：", "联络人：王静", "聯絡人：李嘉欣", "查詢：", "如有查詢，請聯絡：", "Contacts presse :",
+        "Relations presse :", "Kontakt für Medien:", "Medienanfragen:", "Contacto con medios:",
+    ],
+)  # fmt: skip
+def test_more_contact_headings(line: str) -> None:
+    from campaign.source.release.sections import is_contact
+
+    assert is_contact(line)
+
+
+@pytest.mark.parametrize(
+    "line", ["聯絡中小企的平台已經推出。", "联络人员将于明日抵达。", "Relationsmanagement ist wichtig."]
+)
+def test_prose_that_starts_like_a_contact_heading_is_prose(line: str) -> None:
+    from campaign.source.release.sections import is_contact
+
+    assert not is_contact(line)
+
+
+def test_a_chinese_contact_block_stays_out_of_the_body() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release(
+        "云帆科技发布新系统\n\n深圳2026年12月4日 /美通社/ -- 云帆科技今日发布新系统。\n\n"
+        "联络人：王静\n邮箱：pr@yunfan-tech.example\n"
+    )
+    assert r.paragraphs == ("云帆科技今日发布新系统。",)
+    assert r.contacts == ("联络人：王静", "邮箱：pr@yunfan-tech.example")

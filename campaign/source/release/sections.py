@@ -25,13 +25,18 @@ _ABOUT = Lazy(
 _CONTACT_PHRASE = (
     r"(?i:(?:media|press|investor|news)\s+(?:contacts?|enquiries|inquiries|relations|office)"
     r"|for (?:further|more) (?:information|details),? (?:please )?contact"
-    r"|pressekontakt|medienkontakt|contact presse|contacts? médias?|contacto de prensa|contacto para medios"
+    r"|pressekontakt|medienkontakt|kontakt für (?:die )?medien|medienanfragen|contacts? presse"
+    r"|relations? (?:presse|médias)|contacts? médias?|contacto de prensa|contacto para medios"
+    r"|contacto con (?:los )?medios"
     r"|contact (?:information|details))"
     r"|傳媒查詢|传媒查询|媒體查詢|媒体查询|媒體聯絡|媒体联络|新聞聯絡|新闻联络|傳媒聯絡|传媒联络|傳媒聯繫|媒体联系"
+    r"|如有查詢|如有查询"
     r"|本件に関するお問い合わせ|報道関係者(?:様)?(?:から)?の?お問い合わせ(?:先)?"
 )
 # One-word headings count only alone or before a colon.
-_CONTACT_WORD = r"(?i:contacts?|kontakt|contacto|prensa)|お問い合わせ(?:先)?"
+_CONTACT_WORD = (
+    r"(?i:contacts?|kontakt|contacto|prensa)|お問い合わせ(?:先)?|(?:聯絡|联络|聯繫|联系)人?|查詢|查询"
+)
 _CONTACT_START = Lazy(
     rf"[【■]?\s*(?:(?:{_CONTACT_PHRASE})(?!\p{{Ll}}).{{0,300}}"
     rf"|(?:{_CONTACT_WORD})\s*[】]?\s*(?:[:：].{{0,300}})?)",
