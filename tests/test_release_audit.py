@@ -448,3 +448,38 @@ def test_a_chinese_contact_block_stays_out_of_the_body() -> None:
     )
     assert r.paragraphs == ("云帆科技今日发布新系统。",)
     assert r.contacts == ("联络人：王静", "邮箱：pr@yunfan-tech.example")
+
+
+@pytest.mark.parametrize(
+    ("line", "zone", "expected"),
+    [
+        ("Sperrfrist: 04.12.2026, 10:00 Uhr", "Europe/Berlin", "2026-12-04T10:00:00+01:00"),
+        ("Sperrfrist: 04.12.2026", None, "2026-12-04"),
+        ("EMBARGOED UNTIL 12:01 A.M. ET, DEC. 4, 2026", None, "2026-12-04T00:01:00-05:00"),
+        ("EMBARGOED UNTIL 9:00 A.M. ET, JUNE 4, 2026", None, "2026-06-04T09:00:00-04:00"),
+        ("Embargoed until 6 a.m. PT, December 4, 2026", "Asia/Tokyo", "2026-12-04T06:00:00-08:00"),
+    ],
+)
+def test_numeric_german_dates_and_us_zone_names_in_embargo_lines(
+    line: str, zone: str | None, expected: str
+) -> None:
+    from campaign.source.release.sections import embargo
+
+    assert embargo(line, zone) == expected
+
+
+@pytest.mark.parametrize(
+    ("written", "iso"), [("04.12.2026", "2026-12-04"), ("4.12.2026", "2026-12-04"), ("31.02.2026", None)]
+)
+def test_german_numeric_dates(written: str, iso: str | None) -> None:
+    from campaign.source.release.dates import date_alone
+
+    assert date_alone(written) == iso
+
+
+def test_a_german_numeric_dateline() -> None:
+    from campaign.source.release.datelines import dateline
+
+    found = dateline("Berlin, 04.12.2026 – Die Spreewerk Mobility GmbH startet.")
+    assert found is not None and (found[0].place, found[0].date) == ("Berlin", "2026-12-04")
+    assert found[1].startswith("Die Spreewerk")

@@ -150,7 +150,13 @@ _OFFSETS = {
     "SGT": 480, "CST": -360, "JST": 540, "EST": -300, "EDT": -240, "CDT": -300, "MST": -420, "MDT": -360,
     "PST": -480, "PDT": -420, "AEST": 600, "AEDT": 660,
 }  # fmt: skip
-_ZONE_ABBR = Lazy(rf"(?<!\p{{L}})(?P<z>{'|'.join(sorted(_OFFSETS, key=len, reverse=True))})(?!\p{{L}})")
+# US wires' "ET"/"PT": the zone's offset on the day (standard or daylight time).
+_US_ZONES = {
+    "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver", "PT": "America/Los_Angeles",
+}  # fmt: skip
+_ZONE_ABBR = Lazy(
+    rf"(?<!\p{{L}})(?P<z>{'|'.join(sorted([*_OFFSETS, *_US_ZONES], key=len, reverse=True))})(?!\p{{L}})"
+)
 
 
 def is_embargo(line: str) -> bool:
@@ -159,7 +165,8 @@ def is_embargo(line: str) -> bool:
 
 def embargo(line: str, zone: str | None) -> str | None:
     """ISO 8601 of an embargo line: ``yyyy-mm-dd`` when only a date is written; ``yyyy-mm-ddTHH:MM±hh:mm``
-    when a time is written with a zone abbreviation, or with ``zone`` (the dateline's) as fallback; a naive
+    when a time is written with a zone abbreviation (``HKT``, ``CET``; ``ET``/``PT`` take the US zone's
+    offset on that day), or with ``zone`` (the dateline's) as fallback; a naive
     ``yyyy-mm-ddTHH:MM:SS`` when neither is known. None when the line has no date."""
     m = _EMBARGO.match(line)
     if m is None:
@@ -168,7 +175,9 @@ def embargo(line: str, zone: str | None) -> str | None:
     day = find_date(when)
     if day is None:
         return None
-    rest = regex.sub(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}", " ", when)
+    rest = regex.sub(
+        r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}", " ", when
+    )
     rest = regex.sub(
         r"\b\d{1,2}(?:st|nd|rd|th|er)?\.?\s+\p{L}+\.?,?\s+\d{4}|\p{L}+\.?\s+\d{1,2},?\s+\d{4}", " ", rest
     )
@@ -182,8 +191,10 @@ def embargo(line: str, zone: str | None) -> str | None:
     if hour > 23 or minute > 59:
         return day
     local = _dt.datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}")
-    if (z := _ZONE_ABBR.search(when)) is not None:
+    if (z := _ZONE_ABBR.search(when)) is not None and z.group("z") in _OFFSETS:
         return local.replace(tzinfo=_dt.timezone(_dt.timedelta(minutes=_OFFSETS[z.group("z")]))).isoformat()
+    if z is not None:
+        zone = _US_ZONES[z.group("z")]
     if zone is not None:
         from zoneinfo import ZoneInfo
 
