@@ -483,3 +483,20 @@ def test_a_german_numeric_dateline() -> None:
     found = dateline("Berlin, 04.12.2026 – Die Spreewerk Mobility GmbH startet.")
     assert found is not None and (found[0].place, found[0].date) == ("Berlin", "2026-12-04")
     assert found[1].startswith("Die Spreewerk")
+
+
+@pytest.mark.parametrize(
+    "text", ["Communiqué de presse\n\nParis, le 4 décembre 2026\n", "# \n\n###\n\nAbout Acme\n\nAcme.\n"]
+)
+def test_init_refuses_a_release_with_nothing_to_post(
+    tmp_path: layouts.Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    from campaign.cli import main
+
+    release = tmp_path / "releases" / "empty-news.txt"
+    release.parent.mkdir()
+    release.write_text(text, encoding="utf-8")
+    code = main(["init", "--from-release", str(release), "--dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "empty-news.txt" in err[0] and "nothing to post" in err[0]
+    assert not (tmp_path / "schedules").exists()

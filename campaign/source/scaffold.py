@@ -281,13 +281,16 @@ def scaffold(
 ) -> list[Path]:
     """Write ``schedules/NAME.yaml`` and ``templates/NAME/*.j2`` under ``root``; returns the written paths.
 
-    Raises ReleaseError for an unreadable release, UsageError for an unknown channel, for existing files
+    Raises ReleaseError for an unreadable release or one with neither a title nor body text, UsageError for
+    an unknown channel, for existing files
     (without ``force``), and for a release that a campaign in the folder already uses (without ``name`` or
     ``force``).
     """
     from campaign.source.release import load_release
 
     release = load_release(release_file)
+    if not release.title and not release.lead:  # every post would render empty: `check` would refuse them
+        raise ReleaseError(f"{release_file}: no title and no body text found: nothing to post")
     if not force and name is None:
         _refuse_reuse(release_file, root)
     name = name or _slug(release_file.stem)
