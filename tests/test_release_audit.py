@@ -500,3 +500,17 @@ def test_init_refuses_a_release_with_nothing_to_post(
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "empty-news.txt" in err[0] and "nothing to post" in err[0]
     assert not (tmp_path / "schedules").exists()
+
+
+def test_bilingual_init_refuses_a_release_with_nothing_to_post(
+    tmp_path: layouts.Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from campaign.cli import main
+
+    empty = tmp_path / "releases" / "news.fr.txt"
+    empty.parent.mkdir()
+    empty.write_text("Communiqué de presse\n\nParis, le 4 décembre 2026\n", encoding="utf-8")
+    good = layouts.LAYOUTS / "businesswire-date-after-wire.txt"
+    code = main(["init", "--from-release", str(good), "--from-release", str(empty), "--dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "news.fr.txt" in err[0] and "nothing to post" in err[0]
