@@ -111,6 +111,20 @@ AUDIT_CASES = [
         contact="Rory Dunn, +44 131 555 0199, press@fenwickrail.example",
     ),
     Case(
+        "apa-ots-wien-de.txt",
+        title="Donaukraft Energie baut Batteriespeicher in Niederösterreich",
+        dateline=("Wien", "APA-OTS", None, "Europe/Vienna"),
+        language="de",
+        lead="Die Donaukraft Energie AG errichtet bis Herbst 2027",
+        quote=("Elisabeth Hofer", "Vorstandsdirektorin", "Speicher sind das Rückgrat"),
+        organization=None,  # APA-OTS releases end with a Rückfragehinweis, not an About section
+        link=None,
+        hashtags=(),
+        figure="120 MW",
+        contact="* OTS-ORIGINALTEXT PRESSEAUSSENDUNG UNTER AUSSCHLIESSLICHER INHALTLICHER VERANTWORTUNG DES "
+        "AUSSENDERS - WWW.OTS.AT *",
+    ),
+    Case(
         "communique-paris-fr.txt",
         title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
         dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
@@ -514,3 +528,24 @@ def test_bilingual_init_refuses_a_release_with_nothing_to_post(
     code = main(["init", "--from-release", str(good), "--from-release", str(empty), "--dir", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "news.fr.txt" in err[0] and "nothing to post" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Das Projekt kostet rund 85 Mio. Euro.", ["Das Projekt kostet rund 85 Mio. Euro."]),
+        ("Der Umsatz lag bei 5 Mio. Der Gewinn stieg.", ["Der Umsatz lag bei 5 Mio.", "Der Gewinn stieg."]),
+        ("Es kostet 1,2 Mrd. Euro bzw. etwas mehr.", ["Es kostet 1,2 Mrd. Euro bzw. etwas mehr."]),
+    ],
+)
+def test_german_scale_abbreviations_in_sentences(text: str, expected: list[str]) -> None:
+    from campaign.text.sentences import split_sentences
+
+    assert split_sentences(text) == expected
+
+
+def test_a_german_role_before_the_name() -> None:
+    from campaign.source.release.quotes import quotes
+
+    found = quotes(["„Speicher sind das Rückgrat“, sagte Vorstandsdirektorin Elisabeth Hofer."])
+    assert [(q.speaker, q.role) for q in found] == [("Elisabeth Hofer", "Vorstandsdirektorin")]

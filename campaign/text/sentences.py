@@ -109,18 +109,19 @@ _WORD = Lazy(r"[\p{L}'’]+")
 _ABBR_NEVER = frozenset(
     """Mr Mrs Ms Mx Dr Prof Messrs Mme Mlle St Mt No Nos Nr Fig Figs fig figs vs v approx Approx Dept dept
     est Gen Gov Hon Rev Sen Rep Capt Col Lt Sgt Ir cf al ca vol Vol pp p op Jan Feb Mar Apr Jun Jul Aug
-    Sep Sept Oct Nov Dec Tel tel Ext ext Ave Blvd Rd Assoc Univ viz resp incl Incl e.g i.e E.g I.e""".split()  # noqa: SIM905
+    Sep Sept Oct Nov Dec Tel tel Ext ext Ave Blvd Rd Assoc Univ viz resp incl Incl e.g i.e E.g I.e bzw
+    Bzw""".split()  # noqa: SIM905
 )
 # Abbreviations that often end a sentence too: a break only before a typical sentence opener.
 _ABBR_MAYBE = frozenset(
     """Inc Ltd Co Corp LLC Plc plc PLC GmbH AG Bros etc Jr Sr a.m p.m A.M P.M U.S U.K U.N E.U Ph.D S.A N.V
-    B.V""".split()  # noqa: SIM905
+    B.V Mio Mrd Mill Tsd""".split()  # noqa: SIM905
 )
 _OPENERS = frozenset(
     """The This That These Those It Its We Our They Their He She His Her I In On At For As With By From A
     An According Additionally However Meanwhile Today Since After Before During While When If Both All
     Each More Further Furthermore Also Following Founded Established There Under To Through Moreover
-    Other Many Most Some Now Next Finally Separately""".split()  # noqa: SIM905
+    Other Many Most Some Now Next Finally Separately Der Die Das Wir Damit""".split()  # noqa: SIM905
 )
 _INITIALISM = Lazy(r"(?:\p{L}\.)+\p{L}")
 _OPEN_PUNCT = "([\"“‘'«「『《（"

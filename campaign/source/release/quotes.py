@@ -86,7 +86,9 @@ _CN_ROLES = _Lazy(
 _ROLE_WORDS = frozenset(
     """CEO CTO CFO COO CMO CIO CSO President Chairman Chairwoman Chair Director Founder Co-founder
     Co-Founder Head Manager Officer Chief VP Minister Secretary Dean Partner Principal Lead Executive
-    Vice""".split()  # noqa: SIM905
+    Vice Geschäftsführer Geschäftsführerin Vorstand Vorstandsvorsitzender Vorstandsvorsitzende
+    Vorstandsdirektor Vorstandsdirektorin Direktor Direktorin Gründer Gründerin Leiter Leiterin Sprecher
+    Sprecherin Präsident Präsidentin Ministerin Bürgermeister Bürgermeisterin""".split()  # noqa: SIM905
 )
 _PRONOUNS = frozenset(
     """He She They It We I You Er Sie Es Wir Il Elle Ils Elles Nous Él Ella Ellos Nosotros""".split()  # noqa: SIM905
