@@ -549,3 +549,25 @@ def test_a_german_role_before_the_name() -> None:
 
     found = quotes(["„Speicher sind das Rückgrat“, sagte Vorstandsdirektorin Elisabeth Hofer."])
     assert [(q.speaker, q.role) for q in found] == [("Elisabeth Hofer", "Vorstandsdirektorin")]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "phrase"),
+    [
+        ("El 45 % de los clientes paga con el móvil.", "45 %"),
+        ("The 45 stores opened on Monday.", "45 stores"),
+        ("It raised ₹500 crore from investors.", "₹500 crore"),
+    ],
+)
+def test_an_article_before_a_number_is_no_label(sentence: str, phrase: str) -> None:
+    from campaign.source.release.figures import figures
+
+    found = figures([sentence])
+    assert found and found[0].phrases[0] == phrase
+
+
+@pytest.mark.parametrize("sentence", ["Phase 3 starts in May.", "Level 2 opens in May."])
+def test_labels_are_still_not_figures(sentence: str) -> None:
+    from campaign.source.release.figures import figures
+
+    assert figures([sentence]) == []

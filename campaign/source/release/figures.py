@@ -25,10 +25,11 @@ _NUM = rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_EU_NUM}|\d+,\d{{1,2}}(?=\s{_EU_SCAL
 _FIG_EU = _Lazy(rf"(?<![\p{{L}}\p{{N}}.,/#:$@\-])(?:{_EU_NUM})(?:\s+[\p{{L}}][\p{{L}}\-]*)?(?![\p{{N}}])")
 _CUR = (
     r"(?:US\$|HK\$|S\$|A\$|C\$|CA\$|AU\$|NZ\$|NT\$|R\$|RMB\s?|USD\s?|HKD\s?|EUR\s?|GBP\s?|CHF\s?"
-    r"|[$€£¥])"
+    r"|INR\s?|[$€£¥₹])"
 )
 _SCALE = (
-    rf"(?:\s(?:million|billion|trillion|thousand|mn|bn)|(?:mn|bn|m|k|M|B|K)|\s{_EU_SCALE})(?!\p{{L}})"
+    rf"(?:\s(?:million|billion|trillion|thousand|mn|bn|crore|lakh)|(?:mn|bn|m|k|M|B|K)|\s{_EU_SCALE})"
+    r"(?!\p{L})"
 )
 _UNIT = (
     r"(?:\s?%|\s?per\s?cent|\spercent(?:age points?)?"
@@ -67,7 +68,12 @@ _NOT_NOUNS = frozenset(
 )
 _YEAR = _Lazy(r"1[89]\d\d|20\d\d|2100")
 _MONTH_BEFORE = _Lazy(rf"{_MONTH}\s*$")
-_LABEL_BEFORE = _Lazy(r"\p{Lu}[\p{L}.]*\s+$")  # "Phase 2", "Level 3": labels, not counts
+# "Phase 2", "Level 3": labels, not counts; an article or a qualifier opening a sentence is no label
+# ("El 45 % de los clientes", "Die 250 Mitarbeiter", "Rund 1.200 Räder").
+_LABEL_BEFORE = _Lazy(
+    r"(?<![\p{L}.])(?!(?:The|A|An|El|La|Las|Los|Le|Les|Un|Une|Una|Unos|Unas|Der|Die|Das|Ein|Eine|Rund|Über"
+    r"|Mehr|Fast|Plus|Près|Más|Casi|Around|About|Over|Nearly|Some|Only|Just)\s)\p{Lu}[\p{L}.]*\s+$"
+)
 
 
 _IRREGULAR_PLURALS = frozenset(
