@@ -571,3 +571,28 @@ def test_labels_are_still_not_figures(sentence: str) -> None:
     from campaign.source.release.figures import figures
 
     assert figures([sentence]) == []
+
+
+def test_inline_html_in_a_text_release_is_read() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release(
+        "Acme &amp; Partners Open a Lab<br>\n\nNEW YORK, Dec. 4, 2026 /PRNewswire/ -- Acme &amp; "
+        "Partners&nbsp;today opened a lab.<br>\n&quot;It works,&quot; said <strong>Jane Doe</strong>, CEO of "
+        "Acme. AT&T and R&D&copy2026 stay.\n\n<b>About Acme</b>\n\nAcme builds labs. <https://acme.example>\n"
+    )
+    assert r.title == "Acme & Partners Open a Lab"
+    assert r.paragraphs[0] == "Acme & Partners today opened a lab."
+    assert r.paragraphs[1].endswith("AT&T and R&D&copy2026 stay.")
+    assert [(q.speaker, q.role) for q in r.quotes] == [("Jane Doe", "CEO of Acme")]
+    assert r.organization is not None and r.organization.url == "https://acme.example"
+
+
+def test_many_unclosed_inline_tags_and_references_read_in_linear_time() -> None:
+    import time
+
+    from campaign.source.release import parse_release
+
+    t0 = time.perf_counter()
+    parse_release("Title\n\n" + "<b " * 100_000 + "&amp" * 100_000 + "<span x='" * 50_000 + "\n")
+    assert time.perf_counter() - t0 < 10  # bounds a hang only

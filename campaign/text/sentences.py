@@ -44,7 +44,7 @@ class Lazy:
     def finditer(self, string: str, pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match[str]]:
         return self._get().finditer(string, pos, endpos)
 
-    def sub(self, repl: str, string: str) -> str:
+    def sub(self, repl: str | Callable[[regex.Match[str]], str], string: str) -> str:
         return self._get().sub(repl, string)
 
 

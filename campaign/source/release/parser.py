@@ -24,7 +24,7 @@ from campaign.source.release.damage import find_damage
 from campaign.source.release.datelines import dateline
 from campaign.source.release.dates import date_alone, find_date
 from campaign.source.release.figures import figures
-from campaign.source.release.htmlpage import html_to_text, looks_like_html
+from campaign.source.release.htmlpage import html_fragments, html_to_text, looks_like_html
 from campaign.source.release.markup import find_images, inline
 from campaign.source.release.model import Dateline, DetectedLanguage, Notice, Organization, Release
 from campaign.source.release.quotes import quotes
@@ -320,8 +320,9 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
         raise ReleaseError(f"{source}: release is empty")
     if not text.strip():
         raise ReleaseError(f"{source}: release is empty (only white space)")
-    if looks_like_html(text):
-        text = html_to_text(text)  # a release saved from a newsroom page; positions are the converted text's
+    # A release saved from a newsroom page, or <br>, <b>, &amp; pasted into a text release: positions in
+    # notices are the converted text's.
+    text = html_to_text(text) if looks_like_html(text) else html_fragments(text)
     meta, body_text, _ = front_matter(text)
     its = _about_headings(items(body_text))
     st = _State()
