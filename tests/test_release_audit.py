@@ -596,3 +596,16 @@ def test_many_unclosed_inline_tags_and_references_read_in_linear_time() -> None:
     t0 = time.perf_counter()
     parse_release("Title\n\n" + "<b " * 100_000 + "&amp" * 100_000 + "<span x='" * 50_000 + "\n")
     assert time.perf_counter() - t0 < 10  # bounds a hang only
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "“We are ready,” Jane Doe, CEO of Acme, said in a statement.",
+        "“We are ready,” Jane Doe, CEO of Acme, said on Monday.",
+    ],
+)
+def test_words_after_a_trailing_attribution(paragraph: str) -> None:
+    from campaign.source.release.quotes import quotes
+
+    assert [(q.speaker, q.role) for q in quotes([paragraph])] == [("Jane Doe", "CEO of Acme")]

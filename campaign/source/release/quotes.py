@@ -69,8 +69,11 @@ _PRE = (
 _POST = (
     # ," said Jane Doe, CTO of Acme.   ," said Acme CTO Jane Doe.
     _Lazy(rf"\s*[,，]?\s*{_VERB}\s+(?P<name>{_NAME})(?:\s*,\s*(?P<role>.+?))?\s*[.!?]?\s*"),
-    # ," Jane Doe, CTO of Acme, said.
-    _Lazy(rf"\s*[,，]?\s*(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}\s*[.!?]?\s*"),
+    # ," Jane Doe, CTO of Acme, said[ in a statement].
+    _Lazy(
+        rf"\s*[,，]?\s*(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}"
+        r"(?:\s+[\p{L}\p{N}'’\-]+){0,4}?\s*[.!?]?\s*"
+    ),
 )
 _CN_VERBS = ("表示", "說", "说", "指出", "稱", "称", "強調", "强调", "補充", "补充", "坦言", "認為", "认为")
 _CN_VERB = f"(?:{'|'.join(_CN_VERBS)})"
