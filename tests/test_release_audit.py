@@ -609,3 +609,18 @@ def test_words_after_a_trailing_attribution(paragraph: str) -> None:
     from campaign.source.release.quotes import quotes
 
     assert [(q.speaker, q.role) for q in quotes([paragraph])] == [("Jane Doe", "CEO of Acme")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Acme builds labs in 1987. www.acme.example", ["Acme builds labs in 1987.", "www.acme.example"]),
+
+        ("Acme builds labs. https://acme.example", ["Acme builds labs.", "https://acme.example"]),
+        ("See e.g. www.acme.example for more.", ["See e.g. www.acme.example for more."]),
+    ],
+)
+def test_a_url_after_a_full_stop_starts_a_sentence(text: str, expected: list[str]) -> None:
+    from campaign.text.sentences import split_sentences
+
+    assert split_sentences(text) == expected

@@ -101,6 +101,7 @@ _TERM = Lazy(r"(?P<term>[。！？]+[!?！？]*|[.!?…]+)(?P<close>[\"'”’)\
 CJK_TERM = frozenset("。！？")
 # What may start a sentence after a terminator and white space.
 _STARTS = Lazy(r"[\p{Lu}\p{Lt}\p{Lo}\p{N}\"“‘'(\[「『《（#@]")
+_URL_START = Lazy(r"(?i:https?://|www\.)")  # "... since 1987. www.acme.example" starts a sentence
 _GLUED_NEXT = Lazy(r"\p{Lu}\p{Ll}|[\"“]\p{Lu}")
 _GLUED_NEXT_AFTER_QUOTE = Lazy(r"[\"“]?\p{Lu}")
 _WORD = Lazy(r"[\p{L}'’]+")
@@ -253,7 +254,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
             continue  # end of text: the tail is the last sentence
         close = m.group("close")
         if j > end:  # white space after the terminator: an ordinary boundary?
-            if not _STARTS.match(text[j]):
+            if not (_STARTS.match(text[j]) or _URL_START.match(text, j)):
                 continue
             if term == ".":
                 kind = words.kind(t0)
@@ -306,10 +307,11 @@ def split_sentences(text: str) -> list[str]:
     """Split text into sentences, white space collapsed in each; never loses a non-space character.
 
     A blank line always ends a sentence. ``.``, ``!``, ``?``, ``…`` end one when followed by white space and
-    a capital, digit, opening quote or bracket, or CJK text; not after abbreviations (Dr, Prof, Mr, Ms, St.,
-    No., e.g., i.e., single initials), and after Inc., Ltd., Co., U.S. and the like only before a typical
-    sentence opener ("The", "We", ...) or an opening quote (never before a bracket: "Acme Inc. (NYSE: ACME)"
-    names a ticker). Decimals (3.5) and domains (www.hkstp.org) never split.
+    a capital, digit, opening quote or bracket, a URL (``www.``, ``https://``), or CJK text; not after
+    abbreviations (Dr, Prof, Mr, Ms, St., No., e.g., i.e., single initials), and after Inc., Ltd., Co., U.S.
+    and the like only before a typical sentence opener ("The", "We", ...) or an opening quote (never before
+    a bracket: "Acme Inc. (NYSE: ACME)" names a ticker). Decimals (3.5) and domains (www.hkstp.org) never
+    split.
     Glued boundaries (``word.Word``, ``word."Word``, ``."Word``) split too. ``。！？`` always end a sentence.
     """
     out: list[str] = []
