@@ -624,3 +624,25 @@ def test_a_url_after_a_full_stop_starts_a_sentence(text: str, expected: list[str
     from campaign.text.sentences import split_sentences
 
     assert split_sentences(text) == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["前瞻性陳述", "有關前瞻性陈述的說明", "免責聲明：", "免责声明", "免責事項", "将来予測に関する記述"],
+)
+def test_chinese_and_japanese_disclaimer_headings_end_the_body(line: str) -> None:
+    from campaign.source.release.sections import is_stop
+
+    assert is_stop(line)
+
+
+def test_a_chinese_forward_looking_section_gives_no_figures() -> None:
+    from campaign.source.release import parse_release
+
+    r = parse_release(
+        "云帆科技发布新系统\n\n深圳2026年12月4日 /美通社/ -- "
+        "云帆科技今日发布新系统，已在超过200家工厂部署。\n\n"
+        "前瞻性陈述\n\n本新闻稿包含前瞻性陈述，预计明年营收增长30%。\n\n关于云帆科技\n\n云帆科技是一家科技公司。\n"
+    )
+    assert [p for f in r.figures for p in f.phrases] == ["超过200家"]
+    assert r.organization is not None and r.organization.name == "云帆科技"

@@ -56,6 +56,9 @@ _STOP = Lazy(
     r"|view source version|cision view original content)"
     r"\b.{0,300}"
     r"|編輯注意事項|编辑注意事项|編者按|编者按"
+    # forward-looking statements and disclaimers in Chinese and Japanese (headings)
+    r"|(?:有關|有关|關於|关于)?前瞻性(?:陳述|陈述|聲明|声明)[^\n]{0,300}|(?:免責聲明|免责声明|免責事項)\s*(?:[:：].{0,300})?"
+    r"|将来(?:予測|の見通し)に関する(?:記述|注意事項)[^\n]{0,300}"
     r"|SOURCE\s+\p{Lu}[^\n]{0,200}"  # PR Newswire's last line: "SOURCE Acme Corp." (capitals, no colon)
     r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal|attachments?|related images?"
     r"|related links?)\s*(?:[:：].{0,300})?",
