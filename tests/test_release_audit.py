@@ -646,3 +646,17 @@ def test_a_chinese_forward_looking_section_gives_no_figures() -> None:
     )
     assert [p for f in r.figures for p in f.phrases] == ["超过200家"]
     assert r.organization is not None and r.organization.name == "云帆科技"
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "speaker", "role"),
+    [
+        ("『準備はできています』と佐藤健一社長は語った。", "佐藤健一", "社長"),
+        ("「準備はできています」と代表取締役の佐藤健一は述べた。", "佐藤健一", "代表取締役"),
+        ("「準備はできています」と山田花子氏は話す。", "山田花子", ""),
+    ],
+)
+def test_a_japanese_speaker_named_after_the_quotation(paragraph: str, speaker: str, role: str) -> None:
+    from campaign.source.release.quotes import quotes
+
+    assert [(q.speaker, q.role) for q in quotes([paragraph])] == [(speaker, role)]

@@ -5,7 +5,7 @@ Attributions: before or after the quotation, in English ("said X", "X said:", "X
 "according to X"), German ("sagte X", "so X", "laut X:"), French ("a déclaré X", "selon X :"), Spanish
 ("afirmó X", "según X:"), Chinese
 (``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``,
-``代表の佐藤は次のように述べています。「……」``).
+``代表の佐藤は次のように述べています。「……」``, ``「……」と佐藤健一社長は語った。``).
 An unattributed
 quotation after an attributed one in the same paragraph continues it (PR convention). A quotation that runs
 over paragraphs (English convention: the first paragraph has no closing mark, the next opens again) is one
@@ -111,12 +111,19 @@ _JA_PRE_LONGEST = 30 + 1 + 12 + 2 + 1  # role, の, who, 氏/さん, は
 # 佐藤は次のように述べています。「……」: the sentence before the quotation announces it.
 _JA_ANNOUNCE = _Lazy(r"[、，]?\s*(?:次|以下)のように(?:述べ|語|話|コメント|説明)[^。「」]{0,12}[。：:]\s*$")
 _JA_BEFORE = _JA_PRE_LONGEST + 30
+# 「……」と代表取締役の佐藤健一は述べた / と佐藤健一社長は語った: the speaker after the quotation.
+_JA_AFTER = _Lazy(
+    r"\s*と[、，]?\s*(?:(?P<role>[^、。「」『』]{1,30}?)の)?(?P<who>[^、。「」『』の\s]{2,12}?)"
+    r"(?:氏|さん|(?P<title>社長|会長|代表|所長|部長|CEO))?は[、，]?\s*(?:述べ|語|話|コメント|説明|強調|明か)"
+)
 
 
 def _ja_attribution(pre: str, post: str, before: str) -> tuple[str, str] | None:
     """(name, role) of 代表の佐藤は「……」と述べています。 (``pre``, ``post``: the quotation's sentence
     around it), or of 代表の佐藤は次のように述べています。「……」 (``before``: the sentence before, read
     when the quotation opens its own sentence); None otherwise."""
+    if (am := _JA_AFTER.match(post)) is not None:  # 「……」と佐藤健一社長は語った。
+        return am.group("who"), am.group("role") or am.group("title") or ""
     if _JA_POST.match(post):
         who = pre
     elif not pre.strip() and (am := _JA_ANNOUNCE.search(before)) is not None:
