@@ -660,3 +660,15 @@ def test_a_japanese_speaker_named_after_the_quotation(paragraph: str, speaker: s
     from campaign.source.release.quotes import quotes
 
     assert [(q.speaker, q.role) for q in quotes([paragraph])] == [(speaker, role)]
+
+
+@pytest.mark.parametrize(
+    "head", ["PARIS, 4 December 2026 –", "MADRID, 4 de diciembre de 2026.–", "BERLIN, 4. Mai 2026 -"]
+)
+def test_a_dateline_alone_ending_in_a_dash_is_followed_by_the_body(head: str) -> None:
+    from campaign.source.release import parse_release
+
+    body = "Acme today opened a lab with 40 desks.\n\nAbout Acme\n\nAcme builds labs.\n"
+    r = parse_release(f"{head}\n\n{body}")
+    assert r.title is None and r.dateline is not None and r.dateline.date is not None
+    assert r.paragraphs == ("Acme today opened a lab with 40 desks.",)

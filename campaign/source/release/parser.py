@@ -107,6 +107,9 @@ class _State:
         self.notices: list[Notice] = []
 
 
+_DASH_ENDS = ("-", "–", "—", "―", "－", ":", "：", "/")
+
+
 def _is_preamble(line: str, st: _State) -> bool:
     if _PREAMBLE.fullmatch(line):
         st.date = st.date or find_date(line)  # "For immediate release: 3 March 2026"
@@ -118,8 +121,9 @@ def _is_preamble(line: str, st: _State) -> bool:
         st.date = st.date or day
         return True
     # "Paris, le 4 décembre 2026" alone above the title (French and Spanish releases): read like a date
-    # alone; a wire's dateline ("... /PRNewswire/ --") is never a preamble, the body follows it.
-    found = dateline(line)
+    # alone. A wire's dateline ("... /PRNewswire/ --") or one ending in a dash ("PARIS, 4 May 2026 –") is
+    # never a preamble: the body follows it.
+    found = None if line.rstrip().endswith(_DASH_ENDS) else dateline(line)
     if found is not None and not found[1].strip() and found[0].date and not found[0].source:
         st.dateline = st.dateline or found[0]
         st.date = st.date or found[0].date
