@@ -672,3 +672,13 @@ def test_a_dateline_alone_ending_in_a_dash_is_followed_by_the_body(head: str) ->
     r = parse_release(f"{head}\n\n{body}")
     assert r.title is None and r.dateline is not None and r.dateline.date is not None
     assert r.paragraphs == ("Acme today opened a lab with 40 desks.",)
+
+
+def test_a_place_and_date_alone_then_the_body_without_a_title() -> None:
+    from campaign.source.release import parse_release
+
+    body = "Vélonuit lance un service de réparation. Le service emploiera 350 mécaniciens d'ici fin 2027."
+    r = parse_release(f"Paris, le 4 décembre 2026\n\n{body}\n")
+    assert r.title is None
+    assert r.dateline is not None and (r.dateline.place, r.dateline.date) == ("Paris", "2026-12-04")
+    assert r.paragraphs == (body,)

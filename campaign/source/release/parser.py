@@ -165,6 +165,7 @@ def _title(its: list[Item], st: _State) -> tuple[str | None, int]:
             or it.kind == "item"
             or not regex.search(r"\p{L}", first)
             or URL.fullmatch(first)
+            or (st.dateline is not None and _reads_as_prose(first))  # "Paris, le 4 mai 2026" / the body
         ):
             return None, i  # the text starts with its body
         if len(lines) > 1:
@@ -172,6 +173,11 @@ def _title(its: list[Item], st: _State) -> tuple[str | None, int]:
             return first, i
         return first, i + 1
     return None, i
+
+
+def _reads_as_prose(line: str) -> bool:
+    """A line that ends a sentence and is long or holds several: body text, not a title."""
+    return line.endswith((".", "。")) and (len(line) > 120 or len(split_sentences(line)) > 1)
 
 
 def _find_dateline(
