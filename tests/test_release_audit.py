@@ -125,6 +125,19 @@ AUDIT_CASES = [
         "AUSSENDERS - WWW.OTS.AT *",
     ),
     Case(
+        "globenewswire-safe-harbor.txt",
+        title="Northwind Foods Reports Record Quarter",
+        dateline=("CHICAGO", "GlobeNewswire", "2026-12-04", "America/Chicago"),
+        language="en",
+        lead="Northwind Foods Inc. (NASDAQ: NWFD) today reported revenue",
+        quote=("Tomás Rivera", "chief executive officer", "We grew in every region"),
+        organization="Northwind Foods",
+        link="https://northwind.example",
+        hashtags=(),
+        figure="$412.5 million",
+        contact="Northwind Q3 chart",
+    ),
+    Case(
         "communique-paris-fr.txt",
         title="Vélonuit lance un service de réparation de vélos à domicile dans 40 villes",
         dateline=("Paris", None, "2026-12-04", "Europe/Paris"),
@@ -682,3 +695,11 @@ def test_a_place_and_date_alone_then_the_body_without_a_title() -> None:
     assert r.title is None
     assert r.dateline is not None and (r.dateline.place, r.dateline.date) == ("Paris", "2026-12-04")
     assert r.paragraphs == (body,)
+
+
+def test_safe_harbor_numbers_are_no_figures() -> None:
+    from campaign.source.release import load_release
+
+    r = load_release(layouts.LAYOUTS / "globenewswire-safe-harbor.txt")
+    assert all("1.7 billion" not in p for f in r.figures for p in f.phrases)
+    assert not any("forward-looking" in p for p in r.paragraphs)
