@@ -281,13 +281,14 @@ def scaffold(
 ) -> list[Path]:
     """Write ``schedules/NAME.yaml`` and ``templates/NAME/*.j2`` under ``root``; returns the written paths.
 
-    Raises ReleaseError for an unreadable release, UsageError for an unknown channel, for existing files
+    Raises ReleaseError for an unreadable release or one with neither a title nor body text, UsageError for
+    an unknown channel, for existing files
     (without ``force``), and for a release that a campaign in the folder already uses (without ``name`` or
     ``force``).
     """
     from campaign.source.release import load_release
 
-    release = load_release(release_file)
+    release = _postable(load_release(release_file))
     if not force and name is None:
         _refuse_reuse(release_file, root)
     name = name or _slug(release_file.stem)
@@ -322,6 +323,13 @@ def scaffold(
     for filename, body in templates.items():
         (folder / filename).write_text(body, encoding="utf-8")
     return [*targets, release_file, *media.copied] if copied else [*targets, *media.copied]
+
+
+def _postable(release: Any) -> Any:
+    """The release, or ReleaseError when it has neither a title nor body text (every post would be empty)."""
+    if not release.title and not release.lead:
+        raise ReleaseError(f"{release.source}: no title and no body text found: nothing to post")
+    return release
 
 
 def _plan(release: Any) -> dict[str, Any]:
@@ -560,7 +568,7 @@ def scaffold_languages(
     """
     from campaign.source.release import load_release
 
-    releases = [load_release(f) for f in release_files]
+    releases = [_postable(load_release(f)) for f in release_files]
     langs = [r.language or f"und-x-{i}" for i, r in enumerate(releases)]
     if len({lang.lower() for lang in langs}) != len(langs):
         raise UsageError(f"the releases must be in different languages (found {', '.join(langs)})")

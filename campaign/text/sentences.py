@@ -44,7 +44,7 @@ class Lazy:
     def finditer(self, string: str, pos: int = 0, endpos: int | None = None) -> Iterator[regex.Match[str]]:
         return self._get().finditer(string, pos, endpos)
 
-    def sub(self, repl: str, string: str) -> str:
+    def sub(self, repl: str | Callable[[regex.Match[str]], str], string: str) -> str:
         return self._get().sub(repl, string)
 
 
@@ -101,6 +101,7 @@ _TERM = Lazy(r"(?P<term>[。！？]+[!?！？]*|[.!?…]+)(?P<close>[\"'”’)\
 CJK_TERM = frozenset("。！？")
 # What may start a sentence after a terminator and white space.
 _STARTS = Lazy(r"[\p{Lu}\p{Lt}\p{Lo}\p{N}\"“‘'(\[「『《（#@]")
+_URL_START = Lazy(r"(?i:https?://|www\.)")  # "... since 1987. www.acme.example" starts a sentence
 _GLUED_NEXT = Lazy(r"\p{Lu}\p{Ll}|[\"“]\p{Lu}")
 _GLUED_NEXT_AFTER_QUOTE = Lazy(r"[\"“]?\p{Lu}")
 _WORD = Lazy(r"[\p{L}'’]+")
@@ -109,18 +110,19 @@ _WORD = Lazy(r"[\p{L}'’]+")
 _ABBR_NEVER = frozenset(
     """Mr Mrs Ms Mx Dr Prof Messrs Mme Mlle St Mt No Nos Nr Fig Figs fig figs vs v approx Approx Dept dept
     est Gen Gov Hon Rev Sen Rep Capt Col Lt Sgt Ir cf al ca vol Vol pp p op Jan Feb Mar Apr Jun Jul Aug
-    Sep Sept Oct Nov Dec Tel tel Ext ext Ave Blvd Rd Assoc Univ viz resp incl Incl e.g i.e E.g I.e""".split()  # noqa: SIM905
+    Sep Sept Oct Nov Dec Tel tel Ext ext Ave Blvd Rd Assoc Univ viz resp incl Incl e.g i.e E.g I.e bzw
+    Bzw""".split()  # noqa: SIM905
 )
 # Abbreviations that often end a sentence too: a break only before a typical sentence opener.
 _ABBR_MAYBE = frozenset(
     """Inc Ltd Co Corp LLC Plc plc PLC GmbH AG Bros etc Jr Sr a.m p.m A.M P.M U.S U.K U.N E.U Ph.D S.A N.V
-    B.V""".split()  # noqa: SIM905
+    B.V Mio Mrd Mill Tsd""".split()  # noqa: SIM905
 )
 _OPENERS = frozenset(
     """The This That These Those It Its We Our They Their He She His Her I In On At For As With By From A
     An According Additionally However Meanwhile Today Since After Before During While When If Both All
     Each More Further Furthermore Also Following Founded Established There Under To Through Moreover
-    Other Many Most Some Now Next Finally Separately""".split()  # noqa: SIM905
+    Other Many Most Some Now Next Finally Separately Der Die Das Wir Damit""".split()  # noqa: SIM905
 )
 _INITIALISM = Lazy(r"(?:\p{L}\.)+\p{L}")
 _OPEN_PUNCT = "([\"“‘'«「『《（"
@@ -252,7 +254,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
             continue  # end of text: the tail is the last sentence
         close = m.group("close")
         if j > end:  # white space after the terminator: an ordinary boundary?
-            if not _STARTS.match(text[j]):
+            if not (_STARTS.match(text[j]) or _URL_START.match(text, j)):
                 continue
             if term == ".":
                 kind = words.kind(t0)
@@ -260,7 +262,7 @@ def sentence_spans(text: str) -> list[tuple[int, int, bool]]:
                     continue
                 if kind == "maybe":
                     w = _WORD.match(text, j)
-                    if text[j] not in "\"“‘'(" and (w is None or w.group() not in _OPENERS):
+                    if text[j] not in "\"“‘'" and (w is None or w.group() not in _OPENERS):
                         continue
             cut(end, False)
             continue
@@ -305,9 +307,11 @@ def split_sentences(text: str) -> list[str]:
     """Split text into sentences, white space collapsed in each; never loses a non-space character.
 
     A blank line always ends a sentence. ``.``, ``!``, ``?``, ``…`` end one when followed by white space and
-    a capital, digit, opening quote or bracket, or CJK text; not after abbreviations (Dr, Prof, Mr, Ms, St.,
-    No., e.g., i.e., single initials), and after Inc., Ltd., Co., U.S. and the like only before a typical
-    sentence opener ("The", "We", ...). Decimals (3.5) and domains (www.hkstp.org) never split.
+    a capital, digit, opening quote or bracket, a URL (``www.``, ``https://``), or CJK text; not after
+    abbreviations (Dr, Prof, Mr, Ms, St., No., e.g., i.e., single initials), and after Inc., Ltd., Co., U.S.
+    and the like only before a typical sentence opener ("The", "We", ...) or an opening quote (never before
+    a bracket: "Acme Inc. (NYSE: ACME)" names a ticker). Decimals (3.5) and domains (www.hkstp.org) never
+    split.
     Glued boundaries (``word.Word``, ``word."Word``, ``."Word``) split too. ``。！？`` always end a sentence.
     """
     out: list[str] = []

@@ -11,11 +11,13 @@ Contract
   a sentence *and* paragraph break. Nothing else is rewritten: suspected glued words (``thatattracted``) and
   lost superscripts (``9in``) are reported as notices with their line and column (:attr:`Release.damage`).
 * Layouts: a title (first line or ``# Title``; leading ``FOR IMMEDIATE RELEASE``, embargo and date-only
-  lines are skipped; YAML front matter's ``title`` wins), a subtitle, a dateline of any wire (see
+  lines are skipped, and so is a place and date alone, ``Paris, le 4 décembre 2026``, which is the dateline;
+  YAML front matter's ``title`` wins), a subtitle, a dateline of any wire (see
   :mod:`~campaign.source.release.datelines`) or a date on its own line, the body, an end mark (``###``,
   ``- ENDS -``, ``- ende -``, ``-30-``, ``- 完 -``, ``NNNN``, ``Ends/<date>``, ``以上``), an "About X" section
   (``About``/``ABOUT``/``關於``/``Über``/``À propos de``/``Acerca de``/``会社概要``, or the organisation's
-  name alone on a line followed by a paragraph that starts with it), and media contacts (kept apart in
+  name alone on a line followed by a paragraph that starts with it; the heading may open its paragraph with
+  no blank line after it), and media contacts (kept apart in
   :attr:`Release.contacts`, never in the body).
 * Languages: English, German, French, Spanish, Chinese (Traditional and Simplified), Japanese: dates,
   quote marks, attributions and headings (see the modules); :attr:`Release.language` is BCP 47 from a

@@ -1,4 +1,5 @@
-"""The file as blocks (headings, paragraphs, list items, end marks); front matter; hashtags and URLs.
+"""The file as blocks (headings, paragraphs, list items, end marks; a Markdown block quote is read without its
+``>`` marks); front matter; hashtags and URLs.
 
 Every reader here takes time linear in the text (a release is untrusted input): each pattern either is
 anchored to one line and cannot backtrack over it more than once, or is replaced by a one-pass scan
@@ -120,6 +121,10 @@ def _heading(line: str) -> Item | None:
     return Item("heading", text, len(m.group(1)))
 
 
+# Markdown block quotes ("> text", nested "> > text"): the marks go, the text is read as any other line.
+_QUOTE_MARKS = _Lazy(r"(?:[ \t]{0,3}>[ \t]?)+")
+
+
 def items(text: str) -> list[Item]:
     items: list[Item] = []
     para: list[str] = []
@@ -135,6 +140,8 @@ def items(text: str) -> list[Item]:
             para = []
 
     for raw in text.split("\n"):
+        if (marks := _QUOTE_MARKS.match(raw)) is not None:
+            raw = raw[marks.end() :]
         line = _without_hashtags(raw)
         stripped = line.strip()
         if not stripped:

@@ -8,7 +8,10 @@ Layouts (the wire's own conventions; the text after the dateline is the lead):
   ``PLACE, Month D, YYYY (GLOBE NEWSWIRE) --``; plain ``PLACE, DATE –`` in any supported language
   (``BERLIN, 12. Mai 2026 –``, ``PARIS, le 16 octobre 2025 –``, ``MADRID, 29 de mayo de 2024 –``,
   ``香港，2024年1月25日 —``, ``TORONTO (Ontario), le 3 mars 2026 /CNW/ -``);
-* Business Wire ``PLACE--(BUSINESS WIRE)--`` (often no date); News Direct ``PLACE--News Direct--``;
+* Business Wire ``PLACE--(BUSINESS WIRE)--`` (often no date, or the date after it:
+  ``PLACE--(BUSINESS WIRE)--Dec 4, 2026--``); News Direct ``PLACE--News Direct--``;
+* the German-language wires' codes ``Berlin (ots) -`` (news aktuell), ``Wien (APA-OTS) -``,
+  ``Frankfurt (dpa-AFX) -``, ``Linz (pts) -`` (pressetext), ``Den Haag (ANP) -`` (no date);
 * Media OutReach ``PLACE - Media OutReach Newswire - D Month YYYY -`` (hyphens or en dashes);
 * ACCESS Newswire ``PLACE / ACCESS Newswire / Month D, YYYY /``;
 * ACN Newswire ``香港, 2020年1月21日 - (亞太商訊) -``;
@@ -46,7 +49,13 @@ _DATELINES = tuple(
         rf"(?P<place>{_PLACE})(?:\s*[,，]\s*|\s*(?=\d{{4}}\s*年)){DATE}(?:\s*[电電])?\s*"
         rf"(?:{_SLASHED}|{_BRACKETED}|{_DASH}\s*{_BRACKETED})?\s*\.?\s*(?:{_DASH}|[:：]|$)\s*",
         # SAN FRANCISCO--(BUSINESS WIRE)--...   NEW YORK, March 3, 2026--(BUSINESS WIRE)--
-        rf"(?P<place>{_PLACE})(?:\s*[,，]\s*{DATE})?\s*(?:--|[–—])\s*{_BRACKETED}\s*(?:--|[–—])\s*",
+        # BOSTON--(BUSINESS WIRE)--Dec 4, 2026--... (the date after the wire: the regex module allows the
+        # group name twice, and at most one of the two places matches)
+        rf"(?P<place>{_PLACE})(?:\s*[,，]\s*{DATE})?\s*(?:--|[–—])\s*{_BRACKETED}\s*(?:--|[–—])\s*"
+        rf"(?:{DATE}\s*(?:--|[–—])\s*)?",
+        # Berlin (ots) - ...   Wien (APA-OTS) - ...   Frankfurt (dpa-AFX) - ...: German-language wire codes
+        r"(?P<place>[^\W\d_][^\n,()\d]{0,40}?)\s*\(\s*(?P<source>(?i:ots|apa-ots|dpa-afx|pts|anp))\s*\)"
+        r"\s*[-–—:]\s*",
         # DENVER, Colo.--News Direct--...
         rf"(?P<place>{_PLACE})(?:\s*[,，]\s*{DATE})?\s*(?:--|[–—])\s*(?P<source>(?i:news direct))"
         r"\s*(?:--|[–—])\s*",
@@ -84,6 +93,11 @@ _WIRES = (
     ("prtimes", "PR TIMES"),
     ("cnw", "CNW"),
     ("newswireca", "CNW"),
+    ("apaots", "APA-OTS"),
+    ("ots", "news aktuell"),
+    ("dpaafx", "dpa-AFX"),
+    ("pts", "pressetext"),
+    ("anp", "ANP"),
 )
 # A written source that is a place or a weekday, not a wire ("BERLIN - Berlin - 3 May 2026 -" is not a wire).
 _WIRE_WORDS = Lazy(r"(?i)wire|press|news|商訊|商讯|通社|times|\bcnw\b")

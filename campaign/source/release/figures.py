@@ -1,4 +1,5 @@
-"""Figures: sentences that state numbers, with the number phrases as written."""
+"""Figures: sentences that state numbers, with the number phrases as written (currencies before the number,
+scale words after it: "US$1.2 billion", "€2,5 Mio.", "3,2 millones de euros", "港幣5億元", "120億円")."""
 
 from __future__ import annotations
 
@@ -13,17 +14,28 @@ from campaign.text.sentences import squash as _squash
 
 # 1,234.5 (en, zh, ja); 1.234,5 (de, es); 1 234,5 with a (narrow) no-break or plain space (fr)
 _EU_NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d{1,3}(?:[\u00a0\u202f ]\d{3})+(?:,\d+)?"
-_NUM = rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_EU_NUM}|\d+(?:\.\d+)?"
+# A decimal comma (de, fr, es) counts only before a European scale word: "€2,5 Mio.", "3,2 millones".
+_EU_SCALE = (
+    r"(?:Mio|Mrd|Mill|millones|millón|millions?|milliards?|Millionen|Million|Milliarden|Milliarde)\.?"
+    r"(?:\s(?:de\s|d'|d’)?(?:euros?|dólares|dollars|Euro|Dollar))?"
+)
+_NUM = rf"\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|{_EU_NUM}|\d+,\d{{1,2}}(?=\s{_EU_SCALE})|\d+(?:\.\d+)?"
 # European thousands and the word after them: "45.000 Quadratmetern", "50 000 patients" (any case: German
 # nouns are capitalised, so the English plural test of _counted_noun_end does not apply).
 _FIG_EU = _Lazy(rf"(?<![\p{{L}}\p{{N}}.,/#:$@\-])(?:{_EU_NUM})(?:\s+[\p{{L}}][\p{{L}}\-]*)?(?![\p{{N}}])")
-_CUR = r"(?:US\$|HK\$|S\$|A\$|C\$|NT\$|RMB\s?|USD\s?|HKD\s?|EUR\s?|GBP\s?|[$€£¥])"
-_SCALE = r"(?:\s(?:million|billion|trillion|thousand|mn|bn)|(?:mn|bn|m|k|M|B|K))(?!\p{L})"
+_CUR = (
+    r"(?:US\$|HK\$|S\$|A\$|C\$|CA\$|AU\$|NZ\$|NT\$|R\$|RMB\s?|USD\s?|HKD\s?|EUR\s?|GBP\s?|CHF\s?"
+    r"|INR\s?|[$€£¥₹])"
+)
+_SCALE = (
+    rf"(?:\s(?:million|billion|trillion|thousand|mn|bn|crore|lakh)|(?:mn|bn|m|k|M|B|K)|\s{_EU_SCALE})"
+    r"(?!\p{L})"
+)
 _UNIT = (
     r"(?:\s?%|\s?per\s?cent|\spercent(?:age points?)?"
     r"|\s(?:square|sq\.?)\s?(?:meters|metres|feet|foot|ft|m|kilometres|kilometers|km|miles)"
     r"|\s(?:km|kilometres|kilometers|meters|metres|miles|hectares|acres|tonnes|tons|kg|times|fold"
-    r"|GW|MW|kW|GWh|MWh|TB|GB))(?!\p{L})"
+    r"|litres|liters|gallons|barrels|GW|MW|kW|GWh|MWh|TB|GB))(?!\p{L})"
 )
 _QUAL = (
     r"(?i:more than|over|around|about|approximately|nearly|almost|up to|at least|some|roughly|close to"
@@ -38,12 +50,15 @@ _FIG_BARE = _Lazy(
 )
 _CN_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CN_QUAL = r"(?:超過|超过|逾|約|约|接近|近|多於|多于|大約|大约|達|达|至少|最少)"
+# Currencies written before the number: "港幣5億元", "人民币3000万元", "US$1億".
+_CN_CUR = r"(?:港幣|港币|港元|人民幣|人民币|新台幣|新台币|美元|美金|日圓|日元|HK\$|US\$|NT\$|RMB\s?)"
 _CN_MEASURE = (
-    r"(?:平方米|平方呎|平方英尺|平方公尺|公里|公頃|公顷|名|家|個|个|間|间|位|人|項|项|所|款|座|倍|%|％"
-    r"|キロ|社|台|件|店舗|カ国|か国|拠点|万人)"
+    r"(?:元|美元|港元|円|ドル|平方米|平方呎|平方英尺|平方公尺|公里|公頃|公顷|名|家|個|个|間|间|位|人|項|项|所|款|座|倍|%|％"
+    r"|キロ|トン|社|台|件|店舗|カ国|か国|拠点|万人)"
 )
 _FIG_CN = _Lazy(
-    rf"(?<![\d,.]){_CN_QUAL}{_CN_NUM}(?:萬|万|億|亿|千|百)?多?{_CN_MEASURE}?(?!\d)"
+    rf"(?<![\d,.]){_CN_CUR}{_CN_NUM}(?:萬|万|億|亿|千|百)?多?{_CN_MEASURE}?(?!\d)"
+    rf"|(?<![\d,.]){_CN_QUAL}{_CN_NUM}(?:萬|万|億|亿|千|百)?多?{_CN_MEASURE}?(?!\d)"
     rf"|(?<![\d,.]){_CN_NUM}(?:萬|万|億|亿|千|百)?多?{_CN_MEASURE}"
 )
 _NOT_NOUNS = frozenset(
@@ -53,7 +68,12 @@ _NOT_NOUNS = frozenset(
 )
 _YEAR = _Lazy(r"1[89]\d\d|20\d\d|2100")
 _MONTH_BEFORE = _Lazy(rf"{_MONTH}\s*$")
-_LABEL_BEFORE = _Lazy(r"\p{Lu}[\p{L}.]*\s+$")  # "Phase 2", "Level 3": labels, not counts
+# "Phase 2", "Level 3": labels, not counts; an article or a qualifier opening a sentence is no label
+# ("El 45 % de los clientes", "Die 250 Mitarbeiter", "Rund 1.200 Räder").
+_LABEL_BEFORE = _Lazy(
+    r"(?<![\p{L}.])(?!(?:The|A|An|El|La|Las|Los|Le|Les|Un|Une|Una|Unos|Unas|Der|Die|Das|Ein|Eine|Rund|Über"
+    r"|Mehr|Fast|Plus|Près|Más|Casi|Around|About|Over|Nearly|Some|Only|Just)\s)\p{Lu}[\p{L}.]*\s+$"
+)
 
 
 _IRREGULAR_PLURALS = frozenset(

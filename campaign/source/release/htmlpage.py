@@ -1,4 +1,5 @@
-"""A release saved from a newsroom web page, read as Markdown-ish text in one pass.
+"""A release saved from a newsroom web page, read as Markdown-ish text in one pass; and inline HTML
+(``<br>``, ``<b>``, ``&amp;``) pasted into a plain-text release (:func:`html_fragments`).
 
 A release is untrusted input, and no library fits: the standard library's ``html.parser`` (Python 3.11 before
 3.11.13) is quadratic on unclosed tags (``<a x`` repeated) and raises ``AssertionError`` on ``<![x``; HTML5
@@ -145,3 +146,22 @@ class _Reader:
         elif tag == "a" and self._href:
             self._out.append(f"]({self._href})")
             self._href = None
+
+
+# Inline HTML in a plain-text or Markdown release (copied from a CMS or an e-mail): line breaks, emphasis
+# and spans; the tag is bounded and holds no "<", so a scan never passes the next one.
+_INLINE_TAG = _Lazy(
+    r"(?i)<(?P<br>br\s*/?)>|</?(?:b|strong|i|em|u|span|font|sup|sub|small)(?:\s[^<>\n]{0,200})?>"
+)
+# Character references with their semicolon only: "&copy2026" and "AT&T" stay as written.
+_CHAR_REF = _Lazy(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+
+
+def html_fragments(text: str) -> str:
+    """A plain-text or Markdown release with its inline HTML read: ``<br>`` is a line break, emphasis and
+    span tags are dropped (their text stays), character references (``&amp;``, ``&nbsp;``, ``&#8217;``) are
+    decoded. Other ``<...>`` (a Markdown autolink, "a < b") is left as written."""
+    if "<" not in text and "&" not in text:
+        return text
+    text = _INLINE_TAG.sub(lambda m: "\n" if m.group("br") else "", text)
+    return _CHAR_REF.sub(lambda m: _html.unescape(m.group()), text)

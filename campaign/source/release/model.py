@@ -14,8 +14,9 @@ class Dateline:
     ``place`` is "" when only a date is written (government releases); ``source`` is the wire as written
     ("" when none), ``newswire`` its normalised name (``PRNewswire``, ``Business Wire``, ``GlobeNewswire``,
     ``Media OutReach``, ``ACCESS Newswire``, ``EIN Presswire``, ``ACN Newswire``, ``News Direct``,
-    ``PR TIMES``) or None; ``date`` is ISO ``yyyy-mm-dd``, or None when no real date is written; ``zone`` is
-    the IANA zone of ``place`` from the gazetteer, None when unknown or ambiguous.
+    ``PR TIMES``, ``CNW``, ``news aktuell`` (ots), ``APA-OTS``, ``dpa-AFX``, ``pressetext``, ``ANP``) or
+    None; ``date`` is ISO ``yyyy-mm-dd``, or None when no real date is written; ``zone`` is the IANA zone
+    of ``place`` from the gazetteer, None when unknown or ambiguous.
     """
 
     place: str

@@ -24,7 +24,7 @@ from campaign.source.release.damage import find_damage
 from campaign.source.release.datelines import dateline
 from campaign.source.release.dates import date_alone, find_date
 from campaign.source.release.figures import figures
-from campaign.source.release.htmlpage import html_to_text, looks_like_html
+from campaign.source.release.htmlpage import html_fragments, html_to_text, looks_like_html
 from campaign.source.release.markup import find_images, inline
 from campaign.source.release.model import Dateline, DetectedLanguage, Notice, Organization, Release
 from campaign.source.release.quotes import quotes
@@ -102,8 +102,12 @@ class _State:
     def __init__(self) -> None:
         self.embargo_line: str | None = None
         self.date: str | None = None
+        self.dateline: Dateline | None = None  # a place and date on a line of their own above the title
         self.contacts: list[str] = []
         self.notices: list[Notice] = []
+
+
+_DASH_ENDS = ("-", "–", "—", "―", "－", ":", "：", "/")
 
 
 def _is_preamble(line: str, st: _State) -> bool:
@@ -115,6 +119,14 @@ def _is_preamble(line: str, st: _State) -> bool:
         return True
     if (day := date_alone(line)) is not None:
         st.date = st.date or day
+        return True
+    # "Paris, le 4 décembre 2026" alone above the title (French and Spanish releases): read like a date
+    # alone. A wire's dateline ("... /PRNewswire/ --") or one ending in a dash ("PARIS, 4 May 2026 –") is
+    # never a preamble: the body follows it.
+    found = None if line.rstrip().endswith(_DASH_ENDS) else dateline(line)
+    if found is not None and not found[1].strip() and found[0].date and not found[0].source:
+        st.dateline = st.dateline or found[0]
+        st.date = st.date or found[0].date
         return True
     return False
 
@@ -153,6 +165,7 @@ def _title(its: list[Item], st: _State) -> tuple[str | None, int]:
             or it.kind == "item"
             or not regex.search(r"\p{L}", first)
             or URL.fullmatch(first)
+            or (st.dateline is not None and _reads_as_prose(first))  # "Paris, le 4 mai 2026" / the body
         ):
             return None, i  # the text starts with its body
         if len(lines) > 1:
@@ -160,6 +173,11 @@ def _title(its: list[Item], st: _State) -> tuple[str | None, int]:
             return first, i
         return first, i + 1
     return None, i
+
+
+def _reads_as_prose(line: str) -> bool:
+    """A line that ends a sentence and is long or holds several: body text, not a title."""
+    return line.endswith((".", "。")) and (len(line) > 120 or len(split_sentences(line)) > 1)
 
 
 def _find_dateline(
@@ -192,6 +210,23 @@ def _find_dateline(
         paras += 1
         k += 1
     return None, i, i
+
+
+def _about_headings(its: list[Item]) -> list[Item]:
+    """Items with an "About X" line that heads its own paragraph (``關於X`` / ``X有限公司為...`` with no blank
+    line between) split into the heading and the paragraph. Only when the name's first word opens the
+    paragraph or is among its first three words (any case: ``À PROPOS DES ATELIERS X`` / ``Les Ateliers
+    X ...``), so a wrapped sentence ("About 250 people attended / the launch.") stays prose."""
+    out: list[Item] = []
+    for it in its:
+        first, _, rest = it.text.partition("\n")
+        name = sec.about_name(inline(first)) if it.kind == "para" and rest.strip() else None
+        word, text = (name.split()[0].casefold(), inline(rest).casefold()) if name else ("", "")
+        if word and (text.startswith(word) or word in text.split()[:3]):
+            out += [Item("heading", first, 2), Item("para", rest)]
+        else:
+            out.append(it)
+    return out
 
 
 def _body(its: list[Item], i: int) -> tuple[list[str], int]:
@@ -295,10 +330,11 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
         raise ReleaseError(f"{source}: release is empty")
     if not text.strip():
         raise ReleaseError(f"{source}: release is empty (only white space)")
-    if looks_like_html(text):
-        text = html_to_text(text)  # a release saved from a newsroom page; positions are the converted text's
+    # A release saved from a newsroom page, or <br>, <b>, &amp; pasted into a text release: positions in
+    # notices are the converted text's.
+    text = html_to_text(text) if looks_like_html(text) else html_fragments(text)
     meta, body_text, _ = front_matter(text)
-    its = items(body_text)
+    its = _about_headings(items(body_text))
     st = _State()
     fm_title = _fm(meta, _FM_TITLE)
     if fm_title is None:
@@ -321,6 +357,8 @@ def parse_release(text: str, *, source: str = "<string>") -> Release:
         subtitle = inline(its[i].text)
         i += 1
     dl, k, sub_start = _find_dateline(its, i, subtitle is not None, st)
+    if dl is None:
+        dl = st.dateline
     if dl is not None:
         if k > sub_start and subtitle is None:
             subtitle = (

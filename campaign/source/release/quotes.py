@@ -2,8 +2,10 @@
 
 Quote marks: ``"…"``, ``“…”``, ``„…“`` (German), ``« … »`` (French, Spanish), ``「…」``, ``『…』``.
 Attributions: before or after the quotation, in English ("said X", "X said:", "X, CEO of Y, added",
-"according to X"), German ("sagte X", "so X"), French ("a déclaré X"), Spanish ("afirmó X"), Chinese
-(``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``).
+"according to X"), German ("sagte X", "so X", "laut X:"), French ("a déclaré X", "selon X :"), Spanish
+("afirmó X", "según X:"), Chinese
+(``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``,
+``代表の佐藤は次のように述べています。「……」``, ``「……」と佐藤健一社長は語った。``).
 An unattributed
 quotation after an attributed one in the same paragraph continues it (PR convention). A quotation that runs
 over paragraphs (English convention: the first paragraph has no closing mark, the next opens again) is one
@@ -52,18 +54,26 @@ _PARTICLE = r"(?:van|von|de|der|den|da|di|du|del|della|la|le|bin|binti|al)"
 _NAME = rf"{_HON}*{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{0,5}}{_SUFFIX}?"
 _ROLE = r"[^\"“”「」]+?"
 _PRE = (
-    # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]
+    # [Commenting on X, ]Jane Doe[, CTO of Acme,] said[ in a statement][:|,]; "Acme's managing director,
+    # Jane Doe, said:" (the lead is the role when it ends in a role word)
     _Lazy(
-        rf"(?:.*?,\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
+        rf"(?:(?P<lead>.*?),\s+)??(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s*,?\s+{_VERB}(?:\s+\p{{Ll}}+){{0,4}}?"
         r"\s*[,:：]?\s*"
     ),
-    _Lazy(rf"(?:.*?\s)??[Aa]ccording to (?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"),
+    # According to Jane Doe, CTO of Acme: / Selon X, directrice : / D'après X / Según X / Laut X
+    _Lazy(
+        rf"(?:.*?\s)??(?:[Aa]ccording to|[Ss]elon|[Dd]['’]après|[Ss]egún|[Ll]aut) (?P<name>{_NAME})"
+        rf"(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"
+    ),
 )
 _POST = (
     # ," said Jane Doe, CTO of Acme.   ," said Acme CTO Jane Doe.
     _Lazy(rf"\s*[,，]?\s*{_VERB}\s+(?P<name>{_NAME})(?:\s*,\s*(?P<role>.+?))?\s*[.!?]?\s*"),
-    # ," Jane Doe, CTO of Acme, said.
-    _Lazy(rf"\s*[,，]?\s*(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}\s*[.!?]?\s*"),
+    # ," Jane Doe, CTO of Acme, said[ in a statement].
+    _Lazy(
+        rf"\s*[,，]?\s*(?P<name>{_NAME})(?:\s*,\s*(?P<role>{_ROLE})\s*,)?\s+{_VERB}"
+        r"(?:\s+[\p{L}\p{N}'’\-]+){0,4}?\s*[.!?]?\s*"
+    ),
 )
 _CN_VERBS = ("表示", "說", "说", "指出", "稱", "称", "強調", "强调", "補充", "补充", "坦言", "認為", "认为")
 _CN_VERB = f"(?:{'|'.join(_CN_VERBS)})"
@@ -79,7 +89,9 @@ _CN_ROLES = _Lazy(
 _ROLE_WORDS = frozenset(
     """CEO CTO CFO COO CMO CIO CSO President Chairman Chairwoman Chair Director Founder Co-founder
     Co-Founder Head Manager Officer Chief VP Minister Secretary Dean Partner Principal Lead Executive
-    Vice""".split()  # noqa: SIM905
+    Vice Geschäftsführer Geschäftsführerin Vorstand Vorstandsvorsitzender Vorstandsvorsitzende
+    Vorstandsdirektor Vorstandsdirektorin Direktor Direktorin Gründer Gründerin Leiter Leiterin Sprecher
+    Sprecherin Präsident Präsidentin Ministerin Bürgermeister Bürgermeisterin""".split()  # noqa: SIM905
 )
 _PRONOUNS = frozenset(
     """He She They It We I You Er Sie Es Wir Il Elle Ils Elles Nous Él Ella Ellos Nosotros""".split()  # noqa: SIM905
@@ -94,6 +106,32 @@ _JA_PRE = _Lazy(
 )
 _JA_POST = _Lazy(r"\s*と(?:述べ|語|話|コメント|説明|強調|明か)")
 _JA_PRE_LONGEST = 30 + 1 + 12 + 2 + 1  # role, の, who, 氏/さん, は
+
+
+# 佐藤は次のように述べています。「……」: the sentence before the quotation announces it.
+_JA_ANNOUNCE = _Lazy(r"[、，]?\s*(?:次|以下)のように(?:述べ|語|話|コメント|説明)[^。「」]{0,12}[。：:]\s*$")
+_JA_BEFORE = _JA_PRE_LONGEST + 30
+# 「……」と代表取締役の佐藤健一は述べた / と佐藤健一社長は語った: the speaker after the quotation.
+_JA_AFTER = _Lazy(
+    r"\s*と[、，]?\s*(?:(?P<role>[^、。「」『』]{1,30}?)の)?(?P<who>[^、。「」『』の\s]{2,12}?)"
+    r"(?:氏|さん|(?P<title>社長|会長|代表|所長|部長|CEO))?は[、，]?\s*(?:述べ|語|話|コメント|説明|強調|明か)"
+)
+
+
+def _ja_attribution(pre: str, post: str, before: str) -> tuple[str, str] | None:
+    """(name, role) of 代表の佐藤は「……」と述べています。 (``pre``, ``post``: the quotation's sentence
+    around it), or of 代表の佐藤は次のように述べています。「……」 (``before``: the sentence before, read
+    when the quotation opens its own sentence); None otherwise."""
+    if (am := _JA_AFTER.match(post)) is not None:  # 「……」と佐藤健一社長は語った。
+        return am.group("who"), am.group("role") or am.group("title") or ""
+    if _JA_POST.match(post):
+        who = pre
+    elif not pre.strip() and (am := _JA_ANNOUNCE.search(before)) is not None:
+        who = before[: am.start()]
+    else:
+        return None
+    jm = _search_at_end(_JA_PRE, who, last=("は",), longest=_JA_PRE_LONGEST, closing="、，")
+    return None if jm is None else (jm.group("who"), jm.group("role") or "")
 
 
 def _search_at_end(
@@ -121,12 +159,20 @@ def _split_role(name: str) -> tuple[str, str]:
     return name, ""
 
 
+_ONLY_NAME = _Lazy(rf"{_NAME}")
+
+
 def _attribution(m: regex.Match[str]) -> tuple[str, str] | None:
     name = _squash(m.group("name"))
     last = name.split()[-1] if name else ""
     if last.endswith(".") and len(last) > 2 and _abbreviation(last[:-1]) is None:
         name = name[:-1]  # the sentence's full stop, not an initial ("J.") or "Jr."
     role = _squash(m.group("role") or "")
+    if role and name.split()[-1] in _ROLE_WORDS and _ONLY_NAME.fullmatch(role):
+        name, role = role, name  # "Acme's CEO, Jane Doe, added": the name is the part between commas
+    lead = _squash(m.groupdict().get("lead") or "")
+    if not role and lead and lead.split()[-1].capitalize() in _ROLE_WORDS and len(lead) <= 80:
+        role = lead  # "Acme's managing director, Jane Doe, said"
     if not role:
         name, role = _split_role(name)
     if (hon := _HON_ONLY.match(name)) is not None and hon.end() < len(name):
@@ -206,10 +252,9 @@ def _quotes_in(paragraph: str) -> list[Quote]:
                     if last and post.rstrip().endswith(".") and _abbreviation(last) and last not in _NO_DOT:
                         found = (found[0], found[1] + ".")  # "CTO of Acme Inc." keeps its period
                     break
-        if found is None and _JA_POST.match(post):
-            jm = _search_at_end(_JA_PRE, pre, last=("は",), longest=_JA_PRE_LONGEST, closing="、，")
-            if jm is not None:
-                found = (jm.group("who"), jm.group("role") or "")
+        if found is None:  # the sentence before, cut to what an announcement can span
+            before = paragraph[max(starts[i - 1], ends[i - 1] - _JA_BEFORE) : ends[i - 1]] if i >= 1 else ""
+            found = _ja_attribution(pre, post, before)
         if found is None:
             cm = _search_at_end(_CN_PRE, pre, last=_CN_VERBS, longest=_CN_PRE_LONGEST, closing="：:，,")
             cm = cm or _CN_POST.fullmatch(post)

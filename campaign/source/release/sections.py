@@ -13,7 +13,7 @@ from campaign.source.release.markup import inline
 from campaign.text.sentences import CJK, Lazy, abbreviation, squash
 
 _ABOUT = Lazy(
-    r"(?:About|ABOUT|Über|ÜBER|Uber|À propos d[e']|A propos d[e']|À PROPOS D[E']|Acerca de|ACERCA DE|Sobre"
+    r"(?:About|ABOUT|Über|ÜBER|Uber|(?:À|A) (?i:propos) (?i:des\s|du\s|de\s|d')|Acerca de|ACERCA DE|Sobre"
     r"|SOBRE|Informations sur|Qui est)\s*(?:(?i:the|la|el|los|las|le|les|l'|die|der|das|des|du)\s*)?"
     r"(?P<name>[\p{Lu}\p{Lo}\p{N}][^!?。！？]{1,100}?)\s*[:：]?"
     r"|(?:關於|关于|有關|有关)\s*(?P<name>[^\s。！？，]{2,40}?)\s*[:：]?"
@@ -25,26 +25,41 @@ _ABOUT = Lazy(
 _CONTACT_PHRASE = (
     r"(?i:(?:media|press|investor|news)\s+(?:contacts?|enquiries|inquiries|relations|office)"
     r"|for (?:further|more) (?:information|details),? (?:please )?contact"
-    r"|pressekontakt|medienkontakt|contact presse|contacts? médias?|contacto de prensa|contacto para medios"
+    r"|pressekontakt|medienkontakt|kontakt für (?:die )?medien|medienanfragen|contacts? presse"
+    r"|relations? (?:presse|médias)|contacts? médias?|contacto de prensa|contacto para medios"
+    r"|contacto con (?:los )?medios"
     r"|contact (?:information|details))"
     r"|傳媒查詢|传媒查询|媒體查詢|媒体查询|媒體聯絡|媒体联络|新聞聯絡|新闻联络|傳媒聯絡|传媒联络|傳媒聯繫|媒体联系"
+    r"|如有查詢|如有查询"
     r"|本件に関するお問い合わせ|報道関係者(?:様)?(?:から)?の?お問い合わせ(?:先)?"
 )
 # One-word headings count only alone or before a colon.
-_CONTACT_WORD = r"(?i:contacts?|kontakt|contacto|prensa)|お問い合わせ(?:先)?"
+_CONTACT_WORD = (
+    r"(?i:contacts?|kontakt|contacto|prensa)|お問い合わせ(?:先)?|(?:聯絡|联络|聯繫|联系)人?|查詢|查询"
+)
 _CONTACT_START = Lazy(
     rf"[【■]?\s*(?:(?:{_CONTACT_PHRASE})(?!\p{{Ll}}).{{0,300}}"
     rf"|(?:{_CONTACT_WORD})\s*[】]?\s*(?:[:：].{{0,300}})?)",
     regex.S,
 )
 _STOP = Lazy(
-    r"(?i:forward[- ]looking statements|safe harbou?r|the issuer is solely responsible"
+    # "Cautionary Note Regarding Forward-Looking Statements"; an unheaded "This press release contains
+    # forward-looking statements ..." paragraph
+    r"(?i:(?:(?:cautionary|special|important)\s+(?:note|statement|information)s?\s+"
+    r"(?:regarding|concerning|about|on|with respect to)\s+)?forward[- ]looking (?:statements|information)"
+    r"|this (?:press |news )?(?:release|announcement) (?:contains|includes|may contain) (?:certain )?"
+    r"(?:\"|“)?forward[- ]looking"
+    r"|safe harbou?r|the issuer is solely responsible"
     r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas"
     r"|notes? to editors?|editor'?s'? notes?|hinweis für redaktionen|notes? aux rédactions"
     r"|nota para (?:los )?editores|legal disclaimer|view (?:the )?original (?:content|press release)"
     r"|view source version|cision view original content)"
     r"\b.{0,300}"
     r"|編輯注意事項|编辑注意事项|編者按|编者按"
+    # forward-looking statements and disclaimers in Chinese and Japanese (headings)
+    r"|(?:有關|有关|關於|关于)?前瞻性(?:陳述|陈述|聲明|声明)[^\n]{0,300}|(?:免責聲明|免责声明|免責事項)\s*(?:[:：].{0,300})?"
+    r"|将来(?:予測|の見通し)に関する(?:記述|注意事項)[^\n]{0,300}"
+    r"|SOURCE\s+\p{Lu}[^\n]{0,200}"  # PR Newswire's last line: "SOURCE Acme Corp." (capitals, no colon)
     r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal|attachments?|related images?"
     r"|related links?)\s*(?:[:：].{0,300})?",
     regex.S,
@@ -138,7 +153,13 @@ _OFFSETS = {
     "SGT": 480, "CST": -360, "JST": 540, "EST": -300, "EDT": -240, "CDT": -300, "MST": -420, "MDT": -360,
     "PST": -480, "PDT": -420, "AEST": 600, "AEDT": 660,
 }  # fmt: skip
-_ZONE_ABBR = Lazy(rf"(?<!\p{{L}})(?P<z>{'|'.join(sorted(_OFFSETS, key=len, reverse=True))})(?!\p{{L}})")
+# US wires' "ET"/"PT": the zone's offset on the day (standard or daylight time).
+_US_ZONES = {
+    "ET": "America/New_York", "CT": "America/Chicago", "MT": "America/Denver", "PT": "America/Los_Angeles",
+}  # fmt: skip
+_ZONE_ABBR = Lazy(
+    rf"(?<!\p{{L}})(?P<z>{'|'.join(sorted([*_OFFSETS, *_US_ZONES], key=len, reverse=True))})(?!\p{{L}})"
+)
 
 
 def is_embargo(line: str) -> bool:
@@ -147,7 +168,8 @@ def is_embargo(line: str) -> bool:
 
 def embargo(line: str, zone: str | None) -> str | None:
     """ISO 8601 of an embargo line: ``yyyy-mm-dd`` when only a date is written; ``yyyy-mm-ddTHH:MM±hh:mm``
-    when a time is written with a zone abbreviation, or with ``zone`` (the dateline's) as fallback; a naive
+    when a time is written with a zone abbreviation (``HKT``, ``CET``; ``ET``/``PT`` take the US zone's
+    offset on that day), or with ``zone`` (the dateline's) as fallback; a naive
     ``yyyy-mm-ddTHH:MM:SS`` when neither is known. None when the line has no date."""
     m = _EMBARGO.match(line)
     if m is None:
@@ -156,7 +178,9 @@ def embargo(line: str, zone: str | None) -> str | None:
     day = find_date(when)
     if day is None:
         return None
-    rest = regex.sub(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}", " ", when)
+    rest = regex.sub(
+        r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{4}", " ", when
+    )
     rest = regex.sub(
         r"\b\d{1,2}(?:st|nd|rd|th|er)?\.?\s+\p{L}+\.?,?\s+\d{4}|\p{L}+\.?\s+\d{1,2},?\s+\d{4}", " ", rest
     )
@@ -170,8 +194,10 @@ def embargo(line: str, zone: str | None) -> str | None:
     if hour > 23 or minute > 59:
         return day
     local = _dt.datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}")
-    if (z := _ZONE_ABBR.search(when)) is not None:
+    if (z := _ZONE_ABBR.search(when)) is not None and z.group("z") in _OFFSETS:
         return local.replace(tzinfo=_dt.timezone(_dt.timedelta(minutes=_OFFSETS[z.group("z")]))).isoformat()
+    if z is not None:
+        zone = _US_ZONES[z.group("z")]
     if zone is not None:
         from zoneinfo import ZoneInfo
 
