@@ -23,6 +23,8 @@ if os.environ.get("CI") == "true":
 # environments (tests/test_secrets_policy.py), and the example campaign against the default one.
 os.environ.setdefault("CAMPAIGN_SECRET_ENV", "*")
 os.environ.setdefault("CAMPAIGN_SECRETS_DIR", tempfile.gettempdir())
+# Each test's campaigns find their own project root (tests set CAMPAIGN_ROOT themselves where they need it).
+os.environ.pop("CAMPAIGN_ROOT", None)
 
 pytest_plugins = ["tests.helpers.pg"]  # the PostgreSQL fixtures (pg_template, pg_url)
 

@@ -209,3 +209,38 @@ def test_a_private_destination_needs_the_accounts_opt_in(
     path = edit(project, "instance: https://mastodon.example", opt_in)
     code, _out, err = run(capsys, "check", str(path), "--now", NOW)
     assert code == 0, err
+
+
+def test_a_campaign_file_linking_out_of_the_checkout_is_refused_before_it_is_read(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request adds ``schedules/x.yaml`` as a symlink to a file of the machine's: the root stays the
+    checkout's (the walk starts where the file is named), and the file is refused unread."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".git").mkdir(parents=True)
+    (elsewhere / "team.yaml").write_text(f"{CANARY}: 1\n", encoding="utf-8")
+    (project / "schedules" / "x.yaml").symlink_to(elsewhere / "team.yaml")
+    for command in ("check", "preview"):
+        code, out, err = run(capsys, command, str(project / "schedules" / "x.yaml"), "--now", NOW)
+        assert_refused(code, out, err, "schedules/x.yaml", "outside the project root")
+    # A link inside the checkout is the file it names.
+    (project / "schedules" / "alias.yaml").symlink_to("mini.yaml")
+    code, out, err = run(capsys, "preview", str(project / "schedules" / "alias.yaml"), "--now", NOW)
+    assert code == 0, err
+
+
+def test_the_operator_names_the_root_with_campaign_root(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CAMPAIGN_ROOT (the environment, never a campaign file) narrows the root: here to schedules/, so the
+    campaign's release and templates one level up are outside it; a root that is no folder is one line."""
+    mini = str(project / "schedules" / "mini.yaml")
+    monkeypatch.setenv("CAMPAIGN_ROOT", str(project / "schedules"))
+    code, out, err = run(capsys, "preview", mini, "--now", NOW)
+    assert_refused(code, out, err, "mini.yaml", "outside the project root")
+    monkeypatch.setenv("CAMPAIGN_ROOT", str(project / "release.txt"))
+    code, out, err = run(capsys, "check", mini)
+    assert_refused(code, out, err, "CAMPAIGN_ROOT", "is not a directory")
+    monkeypatch.setenv("CAMPAIGN_ROOT", str(project))
+    code, out, err = run(capsys, "preview", mini, "--now", NOW)
+    assert code == 0, err

@@ -21,7 +21,7 @@ from campaign.source import languages
 from campaign.source.accounts import AccountConfig, load_accounts
 from campaign.source.checker import _KEY, Checker, check_zone, did_you_mean, parse_duration
 from campaign.source.media_config import with_media
-from campaign.source.paths import Kind, find_project_root, resolve_inside
+from campaign.source.paths import Kind, confine_campaign_file, find_project_root, resolve_inside
 from campaign.source.yamlfile import Node, NodeList, load_yaml
 
 if TYPE_CHECKING:
@@ -221,12 +221,13 @@ def load_campaign(
     path = Path(path)
     display = str(path)
     check = Checker(display)
+    project = find_project_root(path, root)
+    confine_campaign_file(project, path, display)
     doc = load_yaml(path, display=display)
     if doc is None:
         raise check.fail("the file is empty", None)
     doc = check.mapping(doc, "a campaign file", 1)
     check.keys(doc, CAMPAIGN_KEYS, "the campaign")
-    project = find_project_root(path, root)
     head = _load_header(check, doc, path, project)
     accounts = load_accounts(
         check, doc, path.parent, policy or SecretPolicy.from_environ(), languages=head.languages

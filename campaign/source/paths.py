@@ -4,9 +4,11 @@ Campaign files arrive as pull requests, so every path a campaign file names (``r
 template's ``{% include %}``, media) is untrusted. The rules:
 
 * The **project root** is the enclosing git work tree of the campaign file (the nearest directory upwards
-  holding ``.git``, a directory or a worktree's ``.git`` file; found by walking up, no ``git`` subprocess),
-  else the campaign file's parent's parent (``schedules/x.yaml`` -> the folder holding ``schedules/``), or an
-  explicit root (``--root``) given by the operator.
+  holding ``.git``, a directory or a worktree's ``.git`` file; found by walking up from where the file is
+  named, no ``git`` subprocess), else the campaign file's parent's parent (``schedules/x.yaml`` -> the folder
+  holding ``schedules/``), or the root the operator names (``CAMPAIGN_ROOT``, :data:`ENV_ROOT`). The
+  campaign file itself must lie inside it too, symlinks followed: a pull request's ``schedules/x.yaml`` that
+  links elsewhere is refused before it is read.
 * A path resolves (relative paths against the campaign file's folder) with **every symlink followed first**,
   then must lie inside the root. ``/proc``, ``/sys`` and ``/dev`` are refused even when the root contains
   them (a root of ``/``), and so is anything in a folder named ``.git`` (git's own files: a CI checkout
@@ -49,6 +51,10 @@ FORBIDDEN_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
 #: template including it would print the token in the preview CI posts on the pull request.
 GIT_FOLDER = ".git"
 
+#: The operator's project root (a directory), for every campaign file: a CI job sets it to its checkout.
+#: Only the environment sets it (never a campaign file).
+ENV_ROOT = "CAMPAIGN_ROOT"
+
 #: Largest template or release read (bytes); bigger files are refused rather than read into memory.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -58,18 +64,45 @@ Kind = Literal["file", "dir"]
 def find_project_root(campaign_file: str | Path, explicit: str | Path | None = None) -> Path:
     """The project root of ``campaign_file`` (rules in the module docstring), resolved (no symlinks).
 
-    ``explicit`` (the operator's ``--root``) wins and must be an existing directory (ConfigError otherwise).
+    ``explicit``, else ``$CAMPAIGN_ROOT``, wins and must be an existing directory (ConfigError otherwise).
+    Otherwise the walk starts where the file is named, not where a symlink leads: a campaign file that links
+    out of its checkout does not carry the root along (:func:`confine_campaign_file` then refuses it).
     """
+    from_env = explicit is None and bool(os.environ.get(ENV_ROOT))
+    if from_env:
+        explicit = os.environ[ENV_ROOT]
     if explicit is not None:
         root = Path(os.path.realpath(explicit))
         if not root.is_dir():
-            raise ConfigError(f"project root {str(explicit)!r} is not a directory")
+            name = f"project root ({ENV_ROOT})" if from_env else "project root"
+            raise ConfigError(f"{name} {str(explicit)!r} is not a directory")
         return root
-    folder = Path(os.path.realpath(campaign_file)).parent
+    folder = Path(os.path.abspath(campaign_file)).parent
     for candidate in (folder, *folder.parents):
         if os.path.lexists(candidate / ".git"):
-            return candidate
-    return folder.parent
+            return Path(os.path.realpath(candidate))
+    return Path(os.path.realpath(folder.parent))
+
+
+def confine_campaign_file(root: Path, campaign_file: Path, display: str) -> None:
+    """Raise ConfigError naming ``display`` when the campaign file is a regular file that resolves outside
+    ``root`` (a symlink out of the checkout) or into a place no campaign reads. A missing file, a FIFO or a
+    device is left to the reader's own message (:func:`campaign.source.yamlfile.load_yaml`)."""
+    try:
+        if not stat.S_ISREG(os.stat(campaign_file).st_mode):
+            return
+        real = Path(os.path.realpath(campaign_file))
+        if not real.is_relative_to(root):
+            raise ConfigError(
+                f"the campaign file resolves to {real}, outside the project root {root} (an operator who "
+                f"keeps campaign files apart from their project names its folder in {ENV_ROOT})",
+                file=display,
+            )
+        confine(root, real, kind="file")
+    except OSError:  # missing, unreadable, a symlink loop: the reader says so
+        return
+    except ValueError as exc:
+        raise ConfigError(f"the campaign file {exc}", file=display) from None
 
 
 def _forbidden(real: Path) -> Path | None:
@@ -252,11 +285,13 @@ class ConfinedLoader(jinja2.BaseLoader):
 
 
 __all__ = [
+    "ENV_ROOT",
     "FORBIDDEN_TREES",
     "GIT_FOLDER",
     "MAX_FILE_BYTES",
     "ConfinedLoader",
     "confine",
+    "confine_campaign_file",
     "find_project_root",
     "read_confined",
     "resolve_inside",
