@@ -221,8 +221,7 @@ def load_campaign(
     path = Path(path)
     display = str(path)
     check = Checker(display)
-    project = find_project_root(path, root)
-    confine_campaign_file(project, path, display)
+    project = confine_campaign_file(find_project_root(path, root), path, display)
     doc = load_yaml(path, display=display)
     if doc is None:
         raise check.fail("the file is empty", None)

@@ -84,13 +84,14 @@ def find_project_root(campaign_file: str | Path, explicit: str | Path | None = N
     return Path(os.path.realpath(folder.parent))
 
 
-def confine_campaign_file(root: Path, campaign_file: Path, display: str) -> None:
-    """Raise ConfigError naming ``display`` when the campaign file is a regular file that resolves outside
-    ``root`` (a symlink out of the checkout) or into a place no campaign reads. A missing file, a FIFO or a
-    device is left to the reader's own message (:func:`campaign.source.yamlfile.load_yaml`)."""
+def confine_campaign_file(root: Path, campaign_file: Path, display: str) -> Path:
+    """``root``, once the campaign file is known to lie inside it. Raises ConfigError naming ``display`` when
+    the campaign file is a regular file that resolves outside ``root`` (a symlink out of the checkout) or into
+    a place no campaign reads. A missing file, a FIFO or a device is left to the reader's own message
+    (:func:`campaign.source.yamlfile.load_yaml`)."""
     try:
         if not stat.S_ISREG(os.stat(campaign_file).st_mode):
-            return
+            return root
         real = Path(os.path.realpath(campaign_file))
         if not real.is_relative_to(root):
             raise ConfigError(
@@ -100,9 +101,10 @@ def confine_campaign_file(root: Path, campaign_file: Path, display: str) -> None
             )
         confine(root, real, kind="file")
     except OSError:  # missing, unreadable, a symlink loop: the reader says so
-        return
+        return root
     except ValueError as exc:
         raise ConfigError(f"the campaign file {exc}", file=display) from None
+    return root
 
 
 def _forbidden(real: Path) -> Path | None:
