@@ -222,11 +222,18 @@ _RRULE_NAMES = {
     "BYDAY", "BYWEEKDAY", "BYHOUR", "BYMINUTE", "BYSECOND", "COUNT", "UNTIL",
 }  # fmt: skip
 _PROBE_START = datetime(2000, 1, 1)
+# dateutil checks these only when it iterates an hourly or finer rule (an internal error, not a message).
+_CLOCK_PARTS = {"BYHOUR": 23, "BYMINUTE": 59, "BYSECOND": 59}
 
 
 def _positive(value: str) -> bool:
     """True for a whole number from 1 to 999,999,999 written in ASCII digits."""
     return value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1
+
+
+def _at_most(value: str, top: int) -> bool:
+    """True for a whole number from 0 to ``top`` (at most 59) written in ASCII digits."""
+    return value.isascii() and value.isdigit() and len(value) <= 2 and int(value) <= top
 
 
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
@@ -255,6 +262,9 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
         if name in ("COUNT", "INTERVAL") and not _positive(value):
             # INTERVAL=0 repeated one instant for ever (a hang); a negative one, a dateutil crash.
             raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} must be a whole number of at least 1")
+        top = _CLOCK_PARTS.get(name)
+        if top is not None and not all(_at_most(v, top) for v in value.split(",")):
+            raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} values must be 0 to {top}")
         if name == "COUNT":
             count = int(value)
         elif name == "UNTIL":
