@@ -92,6 +92,8 @@ def _parse_absolute(text: str) -> At | None:
         value = datetime(year, month, day, hour, minute, second)
         if m[7]:
             suffix = m[7].upper()
+            if suffix != "Z" and int(suffix[-2:]) > 59:  # fromisoformat reads +05:99 as +06:39
+                raise ValueError(f"UTC offset minutes {suffix[-2:]} are not 0..59")
             value = (
                 value.replace(tzinfo=UTC)
                 if suffix == "Z"

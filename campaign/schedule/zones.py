@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -111,7 +112,11 @@ def aware(value: datetime, name: str) -> datetime:
 def parse_instant(raw: str, zone: str) -> datetime:
     """An ISO 8601 time (``embargo:``); without an offset it is local time in ``zone``. Raises ValueError
     (not a time) or OverflowError (an offset that takes year 1 or 9999 past the calendar's end)."""
-    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    text = raw.strip().replace("Z", "+00:00")
+    minutes = re.search(r"[+-]\d\d:?(\d\d)$", text)
+    if minutes and int(minutes[1]) > 59:  # fromisoformat reads +05:99 as +06:39
+        raise ValueError(f"UTC offset minutes {minutes[1]} are not 0..59")
+    when = datetime.fromisoformat(text)
     return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
 
 

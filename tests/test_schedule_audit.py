@@ -1,0 +1,50 @@
+"""Schedules and time, as a hostile or careless campaign file writes them: each input is refused with one
+ScheduleError (or check error) line, never an internal error, a hang or a silent misreading."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from campaign.errors import ScheduleError
+from campaign.schedule.timespec import expand, parse_instant, parse_when, resolve_zone
+
+HK = ZoneInfo("Asia/Hong_Kong")
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+START = datetime(2027, 1, 18, 9, tzinfo=HK)
+HORIZON = datetime(2028, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=HOURLY;BYMINUTE=61",  # dateutil only fails when it iterates an hourly rule
+        "FREQ=MINUTELY;BYSECOND=99",
+        "FREQ=SECONDLY;BYHOUR=25",  # "Invalid combination ... resulting in empty rule" at iteration
+        "FREQ=DAILY;BYHOUR=24",
+    ],
+)
+def test_rrule_time_part_out_of_range_is_refused(rule: str) -> None:
+    with pytest.raises(ScheduleError, match="invalid rrule"):
+        when = parse_when({"rrule": rule, "count": 3})
+        expand(when, zone=HK, start=START, now=NOW, horizon=HORIZON)
+
+
+@pytest.mark.parametrize(
+    "text", ["2027-01-20 09:00+05:99", "2027-01-20 09:00+0560", "2027-01-20 09:00-00:75"]
+)
+def test_utc_offset_minutes_past_59_are_refused(text: str) -> None:
+    # fromisoformat reads +05:99 as +06:39: a post silently 39 minutes off.
+    with pytest.raises(ScheduleError, match="invalid time"):
+        parse_when(text)
+    with pytest.raises(ValueError, match="offset minutes"):  # embargo: reads the same text
+        parse_instant(text.replace(" ", "T"), "Asia/Hong_Kong")
+
+
+@pytest.mark.parametrize("name", ["localtime", "posixrules", "right/UTC", "posix/Europe/London"])
+def test_host_dependent_zone_files_are_not_zones(name: str) -> None:
+    # 'localtime' is the machine's own zone (CI's UTC, the daemon's whatever); right/ counts leap seconds.
+    with pytest.raises(ScheduleError, match="unknown time zone"):
+        resolve_zone(name)
