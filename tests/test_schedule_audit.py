@@ -48,3 +48,18 @@ def test_host_dependent_zone_files_are_not_zones(name: str) -> None:
     # 'localtime' is the machine's own zone (CI's UTC, the daemon's whatever); right/ counts leap seconds.
     with pytest.raises(ScheduleError, match="unknown time zone"):
         resolve_zone(name)
+
+
+def test_check_refuses_host_dependent_zone() -> None:
+    from campaign.source.checker import check_zone
+
+    class Fail(Exception):
+        pass
+
+    class Check:
+        def fail(self, message: str, line: int) -> Exception:
+            return Fail(f"{line}: {message}")
+
+    with pytest.raises(Fail, match="7: unknown time zone 'localtime'"):
+        check_zone(Check(), "localtime", 7)  # type: ignore[arg-type]
+    check_zone(Check(), "Australia/Lord_Howe", 7)  # type: ignore[arg-type]
