@@ -63,3 +63,13 @@ def test_check_refuses_host_dependent_zone() -> None:
     with pytest.raises(Fail, match="7: unknown time zone 'localtime'"):
         check_zone(Check(), "localtime", 7)  # type: ignore[arg-type]
     check_zone(Check(), "Australia/Lord_Howe", 7)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "rule", ["FREQ=YEARLY;BYEASTER=99999", "FREQ=YEARLY;BYEASTER=-99999", "FREQ=MONTHLY;BYDAY=+99MO"]
+)
+def test_rrule_dateutil_cannot_iterate_is_one_schedule_error(rule: str) -> None:
+    # dateutil accepts these, then raises IndexError on the first iteration (an internal error).
+    with pytest.raises(ScheduleError, match="invalid rrule"):
+        when = parse_when({"rrule": rule})
+        expand(when, zone=HK, start=START, now=NOW, horizon=HORIZON)

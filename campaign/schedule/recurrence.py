@@ -14,7 +14,7 @@ occurrences, DST checks and :class:`~.values.Occurrence` objects included, takes
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -95,11 +95,22 @@ def _bounds(rec: Recurrence, zone: ZoneInfo, start: datetime | None, horizon: da
     return _Bounds(first_local, first_utc, end_utc, horizon)
 
 
+def _guarded(rec: Recurrence, stream: Iterable[datetime]) -> Iterator[datetime]:
+    """``stream``, with dateutil's own failures while iterating (``BYEASTER=99999``, ``BYDAY=+99MO``: an
+    IndexError; a minute past 59 in an hourly rule: a ValueError) as one ScheduleError naming the rule."""
+    try:
+        yield from stream
+    except (IndexError, ValueError, OverflowError) as exc:
+        raise ScheduleError(f"invalid rrule {rec.rule!r}: dateutil cannot expand it ({exc})") from None
+
+
 def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple[list[Occurrence], bool]:
     """(occurrences in time order, whether the horizon cut them): the rule's wall times resolved to UTC."""
     dtstart = bounds.first_local.replace(tzinfo=None)
     stream: Iterable[datetime] = (
-        cron_rules(rec.cron, dtstart) if rec.cron is not None else rrulestr(rec.rule, dtstart=dtstart)
+        cron_rules(rec.cron, dtstart)
+        if rec.cron is not None
+        else _guarded(rec, rrulestr(rec.rule, dtstart=dtstart))
     )
     first_utc, end_utc, horizon = bounds.first_utc, bounds.end_utc, bounds.horizon
     open_ended = rec.open_ended
