@@ -73,3 +73,13 @@ def test_rrule_dateutil_cannot_iterate_is_one_schedule_error(rule: str) -> None:
     with pytest.raises(ScheduleError, match="invalid rrule"):
         when = parse_when({"rrule": rule})
         expand(when, zone=HK, start=START, now=NOW, horizon=HORIZON)
+
+
+def test_plan_shows_which_of_two_folded_wall_times() -> None:
+    # 01:30 happens twice on 2027-11-07 in New York: the plan line must say which (the first: EDT).
+    from campaign.queue.planner import _when
+
+    first = datetime(2027, 11, 7, 5, 30, tzinfo=UTC)
+    second = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)
+    assert _when(first, "America/New_York") == "2027-11-07 01:30 America/New_York (EDT)"
+    assert _when(second, "America/New_York") == "2027-11-07 01:30 America/New_York (EST)"
