@@ -83,3 +83,34 @@ def test_plan_shows_which_of_two_folded_wall_times() -> None:
     second = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)
     assert _when(first, "America/New_York") == "2027-11-07 01:30 America/New_York (EDT)"
     assert _when(second, "America/New_York") == "2027-11-07 01:30 America/New_York (EST)"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MONTHLY;BYMONTHDAY=0",  # dateutil dropped the 0: the monthly post went out every day
+        "FREQ=MONTHLY;BYMONTHDAY=32",
+        "FREQ=MONTHLY;BYMONTHDAY=-32",
+        "FREQ=YEARLY;BYMONTH=13",
+        "FREQ=YEARLY;BYMONTH=0",
+        "FREQ=YEARLY;BYYEARDAY=0",
+        "FREQ=YEARLY;BYWEEKNO=54",
+        "FREQ=DAILY;BYHOUR=-1",
+    ],
+)
+def test_rrule_by_parts_outside_rfc5545_ranges_are_refused(rule: str) -> None:
+    with pytest.raises(ScheduleError, match=r"invalid rrule .* values must be"):
+        parse_when({"rrule": rule})
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=MONTHLY;BYMONTHDAY=-1",
+        "FREQ=MONTHLY;BYMONTHDAY=1,15,+31",
+        "FREQ=YEARLY;BYYEARDAY=-366,366;BYMONTH=12",
+        "FREQ=DAILY;BYHOUR=0,9,23;BYMINUTE=0,59;BYSECOND=0",
+    ],
+)
+def test_rrule_by_parts_in_range_still_parse(rule: str) -> None:
+    parse_when({"rrule": rule})

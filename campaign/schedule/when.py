@@ -22,6 +22,8 @@ Forms of ``when`` (:func:`parse_when`)
 
 RRULE (:func:`parse_rrule`): ``COUNT``/``UNTIL`` in the rule are read as ``count``/``end``; a
 DTSTART/RDATE/EXDATE line is refused: the start is ``start:``, so there is one place for it and its zone.
+``BYHOUR``, ``BYMINUTE``, ``BYSECOND``, ``BYMONTH``, ``BYMONTHDAY``, ``BYYEARDAY`` and ``BYWEEKNO`` values
+outside RFC 5545's ranges are refused (dateutil reads ``BYMONTHDAY=0`` as no day filter at all).
 Cron: :mod:`campaign.schedule.cron`.
 """
 
@@ -224,8 +226,23 @@ _RRULE_NAMES = {
     "BYDAY", "BYWEEKDAY", "BYHOUR", "BYMINUTE", "BYSECOND", "COUNT", "UNTIL",
 }  # fmt: skip
 _PROBE_START = datetime(2000, 1, 1)
-# dateutil checks these only when it iterates an hourly or finer rule (an internal error, not a message).
-_CLOCK_PARTS = {"BYHOUR": 23, "BYMINUTE": 59, "BYSECOND": 59}
+# (low, high, whether -high..-1 count from the end). dateutil checks the clock parts only when it iterates an
+# hourly or finer rule (an internal error), drops BYMONTHDAY=0 (a monthly rule became daily) and never fires
+# on BYMONTH=13: each is refused here, as RFC 5545 (3.3.10) bounds them.
+_PART_RANGES = {
+    "BYHOUR": (0, 23, False), "BYMINUTE": (0, 59, False), "BYSECOND": (0, 59, False),
+    "BYMONTH": (1, 12, False),
+    "BYMONTHDAY": (1, 31, True), "BYYEARDAY": (1, 366, True), "BYWEEKNO": (1, 53, True),
+}  # fmt: skip
+
+
+def _in_range(value: str, low: int, high: int, signed: bool) -> bool:
+    """True for a whole number from ``low`` to ``high`` (or -``high`` to -1 when ``signed``), ASCII digits."""
+    digits = value[1:] if signed and value[:1] in "+-" and len(value) > 1 else value
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 3):
+        return False
+    number = int(digits)
+    return low <= number <= high if value[:1] != "-" else 1 <= number <= high
 
 
 def _positive(value: str) -> bool:
@@ -233,9 +250,12 @@ def _positive(value: str) -> bool:
     return value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1
 
 
-def _at_most(value: str, top: int) -> bool:
-    """True for a whole number from 0 to ``top`` (at most 59) written in ASCII digits."""
-    return value.isascii() and value.isdigit() and len(value) <= 2 and int(value) <= top
+def _check_part(name: str, value: str, rule: str) -> None:
+    bounds = _PART_RANGES.get(name)
+    if bounds is not None and not all(_in_range(v, *bounds) for v in value.split(",")):
+        low, high, signed = bounds
+        also = f" or -{high} to -1" if signed else ""
+        raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} values must be {low} to {high}{also}")
 
 
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
@@ -264,9 +284,7 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
         if name in ("COUNT", "INTERVAL") and not _positive(value):
             # INTERVAL=0 repeated one instant for ever (a hang); a negative one, a dateutil crash.
             raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} must be a whole number of at least 1")
-        top = _CLOCK_PARTS.get(name)
-        if top is not None and not all(_at_most(v, top) for v in value.split(",")):
-            raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} values must be 0 to {top}")
+        _check_part(name, value, rule)
         if name == "COUNT":
             count = int(value)
         elif name == "UNTIL":
