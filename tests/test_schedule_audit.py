@@ -114,3 +114,21 @@ def test_rrule_by_parts_outside_rfc5545_ranges_are_refused(rule: str) -> None:
 )
 def test_rrule_by_parts_in_range_still_parse(rule: str) -> None:
     parse_when({"rrule": rule})
+
+
+def test_next_free_slot_never_lands_past_the_latest_campaign_time() -> None:
+    # A start just before 9000 is allowed; its next slot must not break the "no time at or after 9000" rule.
+    from campaign.schedule.timespec import SlotAllocator, parse_slots
+
+    ny = ZoneInfo("America/New_York")
+    slots = SlotAllocator({"acc": parse_slots({"times": ["09:00"]}, default_zone=ny)})
+    with pytest.raises(ScheduleError, match="too far in the future"):
+        expand(
+            parse_when("next free slot"),
+            zone=ny,
+            start=datetime(8999, 12, 31, 20, tzinfo=UTC),
+            now=NOW,
+            horizon=HORIZON,
+            slots=slots,
+            account="acc",
+        )
