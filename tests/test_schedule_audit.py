@@ -132,3 +132,15 @@ def test_next_free_slot_never_lands_past_the_latest_campaign_time() -> None:
             slots=slots,
             account="acc",
         )
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"rrule": "FREQ=YEARLY;INTERVAL=7000", "count": 2},  # 2027, then 9027
+        {"cron": "0 9 29 2 *", "count": 2000},  # leap days, one every four years, past 9000
+    ],
+)
+def test_recurrence_count_never_runs_past_the_latest_campaign_time(spec: dict[str, object]) -> None:
+    with pytest.raises(ScheduleError, match="too far in the future"):
+        expand(parse_when(spec), zone=HK, start=START, now=NOW, horizon=HORIZON)

@@ -24,7 +24,7 @@ from dateutil.rrule import rrulestr
 from campaign.errors import ScheduleError
 from campaign.schedule.cron import cron_rules
 from campaign.schedule.values import Expansion, Occurrence, Recurrence
-from campaign.schedule.zones import abbrev, fmt_utc, resolve_point, resolve_wall
+from campaign.schedule.zones import LATEST, abbrev, fmt_utc, resolve_point, resolve_wall
 
 #: Default ceiling on the occurrences one recurrence may expand to (a guard against ``* * * * *`` to 2099).
 DEFAULT_LIMIT = 1_000_000
@@ -66,8 +66,8 @@ def expand_recurrence(
     """Occurrences of ``rec`` in ``zone`` (aware ``start``, ``now``, ``horizon``; see the module docstring).
 
     Past occurrences are :attr:`Expansion.skipped`, or due ``now`` with ``send_late``. Raises ScheduleError
-    for a recurrence without a start, one that ends before it starts or never occurs, or one longer than
-    ``limit``.
+    for a recurrence without a start, one that ends before it starts or never occurs, one longer than
+    ``limit``, or one whose count runs past the latest campaign time (:data:`~.zones.LATEST`).
     """
     bounds = _bounds(rec, zone, start, horizon)
     out, truncated = _walk(rec, zone, bounds, limit)
@@ -132,6 +132,11 @@ def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple
             continue
         if end_utc is not None and at > end_utc:
             break
+        if at >= LATEST:  # a count can get here (an end is before LATEST): 'FREQ=YEARLY;INTERVAL=7000'
+            raise ScheduleError(
+                f"{rec.text} runs too far in the future (after {LATEST.year - 1}): give it an earlier end "
+                "or a lower count"
+            )
         if open_ended and at >= horizon:
             return out, True
         key = naive.isoformat(timespec="seconds" if naive.second else "minutes")
