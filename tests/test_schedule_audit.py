@@ -144,3 +144,22 @@ def test_next_free_slot_never_lands_past_the_latest_campaign_time() -> None:
 def test_recurrence_count_never_runs_past_the_latest_campaign_time(spec: dict[str, object]) -> None:
     with pytest.raises(ScheduleError, match="too far in the future"):
         expand(parse_when(spec), zone=HK, start=START, now=NOW, horizon=HORIZON)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=SECONDLY;BYSECOND=0",  # 900,000 of these took dateutil minutes, second by second
+        "FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30",  # never fires: dateutil searched to 9999 (~9 s)
+        "FREQ=MINUTELY;BYMONTH=4,6;BYMONTHDAY=-31",
+    ],
+)
+def test_rrule_dateutil_would_grind_on_is_refused_at_once(rule: str) -> None:
+    with pytest.raises(ScheduleError, match="invalid rrule"):
+        parse_when({"rrule": rule})
+
+
+def test_rrule_month_days_that_exist_somewhere_still_parse() -> None:
+    parse_when({"rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"})
+    parse_when({"rrule": "FREQ=MONTHLY;BYMONTHDAY=31"})
+    parse_when({"rrule": "FREQ=MONTHLY;BYMONTHDAY=30;BYDAY=MO"})

@@ -23,7 +23,8 @@ Forms of ``when`` (:func:`parse_when`)
 RRULE (:func:`parse_rrule`): ``COUNT``/``UNTIL`` in the rule are read as ``count``/``end``; a
 DTSTART/RDATE/EXDATE line is refused: the start is ``start:``, so there is one place for it and its zone.
 ``BYHOUR``, ``BYMINUTE``, ``BYSECOND``, ``BYMONTH``, ``BYMONTHDAY``, ``BYYEARDAY`` and ``BYWEEKNO`` values
-outside RFC 5545's ranges are refused (dateutil reads ``BYMONTHDAY=0`` as no day filter at all).
+outside RFC 5545's ranges are refused (dateutil reads ``BYMONTHDAY=0`` as no day filter at all), as are
+``FREQ=SECONDLY`` and month days no month of the rule has (dateutil would grind on them for seconds).
 Cron: :mod:`campaign.schedule.cron`.
 """
 
@@ -226,6 +227,7 @@ _RRULE_NAMES = {
     "BYDAY", "BYWEEKDAY", "BYHOUR", "BYMINUTE", "BYSECOND", "COUNT", "UNTIL",
 }  # fmt: skip
 _PROBE_START = datetime(2000, 1, 1)
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29: Feb 29 exists in leap years
 # (low, high, whether -high..-1 count from the end). dateutil checks the clock parts only when it iterates an
 # hourly or finer rule (an internal error), drops BYMONTHDAY=0 (a monthly rule became daily) and never fires
 # on BYMONTH=13: each is refused here, as RFC 5545 (3.3.10) bounds them.
@@ -256,6 +258,18 @@ def _check_part(name: str, value: str, rule: str) -> None:
         low, high, signed = bounds
         also = f" or -{high} to -1" if signed else ""
         raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} values must be {low} to {high}{also}")
+
+
+def _check_reachable(parts: dict[str, str], rule: str) -> None:
+    """Refuse rules dateutil would spend seconds to minutes on: per-second ones, and month days that no
+    month of the rule has (``BYMONTH=2;BYMONTHDAY=30``: dateutil searches to year 9999 before it gives up)."""
+    if parts["FREQ"] == "SECONDLY":
+        raise ScheduleError(f"invalid rrule {rule!r}: FREQ=SECONDLY: posts go out at most once a minute")
+    if "BYMONTHDAY" in parts and "BYDAY" not in parts and "BYWEEKDAY" not in parts:
+        months = [int(m) for m in parts.get("BYMONTH", "1,2,3,4,5,6,7,8,9,10,11,12").split(",")]
+        days = [abs(int(d)) for d in parts["BYMONTHDAY"].split(",")]
+        if not any(d <= _MONTH_DAYS[m - 1] for m in months for d in days):
+            raise ScheduleError(f"invalid rrule {rule!r}: that day of the month never occurs in those months")
 
 
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
@@ -293,6 +307,7 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
             kept.append(f"{name}={value.upper()}")
     if "FREQ" not in names:
         raise ScheduleError(f"invalid rrule {rule!r}: FREQ is required (e.g. FREQ=WEEKLY)")
+    _check_reachable(dict(pair.split("=", 1) for pair in kept), rule)
     normalized = ";".join(kept)
     try:
         rrulestr(normalized, dtstart=_PROBE_START)
