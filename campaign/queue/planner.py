@@ -209,7 +209,11 @@ def _when(value: datetime, zone: str) -> str:
     except (ValueError, KeyError, OSError):
         local = value.astimezone(UTC)
         zone = "UTC"
-    return f"{local:%Y-%m-%d %H:%M} {zone}"
+    text = f"{local:%Y-%m-%d %H:%M} {zone}"
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        # A wall time that happens twice (a fall-back night): the abbreviation says which (EDT, then EST).
+        text += f" ({local.tzname() or local.strftime('%z')})"
+    return text
 
 
 def _text_diff(old: str, new: str) -> list[str]:

@@ -24,7 +24,7 @@ from campaign.errors import ScheduleError
 from campaign.schedule.recurrence import DEFAULT_LIMIT, expand_recurrence, sent_late
 from campaign.schedule.values import At, Expansion, NextSlot, Occurrence, Offset, Recurrence, When
 from campaign.schedule.when import parse_when
-from campaign.schedule.zones import aware, fmt_utc, resolve_point
+from campaign.schedule.zones import LATEST, aware, fmt_utc, resolve_point
 
 if TYPE_CHECKING:
     from campaign.schedule.slots import SlotAllocator
@@ -57,7 +57,10 @@ def expand(
         if slots is None or account is None:
             raise ScheduleError("'next free slot' needs posting slots: add 'slots:' to the account")
         not_before = now if start is None else max(now, start.astimezone(UTC))
-        return Expansion((slots.next(account, not_before),))
+        slot = slots.next(account, not_before)
+        if slot.at >= LATEST:
+            raise ScheduleError(f"the next free slot lies too far in the future (after {LATEST.year - 1})")
+        return Expansion((slot,))
     if isinstance(when, Recurrence):
         return expand_recurrence(when, zone, start, now, horizon, send_late, limit)
     local, utc, note = resolve_point(when, zone, start)

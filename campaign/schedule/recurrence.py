@@ -14,7 +14,7 @@ occurrences, DST checks and :class:`~.values.Occurrence` objects included, takes
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from dateutil.rrule import rrulestr
 from campaign.errors import ScheduleError
 from campaign.schedule.cron import cron_rules
 from campaign.schedule.values import Expansion, Occurrence, Recurrence
-from campaign.schedule.zones import abbrev, fmt_utc, resolve_point, resolve_wall
+from campaign.schedule.zones import LATEST, abbrev, fmt_utc, resolve_point, resolve_wall
 
 #: Default ceiling on the occurrences one recurrence may expand to (a guard against ``* * * * *`` to 2099).
 DEFAULT_LIMIT = 1_000_000
@@ -66,8 +66,8 @@ def expand_recurrence(
     """Occurrences of ``rec`` in ``zone`` (aware ``start``, ``now``, ``horizon``; see the module docstring).
 
     Past occurrences are :attr:`Expansion.skipped`, or due ``now`` with ``send_late``. Raises ScheduleError
-    for a recurrence without a start, one that ends before it starts or never occurs, or one longer than
-    ``limit``.
+    for a recurrence without a start, one that ends before it starts or never occurs, one longer than
+    ``limit``, or one whose count runs past the latest campaign time (:data:`~.zones.LATEST`).
     """
     bounds = _bounds(rec, zone, start, horizon)
     out, truncated = _walk(rec, zone, bounds, limit)
@@ -95,11 +95,22 @@ def _bounds(rec: Recurrence, zone: ZoneInfo, start: datetime | None, horizon: da
     return _Bounds(first_local, first_utc, end_utc, horizon)
 
 
+def _guarded(rec: Recurrence, stream: Iterable[datetime]) -> Iterator[datetime]:
+    """``stream``, with dateutil's own failures while iterating (``BYEASTER=99999``, ``BYDAY=+99MO``: an
+    IndexError; a minute past 59 in an hourly rule: a ValueError) as one ScheduleError naming the rule."""
+    try:
+        yield from stream
+    except (IndexError, ValueError, OverflowError) as exc:
+        raise ScheduleError(f"invalid rrule {rec.rule!r}: dateutil cannot expand it ({exc})") from None
+
+
 def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple[list[Occurrence], bool]:
     """(occurrences in time order, whether the horizon cut them): the rule's wall times resolved to UTC."""
     dtstart = bounds.first_local.replace(tzinfo=None)
     stream: Iterable[datetime] = (
-        cron_rules(rec.cron, dtstart) if rec.cron is not None else rrulestr(rec.rule, dtstart=dtstart)
+        cron_rules(rec.cron, dtstart)
+        if rec.cron is not None
+        else _guarded(rec, rrulestr(rec.rule, dtstart=dtstart))
     )
     first_utc, end_utc, horizon = bounds.first_utc, bounds.end_utc, bounds.horizon
     open_ended = rec.open_ended
@@ -121,6 +132,11 @@ def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple
             continue
         if end_utc is not None and at > end_utc:
             break
+        if at >= LATEST:  # a count can get here (an end is before LATEST): 'FREQ=YEARLY;INTERVAL=7000'
+            raise ScheduleError(
+                f"{rec.text} runs too far in the future (after {LATEST.year - 1}): give it an earlier end "
+                "or a lower count"
+            )
         if open_ended and at >= horizon:
             return out, True
         key = naive.isoformat(timespec="seconds" if naive.second else "minutes")

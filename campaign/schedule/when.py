@@ -22,6 +22,10 @@ Forms of ``when`` (:func:`parse_when`)
 
 RRULE (:func:`parse_rrule`): ``COUNT``/``UNTIL`` in the rule are read as ``count``/``end``; a
 DTSTART/RDATE/EXDATE line is refused: the start is ``start:``, so there is one place for it and its zone.
+``BYHOUR``, ``BYMINUTE``, ``BYSECOND``, ``BYMONTH``, ``BYMONTHDAY``, ``BYYEARDAY`` and ``BYWEEKNO`` values
+outside RFC 5545's ranges are refused (dateutil reads ``BYMONTHDAY=0`` as no day filter at all), as are
+``FREQ=SECONDLY`` and daily or finer rules on month days no month of the rule has (dateutil would grind on
+them for seconds).
 Cron: :mod:`campaign.schedule.cron`.
 """
 
@@ -92,6 +96,8 @@ def _parse_absolute(text: str) -> At | None:
         value = datetime(year, month, day, hour, minute, second)
         if m[7]:
             suffix = m[7].upper()
+            if suffix != "Z" and int(suffix[-2:]) > 59:  # fromisoformat reads +05:99 as +06:39
+                raise ValueError(f"UTC offset minutes {suffix[-2:]} are not 0..59")
             value = (
                 value.replace(tzinfo=UTC)
                 if suffix == "Z"
@@ -222,11 +228,51 @@ _RRULE_NAMES = {
     "BYDAY", "BYWEEKDAY", "BYHOUR", "BYMINUTE", "BYSECOND", "COUNT", "UNTIL",
 }  # fmt: skip
 _PROBE_START = datetime(2000, 1, 1)
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 29: Feb 29 exists in leap years
+# (low, high, whether -high..-1 count from the end). dateutil checks the clock parts only when it iterates an
+# hourly or finer rule (an internal error), drops BYMONTHDAY=0 (a monthly rule became daily) and never fires
+# on BYMONTH=13: each is refused here, as RFC 5545 (3.3.10) bounds them.
+_PART_RANGES = {
+    "BYHOUR": (0, 23, False), "BYMINUTE": (0, 59, False), "BYSECOND": (0, 59, False),
+    "BYMONTH": (1, 12, False),
+    "BYMONTHDAY": (1, 31, True), "BYYEARDAY": (1, 366, True), "BYWEEKNO": (1, 53, True),
+}  # fmt: skip
+
+
+def _in_range(value: str, low: int, high: int, signed: bool) -> bool:
+    """True for a whole number from ``low`` to ``high`` (or -``high`` to -1 when ``signed``), ASCII digits."""
+    digits = value[1:] if signed and value[:1] in "+-" and len(value) > 1 else value
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 3):
+        return False
+    number = int(digits)
+    return low <= number <= high if value[:1] != "-" else 1 <= number <= high
 
 
 def _positive(value: str) -> bool:
     """True for a whole number from 1 to 999,999,999 written in ASCII digits."""
     return value.isascii() and value.isdigit() and len(value) <= 9 and int(value) >= 1
+
+
+def _check_part(name: str, value: str, rule: str) -> None:
+    bounds = _PART_RANGES.get(name)
+    if bounds is not None and not all(_in_range(v, *bounds) for v in value.split(",")):
+        low, high, signed = bounds
+        also = f" or -{high} to -1" if signed else ""
+        raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} values must be {low} to {high}{also}")
+
+
+def _check_reachable(parts: dict[str, str], rule: str) -> None:
+    """Refuse rules dateutil would spend seconds to minutes on: per-second ones, and daily or finer ones on
+    month days no month of the rule has (``FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30``: dateutil searches to year
+    9999, ~8 s, before it gives up)."""
+    if parts["FREQ"] == "SECONDLY":
+        raise ScheduleError(f"invalid rrule {rule!r}: FREQ=SECONDLY: posts go out at most once a minute")
+    slow = parts["FREQ"] in ("DAILY", "HOURLY", "MINUTELY")  # YEARLY gives up in 0.2 s: a warning says it
+    if slow and "BYMONTHDAY" in parts and "BYDAY" not in parts and "BYWEEKDAY" not in parts:
+        months = [int(m) for m in parts.get("BYMONTH", "1,2,3,4,5,6,7,8,9,10,11,12").split(",")]
+        days = [abs(int(d)) for d in parts["BYMONTHDAY"].split(",")]
+        if not any(d <= _MONTH_DAYS[m - 1] for m in months for d in days):
+            raise ScheduleError(f"invalid rrule {rule!r}: that day of the month never occurs in those months")
 
 
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
@@ -255,6 +301,7 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
         if name in ("COUNT", "INTERVAL") and not _positive(value):
             # INTERVAL=0 repeated one instant for ever (a hang); a negative one, a dateutil crash.
             raise ScheduleError(f"invalid rrule {rule[:80]!r}: {name} must be a whole number of at least 1")
+        _check_part(name, value, rule)
         if name == "COUNT":
             count = int(value)
         elif name == "UNTIL":
@@ -263,6 +310,7 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
             kept.append(f"{name}={value.upper()}")
     if "FREQ" not in names:
         raise ScheduleError(f"invalid rrule {rule!r}: FREQ is required (e.g. FREQ=WEEKLY)")
+    _check_reachable(dict(pair.split("=", 1) for pair in kept), rule)
     normalized = ";".join(kept)
     try:
         rrulestr(normalized, dtstart=_PROBE_START)

@@ -16,7 +16,9 @@ DST rules (:func:`resolve_wall`, :func:`localize`)
 from __future__ import annotations
 
 import difflib
+import functools
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -24,15 +26,30 @@ from campaign.errors import ScheduleError
 from campaign.schedule.values import At, Point
 
 
+@functools.cache
+def iana_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows, without ``localtime``: that file is the machine's own zone (a
+    CI runner's UTC, the daemon host's whatever), so a campaign naming it would run at another time on each.
+    ``posixrules``, ``right/...`` (leap seconds: 27 s off) and ``posix/...`` are not listed either."""
+    return frozenset(available_timezones()) - {"localtime"}
+
+
+def is_iana_zone(name: str) -> bool:
+    """True when ``name`` is an IANA zone name (:func:`iana_zones`); ZoneInfo also opens other files."""
+    return name in iana_zones()
+
+
 def resolve_zone(name: object) -> ZoneInfo:
-    """The IANA zone ``name``; else ScheduleError ``unknown time zone 'X'`` (suggesting a close name)."""
+    """The IANA zone ``name`` (:func:`iana_zones`); else ScheduleError ``unknown time zone 'X'`` (suggesting a
+    close name)."""
     if not isinstance(name, str) or not name.strip():
         raise ScheduleError(f"unknown time zone {name!r}: expected an IANA name such as 'Europe/Berlin'")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    known = sorted(available_timezones())
+    if is_iana_zone(name):
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    known = sorted(iana_zones())
     lowered = {k.lower(): k for k in known}
     guess = lowered.get(name.lower()) or next(
         iter(difflib.get_close_matches(name, known, n=1, cutoff=0.8)), None
@@ -111,7 +128,11 @@ def aware(value: datetime, name: str) -> datetime:
 def parse_instant(raw: str, zone: str) -> datetime:
     """An ISO 8601 time (``embargo:``); without an offset it is local time in ``zone``. Raises ValueError
     (not a time) or OverflowError (an offset that takes year 1 or 9999 past the calendar's end)."""
-    when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    text = raw.strip().replace("Z", "+00:00")
+    minutes = re.search(r"[+-]\d\d:?(\d\d)$", text)
+    if minutes and int(minutes[1]) > 59:  # fromisoformat reads +05:99 as +06:39
+        raise ValueError(f"UTC offset minutes {minutes[1]} are not 0..59")
+    when = datetime.fromisoformat(text)
     return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))
 
 

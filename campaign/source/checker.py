@@ -164,7 +164,11 @@ def parse_duration(text: str) -> timedelta:
 def check_zone(check: Checker, zone: str, line: int) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from campaign.schedule.zones import is_iana_zone
+
     try:
+        if not is_iana_zone(zone):  # ZoneInfo also opens 'localtime' (the host's zone) and 'right/...'
+            raise ZoneInfoNotFoundError(zone)
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         shown = zone if len(zone) <= 60 else zone[:60] + "..."
