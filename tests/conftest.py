@@ -63,6 +63,23 @@ LAUNCH_TEMPLATE = "{{ release.title | shorten(200) }}\n\n{{ link }}\n\n{{ tags |
 QUOTE_TEMPLATE = "“{{ release.quotes[0].text | shorten(300) }}” — {{ release.quotes[0].speaker }}\n"
 
 
+def mini_project(parent: Path) -> Path:
+    """A git work tree ``parent/repo`` holding the mini campaign: schedules/mini.yaml, templates/, release.txt
+    (the campaign names them as ``../release.txt`` and ``../templates``)."""
+    root = parent / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "schedules").mkdir()
+    (root / "templates").mkdir()
+    (root / "release.txt").write_bytes(RELEASE.read_bytes())
+    (root / "templates" / "launch.j2").write_text(LAUNCH_TEMPLATE, encoding="utf-8")
+    (root / "templates" / "quote.j2").write_text(QUOTE_TEMPLATE, encoding="utf-8")
+    campaign = MINI_CAMPAIGN.replace("release: release.txt", "release: ../release.txt").replace(
+        "templates: templates", "templates: ../templates"
+    )
+    (root / "schedules" / "mini.yaml").write_text(campaign, encoding="utf-8")
+    return root
+
+
 @pytest.fixture
 def mini(tmp_path: Path) -> Callable[..., Path]:
     """Write the mini campaign (optionally with other YAML or templates); returns the campaign file path."""

@@ -16,7 +16,8 @@ from campaign.cli import main
 from campaign.errors import ConfigError, TemplateError
 from campaign.source.paths import ConfinedLoader, resolve_inside
 from campaign.text.render import Renderer
-from tests.conftest import LAUNCH_TEMPLATE, MINI_CAMPAIGN, QUOTE_TEMPLATE, RELEASE
+from tests.conftest import mini_project
+from tests.test_hostile_campaigns import edit
 
 NOW = "2030-01-01T00:00:00Z"
 #: What actions/checkout leaves in .git/config (persist-credentials): the job's token, base64 in a header.
@@ -34,18 +35,8 @@ def _allow_list(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def project(tmp_path: Path) -> Path:
     """A git work tree with the mini campaign (schedules/mini.yaml, templates/, release.txt) and a
     .git/config holding a CI token."""
-    root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)
+    root = mini_project(tmp_path)
     (root / ".git" / "config").write_text(GIT_CONFIG, encoding="utf-8")
-    (root / "schedules").mkdir()
-    (root / "templates").mkdir()
-    (root / "release.txt").write_bytes(RELEASE.read_bytes())
-    (root / "templates" / "launch.j2").write_text(LAUNCH_TEMPLATE, encoding="utf-8")
-    (root / "templates" / "quote.j2").write_text(QUOTE_TEMPLATE, encoding="utf-8")
-    campaign = MINI_CAMPAIGN.replace("release: release.txt", "release: ../release.txt").replace(
-        "templates: templates", "templates: ../templates"
-    )
-    (root / "schedules" / "mini.yaml").write_text(campaign, encoding="utf-8")
     return root
 
 
@@ -56,14 +47,6 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out + err
-
-
-def edit(project: Path, old: str, new: str) -> Path:
-    path = project / "schedules" / "mini.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
 
 
 # -- git's own folder is inside the root, and holds the CI job's credentials -----------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from campaign.cli import main
-from tests.conftest import LAUNCH_TEMPLATE, MINI_CAMPAIGN, QUOTE_TEMPLATE, RELEASE
+from tests.conftest import mini_project
 
 CANARY = "canary-other-team-db-password-7730"
 NOW = "2030-03-01T00:00:00+00:00"
@@ -35,18 +35,7 @@ def canary(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A git work tree holding the mini campaign: schedules/mini.yaml, templates/, release.txt."""
-    root = tmp_path / "repo"
-    (root / ".git").mkdir(parents=True)
-    (root / "schedules").mkdir()
-    (root / "templates").mkdir()
-    (root / "release.txt").write_bytes(RELEASE.read_bytes())
-    (root / "templates" / "launch.j2").write_text(LAUNCH_TEMPLATE, encoding="utf-8")
-    (root / "templates" / "quote.j2").write_text(QUOTE_TEMPLATE, encoding="utf-8")
-    campaign = MINI_CAMPAIGN.replace("release: release.txt", "release: ../release.txt").replace(
-        "templates: templates", "templates: ../templates"
-    )
-    (root / "schedules" / "mini.yaml").write_text(campaign, encoding="utf-8")
-    return root
+    return mini_project(tmp_path)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
