@@ -156,8 +156,10 @@ def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kin
     joined = Path(text) if os.path.isabs(text) else (base or root) / text
     real_root = Path(os.path.realpath(root))
     # Forbidden places first, even for a path that does not exist there: the answer must not depend on it.
-    _refuse_secrets(Path(os.path.realpath(joined)), real_root, joined)
-    tree = _forbidden(Path(os.path.realpath(joined)))
+    # (Where the path exists, this lenient resolution is the strict one below: one check covers both.)
+    resolved = Path(os.path.realpath(joined))
+    _refuse_secrets(resolved, real_root, joined)
+    tree = _forbidden(resolved)
     if tree is None:
         try:
             real = Path(os.path.realpath(joined, strict=True))
@@ -167,13 +169,11 @@ def confine(root: Path, path: str | Path, *, base: Path | None = None, kind: Kin
             raise ValueError(f"cannot be resolved ({exc.strerror or exc})") from None
         tree = _forbidden(real)
     if tree is not None:
-        raise ValueError(f"resolves to {os.path.realpath(joined)}: nothing under {tree} may be read")
+        raise ValueError(f"resolves to {resolved}: nothing under {tree} may be read")
+    shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
     if not real.is_relative_to(real_root):
-        shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
         raise ValueError(f"is outside the project root {real_root}{shown}")
-    _refuse_secrets(real, real_root, joined)
     if GIT_FOLDER in real.relative_to(real_root).parts:
-        shown = f" (resolves to {real})" if str(real) != os.path.normpath(joined) else ""
         raise ValueError(f"is in git's own folder {GIT_FOLDER}{shown}: nothing there may be read")
     mode = os.stat(real).st_mode
     if kind == "file" and not stat.S_ISREG(mode):
