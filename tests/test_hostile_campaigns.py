@@ -233,3 +233,26 @@ def test_the_operator_names_the_root_with_campaign_root(
     monkeypatch.setenv("CAMPAIGN_ROOT", str(project))
     code, out, err = run(capsys, "preview", mini, "--now", NOW)
     assert code == 0, err
+
+
+def test_the_operator_names_the_root_with_the_root_option(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``campaign --root DIR`` is ``CAMPAIGN_ROOT`` for one run and wins over it; a root that is no folder is
+    one line before anything is read; an in-process run leaves the environment as it found it."""
+    from campaign import cli as cli_module
+    from campaign.source.paths import ENV_ROOT
+
+    assert cli_module._ENV_ROOT == ENV_ROOT
+    mini = str(project / "schedules" / "mini.yaml")
+    code, out, err = run(capsys, "--root", str(project / "schedules"), "preview", mini, "--now", NOW)
+    assert_refused(code, out, err, "mini.yaml", "outside the project root")
+    assert ENV_ROOT not in os.environ
+    for bad in (str(project / "release.txt"), str(project / "nowhere"), ""):
+        code, out, err = run(capsys, "--root", bad, "check", mini)
+        assert_refused(code, out, err, f"--root {bad!r} is not a directory")
+        assert len(err.splitlines()) == 1, err
+    monkeypatch.setenv(ENV_ROOT, str(project / "schedules"))
+    code, out, err = run(capsys, "--root", str(project), "preview", mini, "--now", NOW)
+    assert code == 0, err
+    assert os.environ[ENV_ROOT] == str(project / "schedules")

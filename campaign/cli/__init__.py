@@ -11,7 +11,9 @@ module per command group: :mod:`.release` (``release show``, ``init``), :mod:`.p
 (``status`` ... ``resume``), :mod:`.report` (``report``, ``metrics``), :mod:`.channels` and :mod:`.db`.
 Commands that need no database (`check`,
 `preview`, `measure`, `release show`, `init`) never import SQLModel. Per-run state (``--debug``) travels
-in the Click context object (:class:`~.options.CliState`), never in a module global.
+in the Click context object (:class:`~.options.CliState`), never in a module global. ``--root`` is the
+exception by design: it becomes ``$CAMPAIGN_ROOT``, which every loader (and the daemon's reloads) reads; an
+in-process call of :func:`main` restores the variable after.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from campaign.errors import CampaignError
 INTERNAL_ERROR = "internal error, please report it"
 #: errno values that mean output could not be written (a full disk, a quota, a failing device): not a bug.
 WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+#: The variable ``--root`` sets (:data:`campaign.source.paths.ENV_ROOT`; that module imports Jinja2).
+_ENV_ROOT = "CAMPAIGN_ROOT"
 
 #: Command name -> where it lives, in the order of the data flow (the order `campaign --help` lists them).
 COMMANDS: dict[str, str] = {
@@ -61,16 +66,35 @@ COMMANDS: dict[str, str] = {
 )
 @click.version_option(__version__, prog_name="campaign")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--root",
+    metavar="DIR",
+    help="The project root every campaign file's templates, release and media must lie in (default: the "
+    "campaign file's git work tree, else its parent's parent; sets $CAMPAIGN_ROOT, which it overrides).",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, root: str | None) -> None:
     """Turn a press release into a reviewed, scheduled, multi-channel social media campaign."""
     state = ctx.ensure_object(CliState)
     state.debug = debug or bool(os.environ.get("CAMPAIGN_DEBUG"))
+    if root is not None:
+        _name_root(root)
+
+
+def _name_root(root: str) -> None:
+    """``--root``: checked now (one line if it is not a directory), then handed to every loader (and to the
+    daemon's reloads) as ``$CAMPAIGN_ROOT``, the one place the project root is read from."""
+    from campaign.errors import ConfigError
+
+    if not root or not os.path.isdir(root):
+        raise ConfigError(f"--root {root!r} is not a directory")
+    os.environ[_ENV_ROOT] = os.path.abspath(root)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI, turning CampaignErrors into one line and an exit code."""
     state = CliState(whole_process=argv is None)
+    named_root = os.environ.get(_ENV_ROOT)
     try:
         rv = cli.main(args=argv, prog_name="campaign", standalone_mode=False, obj=state)
         if state.whole_process:
@@ -103,7 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         return _internal_error(exc, state)
+    finally:
+        if not state.whole_process:  # an in-process run (tests, embedding) leaves the environment as it was
+            _restore(_ENV_ROOT, named_root)
     return rv if isinstance(rv, int) else 0
+
+
+def _restore(name: str, value: str | None) -> None:
+    """Set or unset environment variable ``name`` back to ``value``."""
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 def _internal_error(exc: Exception, state: CliState) -> int:
