@@ -2,7 +2,8 @@
 
 Exit codes: 0 clean, 1 campaign errors (invalid file, template, schedule, fit, queue, channel),
 2 usage errors.
-Every failure prints one line ``campaign: error: ...`` to stderr; ``--debug`` shows the traceback instead.
+Every failure prints one line ``campaign: error: ...`` to stderr, click's usage errors too
+(:func:`usage_line`); ``--debug`` shows the traceback instead.
 An exception outside :mod:`campaign.errors` is a bug; it too becomes one line (naming it an internal error).
 
 The root group loads each command's module only when that command runs (:class:`~.lazy.LazyGroup`), one
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("campaign: aborted", err=True)
         return 130
+    except click.UsageError as exc:  # click's own: a bad option or argument, before any command ran
+        click.echo(f"campaign: error: {usage_line(exc)}", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -139,6 +143,16 @@ def _restore(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """Click's usage error as our one line: its message (a misspelt option keeps click's "did you mean"), the
+    command it was for, where to read more. Click's own form is three lines (usage, hint, error); the value
+    quoted in it came from the command line, so it is redacted and escaped like any other line
+    (:func:`error_line`)."""
+    command = exc.ctx.command_path if exc.ctx is not None else "campaign"
+    message = exc.format_message().rstrip(".").replace(". (", " (")
+    return error_line(f"{command}: {message[:1].lower()}{message[1:]} (see '{command} --help')")
 
 
 def _internal_error(exc: Exception, state: CliState) -> int:

@@ -8,6 +8,7 @@ the commands that live in it.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,20 @@ class LazyGroup(click.Group):
         if cmd_name in self.lazy_subcommands:
             return self._load(cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """Click's lookup; a misspelt command (``campaign chek``) is told the near names as well."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            name = args[0] if args else ""
+            near = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if not near:
+                raise
+            hint = " or ".join(repr(command) for command in near)
+            raise click.UsageError(f"no such command {name!r}; did you mean {hint}?", ctx) from None
 
     def _load(self, cmd_name: str) -> click.Command:
         """Import the command's module (Python caches it) and return the command object it names."""
