@@ -132,8 +132,6 @@ def test_usage_error_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 USAGE_CASES = [
     # (argv, what the one line must say): click's usage errors are one line like ours, with exit 2
-    (["check", "{tmp}"], ["campaign check: invalid value for 'FILE'", "is a directory"]),
-    (["release", "show", "{tmp}"], ["campaign release show: invalid value for 'FILE'", "is a directory"]),
     (["init"], ["campaign init: missing option '--from-release'"]),
     (["report"], ["campaign report: missing argument 'CAMPAIGN'", "(see 'campaign report --help')"]),
     (["chek", "x.yaml"], ["no such command 'chek'; did you mean 'check'?"]),
@@ -153,6 +151,34 @@ def test_a_usage_error_is_one_line(
     assert len(err.splitlines()) == 1, err
     for needle in needles:
         assert needle in only_error_line(err), err
+
+
+FILE_COMMANDS = [
+    ["check", "{file}"],
+    ["preview", "{file}"],
+    ["plan", "{file}"],
+    ["simulate", "{file}"],
+    ["apply", "{file}", "--db", "{tmp}/q.db"],
+    ["channels", "check", "{file}"],
+]
+
+
+@pytest.mark.parametrize(
+    "command", FILE_COMMANDS, ids=[" ".join(c[: c.index("{file}")]) for c in FILE_COMMANDS]
+)
+def test_a_folder_or_a_missing_file_for_a_campaign_file_is_one_line_exit_1(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder where a campaign file is expected is the reader's one line, exit 1, like a missing file
+    (it was Click's three-line usage message, exit 2)."""
+    for given, says in (
+        (tmp_path, "cannot read: is a directory"),
+        (tmp_path / "none.yaml", "file not found"),
+    ):
+        argv = [arg.format(tmp=tmp_path, file=given) for arg in command]
+        code, _out, err = run_cli(argv, capsys)
+        assert code == 1, err
+        assert err.splitlines() == [f"campaign: error: {given}: {says}"]
 
 
 def test_a_secret_in_a_bad_option_value_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,7 +224,11 @@ def test_a_full_disk_behind_stdout_is_one_line(mini: Callable[..., Path]) -> Non
     with open("/dev/full", "w") as full:
         proc = subprocess.run(
             [sys.executable, "-m", "campaign.cli", "preview", str(path)],
-            stdout=full, stderr=subprocess.PIPE, text=True, env=env, timeout=60,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            timeout=60,
         )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [

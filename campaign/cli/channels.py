@@ -132,7 +132,7 @@ def list_command(as_json: bool) -> None:
 
 
 @channels.command("check")
-@click.argument("campaign_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("campaign_file", type=click.Path())  # missing, a folder: one line from the reader
 @click.argument("account", required=False)
 @click.option(
     "--db", "db", default=None, help="Accepted for symmetry with other commands; check never opens it."

@@ -31,7 +31,7 @@ from campaign.cli.options import (
 )
 from campaign.errors import UsageError
 
-_file_arg = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+_file_arg = click.argument("file", type=click.Path(path_type=Path))  # a folder: one line from the reader
 _start_option = click.option("--start", help="Shift the campaign to start at this local time (or +1w).")
 
 

@@ -32,7 +32,7 @@ def _compile(
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))  # a folder: one line from the reader
 @click.option("--start", help="Shift the campaign to start at this local time.")
 @click.option("--now", help="Pretend it is this time (ISO 8601; default: now).", hidden=True)
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too (for CI).")
@@ -78,7 +78,7 @@ def _silent_posts(compiled: Compiled) -> list[str]:
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))  # a folder: one line from the reader
 @click.option(
     "--format",
     "fmt",
