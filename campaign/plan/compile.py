@@ -56,6 +56,9 @@ class Compiled:
     start: datetime | None = None  # aware, campaign zone
     #: Past occurrences of recurrences that apply will not queue: (post key, account, occurrence).
     skipped: list[tuple[str, str, Occurrence]] = field(default_factory=list)
+    #: Per post key: (most past occurrences skipped on one of its accounts, whether it says send_late, when
+    #: the latest of them is sent instead); `plan` shows one line per post.
+    past: dict[str, tuple[int, bool]] = field(default_factory=dict)
     #: What the release parser noticed (glued words, lost superscripts, ...): ``FILE:LINE:COL: ...``.
     release_warnings: list[str] = field(default_factory=list)
     #: No post may go out before this (aware UTC): the campaign's ``embargo:``, else the release's.
@@ -118,6 +121,7 @@ def compile_campaign(
     only_channels: Iterable[str] = (),
     occupied: Iterable[tuple[str, datetime]] = (),
     media_root: Path | None = None,
+    expand_budget: timespec.ExpandBudget | None = None,
 ) -> Compiled:
     """Compile a campaign file (path) or an already loaded Campaign.
 
@@ -126,6 +130,7 @@ def compile_campaign(
     campaign's start (``--start``). ``occupied`` are (account, UTC time) slots already used by other
     campaigns. ``media_root`` is the media store (default: beside the queue, see
     :func:`campaign.plan.media.default_media_root`); it is written only when a post has media.
+    ``expand_budget`` bounds each schedule's expansion (default: the operator's, ``CAMPAIGN_EXPAND_SECONDS``).
     A ConfigError in the file itself is raised, since nothing else can be checked without it.
     """
     campaign = source if not isinstance(source, str) else load_campaign(source)
@@ -144,6 +149,7 @@ def compile_campaign(
         strict_past=strict_past,
     )
     run = _Compilation(campaign, result, releases, timing, _slot_allocator(campaign, occupied, result))
+    run.budget = expand_budget or timespec.ExpandBudget.from_environ()
     run.media = PostMediaPlanner(campaign, media_root)
     run.compile(set(only_channels))
     _apply_embargo(campaign, releases.get(campaign.default_language), result)
@@ -263,6 +269,9 @@ class _Compilation:
         self.media = PostMediaPlanner(campaign)
         #: Occurrences planned or skipped so far, against :data:`MAX_POSTS`.
         self.counted = 0
+        self.budget = timespec.ExpandBudget()
+        #: Expansion keys (:meth:`expand`) found over budget: reported once, not re-run for each account.
+        self.over_budget: set[tuple[int, str, bool]] = set()
 
     def compile(self, wanted: set[str]) -> None:
         """:meth:`compile_all`; a campaign over :data:`MAX_POSTS` posts is one error and stops there."""
@@ -345,6 +354,12 @@ class _Compilation:
                 self.deferred.append((target, spec))
                 return
             expansion = self.expand(spec, target.zone, target.send_late)
+        except timespec.ExpandBudgetError as exc:
+            failed = (id(spec), target.zone, target.send_late)
+            if failed not in self.over_budget:  # (the spec is held in parsed_when: its id is not reused)
+                self.over_budget.add(failed)
+                self.result.errors.append(_located(exc, target.where))
+            return
         except OccurrenceLimitError as exc:
             if MAX_POSTS - self.counted < timespec.DEFAULT_LIMIT:  # the campaign's limit, not its own
                 self.count(target, MAX_POSTS)  # raises
@@ -357,6 +372,9 @@ class _Compilation:
         post, account = target.post, target.account
         key = language_key(post.key, target.language, self.campaign.default_language)
         self.result.skipped.extend((key, account.name, occ) for occ in expansion.skipped)
+        if expansion.skipped:
+            most = max(len(expansion.skipped), self.result.past.get(key, (0, False))[0])
+            self.result.past[key] = (most, target.send_late)
         for occ in expansion.occurrences:
             self.slots.occupy(account.name, occ.at)
             self.add(target, occ)
@@ -371,6 +389,8 @@ class _Compilation:
         found = self.expansions.get(key) if key is not None else None
         if found is not None and found[0] is spec:  # the spec is held below, so its id is not reused
             return found[1]
+        if key in self.over_budget:
+            raise timespec.ExpandBudgetError("over budget (reported once)")
         expansion = timespec.expand(
             spec,
             zone=timespec.resolve_zone(zone),
@@ -379,6 +399,7 @@ class _Compilation:
             horizon=timing.horizon,
             send_late=send_late,
             limit=min(timespec.DEFAULT_LIMIT, MAX_POSTS - self.counted),  # (count() keeps it >= 0)
+            budget=self.budget,
         )
         if key is not None:
             self.expansions[key] = (spec, expansion)
