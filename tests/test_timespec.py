@@ -484,8 +484,10 @@ def test_recurrence_past_occurrences_skipped_or_sent_late() -> None:
     assert [o.key[:10] for o in result.skipped] == ["2027-01-01", "2027-01-02", "2027-01-03"]
     assert [o.key[:10] for o in result.occurrences] == ["2027-01-04", "2027-01-05"]  # count spans both
     late = run(spec, zone=BERLIN, start=start, now=now, send_late=True)
-    assert late.skipped == () and [o.at for o in late.occurrences][:3] == [now] * 3
-    assert [o.key for o in late.occurrences] == [o.key for o in result.skipped + result.occurrences]
+    # Only the latest past occurrence goes out late (coalesced); the earlier ones stay skipped.
+    assert late.skipped == result.skipped[:-1] and [o.at for o in late.occurrences][:2] != [now] * 2
+    assert late.occurrences[0].at == now and late.occurrences[0].key == result.skipped[-1].key
+    assert [o.key for o in late.occurrences] == [o.key for o in result.skipped[-1:] + result.occurrences]
 
 
 # ------------------------------------------------------------------------------------------------ start

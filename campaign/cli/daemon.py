@@ -104,7 +104,9 @@ def _plan_with_destinations(
         pairs = credential_destinations(compiled.campaign)
         before = store.campaign_destinations(compiled.campaign.name)
         changes = describe_changes(before if before is not None else frozenset(), pairs)
-        return store, planner.plan(store, compiled.campaign.name, compiled.posts, now), (pairs, changes)
+        return store, planner.plan(
+            store, compiled.campaign.name, compiled.posts, now, compiled.past
+        ), (pairs, changes)
     except BaseException:
         store.close()
         raise

@@ -24,19 +24,16 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from campaign import channels
-from campaign.channels.base import LinkCard
 from campaign.errors import CampaignError, FitError, ReleaseError, ScheduleError, StoreError, TemplateError
-from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
+from campaign.plan.media import PostMediaPlanner
 from campaign.plan.posts import PlannedPost, language_key
+from campaign.plan.rendering import Rendered, render_and_fit
 from campaign.schedule import timespec
 from campaign.schedule.recurrence import OccurrenceLimitError
 from campaign.schedule.timespec import Expansion, NextSlot, Occurrence, SlotAllocator
 from campaign.source.accounts import AccountConfig
 from campaign.source.config import Campaign, PostConfig, Variant, load_campaign
-from campaign.text.fit import Fitted, fit
-from campaign.text.render import Renderer, add_utm
-from campaign.text.rules import TextRules
+from campaign.text.render import Renderer
 
 #: How far ahead open-ended recurrences are expanded (a stored horizon keeps a second apply a no-op).
 DEFAULT_HORIZON = timedelta(days=92)
@@ -59,6 +56,9 @@ class Compiled:
     start: datetime | None = None  # aware, campaign zone
     #: Past occurrences of recurrences that apply will not queue: (post key, account, occurrence).
     skipped: list[tuple[str, str, Occurrence]] = field(default_factory=list)
+    #: Per post key: (most past occurrences skipped on one of its accounts, whether it says send_late, when
+    #: the latest of them is sent instead); `plan` shows one line per post.
+    past: dict[str, tuple[int, bool]] = field(default_factory=dict)
     #: What the release parser noticed (glued words, lost superscripts, ...): ``FILE:LINE:COL: ...``.
     release_warnings: list[str] = field(default_factory=list)
     #: No post may go out before this (aware UTC): the campaign's ``embargo:``, else the release's.
@@ -67,15 +67,6 @@ class Compiled:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """One post's text for one account, fitted to its channel, with its link card (shared by its times)."""
-
-    fitted: Fitted
-    link: LinkCard | None
-    media: PostMedia = NO_MEDIA
 
 
 @dataclass(frozen=True)
@@ -130,6 +121,7 @@ def compile_campaign(
     only_channels: Iterable[str] = (),
     occupied: Iterable[tuple[str, datetime]] = (),
     media_root: Path | None = None,
+    expand_budget: timespec.ExpandBudget | None = None,
 ) -> Compiled:
     """Compile a campaign file (path) or an already loaded Campaign.
 
@@ -138,6 +130,7 @@ def compile_campaign(
     campaign's start (``--start``). ``occupied`` are (account, UTC time) slots already used by other
     campaigns. ``media_root`` is the media store (default: beside the queue, see
     :func:`campaign.plan.media.default_media_root`); it is written only when a post has media.
+    ``expand_budget`` bounds each schedule's expansion (default: the operator's, ``CAMPAIGN_EXPAND_SECONDS``).
     A ConfigError in the file itself is raised, since nothing else can be checked without it.
     """
     campaign = source if not isinstance(source, str) else load_campaign(source)
@@ -156,6 +149,7 @@ def compile_campaign(
         strict_past=strict_past,
     )
     run = _Compilation(campaign, result, releases, timing, _slot_allocator(campaign, occupied, result))
+    run.budget = expand_budget or timespec.ExpandBudget.from_environ()
     run.media = PostMediaPlanner(campaign, media_root)
     run.compile(set(only_channels))
     _apply_embargo(campaign, releases.get(campaign.default_language), result)
@@ -275,6 +269,9 @@ class _Compilation:
         self.media = PostMediaPlanner(campaign)
         #: Occurrences planned or skipped so far, against :data:`MAX_POSTS`.
         self.counted = 0
+        self.budget = timespec.ExpandBudget()
+        #: Expansion keys (:meth:`expand`) found over budget: reported once, not re-run for each account.
+        self.over_budget: set[tuple[int, str, bool]] = set()
 
     def compile(self, wanted: set[str]) -> None:
         """:meth:`compile_all`; a campaign over :data:`MAX_POSTS` posts is one error and stops there."""
@@ -326,7 +323,7 @@ class _Compilation:
         in_language = f" in {language}" if language else ""
         where = f"{display}:{post.line}: post {post.key!r} on {account.name}{in_language}"
         try:
-            rendered = _render_and_fit(
+            rendered = render_and_fit(
                 self.renderer, self.campaign, post, account, variant, self.contexts[language], self.media
             )
         except FitError as exc:  # its message already names the post and account
@@ -357,6 +354,12 @@ class _Compilation:
                 self.deferred.append((target, spec))
                 return
             expansion = self.expand(spec, target.zone, target.send_late)
+        except timespec.ExpandBudgetError as exc:
+            failed = (id(spec), target.zone, target.send_late)
+            if failed not in self.over_budget:  # (the spec is held in parsed_when: its id is not reused)
+                self.over_budget.add(failed)
+                self.result.errors.append(_located(exc, target.where))
+            return
         except OccurrenceLimitError as exc:
             if MAX_POSTS - self.counted < timespec.DEFAULT_LIMIT:  # the campaign's limit, not its own
                 self.count(target, MAX_POSTS)  # raises
@@ -369,6 +372,9 @@ class _Compilation:
         post, account = target.post, target.account
         key = language_key(post.key, target.language, self.campaign.default_language)
         self.result.skipped.extend((key, account.name, occ) for occ in expansion.skipped)
+        if expansion.skipped:
+            most = max(len(expansion.skipped), self.result.past.get(key, (0, False))[0])
+            self.result.past[key] = (most, target.send_late)
         for occ in expansion.occurrences:
             self.slots.occupy(account.name, occ.at)
             self.add(target, occ)
@@ -383,6 +389,8 @@ class _Compilation:
         found = self.expansions.get(key) if key is not None else None
         if found is not None and found[0] is spec:  # the spec is held below, so its id is not reused
             return found[1]
+        if key in self.over_budget:
+            raise timespec.ExpandBudgetError("over budget (reported once)")
         expansion = timespec.expand(
             spec,
             zone=timespec.resolve_zone(zone),
@@ -391,6 +399,7 @@ class _Compilation:
             horizon=timing.horizon,
             send_late=send_late,
             limit=min(timespec.DEFAULT_LIMIT, MAX_POSTS - self.counted),  # (count() keeps it >= 0)
+            budget=self.budget,
         )
         if key is not None:
             self.expansions[key] = (spec, expansion)
@@ -501,141 +510,6 @@ def _campaign_context(
             "link": campaign.language_links.get(language or "", campaign.link),
         },
     }
-
-
-def _render_and_fit(
-    renderer: Renderer,
-    campaign: Campaign,
-    post: PostConfig,
-    account: AccountConfig,
-    variant: Variant,
-    base_context: Mapping[str, Any],
-    media_planner: PostMediaPlanner | None = None,
-) -> Rendered:
-    """Render the post's template for ``account``, prepare its media and fit the text to the channel (to the
-    caption limit where the post carries media and the platform has one). Raises CampaignError."""
-    adapter = channels.load(account.channel)
-    limit_setting = account.settings.get("limit")
-    rules = adapter.rules.with_limit(int(limit_setting) if limit_setting is not None else None)
-    link_url = _link_url(campaign, post, account, variant, base_context["language"])
-    context = _post_context(base_context, post, account, variant, campaign, rules, adapter.title, link_url)
-    text = _render_text(renderer, campaign, post, account, variant, context, base_context["language"])
-    media = NO_MEDIA
-    if media_planner is not None:
-        media = media_planner.plan(
-            post,
-            account,
-            variant,
-            adapter.media_rules,
-            lambda alt, line: renderer.render_string(alt, context, where=f"{campaign.display}:{line}"),
-        )
-    caption_limit = adapter.media_rules.caption_limit
-    if media.media and caption_limit is not None and caption_limit < rules.limit:
-        rules = rules.with_limit(caption_limit)
-    fitted = fit(
-        text,
-        rules,
-        allow_thread=campaign.threads_allowed(post, account) and rules.threads,
-        post=post.key,
-        channel=f"{account.name} ({account.channel})",
-    )
-    card = _link_card(campaign, post, base_context["release"], link_url) if link_url else None
-    return Rendered(fitted, card, media)
-
-
-def _link_url(
-    campaign: Campaign,
-    post: PostConfig,
-    account: AccountConfig,
-    variant: Variant,
-    language: str | None = None,
-) -> str | None:
-    """The link featured by the post (variant, post, then the campaign's for the post's language), with UTM
-    parameters unless turned off."""
-    raw_link = variant.link or post.link or campaign.language_links.get(language or "", campaign.link)
-    if not raw_link:
-        return None
-    if not campaign.utm:
-        return raw_link
-    return add_utm(raw_link, source=account.channel, campaign=campaign.name, content=post.key)
-
-
-def _post_context(
-    base_context: Mapping[str, Any],
-    post: PostConfig,
-    account: AccountConfig,
-    variant: Variant,
-    campaign: Campaign,
-    rules: TextRules,
-    title: str,
-    link_url: str | None,
-) -> dict[str, Any]:
-    """The template context of one post on one account (see README "Templates" for its names)."""
-    language = base_context["language"] or ""
-    own = post.hashtags + post.language_hashtags.get(language, ())
-    tags = list(variant.hashtags if variant.hashtags is not None else own) + list(
-        campaign.hashtags + campaign.language_hashtags.get(language, ())
-    )
-    vars_ = {**campaign.vars, **post.vars, **variant.vars}
-    return {
-        **base_context,
-        "channel": {
-            "name": account.channel,
-            "title": title,
-            "limit": rules.limit,
-            "unit": rules.unit,
-            "markup": rules.markup,
-            "threads": rules.threads,
-            "rules": rules,
-        },
-        "account": {"name": account.name, **{k: v for k, v in account.settings.items()}},
-        "post": {"key": post.key, "link": link_url, "hashtags": tags, "vars": vars_},
-        "link": link_url or "",
-        "tags": tags,
-        "vars": vars_,
-    }
-
-
-def _render_text(
-    renderer: Renderer,
-    campaign: Campaign,
-    post: PostConfig,
-    account: AccountConfig,
-    variant: Variant,
-    context: Mapping[str, Any],
-    language: str | None = None,
-) -> str:
-    """The inline ``text:`` or the template file in force (looked up for ``language``), rendered; an empty
-    result is a TemplateError."""
-    text_source = (
-        variant.text if variant.text is not None else (post.text if variant.template is None else None)
-    )
-    if text_source is not None:
-        text = renderer.render_string(text_source, context, where=f"{campaign.display}:{post.line}")
-    else:
-        name = renderer.template_name(
-            variant.template or post.template or post.key,
-            account.channel,
-            account.name,
-            language,
-            default_language=campaign.default_language,
-            account_language=account.language,
-        )
-        text = renderer.render_file(name, context)
-    if not text:
-        raise TemplateError("rendered text is empty")
-    return text
-
-
-def _link_card(campaign: Campaign, post: PostConfig, release: Any, link_url: str) -> LinkCard:
-    """The link card, from the post's or campaign's texts, else the release's title and subtitle or lead."""
-    title = post.link_title or campaign.link_title or (getattr(release, "title", None) or "")
-    description = (
-        post.link_description
-        or campaign.link_description
-        or ((getattr(release, "subtitle", None) or getattr(release, "lead", None) or "") if release else "")
-    )
-    return LinkCard(url=link_url, title=title, description=description)
 
 
 def _confined_loader(campaign: Campaign) -> Any:

@@ -20,7 +20,7 @@ changes nothing. ``now`` is an aware datetime supplied by the caller.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -71,6 +71,9 @@ class Plan:
     cancel: tuple[Change, ...] = ()
     unchanged: tuple[QueuedPost, ...] = ()
     untouchable: tuple[Change, ...] = field(default=())
+    #: Past occurrences of recurring posts that are not queued: (post key, how many, whether the post says
+    #: send_late, so the latest one is queued due now instead).
+    past: tuple[tuple[str, int, bool], ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -116,10 +119,11 @@ class _Sorting:
     unchanged: list[QueuedPost] = field(default_factory=list)
     untouchable: list[Change] = field(default_factory=list)
 
-    def plan(self, campaign: str, now: datetime) -> Plan:
+    def plan(self, campaign: str, now: datetime, past: tuple[tuple[str, int, bool], ...]) -> Plan:
         return Plan(
             campaign=campaign,
             now=now,
+            past=past,
             add=tuple(self.add),
             readd=tuple(self.readd),
             update=tuple(self.update),
@@ -129,8 +133,15 @@ class _Sorting:
         )
 
 
-def plan(store: Store, campaign: str, desired: Sequence[PlannedPost], now: datetime) -> Plan:
-    """Sort ``desired`` (all posts of ``campaign``) against the queue; changes nothing.
+def plan(
+    store: Store,
+    campaign: str,
+    desired: Sequence[PlannedPost],
+    now: datetime,
+    past: Mapping[str, tuple[int, bool]] | None = None,
+) -> Plan:
+    """Sort ``desired`` (all posts of ``campaign``) against the queue; changes nothing. ``past`` is the
+    compile's count of past occurrences skipped per post key (:attr:`Compiled.past`), for the plan to show.
 
     Raises ConfigError for a post of another campaign or a duplicate identity, and ScheduleError for a new
     or moved post whose time is before ``now`` unless it may be sent late.
@@ -156,7 +167,7 @@ def plan(store: Store, campaign: str, desired: Sequence[PlannedPost], now: datet
             piles.cancel.append(Change(old, None, "removed from the campaign file"))
         else:
             piles.untouchable.append(Change(old, None, f"removed from the file but already {old.status}"))
-    return piles.plan(campaign, now)
+    return piles.plan(campaign, now, tuple((key, n, late) for key, (n, late) in sorted((past or {}).items())))
 
 
 def _sort_wanted(
@@ -254,6 +265,9 @@ def format_plan(plan: Plan) -> str:
     for c in plan.untouchable:
         if c.differs:
             out.append(f"  ! keep    #{c.old.id} {c.old.label} on {c.old.channel}: {c.reason}")
+    for key, count, late in plan.past:
+        why = "send_late: only the latest goes out, due now" if late else "past; not sent"
+        out.append(f"  . skip    post {key!r}: {count} past occurrence{'s' if count != 1 else ''} ({why})")
     summary = (
         f"{len(plan.add) + len(plan.readd)} to add, {len(plan.update)} to update, "
         f"{len(plan.cancel)} to cancel, {len(plan.unchanged)} unchanged, {len(plan.untouchable)} untouchable"
@@ -305,4 +319,5 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "cancel": [_change_json(c) for c in plan.cancel],
         "unchanged": [q.id for q in plan.unchanged],
         "untouchable": [_change_json(c) for c in plan.untouchable],
+        "past_skipped": [{"post_key": k, "count": n, "send_late": late} for k, n, late in plan.past],
     }

@@ -4,8 +4,9 @@ Past times
 ----------
 A one-off time before ``now`` is an error unless ``send_late``; then it is due ``now`` (DECISIONS.md, "Past
 times at apply"). For a recurrence, occurrences before ``now`` are returned in :attr:`Expansion.skipped` (the
-plan shows them), unless ``send_late``, which makes each of them due ``now`` (the same setting the daemon's
-lateness window honours). Occurrence keys never depend on ``now``.
+plan counts them), except that ``send_late`` makes the latest of them due ``now`` (the same setting the
+daemon's lateness window honours): only one post goes out late, as APScheduler's ``coalesce`` does, never
+every occurrence missed since the start. Occurrence keys never depend on ``now``.
 
 Shifting a campaign (``--start WHEN``)
 --------------------------------------
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from campaign.errors import ScheduleError
+from campaign.schedule.budget import ExpandBudget
 from campaign.schedule.recurrence import DEFAULT_LIMIT, expand_recurrence, sent_late
 from campaign.schedule.values import At, Expansion, NextSlot, Occurrence, Offset, Recurrence, When
 from campaign.schedule.when import parse_when
@@ -41,13 +43,15 @@ def expand(
     slots: SlotAllocator | None = None,
     account: str | None = None,
     limit: int = DEFAULT_LIMIT,
+    budget: ExpandBudget | None = None,
 ) -> Expansion:
     """Resolve ``when`` in ``zone`` to UTC occurrences.
 
     ``start`` is the campaign start (aware; None when the campaign has none: offsets then fail); ``now`` and
     ``horizon`` are aware instants. One-off times before ``now`` raise ScheduleError unless ``send_late``.
     :class:`NextSlot` needs ``slots`` and ``account`` and takes the first free slot not before
-    ``max(now, start)``. Raises ScheduleError for anything the user can fix.
+    ``max(now, start)``. A recurrence expands within ``budget`` (default: the operator's,
+    :meth:`ExpandBudget.from_environ`). Raises ScheduleError for anything the user can fix.
     """
     now = aware(now, "now").astimezone(UTC)
     horizon = aware(horizon, "horizon").astimezone(UTC)
@@ -62,7 +66,7 @@ def expand(
             raise ScheduleError(f"the next free slot lies too far in the future (after {LATEST.year - 1})")
         return Expansion((slot,))
     if isinstance(when, Recurrence):
-        return expand_recurrence(when, zone, start, now, horizon, send_late, limit)
+        return expand_recurrence(when, zone, start, now, horizon, send_late, limit, budget)
     local, utc, note = resolve_point(when, zone, start)
     occurrence = Occurrence("", utc, local, zone.key, note)
     if utc < now:

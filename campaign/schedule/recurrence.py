@@ -14,7 +14,7 @@ occurrences, DST checks and :class:`~.values.Occurrence` objects included, takes
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 
 from campaign.errors import ScheduleError
+from campaign.schedule.budget import CHECK_EVERY, ExpandBudget, bounded
 from campaign.schedule.cron import cron_rules
 from campaign.schedule.values import Expansion, Occurrence, Recurrence
 from campaign.schedule.zones import LATEST, abbrev, fmt_utc, resolve_point, resolve_wall
@@ -62,21 +63,28 @@ def expand_recurrence(
     horizon: datetime,
     send_late: bool,
     limit: int,
+    budget: ExpandBudget | None = None,
 ) -> Expansion:
     """Occurrences of ``rec`` in ``zone`` (aware ``start``, ``now``, ``horizon``; see the module docstring).
 
-    Past occurrences are :attr:`Expansion.skipped`, or due ``now`` with ``send_late``. Raises ScheduleError
+    Past occurrences are :attr:`Expansion.skipped`; with ``send_late`` the latest of them is due ``now``
+    instead (the earlier ones are still skipped). Raises ScheduleError
     for a recurrence without a start, one that ends before it starts or never occurs, one longer than
-    ``limit``, or one whose count runs past the latest campaign time (:data:`~.zones.LATEST`).
+    ``limit``, or one whose count runs past the latest campaign time (:data:`~.zones.LATEST`), and
+    :class:`~.budget.ExpandBudgetError` for one that takes longer than ``budget`` (default: the operator's,
+    :meth:`ExpandBudget.from_environ`) to expand.
     """
     bounds = _bounds(rec, zone, start, horizon)
-    out, truncated = _walk(rec, zone, bounds, limit)
+    with bounded(rec.text, budget or ExpandBudget.from_environ()) as check:
+        out, truncated = _walk(rec, zone, bounds, limit, check)
     if not out and not rec.open_ended:
         raise ScheduleError(f"{rec.text} has no occurrences from its start ({fmt_utc(bounds.first_utc)})")
     split = bisect.bisect_left(out, now, key=lambda o: o.at)
     past, future = out[:split], out[split:]
     if send_late and past:
-        return Expansion(tuple(sent_late(o, now, zone) for o in past) + tuple(future), (), truncated)
+        # Only the latest past occurrence goes out late (APScheduler's "coalesce"): a daily post applied
+        # three weeks after its start sends one post now, not 21; the earlier ones are skipped.
+        return Expansion((sent_late(past[-1], now, zone), *future), tuple(past[:-1]), truncated)
     return Expansion(tuple(future), tuple(past), truncated)
 
 
@@ -104,8 +112,11 @@ def _guarded(rec: Recurrence, stream: Iterable[datetime]) -> Iterator[datetime]:
         raise ScheduleError(f"invalid rrule {rec.rule!r}: dateutil cannot expand it ({exc})") from None
 
 
-def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple[list[Occurrence], bool]:
-    """(occurrences in time order, whether the horizon cut them): the rule's wall times resolved to UTC."""
+def _walk(
+    rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int, check: Callable[[], None]
+) -> tuple[list[Occurrence], bool]:
+    """(occurrences in time order, whether the horizon cut them): the rule's wall times resolved to UTC.
+    ``check`` (the time budget) is called every :data:`~.budget.CHECK_EVERY` wall times."""
     dtstart = bounds.first_local.replace(tzinfo=None)
     stream: Iterable[datetime] = (
         cron_rules(rec.cron, dtstart)
@@ -119,7 +130,12 @@ def _walk(rec: Recurrence, zone: ZoneInfo, bounds: _Bounds, limit: int) -> tuple
     out: list[Occurrence] = []
     last_at: datetime | None = None
     utcoffset = zone.utcoffset  # a tzinfo reads a naive datetime as wall time (and its fold)
+    steps = 0
+    every = CHECK_EVERY - 1
     for naive in stream:
+        steps += 1
+        if not steps & every:
+            check()
         # Fast path of resolve_wall inlined: this loop runs once per occurrence (100k in the benchmark).
         off = utcoffset(naive)
         if off is not None and off == utcoffset(naive.replace(fold=1)):

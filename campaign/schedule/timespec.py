@@ -11,12 +11,14 @@ This module is the public face of :mod:`campaign.schedule`; the work is done, on
 * :mod:`~campaign.schedule.cron`: the cron grammar and its translation to ``dateutil`` rules;
 * :mod:`~campaign.schedule.zones`: zones, and wall times resolved across DST gaps and folds;
 * :mod:`~campaign.schedule.recurrence`: cron/RRULE expansion up to an end, a count or the horizon;
+* :mod:`~campaign.schedule.budget`: the time budget of one expansion (:class:`ExpandBudget`);
 * :mod:`~campaign.schedule.expand`: one ``when`` to occurrences (:func:`expand`), past times, the start;
 * :mod:`~campaign.schedule.slots`: posting slots (:class:`SlotAllocator`).
 """
 
 from __future__ import annotations
 
+from campaign.schedule.budget import ExpandBudget, ExpandBudgetError
 from campaign.schedule.cron import parse_cron
 from campaign.schedule.expand import expand, resolve_start
 from campaign.schedule.recurrence import DEFAULT_LIMIT
@@ -40,6 +42,8 @@ __all__ = [
     "SLOT_SEARCH_DAYS",
     "At",
     "CronSpec",
+    "ExpandBudget",
+    "ExpandBudgetError",
     "Expansion",
     "NextSlot",
     "Occurrence",

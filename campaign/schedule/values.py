@@ -37,7 +37,8 @@ class Expansion:
 
     #: What to queue, in order. ``at`` strictly increases, except that occurrences sent late share ``now``.
     occurrences: tuple[Occurrence, ...]
-    #: Recurrence occurrences before ``now`` that are not sent (``send_late`` false), for the plan to show.
+    #: Recurrence occurrences before ``now`` that are not sent (with ``send_late``, all but the latest), for
+    #: the plan to count.
     skipped: tuple[Occurrence, ...] = ()
     #: True when an open-ended recurrence was cut at the horizon (more occurrences exist beyond it).
     truncated: bool = False

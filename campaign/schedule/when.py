@@ -24,8 +24,9 @@ RRULE (:func:`parse_rrule`): ``COUNT``/``UNTIL`` in the rule are read as ``count
 DTSTART/RDATE/EXDATE line is refused: the start is ``start:``, so there is one place for it and its zone.
 ``BYHOUR``, ``BYMINUTE``, ``BYSECOND``, ``BYMONTH``, ``BYMONTHDAY``, ``BYYEARDAY`` and ``BYWEEKNO`` values
 outside RFC 5545's ranges are refused (dateutil reads ``BYMONTHDAY=0`` as no day filter at all), as are
-``FREQ=SECONDLY`` and daily or finer rules on month days no month of the rule has (dateutil would grind on
-them for seconds).
+a numbered ``BYDAY`` (``2MO``) outside ``FREQ=MONTHLY``/``YEARLY`` or beside ``BYWEEKNO`` (RFC 5545 3.3.10;
+dateutil ignores the number there), ``FREQ=SECONDLY`` and daily or finer rules on month days no month of
+the rule has (dateutil would grind on them for seconds).
 Cron: :mod:`campaign.schedule.cron`.
 """
 
@@ -275,6 +276,26 @@ def _check_reachable(parts: dict[str, str], rule: str) -> None:
             raise ScheduleError(f"invalid rrule {rule!r}: that day of the month never occurs in those months")
 
 
+def _check_byday(parts: dict[str, str], rule: str) -> None:
+    """RFC 5545 (3.3.10): a numbered BYDAY (``5MO``, ``-1FR``) only with FREQ=MONTHLY or YEARLY, and not
+    with YEARLY and BYWEEKNO; dateutil silently drops the number elsewhere (``FREQ=WEEKLY;BYDAY=5MO`` went
+    out every Monday)."""
+    for name in ("BYDAY", "BYWEEKDAY"):
+        numbered = [d for d in parts.get(name, "").split(",") if d and d[0] in "+-0123456789"]
+        if not numbered:
+            continue
+        freq = parts["FREQ"]
+        if freq not in ("MONTHLY", "YEARLY"):
+            raise ScheduleError(
+                f"invalid rrule {rule[:80]!r}: a numbered {name} ({numbered[0]}) needs FREQ=MONTHLY or "
+                f"FREQ=YEARLY, not FREQ={freq}"
+            )
+        if "BYWEEKNO" in parts:
+            raise ScheduleError(
+                f"invalid rrule {rule[:80]!r}: a numbered {name} ({numbered[0]}) cannot go with BYWEEKNO"
+            )
+
+
 def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
     """Normalise an RRULE (COUNT and UNTIL taken out), validated by dateutil. Returns (rule, count, until)."""
     text = re.sub(r"\s+", "", rule)
@@ -310,7 +331,9 @@ def parse_rrule(rule: str) -> tuple[str, int | None, At | None]:
             kept.append(f"{name}={value.upper()}")
     if "FREQ" not in names:
         raise ScheduleError(f"invalid rrule {rule!r}: FREQ is required (e.g. FREQ=WEEKLY)")
-    _check_reachable(dict(pair.split("=", 1) for pair in kept), rule)
+    parts = dict(pair.split("=", 1) for pair in kept)
+    _check_byday(parts, rule)
+    _check_reachable(parts, rule)
     normalized = ";".join(kept)
     try:
         rrulestr(normalized, dtstart=_PROBE_START)
