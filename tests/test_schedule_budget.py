@@ -192,17 +192,17 @@ def _with_late_window(mini: Callable[..., Path], value: str) -> Path:
     return mini(MINI_CAMPAIGN.replace(start, f"{start}late_window: {value}\n"))
 
 
-@pytest.mark.parametrize("value", ["0s", "0", "1s", "9m", "599", "366d", "60w"])
-def test_a_late_window_outside_10m_to_365d_is_refused_at_its_line(
+@pytest.mark.parametrize("value", ["0s", "0", "1s", "59s", "59", "366d", "60w"])
+def test_a_late_window_outside_1m_to_365d_is_refused_at_its_line(
     mini: Callable[..., Path], value: str
 ) -> None:
     path = _with_late_window(mini, value)
     with pytest.raises(ConfigError) as info:
         load_campaign(str(path))
-    assert str(info.value).startswith(f"{path}:6: late_window '{value}' must be from 10m to 365d")
+    assert str(info.value).startswith(f"{path}:6: late_window '{value}' must be from 1m to 365d")
 
 
-@pytest.mark.parametrize(("value", "window"), [("10m", timedelta(minutes=10)), ("600", timedelta(minutes=10)),
+@pytest.mark.parametrize(("value", "window"), [("1m", timedelta(minutes=1)), ("60", timedelta(minutes=1)),
                                                ("365d", timedelta(days=365)), ("12h", timedelta(hours=12))])
 def test_a_late_window_inside_the_bounds_loads(
     mini: Callable[..., Path], value: str, window: timedelta

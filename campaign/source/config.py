@@ -30,11 +30,12 @@ if TYPE_CHECKING:
 #: When a sent post's counts are read back unless the campaign says otherwise: 1 hour, 1 day, 1 week.
 DEFAULT_METRICS = (timedelta(hours=1), timedelta(days=1), timedelta(days=7))
 MAX_METRICS_AFTER = timedelta(days=365)
-#: The shortest ``late_window``: the daemon notices a due post within its 3 s tick, but a ``daemon --once``
-#: run from cron every 5 minutes finds a post up to 5 minutes late, a crashed daemon's claimed posts come
-#: back only when their 5-minute lease expires, and the clocks of the machine that applies and the one that
-#: sends may disagree by a minute or more: below 10 minutes, posts would be missed with nothing wrong.
-MIN_LATE_WINDOW = timedelta(minutes=10)
+#: The shortest ``late_window``: a running daemon notices a due post within its 3 s tick, and the clocks of
+#: the machine that applies and the one that sends may disagree by seconds; below a minute, posts would be
+#: missed with nothing wrong. A short window is a marketer's choice ("live now" posts that make no sense
+#: later); it also misses what a ``daemon --once`` from cron, or a crashed daemon's 5-minute lease, delays
+#: beyond it, which README's row for ``late_window`` says.
+MIN_LATE_WINDOW = timedelta(minutes=1)
 #: The longest: a post a year late is better written ``send_late: true`` (and the queue keeps the window in
 #: a 32-bit count of seconds on PostgreSQL, ~68 years, which parse_duration's 100 years would overflow).
 MAX_LATE_WINDOW = timedelta(days=365)
@@ -302,7 +303,7 @@ def _load_header(check: Checker, root: Node, path: Path, project: Path) -> _Head
         raise check.fail(str(exc), root.line_of("late_window")) from None
     if not MIN_LATE_WINDOW <= late_window <= MAX_LATE_WINDOW:
         raise check.fail(
-            f"late_window {late_raw!r} must be from 10m to 365d (shorter, posts a moment late would be "
+            f"late_window {late_raw!r} must be from 1m to 365d (shorter, posts a moment late would be "
             "missed; for no limit, give the posts send_late: true)",
             root.line_of("late_window"),
         )
