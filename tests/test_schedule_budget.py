@@ -184,6 +184,35 @@ def test_plan_counts_the_past_occurrences_of_a_post_without_send_late(
     assert "  . skip    post 'launch': 21 past occurrences (past; not sent)" in capsys.readouterr().out
 
 
+def test_apply_again_after_downtime_cancels_the_missed_occurrences_saying_why(
+    mini: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Applied before the start, the daemon down for a week: a second apply keeps the latest past occurrence
+    due and cancels the earlier waiting ones as past occurrences (not "removed from the campaign file")."""
+    import sqlite3
+
+    from campaign.cli import main
+
+    path, db = str(mini(_LATE)), str(tmp_path / "q.db")
+    assert main(["apply", path, "--db", db, "--now", "2030-03-01T00:00:00Z"]) == 0
+    capsys.readouterr()
+    assert main(["apply", path, "--db", db, "--now", "2030-03-09T04:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "removed from the campaign file" not in out
+    with sqlite3.connect(db) as conn:
+        reasons = conn.execute(
+            "SELECT e.reason, count(*) FROM post_events e JOIN posts p ON p.id = e.post_id "
+            "WHERE e.to_status = 'cancelled' GROUP BY e.reason"
+        ).fetchall()
+        due_now = conn.execute(
+            "SELECT occurrence FROM posts WHERE post_key = 'launch' AND status = 'scheduled' "
+            "AND next_attempt_at < '2030-03-09 04:00' ORDER BY occurrence"
+        ).fetchall()
+    # 2 accounts x the 7 occurrences of 2-8 March; the 9 March one (09:00 HKT, past) stays due: sent late.
+    assert reasons == [("a past occurrence, not sent in time (send_late sends only the latest)", 14)]
+    assert due_now == [("2030-03-09T09:00",)] * 2
+
+
 # ----------------------------------------------------------------------------------------- late_window
 
 

@@ -133,6 +133,16 @@ class _Sorting:
         )
 
 
+def _why_not_wanted(old: QueuedPost, now: datetime, past: Mapping[str, tuple[int, bool]]) -> str:
+    """Why a waiting post the campaign no longer wants is cancelled: a recurrence's occurrence now in the
+    past (the compile skips those: only the latest goes out late with ``send_late``), or the file dropped
+    it."""
+    if old.occurrence and old.scheduled_at < now and old.post_key in past:
+        late = past[old.post_key][1]
+        return "a past occurrence, not sent in time" + (" (send_late sends only the latest)" if late else "")
+    return "removed from the campaign file"
+
+
 def plan(
     store: Store,
     campaign: str,
@@ -164,7 +174,7 @@ def plan(
         if key in wanted or old.status == Status.CANCELLED:
             continue
         if old.status in PLANNABLE:
-            piles.cancel.append(Change(old, None, "removed from the campaign file"))
+            piles.cancel.append(Change(old, None, _why_not_wanted(old, now, past or {})))
         else:
             piles.untouchable.append(Change(old, None, f"removed from the file but already {old.status}"))
     return piles.plan(campaign, now, tuple((key, n, late) for key, (n, late) in sorted((past or {}).items())))
