@@ -572,6 +572,28 @@ def test_lateness_window(store: Store, late_by: timedelta, send_late: bool, expe
         assert "lateness window" in outcomes[0].detail
 
 
+def test_after_downtime_send_late_sends_only_the_latest_due_occurrence(store: Store) -> None:
+    """A daily ``send_late`` post whose daemon was down three days: the latest due occurrence goes out, the
+    two before it are missed (named, alerted), the next one waits for its day."""
+    clock = Clock(T0 + timedelta(days=2, hours=1))
+    platform = Platform(clock, status_ok)
+    ids = queue(store, *(
+        planned("daily", account="m1", at=T0 + timedelta(days=day), occurrence=f"day{day}", send_late=True)
+        for day in range(4)
+    ))
+    outcomes: list[Outcome] = []
+    d = make(store, clock, {"m1": mastodon("m1", clock)}, platform, outcomes=outcomes)
+    run(d.dispatch_due(clock.now))
+    assert [store.get_post(pid).status for pid in ids] == ["missed", "missed", "sent", "scheduled"]
+    assert len(platform.requests) == 1
+    details = sorted(o.detail for o in outcomes if o.outcome == "missed")
+    assert details == sorted(
+        f"found due {ago} after {day} 09:00:00 UTC, and the later occurrence day2 is due too: "
+        "send_late sends only the latest"
+        for ago, day in (("49h", "2027-01-18"), ("25h", "2027-01-19"))
+    )
+
+
 def test_lateness_counts_real_hours_across_a_dst_change(store: Store) -> None:
     """09:00 New York the day before the spring change, found at 09:30 local the next day: 23.5 h late."""
     ny = ZoneInfo("America/New_York")

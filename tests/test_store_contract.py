@@ -121,6 +121,33 @@ def test_a_claim_logs_each_post_it_took_and_no_other(store: Store) -> None:
     assert [e.to_status for e in store.history(left.id)] == ["scheduled"]
 
 
+def test_a_send_late_occurrence_a_later_due_one_supersedes_is_named_in_the_claim(store: Store) -> None:
+    """After downtime a daily ``send_late`` post has three overdue occurrences on each of two accounts: the
+    claim names the latest due occurrence on each earlier one (the dispatcher marks those missed), and none
+    on the latest, on an occurrence within its window, on a one-off post or across accounts. A cancelled
+    later occurrence supersedes nothing."""
+    def daily(day: int, account: str) -> Any:
+        return planned("daily", at=T0 + timedelta(days=day), account=account,
+                       occurrence=f"2027-01-{18 + day}T10:00", send_late=True)
+
+    posts = [daily(day, account) for day in range(3) for account in ("a1", "a2")]
+    posts += [daily(3, "a2"), planned("once", at=T0, account="a1", send_late=True)]
+    ids = store.apply_changes(add=posts, now=EARLY).added
+    store.cancel([ids[-2]], now=EARLY)  # a2's occurrence of the 21st
+    now = T0 + timedelta(days=3, hours=1)  # the 21st, 11:00: the 18th and 19th are over 24 h late
+    claimed = {(c.account, c.occurrence or c.post_key): c.superseded_by
+               for c in store.claim_due(now, OWNER, 90, 20)}
+    assert claimed == {
+        ("a1", "2027-01-18T10:00"): "2027-01-20T10:00",
+        ("a1", "2027-01-19T10:00"): "2027-01-20T10:00",
+        ("a1", "2027-01-20T10:00"): "",
+        ("a2", "2027-01-18T10:00"): "2027-01-20T10:00",
+        ("a2", "2027-01-19T10:00"): "2027-01-20T10:00",
+        ("a2", "2027-01-20T10:00"): "",
+        ("a1", "once"): "",
+    }
+
+
 def _flush_setting(conn: sa.Connection, postgres: bool) -> str:
     """When a COMMIT on ``conn`` waits for its log to reach the disk: SQLite's ``synchronous``, PostgreSQL's
     ``synchronous_commit``."""

@@ -10,8 +10,10 @@ accounts only through :mod:`campaign.dispatch.ports` (campaign files are read by
 
 Sending one post:
 
-1. **Lateness**: a post due more than its lateness window ago becomes ``missed`` (unless ``send_late``;
-   a thread already partly published is always finished). Within the window it goes out at once.
+1. **Lateness** (:func:`~campaign.dispatch.outcomes.missed_because`): a post due more than its lateness
+   window ago becomes ``missed`` unless ``send_late``, and then only a recurrence's latest due occurrence
+   goes out (the claim names it on the earlier ones, ``superseded_by``). A thread already partly published
+   is always finished. Within the window a post goes out at once.
 2. **Holds**: an account blocked by a rate limit (in this process or in the shared ``account_state``) or
    over its quota (the account's ``daily_quota``, else the adapter's ``default_quota``) is deferred until
    the block ends; a deferral is not an attempt. No request goes to an account before its reset time, and
@@ -74,7 +76,7 @@ from campaign.dispatch.alerts import Alerts
 from campaign.dispatch.config import DispatchConfig
 from campaign.dispatch.decide import Action, Decision, Stopping, decide, is_queue_failure, queue_failed
 from campaign.dispatch.holds import AccountHolds
-from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, when
+from campaign.dispatch.outcomes import Outcome, Reporter, ago, extra, missed_because, when
 from campaign.dispatch.pool import SendPool, Slots, seconds_until
 from campaign.dispatch.ports import AccountDirectory, DispatchStore
 from campaign.dispatch.reconcile import Reconciler
@@ -432,11 +434,8 @@ class Dispatcher:
         if self._stopping:
             return  # left in _in_flight: released when the pool ends
         now = self.clock()
-        if post.is_late(now) and not post.part_receipts:
-            reason = (
-                f"found due {ago(now - post.due_at)} after {when(post.due_at)}, later than its "
-                f"lateness window ({ago(post.late_window)})"
-            )
+        reason = None if post.part_receipts else missed_because(post, now)
+        if reason is not None:
             self._finish(post, make_mark(post.id, "missed", now, reason), "missed", alert=True, detail=reason)
             return
         adapter = self._adapter(post)

@@ -157,3 +157,21 @@ def ago(delta: timedelta) -> str:
     if seconds % 60 == 0 and seconds:
         return f"{seconds // 60}m"
     return f"{seconds}s"
+
+
+def missed_because(post: ClaimedPost, now: datetime) -> str | None:
+    """Why ``post`` is ``missed`` rather than sent at ``now``, or None when it goes out: found later than
+    its lateness window (unless ``send_late``), or a ``send_late`` occurrence that a later due occurrence of
+    the same post supersedes (only the latest goes out late, :attr:`ClaimedPost.superseded_by`). The
+    caller never asks for a thread already partly published: that one is always finished."""
+    if post.is_late(now):
+        return (
+            f"found due {ago(now - post.due_at)} after {when(post.due_at)}, later than its lateness window "
+            f"({ago(post.late_window)})"
+        )
+    if post.superseded_by:
+        return (
+            f"found due {ago(now - post.due_at)} after {when(post.due_at)}, and the later occurrence "
+            f"{post.superseded_by} is due too: send_late sends only the latest"
+        )
+    return None

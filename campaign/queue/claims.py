@@ -287,7 +287,45 @@ def _with_claim_events(claim: sa.UpdateBase) -> sa.Select[Any]:
     return sa.select(*(claimed.c[c.name] for c in _CLAIM_COLUMNS)).add_cte(events.cte("claim_events"))
 
 
-def _claimed(r: Any) -> ClaimedPost:
+def _overdue_late(r: Any, now: datetime) -> bool:
+    """A claimed occurrence of a ``send_late`` recurrence found later than its lateness window (after a
+    daemon's downtime, or an account held for long): a later occurrence may supersede it."""
+    return bool(r.send_late) and bool(r.occurrence) and now - r.next_attempt_at > timedelta(
+        seconds=r.late_window_seconds
+    )
+
+
+def _superseded(conn: sa.Connection, rows: list[Any], now: datetime) -> dict[int, str]:
+    """Post id -> the occurrence that supersedes it, for the claimed ``rows`` that :func:`_overdue_late`
+    picks: a later occurrence of the same post on the same account that is due too (not cancelled, in any
+    other state: waiting, in flight or sent). ``send_late`` sends only the latest one, as ``apply`` does
+    (:mod:`campaign.schedule.recurrence`); the dispatcher marks the others ``missed``. Ordinary posts never
+    come here: one Python test a row, no statement."""
+    overdue = [r for r in rows if r.send_late and _overdue_late(r, now)]  # the attribute first: the hot path
+    if not overdue:
+        return {}
+    p = POSTS
+    same = sa.tuple_(p.c.campaign, p.c.post_key, p.c.account)
+    stmt = sa.select(p.c.campaign, p.c.post_key, p.c.account, p.c.scheduled_at, p.c.occurrence).where(
+        same.in_(list({(r.campaign, r.post_key, r.account) for r in overdue})),
+        p.c.occurrence != "",
+        p.c.scheduled_at <= now,
+        p.c.status != Status.CANCELLED.value,
+    )
+    latest: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+    for campaign, post_key, account, at, occurrence in conn.execute(stmt):
+        key = (campaign, post_key, account)
+        if key not in latest or latest[key][0] < at:
+            latest[key] = (at, occurrence)
+    superseded: dict[int, str] = {}
+    for r in overdue:
+        at, occurrence = latest.get((r.campaign, r.post_key, r.account), (r.scheduled_at, ""))
+        if at > r.scheduled_at:
+            superseded[r.id] = occurrence
+    return superseded
+
+
+def _claimed(r: Any, superseded_by: str = "") -> ClaimedPost:
     """A claim's row (a named tuple of :data:`_CLAIM_COLUMNS`) as a :class:`ClaimedPost`."""
     media, link_image, media_base_url = media_from_json(r.media)
     return ClaimedPost(
@@ -311,6 +349,7 @@ def _claimed(r: Any) -> ClaimedPost:
         media=media,
         link_image=link_image,
         media_base_url=media_base_url,
+        superseded_by=superseded_by,
     )
 
 
@@ -364,7 +403,8 @@ class Claims(StoreCore):
             rows = claim.execute(conn, params, first=first)
             if not self.is_postgres:  # PostgreSQL's statement wrote them
                 self._log_moved(conn, [r.id for r in rows], owner)
-        claimed = [_claimed(r) for r in rows]
+            later = _superseded(conn, rows, now)
+        claimed = [_claimed(r, later.get(r.id, "")) for r in rows]
         claimed.sort(key=lambda c: (c.due_at, c.id))  # RETURNING order is unspecified
         return claimed
 

@@ -52,6 +52,9 @@ class ClaimedPost:
     media: tuple[PreparedMedia, ...] = ()
     link_image: PreparedMedia | None = None
     media_base_url: str | None = None
+    #: A ``send_late`` occurrence found past its lateness window while a later occurrence of the same post
+    #: on the same account is due too: that one's occurrence key (the dispatcher marks this one missed).
+    superseded_by: str = ""
 
     def is_late(self, now: datetime) -> bool:
         """True when the post was due more than its lateness window before ``now`` and may not send late."""
