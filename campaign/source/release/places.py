@@ -12,7 +12,11 @@ single zone decides (``HONG KONG SAR`` -> Asia/Hong_Kong). Otherwise the first p
 state or
 Canadian province named by the other parts (AP abbreviations such as ``Mass.`` and ``Calif.`` included).
 The matches must agree on one zone, or the most populous must outnumber any other zone's tenfold
-(``LONDON`` is London, England); else the zone is None, as it is for an unknown place.
+(``LONDON`` is London, England); else the zone is None, as it is for an unknown place: a bare ``BARCELONA``
+(Spain or Venezuela), ``PORTLAND`` (Oregon or Maine), ``BIRMINGHAM`` or ``CAMBRIDGE`` gets no zone, and
+:func:`rival_zones` lists the zones it could be in (the parser's notice names them). Written with its
+country, state or region (``BARCELONA, Spain``, ``PORTLAND, Ore.``, ``Birmingham, AL``,
+``CAMBRIDGE, England``, ``Cambridge, Mass.``) it is settled.
 """
 
 from __future__ import annotations
@@ -212,6 +216,38 @@ def _decide(matches: list[tuple[int, str]]) -> str | None:
     return top_zone if top_pop >= 10 * max(rival, 1) else None
 
 
+# Countries that write a numeric date month first (3/12/2026 is March 12): the US and its territories.
+_MONTH_FIRST = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM"})
+
+
+def writes_month_first(place: str) -> bool:
+    """True when ``place`` is in a country that writes numeric dates month first: the country or US state
+    named in it, else the one country all cities of that name are in. False when unknown or no gazetteer."""
+    try:
+        parts = _parts(place)
+        country = _context(parts[1:])[0]
+        if country is None and len(parts) == 1:
+            country = _country(parts[0])
+        if country is None and parts:
+            countries = {cc for _, _, cc, _ in _candidates(parts[0])}
+            country = countries.pop() if len(countries) == 1 else None
+    except ImportError:
+        return False
+    return country in _MONTH_FIRST
+
+
+def _context(parts: list[str]) -> tuple[str | None, str | None]:
+    """(country code, US state or Canadian province code) named by the parts after the city."""
+    country: str | None = None
+    admin: str | None = None
+    for part in parts:
+        if (code := _country(part)) is not None:
+            country = code
+        elif (region := _region(part)) is not None:
+            country, admin = region
+    return country, admin
+
+
 @functools.lru_cache(maxsize=256)
 def zone_of(place: str) -> str | None:
     """The IANA zone of a dateline place, or None when unknown or ambiguous (see the module docstring), or
@@ -222,6 +258,21 @@ def zone_of(place: str) -> str | None:
         return None
 
 
+def rival_zones(place: str) -> tuple[str, ...]:
+    """The zones of the cities ``place`` may name, sorted, when :func:`zone_of` refuses to choose among
+    them (``SPRINGFIELD``); () for a place it settles, an unknown place, or without the gazetteer."""
+    if zone_of(place) is not None:
+        return ()
+    try:
+        parts = _parts(place)
+        if not parts:
+            return ()
+        country, admin = _context(parts[1:])
+        return tuple(sorted({z for _, z in _cities(parts[0], country, admin)}))
+    except ImportError:
+        return ()
+
+
 def _zone_of(place: str) -> str | None:
     parts = _parts(place)
     if not parts:
@@ -230,13 +281,7 @@ def _zone_of(place: str) -> str | None:
     if len(parts) == 1 and (code := _country(parts[0])) is not None:
         # a country alone: settled when it has one zone, ambiguous otherwise
         return zones[code][0] if len(zones.get(code, [])) == 1 else None
-    country: str | None = None
-    admin: str | None = None
-    for part in parts[1:]:
-        if (code := _country(part)) is not None:
-            country = code
-        elif (region := _region(part)) is not None:
-            country, admin = region
+    country, admin = _context(parts[1:])
     if country is not None and len(zones.get(country, [])) == 1:
         return zones[country][0]
     return _decide(_cities(parts[0], country, admin))
