@@ -35,6 +35,19 @@ def test_portuguese_dates(written: str, iso: str | None) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        ("Cuiabá, MT, 3/12/2026 - A Acme anunciou hoje.", "2026-12-03"),  # Mato Grosso, Brazil
+        ("Helena, MT, 3/12/2026 - A Acme anunciou hoje.", "2026-03-12"),  # Montana
+        ("Birmingham, AL, 3/12/2026 - A Acme anunciou hoje.", "2026-03-12"),
+    ],
+)
+def test_a_state_code_tells_which_way_a_slashed_date_reads(text: str, date: str) -> None:
+    r = parse_release("Título\n\n" + text)
+    assert r.dateline is not None and r.dateline.date == date
+
+
+@pytest.mark.parametrize(
     ("text", "place", "wire", "date", "zone"),
     [
         ("SÃO PAULO, 3 de dezembro de 2026 /PRNewswire/ -- A Acme anunciou hoje.", "SÃO PAULO", "PRNewswire",
@@ -119,6 +132,15 @@ def test_portuguese_attributions(body: str, speaker: str, role: str) -> None:
         ("Perth, Scotland", "Europe/London"),
         ("SÃO PAULO", "America/Sao_Paulo"),
         ("LISBOA", "Europe/Lisbon"),
+        # Brazilian state codes, some also US state codes: the city tells which is meant
+        ("São Paulo, SP", "America/Sao_Paulo"),
+        ("Cuiabá, MT", "America/Cuiaba"),
+        ("Helena, MT", "America/Denver"),
+        ("Belém, PA", "America/Belem"),
+        ("Pittsburgh, PA", "America/New_York"),
+        ("Maceió, AL", "America/Maceio"),
+        ("Cuiabá, MT, Brasil", "America/Cuiaba"),
+        ("AUSTIN, TEXAS, UNITED STATES", "America/Chicago"),
         # bare, the same cities are not guessed
         ("BARCELONA", None),
         ("Birmingham", None),
