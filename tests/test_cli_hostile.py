@@ -207,6 +207,16 @@ CASES = [
     Case("init from /dev/zero", ["init", "--from-release", "/dev/zero", "--dir", "{dir}/new"],
          needles=("/dev/zero", "not a regular file"), absent=("new",)),
     Case("release show /dev/zero", ["release", "show", "/dev/zero"], needles=("not a regular file",)),
+    # a folder or a missing path: one line and exit 1, as `check` says of a missing campaign file
+    Case("release show a folder", ["release", "show", "{dir}"], needles=("{dir}: is a directory",), code=1),
+    Case("release show a missing file", ["release", "show", "{dir}/no.txt"],
+         needles=("{dir}/no.txt: release file not found",), code=1),
+    Case("init from a folder", ["init", "--from-release", "{dir}", "--dir", "{dir}/new"],
+         needles=("{dir}: is a directory",), code=1, absent=("new",)),
+    Case("init from a missing file", ["init", "--from-release", "{dir}/no.txt", "--dir", "{dir}/new"],
+         needles=("{dir}/no.txt: release file not found",), code=1, absent=("new",)),
+    Case("check a missing campaign file", ["check", "{dir}/no.yaml"],
+         needles=("{dir}/no.yaml: file not found",), code=1),
     Case("campaign file is /dev/zero", ["check", "/dev/zero"], needles=("not a regular file",)),
     Case("campaign file is a FIFO", ["check", "{dir}/fifo.yaml"], needles=("not a regular file",)),
     # -- wrong exit codes
@@ -304,6 +314,23 @@ def test_hostile_input_is_one_clear_line(
         assert not (project / name).exists(), name
     if case.id.startswith("second file"):
         assert (project / "queue.db").stat().st_mtime_ns == before  # nothing re-routed or cancelled
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["release", "show", "{dir}"], ["release", "show", "{dir}/no.txt"], ["init", "--from-release", "{dir}"],
+     ["init", "--from-release", "{dir}/no.txt"], ["release", "show", "{dir}/"]],
+)  # fmt: skip
+def test_a_folder_or_missing_release_is_our_line_not_a_usage_message(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if args[0] == "init":
+        args = [*args, "--dir", "{dir}/new"]
+    code = main([a.replace("{dir}", str(tmp_path)) for a in args])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith(f"campaign: error: {tmp_path}"), err
+    assert "Usage:" not in err and not (tmp_path / "new").exists()
 
 
 def test_the_table_covers_the_issue() -> None:

@@ -206,6 +206,47 @@ AUDIT_CASES = [
         figure="1.200 elektrische",
         contact="Original-Content von: Spreewerk Mobility GmbH, übermittelt durch news aktuell",
     ),
+    # Portuguese: PR Newswire's Brazilian layout, Business Wire's (the date after the wire) and a Lisbon
+    # communiqué with a plain dash
+    Case(
+        "prnewswire-saopaulo-pt.txt",
+        title="Vinhedo Digital lança plataforma de crédito para pequenos produtores rurais",
+        dateline=("SÃO PAULO", "PRNewswire", "2026-12-03", "America/Sao_Paulo"),
+        language="pt",
+        lead="A Vinhedo Digital, empresa brasileira de tecnologia financeira, anunciou hoje",
+        quote=("Mariana Costa", "diretora-executiva da Vinhedo Digital", "O pequeno produtor esperava"),
+        organization="Vinhedo Digital",
+        link="https://vinhedodigital.example",
+        hashtags=(),
+        figure="120 municípios",
+        contact="FONTE Vinhedo Digital",
+    ),
+    Case(
+        "businesswire-rio-pt.txt",
+        title="Maré Energia inaugura usina solar flutuante na Baía de Guanabara",
+        dateline=("RIO DE JANEIRO", "Business Wire", "2026-12-03", "America/Sao_Paulo"),
+        language="pt",
+        lead="A Maré Energia inaugurou nesta quinta-feira uma usina solar flutuante",
+        quote=("Paulo Henrique Andrade", "presidente da Maré Energia", "Provamos que a baía"),
+        organization="Maré Energia",
+        link="https://www.businesswire.com/news/home/20261203000000/pt/",
+        hashtags=(),
+        figure="8 MW",
+        contact="imprensa@mareenergia.example",
+    ),
+    Case(
+        "comunicado-lisboa-pt.txt",
+        title="Farol Saúde abre centro de telemedicina no Alentejo",
+        dateline=("LISBOA", None, "2026-12-03", "Europe/Lisbon"),
+        language="pt",
+        lead="A Farol Saúde abriu hoje em Évora um centro de telemedicina",
+        quote=("Inês Figueiredo", "presidente executiva da Farol Saúde", "Um doente de Mértola"),
+        organization="Farol Saúde",
+        link="https://farolsaude.example",
+        hashtags=("#FarolSaúde", "#Telemedicina"),
+        figure="14 concelhos",
+        contact="+351 21 555 0199",
+    ),
 ]
 
 

@@ -166,8 +166,8 @@ def test_init_rules_on_each_layout(tmp_path: Path, release_name: str) -> None:
         found = detect_language(_visible(launch.parts[0]))
         assert found is not None and found.split("-")[0] == release.language.split("-")[0], found
     about = [p for p in compiled.posts if p.post_key == "about" and p.channel == "linkedin"]
-    if about and release.language in ("zh-Hant", "de", "fr", "es"):
-        assert about[0].parts[0].startswith(("關於", "Über", "À propos", "Acerca"))
+    if about and release.language in ("zh-Hant", "de", "fr", "es", "pt"):
+        assert about[0].parts[0].startswith(("關於", "Über", "À propos", "Acerca", "Sobre"))
 
 
 def test_init_refuses_a_second_campaign_for_the_same_release(

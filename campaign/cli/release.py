@@ -20,7 +20,7 @@ def release() -> None:
 
 
 @release.command("show")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))  # a folder: one line from load_release
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def release_show(file: Path, fmt: str) -> None:
     """Parse a press release and show its structured fields."""
@@ -52,7 +52,7 @@ def release_show(file: Path, fmt: str) -> None:
     "release_files",
     required=True,
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),  # a folder is refused by the reader, in one line (not Click's usage)
     help="The press release to derive the campaign from.",
 )
 @click.option("--name", help="Campaign name (default: from the release file name).")

@@ -73,6 +73,7 @@ _WORDS: dict[str, dict[str, str]] = {
     "de": {"sep": ", ", "about": "Über {name}: ", "open": "„", "close": "“", "dash": "— "},
     "fr": {"sep": ", ", "about": "À propos de {name} : ", "open": "« ", "close": " »", "dash": "— "},
     "es": {"sep": ", ", "about": "Acerca de {name}: ", "open": "«", "close": "»", "dash": "— "},
+    "pt": {"sep": ", ", "about": "Sobre {name}: ", "open": "“", "close": "”", "dash": "— "},
     "zh-Hant": {"sep": "，", "about": "關於{name}：", "open": "「", "close": "」", "dash": "——"},
     "zh-Hans": {"sep": "，", "about": "关于{name}：", "open": "“", "close": "”", "dash": "——"},
     "ja": {"sep": "、", "about": "{name}について：", "open": "「", "close": "」", "dash": "——"},
@@ -82,6 +83,7 @@ _LEANS = re.compile(
     r"^(?:It|Its|This|That|These|Those|They|Their|He|She|His|Her|We|Our|However|But|And|Also|In addition|"
     r"Additionally|Furthermore|Moreover|Meanwhile|Such|Both|Er|Sie|Es|Dies|Diese|Damit|Dabei|Außerdem|"
     r"Il|Elle|Ils|Elles|Cela|Ce|Cette|Ces|En outre|De plus|Él|Ella|Ellos|Esto|Este|Esta|Estos|Además|"
+    r"Ele|Ela|Eles|Elas|Isso|Isto|Esse|Essa|Além disso|Também|"
     r"該|该|此|這|这|其|他|她|它|同時|同时|此外|另外|これ|この|同社|また|さらに)(?![a-zà-ÿ])"
 )
 _QUOTE_MARKS = re.compile(r"[\"“”„«»「」『』]")

@@ -19,8 +19,8 @@ Contract
   name alone on a line followed by a paragraph that starts with it; the heading may open its paragraph with
   no blank line after it), and media contacts (kept apart in
   :attr:`Release.contacts`, never in the body).
-* Languages: English, German, French, Spanish, Chinese (Traditional and Simplified), Japanese: dates,
-  quote marks, attributions and headings (see the modules); :attr:`Release.language` is BCP 47 from a
+* Languages: English, German, French, Spanish, Portuguese, Chinese (Traditional and Simplified), Japanese:
+  dates, quote marks, attributions and headings (see the modules); :attr:`Release.language` is BCP 47 from a
   detector (:mod:`~campaign.source.release.languages`).
 * Sentence splitting is rule based (:mod:`campaign.text.sentences`). Libraries were considered and not used:
   pySBD can alter text (https://github.com/nipunsadvilkar/pySBD/issues/83, /issues/30) and is unmaintained

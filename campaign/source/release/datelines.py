@@ -7,6 +7,7 @@ Layouts (the wire's own conventions; the text after the dateline is the lead):
   ``PLACE, STATE, COUNTRY, Month D, YYYY /EINPresswire.com/ --``; GlobeNewswire
   ``PLACE, Month D, YYYY (GLOBE NEWSWIRE) --``; plain ``PLACE, DATE –`` in any supported language
   (``BERLIN, 12. Mai 2026 –``, ``PARIS, le 16 octobre 2025 –``, ``MADRID, 29 de mayo de 2024 –``,
+  ``LISBOA, 3 de dezembro de 2026 --``, ``Rio de Janeiro, 3/12/2026 -`` (day first, except in the US),
   ``香港，2024年1月25日 —``, ``TORONTO (Ontario), le 3 mars 2026 /CNW/ -``);
 * Business Wire ``PLACE--(BUSINESS WIRE)--`` (often no date, or the date after it:
   ``PLACE--(BUSINESS WIRE)--Dec 4, 2026--``); News Direct ``PLACE--News Direct--``;
@@ -27,7 +28,8 @@ from __future__ import annotations
 
 import regex
 
-from campaign.source.release.dates import DATE, iso_date
+from campaign.source.release.dates import DATELINE_DATE as DATE
+from campaign.source.release.dates import SLASHED, iso_date
 from campaign.source.release.model import Dateline
 from campaign.text.sentences import Lazy, squash
 
@@ -114,6 +116,22 @@ def newswire(source: str) -> str | None:
     return squash(source) if _WIRE_WORDS.search(source) else None
 
 
+_SLASHED_DATE = Lazy(SLASHED)
+
+
+def _dateline_date(written: str, place: str) -> str | None:
+    """The ISO date of a dateline: ``3/12/2026`` is read day first unless both numbers could be a month
+    and the place is in a country that writes the month first (the gazetteer is asked only then)."""
+    if _SLASHED_DATE.fullmatch(written.strip()) is not None:
+        first, second = (int(n) for n in written.strip().split("/")[:2])
+        if first <= 12 and second <= 12:
+            from campaign.source.release.places import writes_month_first
+
+            return iso_date(written, month_first=writes_month_first(place))
+        return iso_date(written, month_first=second > 12)
+    return iso_date(written)
+
+
 def dateline(text: str) -> tuple[Dateline, str] | None:
     """The dateline at the start of ``text`` and the text after it, or None. ``zone`` is not filled here
     (see :func:`campaign.source.release.places.zone_of`)."""
@@ -123,10 +141,11 @@ def dateline(text: str) -> tuple[Dateline, str] | None:
             groups = m.groupdict()
             date = groups.get("date")
             source = squash(groups.get("source") or "")
+            place = squash(m.group("place")).rstrip(",，-–—― ")
             dl = Dateline(
-                place=squash(m.group("place")).rstrip(",，-–—― "),
+                place=place,
                 source=source,
-                date=None if date is None else iso_date(date),
+                date=None if date is None else _dateline_date(date, place),
                 newswire=newswire(source) if source else None,
             )
             return dl, text[m.end() :]

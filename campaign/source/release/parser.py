@@ -452,7 +452,7 @@ def _complete_dateline(
 ) -> Dateline | None:
     """The dateline with its zone; for a release without one, a date-only dateline from a date line, the
     front matter or a government end line. Appends a notice for what stays unknown."""
-    from campaign.source.release.places import zone_of
+    from campaign.source.release.places import rival_zones, zone_of
 
     if dl is None:
         date = st.date or (_fm(meta, _FM_DATE) and find_date(str(_fm(meta, _FM_DATE)))) or _ends_date(tail)
@@ -467,10 +467,21 @@ def _complete_dateline(
     if dl is not None and dl.place:
         dl = replace(dl, zone=zone_of(dl.place))
         if dl.zone is None:
-            notices.append(Notice("missing", f"the dateline's place {dl.place!r} has no known time zone"))
+            notices.append(Notice("missing", _no_zone(dl.place, rival_zones(dl.place))))
     elif dl is None:
         notices.append(Notice("missing", "no dateline found (date and place unknown)"))
     return dl
+
+
+def _no_zone(place: str, rivals: tuple[str, ...]) -> str:
+    """The notice for a dateline place without a zone: unknown, or naming cities in several zones."""
+    if len(rivals) < 2:
+        return f"the dateline's place {place!r} has no known time zone"
+    shown = ", ".join(rivals[:4]) + (", ..." if len(rivals) > 4 else "")
+    return (
+        f"the dateline's place {place!r} has no time zone: cities of that name are in {shown}; "
+        "write the country or state after it (as in 'PORTLAND, Ore.' or 'BARCELONA, Spain')"
+    )
 
 
 def _body_link(paragraphs: list[str]) -> str | None:

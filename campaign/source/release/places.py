@@ -10,9 +10,14 @@ Rules: the place is split into parts (``TAI PO, Hong Kong`` -> ``TAI PO`` / ``Ho
 single zone decides (``HONG KONG SAR`` -> Asia/Hong_Kong). Otherwise the first part is looked up as a city
 (name or GeoNames alternate name, any script: ``香港``, ``東京``), restricted to the country and the US
 state or
-Canadian province named by the other parts (AP abbreviations such as ``Mass.`` and ``Calif.`` included).
+Canadian province named by the other parts (AP abbreviations such as ``Mass.`` and ``Calif.`` included), or
+the Brazilian state (``Cuiabá, MT``; a code that is also a US state's is read both ways, the city decides).
 The matches must agree on one zone, or the most populous must outnumber any other zone's tenfold
-(``LONDON`` is London, England); else the zone is None, as it is for an unknown place.
+(``LONDON`` is London, England); else the zone is None, as it is for an unknown place: a bare ``BARCELONA``
+(Spain or Venezuela), ``PORTLAND`` (Oregon or Maine), ``BIRMINGHAM`` or ``CAMBRIDGE`` gets no zone, and
+:func:`rival_zones` lists the zones it could be in (the parser's notice names them). Written with its
+country, state or region (``BARCELONA, Spain``, ``PORTLAND, Ore.``, ``Birmingham, AL``,
+``CAMBRIDGE, England``, ``Cambridge, Mass.``) it is settled.
 """
 
 from __future__ import annotations
@@ -37,6 +42,14 @@ _CA_PROVINCES = {
     "man": "MB", "mb": "MB", "saskatchewan": "SK", "sask": "SK", "sk": "SK", "nova scotia": "NS", "ns": "NS",
     "new brunswick": "NB", "nb": "NB", "newfoundland and labrador": "NL", "nfld": "NL", "nl": "NL",
     "prince edward island": "PE", "pei": "PE", "pe": "PE",
+}  # fmt: skip
+# Brazilian states as datelines write them ("Cuiabá, MT", "Belém, PA") -> GeoNames admin1 codes. Some are
+# also US state codes (MT, PA, MA, AL, SC...): both readings are tried, and the city decides.
+_BR_STATES = {
+    "AC": "01", "AL": "02", "AP": "03", "AM": "04", "BA": "05", "CE": "06", "DF": "07", "ES": "08",
+    "MS": "11", "MA": "13", "MT": "14", "MG": "15", "PA": "16", "PB": "17", "PR": "18", "PI": "20",
+    "RJ": "21", "RN": "22", "RS": "23", "RO": "24", "RR": "25", "SC": "26", "SP": "27", "SE": "28",
+    "GO": "29", "PE": "30", "TO": "31",
 }  # fmt: skip
 # Country names the GeoNames English list does not spell this way.
 _COUNTRY_ALIASES = {
@@ -111,6 +124,21 @@ def _region(part: str) -> tuple[str, str] | None:
         if state["name"].casefold() == key:
             return "US", code
     return None
+
+
+_Scope = tuple[str, str | None]  # a country code and a US or Brazilian state code (None: the whole country)
+
+
+def _scopes(part: str) -> list[_Scope]:
+    """Where a part after the city says the city is: a US state or Canadian province (:func:`_region`),
+    and a Brazilian state written as its two capitals; several when the code is both."""
+    found: list[_Scope] = []
+    if (region := _region(part)) is not None:
+        found.append((region[0], region[1] if region[0] == "US" else None))
+    code = part.strip()
+    if code in _BR_STATES:
+        found.append(("BR", _BR_STATES[code]))
+    return found
 
 
 def _parts(place: str) -> list[str]:
@@ -189,15 +217,18 @@ def _candidates(name: str) -> list[_City]:
     return found
 
 
-def _cities(name: str, country: str | None, admin: str | None) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for pop, tz, cc, adm in _candidates(name):
-        if country is not None and cc != country:
-            continue
-        if admin is not None and country == "US" and adm != admin:
-            continue
-        found.append((pop, tz))
-    return found
+def _matches(name: str, scopes: list[_Scope]) -> list[_City]:
+    """The cities called ``name`` inside any of ``scopes`` (anywhere when there are none)."""
+    return [
+        city
+        for city in _candidates(name)
+        if not scopes or any(city[2] == c and (a is None or city[3] == a) for c, a in scopes)
+    ]
+
+
+def _cities(name: str, scopes: list[_Scope]) -> list[tuple[int, str]]:
+    """(population, zone) of :func:`_matches`."""
+    return [(pop, tz) for pop, tz, _, _ in _matches(name, scopes)]
 
 
 def _decide(matches: list[tuple[int, str]]) -> str | None:
@@ -212,6 +243,40 @@ def _decide(matches: list[tuple[int, str]]) -> str | None:
     return top_zone if top_pop >= 10 * max(rival, 1) else None
 
 
+# Countries that write a numeric date month first (3/12/2026 is March 12): the US and its territories.
+_MONTH_FIRST = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM"})
+
+
+def writes_month_first(place: str) -> bool:
+    """True when ``place`` is in a country that writes numeric dates month first: the country or US state
+    named in it, else the one country all cities of that name are in. False when unknown or no gazetteer."""
+    try:
+        parts = _parts(place)
+        scopes = _context(parts[1:])
+        named = {c for c, _ in scopes}
+        country = named.pop() if len(named) == 1 else None
+        if country is None and len(parts) == 1:
+            country = _country(parts[0])
+        if country is None and parts:
+            countries = {cc for _, _, cc, _ in _matches(parts[0], scopes)}
+            country = countries.pop() if len(countries) == 1 else None
+    except ImportError:
+        return False
+    return country in _MONTH_FIRST
+
+
+def _context(parts: list[str]) -> list[_Scope]:
+    """Where the parts after the city place it (empty: anywhere). A country after a state keeps the state
+    when it is in that country (``AUSTIN, TEXAS, UNITED STATES``; ``Cuiabá, MT, Brasil``)."""
+    scopes: list[_Scope] = []
+    for part in parts:
+        if (code := _country(part)) is not None:
+            scopes = [s for s in scopes if s[0] == code] or [(code, None)]
+        elif found := _scopes(part):
+            scopes = found
+    return scopes
+
+
 @functools.lru_cache(maxsize=256)
 def zone_of(place: str) -> str | None:
     """The IANA zone of a dateline place, or None when unknown or ambiguous (see the module docstring), or
@@ -222,6 +287,20 @@ def zone_of(place: str) -> str | None:
         return None
 
 
+def rival_zones(place: str) -> tuple[str, ...]:
+    """The zones of the cities ``place`` may name, sorted, when :func:`zone_of` refuses to choose among
+    them (``SPRINGFIELD``); () for a place it settles, an unknown place, or without the gazetteer."""
+    if zone_of(place) is not None:
+        return ()
+    try:
+        parts = _parts(place)
+        if not parts:
+            return ()
+        return tuple(sorted({z for _, z in _cities(parts[0], _context(parts[1:]))}))
+    except ImportError:
+        return ()
+
+
 def _zone_of(place: str) -> str | None:
     parts = _parts(place)
     if not parts:
@@ -230,13 +309,9 @@ def _zone_of(place: str) -> str | None:
     if len(parts) == 1 and (code := _country(parts[0])) is not None:
         # a country alone: settled when it has one zone, ambiguous otherwise
         return zones[code][0] if len(zones.get(code, [])) == 1 else None
-    country: str | None = None
-    admin: str | None = None
-    for part in parts[1:]:
-        if (code := _country(part)) is not None:
-            country = code
-        elif (region := _region(part)) is not None:
-            country, admin = region
+    scopes = _context(parts[1:])
+    countries = {c for c, _ in scopes}
+    country = countries.pop() if len(countries) == 1 else None
     if country is not None and len(zones.get(country, [])) == 1:
         return zones[country][0]
-    return _decide(_cities(parts[0], country, admin))
+    return _decide(_cities(parts[0], scopes))

@@ -3,7 +3,7 @@
 Quote marks: ``"…"``, ``“…”``, ``„…“`` (German), ``« … »`` (French, Spanish), ``「…」``, ``『…』``.
 Attributions: before or after the quotation, in English ("said X", "X said:", "X, CEO of Y, added",
 "according to X"), German ("sagte X", "so X", "laut X:"), French ("a déclaré X", "selon X :"), Spanish
-("afirmó X", "según X:"), Chinese
+("afirmó X", "según X:"), Portuguese ("afirmou X", "segundo X:"), Chinese
 (``陳志明表示：「……」``, ``「……」陳志明說。``) and Japanese (``代表の佐藤は「……」と述べています。``,
 ``代表の佐藤は次のように述べています。「……」``, ``「……」と佐藤健一社長は語った。``).
 An unattributed
@@ -39,7 +39,10 @@ _VERB = (
     r"sagte|sagt|erklärte|erklärt|betonte|betont|ergänzte|ergänzt|fügte hinzu|so|"
     r"a déclaré|déclare|a dit|dit|a expliqué|explique|a souligné|souligne|a ajouté|ajoute|a précisé|précise|"
     r"a indiqué|indique|dijo|afirmó|afirma|señaló|señala|explicó|explica|declaró|declara|comentó|comenta|"
-    r"añadió|añade|aseguró|asegura|destacó|destaca|indicó|indica)"
+    r"añadió|añade|aseguró|asegura|destacó|destaca|indicó|indica|"
+    # pt
+    r"afirmou|disse|diz|declarou|explicou|comentou|acrescentou|acrescenta|ressaltou|ressalta|"
+    r"salientou|sublinhou|observou)"
 )
 _HON = (
     r"(?:(?:Dr|Prof|Professor|Mr|Mrs|Ms|Mx|Sir|Dame|Ir|Herr|Frau|Mme|Mlle|M|Sr|Sra|Srta|Dra|Don|Doña)\.?\s+)"
@@ -62,7 +65,8 @@ _PRE = (
     ),
     # According to Jane Doe, CTO of Acme: / Selon X, directrice : / D'après X / Según X / Laut X
     _Lazy(
-        rf"(?:.*?\s)??(?:[Aa]ccording to|[Ss]elon|[Dd]['’]après|[Ss]egún|[Ll]aut) (?P<name>{_NAME})"
+        r"(?:.*?\s)??(?:[Aa]ccording to|[Ss]elon|[Dd]['’]après|[Ss]egún|[Ss]egundo|[Ll]aut) "
+        rf"(?P<name>{_NAME})"
         rf"(?:\s*,\s*(?P<role>{_ROLE}))?\s*[,:：]\s*"
     ),
 )

@@ -1,5 +1,5 @@
 """Where the body ends: "About" headings, contacts, legal boilerplate, the organisation's name line; embargo
-lines. Headings are recognised in English, German, French, Spanish, Chinese and Japanese."""
+lines. Headings are recognised in English, German, French, Spanish, Portuguese, Chinese and Japanese."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from campaign.source.release.markup import inline
 from campaign.text.sentences import CJK, Lazy, abbreviation, squash
 
 _ABOUT = Lazy(
-    r"(?:About|ABOUT|Über|ÜBER|Uber|(?:À|A) (?i:propos) (?i:des\s|du\s|de\s|d')|Acerca de|ACERCA DE|Sobre"
-    r"|SOBRE|Informations sur|Qui est)\s*(?:(?i:the|la|el|los|las|le|les|l'|die|der|das|des|du)\s*)?"
+    r"(?:About|ABOUT|Über|ÜBER|Uber|(?:À|A) (?i:propos) (?i:des\s|du\s|de\s|d')|Acerca de|ACERCA DE"
+    # Portuguese "Sobre a Acme" / "SOBRE A ACME": the article only before a space
+    r"|Sobre(?:\s+(?:a|o|as|os)(?=\s))?|SOBRE(?:\s+(?:A|O|AS|OS)(?=\s))?"
+    r"|Informations sur|Qui est)\s*(?:(?i:the|la|el|los|las|le|les|l'|die|der|das|des|du)\s*)?"
     r"(?P<name>[\p{Lu}\p{Lo}\p{N}][^!?。！？]{1,100}?)\s*[:：]?"
     r"|(?:關於|关于|有關|有关)\s*(?P<name>[^\s。！？，]{2,40}?)\s*[:：]?"
     r"|[【■〈<]?\s*(?P<name>[^\s【】■。！？]{2,40}?)\s*(?:について|の概要|会社概要)\s*[】〉>]?"
@@ -28,6 +30,8 @@ _CONTACT_PHRASE = (
     r"|pressekontakt|medienkontakt|kontakt für (?:die )?medien|medienanfragen|contacts? presse"
     r"|relations? (?:presse|médias)|contacts? médias?|contacto de prensa|contacto para medios"
     r"|contacto con (?:los )?medios"
+    r"|contatos? (?:com|para) a imprensa|contactos? (?:com|para) a imprensa|assessoria de imprensa"
+    r"|informações (?:para a )?imprensa"
     r"|contact (?:information|details))"
     r"|傳媒查詢|传媒查询|媒體查詢|媒体查询|媒體聯絡|媒体联络|新聞聯絡|新闻联络|傳媒聯絡|传媒联络|傳媒聯繫|媒体联系"
     r"|如有查詢|如有查询"
@@ -53,13 +57,15 @@ _STOP = Lazy(
     r"|zukunftsgerichtete aussagen|déclarations prospectives|declaraciones prospectivas"
     r"|notes? to editors?|editor'?s'? notes?|hinweis für redaktionen|notes? aux rédactions"
     r"|nota para (?:los )?editores|legal disclaimer|view (?:the )?original (?:content|press release)"
-    r"|view source version|cision view original content)"
+    r"|view source version|cision view original content|ver a versão original|notas? aos editores"
+    r"|declarações prospectivas|declarações sobre o futuro)"
     r"\b.{0,300}"
     r"|編輯注意事項|编辑注意事项|編者按|编者按"
     # forward-looking statements and disclaimers in Chinese and Japanese (headings)
     r"|(?:有關|有关|關於|关于)?前瞻性(?:陳述|陈述|聲明|声明)[^\n]{0,300}|(?:免責聲明|免责声明|免責事項)\s*(?:[:：].{0,300})?"
     r"|将来(?:予測|の見通し)に関する(?:記述|注意事項)[^\n]{0,300}"
-    r"|SOURCE\s+\p{Lu}[^\n]{0,200}"  # PR Newswire's last line: "SOURCE Acme Corp." (capitals, no colon)
+    # PR Newswire's last line: "SOURCE Acme Corp." (capitals, no colon); "FONTE" in Portuguese
+    r"|(?:SOURCE|FONTE)\s+\p{Lu}[^\n]{0,200}"
     r"|(?i:source|disclaimer|haftungsausschluss|avertissement|aviso legal|attachments?|related images?"
     r"|related links?)\s*(?:[:：].{0,300})?",
     regex.S,
@@ -82,7 +88,7 @@ def about_name(line: str) -> str | None:
 
 _RELEASE_LINK = Lazy(
     r"(?i)(?:cision\s+)?(?:view (?:the )?original (?:content|press release)(?: to download multimedia)?"
-    r"|view source version on [\w.]+)\s*(?:on [\w .]+)?[:：]?\s*(?P<url>https?://\S+)"
+    r"|view source version on [\w.]+|ver a versão original em [\w.]+)\s*(?:on [\w .]+)?[:：]?\s*(?P<url>https?://\S+)"
 )
 _PHOTO_CAPTION = Lazy(r"\((?i:PRNewsfoto|photo|image|foto|photo credit)\b[^()]{0,200}\)")
 
