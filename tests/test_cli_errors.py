@@ -234,3 +234,29 @@ def test_a_full_disk_behind_stdout_is_one_line(mini: Callable[..., Path]) -> Non
     assert proc.stderr.strip().splitlines() == [
         "campaign: error: cannot write to standard output (No space left on device)"
     ]
+
+
+def test_a_release_warning_names_the_file_from_the_working_directory(
+    mini: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Damage in the release is a warning naming the release as a compiler would: relative to the working
+    directory when the release is inside it (a CI log shows ``release.txt``, not the runner's home), the
+    resolved path otherwise."""
+    path = mini()
+    release = path.parent / "release.txt"  # the HKSTP release's copy: its '9in' is a warning
+    monkeypatch.chdir(path.parent)
+    code, _out, err = run_cli(["check", "mini.yaml"], capsys)
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if "number glued to a word" in line]
+    assert warnings and warnings[0].startswith("campaign: warning: release.txt:"), err
+    monkeypatch.chdir(path.parent.parent)
+    code, _out, err = run_cli(["check", str(path)], capsys)
+    warnings = [line for line in err.splitlines() if "number glued to a word" in line]
+    assert warnings[0].startswith(f"campaign: warning: {path.parent.name}/release.txt:"), err
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    code, _out, err = run_cli(["check", str(path)], capsys)
+    warnings = [line for line in err.splitlines() if "number glued to a word" in line]
+    assert warnings[0].startswith(f"campaign: warning: {release.resolve()}:"), err

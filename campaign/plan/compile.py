@@ -186,6 +186,15 @@ def _apply_embargo(campaign: Campaign, release: Any, result: Compiled) -> None:
         result.posts[i] = dataclasses.replace(post, not_before=result.embargo)
 
 
+def _shown(path: Path) -> str:
+    """``path`` (resolved, absolute) as a warning names it: relative to the working directory when inside
+    it, as a compiler names files (a CI log shows ``releases/x.txt``, not the runner's home)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _prepare(
     campaign: Campaign, start: str | None, result: Compiled
 ) -> tuple[dict[str | None, Any], datetime] | None:
@@ -207,7 +216,7 @@ def _prepare(
             except ReleaseError as exc:
                 result.errors.append(_located(exc, display))
                 return None
-            result.release_warnings.extend(parsed[path].warning_lines())
+            result.release_warnings.extend(parsed[path].warning_lines(_shown(path)))
         releases[language] = parsed[path]
     if not campaign.templates.is_dir() and any(p.text is None for p in campaign.posts):
         result.errors.append(TemplateError(f"{display}: template folder {campaign.templates} does not exist"))

@@ -163,10 +163,11 @@ class Release:
         """Notices of suspected damage in the text (for `campaign check`)."""
         return tuple(n for n in self.notices if n.kind != "missing")
 
-    def warning_lines(self) -> list[str]:
+    def warning_lines(self, shown: str | None = None) -> list[str]:
         """One line per notice, ``FILE:LINE:COL: message`` (``FILE: message`` without a position): what
-        `release show` prints to stderr and `campaign check` may show."""
-        return [f"{self.source}:{n}" if n.line else f"{self.source}: {n}" for n in self.notices]
+        `release show` prints to stderr and `campaign check` may show. FILE is ``shown``, else the source."""
+        name = self.source if shown is None else shown
+        return [f"{name}:{n}" if n.line else f"{name}: {n}" for n in self.notices]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready plain data (lists, dicts, str, None) in field order; the Jinja context of templates."""
