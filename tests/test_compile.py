@@ -190,7 +190,7 @@ def test_a_campaign_is_capped_in_posts_in_total_while_it_expands(
     import campaign.plan.compile as compile_module
     from campaign.schedule import timespec
 
-    assert compile_module.MAX_POSTS == 1_000_000
+    assert compile_module.MAX_POSTS == 100_000
     monkeypatch.setattr(compile_module, "MAX_POSTS", 50)
     limits: list[int] = []
     real = timespec.expand
@@ -204,7 +204,7 @@ def test_a_campaign_is_capped_in_posts_in_total_while_it_expands(
     compiled = compile_campaign(str(path), now=NOW)
     assert [str(e) for e in compiled.errors] == [
         f"{path}:24: post 'p1' on main_x: the campaign would have more than 50 posts (every occurrence on"
-        " every account); narrow its recurrences with end or count"
+        " every account); narrow its recurrences with end or count, or split it into several files"
     ]
     assert len(compiled.posts) == 30
     assert limits == [50, 20]  # the second recurrence stopped at what the first left; no third was expanded

@@ -295,7 +295,7 @@ class _Compilation:
         if self.counted > MAX_POSTS:
             raise _TooManyPosts(
                 f"{target.where}: the campaign would have more than {MAX_POSTS:,} posts (every occurrence"
-                " on every account); narrow its recurrences with end or count"
+                " on every account); narrow its recurrences with end or count, or split it into several files"
             ) from None
 
     def compile_all(self, wanted: set[str]) -> None:

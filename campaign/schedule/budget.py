@@ -1,7 +1,7 @@
 """Bounded expansion: a recurrence's expansion stops within a time budget.
 
 Campaign files arrive in pull requests and CI previews them, so a schedule must never hold CI for minutes.
-Two kinds of rule are slow: a large expansion (a minutely rule over two years is ~1,000,000 posts, ~17 s),
+Two kinds of rule are slow: a large expansion (a rule slow per occurrence, up to the 100,000 cap),
 and a sparse rule dateutil has to search for (``FREQ=HOURLY;BYYEARDAY=200;BYMONTH=1`` never occurs, and
 dateutil walks every day to year 9999 before it says so, without yielding once).
 
