@@ -182,6 +182,17 @@ def test_a_thread_split_inside_an_isolate_names_the_part(
     assert not any("main_mastodon" in e for e in errors_of(err))  # fits Mastodon's 500: no thread there
 
 
+def test_dropping_a_trailing_hashtag_that_closes_an_isolate_is_refused(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Mastodon (no threads here) drops the trailing tags to fit 500; the last one held the isolate's PDI.
+    words = " ".join(f"word{i}" for i in range(72))
+    code, err = check_with_launch(project, capsys, f"\u2067{words}x #Tag\u2069\n")  # 501 characters
+    assert code != 0
+    line = next(e for e in errors_of(err) if "main_mastodon" in e)
+    assert "on main_mastodon (mastodon): U+2067 RIGHT-TO-LEFT ISOLATE at 1:1 is not closed" in line
+
+
 def test_an_alt_text_with_a_control_is_refused(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
 

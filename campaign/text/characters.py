@@ -28,7 +28,8 @@ PDF U+202C, PDI U+2069 that close nothing              refused     a stray close
 "Balanced" is stricter than UAX #9 (which closes what a paragraph leaves open, and lets PDI close
 embeddings inside its isolate): openers and closers must nest, each closer matching the innermost opener,
 all closed before the next LF (a paragraph end) or the end of the text, at most 125 deep (UAX #9's
-``max_depth``). A thread part is checked the same way, so a split never leaves an override open in a part.
+``max_depth``). What fitting makes of a text (each thread part, or the text without the hashtags it
+dropped) is checked the same way, so a split or a dropped tag never leaves an override open.
 
 Cost: the common text has none of these characters and costs one precompiled regex search
 (:data:`_SUSPECT`); only a text that has one is walked, and then only at its formatting characters and

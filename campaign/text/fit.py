@@ -14,8 +14,8 @@
 
 Before any of these, CR LF and CR become LF, and a text holding a character refused in post text (controls,
 unbalanced bidi formatting: the table in :mod:`campaign.text.characters`) is refused with
-:class:`campaign.errors.TextCharacterError`; so is a thread part that a split left with an embedding,
-override or isolate open.
+:class:`campaign.errors.TextCharacterError`; so is a thread part (or the text without its dropped hashtags)
+that fitting left with an embedding, override or isolate open.
 
 Sentence ends are found by a simple rule (a token ending in ``.``, ``!``, ``?``, ``…`` or CJK ``。！？``,
 possibly followed by closing quotes or brackets, and line breaks) rather than a linguistic segmenter: the
@@ -250,7 +250,7 @@ def fit(
     if refused is not None:
         raise TextCharacterError(post=post, channel=channel, detail=_refusal(text, refused))
     fitted = _fit(text, rules, allow_thread=allow_thread, post=post, channel=channel, numbering=numbering)
-    if len(fitted.parts) > 1 and characters.has_bidi(text):  # a split may leave an override open in a part
+    if fitted.parts != (text,) and characters.has_bidi(text):  # a split or a dropped tag may unbalance it
         _check_parts(text, fitted.parts, numbering, post, channel)
     return fitted
 
@@ -282,8 +282,9 @@ def _refusal(text: str, refused: characters.Refused, offset: int = 0) -> str:
 
 
 def _check_parts(text: str, parts: tuple[str, ...], numbering: bool, post: str, channel: str) -> None:
-    """Refuse the first thread part of ``text`` whose bidi controls do not balance on their own (each part
-    is a slice of ``text``, then its `` (i/n)`` suffix: positions are reported in ``text``)."""
+    """Refuse the first part of ``text`` (a thread's, or the text without its dropped hashtags) whose bidi
+    controls do not balance on their own (each part is a slice of ``text``, then its `` (i/n)`` suffix:
+    positions are reported in ``text``)."""
     n, cursor = len(parts), 0
     for i, part in enumerate(parts, 1):
         suffix = _suffix(i, n, numbering)
@@ -292,7 +293,8 @@ def _check_parts(text: str, parts: tuple[str, ...], numbering: bool, post: str, 
         refused = characters.first_refused(own)
         if refused is not None:
             detail = _refusal(text, refused, start) if start >= 0 else _refusal(own, refused)
-            raise TextCharacterError(post=post, channel=channel, detail=detail, part=(i, n))
+            numbered = (i, n) if n > 1 else None
+            raise TextCharacterError(post=post, channel=channel, detail=detail, part=numbered)
         cursor = max(cursor, start + len(own))
 
 
