@@ -14,6 +14,7 @@ with ``--debug``). Messages name the file (and line) or the post they are about,
     ├── TemplateError                  missing template, syntax error, undefined variable
     ├── ScheduleError                  bad time spec, unknown zone, time in the past
     ├── FitError                       a post over its platform limit that may not become a thread
+    │   └── TextCharacterError         a post whose text holds a refused character (control, unbalanced bidi)
     ├── MediaError                     a media file that cannot be read, is of a refused type, or cannot be
     │                                  made to fit a platform's limits (names the file and the rule)
     ├── CredentialsError               a secret that is missing from the environment or its file
@@ -98,6 +99,18 @@ class FitError(CampaignError):
         why = "" if thread_allowed else " and threads are not allowed"
         extra = f" ({detail})" if detail else ""
         super().__init__(f"post {post!r} on {channel}: {length} > limit {limit}{why}{extra}")
+
+
+class TextCharacterError(FitError):
+    """A rendered post (or one part of its thread) holds a character refused in post text
+    (:mod:`campaign.text.characters`). A FitError, so it is reported where an over-long post is:
+    ``post 'k' on ACCOUNT (channel)[, part i of n]: U+XXXX NAME at LINE:COL <why>``."""
+
+    def __init__(self, *, post: str, channel: str, detail: str, part: tuple[int, int] | None = None) -> None:
+        self.post, self.channel, self.part = post, channel, part
+        self.length = self.limit = 0  # not about length: FitError's fields, for code that reads them
+        where = f", part {part[0]} of {part[1]}" if part else ""
+        CampaignError.__init__(self, f"post {post!r} on {channel}{where}: {detail}")
 
 
 class MediaError(CampaignError):
@@ -228,6 +241,7 @@ __all__ = [
     "SchemaVersionError",
     "StoreError",
     "TemplateError",
+    "TextCharacterError",
     "TransientError",
     "UsageError",
 ]

@@ -62,7 +62,7 @@ link: "https://www.hkstp.org/?q=%22'><script>window.__pwned=1</script>"
 accounts:
   main_x:
     channel: x
-    username: "u\\"><svg onload=window.__pwned=1>"
+    username: "u\\"><svg onload=window.__pwned=1>a\\u2028b\\u2029c"
     credentials: {token: MINI_X_TOKEN}
   main_bsky:
     channel: bluesky
@@ -99,7 +99,8 @@ def hostile_campaign(folder: Path) -> Path:
     (folder / "media").mkdir()
     image = f'a"><img src=x onerror={PWN}>.png'
     Image.new("RGB", (40, 30), (200, 30, 30)).save(folder / "media" / image)
-    texts = [*MARKUP, *SCHEMES, LINE_SEPARATORS, f"see {QUOTED_LINK} now"]
+    # U+2028/U+2029 are refused in post text (tests/test_post_text_characters.py); the handle carries them.
+    texts = [*MARKUP, *SCHEMES, f"see {QUOTED_LINK} now"]
     body = CAMPAIGN
     for n, text in enumerate(texts):
         template = text + " {{ vars.v }} {{ release.title[:9] }}"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from campaign.cli import main
 from tests.conftest import EXAMPLE
 from tests.helpers.cli import run_cli as run
 
@@ -211,13 +210,30 @@ def test_control_characters_in_a_post_are_shown_not_obeyed(
 ) -> None:
     """A pull request's text could draw a terminal link to anywhere (ESC ] 8), clear a CI log's screen or
     show itself reversed (U+202E); a preview shows each control character and bidi override as its escape
-    instead (the terminal view showed U+202E raw before)."""
+    instead (the terminal view showed U+202E raw before).
+
+    Such a text is now refused in a post (tests/test_post_text_characters.py): the error line names the
+    character without printing it. The preview's own escaping stays, for any text that reaches a part."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from campaign.plan import preview as preview_mod
+    from campaign.plan.compile import compile_campaign
     from tests.conftest import MINI_CAMPAIGN
 
     text = '    text: "see \\e]8;;https://evil.example\\aclick\\e]8;;\\a \\x9b2J \\u202eevil\\u202c"\n'
     hostile = MINI_CAMPAIGN.replace("  - key: quote\n", "  - key: quote\n" + text)
-    assert main(["preview", str(mini(hostile)), "--format", fmt, "--now", "2030-01-01T00:00:00Z"]) == 0
-    out = capsys.readouterr().out
+    args = ["preview", str(mini(hostile)), "--format", fmt, "--now", "2030-01-01T00:00:00Z"]
+    code, out, err = run(args, capsys)
+    assert code == 1
+    assert "post 'quote' on main_mastodon (mastodon): U+001B <control> at 1:5 is an invisible control" in err
+    assert not any(ch in out + err for ch in "\x1b\x07\x9b\u202e\u202c")
+    # The same text in a part (as a queue written before this rule could hold it) is shown escaped.
+    compiled = compile_campaign(str(mini()), now=datetime(2030, 1, 1, tzinfo=UTC))
+    payload = "see \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 \x9b2J \u202eevil\u202c"
+    compiled.posts[0] = dataclasses.replace(compiled.posts[0], parts=(payload,))
+    doc = preview_mod.build(compiled)
+    out = preview_mod.to_text(doc) if fmt == "text" else preview_mod.to_markdown(doc)
     assert "\\x1b]8;;https://evil.example\\x07click" in out and "\\x9b2J" in out
     assert "\\u202eevil\\u202c" in out
     assert not any(ch in out for ch in "\x1b\x07\x9b\u202e\u202c")

@@ -8,6 +8,8 @@ MediaSpec`) and the prepared, content-addressed files a :class:`~campaign.plan.p
 - ``alt`` is a template, rendered in the post's sandbox context (it can read release fields);
 - each file is prepared for the channel's :class:`~campaign.media.rules.MediaRules` once, cached by
   :class:`~campaign.media.batch.MediaPreparer` in the media store (``db/media`` beside the queue by default);
+- alt text holding a character refused in post text (controls, unbalanced bidi formatting: the table in
+  :mod:`campaign.text.characters`) is a MediaError (rule ``alt-characters``), newlines normalised first;
 - alt text over the platform's limit is cut at a sentence or word end (with a warning), then
   :func:`~campaign.media.check.check_media` reports every remaining violation;
 - ``link_image`` is prepared with the platform's link-card thumbnail limits where the platform builds cards
@@ -33,6 +35,7 @@ from campaign.media.rules import IMAGE_TYPES, MediaRules
 from campaign.source.accounts import AccountConfig
 from campaign.source.config import Campaign, PostConfig, Variant
 from campaign.source.media_config import MediaSpec
+from campaign.text import characters
 
 #: Where the media store is when neither the caller nor ``$CAMPAIGN_DB`` says: beside the default queue.
 DEFAULT_MEDIA_ROOT = Path("db/media")
@@ -121,7 +124,8 @@ class PostMediaPlanner:
         items: list[MediaItem] = []
         for spec in wanted:
             try:
-                items.append(_item(spec, render_alt(spec.alt, spec.line) if spec.alt else ""))
+                alt = _checked_alt(spec, render_alt(spec.alt, spec.line)) if spec.alt else ""
+                items.append(_item(spec, alt))
             except CampaignError as exc:
                 errors.append(exc)
         prepared, issues = self._prepare_post(items, rules, account.channel, post.key)
@@ -161,6 +165,18 @@ class PostMediaPlanner:
             )
             out.append(dataclasses.replace(media, alt=alt))
         return out, warnings
+
+
+def _checked_alt(spec: MediaSpec, alt: str) -> str:
+    """The rendered alt text with its newlines normalised; a MediaError (rule ``alt-characters``) when it
+    holds a character refused in post text (:mod:`campaign.text.characters`)."""
+    alt = characters.normalise_newlines(alt)
+    refused = characters.first_refused(alt)
+    if refused is not None:
+        at = characters.position(alt, refused.index)
+        message = f"alt text: {characters.describe(refused.char)} at {at} {refused.why}"
+        raise MediaError(message, file=spec.label, rule="alt-characters")
+    return alt
 
 
 def _item(spec: MediaSpec, alt: str) -> MediaItem:

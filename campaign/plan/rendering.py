@@ -16,7 +16,7 @@ from campaign.errors import TemplateError
 from campaign.plan.media import NO_MEDIA, PostMedia, PostMediaPlanner
 from campaign.source.accounts import AccountConfig
 from campaign.source.config import Campaign, PostConfig, Variant
-from campaign.text.fit import Fitted, fit
+from campaign.text.fit import Fitted, check_card, fit
 from campaign.text.render import Renderer, add_utm
 from campaign.text.rules import TextRules
 
@@ -68,6 +68,8 @@ def render_and_fit(
         channel=f"{account.name} ({account.channel})",
     )
     card = _link_card(campaign, post, base_context["release"], link_url) if link_url else None
+    if card is not None:  # its title and description are shown as text too
+        check_card(card.title, card.description, post=post.key, channel=f"{account.name} ({account.channel})")
     return Rendered(fitted, card, media)
 
 

@@ -12,6 +12,11 @@
    end (recorded as dropped), rather than sent as a part of bare hashtags;
 4. otherwise :class:`campaign.errors.FitError`.
 
+Before any of these, CR LF and CR become LF, and a text holding a character refused in post text (controls,
+unbalanced bidi formatting: the table in :mod:`campaign.text.characters`) is refused with
+:class:`campaign.errors.TextCharacterError`; so is a thread part (or the text without its dropped hashtags)
+that fitting left with an embedding, override or isolate open.
+
 Sentence ends are found by a simple rule (a token ending in ``.``, ``!``, ``?``, ``…`` or CJK ``。！？``,
 possibly followed by closing quotes or brackets, and line breaks) rather than a linguistic segmenter: the
 text is our own rendered template output, and a wrong guess only moves a split to another word boundary,
@@ -25,13 +30,15 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
-from campaign.errors import FitError
+from campaign.errors import FitError, TextCharacterError
+from campaign.text import characters
 from campaign.text.rules import TextRules
 
-__all__ = ["Fitted", "fit", "trailing_hashtags"]
+__all__ = ["Fitted", "check_card", "fit", "trailing_hashtags"]
 
 
 @dataclass(frozen=True)
@@ -235,8 +242,66 @@ def fit(
     """Fit ``text`` for ``channel`` (see the module docstring for the order of attempts).
 
     Raises :class:`FitError` when the text cannot fit: threads are not allowed (or the platform has none)
-    and dropping the trailing hashtags is not enough, or a single token is longer than the limit.
+    and dropping the trailing hashtags is not enough, or a single token is longer than the limit; its
+    :class:`TextCharacterError` when the text, or a part of its thread, holds a refused character.
     """
+    text = characters.normalise_newlines(text)
+    refused = characters.first_refused(text)
+    if refused is not None:
+        raise TextCharacterError(post=post, channel=channel, detail=_refusal(text, refused))
+    fitted = _fit(text, rules, allow_thread=allow_thread, post=post, channel=channel, numbering=numbering)
+    if fitted.parts != (text,) and characters.has_bidi(text):  # a split or a dropped tag may unbalance it
+        _check_parts(text, fitted.parts, numbering, post, channel)
+    return fitted
+
+
+def check_card(title: str, description: str, *, post: str, channel: str) -> None:
+    """Refuse a link card whose title or description holds a character refused in post text (the same
+    :class:`TextCharacterError` as the post's own text; positions are in that field)."""
+    found = _card_refusal(title, description)
+    if found is not None:
+        raise TextCharacterError(post=post, channel=channel, detail=found)
+
+
+@lru_cache(maxsize=64)
+def _card_refusal(title: str, description: str) -> str | None:
+    """What :func:`check_card` reports, once per distinct card: a campaign's posts mostly share one (the
+    release's title and lead), and its lead can be long."""
+    for field, value in (("link card title", title), ("link card description", description)):
+        refused = characters.first_refused(value)
+        if refused is not None:
+            return f"{field}: {_refusal(value, refused)}"
+    return None
+
+
+def _refusal(text: str, refused: characters.Refused, offset: int = 0) -> str:
+    """``U+XXXX NAME at LINE:COL <why>``, the position in ``text`` (``refused.index`` counted from
+    ``offset``)."""
+    at = characters.position(text, offset + refused.index)
+    return f"{characters.describe(refused.char)} at {at} {refused.why}"
+
+
+def _check_parts(text: str, parts: tuple[str, ...], numbering: bool, post: str, channel: str) -> None:
+    """Refuse the first part of ``text`` (a thread's, or the text without its dropped hashtags) whose bidi
+    controls do not balance on their own (each part is a slice of ``text``, then its `` (i/n)`` suffix:
+    positions are reported in ``text``)."""
+    n, cursor = len(parts), 0
+    for i, part in enumerate(parts, 1):
+        suffix = _suffix(i, n, numbering)
+        own = part[: len(part) - len(suffix)] if suffix and part.endswith(suffix) else part
+        start = text.find(own, cursor)
+        refused = characters.first_refused(own)
+        if refused is not None:
+            detail = _refusal(text, refused, start) if start >= 0 else _refusal(own, refused)
+            numbered = (i, n) if n > 1 else None
+            raise TextCharacterError(post=post, channel=channel, detail=detail, part=numbered)
+        cursor = max(cursor, start + len(own))
+
+
+def _fit(
+    text: str, rules: TextRules, *, allow_thread: bool, post: str, channel: str, numbering: bool
+) -> Fitted:
+    """:func:`fit` of a text whose characters were checked."""
     length = rules.measure(text)
     if length <= rules.limit and (rules.max_bytes is None or len(text.encode("utf-8")) <= rules.max_bytes):
         return Fitted((text,), (length,), rules.limit, (), ())  # rules.fits(text), measured once
