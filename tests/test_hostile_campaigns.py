@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from campaign.cli import main
 from tests.conftest import mini_project
+from tests.helpers.cli import run_cli
 
 CANARY = "canary-other-team-db-password-7730"
 NOW = "2030-03-01T00:00:00+00:00"
@@ -39,12 +39,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # `check` exits through sys.exit
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(list(args), capsys)
 
 
 def assert_refused(code: int, out: str, err: str, *needles: str) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from campaign.cli import main
 from campaign.text import characters
 from tests.conftest import EXAMPLE, mini_project
+from tests.helpers.cli import run_cli
 
 NOW = "2030-03-01T00:00:00+00:00"
 
@@ -27,12 +27,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # `check` exits through sys.exit
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(list(args), capsys)
 
 
 def errors_of(err: str) -> list[str]:
