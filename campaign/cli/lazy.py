@@ -8,7 +8,6 @@ the commands that live in it.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from collections.abc import Mapping
 from typing import Any
@@ -43,6 +42,8 @@ class LazyGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError:
+            import difflib  # only here: every command would pay ~1 ms to import it
+
             name = args[0] if args else ""
             near = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
             if not near:
